@@ -1,0 +1,45 @@
+//! `continuo`: the plugin's analysis and model, on the command line.
+//!
+//! Every subcommand runs the very same library code as the plugin.
+
+use clap::{Parser, Subcommand};
+use continuo::cli;
+
+#[derive(Parser)]
+#[command(name = "continuo", version, about = "Continuo: real-time MIDI continuation, offline tools")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Transcribe a WAV file to MIDI with the plugin's analyser (and optionally its answer).
+    Render(cli::render::Args),
+    /// Score the transcription against ground-truth `.notes.tsv` files in a folder.
+    EvalTranscription(cli::transcription::Args),
+    /// Train a model on a folder of MIDI files.
+    Train(cli::train::Args),
+    /// Evaluate a model on a folder of MIDI files (bits per note, top-k accuracy).
+    Eval(cli::eval::Args),
+    /// List, show and validate presets.
+    Presets(cli::presets::Args),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Render(a) => cli::render::run(a),
+        Command::EvalTranscription(a) => cli::transcription::run(a),
+        Command::Train(a) => cli::train::run(a),
+        Command::Eval(a) => cli::eval::run(a),
+        Command::Presets(a) => cli::presets::run(a),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
