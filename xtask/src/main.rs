@@ -1,1 +1,234 @@
-fn main() {}
+//! `cargo xtask …`: bundling (nice-plug-xtask) plus the project's own chores.
+//!
+//! - `cargo xtask demo`  — check/install system packages, build the bundles, run the headless demo
+//! - `cargo xtask test`  — the whole suite: unit tests, then host-level tests on a fresh bundle
+//! - `cargo xtask deps`  — only the system package check (installs as root on Debian/Ubuntu)
+//! - `cargo xtask bundle continuo [--release] [--features …]` — nice-plug-xtask's bundler
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::time::Instant;
+
+/// System packages the build needs: (pkg-config name, Debian package, what needs it).
+const SYSTEM_LIBS: &[(&str, &str, &str)] = &[
+    (
+        "alsa",
+        "libasound2-dev",
+        "the standalone app's ALSA backend",
+    ),
+    (
+        "jack",
+        "libjack-jackd2-dev",
+        "the standalone app's JACK backend",
+    ),
+    ("x11", "libx11-dev", "the editor window (X11)"),
+    ("xcursor", "libxcursor-dev", "the editor window's cursors"),
+    ("x11-xcb", "libx11-xcb-dev", "the editor window (XCB)"),
+    ("gl", "libgl1-mesa-dev", "the editor's OpenGL renderer"),
+];
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("demo") => demo(),
+        Some("test") => test(&args[1..]),
+        Some("deps") => deps(),
+        _ => nice_plug_xtask::main(),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("\nxtask: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn root() -> anyhow::Result<PathBuf> {
+    nice_plug_xtask::chdir_workspace_root()?;
+    Ok(std::env::current_dir()?)
+}
+
+fn step(title: &str) {
+    println!("\n==> {title}");
+}
+
+fn run(cmd: &mut Command) -> anyhow::Result<()> {
+    println!("$ {}", format_cmd(cmd));
+    let status = cmd
+        .status()
+        .map_err(|e| anyhow::anyhow!("could not start {}: {e}", format_cmd(cmd)))?;
+    anyhow::ensure!(status.success(), "`{}` failed ({status})", format_cmd(cmd));
+    Ok(())
+}
+
+fn format_cmd(cmd: &Command) -> String {
+    let mut s = cmd.get_program().to_string_lossy().to_string();
+    for a in cmd.get_args() {
+        s.push(' ');
+        s.push_str(&a.to_string_lossy());
+    }
+    s
+}
+
+fn cargo() -> Command {
+    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
+fn is_debian() -> bool {
+    Path::new("/etc/debian_version").exists() && Path::new("/usr/bin/apt-get").exists()
+}
+
+/// Checks the system libraries with pkg-config; installs missing ones as root on Debian/Ubuntu.
+fn deps() -> anyhow::Result<()> {
+    step("Checking system packages");
+    if !cfg!(target_os = "linux") {
+        println!("not Linux: no system packages needed");
+        return Ok(());
+    }
+    let have_pkg_config = Command::new("pkg-config").arg("--version").output().is_ok();
+    let mut missing: Vec<&str> = Vec::new();
+    if !have_pkg_config {
+        missing.push("pkg-config");
+    }
+    for (lib, pkg, why) in SYSTEM_LIBS {
+        let ok = have_pkg_config
+            && Command::new("pkg-config")
+                .args(["--exists", lib])
+                .status()
+                .map(|s| s.success())
+                .unwrap_or(false);
+        println!(
+            "  {:<10} {:<22} {}",
+            lib,
+            if ok { "ok" } else { "MISSING" },
+            why
+        );
+        if !ok {
+            missing.push(pkg);
+        }
+    }
+    if missing.is_empty() {
+        println!("all system packages present");
+        return Ok(());
+    }
+    let line = format!("apt-get install -y {}", missing.join(" "));
+    if is_root() && is_debian() {
+        println!(
+            "installing the missing packages (running as root on Debian/Ubuntu): {}",
+            missing.join(" ")
+        );
+        run(Command::new("apt-get")
+            .args(["update", "-q"])
+            .env("DEBIAN_FRONTEND", "noninteractive"))?;
+        run(Command::new("apt-get")
+            .args(["install", "-y", "-q", "--no-install-recommends"])
+            .args(&missing)
+            .env("DEBIAN_FRONTEND", "noninteractive"))?;
+        Ok(())
+    } else {
+        anyhow::bail!(
+            "missing system packages: {}\ninstall them with:\n    sudo {line}\n(or run `cargo xtask demo` as root on Debian/Ubuntu to have it done for you)",
+            missing.join(" ")
+        )
+    }
+}
+
+/// Builds the release bundles and the tools, then runs the headless demo.
+fn demo() -> anyhow::Result<()> {
+    let root = root()?;
+    let t0 = Instant::now();
+    deps()?;
+    step("Building the CLAP and VST3 bundles (release)");
+    run(cargo().args(["xtask", "bundle", "continuo", "--release"]))?;
+    step("Building the command-line tool, the stand-alone app and the demo host (release)");
+    run(cargo().args([
+        "build",
+        "--release",
+        "-p",
+        "continuo",
+        "--bin",
+        "continuo",
+        "--bin",
+        "continuo-standalone",
+        "--features",
+        "standalone",
+    ]))?;
+    run(cargo().args([
+        "build",
+        "--release",
+        "-p",
+        "continuo-host-tests",
+        "--bin",
+        "continuo-demo",
+    ]))?;
+    let clap = root.join("target/bundled/Continuo.clap");
+    step("Running the demo: the built Continuo.clap in a headless CLAP host");
+    run(Command::new(root.join("target/release/continuo-demo"))
+        .arg("--plugin")
+        .arg(&clap)
+        .arg("--out-dir")
+        .arg(root.join("target/demo")))?;
+    println!(
+        "\nbundles:    {}\n            {}",
+        clap.display(),
+        root.join("target/bundled/Continuo.vst3").display()
+    );
+    println!(
+        "standalone: {} (try: --backend dummy, or jack/alsa)",
+        root.join("target/release/continuo-standalone").display()
+    );
+    println!(
+        "cli:        {} --help",
+        root.join("target/release/continuo").display()
+    );
+    println!("demo done in {:.0} s", t0.elapsed().as_secs_f64());
+    Ok(())
+}
+
+/// The whole suite: unit tests, then host-level tests on a freshly built debug bundle with
+/// nice-plug's `assert_process_allocs` (an allocation on the audio thread aborts the run).
+fn test(extra: &[String]) -> anyhow::Result<()> {
+    let root = root()?;
+    let t0 = Instant::now();
+    deps()?;
+    step("Formatting check");
+    let fmt = cargo().args(["fmt", "--all", "--", "--check"]).status();
+    match fmt {
+        Ok(s) if s.success() => println!("formatted"),
+        Ok(_) => anyhow::bail!("`cargo fmt --all` would change files: run it and commit"),
+        Err(_) => println!("rustfmt not available: skipped"),
+    }
+    step("Unit and integration tests of the plugin crate (debug)");
+    run(cargo()
+        .args(["test", "-p", "continuo", "--all-targets"])
+        .args(extra))?;
+    step("Building the debug bundle with assert_process_allocs");
+    run(cargo().args([
+        "xtask",
+        "bundle",
+        "continuo",
+        "--features",
+        "assert_process_allocs",
+    ]))?;
+    // Keep the test bundle apart from the release bundle `cargo xtask demo` makes.
+    let test_dir = root.join("target/test-bundle");
+    std::fs::create_dir_all(&test_dir)?;
+    let test_clap = test_dir.join("Continuo.clap");
+    std::fs::copy(root.join("target/bundled/Continuo.clap"), &test_clap)?;
+    step("Host-level tests (clack-host loads the bundle like a DAW)");
+    run(cargo()
+        .args(["test", "-p", "continuo-host-tests"])
+        .env("CONTINUO_CLAP", &test_clap)
+        .args(extra))?;
+    println!("\nall tests passed in {:.0} s", t0.elapsed().as_secs_f64());
+    Ok(())
+}

@@ -1,0 +1,297 @@
+//! Everything the audio thread shares with the other threads: SPSC rings, atomics, snapshots.
+//!
+//! The audio thread only ever touches the rings (wait-free `try_push`/`try_pop` on memory
+//! allocated in `activate()`) and the atomics in [`Shared`]. It never takes the snapshot mutex:
+//! that one is shared by the model thread and the editor only.
+//! Every ring is bounded; a full ring drops the item and counts it in [`Counters`].
+
+use crate::analysis::FeatureFrame;
+use crate::model::Phrase;
+use crate::music::KeySignature;
+use atomic_float::AtomicF32;
+use ringbuf::traits::Split;
+use ringbuf::{HeapCons, HeapProd, HeapRb};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, Ordering};
+
+/// Capacity of the feature-frame ring (≈ 5 s of hops at 2.7 ms).
+pub const FRAME_RING: usize = 2048;
+/// Capacity of the player-note ring.
+pub const NOTE_RING: usize = 1024;
+/// Capacity of the phrase ring (model → audio). Only the newest phrase matters.
+pub const PHRASE_RING: usize = 8;
+/// Capacity of the audio → model status ring (phrase started / finished).
+pub const STATUS_RING: usize = 64;
+/// Longest phrase the audio thread can hold, in notes.
+pub const MAX_PHRASE_NOTES: usize = 64;
+
+/// Which input a player note came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoteOrigin {
+    Audio,
+    Midi,
+}
+
+/// A player note start or end, stamped in stream samples (audio → model).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum PlayerNote {
+    On {
+        pitch: u8,
+        velocity: f32,
+        time: u64,
+        origin: NoteOrigin,
+    },
+    Off {
+        pitch: u8,
+        time: u64,
+        origin: NoteOrigin,
+    },
+}
+
+/// One note of a phrase as the audio thread plays it. Times are beats from the phrase start.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct PhraseNote {
+    pub pitch: u8,
+    /// 0..1
+    pub velocity: f32,
+    pub onset_beats: f64,
+    pub length_beats: f64,
+}
+
+/// A whole phrase in one fixed-size `Copy` value, so it crosses the ring without allocating.
+#[derive(Debug, Clone, Copy)]
+pub struct PhraseBuf {
+    /// Increases with every phrase the model thread sends; lets the editor and the model thread
+    /// know which phrase is playing.
+    pub generation: u32,
+    /// Stream time of the newest player event the phrase was computed from: call and response
+    /// only answers with a phrase that has heard the whole call.
+    pub heard_until: u64,
+    pub len: usize,
+    pub notes: [PhraseNote; MAX_PHRASE_NOTES],
+}
+
+impl Default for PhraseBuf {
+    fn default() -> Self {
+        Self {
+            generation: 0,
+            heard_until: 0,
+            len: 0,
+            notes: [PhraseNote::default(); MAX_PHRASE_NOTES],
+        }
+    }
+}
+
+impl PhraseBuf {
+    pub fn notes(&self) -> &[PhraseNote] {
+        &self.notes[..self.len.min(MAX_PHRASE_NOTES)]
+    }
+
+    /// Converts a model phrase (onsets relative to its start), keeping at most
+    /// [`MAX_PHRASE_NOTES`] notes.
+    pub fn from_phrase(generation: u32, heard_until: u64, phrase: &Phrase) -> Self {
+        let mut buf = PhraseBuf {
+            generation,
+            heard_until,
+            ..Default::default()
+        };
+        for (slot, n) in buf.notes.iter_mut().zip(phrase.notes.iter()) {
+            *slot = PhraseNote {
+                pitch: n.pitch.min(127),
+                velocity: (n.velocity as f32 / 127.0).clamp(0.0, 1.0),
+                onset_beats: n.onset.max(0.0),
+                length_beats: n.duration.max(1.0 / 64.0),
+            };
+            buf.len += 1;
+        }
+        buf
+    }
+}
+
+/// What the audio thread tells the model thread about playback.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum PlaybackStatus {
+    /// The phrase with this generation started at this stream sample.
+    Started { generation: u32, at: u64 },
+    /// The phrase ended (played out or cut).
+    Ended { generation: u32, at: u64, cut: bool },
+    /// The audio thread was reset (stream clock restarts at 0).
+    Reset,
+}
+
+/// Drop counters (every bounded queue has one) shown in the editor's status line.
+#[derive(Debug, Default)]
+pub struct Counters {
+    pub frames_dropped: AtomicU64,
+    pub notes_dropped: AtomicU64,
+    pub phrases_dropped: AtomicU64,
+    pub status_dropped: AtomicU64,
+    pub events_dropped: AtomicU64,
+}
+
+impl Counters {
+    pub fn bump(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Lock-free values published by the audio thread (and a few requests to it).
+#[derive(Debug)]
+pub struct Shared {
+    /// Input peak of the last block (linear).
+    pub input_peak: AtomicF32,
+    /// Input RMS of the last block (linear).
+    pub input_rms: AtomicF32,
+    /// Current detected pitch (fractional MIDI), < 0 when none.
+    pub pitch: AtomicF32,
+    pub pitch_confidence: AtomicF32,
+    /// Counts detected note-ons (the editor flashes when it changes).
+    pub onsets: AtomicU64,
+    /// Stream position (samples since activation) at the end of the last block.
+    pub stream_pos: AtomicU64,
+    pub sample_rate: AtomicF32,
+    /// Tempo in use (host's or internal), bpm.
+    pub tempo: AtomicF32,
+    pub host_playing: AtomicBool,
+    /// Host beat position at `stream_pos`, NaN when the host gives none.
+    pub host_beats: AtomicF32,
+    /// Generation of the phrase being played, 0 when none.
+    pub playing_generation: AtomicU32,
+    /// Stream sample at which the playing phrase started.
+    pub playing_since: AtomicU64,
+    /// Generation of the phrase the audio thread holds ready.
+    pub armed_generation: AtomicU32,
+    /// The editor's Play button: the audio thread swaps it back to false.
+    pub play_request: AtomicBool,
+    /// The editor's Stop button.
+    pub stop_request: AtomicBool,
+    /// Velocity the player has been using recently (0..1).
+    pub player_velocity: AtomicF32,
+    /// Number of player notes currently held.
+    pub held_notes: AtomicI32,
+    /// Set while the model thread runs.
+    pub model_running: AtomicBool,
+    pub counters: Counters,
+}
+
+impl Default for Shared {
+    fn default() -> Self {
+        Self {
+            input_peak: AtomicF32::new(0.0),
+            input_rms: AtomicF32::new(0.0),
+            pitch: AtomicF32::new(-1.0),
+            pitch_confidence: AtomicF32::new(0.0),
+            onsets: AtomicU64::new(0),
+            stream_pos: AtomicU64::new(0),
+            sample_rate: AtomicF32::new(48_000.0),
+            tempo: AtomicF32::new(120.0),
+            host_playing: AtomicBool::new(false),
+            host_beats: AtomicF32::new(f32::NAN),
+            playing_generation: AtomicU32::new(0),
+            playing_since: AtomicU64::new(0),
+            armed_generation: AtomicU32::new(0),
+            play_request: AtomicBool::new(false),
+            stop_request: AtomicBool::new(false),
+            player_velocity: AtomicF32::new(0.7),
+            held_notes: AtomicI32::new(0),
+            model_running: AtomicBool::new(false),
+            counters: Counters::default(),
+        }
+    }
+}
+
+/// The audio thread's ends of the rings.
+pub struct AudioEnds {
+    pub frames: HeapProd<FeatureFrame>,
+    pub notes: HeapProd<PlayerNote>,
+    pub status: HeapProd<PlaybackStatus>,
+    pub phrases: HeapCons<PhraseBuf>,
+}
+
+/// The model thread's ends of the rings.
+pub struct ModelEnds {
+    pub frames: HeapCons<FeatureFrame>,
+    pub notes: HeapCons<PlayerNote>,
+    pub status: HeapCons<PlaybackStatus>,
+    pub phrases: HeapProd<PhraseBuf>,
+}
+
+/// Allocates all rings (called from `activate()`, never on the audio thread).
+pub fn rings() -> (AudioEnds, ModelEnds) {
+    let (fp, fc) = HeapRb::<FeatureFrame>::new(FRAME_RING).split();
+    let (np, nc) = HeapRb::<PlayerNote>::new(NOTE_RING).split();
+    let (sp, sc) = HeapRb::<PlaybackStatus>::new(STATUS_RING).split();
+    let (pp, pc) = HeapRb::<PhraseBuf>::new(PHRASE_RING).split();
+    (
+        AudioEnds {
+            frames: fp,
+            notes: np,
+            status: sp,
+            phrases: pc,
+        },
+        ModelEnds {
+            frames: fc,
+            notes: nc,
+            status: sc,
+            phrases: pp,
+        },
+    )
+}
+
+/// A note in the editor's piano roll (stream seconds).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RollNote {
+    pub pitch: u8,
+    pub velocity: f32,
+    pub start_s: f64,
+    /// `None` while the note is still sounding.
+    pub end_s: Option<f64>,
+}
+
+/// A ranked candidate as the editor lists it.
+#[derive(Debug, Clone, Default)]
+pub struct Candidate {
+    pub phrase: Phrase,
+    /// Mean bits per note (lower = more likely).
+    pub bits_per_note: f64,
+    /// The phrase's probability share among the candidates (0..1).
+    pub share: f64,
+}
+
+/// What the model thread publishes for the editor (behind a mutex the audio thread never takes).
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    /// The player's recent notes (newest last, bounded).
+    pub played: Vec<RollNote>,
+    /// Ranked candidates, best first.
+    pub candidates: Vec<Candidate>,
+    /// Which candidate is armed for playback.
+    pub selected: usize,
+    /// Generation of the armed candidate.
+    pub armed_generation: u32,
+    /// The phrase being played and its start (stream seconds), for the roll.
+    pub playing: Option<(u32, f64, Phrase)>,
+    pub key: Option<(KeySignature, f32)>,
+    /// Short description of the model in use.
+    pub model_info: String,
+    /// Notes the short-term model has learnt this session.
+    pub session_notes: usize,
+    pub learning: bool,
+    /// The last error or notice in plain words, with its time.
+    pub message: Option<String>,
+    /// Time the last generation took, in ms.
+    pub generate_ms: f64,
+}
+
+/// Editor → model thread requests (bounded std channel: both sides may block briefly).
+#[derive(Debug, Clone)]
+pub enum Command {
+    Regenerate,
+    Next,
+    Previous,
+    Select(usize),
+    Forget,
+    /// Write the armed phrase as a standard MIDI file to this path.
+    ExportPhrase(std::path::PathBuf),
+    /// Load a model file; on failure the current model stays.
+    LoadModel(std::path::PathBuf),
+}

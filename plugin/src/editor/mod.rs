@@ -1,0 +1,422 @@
+//! The egui editor: what Continuo hears and proposes, and every control, grouped.
+//!
+//! It reads the audio thread's atomics and the model thread's snapshot (a mutex the audio thread
+//! never takes), and talks back through parameters (host-visible, automatable), the bounded
+//! command channel (model thread) and two request flags (audio thread). It never blocks the audio
+//! thread.
+
+mod roll;
+
+use crate::bridge::{Command, Shared, Snapshot};
+use crate::music::note_name;
+use crate::params::ContinuoParams;
+use egui::{Color32, RichText};
+use nice_plug::context::gui::GuiContext;
+use nice_plug::editor::SizeConstraints;
+use nice_plug::prelude::*;
+use nice_plug_egui::widgets::ParamSlider;
+use nice_plug_egui::{
+    create_egui_editor, EguiEditor, EguiNiceSettings, NiceEguiApp, RepaintNotifier,
+};
+use parking_lot::Mutex;
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::SyncSender;
+use std::sync::Arc;
+
+/// Editor colours (shared with the roll).
+pub(crate) mod colours {
+    use egui::Color32;
+    pub const PLAYED: Color32 = Color32::from_rgb(90, 170, 255);
+    pub const PROPOSED: Color32 = Color32::from_rgb(255, 170, 60);
+    pub const PLAYHEAD: Color32 = Color32::from_rgb(240, 240, 240);
+    pub const BAR: Color32 = Color32::from_gray(90);
+    pub const BEAT: Color32 = Color32::from_gray(55);
+    pub const IN_KEY: Color32 = Color32::from_rgb(60, 80, 60);
+}
+
+/// The editor's own state (lives while the plugin lives; the window may open and close).
+pub struct ContinuoEditor {
+    params: Arc<ContinuoParams>,
+    shared: Arc<Shared>,
+    snapshot: Arc<Mutex<Snapshot>>,
+    commands: SyncSender<Command>,
+    gui: Option<GuiContext>,
+    /// A copy of the snapshot taken once per frame, so the lock is held only for the copy.
+    view: Snapshot,
+    /// Onset counter at the last frame, and when the last onset flashed.
+    last_onsets: u64,
+    flash: f32,
+    /// Folder for exported phrases.
+    export_dir: std::path::PathBuf,
+    /// A message from the editor itself (e.g. a full command queue).
+    local_message: Option<String>,
+}
+
+/// Where exported phrases go unless the user picks another folder.
+pub fn default_export_dir() -> std::path::PathBuf {
+    let home = std::env::var_os("HOME").or_else(|| std::env::var_os("USERPROFILE"));
+    match home {
+        Some(h) => std::path::PathBuf::from(h).join("Continuo").join("Phrases"),
+        None => std::env::temp_dir().join("Continuo").join("Phrases"),
+    }
+}
+
+pub fn create(
+    params: Arc<ContinuoParams>,
+    shared: Arc<Shared>,
+    snapshot: Arc<Mutex<Snapshot>>,
+    commands: SyncSender<Command>,
+) -> Option<EguiEditor<ContinuoEditor>> {
+    let state = params.editor_state.clone();
+    let settings = EguiNiceSettings::new()
+        .with_tile("Continuo")
+        .with_resize_hint(ResizeHint {
+            can_resize: true,
+            can_resize_horizontally: true,
+            can_resize_vertically: true,
+            size_constraints: SizeConstraints::min_logical_size(
+                nice_plug::editor::dpi::LogicalSize::new(720.0, 480.0),
+            ),
+            ..ResizeHint::NON_RESIZABLE
+        });
+    let app = ContinuoEditor {
+        params,
+        shared,
+        snapshot,
+        commands,
+        gui: None,
+        view: Snapshot::default(),
+        last_onsets: 0,
+        flash: 0.0,
+        export_dir: default_export_dir(),
+        local_message: None,
+    };
+    create_egui_editor(state, RepaintNotifier::new(), settings, app)
+}
+
+impl ContinuoEditor {
+    fn send(&mut self, c: Command) {
+        if self.commands.try_send(c).is_err() {
+            self.local_message = Some("the model thread is busy; try again".into());
+        }
+    }
+}
+
+impl NiceEguiApp for ContinuoEditor {
+    fn build(
+        &mut self,
+        egui_ctx: egui::Context,
+        nice_gui_ctx: GuiContext,
+        _frame: &mut nice_plug_egui::Frame,
+    ) -> Result<(), nice_plug_egui::baseview::HandlerError> {
+        egui_ctx.set_visuals(egui::Visuals::dark());
+        self.gui = Some(nice_gui_ctx);
+        Ok(())
+    }
+
+    fn editor_closed(&mut self) {}
+
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut nice_plug_egui::Frame) {
+        // Keep animating (meters, roll) while open.
+        ui.ctx().request_repaint();
+        {
+            let s = self.snapshot.lock();
+            self.view.clone_from(&s);
+        }
+        let Some(gui) = self.gui.clone() else { return };
+        let setter = gui.param_setter();
+        let onsets = self.shared.onsets.load(Ordering::Relaxed);
+        if onsets != self.last_onsets {
+            self.last_onsets = onsets;
+            self.flash = 1.0;
+        }
+        self.flash = (self.flash - 0.06).max(0.0);
+
+        egui::Panel::top("header").show(ui, |ui| self.header(ui));
+        egui::Panel::bottom("status").show(ui, |ui| self.status(ui));
+        egui::Panel::right("controls")
+            .resizable(true)
+            .default_size(330.0)
+            .show(ui, |ui| {
+                egui::ScrollArea::vertical().show(ui, |ui| self.controls(ui, &setter));
+            });
+        egui::CentralPanel::default().show(ui, |ui| {
+            self.actions(ui, &setter);
+            ui.separator();
+            roll::draw(ui, &self.view, &self.shared);
+        });
+    }
+}
+
+impl ContinuoEditor {
+    fn header(&mut self, ui: &mut egui::Ui) {
+        ui.horizontal(|ui| {
+            ui.heading(RichText::new("Continuo").strong());
+            ui.separator();
+            // Tuner.
+            let pitch = self.shared.pitch.load(Ordering::Relaxed);
+            let tuner = if pitch >= 0.0 {
+                let nearest = pitch.round().clamp(0.0, 127.0) as u8;
+                let cents = ((pitch - nearest as f32) * 100.0).round() as i32;
+                let (name, octave) = note_name(nearest);
+                format!("{name}{octave} {cents:+} ct")
+            } else {
+                "—".to_string()
+            };
+            ui.label(RichText::new(tuner).monospace().size(18.0))
+                .on_hover_text("The pitch Continuo hears now, with its deviation in cents");
+            // Level meter.
+            let rms = self.shared.input_rms.load(Ordering::Relaxed);
+            let peak = self.shared.input_peak.load(Ordering::Relaxed);
+            let db = 20.0 * rms.max(1e-6).log10();
+            let peak_db = 20.0 * peak.max(1e-6).log10();
+            let frac = ((db + 60.0) / 60.0).clamp(0.0, 1.0);
+            ui.add(
+                egui::ProgressBar::new(frac)
+                    .desired_width(140.0)
+                    .text(format!("{db:5.1} dB (peak {peak_db:5.1})")),
+            )
+            .on_hover_text("Input level (RMS and peak, dBFS)");
+            // Onset flash.
+            let (rect, _) = ui.allocate_exact_size(egui::vec2(14.0, 14.0), egui::Sense::hover());
+            let c = Color32::from_rgb(255, (200.0 * self.flash) as u8 + 40, 60)
+                .gamma_multiply(0.25 + 0.75 * self.flash);
+            ui.painter().circle_filled(rect.center(), 6.0, c);
+            ui.separator();
+            let key = match self.view.key {
+                Some((k, conf)) => format!("Key: {} ({:.0}%)", k.name(), conf * 100.0),
+                None => "Key: listening…".into(),
+            };
+            ui.label(key)
+                .on_hover_text("The key Continuo estimates from what you play");
+            ui.separator();
+            let tempo = self.shared.tempo.load(Ordering::Relaxed);
+            let host = if self.shared.host_playing.load(Ordering::Relaxed) {
+                "host"
+            } else {
+                "internal"
+            };
+            ui.label(format!("{tempo:.1} bpm ({host})"));
+        });
+    }
+
+    fn controls(&mut self, ui: &mut egui::Ui, setter: &ParamSetter) {
+        let p = self.params.clone();
+        macro_rules! row {
+            ($ui:expr, $param:expr, $tip:expr) => {
+                $ui.horizontal(|ui| {
+                    ui.label($param.name()).on_hover_text($tip);
+                    ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                        ui.add(ParamSlider::for_param(&$param, setter).with_width(150.0))
+                            .on_hover_text($tip);
+                    });
+                });
+            };
+        }
+        egui::CollapsingHeader::new("Input").default_open(true).show(ui, |ui| {
+            row!(ui, p.input.source, "Where your notes come from: the audio you play, the plugin's MIDI input, or both");
+            row!(ui, p.input.midi_thru, "Also send the notes Continuo hears as MIDI (audio to MIDI), so you can record what you played");
+        });
+        egui::CollapsingHeader::new("Model")
+            .default_open(true)
+            .show(ui, |ui| {
+                row!(
+                    ui,
+                    p.model.temperature,
+                    "Lower: safe, predictable phrases. Higher: adventurous ones"
+                );
+                row!(
+                    ui,
+                    p.model.top_p,
+                    "Only draw from the most likely notes that together make up this probability"
+                );
+                row!(
+                    ui,
+                    p.model.learn,
+                    "Learn your style during the session (short-term memory)"
+                );
+                row!(
+                    ui,
+                    p.model.scale_lock,
+                    "Keep the answer in a scale: off, the key Continuo hears, or the one set below"
+                );
+                row!(ui, p.model.tonic, "Tonic of the fixed scale");
+                row!(ui, p.model.scale, "The fixed scale");
+                row!(ui, p.model.length, "How many notes the answer has");
+                row!(
+                    ui,
+                    p.model.density,
+                    "Low: longer notes and space. High: busier phrases"
+                );
+                row!(ui, p.model.low, "Lowest note the answer may use");
+                row!(ui, p.model.high, "Highest note the answer may use");
+                row!(
+                    ui,
+                    p.model.candidates,
+                    "How many alternatives are drawn and ranked"
+                );
+            });
+        egui::CollapsingHeader::new("Response").default_open(true).show(ui, |ui| {
+            row!(ui, p.response.mode, "Call & response: answer after you pause. Suggest only: show, play on Play. Continuous: keep playing");
+            row!(ui, p.response.gap, "How long you must pause before Continuo answers");
+            row!(ui, p.response.stop_on_return, "Stop the answer as soon as you play again");
+            row!(ui, p.response.play, "Play the current suggestion (automate or MIDI-learn this)");
+            row!(ui, p.response.grid, "Quantise the answer and start it on this grid");
+            row!(ui, p.response.swing, "Delay every other grid step by this share of a step");
+            row!(ui, p.response.tempo, "Tempo used when the host does not send one");
+        });
+        egui::CollapsingHeader::new("Output")
+            .default_open(true)
+            .show(ui, |ui| {
+                row!(
+                    ui,
+                    p.output.channel,
+                    "MIDI channel of the notes Continuo sends"
+                );
+                row!(
+                    ui,
+                    p.output.velocity,
+                    "Velocity from the model, or following your dynamics"
+                );
+                row!(
+                    ui,
+                    p.output.transpose,
+                    "Transpose the answer (12 = one octave)"
+                );
+                row!(
+                    ui,
+                    p.output.length_scale,
+                    "Note length: short values staccato, long values legato"
+                );
+            });
+    }
+
+    fn actions(&mut self, ui: &mut egui::Ui, setter: &ParamSetter) {
+        ui.horizontal_wrapped(|ui| {
+            if ui
+                .button("⟳ Regenerate")
+                .on_hover_text("Draw new candidates from the same context")
+                .clicked()
+            {
+                self.send(Command::Regenerate);
+            }
+            if ui
+                .button("▶ Play now")
+                .on_hover_text("Play the selected candidate at the next grid line")
+                .clicked()
+            {
+                self.shared.play_request.store(true, Ordering::Relaxed);
+            }
+            if ui
+                .button("■ Stop")
+                .on_hover_text("Stop the answer now")
+                .clicked()
+            {
+                self.shared.stop_request.store(true, Ordering::Relaxed);
+            }
+            ui.separator();
+            if ui.button("◀").on_hover_text("Previous candidate").clicked() {
+                self.send(Command::Previous);
+            }
+            let n = self.view.candidates.len();
+            let label = match self.view.candidates.get(self.view.selected) {
+                Some(c) => format!(
+                    "Candidate {}/{}  ·  {:.0}%  ·  {:.2} bits/note",
+                    self.view.selected + 1,
+                    n,
+                    c.share * 100.0,
+                    c.bits_per_note
+                ),
+                None => "No candidate yet: play a phrase".into(),
+            };
+            ui.label(label)
+                .on_hover_text("Candidates are ranked by how likely the model finds them");
+            if ui.button("▶").on_hover_text("Next candidate").clicked() {
+                self.send(Command::Next);
+            }
+            ui.separator();
+            let learn = self.params.model.learn.value();
+            if ui
+                .selectable_label(learn, "Learn")
+                .on_hover_text("Learn from your playing this session")
+                .clicked()
+            {
+                setter.begin_set_parameter(&self.params.model.learn);
+                setter.set_parameter(&self.params.model.learn, !learn);
+                setter.end_set_parameter(&self.params.model.learn);
+            }
+            if ui
+                .button("Forget")
+                .on_hover_text("Clear what Continuo learnt this session")
+                .clicked()
+            {
+                self.send(Command::Forget);
+            }
+            if ui
+                .button("Export .mid")
+                .on_hover_text(format!(
+                    "Save the selected candidate as a MIDI file in {}",
+                    self.export_dir.display()
+                ))
+                .clicked()
+            {
+                let stamp = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_secs())
+                    .unwrap_or(0);
+                let path = self.export_dir.join(format!("continuo-phrase-{stamp}.mid"));
+                self.send(Command::ExportPhrase(path));
+            }
+        });
+    }
+
+    fn status(&mut self, ui: &mut egui::Ui) {
+        let c = &self.shared.counters;
+        let dropped = c.frames_dropped.load(Ordering::Relaxed)
+            + c.notes_dropped.load(Ordering::Relaxed)
+            + c.phrases_dropped.load(Ordering::Relaxed)
+            + c.status_dropped.load(Ordering::Relaxed)
+            + c.events_dropped.load(Ordering::Relaxed);
+        ui.horizontal(|ui| {
+            let running = self.shared.model_running.load(Ordering::Relaxed);
+            ui.label(if running {
+                "● model running"
+            } else {
+                "○ model stopped (plugin inactive)"
+            });
+            ui.separator();
+            ui.label(&self.view.model_info);
+            ui.separator();
+            ui.label(format!(
+                "learnt {} notes{}",
+                self.view.session_notes,
+                if self.view.learning {
+                    ""
+                } else {
+                    " (learning off)"
+                }
+            ));
+            ui.separator();
+            ui.label(format!("last draw {:.2} ms", self.view.generate_ms));
+            ui.separator();
+            let txt = format!("dropped: {dropped}");
+            if dropped > 0 {
+                ui.colored_label(Color32::YELLOW, txt)
+                    .on_hover_text(format!(
+                        "frames {}, notes {}, phrases {}, status {}, MIDI out {}",
+                        c.frames_dropped.load(Ordering::Relaxed),
+                        c.notes_dropped.load(Ordering::Relaxed),
+                        c.phrases_dropped.load(Ordering::Relaxed),
+                        c.status_dropped.load(Ordering::Relaxed),
+                        c.events_dropped.load(Ordering::Relaxed)
+                    ));
+            } else {
+                ui.label(txt);
+            }
+            if let Some(m) = self.local_message.as_ref().or(self.view.message.as_ref()) {
+                ui.separator();
+                ui.label(RichText::new(m).italics());
+            }
+        });
+    }
+}

@@ -1,0 +1,373 @@
+//! Parameters (automatable, host-visible) and the persisted non-parameter state.
+//!
+//! Grouped the way the editor shows them: Input · Model · Response · Output. Ids are stable
+//! strings: renaming one breaks saved projects and automation, so never do it.
+
+use crate::music::{Scale, ScaleKind};
+use nice_plug::prelude::*;
+use nice_plug_egui::EguiEditorState;
+use parking_lot::RwLock;
+use std::sync::Arc;
+
+/// Where the player's notes come from.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputSource {
+    /// Notes detected in the audio input.
+    #[id = "audio"]
+    Audio,
+    /// Notes arriving at the plugin's note input (keyboard players).
+    #[id = "midi"]
+    #[name = "MIDI"]
+    Midi,
+    /// Both, merged.
+    #[id = "both"]
+    Both,
+}
+
+/// When Continuo plays its continuation.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResponseMode {
+    /// After the player pauses for the gap, answer with the best phrase.
+    #[id = "call-response"]
+    #[name = "Call & response"]
+    CallAndResponse,
+    /// Compute and show phrases; play only on Play.
+    #[id = "suggest"]
+    #[name = "Suggest only"]
+    SuggestOnly,
+    /// Keep a phrase running ahead of the player.
+    #[id = "continuous"]
+    Continuous,
+}
+
+/// Quantisation grid for the answer's notes and its start.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Grid {
+    #[id = "off"]
+    Off,
+    #[id = "1/4"]
+    #[name = "1/4"]
+    Quarter,
+    #[id = "1/8"]
+    #[name = "1/8"]
+    Eighth,
+    #[id = "1/16"]
+    #[name = "1/16"]
+    Sixteenth,
+    #[id = "1/8t"]
+    #[name = "1/8 triplet"]
+    EighthTriplet,
+    #[id = "1/16t"]
+    #[name = "1/16 triplet"]
+    SixteenthTriplet,
+}
+
+impl Grid {
+    /// Grid step in beats (quarter notes), `None` when off.
+    pub fn beats(self) -> Option<f64> {
+        match self {
+            Grid::Off => None,
+            Grid::Quarter => Some(1.0),
+            Grid::Eighth => Some(0.5),
+            Grid::Sixteenth => Some(0.25),
+            Grid::EighthTriplet => Some(1.0 / 3.0),
+            Grid::SixteenthTriplet => Some(1.0 / 6.0),
+        }
+    }
+}
+
+/// Which scale the answer is locked to.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScaleLock {
+    /// Any pitch the model likes.
+    #[id = "off"]
+    Off,
+    /// The key Continuo hears (analysis or MIDI input).
+    #[id = "detected"]
+    #[name = "Detected key"]
+    Detected,
+    /// The tonic and scale set below.
+    #[id = "fixed"]
+    #[name = "Fixed scale"]
+    Fixed,
+}
+
+/// Mirror of [`ScaleKind`] as a parameter enum.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScaleParam {
+    #[id = "major"]
+    Major,
+    #[id = "minor"]
+    #[name = "Natural minor"]
+    NaturalMinor,
+    #[id = "harmonic-minor"]
+    #[name = "Harmonic minor"]
+    HarmonicMinor,
+    #[id = "dorian"]
+    Dorian,
+    #[id = "mixolydian"]
+    Mixolydian,
+    #[id = "major-pentatonic"]
+    #[name = "Major pentatonic"]
+    MajorPentatonic,
+    #[id = "minor-pentatonic"]
+    #[name = "Minor pentatonic"]
+    MinorPentatonic,
+    #[id = "blues"]
+    Blues,
+}
+
+impl From<ScaleParam> for ScaleKind {
+    fn from(s: ScaleParam) -> Self {
+        match s {
+            ScaleParam::Major => ScaleKind::Major,
+            ScaleParam::NaturalMinor => ScaleKind::NaturalMinor,
+            ScaleParam::HarmonicMinor => ScaleKind::HarmonicMinor,
+            ScaleParam::Dorian => ScaleKind::Dorian,
+            ScaleParam::Mixolydian => ScaleKind::Mixolydian,
+            ScaleParam::MajorPentatonic => ScaleKind::MajorPentatonic,
+            ScaleParam::MinorPentatonic => ScaleKind::MinorPentatonic,
+            ScaleParam::Blues => ScaleKind::Blues,
+        }
+    }
+}
+
+/// Velocity of the answer's notes.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VelocitySource {
+    /// The velocities the model proposes (learnt from the player's phrase).
+    #[id = "model"]
+    Model,
+    /// Follow the player's recent dynamics.
+    #[id = "player"]
+    #[name = "Follow player"]
+    Player,
+}
+
+#[derive(Params)]
+pub struct ContinuoParams {
+    /// Editor window size (nice-plug-egui 0.6 cannot persist it, so it lasts for the session).
+    pub editor_state: Arc<EguiEditorState>,
+
+    /// Name of the preset the current settings came from ("" = none). Saved with the project.
+    #[persist = "preset-name"]
+    pub preset_name: Arc<RwLock<String>>,
+
+    /// The host's bypass: audio passes, no notes are sent, sounding notes are released.
+    #[id = "bypass"]
+    pub bypass: BoolParam,
+
+    #[nested(group = "Input")]
+    pub input: InputParams,
+    #[nested(group = "Model")]
+    pub model: ModelParams,
+    #[nested(group = "Response")]
+    pub response: ResponseParams,
+    #[nested(group = "Output")]
+    pub output: OutputParams,
+}
+
+#[derive(Params)]
+pub struct InputParams {
+    #[id = "source"]
+    pub source: EnumParam<InputSource>,
+    /// Send the detected (or received) notes themselves out as MIDI.
+    #[id = "midi-thru"]
+    pub midi_thru: BoolParam,
+}
+
+#[derive(Params)]
+pub struct ModelParams {
+    #[id = "temperature"]
+    pub temperature: FloatParam,
+    #[id = "top-p"]
+    pub top_p: FloatParam,
+    /// Learn from the player during the session (short-term model).
+    #[id = "learn"]
+    pub learn: BoolParam,
+    #[id = "scale-lock"]
+    pub scale_lock: EnumParam<ScaleLock>,
+    #[id = "tonic"]
+    pub tonic: IntParam,
+    #[id = "scale"]
+    pub scale: EnumParam<ScaleParam>,
+    #[id = "length"]
+    pub length: IntParam,
+    #[id = "density"]
+    pub density: FloatParam,
+    #[id = "low"]
+    pub low: IntParam,
+    #[id = "high"]
+    pub high: IntParam,
+    #[id = "candidates"]
+    pub candidates: IntParam,
+}
+
+#[derive(Params)]
+pub struct ResponseParams {
+    #[id = "mode"]
+    pub mode: EnumParam<ResponseMode>,
+    /// Pause before the answer, in beats.
+    #[id = "gap"]
+    pub gap: FloatParam,
+    /// Stop the answer as soon as the player plays again.
+    #[id = "yield"]
+    pub stop_on_return: BoolParam,
+    /// Play the current suggestion; every off → on change starts it (automatable, MIDI-learnable).
+    #[id = "play"]
+    pub play: BoolParam,
+    #[id = "grid"]
+    pub grid: EnumParam<Grid>,
+    #[id = "swing"]
+    pub swing: FloatParam,
+    /// Tempo used when the host does not report one.
+    #[id = "tempo"]
+    pub tempo: FloatParam,
+}
+
+#[derive(Params)]
+pub struct OutputParams {
+    #[id = "channel"]
+    pub channel: IntParam,
+    #[id = "velocity"]
+    pub velocity: EnumParam<VelocitySource>,
+    #[id = "transpose"]
+    pub transpose: IntParam,
+    /// Note length scale: < 1 staccato, 1 as proposed, > 1 legato.
+    #[id = "length-scale"]
+    pub length_scale: FloatParam,
+}
+
+impl Default for ContinuoParams {
+    fn default() -> Self {
+        Self {
+            editor_state: EguiEditorState::from_size(
+                nice_plug::editor::dpi::LogicalSize::new(980.0, 640.0),
+                1.0,
+            ),
+            preset_name: Arc::new(RwLock::new(String::new())),
+            bypass: BoolParam::new("Bypass", false).make_bypass(),
+            input: InputParams {
+                source: EnumParam::new("Input source", InputSource::Both),
+                midi_thru: BoolParam::new("MIDI thru", false),
+            },
+            model: ModelParams {
+                temperature: FloatParam::new(
+                    "Temperature",
+                    0.9,
+                    FloatRange::Skewed {
+                        min: 0.1,
+                        max: 2.0,
+                        factor: FloatRange::skew_factor(-1.0),
+                    },
+                )
+                .with_step_size(0.01)
+                .with_value_to_string(formatters::v2s_f32_rounded(2)),
+                top_p: FloatParam::new("Top-p", 0.95, FloatRange::Linear { min: 0.3, max: 1.0 })
+                    .with_step_size(0.01)
+                    .with_value_to_string(formatters::v2s_f32_rounded(2)),
+                learn: BoolParam::new("Learn from player", true),
+                scale_lock: EnumParam::new("Scale lock", ScaleLock::Detected),
+                tonic: IntParam::new("Tonic", 0, IntRange::Linear { min: 0, max: 11 })
+                    .with_value_to_string(Arc::new(|v| {
+                        crate::music::PITCH_CLASS_NAMES[v.clamp(0, 11) as usize].to_string()
+                    }))
+                    .with_string_to_value(Arc::new(|s| {
+                        let s = s.trim();
+                        crate::music::PITCH_CLASS_NAMES
+                            .iter()
+                            .position(|n| n.eq_ignore_ascii_case(s))
+                            .map(|i| i as i32)
+                            .or_else(|| s.parse().ok())
+                    })),
+                scale: EnumParam::new("Scale", ScaleParam::Major),
+                length: IntParam::new("Phrase length", 8, IntRange::Linear { min: 2, max: 32 })
+                    .with_unit(" notes"),
+                density: FloatParam::new("Density", 0.5, FloatRange::Linear { min: 0.0, max: 1.0 })
+                    .with_value_to_string(formatters::v2s_f32_percentage(0))
+                    .with_string_to_value(formatters::s2v_f32_percentage())
+                    .with_unit("%"),
+                low: IntParam::new("Lowest note", 36, IntRange::Linear { min: 0, max: 127 })
+                    .with_value_to_string(formatters::v2s_i32_key_formatter())
+                    .with_string_to_value(formatters::s2v_i32_key_formatter()),
+                high: IntParam::new("Highest note", 96, IntRange::Linear { min: 0, max: 127 })
+                    .with_value_to_string(formatters::v2s_i32_key_formatter())
+                    .with_string_to_value(formatters::s2v_i32_key_formatter()),
+                candidates: IntParam::new("Candidates", 8, IntRange::Linear { min: 1, max: 16 }),
+            },
+            response: ResponseParams {
+                mode: EnumParam::new("Mode", ResponseMode::CallAndResponse),
+                gap: FloatParam::new(
+                    "Gap",
+                    1.0,
+                    FloatRange::Linear {
+                        min: 0.25,
+                        max: 8.0,
+                    },
+                )
+                .with_step_size(0.25)
+                .with_unit(" beats"),
+                stop_on_return: BoolParam::new("Stop when I play", true),
+                play: BoolParam::new("Play", false),
+                grid: EnumParam::new("Grid", Grid::Sixteenth),
+                swing: FloatParam::new(
+                    "Swing",
+                    0.0,
+                    FloatRange::Linear {
+                        min: 0.0,
+                        max: 0.75,
+                    },
+                )
+                .with_value_to_string(formatters::v2s_f32_percentage(0))
+                .with_string_to_value(formatters::s2v_f32_percentage())
+                .with_unit("%"),
+                tempo: FloatParam::new(
+                    "Tempo (no host)",
+                    120.0,
+                    FloatRange::Linear {
+                        min: 30.0,
+                        max: 300.0,
+                    },
+                )
+                .with_step_size(0.1)
+                .with_unit(" bpm"),
+            },
+            output: OutputParams {
+                channel: IntParam::new("MIDI channel", 1, IntRange::Linear { min: 1, max: 16 }),
+                velocity: EnumParam::new("Velocity", VelocitySource::Player),
+                transpose: IntParam::new("Transpose", 0, IntRange::Linear { min: -36, max: 36 })
+                    .with_unit(" st"),
+                length_scale: FloatParam::new(
+                    "Note length",
+                    1.0,
+                    FloatRange::Skewed {
+                        min: 0.1,
+                        max: 2.0,
+                        factor: FloatRange::skew_factor(-1.0),
+                    },
+                )
+                .with_step_size(0.01)
+                .with_value_to_string(formatters::v2s_f32_percentage(0))
+                .with_string_to_value(formatters::s2v_f32_percentage())
+                .with_unit("%"),
+            },
+        }
+    }
+}
+
+impl ContinuoParams {
+    /// The fixed scale the parameters describe (used when the lock is `Fixed`).
+    pub fn fixed_scale(&self) -> Scale {
+        Scale {
+            tonic: self.model.tonic.value().clamp(0, 11) as u8,
+            kind: self.model.scale.value().into(),
+        }
+    }
+
+    /// The pitch range, ordered even when the user set low above high.
+    pub fn pitch_range(&self) -> (u8, u8) {
+        let a = self.model.low.value().clamp(0, 127) as u8;
+        let b = self.model.high.value().clamp(0, 127) as u8;
+        (a.min(b), a.max(b))
+    }
+}

@@ -1,0 +1,571 @@
+//! AUDIO THREAD: turns the armed phrase into sample-accurate NoteOn/NoteOff events.
+//!
+//! Playback is a small state machine driven in stream time (samples since activation):
+//! `advance_to(t)` emits every event before `t`; player notes arrive through
+//! [`Playback::player_note_on`] / [`Playback::player_note_off`] at their exact sample, so the
+//! result does not depend on how the host slices the stream into blocks. Note times are computed
+//! once, when a phrase starts, from the tempo at that moment and rounded to whole samples.
+//!
+//! Nothing here allocates: phrases arrive as fixed-size [`PhraseBuf`]s and events go into the
+//! fixed-capacity [`EventQueue`].
+
+use crate::bridge::{PhraseBuf, PlaybackStatus, MAX_PHRASE_NOTES};
+use crate::params::ResponseMode;
+
+/// Largest number of output events one block can hold; more are dropped and counted.
+pub const EVENT_CAPACITY: usize = 1024;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutKind {
+    On,
+    Off,
+}
+
+/// An output note event, `time` relative to the current block.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct OutEvent {
+    pub time: u32,
+    pub kind: OutKind,
+    /// 0..15
+    pub channel: u8,
+    pub pitch: u8,
+    pub velocity: f32,
+    /// Order of insertion, to keep the sort stable without allocating.
+    seq: u32,
+}
+
+/// The block's outgoing events plus the set of sounding output notes, so that every NoteOn gets
+/// exactly one NoteOff and a key is never switched on twice.
+pub struct EventQueue {
+    events: [OutEvent; EVENT_CAPACITY],
+    len: usize,
+    seq: u32,
+    /// Sounding output notes per channel, one bit per key.
+    sounding: [u128; 16],
+    /// Events that did not fit (the matching NoteOff is still sent later by `all_off`).
+    pub dropped: u64,
+}
+
+impl Default for EventQueue {
+    fn default() -> Self {
+        Self {
+            events: [OutEvent {
+                time: 0,
+                kind: OutKind::Off,
+                channel: 0,
+                pitch: 0,
+                velocity: 0.0,
+                seq: 0,
+            }; EVENT_CAPACITY],
+            len: 0,
+            seq: 0,
+            sounding: [0; 16],
+            dropped: 0,
+        }
+    }
+}
+
+impl EventQueue {
+    fn push(&mut self, time: u32, kind: OutKind, channel: u8, pitch: u8, velocity: f32) -> bool {
+        if self.len >= EVENT_CAPACITY {
+            self.dropped += 1;
+            return false;
+        }
+        self.events[self.len] = OutEvent {
+            time,
+            kind,
+            channel,
+            pitch,
+            velocity,
+            seq: self.seq,
+        };
+        self.seq = self.seq.wrapping_add(1);
+        self.len += 1;
+        true
+    }
+
+    pub fn is_sounding(&self, channel: u8, pitch: u8) -> bool {
+        self.sounding[(channel & 15) as usize] & (1u128 << (pitch & 127)) != 0
+    }
+
+    /// Starts a note; a key that is already sounding is released first.
+    pub fn note_on(&mut self, time: u32, channel: u8, pitch: u8, velocity: f32) {
+        let (channel, pitch) = (channel & 15, pitch & 127);
+        if self.is_sounding(channel, pitch) {
+            self.note_off(time, channel, pitch);
+        }
+        // Reserve room for the matching NoteOff so a full queue cannot strand a note.
+        if self.len + 2 > EVENT_CAPACITY {
+            self.dropped += 1;
+            return;
+        }
+        if self.push(
+            time,
+            OutKind::On,
+            channel,
+            pitch,
+            velocity.clamp(1.0 / 127.0, 1.0),
+        ) {
+            self.sounding[channel as usize] |= 1u128 << pitch;
+        }
+    }
+
+    /// Releases a note if it is sounding (otherwise nothing is sent).
+    pub fn note_off(&mut self, time: u32, channel: u8, pitch: u8) {
+        let (channel, pitch) = (channel & 15, pitch & 127);
+        if self.is_sounding(channel, pitch) && self.push(time, OutKind::Off, channel, pitch, 0.0) {
+            self.sounding[channel as usize] &= !(1u128 << pitch);
+        }
+    }
+
+    /// Releases every sounding note at `time`.
+    pub fn all_off(&mut self, time: u32) {
+        for channel in 0..16u8 {
+            let mut bits = self.sounding[channel as usize];
+            while bits != 0 {
+                let pitch = bits.trailing_zeros() as u8;
+                bits &= bits - 1;
+                self.note_off(time, channel, pitch);
+            }
+        }
+    }
+
+    pub fn any_sounding(&self) -> bool {
+        self.sounding.iter().any(|&b| b != 0)
+    }
+
+    /// The block's events in time order (NoteOff before NoteOn at the same sample as inserted).
+    pub fn sorted(&mut self) -> &[OutEvent] {
+        let events = &mut self.events[..self.len];
+        events.sort_unstable_by_key(|e| (e.time, e.seq));
+        events
+    }
+
+    /// Empties the block's events (sounding notes are remembered).
+    pub fn clear(&mut self) {
+        self.len = 0;
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+/// The current block's place in time.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Clock {
+    /// Stream sample of the block's first sample.
+    pub start: u64,
+    pub len: u32,
+    pub sample_rate: f64,
+    /// Beats per minute in force for this block.
+    pub tempo: f64,
+    /// Beat position of the block's first sample (the host's when it runs, else internal).
+    pub beat_at_start: f64,
+}
+
+impl Clock {
+    pub fn samples_per_beat(&self) -> f64 {
+        self.sample_rate * 60.0 / self.tempo.clamp(1.0, 1000.0)
+    }
+
+    pub fn end(&self) -> u64 {
+        self.start + self.len as u64
+    }
+
+    fn beat_at(&self, t: u64) -> f64 {
+        self.beat_at_start + (t as f64 - self.start as f64) / self.samples_per_beat()
+    }
+
+    fn sample_at_beat(&self, beat: f64) -> u64 {
+        let s = self.start as f64 + (beat - self.beat_at_start) * self.samples_per_beat();
+        if s.is_finite() && s > 0.0 {
+            s.round() as u64
+        } else {
+            0
+        }
+    }
+
+    /// The first grid line at or after `t` (or `t` when the grid is off).
+    pub fn align(&self, t: u64, grid: Option<f64>) -> u64 {
+        match grid {
+            Some(g) if g > 0.0 => {
+                let b = self.beat_at(t);
+                let line = (b / g - 1e-6).ceil() * g;
+                self.sample_at_beat(line).max(t)
+            }
+            _ => t,
+        }
+    }
+}
+
+/// Playback settings read from the parameters once per block.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Settings {
+    pub mode: ResponseMode,
+    pub gap_beats: f64,
+    pub stop_on_return: bool,
+    pub grid: Option<f64>,
+    pub swing: f64,
+    /// 0..15
+    pub channel: u8,
+    pub transpose: i32,
+    pub length_scale: f64,
+    /// Overrides the phrase's velocities (follow the player).
+    pub velocity: Option<f32>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            mode: ResponseMode::CallAndResponse,
+            gap_beats: 1.0,
+            stop_on_return: true,
+            grid: Some(0.25),
+            swing: 0.0,
+            channel: 0,
+            transpose: 0,
+            length_scale: 1.0,
+            velocity: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Scheduled {
+    channel: u8,
+    pitch: u8,
+    velocity: f32,
+    on: u64,
+    off: u64,
+    started: bool,
+    ended: bool,
+}
+
+/// The playback state machine.
+pub struct Playback {
+    /// The newest phrase from the model thread, ready to play.
+    armed: Option<PhraseBuf>,
+    /// The phrase being played, with absolute note times.
+    sched: [Scheduled; MAX_PHRASE_NOTES],
+    sched_len: usize,
+    /// Generation of the scheduled phrase (0 = none).
+    generation: u32,
+    /// Stream sample at which the scheduled phrase starts.
+    phrase_start: u64,
+    /// Generation of the last phrase started (never replay the same answer to one call).
+    last_started: u32,
+    /// Player notes held now.
+    held: i32,
+    /// Stream sample of the player's last note start or end.
+    last_player_event: Option<u64>,
+    /// Set by the Play button/parameter; served at the next `advance_to`.
+    play_requested: Option<u64>,
+    /// Where `advance_to` has got to.
+    now: u64,
+}
+
+impl Default for Playback {
+    fn default() -> Self {
+        Self {
+            armed: None,
+            sched: [Scheduled::default(); MAX_PHRASE_NOTES],
+            sched_len: 0,
+            generation: 0,
+            phrase_start: 0,
+            last_started: 0,
+            held: 0,
+            last_player_event: None,
+            play_requested: None,
+            now: 0,
+        }
+    }
+}
+
+impl Playback {
+    /// Forgets everything but the armed phrase (stream clock restarts). Sounding notes are the
+    /// [`EventQueue`]'s business: the caller releases them.
+    pub fn reset(&mut self) {
+        let armed = self.armed.take();
+        *self = Self::default();
+        self.armed = armed;
+    }
+
+    pub fn playing_generation(&self) -> u32 {
+        if self.sched_len > 0 {
+            self.generation
+        } else {
+            0
+        }
+    }
+
+    pub fn phrase_start(&self) -> u64 {
+        self.phrase_start
+    }
+
+    pub fn armed_generation(&self) -> u32 {
+        self.armed.map(|a| a.generation).unwrap_or(0)
+    }
+
+    pub fn is_playing(&self) -> bool {
+        self.sched_len > 0
+    }
+
+    /// A new phrase from the model thread replaces the armed one.
+    pub fn arm(&mut self, phrase: PhraseBuf) {
+        self.armed = Some(phrase);
+    }
+
+    /// Starts the armed phrase at the next grid line from `at`.
+    pub fn request_play(&mut self, at: u64) {
+        self.play_requested = Some(at);
+    }
+
+    pub fn player_note_on(
+        &mut self,
+        t: u64,
+        clock: &Clock,
+        s: &Settings,
+        out: &mut EventQueue,
+        status: &mut impl FnMut(PlaybackStatus),
+    ) {
+        self.advance_to(t, clock, s, out, status);
+        self.held = (self.held + 1).min(128);
+        self.last_player_event = Some(t);
+        // The player is back: the next pause deserves a new answer.
+        self.last_started = 0;
+        if s.stop_on_return && s.mode == ResponseMode::CallAndResponse && self.is_playing() {
+            self.stop(t, clock, out, status);
+        }
+    }
+
+    pub fn player_note_off(
+        &mut self,
+        t: u64,
+        clock: &Clock,
+        s: &Settings,
+        out: &mut EventQueue,
+        status: &mut impl FnMut(PlaybackStatus),
+    ) {
+        self.advance_to(t, clock, s, out, status);
+        self.held = (self.held - 1).max(0);
+        self.last_player_event = Some(t);
+    }
+
+    /// Cuts the playing phrase at `t`: its sounding notes get their NoteOff at `t`.
+    pub fn stop(
+        &mut self,
+        t: u64,
+        clock: &Clock,
+        out: &mut EventQueue,
+        status: &mut impl FnMut(PlaybackStatus),
+    ) {
+        if self.sched_len == 0 {
+            return;
+        }
+        let at = offset(t, clock);
+        for n in &mut self.sched[..self.sched_len] {
+            if n.started && !n.ended {
+                out.note_off(at, n.channel, n.pitch);
+            }
+            n.ended = true;
+        }
+        status(PlaybackStatus::Ended {
+            generation: self.generation,
+            at: t,
+            cut: true,
+        });
+        self.sched_len = 0;
+        self.play_requested = None;
+    }
+
+    /// Emits every event before `t` (which must lie within the current block or at its end).
+    pub fn advance_to(
+        &mut self,
+        t: u64,
+        clock: &Clock,
+        s: &Settings,
+        out: &mut EventQueue,
+        status: &mut impl FnMut(PlaybackStatus),
+    ) {
+        let t = t.max(self.now);
+        // Phrases may end and new ones start within the window: loop over those moments
+        // (bounded: each pass either ends a phrase or starts one, at most twice per call).
+        for _ in 0..4 {
+            self.maybe_start(t, clock, s, out, status);
+            if !self.emit_until(t, clock, out, status) {
+                break;
+            }
+        }
+        self.now = t;
+    }
+
+    /// Decides whether the armed phrase starts before `t`; if so schedules it.
+    fn maybe_start(
+        &mut self,
+        t: u64,
+        clock: &Clock,
+        s: &Settings,
+        out: &mut EventQueue,
+        status: &mut impl FnMut(PlaybackStatus),
+    ) {
+        let Some(armed) = self.armed else { return };
+        if armed.len == 0 {
+            return;
+        }
+        if let Some(at) = self.play_requested {
+            if !self.is_playing() || s.mode != ResponseMode::Continuous {
+                if at >= t {
+                    return;
+                }
+                let at = at.max(self.now);
+                // A new phrase replaces the playing one: its sounding notes end now.
+                self.stop(at, clock, out, status);
+                let start = clock.align(at, s.grid);
+                self.play_requested = None;
+                self.schedule(armed, start, clock, s, status);
+                return;
+            }
+        }
+        if self.is_playing() || armed.generation == self.last_started {
+            return;
+        }
+        match s.mode {
+            ResponseMode::SuggestOnly => {}
+            ResponseMode::CallAndResponse | ResponseMode::Continuous => {
+                if self.held > 0 {
+                    return;
+                }
+                let Some(last) = self.last_player_event else {
+                    return;
+                };
+                if s.mode == ResponseMode::CallAndResponse && armed.heard_until < last {
+                    // The model has not yet answered the latest call.
+                    return;
+                }
+                // In continuous mode the next phrase follows the previous one without a gap.
+                let gap = (s.gap_beats.max(0.0) * clock.samples_per_beat()).round() as u64;
+                let due = if s.mode == ResponseMode::Continuous && self.last_started != 0 {
+                    self.now
+                } else {
+                    last + gap
+                };
+                if due < t {
+                    let start = clock.align(due.max(self.now), s.grid);
+                    self.schedule(armed, start, clock, s, status);
+                }
+            }
+        }
+    }
+
+    fn schedule(
+        &mut self,
+        phrase: PhraseBuf,
+        start: u64,
+        clock: &Clock,
+        s: &Settings,
+        status: &mut impl FnMut(PlaybackStatus),
+    ) {
+        let spb = clock.samples_per_beat();
+        let start_beat = clock.beat_at(start);
+        let mut len = 0;
+        for n in phrase.notes() {
+            let mut onset = n.onset_beats.max(0.0);
+            if let Some(g) = s.grid {
+                // Quantise relative to the (grid-aligned) start, then swing the off-beats.
+                onset = (onset / g).round() * g;
+                let k = ((start_beat + onset) / g).round() as i64;
+                if s.swing > 0.0 && k.rem_euclid(2) == 1 {
+                    onset += s.swing.clamp(0.0, 0.9) * g;
+                }
+            }
+            let length = (n.length_beats * s.length_scale).max(1.0 / 64.0);
+            let on = start + (onset * spb).round() as u64;
+            let off = on + ((length * spb).round() as u64).max(1);
+            let pitch = (n.pitch as i32 + s.transpose).clamp(0, 127) as u8;
+            let velocity = s.velocity.unwrap_or(n.velocity).clamp(1.0 / 127.0, 1.0);
+            self.sched[len] = Scheduled {
+                channel: s.channel & 15,
+                pitch,
+                velocity,
+                on,
+                off,
+                started: false,
+                ended: false,
+            };
+            len += 1;
+        }
+        // Notes in time order; a note never outlasts the next start of the same key.
+        self.sched[..len].sort_unstable_by_key(|n| n.on);
+        for i in 0..len {
+            for j in i + 1..len {
+                if self.sched[j].pitch == self.sched[i].pitch {
+                    if self.sched[j].on <= self.sched[i].off {
+                        self.sched[i].off = self.sched[j].on.max(self.sched[i].on + 1);
+                    }
+                    break;
+                }
+            }
+        }
+        self.sched_len = len;
+        self.generation = phrase.generation;
+        self.last_started = phrase.generation;
+        self.phrase_start = start;
+        status(PlaybackStatus::Started {
+            generation: phrase.generation,
+            at: start,
+        });
+    }
+
+    /// Emits the scheduled events before `t`. Returns true when the phrase ended in the window
+    /// (so the caller can consider starting the next one).
+    fn emit_until(
+        &mut self,
+        t: u64,
+        clock: &Clock,
+        out: &mut EventQueue,
+        status: &mut impl FnMut(PlaybackStatus),
+    ) -> bool {
+        if self.sched_len == 0 {
+            return false;
+        }
+        // Offs first at equal times, so repeated keys re-trigger cleanly.
+        let mut last_off = 0;
+        for n in &mut self.sched[..self.sched_len] {
+            if n.started && !n.ended && n.off < t {
+                out.note_off(offset(n.off, clock), n.channel, n.pitch);
+                n.ended = true;
+            }
+            if !n.started && n.on < t {
+                out.note_on(offset(n.on, clock), n.channel, n.pitch, n.velocity);
+                n.started = true;
+                if n.off < t {
+                    out.note_off(offset(n.off, clock), n.channel, n.pitch);
+                    n.ended = true;
+                }
+            }
+            last_off = last_off.max(n.off);
+        }
+        if self.sched[..self.sched_len].iter().all(|n| n.ended) {
+            status(PlaybackStatus::Ended {
+                generation: self.generation,
+                at: last_off,
+                cut: false,
+            });
+            self.sched_len = 0;
+            self.now = last_off.max(self.now);
+            return true;
+        }
+        false
+    }
+}
+
+/// Position of stream sample `t` inside the block, clamped to it.
+fn offset(t: u64, clock: &Clock) -> u32 {
+    let max = clock.len.saturating_sub(1) as u64;
+    t.saturating_sub(clock.start).min(max) as u32
+}
