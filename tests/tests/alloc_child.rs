@@ -1,0 +1,109 @@
+//! The debug bundle is built with nice-plug's `assert_process_allocs`: an allocation on the
+//! audio thread aborts the whole process (SIGABRT). The rest of the suite running to completion
+//! is the main proof; this test additionally runs a busy session — MIDI thru, audio, the model
+//! answering, parameter changes — in a child process and checks that it exits normally.
+
+use continuo_host_tests::*;
+use std::process::Command;
+use std::time::Duration;
+
+const CHILD_ENV: &str = "CONTINUO_ALLOC_CHILD";
+
+/// The child's work: everything the audio thread does in normal use.
+fn busy_session() {
+    let Some(entry) = entry() else { return };
+    let mut p = Plugin::new(entry).unwrap();
+    p.set_text("source", "Both").unwrap();
+    p.set_text("midi-thru", "On").unwrap();
+    p.activate(48_000.0, 512).unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+    let sr = 48_000.0;
+    let audio = test_audio(sr, 4 * 48_000, 2, 21);
+    let mut events = phrase_events(&CALL, 120.0, sr, 0, 0);
+    events.push((
+        60_000,
+        InEvent::Param {
+            id: param_hash("transpose"),
+            value: 40.0,
+        },
+    ));
+    events.push((
+        61_000,
+        InEvent::Param {
+            id: param_hash("gap"),
+            value: 0.1,
+        },
+    ));
+    let fed = p
+        .feed(Feed {
+            audio,
+            events,
+            keep_audio: true,
+            pause_after_events: MODEL_PAUSE,
+            ..Feed::silence(4 * 48_000, 512)
+        })
+        .unwrap();
+    let answer = p
+        .run(|s| {
+            s.set_transport(Some(Transport::playing(120.0)));
+            call_and_answer(s, 120.0, 256, StopWhen::AnswerDone, 40.0)
+        })
+        .unwrap()
+        .unwrap();
+    p.run(|s| {
+        s.stop_transport();
+        s.process(512, &[], &[]);
+        s.reset();
+        s.process(512, &[], &[]);
+    })
+    .unwrap();
+    p.deactivate();
+    println!(
+        "CHILD DONE: {} thru/answer events while playing audio, {} in the MIDI call and response",
+        fed.notes.len(),
+        answer.notes.len()
+    );
+}
+
+#[test]
+fn audio_thread_never_allocates() {
+    if std::env::var_os(CHILD_ENV).is_some() {
+        busy_session();
+        return;
+    }
+    if bundle_path().is_none() {
+        eprintln!("SKIPPED: no Continuo.clap found");
+        return;
+    }
+    let exe = std::env::current_exe().unwrap();
+    let out = Command::new(exe)
+        .args([
+            "--exact",
+            "audio_thread_never_allocates",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CHILD_ENV, "1")
+        .output()
+        .expect("run the child");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    eprintln!(
+        "child status: {:?}\n--- child stdout\n{stdout}\n--- child stderr\n{stderr}",
+        out.status
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(
+            out.status.signal(),
+            None,
+            "the child was killed by a signal (6 = SIGABRT: an allocation on the audio thread)"
+        );
+    }
+    assert!(out.status.success(), "the child exits normally");
+    assert!(
+        stdout.contains("CHILD DONE"),
+        "the child ran the whole session"
+    );
+}

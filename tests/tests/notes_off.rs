@@ -1,0 +1,164 @@
+//! Never a stuck note: transport stop, bypass, and deactivation in the middle of an answer
+//! release every sounding note — in that very block, or in the first block after re-activation.
+
+use continuo_host_tests::*;
+use std::time::Duration;
+
+const SR: f64 = 48_000.0;
+const BLOCK: usize = 512;
+
+fn setup(entry: &'static PluginEntry) -> Plugin {
+    let mut p = Plugin::new(entry).unwrap();
+    p.set_text("source", "MIDI").unwrap();
+    p.set_text("channel", "5").unwrap();
+    // Long notes, so one is surely sounding when we cut.
+    p.set_text("length-scale", "200").ok();
+    p.activate(SR, BLOCK as u32).unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+    p
+}
+
+/// Plays the call and stops right after a block that leaves an answer note sounding.
+fn sounding_answer(s: &mut Session) -> Answer {
+    let a = call_and_answer(s, 120.0, BLOCK, StopWhen::AnswerSounding, 40.0).unwrap();
+    assert!(
+        !a.sounding.is_empty(),
+        "an answer note is sounding (answer so far: {:?})",
+        a.answer
+    );
+    a
+}
+
+/// Checks that `block` releases exactly the `sounding` notes, and nothing starts.
+fn releases_all(block: &BlockOut, start: u64, sounding: &[(u8, u8)], what: &str, at: u64) {
+    for n in &block.notes {
+        eprintln!("{what}: {n}");
+    }
+    let mut offs: Vec<(u8, u8)> = block
+        .notes
+        .iter()
+        .filter(|n| !n.on)
+        .map(|n| (n.channel, n.key))
+        .collect();
+    offs.sort();
+    assert_eq!(
+        offs, sounding,
+        "{what}: NoteOffs for all sounding notes in that block"
+    );
+    assert!(
+        block.notes.iter().all(|n| !n.on),
+        "{what}: no NoteOn in that block"
+    );
+    for n in &block.notes {
+        assert!(
+            n.time >= start + at && n.time < start + BLOCK as u64,
+            "{what}: NoteOff at {} inside the block [{start}+{at}, {})",
+            n.time,
+            start + BLOCK as u64
+        );
+    }
+}
+
+fn nothing_starts(s: &mut Session, blocks: usize, what: &str) {
+    for _ in 0..blocks {
+        let b = s.process(BLOCK, &[], &[]);
+        assert!(
+            b.notes.iter().all(|n| !n.on),
+            "{what}: no NoteOn afterwards: {:?}",
+            b.notes
+        );
+        assert!(
+            b.notes.is_empty(),
+            "{what}: no stray events afterwards: {:?}",
+            b.notes
+        );
+    }
+}
+
+fn transport_stop(entry: &'static PluginEntry) {
+    let mut p = setup(entry);
+    p.run(|s| {
+        let a = sounding_answer(s);
+        s.stop_transport();
+        let start = s.pos;
+        let b = s.process(BLOCK, &[], &[]);
+        releases_all(&b, start, &a.sounding, "transport stop", 0);
+        nothing_starts(s, 200, "transport stopped");
+    })
+    .unwrap();
+}
+
+fn bypass_at(entry: &'static PluginEntry, at: u32) {
+    let mut p = setup(entry);
+    let bypass = param_hash("bypass");
+    p.run(move |s| {
+        let a = sounding_answer(s);
+        let start = s.pos;
+        let b = s.process(
+            BLOCK,
+            &[],
+            &[(
+                at,
+                InEvent::Param {
+                    id: bypass,
+                    value: 1.0,
+                },
+            )],
+        );
+        releases_all(
+            &b,
+            start,
+            &a.sounding,
+            &format!("bypass at offset {at}"),
+            at as u64,
+        );
+        nothing_starts(s, 200, "bypassed");
+    })
+    .unwrap();
+}
+
+fn bypass(entry: &'static PluginEntry) {
+    bypass_at(entry, 0);
+}
+
+fn bypass_mid_block(entry: &'static PluginEntry) {
+    bypass_at(entry, 100);
+}
+
+fn deactivate(entry: &'static PluginEntry) {
+    let mut p = setup(entry);
+    let a = p.run(sounding_answer).unwrap();
+    p.deactivate();
+    p.activate(SR, BLOCK as u32).unwrap();
+    p.run(move |s| {
+        let start = s.pos;
+        let b = s.process(BLOCK, &[], &[]);
+        releases_all(&b, start, &a.sounding, "first block after re-activation", 0);
+        nothing_starts(s, 100, "after re-activation");
+    })
+    .unwrap();
+}
+
+fn reset(entry: &'static PluginEntry) {
+    // The host's reset (clap_plugin.reset) also releases what sounds.
+    let mut p = setup(entry);
+    p.run(|s| {
+        let a = sounding_answer(s);
+        s.reset();
+        let start = s.pos;
+        let b = s.process(BLOCK, &[], &[]);
+        releases_all(&b, start, &a.sounding, "first block after reset", 0);
+    })
+    .unwrap();
+}
+
+#[test]
+fn no_stuck_notes() {
+    run_cases(&[
+        ("transport stop", transport_stop),
+        ("bypass", bypass),
+        ("bypass mid-block", bypass_mid_block),
+        ("deactivate", deactivate),
+        ("reset", reset),
+    ]);
+}
