@@ -1,7 +1,129 @@
-//! PLACEHOLDER: filled in by its issue.
-#[derive(clap::Args, Debug)]
-pub struct Args {}
+//! `continuo eval`: scores a model (or the baselines) on a folder of MIDI files.
 
-pub fn run(_args: Args) -> anyhow::Result<()> {
-    anyhow::bail!("this command is not available yet")
+use crate::model::eval::{baselines, evaluate_model, Scores};
+use crate::model::predictor::ModelConfig;
+use crate::model::train::{is_held_out, load_corpus, Sequence};
+use crate::model::TrainedModel;
+use anyhow::Context;
+use indicatif::{ProgressBar, ProgressStyle};
+use std::path::PathBuf;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Model file (default: the model built into the plugin).
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// Folder of .mid/.midi files (searched recursively).
+    #[arg(long)]
+    pub midi: PathBuf,
+    /// Only the files the model held out at training time (names from its metadata).
+    #[arg(long)]
+    pub holdout_of_train: bool,
+    /// Train and score the baselines (unigram, bigram, single-viewpoint PPM, the model with and
+    /// without its short-term part) on a split of --midi instead of scoring --model.
+    #[arg(long)]
+    pub baselines: bool,
+    /// Held-out share for --baselines (same split as `continuo train` with the same seed).
+    #[arg(long, default_value_t = 0.1)]
+    pub holdout: f64,
+    /// Split seed for --baselines.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Longest long-term context for --baselines.
+    #[arg(long, default_value_t = ModelConfig::default().max_order)]
+    pub max_order: usize,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let bar = if args.json {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(0)
+    };
+    bar.set_style(
+        ProgressStyle::with_template("reading [{bar:40}] {pos}/{len} files")?.progress_chars("=> "),
+    );
+    let corpus = load_corpus(&args.midi, |done, total| {
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+    })
+    .with_context(|| format!("reading {}", args.midi.display()))?;
+    bar.finish_and_clear();
+    for (name, why) in &corpus.broken {
+        eprintln!("skipped {name}: {why}");
+    }
+
+    let rows: Vec<Scores> = if args.baselines {
+        let config = ModelConfig {
+            max_order: args.max_order,
+            ..ModelConfig::default()
+        };
+        config.validate().map_err(anyhow::Error::msg)?;
+        let (train_files, test_files) = corpus.split(args.seed, args.holdout);
+        let train_set: Vec<&Sequence> = train_files
+            .iter()
+            .flat_map(|f| f.sequences.iter())
+            .collect();
+        let test_set: Vec<&Sequence> = test_files.iter().flat_map(|f| f.sequences.iter()).collect();
+        if train_set.is_empty() || test_set.is_empty() {
+            anyhow::bail!("the split leaves no training or no test melodies");
+        }
+        if !args.json {
+            println!(
+                "baselines: trained on {} files, scored on {} held-out files (seed {}, holdout {})",
+                train_files.len(),
+                test_files.len(),
+                args.seed,
+                args.holdout
+            );
+        }
+        baselines(&config, &train_set, &test_set)
+    } else {
+        let model = match &args.model {
+            Some(p) => TrainedModel::load(p).with_context(|| format!("loading {}", p.display()))?,
+            None => TrainedModel::embedded()?,
+        };
+        let files: Vec<_> = if args.holdout_of_train {
+            if model.meta.held_out.is_empty() {
+                // Older files or models trained without a list: recompute the split.
+                corpus
+                    .files
+                    .iter()
+                    .filter(|f| is_held_out(&f.name, model.meta.seed, model.meta.holdout))
+                    .collect()
+            } else {
+                corpus
+                    .files
+                    .iter()
+                    .filter(|f| model.meta.held_out.contains(&f.name))
+                    .collect()
+            }
+        } else {
+            corpus.files.iter().collect()
+        };
+        let test_set: Vec<&Sequence> = files.iter().flat_map(|f| f.sequences.iter()).collect();
+        if test_set.is_empty() {
+            anyhow::bail!("no melodies to score");
+        }
+        if !args.json {
+            println!(
+                "scoring on {} files, {} melodies",
+                files.len(),
+                test_set.len()
+            );
+        }
+        evaluate_model(&model.ltm, &test_set)
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+    } else {
+        println!("{}", Scores::header());
+        for r in &rows {
+            println!("{}", r.row());
+        }
+    }
+    Ok(())
 }

@@ -1,7 +1,158 @@
-//! PLACEHOLDER: filled in by its issue.
-#[derive(clap::Args, Debug)]
-pub struct Args {}
+//! `continuo train`: trains a model on a folder of MIDI files with the plugin's own model code.
 
-pub fn run(_args: Args) -> anyhow::Result<()> {
-    anyhow::bail!("this command is not available yet")
+use crate::model::eval::evaluate_model;
+use crate::model::file::utc_now;
+use crate::model::predictor::ModelConfig;
+use crate::model::train::{load_corpus, train, Sequence};
+use crate::model::{TrainedModel, TrainingMeta};
+use anyhow::Context;
+use indicatif::{ProgressBar, ProgressStyle};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Folder of .mid/.midi files (searched recursively).
+    #[arg(long)]
+    pub midi: PathBuf,
+    /// Where to write the model (.json, or .json.gz for a compressed file).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Seed of the held-out split.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Share of files held out for evaluation (split by file name).
+    #[arg(long, default_value_t = 0.1)]
+    pub holdout: f64,
+    /// Longest context of the long-term model (notes).
+    #[arg(long, default_value_t = ModelConfig::default().max_order)]
+    pub max_order: usize,
+    /// Drop contexts of at least this order ...
+    #[arg(long, default_value_t = 3)]
+    pub prune_from_order: usize,
+    /// ... seen fewer than this many times (1 keeps everything).
+    #[arg(long, default_value_t = 2)]
+    pub prune_min_count: u32,
+    /// Do not evaluate on the held-out files after training.
+    #[arg(long)]
+    pub no_eval: bool,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    if !(0.0..1.0).contains(&args.holdout) {
+        anyhow::bail!("--holdout must be in 0..1");
+    }
+    let config = ModelConfig {
+        max_order: args.max_order,
+        ..ModelConfig::default()
+    };
+    config.validate().map_err(anyhow::Error::msg)?;
+
+    let bar = if args.quiet {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(0)
+    };
+    bar.set_style(
+        ProgressStyle::with_template("{msg:10} [{bar:40}] {pos}/{len} files ({eta})")?
+            .progress_chars("=> "),
+    );
+    bar.set_message("reading");
+    let corpus = load_corpus(&args.midi, |done, total| {
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+    })
+    .with_context(|| format!("reading {}", args.midi.display()))?;
+    bar.finish_and_clear();
+    for (name, why) in &corpus.broken {
+        eprintln!("skipped {name}: {why}");
+    }
+    let (train_files, held_out) = corpus.split(args.seed, args.holdout);
+    if train_files.is_empty() {
+        anyhow::bail!("no readable MIDI melodies in {}", args.midi.display());
+    }
+    let train_set: Vec<&Sequence> = train_files
+        .iter()
+        .flat_map(|f| f.sequences.iter())
+        .collect();
+    let test_set: Vec<&Sequence> = held_out.iter().flat_map(|f| f.sequences.iter()).collect();
+    let train_notes: usize = train_set.iter().map(|s| s.events.len()).sum();
+
+    let bar = if args.quiet {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(train_set.len() as u64)
+    };
+    bar.set_style(
+        ProgressStyle::with_template("{msg:10} [{bar:40}] {pos}/{len} melodies")?
+            .progress_chars("=> "),
+    );
+    bar.set_message("training");
+    let started = Instant::now();
+    let ltm = train(config, train_set.iter().copied().inspect(|_| bar.inc(1)));
+    let seconds = started.elapsed().as_secs_f64();
+    bar.finish_and_clear();
+    println!(
+        "trained on {} files, {} melodies, {} notes in {:.2} s ({:.0} notes/s); {} contexts",
+        train_files.len(),
+        train_set.len(),
+        train_notes,
+        seconds,
+        train_notes as f64 / seconds.max(1e-9),
+        ltm.contexts()
+    );
+
+    let meta = TrainingMeta {
+        corpus: args.midi.display().to_string(),
+        command: std::env::args().collect::<Vec<_>>().join(" "),
+        date: utc_now(),
+        files: corpus.files.len() + corpus.broken.len(),
+        train_files: train_files.len(),
+        held_out_files: held_out.len(),
+        broken_files: corpus.broken.len(),
+        train_melodies: train_set.len(),
+        train_notes,
+        seed: args.seed,
+        holdout: args.holdout,
+        held_out: held_out.iter().map(|f| f.name.clone()).collect(),
+        training_seconds: seconds,
+        notes_per_second: train_notes as f64 / seconds.max(1e-9),
+        prune_from_order: args.prune_from_order,
+        prune_min_count: args.prune_min_count,
+    };
+    let mut model = TrainedModel {
+        meta,
+        evaluation: Vec::new(),
+        ltm: Arc::new(ltm),
+    };
+    // Evaluate what will be stored: round-trip through the file format so pruning is accounted for.
+    let bytes = model.to_bytes(false)?;
+    model = TrainedModel::from_bytes(&bytes)?;
+    println!(
+        "stored model: {} contexts after pruning",
+        model.ltm.contexts()
+    );
+    if !args.no_eval && !test_set.is_empty() {
+        println!(
+            "held-out evaluation ({} files, {} melodies):",
+            held_out.len(),
+            test_set.len()
+        );
+        let scores = evaluate_model(&model.ltm, &test_set);
+        println!("{}", crate::model::eval::Scores::header());
+        for s in &scores {
+            println!("{}", s.row());
+        }
+        model.evaluation = scores;
+    }
+    model
+        .save(&args.out)
+        .with_context(|| format!("writing {}", args.out.display()))?;
+    let size = std::fs::metadata(&args.out).map(|m| m.len()).unwrap_or(0);
+    println!("wrote {} ({} bytes)", args.out.display(), size);
+    Ok(())
 }

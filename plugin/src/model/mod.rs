@@ -8,10 +8,36 @@
 //!   learnt from the player; `observe(note)` learns online (when learning is on), `forget()` clears
 //!   the session, `continue_phrase(context, key, settings)` returns candidates ranked best first.
 //!
-//! PLACEHOLDER: the real implementation lands with the model issue.
+//! Map of the module:
+//! - [`note`]: notes → events (pitch, rhythm class, onset phase); skyline.
+//! - [`key`]: Krumhansl–Schmuckler key estimation, key-signature events.
+//! - [`viewpoints`]: pitch, interval, interval × scale degree, pitch above tonic, rhythm,
+//!   rhythm × phase; [`viewpoints::History`] holds a melody seen through all of them.
+//! - [`ppm`]: variable-order Markov counts with PPM-C/X interpolated smoothing.
+//! - [`predictor`]: the [`predictor::Predictor`] trait; [`predictor::MultiViewpoint`] mixes the
+//!   viewpoints and the long-/short-term models by entropy weighting.
+//! - [`sampler`], [`continuator`]: phrase drawing and the model thread's engine.
+//! - [`midi_in`], [`train`], [`eval`], [`file`]: corpus reading, training, evaluation, model files.
 
-use crate::music::{KeySignature, Scale};
-use std::sync::Arc;
+pub mod continuator;
+pub mod eval;
+pub mod file;
+pub mod key;
+pub mod midi_in;
+pub mod note;
+pub mod ppm;
+pub mod predictor;
+pub mod sampler;
+pub mod train;
+pub mod viewpoints;
+
+#[cfg(test)]
+mod tests;
+
+pub use continuator::Continuator;
+pub use file::{ModelError, TrainedModel, TrainingMeta};
+
+use crate::music::Scale;
 
 /// A note as the model sees it: time in beats, relative to an arbitrary origin.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -65,45 +91,5 @@ impl Default for SamplerSettings {
             candidates: 8,
             seed: 1,
         }
-    }
-}
-
-/// Placeholder model.
-#[derive(Debug, Default)]
-pub struct TrainedModel;
-
-impl TrainedModel {
-    pub fn embedded() -> anyhow::Result<Self> {
-        Ok(Self)
-    }
-}
-
-/// Placeholder continuator: repeats the context's last notes.
-pub struct Continuator {
-    _model: Arc<TrainedModel>,
-    learning: bool,
-}
-
-impl Continuator {
-    pub fn new(model: Arc<TrainedModel>) -> Self {
-        Self { _model: model, learning: true }
-    }
-    pub fn set_learning(&mut self, on: bool) {
-        self.learning = on;
-    }
-    pub fn observe(&mut self, _note: Note) {}
-    pub fn forget(&mut self) {}
-    pub fn continue_phrase(
-        &mut self,
-        context: &[Note],
-        _key: Option<KeySignature>,
-        settings: &SamplerSettings,
-    ) -> Vec<Phrase> {
-        let mut notes: Vec<Note> = context.iter().rev().take(settings.length_notes).rev().copied().collect();
-        let start = notes.first().map(|n| n.onset).unwrap_or(0.0);
-        for n in &mut notes {
-            n.onset -= start;
-        }
-        vec![Phrase { notes, log2_prob: 0.0 }]
     }
 }

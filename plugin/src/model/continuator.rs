@@ -1,0 +1,151 @@
+//! The model thread's continuation engine: the trained long-term model plus a short-term model
+//! learnt from what the player plays in this session.
+
+use super::key::{estimate_key, histogram};
+use super::note::{events_from_notes, rhythm_class, Event};
+use super::predictor::{MultiViewpoint, Predictor};
+use super::sampler::Sampler;
+use super::viewpoints::History;
+use super::{Note, Phrase, SamplerSettings, TrainedModel};
+use crate::music::KeySignature;
+use std::sync::Arc;
+
+/// The short-term model remembers at most this many of the player's notes.
+pub const MAX_OBSERVED: usize = 2048;
+/// At most this many context notes are used for a continuation.
+pub const MAX_CONTEXT: usize = 64;
+
+/// Continues the player's phrases with the trained model and what it learns from the player.
+pub struct Continuator {
+    model: Arc<TrainedModel>,
+    predictor: MultiViewpoint,
+    learning: bool,
+    /// The player's notes this session, oldest first (bounded by [`MAX_OBSERVED`]).
+    observed: Vec<Note>,
+    /// How many of `observed` the short-term model has learnt (the newest note waits for the next
+    /// one: its rhythm class is only known then).
+    learnt: usize,
+    /// The key the short-term model's key-relative viewpoints were computed in.
+    stm_key: KeySignature,
+    stm_history: History,
+    context: History,
+    sampler: Sampler,
+}
+
+impl Continuator {
+    pub fn new(model: Arc<TrainedModel>) -> Self {
+        let predictor = MultiViewpoint::new("continuo", model.ltm.clone(), true);
+        Self {
+            model,
+            predictor,
+            learning: true,
+            observed: Vec::new(),
+            learnt: 0,
+            stm_key: KeySignature::default(),
+            stm_history: History::new(KeySignature::default()),
+            context: History::new(KeySignature::default()),
+            sampler: Sampler::default(),
+        }
+    }
+
+    pub fn model(&self) -> &Arc<TrainedModel> {
+        &self.model
+    }
+
+    pub fn set_learning(&mut self, on: bool) {
+        self.learning = on;
+    }
+
+    pub fn learning(&self) -> bool {
+        self.learning
+    }
+
+    /// Notes learnt from the player so far.
+    pub fn observed_notes(&self) -> usize {
+        self.learnt
+    }
+
+    /// Learns a note the player played (when learning is on). Notes should come in onset order.
+    pub fn observe(&mut self, note: Note) {
+        if !self.learning || !note.onset.is_finite() || !note.duration.is_finite() {
+            return;
+        }
+        if self.observed.len() >= MAX_OBSERVED {
+            // Keep the newest half and relearn from it.
+            let drop = MAX_OBSERVED / 2;
+            self.observed.drain(..drop);
+            self.relearn(self.stm_key);
+        }
+        self.observed.push(note);
+        self.learn_pending();
+    }
+
+    /// Forgets the session: the short-term model starts empty again.
+    pub fn forget(&mut self) {
+        self.observed.clear();
+        self.learnt = 0;
+        self.predictor.reset_session();
+        self.stm_history.clear(self.stm_key);
+    }
+
+    fn learn_pending(&mut self) {
+        while self.learnt + 1 < self.observed.len() {
+            let (n, next) = (self.observed[self.learnt], self.observed[self.learnt + 1]);
+            let e = Event {
+                pitch: n.pitch.min(127),
+                rhythm: rhythm_class(next.onset - n.onset),
+                phase: super::note::phase_class(n.onset),
+            };
+            self.predictor.learn(&self.stm_history, &e);
+            self.stm_history.push(e);
+            self.learnt += 1;
+        }
+    }
+
+    fn relearn(&mut self, key: KeySignature) {
+        self.stm_key = key;
+        self.learnt = 0;
+        self.predictor.reset_session();
+        self.stm_history.clear(key);
+        self.learn_pending();
+    }
+
+    /// Candidate continuations of `context` (the player's recent notes, onsets in beats), best
+    /// first. The first note of each phrase is at onset 0: the phrase is meant to start where the
+    /// context's last note ends (its length snapped to a rhythm class). `key` `None` means
+    /// "estimate it from what was played".
+    pub fn continue_phrase(
+        &mut self,
+        context: &[Note],
+        key: Option<KeySignature>,
+        settings: &SamplerSettings,
+    ) -> Vec<Phrase> {
+        let start = context.len().saturating_sub(MAX_CONTEXT);
+        let context = &context[start..];
+        let key = key.unwrap_or_else(|| {
+            let h = histogram(
+                context
+                    .iter()
+                    .chain(self.observed.iter())
+                    .map(|n| (n.pitch, n.duration)),
+            );
+            estimate_key(&h).unwrap_or_default()
+        });
+        if key != self.stm_key {
+            self.relearn(key);
+        }
+        let events = events_from_notes(context);
+        self.context.clear(key);
+        for e in events {
+            self.context.push(e);
+        }
+        let velocity = if context.is_empty() {
+            90
+        } else {
+            (context.iter().map(|n| n.velocity as u32).sum::<u32>() / context.len() as u32)
+                .clamp(1, 127) as u8
+        };
+        self.sampler
+            .sample_phrases(&mut self.predictor, &mut self.context, settings, velocity)
+    }
+}

@@ -1,0 +1,599 @@
+//! The [`Predictor`] trait and its first implementation: a multiple-viewpoint variable-order
+//! Markov model ([`MultiViewpoint`]) with a long-term model learnt from a corpus and a short-term
+//! model learnt online, mixed by entropy-weighted combination (after Pearce's IDyOM).
+//!
+//! Baselines (unigram, bigram, single-viewpoint PPM) are the same machinery with a smaller
+//! [`ModelConfig`], so evaluation compares like with like.
+
+use super::note::{Event, N_PITCH, N_RHYTHM};
+use super::ppm::{Escape, Ppm, MAX_ORDER_LIMIT};
+use super::viewpoints::{History, Target, Viewpoint};
+use std::sync::Arc;
+
+/// A distribution over the next note: pitch (over a window of MIDI pitches) and rhythm class.
+#[derive(Debug, Clone)]
+pub struct Prediction {
+    /// Lowest pitch of the window; `pitch[i]` is the probability of `pitch_lo + i`.
+    pub pitch_lo: u8,
+    pub pitch: Vec<f64>,
+    pub rhythm: [f64; N_RHYTHM],
+}
+
+impl Prediction {
+    /// A prediction over the pitches `lo..=hi` (the whole MIDI range for evaluation).
+    pub fn new(lo: u8, hi: u8) -> Self {
+        let (lo, hi) = (lo.min(127), hi.min(127));
+        let (lo, hi) = if lo <= hi { (lo, hi) } else { (hi, lo) };
+        Self {
+            pitch_lo: lo,
+            pitch: vec![0.0; (hi - lo) as usize + 1],
+            rhythm: [0.0; N_RHYTHM],
+        }
+    }
+
+    pub fn full_range() -> Self {
+        Self::new(0, (N_PITCH - 1) as u8)
+    }
+
+    pub fn pitch_hi(&self) -> u8 {
+        self.pitch_lo + (self.pitch.len() - 1) as u8
+    }
+
+    /// Probability of `pitch` (0 outside the window).
+    pub fn p_pitch(&self, pitch: u8) -> f64 {
+        pitch
+            .checked_sub(self.pitch_lo)
+            .and_then(|i| self.pitch.get(i as usize))
+            .copied()
+            .unwrap_or(0.0)
+    }
+}
+
+/// Anything that predicts the next note of a melody.
+pub trait Predictor {
+    fn name(&self) -> String;
+    /// The distribution of the event following `history` (using `history.next_phase` for its onset
+    /// phase), written into `out` (both distributions normalised over their windows).
+    fn predict(&mut self, history: &History, out: &mut Prediction);
+    /// Learns that `event` followed `history` (short-term, online learning). Static models ignore it.
+    fn learn(&mut self, _history: &History, _event: &Event) {}
+    /// Forgets what was learnt online (a new piece, a new session).
+    fn reset_session(&mut self) {}
+}
+
+/// How several distributions over the same targets are combined.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Combination {
+    /// Weighted arithmetic mean.
+    Arithmetic,
+    /// Weighted geometric mean, renormalised.
+    Geometric,
+}
+
+/// The hyper-parameters of a [`MultiViewpoint`] model. Stored in model files.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ModelConfig {
+    /// Viewpoints predicting pitch.
+    pub pitch_viewpoints: Vec<Viewpoint>,
+    /// Viewpoints predicting the rhythm class.
+    pub rhythm_viewpoints: Vec<Viewpoint>,
+    /// Longest context of the long-term model.
+    pub max_order: usize,
+    /// Longest context of the short-term model.
+    pub stm_max_order: usize,
+    pub ltm_escape: Escape,
+    pub stm_escape: Escape,
+    /// Entropy-weighting exponent between viewpoints (0 = equal weights).
+    pub viewpoint_bias: f64,
+    pub viewpoint_combination: Combination,
+    /// Entropy-weighting exponent between the long- and short-term models.
+    pub stm_bias: f64,
+    pub stm_combination: Combination,
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        Self {
+            pitch_viewpoints: vec![
+                Viewpoint::Pitch,
+                Viewpoint::Interval,
+                Viewpoint::IntervalDegree,
+                Viewpoint::TonicPitch,
+            ],
+            rhythm_viewpoints: vec![Viewpoint::Rhythm, Viewpoint::RhythmPhase],
+            max_order: 5,
+            stm_max_order: 7,
+            ltm_escape: Escape::C,
+            stm_escape: Escape::X,
+            viewpoint_bias: 1.0,
+            viewpoint_combination: Combination::Geometric,
+            stm_bias: 1.0,
+            stm_combination: Combination::Geometric,
+        }
+    }
+}
+
+impl ModelConfig {
+    /// A single-viewpoint baseline: `order` 0 is a (smoothed) unigram, 1 a bigram.
+    pub fn baseline(order: usize) -> Self {
+        Self {
+            pitch_viewpoints: vec![Viewpoint::Pitch],
+            rhythm_viewpoints: vec![Viewpoint::Rhythm],
+            max_order: order,
+            stm_max_order: order,
+            ..Self::default()
+        }
+    }
+
+    /// All viewpoints, pitch ones first.
+    pub fn viewpoints(&self) -> impl Iterator<Item = Viewpoint> + '_ {
+        self.pitch_viewpoints
+            .iter()
+            .chain(self.rhythm_viewpoints.iter())
+            .copied()
+    }
+
+    pub fn validate(&self) -> Result<(), String> {
+        if self.pitch_viewpoints.is_empty() || self.rhythm_viewpoints.is_empty() {
+            return Err("a model needs at least one pitch and one rhythm viewpoint".into());
+        }
+        if self
+            .pitch_viewpoints
+            .iter()
+            .any(|v| v.target() != Target::Pitch)
+            || self
+                .rhythm_viewpoints
+                .iter()
+                .any(|v| v.target() != Target::Rhythm)
+        {
+            return Err("a viewpoint is listed under the wrong target".into());
+        }
+        if self.max_order > MAX_ORDER_LIMIT || self.stm_max_order > MAX_ORDER_LIMIT {
+            return Err(format!("context orders are limited to {MAX_ORDER_LIMIT}"));
+        }
+        for b in [self.viewpoint_bias, self.stm_bias] {
+            if !(0.0..=16.0).contains(&b) {
+                return Err(format!("bias {b} outside 0..=16"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The long-term model: one PPM per viewpoint, learnt from a corpus; read-only once trained.
+#[derive(Debug, Clone)]
+pub struct LongTermModel {
+    pub config: ModelConfig,
+    /// One per viewpoint of `config.viewpoints()`, in that order.
+    pub ppms: Vec<Ppm>,
+}
+
+impl LongTermModel {
+    pub fn new(config: ModelConfig) -> Self {
+        let ppms = config
+            .viewpoints()
+            .map(|_| Ppm::new(config.max_order))
+            .collect();
+        Self { config, ppms }
+    }
+
+    /// Counts every event of a melody.
+    pub fn learn_melody(&mut self, history: &History) {
+        for (v, ppm) in self.config.viewpoints().zip(self.ppms.iter_mut()) {
+            let syms = &history.symbols[v.index()];
+            for i in 0..syms.len() {
+                ppm.add(&syms[..i], syms[i]);
+            }
+        }
+    }
+
+    /// Total number of contexts over all viewpoints.
+    pub fn contexts(&self) -> usize {
+        self.ppms.iter().map(Ppm::contexts).sum()
+    }
+}
+
+/// The multiple-viewpoint predictor: long-term model (optional) + short-term model (optional).
+#[derive(Debug, Clone)]
+pub struct MultiViewpoint {
+    name: String,
+    ltm: Arc<LongTermModel>,
+    use_ltm: bool,
+    /// Short-term model, one PPM per viewpoint, or `None` when disabled.
+    stm: Option<Vec<Ppm>>,
+    /// Scratch distributions, one per viewpoint and model (reused, no allocation per call once
+    /// warmed up).
+    rows: Vec<Vec<f64>>,
+    logs: Vec<Vec<f64>>,
+    ltm_mix: Vec<f64>,
+    stm_mix: Vec<f64>,
+}
+
+impl MultiViewpoint {
+    /// `use_stm` adds a short-term model learnt with [`Predictor::learn`].
+    pub fn new(name: impl Into<String>, ltm: Arc<LongTermModel>, use_stm: bool) -> Self {
+        let stm = use_stm.then(|| {
+            ltm.config
+                .viewpoints()
+                .map(|_| Ppm::new(ltm.config.stm_max_order))
+                .collect()
+        });
+        let n = ltm.ppms.len() * 2;
+        Self {
+            name: name.into(),
+            ltm,
+            use_ltm: true,
+            stm,
+            rows: vec![Vec::new(); n],
+            logs: vec![Vec::new(); n],
+            ltm_mix: Vec::new(),
+            stm_mix: Vec::new(),
+        }
+    }
+
+    /// A short-term-only model (nothing learnt from a corpus).
+    pub fn short_term_only(config: ModelConfig) -> Self {
+        let mut m = Self::new(
+            "short-term only",
+            Arc::new(LongTermModel::new(config)),
+            true,
+        );
+        m.use_ltm = false;
+        m
+    }
+
+    pub fn long_term(&self) -> &Arc<LongTermModel> {
+        &self.ltm
+    }
+
+    pub fn has_stm(&self) -> bool {
+        self.stm.is_some()
+    }
+
+    /// Whether the short-term model has learnt anything yet.
+    pub fn stm_is_empty(&self) -> bool {
+        self.stm
+            .as_ref()
+            .is_none_or(|s| s.iter().all(Ppm::is_empty))
+    }
+
+    /// Predicts one target (pitch or rhythm) into `out` (length = window size, starting at `lo`).
+    fn predict_target(&mut self, history: &History, target: Target, lo: usize, out: &mut [f64]) {
+        let config = &self.ltm.config;
+        let n_vp = self.ltm.ppms.len();
+        let n = out.len();
+        let prev = history.last().copied();
+        let (key, phase) = (history.key, history.next_phase);
+        let mut mixes_done = [false; 2];
+        for (model, done) in mixes_done.iter_mut().enumerate() {
+            let (ppms, escape) = match model {
+                0 if self.use_ltm => (&self.ltm.ppms, config.ltm_escape),
+                1 => match &self.stm {
+                    Some(s) => (s, config.stm_escape),
+                    None => continue,
+                },
+                _ => continue,
+            };
+            let mut used = 0;
+            let mut weights = [0.0f64; 8];
+            let mut which = [0usize; 8];
+            for (vi, v) in config.viewpoints().enumerate() {
+                if v.target() != target || used == weights.len() {
+                    continue;
+                }
+                let needs_prev = matches!(v, Viewpoint::Interval | Viewpoint::IntervalDegree);
+                if needs_prev && prev.is_none() {
+                    continue;
+                }
+                let slot = model * n_vp + vi;
+                let row = &mut self.rows[slot];
+                row.resize(n, 0.0);
+                let logs = &mut self.logs[slot];
+                logs.resize(n, 0.0);
+                let map = |s: u16| {
+                    v.target_of(s, prev.as_ref(), phase, key)
+                        .and_then(|t| (t as usize).checked_sub(lo))
+                        .filter(|&i| i < n)
+                };
+                ppms[vi].predict(&history.symbols[v.index()], escape, map, row);
+                let mut h = 0.0;
+                for (p, l) in row.iter().zip(logs.iter_mut()) {
+                    *l = fast_log2(*p);
+                    h -= *p * *l;
+                }
+                weights[used] = entropy_weight(h, n, config.viewpoint_bias);
+                which[used] = slot;
+                used += 1;
+            }
+            if used == 0 {
+                continue;
+            }
+            let mix = if model == 0 {
+                &mut self.ltm_mix
+            } else {
+                &mut self.stm_mix
+            };
+            mix.resize(n, 0.0);
+            combine(
+                &self.rows,
+                &self.logs,
+                &which[..used],
+                &weights[..used],
+                config.viewpoint_combination,
+                mix,
+            );
+            *done = true;
+        }
+        match mixes_done {
+            [true, true] => {
+                // Long- and short-term models, weighted by their entropies.
+                let mut w = [0.0; 2];
+                for (wi, mix) in w.iter_mut().zip([&self.ltm_mix, &self.stm_mix]) {
+                    let h: f64 = mix.iter().map(|&p| -p * fast_log2(p)).sum();
+                    *wi = entropy_weight(h, n, config.stm_bias);
+                }
+                let (a, b) = (&self.ltm_mix, &self.stm_mix);
+                match config.stm_combination {
+                    Combination::Arithmetic => {
+                        let s = w[0] + w[1];
+                        for (o, (&pa, &pb)) in out.iter_mut().zip(a.iter().zip(b.iter())) {
+                            *o = (w[0] * pa + w[1] * pb) / s;
+                        }
+                    }
+                    Combination::Geometric => {
+                        let s = w[0] + w[1];
+                        let mut sum = 0.0;
+                        for (o, (&pa, &pb)) in out.iter_mut().zip(a.iter().zip(b.iter())) {
+                            *o = fast_exp2((w[0] * fast_log2(pa) + w[1] * fast_log2(pb)) / s);
+                            sum += *o;
+                        }
+                        normalise(out, sum);
+                    }
+                }
+            }
+            [true, false] => out.copy_from_slice(&self.ltm_mix),
+            [false, true] => out.copy_from_slice(&self.stm_mix),
+            [false, false] => out.iter_mut().for_each(|p| *p = 1.0 / n as f64),
+        }
+    }
+}
+
+impl Predictor for MultiViewpoint {
+    fn name(&self) -> String {
+        self.name.clone()
+    }
+
+    fn predict(&mut self, history: &History, out: &mut Prediction) {
+        let lo = out.pitch_lo as usize;
+        let mut pitch = std::mem::take(&mut out.pitch);
+        self.predict_target(history, Target::Pitch, lo, &mut pitch);
+        out.pitch = pitch;
+        self.predict_target(history, Target::Rhythm, 0, &mut out.rhythm);
+    }
+
+    fn learn(&mut self, history: &History, event: &Event) {
+        let Some(stm) = &mut self.stm else { return };
+        for (v, ppm) in self.ltm.config.viewpoints().zip(stm.iter_mut()) {
+            let sym = history.symbol_of_next(v, event);
+            ppm.add(&history.symbols[v.index()], sym);
+        }
+    }
+
+    fn reset_session(&mut self) {
+        if let Some(stm) = &mut self.stm {
+            stm.iter_mut().for_each(Ppm::clear);
+        }
+    }
+}
+
+/// Pearce's entropy weight: `(H / H_max)^-bias`.
+#[inline]
+fn entropy_weight(h: f64, n: usize, bias: f64) -> f64 {
+    let hmax = (n.max(2) as f64).log2();
+    let rel = (h / hmax).clamp(1e-3, 1.0);
+    if bias == 1.0 {
+        1.0 / rel
+    } else {
+        rel.powf(-bias)
+    }
+}
+
+fn normalise(out: &mut [f64], sum: f64) {
+    if sum > 0.0 && sum.is_finite() {
+        let inv = 1.0 / sum;
+        out.iter_mut().for_each(|p| *p *= inv);
+    } else {
+        let u = 1.0 / out.len().max(1) as f64;
+        out.iter_mut().for_each(|p| *p = u);
+    }
+}
+
+/// Weighted combination of the distributions `rows[which[i]]` (with their log2 in `logs`).
+fn combine(
+    rows: &[Vec<f64>],
+    logs: &[Vec<f64>],
+    which: &[usize],
+    weights: &[f64],
+    how: Combination,
+    out: &mut [f64],
+) {
+    let wsum: f64 = weights.iter().sum();
+    if which.len() == 1 {
+        out.copy_from_slice(&rows[which[0]]);
+        return;
+    }
+    out.iter_mut().for_each(|p| *p = 0.0);
+    match how {
+        Combination::Arithmetic => {
+            for (&slot, &w) in which.iter().zip(weights) {
+                let w = w / wsum;
+                for (o, &p) in out.iter_mut().zip(rows[slot].iter()) {
+                    *o += w * p;
+                }
+            }
+        }
+        Combination::Geometric => {
+            for (&slot, &w) in which.iter().zip(weights) {
+                let w = w / wsum;
+                for (o, &l) in out.iter_mut().zip(logs[slot].iter()) {
+                    *o += w * l;
+                }
+            }
+            let mut sum = 0.0;
+            for o in out.iter_mut() {
+                *o = fast_exp2(*o);
+                sum += *o;
+            }
+            normalise(out, sum);
+        }
+    }
+}
+
+/// log2 for positive numbers, accurate to about 1e-7 (the mixing weights and geometric means
+/// need speed more than the last digits). Non-positive inputs give a large negative number.
+#[inline]
+pub fn fast_log2(x: f64) -> f64 {
+    let x = if x > 1e-300 { x } else { 1e-300 };
+    let bits = x.to_bits();
+    let mut e = ((bits >> 52) & 0x7ff) as i64 - 1023;
+    let mut m = f64::from_bits((bits & 0x000f_ffff_ffff_ffff) | 0x3ff0_0000_0000_0000);
+    if m > std::f64::consts::SQRT_2 {
+        m *= 0.5;
+        e += 1;
+    }
+    // ln(m) = 2 atanh(t), t = (m-1)/(m+1), |t| <= 0.172.
+    let t = (m - 1.0) / (m + 1.0);
+    let t2 = t * t;
+    let ln = 2.0 * t * (1.0 + t2 * (1.0 / 3.0 + t2 * (1.0 / 5.0 + t2 * (1.0 / 7.0 + t2 / 9.0))));
+    e as f64 + ln * std::f64::consts::LOG2_E
+}
+
+/// 2^x, accurate to about 1e-9 relative; underflows to 0 below -1000.
+#[inline]
+pub fn fast_exp2(x: f64) -> f64 {
+    if x < -1000.0 {
+        return 0.0;
+    }
+    let x = x.min(1000.0);
+    let i = x.floor();
+    let f = x - i;
+    // 2^f = e^(f ln2), f in [0, 1): Taylor series to degree 9 (error < 1e-9).
+    let y = f * std::f64::consts::LN_2;
+    let mut term = 1.0;
+    let mut sum = 1.0;
+    for k in 1..=9 {
+        term *= y / k as f64;
+        sum += term;
+    }
+    let e = i as i64;
+    if e < -1022 {
+        sum * f64::from_bits(1u64 << 52) * 2f64.powi((e + 1022) as i32)
+    } else {
+        sum * f64::from_bits(((e + 1023) as u64) << 52)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::music::{KeySignature, Mode};
+
+    #[test]
+    fn fast_math() {
+        for &x in &[1e-12, 1e-5, 0.001, 0.3, 0.5, 0.999, 1.0, 1.5, 7.0, 1e6] {
+            assert!((fast_log2(x) - x.log2()).abs() < 1e-7, "{x}");
+        }
+        for &x in &[-900.5, -40.3, -1.0, -0.25, 0.0, 0.7, 3.2] {
+            assert!((fast_exp2(x) / x.exp2() - 1.0).abs() < 1e-8, "{x}");
+        }
+        assert_eq!(fast_exp2(-2000.0), 0.0);
+        assert!(fast_log2(0.0) < -900.0);
+    }
+
+    fn melody(pitches: &[u8], key: KeySignature) -> History {
+        let mut h = History::new(key);
+        for (i, &p) in pitches.iter().enumerate() {
+            h.push(Event {
+                pitch: p,
+                rhythm: 5 + (i % 3) as u8,
+                phase: 0,
+            });
+        }
+        h
+    }
+
+    #[test]
+    fn distributions_sum_to_one() {
+        let key = KeySignature {
+            tonic: 0,
+            mode: Mode::Major,
+        };
+        let mut ltm = LongTermModel::new(ModelConfig::default());
+        ltm.learn_melody(&melody(&[60, 62, 64, 65, 67, 65, 64, 62, 60], key));
+        let ltm = Arc::new(ltm);
+        for combination in [Combination::Arithmetic, Combination::Geometric] {
+            let mut cfg = ModelConfig::default();
+            cfg.viewpoint_combination = combination;
+            cfg.stm_combination = combination;
+            let mut ltm2 = (*ltm).clone();
+            ltm2.config = cfg;
+            let mut m = MultiViewpoint::new("t", Arc::new(ltm2), true);
+            let mut h = History::new(key);
+            for (i, &p) in [60u8, 64, 67, 72, 71, 69, 1, 127].iter().enumerate() {
+                for (lo, hi) in [(0, 127), (48, 84), (60, 60)] {
+                    let mut out = Prediction::new(lo, hi);
+                    m.predict(&h, &mut out);
+                    assert!((out.pitch.iter().sum::<f64>() - 1.0).abs() < 1e-9);
+                    assert!((out.rhythm.iter().sum::<f64>() - 1.0).abs() < 1e-9);
+                    assert!(out
+                        .pitch
+                        .iter()
+                        .chain(out.rhythm.iter())
+                        .all(|p| *p > 0.0 && p.is_finite()));
+                }
+                let e = Event {
+                    pitch: p,
+                    rhythm: (i % 16) as u8,
+                    phase: 0,
+                };
+                m.learn(&h, &e);
+                h.push(e);
+            }
+        }
+    }
+
+    #[test]
+    fn learns_what_it_saw() {
+        let key = KeySignature {
+            tonic: 0,
+            mode: Mode::Major,
+        };
+        let tune = [60u8, 62, 64, 60, 62, 64, 60, 62, 64];
+        let mut ltm = LongTermModel::new(ModelConfig::default());
+        ltm.learn_melody(&melody(&tune, key));
+        let mut m = MultiViewpoint::new("t", Arc::new(ltm), false);
+        let h = melody(&[60, 62], key);
+        let mut out = Prediction::full_range();
+        m.predict(&h, &mut out);
+        let best = (0..128u8)
+            .max_by(|&a, &b| out.p_pitch(a).total_cmp(&out.p_pitch(b)))
+            .unwrap();
+        assert_eq!(best, 64);
+        // Short-term model alone learns online.
+        let mut s = MultiViewpoint::short_term_only(ModelConfig::default());
+        let mut h = History::new(key);
+        for &p in &tune[..8] {
+            let e = Event {
+                pitch: p,
+                rhythm: 5,
+                phase: 0,
+            };
+            s.learn(&h, &e);
+            h.push(e);
+        }
+        s.predict(&h, &mut out);
+        assert!(out.p_pitch(64) > 0.5, "{}", out.p_pitch(64));
+        s.reset_session();
+        assert!(s.stm_is_empty());
+    }
+}

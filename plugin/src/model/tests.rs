@@ -1,0 +1,267 @@
+//! Tests of the whole model: the continuator and sampler against the contract.
+
+use super::*;
+use crate::music::{KeySignature, Mode, ScaleKind};
+use proptest::prelude::*;
+use std::sync::{Arc, OnceLock};
+
+/// A small model trained on a few hand-made tunes (fast in debug builds).
+fn model() -> Arc<TrainedModel> {
+    static M: OnceLock<Arc<TrainedModel>> = OnceLock::new();
+    M.get_or_init(|| {
+        let key = KeySignature {
+            tonic: 0,
+            mode: Mode::Major,
+        };
+        let tunes: [&[u8]; 3] = [
+            &[
+                60, 62, 64, 65, 67, 65, 64, 62, 60, 64, 67, 72, 71, 69, 67, 65, 64, 62, 60,
+            ],
+            &[67, 69, 71, 72, 74, 72, 71, 69, 67, 66, 67, 62, 64, 66, 67],
+            &[72, 71, 69, 67, 65, 64, 62, 60, 62, 64, 60, 55, 57, 59, 60],
+        ];
+        let seqs: Vec<train::Sequence> = tunes
+            .iter()
+            .map(|t| train::Sequence {
+                events: t
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &p)| note::Event {
+                        pitch: p,
+                        rhythm: [5, 5, 8][i % 3],
+                        phase: 0,
+                    })
+                    .collect(),
+                key,
+            })
+            .collect();
+        let cfg = predictor::ModelConfig::default();
+        let mut m = TrainedModel::untrained(cfg.clone());
+        m.ltm = Arc::new(train::train(cfg, &seqs));
+        Arc::new(m)
+    })
+    .clone()
+}
+
+fn context() -> Vec<Note> {
+    [60u8, 62, 64, 65, 67, 65, 64]
+        .iter()
+        .enumerate()
+        .map(|(i, &p)| Note {
+            pitch: p,
+            onset: i as f64 * 0.5,
+            duration: 0.45,
+            velocity: 100,
+        })
+        .collect()
+}
+
+#[test]
+fn continues_with_ranked_candidates() {
+    let mut c = Continuator::new(model());
+    let settings = SamplerSettings {
+        length_notes: 16,
+        candidates: 8,
+        ..Default::default()
+    };
+    let phrases = c.continue_phrase(&context(), None, &settings);
+    assert!(!phrases.is_empty() && phrases.len() <= 8);
+    for w in phrases.windows(2) {
+        let m = |p: &Phrase| p.log2_prob / p.notes.len() as f64;
+        assert!(m(&w[0]) >= m(&w[1]));
+    }
+    for p in &phrases {
+        assert_eq!(p.notes.len(), 16);
+        assert_eq!(p.notes[0].onset, 0.0);
+        assert!(p.log2_prob < 0.0 && p.log2_prob.is_finite());
+        assert!(p.notes.windows(2).all(|w| w[1].onset > w[0].onset));
+        assert!(p
+            .notes
+            .iter()
+            .all(|n| n.velocity == 100 && n.duration > 0.0));
+    }
+    // Deterministic with a seed.
+    let mut c2 = Continuator::new(model());
+    assert_eq!(c2.continue_phrase(&context(), None, &settings), phrases);
+}
+
+#[test]
+fn learns_from_the_player_and_forgets() {
+    let mut c = Continuator::new(model());
+    // A riff the corpus never saw, played many times.
+    let riff = [61u8, 66, 63, 70];
+    for i in 0..40 {
+        c.observe(Note {
+            pitch: riff[i % 4],
+            onset: i as f64,
+            duration: 0.9,
+            velocity: 80,
+        });
+    }
+    assert_eq!(c.observed_notes(), 39);
+    let ctx: Vec<Note> = (0..3)
+        .map(|i| Note {
+            pitch: riff[i],
+            onset: i as f64,
+            duration: 0.9,
+            velocity: 80,
+        })
+        .collect();
+    let greedy = SamplerSettings {
+        temperature: 0.0,
+        length_notes: 4,
+        candidates: 1,
+        ..Default::default()
+    };
+    let key = Some(KeySignature {
+        tonic: 0,
+        mode: Mode::Major,
+    });
+    let p = c.continue_phrase(&ctx, key, &greedy);
+    assert_eq!(p[0].notes[0].pitch, 70, "{p:?}");
+    c.forget();
+    assert_eq!(c.observed_notes(), 0);
+    let p = c.continue_phrase(&ctx, key, &greedy);
+    assert_ne!(
+        p[0].notes.iter().map(|n| n.pitch).collect::<Vec<_>>(),
+        vec![70, 61, 66, 63]
+    );
+    // Learning off: nothing learnt.
+    c.set_learning(false);
+    c.observe(Note {
+        pitch: 60,
+        onset: 0.0,
+        duration: 1.0,
+        velocity: 80,
+    });
+    c.observe(Note {
+        pitch: 61,
+        onset: 1.0,
+        duration: 1.0,
+        velocity: 80,
+    });
+    assert_eq!(c.observed_notes(), 0);
+}
+
+#[test]
+fn edge_cases_do_not_panic() {
+    let mut c = Continuator::new(model());
+    let s = SamplerSettings::default();
+    assert!(!c.continue_phrase(&[], None, &s).is_empty());
+    assert!(c
+        .continue_phrase(&context(), None, &SamplerSettings { candidates: 0, ..s })
+        .is_empty());
+    assert!(c
+        .continue_phrase(
+            &context(),
+            None,
+            &SamplerSettings {
+                length_notes: 0,
+                ..s
+            }
+        )
+        .is_empty());
+    let odd = SamplerSettings {
+        low: 200,
+        high: 3,
+        temperature: 50.0,
+        top_k: 1,
+        top_p: 0.0,
+        density: 7.0,
+        ..s
+    };
+    for p in c.continue_phrase(&context(), None, &odd) {
+        assert!(p.notes.iter().all(|n| n.pitch <= 127));
+    }
+    // A scale with no pitch in the range: nothing to play.
+    let none = SamplerSettings {
+        low: 61,
+        high: 61,
+        scale_lock: Some(Scale {
+            tonic: 0,
+            kind: ScaleKind::Major,
+        }),
+        ..s
+    };
+    assert!(c.continue_phrase(&context(), None, &none).is_empty());
+    let weird = [
+        Note {
+            pitch: 255,
+            onset: f64::NAN,
+            duration: -1.0,
+            velocity: 0,
+        },
+        Note {
+            pitch: 60,
+            onset: 1e12,
+            duration: 1e12,
+            velocity: 255,
+        },
+    ];
+    let _ = c.continue_phrase(&weird, None, &s);
+    c.observe(weird[0]);
+    c.observe(weird[1]);
+}
+
+#[test]
+fn length_in_beats() {
+    let mut c = Continuator::new(model());
+    let s = SamplerSettings {
+        length_notes: 64,
+        length_beats: Some(4.0),
+        ..Default::default()
+    };
+    for p in c.continue_phrase(&context(), None, &s) {
+        assert!(p.notes.len() < 64);
+        assert!(p
+            .notes
+            .iter()
+            .all(|n| n.onset < 4.0 && n.onset + n.duration <= 4.0 + 1e-9));
+    }
+}
+
+#[test]
+fn density_changes_note_lengths() {
+    let mut c = Continuator::new(model());
+    let mean_len = |density: f32, c: &mut Continuator| {
+        let s = SamplerSettings {
+            length_notes: 16,
+            density,
+            ..Default::default()
+        };
+        let ps = c.continue_phrase(&context(), None, &s);
+        let n: usize = ps.iter().map(|p| p.notes.len()).sum();
+        ps.iter()
+            .flat_map(|p| p.notes.iter())
+            .map(|n| n.duration)
+            .sum::<f64>()
+            / n as f64
+    };
+    assert!(mean_len(0.0, &mut c) > mean_len(1.0, &mut c));
+}
+
+fn scale_kind() -> impl Strategy<Value = ScaleKind> {
+    (0usize..ScaleKind::ALL.len()).prop_map(|i| ScaleKind::ALL[i])
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+    #[test]
+    fn scale_lock_and_range_are_respected(
+        tonic in 0u8..12, kind in scale_kind(), low in 30u8..80, span in 0u8..30,
+        temperature in 0.0f32..3.0, top_k in 0usize..10, top_p in 0.0f32..1.0, seed in 0u64..1000,
+    ) {
+        let mut c = Continuator::new(model());
+        let scale = Scale { tonic, kind };
+        let s = SamplerSettings {
+            scale_lock: Some(scale), low, high: low + span, temperature, top_k, top_p, seed,
+            length_notes: 12, candidates: 3, ..Default::default()
+        };
+        for p in c.continue_phrase(&context(), None, &s) {
+            for n in &p.notes {
+                prop_assert!(scale.contains(n.pitch), "{} not in {:?}", n.pitch, scale);
+                prop_assert!(n.pitch >= low && n.pitch <= low + span);
+            }
+        }
+    }
+}
