@@ -13,6 +13,7 @@ pub mod model;
 pub mod music;
 pub mod params;
 pub mod playback;
+pub mod preset;
 pub mod worker;
 
 use analysis::{AnalysisOutput, Analyzer, FeatureFrame, NoteEvent as Detected};

@@ -1,7 +1,74 @@
-//! PLACEHOLDER: filled in by its issue.
-#[derive(clap::Args, Debug)]
-pub struct Args {}
+//! `continuo presets list | show NAME | validate FILE…`
+use crate::params::ContinuoParams;
+use crate::preset::{user_dir, Library, Origin, Preset};
+use anyhow::Context;
 
-pub fn run(_args: Args) -> anyhow::Result<()> {
-    anyhow::bail!("this command is not available yet")
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    #[command(subcommand)]
+    action: Action,
+}
+
+#[derive(clap::Subcommand, Debug)]
+enum Action {
+    /// List the factory presets and the user's (folder: CONTINUO_PRESET_DIR or the per-user default).
+    List,
+    /// Print a preset as JSON.
+    Show { name: String },
+    /// Check preset files; exits non-zero when one is broken.
+    Validate {
+        #[arg(required = true)]
+        files: Vec<std::path::PathBuf>,
+    },
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    run_action(args.action).context("presets")
+}
+
+fn run_action(action: Action) -> anyhow::Result<()> {
+    let lib = Library::new(user_dir());
+    match action {
+        Action::List => {
+            let (entries, problems) = lib.list();
+            println!("user presets folder: {}", lib.dir.display());
+            for e in entries {
+                let origin = match e.origin {
+                    Origin::Factory => "factory".to_string(),
+                    Origin::User(p) => format!("user  ({})", p.display()),
+                };
+                println!("{:<26} {:<8} {}", e.name, origin, e.description);
+            }
+            for p in problems {
+                eprintln!("unreadable: {p}");
+            }
+            Ok(())
+        }
+        Action::Show { name } => {
+            let p = lib.load(&name)?;
+            println!("{}", p.to_json());
+            Ok(())
+        }
+        Action::Validate { files } => {
+            let params = ContinuoParams::default();
+            let mut bad = 0;
+            for f in &files {
+                let result = Preset::read(f).and_then(|p| p.resolve(&params).map(|r| (p, r)));
+                match result {
+                    Ok((p, r)) => {
+                        println!("ok       {} (\"{}\", {} settings)", f.display(), p.name, p.params.len());
+                        for n in r.notices {
+                            println!("         note: {n}");
+                        }
+                    }
+                    Err(e) => {
+                        bad += 1;
+                        println!("BROKEN   {}: {e}", f.display());
+                    }
+                }
+            }
+            anyhow::ensure!(bad == 0, "{bad} of {} preset files are broken", files.len());
+            Ok(())
+        }
+    }
 }

@@ -1,0 +1,503 @@
+//! Preset files: factory presets embedded in the binary, user presets in a per-user folder.
+//!
+//! A preset is JSON: `{"version": 1, "name": …, "description": …, "params": {id: value}}`. Values
+//! are keyed by the parameters' stable ids; numbers are plain values (e.g. `"gap": 2.0` beats),
+//! booleans are booleans and choices are the names the host shows (`"mode": "Call & response"`).
+//! Any parameter a file leaves out takes its default, so older files load; unknown ids (from a
+//! newer version) are reported and ignored. A preset is validated completely before anything is
+//! applied: a broken file changes nothing.
+
+use crate::params::ContinuoParams;
+use nice_plug::prelude::*;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// The format version this build writes.
+pub const PRESET_VERSION: u32 = 1;
+/// Larger files are refused unread.
+pub const MAX_PRESET_BYTES: u64 = 256 * 1024;
+/// Parameters a preset never touches: the host's bypass and the Play trigger.
+const NOT_IN_PRESETS: &[&str] = &["bypass", "play"];
+
+/// The factory presets, embedded so the bundles are self-contained.
+pub const FACTORY: &[(&str, &str)] = &[
+    ("chorale.json", include_str!("../../presets/chorale.json")),
+    ("fiddle-reel.json", include_str!("../../presets/fiddle-reel.json")),
+    ("sparse-call-response.json", include_str!("../../presets/sparse-call-response.json")),
+    ("wild.json", include_str!("../../presets/wild.json")),
+    ("minor-pentatonic-lock.json", include_str!("../../presets/minor-pentatonic-lock.json")),
+    ("keyboard-duet.json", include_str!("../../presets/keyboard-duet.json")),
+    ("suggest-only.json", include_str!("../../presets/suggest-only.json")),
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum PresetError {
+    #[error("cannot read {path}: {source}")]
+    Io { path: String, source: std::io::Error },
+    #[error("the file is {0} bytes; presets are at most {MAX_PRESET_BYTES} bytes")]
+    TooLarge(u64),
+    #[error("the file is empty")]
+    Empty,
+    #[error("not a valid preset (line {line}, column {column}): {message}")]
+    Json { line: usize, column: usize, message: String },
+    #[error("{0}")]
+    Invalid(String),
+    #[error("a preset named \"{0}\" already exists")]
+    Exists(String),
+    #[error("\"{0}\" is a factory preset and cannot be changed; use Save as")]
+    Factory(String),
+    #[error("no preset named \"{0}\"")]
+    NotFound(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Preset {
+    /// 0 when the file has none (then it is not ours).
+    #[serde(default = "no_version")]
+    pub version: u32,
+    pub name: String,
+    pub description: String,
+    pub params: BTreeMap<String, serde_json::Value>,
+}
+
+impl Default for Preset {
+    fn default() -> Self {
+        Self { version: PRESET_VERSION, name: String::new(), description: String::new(), params: BTreeMap::new() }
+    }
+}
+
+/// A validated preset: what to set (parameter, normalised value) and notes for the user.
+pub struct Resolved {
+    pub changes: Vec<(ParamPtr, f32)>,
+    pub notices: Vec<String>,
+}
+
+impl Preset {
+    /// Parses a preset from bytes (the size is checked by the caller for files).
+    pub fn parse(bytes: &[u8]) -> Result<Self, PresetError> {
+        if bytes.len() as u64 > MAX_PRESET_BYTES {
+            return Err(PresetError::TooLarge(bytes.len() as u64));
+        }
+        if bytes.iter().all(|b| b.is_ascii_whitespace()) {
+            return Err(PresetError::Empty);
+        }
+        let preset: Preset = serde_json::from_slice(bytes).map_err(|e| PresetError::Json {
+            line: e.line(),
+            column: e.column(),
+            message: e.to_string(),
+        })?;
+        if preset.version == 0 {
+            return Err(PresetError::Invalid("the file has no \"version\": is it a Continuo preset?".into()));
+        }
+        Ok(preset)
+    }
+
+    /// Reads a preset file, with a clear error for every way it can be broken.
+    pub fn read(path: &Path) -> Result<Self, PresetError> {
+        let io = |source| PresetError::Io { path: path.display().to_string(), source };
+        let len = std::fs::metadata(path).map_err(io)?.len();
+        if len > MAX_PRESET_BYTES {
+            return Err(PresetError::TooLarge(len));
+        }
+        let bytes = std::fs::read(path).map_err(io)?;
+        let mut preset = Self::parse(&bytes)?;
+        if preset.name.trim().is_empty() {
+            preset.name = path.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
+        }
+        Ok(preset)
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_default()
+    }
+
+    /// The current parameter values as a preset.
+    pub fn capture(name: &str, description: &str, params: &ContinuoParams) -> Self {
+        let mut values = BTreeMap::new();
+        for (id, ptr, _) in params.param_map() {
+            if NOT_IN_PRESETS.contains(&id.as_str()) {
+                continue;
+            }
+            // SAFETY: the pointers come from `params`, which outlives this call.
+            let value = unsafe {
+                match ptr {
+                    ParamPtr::FloatParam(p) => serde_json::json!(round4((*p).value())),
+                    ParamPtr::IntParam(p) => serde_json::json!((*p).value()),
+                    ParamPtr::BoolParam(p) => serde_json::json!((*p).value()),
+                    ParamPtr::EnumParam(_) => {
+                        serde_json::json!(ptr.normalized_value_to_string(ptr.unmodulated_normalized_value(), false))
+                    }
+                }
+            };
+            values.insert(id, value);
+        }
+        Preset { version: PRESET_VERSION, name: name.to_string(), description: description.to_string(), params: values }
+    }
+
+    /// Checks every value against the parameters; returns what to set, or why nothing can be.
+    pub fn resolve(&self, params: &ContinuoParams) -> Result<Resolved, PresetError> {
+        let mut notices = Vec::new();
+        if self.version > PRESET_VERSION {
+            notices.push(format!(
+                "made by a newer Continuo (format {}); settings this version does not know are ignored",
+                self.version
+            ));
+        }
+        let map = params.param_map();
+        let mut errors = Vec::new();
+        let mut changes = Vec::new();
+        for (id, ptr, _) in &map {
+            if NOT_IN_PRESETS.contains(&id.as_str()) {
+                continue;
+            }
+            // SAFETY: as above.
+            let normalized = unsafe {
+                match self.params.get(id) {
+                    None => ptr.default_normalized_value(),
+                    Some(v) => match normalized_for(*ptr, v) {
+                        Ok(n) => n,
+                        Err(e) => {
+                            errors.push(format!("\"{id}\": {e}"));
+                            continue;
+                        }
+                    },
+                }
+            };
+            changes.push((*ptr, normalized));
+        }
+        for id in self.params.keys() {
+            if !map.iter().any(|(m, _, _)| m == id) {
+                notices.push(format!("unknown setting \"{id}\" ignored"));
+            }
+        }
+        if errors.is_empty() {
+            Ok(Resolved { changes, notices })
+        } else {
+            Err(PresetError::Invalid(format!("invalid values, nothing was changed: {}", errors.join("; "))))
+        }
+    }
+}
+
+fn no_version() -> u32 {
+    0
+}
+
+fn round4(x: f32) -> f64 {
+    (x as f64 * 10_000.0).round() / 10_000.0
+}
+
+/// The normalised value a JSON value means for one parameter.
+unsafe fn normalized_for(ptr: ParamPtr, v: &serde_json::Value) -> Result<f32, String> {
+    use serde_json::Value;
+    let clamp_note = |plain: f64, lo: f32, hi: f32| -> Result<f32, String> {
+        if !plain.is_finite() {
+            return Err("not a finite number".into());
+        }
+        Ok((plain as f32).clamp(lo, hi))
+    };
+    match (ptr, v) {
+        (ParamPtr::BoolParam(_), Value::Bool(b)) => Ok(if *b { 1.0 } else { 0.0 }),
+        (ParamPtr::FloatParam(_) | ParamPtr::IntParam(_), Value::Number(n)) => {
+            let plain = n.as_f64().ok_or("not a number")?;
+            let lo = ptr.preview_plain(0.0);
+            let hi = ptr.preview_plain(1.0);
+            let plain = clamp_note(plain, lo.min(hi), lo.max(hi))?;
+            Ok(ptr.preview_normalized(plain))
+        }
+        (_, Value::String(s)) => ptr
+            .string_to_normalized_value(s)
+            .ok_or_else(|| format!("\"{s}\" is not a valid value for {}", ptr.name())),
+        (ParamPtr::BoolParam(_), _) => Err("expected true or false".into()),
+        (ParamPtr::EnumParam(_), _) => Err("expected one of the choice names, as text".into()),
+        _ => Err("expected a number".into()),
+    }
+}
+
+/// Where this user's presets live (`CONTINUO_PRESET_DIR` overrides it).
+pub fn user_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("CONTINUO_PRESET_DIR") {
+        return PathBuf::from(d);
+    }
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    if cfg!(target_os = "macos") {
+        if let Some(h) = home {
+            return h.join("Library/Application Support/Continuo/Presets");
+        }
+    } else if cfg!(target_os = "windows") {
+        if let Some(a) = std::env::var_os("APPDATA") {
+            return PathBuf::from(a).join("Continuo").join("Presets");
+        }
+    } else {
+        if let Some(x) = std::env::var_os("XDG_CONFIG_HOME").filter(|x| !x.is_empty()) {
+            return PathBuf::from(x).join("continuo").join("presets");
+        }
+        if let Some(h) = home {
+            return h.join(".config/continuo/presets");
+        }
+    }
+    std::env::temp_dir().join("continuo-presets")
+}
+
+/// Where a preset comes from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Origin {
+    Factory,
+    User(PathBuf),
+}
+
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub name: String,
+    pub description: String,
+    pub origin: Origin,
+}
+
+/// Factory presets plus the user's folder.
+pub struct Library {
+    pub dir: PathBuf,
+}
+
+impl Library {
+    pub fn new(dir: PathBuf) -> Self {
+        Self { dir }
+    }
+
+    pub fn factory() -> Vec<Preset> {
+        FACTORY.iter().filter_map(|(_, json)| Preset::parse(json.as_bytes()).ok()).collect()
+    }
+
+    /// All presets, factory first; unreadable user files are listed in the second value.
+    pub fn list(&self) -> (Vec<Entry>, Vec<String>) {
+        let mut entries: Vec<Entry> = Self::factory()
+            .into_iter()
+            .map(|p| Entry { name: p.name, description: p.description, origin: Origin::Factory })
+            .collect();
+        let mut problems = Vec::new();
+        let mut user = Vec::new();
+        if let Ok(rd) = std::fs::read_dir(&self.dir) {
+            for e in rd.flatten() {
+                let path = e.path();
+                if path.extension().and_then(|x| x.to_str()) != Some("json") {
+                    continue;
+                }
+                match Preset::read(&path) {
+                    Ok(p) => user.push(Entry { name: p.name, description: p.description, origin: Origin::User(path) }),
+                    Err(err) => problems.push(format!("{}: {err}", path.display())),
+                }
+            }
+        }
+        user.sort_by(|a, b| a.name.to_lowercase().cmp(&b.name.to_lowercase()));
+        entries.extend(user);
+        (entries, problems)
+    }
+
+    pub fn find(&self, name: &str) -> Option<Entry> {
+        self.list().0.into_iter().find(|e| e.name.eq_ignore_ascii_case(name.trim()))
+    }
+
+    pub fn load(&self, name: &str) -> Result<Preset, PresetError> {
+        match self.find(name) {
+            None => Err(PresetError::NotFound(name.to_string())),
+            Some(Entry { origin: Origin::Factory, name, .. }) => Self::factory()
+                .into_iter()
+                .find(|p| p.name == name)
+                .ok_or(PresetError::NotFound(name)),
+            Some(Entry { origin: Origin::User(path), .. }) => Preset::read(&path),
+        }
+    }
+
+    fn path_for(&self, name: &str) -> PathBuf {
+        let mut file: String = name
+            .trim()
+            .chars()
+            .map(|c| if c.is_alphanumeric() || c == '-' || c == '_' || c == ' ' { c } else { '_' })
+            .collect();
+        file = file.trim().replace(' ', "-").to_lowercase();
+        if file.is_empty() {
+            file = "preset".into();
+        }
+        self.dir.join(format!("{file}.json"))
+    }
+
+    fn check_name(name: &str) -> Result<(), PresetError> {
+        if name.trim().is_empty() {
+            return Err(PresetError::Invalid("a preset needs a name".into()));
+        }
+        if name.len() > 100 {
+            return Err(PresetError::Invalid("preset names are at most 100 characters".into()));
+        }
+        Ok(())
+    }
+
+    /// Saves a user preset. `overwrite`: replace a user preset of the same name ("Save"); without
+    /// it an existing name is an error ("Save as"). Factory presets are never overwritten.
+    pub fn save(&self, preset: &Preset, overwrite: bool) -> Result<PathBuf, PresetError> {
+        Self::check_name(&preset.name)?;
+        let existing = self.find(&preset.name);
+        match &existing {
+            Some(Entry { origin: Origin::Factory, .. }) => return Err(PresetError::Factory(preset.name.clone())),
+            Some(_) if !overwrite => return Err(PresetError::Exists(preset.name.clone())),
+            _ => {}
+        }
+        let path = match existing {
+            Some(Entry { origin: Origin::User(p), .. }) => p,
+            _ => self.path_for(&preset.name),
+        };
+        write_atomic(&path, preset.to_json().as_bytes())?;
+        Ok(path)
+    }
+
+    pub fn rename(&self, from: &str, to: &str) -> Result<PathBuf, PresetError> {
+        Self::check_name(to)?;
+        let Some(entry) = self.find(from) else { return Err(PresetError::NotFound(from.into())) };
+        let Origin::User(old_path) = entry.origin else { return Err(PresetError::Factory(from.into())) };
+        if !from.eq_ignore_ascii_case(to) && self.find(to).is_some() {
+            return Err(PresetError::Exists(to.into()));
+        }
+        let mut preset = Preset::read(&old_path)?;
+        preset.name = to.trim().to_string();
+        let new_path = self.path_for(to);
+        write_atomic(&new_path, preset.to_json().as_bytes())?;
+        if new_path != old_path {
+            std::fs::remove_file(&old_path)
+                .map_err(|source| PresetError::Io { path: old_path.display().to_string(), source })?;
+        }
+        Ok(new_path)
+    }
+
+    pub fn delete(&self, name: &str) -> Result<(), PresetError> {
+        let Some(entry) = self.find(name) else { return Err(PresetError::NotFound(name.into())) };
+        let Origin::User(path) = entry.origin else { return Err(PresetError::Factory(name.into())) };
+        std::fs::remove_file(&path).map_err(|source| PresetError::Io { path: path.display().to_string(), source })
+    }
+}
+
+/// Writes through a temporary file and a rename, so a crash never leaves half a preset.
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), PresetError> {
+    let io = |source| PresetError::Io { path: path.display().to_string(), source };
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(io)?;
+    }
+    let tmp = path.with_extension("json.tmp");
+    std::fs::write(&tmp, bytes).map_err(io)?;
+    std::fs::rename(&tmp, path).map_err(io)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn apply(params: &ContinuoParams, r: &Resolved) {
+        for (ptr, n) in &r.changes {
+            unsafe { ptr._internal_set_normalized_value(*n) };
+        }
+        let _ = params;
+    }
+
+    fn tmpdir(tag: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("continuo-preset-test-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        d
+    }
+
+    #[test]
+    fn every_factory_preset_is_valid_and_applies() {
+        assert!(FACTORY.len() >= 5);
+        for (file, json) in FACTORY {
+            let p = Preset::parse(json.as_bytes()).unwrap_or_else(|e| panic!("{file}: {e}"));
+            let params = ContinuoParams::default();
+            let r = p.resolve(&params).unwrap_or_else(|e| panic!("{file}: {e}"));
+            assert!(r.notices.is_empty(), "{file}: {:?}", r.notices);
+            apply(&params, &r);
+            // Every value the file names ends up in the parameters.
+            let back = Preset::capture(&p.name, "", &params);
+            for (id, v) in &p.params {
+                let got = &back.params[id];
+                match (v.as_f64(), got.as_f64()) {
+                    (Some(a), Some(b)) => assert!((a - b).abs() < 0.011, "{file} {id}: {a} vs {b}"),
+                    _ => assert_eq!(v, got, "{file} {id}"),
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn round_trip_and_old_files_take_defaults() {
+        let params = ContinuoParams::default();
+        let p = Preset::parse(FACTORY[3].1.as_bytes()).unwrap();
+        apply(&params, &p.resolve(&params).unwrap());
+        let saved = Preset::capture("Mine", "d", &params);
+        let reparsed = Preset::parse(saved.to_json().as_bytes()).unwrap();
+        assert_eq!(saved, reparsed);
+        let fresh = ContinuoParams::default();
+        apply(&fresh, &reparsed.resolve(&fresh).unwrap());
+        assert_eq!(Preset::capture("Mine", "d", &fresh), saved);
+        // A file from an older version with one setting: everything else returns to default.
+        let old = Preset::parse(br#"{"version": 1, "name": "Old", "params": {"gap": 3.0}}"#).unwrap();
+        apply(&fresh, &old.resolve(&fresh).unwrap());
+        assert_eq!(fresh.response.gap.value(), 3.0);
+        assert_eq!(fresh.model.temperature.value(), ContinuoParams::default().model.temperature.value());
+    }
+
+    #[test]
+    fn broken_files_are_reported_and_change_nothing() {
+        let params = ContinuoParams::default();
+        let cases: &[(&[u8], &str)] = &[
+            (b"", "empty"),
+            (b"   \n", "empty"),
+            (b"{\"version\": 1, \"name\": \"x\", \"params\": {\"gap\": 2", "line"),
+            (b"\xff\xfe\x00garbage", "not a valid preset"),
+            (b"[1, 2, 3]", "not a valid preset"),
+            (b"{\"name\": \"x\"}", "version"),
+            (b"{\"version\": \"one\"}", "not a valid preset"),
+        ];
+        for (bytes, expect) in cases {
+            let err = Preset::parse(bytes).err().unwrap_or_else(|| panic!("{:?} parsed", String::from_utf8_lossy(bytes)));
+            assert!(err.to_string().contains(expect), "{err} should mention {expect}");
+        }
+        // Wrong types: the whole preset is refused, nothing applied.
+        let bad = Preset::parse(br#"{"version": 1, "params": {"gap": 3.0, "temperature": "hot", "mode": 3, "learn": 7}}"#).unwrap();
+        let err = bad.resolve(&params).err().expect("invalid values");
+        let msg = err.to_string();
+        assert!(msg.contains("temperature") && msg.contains("mode") && msg.contains("learn"), "{msg}");
+        assert_eq!(params.response.gap.value(), 1.0);
+        // Too large.
+        let big = vec![b' '; MAX_PRESET_BYTES as usize + 1];
+        assert!(matches!(Preset::parse(&big), Err(PresetError::TooLarge(_))));
+        // From the future: loads, with a notice; unknown ids are ignored with a notice.
+        let future = Preset::parse(br#"{"version": 9, "params": {"gap": 2.0, "warp-drive": 11}}"#).unwrap();
+        let r = future.resolve(&params).unwrap();
+        assert_eq!(r.notices.len(), 2, "{:?}", r.notices);
+        // Out-of-range numbers are clamped to the parameter's range.
+        let wide = Preset::parse(br#"{"version": 1, "params": {"gap": 1000.0}}"#).unwrap();
+        apply(&params, &wide.resolve(&params).unwrap());
+        assert_eq!(params.response.gap.value(), 8.0);
+    }
+
+    #[test]
+    fn library_save_rename_delete() {
+        let dir = tmpdir("lib");
+        let lib = Library::new(dir.clone());
+        let params = ContinuoParams::default();
+        let mine = Preset::capture("My Blues", "", &params);
+        let path = lib.save(&mine, false).unwrap();
+        assert!(path.exists());
+        assert!(matches!(lib.save(&mine, false), Err(PresetError::Exists(_))));
+        lib.save(&mine, true).unwrap();
+        assert!(matches!(lib.save(&Preset { name: "Wild".into(), ..mine.clone() }, true), Err(PresetError::Factory(_))));
+        lib.rename("my blues", "Late Blues").unwrap();
+        assert!(lib.find("My Blues").is_none());
+        assert_eq!(lib.load("Late Blues").unwrap().name, "Late Blues");
+        assert!(matches!(lib.delete("Chorale"), Err(PresetError::Factory(_))));
+        // A broken user file is listed as a problem, the rest still loads.
+        std::fs::write(dir.join("broken.json"), b"{\"version\": 1, \"par").unwrap();
+        let (entries, problems) = lib.list();
+        assert_eq!(problems.len(), 1);
+        assert!(entries.iter().any(|e| e.name == "Late Blues"));
+        lib.delete("Late Blues").unwrap();
+        assert!(lib.find("Late Blues").is_none());
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
