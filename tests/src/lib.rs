@@ -1245,8 +1245,19 @@ pub const CALL: [(u8, f64, f64); 8] = [
 /// How long the host pauses after a block that carried a player note: the model thread polls
 /// every 3 ms, so each note is seen (and answered) on its own, whatever the block size. This
 /// makes the number of phrases the model draws — and so its seeded sampler's state — the same
-/// in every run.
-pub const MODEL_PAUSE: Duration = Duration::from_millis(20);
+/// in every run. Measured on the shared 2-core machine with the debug bundle: 20–40 ms were
+/// not always enough (two notes then reach the model in one poll and the sampler's seed
+/// sequence shifts), 80 ms and more were; 100 ms leaves a margin.
+pub const MODEL_PAUSE: Duration = Duration::from_millis(100);
+
+/// [`MODEL_PAUSE`], or `$CONTINUO_MODEL_PAUSE_MS` milliseconds.
+pub fn model_pause() -> Duration {
+    std::env::var("CONTINUO_MODEL_PAUSE_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map(Duration::from_millis)
+        .unwrap_or(MODEL_PAUSE)
+}
 
 /// When [`call_and_answer`] stops.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1270,11 +1281,19 @@ pub struct Answer {
     pub spb: f64,
     /// Output notes sounding at the end.
     pub sounding: Vec<(u8, u8)>,
+    /// Stream position where the transport was set, and its beat there.
+    pub origin: u64,
+    pub start_beat: f64,
 }
 
 impl Answer {
     pub fn first_on(&self) -> Option<u64> {
         self.answer.iter().find(|n| n.on).map(|n| n.time)
+    }
+
+    /// The host's beat position at a stream time.
+    pub fn beat_at(&self, t: u64) -> f64 {
+        self.start_beat + (t as f64 - self.origin as f64) / self.spb
     }
 }
 
@@ -1288,23 +1307,41 @@ pub fn call_and_answer(
     stop: StopWhen,
     max_beats: f64,
 ) -> Result<Answer> {
+    call_and_answer_from(s, tempo, 0.0, block, stop, max_beats)
+}
+
+/// [`call_and_answer`] with the transport at `start_beat` where the call's beat 0 is.
+pub fn call_and_answer_from(
+    s: &mut Session,
+    tempo: f64,
+    start_beat: f64,
+    block: usize,
+    stop: StopWhen,
+    max_beats: f64,
+) -> Result<Answer> {
     let sr = s.config.sample_rate;
     let spb = sr * 60.0 / tempo;
     let origin = s.pos;
-    s.set_transport(Some(Transport::playing(tempo)));
+    s.set_transport(Some(Transport {
+        tempo,
+        playing: true,
+        beat: start_beat,
+    }));
     let events = phrase_events(&CALL, tempo, sr, 0, 0);
     let call_end = origin + events.last().map(|e| e.0).unwrap_or(0);
     // The call itself, up to just after its last note-off.
     let call_len = (call_end - origin) + 1;
     let fed = s.feed(Feed {
         events,
-        pause_after_events: MODEL_PAUSE,
+        pause_after_events: model_pause(),
         ..Feed::silence(call_len, block)
     })?;
     let mut out = Answer {
         call_end,
         notes: fed.notes,
         spb,
+        origin,
+        start_beat,
         ..Default::default()
     };
     let limit = origin + (max_beats * spb) as u64;

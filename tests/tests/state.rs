@@ -15,8 +15,8 @@ const SETTINGS: &[(&str, &str)] = &[
     ("channel", "11"),
     ("transpose", "-7"),
     ("length", "12"),
-    ("low", "40"),
-    ("high", "84"),
+    ("low", "E2"),
+    ("high", "C6"),
     ("candidates", "3"),
     ("learn", "Off"),
     ("scale-lock", "Fixed scale"),
@@ -149,14 +149,33 @@ fn bad_blobs(entry: &'static PluginEntry) {
             .collect();
         try_blob(entry, &format!("{len} random bytes"), &blob);
     }
+    // nice-plug's CLAP state: a little-endian u64 length, then the JSON.
+    assert!(good.len() > 8);
+    let len = u64::from_le_bytes(good[..8].try_into().unwrap()) as usize;
+    assert_eq!(len, good.len() - 8, "length prefix");
+    let text = String::from_utf8_lossy(&good[8..]).into_owned();
+    // A wrong length prefix.
+    let mut lying = good.clone();
+    lying[..8].copy_from_slice(&(u64::MAX / 2).to_le_bytes());
+    try_blob(entry, "length prefix larger than the data", &lying);
+    let mut short = good.clone();
+    short[..8].copy_from_slice(&10u64.to_le_bytes());
+    try_blob(entry, "length prefix shorter than the data", &short);
     // Valid JSON, wrong shape / types / values / versions.
-    let text = String::from_utf8_lossy(&good).into_owned();
     let future = text.replacen("\"version\":\"", "\"version\":\"99.", 1);
     let cases: Vec<(&str, String)> = vec![
         ("future version", future),
         (
             "future-version JSON with unknown ids and wrong types",
             r#"{"version":"99.0.0","params":{"gap":"not a number","mode":"no-such-mode","channel":999,"tempo":1e308,"temperature":-5.0,"low":{"nested":true},"brand-new-param":1},"fields":{"preset-name":"\"x\"","future-field":"[1,2,3]"},"format":7}"#.to_string(),
+        ),
+        (
+            "future-version state in nice-plug's format: unknown ids, out-of-range values",
+            r#"{"version":"99.0.0","params":{"gap":{"f32":3.0},"brand-new-param":{"f32":1.0},"mode":{"string":"no-such-mode"},"grid":{"string":"1/32"},"channel":{"i32":999},"transpose":{"i32":-1000},"tempo":{"f32":1e30},"temperature":{"f32":-5.0},"source":{"bool":true},"bypass":{"i32":7}},"fields":{"preset-name":"\"Future\"","future-field":"{\"x\":1}"}}"#.to_string(),
+        ),
+        (
+            "preset name that is not JSON",
+            r#"{"version":"0.1.0","params":{"gap":{"f32":2.0}},"fields":{"preset-name":"not json at all"}}"#.to_string(),
         ),
         ("JSON null", "null".into()),
         ("JSON array", "[1,2,3]".into()),
@@ -165,8 +184,10 @@ fn bad_blobs(entry: &'static PluginEntry) {
         ("preset name with a wrong type", r#"{"version":"0.1.0","params":{},"fields":{"preset-name":"42"}}"#.into()),
         ("huge numbers", r#"{"version":"0.1.0","params":{"gap":1e39,"transpose":2147483647,"channel":-2147483648},"fields":{}}"#.into()),
     ];
-    for (what, blob) in cases {
-        try_blob(entry, what, blob.as_bytes());
+    for (what, json) in cases {
+        let mut blob = (json.len() as u64).to_le_bytes().to_vec();
+        blob.extend_from_slice(json.as_bytes());
+        try_blob(entry, what, &blob);
     }
 }
 

@@ -1,1 +1,508 @@
-fn main() {}
+//! `continuo-demo`: the built Continuo.clap in a headless CLAP host.
+//!
+//! ```text
+//! continuo-demo --plugin target/bundled/Continuo.clap [--out-dir target/demo]
+//!               [--wav assets/demo/phrase-piano.wav | --midi-in phrase.mid] [--tempo 120]
+//! ```
+//! Feeds the recording (source = Audio) or the MIDI file (source = MIDI) with MIDI thru on, in
+//! Call & response mode, in 512-sample blocks with the host transport playing, then about 8 s of
+//! silence; prints what Continuo heard (its thru output) and how it answered, and writes
+//! `heard.mid` and `answer.mid`.
+
+use continuo_host_tests::*;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+const BLOCK: usize = 512;
+
+type R<T> = std::result::Result<T, String>;
+
+struct Args {
+    plugin: Option<PathBuf>,
+    out_dir: PathBuf,
+    wav: Option<PathBuf>,
+    midi_in: Option<PathBuf>,
+    tempo: f64,
+}
+
+fn usage() -> &'static str {
+    "usage: continuo-demo [--plugin PATH/Continuo.clap] [--out-dir DIR] \
+     [--wav FILE.wav | --midi-in FILE.mid] [--tempo BPM]"
+}
+
+fn parse_args() -> R<Args> {
+    let mut a = Args {
+        plugin: None,
+        out_dir: PathBuf::from("target/demo"),
+        wav: None,
+        midi_in: None,
+        tempo: 120.0,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        let mut value = |name: &str| it.next().ok_or(format!("{name} needs a value"));
+        match arg.as_str() {
+            "--plugin" => a.plugin = Some(value("--plugin")?.into()),
+            "--out-dir" => a.out_dir = value("--out-dir")?.into(),
+            "--wav" => a.wav = Some(value("--wav")?.into()),
+            "--midi-in" => a.midi_in = Some(value("--midi-in")?.into()),
+            "--tempo" => {
+                a.tempo = value("--tempo")?
+                    .parse()
+                    .map_err(|e| format!("--tempo: {e}"))?
+            }
+            "-h" | "--help" => return Err(usage().into()),
+            other => return Err(format!("unknown argument {other:?}\n{}", usage())),
+        }
+    }
+    if a.wav.is_some() && a.midi_in.is_some() {
+        return Err("give --wav or --midi-in, not both".into());
+    }
+    Ok(a)
+}
+
+/// Finds a file given relative to the current directory or to the workspace root.
+fn find(p: &Path) -> PathBuf {
+    if p.exists() || p.is_absolute() {
+        return p.to_path_buf();
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(p);
+    if root.exists() {
+        root
+    } else {
+        p.to_path_buf()
+    }
+}
+
+/// Reads a WAV file as mono f32 and its sample rate.
+fn read_wav(path: &Path) -> R<(Vec<f32>, f64)> {
+    let mut r = hound::WavReader::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let spec = r.spec();
+    let channels = spec.channels.max(1) as usize;
+    let samples: Vec<f32> = match spec.sample_format {
+        hound::SampleFormat::Float => r
+            .samples::<f32>()
+            .collect::<std::result::Result<_, _>>()
+            .map_err(|e| e.to_string())?,
+        hound::SampleFormat::Int => {
+            let scale = 1.0 / (1u64 << (spec.bits_per_sample.max(1) - 1)) as f32;
+            r.samples::<i32>()
+                .map(|s| s.map(|s| s as f32 * scale))
+                .collect::<std::result::Result<_, _>>()
+                .map_err(|e| e.to_string())?
+        }
+    };
+    let mono = samples
+        .chunks(channels)
+        .map(|c| c.iter().sum::<f32>() / channels as f32)
+        .collect();
+    Ok((mono, spec.sample_rate as f64))
+}
+
+/// Reads the notes of a standard MIDI file as `(on s, off s, key, velocity)`, with its tempo map.
+fn read_midi(path: &Path) -> R<Vec<(f64, f64, u8, f64)>> {
+    use midly::{MetaMessage, MidiMessage, Smf, Timing, TrackEventKind};
+    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let smf = Smf::parse(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+    // All events on one time line (ticks), then ticks -> seconds through the tempo map.
+    let mut events: Vec<(u64, TrackEventKind)> = vec![];
+    for track in &smf.tracks {
+        let mut t = 0u64;
+        for e in track {
+            t += e.delta.as_int() as u64;
+            events.push((t, e.kind));
+        }
+    }
+    events.sort_by_key(|e| e.0);
+    let seconds_per_tick = |tempo_us: f64| -> f64 {
+        match smf.header.timing {
+            Timing::Metrical(tpq) => tempo_us / 1e6 / tpq.as_int().max(1) as f64,
+            Timing::Timecode(fps, sub) => 1.0 / (fps.as_f32() as f64 * sub.max(1) as f64),
+        }
+    };
+    let mut tempo_us = 500_000.0;
+    let (mut last_tick, mut now) = (0u64, 0.0f64);
+    let mut open: std::collections::HashMap<u8, (f64, f64)> = Default::default();
+    let mut notes = vec![];
+    for (tick, kind) in events {
+        now += (tick - last_tick) as f64 * seconds_per_tick(tempo_us);
+        last_tick = tick;
+        match kind {
+            TrackEventKind::Meta(MetaMessage::Tempo(t)) => tempo_us = t.as_int() as f64,
+            TrackEventKind::Midi { message, .. } => match message {
+                MidiMessage::NoteOn { key, vel } if vel.as_int() > 0 => {
+                    if let Some((on, v)) = open.remove(&key.as_int()) {
+                        notes.push((on, now, key.as_int(), v));
+                    }
+                    open.insert(key.as_int(), (now, vel.as_int() as f64 / 127.0));
+                }
+                MidiMessage::NoteOn { key, .. } | MidiMessage::NoteOff { key, .. } => {
+                    if let Some((on, v)) = open.remove(&key.as_int()) {
+                        notes.push((on, now, key.as_int(), v));
+                    }
+                }
+                _ => {}
+            },
+            _ => {}
+        }
+    }
+    for (key, (on, v)) in open {
+        notes.push((on, now, key, v));
+    }
+    notes.sort_by(|a, b| a.0.total_cmp(&b.0));
+    Ok(notes)
+}
+
+/// Writes notes `(on, off, key, velocity 0..1)` in samples as a one-track MIDI file at `tempo`.
+fn write_midi(
+    path: &Path,
+    notes: &[(u64, u64, u8, f64)],
+    sr: f64,
+    tempo: f64,
+    channel: u8,
+) -> R<()> {
+    use midly::num::{u15, u24, u28, u4, u7};
+    use midly::{
+        Format, Header, MetaMessage, MidiMessage, Smf, Timing, TrackEvent, TrackEventKind,
+    };
+    const TPQ: u16 = 480;
+    let ticks = |s: u64| (s as f64 / sr * tempo / 60.0 * TPQ as f64).round() as u64;
+    let mut ev: Vec<(u64, bool, u8, u8)> = vec![];
+    for &(on, off, key, vel) in notes {
+        let v = (vel * 127.0).round().clamp(1.0, 127.0) as u8;
+        ev.push((ticks(on), true, key, v));
+        ev.push((ticks(off).max(ticks(on) + 1), false, key, 0));
+    }
+    // Offs before ons at the same tick.
+    ev.sort_by_key(|e| (e.0, e.1));
+    let mut track = vec![TrackEvent {
+        delta: u28::new(0),
+        kind: TrackEventKind::Meta(MetaMessage::Tempo(u24::new((60e6 / tempo) as u32))),
+    }];
+    let mut last = 0u64;
+    for (t, on, key, vel) in ev {
+        let message = if on {
+            MidiMessage::NoteOn {
+                key: u7::new(key & 127),
+                vel: u7::new(vel),
+            }
+        } else {
+            MidiMessage::NoteOff {
+                key: u7::new(key & 127),
+                vel: u7::new(0),
+            }
+        };
+        track.push(TrackEvent {
+            delta: u28::new((t - last) as u32),
+            kind: TrackEventKind::Midi {
+                channel: u4::new(channel & 15),
+                message,
+            },
+        });
+        last = t;
+    }
+    track.push(TrackEvent {
+        delta: u28::new(0),
+        kind: TrackEventKind::Meta(MetaMessage::EndOfTrack),
+    });
+    let smf = Smf {
+        header: Header::new(Format::SingleTrack, Timing::Metrical(u15::new(TPQ))),
+        tracks: vec![track],
+    };
+    smf.save(path)
+        .map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Written notes next to the WAV (`NAME.notes.tsv`: onset_s, offset_s, pitch), if any.
+fn reference_notes(wav: &Path) -> Option<Vec<(f64, f64, u8)>> {
+    let stem = wav.file_stem()?.to_string_lossy().into_owned();
+    let tsv = wav.with_file_name(format!("{stem}.notes.tsv"));
+    let text = std::fs::read_to_string(tsv).ok()?;
+    Some(
+        text.lines()
+            .filter_map(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                Some((
+                    f.first()?.parse().ok()?,
+                    f.get(1)?.parse().ok()?,
+                    f.get(2)?.parse().ok()?,
+                ))
+            })
+            .collect(),
+    )
+}
+
+fn run() -> R<()> {
+    let args = parse_args()?;
+    let t0 = Instant::now();
+    let plugin_path = match &args.plugin {
+        Some(p) => find(p),
+        None => bundle_path().ok_or("no Continuo.clap found: give --plugin PATH")?,
+    };
+    let entry = load_entry(&plugin_path).map_err(|e| e.to_string())?;
+    println!(
+        "Continuo demo: a headless CLAP host (clack-host) driving {}",
+        plugin_path.display()
+    );
+    for d in descriptors(entry) {
+        println!(
+            "  plugin {} \"{}\" by {}, version {}\n  {}\n  features: {}",
+            d.id,
+            d.name,
+            d.vendor,
+            d.version,
+            d.description,
+            d.features.join(", ")
+        );
+    }
+
+    // The input: a recording or a MIDI file.
+    let use_midi = args.midi_in.is_some();
+    let wav_path = find(
+        args.wav
+            .as_deref()
+            .unwrap_or(Path::new("assets/demo/phrase-piano.wav")),
+    );
+    let (audio, sr, midi_notes, input_name) = if let Some(m) = &args.midi_in {
+        let m = find(m);
+        let notes = read_midi(&m)?;
+        (vec![], 48_000.0, notes, m.display().to_string())
+    } else {
+        let (mono, sr) = read_wav(&wav_path)?;
+        (mono, sr, vec![], wav_path.display().to_string())
+    };
+    let input_len = if use_midi {
+        midi_notes
+            .iter()
+            .map(|n| (n.1 * sr).ceil() as u64)
+            .max()
+            .unwrap_or(0)
+            + (0.1 * sr) as u64
+    } else {
+        audio.len() as u64
+    };
+    println!(
+        "\ninput: {input_name} ({:.2} s at {sr} Hz{})",
+        input_len as f64 / sr,
+        if use_midi {
+            format!(", {} notes", midi_notes.len())
+        } else {
+            String::new()
+        }
+    );
+
+    let mut p = Plugin::new(entry).map_err(|e| e.to_string())?;
+    let settings = [
+        ("source", if use_midi { "MIDI" } else { "Audio" }),
+        ("midi-thru", "On"),
+        ("mode", "Call & response"),
+    ];
+    for (id, text) in settings {
+        p.set_text(id, text).map_err(|e| e.to_string())?;
+    }
+    p.activate(sr, BLOCK as u32).map_err(|e| e.to_string())?;
+    let shown: Vec<String> = [
+        "source",
+        "midi-thru",
+        "mode",
+        "gap",
+        "grid",
+        "channel",
+        "length",
+        "temperature",
+    ]
+    .iter()
+    .map(|id| format!("{id}={}", p.get_text(id).unwrap_or_default()))
+    .collect();
+    println!(
+        "settings: {}, tempo {} bpm (host transport playing)",
+        shown.join(" "),
+        args.tempo
+    );
+    let gap_beats: f64 = p
+        .get_text("gap")
+        .and_then(|t| t.split_whitespace().next()?.parse().ok())
+        .unwrap_or(1.0);
+    std::thread::sleep(Duration::from_millis(50));
+
+    let events: Vec<(u64, InEvent)> = midi_notes
+        .iter()
+        .flat_map(|&(on, off, key, vel)| {
+            [
+                (
+                    (on * sr).round() as u64,
+                    InEvent::NoteOn {
+                        channel: 0,
+                        key,
+                        velocity: vel,
+                    },
+                ),
+                (
+                    (off * sr).round() as u64,
+                    InEvent::NoteOff { channel: 0, key },
+                ),
+            ]
+        })
+        .collect();
+    let silence = (8.0 * sr) as u64;
+    let tempo = args.tempo;
+    let fed = p
+        .run(move |s| {
+            s.set_transport(Some(Transport::playing(tempo)));
+            s.feed(Feed {
+                audio: vec![audio],
+                events,
+                // Give the model thread (it polls every 3 ms) time to keep up with a stream
+                // processed faster than real time.
+                pause_after_events: Duration::from_millis(5),
+                pause_every_block: Some(Duration::from_millis(1)),
+                ..Feed::silence(input_len + silence, BLOCK)
+            })
+        })
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())?;
+    p.deactivate();
+
+    // Heard = the thru notes that start while the input plays; the answer starts afterwards.
+    let pairs = pair_notes(&fed.notes, true).map_err(|e| format!("output notes: {e}"))?;
+    let (heard, answer): (Vec<&(u64, u64, u8, u8, f64)>, Vec<_>) =
+        pairs.iter().partition(|n| n.0 < input_len);
+    let secs = |t: u64| t as f64 / sr;
+    println!(
+        "\nheard ({} notes, MIDI thru of the detected notes):",
+        heard.len()
+    );
+    if heard.is_empty() {
+        println!(
+            "  nothing detected{}",
+            if use_midi {
+                ""
+            } else {
+                " (the audio analysis found no notes: it may not be finished in this build)"
+            }
+        );
+    }
+    for n in &heard {
+        println!(
+            "  {:7.3} s – {:7.3} s  {:<4} ({:>3}) vel {:.2}",
+            secs(n.0),
+            secs(n.1),
+            note_name(n.3),
+            n.3,
+            n.4
+        );
+    }
+    if !use_midi {
+        if let Some(reference) = reference_notes(&wav_path) {
+            let matched = reference
+                .iter()
+                .filter(|r| {
+                    heard
+                        .iter()
+                        .any(|h| (secs(h.0) - r.0).abs() <= 0.05 && h.3 == r.2)
+                })
+                .count();
+            let lat: Vec<f64> = reference
+                .iter()
+                .filter_map(|r| {
+                    heard
+                        .iter()
+                        .filter(|h| h.3 == r.2 && secs(h.0) >= r.0 - 0.05)
+                        .map(|h| secs(h.0) - r.0)
+                        .find(|d| *d <= 0.1)
+                })
+                .collect();
+            let mut lat_ms: Vec<f64> = lat.iter().map(|d| d * 1000.0).collect();
+            lat_ms.sort_by(f64::total_cmp);
+            println!(
+                "  against the written notes: {matched} of {} matched (onset ±50 ms, same pitch){}",
+                reference.len(),
+                if lat_ms.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        "; written onset -> NoteOn median {:.1} ms",
+                        lat_ms[lat_ms.len() / 2]
+                    )
+                }
+            );
+        }
+    }
+
+    println!("\nanswer ({} notes):", answer.len());
+    for n in &answer {
+        println!(
+            "  {:7.3} s – {:7.3} s  {:<4} ({:>3}) vel {:.2} ch {}",
+            secs(n.0),
+            secs(n.1),
+            note_name(n.3),
+            n.3,
+            n.4,
+            n.2 + 1
+        );
+    }
+    let spb = sr * 60.0 / tempo;
+    let last_heard_off = heard.iter().map(|n| n.1).max();
+    match (last_heard_off, answer.first()) {
+        (Some(off), Some(first)) => {
+            let gap_end = off + (gap_beats * spb).round() as u64;
+            println!(
+                "\nlast heard note ends at {:.3} s; the gap ({gap_beats} beat) ends at {:.3} s; \
+                 first answer NoteOn at {:.3} s: {:.1} ms after the end of the gap",
+                secs(off),
+                secs(gap_end),
+                secs(first.0),
+                (first.0 as f64 - gap_end as f64) / sr * 1000.0
+            );
+        }
+        (_, None) => println!(
+            "\nno answer{}",
+            if heard.is_empty() {
+                " (nothing was heard)"
+            } else {
+                ""
+            }
+        ),
+        (None, Some(_)) => println!("\nan answer came without heard notes"),
+    }
+
+    std::fs::create_dir_all(&args.out_dir)
+        .map_err(|e| format!("{}: {e}", args.out_dir.display()))?;
+    let to_midi = |ns: &[&(u64, u64, u8, u8, f64)]| -> Vec<(u64, u64, u8, f64)> {
+        ns.iter().map(|n| (n.0, n.1, n.3, n.4)).collect()
+    };
+    let channel = answer.first().or(heard.first()).map(|n| n.2).unwrap_or(0);
+    let heard_mid = args.out_dir.join("heard.mid");
+    let answer_mid = args.out_dir.join("answer.mid");
+    write_midi(&heard_mid, &to_midi(&heard), sr, tempo, channel)?;
+    write_midi(&answer_mid, &to_midi(&answer), sr, tempo, channel)?;
+    println!(
+        "\nwrote {} ({} notes) and {} ({} notes)",
+        heard_mid.display(),
+        heard.len(),
+        answer_mid.display(),
+        answer.len()
+    );
+    println!(
+        "{} blocks of {BLOCK} samples, {} output events, {} process errors, {:.1} s",
+        fed.blocks,
+        fed.notes.len(),
+        fed.errors,
+        t0.elapsed().as_secs_f64()
+    );
+    if fed.errors > 0 {
+        return Err(format!("{} process calls failed", fed.errors));
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("continuo-demo: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
