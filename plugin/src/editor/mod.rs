@@ -48,8 +48,13 @@ pub struct ContinuoEditor {
     flash: f32,
     /// Folder for exported phrases.
     export_dir: std::path::PathBuf,
-    /// A message from the editor itself (e.g. a full command queue).
+    /// A message from the editor itself (e.g. a full command queue, a preset error).
     local_message: Option<String>,
+    /// The preset library (factory + user folder) and its last listing.
+    presets: crate::preset::Library,
+    preset_list: Vec<crate::preset::Entry>,
+    /// Text typed for "Save as" / "Rename".
+    preset_text: String,
 }
 
 /// Where exported phrases go unless the user picks another folder.
@@ -90,6 +95,9 @@ pub fn create(
         flash: 0.0,
         export_dir: default_export_dir(),
         local_message: None,
+        presets: crate::preset::Library::new(crate::preset::user_dir()),
+        preset_list: Vec::new(),
+        preset_text: String::new(),
     };
     create_egui_editor(state, RepaintNotifier::new(), settings, app)
 }
@@ -111,6 +119,7 @@ impl NiceEguiApp for ContinuoEditor {
     ) -> Result<(), nice_plug_egui::baseview::HandlerError> {
         egui_ctx.set_visuals(egui::Visuals::dark());
         self.gui = Some(nice_gui_ctx);
+        self.refresh_presets();
         Ok(())
     }
 
@@ -132,7 +141,10 @@ impl NiceEguiApp for ContinuoEditor {
         }
         self.flash = (self.flash - 0.06).max(0.0);
 
-        egui::Panel::top("header").show(ui, |ui| self.header(ui));
+        egui::Panel::top("header").show(ui, |ui| {
+            self.header(ui);
+            self.preset_bar(ui, &gui);
+        });
         egui::Panel::bottom("status").show(ui, |ui| self.status(ui));
         egui::Panel::right("controls")
             .resizable(true)
@@ -149,6 +161,135 @@ impl NiceEguiApp for ContinuoEditor {
 }
 
 impl ContinuoEditor {
+    fn refresh_presets(&mut self) {
+        let (list, problems) = self.presets.list();
+        self.preset_list = list;
+        if let Some(p) = problems.first() {
+            self.local_message = Some(format!("unreadable preset file {p}"));
+        }
+    }
+
+    /// Validates a preset completely, then sets every parameter through the host.
+    fn apply_preset(&mut self, gui: &GuiContext, preset: &crate::preset::Preset) {
+        match preset.resolve(&self.params) {
+            Ok(r) => {
+                for (ptr, value) in &r.changes {
+                    // SAFETY: the pointers come from our own parameters, alive as long as the editor.
+                    unsafe {
+                        gui.raw_begin_set_parameter(*ptr);
+                        gui.raw_set_parameter_normalized(*ptr, *value);
+                        gui.raw_end_set_parameter(*ptr);
+                    }
+                }
+                *self.params.preset_name.write() = preset.name.clone();
+                // A preset change releases whatever the answer was playing.
+                self.shared.stop_request.store(true, Ordering::Relaxed);
+                self.local_message = Some(match r.notices.first() {
+                    Some(n) => format!("preset \"{}\" loaded ({n})", preset.name),
+                    None => format!("preset \"{}\" loaded", preset.name),
+                });
+            }
+            Err(e) => self.local_message = Some(format!("preset \"{}\" not loaded: {e}", preset.name)),
+        }
+    }
+
+    fn preset_bar(&mut self, ui: &mut egui::Ui, gui: &GuiContext) {
+        use crate::preset::{Origin, Preset};
+        let current = self.params.preset_name.read().clone();
+        let is_user = self
+            .preset_list
+            .iter()
+            .any(|e| e.name == current && matches!(e.origin, Origin::User(_)));
+        ui.horizontal(|ui| {
+            ui.label("Preset");
+            let shown = if current.is_empty() { "(none)".to_string() } else { current.clone() };
+            let mut chosen = None;
+            egui::ComboBox::from_id_salt("preset")
+                .selected_text(shown)
+                .width(220.0)
+                .show_ui(ui, |ui| {
+                    for e in &self.preset_list {
+                        let tag = if matches!(e.origin, Origin::Factory) { "" } else { "  (user)" };
+                        if ui
+                            .selectable_label(e.name == current, format!("{}{tag}", e.name))
+                            .on_hover_text(&e.description)
+                            .clicked()
+                        {
+                            chosen = Some(e.name.clone());
+                        }
+                    }
+                });
+            if let Some(name) = chosen {
+                match self.presets.load(&name) {
+                    Ok(p) => self.apply_preset(gui, &p),
+                    Err(e) => self.local_message = Some(format!("preset not loaded: {e}")),
+                }
+            }
+            if ui
+                .add_enabled(is_user, egui::Button::new("Save"))
+                .on_hover_text("Overwrite the current user preset with the current settings")
+                .clicked()
+            {
+                let p = Preset::capture(&current, "", &self.params);
+                self.local_message = Some(match self.presets.save(&p, true) {
+                    Ok(path) => format!("saved to {}", path.display()),
+                    Err(e) => format!("not saved: {e}"),
+                });
+                self.refresh_presets();
+            }
+            ui.add(egui::TextEdit::singleline(&mut self.preset_text).hint_text("new name").desired_width(120.0));
+            let name = self.preset_text.trim().to_string();
+            if ui
+                .add_enabled(!name.is_empty(), egui::Button::new("Save as"))
+                .on_hover_text(format!("Save the current settings as a new preset in {}", self.presets.dir.display()))
+                .clicked()
+            {
+                let p = Preset::capture(&name, "", &self.params);
+                match self.presets.save(&p, false) {
+                    Ok(path) => {
+                        *self.params.preset_name.write() = name.clone();
+                        self.local_message = Some(format!("saved to {}", path.display()));
+                        self.preset_text.clear();
+                    }
+                    Err(e) => self.local_message = Some(format!("not saved: {e}")),
+                }
+                self.refresh_presets();
+            }
+            if ui
+                .add_enabled(is_user && !name.is_empty(), egui::Button::new("Rename"))
+                .on_hover_text("Rename the current user preset to the name typed")
+                .clicked()
+            {
+                match self.presets.rename(&current, &name) {
+                    Ok(_) => {
+                        *self.params.preset_name.write() = name.clone();
+                        self.local_message = Some(format!("renamed to \"{name}\""));
+                        self.preset_text.clear();
+                    }
+                    Err(e) => self.local_message = Some(format!("not renamed: {e}")),
+                }
+                self.refresh_presets();
+            }
+            if ui
+                .add_enabled(is_user, egui::Button::new("Delete"))
+                .on_hover_text("Delete the current user preset file")
+                .clicked()
+            {
+                match self.presets.delete(&current) {
+                    Ok(()) => {
+                        self.local_message = Some(format!("deleted \"{current}\""));
+                        self.params.preset_name.write().clear();
+                    }
+                    Err(e) => self.local_message = Some(format!("not deleted: {e}")),
+                }
+                self.refresh_presets();
+            }
+            if ui.button("↻").on_hover_text("Re-read the presets folder").clicked() {
+                self.refresh_presets();
+            }
+        });
+    }
+
     fn header(&mut self, ui: &mut egui::Ui) {
         ui.horizontal(|ui| {
             ui.heading(RichText::new("Continuo").strong());
