@@ -13,6 +13,7 @@
 //! the musician's units ("3", "MIDI", "1.5") with the plugin's own parser.
 
 use clack_extensions::audio_ports::{AudioPortInfoBuffer, PluginAudioPorts};
+use clack_extensions::audio_ports_config::{AudioPortsConfigBuffer, PluginAudioPortsConfig};
 use clack_extensions::note_ports::{NotePortInfoBuffer, PluginNotePorts};
 use clack_extensions::params::{ParamInfoBuffer, PluginParams};
 use clack_extensions::state::PluginState;
@@ -312,6 +313,7 @@ pub struct Plugin {
     state_ext: Option<PluginState>,
     audio_ports_ext: Option<PluginAudioPorts>,
     note_ports_ext: Option<PluginNotePorts>,
+    ports_config_ext: Option<PluginAudioPortsConfig>,
     processor: Option<StoppedPluginAudioProcessor<TestHost>>,
     config: Option<Config>,
     /// Parameter changes made while active, sent at the start of the next processed block.
@@ -340,13 +342,14 @@ impl Plugin {
             &host_info,
         )
         .map_err(|e| err(format!("could not instantiate {PLUGIN_ID}: {e}")))?;
-        let (params_ext, state_ext, audio_ports_ext, note_ports_ext) = {
+        let (params_ext, state_ext, audio_ports_ext, note_ports_ext, ports_config_ext) = {
             let h = instance.plugin_handle();
             (
                 h.get_extension::<PluginParams>(),
                 h.get_extension::<PluginState>(),
                 h.get_extension::<PluginAudioPorts>(),
                 h.get_extension::<PluginNotePorts>(),
+                h.get_extension::<PluginAudioPortsConfig>(),
             )
         };
         Ok(Self {
@@ -355,6 +358,7 @@ impl Plugin {
             state_ext,
             audio_ports_ext,
             note_ports_ext,
+            ports_config_ext,
             processor: None,
             config: None,
             pending: Vec::new(),
@@ -405,6 +409,44 @@ impl Plugin {
             }
         }
         out
+    }
+
+    /// The audio port configurations the plugin offers: `(id, name, main input channels, main
+    /// output channels)`.
+    pub fn audio_configs(&mut self) -> Vec<(u32, String, u32, u32)> {
+        let Some(ext) = self.ports_config_ext else {
+            return vec![];
+        };
+        let h = self.instance.plugin_handle();
+        let mut buf = AudioPortsConfigBuffer::new();
+        (0..ext.count(&h))
+            .filter_map(|i| {
+                let c = ext.get(&h, i, &mut buf)?;
+                Some((
+                    c.id.get(),
+                    String::from_utf8_lossy(c.name).into_owned(),
+                    c.main_input.as_ref().map(|m| m.channel_count).unwrap_or(0),
+                    c.main_output.as_ref().map(|m| m.channel_count).unwrap_or(0),
+                ))
+            })
+            .collect()
+    }
+
+    /// Selects the (inactive) plugin's audio configuration with `channels` main input and output
+    /// channels.
+    pub fn select_channels(&mut self, channels: u32) -> Result<()> {
+        let ext = self
+            .ports_config_ext
+            .ok_or_else(|| err("no audio-ports-config extension"))?;
+        let id = self
+            .audio_configs()
+            .into_iter()
+            .find(|c| c.2 == channels && c.3 == channels)
+            .ok_or_else(|| err(format!("no {channels}-channel configuration")))?
+            .0;
+        let h = self.instance.plugin_handle();
+        ext.select(&h, ClapId::new(id))
+            .map_err(|_| err(format!("selecting configuration {id} failed")))
     }
 
     pub fn note_ports(&mut self) -> (Vec<NotePortDesc>, Vec<NotePortDesc>) {

@@ -135,7 +135,47 @@ fn non_finite(entry: &'static PluginEntry) {
     }
 }
 
+fn mono(entry: &'static PluginEntry) {
+    let mut p = Plugin::new(entry).unwrap();
+    let configs = p.audio_configs();
+    eprintln!("audio configurations: {configs:?}");
+    p.select_channels(1).unwrap();
+    let (ain, aout) = p.audio_ports();
+    assert_eq!(
+        (ain[0].channels, aout[0].channels),
+        (1, 1),
+        "mono ports after selecting"
+    );
+    for max in [1u32, 512] {
+        p.activate_with(Config {
+            sample_rate: 48_000.0,
+            max_block: max,
+            channels: 1,
+        })
+        .unwrap();
+        let mut audio = test_audio(48_000.0, 24_000, 1, 3);
+        audio[0][100] = f32::NAN;
+        audio[0][200] = f32::INFINITY;
+        let fed = p
+            .feed(Feed {
+                audio: audio.clone(),
+                keep_audio: true,
+                ..Feed::silence(24_000, max as usize)
+            })
+            .unwrap();
+        assert_eq!(fed.errors, 0);
+        check_equal(&audio, &fed.audio, &format!("mono, max block {max}"));
+        p.deactivate();
+    }
+    p.select_channels(2).unwrap();
+    assert_eq!(p.audio_ports().0[0].channels, 2, "back to stereo");
+}
+
 #[test]
 fn audio_passthrough() {
-    run_cases(&[("passthrough", passthrough), ("non-finite", non_finite)]);
+    run_cases(&[
+        ("passthrough", passthrough),
+        ("non-finite", non_finite),
+        ("mono", mono),
+    ]);
 }
