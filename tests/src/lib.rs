@@ -1436,3 +1436,94 @@ pub fn call_and_answer_from(
     out.sounding.sort();
     Ok(out)
 }
+
+/// Reads a WAV file as mono f32 (channels averaged) and its sample rate.
+pub fn read_wav_mono(path: &Path) -> Result<(Vec<f32>, f64)> {
+    let mut r =
+        hound::WavReader::open(path).map_err(|e| err(format!("{}: {e}", path.display())))?;
+    let spec = r.spec();
+    let channels = spec.channels.max(1) as usize;
+    let samples: Vec<f32> = match spec.sample_format {
+        hound::SampleFormat::Float => r
+            .samples::<f32>()
+            .collect::<std::result::Result<_, _>>()
+            .map_err(|e| err(e.to_string()))?,
+        hound::SampleFormat::Int => {
+            let scale = 1.0 / (1u64 << (spec.bits_per_sample.clamp(1, 32) - 1)) as f32;
+            r.samples::<i32>()
+                .map(|s| s.map(|s| s as f32 * scale))
+                .collect::<std::result::Result<_, _>>()
+                .map_err(|e| err(e.to_string()))?
+        }
+    };
+    let mono = samples
+        .chunks(channels)
+        .map(|c| c.iter().sum::<f32>() / channels as f32)
+        .collect();
+    Ok((mono, spec.sample_rate as f64))
+}
+
+/// The written notes next to a WAV (`NAME.notes.tsv`: onset_s, offset_s, MIDI pitch), if any.
+pub fn reference_notes(wav: &Path) -> Option<Vec<(f64, f64, u8)>> {
+    let stem = wav.file_stem()?.to_string_lossy().into_owned();
+    let tsv = wav.with_file_name(format!("{stem}.notes.tsv"));
+    let text = std::fs::read_to_string(tsv).ok()?;
+    Some(
+        text.lines()
+            .filter_map(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                Some((
+                    f.first()?.parse().ok()?,
+                    f.get(1)?.parse().ok()?,
+                    f.get(2)?.parse::<f64>().ok()?.round() as u8,
+                ))
+            })
+            .collect(),
+    )
+}
+
+/// Note-level scores of detected notes `(onset s, key)` against written notes: an onset within
+/// `tolerance` seconds and the same key is a match (each written note matched at most once).
+/// Returns (matches, precision, recall, F1, onset → detection delays in seconds).
+pub fn note_scores(
+    written: &[(f64, f64, u8)],
+    detected: &[(f64, u8)],
+    tolerance: f64,
+) -> (usize, f64, f64, f64, Vec<f64>) {
+    let mut used = vec![false; detected.len()];
+    let mut delays = vec![];
+    let mut matches = 0;
+    for w in written {
+        let best = detected
+            .iter()
+            .enumerate()
+            .filter(|(i, d)| !used[*i] && d.1 == w.2 && (d.0 - w.0).abs() <= tolerance)
+            .min_by(|a, b| (a.1 .0 - w.0).abs().total_cmp(&(b.1 .0 - w.0).abs()));
+        if let Some((i, d)) = best {
+            used[i] = true;
+            matches += 1;
+            delays.push(d.0 - w.0);
+        }
+    }
+    let p = if detected.is_empty() {
+        0.0
+    } else {
+        matches as f64 / detected.len() as f64
+    };
+    let r = if written.is_empty() {
+        0.0
+    } else {
+        matches as f64 / written.len() as f64
+    };
+    let f = if p + r > 0.0 {
+        2.0 * p * r / (p + r)
+    } else {
+        0.0
+    };
+    (matches, p, r, f, delays)
+}
+
+/// The demo recording shipped in `assets/demo`.
+pub fn demo_wav() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/demo/phrase-piano.wav")
+}
