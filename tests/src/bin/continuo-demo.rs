@@ -75,31 +75,6 @@ fn find(p: &Path) -> PathBuf {
     }
 }
 
-/// Reads a WAV file as mono f32 and its sample rate.
-fn read_wav(path: &Path) -> R<(Vec<f32>, f64)> {
-    let mut r = hound::WavReader::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let spec = r.spec();
-    let channels = spec.channels.max(1) as usize;
-    let samples: Vec<f32> = match spec.sample_format {
-        hound::SampleFormat::Float => r
-            .samples::<f32>()
-            .collect::<std::result::Result<_, _>>()
-            .map_err(|e| e.to_string())?,
-        hound::SampleFormat::Int => {
-            let scale = 1.0 / (1u64 << (spec.bits_per_sample.max(1) - 1)) as f32;
-            r.samples::<i32>()
-                .map(|s| s.map(|s| s as f32 * scale))
-                .collect::<std::result::Result<_, _>>()
-                .map_err(|e| e.to_string())?
-        }
-    };
-    let mono = samples
-        .chunks(channels)
-        .map(|c| c.iter().sum::<f32>() / channels as f32)
-        .collect();
-    Ok((mono, spec.sample_rate as f64))
-}
-
 /// Reads the notes of a standard MIDI file as `(on s, off s, key, velocity)`, with its tempo map.
 fn read_midi(path: &Path) -> R<Vec<(f64, f64, u8, f64)>> {
     use midly::{MetaMessage, MidiMessage, Smf, Timing, TrackEventKind};
@@ -214,25 +189,6 @@ fn write_midi(
         .map_err(|e| format!("{}: {e}", path.display()))
 }
 
-/// Written notes next to the WAV (`NAME.notes.tsv`: onset_s, offset_s, pitch), if any.
-fn reference_notes(wav: &Path) -> Option<Vec<(f64, f64, u8)>> {
-    let stem = wav.file_stem()?.to_string_lossy().into_owned();
-    let tsv = wav.with_file_name(format!("{stem}.notes.tsv"));
-    let text = std::fs::read_to_string(tsv).ok()?;
-    Some(
-        text.lines()
-            .filter_map(|l| {
-                let f: Vec<&str> = l.split_whitespace().collect();
-                Some((
-                    f.first()?.parse().ok()?,
-                    f.get(1)?.parse().ok()?,
-                    f.get(2)?.parse().ok()?,
-                ))
-            })
-            .collect(),
-    )
-}
-
 fn run() -> R<()> {
     let args = parse_args()?;
     let t0 = Instant::now();
@@ -269,7 +225,7 @@ fn run() -> R<()> {
         let notes = read_midi(&m)?;
         (vec![], 48_000.0, notes, m.display().to_string())
     } else {
-        let (mono, sr) = read_wav(&wav_path)?;
+        let (mono, sr) = read_wav_mono(&wav_path).map_err(|e| e.to_string())?;
         (mono, sr, vec![], wav_path.display().to_string())
     };
     let input_len = if use_midi {
@@ -395,37 +351,17 @@ fn run() -> R<()> {
     }
     if !use_midi {
         if let Some(reference) = reference_notes(&wav_path) {
-            let matched = reference
-                .iter()
-                .filter(|r| {
-                    heard
-                        .iter()
-                        .any(|h| (secs(h.0) - r.0).abs() <= 0.05 && h.3 == r.2)
-                })
-                .count();
-            let lat: Vec<f64> = reference
-                .iter()
-                .filter_map(|r| {
-                    heard
-                        .iter()
-                        .filter(|h| h.3 == r.2 && secs(h.0) >= r.0 - 0.05)
-                        .map(|h| secs(h.0) - r.0)
-                        .find(|d| *d <= 0.1)
-                })
-                .collect();
-            let mut lat_ms: Vec<f64> = lat.iter().map(|d| d * 1000.0).collect();
-            lat_ms.sort_by(f64::total_cmp);
+            let detected: Vec<(f64, u8)> = heard.iter().map(|h| (secs(h.0), h.3)).collect();
+            let (matched, p, r, f, mut delays) = note_scores(&reference, &detected, 0.05);
+            delays.sort_by(f64::total_cmp);
             println!(
-                "  against the written notes: {matched} of {} matched (onset ±50 ms, same pitch){}",
+                "  against the written notes: {matched} of {} matched (onset ±50 ms, same pitch): \
+                 precision {p:.2}, recall {r:.2}, F1 {f:.2}{}",
                 reference.len(),
-                if lat_ms.is_empty() {
-                    String::new()
-                } else {
-                    format!(
-                        "; written onset -> NoteOn median {:.1} ms",
-                        lat_ms[lat_ms.len() / 2]
-                    )
-                }
+                delays
+                    .get(delays.len() / 2)
+                    .map(|d| format!("; written onset -> NoteOn median {:.1} ms", d * 1000.0))
+                    .unwrap_or_default()
             );
         }
     }
