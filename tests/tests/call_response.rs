@@ -98,6 +98,69 @@ fn check_answer(entry: &'static PluginEntry, start_beat: f64) {
     );
 }
 
+/// Without a host transport the plugin counts beats from the start of the stream at its own
+/// `tempo` parameter: the gap and the grid follow it.
+fn internal_tempo(entry: &'static PluginEntry) {
+    let tempo = 90.0;
+    let mut p = setup(entry, 512);
+    p.set_text("tempo", "90").unwrap();
+    let sr = SR;
+    let spb = sr * 60.0 / tempo;
+    let events = phrase_events(&CALL, tempo, sr, 0, 0);
+    let call_end = events.last().unwrap().0;
+    let fed = p
+        .run(move |s| {
+            s.set_transport(None);
+            s.feed(Feed {
+                events,
+                pause_after_events: model_pause(),
+                ..Feed::silence(call_end + 1, 512)
+            })
+            .unwrap();
+            s.feed(Feed::silence((14.0 * spb) as u64, 512)).unwrap()
+        })
+        .unwrap();
+    let pairs = pair_notes(&fed.notes, false).unwrap();
+    assert!(!pairs.is_empty(), "an answer without a transport");
+    let first = pairs[0].0;
+    let due = call_end + spb.round() as u64;
+    let beat = first as f64 / spb;
+    let expected = ((due as f64 / spb) * 4.0 - 1e-6).ceil() / 4.0;
+    eprintln!(
+        "RESULT no transport, tempo parameter 90 bpm: call end {call_end}, gap ends {due}, first NoteOn {first} (beat {beat:.4}, expected beat {expected})"
+    );
+    assert!(
+        (beat - expected).abs() * spb <= 1.0,
+        "answer on the first 1/16 line (at 90 bpm) after a 1-beat gap: beat {beat}, expected {expected}"
+    );
+}
+
+/// The host loops: the transport jumps back while the answer plays. Nothing sticks, and every
+/// note stays balanced.
+fn transport_loop(entry: &'static PluginEntry) {
+    let mut p = setup(entry, 256);
+    let notes = p
+        .run(|s| {
+            let a = call_and_answer(s, 120.0, 256, StopWhen::AnswerSounding, 40.0).unwrap();
+            let mut notes = a.notes.clone();
+            for jump in 0..3 {
+                s.set_transport(Some(Transport {
+                    tempo: 120.0,
+                    playing: true,
+                    beat: 1.0 + jump as f64,
+                }));
+                for _ in 0..200 {
+                    notes.extend(s.process(256, &[], &[]).notes);
+                }
+            }
+            s.stop_transport();
+            notes.extend(s.process(256, &[], &[]).notes);
+            notes
+        })
+        .unwrap();
+    pair_notes(&notes, false).unwrap_or_else(|e| panic!("after loop jumps: {e}"));
+}
+
 /// Answer notes as (time, on, channel, key).
 fn signature(a: &Answer) -> Vec<(u64, bool, u8, u8)> {
     a.answer
@@ -242,6 +305,8 @@ fn call_and_response() {
     run_cases(&[
         ("call & response", call_response),
         ("call & response off the grid", call_response_off_grid),
+        ("no transport: internal tempo", internal_tempo),
+        ("transport loop jumps", transport_loop),
         ("determinism across block sizes", determinism),
         (
             "same answer in beats across tempi",

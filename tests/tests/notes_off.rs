@@ -125,6 +125,60 @@ fn bypass_mid_block(entry: &'static PluginEntry) {
     bypass_at(entry, 100);
 }
 
+/// A parameter change at offset 0 of the next block (a CLAP value).
+fn param_cut(entry: &'static PluginEntry, id: &'static str, text: &'static str) {
+    let mut p = setup(entry);
+    let value = p.value_from_text(id, text).unwrap();
+    let hash = param_hash(id);
+    p.run(move |s| {
+        let a = sounding_answer(s);
+        let start = s.pos;
+        let b = s.process(BLOCK, &[], &[(0, InEvent::Param { id: hash, value })]);
+        releases_all(&b, start, &a.sounding, &format!("{id} -> {text}"), 0);
+    })
+    .unwrap();
+}
+
+fn mode_change(entry: &'static PluginEntry) {
+    param_cut(entry, "mode", "Suggest only");
+}
+
+fn channel_change(entry: &'static PluginEntry) {
+    param_cut(entry, "channel", "9");
+}
+
+/// The player comes back during the answer ("Stop when I play" is on by default): the answer's
+/// sounding notes end at the sample of the player's NoteOn.
+fn player_returns(entry: &'static PluginEntry) {
+    let mut p = setup(entry);
+    p.run(|s| {
+        let a = sounding_answer(s);
+        let start = s.pos;
+        let at = 200u32;
+        let b = s.process(
+            BLOCK,
+            &[],
+            &[(
+                at,
+                InEvent::NoteOn {
+                    channel: 0,
+                    key: 72,
+                    velocity: 0.9,
+                },
+            )],
+        );
+        releases_all(&b, start, &a.sounding, "player returns", at as u64);
+        for n in &b.notes {
+            assert_eq!(
+                n.time,
+                start + at as u64,
+                "cut exactly at the player's NoteOn"
+            );
+        }
+    })
+    .unwrap();
+}
+
 fn deactivate(entry: &'static PluginEntry) {
     let mut p = setup(entry);
     let a = p.run(sounding_answer).unwrap();
@@ -158,6 +212,9 @@ fn no_stuck_notes() {
         ("transport stop", transport_stop),
         ("bypass", bypass),
         ("bypass mid-block", bypass_mid_block),
+        ("mode change", mode_change),
+        ("channel change", channel_change),
+        ("player returns", player_returns),
         ("deactivate", deactivate),
         ("reset", reset),
     ]);
