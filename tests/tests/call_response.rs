@@ -161,6 +161,179 @@ fn transport_loop(entry: &'static PluginEntry) {
     pair_notes(&notes, false).unwrap_or_else(|e| panic!("after loop jumps: {e}"));
 }
 
+/// Plays `before` (absolute times from the stream start, 512-sample blocks, transport playing
+/// at 120 bpm), then the usual call, and returns the answer.
+fn answer_after(entry: &'static PluginEntry, before: Vec<(u64, InEvent)>, len: u64) -> Answer {
+    let mut p = setup(entry, 512);
+    p.run(move |s| {
+        s.set_transport(Some(Transport::playing(120.0)));
+        s.feed(Feed {
+            events: before,
+            pause_after_events: model_pause(),
+            ..Feed::silence(len, 512)
+        })
+        .unwrap();
+        call_and_answer_from(
+            s,
+            120.0,
+            len as f64 / 24_000.0,
+            512,
+            StopWhen::AnswerDone,
+            40.0,
+        )
+        .unwrap()
+    })
+    .unwrap()
+}
+
+/// Control for the next cases: a key pressed and released normally before the call.
+fn key_before_call(entry: &'static PluginEntry) {
+    let before = vec![
+        (
+            1000,
+            InEvent::NoteOn {
+                channel: 0,
+                key: 55,
+                velocity: 0.8,
+            },
+        ),
+        (
+            20_000,
+            InEvent::NoteOff {
+                channel: 0,
+                key: 55,
+            },
+        ),
+    ];
+    let a = answer_after(entry, before, 48_000);
+    assert!(a.answer.iter().any(|n| n.on), "an answer to the call");
+}
+
+/// A key held while the host bypasses the plugin and released during the bypass must not
+/// leave Continuo believing the player still holds it (it would never answer again).
+fn bypass_while_key_held(entry: &'static PluginEntry) {
+    let bypass = param_hash("bypass");
+    let before = vec![
+        (
+            1000,
+            InEvent::NoteOn {
+                channel: 0,
+                key: 55,
+                velocity: 0.8,
+            },
+        ),
+        (
+            10_000,
+            InEvent::Param {
+                id: bypass,
+                value: 1.0,
+            },
+        ),
+        (
+            20_000,
+            InEvent::NoteOff {
+                channel: 0,
+                key: 55,
+            },
+        ),
+        (
+            30_000,
+            InEvent::Param {
+                id: bypass,
+                value: 0.0,
+            },
+        ),
+    ];
+    let a = answer_after(entry, before, 48_000);
+    let ons = a.answer.iter().filter(|n| n.on).count();
+    assert!(
+        ons > 0,
+        "after a key was released during bypass, the next call gets no answer ({} output notes \
+         in all): the player's NoteOff never reached playback, so it still counts the key as held",
+        a.notes.len()
+    );
+}
+
+/// The same, when the input source changes from MIDI to audio and back while a key is held.
+fn source_change_while_key_held(entry: &'static PluginEntry) {
+    let source = param_hash("source");
+    let mut p = Plugin::new(entry).unwrap();
+    let audio_v = p.value_from_text("source", "Audio").unwrap();
+    let midi_v = p.value_from_text("source", "MIDI").unwrap();
+    drop(p);
+    let before = vec![
+        (
+            1000,
+            InEvent::NoteOn {
+                channel: 0,
+                key: 55,
+                velocity: 0.8,
+            },
+        ),
+        (
+            10_000,
+            InEvent::Param {
+                id: source,
+                value: audio_v,
+            },
+        ),
+        (
+            20_000,
+            InEvent::NoteOff {
+                channel: 0,
+                key: 55,
+            },
+        ),
+        (
+            30_000,
+            InEvent::Param {
+                id: source,
+                value: midi_v,
+            },
+        ),
+    ];
+    let a = answer_after(entry, before, 48_000);
+    assert!(
+        a.answer.iter().any(|n| n.on),
+        "after a key was released while the source was Audio, the next MIDI call gets no answer"
+    );
+}
+
+/// A doubled NoteOn (two controllers, or a host merging tracks) followed by one NoteOff
+/// releases the key in MIDI terms; Continuo must still answer the next call.
+fn doubled_note_on(entry: &'static PluginEntry) {
+    let before = vec![
+        (
+            1000,
+            InEvent::NoteOn {
+                channel: 0,
+                key: 55,
+                velocity: 0.8,
+            },
+        ),
+        (
+            6000,
+            InEvent::NoteOn {
+                channel: 0,
+                key: 55,
+                velocity: 0.8,
+            },
+        ),
+        (
+            20_000,
+            InEvent::NoteOff {
+                channel: 0,
+                key: 55,
+            },
+        ),
+    ];
+    let a = answer_after(entry, before, 48_000);
+    assert!(
+        a.answer.iter().any(|n| n.on),
+        "after NoteOn, NoteOn, NoteOff on one key, the next call gets no answer"
+    );
+}
+
 /// Answer notes as (time, on, channel, key).
 fn signature(a: &Answer) -> Vec<(u64, bool, u8, u8)> {
     a.answer
@@ -307,6 +480,13 @@ fn call_and_response() {
         ("call & response off the grid", call_response_off_grid),
         ("no transport: internal tempo", internal_tempo),
         ("transport loop jumps", transport_loop),
+        ("a key before the call (control)", key_before_call),
+        ("bypass while a key is held", bypass_while_key_held),
+        (
+            "source change while a key is held",
+            source_change_while_key_held,
+        ),
+        ("doubled NoteOn", doubled_note_on),
         ("determinism across block sizes", determinism),
         (
             "same answer in beats across tempi",
