@@ -7,7 +7,33 @@
 //!   and every note start/end, each stamped with its position inside the given block.
 //! - `Analyzer::reset()` forgets the signal (no allocation); the stream clock restarts at 0.
 //!
-//! PLACEHOLDER: the real implementation lands with the analysis issue.
+//! Pipeline, once per hop (≈ 2.7 ms), over the last ≈ 43 ms of input (one file per stage, each
+//! with `new(config)`, `process(..) -> output`, `reset()`):
+//! ```text
+//! input ─ sanitise (NaN/Inf → 0, clamp) ─ DC blocker ─ ring ─┬─ loudness  (frame + recent RMS)
+//!                                                            ├─ stft long (rect, 2× padded) ─┬─ pitch (NSDF)
+//!                                                            │                              └─ chroma (Hann bins)
+//!                                                            └─ stft short (Hann, last ≈10 ms) ─ onset (flux)
+//!                                          pitch + level + onset ─ tracker ─ NoteEvent
+//! ```
+//! Processing is sample-by-sample into a ring and hops fall on fixed stream positions, so the
+//! notes do not depend on how the host cuts the stream into blocks.
+
+pub mod chroma;
+pub mod key;
+pub mod loudness;
+pub mod offline;
+pub mod onset;
+pub mod pitch;
+pub mod stft;
+pub mod tracker;
+
+use chroma::{Chroma, ChromaConfig};
+use loudness::{Loudness, LoudnessConfig, FLOOR_DB};
+use onset::{OnsetConfig, OnsetDetector};
+use pitch::{PitchConfig, PitchDetector, PitchEstimate};
+use stft::{Stft, StftConfig, WindowShape};
+use tracker::{NoteTracker, TrackerConfig, TrackerInput};
 
 /// One analysis hop's features. Small and `Copy` so it travels through a ring without allocating.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -54,26 +80,326 @@ pub trait AnalysisOutput {
     fn note(&mut self, event: NoteEvent);
 }
 
-/// The streaming analyser (placeholder: computes only the level).
+/// Input samples are clamped to ±this (clipping is fine; huge values would overflow sums).
+const INPUT_LIMIT: f32 = 8.0;
+/// DC blocker corner frequency (Hz): far below the lowest pitch searched.
+const DC_CORNER_HZ: f32 = 10.0;
+/// Frames quieter than this (dBFS) skip the pitch search.
+const PITCH_FLOOR_DB: f32 = -80.0;
+/// Chroma counts partials between these frequencies (Hz).
+const CHROMA_RANGE_HZ: (f32, f32) = (55.0, 5000.0);
+/// Spectral flux looks at partials below this frequency (Hz).
+const FLUX_MAX_HZ: f32 = 12_000.0;
+
+/// Sizes derived from the sample rate.
+#[derive(Debug, Clone, Copy)]
+struct Sizes {
+    /// Long frame (pitch, chroma): the power of two ≥ 40 ms (2048 at 44.1/48 kHz).
+    frame_len: usize,
+    /// Hop: frame / 16 (128 at 48 kHz, 2.7 ms).
+    hop: usize,
+    /// Short frame for onsets: frame / 4 (512 at 48 kHz, 10.7 ms).
+    short_len: usize,
+}
+
+impl Sizes {
+    fn for_rate(sample_rate: f32) -> Self {
+        let target = (0.04 * sample_rate.max(1000.0)) as usize;
+        let frame_len = target.next_power_of_two().clamp(256, 1 << 16);
+        Self {
+            frame_len,
+            hop: frame_len / 16,
+            short_len: frame_len / 4,
+        }
+    }
+}
+
+/// The streaming analyser.
 pub struct Analyzer {
+    /// Sample rate given to `new`; a different rate needs a new analyser.
     sample_rate: f32,
+    /// Frame, hop and short-frame lengths for this rate.
+    sizes: Sizes,
+    /// Samples since the last reset (the stream clock).
     clock: u64,
+    /// Samples still to come before the next hop is analysed (1..=hop).
+    countdown: usize,
+    /// DC blocker pole (from `DC_CORNER_HZ`).
+    dc_pole: f32,
+    /// DC blocker state: previous input.
+    dc_x1: f32,
+    /// DC blocker state: previous output.
+    dc_y1: f32,
+    /// Circular buffer of the last `frame_len` sanitised samples, allocated in `new`.
+    ring: Vec<f32>,
+    /// Next write position in `ring` (also the oldest sample).
+    ring_pos: usize,
+    /// The last frame in time order, assembled from `ring` each hop (`frame_len`).
+    frame: Vec<f32>,
+    /// Long transform: rectangular window zero-padded to 2× (pitch + chroma).
+    long: Stft,
+    /// Short transform: Hann window over the last `short_len` samples (onsets).
+    short: Stft,
+    /// Hann magnitudes of the long frame for the chroma (only the bins chroma reads).
+    chroma_mags: Vec<f32>,
+    /// Pitch stage.
+    pitch: PitchDetector,
+    /// Onset stage.
+    onset: OnsetDetector,
+    /// Number of short-transform bins the onset stage reads.
+    flux_bins: usize,
+    /// Level stage.
+    loudness: Loudness,
+    /// Chroma stage.
+    chroma: Chroma,
+    /// Note tracker.
+    tracker: NoteTracker,
+    /// The last feature frame (for meters and `current_pitch`).
+    last: FeatureFrame,
+    /// Minimum confidence the tracker uses, for `current_pitch`.
+    min_confidence: f32,
 }
 
 impl Analyzer {
+    /// Allocates everything for `sample_rate`: FFT plans, windows, rings and scratch.
     pub fn new(sample_rate: f32) -> Self {
-        Self { sample_rate, clock: 0 }
+        let sample_rate = if sample_rate.is_finite() && sample_rate >= 1000.0 {
+            sample_rate
+        } else {
+            48_000.0
+        };
+        let sizes = Sizes::for_rate(sample_rate);
+        let long = Stft::new(StftConfig {
+            frame_len: sizes.frame_len,
+            fft_len: 2 * sizes.frame_len,
+            window: WindowShape::Rectangular,
+        });
+        let short = Stft::new(StftConfig {
+            frame_len: sizes.short_len,
+            fft_len: sizes.short_len,
+            window: WindowShape::Hann,
+        });
+        let flux_bins =
+            ((FLUX_MAX_HZ * sizes.short_len as f32 / sample_rate) as usize).clamp(1, short.bins());
+        let chroma = Chroma::new(ChromaConfig {
+            sample_rate,
+            fft_len: sizes.frame_len,
+            min_hz: CHROMA_RANGE_HZ.0,
+            max_hz: CHROMA_RANGE_HZ.1.min(sample_rate * 0.45),
+        });
+        let hop_s = sizes.hop as f32 / sample_rate;
+        let tracker_config =
+            TrackerConfig::new(sample_rate, sizes.hop, sizes.frame_len, sizes.short_len);
+        Self {
+            sample_rate,
+            sizes,
+            clock: 0,
+            countdown: sizes.hop,
+            dc_pole: 1.0 - std::f32::consts::TAU * DC_CORNER_HZ / sample_rate,
+            dc_x1: 0.0,
+            dc_y1: 0.0,
+            ring: vec![0.0; sizes.frame_len],
+            ring_pos: 0,
+            frame: vec![0.0; sizes.frame_len],
+            long,
+            short,
+            chroma_mags: vec![0.0; chroma.bins_needed().min(sizes.frame_len / 2 + 1)],
+            pitch: PitchDetector::new(PitchConfig::new(sample_rate, sizes.frame_len)),
+            onset: OnsetDetector::new(OnsetConfig::new(flux_bins, hop_s)),
+            flux_bins,
+            loudness: Loudness::new(LoudnessConfig {
+                recent_len: sizes.hop * 2,
+            }),
+            chroma,
+            tracker: NoteTracker::new(tracker_config),
+            last: FeatureFrame {
+                level_db: FLOOR_DB,
+                ..FeatureFrame::default()
+            },
+            min_confidence: tracker_config.min_confidence,
+        }
     }
 
     pub fn sample_rate(&self) -> f32 {
         self.sample_rate
     }
 
-    pub fn reset(&mut self) {
-        self.clock = 0;
+    /// Samples per analysis hop.
+    pub fn hop_samples(&self) -> usize {
+        self.sizes.hop
     }
 
-    pub fn process(&mut self, mono: &[f32], _out: &mut impl AnalysisOutput) {
-        self.clock += mono.len() as u64;
+    /// Length of the analysis window in samples.
+    pub fn window_samples(&self) -> usize {
+        self.sizes.frame_len
+    }
+
+    /// Typical delay between a note's real onset and its NoteOn for a clear attack: half the
+    /// onset frame plus the hops the pitch must stay stable (≈ 12 ms at 48 kHz). Slow attacks
+    /// and legato changes take longer.
+    pub fn latency_hint_samples(&self) -> u32 {
+        (self.sizes.short_len / 2 + 3 * self.sizes.hop) as u32
+    }
+
+    /// The pitch heard in the last hop as fractional MIDI and confidence, if it is voiced.
+    pub fn current_pitch(&self) -> Option<(f32, f32)> {
+        if self.last.f0_hz > 0.0 && self.last.confidence >= self.min_confidence {
+            Some((
+                crate::music::hz_to_midi(self.last.f0_hz),
+                self.last.confidence,
+            ))
+        } else {
+            None
+        }
+    }
+
+    /// Level of the last analysed window (dBFS, floored at -120).
+    pub fn level_db(&self) -> f32 {
+        self.last.level_db
+    }
+
+    /// The last feature frame.
+    pub fn last_frame(&self) -> &FeatureFrame {
+        &self.last
+    }
+
+    /// The pitch of the note the tracker considers sounding.
+    pub fn sounding_note(&self) -> Option<u8> {
+        self.tracker.active_pitch()
+    }
+
+    /// Forgets the signal; the stream clock restarts at 0. Does not report an Off for a sounding
+    /// note (call [`Analyzer::finish`] first for that). No allocation.
+    pub fn reset(&mut self) {
+        self.clock = 0;
+        self.countdown = self.sizes.hop;
+        self.dc_x1 = 0.0;
+        self.dc_y1 = 0.0;
+        self.ring.iter_mut().for_each(|v| *v = 0.0);
+        self.ring_pos = 0;
+        self.frame.iter_mut().for_each(|v| *v = 0.0);
+        self.long.reset();
+        self.short.reset();
+        self.pitch.reset();
+        self.onset.reset();
+        self.loudness.reset();
+        self.chroma.reset();
+        self.tracker.reset();
+        self.last = FeatureFrame {
+            level_db: FLOOR_DB,
+            ..FeatureFrame::default()
+        };
+    }
+
+    /// Ends the sounding note, if any, at the current stream time (end of input, transport stop).
+    pub fn finish(&mut self, out: &mut impl AnalysisOutput) {
+        if let Some((pitch, offset)) = self.tracker.flush(self.clock) {
+            out.note(NoteEvent::Off {
+                pitch,
+                offset_samples: offset,
+                at: 0,
+            });
+        }
+    }
+
+    /// Analyses one block of mono input. Any length; no allocation, lock or panic path.
+    pub fn process(&mut self, mono: &[f32], out: &mut impl AnalysisOutput) {
+        for (i, &x) in mono.iter().enumerate() {
+            let x = if x.is_finite() {
+                x.clamp(-INPUT_LIMIT, INPUT_LIMIT)
+            } else {
+                0.0
+            };
+            let mut y = x - self.dc_x1 + self.dc_pole * self.dc_y1;
+            if y.abs() < 1e-20 {
+                y = 0.0; // no denormals
+            }
+            self.dc_x1 = x;
+            self.dc_y1 = y;
+            if let Some(slot) = self.ring.get_mut(self.ring_pos) {
+                *slot = y;
+            }
+            self.ring_pos += 1;
+            if self.ring_pos >= self.ring.len() {
+                self.ring_pos = 0;
+            }
+            self.clock += 1;
+            self.countdown -= 1;
+            if self.countdown == 0 {
+                self.countdown = self.sizes.hop;
+                self.analyse_hop(u32::try_from(i).unwrap_or(u32::MAX), out);
+            }
+        }
+    }
+
+    /// One hop: all stages over the last frame, then the tracker.
+    fn analyse_hop(&mut self, at: u32, out: &mut impl AnalysisOutput) {
+        // Frame in time order: oldest sample (at ring_pos) first.
+        let split = self.ring_pos.min(self.ring.len());
+        let (newer, older) = self.ring.split_at(split);
+        if let Some((a, b)) = self.frame.split_at_mut_checked(older.len()) {
+            a.copy_from_slice(older);
+            if b.len() == newer.len() {
+                b.copy_from_slice(newer);
+            }
+        }
+
+        let level = self.loudness.process(&self.frame);
+        let spectrum = self.long.process(&self.frame);
+        let estimate = if level.frame_db > PITCH_FLOOR_DB {
+            self.pitch.process(&self.frame, spectrum)
+        } else {
+            PitchEstimate::default()
+        };
+        Stft::hann_magnitudes_from_padded(
+            self.long.spectrum(),
+            self.sizes.frame_len,
+            &mut self.chroma_mags,
+        );
+        let chroma = self.chroma.process(&self.chroma_mags);
+
+        let short_start = self.frame.len().saturating_sub(self.sizes.short_len);
+        self.short
+            .process(self.frame.get(short_start..).unwrap_or(&[]));
+        let mags = self.short.magnitudes(self.flux_bins);
+        let onset = self.onset.process(mags, level.recent_db);
+
+        let midi = if estimate.hz > 0.0 {
+            crate::music::hz_to_midi(estimate.hz)
+        } else {
+            0.0
+        };
+        let decision = self.tracker.process(&TrackerInput {
+            time: self.clock,
+            midi,
+            confidence: estimate.confidence,
+            level_db: level.frame_db,
+            recent_db: level.recent_db,
+            onset: onset.onset,
+        });
+        if let Some((pitch, offset_samples)) = decision.off {
+            out.note(NoteEvent::Off {
+                pitch,
+                offset_samples,
+                at,
+            });
+        }
+        if let Some((pitch, velocity, onset_samples)) = decision.on {
+            out.note(NoteEvent::On {
+                pitch,
+                velocity,
+                onset_samples,
+                at,
+            });
+        }
+        self.last = FeatureFrame {
+            time_samples: self.clock,
+            f0_hz: estimate.hz,
+            confidence: estimate.confidence,
+            level_db: level.frame_db,
+            flux: onset.flux,
+            chroma,
+        };
+        out.frame(&self.last);
     }
 }

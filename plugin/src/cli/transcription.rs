@@ -1,7 +1,516 @@
-//! PLACEHOLDER: filled in by its issue.
-#[derive(clap::Args, Debug)]
-pub struct Args {}
+//! `continuo eval-transcription DIR [--json] [--block N]`: score the analyser against every
+//! `NAME.wav` in DIR that has a `NAME.notes.tsv` (onset_s, offset_s, midi_pitch).
+//!
+//! Note-level scoring as in mir_eval's onset-only transcription metric: a reference and an
+//! estimated note match when their onsets are within 50 ms and their pitches within 50 cents;
+//! offsets are ignored; matching is one-to-one and of maximum size (bipartite matching).
+//! Latency is the estimated note's emit time minus the reference onset, over matched notes.
 
-pub fn run(_args: Args) -> anyhow::Result<()> {
-    anyhow::bail!("this command is not available yet")
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use serde::Serialize;
+
+use crate::analysis::offline::{self, TranscribedNote};
+
+/// Onset tolerance (seconds).
+pub const ONSET_TOLERANCE_S: f64 = 0.05;
+/// Pitch tolerance (semitones).
+pub const PITCH_TOLERANCE: f64 = 0.5;
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct Args {
+    /// Folder with NAME.wav + NAME.notes.tsv pairs.
+    pub dir: PathBuf,
+    /// Print the results as JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Block size handed to the analyser, like a host buffer.
+    #[arg(long, default_value_t = 512, value_parser = clap::value_parser!(u32).range(1..=1_048_576))]
+    pub block: u32,
+    /// Print every unmatched note (for tuning).
+    #[arg(long)]
+    pub verbose: bool,
+    /// Tuning aid: dump the features of one file, `NAME_SUBSTRING:FROM_S:TO_S`, and stop.
+    #[arg(long, hide = true)]
+    pub trace: Option<String>,
+}
+
+/// A note reduced to what the scoring looks at.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ScoredNote {
+    pub onset_s: f64,
+    /// MIDI pitch (fractional allowed).
+    pub pitch: f64,
+}
+
+/// Maximum one-to-one matching of reference and estimated notes whose onsets are within
+/// `onset_tol` seconds and pitches within `pitch_tol` semitones. Returns (reference, estimate)
+/// index pairs sorted by reference. Among maximum matchings, nearer onsets are tried first.
+pub fn match_notes(
+    reference: &[ScoredNote],
+    estimate: &[ScoredNote],
+    onset_tol: f64,
+    pitch_tol: f64,
+) -> Vec<(usize, usize)> {
+    // Candidate estimates for each reference, nearest onset first.
+    let eps = 1e-9;
+    let candidates: Vec<Vec<usize>> = reference
+        .iter()
+        .map(|r| {
+            let mut c: Vec<usize> = estimate
+                .iter()
+                .enumerate()
+                .filter(|(_, e)| {
+                    (e.onset_s - r.onset_s).abs() <= onset_tol + eps
+                        && (e.pitch - r.pitch).abs() <= pitch_tol + eps
+                })
+                .map(|(j, _)| j)
+                .collect();
+            c.sort_by(|&a, &b| {
+                let da = (estimate[a].onset_s - r.onset_s).abs();
+                let db = (estimate[b].onset_s - r.onset_s).abs();
+                da.total_cmp(&db)
+            });
+            c
+        })
+        .collect();
+    // Kuhn's augmenting paths; references in order of their fewest candidates first keeps the
+    // greedy start close to optimal, augmenting makes it maximum.
+    let mut owner: Vec<Option<usize>> = vec![None; estimate.len()];
+    let mut order: Vec<usize> = (0..reference.len()).collect();
+    order.sort_by_key(|&i| candidates[i].len());
+    fn augment(
+        r: usize,
+        candidates: &[Vec<usize>],
+        owner: &mut [Option<usize>],
+        seen: &mut [bool],
+    ) -> bool {
+        for &e in &candidates[r] {
+            if seen[e] {
+                continue;
+            }
+            seen[e] = true;
+            if owner[e].is_none_or(|other| augment(other, candidates, owner, seen)) {
+                owner[e] = Some(r);
+                return true;
+            }
+        }
+        false
+    }
+    for r in order {
+        let mut seen = vec![false; estimate.len()];
+        augment(r, &candidates, &mut owner, &mut seen);
+    }
+    let mut pairs: Vec<(usize, usize)> = owner
+        .iter()
+        .enumerate()
+        .filter_map(|(e, r)| r.map(|r| (r, e)))
+        .collect();
+    pairs.sort_unstable();
+    pairs
+}
+
+/// Precision, recall, F1 from counts (all 0 when undefined; two empty lists score 1).
+pub fn prf(matched: usize, n_ref: usize, n_est: usize) -> (f64, f64, f64) {
+    if n_ref == 0 && n_est == 0 {
+        return (1.0, 1.0, 1.0);
+    }
+    let p = if n_est > 0 {
+        matched as f64 / n_est as f64
+    } else {
+        0.0
+    };
+    let r = if n_ref > 0 {
+        matched as f64 / n_ref as f64
+    } else {
+        0.0
+    };
+    let f = if p + r > 0.0 {
+        2.0 * p * r / (p + r)
+    } else {
+        0.0
+    };
+    (p, r, f)
+}
+
+/// The `q` quantile (0..1) of `values` by linear interpolation; `None` when empty.
+pub fn quantile(values: &[f64], q: f64) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    let pos = q.clamp(0.0, 1.0) * (v.len() - 1) as f64;
+    let lo = pos.floor() as usize;
+    let hi = pos.ceil() as usize;
+    Some(v[lo] + (v[hi] - v[lo]) * (pos - lo as f64))
+}
+
+/// General MIDI program from a file name ending in `-pNN`.
+pub fn program_of(stem: &str) -> Option<u8> {
+    let (_, tail) = stem.rsplit_once("-p")?;
+    tail.parse().ok()
+}
+
+/// Struck, plucked and synth instruments: GM programs 0–39 and 80–87.
+pub fn is_struck_plucked_synth(program: u8) -> bool {
+    program <= 39 || (80..=87).contains(&program)
+}
+
+/// Reads a `.notes.tsv` (onset_s, offset_s, midi_pitch; lines that do not parse are skipped).
+pub fn read_reference(path: &Path) -> Result<Vec<ScoredNote>> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(text
+        .lines()
+        .filter_map(|line| {
+            let mut cols = line.split_whitespace();
+            let onset_s: f64 = cols.next()?.parse().ok()?;
+            let _offset: f64 = cols.next()?.parse().ok()?;
+            let pitch: f64 = cols.next()?.parse().ok()?;
+            Some(ScoredNote { onset_s, pitch })
+        })
+        .collect())
+}
+
+/// The score of one file.
+#[derive(Debug, Clone, Serialize)]
+pub struct FileScore {
+    pub name: String,
+    pub program: Option<u8>,
+    pub struck_plucked_synth: bool,
+    pub reference_notes: usize,
+    pub estimated_notes: usize,
+    pub matched: usize,
+    pub precision: f64,
+    pub recall: f64,
+    pub f1: f64,
+    /// Emit time − reference onset (seconds) of every matched note.
+    pub latencies_s: Vec<f64>,
+    /// Matched-note onset error: estimated onset − reference onset (seconds), median.
+    pub onset_error_median_s: Option<f64>,
+}
+
+/// Scores `estimate` against `reference`.
+pub fn score_file(
+    name: &str,
+    reference: &[ScoredNote],
+    estimate: &[TranscribedNote],
+) -> (FileScore, Vec<(usize, usize)>) {
+    let est: Vec<ScoredNote> = estimate
+        .iter()
+        .map(|n| ScoredNote {
+            onset_s: n.onset_s,
+            pitch: n.pitch as f64,
+        })
+        .collect();
+    let pairs = match_notes(reference, &est, ONSET_TOLERANCE_S, PITCH_TOLERANCE);
+    let (precision, recall, f1) = prf(pairs.len(), reference.len(), est.len());
+    let latencies_s: Vec<f64> = pairs
+        .iter()
+        .map(|&(r, e)| estimate[e].emitted_s - reference[r].onset_s)
+        .collect();
+    let onset_errors: Vec<f64> = pairs
+        .iter()
+        .map(|&(r, e)| estimate[e].onset_s - reference[r].onset_s)
+        .collect();
+    let program = program_of(name);
+    (
+        FileScore {
+            name: name.to_string(),
+            program,
+            struck_plucked_synth: program.is_some_and(is_struck_plucked_synth),
+            reference_notes: reference.len(),
+            estimated_notes: est.len(),
+            matched: pairs.len(),
+            precision,
+            recall,
+            f1,
+            latencies_s,
+            onset_error_median_s: quantile(&onset_errors, 0.5),
+        },
+        pairs,
+    )
+}
+
+/// Latency figures of a group of files.
+#[derive(Debug, Clone, Serialize)]
+pub struct LatencySummary {
+    pub notes: usize,
+    pub median_ms: Option<f64>,
+    pub p95_ms: Option<f64>,
+}
+
+fn latency_summary<'a>(files: impl Iterator<Item = &'a FileScore>) -> LatencySummary {
+    let all: Vec<f64> = files.flat_map(|f| f.latencies_s.iter().copied()).collect();
+    LatencySummary {
+        notes: all.len(),
+        median_ms: quantile(&all, 0.5).map(|s| s * 1000.0),
+        p95_ms: quantile(&all, 0.95).map(|s| s * 1000.0),
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    pub files: usize,
+    pub block: u32,
+    pub mean_f1: f64,
+    pub mean_precision: f64,
+    pub mean_recall: f64,
+    /// F1 of all notes pooled.
+    pub pooled_f1: f64,
+    pub mean_f1_struck_plucked_synth: Option<f64>,
+    pub mean_f1_other: Option<f64>,
+    pub latency_struck_plucked_synth: LatencySummary,
+    pub latency_other: LatencySummary,
+    pub latency_all: LatencySummary,
+}
+
+fn mean(values: impl Iterator<Item = f64>) -> Option<f64> {
+    let (sum, n) = values.fold((0.0, 0usize), |(s, n), v| (s + v, n + 1));
+    (n > 0).then(|| sum / n as f64)
+}
+
+pub fn summarise(files: &[FileScore], block: u32) -> Summary {
+    let matched: usize = files.iter().map(|f| f.matched).sum();
+    let n_ref: usize = files.iter().map(|f| f.reference_notes).sum();
+    let n_est: usize = files.iter().map(|f| f.estimated_notes).sum();
+    Summary {
+        files: files.len(),
+        block,
+        mean_f1: mean(files.iter().map(|f| f.f1)).unwrap_or(0.0),
+        mean_precision: mean(files.iter().map(|f| f.precision)).unwrap_or(0.0),
+        mean_recall: mean(files.iter().map(|f| f.recall)).unwrap_or(0.0),
+        pooled_f1: prf(matched, n_ref, n_est).2,
+        mean_f1_struck_plucked_synth: mean(
+            files
+                .iter()
+                .filter(|f| f.struck_plucked_synth)
+                .map(|f| f.f1),
+        ),
+        mean_f1_other: mean(
+            files
+                .iter()
+                .filter(|f| !f.struck_plucked_synth)
+                .map(|f| f.f1),
+        ),
+        latency_struck_plucked_synth: latency_summary(
+            files.iter().filter(|f| f.struck_plucked_synth),
+        ),
+        latency_other: latency_summary(files.iter().filter(|f| !f.struck_plucked_synth)),
+        latency_all: latency_summary(files.iter()),
+    }
+}
+
+/// Every `NAME.wav` in `dir` with a `NAME.notes.tsv` next to it, sorted.
+pub fn find_pairs(dir: &Path) -> Result<Vec<(PathBuf, PathBuf)>> {
+    let mut pairs = Vec::new();
+    for entry in std::fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))? {
+        let path = entry?.path();
+        if path.extension().and_then(|e| e.to_str()) != Some("wav") {
+            continue;
+        }
+        let tsv = path.with_extension("notes.tsv");
+        if tsv.is_file() {
+            pairs.push((path, tsv));
+        }
+    }
+    pairs.sort();
+    Ok(pairs)
+}
+
+fn ms(v: Option<f64>) -> String {
+    v.map(|v| format!("{v:.1}")).unwrap_or_else(|| "-".into())
+}
+
+pub fn run(args: Args) -> Result<()> {
+    let pairs = find_pairs(&args.dir)?;
+    if pairs.is_empty() {
+        bail!(
+            "{}: no NAME.wav with a NAME.notes.tsv next to it",
+            args.dir.display()
+        );
+    }
+    if let Some(spec) = &args.trace {
+        let mut parts = spec.split(':');
+        let (Some(name), Some(from), Some(to)) = (parts.next(), parts.next(), parts.next()) else {
+            bail!("--trace wants NAME:FROM_S:TO_S");
+        };
+        let (from, to): (f64, f64) = (from.parse()?, to.parse()?);
+        for (wav, tsv) in pairs
+            .iter()
+            .filter(|(w, _)| w.to_string_lossy().contains(name))
+        {
+            let (samples, sample_rate) = offline::read_wav(wav)?;
+            println!("{}", wav.display());
+            for r in read_reference(tsv)?
+                .iter()
+                .filter(|r| r.onset_s >= from - 0.1 && r.onset_s <= to)
+            {
+                println!("  reference {:.3} {}", r.onset_s, r.pitch);
+            }
+            print!("{}", offline::trace(&samples, sample_rate, from, to));
+        }
+        return Ok(());
+    }
+    let mut files = Vec::with_capacity(pairs.len());
+    for (wav, tsv) in &pairs {
+        let name = wav
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("?")
+            .to_string();
+        let reference = read_reference(tsv)?;
+        let (samples, sample_rate) = offline::read_wav(wav)?;
+        let estimate = offline::transcribe(&samples, sample_rate, args.block as usize);
+        let (score, pairs) = score_file(&name, &reference, &estimate);
+        if args.verbose {
+            let matched_ref: std::collections::HashSet<usize> = pairs.iter().map(|p| p.0).collect();
+            let matched_est: std::collections::HashSet<usize> = pairs.iter().map(|p| p.1).collect();
+            for (i, r) in reference.iter().enumerate() {
+                if !matched_ref.contains(&i) {
+                    eprintln!("  {name} MISS  {:.3} {}", r.onset_s, r.pitch);
+                }
+            }
+            for (i, e) in estimate.iter().enumerate() {
+                if !matched_est.contains(&i) {
+                    eprintln!(
+                        "  {name} EXTRA {:.3} {} (emitted {:.3})",
+                        e.onset_s, e.pitch, e.emitted_s
+                    );
+                }
+            }
+        }
+        files.push(score);
+    }
+    let summary = summarise(&files, args.block);
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "summary": summary,
+                "files": files,
+            }))?
+        );
+        return Ok(());
+    }
+    println!(
+        "{:<52} {:>4} {:>4} {:>4} {:>6} {:>6} {:>6} {:>8} {:>8}",
+        "file", "prog", "ref", "est", "P", "R", "F1", "lat_ms", "onset_ms"
+    );
+    for f in &files {
+        println!(
+            "{:<52} {:>4} {:>4} {:>4} {:>6.3} {:>6.3} {:>6.3} {:>8} {:>8}",
+            f.name,
+            f.program
+                .map(|p| p.to_string())
+                .unwrap_or_else(|| "-".into()),
+            f.reference_notes,
+            f.estimated_notes,
+            f.precision,
+            f.recall,
+            f.f1,
+            ms(quantile(&f.latencies_s, 0.5).map(|s| s * 1000.0)),
+            ms(f.onset_error_median_s.map(|s| s * 1000.0)),
+        );
+    }
+    let s = &summary;
+    println!(
+        "\n{} files, block {}: mean F1 {:.3} (P {:.3}, R {:.3}), pooled F1 {:.3}",
+        s.files, s.block, s.mean_f1, s.mean_precision, s.mean_recall, s.pooled_f1
+    );
+    println!(
+        "mean F1 struck/plucked/synth {}, other {}",
+        s.mean_f1_struck_plucked_synth
+            .map(|v| format!("{v:.3}"))
+            .unwrap_or_else(|| "-".into()),
+        s.mean_f1_other
+            .map(|v| format!("{v:.3}"))
+            .unwrap_or_else(|| "-".into())
+    );
+    for (label, l) in [
+        ("struck/plucked/synth", &s.latency_struck_plucked_synth),
+        ("other", &s.latency_other),
+        ("all", &s.latency_all),
+    ] {
+        println!(
+            "latency {label:<21} median {:>6} ms, p95 {:>6} ms ({} notes)",
+            ms(l.median_ms),
+            ms(l.p95_ms),
+            l.notes
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn n(onset_s: f64, pitch: f64) -> ScoredNote {
+        ScoredNote { onset_s, pitch }
+    }
+
+    #[test]
+    fn matching_respects_tolerances() {
+        let r = [n(1.0, 60.0)];
+        assert_eq!(match_notes(&r, &[n(1.05, 60.0)], 0.05, 0.5).len(), 1);
+        assert_eq!(match_notes(&r, &[n(1.051, 60.0)], 0.05, 0.5).len(), 0);
+        assert_eq!(match_notes(&r, &[n(0.96, 60.5)], 0.05, 0.5).len(), 1);
+        assert_eq!(match_notes(&r, &[n(1.0, 61.0)], 0.05, 0.5).len(), 0);
+        assert!(match_notes(&[], &r, 0.05, 0.5).is_empty());
+    }
+
+    #[test]
+    fn matching_is_one_to_one() {
+        // Two estimates near one reference: only one matches.
+        let pairs = match_notes(&[n(1.0, 60.0)], &[n(1.0, 60.0), n(1.01, 60.0)], 0.05, 0.5);
+        assert_eq!(pairs, vec![(0, 0)]);
+        // One estimate between two references: only one matches.
+        let pairs = match_notes(&[n(1.0, 60.0), n(1.06, 60.0)], &[n(1.03, 60.0)], 0.05, 0.5);
+        assert_eq!(pairs.len(), 1);
+    }
+
+    #[test]
+    fn matching_is_maximum_not_greedy() {
+        // Greedy-by-distance would give reference 0 the estimate at 1.04 (nearest) and leave
+        // reference 1 unmatched; the maximum matching pairs both.
+        let reference = [n(1.03, 60.0), n(1.08, 60.0)];
+        let estimate = [n(0.99, 60.0), n(1.04, 60.0)];
+        let pairs = match_notes(&reference, &estimate, 0.05, 0.5);
+        assert_eq!(pairs, vec![(0, 0), (1, 1)]);
+    }
+
+    #[test]
+    fn scores_and_quantiles() {
+        assert_eq!(prf(0, 0, 0), (1.0, 1.0, 1.0));
+        let (p, r, f) = prf(3, 4, 6);
+        assert!((p - 0.5).abs() < 1e-12 && (r - 0.75).abs() < 1e-12 && (f - 0.6).abs() < 1e-12);
+        assert_eq!(prf(0, 5, 0).2, 0.0);
+        assert_eq!(quantile(&[3.0, 1.0, 2.0], 0.5), Some(2.0));
+        assert_eq!(quantile(&[1.0, 2.0], 0.5), Some(1.5));
+        assert_eq!(quantile(&[], 0.5), None);
+        assert_eq!(program_of("ryans-Jig-000-p73"), Some(73));
+        assert_eq!(program_of("nothing"), None);
+        assert!(is_struck_plucked_synth(0) && is_struck_plucked_synth(81));
+        assert!(!is_struck_plucked_synth(40) && !is_struck_plucked_synth(73));
+    }
+
+    #[test]
+    fn file_score_latency() {
+        let reference = [n(1.0, 60.0), n(2.0, 62.0)];
+        let est = [TranscribedNote {
+            onset_s: 1.01,
+            offset_s: 1.5,
+            pitch: 60,
+            velocity: 0.5,
+            emitted_s: 1.02,
+        }];
+        let (s, _) = score_file("x-p0", &reference, &est);
+        assert_eq!(s.matched, 1);
+        assert!((s.latencies_s[0] - 0.02).abs() < 1e-9);
+        assert!(s.struck_plucked_synth);
+        assert!((s.recall - 0.5).abs() < 1e-12 && (s.precision - 1.0).abs() < 1e-12);
+    }
 }

@@ -1,0 +1,173 @@
+//! Key estimation (MODEL THREAD): Krumhansl–Schmuckler key finding over a leaky sum of chroma
+//! vectors. Runs where allocation is allowed; `push` and `estimate` still allocate nothing but
+//! small ndarray temporaries.
+
+use ndarray::{Array1, Array2};
+
+use crate::music::{KeySignature, Mode};
+
+/// Krumhansl–Kessler probe-tone ratings, tonic first.
+const MAJOR_PROFILE: [f64; 12] = [
+    6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88,
+];
+const MINOR_PROFILE: [f64; 12] = [
+    6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17,
+];
+
+/// Streaming key finder.
+pub struct KeyEstimator {
+    /// 24 × 12 matrix of the standardised (zero mean, unit norm) profiles: rows 0–11 major keys
+    /// on C…B, rows 12–23 minor keys. Built in `new`.
+    profiles: Array2<f64>,
+    /// Leaky sum of the chroma pushed so far (12).
+    histogram: Array1<f64>,
+    /// Per-push decay of `histogram` (forgets old material over a few thousand frames).
+    decay: f64,
+    /// Number of non-silent chroma vectors pushed since the last reset.
+    pushes: u64,
+}
+
+impl Default for KeyEstimator {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl KeyEstimator {
+    pub fn new() -> Self {
+        let mut profiles = Array2::<f64>::zeros((24, 12));
+        for (m, profile) in [MAJOR_PROFILE, MINOR_PROFILE].iter().enumerate() {
+            let mean = profile.iter().sum::<f64>() / 12.0;
+            let norm = profile
+                .iter()
+                .map(|v| (v - mean).powi(2))
+                .sum::<f64>()
+                .sqrt();
+            for tonic in 0..12 {
+                for pc in 0..12 {
+                    let degree = (pc + 12 - tonic) % 12;
+                    profiles[[m * 12 + tonic, pc]] = (profile[degree] - mean) / norm;
+                }
+            }
+        }
+        Self {
+            profiles,
+            histogram: Array1::zeros(12),
+            decay: 0.9995,
+            pushes: 0,
+        }
+    }
+
+    /// Adds one chroma vector (any scale; silent or non-finite vectors are ignored).
+    pub fn push(&mut self, chroma: &[f32; 12]) {
+        let total: f32 = chroma.iter().sum();
+        if !(total.is_finite() && total > 1e-9) {
+            return;
+        }
+        self.histogram *= self.decay;
+        for (h, &c) in self.histogram.iter_mut().zip(chroma) {
+            *h += (c / total) as f64;
+        }
+        self.pushes += 1;
+    }
+
+    /// The best key and a confidence 0..1 (its correlation, scaled by how far it leads the
+    /// runner-up), or `None` before any material was heard.
+    pub fn estimate(&self) -> Option<(KeySignature, f32)> {
+        if self.pushes == 0 {
+            return None;
+        }
+        let mean = self.histogram.sum() / 12.0;
+        let centred = &self.histogram - mean;
+        let norm = centred.dot(&centred).sqrt();
+        if norm <= 1e-12 {
+            return None;
+        }
+        let scores = self.profiles.dot(&(centred / norm));
+        let mut best = 0usize;
+        let mut second = f64::NEG_INFINITY;
+        for (i, &s) in scores.iter().enumerate() {
+            if s > scores[best] {
+                second = second.max(scores[best]);
+                best = i;
+            } else if i != best {
+                second = second.max(s);
+            }
+        }
+        let r = scores[best];
+        let margin = (r - second).max(0.0);
+        let confidence = (r.max(0.0) * (margin * 10.0).min(1.0)).clamp(0.0, 1.0) as f32;
+        let key = KeySignature {
+            tonic: (best % 12) as u8,
+            mode: if best < 12 { Mode::Major } else { Mode::Minor },
+        };
+        Some((key, confidence))
+    }
+
+    pub fn reset(&mut self) {
+        self.histogram.fill(0.0);
+        self.pushes = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chroma_of(pcs: &[(usize, f32)]) -> [f32; 12] {
+        let mut c = [0.0; 12];
+        for &(pc, w) in pcs {
+            c[pc] += w;
+        }
+        c
+    }
+
+    #[test]
+    fn finds_c_major_and_a_minor() {
+        let mut k = KeyEstimator::new();
+        assert!(k.estimate().is_none());
+        // C major scale, tonic triad emphasised.
+        for _ in 0..50 {
+            k.push(&chroma_of(&[
+                (0, 3.0),
+                (2, 1.0),
+                (4, 2.0),
+                (5, 1.0),
+                (7, 2.5),
+                (9, 1.0),
+                (11, 1.0),
+            ]));
+        }
+        let (key, conf) = k.estimate().unwrap();
+        assert_eq!(
+            key,
+            KeySignature {
+                tonic: 0,
+                mode: Mode::Major
+            }
+        );
+        assert!(conf > 0.0);
+        k.reset();
+        for _ in 0..50 {
+            k.push(&chroma_of(&[
+                (9, 3.0),
+                (11, 1.0),
+                (0, 2.0),
+                (2, 1.0),
+                (4, 2.5),
+                (5, 1.0),
+                (8, 1.0),
+            ]));
+        }
+        let (key, _) = k.estimate().unwrap();
+        assert_eq!(
+            key,
+            KeySignature {
+                tonic: 9,
+                mode: Mode::Minor
+            }
+        );
+        k.push(&[f32::NAN; 12]);
+        assert!(k.estimate().is_some());
+    }
+}

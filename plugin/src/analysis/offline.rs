@@ -1,0 +1,380 @@
+//! Offline use of the analyser (CLI and tests; NOT for the audio thread): read a WAV file, run
+//! the very same [`Analyzer`] over it in host-sized blocks, collect the notes, write MIDI and TSV.
+
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+
+use super::{AnalysisOutput, Analyzer, FeatureFrame, NoteEvent};
+
+/// One transcribed note, in seconds from the start of the file.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TranscribedNote {
+    /// Best estimate of the real onset (the analyser's `onset_samples`).
+    pub onset_s: f64,
+    /// Best estimate of the end.
+    pub offset_s: f64,
+    /// MIDI pitch.
+    pub pitch: u8,
+    /// 0..1.
+    pub velocity: f32,
+    /// When the NoteOn was emitted (decision time): what a live listener would hear.
+    pub emitted_s: f64,
+}
+
+/// Reads a WAV file into mono `f32` samples (the mean of all channels) and its sample rate.
+/// Accepts 16/24/32-bit integer and 32-bit float PCM at any rate and channel count.
+pub fn read_wav(path: &Path) -> Result<(Vec<f32>, f32)> {
+    let reader = hound::WavReader::open(path)
+        .with_context(|| format!("cannot read {} as a WAV file", path.display()))?;
+    let spec = reader.spec();
+    let channels = spec.channels as usize;
+    if channels == 0 {
+        bail!("{}: the WAV header declares no channels", path.display());
+    }
+    if spec.sample_rate == 0 {
+        bail!(
+            "{}: the WAV header declares a sample rate of 0",
+            path.display()
+        );
+    }
+    let interleaved: Vec<f32> = match (spec.sample_format, spec.bits_per_sample) {
+        (hound::SampleFormat::Int, bits @ (16 | 24 | 32)) => {
+            let scale = 1.0 / (1u64 << (bits - 1)) as f32;
+            reader
+                .into_samples::<i32>()
+                .map(|s| s.map(|v| v as f32 * scale))
+                .collect::<std::result::Result<_, _>>()
+                .with_context(|| format!("{}: corrupt sample data", path.display()))?
+        }
+        (hound::SampleFormat::Float, 32) => reader
+            .into_samples::<f32>()
+            .collect::<std::result::Result<_, _>>()
+            .with_context(|| format!("{}: corrupt sample data", path.display()))?,
+        (format, bits) => bail!(
+            "{}: unsupported WAV sample format ({bits}-bit {}); use 16/24/32-bit integer or \
+             32-bit float PCM",
+            path.display(),
+            match format {
+                hound::SampleFormat::Int => "integer",
+                hound::SampleFormat::Float => "float",
+            }
+        ),
+    };
+    if interleaved.len() < channels {
+        bail!("{}: the file contains no audio", path.display());
+    }
+    let mono: Vec<f32> = interleaved
+        .chunks_exact(channels)
+        .map(|frame| frame.iter().sum::<f32>() / channels as f32)
+        .collect();
+    Ok((mono, spec.sample_rate as f32))
+}
+
+/// Collects note events (and nothing else) with their absolute emit times.
+struct Collector {
+    sample_rate: f64,
+    /// Stream position of the current block's first sample.
+    block_start: u64,
+    notes: Vec<TranscribedNote>,
+    /// Index in `notes` of the note that is sounding.
+    open: Option<usize>,
+}
+
+impl AnalysisOutput for Collector {
+    fn frame(&mut self, _frame: &FeatureFrame) {}
+
+    fn note(&mut self, event: NoteEvent) {
+        let sr = self.sample_rate;
+        match event {
+            NoteEvent::On {
+                pitch,
+                velocity,
+                onset_samples,
+                at,
+            } => {
+                self.close((self.block_start + at as u64) as f64 / sr);
+                let emitted_s = (self.block_start + at as u64) as f64 / sr;
+                self.notes.push(TranscribedNote {
+                    onset_s: onset_samples as f64 / sr,
+                    offset_s: emitted_s,
+                    pitch,
+                    velocity,
+                    emitted_s,
+                });
+                self.open = Some(self.notes.len() - 1);
+            }
+            NoteEvent::Off { offset_samples, .. } => self.close(offset_samples as f64 / sr),
+        }
+    }
+}
+
+impl Collector {
+    fn close(&mut self, at_s: f64) {
+        if let Some(i) = self.open.take() {
+            if let Some(n) = self.notes.get_mut(i) {
+                n.offset_s = at_s.max(n.onset_s);
+            }
+        }
+    }
+}
+
+/// Runs a fresh [`Analyzer`] over `samples` in blocks of `block` samples (like a host would)
+/// and returns the notes in emission order.
+pub fn transcribe(samples: &[f32], sample_rate: f32, block: usize) -> Vec<TranscribedNote> {
+    let mut analyzer = Analyzer::new(sample_rate);
+    let mut collector = Collector {
+        sample_rate: analyzer.sample_rate() as f64,
+        block_start: 0,
+        notes: Vec::new(),
+        open: None,
+    };
+    for chunk in samples.chunks(block.max(1)) {
+        analyzer.process(chunk, &mut collector);
+        collector.block_start += chunk.len() as u64;
+    }
+    // Let the window drain so notes near the end are decided, then end the last note.
+    let tail = vec![0.0f32; analyzer.window_samples()];
+    analyzer.process(&tail, &mut collector);
+    collector.block_start += tail.len() as u64;
+    analyzer.finish(&mut collector);
+    let end_s = samples.len() as f64 / collector.sample_rate;
+    if let Some(i) = collector.open.take() {
+        if let Some(n) = collector.notes.get_mut(i) {
+            n.offset_s = end_s.max(n.onset_s);
+        }
+    }
+    collector.notes
+}
+
+/// A per-hop dump of the features and note events between `from_s` and `to_s` (tuning aid).
+pub fn trace(samples: &[f32], sample_rate: f32, from_s: f64, to_s: f64) -> String {
+    struct Tracer {
+        sr: f64,
+        from: f64,
+        to: f64,
+        block_start: u64,
+        text: String,
+    }
+    impl AnalysisOutput for Tracer {
+        fn frame(&mut self, f: &FeatureFrame) {
+            let t = f.time_samples as f64 / self.sr;
+            if t >= self.from && t <= self.to {
+                let midi = if f.f0_hz > 0.0 {
+                    crate::music::hz_to_midi(f.f0_hz)
+                } else {
+                    0.0
+                };
+                self.text.push_str(&format!(
+                    "{t:8.4} midi {midi:6.2} conf {:.2} lvl {:6.1} flux {:6.3}\n",
+                    f.confidence, f.level_db, f.flux
+                ));
+            }
+        }
+        fn note(&mut self, e: NoteEvent) {
+            let t = self.block_start as f64 / self.sr;
+            if t >= self.from - 0.05 && t <= self.to {
+                self.text.push_str(&format!("    {e:?}\n"));
+            }
+        }
+    }
+    let mut analyzer = Analyzer::new(sample_rate);
+    let mut tracer = Tracer {
+        sr: sample_rate as f64,
+        from: from_s,
+        to: to_s,
+        block_start: 0,
+        text: String::new(),
+    };
+    for chunk in samples.chunks(1) {
+        analyzer.process(chunk, &mut tracer);
+        tracer.block_start += 1;
+    }
+    tracer.text
+}
+
+/// Writes `notes` as a type-0 standard MIDI file: 120 bpm, 480 ticks per quarter note.
+pub fn write_midi(path: &Path, notes: &[TranscribedNote]) -> Result<()> {
+    let bytes = midi_bytes(notes)?;
+    std::fs::write(path, bytes).with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// The SMF bytes for `notes` (see [`write_midi`]).
+pub fn midi_bytes(notes: &[TranscribedNote]) -> Result<Vec<u8>> {
+    use midly::num::{u15, u28, u4, u7};
+    use midly::{
+        Format, Header, MetaMessage, MidiMessage, Smf, Timing, TrackEvent, TrackEventKind,
+    };
+
+    const PPQ: u16 = 480;
+    const TICKS_PER_SECOND: f64 = PPQ as f64 * 2.0; // 120 bpm
+    let ticks = |s: f64| (s.max(0.0) * TICKS_PER_SECOND).round() as u64;
+
+    // (tick, order, message): Offs sort before Ons on the same tick.
+    let mut timeline: Vec<(u64, u8, MidiMessage)> = Vec::with_capacity(notes.len() * 2);
+    for n in notes {
+        let key = u7::new(n.pitch.min(127));
+        let vel = u7::new(((n.velocity.clamp(0.0, 1.0) * 126.0).round() as u8 + 1).min(127));
+        let on = ticks(n.onset_s);
+        let off = ticks(n.offset_s).max(on + 1);
+        timeline.push((on, 1, MidiMessage::NoteOn { key, vel }));
+        timeline.push((
+            off,
+            0,
+            MidiMessage::NoteOff {
+                key,
+                vel: u7::new(0),
+            },
+        ));
+    }
+    timeline.sort_by_key(|&(t, order, _)| (t, order));
+
+    let mut track = vec![
+        TrackEvent {
+            delta: u28::new(0),
+            kind: TrackEventKind::Meta(MetaMessage::Tempo(midly::num::u24::new(500_000))),
+        },
+        TrackEvent {
+            delta: u28::new(0),
+            kind: TrackEventKind::Meta(MetaMessage::TrackName(b"Continuo transcription")),
+        },
+    ];
+    let mut now = 0u64;
+    for (t, _, message) in timeline {
+        let delta = (t - now).min(u28::max_value().as_int() as u64) as u32;
+        now = t;
+        track.push(TrackEvent {
+            delta: u28::new(delta),
+            kind: TrackEventKind::Midi {
+                channel: u4::new(0),
+                message,
+            },
+        });
+    }
+    track.push(TrackEvent {
+        delta: u28::new(0),
+        kind: TrackEventKind::Meta(MetaMessage::EndOfTrack),
+    });
+    let smf = Smf {
+        header: Header::new(Format::SingleTrack, Timing::Metrical(u15::new(PPQ))),
+        tracks: vec![track],
+    };
+    let mut bytes = Vec::new();
+    smf.write_std(&mut bytes)
+        .map_err(|e| anyhow::anyhow!("cannot encode MIDI: {e}"))?;
+    Ok(bytes)
+}
+
+/// The TSV text: header line, then `onset_s offset_s midi_pitch emitted_s` per note.
+pub fn tsv_text(notes: &[TranscribedNote]) -> String {
+    let mut s = String::from("onset_s\toffset_s\tmidi_pitch\temitted_s\n");
+    for n in notes {
+        s.push_str(&format!(
+            "{:.4}\t{:.4}\t{}\t{:.4}\n",
+            n.onset_s, n.offset_s, n.pitch, n.emitted_s
+        ));
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn note(onset_s: f64, offset_s: f64, pitch: u8) -> TranscribedNote {
+        TranscribedNote {
+            onset_s,
+            offset_s,
+            pitch,
+            velocity: 0.8,
+            emitted_s: onset_s + 0.01,
+        }
+    }
+
+    #[test]
+    fn midi_round_trip() {
+        let notes = [note(0.5, 1.0, 60), note(1.0, 1.25, 64)];
+        let bytes = midi_bytes(&notes).unwrap();
+        let smf = midly::Smf::parse(&bytes).unwrap();
+        assert_eq!(smf.header.timing, midly::Timing::Metrical(480.into()));
+        let mut t = 0u32;
+        let mut ons = Vec::new();
+        for ev in &smf.tracks[0] {
+            t += ev.delta.as_int();
+            if let midly::TrackEventKind::Midi {
+                message: midly::MidiMessage::NoteOn { key, .. },
+                ..
+            } = ev.kind
+            {
+                ons.push((t, key.as_int()));
+            }
+        }
+        assert_eq!(ons, vec![(480, 60), (960, 64)]);
+    }
+
+    #[test]
+    fn wav_formats() {
+        let dir = std::env::temp_dir().join(format!("continuo-wav-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let write = |name: &str, bits: u16, format: hound::SampleFormat, channels: u16| {
+            let path = dir.join(name);
+            let spec = hound::WavSpec {
+                channels,
+                sample_rate: 44_100,
+                bits_per_sample: bits,
+                sample_format: format,
+            };
+            let mut w = hound::WavWriter::create(&path, spec).unwrap();
+            for i in 0..100 {
+                for _ in 0..channels {
+                    let v = if i % 2 == 0 { 0.5f64 } else { -0.5 };
+                    match (format, bits) {
+                        (hound::SampleFormat::Float, _) => w.write_sample(v as f32).unwrap(),
+                        (_, 8) => w.write_sample((v * 127.0) as i8).unwrap(),
+                        (_, 16) => w.write_sample((v * 32767.0) as i16).unwrap(),
+                        (_, b) => w
+                            .write_sample((v * ((1i64 << (b - 1)) - 1) as f64) as i32)
+                            .unwrap(),
+                    }
+                }
+            }
+            w.finalize().unwrap();
+            path
+        };
+        for (bits, fmt, ch) in [
+            (16, hound::SampleFormat::Int, 1),
+            (24, hound::SampleFormat::Int, 2),
+            (32, hound::SampleFormat::Int, 1),
+            (32, hound::SampleFormat::Float, 3),
+        ] {
+            let p = write(&format!("t{bits}{ch}.wav"), bits, fmt, ch);
+            let (samples, sr) = read_wav(&p).unwrap();
+            assert_eq!(sr, 44_100.0);
+            assert_eq!(samples.len(), 100);
+            assert!((samples[0] - 0.5).abs() < 1e-3, "{bits}: {}", samples[0]);
+        }
+        let p8 = write("t8.wav", 8, hound::SampleFormat::Int, 1);
+        assert!(read_wav(&p8).unwrap_err().to_string().contains("8-bit"));
+        let empty = dir.join("empty.wav");
+        hound::WavWriter::create(
+            &empty,
+            hound::WavSpec {
+                channels: 1,
+                sample_rate: 48_000,
+                bits_per_sample: 16,
+                sample_format: hound::SampleFormat::Int,
+            },
+        )
+        .unwrap()
+        .finalize()
+        .unwrap();
+        assert!(read_wav(&empty)
+            .unwrap_err()
+            .to_string()
+            .contains("no audio"));
+        let junk = dir.join("junk.wav");
+        std::fs::write(&junk, b"not a wav").unwrap();
+        assert!(read_wav(&junk).is_err());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

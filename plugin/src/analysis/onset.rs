@@ -1,0 +1,152 @@
+//! Onset detection (AUDIO THREAD): spectral flux of log-compressed magnitudes against the
+//! magnitudes a few hops earlier, an adaptive threshold (recent mean × factor + offset), a level
+//! gate and a refractory time.
+
+/// Fixed settings of the onset detector.
+#[derive(Debug, Clone, Copy)]
+pub struct OnsetConfig {
+    /// Number of magnitude bins compared (low bins first).
+    pub bins: usize,
+    /// Compare against the spectrum this many hops back (≥ 1).
+    pub lag_hops: usize,
+    /// Hops averaged by the adaptive threshold.
+    pub mean_hops: usize,
+    /// Threshold = `offset` + `factor` × recent mean flux.
+    pub factor: f32,
+    /// Threshold floor (in normalised flux units).
+    pub offset: f32,
+    /// Log compression: `ln(1 + compression · magnitude)`.
+    pub compression: f32,
+    /// No onset below this short-term level (dBFS).
+    pub gate_db: f32,
+    /// No two onsets closer than this many hops.
+    pub refractory_hops: u32,
+}
+
+impl OnsetConfig {
+    /// Defaults for a short transform with `bins` useful bins and a hop of `hop_s` seconds.
+    pub fn new(bins: usize, hop_s: f32) -> Self {
+        let hops = |s: f32| ((s / hop_s).round() as usize).max(1);
+        Self {
+            bins,
+            lag_hops: hops(0.008),
+            mean_hops: hops(0.12),
+            factor: 1.6,
+            offset: 0.08,
+            compression: 200.0,
+            gate_db: -55.0,
+            refractory_hops: hops(0.045) as u32,
+        }
+    }
+}
+
+/// The detector's answer for one hop.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct OnsetOutput {
+    /// Normalised flux (mean positive log-magnitude increase per bin, × 10).
+    pub flux: f32,
+    /// The threshold the flux was compared with.
+    pub threshold: f32,
+    /// True on the hop where the flux first crosses the threshold.
+    pub onset: bool,
+}
+
+/// Spectral-flux onset detector.
+pub struct OnsetDetector {
+    /// Settings, fixed at construction.
+    config: OnsetConfig,
+    /// Ring of the last `lag_hops` log-magnitude spectra (`lag_hops × bins`), allocated in `new`.
+    history: Vec<f32>,
+    /// Slot of the oldest spectrum in `history`.
+    history_pos: usize,
+    /// Ring of recent flux values for the adaptive threshold (`mean_hops`), allocated in `new`.
+    flux_ring: Vec<f32>,
+    /// Next slot in `flux_ring`.
+    flux_pos: usize,
+    /// Sum of `flux_ring`, recomputed each hop (no drift).
+    flux_sum: f32,
+    /// Whether the previous hop was above its threshold (onsets fire on the rising edge).
+    was_above: bool,
+    /// Hops since the last onset (saturating).
+    since_onset: u32,
+}
+
+impl OnsetDetector {
+    pub fn new(config: OnsetConfig) -> Self {
+        let lag = config.lag_hops.max(1);
+        let mean = config.mean_hops.max(1);
+        Self {
+            config: OnsetConfig {
+                lag_hops: lag,
+                mean_hops: mean,
+                ..config
+            },
+            history: vec![0.0; lag * config.bins],
+            history_pos: 0,
+            flux_ring: vec![0.0; mean],
+            flux_pos: 0,
+            flux_sum: 0.0,
+            was_above: false,
+            since_onset: u32::MAX,
+        }
+    }
+
+    /// One hop: `magnitudes` of the short transform, `level_db` the short-term level.
+    pub fn process(&mut self, magnitudes: &[f32], level_db: f32) -> OnsetOutput {
+        let bins = self.config.bins;
+        let start = self.history_pos * bins;
+        let mut flux = 0.0f32;
+        if let Some(old) = self.history.get_mut(start..start + bins) {
+            for (o, &m) in old.iter_mut().zip(magnitudes) {
+                let v = (1.0 + self.config.compression * m).ln();
+                let d = v - *o;
+                if d > 0.0 {
+                    flux += d;
+                }
+                *o = v;
+            }
+        }
+        self.history_pos += 1;
+        if self.history_pos >= self.config.lag_hops {
+            self.history_pos = 0;
+        }
+        let flux = if bins > 0 {
+            10.0 * flux / bins as f32
+        } else {
+            0.0
+        };
+        let mean = self.flux_sum / self.flux_ring.len() as f32;
+        let threshold = self.config.offset + self.config.factor * mean;
+        let above = flux > threshold && level_db > self.config.gate_db;
+        let onset = above && !self.was_above && self.since_onset >= self.config.refractory_hops;
+        self.was_above = above;
+        self.since_onset = if onset {
+            0
+        } else {
+            self.since_onset.saturating_add(1)
+        };
+        if let Some(slot) = self.flux_ring.get_mut(self.flux_pos) {
+            *slot = flux;
+        }
+        self.flux_pos += 1;
+        if self.flux_pos >= self.flux_ring.len() {
+            self.flux_pos = 0;
+        }
+        self.flux_sum = self.flux_ring.iter().sum();
+        OnsetOutput {
+            flux,
+            threshold,
+            onset,
+        }
+    }
+
+    pub fn reset(&mut self) {
+        self.history.iter_mut().for_each(|v| *v = 0.0);
+        self.flux_ring.iter_mut().for_each(|v| *v = 0.0);
+        self.history_pos = 0;
+        self.flux_pos = 0;
+        self.flux_sum = 0.0;
+        self.was_above = false;
+        self.since_onset = u32::MAX;
+    }
+}

@@ -1,0 +1,310 @@
+//! Fundamental-frequency estimation (AUDIO THREAD): McLeod's normalised square difference
+//! function (NSDF) computed through an FFT autocorrelation, key-maximum peak picking, parabolic
+//! interpolation and octave guards.
+//!
+//! `NSDF(τ) = 2·r(τ) / m(τ)` with `r` the linear autocorrelation of the frame (inverse FFT of the
+//! power spectrum of the frame zero-padded to twice its length) and
+//! `m(τ) = Σ x[j]² + x[j+τ]²` over the overlap, updated incrementally. Values lie in −1..1; a
+//! periodic signal gives peaks near 1 at multiples of its period.
+
+use std::sync::Arc;
+
+use realfft::num_complex::Complex;
+use realfft::{ComplexToReal, RealFftPlanner};
+
+/// Fixed settings of the pitch detector.
+#[derive(Debug, Clone, Copy)]
+pub struct PitchConfig {
+    pub sample_rate: f32,
+    /// Frame length N; the spectrum handed to `process` must come from a 2N-point FFT.
+    pub frame_len: usize,
+    /// Lowest fundamental searched (Hz). Bounded below by the frame: lags reach at most 0.6·N.
+    pub min_hz: f32,
+    /// Highest fundamental searched (Hz).
+    pub max_hz: f32,
+    /// Key-maximum selection ratio: the first key maximum ≥ `peak_ratio` × the highest wins.
+    pub peak_ratio: f32,
+}
+
+impl PitchConfig {
+    /// Defaults for a frame length at a sample rate.
+    pub fn new(sample_rate: f32, frame_len: usize) -> Self {
+        Self {
+            sample_rate,
+            frame_len,
+            min_hz: 30.0,
+            max_hz: 4500.0,
+            peak_ratio: 0.8,
+        }
+    }
+}
+
+/// The detector's answer for one frame.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct PitchEstimate {
+    /// Fundamental in Hz, 0 when no periodicity was found.
+    pub hz: f32,
+    /// NSDF height of the chosen peak (0..1): how periodic the frame is.
+    pub confidence: f32,
+}
+
+/// Most key maxima remembered per frame (more are ignored; 32 covers 4.5 kHz … 30 Hz lobes).
+const MAX_PEAKS: usize = 48;
+
+/// One key maximum of the NSDF: interpolated lag and height.
+#[derive(Debug, Clone, Copy, Default)]
+struct Peak {
+    lag: f32,
+    value: f32,
+}
+
+/// The NSDF pitch detector.
+pub struct PitchDetector {
+    /// Settings, fixed at construction.
+    config: PitchConfig,
+    /// Frame length N.
+    frame_len: usize,
+    /// Smallest lag searched (from `max_hz`).
+    min_lag: usize,
+    /// Largest lag searched (from `min_hz`, at most 0.6·N).
+    max_lag: usize,
+    /// Inverse FFT of length 2N, planned in `new`.
+    inverse: Arc<dyn ComplexToReal<f32>>,
+    /// Power spectrum |X|² (N+1 bins); the inverse FFT consumes it as scratch.
+    power: Vec<Complex<f32>>,
+    /// Autocorrelation r(τ), 2N values (only 0..=max_lag+1 are read).
+    acf: Vec<f32>,
+    /// NSDF values for lags 0..=max_lag+1.
+    nsdf: Vec<f32>,
+    /// Inverse FFT scratch space.
+    scratch: Vec<Complex<f32>>,
+    /// Key maxima of the current frame (fixed capacity, no allocation).
+    peaks: [Peak; MAX_PEAKS],
+}
+
+impl PitchDetector {
+    /// Plans the inverse FFT (length 2·`frame_len`) and allocates the buffers.
+    pub fn new(config: PitchConfig) -> Self {
+        let frame_len = config.frame_len.max(16);
+        let mut planner = RealFftPlanner::<f32>::new();
+        let inverse = planner.plan_fft_inverse(2 * frame_len);
+        let min_lag = ((config.sample_rate / config.max_hz).floor() as usize).max(2);
+        let max_lag = ((config.sample_rate / config.min_hz).ceil() as usize)
+            .min(frame_len * 6 / 10)
+            .max(min_lag + 2);
+        let power = inverse.make_input_vec();
+        let acf = inverse.make_output_vec();
+        let scratch = inverse.make_scratch_vec();
+        Self {
+            config,
+            frame_len,
+            min_lag,
+            max_lag,
+            inverse,
+            power,
+            acf,
+            nsdf: vec![0.0; max_lag + 2],
+            scratch,
+            peaks: [Peak::default(); MAX_PEAKS],
+        }
+    }
+
+    /// The lowest frequency the detector can report.
+    pub fn min_hz(&self) -> f32 {
+        self.config.sample_rate / self.max_lag as f32
+    }
+
+    /// Estimates the pitch of `frame` (N samples) whose unwindowed spectrum zero-padded to 2N is
+    /// `spectrum` (N+1 bins).
+    pub fn process(&mut self, frame: &[f32], spectrum: &[Complex<f32>]) -> PitchEstimate {
+        if frame.len() != self.frame_len || spectrum.len() != self.power.len() {
+            return PitchEstimate::default();
+        }
+        for (p, x) in self.power.iter_mut().zip(spectrum) {
+            *p = Complex::new(x.norm_sqr(), 0.0);
+        }
+        if self
+            .inverse
+            .process_with_scratch(&mut self.power, &mut self.acf, &mut self.scratch)
+            .is_err()
+        {
+            return PitchEstimate::default();
+        }
+        // m(τ) in f64: it is a difference of running sums that must not drift.
+        let energy: f64 = frame.iter().map(|&x| (x as f64) * (x as f64)).sum();
+        if energy <= 1e-12 {
+            return PitchEstimate::default();
+        }
+        let r0 = self.acf.first().copied().unwrap_or(0.0) as f64;
+        if r0 <= 0.0 {
+            return PitchEstimate::default();
+        }
+        // The inverse FFT is unnormalised; r(0) must equal the energy.
+        let scale = 1.0 / r0;
+        let mut m = 2.0 * energy;
+        let n = self.frame_len;
+        let last = (self.max_lag + 1).min(n - 1);
+        if let Some(first) = self.nsdf.first_mut() {
+            *first = 1.0;
+        }
+        for tau in 1..=last {
+            let a = frame.get(tau - 1).copied().unwrap_or(0.0) as f64;
+            let b = frame.get(n - tau).copied().unwrap_or(0.0) as f64;
+            m -= a * a + b * b;
+            let r = self.acf.get(tau).copied().unwrap_or(0.0) as f64 * scale * energy;
+            let v = if m > 1e-9 * energy {
+                (2.0 * r / m) as f32
+            } else {
+                0.0
+            };
+            if let Some(slot) = self.nsdf.get_mut(tau) {
+                *slot = v.clamp(-1.0, 1.0);
+            }
+        }
+        self.pick(last)
+    }
+
+    /// McLeod key-maximum selection with octave guards.
+    fn pick(&mut self, last: usize) -> PitchEstimate {
+        let nsdf = &self.nsdf[..=last.min(self.nsdf.len() - 1)];
+        let mut count = 0usize;
+        // Skip the lobe around lag 0: wait for the first negative value.
+        let mut tau = 1;
+        while tau < nsdf.len() && nsdf[tau] > 0.0 {
+            tau += 1;
+        }
+        let mut best_in_lobe: Option<usize> = None;
+        while tau + 1 < nsdf.len() {
+            let v = nsdf[tau];
+            if v > 0.0 {
+                match best_in_lobe {
+                    Some(b) if nsdf[b] >= v => {}
+                    _ => best_in_lobe = Some(tau),
+                }
+            } else if let Some(b) = best_in_lobe.take() {
+                if b >= self.min_lag && count < MAX_PEAKS {
+                    self.peaks[count] = interpolate(nsdf, b);
+                    count += 1;
+                }
+            }
+            tau += 1;
+        }
+        // A lobe still open at the end of the search counts only if it has a real maximum.
+        if let Some(b) = best_in_lobe {
+            if b >= self.min_lag
+                && b + 1 < nsdf.len()
+                && nsdf[b] >= nsdf[b + 1]
+                && count < MAX_PEAKS
+            {
+                self.peaks[count] = interpolate(nsdf, b);
+                count += 1;
+            }
+        }
+        let peaks = &self.peaks[..count];
+        let highest = peaks.iter().fold(0.0f32, |a, p| a.max(p.value));
+        if highest <= 0.0 {
+            return PitchEstimate::default();
+        }
+        let threshold = self.config.peak_ratio * highest;
+        let Some(chosen) = peaks.iter().position(|p| p.value >= threshold) else {
+            return PitchEstimate::default();
+        };
+        let mut best = peaks[chosen];
+        // Octave guard (too high): if the chosen peak is weak and a peak at twice its lag is
+        // clearly more periodic, the chosen one was a strong harmonic.
+        if let Some(double) = peaks[chosen + 1..]
+            .iter()
+            .find(|p| (p.lag / best.lag - 2.0).abs() < 0.06)
+        {
+            if double.value > best.value + 0.12 && best.value < 0.85 {
+                best = *double;
+            }
+        }
+        if best.lag <= 0.0 {
+            return PitchEstimate::default();
+        }
+        PitchEstimate {
+            hz: self.config.sample_rate / best.lag,
+            confidence: best.value.clamp(0.0, 1.0),
+        }
+    }
+
+    /// Nothing to forget between frames; present for the common stage life cycle.
+    pub fn reset(&mut self) {
+        self.nsdf.iter_mut().for_each(|v| *v = 0.0);
+    }
+}
+
+/// Parabolic interpolation of the peak at `i`.
+fn interpolate(nsdf: &[f32], i: usize) -> Peak {
+    let b = nsdf[i];
+    if i == 0 || i + 1 >= nsdf.len() {
+        return Peak {
+            lag: i as f32,
+            value: b,
+        };
+    }
+    let a = nsdf[i - 1];
+    let c = nsdf[i + 1];
+    let denom = a - 2.0 * b + c;
+    if denom.abs() < 1e-12 {
+        return Peak {
+            lag: i as f32,
+            value: b,
+        };
+    }
+    let delta = (0.5 * (a - c) / denom).clamp(-0.5, 0.5);
+    Peak {
+        lag: i as f32 + delta,
+        value: b - 0.25 * (a - c) * delta,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::stft::{Stft, StftConfig, WindowShape};
+    use crate::music::hz_to_midi;
+
+    fn detect(frame: &[f32], sr: f32) -> PitchEstimate {
+        let n = frame.len();
+        let mut stft = Stft::new(StftConfig {
+            frame_len: n,
+            fft_len: 2 * n,
+            window: WindowShape::Rectangular,
+        });
+        let mut det = PitchDetector::new(PitchConfig::new(sr, n));
+        let spec = stft.process(frame).to_vec();
+        det.process(frame, &spec)
+    }
+
+    #[test]
+    fn sines_and_harmonic_tones() {
+        let sr = 48_000.0;
+        for &hz in &[55.0f32, 110.0, 220.0, 440.0, 987.8, 2093.0, 3520.0] {
+            for harmonics in [1usize, 6] {
+                let frame: Vec<f32> = (0..2048)
+                    .map(|i| {
+                        (1..=harmonics)
+                            .map(|h| {
+                                (std::f32::consts::TAU * hz * h as f32 * i as f32 / sr).sin()
+                                    / h as f32
+                            })
+                            .sum::<f32>()
+                            * 0.5
+                    })
+                    .collect();
+                let est = detect(&frame, sr);
+                let err = (hz_to_midi(est.hz) - hz_to_midi(hz)).abs();
+                assert!(err < 0.25, "{hz} Hz x{harmonics}: got {} Hz", est.hz);
+                assert!(est.confidence > 0.8, "{hz}: confidence {}", est.confidence);
+            }
+        }
+    }
+
+    #[test]
+    fn silence_has_no_pitch() {
+        let est = detect(&[0.0; 2048], 48_000.0);
+        assert_eq!(est.hz, 0.0);
+    }
+}

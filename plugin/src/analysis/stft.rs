@@ -1,0 +1,223 @@
+//! Short-time Fourier transform of one analysis frame (AUDIO THREAD).
+//!
+//! A `Stft` owns a preplanned real FFT, its window and every buffer it needs; `process` windows a
+//! frame, zero-pads it to the FFT length and transforms it without allocating.
+//!
+//! The analyser uses two of them:
+//! - the *long* transform: the full ≈ 43 ms frame, rectangular window, zero-padded to twice its
+//!   length so that `|X|²` gives the linear (not circular) autocorrelation for the pitch detector.
+//!   Its even bins, combined three at a time, are exactly the spectrum of the Hann-windowed frame
+//!   (see [`Stft::hann_magnitudes_from_padded`]), which feeds the chroma — one FFT serves both.
+//! - the *short* transform: the last ≈ 10 ms, Hann window, for spectral flux (fast onsets).
+
+use std::sync::Arc;
+
+use realfft::num_complex::Complex;
+use realfft::{RealFftPlanner, RealToComplex};
+
+/// The window applied before the transform.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WindowShape {
+    /// No weighting (all ones): used when the spectrum feeds an autocorrelation.
+    Rectangular,
+    /// Periodic Hann window.
+    Hann,
+}
+
+/// Fixed sizes of one transform.
+#[derive(Debug, Clone, Copy)]
+pub struct StftConfig {
+    /// Samples per frame (the window length).
+    pub frame_len: usize,
+    /// FFT length, ≥ `frame_len`; the frame is zero-padded up to it.
+    pub fft_len: usize,
+    /// Window shape.
+    pub window: WindowShape,
+}
+
+/// One preplanned transform with all its buffers.
+pub struct Stft {
+    /// Frame length; `process` reads at most this many samples. Fixed at construction.
+    frame_len: usize,
+    /// The forward real FFT plan, planned once in `new`.
+    fft: Arc<dyn RealToComplex<f32>>,
+    /// Window coefficients (`frame_len` values), allocated in `new`.
+    window: Vec<f32>,
+    /// FFT input (`fft_len` values): the windowed frame followed by zeros. The FFT uses it as
+    /// scratch, so it is rewritten on every call.
+    input: Vec<f32>,
+    /// Complex spectrum (`fft_len / 2 + 1` bins) of the last processed frame.
+    spectrum: Vec<Complex<f32>>,
+    /// Magnitudes of `spectrum`, filled on demand by [`Stft::magnitudes`] (same length).
+    magnitudes: Vec<f32>,
+    /// FFT scratch space, so that the transform never allocates.
+    scratch: Vec<Complex<f32>>,
+    /// 1 / (sum of the window): scales magnitudes so that a full-scale sine reads ≈ 0.5.
+    norm: f32,
+}
+
+impl Stft {
+    /// Plans the FFT and allocates every buffer.
+    pub fn new(config: StftConfig) -> Self {
+        let frame_len = config.frame_len.max(2);
+        let fft_len = config.fft_len.max(frame_len);
+        let mut planner = RealFftPlanner::<f32>::new();
+        let fft = planner.plan_fft_forward(fft_len);
+        let window: Vec<f32> = (0..frame_len)
+            .map(|n| match config.window {
+                WindowShape::Rectangular => 1.0,
+                WindowShape::Hann => {
+                    let phase = std::f32::consts::TAU * n as f32 / frame_len as f32;
+                    0.5 - 0.5 * phase.cos()
+                }
+            })
+            .collect();
+        let sum: f32 = window.iter().sum();
+        let input = fft.make_input_vec();
+        let spectrum = fft.make_output_vec();
+        let scratch = fft.make_scratch_vec();
+        let magnitudes = vec![0.0; spectrum.len()];
+        Self {
+            frame_len,
+            fft,
+            window,
+            input,
+            spectrum,
+            magnitudes,
+            scratch,
+            norm: if sum > 0.0 { 1.0 / sum } else { 1.0 },
+        }
+    }
+
+    /// Frame length in samples.
+    pub fn frame_len(&self) -> usize {
+        self.frame_len
+    }
+
+    /// Number of spectrum bins (`fft_len / 2 + 1`).
+    pub fn bins(&self) -> usize {
+        self.spectrum.len()
+    }
+
+    /// Windows `frame` (its last `frame_len` samples are used; shorter frames are zero-filled at
+    /// the front), zero-pads and transforms it. Returns the complex spectrum.
+    pub fn process(&mut self, frame: &[f32]) -> &[Complex<f32>] {
+        let n = self.frame_len.min(frame.len());
+        let start_in_frame = frame.len() - n;
+        let start_in_window = self.frame_len - n;
+        self.input.iter_mut().for_each(|v| *v = 0.0);
+        if let (Some(dst), Some(src), Some(win)) = (
+            self.input.get_mut(start_in_window..self.frame_len),
+            frame.get(start_in_frame..),
+            self.window.get(start_in_window..),
+        ) {
+            for ((d, &s), &w) in dst.iter_mut().zip(src).zip(win) {
+                *d = s * w;
+            }
+        }
+        // Lengths come from the plan itself, so this cannot fail; on error keep the old spectrum.
+        let _ =
+            self.fft
+                .process_with_scratch(&mut self.input, &mut self.spectrum, &mut self.scratch);
+        &self.spectrum
+    }
+
+    /// The spectrum of the last processed frame.
+    pub fn spectrum(&self) -> &[Complex<f32>] {
+        &self.spectrum
+    }
+
+    /// Normalised magnitudes of the first `bins` bins of the last spectrum.
+    pub fn magnitudes(&mut self, bins: usize) -> &[f32] {
+        let bins = bins.min(self.spectrum.len());
+        for (m, c) in self.magnitudes.iter_mut().zip(&self.spectrum).take(bins) {
+            *m = c.norm() * self.norm;
+        }
+        &self.magnitudes[..bins]
+    }
+
+    /// Hann-windowed magnitude spectrum of an `N`-sample frame, computed from the spectrum `x` of
+    /// the same frame, unwindowed and zero-padded to `2N`: Hann bin `j` is
+    /// `0.5·X[2j] − 0.25·X[2j−2] − 0.25·X[2j+2]` (the window's three-term cosine form). Fills
+    /// `out` (one value per Hann bin, `out.len()` ≤ N/2+1) scaled so a full-scale sine reads ≈ 0.5.
+    pub fn hann_magnitudes_from_padded(x: &[Complex<f32>], frame_len: usize, out: &mut [f32]) {
+        let norm = if frame_len > 0 {
+            2.0 / frame_len as f32
+        } else {
+            0.0
+        };
+        let last = x.len().saturating_sub(1);
+        for (j, o) in out.iter_mut().enumerate() {
+            let k = 2 * j;
+            let at = |i: isize| -> Complex<f32> {
+                if i < 0 {
+                    x.get((-i) as usize).map(|c| c.conj()).unwrap_or_default()
+                } else if (i as usize) > last {
+                    x.get(2 * last - i as usize)
+                        .map(|c| c.conj())
+                        .unwrap_or_default()
+                } else {
+                    x.get(i as usize).copied().unwrap_or_default()
+                }
+            };
+            let k = k as isize;
+            let h = at(k) * 0.5 - (at(k - 2) + at(k + 2)) * 0.25;
+            *o = h.norm() * norm;
+        }
+    }
+
+    /// Forgets the last spectrum.
+    pub fn reset(&mut self) {
+        self.spectrum
+            .iter_mut()
+            .for_each(|c| *c = Complex::default());
+        self.magnitudes.iter_mut().for_each(|m| *m = 0.0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hann_from_padded_matches_direct_hann() {
+        let n = 256;
+        let frame: Vec<f32> = (0..n)
+            .map(|i| (i as f32 * 0.37).sin() + 0.3 * (i as f32 * 1.91).cos())
+            .collect();
+        let mut padded = Stft::new(StftConfig {
+            frame_len: n,
+            fft_len: 2 * n,
+            window: WindowShape::Rectangular,
+        });
+        let mut hann = Stft::new(StftConfig {
+            frame_len: n,
+            fft_len: n,
+            window: WindowShape::Hann,
+        });
+        let x = padded.process(&frame).to_vec();
+        hann.process(&frame);
+        let direct = hann.magnitudes(n / 2 + 1).to_vec();
+        let mut derived = vec![0.0; n / 2 + 1];
+        Stft::hann_magnitudes_from_padded(&x, n, &mut derived);
+        for (a, b) in direct.iter().zip(&derived) {
+            assert!((a - b).abs() < 1e-3, "{a} vs {b}");
+        }
+    }
+
+    #[test]
+    fn full_scale_sine_reads_half() {
+        let n = 512;
+        let mut stft = Stft::new(StftConfig {
+            frame_len: n,
+            fft_len: n,
+            window: WindowShape::Hann,
+        });
+        let frame: Vec<f32> = (0..n)
+            .map(|i| (std::f32::consts::TAU * 32.0 * i as f32 / n as f32).sin())
+            .collect();
+        stft.process(&frame);
+        let m = stft.magnitudes(n / 2 + 1);
+        assert!((m[32] - 0.5).abs() < 0.01, "{}", m[32]);
+    }
+}

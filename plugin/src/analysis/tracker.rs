@@ -1,0 +1,362 @@
+//! Note tracking (AUDIO THREAD): turns per-hop pitch, level and onset features into note starts
+//! and ends.
+//!
+//! States: silence → (onset or stable pitch) → note → (release, or a new note). Three ways in:
+//! - *onset path*: the flux detector fired; as soon as the pitch after it is stable for a few
+//!   hops the note starts, dated at the onset. A new note at the pitch already sounding needs a
+//!   level rise (tremolo and vibraphone modulation must not retrigger).
+//! - *legato path*: no onset, but a different pitch stays stable for longer (slow attacks, slurs);
+//!   the note is dated back to when the new pitch appeared, minus the detector's delay.
+//! - *swell path*: the same pitch comes back after the level dipped and rose again (repeated
+//!   bowed or blown notes without a flux onset).
+//!
+//! Vibrato: while a note sounds, pitch estimates within `vibrato_semitones` of it count as that
+//! note, so ±50 cents of vibrato stays one note.
+
+use super::loudness::velocity_from_db;
+
+/// Fixed settings, in hops and dB. Built from seconds by [`TrackerConfig::new`].
+#[derive(Debug, Clone, Copy)]
+pub struct TrackerConfig {
+    /// Samples per hop.
+    pub hop: u64,
+    /// Minimum pitch confidence for a hop to count as voiced.
+    pub min_confidence: f32,
+    /// Minimum frame level (dBFS) for a hop to count as voiced; notes end below it.
+    pub gate_db: f32,
+    /// Stable hops needed after an onset.
+    pub onset_stable_hops: u32,
+    /// Stable hops needed after an onset when the pitch is the one already sounding.
+    pub repeat_stable_hops: u32,
+    /// Stable hops needed without an onset (legato path).
+    pub legato_stable_hops: u32,
+    /// Stable hops needed without an onset for a jump of an octave (or octave + fifth).
+    pub octave_stable_hops: u32,
+    /// How long an onset waits for a stable pitch (hops).
+    pub onset_wait_hops: u32,
+    /// Level rise (dB, short-term level) needed to restart the sounding pitch after an onset.
+    pub retrigger_rise_db: f32,
+    /// Swell path: the short-term level must dip this far below the note's peak ...
+    pub swell_dip_db: f32,
+    /// ... and then rise this much from the dip.
+    pub swell_rise_db: f32,
+    /// A note ends when the short-term level falls this far below its peak.
+    pub release_drop_db: f32,
+    /// A note ends after this many unvoiced hops.
+    pub unvoiced_release_hops: u32,
+    /// Pitch estimates within this distance (semitones) of the sounding note belong to it.
+    pub vibrato_semitones: f32,
+    /// Onset-path notes are dated this many samples before the hop where flux fired.
+    pub onset_backdate: u64,
+    /// Legato-path notes are dated this many samples before the first hop of the new pitch.
+    pub legato_backdate: u64,
+}
+
+impl TrackerConfig {
+    /// Defaults for a hop length and sample rate.
+    pub fn new(sample_rate: f32, hop: usize, frame_len: usize, short_len: usize) -> Self {
+        let hop_s = hop as f32 / sample_rate;
+        let hops = |s: f32| ((s / hop_s).round() as u32).max(1);
+        Self {
+            hop: hop as u64,
+            min_confidence: 0.6,
+            gate_db: -52.0,
+            onset_stable_hops: hops(0.006),
+            repeat_stable_hops: hops(0.016),
+            legato_stable_hops: hops(0.018),
+            octave_stable_hops: hops(0.04),
+            onset_wait_hops: hops(0.06),
+            retrigger_rise_db: 3.0,
+            swell_dip_db: 9.0,
+            swell_rise_db: 6.0,
+            release_drop_db: 40.0,
+            unvoiced_release_hops: hops(0.08),
+            vibrato_semitones: 0.7,
+            onset_backdate: (short_len / 2) as u64,
+            legato_backdate: (frame_len / 3) as u64,
+        }
+    }
+}
+
+/// One hop's features as the tracker sees them.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TrackerInput {
+    /// Stream time of the end of the frame (samples).
+    pub time: u64,
+    /// Fractional MIDI pitch, or 0 when no pitch was found.
+    pub midi: f32,
+    /// Pitch confidence 0..1.
+    pub confidence: f32,
+    /// Frame level (dBFS).
+    pub level_db: f32,
+    /// Short-term level (dBFS).
+    pub recent_db: f32,
+    /// The onset detector fired on this hop.
+    pub onset: bool,
+}
+
+/// At most one note end and one note start per hop (end first).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct TrackerOutput {
+    /// (pitch, offset in stream samples)
+    pub off: Option<(u8, u64)>,
+    /// (pitch, velocity, onset in stream samples)
+    pub on: Option<(u8, f32, u64)>,
+}
+
+/// The note sounding now.
+#[derive(Debug, Clone, Copy)]
+struct Active {
+    pitch: u8,
+    /// Highest short-term level since the note (or its last retrigger) began.
+    peak_db: f32,
+    /// Lowest short-term level since the peak (swell path).
+    dip_db: f32,
+    /// Time of `dip_db`.
+    dip_time: u64,
+}
+
+/// Consecutive voiced hops that agree on one semitone.
+#[derive(Debug, Clone, Copy, Default)]
+struct Run {
+    pitch: u8,
+    /// Time of the first hop of the run.
+    start: u64,
+    hops: u32,
+    /// A note was already started from this run.
+    used: bool,
+}
+
+/// An onset waiting for a stable pitch.
+#[derive(Debug, Clone, Copy)]
+struct Pending {
+    /// Best estimate of the onset time.
+    time: u64,
+    hops_waited: u32,
+    /// Short-term level just before the onset.
+    before_db: f32,
+    /// Highest short-term level since the onset.
+    after_db: f32,
+}
+
+/// Hops of short-term level remembered for "level before the onset".
+const LEVEL_HISTORY: usize = 8;
+
+/// The note tracker.
+pub struct NoteTracker {
+    /// Settings, fixed at construction.
+    config: TrackerConfig,
+    /// The sounding note, if any.
+    active: Option<Active>,
+    /// The current run of agreeing pitch estimates.
+    run: Run,
+    /// An onset waiting for its pitch.
+    pending: Option<Pending>,
+    /// Consecutive unvoiced hops.
+    unvoiced_hops: u32,
+    /// Time of the first of the current unvoiced hops.
+    unvoiced_since: u64,
+    /// Recent short-term levels (ring), for the level before an onset.
+    level_history: [f32; LEVEL_HISTORY],
+    /// Next slot in `level_history`.
+    level_pos: usize,
+}
+
+impl NoteTracker {
+    pub fn new(config: TrackerConfig) -> Self {
+        Self {
+            config,
+            active: None,
+            run: Run::default(),
+            pending: None,
+            unvoiced_hops: 0,
+            unvoiced_since: 0,
+            level_history: [super::loudness::FLOOR_DB; LEVEL_HISTORY],
+            level_pos: 0,
+        }
+    }
+
+    /// The pitch of the sounding note.
+    pub fn active_pitch(&self) -> Option<u8> {
+        self.active.map(|a| a.pitch)
+    }
+
+    /// Ends the sounding note now (used by `reset` callers that want a final Off).
+    pub fn flush(&mut self, time: u64) -> Option<(u8, u64)> {
+        self.pending = None;
+        self.active.take().map(|a| (a.pitch, time))
+    }
+
+    pub fn reset(&mut self) {
+        *self = Self::new(self.config);
+    }
+
+    pub fn process(&mut self, input: &TrackerInput) -> TrackerOutput {
+        let c = self.config;
+        let mut out = TrackerOutput::default();
+        let voiced = input.confidence >= c.min_confidence
+            && input.level_db >= c.gate_db
+            && input.midi > 0.0
+            && input.midi < 140.0;
+
+        // Level before a possible onset: the lowest of the last few hops.
+        let before_db = self
+            .level_history
+            .iter()
+            .fold(f32::INFINITY, |a, &b| a.min(b));
+        if let Some(slot) = self.level_history.get_mut(self.level_pos) {
+            *slot = input.recent_db;
+        }
+        self.level_pos = (self.level_pos + 1) % LEVEL_HISTORY;
+
+        if input.onset && input.level_db >= c.gate_db {
+            self.pending = Some(Pending {
+                time: input.time.saturating_sub(c.onset_backdate),
+                hops_waited: 0,
+                before_db,
+                after_db: input.recent_db,
+            });
+            // Count stability only from hops after the onset.
+            self.run = Run::default();
+        }
+
+        // Update the run.
+        if voiced {
+            self.unvoiced_hops = 0;
+            let semitone = match self.active {
+                Some(a) if (input.midi - a.pitch as f32).abs() <= c.vibrato_semitones => a.pitch,
+                _ => {
+                    if self.run.hops > 0
+                        && (input.midi - self.run.pitch as f32).abs() <= c.vibrato_semitones
+                    {
+                        self.run.pitch
+                    } else {
+                        input.midi.round().clamp(0.0, 127.0) as u8
+                    }
+                }
+            };
+            if self.run.hops > 0 && self.run.pitch == semitone {
+                self.run.hops = self.run.hops.saturating_add(1);
+            } else {
+                self.run = Run {
+                    pitch: semitone,
+                    start: input.time,
+                    hops: 1,
+                    used: false,
+                };
+            }
+        } else {
+            if self.unvoiced_hops == 0 {
+                self.unvoiced_since = input.time;
+            }
+            self.unvoiced_hops = self.unvoiced_hops.saturating_add(1);
+            self.run.hops = 0;
+        }
+
+        // Follow the sounding note's level.
+        if let Some(a) = self.active.as_mut() {
+            if input.recent_db > a.peak_db {
+                a.peak_db = input.recent_db;
+                a.dip_db = input.recent_db;
+                a.dip_time = input.time;
+            } else if input.recent_db < a.dip_db {
+                a.dip_db = input.recent_db;
+                a.dip_time = input.time;
+            }
+        }
+
+        // Onset path.
+        if let Some(mut p) = self.pending {
+            p.hops_waited += 1;
+            p.after_db = p.after_db.max(input.recent_db);
+            let mut done = false;
+            if voiced && !self.run.used {
+                let same = self.active.map(|a| a.pitch) == Some(self.run.pitch);
+                if !same && self.run.hops >= c.onset_stable_hops {
+                    self.start(&mut out, self.run.pitch, p.time, input);
+                    done = true;
+                } else if same
+                    && self.run.hops >= c.repeat_stable_hops
+                    && p.after_db - p.before_db >= c.retrigger_rise_db
+                {
+                    self.start(&mut out, self.run.pitch, p.time, input);
+                    done = true;
+                }
+            }
+            if done || p.hops_waited > c.onset_wait_hops {
+                self.pending = None;
+            } else {
+                self.pending = Some(p);
+            }
+        }
+
+        // Legato path.
+        if out.on.is_none() && voiced {
+            match self.active {
+                _ if self.run.used && self.active.map(|a| a.pitch) != Some(self.run.pitch) => {}
+                Some(a) if a.pitch != self.run.pitch && !self.run.used => {
+                    let interval = (a.pitch as i32 - self.run.pitch as i32).abs();
+                    let needed = if interval == 12 || interval == 19 || interval == 24 {
+                        c.octave_stable_hops
+                    } else {
+                        c.legato_stable_hops
+                    };
+                    if self.run.hops >= needed {
+                        let onset = self.run.start.saturating_sub(c.legato_backdate);
+                        self.start(&mut out, self.run.pitch, onset, input);
+                    }
+                }
+                None if self.run.hops >= c.legato_stable_hops && !self.run.used => {
+                    let onset = self.run.start.saturating_sub(c.legato_backdate);
+                    self.start(&mut out, self.run.pitch, onset, input);
+                }
+                Some(a)
+                    if a.pitch == self.run.pitch
+                        && self.run.hops >= c.repeat_stable_hops
+                        && a.dip_db < a.peak_db - c.swell_dip_db
+                        && input.recent_db > a.dip_db + c.swell_rise_db
+                        && input.level_db >= c.gate_db =>
+                {
+                    // Swell path: same pitch, level dipped and came back.
+                    let onset = a.dip_time;
+                    self.start(&mut out, self.run.pitch, onset, input);
+                }
+                _ => {}
+            }
+        }
+
+        // Release.
+        if out.on.is_none() {
+            if let Some(a) = self.active {
+                let quiet =
+                    input.level_db < c.gate_db || input.recent_db < a.peak_db - c.release_drop_db;
+                if quiet || self.unvoiced_hops >= c.unvoiced_release_hops {
+                    let at = if quiet {
+                        input.time
+                    } else {
+                        self.unvoiced_since
+                    };
+                    out.off = Some((a.pitch, at));
+                    self.active = None;
+                }
+            }
+        }
+        out
+    }
+
+    /// Starts `pitch` (ending the sounding note first).
+    fn start(&mut self, out: &mut TrackerOutput, pitch: u8, onset: u64, input: &TrackerInput) {
+        if let Some(a) = self.active.take() {
+            out.off = Some((a.pitch, onset));
+        }
+        out.on = Some((pitch, velocity_from_db(input.recent_db), onset));
+        self.active = Some(Active {
+            pitch,
+            peak_db: input.recent_db,
+            dip_db: input.recent_db,
+            dip_time: input.time,
+        });
+        self.run.used = true;
+        self.pending = None;
+    }
+}
