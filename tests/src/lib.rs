@@ -736,6 +736,9 @@ pub struct BlockOut {
     /// Events the plugin sent that are not notes (parameter gestures...).
     pub other_events: usize,
     pub ok: bool,
+    /// Output events out of time order or past the block's end (CLAP wants them sorted and
+    /// inside the block).
+    pub violations: Vec<String>,
 }
 
 impl Session {
@@ -936,8 +939,23 @@ impl Session {
         if status.is_err() {
             self.errors += 1;
         }
+        let mut last_time = 0u32;
         for e in self.out_events.iter() {
-            let t = self.pos + e.header().time() as u64;
+            let et = e.header().time();
+            if et < last_time {
+                out.violations.push(format!(
+                    "block at {}: event at {et} after one at {last_time}",
+                    self.pos
+                ));
+            }
+            if n > 0 && et as usize >= n {
+                out.violations.push(format!(
+                    "block at {} of {n} samples: event at {et} past its end",
+                    self.pos
+                ));
+            }
+            last_time = last_time.max(et);
+            let t = self.pos + et as u64;
             match e.as_core_event() {
                 Some(CoreEventSpace::NoteOn(ev)) => out.notes.push(OutNote {
                     time: t,
@@ -1024,10 +1042,12 @@ impl Session {
             }
             let inputs: Vec<&[f32]> = chans.iter().map(|c| c.as_slice()).collect();
             scratch.notes.clear();
+            scratch.violations.clear();
             self.process_into(n, &inputs, &block_events, &mut scratch, feed.keep_audio);
             if !scratch.ok {
                 fed.errors += 1;
             }
+            fed.violations.append(&mut scratch.violations);
             for note in &scratch.notes {
                 fed.notes.push(*note);
             }
@@ -1131,6 +1151,8 @@ pub struct Fed {
     pub audio: Vec<Vec<f32>>,
     pub blocks: usize,
     pub errors: usize,
+    /// See [`BlockOut::violations`].
+    pub violations: Vec<String>,
 }
 
 /// Checks that every NoteOn has exactly one later (or same-sample) NoteOff on the same channel
@@ -1323,6 +1345,8 @@ pub struct Answer {
     pub spb: f64,
     /// Output notes sounding at the end.
     pub sounding: Vec<(u8, u8)>,
+    /// Output events out of order or outside their block (see [`BlockOut::violations`]).
+    pub violations: Vec<String>,
     /// Stream position where the transport was set, and its beat there.
     pub origin: u64,
     pub start_beat: f64,
@@ -1380,6 +1404,7 @@ pub fn call_and_answer_from(
     })?;
     let mut out = Answer {
         call_end,
+        violations: fed.violations,
         notes: fed.notes,
         spb,
         origin,
@@ -1400,7 +1425,9 @@ pub fn call_and_answer_from(
     let mut started = false;
     while s.pos < limit {
         scratch.notes.clear();
+        scratch.violations.clear();
         s.process_into(block, &[], &[], &mut scratch, false);
+        out.violations.append(&mut scratch.violations);
         for n in &scratch.notes {
             out.notes.push(*n);
             if n.on {

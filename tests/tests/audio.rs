@@ -62,6 +62,12 @@ fn passthrough(entry: &'static PluginEntry) {
                 })
                 .unwrap();
             assert_eq!(a.errors + b.errors, 0, "process errors");
+            assert!(
+                a.violations.is_empty() && b.violations.is_empty(),
+                "{:?} {:?}",
+                a.violations,
+                b.violations
+            );
             let out: Vec<Vec<f32>> = a
                 .audio
                 .iter()

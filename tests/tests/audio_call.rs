@@ -41,6 +41,7 @@ fn run(entry: &'static PluginEntry, audio: &[f32], sr: f64, block: usize) -> Run
         .unwrap()
         .unwrap();
     assert_eq!(fed.errors, 0);
+    assert!(fed.violations.is_empty(), "{:?}", fed.violations);
     let pairs = pair_notes(&fed.notes, false).unwrap_or_else(|e| panic!("block {block}: {e}"));
     let (heard, answer): (Vec<_>, Vec<_>) = pairs.into_iter().partition(|n| n.0 < input_len);
     let first_answer = answer.first().map(|n| n.0);

@@ -52,6 +52,7 @@ fn check_answer(entry: &'static PluginEntry, start_beat: f64) {
     for n in &a.notes {
         eprintln!("{n}");
     }
+    assert!(a.violations.is_empty(), "output events: {:?}", a.violations);
     let pairs = pair_notes(&a.answer, false).unwrap_or_else(|e| panic!("balanced answer: {e}"));
     assert!(!pairs.is_empty(), "an answer arrives after the call");
     let first = a.first_on().unwrap();

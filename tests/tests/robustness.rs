@@ -41,6 +41,7 @@ fn exercise(p: &mut Plugin, sr: f64, block: usize, what: &str) {
         })
         .unwrap();
     assert_eq!(fed.errors, 0, "{what}: process errors");
+    assert!(fed.violations.is_empty(), "{what}: {:?}", fed.violations);
     assert_passthrough(&audio, &fed.audio, what);
     assert!(
         fed.notes.iter().any(|n| n.on && n.key == 64),
@@ -140,6 +141,7 @@ fn tiny_and_empty_blocks(entry: &'static PluginEntry) {
         })
         .unwrap();
     assert_eq!(fed.errors, 0);
+    assert!(fed.violations.is_empty(), "{:?}", fed.violations);
     assert_passthrough(&audio, &fed.audio, "0/1-sample blocks");
     let pairs = pair_notes(&fed.notes, false).unwrap();
     let keys: Vec<(u64, u8)> = pairs.iter().map(|p| (p.0, p.3)).collect();
@@ -189,6 +191,7 @@ fn huge_blocks(entry: &'static PluginEntry) {
         })
         .unwrap();
     assert_eq!(fed.errors, 0);
+    assert!(fed.violations.is_empty(), "{:?}", fed.violations);
     assert_passthrough(&audio, &fed.audio, "16384-sample blocks");
     let pairs = pair_notes(&fed.notes, true).unwrap();
     assert!(
@@ -252,6 +255,7 @@ fn automation_every_sample(entry: &'static PluginEntry) {
             })
             .unwrap();
         assert_eq!(fed.errors, 0, "{name}");
+        assert!(fed.violations.is_empty(), "{name}: {:?}", fed.violations);
         assert_passthrough(
             &audio,
             &fed.audio,
