@@ -322,7 +322,10 @@ impl Playback {
 
     /// Starts the armed phrase at the next grid line from `at`.
     pub fn request_play(&mut self, at: u64) {
-        self.play_requested = Some(at);
+        // Nothing to play yet: the request is not kept for later (no surprise answers).
+        if self.armed.is_some_and(|a| a.len > 0) {
+            self.play_requested = Some(at);
+        }
     }
 
     pub fn player_note_on(
@@ -578,9 +581,18 @@ mod tests {
     const SR: f64 = 48_000.0;
 
     fn phrase(generation: u32, heard_until: u64, notes: &[(u8, f64, f64)]) -> PhraseBuf {
-        let mut buf = PhraseBuf { generation, heard_until, ..Default::default() };
+        let mut buf = PhraseBuf {
+            generation,
+            heard_until,
+            ..Default::default()
+        };
         for (i, &(pitch, onset, len)) in notes.iter().enumerate() {
-            buf.notes[i] = PhraseNote { pitch, velocity: 0.8, onset_beats: onset, length_beats: len };
+            buf.notes[i] = PhraseNote {
+                pitch,
+                velocity: 0.8,
+                onset_beats: onset,
+                length_beats: len,
+            };
             buf.len += 1;
         }
         buf
@@ -604,9 +616,18 @@ mod tests {
         let mut status = |_s: PlaybackStatus| {};
         while start < total {
             let len = (block as u64).min(total - start) as u32;
-            let clock = Clock { start, len, sample_rate: SR, tempo, beat_at_start: start as f64 / SR * tempo / 60.0 };
+            let clock = Clock {
+                start,
+                len,
+                sample_rate: SR,
+                tempo,
+                beat_at_start: start as f64 / SR * tempo / 60.0,
+            };
             q.clear();
-            for &(t, on, _pitch) in player.iter().filter(|(t, _, _)| *t >= start && *t < clock.end()) {
+            for &(t, on, _pitch) in player
+                .iter()
+                .filter(|(t, _, _)| *t >= start && *t < clock.end())
+            {
                 if on {
                     pb.player_note_on(t, &clock, &s, &mut q, &mut status);
                 } else {
@@ -645,36 +666,62 @@ mod tests {
     fn answers_after_the_gap_on_the_grid_in_every_block_size() {
         // 120 bpm at 48 kHz: a beat is 24 000 samples. The player's note ends at 30 000; the gap
         // is one beat, so the answer is due at 54 000 and starts on the next 1/4 line, 72 000.
-        let s = Settings { grid: Some(1.0), channel: 2, ..Default::default() };
+        let s = Settings {
+            grid: Some(1.0),
+            channel: 2,
+            ..Default::default()
+        };
         let player = [(1000, true, 60), (30_000, false, 60)];
         let armed = phrase(1, 30_000, &[(62, 0.0, 0.5), (64, 0.5, 0.5), (65, 1.0, 1.0)]);
         let reference = simulate(64, 120.0, &player, armed, 200_000, s);
-        assert_eq!(reference.first().map(|e| (e.0, e.1, e.2, e.3)), Some((72_000, OutKind::On, 2, 62)));
+        assert_eq!(
+            reference.first().map(|e| (e.0, e.1, e.2, e.3)),
+            Some((72_000, OutKind::On, 2, 62))
+        );
         assert_eq!(reference.len(), 6, "{reference:?}");
         assert!(balanced(&reference));
         for block in [1, 7, 512, 4096, 16384] {
-            assert_eq!(simulate(block, 120.0, &player, armed, 200_000, s), reference, "block size {block}");
+            assert_eq!(
+                simulate(block, 120.0, &player, armed, 200_000, s),
+                reference,
+                "block size {block}"
+            );
         }
     }
 
     #[test]
     fn tempo_sets_note_times() {
-        let s = Settings { grid: None, gap_beats: 0.5, ..Default::default() };
+        let s = Settings {
+            grid: None,
+            gap_beats: 0.5,
+            ..Default::default()
+        };
         let player = [(0, true, 60), (1000, false, 60)];
         let armed = phrase(1, 1000, &[(62, 0.0, 1.0), (64, 1.0, 1.0)]);
         for tempo in [60.0, 120.0, 174.0] {
             let spb = SR * 60.0 / tempo;
             let out = simulate(100, tempo, &player, armed, 400_000, s);
             let start = 1000 + (0.5 * spb).round() as u64;
-            let ons: Vec<u64> = out.iter().filter(|e| e.1 == OutKind::On).map(|e| e.0).collect();
-            assert_eq!(ons, vec![start, start + spb.round() as u64], "tempo {tempo}");
+            let ons: Vec<u64> = out
+                .iter()
+                .filter(|e| e.1 == OutKind::On)
+                .map(|e| e.0)
+                .collect();
+            assert_eq!(
+                ons,
+                vec![start, start + spb.round() as u64],
+                "tempo {tempo}"
+            );
             assert!(balanced(&out));
         }
     }
 
     #[test]
     fn waits_for_a_phrase_that_heard_the_whole_call() {
-        let s = Settings { grid: None, ..Default::default() };
+        let s = Settings {
+            grid: None,
+            ..Default::default()
+        };
         let player = [(0, true, 60), (10_000, false, 60)];
         // Computed before the last note-off: not an answer to this call.
         let stale = phrase(1, 0, &[(62, 0.0, 1.0)]);
@@ -683,13 +730,26 @@ mod tests {
 
     #[test]
     fn the_player_coming_back_cuts_the_answer() {
-        let s = Settings { grid: None, gap_beats: 0.25, ..Default::default() };
+        let s = Settings {
+            grid: None,
+            gap_beats: 0.25,
+            ..Default::default()
+        };
         // Answer due at 2000 + 6000 = 8000; its first note lasts 4 beats (96 000 samples).
-        let player = [(0, true, 60), (2000, false, 60), (20_000, true, 67), (30_000, false, 67)];
+        let player = [
+            (0, true, 60),
+            (2000, false, 60),
+            (20_000, true, 67),
+            (30_000, false, 67),
+        ];
         let armed = phrase(1, 2000, &[(62, 0.0, 4.0), (64, 4.0, 1.0)]);
         let out = simulate(128, 120.0, &player, armed, 300_000, s);
         assert_eq!(out[0], (8000, OutKind::On, 0, 62));
-        assert_eq!(out[1], (20_000, OutKind::Off, 0, 62), "cut exactly when the player returns");
+        assert_eq!(
+            out[1],
+            (20_000, OutKind::Off, 0, 62),
+            "cut exactly when the player returns"
+        );
         assert!(balanced(&out));
         // The same phrase is not replayed after the player's second call (it has not heard it).
         assert_eq!(out.len(), 2, "{out:?}");
@@ -697,17 +757,37 @@ mod tests {
 
     #[test]
     fn suggest_only_plays_on_request_and_swing_delays_off_beats() {
-        let s = Settings { mode: ResponseMode::SuggestOnly, grid: Some(0.5), swing: 0.5, ..Default::default() };
+        let s = Settings {
+            mode: ResponseMode::SuggestOnly,
+            grid: Some(0.5),
+            swing: 0.5,
+            ..Default::default()
+        };
         let mut pb = Playback::default();
-        pb.arm(phrase(1, 0, &[(60, 0.0, 0.25), (62, 0.5, 0.25), (64, 1.0, 0.25)]));
+        pb.arm(phrase(
+            1,
+            0,
+            &[(60, 0.0, 0.25), (62, 0.5, 0.25), (64, 1.0, 0.25)],
+        ));
         let mut q = EventQueue::default();
         let mut status = |_s: PlaybackStatus| {};
-        let clock = Clock { start: 0, len: 48_000, sample_rate: SR, tempo: 120.0, beat_at_start: 0.0 };
+        let clock = Clock {
+            start: 0,
+            len: 48_000,
+            sample_rate: SR,
+            tempo: 120.0,
+            beat_at_start: 0.0,
+        };
         pb.advance_to(10_000, &clock, &s, &mut q, &mut status);
         assert!(q.is_empty(), "suggest only: nothing without a request");
         pb.request_play(10_000);
         pb.advance_to(48_000, &clock, &s, &mut q, &mut status);
-        let ons: Vec<u32> = q.sorted().iter().filter(|e| e.kind == OutKind::On).map(|e| e.time).collect();
+        let ons: Vec<u32> = q
+            .sorted()
+            .iter()
+            .filter(|e| e.kind == OutKind::On)
+            .map(|e| e.time)
+            .collect();
         // Next 1/8 line after 10 000 is 12 000 (beat 0.5, an off-beat: swung by 0.25 beat = 6000).
         assert_eq!(ons, vec![18_000, 24_000, 42_000]);
     }
@@ -720,7 +800,15 @@ mod tests {
         q.note_off(20, 0, 61);
         q.all_off(30);
         let ev: Vec<(u32, OutKind)> = q.sorted().iter().map(|e| (e.time, e.kind)).collect();
-        assert_eq!(ev, vec![(0, OutKind::On), (10, OutKind::Off), (10, OutKind::On), (30, OutKind::Off)]);
+        assert_eq!(
+            ev,
+            vec![
+                (0, OutKind::On),
+                (10, OutKind::Off),
+                (10, OutKind::On),
+                (30, OutKind::Off)
+            ]
+        );
         assert!(!q.any_sounding());
         // A full queue drops note-ons but keeps room for the offs of what sounds.
         let mut q = EventQueue::default();

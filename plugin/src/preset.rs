@@ -23,24 +23,46 @@ const NOT_IN_PRESETS: &[&str] = &["bypass", "play"];
 /// The factory presets, embedded so the bundles are self-contained.
 pub const FACTORY: &[(&str, &str)] = &[
     ("chorale.json", include_str!("../../presets/chorale.json")),
-    ("fiddle-reel.json", include_str!("../../presets/fiddle-reel.json")),
-    ("sparse-call-response.json", include_str!("../../presets/sparse-call-response.json")),
+    (
+        "fiddle-reel.json",
+        include_str!("../../presets/fiddle-reel.json"),
+    ),
+    (
+        "sparse-call-response.json",
+        include_str!("../../presets/sparse-call-response.json"),
+    ),
     ("wild.json", include_str!("../../presets/wild.json")),
-    ("minor-pentatonic-lock.json", include_str!("../../presets/minor-pentatonic-lock.json")),
-    ("keyboard-duet.json", include_str!("../../presets/keyboard-duet.json")),
-    ("suggest-only.json", include_str!("../../presets/suggest-only.json")),
+    (
+        "minor-pentatonic-lock.json",
+        include_str!("../../presets/minor-pentatonic-lock.json"),
+    ),
+    (
+        "keyboard-duet.json",
+        include_str!("../../presets/keyboard-duet.json"),
+    ),
+    (
+        "suggest-only.json",
+        include_str!("../../presets/suggest-only.json"),
+    ),
 ];
 
 #[derive(Debug, thiserror::Error)]
 pub enum PresetError {
     #[error("cannot read {path}: {source}")]
-    Io { path: String, source: std::io::Error },
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("the file is {0} bytes; presets are at most {MAX_PRESET_BYTES} bytes")]
     TooLarge(u64),
     #[error("the file is empty")]
     Empty,
     #[error("not a valid preset (line {line}, column {column}): {message}")]
-    Json { line: usize, column: usize, message: String },
+    Json {
+        line: usize,
+        column: usize,
+        message: String,
+    },
     #[error("{0}")]
     Invalid(String),
     #[error("a preset named \"{0}\" already exists")]
@@ -64,7 +86,12 @@ pub struct Preset {
 
 impl Default for Preset {
     fn default() -> Self {
-        Self { version: PRESET_VERSION, name: String::new(), description: String::new(), params: BTreeMap::new() }
+        Self {
+            version: PRESET_VERSION,
+            name: String::new(),
+            description: String::new(),
+            params: BTreeMap::new(),
+        }
     }
 }
 
@@ -89,14 +116,19 @@ impl Preset {
             message: e.to_string(),
         })?;
         if preset.version == 0 {
-            return Err(PresetError::Invalid("the file has no \"version\": is it a Continuo preset?".into()));
+            return Err(PresetError::Invalid(
+                "the file has no \"version\": is it a Continuo preset?".into(),
+            ));
         }
         Ok(preset)
     }
 
     /// Reads a preset file, with a clear error for every way it can be broken.
     pub fn read(path: &Path) -> Result<Self, PresetError> {
-        let io = |source| PresetError::Io { path: path.display().to_string(), source };
+        let io = |source| PresetError::Io {
+            path: path.display().to_string(),
+            source,
+        };
         let len = std::fs::metadata(path).map_err(io)?.len();
         if len > MAX_PRESET_BYTES {
             return Err(PresetError::TooLarge(len));
@@ -104,7 +136,10 @@ impl Preset {
         let bytes = std::fs::read(path).map_err(io)?;
         let mut preset = Self::parse(&bytes)?;
         if preset.name.trim().is_empty() {
-            preset.name = path.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
+            preset.name = path
+                .file_stem()
+                .map(|s| s.to_string_lossy().to_string())
+                .unwrap_or_default();
         }
         Ok(preset)
     }
@@ -127,13 +162,19 @@ impl Preset {
                     ParamPtr::IntParam(p) => serde_json::json!((*p).value()),
                     ParamPtr::BoolParam(p) => serde_json::json!((*p).value()),
                     ParamPtr::EnumParam(_) => {
-                        serde_json::json!(ptr.normalized_value_to_string(ptr.unmodulated_normalized_value(), false))
+                        serde_json::json!(ptr
+                            .normalized_value_to_string(ptr.unmodulated_normalized_value(), false))
                     }
                 }
             };
             values.insert(id, value);
         }
-        Preset { version: PRESET_VERSION, name: name.to_string(), description: description.to_string(), params: values }
+        Preset {
+            version: PRESET_VERSION,
+            name: name.to_string(),
+            description: description.to_string(),
+            params: values,
+        }
     }
 
     /// Checks every value against the parameters; returns what to set, or why nothing can be.
@@ -175,8 +216,24 @@ impl Preset {
         if errors.is_empty() {
             Ok(Resolved { changes, notices })
         } else {
-            Err(PresetError::Invalid(format!("invalid values, nothing was changed: {}", errors.join("; "))))
+            Err(PresetError::Invalid(format!(
+                "invalid values, nothing was changed: {}",
+                errors.join("; ")
+            )))
         }
+    }
+}
+
+impl Preset {
+    /// Validates, then sets the parameters directly. Only for offline sessions and tests, where no
+    /// host owns the parameters; in the plugin the editor goes through the host instead.
+    pub fn apply_offline(&self, params: &ContinuoParams) -> Result<Vec<String>, PresetError> {
+        let r = self.resolve(params)?;
+        for (ptr, value) in &r.changes {
+            // SAFETY: the pointers come from `params`, borrowed for this call.
+            unsafe { ptr._internal_set_normalized_value(*value) };
+        }
+        Ok(r.notices)
     }
 }
 
@@ -265,14 +322,21 @@ impl Library {
     }
 
     pub fn factory() -> Vec<Preset> {
-        FACTORY.iter().filter_map(|(_, json)| Preset::parse(json.as_bytes()).ok()).collect()
+        FACTORY
+            .iter()
+            .filter_map(|(_, json)| Preset::parse(json.as_bytes()).ok())
+            .collect()
     }
 
     /// All presets, factory first; unreadable user files are listed in the second value.
     pub fn list(&self) -> (Vec<Entry>, Vec<String>) {
         let mut entries: Vec<Entry> = Self::factory()
             .into_iter()
-            .map(|p| Entry { name: p.name, description: p.description, origin: Origin::Factory })
+            .map(|p| Entry {
+                name: p.name,
+                description: p.description,
+                origin: Origin::Factory,
+            })
             .collect();
         let mut problems = Vec::new();
         let mut user = Vec::new();
@@ -283,7 +347,11 @@ impl Library {
                     continue;
                 }
                 match Preset::read(&path) {
-                    Ok(p) => user.push(Entry { name: p.name, description: p.description, origin: Origin::User(path) }),
+                    Ok(p) => user.push(Entry {
+                        name: p.name,
+                        description: p.description,
+                        origin: Origin::User(path),
+                    }),
                     Err(err) => problems.push(format!("{}: {err}", path.display())),
                 }
             }
@@ -294,17 +362,27 @@ impl Library {
     }
 
     pub fn find(&self, name: &str) -> Option<Entry> {
-        self.list().0.into_iter().find(|e| e.name.eq_ignore_ascii_case(name.trim()))
+        self.list()
+            .0
+            .into_iter()
+            .find(|e| e.name.eq_ignore_ascii_case(name.trim()))
     }
 
     pub fn load(&self, name: &str) -> Result<Preset, PresetError> {
         match self.find(name) {
             None => Err(PresetError::NotFound(name.to_string())),
-            Some(Entry { origin: Origin::Factory, name, .. }) => Self::factory()
+            Some(Entry {
+                origin: Origin::Factory,
+                name,
+                ..
+            }) => Self::factory()
                 .into_iter()
                 .find(|p| p.name == name)
                 .ok_or(PresetError::NotFound(name)),
-            Some(Entry { origin: Origin::User(path), .. }) => Preset::read(&path),
+            Some(Entry {
+                origin: Origin::User(path),
+                ..
+            }) => Preset::read(&path),
         }
     }
 
@@ -312,7 +390,13 @@ impl Library {
         let mut file: String = name
             .trim()
             .chars()
-            .map(|c| if c.is_alphanumeric() || c == '-' || c == '_' || c == ' ' { c } else { '_' })
+            .map(|c| {
+                if c.is_alphanumeric() || c == '-' || c == '_' || c == ' ' {
+                    c
+                } else {
+                    '_'
+                }
+            })
             .collect();
         file = file.trim().replace(' ', "-").to_lowercase();
         if file.is_empty() {
@@ -326,7 +410,9 @@ impl Library {
             return Err(PresetError::Invalid("a preset needs a name".into()));
         }
         if name.len() > 100 {
-            return Err(PresetError::Invalid("preset names are at most 100 characters".into()));
+            return Err(PresetError::Invalid(
+                "preset names are at most 100 characters".into(),
+            ));
         }
         Ok(())
     }
@@ -337,12 +423,18 @@ impl Library {
         Self::check_name(&preset.name)?;
         let existing = self.find(&preset.name);
         match &existing {
-            Some(Entry { origin: Origin::Factory, .. }) => return Err(PresetError::Factory(preset.name.clone())),
+            Some(Entry {
+                origin: Origin::Factory,
+                ..
+            }) => return Err(PresetError::Factory(preset.name.clone())),
             Some(_) if !overwrite => return Err(PresetError::Exists(preset.name.clone())),
             _ => {}
         }
         let path = match existing {
-            Some(Entry { origin: Origin::User(p), .. }) => p,
+            Some(Entry {
+                origin: Origin::User(p),
+                ..
+            }) => p,
             _ => self.path_for(&preset.name),
         };
         write_atomic(&path, preset.to_json().as_bytes())?;
@@ -351,8 +443,12 @@ impl Library {
 
     pub fn rename(&self, from: &str, to: &str) -> Result<PathBuf, PresetError> {
         Self::check_name(to)?;
-        let Some(entry) = self.find(from) else { return Err(PresetError::NotFound(from.into())) };
-        let Origin::User(old_path) = entry.origin else { return Err(PresetError::Factory(from.into())) };
+        let Some(entry) = self.find(from) else {
+            return Err(PresetError::NotFound(from.into()));
+        };
+        let Origin::User(old_path) = entry.origin else {
+            return Err(PresetError::Factory(from.into()));
+        };
         if !from.eq_ignore_ascii_case(to) && self.find(to).is_some() {
             return Err(PresetError::Exists(to.into()));
         }
@@ -361,22 +457,34 @@ impl Library {
         let new_path = self.path_for(to);
         write_atomic(&new_path, preset.to_json().as_bytes())?;
         if new_path != old_path {
-            std::fs::remove_file(&old_path)
-                .map_err(|source| PresetError::Io { path: old_path.display().to_string(), source })?;
+            std::fs::remove_file(&old_path).map_err(|source| PresetError::Io {
+                path: old_path.display().to_string(),
+                source,
+            })?;
         }
         Ok(new_path)
     }
 
     pub fn delete(&self, name: &str) -> Result<(), PresetError> {
-        let Some(entry) = self.find(name) else { return Err(PresetError::NotFound(name.into())) };
-        let Origin::User(path) = entry.origin else { return Err(PresetError::Factory(name.into())) };
-        std::fs::remove_file(&path).map_err(|source| PresetError::Io { path: path.display().to_string(), source })
+        let Some(entry) = self.find(name) else {
+            return Err(PresetError::NotFound(name.into()));
+        };
+        let Origin::User(path) = entry.origin else {
+            return Err(PresetError::Factory(name.into()));
+        };
+        std::fs::remove_file(&path).map_err(|source| PresetError::Io {
+            path: path.display().to_string(),
+            source,
+        })
     }
 }
 
 /// Writes through a temporary file and a rename, so a crash never leaves half a preset.
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), PresetError> {
-    let io = |source| PresetError::Io { path: path.display().to_string(), source };
+    let io = |source| PresetError::Io {
+        path: path.display().to_string(),
+        source,
+    };
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(io)?;
     }
@@ -397,7 +505,8 @@ mod tests {
     }
 
     fn tmpdir(tag: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!("continuo-preset-test-{tag}-{}", std::process::id()));
+        let d =
+            std::env::temp_dir().join(format!("continuo-preset-test-{tag}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&d);
         d
     }
@@ -435,10 +544,14 @@ mod tests {
         apply(&fresh, &reparsed.resolve(&fresh).unwrap());
         assert_eq!(Preset::capture("Mine", "d", &fresh), saved);
         // A file from an older version with one setting: everything else returns to default.
-        let old = Preset::parse(br#"{"version": 1, "name": "Old", "params": {"gap": 3.0}}"#).unwrap();
+        let old =
+            Preset::parse(br#"{"version": 1, "name": "Old", "params": {"gap": 3.0}}"#).unwrap();
         apply(&fresh, &old.resolve(&fresh).unwrap());
         assert_eq!(fresh.response.gap.value(), 3.0);
-        assert_eq!(fresh.model.temperature.value(), ContinuoParams::default().model.temperature.value());
+        assert_eq!(
+            fresh.model.temperature.value(),
+            ContinuoParams::default().model.temperature.value()
+        );
     }
 
     #[test]
@@ -447,27 +560,39 @@ mod tests {
         let cases: &[(&[u8], &str)] = &[
             (b"", "empty"),
             (b"   \n", "empty"),
-            (b"{\"version\": 1, \"name\": \"x\", \"params\": {\"gap\": 2", "line"),
+            (
+                b"{\"version\": 1, \"name\": \"x\", \"params\": {\"gap\": 2",
+                "line",
+            ),
             (b"\xff\xfe\x00garbage", "not a valid preset"),
             (b"[1, 2, 3]", "not a valid preset"),
             (b"{\"name\": \"x\"}", "version"),
             (b"{\"version\": \"one\"}", "not a valid preset"),
         ];
         for (bytes, expect) in cases {
-            let err = Preset::parse(bytes).err().unwrap_or_else(|| panic!("{:?} parsed", String::from_utf8_lossy(bytes)));
-            assert!(err.to_string().contains(expect), "{err} should mention {expect}");
+            let err = Preset::parse(bytes)
+                .err()
+                .unwrap_or_else(|| panic!("{:?} parsed", String::from_utf8_lossy(bytes)));
+            assert!(
+                err.to_string().contains(expect),
+                "{err} should mention {expect}"
+            );
         }
         // Wrong types: the whole preset is refused, nothing applied.
         let bad = Preset::parse(br#"{"version": 1, "params": {"gap": 3.0, "temperature": "hot", "mode": 3, "learn": 7}}"#).unwrap();
         let err = bad.resolve(&params).err().expect("invalid values");
         let msg = err.to_string();
-        assert!(msg.contains("temperature") && msg.contains("mode") && msg.contains("learn"), "{msg}");
+        assert!(
+            msg.contains("temperature") && msg.contains("mode") && msg.contains("learn"),
+            "{msg}"
+        );
         assert_eq!(params.response.gap.value(), 1.0);
         // Too large.
         let big = vec![b' '; MAX_PRESET_BYTES as usize + 1];
         assert!(matches!(Preset::parse(&big), Err(PresetError::TooLarge(_))));
         // From the future: loads, with a notice; unknown ids are ignored with a notice.
-        let future = Preset::parse(br#"{"version": 9, "params": {"gap": 2.0, "warp-drive": 11}}"#).unwrap();
+        let future =
+            Preset::parse(br#"{"version": 9, "params": {"gap": 2.0, "warp-drive": 11}}"#).unwrap();
         let r = future.resolve(&params).unwrap();
         assert_eq!(r.notices.len(), 2, "{:?}", r.notices);
         // Out-of-range numbers are clamped to the parameter's range.
@@ -484,13 +609,28 @@ mod tests {
         let mine = Preset::capture("My Blues", "", &params);
         let path = lib.save(&mine, false).unwrap();
         assert!(path.exists());
-        assert!(matches!(lib.save(&mine, false), Err(PresetError::Exists(_))));
+        assert!(matches!(
+            lib.save(&mine, false),
+            Err(PresetError::Exists(_))
+        ));
         lib.save(&mine, true).unwrap();
-        assert!(matches!(lib.save(&Preset { name: "Wild".into(), ..mine.clone() }, true), Err(PresetError::Factory(_))));
+        assert!(matches!(
+            lib.save(
+                &Preset {
+                    name: "Wild".into(),
+                    ..mine.clone()
+                },
+                true
+            ),
+            Err(PresetError::Factory(_))
+        ));
         lib.rename("my blues", "Late Blues").unwrap();
         assert!(lib.find("My Blues").is_none());
         assert_eq!(lib.load("Late Blues").unwrap().name, "Late Blues");
-        assert!(matches!(lib.delete("Chorale"), Err(PresetError::Factory(_))));
+        assert!(matches!(
+            lib.delete("Chorale"),
+            Err(PresetError::Factory(_))
+        ));
         // A broken user file is listed as a problem, the rest still loads.
         std::fs::write(dir.join("broken.json"), b"{\"version\": 1, \"par").unwrap();
         let (entries, problems) = lib.list();

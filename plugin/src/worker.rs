@@ -100,6 +100,16 @@ impl Brain {
     }
 }
 
+impl Brain {
+    pub fn candidates(&self) -> &[Phrase] {
+        &self.candidates
+    }
+
+    pub fn key(&self) -> Option<(KeySignature, f32)> {
+        self.key
+    }
+}
+
 /// Handle to the running model thread.
 pub struct ModelThread {
     stop: Arc<AtomicBool>,
@@ -219,7 +229,12 @@ fn ensure_model(b: &mut Brain, params: &ContinuoParams) {
 }
 
 /// One poll of the rings and the editor's commands. Returns whether anything changed.
-fn step(b: &mut Brain, ends: &mut ModelEnds, shared: &Shared, params: &ContinuoParams) -> bool {
+pub(crate) fn step(
+    b: &mut Brain,
+    ends: &mut ModelEnds,
+    shared: &Shared,
+    params: &ContinuoParams,
+) -> bool {
     ensure_model(b, params);
     let mut changed = false;
     let learning = params.model.learn.value();

@@ -1,0 +1,207 @@
+//! An offline session: the plugin's engine and model driven from a file, block by block.
+//!
+//! The very code the plugin runs (`engine::Engine` on the "audio thread", `worker::step` for the
+//! model) is called in turn on one thread, so the model answers within the block after each note
+//! (the live plugin answers a few milliseconds later). Used by `continuo render` and by the tests
+//! of the whole chain.
+
+use crate::bridge::{Command, ModelEnds, Shared};
+use crate::engine::{Engine, HostTime};
+use crate::params::ContinuoParams;
+use crate::playback::{EventQueue, OutKind};
+use crate::worker::{self, Brain};
+use std::sync::Arc;
+
+/// A note event the session sent, at its absolute sample time.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SentEvent {
+    pub time: u64,
+    pub on: bool,
+    pub channel: u8,
+    pub pitch: u8,
+    pub velocity: f32,
+}
+
+/// A note given to the note input: (sample time, on, pitch, velocity 0..1).
+pub type MidiIn = (u64, bool, u8, f32);
+
+pub struct Session {
+    engine: Engine,
+    ends: ModelEnds,
+    brain: Brain,
+    pub params: Arc<ContinuoParams>,
+    pub shared: Arc<Shared>,
+    queue: Box<EventQueue>,
+    block: usize,
+    /// Keeps the command channel open for the brain.
+    _commands: std::sync::mpsc::SyncSender<Command>,
+}
+
+impl Session {
+    pub fn new(sample_rate: f32, block: usize, params: Arc<ContinuoParams>) -> Self {
+        let block = block.clamp(1, 1 << 16);
+        let (engine, ends) = Engine::new(sample_rate, block);
+        let (tx, rx) = std::sync::mpsc::sync_channel(4);
+        let shared = Arc::new(Shared::default());
+        shared
+            .sample_rate
+            .store(sample_rate, std::sync::atomic::Ordering::Relaxed);
+        Self {
+            engine,
+            ends,
+            brain: Brain::new(rx),
+            params,
+            shared,
+            queue: Box::default(),
+            block,
+            _commands: tx,
+        }
+    }
+
+    /// Runs `total` samples: `audio` (mono, silence after its end) and `midi` notes, with the host
+    /// transport playing at `tempo` from beat 0 (or no transport when `None`). Returns every note
+    /// event sent, in time order.
+    pub fn run(
+        &mut self,
+        audio: &[f32],
+        midi: &[MidiIn],
+        tempo: Option<f64>,
+        total: u64,
+    ) -> Vec<SentEvent> {
+        let mut sent = Vec::new();
+        let mut silence = vec![0.0f32; self.block];
+        let mut midi: Vec<MidiIn> = midi.to_vec();
+        midi.sort_by_key(|m| (m.0, m.1));
+        let mut next_midi = 0;
+        let sr = self
+            .shared
+            .sample_rate
+            .load(std::sync::atomic::Ordering::Relaxed) as f64;
+        while self.engine.stream_pos() < total {
+            let start = self.engine.stream_pos();
+            let n = (self.block as u64).min(total - start) as usize;
+            while next_midi < midi.len() && midi[next_midi].0 < start + n as u64 {
+                let (t, on, pitch, vel) = midi[next_midi];
+                let at = t.saturating_sub(start) as u32;
+                self.engine
+                    .receive(at, on, pitch, vel, &self.shared.counters);
+                next_midi += 1;
+            }
+            let chunk: &[f32] = match audio.get(start as usize..) {
+                Some(rest) if rest.len() >= n => &rest[..n],
+                Some(rest) => {
+                    silence[..rest.len()].copy_from_slice(rest);
+                    silence[rest.len()..].fill(0.0);
+                    &silence[..n]
+                }
+                None => {
+                    silence.fill(0.0);
+                    &silence[..n]
+                }
+            };
+            let host = match tempo {
+                Some(t) => HostTime {
+                    tempo: Some(t),
+                    playing: true,
+                    pos_beats: Some(start as f64 / sr * t / 60.0),
+                },
+                None => HostTime::default(),
+            };
+            self.engine.process(
+                &[chunk],
+                n,
+                host,
+                &self.params,
+                &self.shared,
+                &mut self.queue,
+            );
+            for e in self.queue.sorted() {
+                sent.push(SentEvent {
+                    time: start + e.time as u64,
+                    on: e.kind == OutKind::On,
+                    channel: e.channel,
+                    pitch: e.pitch,
+                    velocity: e.velocity,
+                });
+            }
+            worker::step(&mut self.brain, &mut self.ends, &self.shared, &self.params);
+        }
+        sent
+    }
+
+    /// The candidates the model holds now (best first).
+    pub fn candidates(&self) -> Vec<crate::model::Phrase> {
+        self.brain.candidates().to_vec()
+    }
+
+    /// The key the session has estimated.
+    pub fn key(&self) -> Option<(crate::music::KeySignature, f32)> {
+        self.brain.key()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::preset::Preset;
+
+    fn params(json: &str) -> Arc<ContinuoParams> {
+        let p = Arc::new(ContinuoParams::default());
+        let preset =
+            Preset::parse(format!("{{\"version\": 1, \"params\": {json}}}").as_bytes()).unwrap();
+        preset.apply_offline(&p).unwrap();
+        p
+    }
+
+    /// A MIDI phrase at 120 bpm (a beat = 24 000 samples at 48 kHz): C D E F G, eighth notes.
+    fn phrase() -> Vec<MidiIn> {
+        let mut v = vec![];
+        for (i, p) in [60u8, 62, 64, 65, 67, 65, 64, 62].iter().enumerate() {
+            let t = i as u64 * 12_000;
+            v.push((t, true, *p, 0.8));
+            v.push((t + 11_000, false, *p, 0.0));
+        }
+        v
+    }
+
+    #[test]
+    fn midi_call_gets_an_answer_after_the_gap_on_the_grid() {
+        let p = params(
+            r#"{"source": "MIDI", "mode": "Call & response", "gap": 1.0, "grid": "1/8", "channel": 3, "length": 6}"#,
+        );
+        let mut s = Session::new(48_000.0, 256, p);
+        let out = s.run(&[], &phrase(), Some(120.0), 48_000 * 8);
+        let ons: Vec<&SentEvent> = out.iter().filter(|e| e.on).collect();
+        assert!(!ons.is_empty(), "an answer arrives");
+        let last_off = 7 * 12_000 + 11_000;
+        let first = ons[0].time;
+        assert!(first >= last_off + 24_000, "after the gap: {first}");
+        assert_eq!(first % 12_000, 0, "on the 1/8 grid: {first}");
+        assert!(out.iter().all(|e| e.channel == 2), "channel 3 (0-based 2)");
+        // Every NoteOn has a later NoteOff of the same key.
+        let mut open = std::collections::HashMap::new();
+        for e in &out {
+            if e.on {
+                assert!(open.insert(e.pitch, e.time).is_none());
+            } else {
+                assert!(open.remove(&e.pitch).is_some_and(|t| t <= e.time));
+            }
+        }
+        assert!(open.is_empty(), "nothing left sounding: {open:?}");
+    }
+
+    #[test]
+    fn block_size_does_not_change_the_answer() {
+        let run = |block| {
+            let p = params(r#"{"source": "MIDI", "grid": "1/16"}"#);
+            Session::new(48_000.0, block, p).run(&[], &phrase(), Some(120.0), 48_000 * 6)
+        };
+        let reference = run(64);
+        assert!(!reference.is_empty());
+        for block in [1usize, 511, 4096] {
+            let other = run(block);
+            let times = |v: &[SentEvent]| v.iter().map(|e| (e.time, e.on)).collect::<Vec<_>>();
+            assert_eq!(times(&other), times(&reference), "block {block}");
+        }
+    }
+}
