@@ -147,8 +147,8 @@ impl NiceEguiApp for ContinuoEditor {
         });
         egui::Panel::bottom("status").show(ui, |ui| self.status(ui));
         egui::Panel::right("controls")
-            .resizable(true)
-            .default_size(330.0)
+            .resizable(false)
+            .exact_size(380.0)
             .show(ui, |ui| {
                 egui::ScrollArea::vertical().show(ui, |ui| self.controls(ui, &setter));
             });
@@ -189,7 +189,9 @@ impl ContinuoEditor {
                     None => format!("preset \"{}\" loaded", preset.name),
                 });
             }
-            Err(e) => self.local_message = Some(format!("preset \"{}\" not loaded: {e}", preset.name)),
+            Err(e) => {
+                self.local_message = Some(format!("preset \"{}\" not loaded: {e}", preset.name))
+            }
         }
     }
 
@@ -202,14 +204,22 @@ impl ContinuoEditor {
             .any(|e| e.name == current && matches!(e.origin, Origin::User(_)));
         ui.horizontal(|ui| {
             ui.label("Preset");
-            let shown = if current.is_empty() { "(none)".to_string() } else { current.clone() };
+            let shown = if current.is_empty() {
+                "(none)".to_string()
+            } else {
+                current.clone()
+            };
             let mut chosen = None;
             egui::ComboBox::from_id_salt("preset")
                 .selected_text(shown)
                 .width(220.0)
                 .show_ui(ui, |ui| {
                     for e in &self.preset_list {
-                        let tag = if matches!(e.origin, Origin::Factory) { "" } else { "  (user)" };
+                        let tag = if matches!(e.origin, Origin::Factory) {
+                            ""
+                        } else {
+                            "  (user)"
+                        };
                         if ui
                             .selectable_label(e.name == current, format!("{}{tag}", e.name))
                             .on_hover_text(&e.description)
@@ -237,11 +247,18 @@ impl ContinuoEditor {
                 });
                 self.refresh_presets();
             }
-            ui.add(egui::TextEdit::singleline(&mut self.preset_text).hint_text("new name").desired_width(120.0));
+            ui.add(
+                egui::TextEdit::singleline(&mut self.preset_text)
+                    .hint_text("new name")
+                    .desired_width(120.0),
+            );
             let name = self.preset_text.trim().to_string();
             if ui
                 .add_enabled(!name.is_empty(), egui::Button::new("Save as"))
-                .on_hover_text(format!("Save the current settings as a new preset in {}", self.presets.dir.display()))
+                .on_hover_text(format!(
+                    "Save the current settings as a new preset in {}",
+                    self.presets.dir.display()
+                ))
                 .clicked()
             {
                 let p = Preset::capture(&name, "", &self.params);
@@ -284,7 +301,11 @@ impl ContinuoEditor {
                 }
                 self.refresh_presets();
             }
-            if ui.button("↻").on_hover_text("Re-read the presets folder").clicked() {
+            if ui
+                .button("Reload")
+                .on_hover_text("Re-read the presets folder")
+                .clicked()
+            {
                 self.refresh_presets();
             }
         });
@@ -314,8 +335,12 @@ impl ContinuoEditor {
             let frac = ((db + 60.0) / 60.0).clamp(0.0, 1.0);
             ui.add(
                 egui::ProgressBar::new(frac)
-                    .desired_width(140.0)
-                    .text(format!("{db:5.1} dB (peak {peak_db:5.1})")),
+                    .desired_width(150.0)
+                    .text(if peak_db <= -90.0 {
+                        "silence".to_string()
+                    } else {
+                        format!("{db:.0} dB  peak {peak_db:.0}")
+                    }),
             )
             .on_hover_text("Input level (RMS and peak, dBFS)");
             // Onset flash.
@@ -343,120 +368,167 @@ impl ContinuoEditor {
 
     fn controls(&mut self, ui: &mut egui::Ui, setter: &ParamSetter) {
         let p = self.params.clone();
-        macro_rules! row {
-            ($ui:expr, $param:expr, $tip:expr) => {
-                $ui.horizontal(|ui| {
-                    ui.label($param.name()).on_hover_text($tip);
-                    ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                        ui.add(ParamSlider::for_param(&$param, setter).with_width(150.0))
-                            .on_hover_text($tip);
-                    });
-                });
-            };
+        /// One labelled parameter row of a two-column grid, with the same tooltip on both.
+        fn row<P: Param>(ui: &mut egui::Ui, setter: &ParamSetter, param: &P, tip: &str) {
+            ui.label(param.name()).on_hover_text(tip);
+            ui.add(ParamSlider::for_param(param, setter).with_width(170.0))
+                .on_hover_text(tip);
+            ui.end_row();
         }
-        egui::CollapsingHeader::new("Input").default_open(true).show(ui, |ui| {
-            row!(ui, p.input.source, "Where your notes come from: the audio you play, the plugin's MIDI input, or both");
-            row!(ui, p.input.midi_thru, "Also send the notes Continuo hears as MIDI (audio to MIDI), so you can record what you played");
+        fn group(ui: &mut egui::Ui, title: &str, rows: impl FnOnce(&mut egui::Ui)) {
+            egui::CollapsingHeader::new(title)
+                .default_open(true)
+                .show(ui, |ui| {
+                    egui::Grid::new(title)
+                        .num_columns(2)
+                        .spacing([8.0, 4.0])
+                        .show(ui, rows);
+                });
+        }
+        group(ui, "Input", |ui| {
+            row(
+                ui,
+                setter,
+                &p.input.source,
+                "Where your notes come from: the audio you play, the plugin's MIDI input, or both",
+            );
+            row(ui, setter, &p.input.midi_thru, "Also send the notes Continuo hears as MIDI (audio to MIDI), so you can record what you played");
         });
-        egui::CollapsingHeader::new("Model")
-            .default_open(true)
-            .show(ui, |ui| {
-                row!(
-                    ui,
-                    p.model.temperature,
-                    "Lower: safe, predictable phrases. Higher: adventurous ones"
-                );
-                row!(
-                    ui,
-                    p.model.top_p,
-                    "Only draw from the most likely notes that together make up this probability"
-                );
-                row!(
-                    ui,
-                    p.model.learn,
-                    "Learn your style during the session (short-term memory)"
-                );
-                row!(
-                    ui,
-                    p.model.scale_lock,
-                    "Keep the answer in a scale: off, the key Continuo hears, or the one set below"
-                );
-                row!(ui, p.model.tonic, "Tonic of the fixed scale");
-                row!(ui, p.model.scale, "The fixed scale");
-                row!(ui, p.model.length, "How many notes the answer has");
-                row!(
-                    ui,
-                    p.model.density,
-                    "Low: longer notes and space. High: busier phrases"
-                );
-                row!(ui, p.model.low, "Lowest note the answer may use");
-                row!(ui, p.model.high, "Highest note the answer may use");
-                row!(
-                    ui,
-                    p.model.candidates,
-                    "How many alternatives are drawn and ranked"
-                );
-            });
-        egui::CollapsingHeader::new("Response").default_open(true).show(ui, |ui| {
-            row!(ui, p.response.mode, "Call & response: answer after you pause. Suggest only: show, play on Play. Continuous: keep playing");
-            row!(ui, p.response.gap, "How long you must pause before Continuo answers");
-            row!(ui, p.response.stop_on_return, "Stop the answer as soon as you play again");
-            row!(ui, p.response.play, "Play the current suggestion (automate or MIDI-learn this)");
-            row!(ui, p.response.grid, "Quantise the answer and start it on this grid");
-            row!(ui, p.response.swing, "Delay every other grid step by this share of a step");
-            row!(ui, p.response.tempo, "Tempo used when the host does not send one");
+        group(ui, "Model", |ui| {
+            row(
+                ui,
+                setter,
+                &p.model.temperature,
+                "Lower: safe, predictable phrases. Higher: adventurous ones",
+            );
+            row(
+                ui,
+                setter,
+                &p.model.top_p,
+                "Only draw from the most likely notes that together make up this probability",
+            );
+            row(
+                ui,
+                setter,
+                &p.model.learn,
+                "Learn your style during the session (short-term memory)",
+            );
+            row(
+                ui,
+                setter,
+                &p.model.scale_lock,
+                "Keep the answer in a scale: off, the key Continuo hears, or the one set below",
+            );
+            row(ui, setter, &p.model.tonic, "Tonic of the fixed scale");
+            row(ui, setter, &p.model.scale, "The fixed scale");
+            row(ui, setter, &p.model.length, "How many notes the answer has");
+            row(
+                ui,
+                setter,
+                &p.model.density,
+                "Low: longer notes and space. High: busier phrases",
+            );
+            row(ui, setter, &p.model.low, "Lowest note the answer may use");
+            row(ui, setter, &p.model.high, "Highest note the answer may use");
+            row(
+                ui,
+                setter,
+                &p.model.candidates,
+                "How many alternatives are drawn and ranked",
+            );
         });
-        egui::CollapsingHeader::new("Output")
-            .default_open(true)
-            .show(ui, |ui| {
-                row!(
-                    ui,
-                    p.output.channel,
-                    "MIDI channel of the notes Continuo sends"
-                );
-                row!(
-                    ui,
-                    p.output.velocity,
-                    "Velocity from the model, or following your dynamics"
-                );
-                row!(
-                    ui,
-                    p.output.transpose,
-                    "Transpose the answer (12 = one octave)"
-                );
-                row!(
-                    ui,
-                    p.output.length_scale,
-                    "Note length: short values staccato, long values legato"
-                );
-            });
+        group(ui, "Response", |ui| {
+            row(ui, setter, &p.response.mode, "Call & response: answer after you pause. Suggest only: show, play on Play. Continuous: keep playing");
+            row(
+                ui,
+                setter,
+                &p.response.gap,
+                "How long you must pause before Continuo answers",
+            );
+            row(
+                ui,
+                setter,
+                &p.response.stop_on_return,
+                "Stop the answer as soon as you play again",
+            );
+            row(
+                ui,
+                setter,
+                &p.response.play,
+                "Play the current suggestion (automate or MIDI-learn this)",
+            );
+            row(
+                ui,
+                setter,
+                &p.response.grid,
+                "Quantise the answer and start it on this grid",
+            );
+            row(
+                ui,
+                setter,
+                &p.response.swing,
+                "Delay every other grid step by this share of a step",
+            );
+            row(
+                ui,
+                setter,
+                &p.response.tempo,
+                "Tempo used when the host does not send one",
+            );
+        });
+        group(ui, "Output", |ui| {
+            row(
+                ui,
+                setter,
+                &p.output.channel,
+                "MIDI channel of the notes Continuo sends",
+            );
+            row(
+                ui,
+                setter,
+                &p.output.velocity,
+                "Velocity from the model, or following your dynamics",
+            );
+            row(
+                ui,
+                setter,
+                &p.output.transpose,
+                "Transpose the answer (12 = one octave)",
+            );
+            row(
+                ui,
+                setter,
+                &p.output.length_scale,
+                "Note length: short values staccato, long values legato",
+            );
+        });
     }
 
     fn actions(&mut self, ui: &mut egui::Ui, setter: &ParamSetter) {
         ui.horizontal_wrapped(|ui| {
             if ui
-                .button("⟳ Regenerate")
+                .button("Regenerate")
                 .on_hover_text("Draw new candidates from the same context")
                 .clicked()
             {
                 self.send(Command::Regenerate);
             }
             if ui
-                .button("▶ Play now")
+                .button("Play now")
                 .on_hover_text("Play the selected candidate at the next grid line")
                 .clicked()
             {
                 self.shared.play_request.store(true, Ordering::Relaxed);
             }
             if ui
-                .button("■ Stop")
+                .button("Stop")
                 .on_hover_text("Stop the answer now")
                 .clicked()
             {
                 self.shared.stop_request.store(true, Ordering::Relaxed);
             }
             ui.separator();
-            if ui.button("◀").on_hover_text("Previous candidate").clicked() {
+            if ui.button("<").on_hover_text("Previous candidate").clicked() {
                 self.send(Command::Previous);
             }
             let n = self.view.candidates.len();
@@ -472,7 +544,7 @@ impl ContinuoEditor {
             };
             ui.label(label)
                 .on_hover_text("Candidates are ranked by how likely the model finds them");
-            if ui.button("▶").on_hover_text("Next candidate").clicked() {
+            if ui.button(">").on_hover_text("Next candidate").clicked() {
                 self.send(Command::Next);
             }
             ui.separator();
@@ -521,9 +593,9 @@ impl ContinuoEditor {
         ui.horizontal(|ui| {
             let running = self.shared.model_running.load(Ordering::Relaxed);
             ui.label(if running {
-                "● model running"
+                "model running"
             } else {
-                "○ model stopped (plugin inactive)"
+                "model stopped (plugin inactive)"
             });
             ui.separator();
             ui.label(&self.view.model_info);
