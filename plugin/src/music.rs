@@ -11,7 +11,10 @@ pub const PITCH_CLASS_NAMES: [&str; 12] = [
 
 /// The name of a MIDI note, e.g. 60 → "C4" (octave numbering where middle C is C4).
 pub fn note_name(pitch: u8) -> (&'static str, i32) {
-    (PITCH_CLASS_NAMES[(pitch % 12) as usize], pitch as i32 / 12 - 1)
+    (
+        PITCH_CLASS_NAMES[(pitch % 12) as usize],
+        pitch as i32 / 12 - 1,
+    )
 }
 
 /// Frequency in Hz → fractional MIDI pitch (A4 = 440 Hz = 69).
@@ -168,12 +171,25 @@ mod tests {
 
     #[test]
     fn scales() {
-        let a_minor_pent = Scale { tonic: 9, kind: ScaleKind::MinorPentatonic };
+        let a_minor_pent = Scale {
+            tonic: 9,
+            kind: ScaleKind::MinorPentatonic,
+        };
         let members: Vec<u8> = (60..72).filter(|&p| a_minor_pent.contains(p)).collect();
         assert_eq!(members, vec![60, 62, 64, 67, 69]);
         for kind in ScaleKind::ALL {
-            assert!(Scale { tonic: 0, kind }.contains(0), "{kind:?} must contain its tonic");
+            assert!(
+                Scale { tonic: 0, kind }.contains(0),
+                "{kind:?} must contain its tonic"
+            );
         }
-        assert_eq!(KeySignature { tonic: 9, mode: Mode::Minor }.degree(60), 3);
+        assert_eq!(
+            KeySignature {
+                tonic: 9,
+                mode: Mode::Minor
+            }
+            .degree(60),
+            3
+        );
     }
 }

@@ -6,7 +6,11 @@ use clap::{Parser, Subcommand};
 use continuo::cli;
 
 #[derive(Parser)]
-#[command(name = "continuo", version, about = "Continuo: real-time MIDI continuation, offline tools")]
+#[command(
+    name = "continuo",
+    version,
+    about = "Continuo: real-time MIDI continuation, offline tools"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

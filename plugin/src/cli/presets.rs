@@ -56,7 +56,12 @@ fn run_action(action: Action) -> anyhow::Result<()> {
                 let result = Preset::read(f).and_then(|p| p.resolve(&params).map(|r| (p, r)));
                 match result {
                     Ok((p, r)) => {
-                        println!("ok       {} (\"{}\", {} settings)", f.display(), p.name, p.params.len());
+                        println!(
+                            "ok       {} (\"{}\", {} settings)",
+                            f.display(),
+                            p.name,
+                            p.params.len()
+                        );
                         for n in r.notices {
                             println!("         note: {n}");
                         }
