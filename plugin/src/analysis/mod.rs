@@ -25,6 +25,7 @@ pub mod loudness;
 pub mod offline;
 pub mod onset;
 pub mod pitch;
+pub mod salience;
 pub mod stft;
 pub mod tracker;
 
@@ -32,6 +33,7 @@ use chroma::{Chroma, ChromaConfig};
 use loudness::{Loudness, LoudnessConfig, FLOOR_DB};
 use onset::{OnsetConfig, OnsetDetector};
 use pitch::{PitchConfig, PitchDetector, PitchEstimate};
+use salience::{Salience, SalienceConfig};
 use stft::{Stft, StftConfig, WindowShape};
 use tracker::{NoteTracker, TrackerConfig, TrackerInput};
 
@@ -80,6 +82,42 @@ pub trait AnalysisOutput {
     fn note(&mut self, event: NoteEvent);
 }
 
+/// Named overrides of the analysis settings, for evaluation and tuning (`--set name=value`).
+/// The plugin uses the defaults ([`Analyzer::new`]).
+#[derive(Debug, Clone, Default)]
+pub struct Tuning {
+    /// (name, value) pairs; later entries win.
+    values: Vec<(String, f32)>,
+}
+
+impl Tuning {
+    /// Parses `name=value[,name=value…]`.
+    pub fn parse(spec: &str) -> Result<Self, String> {
+        let mut values = Vec::new();
+        for item in spec.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            let (k, v) = item
+                .split_once('=')
+                .ok_or_else(|| format!("'{item}' is not name=value"))?;
+            let v: f32 = v
+                .trim()
+                .parse()
+                .map_err(|_| format!("'{item}': not a number"))?;
+            values.push((k.trim().to_string(), v));
+        }
+        Ok(Self { values })
+    }
+
+    /// The value of `name`, or `default`.
+    pub fn get(&self, name: &str, default: f32) -> f32 {
+        self.values
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| *v)
+            .unwrap_or(default)
+    }
+}
+
 /// Input samples are clamped to ±this (clipping is fine; huge values would overflow sums).
 const INPUT_LIMIT: f32 = 8.0;
 /// DC blocker corner frequency (Hz): far below the lowest pitch searched.
@@ -88,6 +126,8 @@ const DC_CORNER_HZ: f32 = 10.0;
 const PITCH_FLOOR_DB: f32 = -80.0;
 /// Chroma counts partials between these frequencies (Hz).
 const CHROMA_RANGE_HZ: (f32, f32) = (55.0, 5000.0);
+/// Hann magnitudes of the long frame are computed up to this frequency (chroma, salience).
+const HANN_MAX_HZ: f32 = 6000.0;
 /// Spectral flux looks at partials below this frequency (Hz).
 const FLUX_MAX_HZ: f32 = 12_000.0;
 
@@ -140,8 +180,15 @@ pub struct Analyzer {
     long: Stft,
     /// Short transform: Hann window over the last `short_len` samples (onsets).
     short: Stft,
-    /// Hann magnitudes of the long frame for the chroma (only the bins chroma reads).
-    chroma_mags: Vec<f32>,
+    /// Hann magnitudes of the long frame up to `HANN_MAX_HZ` (chroma, salience, guards).
+    hann_mags: Vec<f32>,
+    /// Salience stage (harmonic energy per semitone, with history).
+    salience: Salience,
+    /// Bin width of `hann_mags` in Hz.
+    hann_bin_hz: f32,
+    /// Subharmonic guard: a pitch whose fundamental is this far (as an amplitude ratio) below the
+    /// strongest partial is treated as a mixture's common subharmonic (unvoiced).
+    fundamental_floor: f32,
     /// Pitch stage.
     pitch: PitchDetector,
     /// Onset stage.
@@ -163,6 +210,11 @@ pub struct Analyzer {
 impl Analyzer {
     /// Allocates everything for `sample_rate`: FFT plans, windows, rings and scratch.
     pub fn new(sample_rate: f32) -> Self {
+        Self::with_tuning(sample_rate, &Tuning::default())
+    }
+
+    /// Like [`Analyzer::new`] with some settings overridden (evaluation and tuning).
+    pub fn with_tuning(sample_rate: f32, tuning: &Tuning) -> Self {
         let sample_rate = if sample_rate.is_finite() && sample_rate >= 1000.0 {
             sample_rate
         } else {
@@ -188,8 +240,26 @@ impl Analyzer {
             max_hz: CHROMA_RANGE_HZ.1.min(sample_rate * 0.45),
         });
         let hop_s = sizes.hop as f32 / sample_rate;
-        let tracker_config =
-            TrackerConfig::new(sample_rate, sizes.hop, sizes.frame_len, sizes.short_len);
+        let tracker_config = TrackerConfig::new(
+            sample_rate,
+            sizes.hop,
+            sizes.frame_len,
+            sizes.short_len,
+            tuning,
+        );
+        let salience = Salience::new(SalienceConfig {
+            sample_rate,
+            frame_len: sizes.frame_len,
+            min_midi: 21,
+            max_midi: 108,
+            harmonics: 6,
+            history_hops: (0.25 / hop_s).ceil() as usize,
+        });
+        let hann_bin_hz = sample_rate / sizes.frame_len as f32;
+        let hann_bins = ((HANN_MAX_HZ.min(sample_rate * 0.45) / hann_bin_hz) as usize)
+            .max(chroma.bins_needed())
+            .max(salience.bins_needed())
+            .min(sizes.frame_len / 2 + 1);
         Self {
             sample_rate,
             sizes,
@@ -203,12 +273,15 @@ impl Analyzer {
             frame: vec![0.0; sizes.frame_len],
             long,
             short,
-            chroma_mags: vec![0.0; chroma.bins_needed().min(sizes.frame_len / 2 + 1)],
-            pitch: PitchDetector::new(PitchConfig::new(sample_rate, sizes.frame_len)),
-            onset: OnsetDetector::new(OnsetConfig::new(flux_bins, hop_s)),
+            hann_mags: vec![0.0; hann_bins],
+            salience,
+            hann_bin_hz,
+            fundamental_floor: tuning.get("fundamental_floor", 0.03),
+            pitch: PitchDetector::new(PitchConfig::new(sample_rate, sizes.frame_len, tuning)),
+            onset: OnsetDetector::new(OnsetConfig::new(flux_bins, hop_s, tuning)),
             flux_bins,
             loudness: Loudness::new(LoudnessConfig {
-                recent_len: sizes.hop * 2,
+                recent_len: sizes.short_len,
             }),
             chroma,
             tracker: NoteTracker::new(tracker_config),
@@ -284,6 +357,7 @@ impl Analyzer {
         self.onset.reset();
         self.loudness.reset();
         self.chroma.reset();
+        self.salience.reset();
         self.tracker.reset();
         self.last = FeatureFrame {
             level_db: FLOOR_DB,
@@ -332,6 +406,18 @@ impl Analyzer {
         }
     }
 
+    /// Subharmonic guard: does the Hann spectrum have energy at `hz` (the fundamental)?
+    fn has_fundamental(&self, hz: f32) -> bool {
+        let strongest = self.hann_mags.iter().fold(0.0f32, |a, &b| a.max(b));
+        let b = (hz / self.hann_bin_hz).round() as usize;
+        let at = self
+            .hann_mags
+            .get(b.saturating_sub(1)..=b + 1)
+            .map(|s| s.iter().fold(0.0f32, |a, &x| a.max(x)))
+            .unwrap_or(strongest);
+        at >= self.fundamental_floor * strongest
+    }
+
     /// One hop: all stages over the last frame, then the tracker.
     fn analyse_hop(&mut self, at: u32, out: &mut impl AnalysisOutput) {
         // Frame in time order: oldest sample (at ring_pos) first.
@@ -346,7 +432,7 @@ impl Analyzer {
 
         let level = self.loudness.process(&self.frame);
         let spectrum = self.long.process(&self.frame);
-        let estimate = if level.frame_db > PITCH_FLOOR_DB {
+        let mut estimate = if level.frame_db > PITCH_FLOOR_DB {
             self.pitch.process(&self.frame, spectrum)
         } else {
             PitchEstimate::default()
@@ -354,9 +440,13 @@ impl Analyzer {
         Stft::hann_magnitudes_from_padded(
             self.long.spectrum(),
             self.sizes.frame_len,
-            &mut self.chroma_mags,
+            &mut self.hann_mags,
         );
-        let chroma = self.chroma.process(&self.chroma_mags);
+        let chroma = self.chroma.process(&self.hann_mags);
+        self.salience.process(&self.hann_mags);
+        if estimate.hz > 0.0 && !self.has_fundamental(estimate.hz) {
+            estimate.confidence = 0.0;
+        }
 
         let short_start = self.frame.len().saturating_sub(self.sizes.short_len);
         self.short
@@ -369,14 +459,17 @@ impl Analyzer {
         } else {
             0.0
         };
-        let decision = self.tracker.process(&TrackerInput {
-            time: self.clock,
-            midi,
-            confidence: estimate.confidence,
-            level_db: level.frame_db,
-            recent_db: level.recent_db,
-            onset: onset.onset,
-        });
+        let decision = self.tracker.process(
+            &TrackerInput {
+                time: self.clock,
+                midi,
+                confidence: estimate.confidence,
+                level_db: level.frame_db,
+                recent_db: level.recent_db,
+                onset: onset.onset,
+            },
+            &self.salience,
+        );
         if let Some((pitch, offset_samples)) = decision.off {
             out.note(NoteEvent::Off {
                 pitch,

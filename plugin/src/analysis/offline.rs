@@ -5,7 +5,7 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 
-use super::{AnalysisOutput, Analyzer, FeatureFrame, NoteEvent};
+use super::{AnalysisOutput, Analyzer, FeatureFrame, NoteEvent, Tuning};
 
 /// One transcribed note, in seconds from the start of the file.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -122,7 +122,17 @@ impl Collector {
 /// Runs a fresh [`Analyzer`] over `samples` in blocks of `block` samples (like a host would)
 /// and returns the notes in emission order.
 pub fn transcribe(samples: &[f32], sample_rate: f32, block: usize) -> Vec<TranscribedNote> {
-    let mut analyzer = Analyzer::new(sample_rate);
+    transcribe_with(samples, sample_rate, block, &Tuning::default())
+}
+
+/// [`transcribe`] with overridden analysis settings.
+pub fn transcribe_with(
+    samples: &[f32],
+    sample_rate: f32,
+    block: usize,
+    tuning: &Tuning,
+) -> Vec<TranscribedNote> {
+    let mut analyzer = Analyzer::with_tuning(sample_rate, tuning);
     let mut collector = Collector {
         sample_rate: analyzer.sample_rate() as f64,
         block_start: 0,
@@ -148,7 +158,7 @@ pub fn transcribe(samples: &[f32], sample_rate: f32, block: usize) -> Vec<Transc
 }
 
 /// A per-hop dump of the features and note events between `from_s` and `to_s` (tuning aid).
-pub fn trace(samples: &[f32], sample_rate: f32, from_s: f64, to_s: f64) -> String {
+pub fn trace(samples: &[f32], sample_rate: f32, from_s: f64, to_s: f64, tuning: &Tuning) -> String {
     struct Tracer {
         sr: f64,
         from: f64,
@@ -178,7 +188,7 @@ pub fn trace(samples: &[f32], sample_rate: f32, from_s: f64, to_s: f64) -> Strin
             }
         }
     }
-    let mut analyzer = Analyzer::new(sample_rate);
+    let mut analyzer = Analyzer::with_tuning(sample_rate, tuning);
     let mut tracer = Tracer {
         sr: sample_rate as f64,
         from: from_s,

@@ -7,7 +7,7 @@
 pub struct OnsetConfig {
     /// Number of magnitude bins compared (low bins first).
     pub bins: usize,
-    /// Compare against the spectrum this many hops back (≥ 1).
+    /// Compare against the per-bin maximum of this many previous spectra (≥ 1).
     pub lag_hops: usize,
     /// Hops averaged by the adaptive threshold.
     pub mean_hops: usize,
@@ -25,17 +25,17 @@ pub struct OnsetConfig {
 
 impl OnsetConfig {
     /// Defaults for a short transform with `bins` useful bins and a hop of `hop_s` seconds.
-    pub fn new(bins: usize, hop_s: f32) -> Self {
+    pub fn new(bins: usize, hop_s: f32, tuning: &super::Tuning) -> Self {
         let hops = |s: f32| ((s / hop_s).round() as usize).max(1);
         Self {
             bins,
-            lag_hops: hops(0.008),
-            mean_hops: hops(0.12),
-            factor: 1.6,
-            offset: 0.08,
-            compression: 200.0,
-            gate_db: -55.0,
-            refractory_hops: hops(0.045) as u32,
+            lag_hops: hops(tuning.get("flux_lag_ms", 12.0) / 1000.0),
+            mean_hops: hops(tuning.get("flux_mean_ms", 120.0) / 1000.0),
+            factor: tuning.get("flux_factor", 1.6),
+            offset: tuning.get("flux_offset", 0.15),
+            compression: tuning.get("flux_compression", 200.0),
+            gate_db: tuning.get("flux_gate_db", -55.0),
+            refractory_hops: hops(tuning.get("flux_refractory_ms", 45.0) / 1000.0) as u32,
         }
     }
 }
@@ -57,6 +57,8 @@ pub struct OnsetDetector {
     config: OnsetConfig,
     /// Ring of the last `lag_hops` log-magnitude spectra (`lag_hops × bins`), allocated in `new`.
     history: Vec<f32>,
+    /// Per-bin maximum over `history` (scratch, `bins`), allocated in `new`.
+    column_max: Vec<f32>,
     /// Slot of the oldest spectrum in `history`.
     history_pos: usize,
     /// Ring of recent flux values for the adaptive threshold (`mean_hops`), allocated in `new`.
@@ -82,6 +84,7 @@ impl OnsetDetector {
                 ..config
             },
             history: vec![0.0; lag * config.bins],
+            column_max: vec![0.0; config.bins],
             history_pos: 0,
             flux_ring: vec![0.0; mean],
             flux_pos: 0,
@@ -94,16 +97,34 @@ impl OnsetDetector {
     /// One hop: `magnitudes` of the short transform, `level_db` the short-term level.
     pub fn process(&mut self, magnitudes: &[f32], level_db: f32) -> OnsetOutput {
         let bins = self.config.bins;
-        let start = self.history_pos * bins;
+        let lag = self.config.lag_hops;
+        // Reference: per bin, the maximum over the last `lag_hops` spectra and the two neighbour
+        // bins (SuperFlux-style), so that waveform-periodic ripple of low notes and vibrato do
+        // not read as onsets.
+        self.column_max.iter_mut().for_each(|v| *v = 0.0);
+        for frame in self.history.chunks_exact(bins.max(1)).take(lag) {
+            for (c, &v) in self.column_max.iter_mut().zip(frame) {
+                *c = c.max(v);
+            }
+        }
         let mut flux = 0.0f32;
-        if let Some(old) = self.history.get_mut(start..start + bins) {
-            for (o, &m) in old.iter_mut().zip(magnitudes) {
-                let v = (1.0 + self.config.compression * m).ln();
-                let d = v - *o;
-                if d > 0.0 {
-                    flux += d;
-                }
-                *o = v;
+        for (k, &m) in magnitudes.iter().enumerate().take(bins) {
+            let lo = k.saturating_sub(1);
+            let reference = self
+                .column_max
+                .get(lo..(k + 2).min(bins))
+                .map(|s| s.iter().fold(0.0f32, |a, &b| a.max(b)))
+                .unwrap_or(0.0);
+            let d = (1.0 + self.config.compression * m).ln() - reference;
+            if d > 0.0 {
+                flux += d;
+            }
+        }
+        // Store the current spectrum over the oldest one.
+        let start = self.history_pos * bins;
+        if let Some(slot) = self.history.get_mut(start..start + bins) {
+            for (o, &m) in slot.iter_mut().zip(magnitudes) {
+                *o = (1.0 + self.config.compression * m).ln();
             }
         }
         self.history_pos += 1;

@@ -28,13 +28,13 @@ pub struct PitchConfig {
 
 impl PitchConfig {
     /// Defaults for a frame length at a sample rate.
-    pub fn new(sample_rate: f32, frame_len: usize) -> Self {
+    pub fn new(sample_rate: f32, frame_len: usize, tuning: &super::Tuning) -> Self {
         Self {
             sample_rate,
             frame_len,
-            min_hz: 30.0,
-            max_hz: 4500.0,
-            peak_ratio: 0.8,
+            min_hz: tuning.get("min_hz", 30.0),
+            max_hz: tuning.get("max_hz", 4500.0),
+            peak_ratio: tuning.get("peak_ratio", 0.8),
         }
     }
 }
@@ -273,7 +273,8 @@ mod tests {
             fft_len: 2 * n,
             window: WindowShape::Rectangular,
         });
-        let mut det = PitchDetector::new(PitchConfig::new(sr, n));
+        let mut det =
+            PitchDetector::new(PitchConfig::new(sr, n, &crate::analysis::Tuning::default()));
         let spec = stft.process(frame).to_vec();
         det.process(frame, &spec)
     }

@@ -14,6 +14,7 @@
 //! note, so ±50 cents of vibrato stays one note.
 
 use super::loudness::velocity_from_db;
+use super::salience::Salience;
 
 /// Fixed settings, in hops and dB. Built from seconds by [`TrackerConfig::new`].
 #[derive(Debug, Clone, Copy)]
@@ -48,32 +49,54 @@ pub struct TrackerConfig {
     pub vibrato_semitones: f32,
     /// Onset-path notes are dated this many samples before the hop where flux fired.
     pub onset_backdate: u64,
-    /// Legato-path notes are dated this many samples before the first hop of the new pitch.
+    /// Legato-path notes are dated this many samples before the first hop of the new pitch
+    /// (when the salience history shows no clear rise).
     pub legato_backdate: u64,
+    /// Legato-path notes dated from the salience rise are moved this much earlier still.
+    pub salience_backdate: u64,
+    /// How far back (hops) the salience rise is searched.
+    pub salience_lookback_hops: usize,
+    /// Smallest salience rise (dB) that counts.
+    pub salience_min_rise_db: f32,
+    /// Date legato notes from the salience rise.
+    pub use_salience: bool,
 }
 
 impl TrackerConfig {
-    /// Defaults for a hop length and sample rate.
-    pub fn new(sample_rate: f32, hop: usize, frame_len: usize, short_len: usize) -> Self {
+    /// Defaults for a hop length and sample rate (any may be overridden through `tuning`).
+    pub fn new(
+        sample_rate: f32,
+        hop: usize,
+        frame_len: usize,
+        short_len: usize,
+        tuning: &super::Tuning,
+    ) -> Self {
         let hop_s = hop as f32 / sample_rate;
-        let hops = |s: f32| ((s / hop_s).round() as u32).max(1);
+        let hops =
+            |name: &str, ms: f32| ((tuning.get(name, ms) / 1000.0 / hop_s).round() as u32).max(1);
+        let samples =
+            |name: &str, default: f32| (tuning.get(name, default) * sample_rate).max(0.0) as u64;
         Self {
             hop: hop as u64,
-            min_confidence: 0.6,
-            gate_db: -52.0,
-            onset_stable_hops: hops(0.006),
-            repeat_stable_hops: hops(0.016),
-            legato_stable_hops: hops(0.018),
-            octave_stable_hops: hops(0.04),
-            onset_wait_hops: hops(0.06),
-            retrigger_rise_db: 3.0,
-            swell_dip_db: 9.0,
-            swell_rise_db: 6.0,
-            release_drop_db: 40.0,
-            unvoiced_release_hops: hops(0.08),
-            vibrato_semitones: 0.7,
-            onset_backdate: (short_len / 2) as u64,
-            legato_backdate: (frame_len / 3) as u64,
+            min_confidence: tuning.get("min_confidence", 0.6),
+            gate_db: tuning.get("gate_db", -52.0),
+            onset_stable_hops: hops("onset_stable_ms", 6.0),
+            repeat_stable_hops: hops("repeat_stable_ms", 16.0),
+            legato_stable_hops: hops("legato_stable_ms", 18.0),
+            octave_stable_hops: hops("octave_stable_ms", 40.0),
+            onset_wait_hops: hops("onset_wait_ms", 60.0),
+            retrigger_rise_db: tuning.get("retrigger_rise_db", 4.0),
+            swell_dip_db: tuning.get("swell_dip_db", 12.0),
+            swell_rise_db: tuning.get("swell_rise_db", 8.0),
+            release_drop_db: tuning.get("release_drop_db", 40.0),
+            unvoiced_release_hops: hops("unvoiced_release_ms", 80.0),
+            vibrato_semitones: tuning.get("vibrato_semitones", 0.7),
+            onset_backdate: samples("onset_backdate_s", short_len as f32 / 2.0 / sample_rate),
+            legato_backdate: samples("legato_backdate_s", frame_len as f32 / 3.0 / sample_rate),
+            salience_backdate: samples("salience_backdate_s", 0.0),
+            salience_lookback_hops: hops("salience_lookback_ms", 200.0) as usize,
+            salience_min_rise_db: tuning.get("salience_min_rise_db", 6.0),
+            use_salience: tuning.get("use_salience", 1.0) > 0.5,
         }
     }
 }
@@ -108,6 +131,8 @@ pub struct TrackerOutput {
 #[derive(Debug, Clone, Copy)]
 struct Active {
     pitch: u8,
+    /// Onset of the note.
+    since: u64,
     /// Highest short-term level since the note (or its last retrigger) began.
     peak_db: f32,
     /// Lowest short-term level since the peak (swell path).
@@ -160,6 +185,8 @@ pub struct NoteTracker {
     level_history: [f32; LEVEL_HISTORY],
     /// Next slot in `level_history`.
     level_pos: usize,
+    /// When the last note ended (a new note is not dated before it).
+    last_off: u64,
 }
 
 impl NoteTracker {
@@ -173,6 +200,7 @@ impl NoteTracker {
             unvoiced_since: 0,
             level_history: [super::loudness::FLOOR_DB; LEVEL_HISTORY],
             level_pos: 0,
+            last_off: 0,
         }
     }
 
@@ -191,7 +219,7 @@ impl NoteTracker {
         *self = Self::new(self.config);
     }
 
-    pub fn process(&mut self, input: &TrackerInput) -> TrackerOutput {
+    pub fn process(&mut self, input: &TrackerInput, salience: &Salience) -> TrackerOutput {
         let c = self.config;
         let mut out = TrackerOutput::default();
         let voiced = input.confidence >= c.min_confidence
@@ -302,12 +330,14 @@ impl NoteTracker {
                         c.legato_stable_hops
                     };
                     if self.run.hops >= needed {
-                        let onset = self.run.start.saturating_sub(c.legato_backdate);
+                        let onset = self.legato_onset(input.time, salience).max(a.since + c.hop);
                         self.start(&mut out, self.run.pitch, onset, input);
                     }
                 }
                 None if self.run.hops >= c.legato_stable_hops && !self.run.used => {
-                    let onset = self.run.start.saturating_sub(c.legato_backdate);
+                    let onset = self
+                        .legato_onset(input.time, salience)
+                        .max(self.last_off + c.hop);
                     self.start(&mut out, self.run.pitch, onset, input);
                 }
                 Some(a)
@@ -337,11 +367,33 @@ impl NoteTracker {
                         self.unvoiced_since
                     };
                     out.off = Some((a.pitch, at));
+                    self.last_off = at;
                     self.active = None;
                 }
             }
         }
         out
+    }
+
+    /// Best estimate of when the run's pitch really began: where its salience started rising,
+    /// else the run's first hop minus the detector delay.
+    fn legato_onset(&self, now: u64, salience: &Salience) -> u64 {
+        let c = &self.config;
+        let fallback = self.run.start.saturating_sub(c.legato_backdate);
+        if !c.use_salience {
+            return fallback;
+        }
+        match salience.rise_start(
+            self.run.pitch,
+            c.salience_lookback_hops,
+            c.salience_min_rise_db,
+        ) {
+            Some(ago) => now
+                .saturating_sub(ago as u64 * c.hop)
+                .saturating_sub(c.salience_backdate)
+                .min(fallback.max(self.run.start)),
+            None => fallback,
+        }
     }
 
     /// Starts `pitch` (ending the sounding note first).
@@ -352,6 +404,7 @@ impl NoteTracker {
         out.on = Some((pitch, velocity_from_db(input.recent_db), onset));
         self.active = Some(Active {
             pitch,
+            since: onset,
             peak_db: input.recent_db,
             dip_db: input.recent_db,
             dip_time: input.time,

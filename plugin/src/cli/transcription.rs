@@ -34,6 +34,9 @@ pub struct Args {
     /// Tuning aid: dump the features of one file, `NAME_SUBSTRING:FROM_S:TO_S`, and stop.
     #[arg(long, hide = true)]
     pub trace: Option<String>,
+    /// Tuning aid: override analysis settings, `name=value[,name=value…]`.
+    #[arg(long, hide = true)]
+    pub set: Option<String>,
 }
 
 /// A note reduced to what the scoring looks at.
@@ -332,6 +335,8 @@ pub fn run(args: Args) -> Result<()> {
             args.dir.display()
         );
     }
+    let tuning = crate::analysis::Tuning::parse(args.set.as_deref().unwrap_or(""))
+        .map_err(|e| anyhow::anyhow!("--set: {e}"))?;
     if let Some(spec) = &args.trace {
         let mut parts = spec.split(':');
         let (Some(name), Some(from), Some(to)) = (parts.next(), parts.next(), parts.next()) else {
@@ -350,7 +355,10 @@ pub fn run(args: Args) -> Result<()> {
             {
                 println!("  reference {:.3} {}", r.onset_s, r.pitch);
             }
-            print!("{}", offline::trace(&samples, sample_rate, from, to));
+            print!(
+                "{}",
+                offline::trace(&samples, sample_rate, from, to, &tuning)
+            );
         }
         return Ok(());
     }
@@ -363,7 +371,8 @@ pub fn run(args: Args) -> Result<()> {
             .to_string();
         let reference = read_reference(tsv)?;
         let (samples, sample_rate) = offline::read_wav(wav)?;
-        let estimate = offline::transcribe(&samples, sample_rate, args.block as usize);
+        let estimate =
+            offline::transcribe_with(&samples, sample_rate, args.block as usize, &tuning);
         let (score, pairs) = score_file(&name, &reference, &estimate);
         if args.verbose {
             let matched_ref: std::collections::HashSet<usize> = pairs.iter().map(|p| p.0).collect();
@@ -447,6 +456,28 @@ pub fn run(args: Args) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The evaluation on ../shared/audio in the test profile (slow: run on demand with
+    /// `cargo test -p continuo --lib eval_shared_audio -- --ignored --nocapture`;
+    /// CONTINUO_TUNE=name=value,… overrides settings).
+    #[test]
+    #[ignore]
+    fn eval_shared_audio() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/audio");
+        if !dir.is_dir() {
+            println!("skipped: {} is absent", dir.display());
+            return;
+        }
+        run(Args {
+            dir,
+            json: false,
+            block: 512,
+            verbose: std::env::var("CONTINUO_VERBOSE").is_ok(),
+            trace: std::env::var("CONTINUO_TRACE").ok(),
+            set: std::env::var("CONTINUO_TUNE").ok(),
+        })
+        .unwrap();
+    }
 
     fn n(onset_s: f64, pitch: f64) -> ScoredNote {
         ScoredNote { onset_s, pitch }

@@ -1,0 +1,144 @@
+//! Pitch salience per semitone (AUDIO THREAD): the harmonic energy of every candidate note in the
+//! Hann spectrum of the long frame, with a short history.
+//!
+//! The NSDF pitch of a mixture follows the louder note, so on slow attacks (bowed strings, winds,
+//! voice) the new pitch wins only long after it began. The salience of the new note's own
+//! harmonics starts rising much earlier; when the tracker decides on a legato note it asks this
+//! stage where that rise began and dates the note there. It also answers whether a pitch has any
+//! energy at its fundamental (a mixture's common subharmonic does not).
+
+use crate::music::midi_to_hz;
+
+/// Fixed settings.
+#[derive(Debug, Clone, Copy)]
+pub struct SalienceConfig {
+    pub sample_rate: f32,
+    /// Frame length of the Hann spectrum (bin `k` is at `k · rate / frame_len` Hz).
+    pub frame_len: usize,
+    /// Lowest and highest candidate MIDI notes.
+    pub min_midi: u8,
+    pub max_midi: u8,
+    /// Harmonics summed per candidate.
+    pub harmonics: usize,
+    /// Hops of history kept.
+    pub history_hops: usize,
+}
+
+/// Salience stage.
+pub struct Salience {
+    /// Settings, fixed at construction.
+    config: SalienceConfig,
+    /// For each candidate, `harmonics` bin indices (0 = unused), computed in `new`.
+    bins: Vec<u16>,
+    /// Ring of salience in dB, `history_hops × candidates`, allocated in `new`.
+    history: Vec<f32>,
+    /// Slot of the newest row in `history`.
+    newest: usize,
+    /// Rows written since reset (saturating at `history_hops`).
+    filled: usize,
+}
+
+impl Salience {
+    pub fn new(config: SalienceConfig) -> Self {
+        let candidates = (config.max_midi.saturating_sub(config.min_midi)) as usize + 1;
+        let bin_hz = config.sample_rate / config.frame_len.max(1) as f32;
+        let nyquist_bin = config.frame_len / 2;
+        let mut bins = vec![0u16; candidates * config.harmonics];
+        for c in 0..candidates {
+            let f0 = midi_to_hz((config.min_midi as usize + c) as f32);
+            for h in 0..config.harmonics {
+                let b = (f0 * (h + 1) as f32 / bin_hz).round() as usize;
+                if b >= 1 && b < nyquist_bin && b < u16::MAX as usize {
+                    bins[c * config.harmonics + h] = b as u16;
+                }
+            }
+        }
+        Self {
+            config,
+            bins,
+            history: vec![-120.0; candidates * config.history_hops.max(1)],
+            newest: 0,
+            filled: 0,
+        }
+    }
+
+    fn candidates(&self) -> usize {
+        (self.config.max_midi.saturating_sub(self.config.min_midi)) as usize + 1
+    }
+
+    /// Highest bin index read (the Hann magnitudes handed to `process` should reach it).
+    pub fn bins_needed(&self) -> usize {
+        self.bins.iter().copied().max().unwrap_or(0) as usize + 2
+    }
+
+    /// One hop: `mags` are Hann magnitudes of the long frame, bin 0 first.
+    pub fn process(&mut self, mags: &[f32]) {
+        let candidates = self.candidates();
+        let rows = self.config.history_hops.max(1);
+        self.newest = (self.newest + 1) % rows;
+        self.filled = (self.filled + 1).min(rows);
+        let h = self.config.harmonics;
+        let row = self.newest * candidates;
+        for c in 0..candidates {
+            let mut energy = 0.0f32;
+            if let Some(bins) = self.bins.get(c * h..(c + 1) * h) {
+                for &b in bins {
+                    if b == 0 {
+                        continue;
+                    }
+                    let b = b as usize;
+                    let m = mags
+                        .get(b - 1..=b + 1)
+                        .map(|s| s[0].max(s[1]).max(s[2]))
+                        .unwrap_or(0.0);
+                    energy += m * m;
+                }
+            }
+            if let Some(slot) = self.history.get_mut(row + c) {
+                *slot = super::loudness::power_to_db(energy);
+            }
+        }
+    }
+
+    /// Salience of `pitch` (dB) `hops_ago` hops back, if remembered.
+    pub fn value(&self, pitch: u8, hops_ago: usize) -> Option<f32> {
+        if pitch < self.config.min_midi || pitch > self.config.max_midi || hops_ago >= self.filled {
+            return None;
+        }
+        let rows = self.config.history_hops.max(1);
+        let row = (self.newest + rows - hops_ago % rows) % rows;
+        self.history
+            .get(row * self.candidates() + (pitch - self.config.min_midi) as usize)
+            .copied()
+    }
+
+    /// How many hops ago the salience of `pitch` began its latest rise: the last hop, within
+    /// `max_hops`, where it was still below a quarter of the way (in dB) from the valley to now.
+    /// `None` when there was no clear rise (less than `min_rise_db`).
+    pub fn rise_start(&self, pitch: u8, max_hops: usize, min_rise_db: f32) -> Option<usize> {
+        let now = self.value(pitch, 0)?;
+        let mut valley = now;
+        let mut valley_at = 0usize;
+        for ago in 1..=max_hops {
+            let Some(v) = self.value(pitch, ago) else {
+                break;
+            };
+            if v < valley {
+                valley = v;
+                valley_at = ago;
+            }
+        }
+        if now - valley < min_rise_db {
+            return None;
+        }
+        let threshold = valley + 0.25 * (now - valley);
+        (0..valley_at)
+            .rev()
+            .find(|&ago| self.value(pitch, ago).is_some_and(|v| v >= threshold))
+    }
+
+    pub fn reset(&mut self) {
+        self.history.iter_mut().for_each(|v| *v = -120.0);
+        self.filled = 0;
+    }
+}
