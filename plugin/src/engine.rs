@@ -58,6 +58,7 @@ pub struct Engine {
     prev_play_param: bool,
     prev_mode: Option<ResponseMode>,
     prev_channel: Option<u8>,
+    prev_source: Option<InputSource>,
     was_bypassed: bool,
     /// Set by `reset()` and at creation: release whatever still sounds at the next block.
     flush: bool,
@@ -139,6 +140,7 @@ impl Engine {
             prev_play_param: false,
             prev_mode: None,
             prev_channel: None,
+            prev_source: None,
             was_bypassed: false,
             flush: true,
             player_velocity: 0.7,
@@ -252,6 +254,12 @@ impl Engine {
             self.playback.stop(clock.start, &clock, q, &mut status);
             q.all_off(0);
         }
+        // Notes the player held before a bypass or a source change will never be released here.
+        let source = p.input.source.value();
+        if bypass || self.prev_source.is_some_and(|s| s != source) {
+            self.playback.forget_held();
+        }
+        self.prev_source = Some(source);
         self.was_bypassed = bypass;
         self.prev_host_playing = host.playing;
         self.prev_mode = Some(mode);
@@ -323,7 +331,6 @@ impl Engine {
             }
 
             // Player notes in time order (analysis and MIDI merged), then the rest of the block.
-            let source = p.input.source.value();
             let thru = p.input.midi_thru.value();
             let nd = if source != InputSource::Midi {
                 self.detected_len
@@ -379,13 +386,13 @@ impl Engine {
                     self.player_velocity =
                         0.7 * self.player_velocity + 0.3 * note.velocity.clamp(0.0, 1.0);
                     self.playback
-                        .player_note_on(t, &clock, &settings, q, &mut status);
+                        .player_note_on(t, note.pitch, &clock, &settings, q, &mut status);
                     if thru {
                         q.note_on(note.at, channel, note.pitch, note.velocity);
                     }
                 } else {
                     self.playback
-                        .player_note_off(t, &clock, &settings, q, &mut status);
+                        .player_note_off(t, note.pitch, &clock, &settings, q, &mut status);
                     if thru {
                         q.note_off(note.at, channel, note.pitch);
                     }

@@ -259,8 +259,9 @@ pub struct Playback {
     phrase_start: u64,
     /// Generation of the last phrase started (never replay the same answer to one call).
     last_started: u32,
-    /// Player notes held now.
-    held: i32,
+    /// Keys the player holds now, one bit per MIDI key (a set, not a count: a doubled NoteOn
+    /// or a NoteOff lost during bypass cannot leave the player "holding" forever).
+    held: u128,
     /// Stream sample of the player's last note start or end.
     last_player_event: Option<u64>,
     /// Set by the Play button/parameter; served at the next `advance_to`.
@@ -328,16 +329,22 @@ impl Playback {
         }
     }
 
+    /// Forgets which keys the player holds (bypass, input source change).
+    pub fn forget_held(&mut self) {
+        self.held = 0;
+    }
+
     pub fn player_note_on(
         &mut self,
         t: u64,
+        pitch: u8,
         clock: &Clock,
         s: &Settings,
         out: &mut EventQueue,
         status: &mut impl FnMut(PlaybackStatus),
     ) {
         self.advance_to(t, clock, s, out, status);
-        self.held = (self.held + 1).min(128);
+        self.held |= 1u128 << (pitch & 127);
         self.last_player_event = Some(t);
         // The player is back: the next pause deserves a new answer.
         self.last_started = 0;
@@ -349,13 +356,14 @@ impl Playback {
     pub fn player_note_off(
         &mut self,
         t: u64,
+        pitch: u8,
         clock: &Clock,
         s: &Settings,
         out: &mut EventQueue,
         status: &mut impl FnMut(PlaybackStatus),
     ) {
         self.advance_to(t, clock, s, out, status);
-        self.held = (self.held - 1).max(0);
+        self.held &= !(1u128 << (pitch & 127));
         self.last_player_event = Some(t);
     }
 
@@ -440,7 +448,7 @@ impl Playback {
         match s.mode {
             ResponseMode::SuggestOnly => {}
             ResponseMode::CallAndResponse | ResponseMode::Continuous => {
-                if self.held > 0 {
+                if self.held != 0 {
                     return;
                 }
                 let Some(last) = self.last_player_event else {
@@ -629,9 +637,9 @@ mod tests {
                 .filter(|(t, _, _)| *t >= start && *t < clock.end())
             {
                 if on {
-                    pb.player_note_on(t, &clock, &s, &mut q, &mut status);
+                    pb.player_note_on(t, _pitch, &clock, &s, &mut q, &mut status);
                 } else {
-                    pb.player_note_off(t, &clock, &s, &mut q, &mut status);
+                    pb.player_note_off(t, _pitch, &clock, &s, &mut q, &mut status);
                 }
             }
             pb.advance_to(clock.end(), &clock, &s, &mut q, &mut status);
@@ -687,6 +695,18 @@ mod tests {
                 "block size {block}"
             );
         }
+    }
+
+    #[test]
+    fn doubled_note_on_does_not_hold_forever() {
+        let s = Settings {
+            grid: None,
+            ..Default::default()
+        };
+        let player = [(0, true, 60), (100, true, 60), (10_000, false, 60)];
+        let armed = phrase(1, 10_000, &[(62, 0.0, 1.0)]);
+        let out = simulate(256, 120.0, &player, armed, 100_000, s);
+        assert_eq!(out.first().map(|e| e.0), Some(10_000 + 24_000));
     }
 
     #[test]
