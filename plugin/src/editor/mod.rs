@@ -148,7 +148,7 @@ impl NiceEguiApp for ContinuoEditor {
         egui::Panel::bottom("status").show(ui, |ui| self.status(ui));
         egui::Panel::right("controls")
             .resizable(false)
-            .exact_size(380.0)
+            .exact_size(400.0)
             .show(ui, |ui| {
                 egui::ScrollArea::vertical().show(ui, |ui| self.controls(ui, &setter));
             });
@@ -371,7 +371,7 @@ impl ContinuoEditor {
         /// One labelled parameter row of a two-column grid, with the same tooltip on both.
         fn row<P: Param>(ui: &mut egui::Ui, setter: &ParamSetter, param: &P, tip: &str) {
             ui.label(param.name()).on_hover_text(tip);
-            ui.add(ParamSlider::for_param(param, setter).with_width(170.0))
+            ui.add(ParamSlider::for_param(param, setter).with_width(110.0))
                 .on_hover_text(tip);
             ui.end_row();
         }
