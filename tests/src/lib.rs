@@ -1309,11 +1309,9 @@ pub const CALL: [(u8, f64, f64); 8] = [
 /// How long the host pauses after a block that carried a player note: the model thread polls
 /// every 3 ms, so each note is seen (and answered) on its own, whatever the block size. This
 /// makes the number of phrases the model draws — and so its seeded sampler's state — the same
-/// in every run. Measured on the shared 2-core machine with the debug bundle: 20–40 ms were
-/// not always enough (two notes then reach the model in one poll and the sampler's seed
-/// sequence shifts), 80 ms mostly were, 100 ms still missed once in a while under load; tests
-/// that compare two answers re-run a pair once when the phrases differ.
-pub const MODEL_PAUSE: Duration = Duration::from_millis(150);
+/// in every run. With [`START_PAUSE`] in place 20 ms were enough on the shared 2-core machine;
+/// 50 ms leave a margin, and tests that compare answers re-run a pair once when they differ.
+pub const MODEL_PAUSE: Duration = Duration::from_millis(50);
 
 /// [`MODEL_PAUSE`], or `$CONTINUO_MODEL_PAUSE_MS` milliseconds.
 pub fn model_pause() -> Duration {
@@ -1323,6 +1321,9 @@ pub fn model_pause() -> Duration {
         .map(Duration::from_millis)
         .unwrap_or(MODEL_PAUSE)
 }
+
+/// How long [`call_and_answer`] waits after the session starts before playing the call.
+pub const START_PAUSE: Duration = Duration::from_millis(30);
 
 /// When [`call_and_answer`] stops.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1389,6 +1390,10 @@ pub fn call_and_answer_from(
     let sr = s.config.sample_rate;
     let spb = sr * 60.0 / tempo;
     let origin = s.pos;
+    // `start_processing` made nice-plug call the plugin's `reset()`, which tells the model thread
+    // to forget the notes it holds open; give it a poll to do so before the call begins (see the
+    // `note_right_after_start` test for why).
+    std::thread::sleep(START_PAUSE);
     s.set_transport(Some(Transport {
         tempo,
         playing: true,

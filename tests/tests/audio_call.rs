@@ -28,6 +28,7 @@ fn run(entry: &'static PluginEntry, audio: &[f32], sr: f64, block: usize) -> Run
     let audio = audio.to_vec();
     let fed = p
         .run(move |s| {
+            std::thread::sleep(START_PAUSE);
             s.set_transport(Some(Transport::playing(TEMPO)));
             s.feed(Feed {
                 audio: vec![audio],

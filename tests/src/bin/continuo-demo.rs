@@ -305,6 +305,8 @@ fn run() -> R<()> {
     let tempo = args.tempo;
     let fed = p
         .run(move |s| {
+            // Let the model thread take the reset of start_processing before the first note.
+            std::thread::sleep(START_PAUSE);
             s.set_transport(Some(Transport::playing(tempo)));
             s.feed(Feed {
                 audio: vec![audio],
