@@ -11,8 +11,8 @@ const TEMPO: f64 = 120.0;
 struct Run {
     sr: f64,
     input_len: u64,
-    heard: Vec<(u64, u64, u8, u8, f64)>,
-    answer: Vec<(u64, u64, u8, u8, f64)>,
+    heard: Vec<Played>,
+    answer: Vec<Played>,
     first_answer: Option<u64>,
 }
 

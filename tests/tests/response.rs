@@ -35,24 +35,23 @@ fn answer(entry: &'static PluginEntry, settings: &[(&str, &str)]) -> Answer {
     a
 }
 
-fn pairs(a: &Answer) -> Vec<(u64, u64, u8, u8, f64)> {
+fn pairs(a: &Answer) -> Vec<Played> {
     pair_notes(&a.answer, false).unwrap()
 }
 
 /// The pitches of an answer relative to its first note (the phrase's identity, whatever the
 /// transpose).
-fn contour(p: &[(u64, u64, u8, u8, f64)]) -> Vec<i32> {
+fn contour(p: &[Played]) -> Vec<i32> {
     p.iter().map(|n| n.3 as i32 - p[0].3 as i32).collect()
 }
 
 /// Answers with settings `a` and `b`; when they are not the same phrase (the model thread
 /// missed a pause on a busy machine), runs both once more.
-#[allow(clippy::type_complexity)]
 fn answer_pair(
     entry: &'static PluginEntry,
     a: &[(&str, &str)],
     b: &[(&str, &str)],
-) -> (Vec<(u64, u64, u8, u8, f64)>, Vec<(u64, u64, u8, u8, f64)>) {
+) -> (Vec<Played>, Vec<Played>) {
     let mut x = pairs(&answer(entry, a));
     let mut y = pairs(&answer(entry, b));
     if x.is_empty() || y.is_empty() || x.len() != y.len() || contour(&x) != contour(&y) {

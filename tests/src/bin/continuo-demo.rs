@@ -324,8 +324,7 @@ fn run() -> R<()> {
 
     // Heard = the thru notes that start while the input plays; the answer starts afterwards.
     let pairs = pair_notes(&fed.notes, true).map_err(|e| format!("output notes: {e}"))?;
-    let (heard, answer): (Vec<&(u64, u64, u8, u8, f64)>, Vec<_>) =
-        pairs.iter().partition(|n| n.0 < input_len);
+    let (heard, answer): (Vec<&Played>, Vec<_>) = pairs.iter().partition(|n| n.0 < input_len);
     let secs = |t: u64| t as f64 / sr;
     println!(
         "\nheard ({} notes, MIDI thru of the detected notes):",
@@ -407,7 +406,7 @@ fn run() -> R<()> {
 
     std::fs::create_dir_all(&args.out_dir)
         .map_err(|e| format!("{}: {e}", args.out_dir.display()))?;
-    let to_midi = |ns: &[&(u64, u64, u8, u8, f64)]| -> Vec<(u64, u64, u8, f64)> {
+    let to_midi = |ns: &[&Played]| -> Vec<(u64, u64, u8, f64)> {
         ns.iter().map(|n| (n.0, n.1, n.3, n.4)).collect()
     };
     let channel = answer.first().or(heard.first()).map(|n| n.2).unwrap_or(0);
