@@ -304,6 +304,61 @@ fn automation_every_sample(entry: &'static PluginEntry) {
     exercise(&mut p, 48_000.0, 512, "after the automation");
 }
 
+/// A flood of player notes in one block (a MIDI dump, a host catching up after a stall): with
+/// MIDI thru on, whatever is let through must also be released — no stuck notes.
+fn note_flood(entry: &'static PluginEntry) {
+    let mut p = thru_plugin(entry);
+    // No answer: every output note is a thru note.
+    p.set_text("mode", "Suggest only").unwrap();
+    p.activate(48_000.0, 4096).unwrap();
+    // A held note around the flood: its NoteOff comes last.
+    let mut events = vec![
+        (
+            0,
+            InEvent::NoteOn {
+                channel: 0,
+                key: 100,
+                velocity: 0.5,
+            },
+        ),
+        (
+            4000,
+            InEvent::NoteOff {
+                channel: 0,
+                key: 100,
+            },
+        ),
+    ];
+    for i in 1..400u64 {
+        let key = (36 + i % 48) as u8;
+        events.push((
+            2 * i,
+            InEvent::NoteOn {
+                channel: 0,
+                key,
+                velocity: 0.5,
+            },
+        ));
+        events.push((2 * i + 1, InEvent::NoteOff { channel: 0, key }));
+    }
+    let fed = p
+        .feed(Feed {
+            events,
+            ..Feed::silence(4096 * 4, 4096)
+        })
+        .unwrap();
+    assert_eq!(fed.errors, 0);
+    let ons = fed.notes.iter().filter(|n| n.on && n.time < 4096).count();
+    let offs = fed.notes.iter().filter(|n| !n.on && n.time < 4096).count();
+    eprintln!("800 input events in one block: {ons} thru NoteOns, {offs} NoteOffs in that block");
+    pair_notes(&fed.notes, false).unwrap_or_else(|e| {
+        panic!(
+            "a held note and a flood of 399 short notes in one 4096-sample block leave thru notes \
+             stuck for good (4 blocks later): {e} ({ons} NoteOns, {offs} NoteOffs sent in the block)"
+        )
+    });
+}
+
 #[test]
 fn robustness() {
     run_cases(&[
@@ -312,5 +367,6 @@ fn robustness() {
         ("0- and 1-sample blocks", tiny_and_empty_blocks),
         ("16384-sample blocks", huge_blocks),
         ("automation at every sample", automation_every_sample),
+        ("a flood of notes in one block", note_flood),
     ]);
 }
