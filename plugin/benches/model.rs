@@ -1,1 +1,63 @@
-fn main(){}
+//! Model-thread cost: one 16-note phrase with 8 candidates (bar: ≤ 1 ms), one prediction step,
+//! and learning one note online.
+
+use continuo::model::{Continuator, Note, SamplerSettings, TrainedModel};
+use criterion::{black_box, criterion_group, criterion_main, Criterion};
+use std::sync::Arc;
+
+fn context() -> Vec<Note> {
+    // A fiddle-tune-like phrase in D major, eighth notes.
+    [
+        62u8, 66, 69, 74, 73, 71, 69, 66, 67, 69, 71, 67, 66, 64, 62, 64,
+    ]
+    .iter()
+    .enumerate()
+    .map(|(i, &p)| Note {
+        pitch: p,
+        onset: i as f64 * 0.5,
+        duration: 0.45,
+        velocity: 96,
+    })
+    .collect()
+}
+
+fn bench(c: &mut Criterion) {
+    let model = Arc::new(TrainedModel::embedded().expect("embedded model"));
+    let ctx = context();
+    let mut cont = Continuator::new(model.clone());
+    for n in &ctx {
+        cont.observe(*n);
+    }
+    let settings = SamplerSettings {
+        length_notes: 16,
+        candidates: 8,
+        ..Default::default()
+    };
+    c.bench_function("continue_phrase 16 notes x 8 candidates", |b| {
+        b.iter(|| black_box(cont.continue_phrase(black_box(&ctx), None, &settings)))
+    });
+    let one = SamplerSettings {
+        length_notes: 1,
+        candidates: 1,
+        ..Default::default()
+    };
+    c.bench_function("continue_phrase 1 note x 1 candidate", |b| {
+        b.iter(|| black_box(cont.continue_phrase(black_box(&ctx), None, &one)))
+    });
+    c.bench_function("observe one note", |b| {
+        let mut cont = Continuator::new(model.clone());
+        let mut t = 0.0;
+        b.iter(|| {
+            t += 0.5;
+            cont.observe(Note {
+                pitch: 60 + (t as u8 % 12),
+                onset: t,
+                duration: 0.4,
+                velocity: 90,
+            });
+        })
+    });
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

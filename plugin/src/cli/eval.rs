@@ -32,6 +32,16 @@ pub struct Args {
     /// Longest long-term context for --baselines.
     #[arg(long, default_value_t = ModelConfig::default().max_order)]
     pub max_order: usize,
+    /// Model configuration for --baselines as JSON (a `ModelConfig`; inline or a file path).
+    #[arg(long)]
+    pub config: Option<String>,
+    /// With --baselines: leave the held-out files alone and score on a validation part of the
+    /// training files instead (split with seed + 1), for tuning without touching the test set.
+    #[arg(long)]
+    pub validation: bool,
+    /// With --baselines: only the model rows (skip unigram, bigram and the reference).
+    #[arg(long)]
+    pub model_only: bool,
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -57,12 +67,28 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
 
     let rows: Vec<Scores> = if args.baselines {
-        let config = ModelConfig {
-            max_order: args.max_order,
-            ..ModelConfig::default()
+        let config = match &args.config {
+            Some(c) => {
+                let text = if c.trim_start().starts_with('{') {
+                    c.clone()
+                } else {
+                    std::fs::read_to_string(c)?
+                };
+                serde_json::from_str::<ModelConfig>(&text).context("parsing --config")?
+            }
+            None => ModelConfig {
+                max_order: args.max_order,
+                ..ModelConfig::default()
+            },
         };
         config.validate().map_err(anyhow::Error::msg)?;
-        let (train_files, test_files) = corpus.split(args.seed, args.holdout);
+        let (mut train_files, mut test_files) = corpus.split(args.seed, args.holdout);
+        if args.validation {
+            let (t, v): (Vec<_>, Vec<_>) = train_files
+                .into_iter()
+                .partition(|f| !is_held_out(&f.name, args.seed + 1, args.holdout));
+            (train_files, test_files) = (t, v);
+        }
         let train_set: Vec<&Sequence> = train_files
             .iter()
             .flat_map(|f| f.sequences.iter())
@@ -80,7 +106,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 args.holdout
             );
         }
-        baselines(&config, &train_set, &test_set)
+        if args.model_only {
+            let ltm = std::sync::Arc::new(crate::model::train::train(
+                config,
+                train_set.iter().copied(),
+            ));
+            evaluate_model(&ltm, &test_set)
+        } else {
+            baselines(&config, &train_set, &test_set)
+        }
     } else {
         let model = match &args.model {
             Some(p) => TrainedModel::load(p).with_context(|| format!("loading {}", p.display()))?,

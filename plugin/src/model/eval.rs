@@ -86,7 +86,8 @@ pub fn evaluate<'a>(
 }
 
 /// Trains the baselines and the model on `train_set` and scores them on `test_set`: unigram,
-/// bigram, a single-viewpoint pitch PPM (the IDyOM-style reference), the model's long-term part,
+/// bigram, a single-viewpoint pitch PPM (the IDyOM-style reference, without and with its
+/// short-term model), the model's long-term part,
 /// its short-term part alone and both together.
 pub fn baselines(
     config: &ModelConfig,
@@ -105,7 +106,8 @@ pub fn baselines(
         max_order: config.max_order,
         ..ModelConfig::baseline(config.max_order)
     };
-    run("pitch+rhythm PPM-C (1 viewpoint)", reference, false);
+    run("1-viewpoint PPM, long-term", reference.clone(), false);
+    run("1-viewpoint PPM, long+short-term", reference, true);
     let ltm = Arc::new(train(config.clone(), train_set.iter().copied()));
     rows.push(evaluate(
         &mut MultiViewpoint::new("model, long-term only", ltm.clone(), false),
@@ -166,8 +168,8 @@ mod tests {
         let train_set = [&seqs[0]];
         let test_set = [&seqs[1]];
         let rows = baselines(&ModelConfig::default(), &train_set, &test_set);
-        assert_eq!(rows.len(), 6);
-        let (uni, both) = (&rows[0], &rows[5]);
+        assert_eq!(rows.len(), 7);
+        let (uni, both) = (&rows[0], &rows[6]);
         assert!(both.pitch_bits < uni.pitch_bits, "{rows:?}");
         assert!(both.top1 > 0.8, "{rows:?}");
         assert!(rows

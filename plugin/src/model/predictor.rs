@@ -91,6 +91,9 @@ pub struct ModelConfig {
     pub stm_combination: Combination,
 }
 
+/// Defaults chosen on a validation split of the training files (see `continuo eval --baselines
+/// --validation --config`): arithmetic mixing beat geometric for both levels, low entropy biases
+/// beat high ones, order 6 beat 3, 5 and 7 once the short-term model is added.
 impl Default for ModelConfig {
     fn default() -> Self {
         Self {
@@ -101,14 +104,14 @@ impl Default for ModelConfig {
                 Viewpoint::TonicPitch,
             ],
             rhythm_viewpoints: vec![Viewpoint::Rhythm, Viewpoint::RhythmPhase],
-            max_order: 5,
+            max_order: 6,
             stm_max_order: 7,
             ltm_escape: Escape::C,
             stm_escape: Escape::X,
-            viewpoint_bias: 1.0,
-            viewpoint_combination: Combination::Geometric,
-            stm_bias: 1.0,
-            stm_combination: Combination::Geometric,
+            viewpoint_bias: 0.5,
+            viewpoint_combination: Combination::Arithmetic,
+            stm_bias: 0.75,
+            stm_combination: Combination::Arithmetic,
         }
     }
 }
