@@ -294,4 +294,6 @@ pub enum Command {
     ExportPhrase(std::path::PathBuf),
     /// Load a model file; on failure the current model stays.
     LoadModel(std::path::PathBuf),
+    /// Go back to the built-in model.
+    BuiltInModel,
 }

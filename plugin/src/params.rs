@@ -153,6 +153,11 @@ pub struct ContinuoParams {
     #[persist = "preset-name"]
     pub preset_name: Arc<RwLock<String>>,
 
+    /// A model file the user trained and loaded ("" = the built-in model). Saved with the
+    /// project, so the project reopens with the same model.
+    #[persist = "model-path"]
+    pub model_path: Arc<RwLock<String>>,
+
     /// The host's bypass: audio passes, no notes are sent, sounding notes are released.
     #[id = "bypass"]
     pub bypass: BoolParam,
@@ -246,6 +251,7 @@ impl Default for ContinuoParams {
                 1.0,
             ),
             preset_name: Arc::new(RwLock::new(String::new())),
+            model_path: Arc::new(RwLock::new(String::new())),
             bypass: BoolParam::new("Bypass", false).make_bypass(),
             input: InputParams {
                 source: EnumParam::new("Input source", InputSource::Both),

@@ -211,13 +211,28 @@ fn ensure_model(b: &mut Brain, params: &ContinuoParams) {
     }
     let model = match b.model.clone() {
         Some(m) => m,
-        None => match TrainedModel::embedded() {
-            Ok(m) => Arc::new(m),
-            Err(e) => {
-                b.message = Some(format!("the built-in model could not be loaded: {e:#}"));
-                return;
+        None => {
+            let path = params.model_path.read().clone();
+            let from_file = (!path.is_empty()).then(|| TrainedModel::load(&path));
+            match from_file {
+                Some(Ok(m)) => Arc::new(m),
+                other => {
+                    if let Some(Err(e)) = other {
+                        b.message = Some(format!(
+                            "model {path} not loaded, using the built-in one: {e}"
+                        ));
+                    }
+                    match TrainedModel::embedded() {
+                        Ok(m) => Arc::new(m),
+                        Err(e) => {
+                            b.message =
+                                Some(format!("the built-in model could not be loaded: {e:#}"));
+                            return;
+                        }
+                    }
+                }
             }
-        },
+        }
     };
     b.model = Some(model.clone());
     let mut c = Continuator::new(model);
@@ -421,9 +436,18 @@ pub(crate) fn step(
                 };
                 b.message = Some(msg);
             }
-            Command::LoadModel(path) => match load_model(&path) {
+            Command::BuiltInModel => {
+                params.model_path.write().clear();
+                b.model = None;
+                b.continuator = None;
+                ensure_model(b, params);
+                b.dirty = true;
+                b.message = Some("using the built-in model".into());
+            }
+            Command::LoadModel(path) => match TrainedModel::load(&path) {
                 Ok(m) => {
                     let m = Arc::new(m);
+                    *params.model_path.write() = path.display().to_string();
                     b.model = Some(m.clone());
                     b.continuator = None;
                     ensure_model(b, params);
@@ -518,16 +542,21 @@ fn publish(b: &Brain, snapshot: &Mutex<Snapshot>) {
     s.playing = b.playing.clone();
     s.key = b.key;
     s.model_info = match &b.model {
-        Some(_) => "built-in model".into(),
+        Some(m) if m.meta.train_notes > 0 => format!(
+            "model: {} melodies, {} notes{}",
+            m.meta.train_melodies,
+            m.meta.train_notes,
+            if m.meta.date.is_empty() {
+                String::new()
+            } else {
+                format!(", trained {}", &m.meta.date[..m.meta.date.len().min(10)])
+            }
+        ),
+        Some(_) => "model: untrained (session memory only)".into(),
         None => "no model loaded".into(),
     };
     s.session_notes = b.session_notes;
     s.learning = b.learning;
     s.message = b.message.clone();
     s.generate_ms = b.generate_ms;
-}
-
-/// Reads a model file (TEMPORARY until the model module's loader lands).
-fn load_model(path: &std::path::Path) -> anyhow::Result<TrainedModel> {
-    anyhow::bail!("loading {} is not supported yet", path.display())
 }

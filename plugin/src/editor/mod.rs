@@ -55,6 +55,8 @@ pub struct ContinuoEditor {
     preset_list: Vec<crate::preset::Entry>,
     /// Text typed for "Save as" / "Rename".
     preset_text: String,
+    /// Path typed for "Load model".
+    model_text: String,
 }
 
 /// Where exported phrases go unless the user picks another folder.
@@ -98,6 +100,7 @@ pub fn create(
         presets: crate::preset::Library::new(crate::preset::user_dir()),
         preset_list: Vec::new(),
         preset_text: String::new(),
+        model_text: String::new(),
     };
     create_egui_editor(state, RepaintNotifier::new(), settings, app)
 }
@@ -120,6 +123,7 @@ impl NiceEguiApp for ContinuoEditor {
         egui_ctx.set_visuals(egui::Visuals::dark());
         self.gui = Some(nice_gui_ctx);
         self.refresh_presets();
+        self.model_text = self.params.model_path.read().clone();
         Ok(())
     }
 
@@ -154,6 +158,7 @@ impl NiceEguiApp for ContinuoEditor {
             });
         egui::CentralPanel::default().show(ui, |ui| {
             self.actions(ui, &setter);
+            self.model_row(ui);
             ui.separator();
             roll::draw(ui, &self.view, &self.shared);
         });
@@ -579,6 +584,35 @@ impl ContinuoEditor {
                     .unwrap_or(0);
                 let path = self.export_dir.join(format!("continuo-phrase-{stamp}.mid"));
                 self.send(Command::ExportPhrase(path));
+            }
+        });
+    }
+
+    fn model_row(&mut self, ui: &mut egui::Ui) {
+        ui.horizontal(|ui| {
+            ui.label("Model file").on_hover_text(
+                "A model you trained with `continuo train --midi FOLDER --out model.json.gz`; \
+                 the project remembers it. Empty: the built-in model.",
+            );
+            ui.add(
+                egui::TextEdit::singleline(&mut self.model_text)
+                    .hint_text("built-in")
+                    .desired_width(260.0),
+            );
+            let path = self.model_text.trim().to_string();
+            if ui
+                .add_enabled(!path.is_empty(), egui::Button::new("Load"))
+                .clicked()
+            {
+                self.send(Command::LoadModel(path.into()));
+            }
+            if ui
+                .button("Built-in")
+                .on_hover_text("Use the model that ships with Continuo")
+                .clicked()
+            {
+                self.model_text.clear();
+                self.send(Command::BuiltInModel);
             }
         });
     }
