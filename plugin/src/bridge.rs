@@ -270,6 +270,8 @@ pub struct Snapshot {
     pub armed_generation: u32,
     /// The phrase being played and its start (stream seconds), for the roll.
     pub playing: Option<(u32, f64, Phrase)>,
+    /// Recent answers that were played (start in stream seconds, phrase), newest last.
+    pub answered: Vec<(f64, Phrase)>,
     pub key: Option<(KeySignature, f32)>,
     /// Short description of the model in use.
     pub model_info: String,

@@ -66,6 +66,8 @@ pub struct Brain {
     learning: bool,
     /// The phrase being played (generation, start in stream seconds).
     playing: Option<(u32, f64, Phrase)>,
+    /// Answers played recently (start in stream seconds), for the roll.
+    answered: VecDeque<(f64, Phrase)>,
     /// Phrases sent, by generation, so a started one can be shown and (continuous mode) extended.
     sent: VecDeque<(u32, Phrase)>,
 }
@@ -95,6 +97,7 @@ impl Brain {
             session_notes: 0,
             learning: true,
             playing: None,
+            answered: VecDeque::new(),
             sent: VecDeque::new(),
         }
     }
@@ -371,12 +374,33 @@ pub(crate) fn step(
                         }
                         b.dirty = true;
                     }
+                    b.answered
+                        .push_back((stream_seconds(at, shared), phrase.clone()));
+                    while b.answered.len() > 16 {
+                        b.answered.pop_front();
+                    }
                     b.playing = Some((generation, stream_seconds(at, shared), phrase));
                 }
             }
-            PlaybackStatus::Ended { generation, .. } => {
+            PlaybackStatus::Ended {
+                generation,
+                at,
+                cut,
+            } => {
                 if b.playing.as_ref().is_some_and(|p| p.0 == generation) {
                     b.playing = None;
+                }
+                if cut {
+                    // Show only what was really played of a cut answer.
+                    let end_s = stream_seconds(at, shared);
+                    let tempo = shared.tempo.load(Ordering::Relaxed).clamp(1.0, 1000.0) as f64;
+                    if let Some((start_s, phrase)) = b.answered.back_mut() {
+                        let end_beats = (end_s - *start_s) * tempo / 60.0;
+                        phrase.notes.retain(|n| n.onset < end_beats);
+                        for n in &mut phrase.notes {
+                            n.duration = n.duration.min(end_beats - n.onset);
+                        }
+                    }
                 }
             }
             PlaybackStatus::Reset => {
@@ -389,6 +413,7 @@ pub(crate) fn step(
                     r.end_s.get_or_insert(r.start_s);
                 }
                 b.played.clear();
+                b.answered.clear();
             }
         }
     }
@@ -540,6 +565,7 @@ fn publish(b: &Brain, snapshot: &Mutex<Snapshot>) {
     s.selected = b.selected;
     s.armed_generation = b.generation;
     s.playing = b.playing.clone();
+    s.answered = b.answered.iter().cloned().collect();
     s.key = b.key;
     s.model_info = match &b.model {
         Some(m) if m.meta.train_notes > 0 => format!(

@@ -48,7 +48,12 @@ pub fn draw(ui: &mut egui::Ui, view: &Snapshot, shared: &Shared) {
         lo = lo.min(n.pitch);
         hi = hi.max(n.pitch);
     }
-    if let Some(p) = &proposal {
+    let recent_answers = view
+        .answered
+        .iter()
+        .filter(|(s, _)| *s > now - PAST_S - 8.0)
+        .map(|(_, p)| p);
+    for p in proposal.iter().chain(recent_answers) {
         for n in &p.notes {
             lo = lo.min(n.pitch);
             hi = hi.max(n.pitch);
@@ -145,6 +150,29 @@ pub fn draw(ui: &mut egui::Ui, view: &Snapshot, shared: &Shared) {
             2.0,
             colours::PLAYED.gamma_multiply(0.35 + 0.65 * n.velocity.clamp(0.0, 1.0)),
         );
+    }
+
+    // Answers played (or playing), at their real time.
+    for (start_s, phrase) in &view.answered {
+        for n in &phrase.notes {
+            let start = start_s + n.onset * sec_per_beat;
+            let end = start + n.duration * sec_per_beat;
+            if end < now - PAST_S || start > now + FUTURE_S {
+                continue;
+            }
+            let y = y_of(n.pitch as f32);
+            let r = Rect::from_min_max(
+                pos2(x_of(start).max(roll.left()), y + 1.0),
+                pos2(x_of(end).max(x_of(start) + 3.0), y + row_h - 1.0),
+            );
+            painter.rect_filled(r, 2.0, colours::PROPOSED);
+            painter.rect_stroke(
+                r,
+                2.0,
+                Stroke::new(1.0, Color32::WHITE),
+                egui::StrokeKind::Inside,
+            );
+        }
     }
 
     // The proposal: opacity is its probability share.
