@@ -189,8 +189,18 @@ pub struct Analyzer {
     /// Subharmonic guard: a pitch whose fundamental is this far (as an amplitude ratio) below the
     /// strongest partial is treated as a mixture's common subharmonic (unvoiced).
     fundamental_floor: f32,
+    /// Subharmonic guard: energy ratio (off-multiple / multiple partials) below which the pitch
+    /// is lifted by 2 or 3.
+    subharmonic_ratio: f32,
     /// Pitch stage.
     pitch: PitchDetector,
+    /// Short-window pitch transform: the last half frame, rectangular, zero-padded to 2×.
+    /// A new note dominates half a window twice as fast, so high notes are confirmed sooner.
+    short_pitch_stft: Stft,
+    /// Pitch stage on the half frame.
+    short_pitch: PitchDetector,
+    /// Use the half-frame pitch when it is confident and at least this high (Hz); 0 = never.
+    short_pitch_min_hz: f32,
     /// Onset stage.
     onset: OnsetDetector,
     /// Number of short-transform bins the onset stage reads.
@@ -277,7 +287,19 @@ impl Analyzer {
             salience,
             hann_bin_hz,
             fundamental_floor: tuning.get("fundamental_floor", 0.03),
+            subharmonic_ratio: tuning.get("subharmonic_ratio", 0.05),
             pitch: PitchDetector::new(PitchConfig::new(sample_rate, sizes.frame_len, tuning)),
+            short_pitch_stft: Stft::new(StftConfig {
+                frame_len: sizes.frame_len / 2,
+                fft_len: sizes.frame_len,
+                window: WindowShape::Rectangular,
+            }),
+            short_pitch: PitchDetector::new(PitchConfig::new(
+                sample_rate,
+                sizes.frame_len / 2,
+                tuning,
+            )),
+            short_pitch_min_hz: tuning.get("short_pitch_min_hz", 190.0),
             onset: OnsetDetector::new(OnsetConfig::new(flux_bins, hop_s, tuning)),
             flux_bins,
             loudness: Loudness::new(LoudnessConfig {
@@ -354,6 +376,8 @@ impl Analyzer {
         self.long.reset();
         self.short.reset();
         self.pitch.reset();
+        self.short_pitch.reset();
+        self.short_pitch_stft.reset();
         self.onset.reset();
         self.loudness.reset();
         self.chroma.reset();
@@ -418,6 +442,35 @@ impl Analyzer {
         at >= self.fundamental_floor * strongest
     }
 
+    /// Subharmonic guard for mixtures and attacks: when the partials that are *not* multiples of
+    /// 2 (or 3) of `hz` carry almost no energy, the sound's pitch is 2 (or 3) × `hz`.
+    fn lift_subharmonic(&self, hz: f32) -> f32 {
+        let mag = |f: f32| -> f32 {
+            let b = (f / self.hann_bin_hz).round() as usize;
+            self.hann_mags
+                .get(b.saturating_sub(1)..=b + 1)
+                .map(|s| s.iter().fold(0.0f32, |a, &x| a.max(x)))
+                .unwrap_or(0.0)
+        };
+        let mut hz = hz;
+        for k in [2usize, 3] {
+            let (mut on, mut off) = (0.0f32, 0.0f32);
+            for h in 1..=(3 * k) {
+                let e = mag(hz * h as f32).powi(2);
+                if h % k == 0 {
+                    on += e;
+                } else {
+                    off += e;
+                }
+            }
+            if on > 0.0 && off < self.subharmonic_ratio * on {
+                hz *= k as f32;
+                break;
+            }
+        }
+        hz
+    }
+
     /// One hop: all stages over the last frame, then the tracker.
     fn analyse_hop(&mut self, at: u32, out: &mut impl AnalysisOutput) {
         // Frame in time order: oldest sample (at ring_pos) first.
@@ -437,6 +490,15 @@ impl Analyzer {
         } else {
             PitchEstimate::default()
         };
+        if self.short_pitch_min_hz > 0.0 && level.frame_db > PITCH_FLOOR_DB {
+            let half = self.frame.len() / 2;
+            let recent = self.frame.get(half..).unwrap_or(&[]);
+            let spectrum = self.short_pitch_stft.process(recent);
+            let short = self.short_pitch.process(recent, spectrum);
+            if short.hz >= self.short_pitch_min_hz && short.confidence >= self.min_confidence {
+                estimate = short;
+            }
+        }
         Stft::hann_magnitudes_from_padded(
             self.long.spectrum(),
             self.sizes.frame_len,
@@ -444,8 +506,11 @@ impl Analyzer {
         );
         let chroma = self.chroma.process(&self.hann_mags);
         self.salience.process(&self.hann_mags);
-        if estimate.hz > 0.0 && !self.has_fundamental(estimate.hz) {
-            estimate.confidence = 0.0;
+        if estimate.hz > 0.0 {
+            estimate.hz = self.lift_subharmonic(estimate.hz);
+            if !self.has_fundamental(estimate.hz) {
+                estimate.confidence = 0.0;
+            }
         }
 
         let short_start = self.frame.len().saturating_sub(self.sizes.short_len);

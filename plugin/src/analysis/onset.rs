@@ -21,6 +21,11 @@ pub struct OnsetConfig {
     pub gate_db: f32,
     /// No two onsets closer than this many hops.
     pub refractory_hops: u32,
+    /// Level path: an onset also fires when the short-term level rises this much (dB) above its
+    /// minimum over the last `level_window_hops` (attacks into noise, soft spectra).
+    pub level_rise_db: f32,
+    /// Hops over which the level rise is measured.
+    pub level_window_hops: usize,
 }
 
 impl OnsetConfig {
@@ -36,6 +41,8 @@ impl OnsetConfig {
             compression: tuning.get("flux_compression", 200.0),
             gate_db: tuning.get("flux_gate_db", -55.0),
             refractory_hops: hops(tuning.get("flux_refractory_ms", 45.0) / 1000.0) as u32,
+            level_rise_db: tuning.get("level_rise_db", 7.0),
+            level_window_hops: hops(tuning.get("level_window_ms", 16.0) / 1000.0),
         }
     }
 }
@@ -71,6 +78,10 @@ pub struct OnsetDetector {
     was_above: bool,
     /// Hops since the last onset (saturating).
     since_onset: u32,
+    /// Ring of recent short-term levels (`level_window_hops`), allocated in `new`.
+    levels: Vec<f32>,
+    /// Next slot in `levels`.
+    level_pos: usize,
 }
 
 impl OnsetDetector {
@@ -91,6 +102,8 @@ impl OnsetDetector {
             flux_sum: 0.0,
             was_above: false,
             since_onset: u32::MAX,
+            levels: vec![super::loudness::FLOOR_DB; config.level_window_hops.max(1)],
+            level_pos: 0,
         }
     }
 
@@ -138,7 +151,13 @@ impl OnsetDetector {
         };
         let mean = self.flux_sum / self.flux_ring.len() as f32;
         let threshold = self.config.offset + self.config.factor * mean;
-        let above = flux > threshold && level_db > self.config.gate_db;
+        let level_min = self.levels.iter().fold(f32::INFINITY, |a, &b| a.min(b));
+        if let Some(slot) = self.levels.get_mut(self.level_pos) {
+            *slot = level_db;
+        }
+        self.level_pos = (self.level_pos + 1) % self.levels.len().max(1);
+        let level_jump = level_db - level_min >= self.config.level_rise_db;
+        let above = (flux > threshold || level_jump) && level_db > self.config.gate_db;
         let onset = above && !self.was_above && self.since_onset >= self.config.refractory_hops;
         self.was_above = above;
         self.since_onset = if onset {
@@ -169,5 +188,9 @@ impl OnsetDetector {
         self.flux_sum = 0.0;
         self.was_above = false;
         self.since_onset = u32::MAX;
+        self.levels
+            .iter_mut()
+            .for_each(|v| *v = super::loudness::FLOOR_DB);
+        self.level_pos = 0;
     }
 }

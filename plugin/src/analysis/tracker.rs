@@ -47,6 +47,8 @@ pub struct TrackerConfig {
     pub unvoiced_release_hops: u32,
     /// Pitch estimates within this distance (semitones) of the sounding note belong to it.
     pub vibrato_semitones: f32,
+    /// A run whose estimates spread wider than this (semitones) is a glide, not a new pitch.
+    pub max_spread: f32,
     /// Onset-path notes are dated this many samples before the hop where flux fired.
     pub onset_backdate: u64,
     /// Legato-path notes are dated this many samples before the first hop of the new pitch
@@ -78,19 +80,20 @@ impl TrackerConfig {
             |name: &str, default: f32| (tuning.get(name, default) * sample_rate).max(0.0) as u64;
         Self {
             hop: hop as u64,
-            min_confidence: tuning.get("min_confidence", 0.6),
+            min_confidence: tuning.get("min_confidence", 0.8),
             gate_db: tuning.get("gate_db", -52.0),
-            onset_stable_hops: hops("onset_stable_ms", 6.0),
+            onset_stable_hops: hops("onset_stable_ms", 10.0),
             repeat_stable_hops: hops("repeat_stable_ms", 16.0),
             legato_stable_hops: hops("legato_stable_ms", 18.0),
             octave_stable_hops: hops("octave_stable_ms", 40.0),
             onset_wait_hops: hops("onset_wait_ms", 60.0),
             retrigger_rise_db: tuning.get("retrigger_rise_db", 4.0),
-            swell_dip_db: tuning.get("swell_dip_db", 12.0),
+            swell_dip_db: tuning.get("swell_dip_db", 100.0),
             swell_rise_db: tuning.get("swell_rise_db", 8.0),
             release_drop_db: tuning.get("release_drop_db", 40.0),
             unvoiced_release_hops: hops("unvoiced_release_ms", 80.0),
             vibrato_semitones: tuning.get("vibrato_semitones", 0.7),
+            max_spread: tuning.get("max_spread", 0.25),
             onset_backdate: samples("onset_backdate_s", short_len as f32 / 2.0 / sample_rate),
             legato_backdate: samples("legato_backdate_s", frame_len as f32 / 3.0 / sample_rate),
             salience_backdate: samples("salience_backdate_s", 0.0),
@@ -150,6 +153,9 @@ struct Run {
     hops: u32,
     /// A note was already started from this run.
     used: bool,
+    /// Lowest and highest fractional pitch in the run.
+    lo: f32,
+    hi: f32,
 }
 
 /// An onset waiting for a stable pitch.
@@ -253,25 +259,30 @@ impl NoteTracker {
             self.unvoiced_hops = 0;
             let semitone = match self.active {
                 Some(a) if (input.midi - a.pitch as f32).abs() <= c.vibrato_semitones => a.pitch,
-                _ => {
-                    if self.run.hops > 0
-                        && (input.midi - self.run.pitch as f32).abs() <= c.vibrato_semitones
-                    {
-                        self.run.pitch
-                    } else {
-                        input.midi.round().clamp(0.0, 127.0) as u8
-                    }
-                }
+                _ => input.midi.round().clamp(0.0, 127.0) as u8,
+            };
+            let fresh = Run {
+                pitch: semitone,
+                start: input.time,
+                hops: 1,
+                used: false,
+                lo: input.midi,
+                hi: input.midi,
             };
             if self.run.hops > 0 && self.run.pitch == semitone {
                 self.run.hops = self.run.hops.saturating_add(1);
+                self.run.lo = self.run.lo.min(input.midi);
+                self.run.hi = self.run.hi.max(input.midi);
+                if !self.run.used && self.run.hi - self.run.lo > c.max_spread {
+                    // A glide between two notes (mixture in the window), not a stable pitch:
+                    // start counting again from here, at the pitch heard now.
+                    self.run = Run {
+                        pitch: input.midi.round().clamp(0.0, 127.0) as u8,
+                        ..fresh
+                    };
+                }
             } else {
-                self.run = Run {
-                    pitch: semitone,
-                    start: input.time,
-                    hops: 1,
-                    used: false,
-                };
+                self.run = fresh;
             }
         } else {
             if self.unvoiced_hops == 0 {
