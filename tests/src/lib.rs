@@ -1301,21 +1301,150 @@ pub const CALL: [(u8, f64, f64); 8] = [
     (62, 4.5, 0.25),
 ];
 
-/// How long the host pauses after a block that carried a player note: the model thread polls
-/// every 3 ms, so each note is seen (and answered) on its own, whatever the block size. This
-/// makes the number of phrases the model draws — and so its seeded sampler's state — the same
-/// in every run. With [`START_PAUSE`] in place 20 ms were enough on the shared 2-core machine;
-/// 50 ms leave a margin, and tests that compare answers re-run a pair once when they differ.
-pub const MODEL_PAUSE: Duration = Duration::from_millis(50);
+/// How long the host pauses after a block that carried a player note, when a test needs the
+/// model to draw the same phrases in every run (see [`set_deterministic`]). The model thread
+/// polls every 3 ms and, after each poll with player notes, draws new candidates — advancing
+/// its seeded sampler. If two notes reach it in one poll it draws once instead of twice and the
+/// phrase changes; the pause must outlast one drawing. Measured on the shared 2-core machine
+/// with the debug bundle and the trained model: 40 ms were enough once the model had loaded
+/// (see [`model_load_wait`]); 60 ms leave a margin.
+pub const DETERMINISTIC_PAUSE: Duration = Duration::from_millis(60);
 
-/// [`MODEL_PAUSE`], or `$CONTINUO_MODEL_PAUSE_MS` milliseconds.
+/// The pause after each player note otherwise: enough for the model to keep up roughly.
+pub const MODEL_PAUSE: Duration = Duration::from_millis(30);
+
+/// After the call's last note, the host waits this long before processing the gap, so the
+/// model's answer to the whole call is ready whatever the pauses before.
+pub const ANSWER_WAIT: Duration = Duration::from_millis(400);
+
+static DETERMINISTIC: AtomicBool = AtomicBool::new(false);
+
+/// Makes [`model_pause`] return [`DETERMINISTIC_PAUSE`] (for this whole test process).
+pub fn set_deterministic(on: bool) {
+    DETERMINISTIC.store(on, Ordering::SeqCst);
+}
+
+/// The pause after each block with a player note: `$CONTINUO_MODEL_PAUSE_MS` milliseconds, else
+/// [`DETERMINISTIC_PAUSE`] after [`set_deterministic`]`(true)`, else [`MODEL_PAUSE`].
 pub fn model_pause() -> Duration {
     std::env::var("CONTINUO_MODEL_PAUSE_MS")
         .ok()
         .and_then(|v| v.parse().ok())
         .map(Duration::from_millis)
-        .unwrap_or(MODEL_PAUSE)
+        .unwrap_or(if DETERMINISTIC.load(Ordering::SeqCst) {
+            DETERMINISTIC_PAUSE
+        } else {
+            MODEL_PAUSE
+        })
 }
+
+/// How long a test waits after activating a fresh instance before playing to it: the model
+/// thread starts in `activate()` and first loads the built-in model (a 2.7 MB gzipped JSON,
+/// slow in the debug bundle, slower on a busy machine); notes played meanwhile pile up until it
+/// is ready, which changes how many phrases it draws and delays the first answer.
+///
+/// The time is measured once per process (see [`model_ready_time`]): 1.5× that (+100 ms)
+/// normally, 2× (+300 ms) after [`set_deterministic`]`(true)`. `$CONTINUO_MODEL_LOAD_MS`
+/// overrides.
+pub fn model_load_wait() -> Duration {
+    if let Some(ms) = std::env::var("CONTINUO_MODEL_LOAD_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        return Duration::from_millis(ms);
+    }
+    let t = model_ready_time();
+    if DETERMINISTIC.load(Ordering::SeqCst) {
+        t * 2 + Duration::from_millis(300)
+    } else {
+        t * 3 / 2 + Duration::from_millis(100)
+    }
+}
+
+static MODEL_READY: OnceLock<Duration> = OnceLock::new();
+
+/// How long a fresh instance takes, from `activate()`, to answer a two-note call — less the gap
+/// (a quarter beat at 120 bpm, grid off) — measured once per process on a throwaway instance,
+/// with the stream processed in real time. At least 100 ms; [`MODEL_LOAD_WAIT`] when no bundle
+/// is loaded or no answer came within 20 s.
+pub fn model_ready_time() -> Duration {
+    *MODEL_READY.get_or_init(|| {
+        let Some(Ok((_, entry))) = ENTRY.get() else {
+            return MODEL_LOAD_WAIT;
+        };
+        let measure = || -> Result<Option<Duration>> {
+            let mut p = Plugin::new(entry)?;
+            p.set_text("source", "MIDI")?;
+            p.set_text("grid", "Off")?;
+            p.set_text("gap", "0.25")?;
+            p.set_text("tempo", "120")?;
+            p.activate(48_000.0, 512)?;
+            let t0 = std::time::Instant::now();
+            p.run(move |s| {
+                // Notes that reach the model thread while it still loads are wiped by the Reset
+                // queued at start_processing (see the `note_right_after_start` test): play a
+                // short call every 20 blocks until one is answered.
+                let call = [
+                    (
+                        0,
+                        InEvent::NoteOn {
+                            channel: 0,
+                            key: 60,
+                            velocity: 0.8,
+                        },
+                    ),
+                    (
+                        100,
+                        InEvent::NoteOff {
+                            channel: 0,
+                            key: 60,
+                        },
+                    ),
+                    (
+                        200,
+                        InEvent::NoteOn {
+                            channel: 0,
+                            key: 62,
+                            velocity: 0.8,
+                        },
+                    ),
+                    (
+                        300,
+                        InEvent::NoteOff {
+                            channel: 0,
+                            key: 62,
+                        },
+                    ),
+                ];
+                let mut block = 0u64;
+                while t0.elapsed() < Duration::from_secs(20) {
+                    let events: &[(u32, InEvent)] = if block % 20 == 0 { &call } else { &[] };
+                    block += 1;
+                    if s.process(512, &[], events).notes.iter().any(|n| n.on) {
+                        return Some(t0.elapsed().saturating_sub(Duration::from_millis(125)));
+                    }
+                    std::thread::sleep(Duration::from_secs_f64(512.0 / 48_000.0));
+                }
+                None
+            })
+        };
+        let t = match measure() {
+            Ok(Some(t)) => t.max(Duration::from_millis(100)),
+            Ok(None) => MODEL_LOAD_WAIT,
+            Err(e) => {
+                eprintln!("model calibration failed: {e}");
+                MODEL_LOAD_WAIT
+            }
+        };
+        eprintln!(
+            "calibration: a fresh instance answers {t:?} after activate (model load + one drawing)"
+        );
+        t
+    })
+}
+
+/// See [`model_load_wait`].
+pub const MODEL_LOAD_WAIT: Duration = Duration::from_millis(1000);
 
 /// How long [`call_and_answer`] waits after the session starts before playing the call.
 pub const START_PAUSE: Duration = Duration::from_millis(30);
@@ -1403,6 +1532,7 @@ pub fn call_and_answer_from(
         pause_after_events: model_pause(),
         ..Feed::silence(call_len, block)
     })?;
+    std::thread::sleep(ANSWER_WAIT);
     let mut out = Answer {
         call_end,
         violations: fed.violations,

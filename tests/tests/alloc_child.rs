@@ -5,7 +5,6 @@
 
 use continuo_host_tests::*;
 use std::process::Command;
-use std::time::Duration;
 
 const CHILD_ENV: &str = "CONTINUO_ALLOC_CHILD";
 
@@ -16,7 +15,7 @@ fn busy_session() {
     p.set_text("source", "Both").unwrap();
     p.set_text("midi-thru", "On").unwrap();
     p.activate(48_000.0, 512).unwrap();
-    std::thread::sleep(Duration::from_millis(50));
+    std::thread::sleep(model_load_wait());
     let sr = 48_000.0;
     let audio = test_audio(sr, 4 * 48_000, 2, 21);
     let mut events = phrase_events(&CALL, 120.0, sr, 0, 0);
@@ -39,7 +38,7 @@ fn busy_session() {
             audio,
             events,
             keep_audio: true,
-            pause_after_events: MODEL_PAUSE,
+            pause_after_events: model_pause(),
             ..Feed::silence(4 * 48_000, 512)
         })
         .unwrap();

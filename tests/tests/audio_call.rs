@@ -22,7 +22,7 @@ fn run(entry: &'static PluginEntry, audio: &[f32], sr: f64, block: usize) -> Run
     p.set_text("midi-thru", "On").unwrap();
     p.set_text("mode", "Call & response").unwrap();
     p.activate(sr, block as u32).unwrap();
-    std::thread::sleep(Duration::from_millis(50));
+    std::thread::sleep(model_load_wait());
     let input_len = audio.len() as u64;
     let total = input_len + (6.0 * sr) as u64;
     let audio = audio.to_vec();

@@ -20,7 +20,7 @@ fn setup(entry: &'static PluginEntry, block: usize) -> Plugin {
     p.set("high", 84.0).unwrap();
     p.activate(SR, block.max(1) as u32).unwrap();
     // The model thread loads its model as soon as it starts; let it.
-    std::thread::sleep(Duration::from_millis(50));
+    std::thread::sleep(model_load_wait());
     p
 }
 
@@ -454,11 +454,12 @@ static RUNS: Mutex<Vec<(f64, usize, Answer)>> = Mutex::new(Vec::new());
 /// identical to the sample (pitches are compared too and reported).
 ///
 /// The model thread runs asynchronously and its sampler is seeded per instance, advancing with
-/// every phrase it draws; the host therefore pauses [`MODEL_PAUSE`] after each block carrying a
+/// every phrase it draws; the host therefore pauses [`DETERMINISTIC_PAUSE`] after each block carrying a
 /// player note, so the model sees every note on its own in every run. On a heavily loaded machine
 /// the model thread may still miss a pause; a mismatch is therefore re-run once (reference and
 /// candidate) before it counts — a block-size bug would show again.
 fn determinism(entry: &'static PluginEntry) {
+    set_deterministic(true);
     let plan: &[(f64, &[usize])] = &[
         (120.0, &[512, 1, 64, 4096]),
         (60.0, &[512, 4096]),
@@ -523,6 +524,7 @@ fn determinism(entry: &'static PluginEntry) {
         }
     }
     *RUNS.lock().unwrap() = runs;
+    set_deterministic(false);
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 

@@ -2,7 +2,6 @@
 //! release every sounding note — in that very block, or in the first block after re-activation.
 
 use continuo_host_tests::*;
-use std::time::Duration;
 
 const SR: f64 = 48_000.0;
 const BLOCK: usize = 512;
@@ -14,7 +13,7 @@ fn setup(entry: &'static PluginEntry) -> Plugin {
     // Long notes, so one is surely sounding when we cut.
     p.set_text("length-scale", "200").ok();
     p.activate(SR, BLOCK as u32).unwrap();
-    std::thread::sleep(Duration::from_millis(50));
+    std::thread::sleep(model_load_wait());
     p
 }
 

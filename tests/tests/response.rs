@@ -2,7 +2,7 @@
 //! note length, swing, velocity source, continuous mode.
 //!
 //! The model thread is seeded per instance and the host pauses after every player note (see
-//! `MODEL_PAUSE`), so the same call draws the same phrase in every fresh instance: a parameter's
+//! `DETERMINISTIC_PAUSE`), so the same call draws the same phrase in every fresh instance: a parameter's
 //! effect shows as a difference against the reference answer.
 
 use continuo_host_tests::*;
@@ -20,7 +20,7 @@ fn plugin(entry: &'static PluginEntry, settings: &[(&str, &str)]) -> Plugin {
             .unwrap_or_else(|e| panic!("{id} = {text}: {e}"));
     }
     p.activate(SR, 512).unwrap();
-    std::thread::sleep(Duration::from_millis(50));
+    std::thread::sleep(model_load_wait());
     p
 }
 
@@ -90,8 +90,10 @@ fn grid_off_and_gap(entry: &'static PluginEntry) {
 }
 
 fn transpose_and_length(entry: &'static PluginEntry) {
+    set_deterministic(true);
     let (r, t) = answer_pair(entry, &[], &[("transpose", "5")]);
     let (r2, l) = answer_pair(entry, &[], &[("length-scale", "50")]);
+    set_deterministic(false);
     assert_eq!(r, r2, "the reference answer is the same in both pairs");
     eprintln!("reference {r:?}\ntransposed {t:?}\nhalf length {l:?}");
     assert_eq!(r.len(), t.len(), "same phrase length");

@@ -280,7 +280,7 @@ fn run() -> R<()> {
         .get_text("gap")
         .and_then(|t| t.split_whitespace().next()?.parse().ok())
         .unwrap_or(1.0);
-    std::thread::sleep(Duration::from_millis(50));
+    std::thread::sleep(model_load_wait());
 
     let events: Vec<(u64, InEvent)> = midi_notes
         .iter()
