@@ -58,16 +58,19 @@ impl Session {
         }
     }
 
-    /// Runs `total` samples: `audio` (mono, silence after its end) and `midi` notes, with the host
-    /// transport playing at `tempo` from beat 0 (or no transport when `None`). Returns every note
-    /// event sent, in time order.
+    /// Runs `samples` more samples of the stream: `audio` (mono, starting now, silence after its
+    /// end) and `midi` notes (times relative to now), with the host transport playing at `tempo`
+    /// from beat 0 of the stream (or no transport when `None`). Returns every note event sent, in
+    /// time order, with stream times.
     pub fn run(
         &mut self,
         audio: &[f32],
         midi: &[MidiIn],
         tempo: Option<f64>,
-        total: u64,
+        samples: u64,
     ) -> Vec<SentEvent> {
+        let base = self.engine.stream_pos();
+        let total = base + samples;
         let mut sent = Vec::new();
         let mut silence = vec![0.0f32; self.block];
         let mut midi: Vec<MidiIn> = midi.to_vec();
@@ -80,14 +83,15 @@ impl Session {
         while self.engine.stream_pos() < total {
             let start = self.engine.stream_pos();
             let n = (self.block as u64).min(total - start) as usize;
-            while next_midi < midi.len() && midi[next_midi].0 < start + n as u64 {
+            while next_midi < midi.len() && base + midi[next_midi].0 < start + n as u64 {
                 let (t, on, pitch, vel) = midi[next_midi];
+                let t = base + t;
                 let at = t.saturating_sub(start) as u32;
                 self.engine
                     .receive(at, on, pitch, vel, &self.shared.counters);
                 next_midi += 1;
             }
-            let chunk: &[f32] = match audio.get(start as usize..) {
+            let chunk: &[f32] = match audio.get((start - base) as usize..) {
                 Some(rest) if rest.len() >= n => &rest[..n],
                 Some(rest) => {
                     silence[..rest.len()].copy_from_slice(rest);
