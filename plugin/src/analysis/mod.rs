@@ -561,3 +561,6 @@ impl Analyzer {
         out.frame(&self.last);
     }
 }
+
+#[cfg(test)]
+mod tests;

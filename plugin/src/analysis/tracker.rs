@@ -47,6 +47,8 @@ pub struct TrackerConfig {
     pub unvoiced_release_hops: u32,
     /// Pitch estimates within this distance (semitones) of the sounding note belong to it.
     pub vibrato_semitones: f32,
+    /// Below this pitch (MIDI) level rises are judged on the whole frame, not the short window.
+    pub rise_min_midi: f32,
     /// A run whose estimates spread wider than this (semitones) is a glide, not a new pitch.
     pub max_spread: f32,
     /// Onset-path notes are dated this many samples before the hop where flux fired.
@@ -94,6 +96,7 @@ impl TrackerConfig {
             unvoiced_release_hops: hops("unvoiced_release_ms", 80.0),
             vibrato_semitones: tuning.get("vibrato_semitones", 0.7),
             max_spread: tuning.get("max_spread", 0.25),
+            rise_min_midi: crate::music::hz_to_midi(3.0 * sample_rate / short_len.max(1) as f32),
             onset_backdate: samples("onset_backdate_s", short_len as f32 / 2.0 / sample_rate),
             legato_backdate: samples("legato_backdate_s", frame_len as f32 / 3.0 / sample_rate),
             salience_backdate: samples("salience_backdate_s", 0.0),
@@ -233,13 +236,17 @@ impl NoteTracker {
             && input.midi > 0.0
             && input.midi < 140.0;
 
+        // The level used for "did it get louder": the short-term level, unless the pitch is so
+        // low that the short window holds less than about three periods (it would ripple).
+        let low = input.midi > 0.0 && input.midi < c.rise_min_midi;
+        let rise_db = if low { input.level_db } else { input.recent_db };
         // Level before a possible onset: the lowest of the last few hops.
         let before_db = self
             .level_history
             .iter()
             .fold(f32::INFINITY, |a, &b| a.min(b));
         if let Some(slot) = self.level_history.get_mut(self.level_pos) {
-            *slot = input.recent_db;
+            *slot = rise_db;
         }
         self.level_pos = (self.level_pos + 1) % LEVEL_HISTORY;
 
@@ -248,7 +255,7 @@ impl NoteTracker {
                 time: input.time.saturating_sub(c.onset_backdate),
                 hops_waited: 0,
                 before_db,
-                after_db: input.recent_db,
+                after_db: rise_db,
             });
             // Count stability only from hops after the onset.
             self.run = Run::default();
@@ -307,9 +314,9 @@ impl NoteTracker {
         // Onset path.
         if let Some(mut p) = self.pending {
             p.hops_waited += 1;
-            p.after_db = p.after_db.max(input.recent_db);
+            p.after_db = p.after_db.max(rise_db);
             let mut done = false;
-            if voiced && !self.run.used {
+            if voiced && !self.run.used && input.recent_db >= c.gate_db {
                 let same = self.active.map(|a| a.pitch) == Some(self.run.pitch);
                 if !same && self.run.hops >= c.onset_stable_hops {
                     self.start(&mut out, self.run.pitch, p.time, input);
@@ -345,7 +352,10 @@ impl NoteTracker {
                         self.start(&mut out, self.run.pitch, onset, input);
                     }
                 }
-                None if self.run.hops >= c.legato_stable_hops && !self.run.used => {
+                None if self.run.hops >= c.legato_stable_hops
+                    && !self.run.used
+                    && input.recent_db >= c.gate_db =>
+                {
                     let onset = self
                         .legato_onset(input.time, salience)
                         .max(self.last_off + c.hop);

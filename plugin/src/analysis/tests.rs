@@ -1,0 +1,323 @@
+//! The analyser on synthetic signals: pitch range, vibrato, repeated notes, noise, clipping,
+//! NaN/Inf, block-size independence, sample rates. Kept short so the debug suite stays quick.
+
+use super::*;
+use crate::music::midi_to_hz;
+
+/// Every note event, with the block offset turned into a stream time.
+#[derive(Default)]
+struct Events {
+    block_start: u64,
+    ons: Vec<(u8, u64, u64)>, // pitch, onset_samples, emit time
+    offs: Vec<(u8, u64)>,
+    frames: usize,
+}
+
+impl AnalysisOutput for Events {
+    fn frame(&mut self, _frame: &FeatureFrame) {
+        self.frames += 1;
+    }
+    fn note(&mut self, event: NoteEvent) {
+        match event {
+            NoteEvent::On {
+                pitch,
+                onset_samples,
+                at,
+                ..
+            } => self
+                .ons
+                .push((pitch, onset_samples, self.block_start + at as u64)),
+            NoteEvent::Off {
+                pitch,
+                offset_samples,
+                ..
+            } => self.offs.push((pitch, offset_samples)),
+        }
+    }
+}
+
+fn run(signal: &[f32], sr: f32, block: usize) -> Events {
+    let mut a = Analyzer::new(sr);
+    let mut ev = Events::default();
+    for chunk in signal.chunks(block.max(1)) {
+        a.process(chunk, &mut ev);
+        ev.block_start += chunk.len() as u64;
+    }
+    let tail = vec![0.0; a.window_samples() * 2];
+    a.process(&tail, &mut ev);
+    ev
+}
+
+fn pitches(ev: &Events) -> Vec<u8> {
+    ev.ons.iter().map(|o| o.0).collect()
+}
+
+#[derive(Clone, Copy)]
+enum Wave {
+    Sine,
+    Saw,
+    Harmonic,
+}
+
+/// A note: `wave` at `midi` for `dur` s, 5 ms attack, exponential decay `decay` (per second),
+/// 20 ms release, optional vibrato depth (semitones) at 5.5 Hz.
+fn tone(sr: f32, midi: f32, dur: f32, wave: Wave, amp: f32, decay: f32, vibrato: f32) -> Vec<f32> {
+    let n = (dur * sr) as usize;
+    let mut phase = 0.0f64;
+    let max_h = |f0: f32| ((sr * 0.45 / f0) as usize).clamp(1, 40);
+    (0..n)
+        .map(|i| {
+            let t = i as f32 / sr;
+            let f0 = midi_to_hz(midi + vibrato * (std::f32::consts::TAU * 5.5 * t).sin());
+            phase += f0 as f64 / sr as f64;
+            let p = (phase.fract() * std::f64::consts::TAU) as f32;
+            let v = match wave {
+                Wave::Sine => p.sin(),
+                Wave::Saw => {
+                    (1..=max_h(f0))
+                        .map(|h| (p * h as f32).sin() / h as f32)
+                        .sum::<f32>()
+                        * 0.6
+                }
+                Wave::Harmonic => {
+                    (1..=max_h(f0).min(8))
+                        .map(|h| (p * h as f32).sin() * 0.7f32.powi(h as i32 - 1))
+                        .sum::<f32>()
+                        * 0.5
+                }
+            };
+            let attack = (t / 0.005).min(1.0);
+            let release = ((dur - t) / 0.02).clamp(0.0, 1.0);
+            v * amp * attack * release * (-decay * t).exp()
+        })
+        .collect()
+}
+
+fn silence(sr: f32, dur: f32) -> Vec<f32> {
+    vec![0.0; (dur * sr) as usize]
+}
+
+/// A small melody with rests and one legato step.
+fn melody(sr: f32) -> Vec<f32> {
+    let mut s = silence(sr, 0.1);
+    for &(m, d) in &[(60.0, 0.3), (64.0, 0.25), (67.0, 0.3)] {
+        s.extend(tone(sr, m, d, Wave::Harmonic, 0.3, 1.0, 0.0));
+        s.extend(silence(sr, 0.08));
+    }
+    s
+}
+
+#[test]
+fn pitch_range_41hz_to_4khz() {
+    let sr = 48_000.0;
+    // E1 (41 Hz) … B7 (3951 Hz), three waveforms.
+    for &midi in &[28u8, 33, 40, 52, 64, 76, 88, 100, 107] {
+        for wave in [Wave::Sine, Wave::Saw, Wave::Harmonic] {
+            let mut s = silence(sr, 0.05);
+            s.extend(tone(sr, midi as f32, 0.35, wave, 0.4, 0.5, 0.0));
+            let ev = run(&s, sr, 512);
+            assert_eq!(pitches(&ev), vec![midi], "midi {midi}");
+        }
+    }
+}
+
+#[test]
+fn vibrato_stays_one_note() {
+    let sr = 48_000.0;
+    for &midi in &[57.0, 69.0, 81.0] {
+        let mut s = silence(sr, 0.05);
+        s.extend(tone(sr, midi, 1.0, Wave::Harmonic, 0.3, 0.0, 0.5));
+        let ev = run(&s, sr, 256);
+        assert_eq!(pitches(&ev), vec![midi as u8], "vibrato around {midi}");
+    }
+}
+
+#[test]
+fn repeated_same_pitch_notes_are_found() {
+    let sr = 48_000.0;
+    // Struck notes re-attacked while the previous one still rings (decayed by ~15 dB).
+    let mut s = silence(sr, 0.05);
+    for _ in 0..4 {
+        s.extend(tone(sr, 62.0, 0.25, Wave::Harmonic, 0.4, 7.0, 0.0));
+    }
+    let ev = run(&s, sr, 512);
+    assert_eq!(pitches(&ev), vec![62; 4]);
+    // With short rests between them.
+    let mut s = silence(sr, 0.05);
+    for _ in 0..3 {
+        s.extend(tone(sr, 70.0, 0.2, Wave::Saw, 0.3, 1.0, 0.0));
+        s.extend(silence(sr, 0.05));
+    }
+    let ev = run(&s, sr, 512);
+    assert_eq!(pitches(&ev), vec![70; 3]);
+}
+
+#[test]
+fn melody_onsets_are_accurate() {
+    let sr = 48_000.0;
+    let ev = run(&melody(sr), sr, 512);
+    assert_eq!(pitches(&ev), vec![60, 64, 67]);
+    let written = [0.1, 0.48, 0.81];
+    for ((_, onset, emit), w) in ev.ons.iter().zip(written) {
+        let onset_s = *onset as f64 / sr as f64;
+        let emit_s = *emit as f64 / sr as f64;
+        assert!((onset_s - w).abs() < 0.03, "onset {onset_s} vs {w}");
+        assert!(
+            emit_s - w < 0.05 && emit_s >= onset_s,
+            "emitted {emit_s} for {w}"
+        );
+    }
+    assert_eq!(ev.offs.len(), 3, "every note ends");
+}
+
+#[test]
+fn legato_pitch_change_without_gap() {
+    let sr = 48_000.0;
+    // A continuous tone whose pitch steps 60 → 65 → 62 with no level change (slur).
+    let mut s = silence(sr, 0.05);
+    let n = (0.3 * sr) as usize;
+    let mut phase = 0.0f64;
+    for (k, &m) in [60.0f32, 65.0, 62.0].iter().enumerate() {
+        for i in 0..n {
+            phase += midi_to_hz(m) as f64 / sr as f64;
+            let p = (phase.fract() * std::f64::consts::TAU) as f32;
+            let fade = if k == 0 {
+                (i as f32 / 240.0).min(1.0)
+            } else {
+                1.0
+            };
+            s.push(0.3 * fade * (p.sin() + 0.5 * (2.0 * p).sin() + 0.3 * (3.0 * p).sin()));
+        }
+    }
+    let ev = run(&s, sr, 512);
+    assert_eq!(pitches(&ev), vec![60, 65, 62], "{:?} {:?}", ev.ons, ev.offs);
+}
+
+#[test]
+fn noise_silence_and_dc_give_no_notes() {
+    let sr = 48_000.0;
+    let n = (1.0 * sr) as usize;
+    assert!(run(&vec![0.0; n], sr, 512).ons.is_empty(), "silence");
+    assert!(run(&vec![0.5; n], sr, 512).ons.is_empty(), "DC");
+    let mut x = 0x1234_5678u32;
+    let mut white = || {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        x as f32 / u32::MAX as f32 * 2.0 - 1.0
+    };
+    let noise: Vec<f32> = (0..n).map(|_| 0.3 * white()).collect();
+    assert!(run(&noise, sr, 512).ons.is_empty(), "white noise");
+    // Noise bursts (clicks) are not notes either.
+    let mut bursts = vec![0.0; n];
+    for k in 0..5 {
+        for i in 0..200 {
+            bursts[k * 9000 + 1000 + i] = 0.8 * white();
+        }
+    }
+    assert!(run(&bursts, sr, 512).ons.is_empty(), "noise bursts");
+    // A tone with a DC offset is still found.
+    let mut s = silence(sr, 0.05);
+    s.extend(tone(sr, 64.0, 0.4, Wave::Harmonic, 0.3, 1.0, 0.0));
+    let s: Vec<f32> = s.iter().map(|v| v + 0.4).collect();
+    assert_eq!(pitches(&run(&s, sr, 512)), vec![64]);
+}
+
+#[test]
+fn clipping_is_fine() {
+    let sr = 48_000.0;
+    let mut s = silence(sr, 0.05);
+    s.extend(tone(sr, 57.0, 0.4, Wave::Sine, 6.0, 0.5, 0.0));
+    let clipped: Vec<f32> = s.iter().map(|v| v.clamp(-1.0, 1.0)).collect();
+    assert_eq!(pitches(&run(&clipped, sr, 512)), vec![57]);
+    // Far beyond full scale, unclipped: still one note, no overflow.
+    let hot: Vec<f32> = s.iter().map(|v| v * 1e6).collect();
+    assert_eq!(pitches(&run(&hot, sr, 512)), vec![57]);
+}
+
+#[test]
+fn nan_and_inf_do_not_poison_the_state() {
+    let sr = 48_000.0;
+    let mut s = melody(sr);
+    let poison_at = s.len();
+    s.extend(silence(sr, 0.1));
+    for i in 0..3000 {
+        s[poison_at + i % 4000] = match i % 3 {
+            0 => f32::NAN,
+            1 => f32::INFINITY,
+            _ => f32::NEG_INFINITY,
+        };
+    }
+    s.extend(melody(sr));
+    let mut a = Analyzer::new(sr);
+    let mut ev = Events::default();
+    for chunk in s.chunks(512) {
+        a.process(chunk, &mut ev);
+        ev.block_start += chunk.len() as u64;
+        assert!(a.level_db().is_finite());
+    }
+    a.process(&vec![0.0; 8192], &mut ev);
+    assert_eq!(pitches(&ev), vec![60, 64, 67, 60, 64, 67]);
+    // A block of nothing but NaN, then a note.
+    let mut a = Analyzer::new(sr);
+    let mut ev = Events::default();
+    a.process(&vec![f32::NAN; 20_000], &mut ev);
+    a.process(&tone(sr, 72.0, 0.3, Wave::Saw, 0.3, 1.0, 0.0), &mut ev);
+    a.process(&vec![0.0; 8192], &mut ev);
+    assert_eq!(pitches(&ev), vec![72]);
+}
+
+#[test]
+fn block_size_does_not_change_the_notes() {
+    let sr = 48_000.0;
+    let s = melody(sr);
+    let reference = run(&s, sr, 512);
+    assert_eq!(pitches(&reference), vec![60, 64, 67]);
+    for block in [1usize, 2, 3, 64, 100, 1000, 4096, 16384, 1 << 16] {
+        let ev = run(&s, sr, block);
+        assert_eq!(ev.ons, reference.ons, "block {block}");
+        assert_eq!(ev.offs, reference.offs, "block {block}");
+        assert_eq!(ev.frames, reference.frames, "block {block}");
+    }
+    // Empty blocks are fine.
+    let mut a = Analyzer::new(sr);
+    let mut ev = Events::default();
+    a.process(&[], &mut ev);
+    assert_eq!(ev.frames, 0);
+}
+
+#[test]
+fn sample_rates() {
+    for sr in [44_100.0f32, 48_000.0, 88_200.0, 96_000.0, 192_000.0] {
+        let ev = run(&melody(sr), sr, 512);
+        assert_eq!(pitches(&ev), vec![60, 64, 67], "rate {sr}");
+        let a = Analyzer::new(sr);
+        let hop_ms = a.hop_samples() as f32 / sr * 1000.0;
+        let win_ms = a.window_samples() as f32 / sr * 1000.0;
+        assert!((2.0..3.5).contains(&hop_ms), "hop {hop_ms} ms at {sr}");
+        assert!((40.0..50.0).contains(&win_ms), "window {win_ms} ms at {sr}");
+    }
+}
+
+#[test]
+fn reset_restarts_the_clock_and_live_queries_work() {
+    let sr = 48_000.0;
+    let mut a = Analyzer::new(sr);
+    let mut ev = Events::default();
+    let s = tone(sr, 69.0, 0.3, Wave::Harmonic, 0.3, 0.0, 0.0);
+    a.process(&s, &mut ev);
+    let (midi, conf) = a.current_pitch().expect("a pitch while the tone sounds");
+    assert!((midi - 69.0).abs() < 0.3 && conf > 0.8);
+    assert!(a.level_db() > -30.0);
+    assert_eq!(a.sounding_note(), Some(69));
+    assert!(a.latency_hint_samples() > 0);
+    a.finish(&mut ev);
+    assert_eq!(ev.offs.last().map(|o| o.0), Some(69));
+    a.reset();
+    assert_eq!(a.sounding_note(), None);
+    assert!(a.current_pitch().is_none());
+    let mut ev2 = Events::default();
+    a.process(&s, &mut ev2);
+    assert_eq!(ev2.ons.len(), 1);
+    assert!(ev2.ons[0].1 < (0.03 * sr) as u64, "clock restarted at 0");
+}
