@@ -131,9 +131,12 @@ fn try_blob(entry: &'static PluginEntry, what: &str, blob: &[u8]) {
         );
     }
     p.save_state().unwrap();
-    p.activate(48_000.0, 256).unwrap();
-    let fed = p.feed(Feed::silence(8192, 256)).unwrap();
-    assert_eq!(fed.errors, 0, "{what}: processes after the load");
+    // An accepted state must also run (a rejected one changed nothing: see `bad_blobs`' end).
+    if r.is_ok() {
+        p.activate(48_000.0, 256).unwrap();
+        let fed = p.feed(Feed::silence(8192, 256)).unwrap();
+        assert_eq!(fed.errors, 0, "{what}: processes after the load");
+    }
 }
 
 fn bad_blobs(entry: &'static PluginEntry) {
@@ -184,6 +187,14 @@ fn bad_blobs(entry: &'static PluginEntry) {
         ("preset name with a wrong type", r#"{"version":"0.1.0","params":{},"fields":{"preset-name":"42"}}"#.into()),
         ("huge numbers", r#"{"version":"0.1.0","params":{"gap":1e39,"transpose":2147483647,"channel":-2147483648},"fields":{}}"#.into()),
     ];
+    // After a series of rejected loads the instance still activates and processes.
+    let mut p = configured(entry);
+    for blob in [&[][..], &good[..good.len() / 2], b"garbage"] {
+        assert!(p.load_state(blob).is_err());
+    }
+    p.activate(48_000.0, 256).unwrap();
+    assert_eq!(p.feed(Feed::silence(8192, 256)).unwrap().errors, 0);
+    drop(p);
     for (what, json) in cases {
         let mut blob = (json.len() as u64).to_le_bytes().to_vec();
         blob.extend_from_slice(json.as_bytes());
