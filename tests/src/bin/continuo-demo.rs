@@ -280,6 +280,7 @@ fn run() -> R<()> {
         .get_text("gap")
         .and_then(|t| t.split_whitespace().next()?.parse().ok())
         .unwrap_or(1.0);
+    let grid = p.get_text("grid").unwrap_or_default();
     std::thread::sleep(model_load_wait());
 
     let events: Vec<(u64, InEvent)> = midi_notes
@@ -386,7 +387,8 @@ fn run() -> R<()> {
             let gap_end = off + (gap_beats * spb).round() as u64;
             println!(
                 "\nlast heard note ends at {:.3} s; the gap ({gap_beats} beat) ends at {:.3} s; \
-                 first answer NoteOn at {:.3} s: {:.1} ms after the end of the gap",
+                 first answer NoteOn at {:.3} s: {:.1} ms after the end of the gap (grid {grid}: \
+                 the answer starts on the first grid line after the gap)",
                 secs(off),
                 secs(gap_end),
                 secs(first.0),
