@@ -57,6 +57,8 @@ pub struct ContinuoEditor {
     preset_text: String,
     /// Path typed for "Load model".
     model_text: String,
+    /// The user pressed Delete once; the second press deletes.
+    confirm_delete: bool,
 }
 
 /// Where exported phrases go unless the user picks another folder.
@@ -101,6 +103,7 @@ pub fn create(
         preset_list: Vec::new(),
         preset_text: String::new(),
         model_text: String::new(),
+        confirm_delete: false,
     };
     create_egui_editor(state, RepaintNotifier::new(), settings, app)
 }
@@ -293,10 +296,22 @@ impl ContinuoEditor {
                 self.refresh_presets();
             }
             if ui
-                .add_enabled(is_user, egui::Button::new("Delete"))
+                .add_enabled(
+                    is_user,
+                    egui::Button::new(if self.confirm_delete {
+                        "Really delete?"
+                    } else {
+                        "Delete"
+                    }),
+                )
                 .on_hover_text("Delete the current user preset file")
                 .clicked()
             {
+                if !self.confirm_delete {
+                    self.confirm_delete = true;
+                    return;
+                }
+                self.confirm_delete = false;
                 match self.presets.delete(&current) {
                     Ok(()) => {
                         self.local_message = Some(format!("deleted \"{current}\""));
