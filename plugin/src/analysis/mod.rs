@@ -201,6 +201,12 @@ pub struct Analyzer {
     short_pitch: PitchDetector,
     /// Use the half-frame pitch when it is confident and at least this high (Hz); 0 = never.
     short_pitch_min_hz: f32,
+    /// Quarter-frame pitch transform (the last ≈ 10 ms), for high notes right after an attack.
+    tiny_pitch_stft: Stft,
+    /// Pitch stage on the quarter frame.
+    tiny_pitch: PitchDetector,
+    /// Use the quarter-frame pitch when it is confident and at least this high (Hz); 0 = never.
+    tiny_pitch_min_hz: f32,
     /// Onset stage.
     onset: OnsetDetector,
     /// Number of short-transform bins the onset stage reads.
@@ -300,6 +306,17 @@ impl Analyzer {
                 tuning,
             )),
             short_pitch_min_hz: tuning.get("short_pitch_min_hz", 190.0),
+            tiny_pitch_stft: Stft::new(StftConfig {
+                frame_len: sizes.frame_len / 4,
+                fft_len: sizes.frame_len / 2,
+                window: WindowShape::Rectangular,
+            }),
+            tiny_pitch: PitchDetector::new(PitchConfig::new(
+                sample_rate,
+                sizes.frame_len / 4,
+                tuning,
+            )),
+            tiny_pitch_min_hz: tuning.get("tiny_pitch_min_hz", 380.0),
             onset: OnsetDetector::new(OnsetConfig::new(flux_bins, hop_s, tuning)),
             flux_bins,
             loudness: Loudness::new(LoudnessConfig {
@@ -378,6 +395,8 @@ impl Analyzer {
         self.pitch.reset();
         self.short_pitch.reset();
         self.short_pitch_stft.reset();
+        self.tiny_pitch.reset();
+        self.tiny_pitch_stft.reset();
         self.onset.reset();
         self.loudness.reset();
         self.chroma.reset();
@@ -497,6 +516,15 @@ impl Analyzer {
             let short = self.short_pitch.process(recent, spectrum);
             if short.hz >= self.short_pitch_min_hz && short.confidence >= self.min_confidence {
                 estimate = short;
+            }
+        }
+        if self.tiny_pitch_min_hz > 0.0 && level.frame_db > PITCH_FLOOR_DB {
+            let quarter = self.frame.len() - self.frame.len() / 4;
+            let recent = self.frame.get(quarter..).unwrap_or(&[]);
+            let spectrum = self.tiny_pitch_stft.process(recent);
+            let tiny = self.tiny_pitch.process(recent, spectrum);
+            if tiny.hz >= self.tiny_pitch_min_hz && tiny.confidence >= self.min_confidence {
+                estimate = tiny;
             }
         }
         Stft::hann_magnitudes_from_padded(

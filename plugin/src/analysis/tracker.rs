@@ -23,6 +23,8 @@ pub struct TrackerConfig {
     pub hop: u64,
     /// Minimum pitch confidence for a hop to count as voiced.
     pub min_confidence: f32,
+    /// Lower confidence accepted on the onset path, right after an attack.
+    pub onset_min_confidence: f32,
     /// Minimum frame level (dBFS) for a hop to count as voiced; notes end below it.
     pub gate_db: f32,
     /// Stable hops needed after an onset.
@@ -60,6 +62,8 @@ pub struct TrackerConfig {
     pub salience_backdate: u64,
     /// How far back (hops) the salience rise is searched.
     pub salience_lookback_hops: usize,
+    /// The salience search stops this many samples after the previous note's onset.
+    pub salience_margin: u64,
     /// Smallest salience rise (dB) that counts.
     pub salience_min_rise_db: f32,
     /// Date legato notes from the salience rise.
@@ -83,6 +87,7 @@ impl TrackerConfig {
         Self {
             hop: hop as u64,
             min_confidence: tuning.get("min_confidence", 0.8),
+            onset_min_confidence: tuning.get("onset_min_confidence", 0.6),
             gate_db: tuning.get("gate_db", -52.0),
             onset_stable_hops: hops("onset_stable_ms", 10.0),
             repeat_stable_hops: hops("repeat_stable_ms", 16.0),
@@ -100,8 +105,9 @@ impl TrackerConfig {
             onset_backdate: samples("onset_backdate_s", short_len as f32 / 2.0 / sample_rate),
             legato_backdate: samples("legato_backdate_s", frame_len as f32 / 3.0 / sample_rate),
             salience_backdate: samples("salience_backdate_s", 0.0),
-            salience_lookback_hops: hops("salience_lookback_ms", 200.0) as usize,
+            salience_lookback_hops: hops("salience_lookback_ms", 120.0) as usize,
             salience_min_rise_db: tuning.get("salience_min_rise_db", 6.0),
+            salience_margin: samples("salience_margin_s", 0.0),
             use_salience: tuning.get("use_salience", 1.0) > 0.5,
         }
     }
@@ -154,6 +160,8 @@ struct Run {
     /// Time of the first hop of the run.
     start: u64,
     hops: u32,
+    /// Consecutive hops at the end of the run with full confidence.
+    strong: u32,
     /// A note was already started from this run.
     used: bool,
     /// Lowest and highest fractional pitch in the run.
@@ -231,10 +239,14 @@ impl NoteTracker {
     pub fn process(&mut self, input: &TrackerInput, salience: &Salience) -> TrackerOutput {
         let c = self.config;
         let mut out = TrackerOutput::default();
-        let voiced = input.confidence >= c.min_confidence
+        // Voiced enough for the onset path (after an attack the pitch is clear but the
+        // periodicity still low) …
+        let voiced = input.confidence >= c.onset_min_confidence.min(c.min_confidence)
             && input.level_db >= c.gate_db
             && input.midi > 0.0
             && input.midi < 140.0;
+        // … and for everything else.
+        let strong = voiced && input.confidence >= c.min_confidence;
 
         // The level used for "did it get louder": the short-term level, unless the pitch is so
         // low that the short window holds less than about three periods (it would ripple).
@@ -272,12 +284,18 @@ impl NoteTracker {
                 pitch: semitone,
                 start: input.time,
                 hops: 1,
+                strong: strong as u32,
                 used: false,
                 lo: input.midi,
                 hi: input.midi,
             };
             if self.run.hops > 0 && self.run.pitch == semitone {
                 self.run.hops = self.run.hops.saturating_add(1);
+                self.run.strong = if strong {
+                    self.run.strong.saturating_add(1)
+                } else {
+                    0
+                };
                 self.run.lo = self.run.lo.min(input.midi);
                 self.run.hi = self.run.hi.max(input.midi);
                 if !self.run.used && self.run.hi - self.run.lo > c.max_spread {
@@ -322,7 +340,7 @@ impl NoteTracker {
                     self.start(&mut out, self.run.pitch, p.time, input);
                     done = true;
                 } else if same
-                    && self.run.hops >= c.repeat_stable_hops
+                    && self.run.strong >= c.repeat_stable_hops
                     && p.after_db - p.before_db >= c.retrigger_rise_db
                 {
                     self.start(&mut out, self.run.pitch, p.time, input);
@@ -337,7 +355,7 @@ impl NoteTracker {
         }
 
         // Legato path.
-        if out.on.is_none() && voiced {
+        if out.on.is_none() && strong {
             match self.active {
                 _ if self.run.used && self.active.map(|a| a.pitch) != Some(self.run.pitch) => {}
                 Some(a) if a.pitch != self.run.pitch && !self.run.used => {
@@ -347,23 +365,25 @@ impl NoteTracker {
                     } else {
                         c.legato_stable_hops
                     };
-                    if self.run.hops >= needed {
-                        let onset = self.legato_onset(input.time, salience).max(a.since + c.hop);
+                    if self.run.strong >= needed {
+                        let onset = self
+                            .legato_onset(input.time, salience, a.since)
+                            .max(a.since + c.hop);
                         self.start(&mut out, self.run.pitch, onset, input);
                     }
                 }
-                None if self.run.hops >= c.legato_stable_hops
+                None if self.run.strong >= c.legato_stable_hops
                     && !self.run.used
                     && input.recent_db >= c.gate_db =>
                 {
                     let onset = self
-                        .legato_onset(input.time, salience)
+                        .legato_onset(input.time, salience, self.last_off)
                         .max(self.last_off + c.hop);
                     self.start(&mut out, self.run.pitch, onset, input);
                 }
                 Some(a)
                     if a.pitch == self.run.pitch
-                        && self.run.hops >= c.repeat_stable_hops
+                        && self.run.strong >= c.repeat_stable_hops
                         && a.dip_db < a.peak_db - c.swell_dip_db
                         && input.recent_db > a.dip_db + c.swell_rise_db
                         && input.level_db >= c.gate_db =>
@@ -398,17 +418,16 @@ impl NoteTracker {
 
     /// Best estimate of when the run's pitch really began: where its salience started rising,
     /// else the run's first hop minus the detector delay.
-    fn legato_onset(&self, now: u64, salience: &Salience) -> u64 {
+    fn legato_onset(&self, now: u64, salience: &Salience, not_before: u64) -> u64 {
         let c = &self.config;
         let fallback = self.run.start.saturating_sub(c.legato_backdate);
         if !c.use_salience {
             return fallback;
         }
-        match salience.rise_start(
-            self.run.pitch,
-            c.salience_lookback_hops,
-            c.salience_min_rise_db,
-        ) {
+        // Search only after the previous note had begun (plus a margin).
+        let span = now.saturating_sub(not_before + c.salience_margin) / c.hop.max(1);
+        let lookback = (span as usize).min(c.salience_lookback_hops);
+        match salience.rise_start(self.run.pitch, lookback, c.salience_min_rise_db) {
             Some(ago) => now
                 .saturating_sub(ago as u64 * c.hop)
                 .saturating_sub(c.salience_backdate)
