@@ -25,13 +25,32 @@ struct Node {
     total: u32,
     singletons: u32,
     entries: Vec<(u16, u32)>,
+    /// For contexts followed by many different symbols: `index[sym]` = position in `entries` + 1
+    /// (0 = not seen), so prediction can walk the few candidate targets instead of every entry.
+    index: Vec<u16>,
 }
 
+/// Contexts with at least this many distinct symbols get an `index`.
+const INDEX_AT: usize = 16;
+
 impl Node {
+    #[inline]
+    fn find(&self, sym: u16) -> Option<usize> {
+        if self.index.is_empty() {
+            self.entries.iter().position(|e| e.0 == sym)
+        } else {
+            match self.index.get(sym as usize) {
+                Some(&i) if i > 0 => Some(i as usize - 1),
+                _ => None,
+            }
+        }
+    }
+
     fn add(&mut self, sym: u16, n: u32) {
         self.total += n;
-        match self.entries.iter_mut().find(|e| e.0 == sym) {
-            Some(e) => {
+        match self.find(sym) {
+            Some(i) => {
+                let e = &mut self.entries[i];
                 if e.1 == 1 {
                     self.singletons -= 1;
                 }
@@ -45,6 +64,18 @@ impl Node {
                     self.singletons += 1;
                 }
                 self.entries.push((sym, n));
+                if !self.index.is_empty() {
+                    if self.index.len() <= sym as usize {
+                        self.index.resize(sym as usize + 1, 0);
+                    }
+                    self.index[sym as usize] = self.entries.len() as u16;
+                } else if self.entries.len() >= INDEX_AT {
+                    let max = self.entries.iter().map(|e| e.0).max().unwrap_or(0) as usize;
+                    self.index = vec![0; max + 1];
+                    for (i, e) in self.entries.iter().enumerate() {
+                        self.index[e.0 as usize] = i as u16 + 1;
+                    }
+                }
             }
         }
     }
@@ -159,19 +190,23 @@ impl Ppm {
     pub fn count(&self, ctx: &[u16], order: usize, sym: u16) -> u32 {
         context_key(ctx, order)
             .and_then(|k| self.map.get(&k))
-            .and_then(|&i| self.nodes[i as usize].entries.iter().find(|e| e.0 == sym))
-            .map_or(0, |e| e.1)
+            .and_then(|&i| {
+                let node = &self.nodes[i as usize];
+                node.find(sym).map(|j| node.entries[j].1)
+            })
+            .unwrap_or(0)
     }
 
     /// The smoothed distribution over targets after `ctx`, written to `out` (which it overwrites and
     /// normalises). `map` turns a symbol into an index of `out` or `None` when that symbol cannot
     /// occur next. Returns the longest order that matched (-1 when none did).
     #[inline]
-    pub fn predict<F: Fn(u16) -> Option<usize>>(
+    pub fn predict<F: Fn(u16) -> Option<usize>, G: Fn(usize) -> u16>(
         &self,
         ctx: &[u16],
         escape: Escape,
         map: F,
+        inverse: G,
         out: &mut [f64],
     ) -> i32 {
         out.iter_mut().for_each(|p| *p = 0.0);
@@ -192,10 +227,19 @@ impl Ppm {
             let q = node.escape(escape);
             let denom = node.total as f64 + q;
             let w = weight / denom;
-            for &(sym, c) in &node.entries {
-                if let Some(t) = map(sym) {
-                    if let Some(p) = out.get_mut(t) {
-                        *p += w * c as f64;
+            if !node.index.is_empty() && out.len() < node.entries.len() {
+                // Many entries: look up each target's symbol instead.
+                for (t, p) in out.iter_mut().enumerate() {
+                    if let Some(i) = node.find(inverse(t)) {
+                        *p += w * node.entries[i].1 as f64;
+                    }
+                }
+            } else {
+                for &(sym, c) in &node.entries {
+                    if let Some(t) = map(sym) {
+                        if let Some(p) = out.get_mut(t) {
+                            *p += w * c as f64;
+                        }
                     }
                 }
             }
@@ -300,6 +344,10 @@ mod tests {
         Some(s as usize)
     }
 
+    fn inv(t: usize) -> u16 {
+        t as u16
+    }
+
     #[test]
     fn counts_and_backoff() {
         let mut ppm = Ppm::new(2);
@@ -313,17 +361,60 @@ mod tests {
         assert_eq!(ppm.count(&[1, 2], 2, 4), 1);
         let mut out = [0.0; 8];
         // Seen context: longest order 2.
-        assert_eq!(ppm.predict(&[1, 2], Escape::C, ident, &mut out), 2);
+        assert_eq!(ppm.predict(&[1, 2], Escape::C, ident, inv, &mut out), 2);
         assert!((out.iter().sum::<f64>() - 1.0).abs() < 1e-12);
         assert!(out[3] > out[5] && out[4] > out[5]);
         // Unseen context backs off to order 0; undefined symbols are skipped.
-        assert_eq!(ppm.predict(&[7, 7], Escape::X, ident, &mut out), 0);
+        assert_eq!(ppm.predict(&[7, 7], Escape::X, ident, inv, &mut out), 0);
         assert!((out.iter().sum::<f64>() - 1.0).abs() < 1e-12);
         assert!(out.iter().all(|&p| p > 0.0));
-        assert_eq!(ppm.predict(&[UNDEFINED], Escape::C, ident, &mut out), 0);
+        assert_eq!(
+            ppm.predict(&[UNDEFINED], Escape::C, ident, inv, &mut out),
+            0
+        );
         // Empty model: uniform.
-        assert_eq!(Ppm::new(3).predict(&[1], Escape::C, ident, &mut out), -1);
+        assert_eq!(
+            Ppm::new(3).predict(&[1], Escape::C, ident, inv, &mut out),
+            -1
+        );
         assert!(out.iter().all(|&p| (p - 0.125).abs() < 1e-12));
+    }
+
+    #[test]
+    fn indexed_contexts_predict_like_small_ones() {
+        // 40 distinct symbols after the empty context: indexed; a window of 24 targets takes the
+        // per-target path, one of 64 the per-entry path. Both must match the formula.
+        let mut ppm = Ppm::new(0);
+        for s in 0..40u16 {
+            for _ in 0..(s % 3 + 1) {
+                ppm.add(&[], s);
+            }
+        }
+        let total: f64 = (0..40).map(|s| (s % 3 + 1) as f64).sum();
+        for n in [24usize, 64] {
+            let mut out = vec![0.0; n];
+            let offset = 10; // targets are symbols shifted by 10
+            ppm.predict(
+                &[],
+                Escape::C,
+                |s| (s as usize).checked_sub(offset),
+                |t| (t + offset) as u16,
+                &mut out,
+            );
+            let raw: Vec<f64> = (0..n)
+                .map(|t| {
+                    let s = t + offset;
+                    let c = if s < 40 { (s % 3 + 1) as f64 } else { 0.0 };
+                    c / (total + 40.0) + 40.0 / (total + 40.0) / n as f64
+                })
+                .collect();
+            let z: f64 = raw.iter().sum();
+            for (a, b) in out.iter().zip(raw.iter()) {
+                assert!((a - b / z).abs() < 1e-12, "{n}: {a} vs {}", b / z);
+            }
+        }
+        assert_eq!(ppm.count(&[], 0, 39), 1);
+        assert_eq!(ppm.count(&[], 0, 38), 3);
     }
 
     #[test]

@@ -298,7 +298,22 @@ impl MultiViewpoint {
                         .and_then(|t| (t as usize).checked_sub(lo))
                         .filter(|&i| i < n)
                 };
-                ppms[vi].predict(&history.symbols[v.index()], escape, map, row);
+                let inverse = |i: usize| {
+                    let e = match target {
+                        Target::Pitch => Event {
+                            pitch: (lo + i).min(127) as u8,
+                            rhythm: 0,
+                            phase,
+                        },
+                        Target::Rhythm => Event {
+                            pitch: 0,
+                            rhythm: i as u8,
+                            phase,
+                        },
+                    };
+                    v.symbol(prev.as_ref(), &e, key)
+                };
+                ppms[vi].predict(&history.symbols[v.index()], escape, map, inverse, row);
                 let mut h = 0.0;
                 for (p, l) in row.iter().zip(logs.iter_mut()) {
                     *l = fast_log2(*p);

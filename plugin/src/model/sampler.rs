@@ -61,6 +61,13 @@ impl Sampler {
         let base_phase = history.next_phase;
         let mut phrases: Vec<(Phrase, Vec<(u8, u8)>)> = Vec::with_capacity(settings.candidates);
         let attempts = settings.candidates * 3;
+        let mut first: Option<Prediction> = None;
+        // Density tilts the rhythm distribution towards shorter (dense) or longer notes.
+        let tilt = (settings.density.clamp(0.0, 1.0) as f64 - 0.5) * 2.0 * DENSITY_TILT;
+        let mut tilt_factors = [1.0; N_RHYTHM];
+        for (f, beats) in tilt_factors.iter_mut().zip(RHYTHM_BEATS) {
+            *f = (-tilt * beats.log2()).exp2();
+        }
         for attempt in 0..attempts {
             if phrases.len() == settings.candidates {
                 break;
@@ -79,7 +86,17 @@ impl Sampler {
                 if settings.length_beats.is_some_and(|b| onset >= b - 1e-9) {
                     break;
                 }
-                predictor.predict(history, &mut self.prediction);
+                // Every candidate starts from the same context: predict its first note once.
+                if phrase.notes.is_empty() && first.is_some() {
+                    if let Some(f) = &first {
+                        self.prediction.clone_from(f);
+                    }
+                } else {
+                    predictor.predict(history, &mut self.prediction);
+                    if phrase.notes.is_empty() {
+                        first = Some(self.prediction.clone());
+                    }
+                }
                 // Pitch: the model's distribution restricted to the allowed pitches.
                 let pitch_lo = self.prediction.pitch_lo;
                 let dist = &mut self.prediction.pitch;
@@ -102,11 +119,9 @@ impl Sampler {
                 );
                 let pitch = pitch_lo + pi as u8;
                 let p_pitch = dist[pi] / total;
-                // Rhythm: density tilts towards shorter (dense) or longer notes.
-                let tilt = (settings.density.clamp(0.0, 1.0) as f64 - 0.5) * 2.0 * DENSITY_TILT;
                 let mut rhythm = self.prediction.rhythm;
-                for (r, p) in rhythm.iter_mut().enumerate() {
-                    *p *= fast_exp2(-tilt * RHYTHM_BEATS[r].log2());
+                for (p, f) in rhythm.iter_mut().zip(tilt_factors) {
+                    *p *= f;
                 }
                 let rtotal: f64 = rhythm.iter().sum();
                 let ri = draw(

@@ -265,3 +265,68 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn embedded_model_loads_with_its_metadata() {
+    let t = std::time::Instant::now();
+    let m = TrainedModel::embedded().expect("the default model must load");
+    eprintln!("embedded model loaded in {:?}", t.elapsed());
+    assert!(m.meta.train_notes > 100_000, "{:?}", m.meta.train_notes);
+    assert_eq!(m.meta.held_out.len(), m.meta.held_out_files);
+    assert!(m.evaluation.iter().any(|s| s.pitch_bits < 2.2));
+    let mut c = Continuator::new(Arc::new(m));
+    let s = SamplerSettings {
+        length_notes: 16,
+        candidates: 8,
+        ..Default::default()
+    };
+    let phrases = c.continue_phrase(
+        &context(),
+        Some(KeySignature {
+            tonic: 0,
+            mode: Mode::Major,
+        }),
+        &s,
+    );
+    assert_eq!(phrases.len(), 8);
+    assert!(phrases.iter().all(|p| p.notes.len() == 16));
+}
+
+/// `cargo test -p continuo --lib print_phrases -- --ignored --nocapture`: listen with your eyes.
+#[test]
+#[ignore]
+fn print_phrases() {
+    let mut c = Continuator::new(Arc::new(TrainedModel::embedded().unwrap()));
+    let d_major: Vec<Note> = [
+        62u8, 66, 69, 74, 73, 71, 69, 66, 67, 69, 71, 67, 66, 64, 62, 64,
+    ]
+    .iter()
+    .enumerate()
+    .map(|(i, &p)| Note {
+        pitch: p,
+        onset: i as f64 * 0.5,
+        duration: 0.45,
+        velocity: 96,
+    })
+    .collect();
+    let s = SamplerSettings {
+        length_notes: 16,
+        candidates: 4,
+        ..Default::default()
+    };
+    for p in c.continue_phrase(&d_major, None, &s) {
+        let line: Vec<String> = p
+            .notes
+            .iter()
+            .map(|n| {
+                format!(
+                    "{}{}:{:.2}",
+                    crate::music::note_name(n.pitch).0,
+                    crate::music::note_name(n.pitch).1,
+                    n.duration / sampler::ARTICULATION
+                )
+            })
+            .collect();
+        println!("{:7.2} {}", p.log2_prob, line.join(" "));
+    }
+}
