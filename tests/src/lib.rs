@@ -1307,8 +1307,8 @@ pub const CALL: [(u8, f64, f64); 8] = [
 /// its seeded sampler. If two notes reach it in one poll it draws once instead of twice and the
 /// phrase changes; the pause must outlast one drawing. Measured on the shared 2-core machine
 /// with the debug bundle and the trained model: 40 ms were enough once the model had loaded
-/// (see [`model_load_wait`]); 60 ms leave a margin.
-pub const DETERMINISTIC_PAUSE: Duration = Duration::from_millis(60);
+/// (see [`model_load_wait`]) at a load average of 5–6, 60 ms were not always at 11; 120 ms.
+pub const DETERMINISTIC_PAUSE: Duration = Duration::from_millis(120);
 
 /// The pause after each player note otherwise: enough for the model to keep up roughly.
 pub const MODEL_PAUSE: Duration = Duration::from_millis(30);

@@ -111,6 +111,7 @@ fn internal_tempo(entry: &'static PluginEntry) {
     let call_end = events.last().unwrap().0;
     let fed = p
         .run(move |s| {
+            std::thread::sleep(START_PAUSE);
             s.set_transport(None);
             s.feed(Feed {
                 events,
@@ -118,6 +119,8 @@ fn internal_tempo(entry: &'static PluginEntry) {
                 ..Feed::silence(call_end + 1, 512)
             })
             .unwrap();
+            // As in `call_and_answer`: the answer to the whole call is ready before the gap.
+            std::thread::sleep(ANSWER_WAIT);
             s.feed(Feed::silence((14.0 * spb) as u64, 512)).unwrap()
         })
         .unwrap();
