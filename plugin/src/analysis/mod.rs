@@ -143,12 +143,12 @@ struct Sizes {
 }
 
 impl Sizes {
-    fn for_rate(sample_rate: f32) -> Self {
+    fn for_rate(sample_rate: f32, hops_per_frame: usize) -> Self {
         let target = (0.04 * sample_rate.max(1000.0)) as usize;
         let frame_len = target.next_power_of_two().clamp(256, 1 << 16);
         Self {
             frame_len,
-            hop: frame_len / 16,
+            hop: frame_len / hops_per_frame.clamp(4, 64),
             short_len: frame_len / 4,
         }
     }
@@ -236,7 +236,7 @@ impl Analyzer {
         } else {
             48_000.0
         };
-        let sizes = Sizes::for_rate(sample_rate);
+        let sizes = Sizes::for_rate(sample_rate, tuning.get("hops_per_frame", 16.0) as usize);
         let long = Stft::new(StftConfig {
             frame_len: sizes.frame_len,
             fft_len: 2 * sizes.frame_len,
@@ -504,28 +504,33 @@ impl Analyzer {
 
         let level = self.loudness.process(&self.frame);
         let spectrum = self.long.process(&self.frame);
-        let mut estimate = if level.frame_db > PITCH_FLOOR_DB {
-            self.pitch.process(&self.frame, spectrum)
-        } else {
-            PitchEstimate::default()
-        };
-        if self.short_pitch_min_hz > 0.0 && level.frame_db > PITCH_FLOOR_DB {
-            let half = self.frame.len() / 2;
-            let recent = self.frame.get(half..).unwrap_or(&[]);
-            let spectrum = self.short_pitch_stft.process(recent);
-            let short = self.short_pitch.process(recent, spectrum);
-            if short.hz >= self.short_pitch_min_hz && short.confidence >= self.min_confidence {
-                estimate = short;
-            }
-        }
-        if self.tiny_pitch_min_hz > 0.0 && level.frame_db > PITCH_FLOOR_DB {
+        // Pitch: the shortest window that gives a confident answer in its range wins (a new
+        // note fills a short window sooner); the long window is computed only when needed.
+        let mut estimate = PitchEstimate::default();
+        let voiced_level = level.frame_db > PITCH_FLOOR_DB;
+        let mut decided = false;
+        if self.tiny_pitch_min_hz > 0.0 && voiced_level {
             let quarter = self.frame.len() - self.frame.len() / 4;
             let recent = self.frame.get(quarter..).unwrap_or(&[]);
             let spectrum = self.tiny_pitch_stft.process(recent);
             let tiny = self.tiny_pitch.process(recent, spectrum);
             if tiny.hz >= self.tiny_pitch_min_hz && tiny.confidence >= self.min_confidence {
                 estimate = tiny;
+                decided = true;
             }
+        }
+        if !decided && self.short_pitch_min_hz > 0.0 && voiced_level {
+            let half = self.frame.len() / 2;
+            let recent = self.frame.get(half..).unwrap_or(&[]);
+            let spectrum = self.short_pitch_stft.process(recent);
+            let short = self.short_pitch.process(recent, spectrum);
+            if short.hz >= self.short_pitch_min_hz && short.confidence >= self.min_confidence {
+                estimate = short;
+                decided = true;
+            }
+        }
+        if !decided && voiced_level {
+            estimate = self.pitch.process(&self.frame, spectrum);
         }
         Stft::hann_magnitudes_from_padded(
             self.long.spectrum(),
