@@ -48,6 +48,9 @@ pub struct Engine {
     /// Notes detected in this block.
     detected: Box<[BlockNote; MAX_BLOCK_NOTES]>,
     detected_len: usize,
+    /// Keys whose NoteOff did not fit this block's arrays: released at the block's last sample,
+    /// so a flood of notes can never leave a note stuck.
+    overflow_offs: u128,
     /// Notes received on the note input for this block (filled by [`Engine::receive`]).
     received: Box<[BlockNote; MAX_BLOCK_NOTES]>,
     received_len: usize,
@@ -74,6 +77,7 @@ struct Sink<'a> {
     len: &'a mut usize,
     /// Offset of the current chunk inside the block.
     chunk: u32,
+    overflow_offs: &'a mut u128,
 }
 
 impl AnalysisOutput for Sink<'_> {
@@ -115,6 +119,9 @@ impl AnalysisOutput for Sink<'_> {
             self.notes[*self.len] = note;
             *self.len += 1;
         } else {
+            if !note.on {
+                *self.overflow_offs |= 1u128 << (note.pitch & 127);
+            }
             Counters::bump(&self.counters.notes_dropped);
         }
     }
@@ -134,6 +141,7 @@ impl Engine {
             detected_len: 0,
             received: Box::new([BlockNote::default(); MAX_BLOCK_NOTES]),
             received_len: 0,
+            overflow_offs: 0,
             sample_rate: sample_rate as f64,
             stream_pos: 0,
             prev_host_playing: false,
@@ -177,6 +185,9 @@ impl Engine {
             };
             self.received_len += 1;
         } else {
+            if !on {
+                self.overflow_offs |= 1u128 << (pitch & 127);
+            }
             Counters::bump(&counters.notes_dropped);
         }
     }
@@ -252,6 +263,7 @@ impl Engine {
             || shared.stop_request.swap(false, Ordering::Relaxed);
         if stop_now {
             self.playback.stop(clock.start, &clock, q, &mut status);
+            self.playback.pause();
             q.all_off(0);
         }
         // Notes the player held before a bypass or a source change will never be released here.
@@ -301,6 +313,7 @@ impl Engine {
                     notes: &mut self.detected,
                     len: &mut self.detected_len,
                     chunk: chunk_start as u32,
+                    overflow_offs: &mut self.overflow_offs,
                 };
                 self.analyzer.process(mono, &mut sink);
             }
@@ -398,10 +411,35 @@ impl Engine {
                     }
                 }
             }
+            // NoteOffs that did not fit: released at the block's last sample.
+            let mut late = std::mem::take(&mut self.overflow_offs);
+            while late != 0 {
+                let pitch = late.trailing_zeros() as u8;
+                late &= late - 1;
+                let t = clock.start + last as u64;
+                if self
+                    .ends
+                    .notes
+                    .try_push(PlayerNote::Off {
+                        pitch,
+                        time: t,
+                        origin: NoteOrigin::Midi,
+                    })
+                    .is_err()
+                {
+                    Counters::bump(&counters.notes_dropped);
+                }
+                self.playback
+                    .player_note_off(t, pitch, &clock, &settings, q, &mut status);
+                if thru {
+                    q.note_off(last, channel, pitch);
+                }
+            }
             self.playback
                 .advance_to(clock.end(), &clock, &settings, q, &mut status);
         }
         self.received_len = 0;
+        self.overflow_offs = 0;
 
         self.stream_pos += n as u64;
         shared.stream_pos.store(self.stream_pos, Ordering::Relaxed);

@@ -195,7 +195,9 @@ impl Clock {
         match grid {
             Some(g) if g > 0.0 => {
                 let b = self.beat_at(t);
-                let line = (b / g - 1e-6).ceil() * g;
+                // Within one sample of a line counts as on it (note times are whole samples).
+                let tolerance = 1.0 / (g * self.samples_per_beat()) + 1e-9;
+                let line = (b / g - tolerance).ceil() * g;
                 self.sample_at_beat(line).max(t)
             }
             _ => t,
@@ -268,6 +270,9 @@ pub struct Playback {
     play_requested: Option<u64>,
     /// Where `advance_to` has got to.
     now: u64,
+    /// Set when the answer was stopped (transport stop, bypass, Stop): no automatic start until
+    /// the player plays again or Play is pressed.
+    paused: bool,
 }
 
 impl Default for Playback {
@@ -283,6 +288,7 @@ impl Default for Playback {
             last_player_event: None,
             play_requested: None,
             now: 0,
+            paused: false,
         }
     }
 }
@@ -329,6 +335,12 @@ impl Playback {
         }
     }
 
+    /// Stops automatic answers (continuous mode included) until the player plays again or Play is
+    /// pressed.
+    pub fn pause(&mut self) {
+        self.paused = true;
+    }
+
     /// Forgets which keys the player holds (bypass, input source change).
     pub fn forget_held(&mut self) {
         self.held = 0;
@@ -345,6 +357,7 @@ impl Playback {
     ) {
         self.advance_to(t, clock, s, out, status);
         self.held |= 1u128 << (pitch & 127);
+        self.paused = false;
         self.last_player_event = Some(t);
         // The player is back: the next pause deserves a new answer.
         self.last_started = 0;
@@ -442,7 +455,7 @@ impl Playback {
                 return;
             }
         }
-        if self.is_playing() || armed.generation == self.last_started {
+        if self.is_playing() || armed.generation == self.last_started || self.paused {
             return;
         }
         match s.mode {

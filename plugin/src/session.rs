@@ -208,4 +208,51 @@ mod tests {
             assert_eq!(times(&other), times(&reference), "block {block}");
         }
     }
+
+    #[test]
+    fn a_flood_of_notes_leaves_nothing_stuck() {
+        // One held note plus 399 short ones inside a single 4096-sample block, MIDI thru on.
+        let p = params(r#"{"source": "MIDI", "midi-thru": true}"#);
+        let mut s = Session::new(48_000.0, 4096, p);
+        let mut notes = vec![(0u64, true, 100u8, 0.8f32)];
+        for i in 0..399u64 {
+            let pitch = 30 + (i % 60) as u8;
+            notes.push((1 + i * 10, true, pitch, 0.5));
+            notes.push((5 + i * 10, false, pitch, 0.0));
+        }
+        notes.push((4090, false, 100, 0.0));
+        let out = s.run(&[], &notes, None, 48_000);
+        let mut sounding = std::collections::HashSet::new();
+        for e in &out {
+            if e.on {
+                sounding.insert(e.pitch);
+            } else {
+                sounding.remove(&e.pitch);
+            }
+        }
+        let hundred: Vec<_> = out
+            .iter()
+            .filter(|e| e.pitch == 100 || e.pitch == 45)
+            .collect();
+        assert!(sounding.is_empty(), "stuck: {sounding:?} {hundred:?}");
+        assert!(
+            s.shared
+                .counters
+                .notes_dropped
+                .load(std::sync::atomic::Ordering::Relaxed)
+                > 0
+        );
+    }
+
+    #[test]
+    fn continuous_mode_stops_with_the_transport() {
+        let p = params(r#"{"source": "MIDI", "mode": "Continuous", "grid": "1/16"}"#);
+        let mut s = Session::new(48_000.0, 256, p);
+        let out = s.run(&[], &phrase(), Some(120.0), 48_000 * 6);
+        assert!(out.iter().any(|e| e.on), "continuous mode plays");
+        // The transport stops: everything is released and nothing new starts.
+        let after = s.run(&[], &[], None, 48_000 * 6);
+        let ons = after.iter().filter(|e| e.on).count();
+        assert_eq!(ons, 0, "{after:?}");
+    }
 }

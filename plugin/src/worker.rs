@@ -264,6 +264,75 @@ pub(crate) fn step(
         changed = true;
     }
 
+    // Playback news first: a Reset must not wipe notes that came after it in the same poll.
+    while let Some(st) = ends.status.try_pop() {
+        changed = true;
+        match st {
+            PlaybackStatus::Started { generation, at } => {
+                let phrase = b
+                    .sent
+                    .iter()
+                    .find(|(g, _)| *g == generation)
+                    .map(|(_, p)| p.clone());
+                if let Some(phrase) = phrase {
+                    if params.response.mode.value() == ResponseMode::Continuous {
+                        // Keep going: the next phrase continues the one now playing.
+                        let start = stream_beats(at, shared) + b.beat_offset;
+                        for n in &phrase.notes {
+                            b.context.push_back(Note {
+                                onset: start + n.onset,
+                                ..*n
+                            });
+                        }
+                        while b.context.len() > CONTEXT_NOTES {
+                            b.context.pop_front();
+                        }
+                        b.dirty = true;
+                    }
+                    b.answered
+                        .push_back((stream_seconds(at, shared), phrase.clone()));
+                    while b.answered.len() > 16 {
+                        b.answered.pop_front();
+                    }
+                    b.playing = Some((generation, stream_seconds(at, shared), phrase));
+                }
+            }
+            PlaybackStatus::Ended {
+                generation,
+                at,
+                cut,
+            } => {
+                if b.playing.as_ref().is_some_and(|p| p.0 == generation) {
+                    b.playing = None;
+                }
+                if cut {
+                    // Show only what was really played of a cut answer.
+                    let end_s = stream_seconds(at, shared);
+                    let tempo = shared.tempo.load(Ordering::Relaxed).clamp(1.0, 1000.0) as f64;
+                    if let Some((start_s, phrase)) = b.answered.back_mut() {
+                        let end_beats = (end_s - *start_s) * tempo / 60.0;
+                        phrase.notes.retain(|n| n.onset < end_beats);
+                        for n in &mut phrase.notes {
+                            n.duration = n.duration.min(end_beats - n.onset);
+                        }
+                    }
+                }
+            }
+            PlaybackStatus::Reset => {
+                // The stream clock restarts: shift the beat origin so the context stays in order.
+                b.beat_offset = b.last_beat + 4.0;
+                b.open = [None; 128];
+                b.heard_until = 0;
+                b.playing = None;
+                for r in b.played.iter_mut() {
+                    r.end_s.get_or_insert(r.start_s);
+                }
+                b.played.clear();
+                b.answered.clear();
+            }
+        }
+    }
+
     // Player notes.
     while let Some(ev) = ends.notes.try_pop() {
         changed = true;
@@ -346,75 +415,6 @@ pub(crate) fn step(
             changed = true;
         } else {
             b.key = key;
-        }
-    }
-
-    // Playback news.
-    while let Some(st) = ends.status.try_pop() {
-        changed = true;
-        match st {
-            PlaybackStatus::Started { generation, at } => {
-                let phrase = b
-                    .sent
-                    .iter()
-                    .find(|(g, _)| *g == generation)
-                    .map(|(_, p)| p.clone());
-                if let Some(phrase) = phrase {
-                    if params.response.mode.value() == ResponseMode::Continuous {
-                        // Keep going: the next phrase continues the one now playing.
-                        let start = stream_beats(at, shared) + b.beat_offset;
-                        for n in &phrase.notes {
-                            b.context.push_back(Note {
-                                onset: start + n.onset,
-                                ..*n
-                            });
-                        }
-                        while b.context.len() > CONTEXT_NOTES {
-                            b.context.pop_front();
-                        }
-                        b.dirty = true;
-                    }
-                    b.answered
-                        .push_back((stream_seconds(at, shared), phrase.clone()));
-                    while b.answered.len() > 16 {
-                        b.answered.pop_front();
-                    }
-                    b.playing = Some((generation, stream_seconds(at, shared), phrase));
-                }
-            }
-            PlaybackStatus::Ended {
-                generation,
-                at,
-                cut,
-            } => {
-                if b.playing.as_ref().is_some_and(|p| p.0 == generation) {
-                    b.playing = None;
-                }
-                if cut {
-                    // Show only what was really played of a cut answer.
-                    let end_s = stream_seconds(at, shared);
-                    let tempo = shared.tempo.load(Ordering::Relaxed).clamp(1.0, 1000.0) as f64;
-                    if let Some((start_s, phrase)) = b.answered.back_mut() {
-                        let end_beats = (end_s - *start_s) * tempo / 60.0;
-                        phrase.notes.retain(|n| n.onset < end_beats);
-                        for n in &mut phrase.notes {
-                            n.duration = n.duration.min(end_beats - n.onset);
-                        }
-                    }
-                }
-            }
-            PlaybackStatus::Reset => {
-                // The stream clock restarts: shift the beat origin so the context stays in order.
-                b.beat_offset = b.last_beat + 4.0;
-                b.open = [None; 128];
-                b.heard_until = 0;
-                b.playing = None;
-                for r in b.played.iter_mut() {
-                    r.end_s.get_or_insert(r.start_s);
-                }
-                b.played.clear();
-                b.answered.clear();
-            }
         }
     }
 
