@@ -1,26 +1,50 @@
-//! `continuo render IN.wav --out OUT.mid [--tsv FILE] [--block N]`: transcribe a WAV file with
-//! the plugin's own analyser, run in host-sized blocks, and write the notes as MIDI (and TSV).
+//! `continuo render IN.wav --out OUT.mid [--tsv FILE] [--block N] [--out-continuation ANSWER.mid]`
+//! and `continuo render --midi-in IN.mid --out-continuation ANSWER.mid`: transcribe a WAV file
+//! with the plugin's own analyser, run in host-sized blocks, and write the notes as MIDI (and
+//! TSV); optionally also run the whole plugin (analysis or MIDI input → model → playback) over
+//! the file followed by silence and write what it would have answered.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use anyhow::{Context, Result};
 
 use crate::analysis::offline;
+use crate::midi_file::FileNote;
+use crate::music::note_name;
+use crate::params::ContinuoParams;
+use crate::preset::{user_dir, Library, Preset};
+use crate::session::{MidiIn, Session};
 
-/// Options of `continuo render`. New options (e.g. the continuation output) are added as fields.
+/// Options of `continuo render`.
 #[derive(clap::Args, Debug, Clone)]
 pub struct Args {
     /// The WAV file to transcribe (16/24/32-bit integer or 32-bit float, any rate, any channels).
-    pub input: PathBuf,
+    pub input: Option<PathBuf>,
     /// Where to write the transcription as a standard MIDI file (120 bpm, 480 PPQ).
     #[arg(long)]
-    pub out: PathBuf,
+    pub out: Option<PathBuf>,
     /// Also write the notes as TSV: onset_s, offset_s, midi_pitch, emitted_s.
     #[arg(long)]
     pub tsv: Option<PathBuf>,
     /// Block size handed to the analyser, like a host buffer.
     #[arg(long, default_value_t = 512, value_parser = clap::value_parser!(u32).range(1..=1_048_576))]
     pub block: u32,
+    /// Write what the plugin answers (call and response, after the input and a pause) as MIDI.
+    #[arg(long)]
+    pub out_continuation: Option<PathBuf>,
+    /// Use the first melody of this MIDI file as the player's notes instead of a WAV file.
+    #[arg(long)]
+    pub midi_in: Option<PathBuf>,
+    /// A factory or user preset for the answer (default: the plugin's defaults).
+    #[arg(long)]
+    pub preset: Option<String>,
+    /// Host tempo in beats per minute.
+    #[arg(long, default_value_t = 120.0)]
+    pub tempo: f64,
+    /// Seconds of silence after the input, for the answer.
+    #[arg(long, default_value_t = 8.0)]
+    pub tail: f64,
 }
 
 /// What `render` produced, for callers that continue from it.
@@ -30,9 +54,10 @@ pub struct Rendered {
     pub duration_s: f64,
 }
 
-/// Reads and transcribes the input of `args` (no output written).
+/// Reads and transcribes the WAV input of `args` (no output written).
 pub fn transcribe_input(args: &Args) -> Result<Rendered> {
-    let (samples, sample_rate) = offline::read_wav(&args.input)?;
+    let input = args.input.as_ref().context("no input WAV file given")?;
+    let (samples, sample_rate) = offline::read_wav(input)?;
     let notes = offline::transcribe(&samples, sample_rate, args.block as usize);
     Ok(Rendered {
         duration_s: samples.len() as f64 / sample_rate as f64,
@@ -42,19 +67,164 @@ pub fn transcribe_input(args: &Args) -> Result<Rendered> {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let rendered = transcribe_input(&args)?;
-    offline::write_midi(&args.out, &rendered.notes)?;
-    if let Some(tsv) = &args.tsv {
-        std::fs::write(tsv, offline::tsv_text(&rendered.notes))
-            .with_context(|| format!("cannot write {}", tsv.display()))?;
-    }
-    eprintln!(
-        "{}: {:.1} s at {} Hz → {} notes → {}",
-        args.input.display(),
-        rendered.duration_s,
-        rendered.sample_rate,
-        rendered.notes.len(),
-        args.out.display()
+    anyhow::ensure!(
+        args.input.is_some() || args.midi_in.is_some(),
+        "give a WAV file to transcribe, or --midi-in FILE.mid"
     );
+    anyhow::ensure!(
+        args.out.is_some() || args.tsv.is_some() || args.out_continuation.is_some(),
+        "nothing to write: give --out, --tsv or --out-continuation"
+    );
+    anyhow::ensure!(
+        args.tempo.is_finite() && (20.0..=400.0).contains(&args.tempo),
+        "--tempo must be 20..400 bpm"
+    );
+    anyhow::ensure!(
+        args.tail.is_finite() && (0.0..=600.0).contains(&args.tail),
+        "--tail must be 0..600 s"
+    );
+    if args.input.is_some() && (args.out.is_some() || args.tsv.is_some()) {
+        let rendered = transcribe_input(&args)?;
+        if let Some(out) = &args.out {
+            offline::write_midi(out, &rendered.notes)?;
+        }
+        if let Some(tsv) = &args.tsv {
+            std::fs::write(tsv, offline::tsv_text(&rendered.notes))
+                .with_context(|| format!("cannot write {}", tsv.display()))?;
+        }
+        eprintln!(
+            "{}: {:.1} s at {} Hz → {} notes{}",
+            args.input
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+            rendered.duration_s,
+            rendered.sample_rate,
+            rendered.notes.len(),
+            args.out
+                .as_ref()
+                .map(|o| format!(" → {}", o.display()))
+                .unwrap_or_default()
+        );
+    }
+    if let Some(out) = &args.out_continuation {
+        continuation(&args, out)?;
+    }
+    Ok(())
+}
+
+/// Runs the whole plugin over the input and writes its answer.
+fn continuation(args: &Args, out: &std::path::Path) -> Result<()> {
+    let params = Arc::new(ContinuoParams::default());
+    if let Some(name) = &args.preset {
+        let preset = Library::new(user_dir()).load(name)?;
+        preset.apply_offline(&params)?;
+    }
+    let source = if args.midi_in.is_some() {
+        "MIDI"
+    } else {
+        "Audio"
+    };
+    set(&params, "source", serde_json::json!(source))?;
+    set(&params, "midi-thru", serde_json::json!(false))?;
+    set(&params, "mode", serde_json::json!("Call & response"))?;
+
+    let (audio, sample_rate, midi): (Vec<f32>, f32, Vec<MidiIn>) = match &args.midi_in {
+        Some(path) => {
+            let bytes =
+                std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+            let melodies = crate::model::midi_in::read_midi(&bytes)?;
+            let melody = melodies
+                .into_iter()
+                .find(|m| !m.notes.is_empty())
+                .context("the MIDI file has no notes")?;
+            let sr = 48_000.0f32;
+            let spb = sr as f64 * 60.0 / args.tempo;
+            let mut notes = Vec::new();
+            for n in &melody.notes {
+                let on = (n.onset * spb).round().max(0.0) as u64;
+                let off = on + ((n.duration * spb).round() as u64).max(1);
+                notes.push((on, true, n.pitch, n.velocity as f32 / 127.0));
+                notes.push((off, false, n.pitch, 0.0));
+            }
+            (Vec::new(), sr, notes)
+        }
+        None => {
+            let input = args.input.as_ref().context("no input")?;
+            let (samples, sr) = offline::read_wav(input)?;
+            (samples, sr, Vec::new())
+        }
+    };
+    let input_len = audio
+        .len()
+        .max(midi.iter().map(|m| m.0 as usize).max().unwrap_or(0));
+    let total = input_len as u64 + (args.tail * sample_rate as f64) as u64;
+    let mut session = Session::new(sample_rate, args.block as usize, params.clone());
+    let events = session.run(&audio, &midi, Some(args.tempo), total);
+
+    // The call: what the player played (from the input); the answer: what the plugin sent.
+    let spb = sample_rate as f64 * 60.0 / args.tempo;
+    let mut open: [Option<(u64, f32)>; 128] = [None; 128];
+    let mut answer: Vec<(u64, u64, u8, f32)> = Vec::new();
+    for e in &events {
+        let k = (e.pitch & 127) as usize;
+        if e.on {
+            open[k] = Some((e.time, e.velocity));
+        } else if let Some((t0, v)) = open[k].take() {
+            answer.push((t0, e.time, e.pitch, v));
+        }
+    }
+    answer.sort_by_key(|a| a.0);
+    let first = answer.first().map(|a| a.0);
+    let file_notes: Vec<FileNote> = answer
+        .iter()
+        .map(|&(on, off, pitch, v)| FileNote {
+            start_beats: (on - first.unwrap_or(0)) as f64 / spb,
+            length_beats: (off - on) as f64 / spb,
+            pitch,
+            velocity: (v * 127.0).round().clamp(1.0, 127.0) as u8,
+            channel: 0,
+        })
+        .collect();
+    crate::midi_file::write(out, &file_notes, args.tempo, "Continuo answer")?;
+
+    let name = |p: u8| {
+        let (n, o) = note_name(p);
+        format!("{n}{o}")
+    };
+    let heard: Vec<String> = if midi.is_empty() {
+        transcribe_input(args)?
+            .notes
+            .iter()
+            .map(|n| name(n.pitch))
+            .collect()
+    } else {
+        midi.iter().filter(|m| m.1).map(|m| name(m.2)).collect()
+    };
+    println!("heard   ({} notes): {}", heard.len(), heard.join(" "));
+    match first {
+        Some(t) => {
+            println!(
+                "answer  ({} notes, from {:.2} s): {}",
+                answer.len(),
+                t as f64 / sample_rate as f64,
+                answer
+                    .iter()
+                    .map(|a| name(a.2))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            );
+            println!("written to {}", out.display());
+        }
+        None => println!("no answer: the plugin heard no phrase to continue"),
+    }
+    Ok(())
+}
+
+/// Sets one parameter by id through the preset validator (offline: no host).
+fn set(params: &ContinuoParams, id: &str, value: serde_json::Value) -> Result<()> {
+    let mut p = Preset::capture("", "", params);
+    p.params.insert(id.to_string(), value);
+    p.apply_offline(params)?;
     Ok(())
 }
