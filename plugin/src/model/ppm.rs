@@ -212,15 +212,20 @@ impl Ppm {
         out.iter_mut().for_each(|p| *p = 0.0);
         let mut weight = 1.0;
         let mut longest = -1;
+        // Find the matching contexts from the shortest up: a context is only ever stored with all
+        // its suffixes (pruning drops rarer, hence longer, ones first), so the first miss ends it.
         let top = self.max_order.min(ctx.len());
-        for order in (0..=top).rev() {
-            let Some(key) = context_key(ctx, order) else {
-                continue;
+        let mut found = [0u32; MAX_ORDER_LIMIT + 1];
+        let mut n_found = 0;
+        for order in 0..=top {
+            let Some(&idx) = context_key(ctx, order).and_then(|key| self.map.get(&key)) else {
+                break;
             };
-            let Some(&idx) = self.map.get(&key) else {
-                continue;
-            };
-            let node = &self.nodes[idx as usize];
+            found[order] = idx;
+            n_found = order + 1;
+        }
+        for order in (0..n_found).rev() {
+            let node = &self.nodes[found[order] as usize];
             if longest < 0 {
                 longest = order as i32;
             }
