@@ -260,7 +260,7 @@ impl Default for ContinuoParams {
             model: ModelParams {
                 temperature: FloatParam::new(
                     "Temperature",
-                    0.9,
+                    0.75,
                     FloatRange::Skewed {
                         min: 0.1,
                         max: 2.0,
@@ -269,7 +269,7 @@ impl Default for ContinuoParams {
                 )
                 .with_step_size(0.01)
                 .with_value_to_string(formatters::v2s_f32_rounded(2)),
-                top_p: FloatParam::new("Top-p", 0.95, FloatRange::Linear { min: 0.3, max: 1.0 })
+                top_p: FloatParam::new("Top-p", 0.9, FloatRange::Linear { min: 0.3, max: 1.0 })
                     .with_step_size(0.01)
                     .with_value_to_string(formatters::v2s_f32_rounded(2)),
                 learn: BoolParam::new("Learn from player", true),
