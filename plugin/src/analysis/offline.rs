@@ -209,70 +209,24 @@ pub fn write_midi(path: &Path, notes: &[TranscribedNote]) -> Result<()> {
     std::fs::write(path, bytes).with_context(|| format!("cannot write {}", path.display()))
 }
 
-/// The SMF bytes for `notes` (see [`write_midi`]).
+/// The SMF bytes for `notes` (see [`write_midi`]), through the shared encoder.
 pub fn midi_bytes(notes: &[TranscribedNote]) -> Result<Vec<u8>> {
-    use midly::num::{u15, u28, u4, u7};
-    use midly::{
-        Format, Header, MetaMessage, MidiMessage, Smf, Timing, TrackEvent, TrackEventKind,
-    };
-
-    const PPQ: u16 = 480;
-    const TICKS_PER_SECOND: f64 = PPQ as f64 * 2.0; // 120 bpm
-    let ticks = |s: f64| (s.max(0.0) * TICKS_PER_SECOND).round() as u64;
-
-    // (tick, order, message): Offs sort before Ons on the same tick.
-    let mut timeline: Vec<(u64, u8, MidiMessage)> = Vec::with_capacity(notes.len() * 2);
-    for n in notes {
-        let key = u7::new(n.pitch.min(127));
-        let vel = u7::new(((n.velocity.clamp(0.0, 1.0) * 126.0).round() as u8 + 1).min(127));
-        let on = ticks(n.onset_s);
-        let off = ticks(n.offset_s).max(on + 1);
-        timeline.push((on, 1, MidiMessage::NoteOn { key, vel }));
-        timeline.push((
-            off,
-            0,
-            MidiMessage::NoteOff {
-                key,
-                vel: u7::new(0),
-            },
-        ));
-    }
-    timeline.sort_by_key(|&(t, order, _)| (t, order));
-
-    let mut track = vec![
-        TrackEvent {
-            delta: u28::new(0),
-            kind: TrackEventKind::Meta(MetaMessage::Tempo(midly::num::u24::new(500_000))),
-        },
-        TrackEvent {
-            delta: u28::new(0),
-            kind: TrackEventKind::Meta(MetaMessage::TrackName(b"Continuo transcription")),
-        },
-    ];
-    let mut now = 0u64;
-    for (t, _, message) in timeline {
-        let delta = (t - now).min(u28::max_value().as_int() as u64) as u32;
-        now = t;
-        track.push(TrackEvent {
-            delta: u28::new(delta),
-            kind: TrackEventKind::Midi {
-                channel: u4::new(0),
-                message,
-            },
-        });
-    }
-    track.push(TrackEvent {
-        delta: u28::new(0),
-        kind: TrackEventKind::Meta(MetaMessage::EndOfTrack),
-    });
-    let smf = Smf {
-        header: Header::new(Format::SingleTrack, Timing::Metrical(u15::new(PPQ))),
-        tracks: vec![track],
-    };
-    let mut bytes = Vec::new();
-    smf.write_std(&mut bytes)
-        .map_err(|e| anyhow::anyhow!("cannot encode MIDI: {e}"))?;
-    Ok(bytes)
+    // At 120 bpm a beat is half a second.
+    let file_notes: Vec<crate::midi_file::FileNote> = notes
+        .iter()
+        .map(|n| crate::midi_file::FileNote {
+            start_beats: n.onset_s.max(0.0) * 2.0,
+            length_beats: (n.offset_s - n.onset_s).max(0.0) * 2.0,
+            pitch: n.pitch.min(127),
+            velocity: ((n.velocity.clamp(0.0, 1.0) * 126.0).round() as u8 + 1).min(127),
+            channel: 0,
+        })
+        .collect();
+    Ok(crate::midi_file::encode(
+        &file_notes,
+        120.0,
+        "Continuo transcription",
+    ))
 }
 
 /// The TSV text: header line, then `onset_s offset_s midi_pitch emitted_s` per note.
