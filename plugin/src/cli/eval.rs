@@ -2,10 +2,9 @@
 
 use crate::model::eval::{baselines, evaluate_model, Scores};
 use crate::model::predictor::ModelConfig;
-use crate::model::train::{is_held_out, load_corpus, Sequence};
+use crate::model::train::{is_held_out, Sequence};
 use crate::model::TrainedModel;
 use anyhow::Context;
-use indicatif::{ProgressBar, ProgressStyle};
 use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
@@ -48,23 +47,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let bar = if args.json {
-        ProgressBar::hidden()
-    } else {
-        ProgressBar::new(0)
-    };
-    bar.set_style(
-        ProgressStyle::with_template("reading [{bar:40}] {pos}/{len} files")?.progress_chars("=> "),
-    );
-    let corpus = load_corpus(&args.midi, |done, total| {
-        bar.set_length(total as u64);
-        bar.set_position(done as u64);
-    })
-    .with_context(|| format!("reading {}", args.midi.display()))?;
-    bar.finish_and_clear();
-    for (name, why) in &corpus.broken {
-        eprintln!("skipped {name}: {why}");
-    }
+    let corpus = super::read_corpus(&args.midi, args.json)?;
 
     let rows: Vec<Scores> = if args.baselines {
         let config = match &args.config {

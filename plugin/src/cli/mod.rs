@@ -4,3 +4,31 @@ pub mod presets;
 pub mod render;
 pub mod train;
 pub mod transcription;
+
+/// Reads a MIDI folder with a progress bar (hidden when `quiet`) and reports broken files on
+/// stderr; shared by `train` and `eval`.
+pub(crate) fn read_corpus(
+    dir: &std::path::Path,
+    quiet: bool,
+) -> anyhow::Result<crate::model::train::Corpus> {
+    use anyhow::Context;
+    let bar = if quiet {
+        indicatif::ProgressBar::hidden()
+    } else {
+        indicatif::ProgressBar::new(0)
+    };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("reading    [{bar:40}] {pos}/{len} files ({eta})")?
+            .progress_chars("=> "),
+    );
+    let corpus = crate::model::train::load_corpus(dir, |done, total| {
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+    })
+    .with_context(|| format!("reading {}", dir.display()))?;
+    bar.finish_and_clear();
+    for (name, why) in &corpus.broken {
+        eprintln!("skipped {name}: {why}");
+    }
+    Ok(corpus)
+}

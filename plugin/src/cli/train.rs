@@ -3,7 +3,7 @@
 use crate::model::eval::evaluate_model;
 use crate::model::file::utc_now;
 use crate::model::predictor::ModelConfig;
-use crate::model::train::{load_corpus, train, Sequence};
+use crate::model::train::{train, Sequence};
 use crate::model::{TrainedModel, TrainingMeta};
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -52,25 +52,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
     config.validate().map_err(anyhow::Error::msg)?;
 
-    let bar = if args.quiet {
-        ProgressBar::hidden()
-    } else {
-        ProgressBar::new(0)
-    };
-    bar.set_style(
-        ProgressStyle::with_template("{msg:10} [{bar:40}] {pos}/{len} files ({eta})")?
-            .progress_chars("=> "),
-    );
-    bar.set_message("reading");
-    let corpus = load_corpus(&args.midi, |done, total| {
-        bar.set_length(total as u64);
-        bar.set_position(done as u64);
-    })
-    .with_context(|| format!("reading {}", args.midi.display()))?;
-    bar.finish_and_clear();
-    for (name, why) in &corpus.broken {
-        eprintln!("skipped {name}: {why}");
-    }
+    let corpus = super::read_corpus(&args.midi, args.quiet)?;
     let (train_files, held_out) = corpus.split(args.seed, args.holdout);
     if train_files.is_empty() {
         anyhow::bail!("no readable MIDI melodies in {}", args.midi.display());
