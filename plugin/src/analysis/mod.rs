@@ -570,6 +570,11 @@ impl Analyzer {
                 level_db: level.frame_db,
                 recent_db: level.recent_db,
                 onset: onset.onset,
+                flux_ratio: if onset.threshold > 0.0 {
+                    onset.flux / onset.threshold
+                } else {
+                    0.0
+                },
             },
             &self.salience,
         );

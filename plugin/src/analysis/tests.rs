@@ -191,6 +191,40 @@ fn legato_pitch_change_without_gap() {
     }
     let ev = run(&s, sr, 512);
     assert_eq!(pitches(&ev), vec![60, 65, 62], "{:?} {:?}", ev.ons, ev.offs);
+    // The slurred notes are dated from where the pitch changed, not where it was confirmed:
+    // within the evaluation's 50 ms (the tracker backdates departures by 50 ms, calibrated on
+    // sampled instruments whose old note rings on), and never later than the change + 20 ms.
+    for (&(_, onset, emit), written) in ev.ons.iter().skip(1).zip([0.35f64, 0.65]) {
+        let onset_s = onset as f64 / sr as f64;
+        let emit_s = emit as f64 / sr as f64;
+        assert!(
+            onset_s > written - 0.05 && onset_s < written + 0.02 && emit_s > written,
+            "slur at {written} dated {onset_s}, emitted {emit_s}"
+        );
+    }
+}
+
+#[test]
+fn tremolo_does_not_retrigger() {
+    let sr = 48_000.0;
+    // A held synth-lead note whose level swings 14 dB at 3.5 Hz (a deep tremolo LFO): the level
+    // rises on every cycle, but the spectrum does not change, so it stays one note.
+    for &midi in &[66.0f32, 74.0] {
+        let mut s = silence(sr, 0.05);
+        let held = tone(sr, midi, 2.0, Wave::Saw, 0.4, 0.0, 0.0);
+        s.extend(held.iter().enumerate().map(|(i, &v)| {
+            let t = i as f32 / sr;
+            let depth_db = 7.0 - 7.0 * (std::f32::consts::TAU * 3.5 * t).cos();
+            v * 10f32.powf(-depth_db / 20.0)
+        }));
+        let ev = run(&s, sr, 512);
+        assert_eq!(
+            pitches(&ev),
+            vec![midi as u8],
+            "tremolo on {midi}: {:?}",
+            ev.ons
+        );
+    }
 }
 
 #[test]
