@@ -226,6 +226,12 @@ pub struct Analyzer {
     last: FeatureFrame,
     /// Minimum confidence the tracker uses, for `current_pitch`.
     min_confidence: f32,
+    /// Minimum confidence for the half and quarter windows' answers to win over the long one.
+    /// Lower than the tracker's: right after an attack the long window still holds the old
+    /// note, so a fairly periodic short window is the better witness (the tracker still wants
+    /// its own confidence and a stable run before it starts a note). 0.5 raised F1 and cut the
+    /// struck median latency by 2.5 ms on both halves of the evaluation files.
+    short_min_confidence: f32,
 }
 
 impl Analyzer {
@@ -334,6 +340,7 @@ impl Analyzer {
                 ..FeatureFrame::default()
             },
             min_confidence: tracker_config.min_confidence,
+            short_min_confidence: tuning.get("short_min_confidence", 0.5),
         }
     }
 
@@ -519,7 +526,7 @@ impl Analyzer {
             let recent = self.frame.get(quarter..).unwrap_or(&[]);
             let spectrum = self.tiny_pitch_stft.process(recent);
             let tiny = self.tiny_pitch.process(recent, spectrum);
-            if tiny.hz >= self.tiny_pitch_min_hz && tiny.confidence >= self.min_confidence {
+            if tiny.hz >= self.tiny_pitch_min_hz && tiny.confidence >= self.short_min_confidence {
                 estimate = tiny;
                 decided = true;
             }
@@ -529,7 +536,8 @@ impl Analyzer {
             let recent = self.frame.get(half..).unwrap_or(&[]);
             let spectrum = self.short_pitch_stft.process(recent);
             let short = self.short_pitch.process(recent, spectrum);
-            if short.hz >= self.short_pitch_min_hz && short.confidence >= self.min_confidence {
+            if short.hz >= self.short_pitch_min_hz && short.confidence >= self.short_min_confidence
+            {
                 estimate = short;
                 decided = true;
             }
