@@ -15,7 +15,7 @@
 //!   │                               │             ├─ salience (harmonic energy per semitone, history)
 //!   │                               │             └─ subharmonic guards
 //!   │                               └─ pitch NSDF (only when the shorter windows are not sure)
-//!   ├─ pitch NSDF on the last ½ frame (≥ 190 Hz) and ¼ frame (≥ 380 Hz): faster after attacks
+//!   ├─ pitch NSDF on the last ½ frame (≥ 150 Hz) and ¼ frame (≥ 250 Hz, ≈ 2.7 periods): faster after attacks
 //!   └─ stft short (Hann, last ≈ 10 ms) ─ onset (max-filtered flux + level jump)
 //! pitch + level + onset + salience ─ tracker ─ NoteEvent
 //! ```
@@ -316,7 +316,7 @@ impl Analyzer {
                 sizes.frame_len / 2,
                 tuning,
             )),
-            short_pitch_min_hz: tuning.get("short_pitch_min_hz", 190.0),
+            short_pitch_min_hz: tuning.get("short_pitch_min_hz", 150.0),
             tiny_pitch_stft: Stft::new(StftConfig {
                 frame_len: sizes.frame_len / 4,
                 fft_len: sizes.frame_len / 2,
@@ -327,7 +327,7 @@ impl Analyzer {
                 sizes.frame_len / 4,
                 tuning,
             )),
-            tiny_pitch_min_hz: tuning.get("tiny_pitch_min_hz", 380.0),
+            tiny_pitch_min_hz: tuning.get("tiny_pitch_min_hz", 250.0),
             onset: OnsetDetector::new(OnsetConfig::new(flux_bins, hop_s, tuning)),
             flux_bins,
             loudness: Loudness::new(LoudnessConfig {
