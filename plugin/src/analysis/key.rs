@@ -1,8 +1,12 @@
-//! Key estimation (MODEL THREAD): Krumhansl–Schmuckler key finding over a leaky sum of chroma
-//! vectors. Runs where allocation is allowed; `push` and `estimate` still allocate nothing but
-//! small ndarray temporaries.
+//! Key estimation (MODEL THREAD): Krumhansl–Schmuckler key finding. [`rank`] correlates a
+//! pitch-class histogram with the 24 Krumhansl–Kessler key profiles (one matrix product); the
+//! streaming [`KeyEstimator`] feeds it a leaky sum of chroma vectors, and the model's
+//! `estimate_key` feeds it the duration-weighted pitch classes of a melody. Runs where
+//! allocation is allowed (small ndarray temporaries).
 
-use ndarray::{Array1, Array2};
+use std::sync::OnceLock;
+
+use ndarray::{Array1, Array2, ArrayView1};
 
 use crate::music::{KeySignature, Mode};
 
@@ -14,11 +18,63 @@ const MINOR_PROFILE: [f64; 12] = [
     6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17,
 ];
 
+/// 24 × 12 matrix of the standardised (zero mean, unit norm) profiles: rows 0–11 major keys on
+/// C…B, rows 12–23 minor keys. Built on first use.
+fn profiles() -> &'static Array2<f64> {
+    static PROFILES: OnceLock<Array2<f64>> = OnceLock::new();
+    PROFILES.get_or_init(|| {
+        let mut profiles = Array2::<f64>::zeros((24, 12));
+        for (m, profile) in [MAJOR_PROFILE, MINOR_PROFILE].iter().enumerate() {
+            let mean = profile.iter().sum::<f64>() / 12.0;
+            let norm = profile
+                .iter()
+                .map(|v| (v - mean).powi(2))
+                .sum::<f64>()
+                .sqrt();
+            for tonic in 0..12 {
+                for pc in 0..12 {
+                    let degree = (pc + 12 - tonic) % 12;
+                    profiles[[m * 12 + tonic, pc]] = (profile[degree] - mean) / norm;
+                }
+            }
+        }
+        profiles
+    })
+}
+
+/// The key whose profile correlates best with `histogram` (12 pitch classes, C first), with
+/// that correlation and the runner-up's; `None` for an empty or flat histogram. Ties go to the
+/// first key in the order C major … B major, C minor … B minor.
+pub fn rank(histogram: ArrayView1<f64>) -> Option<(KeySignature, f64, f64)> {
+    if histogram.len() != 12 || !histogram.iter().all(|v| v.is_finite()) {
+        return None;
+    }
+    let mean = histogram.sum() / 12.0;
+    let centred = &histogram - mean;
+    let norm = centred.dot(&centred).sqrt();
+    if norm <= 1e-12 {
+        return None;
+    }
+    let scores = profiles().dot(&(centred / norm));
+    let mut best = 0usize;
+    let mut second = f64::NEG_INFINITY;
+    for (i, &s) in scores.iter().enumerate() {
+        if s > scores[best] {
+            second = second.max(scores[best]);
+            best = i;
+        } else if i != best {
+            second = second.max(s);
+        }
+    }
+    let key = KeySignature {
+        tonic: (best % 12) as u8,
+        mode: if best < 12 { Mode::Major } else { Mode::Minor },
+    };
+    Some((key, scores[best], second))
+}
+
 /// Streaming key finder.
 pub struct KeyEstimator {
-    /// 24 × 12 matrix of the standardised (zero mean, unit norm) profiles: rows 0–11 major keys
-    /// on C…B, rows 12–23 minor keys. Built in `new`.
-    profiles: Array2<f64>,
     /// Leaky sum of the chroma pushed so far (12).
     histogram: Array1<f64>,
     /// Per-push decay of `histogram` (forgets old material over a few thousand frames).
@@ -35,23 +91,7 @@ impl Default for KeyEstimator {
 
 impl KeyEstimator {
     pub fn new() -> Self {
-        let mut profiles = Array2::<f64>::zeros((24, 12));
-        for (m, profile) in [MAJOR_PROFILE, MINOR_PROFILE].iter().enumerate() {
-            let mean = profile.iter().sum::<f64>() / 12.0;
-            let norm = profile
-                .iter()
-                .map(|v| (v - mean).powi(2))
-                .sum::<f64>()
-                .sqrt();
-            for tonic in 0..12 {
-                for pc in 0..12 {
-                    let degree = (pc + 12 - tonic) % 12;
-                    profiles[[m * 12 + tonic, pc]] = (profile[degree] - mean) / norm;
-                }
-            }
-        }
         Self {
-            profiles,
             histogram: Array1::zeros(12),
             decay: 0.9995,
             pushes: 0,
@@ -77,30 +117,9 @@ impl KeyEstimator {
         if self.pushes == 0 {
             return None;
         }
-        let mean = self.histogram.sum() / 12.0;
-        let centred = &self.histogram - mean;
-        let norm = centred.dot(&centred).sqrt();
-        if norm <= 1e-12 {
-            return None;
-        }
-        let scores = self.profiles.dot(&(centred / norm));
-        let mut best = 0usize;
-        let mut second = f64::NEG_INFINITY;
-        for (i, &s) in scores.iter().enumerate() {
-            if s > scores[best] {
-                second = second.max(scores[best]);
-                best = i;
-            } else if i != best {
-                second = second.max(s);
-            }
-        }
-        let r = scores[best];
+        let (key, r, second) = rank(self.histogram.view())?;
         let margin = (r - second).max(0.0);
         let confidence = (r.max(0.0) * (margin * 10.0).min(1.0)).clamp(0.0, 1.0) as f32;
-        let key = KeySignature {
-            tonic: (best % 12) as u8,
-            mode: if best < 12 { Mode::Major } else { Mode::Minor },
-        };
         Some((key, confidence))
     }
 
