@@ -6,7 +6,8 @@
 //! [`ModelConfig`], so evaluation compares like with like.
 
 use super::note::{Event, N_PITCH, N_RHYTHM};
-use super::ppm::{Escape, Ppm, MAX_ORDER_LIMIT};
+use super::ppm::{Escape, Ppm, Walk, MAX_ORDER_LIMIT};
+use super::viewpoints::UNDEFINED;
 use super::viewpoints::{History, Target, Viewpoint};
 use std::sync::Arc;
 
@@ -210,6 +211,52 @@ pub struct MultiViewpoint {
     logs: Vec<Vec<f64>>,
     ltm_mix: Vec<f64>,
     stm_mix: Vec<f64>,
+    /// The contexts of the history being predicted, one walk per (model, viewpoint) slot.
+    walks: Vec<Walk>,
+    /// Walks by history length, to step from the previous length instead of hashing every
+    /// context again (the sampler extends a history one note at a time).
+    levels: Vec<Level>,
+    tail: Vec<u16>,
+    /// Bumped whenever the short-term model changes (its walks are then stale).
+    stm_gen: u64,
+}
+
+/// The walks made for one history length, valid for histories ending in `tail`.
+#[derive(Debug, Clone, Default)]
+struct Level {
+    /// The last [`MultiViewpoint::window`] symbols of every viewpoint (padded with `UNDEFINED`).
+    tail: Vec<u16>,
+    /// Whether the long-term walks are set.
+    ltm: bool,
+    /// The short-term model generation the short-term walks were made for (`u64::MAX`: none).
+    stm_gen: u64,
+    walks: Vec<Walk>,
+    /// The last pitch prediction made at this length, what it was made for, and the tail it was
+    /// made for (only the pitch viewpoints' part matters).
+    pitch_tag: Option<PitchTag>,
+    pitch_tail: Vec<u16>,
+    pitch: Vec<f64>,
+    /// The same for rhythm.
+    rhythm_tag: Option<RhythmTag>,
+    rhythm_tail: Vec<u16>,
+    rhythm: [f64; N_RHYTHM],
+}
+
+/// Everything besides the pitch viewpoints' contexts that a pitch prediction depends on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct PitchTag {
+    prev_pitch: Option<u8>,
+    key: crate::music::KeySignature,
+    lo: usize,
+    n: usize,
+    stm_gen: u64,
+}
+
+/// Everything besides the rhythm viewpoints' contexts that a rhythm prediction depends on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct RhythmTag {
+    next_phase: u8,
+    stm_gen: u64,
 }
 
 impl MultiViewpoint {
@@ -231,6 +278,10 @@ impl MultiViewpoint {
             logs: vec![Vec::new(); n],
             ltm_mix: Vec::new(),
             stm_mix: Vec::new(),
+            walks: vec![Walk::default(); n],
+            levels: Vec::new(),
+            tail: Vec::new(),
+            stm_gen: 0,
         }
     }
 
@@ -260,7 +311,107 @@ impl MultiViewpoint {
             .is_none_or(|s| s.iter().all(Ppm::is_empty))
     }
 
+    /// How many trailing symbols of each viewpoint decide the walks: the longest context order.
+    fn window(&self) -> usize {
+        self.ltm
+            .ppms
+            .iter()
+            .chain(self.stm.iter().flatten())
+            .map(Ppm::max_order)
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// Writes the last `window` symbols of every viewpoint of `history.symbols[..len]` to `out`.
+    fn fill_tail(&self, history: &History, len: usize, out: &mut Vec<u16>) {
+        let w = self.window();
+        out.clear();
+        for v in self.ltm.config.viewpoints() {
+            let syms = &history.symbols[v.index()][..len];
+            let k = w.min(len);
+            out.extend(std::iter::repeat_n(UNDEFINED, w - k));
+            out.extend_from_slice(&syms[len - k..]);
+        }
+    }
+
+    /// Sets `self.walks` to the contexts of `history` that each model has counts for: copied
+    /// when this history's ending was walked before, stepped from the walks one note shorter when
+    /// those are known, hashed from scratch otherwise. All three give the same walks.
+    fn update_walks(&mut self, history: &History) {
+        let len = history.len();
+        let n_vp = self.ltm.ppms.len();
+        if self.levels.len() <= len {
+            self.levels.resize_with(len + 1, || Level {
+                stm_gen: u64::MAX,
+                ..Default::default()
+            });
+        }
+        let mut tail = std::mem::take(&mut self.tail);
+        let mut ltm_done = false;
+        let mut stm_done = self.stm.is_none();
+        self.fill_tail(history, len, &mut tail);
+        let level = &self.levels[len];
+        if level.tail == tail {
+            if level.ltm {
+                self.walks[..n_vp].copy_from_slice(&level.walks[..n_vp]);
+                ltm_done = true;
+            }
+            if !stm_done && level.stm_gen == self.stm_gen {
+                self.walks[n_vp..].copy_from_slice(&level.walks[n_vp..]);
+                stm_done = true;
+            }
+        }
+        if !(ltm_done && stm_done) && len > 0 {
+            let mut prev_tail = std::mem::take(&mut self.levels[len].tail);
+            self.fill_tail(history, len - 1, &mut prev_tail);
+            let prev = &self.levels[len - 1];
+            if prev.tail == prev_tail {
+                let ltm_prev = prev.ltm && !ltm_done;
+                let stm_prev = !stm_done && prev.stm_gen == self.stm_gen;
+                for (vi, v) in self.ltm.config.viewpoints().enumerate() {
+                    let sym = history.symbols[v.index()][len - 1];
+                    if ltm_prev {
+                        let (from, to) = (&prev.walks[vi], &mut self.walks[vi]);
+                        if !self.ltm.ppms[vi].step(from, sym, to) {
+                            self.ltm.ppms[vi].walk(&history.symbols[v.index()], to);
+                        }
+                    }
+                    if let (true, Some(stm)) = (stm_prev, &self.stm) {
+                        let slot = n_vp + vi;
+                        let (from, to) = (&prev.walks[slot], &mut self.walks[slot]);
+                        if !stm[vi].step(from, sym, to) {
+                            stm[vi].walk(&history.symbols[v.index()], to);
+                        }
+                    }
+                }
+                ltm_done |= ltm_prev;
+                stm_done |= stm_prev;
+            }
+            self.levels[len].tail = prev_tail;
+        }
+        for (vi, v) in self.ltm.config.viewpoints().enumerate() {
+            let ctx = &history.symbols[v.index()];
+            if !ltm_done {
+                self.ltm.ppms[vi].walk(ctx, &mut self.walks[vi]);
+            }
+            if let (false, Some(stm)) = (stm_done, &self.stm) {
+                stm[vi].walk(ctx, &mut self.walks[n_vp + vi]);
+            }
+        }
+        let level = &mut self.levels[len];
+        level.tail.clone_from(&tail);
+        level.ltm = true;
+        level.stm_gen = if self.stm.is_some() {
+            self.stm_gen
+        } else {
+            u64::MAX
+        };
+        level.walks.clone_from(&self.walks);
+        self.tail = tail;
+    }
+
     /// Predicts one target (pitch or rhythm) into `out` (length = window size, starting at `lo`).
+    /// `self.walks` must be up to date for `history`.
     fn predict_target(&mut self, history: &History, target: Target, lo: usize, out: &mut [f64]) {
         let config = &self.ltm.config;
         let n_vp = self.ltm.ppms.len();
@@ -313,12 +464,17 @@ impl MultiViewpoint {
                     };
                     v.symbol(prev.as_ref(), &e, key)
                 };
-                ppms[vi].predict(&history.symbols[v.index()], escape, map, inverse, row);
-                let mut h = 0.0;
-                for (p, l) in row.iter().zip(logs.iter_mut()) {
-                    *l = fast_log2(*p);
-                    h -= *p * *l;
-                }
+                ppms[vi].predict_walk(&self.walks[slot], escape, map, inverse, row);
+                let h = if config.viewpoint_combination == Combination::Geometric {
+                    let mut h = 0.0;
+                    for (p, l) in row.iter().zip(logs.iter_mut()) {
+                        *l = fast_log2(*p);
+                        h -= *p * *l;
+                    }
+                    h
+                } else {
+                    entropy_grouped(row)
+                };
                 weights[used] = entropy_weight(h, n, config.viewpoint_bias);
                 which[used] = slot;
                 used += 1;
@@ -347,8 +503,7 @@ impl MultiViewpoint {
                 // Long- and short-term models, weighted by their entropies.
                 let mut w = [0.0; 2];
                 for (wi, mix) in w.iter_mut().zip([&self.ltm_mix, &self.stm_mix]) {
-                    let h: f64 = mix.iter().map(|&p| -p * fast_log2(p)).sum();
-                    *wi = entropy_weight(h, n, config.stm_bias);
+                    *wi = entropy_weight(entropy(mix), n, config.stm_bias);
                 }
                 let (a, b) = (&self.ltm_mix, &self.stm_mix);
                 match config.stm_combination {
@@ -382,15 +537,54 @@ impl Predictor for MultiViewpoint {
     }
 
     fn predict(&mut self, history: &History, out: &mut Prediction) {
+        self.update_walks(history);
+        // The pitch distribution depends only on the pitch viewpoints' contexts (and the previous
+        // pitch, the key, the window), the rhythm one only on the rhythm viewpoints' contexts and
+        // the next onset phase: when those match what this length was last predicted for (the
+        // sampler's candidates often share their rhythm, sometimes their first notes), the
+        // stored distribution is the one computing it again would give.
+        let len = history.len();
+        let split = self.ltm.config.pitch_viewpoints.len() * self.window();
         let lo = out.pitch_lo as usize;
-        let mut pitch = std::mem::take(&mut out.pitch);
-        self.predict_target(history, Target::Pitch, lo, &mut pitch);
-        out.pitch = pitch;
-        self.predict_target(history, Target::Rhythm, 0, &mut out.rhythm);
+        let pitch_tag = PitchTag {
+            prev_pitch: history.last().map(|e| e.pitch),
+            key: history.key,
+            lo,
+            n: out.pitch.len(),
+            stm_gen: self.stm_gen,
+        };
+        let level = &self.levels[len];
+        if level.pitch_tag == Some(pitch_tag) && level.pitch_tail[..split] == self.tail[..split] {
+            out.pitch.copy_from_slice(&level.pitch);
+        } else {
+            let mut pitch = std::mem::take(&mut out.pitch);
+            self.predict_target(history, Target::Pitch, lo, &mut pitch);
+            out.pitch = pitch;
+            let level = &mut self.levels[len];
+            level.pitch_tag = Some(pitch_tag);
+            level.pitch_tail.clone_from(&self.tail);
+            level.pitch.clone_from(&out.pitch);
+        }
+        let rhythm_tag = RhythmTag {
+            next_phase: history.next_phase,
+            stm_gen: self.stm_gen,
+        };
+        let level = &self.levels[len];
+        if level.rhythm_tag == Some(rhythm_tag) && level.rhythm_tail[split..] == self.tail[split..]
+        {
+            out.rhythm = level.rhythm;
+        } else {
+            self.predict_target(history, Target::Rhythm, 0, &mut out.rhythm);
+            let level = &mut self.levels[len];
+            level.rhythm_tag = Some(rhythm_tag);
+            level.rhythm_tail.clone_from(&self.tail);
+            level.rhythm = out.rhythm;
+        }
     }
 
     fn learn(&mut self, history: &History, event: &Event) {
         let Some(stm) = &mut self.stm else { return };
+        self.stm_gen += 1;
         for (v, ppm) in self.ltm.config.viewpoints().zip(stm.iter_mut()) {
             let sym = history.symbol_of_next(v, event);
             ppm.add(&history.symbols[v.index()], sym);
@@ -400,6 +594,7 @@ impl Predictor for MultiViewpoint {
     fn reset_session(&mut self) {
         if let Some(stm) = &mut self.stm {
             stm.iter_mut().for_each(Ppm::clear);
+            self.stm_gen += 1;
         }
     }
 }
@@ -411,9 +606,48 @@ fn entropy_weight(h: f64, n: usize, bias: f64) -> f64 {
     let rel = (h / hmax).clamp(1e-3, 1.0);
     if bias == 1.0 {
         1.0 / rel
+    } else if bias == 0.5 {
+        1.0 / rel.sqrt()
     } else {
-        rel.powf(-bias)
+        fast_exp2(-bias * fast_log2(rel))
     }
+}
+
+/// [`entropy`] for distributions where many entries share the smallest value (a smoothed
+/// model's row: every target no context has seen gets the same escape share), which it counts
+/// once instead of taking its logarithm again for every entry.
+#[inline]
+fn entropy_grouped(p: &[f64]) -> f64 {
+    let floor = p.iter().copied().fold(f64::INFINITY, f64::min);
+    let mut h = 0.0;
+    let mut at_floor = 0usize;
+    for &x in p {
+        if x == floor {
+            at_floor += 1;
+        } else {
+            h -= x * fast_log2(x);
+        }
+    }
+    if at_floor > 0 {
+        h -= at_floor as f64 * floor * fast_log2(floor);
+    }
+    h
+}
+
+/// Entropy in bits of a distribution.
+#[inline]
+fn entropy(p: &[f64]) -> f64 {
+    // Two running sums let consecutive iterations overlap.
+    let mut h = [0.0f64; 2];
+    let mut pairs = p.chunks_exact(2);
+    for c in &mut pairs {
+        h[0] -= c[0] * fast_log2(c[0]);
+        h[1] -= c[1] * fast_log2(c[1]);
+    }
+    for &x in pairs.remainder() {
+        h[0] -= x * fast_log2(x);
+    }
+    h[0] + h[1]
 }
 
 fn normalise(out: &mut [f64], sum: f64) {
@@ -467,24 +701,66 @@ fn combine(
     }
 }
 
-/// log2 for positive numbers, accurate to about 1e-7 (the mixing weights and geometric means
-/// need speed more than the last digits). Non-positive inputs give a large negative number.
+/// Mantissa bits that index [`LOG2_TABLE`].
+const LOG2_BITS: u32 = 7;
+const LOG2_N: usize = 1 << LOG2_BITS;
+
+/// ln(x) for x in [0.5, 2] at compile time: 2 atanh((x-1)/(x+1)), |t| <= 1/3, 40 terms.
+const fn ln_const(x: f64) -> f64 {
+    let t = (x - 1.0) / (x + 1.0);
+    let t2 = t * t;
+    let mut term = t;
+    let mut sum = 0.0;
+    let mut k = 0;
+    while k < 40 {
+        sum += term / (2 * k + 1) as f64;
+        term *= t2;
+        k += 1;
+    }
+    2.0 * sum
+}
+
+/// For each interval of the mantissa [1, 2) split in `LOG2_N`: `c` = 1 / (its centre), rounded,
+/// and -log2(c), so that log2(m) = -log2(c) + log2(m c) with m c within 2^-8 of 1.
+const fn log2_table() -> [(f64, f64); LOG2_N] {
+    let mut table = [(0.0, 0.0); LOG2_N];
+    let mut i = 0;
+    while i < LOG2_N {
+        let c = 1.0 / (1.0 + (i as f64 + 0.5) / LOG2_N as f64);
+        table[i] = (c, -ln_const(c) * std::f64::consts::LOG2_E);
+        i += 1;
+    }
+    table
+}
+
+static LOG2_TABLE: [(f64, f64); LOG2_N] = log2_table();
+
+/// log2 for positive numbers, accurate to about 1e-15 absolute, without division or branches
+/// (a table for the top mantissa bits, a short series for the rest). Non-positive inputs give a
+/// large negative number.
 #[inline]
 pub fn fast_log2(x: f64) -> f64 {
     let x = if x > 1e-300 { x } else { 1e-300 };
     let bits = x.to_bits();
-    let mut e = ((bits >> 52) & 0x7ff) as i64 - 1023;
-    let mut m = f64::from_bits((bits & 0x000f_ffff_ffff_ffff) | 0x3ff0_0000_0000_0000);
-    if m > std::f64::consts::SQRT_2 {
-        m *= 0.5;
-        e += 1;
-    }
-    // ln(m) = 2 atanh(t), t = (m-1)/(m+1), |t| <= 0.172.
-    let t = (m - 1.0) / (m + 1.0);
-    let t2 = t * t;
-    let ln = 2.0 * t * (1.0 + t2 * (1.0 / 3.0 + t2 * (1.0 / 5.0 + t2 * (1.0 / 7.0 + t2 / 9.0))));
-    e as f64 + ln * std::f64::consts::LOG2_E
+    let e = ((bits >> 52) & 0x7ff) as i64 - 1023;
+    let m = f64::from_bits((bits & 0x000f_ffff_ffff_ffff) | 0x3ff0_0000_0000_0000);
+    let (c, log2_inv_c) = LOG2_TABLE[((bits >> (52 - LOG2_BITS)) as usize) & (LOG2_N - 1)];
+    // ln(1 + r), |r| < 2^-8: the series to r^5 is off by less than 1e-15.
+    let r = m * c - 1.0;
+    let ln = r * (1.0 + r * (-0.5 + r * (1.0 / 3.0 + r * (-0.25 + r * 0.2))));
+    e as f64 + log2_inv_c + ln * std::f64::consts::LOG2_E
 }
+
+/// 1/k! for the series of [`fast_exp2`].
+const INV_FACTORIAL: [f64; 10] = {
+    let mut t = [1.0; 10];
+    let mut k = 1;
+    while k < 10 {
+        t[k] = t[k - 1] / k as f64;
+        k += 1;
+    }
+    t
+};
 
 /// 2^x, accurate to about 1e-9 relative; underflows to 0 below -1000.
 #[inline]
@@ -495,13 +771,11 @@ pub fn fast_exp2(x: f64) -> f64 {
     let x = x.min(1000.0);
     let i = x.floor();
     let f = x - i;
-    // 2^f = e^(f ln2), f in [0, 1): Taylor series to degree 9 (error < 1e-9).
+    // 2^f = e^(f ln2), f in [0, 1): Taylor series to degree 9 (error < 1e-9), Horner form.
     let y = f * std::f64::consts::LN_2;
-    let mut term = 1.0;
-    let mut sum = 1.0;
-    for k in 1..=9 {
-        term *= y / k as f64;
-        sum += term;
+    let mut sum = INV_FACTORIAL[9];
+    for k in (0..9).rev() {
+        sum = sum * y + INV_FACTORIAL[k];
     }
     let e = i as i64;
     if e < -1022 {
@@ -519,7 +793,14 @@ mod tests {
     #[test]
     fn fast_math() {
         for &x in &[1e-12, 1e-5, 0.001, 0.3, 0.5, 0.999, 1.0, 1.5, 7.0, 1e6] {
-            assert!((fast_log2(x) - x.log2()).abs() < 1e-7, "{x}");
+            assert!((fast_log2(x) - x.log2()).abs() < 1e-12, "{x}");
+        }
+        // Every table interval, both ends and the middle.
+        for i in 0..=3 * LOG2_N {
+            let x = 1.0 + i as f64 / (3 * LOG2_N) as f64;
+            for x in [x, x * 0.75e-3, x * 3e5] {
+                assert!((fast_log2(x) - x.log2()).abs() < 1e-12, "{x}");
+            }
         }
         for &x in &[-900.5, -40.3, -1.0, -0.25, 0.0, 0.7, 3.2] {
             assert!((fast_exp2(x) / x.exp2() - 1.0).abs() < 1e-8, "{x}");
@@ -578,6 +859,77 @@ mod tests {
                 h.push(e);
             }
         }
+    }
+
+    #[test]
+    fn remembered_walks_and_predictions_change_nothing() {
+        // One predictor follows histories the way the sampler and the evaluator do (extending,
+        // backing up, sharing beginnings, learning in between, changing key); a fresh copy with
+        // nothing remembered must predict exactly the same every time.
+        let key = KeySignature {
+            tonic: 2,
+            mode: Mode::Major,
+        };
+        let mut ltm = LongTermModel::new(ModelConfig::default());
+        ltm.learn_melody(&melody(&[62, 64, 66, 67, 69, 67, 66, 64, 62, 69, 74], key));
+        ltm.learn_melody(&melody(&[74, 73, 71, 69, 67, 66, 64, 62, 64, 66], key));
+        let mut m = MultiViewpoint::new("t", Arc::new(ltm), true);
+        let fresh = m.clone();
+        let mut h = melody(&[62, 66, 69, 74, 73], key);
+        let mut checked = 0;
+        let mut check = |m: &mut MultiViewpoint, h: &History, lo: u8, hi: u8| {
+            let (mut a, mut b) = (Prediction::new(lo, hi), Prediction::new(lo, hi));
+            m.predict(h, &mut a);
+            let mut f = fresh.clone();
+            if let Some(stm) = &m.stm {
+                f.stm = Some(stm.clone());
+            }
+            f.predict(h, &mut b);
+            assert_eq!(a.pitch, b.pitch, "pitch after {:?}", h.events);
+            assert_eq!(a.rhythm, b.rhythm, "rhythm after {:?}", h.events);
+            checked += 1;
+        };
+        let base = h.len();
+        for (c, branch) in [[71u8, 69, 66], [71, 69, 67], [71, 72, 74], [60, 62, 64]]
+            .iter()
+            .enumerate()
+        {
+            check(&mut m, &h, 36, 96);
+            for (i, &p) in branch.iter().enumerate() {
+                h.push(Event {
+                    pitch: p,
+                    rhythm: 5 + (i % 2) as u8 * (c % 2) as u8,
+                    phase: 0,
+                });
+                check(&mut m, &h, 36, 96);
+                check(&mut m, &h, 48, 84);
+            }
+            h.truncate(base);
+            // Learning online makes every remembered short-term walk and prediction stale.
+            if c == 1 {
+                let e = Event {
+                    pitch: 71,
+                    rhythm: 5,
+                    phase: 0,
+                };
+                let before = h.clone();
+                m.learn(&before, &e);
+            }
+        }
+        // The evaluator overrides the next phase; a new key changes the key-relative symbols.
+        h.next_phase = 6;
+        check(&mut m, &h, 36, 96);
+        let mut other = melody(&[62, 66, 69, 74, 73], KeySignature::default());
+        check(&mut m, &other, 36, 96);
+        other.push(Event {
+            pitch: 71,
+            rhythm: 5,
+            phase: 0,
+        });
+        check(&mut m, &other, 36, 96);
+        m.reset_session();
+        check(&mut m, &other, 36, 96);
+        assert_eq!(checked, 32);
     }
 
     #[test]

@@ -20,6 +20,7 @@ pub const MAX_PHRASE_NOTES: usize = 256;
 pub struct Sampler {
     prediction: Prediction,
     order: Vec<usize>,
+    keys: Vec<u128>,
     weights: Vec<f64>,
 }
 
@@ -28,6 +29,7 @@ impl Default for Sampler {
         Self {
             prediction: Prediction::full_range(),
             order: Vec::new(),
+            keys: Vec::new(),
             weights: Vec::new(),
         }
     }
@@ -114,6 +116,7 @@ impl Sampler {
                     total,
                     settings,
                     &mut self.order,
+                    &mut self.keys,
                     &mut self.weights,
                     &mut rng,
                 );
@@ -129,6 +132,7 @@ impl Sampler {
                     rtotal,
                     settings,
                     &mut self.order,
+                    &mut self.keys,
                     &mut self.weights,
                     &mut rng,
                 );
@@ -178,12 +182,22 @@ fn draw(
     total: f64,
     s: &SamplerSettings,
     order: &mut Vec<usize>,
+    keys: &mut Vec<u128>,
     weights: &mut Vec<f64>,
     rng: &mut SmallRng,
 ) -> usize {
+    // Most likely first, ties by index: for positive floats the bit patterns order like the
+    // values, so one integer sort of (inverted bits, index) does it without a comparator.
+    keys.clear();
+    keys.extend(
+        dist.iter()
+            .enumerate()
+            .filter(|(_, &p)| p > 0.0)
+            .map(|(i, &p)| ((!p.to_bits() as u128) << 64) | i as u128),
+    );
+    keys.sort_unstable();
     order.clear();
-    order.extend((0..dist.len()).filter(|&i| dist[i] > 0.0));
-    order.sort_unstable_by(|&a, &b| dist[b].total_cmp(&dist[a]).then(a.cmp(&b)));
+    order.extend(keys.iter().map(|&k| k as u64 as usize));
     let t = s.temperature as f64;
     if !(t > 0.01) || order.len() == 1 {
         return order[0];
