@@ -268,6 +268,8 @@ impl Engine {
         }
         // Notes the player held before a bypass or a source change will never be released here.
         let source = p.input.source.value();
+        self.analyzer
+            .set_fast_tracking(p.input.tracking.value() == crate::params::Tracking::Fast);
         if bypass || self.prev_source.is_some_and(|s| s != source) {
             self.playback.forget_held();
         }

@@ -355,3 +355,40 @@ fn reset_restarts_the_clock_and_live_queries_work() {
     assert_eq!(ev2.ons.len(), 1);
     assert!(ev2.ons[0].1 < (0.03 * sr) as u64, "clock restarted at 0");
 }
+
+#[test]
+fn fast_tracking_is_sooner_and_finds_the_same_notes() {
+    let sr = 48_000.0;
+    // Plucked-like notes (fast decay) re-attacked over the ringing previous one.
+    let mut s = silence(sr, 0.05);
+    for &m in &[64.0f32, 67.0, 71.0, 69.0, 64.0] {
+        s.extend(tone(sr, m, 0.25, Wave::Harmonic, 0.4, 6.0, 0.0));
+    }
+    let accurate = run(&s, sr, 512);
+    let mut a = Analyzer::new(sr);
+    a.set_fast_tracking(true);
+    let mut fast = Events::default();
+    for chunk in s.chunks(512) {
+        a.process(chunk, &mut fast);
+        fast.block_start += chunk.len() as u64;
+    }
+    assert_eq!(pitches(&accurate), vec![64, 67, 71, 69, 64]);
+    assert_eq!(pitches(&fast), pitches(&accurate));
+    let mut sooner = 0;
+    for (f, a) in fast.ons.iter().zip(&accurate.ons) {
+        assert!(f.2 <= a.2, "fast emitted {} after accurate {}", f.2, a.2);
+        sooner += (f.2 < a.2) as usize;
+    }
+    assert!(
+        sooner >= 3,
+        "fast tracking was sooner for only {sooner} of 5 notes"
+    );
+    // The setting survives a reset.
+    a.reset();
+    let mut again = Events::default();
+    a.process(&s, &mut again);
+    assert_eq!(
+        again.ons.first().map(|o| o.2),
+        fast.ons.first().map(|o| o.2)
+    );
+}

@@ -31,6 +31,9 @@ pub struct Args {
     /// Print every unmatched note (for tuning).
     #[arg(long)]
     pub verbose: bool,
+    /// Score the plugin's *Fast* tracking setting instead of *Accurate*.
+    #[arg(long)]
+    pub fast: bool,
     /// Tuning aid: dump the features of one file, `NAME_SUBSTRING:FROM_S:TO_S`, and stop.
     #[arg(long, hide = true)]
     pub trace: Option<String>,
@@ -335,8 +338,13 @@ pub fn run(args: Args) -> Result<()> {
             args.dir.display()
         );
     }
-    let tuning = crate::analysis::Tuning::parse(args.set.as_deref().unwrap_or(""))
-        .map_err(|e| anyhow::anyhow!("--set: {e}"))?;
+    let spec = match (args.fast, args.set.as_deref()) {
+        (true, Some(set)) => format!("fast_tracking=1,{set}"),
+        (true, None) => "fast_tracking=1".to_string(),
+        (false, set) => set.unwrap_or("").to_string(),
+    };
+    let tuning =
+        crate::analysis::Tuning::parse(&spec).map_err(|e| anyhow::anyhow!("--set: {e}"))?;
     if let Some(spec) = &args.trace {
         let mut parts = spec.split(':');
         let (Some(name), Some(from), Some(to)) = (parts.next(), parts.next(), parts.next()) else {

@@ -413,6 +413,12 @@ impl ContinuoEditor {
                 "Where your notes come from: the audio you play, the plugin's MIDI input, or both",
             );
             row(ui, setter, &p.input.midi_thru, "Also send the notes Continuo hears as MIDI (audio to MIDI), so you can record what you played");
+            row(
+                ui,
+                setter,
+                &p.input.tracking,
+                "Accurate waits a little longer for a sure pitch; Fast sends notes about 3 ms sooner but names a few more of them wrong",
+            );
         });
         group(ui, "Model", |ui| {
             row(
