@@ -481,6 +481,7 @@ mod tests {
             json: false,
             block: 512,
             verbose: std::env::var("CONTINUO_VERBOSE").is_ok(),
+            fast: false,
             trace: std::env::var("CONTINUO_TRACE").ok(),
             set: std::env::var("CONTINUO_TUNE").ok(),
         })
