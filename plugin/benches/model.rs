@@ -7,18 +7,12 @@ use std::sync::Arc;
 
 fn context() -> Vec<Note> {
     // A fiddle-tune-like phrase in D major, eighth notes.
-    [
-        62u8, 66, 69, 74, 73, 71, 69, 66, 67, 69, 71, 67, 66, 64, 62, 64,
-    ]
-    .iter()
-    .enumerate()
-    .map(|(i, &p)| Note {
-        pitch: p,
-        onset: i as f64 * 0.5,
-        duration: 0.45,
-        velocity: 96,
-    })
-    .collect()
+    Note::eighths(
+        &[
+            62, 66, 69, 74, 73, 71, 69, 66, 67, 69, 71, 67, 66, 64, 62, 64,
+        ],
+        96,
+    )
 }
 
 fn bench(c: &mut Criterion) {

@@ -48,6 +48,23 @@ pub struct Note {
     pub velocity: u8,
 }
 
+impl Note {
+    /// A line of even eighth notes from beat 0 (0.5 beats apart, 0.45 long, slightly detached):
+    /// the phrases the tests, benchmarks and examples play to the model.
+    pub fn eighths(pitches: &[u8], velocity: u8) -> Vec<Note> {
+        pitches
+            .iter()
+            .enumerate()
+            .map(|(i, &pitch)| Note {
+                pitch,
+                onset: i as f64 * 0.5,
+                duration: 0.45,
+                velocity,
+            })
+            .collect()
+    }
+}
+
 /// A proposed continuation: onsets are relative to the phrase start (the first note at >= 0).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Phrase {

@@ -44,16 +44,7 @@ fn model() -> Arc<TrainedModel> {
 }
 
 fn context() -> Vec<Note> {
-    [60u8, 62, 64, 65, 67, 65, 64]
-        .iter()
-        .enumerate()
-        .map(|(i, &p)| Note {
-            pitch: p,
-            onset: i as f64 * 0.5,
-            duration: 0.45,
-            velocity: 100,
-        })
-        .collect()
+    Note::eighths(&[60, 62, 64, 65, 67, 65, 64], 100)
 }
 
 #[test]
@@ -297,18 +288,12 @@ fn embedded_model_loads_with_its_metadata() {
 #[ignore]
 fn print_phrases() {
     let mut c = Continuator::new(Arc::new(TrainedModel::embedded().unwrap()));
-    let d_major: Vec<Note> = [
-        62u8, 66, 69, 74, 73, 71, 69, 66, 67, 69, 71, 67, 66, 64, 62, 64,
-    ]
-    .iter()
-    .enumerate()
-    .map(|(i, &p)| Note {
-        pitch: p,
-        onset: i as f64 * 0.5,
-        duration: 0.45,
-        velocity: 96,
-    })
-    .collect();
+    let d_major = Note::eighths(
+        &[
+            62, 66, 69, 74, 73, 71, 69, 66, 67, 69, 71, 67, 66, 64, 62, 64,
+        ],
+        96,
+    );
     let s = SamplerSettings {
         length_notes: 16,
         candidates: 4,
