@@ -30,7 +30,8 @@ pub enum Tracking {
     /// Wait for 10 ms of stable pitch after an attack: fewer wrong notes.
     #[id = "accurate"]
     Accurate,
-    /// 7.5 ms and a less sure pitch: about 3 ms sooner, a few more wrong notes.
+    /// After a sharp attack (plucked, struck, synth), 5 ms of stable pitch: about 4 ms sooner,
+    /// a few more wrong notes. Soft attacks (voice, bowed, blown) wait as long as Accurate.
     #[id = "fast"]
     Fast,
 }

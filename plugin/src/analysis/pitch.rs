@@ -117,6 +117,18 @@ impl PitchDetector {
     /// Estimates the pitch of `frame` (N samples) whose unwindowed spectrum zero-padded to 2N is
     /// `spectrum` (N+1 bins).
     pub fn process(&mut self, frame: &[f32], spectrum: &[Complex<f32>]) -> PitchEstimate {
+        self.process_up_to(frame, spectrum, usize::MAX)
+    }
+
+    /// [`PitchDetector::process`] searching lags up to `max_lag` only: for a frame whose start
+    /// is zeroed (only the samples since an onset are kept), the lags must stay within about
+    /// half the samples that are left, or a few overlapping samples fake a periodicity.
+    pub fn process_up_to(
+        &mut self,
+        frame: &[f32],
+        spectrum: &[Complex<f32>],
+        max_lag: usize,
+    ) -> PitchEstimate {
         if frame.len() != self.frame_len || spectrum.len() != self.power.len() {
             return PitchEstimate::default();
         }
@@ -143,7 +155,10 @@ impl PitchDetector {
         let scale = 1.0 / r0;
         let mut m = 2.0 * energy;
         let n = self.frame_len;
-        let last = (self.max_lag + 1).min(n - 1);
+        let last = (self.max_lag.min(max_lag) + 1).min(n - 1);
+        if last <= self.min_lag + 1 {
+            return PitchEstimate::default();
+        }
         if let Some(first) = self.nsdf.first_mut() {
             *first = 1.0;
         }
@@ -301,6 +316,37 @@ mod tests {
                 assert!(est.confidence > 0.8, "{hz}: confidence {}", est.confidence);
             }
         }
+    }
+
+    #[test]
+    fn zeroed_start_and_lag_limit() {
+        // Only the last 480 samples (10 ms) hold a 440 Hz tone, as after an onset gate.
+        let (sr, n) = (48_000.0f32, 1024usize);
+        let frame: Vec<f32> = (0..n)
+            .map(|i| {
+                if i < n - 480 {
+                    0.0
+                } else {
+                    (std::f32::consts::TAU * 440.0 * i as f32 / sr).sin() * 0.5
+                }
+            })
+            .collect();
+        let mut stft = Stft::new(StftConfig {
+            frame_len: n,
+            fft_len: 2 * n,
+            window: WindowShape::Rectangular,
+        });
+        let mut det =
+            PitchDetector::new(PitchConfig::new(sr, n, &crate::analysis::Tuning::default()));
+        let spec = stft.process(&frame).to_vec();
+        let est = det.process_up_to(&frame, &spec, 240);
+        assert!(
+            (hz_to_midi(est.hz) - hz_to_midi(440.0)).abs() < 0.2,
+            "{est:?}"
+        );
+        assert!(est.confidence > 0.8, "{est:?}");
+        // A search that stops short of the period (109 samples) finds nothing.
+        assert_eq!(det.process_up_to(&frame, &spec, 60).hz, 0.0);
     }
 
     #[test]

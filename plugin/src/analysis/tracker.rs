@@ -35,11 +35,17 @@ pub struct TrackerConfig {
     pub gate_db: f32,
     /// Stable hops needed after an onset.
     pub onset_stable_hops: u32,
-    /// *Fast* tracking: stable hops needed after an onset ...
-    pub fast_onset_stable_hops: u32,
-    /// ... and the onset path's minimum confidence. Cuts about 3 ms of latency on struck and
-    /// plucked notes; more octave-high and mixture pitches slip through (see README).
-    pub fast_onset_min_confidence: f32,
+    /// *Fast* tracking: after a sharp attack (flux peak at least `fast_flux_ratio` × the onset
+    /// threshold) a new pitch needs only this many stable hops ...
+    pub fast_stable_hops: u32,
+    /// ... see `fast_stable_hops`. Soft onsets (voice, bowed and blown notes, tremolo) keep the
+    /// full wait: their first stable hops are more often a glide or the old note.
+    pub fast_flux_ratio: f32,
+    /// ... whose estimates stay within this many semitones of each other (mixtures drift) ...
+    pub fast_max_spread: f32,
+    /// ... and is at most this pitch (MIDI): above it the short windows' first hops are mostly a
+    /// struck bar's or string's high partials (vibraphone, guitar attacks), not a note.
+    pub fast_max_midi: f32,
     /// Stable hops needed after an onset when the pitch is the one already sounding.
     pub repeat_stable_hops: u32,
     /// Stable hops needed without an onset (legato path).
@@ -114,8 +120,10 @@ impl TrackerConfig {
             onset_min_confidence: tuning.get("onset_min_confidence", 0.6),
             gate_db: tuning.get("gate_db", -52.0),
             onset_stable_hops: hops("onset_stable_ms", 10.0),
-            fast_onset_stable_hops: hops("fast_onset_stable_ms", 7.5),
-            fast_onset_min_confidence: tuning.get("fast_onset_min_confidence", 0.5),
+            fast_stable_hops: hops("fast_stable_ms", 5.0),
+            fast_flux_ratio: tuning.get("fast_flux_ratio", 2.0),
+            fast_max_spread: tuning.get("fast_max_spread", 0.1),
+            fast_max_midi: tuning.get("fast_max_midi", 96.0),
             repeat_stable_hops: hops("repeat_stable_ms", 16.0),
             legato_stable_hops: hops("legato_stable_ms", 12.0),
             octave_stable_hops: hops("octave_stable_ms", 40.0),
@@ -285,11 +293,7 @@ impl NoteTracker {
     }
 
     pub fn process(&mut self, input: &TrackerInput, salience: &Salience) -> TrackerOutput {
-        let mut c = self.config;
-        if self.fast {
-            c.onset_stable_hops = c.fast_onset_stable_hops;
-            c.onset_min_confidence = c.fast_onset_min_confidence;
-        }
+        let c = self.config;
         let mut out = TrackerOutput::default();
         // Voiced enough for the onset path (after an attack the pitch is clear but the
         // periodicity still low) …
@@ -396,7 +400,12 @@ impl NoteTracker {
             let mut done = false;
             if voiced && !self.run.used && input.recent_db >= c.gate_db {
                 let same = self.active.map(|a| a.pitch) == Some(self.run.pitch);
-                if !same && self.run.hops >= c.onset_stable_hops {
+                let quick = self.fast
+                    && self.run.hops >= c.fast_stable_hops
+                    && p.peak_flux_ratio >= c.fast_flux_ratio
+                    && self.run.hi - self.run.lo <= c.fast_max_spread
+                    && f32::from(self.run.pitch) <= c.fast_max_midi;
+                if !same && (self.run.hops >= c.onset_stable_hops || quick) {
                     let mut onset = p.time;
                     if let Some(a) = self.active {
                         let departed = self

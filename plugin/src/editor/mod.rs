@@ -417,7 +417,7 @@ impl ContinuoEditor {
                 ui,
                 setter,
                 &p.input.tracking,
-                "Accurate waits a little longer for a sure pitch; Fast sends notes about 3 ms sooner but names a few more of them wrong",
+                "Accurate waits a little longer for a sure pitch; Fast sends plucked, struck and synth notes about 4 ms sooner but names a few more of them wrong",
             );
         });
         group(ui, "Model", |ui| {
