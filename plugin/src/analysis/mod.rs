@@ -243,7 +243,7 @@ pub struct Analyzer {
     gated: Vec<f32>,
     /// The onset is put this many samples before the hop where flux fired; 0 disables the gate.
     gate_backdate: u64,
-    /// The gate needs at least this many samples since the onset.
+    /// The gate needs at least this many samples since the onset (≈ 13 ms).
     gate_min_samples: u64,
     /// Lags searched in the gated frame: up to this fraction of the samples since the onset.
     gate_lag_fraction: f32,
@@ -371,7 +371,13 @@ impl Analyzer {
             gated: vec![0.0; sizes.frame_len],
             gate_backdate: (tuning.get("gate_backdate", 0.5) * sizes.short_len as f32).max(0.0)
                 as u64,
-            gate_min_samples: (tuning.get("gate_min_ms", 4.0) * 0.001 * sample_rate) as u64,
+            // Two periods of the highest note the half window leaves to the long one: shorter
+            // gated frames only find notes the short windows already cover.
+            gate_min_samples: (tuning.get(
+                "gate_min_ms",
+                2000.0 / tuning.get("short_pitch_min_hz", 150.0).max(1.0),
+            ) * 0.001
+                * sample_rate) as u64,
             gate_lag_fraction: tuning.get("gate_lag_fraction", 0.5),
             gate_min_confidence: tuning.get("gate_min_confidence", 0.6),
         }
