@@ -16,6 +16,7 @@
 //!   │                               │             └─ subharmonic guards
 //!   │                               └─ pitch NSDF (only when the shorter windows are not sure)
 //!   ├─ pitch NSDF on the last ½ frame (≥ 150 Hz) and ¼ frame (≥ 250 Hz, ≈ 2.7 periods): faster after attacks
+//!   ├─ onset gate: 13–43 ms after an onset, NSDF on the samples since it alone (low notes)
 //!   └─ stft short (Hann, last ≈ 10 ms) ─ onset (max-filtered flux + level jump)
 //! pitch + level + onset + salience ─ tracker ─ NoteEvent
 //! ```
