@@ -282,6 +282,10 @@ mod tests {
     use crate::music::hz_to_midi;
 
     fn detect(frame: &[f32], sr: f32) -> PitchEstimate {
+        detect_up_to(frame, sr, usize::MAX)
+    }
+
+    fn detect_up_to(frame: &[f32], sr: f32, max_lag: usize) -> PitchEstimate {
         let n = frame.len();
         let mut stft = Stft::new(StftConfig {
             frame_len: n,
@@ -291,7 +295,7 @@ mod tests {
         let mut det =
             PitchDetector::new(PitchConfig::new(sr, n, &crate::analysis::Tuning::default()));
         let spec = stft.process(frame).to_vec();
-        det.process(frame, &spec)
+        det.process_up_to(frame, &spec, max_lag)
     }
 
     #[test]
@@ -331,22 +335,14 @@ mod tests {
                 }
             })
             .collect();
-        let mut stft = Stft::new(StftConfig {
-            frame_len: n,
-            fft_len: 2 * n,
-            window: WindowShape::Rectangular,
-        });
-        let mut det =
-            PitchDetector::new(PitchConfig::new(sr, n, &crate::analysis::Tuning::default()));
-        let spec = stft.process(&frame).to_vec();
-        let est = det.process_up_to(&frame, &spec, 240);
+        let est = detect_up_to(&frame, sr, 240);
         assert!(
             (hz_to_midi(est.hz) - hz_to_midi(440.0)).abs() < 0.2,
             "{est:?}"
         );
         assert!(est.confidence > 0.8, "{est:?}");
         // A search that stops short of the period (109 samples) finds nothing.
-        assert_eq!(det.process_up_to(&frame, &spec, 60).hz, 0.0);
+        assert_eq!(detect_up_to(&frame, sr, 60).hz, 0.0);
     }
 
     #[test]

@@ -37,7 +37,11 @@ impl AnalysisOutput for Events {
 }
 
 fn run(signal: &[f32], sr: f32, block: usize) -> Events {
-    let mut a = Analyzer::new(sr);
+    run_on(&mut Analyzer::new(sr), signal, block)
+}
+
+/// Runs `a` over `signal` in blocks, then a window and more of silence.
+fn run_on(a: &mut Analyzer, signal: &[f32], block: usize) -> Events {
     let mut ev = Events::default();
     for chunk in signal.chunks(block.max(1)) {
         a.process(chunk, &mut ev);
@@ -367,11 +371,7 @@ fn fast_tracking_is_sooner_and_finds_the_same_notes() {
     let accurate = run(&s, sr, 512);
     let mut a = Analyzer::new(sr);
     a.set_fast_tracking(true);
-    let mut fast = Events::default();
-    for chunk in s.chunks(512) {
-        a.process(chunk, &mut fast);
-        fast.block_start += chunk.len() as u64;
-    }
+    let fast = run_on(&mut a, &s, 512);
     assert_eq!(pitches(&accurate), vec![64, 67, 71, 69, 64]);
     assert_eq!(pitches(&fast), pitches(&accurate));
     let mut sooner = 0;
@@ -409,11 +409,7 @@ fn fast_tracking_leaves_soft_attacks_alone() {
     let accurate = run(&s, sr, 256);
     let mut a = Analyzer::new(sr);
     a.set_fast_tracking(true);
-    let mut fast = Events::default();
-    for chunk in s.chunks(256) {
-        a.process(chunk, &mut fast);
-        fast.block_start += chunk.len() as u64;
-    }
+    let fast = run_on(&mut a, &s, 256);
     assert_eq!(pitches(&accurate), vec![62, 66, 69]);
     assert_eq!(fast.ons, accurate.ons);
 }
@@ -435,12 +431,7 @@ fn onset_gate_finds_low_notes_sooner() {
     }
     let gated = run(&s, sr, 512);
     let tuning = Tuning::parse("gate_backdate=0").expect("valid tuning");
-    let mut a = Analyzer::with_tuning(sr, &tuning);
-    let mut plain = Events::default();
-    for chunk in s.chunks(512) {
-        a.process(chunk, &mut plain);
-        plain.block_start += chunk.len() as u64;
-    }
+    let plain = run_on(&mut Analyzer::with_tuning(sr, &tuning), &s, 512);
     assert_eq!(pitches(&gated), vec![40, 45, 43, 38, 45]);
     assert_eq!(pitches(&plain), pitches(&gated));
     let mut sooner = 0;
