@@ -52,6 +52,17 @@ fn run_on(a: &mut Analyzer, signal: &[f32], block: usize) -> Events {
     ev
 }
 
+/// `quick` found the same notes as `slow` and emitted none of them later; how many sooner.
+fn notes_sooner(quick: &Events, slow: &Events) -> usize {
+    assert_eq!(pitches(quick), pitches(slow));
+    let mut sooner = 0;
+    for (q, s) in quick.ons.iter().zip(&slow.ons) {
+        assert!(q.2 <= s.2, "emitted at {} instead of {}", q.2, s.2);
+        sooner += (q.2 < s.2) as usize;
+    }
+    sooner
+}
+
 fn pitches(ev: &Events) -> Vec<u8> {
     ev.ons.iter().map(|o| o.0).collect()
 }
@@ -373,12 +384,7 @@ fn fast_tracking_is_sooner_and_finds_the_same_notes() {
     a.set_fast_tracking(true);
     let fast = run_on(&mut a, &s, 512);
     assert_eq!(pitches(&accurate), vec![64, 67, 71, 69, 64]);
-    assert_eq!(pitches(&fast), pitches(&accurate));
-    let mut sooner = 0;
-    for (f, a) in fast.ons.iter().zip(&accurate.ons) {
-        assert!(f.2 <= a.2, "fast emitted {} after accurate {}", f.2, a.2);
-        sooner += (f.2 < a.2) as usize;
-    }
+    let sooner = notes_sooner(&fast, &accurate);
     assert!(
         sooner >= 3,
         "fast tracking was sooner for only {sooner} of 5 notes"
@@ -433,12 +439,7 @@ fn onset_gate_finds_low_notes_sooner() {
     let tuning = Tuning::parse("gate_backdate=0").expect("valid tuning");
     let plain = run_on(&mut Analyzer::with_tuning(sr, &tuning), &s, 512);
     assert_eq!(pitches(&gated), vec![40, 45, 43, 38, 45]);
-    assert_eq!(pitches(&plain), pitches(&gated));
-    let mut sooner = 0;
-    for (g, p) in gated.ons.iter().zip(&plain.ons) {
-        assert!(g.2 <= p.2, "gated emitted {} after plain {}", g.2, p.2);
-        sooner += (g.2 < p.2) as usize;
-    }
+    let sooner = notes_sooner(&gated, &plain);
     // On these synthetic tones the long window is right soon enough for most notes; on the
     // sampled basses of ../shared/audio the gate cut the median latency by 3–5 ms.
     assert!(sooner >= 1, "the gate was never sooner");
