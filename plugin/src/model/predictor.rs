@@ -821,15 +821,22 @@ mod tests {
         h
     }
 
+    /// A long-term model (default settings) trained on `tunes` in `key`.
+    fn trained(tunes: &[&[u8]], key: KeySignature) -> LongTermModel {
+        let mut ltm = LongTermModel::new(ModelConfig::default());
+        for tune in tunes {
+            ltm.learn_melody(&melody(tune, key));
+        }
+        ltm
+    }
+
     #[test]
     fn distributions_sum_to_one() {
         let key = KeySignature {
             tonic: 0,
             mode: Mode::Major,
         };
-        let mut ltm = LongTermModel::new(ModelConfig::default());
-        ltm.learn_melody(&melody(&[60, 62, 64, 65, 67, 65, 64, 62, 60], key));
-        let ltm = Arc::new(ltm);
+        let ltm = Arc::new(trained(&[&[60, 62, 64, 65, 67, 65, 64, 62, 60]], key));
         for combination in [Combination::Arithmetic, Combination::Geometric] {
             let mut cfg = ModelConfig::default();
             cfg.viewpoint_combination = combination;
@@ -870,9 +877,13 @@ mod tests {
             tonic: 2,
             mode: Mode::Major,
         };
-        let mut ltm = LongTermModel::new(ModelConfig::default());
-        ltm.learn_melody(&melody(&[62, 64, 66, 67, 69, 67, 66, 64, 62, 69, 74], key));
-        ltm.learn_melody(&melody(&[74, 73, 71, 69, 67, 66, 64, 62, 64, 66], key));
+        let ltm = trained(
+            &[
+                &[62, 64, 66, 67, 69, 67, 66, 64, 62, 69, 74],
+                &[74, 73, 71, 69, 67, 66, 64, 62, 64, 66],
+            ],
+            key,
+        );
         let mut m = MultiViewpoint::new("t", Arc::new(ltm), true);
         let fresh = m.clone();
         let mut h = melody(&[62, 66, 69, 74, 73], key);
@@ -939,9 +950,7 @@ mod tests {
             mode: Mode::Major,
         };
         let tune = [60u8, 62, 64, 60, 62, 64, 60, 62, 64];
-        let mut ltm = LongTermModel::new(ModelConfig::default());
-        ltm.learn_melody(&melody(&tune, key));
-        let mut m = MultiViewpoint::new("t", Arc::new(ltm), false);
+        let mut m = MultiViewpoint::new("t", Arc::new(trained(&[&tune], key)), false);
         let h = melody(&[60, 62], key);
         let mut out = Prediction::full_range();
         m.predict(&h, &mut out);
