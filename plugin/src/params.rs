@@ -27,11 +27,12 @@ pub enum InputSource {
 /// How quickly detected notes are committed.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tracking {
-    /// Wait for 10 ms of stable pitch after an attack: fewer wrong notes.
+    /// Wait for 10 ms of stable pitch after every attack: a few less wrong notes, about 4 ms
+    /// later on plucked, struck and synth notes.
     #[id = "accurate"]
     Accurate,
-    /// After a sharp attack (plucked, struck, synth), 5 ms of stable pitch: about 4 ms sooner,
-    /// a few more wrong notes. Soft attacks (voice, bowed, blown) wait as long as Accurate.
+    /// The default. After a sharp attack (plucked, struck, synth), 5 ms of stable pitch. Soft
+    /// attacks (voice, bowed, blown) wait as long as Accurate.
     #[id = "fast"]
     Fast,
 }
@@ -271,7 +272,7 @@ impl Default for ContinuoParams {
             input: InputParams {
                 source: EnumParam::new("Input source", InputSource::Both),
                 midi_thru: BoolParam::new("MIDI thru", false),
-                tracking: EnumParam::new("Tracking", Tracking::Accurate),
+                tracking: EnumParam::new("Tracking", Tracking::Fast),
             },
             model: ModelParams {
                 temperature: FloatParam::new(

@@ -15,6 +15,7 @@
 //!   │                               │             ├─ salience (harmonic energy per semitone, history)
 //!   │                               │             └─ subharmonic guards
 //!   │                               └─ pitch NSDF (only when the shorter windows are not sure)
+//!   ├─ cancellation: for a frame after an onset, the ¼ frame with the previous note combed out
 //!   ├─ pitch NSDF on the last ½ frame (≥ 150 Hz) and ¼ frame (≥ 250 Hz, ≈ 2.7 periods): faster after attacks
 //!   ├─ onset gate: 13–43 ms after an onset, NSDF on the samples since it alone (low notes)
 //!   └─ stft short (Hann, last ≈ 10 ms) ─ onset (max-filtered flux + level jump)
@@ -123,6 +124,12 @@ impl Tuning {
             .unwrap_or(default)
     }
 }
+
+/// The cancelled frame's answer must be at least this far (semitones) from the cancelled note:
+/// nearer is the old note's residue (vibrato, a glide), not a new one.
+const CANCEL_MIN_SEMITONES: f32 = 0.6;
+/// Estimates of the sounding note at least this confident set the cancellation frequency.
+const PREVIOUS_MIN_CONFIDENCE: f32 = 0.9;
 
 /// Input samples are clamped to ±this (clipping is fine; huge values would overflow sums).
 const INPUT_LIMIT: f32 = 8.0;
@@ -242,6 +249,19 @@ pub struct Analyzer {
     gate_start: Option<u64>,
     /// The gated frame (`frame_len`), allocated in `new`.
     gated: Vec<f32>,
+    /// Cancellation: the quarter frame minus itself one period of the previous note earlier
+    /// (`frame_len / 4`, allocated in `new`). Right after an attack the short windows hold the
+    /// end of the previous note and the start of the new one, and their NSDF often answers with
+    /// neither (a common subharmonic, a mixture). A comb at the previous note's period removes
+    /// it whatever its level, so the new note's period stands out as soon as it sounds.
+    cancelled: Vec<f32>,
+    /// Frequency (Hz) of the note sounding before the last onset, from its last confident
+    /// estimate away from any onset; 0 when no note sounds.
+    previous_hz: f32,
+    /// Minimum confidence for the cancelled frame's answer to win over the other windows. High:
+    /// a comb leaves a residue of the old note when it glides, and only a clearly periodic
+    /// remainder is a new note.
+    cancel_min_confidence: f32,
     /// The onset is put this many samples before the hop where flux fired; 0 disables the gate.
     gate_backdate: u64,
     /// The gate needs at least this many samples since the onset (≈ 13 ms).
@@ -359,7 +379,7 @@ impl Analyzer {
             chroma,
             tracker: {
                 let mut t = NoteTracker::new(tracker_config);
-                t.set_fast(tuning.get("fast_tracking", 0.0) > 0.5);
+                t.set_fast(tuning.get("fast_tracking", 1.0) > 0.5);
                 t
             },
             last: FeatureFrame {
@@ -370,6 +390,9 @@ impl Analyzer {
             short_min_confidence: tuning.get("short_min_confidence", 0.5),
             gate_start: None,
             gated: vec![0.0; sizes.frame_len],
+            cancelled: vec![0.0; sizes.frame_len / 4],
+            previous_hz: 0.0,
+            cancel_min_confidence: tuning.get("cancel_min_confidence", 0.9),
             gate_backdate: (tuning.get("gate_backdate", 0.5) * sizes.short_len as f32).max(0.0)
                 as u64,
             // Two periods of the highest note the half window leaves to the long one: shorter
@@ -464,6 +487,8 @@ impl Analyzer {
         self.tracker.reset();
         self.gate_start = None;
         self.gated.iter_mut().for_each(|v| *v = 0.0);
+        self.cancelled.iter_mut().for_each(|v| *v = 0.0);
+        self.previous_hz = 0.0;
         self.last = FeatureFrame {
             level_db: FLOOR_DB,
             ..FeatureFrame::default()
@@ -552,6 +577,42 @@ impl Analyzer {
         hz
     }
 
+    /// The pitch of the quarter frame with the previous note (at `previous_hz`) cancelled: each
+    /// sample minus the sample one period earlier (linear interpolation for the fraction). The
+    /// quarter transform's spectrum is overwritten (the quarter stage recomputes it).
+    fn cancelled_estimate(&mut self) -> PitchEstimate {
+        let n = self.frame.len();
+        let len = self.cancelled.len();
+        let period = self.sample_rate / self.previous_hz;
+        if !(period.is_finite() && period >= 1.0) {
+            return PitchEstimate::default();
+        }
+        let whole = period as usize;
+        let frac = period - whole as f32;
+        // The oldest sample read is `n - len - whole - 1`.
+        if len == 0 || whole + 1 > n - len {
+            return PitchEstimate::default();
+        }
+        let (Some(now), Some(earlier), Some(earlier_still)) = (
+            self.frame.get(n - len..),
+            self.frame.get(n - len - whole..n - whole),
+            self.frame.get(n - len - whole - 1..n - whole - 1),
+        ) else {
+            return PitchEstimate::default();
+        };
+        for (((y, &x), &a), &b) in self
+            .cancelled
+            .iter_mut()
+            .zip(now)
+            .zip(earlier)
+            .zip(earlier_still)
+        {
+            *y = x - (a + frac * (b - a));
+        }
+        let spectrum = self.tiny_pitch_stft.process(&self.cancelled);
+        self.tiny_pitch.process(&self.cancelled, spectrum)
+    }
+
     /// The pitch of the last `since` samples alone (the onset gate): the smallest window that
     /// holds them, with everything before them zeroed and the lags limited to a fraction of
     /// them. The long transform's spectrum is left untouched.
@@ -610,7 +671,18 @@ impl Analyzer {
         let mut estimate = PitchEstimate::default();
         let voiced_level = level.frame_db > PITCH_FLOOR_DB;
         let mut decided = false;
-        if self.tiny_pitch_min_hz > 0.0 && voiced_level {
+        if self.gate_start.is_some() && self.previous_hz > 0.0 && voiced_level {
+            let cancelled = self.cancelled_estimate();
+            let away = (crate::music::hz_to_midi(cancelled.hz)
+                - crate::music::hz_to_midi(self.previous_hz))
+            .abs()
+                > CANCEL_MIN_SEMITONES;
+            if cancelled.hz > 0.0 && cancelled.confidence >= self.cancel_min_confidence && away {
+                estimate = cancelled;
+                decided = true;
+            }
+        }
+        if !decided && self.tiny_pitch_min_hz > 0.0 && voiced_level {
             let quarter = self.frame.len() - self.frame.len() / 4;
             let recent = self.frame.get(quarter..).unwrap_or(&[]);
             let spectrum = self.tiny_pitch_stft.process(recent);
@@ -666,6 +738,19 @@ impl Analyzer {
         } else {
             0.0
         };
+        // Remember the sounding note's frequency for cancellation, from clear estimates away
+        // from attacks.
+        match self.tracker.active_pitch() {
+            Some(p)
+                if self.gate_start.is_none()
+                    && estimate.confidence >= PREVIOUS_MIN_CONFIDENCE
+                    && (midi - f32::from(p)).abs() < 0.5 =>
+            {
+                self.previous_hz = estimate.hz;
+            }
+            Some(_) => {}
+            None => self.previous_hz = 0.0,
+        }
         let decision = self.tracker.process(
             &TrackerInput {
                 time: self.clock,

@@ -23,6 +23,9 @@ pub struct PitchConfig {
     /// Highest fundamental searched (Hz).
     pub max_hz: f32,
     /// Key-maximum selection ratio: the first key maximum ≥ `peak_ratio` × the highest wins.
+    /// 0.85 rather than the usual 0.8: a guitar's or vibraphone's attack often has a strong
+    /// second partial, and 0.8 took it for the pitch (+0.005 mean F1 on both halves of the
+    /// evaluation files).
     pub peak_ratio: f32,
 }
 
@@ -34,7 +37,7 @@ impl PitchConfig {
             frame_len,
             min_hz: tuning.get("min_hz", 30.0),
             max_hz: tuning.get("max_hz", 4500.0),
-            peak_ratio: tuning.get("peak_ratio", 0.8),
+            peak_ratio: tuning.get("peak_ratio", 0.85),
         }
     }
 }

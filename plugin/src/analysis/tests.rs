@@ -40,6 +40,13 @@ fn run(signal: &[f32], sr: f32, block: usize) -> Events {
     run_on(&mut Analyzer::new(sr), signal, block)
 }
 
+/// Runs a new analyser with *Accurate* tracking (the default is *Fast*).
+fn run_accurate(signal: &[f32], sr: f32, block: usize) -> Events {
+    let mut a = Analyzer::new(sr);
+    a.set_fast_tracking(false);
+    run_on(&mut a, signal, block)
+}
+
 /// Runs `a` over `signal` in blocks, then a window and more of silence.
 fn run_on(a: &mut Analyzer, signal: &[f32], block: usize) -> Events {
     let mut ev = Events::default();
@@ -379,9 +386,8 @@ fn fast_tracking_is_sooner_and_finds_the_same_notes() {
     for &m in &[64.0f32, 67.0, 71.0, 69.0, 64.0] {
         s.extend(tone(sr, m, 0.25, Wave::Harmonic, 0.4, 6.0, 0.0));
     }
-    let accurate = run(&s, sr, 512);
+    let accurate = run_accurate(&s, sr, 512);
     let mut a = Analyzer::new(sr);
-    a.set_fast_tracking(true);
     let fast = run_on(&mut a, &s, 512);
     assert_eq!(pitches(&accurate), vec![64, 67, 71, 69, 64]);
     let sooner = notes_sooner(&fast, &accurate);
@@ -389,7 +395,7 @@ fn fast_tracking_is_sooner_and_finds_the_same_notes() {
         sooner >= 3,
         "fast tracking was sooner for only {sooner} of 5 notes"
     );
-    // The setting survives a reset.
+    // The setting survives a reset, and can be switched.
     a.reset();
     let mut again = Events::default();
     a.process(&s, &mut again);
@@ -412,10 +418,8 @@ fn fast_tracking_leaves_soft_attacks_alone() {
         }
         s.extend(t);
     }
-    let accurate = run(&s, sr, 256);
-    let mut a = Analyzer::new(sr);
-    a.set_fast_tracking(true);
-    let fast = run_on(&mut a, &s, 256);
+    let accurate = run_accurate(&s, sr, 256);
+    let fast = run(&s, sr, 256);
     assert_eq!(pitches(&accurate), vec![62, 66, 69]);
     assert_eq!(fast.ons, accurate.ons);
 }
@@ -443,4 +447,40 @@ fn onset_gate_finds_low_notes_sooner() {
     // On these synthetic tones the long window is right soon enough for most notes; on the
     // sampled basses of ../shared/audio the gate cut the median latency by 3–5 ms.
     assert!(sooner >= 1, "the gate was never sooner");
+}
+
+#[test]
+fn cancelling_the_previous_note_names_the_next_one_sooner() {
+    let sr = 48_000.0;
+    // Let-ring playing (a vibraphone with the pedal down, open guitar strings): each note is
+    // still sounding, 6 dB down, when the next is struck a second or third away, so right
+    // after the attack the short windows hold a mixture of the two.
+    let step = (0.25 * sr) as usize;
+    let start = (0.05 * sr) as usize;
+    let melody = [69.0f32, 70.0, 67.0, 71.0, 69.0, 72.0];
+    let mut s = silence(sr, 0.05 + melody.len() as f32 * 0.25 + 0.4);
+    for (k, &m) in melody.iter().enumerate() {
+        let note = tone(sr, m, 0.6, Wave::Harmonic, 0.3, 2.8, 0.0);
+        for (d, v) in s[start + k * step..].iter_mut().zip(note) {
+            *d += v;
+        }
+    }
+    let cancelled = run(&s, sr, 512);
+    let tuning = Tuning::parse("cancel_min_confidence=2").expect("valid tuning");
+    let plain = run_on(&mut Analyzer::with_tuning(sr, &tuning), &s, 512);
+    let expected: Vec<u8> = melody.iter().map(|&m| m as u8).collect();
+    assert_eq!(pitches(&cancelled), expected);
+    assert_eq!(pitches(&plain), expected);
+    // Sooner overall, and never more than a hop later (a comb also colours the new note).
+    let hop = Analyzer::new(sr).hop_samples() as u64;
+    let (mut gained, mut lost) = (0u64, 0u64);
+    for (c, p) in cancelled.ons.iter().zip(&plain.ons) {
+        assert!(c.2 <= p.2 + hop, "emitted at {} instead of {}", c.2, p.2);
+        gained += p.2.saturating_sub(c.2);
+        lost += c.2.saturating_sub(p.2);
+    }
+    assert!(
+        gained > lost + hop,
+        "cancellation gained {gained} samples and lost {lost}"
+    );
 }

@@ -31,9 +31,9 @@ pub struct Args {
     /// Print every unmatched note (for tuning).
     #[arg(long)]
     pub verbose: bool,
-    /// Score the plugin's *Fast* tracking setting instead of *Accurate*.
+    /// Score the plugin's *Accurate* tracking setting instead of the default *Fast*.
     #[arg(long)]
-    pub fast: bool,
+    pub accurate: bool,
     /// Tuning aid: dump the features of one file, `NAME_SUBSTRING:FROM_S:TO_S`, and stop.
     #[arg(long, hide = true)]
     pub trace: Option<String>,
@@ -338,9 +338,9 @@ pub fn run(args: Args) -> Result<()> {
             args.dir.display()
         );
     }
-    let spec = match (args.fast, args.set.as_deref()) {
-        (true, Some(set)) => format!("fast_tracking=1,{set}"),
-        (true, None) => "fast_tracking=1".to_string(),
+    let spec = match (args.accurate, args.set.as_deref()) {
+        (true, Some(set)) => format!("fast_tracking=0,{set}"),
+        (true, None) => "fast_tracking=0".to_string(),
         (false, set) => set.unwrap_or("").to_string(),
     };
     let tuning =
@@ -481,7 +481,7 @@ mod tests {
             json: false,
             block: 512,
             verbose: std::env::var("CONTINUO_VERBOSE").is_ok(),
-            fast: false,
+            accurate: false,
             trace: std::env::var("CONTINUO_TRACE").ok(),
             set: std::env::var("CONTINUO_TUNE").ok(),
         })

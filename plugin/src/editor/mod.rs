@@ -417,7 +417,7 @@ impl ContinuoEditor {
                 ui,
                 setter,
                 &p.input.tracking,
-                "Accurate waits a little longer for a sure pitch; Fast sends plucked, struck and synth notes about 4 ms sooner but names a few more of them wrong",
+                "Fast (default) sends plucked, struck and synth notes about 4 ms sooner; Accurate waits a little longer for a sure pitch and names a few less of them wrong",
             );
         });
         group(ui, "Model", |ui| {
