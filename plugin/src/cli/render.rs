@@ -30,6 +30,10 @@ pub struct Args {
     /// Block size handed to the analyser, like a host buffer.
     #[arg(long, default_value_t = 512, value_parser = clap::value_parser!(u32).range(1..=1_048_576))]
     pub block: u32,
+    /// Transcribe with *Tracking: Accurate* (a few less wrong notes, NoteOns about 4 ms later)
+    /// instead of the plugin's default *Fast*. Offline, latency rarely matters.
+    #[arg(long)]
+    pub accurate: bool,
     /// Write what the plugin answers (call and response, after the input and a pause) as MIDI.
     #[arg(long)]
     pub out_continuation: Option<PathBuf>,
@@ -58,7 +62,9 @@ pub struct Rendered {
 pub fn transcribe_input(args: &Args) -> Result<Rendered> {
     let input = args.input.as_ref().context("no input WAV file given")?;
     let (samples, sample_rate) = offline::read_wav(input)?;
-    let notes = offline::transcribe(&samples, sample_rate, args.block as usize);
+    let tuning = crate::analysis::Tuning::parse(if args.accurate { "fast_tracking=0" } else { "" })
+        .map_err(|e| anyhow::anyhow!(e))?;
+    let notes = offline::transcribe_with(&samples, sample_rate, args.block as usize, &tuning);
     Ok(Rendered {
         duration_s: samples.len() as f64 / sample_rate as f64,
         notes,
@@ -227,4 +233,81 @@ fn set(params: &ContinuoParams, id: &str, value: serde_json::Value) -> Result<()
     p.params.insert(id.to_string(), value);
     p.apply_offline(params)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: Args,
+    }
+
+    /// Plucked-like notes (sharp attack, fast decay) a third or a second apart.
+    fn write_plucks(path: &std::path::Path) {
+        let sr = 48_000u32;
+        let spec = hound::WavSpec {
+            channels: 1,
+            sample_rate: sr,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        };
+        let mut w = hound::WavWriter::create(path, spec).expect("create wav");
+        let note_len = (0.25 * sr as f32) as usize;
+        for _ in 0..(0.05 * sr as f32) as usize {
+            w.write_sample(0i16).expect("write");
+        }
+        for &m in &[64.0f32, 67.0, 71.0, 69.0, 64.0] {
+            let f0 = 440.0 * 2f32.powf((m - 69.0) / 12.0);
+            for i in 0..note_len {
+                let t = i as f32 / sr as f32;
+                let v: f32 = (1..=6)
+                    .map(|h| (std::f32::consts::TAU * f0 * h as f32 * t).sin() * 0.6f32.powi(h))
+                    .sum();
+                let env = (t / 0.003).min(1.0) * (-6.0 * t).exp() * ((0.25 - t) / 0.02).min(1.0);
+                w.write_sample((v * env * 0.3 * 32767.0) as i16)
+                    .expect("write");
+            }
+        }
+        for _ in 0..(0.2 * sr as f32) as usize {
+            w.write_sample(0i16).expect("write");
+        }
+        w.finalize().expect("finalize");
+    }
+
+    #[test]
+    fn accurate_flag_waits_longer_for_the_same_notes() {
+        let dir = std::env::temp_dir().join(format!("continuo-render-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let wav = dir.join("plucks.wav");
+        write_plucks(&wav);
+        let parse = |extra: &[&str]| {
+            let mut argv = vec!["render", wav.to_str().expect("utf-8 path")];
+            argv.extend_from_slice(extra);
+            Cli::try_parse_from(argv).expect("valid arguments").args
+        };
+        let fast = transcribe_input(&parse(&[])).expect("fast render");
+        let accurate = transcribe_input(&parse(&["--accurate"])).expect("accurate render");
+        let pitches = |r: &Rendered| r.notes.iter().map(|n| n.pitch).collect::<Vec<_>>();
+        assert_eq!(pitches(&fast), vec![64, 67, 71, 69, 64]);
+        assert_eq!(pitches(&accurate), pitches(&fast));
+        let mut later = 0;
+        for (a, f) in accurate.notes.iter().zip(&fast.notes) {
+            assert!(
+                a.emitted_s >= f.emitted_s,
+                "{} < {}",
+                a.emitted_s,
+                f.emitted_s
+            );
+            later += usize::from(a.emitted_s > f.emitted_s);
+        }
+        assert!(
+            later >= 3,
+            "--accurate was later for only {later} of 5 notes"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
