@@ -356,7 +356,7 @@ impl Library {
                 }
             }
         }
-        user.sort_by(|a, b| a.name.to_lowercase().cmp(&b.name.to_lowercase()));
+        user.sort_by_key(|a| a.name.to_lowercase());
         entries.extend(user);
         (entries, problems)
     }

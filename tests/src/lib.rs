@@ -1418,7 +1418,8 @@ pub fn model_ready_time() -> Duration {
                 ];
                 let mut block = 0u64;
                 while t0.elapsed() < Duration::from_secs(20) {
-                    let events: &[(u32, InEvent)] = if block % 20 == 0 { &call } else { &[] };
+                    let events: &[(u32, InEvent)] =
+                        if block.is_multiple_of(20) { &call } else { &[] };
                     block += 1;
                     if s.process(512, &[], events).notes.iter().any(|n| n.on) {
                         return Some(t0.elapsed().saturating_sub(Duration::from_millis(125)));

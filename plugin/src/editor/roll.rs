@@ -97,7 +97,7 @@ pub fn draw(ui: &mut egui::Ui, view: &Snapshot, shared: &Shared) {
                 colours::IN_KEY.gamma_multiply(0.25),
             );
         }
-        if pitch % 12 == 0 && row_h > 6.0 {
+        if pitch.is_multiple_of(12) && row_h > 6.0 {
             let (name, octave) = note_name(pitch);
             painter.text(
                 key_rect.left_center(),

@@ -284,8 +284,10 @@ mod tests {
             events: [60, 62, 64, 62, 60, 67].map(ev).to_vec(),
             key: KeySignature::default(),
         };
-        let mut cfg = ModelConfig::default();
-        cfg.max_order = 3;
+        let cfg = ModelConfig {
+            max_order: 3,
+            ..ModelConfig::default()
+        };
         let mut m = TrainedModel::untrained(cfg.clone());
         m.ltm = Arc::new(train(cfg, [&seq]));
         m.meta.corpus = "tiny".into();

@@ -10,7 +10,7 @@ use crate::music::{KeySignature, Mode};
 /// ranking), or `None` for an empty histogram.
 pub fn estimate_key(histogram: &[f64; 12]) -> Option<KeySignature> {
     let total: f64 = histogram.iter().sum();
-    if !(total > 0.0) {
+    if total.is_nan() || total <= 0.0 {
         return None;
     }
     crate::analysis::key::rank(ndarray::ArrayView1::from(histogram)).map(|(key, _, _)| key)

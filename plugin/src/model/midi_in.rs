@@ -42,7 +42,7 @@ pub fn read_midi(bytes: &[u8]) -> anyhow::Result<Vec<Melody>> {
         Timing::Metrical(t) => t.as_int() as f64,
         Timing::Timecode(fps, sub) => fps.as_f32() as f64 * sub as f64 / 2.0,
     };
-    if !(ticks_per_beat > 0.0) {
+    if ticks_per_beat.is_nan() || ticks_per_beat <= 0.0 {
         anyhow::bail!("the file has zero ticks per beat");
     }
     let mut key = None;
@@ -55,10 +55,10 @@ pub fn read_midi(bytes: &[u8]) -> anyhow::Result<Vec<Melody>> {
         for ev in track {
             tick += ev.delta.as_int() as u64;
             match ev.kind {
-                TrackEventKind::Meta(MetaMessage::KeySignature(sharps, minor)) => {
-                    if key.is_none() && (-7..=7).contains(&sharps) {
-                        key = Some(key_from_signature(sharps, minor));
-                    }
+                TrackEventKind::Meta(MetaMessage::KeySignature(sharps, minor))
+                    if key.is_none() && (-7..=7).contains(&sharps) =>
+                {
+                    key = Some(key_from_signature(sharps, minor));
                 }
                 TrackEventKind::Midi { channel, message } => {
                     let ch = channel.as_int();

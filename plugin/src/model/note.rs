@@ -51,7 +51,7 @@ pub struct Event {
 
 /// The rhythm class nearest (on a log scale) to a length in beats.
 pub fn rhythm_class(beats: f64) -> u8 {
-    if !(beats > 0.0) || !beats.is_finite() {
+    if beats.is_nan() || beats <= 0.0 || !beats.is_finite() {
         return if beats.is_infinite() {
             (N_RHYTHM - 1) as u8
         } else {

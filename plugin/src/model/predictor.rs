@@ -838,9 +838,11 @@ mod tests {
         };
         let ltm = Arc::new(trained(&[&[60, 62, 64, 65, 67, 65, 64, 62, 60]], key));
         for combination in [Combination::Arithmetic, Combination::Geometric] {
-            let mut cfg = ModelConfig::default();
-            cfg.viewpoint_combination = combination;
-            cfg.stm_combination = combination;
+            let cfg = ModelConfig {
+                viewpoint_combination: combination,
+                stm_combination: combination,
+                ..ModelConfig::default()
+            };
             let mut ltm2 = (*ltm).clone();
             ltm2.config = cfg;
             let mut m = MultiViewpoint::new("t", Arc::new(ltm2), true);

@@ -108,7 +108,7 @@ impl Sampler {
                     }
                 }
                 let total: f64 = dist.iter().sum();
-                if !(total > 0.0) {
+                if total.is_nan() || total <= 0.0 {
                     break;
                 }
                 let pi = draw(
@@ -128,7 +128,7 @@ impl Sampler {
                 }
                 let rtotal: f64 = rhythm.iter().sum();
                 let ri = draw(
-                    &mut rhythm,
+                    &rhythm,
                     rtotal,
                     settings,
                     &mut self.order,
@@ -199,7 +199,7 @@ fn draw(
     order.clear();
     order.extend(keys.iter().map(|&k| k as u64 as usize));
     let t = s.temperature as f64;
-    if !(t > 0.01) || order.len() == 1 {
+    if t.is_nan() || t <= 0.01 || order.len() == 1 {
         return order[0];
     }
     if s.top_k > 0 {

@@ -139,7 +139,7 @@ pub fn load_corpus(dir: &Path, mut progress: impl FnMut(usize, usize)) -> anyhow
 /// Whether a file belongs to the held-out part: a hash of its name and the seed, so the split is
 /// the same on every machine and does not depend on which other files are present.
 pub fn is_held_out(name: &str, seed: u64, fraction: f64) -> bool {
-    if !(fraction > 0.0) {
+    if fraction.is_nan() || fraction <= 0.0 {
         return false;
     }
     // FNV-1a, then a final mix.
@@ -192,8 +192,10 @@ mod tests {
                 key,
             },
         ];
-        let mut cfg = ModelConfig::default();
-        cfg.max_order = 2;
+        let cfg = ModelConfig {
+            max_order: 2,
+            ..ModelConfig::default()
+        };
         let ltm = train(cfg.clone(), &seqs);
         let pitch = &ltm.ppms[cfg
             .viewpoints()
