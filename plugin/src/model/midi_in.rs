@@ -24,6 +24,15 @@ pub struct Melody {
     pub key: Option<KeySignature>,
 }
 
+/// A header whose timing word is SMPTE with a frame rate byte of 0x80: midly 0.5 negates that
+/// byte as an `i8`, which overflows (a panic in builds with overflow checks). Every `MThd` in the
+/// file is checked, so a RIFF-wrapped (RMID) file is covered too.
+fn has_overflowing_timecode(bytes: &[u8]) -> bool {
+    bytes
+        .windows(13)
+        .any(|w| w.starts_with(b"MThd") && w.get(12) == Some(&0x80))
+}
+
 /// Reads the melodies of a MIDI file.
 pub fn read_midi(bytes: &[u8]) -> anyhow::Result<Vec<Melody>> {
     if bytes.is_empty() {
@@ -35,6 +44,9 @@ pub fn read_midi(bytes: &[u8]) -> anyhow::Result<Vec<Melody>> {
             bytes.len(),
             MAX_MIDI_BYTES
         );
+    }
+    if has_overflowing_timecode(bytes) {
+        anyhow::bail!("not a readable MIDI file: invalid SMPTE timing (-128 frames per second)");
     }
     let smf = Smf::parse(bytes).map_err(|e| anyhow::anyhow!("not a readable MIDI file: {e}"))?;
     // Ticks per beat; timecode files are read as if at 120 beats per minute.
@@ -196,6 +208,20 @@ pub(crate) mod tests {
         }
         assert!(read_midi(&[]).is_err());
         assert!(read_midi(b"not a midi file").is_err());
+    }
+
+    #[test]
+    fn smpte_minus_128_fps_is_an_error_not_a_panic() {
+        // Found by `never_panics_on_mutations`: timing word 0x80xx.
+        let mut b = tune();
+        assert_eq!(&b[..4], b"MThd");
+        b[12] = 0x80;
+        let e = read_midi(&b).unwrap_err().to_string();
+        assert!(e.contains("SMPTE"), "{e}");
+        // Other SMPTE rates still read.
+        b[12] = 0xE7; // -25 fps
+        b[13] = 40;
+        assert_eq!(read_midi(&b).unwrap().len(), 1);
     }
 
     proptest::proptest! {
