@@ -262,7 +262,8 @@ pub struct Analyzer {
     /// a comb leaves a residue of the old note when it glides, and only a clearly periodic
     /// remainder is a new note.
     cancel_min_confidence: f32,
-    /// The onset is put this many samples before the hop where flux fired; 0 disables the gate.
+    /// The onset is put this many samples before the hop where flux fired; 0 disables the gate
+    /// (and cancellation, which runs while `gate_start` is set).
     gate_backdate: u64,
     /// The gate needs at least this many samples since the onset (≈ 13 ms).
     gate_min_samples: u64,
