@@ -7,8 +7,9 @@
 //!   the old pitch shortly before (a voice glides to the new note before it gets louder). A new
 //!   note at the pitch already sounding needs a level rise *and* a sharp spectral change: a
 //!   level rise alone is tremolo (synth leads, vibraphone) and must not retrigger.
-//!   With *Fast* tracking (the plugin's default) a new pitch after a sharp attack (flux well over the threshold) needs
-//!   only `fast_stable_hops`, if its estimates agree closely and it is below C7.
+//!   With *Fast* tracking (the plugin's default) a new pitch after a sharp attack (flux well
+//!   over the threshold) needs only `fast_stable_hops`, if its estimates agree closely and it
+//!   is below C7.
 //! - *legato path*: no onset, but a different pitch stays stable for longer (slow attacks, slurs).
 //!   After a note it is dated from its *departure*, the last hop whose estimate was still near the
 //!   old pitch, minus `departure_backdate` (the long analysis window keeps reporting the old,
