@@ -1,26 +1,29 @@
-//! Everything the audio thread shares with the other threads: SPSC rings, atomics, snapshots.
+//! Everything the audio thread shares with the other threads: SPSC rings, a latest-value phrase
+//! handoff, atomics, snapshots.
 //!
-//! The audio thread only ever touches the rings (wait-free `try_push`/`try_pop` on memory
+//! The audio thread only ever touches the rings and the phrase handoff (wait-free, on memory
 //! allocated in `activate()`) and the atomics in [`Shared`]. It never takes the snapshot mutex:
 //! that one is shared by the model thread and the editor only.
 //! Every ring is bounded; a full ring drops the item and counts it in [`Counters`].
+//!
+//! Two paths cross from the audio thread to the model thread: feature frames (many, lossy by
+//! nature) and [`ToModel`] events — player notes and playback news in ONE ring, so the model
+//! thread sees them in the order they happened (a reset is never handled before the notes that
+//! came before it). The model thread hands phrases back through a triple buffer: the audio thread
+//! always arms the newest one, whatever happened while it was not running.
 
 use crate::analysis::FeatureFrame;
 use crate::model::Phrase;
 use crate::music::KeySignature;
 use atomic_float::AtomicF32;
-use ringbuf::traits::Split;
+use ringbuf::traits::{Producer, Split};
 use ringbuf::{HeapCons, HeapProd, HeapRb};
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 /// Capacity of the feature-frame ring (≈ 5 s of hops at 2.7 ms).
 pub const FRAME_RING: usize = 2048;
-/// Capacity of the player-note ring.
-pub const NOTE_RING: usize = 1024;
-/// Capacity of the phrase ring (model → audio). Only the newest phrase matters.
-pub const PHRASE_RING: usize = 8;
-/// Capacity of the audio → model status ring (phrase started / finished).
-pub const STATUS_RING: usize = 64;
+/// Capacity of the audio → model event ring (player notes and playback news, in order).
+pub const EVENT_RING: usize = 1024;
 /// Longest phrase the audio thread can hold, in notes.
 pub const MAX_PHRASE_NOTES: usize = 64;
 
@@ -28,23 +31,53 @@ pub const MAX_PHRASE_NOTES: usize = 64;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NoteOrigin {
     Audio,
-    Midi,
+    /// The note input, with the MIDI channel (0..15) the note came on.
+    Midi(u8),
 }
 
-/// A player note start or end, stamped in stream samples (audio → model).
+impl NoteOrigin {
+    /// A small index per source (audio, then the 16 MIDI channels), for per-source note tables.
+    pub fn index(self) -> usize {
+        match self {
+            NoteOrigin::Audio => 0,
+            NoteOrigin::Midi(c) => 1 + (c & 15) as usize,
+        }
+    }
+
+    /// Number of distinct [`NoteOrigin::index`] values.
+    pub const COUNT: usize = 17;
+}
+
+/// A moment of the stream in both clocks: samples since activation (exact, for ordering and the
+/// roll) and the musical beat position (the host's grid when its transport runs, else beats
+/// accumulated block by block at the tempo in force, so a tempo change never moves the past).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Stamp {
+    pub sample: u64,
+    pub beat: f64,
+}
+
+/// A player note start or end (audio → model).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum PlayerNote {
     On {
         pitch: u8,
         velocity: f32,
-        time: u64,
+        at: Stamp,
         origin: NoteOrigin,
     },
     Off {
         pitch: u8,
-        time: u64,
+        at: Stamp,
         origin: NoteOrigin,
     },
+}
+
+/// What the audio thread tells the model thread, in the order it happened.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ToModel {
+    Note(PlayerNote),
+    Playback(PlaybackStatus),
 }
 
 /// One note of a phrase as the audio thread plays it. Times are beats from the phrase start.
@@ -110,10 +143,14 @@ impl PhraseBuf {
 /// What the audio thread tells the model thread about playback.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum PlaybackStatus {
-    /// The phrase with this generation started at this stream sample.
-    Started { generation: u32, at: u64 },
+    /// The phrase with this generation started then.
+    Started { generation: u32, at: Stamp },
     /// The phrase ended (played out or cut).
-    Ended { generation: u32, at: u64, cut: bool },
+    Ended {
+        generation: u32,
+        at: Stamp,
+        cut: bool,
+    },
     /// The audio thread was reset (stream clock restarts at 0).
     Reset,
 }
@@ -122,9 +159,12 @@ pub enum PlaybackStatus {
 #[derive(Debug, Default)]
 pub struct Counters {
     pub frames_dropped: AtomicU64,
+    /// Player notes or playback news that did not fit the event ring (or a block's arrays).
     pub notes_dropped: AtomicU64,
-    pub phrases_dropped: AtomicU64,
-    pub status_dropped: AtomicU64,
+    /// Phrases the model thread sent that were replaced by a newer one before the audio thread
+    /// armed them (not an error: only the newest phrase matters).
+    pub phrases_replaced: AtomicU64,
+    /// Output events the host's queue refused.
     pub events_dropped: AtomicU64,
 }
 
@@ -166,8 +206,6 @@ pub struct Shared {
     pub stop_request: AtomicBool,
     /// Velocity the player has been using recently (0..1).
     pub player_velocity: AtomicF32,
-    /// Number of player notes currently held.
-    pub held_notes: AtomicI32,
     /// Set while the model thread runs.
     pub model_running: AtomicBool,
     pub counters: Counters,
@@ -192,7 +230,6 @@ impl Default for Shared {
             play_request: AtomicBool::new(false),
             stop_request: AtomicBool::new(false),
             player_velocity: AtomicF32::new(0.7),
-            held_notes: AtomicI32::new(0),
             model_running: AtomicBool::new(false),
             counters: Counters::default(),
         }
@@ -202,37 +239,64 @@ impl Default for Shared {
 /// The audio thread's ends of the rings.
 pub struct AudioEnds {
     pub frames: HeapProd<FeatureFrame>,
-    pub notes: HeapProd<PlayerNote>,
-    pub status: HeapProd<PlaybackStatus>,
-    pub phrases: HeapCons<PhraseBuf>,
+    pub events: HeapProd<ToModel>,
+    /// The newest phrase the model thread published (`update()` tells whether it is new).
+    pub phrase: triple_buffer::Output<PhraseBuf>,
+}
+
+impl AudioEnds {
+    /// Sends an event to the model thread; a full ring drops it and counts it.
+    pub fn send(&mut self, event: ToModel, counters: &Counters) {
+        if self.events.try_push(event).is_err() {
+            Counters::bump(&counters.notes_dropped);
+        }
+    }
+
+    /// The phrase published since the last call, if any (wait-free, no allocation).
+    pub fn new_phrase(&mut self) -> Option<PhraseBuf> {
+        if self.phrase.update() {
+            Some(*self.phrase.output_buffer_mut())
+        } else {
+            None
+        }
+    }
 }
 
 /// The model thread's ends of the rings.
 pub struct ModelEnds {
     pub frames: HeapCons<FeatureFrame>,
-    pub notes: HeapCons<PlayerNote>,
-    pub status: HeapCons<PlaybackStatus>,
-    pub phrases: HeapProd<PhraseBuf>,
+    pub events: HeapCons<ToModel>,
+    phrase: triple_buffer::Input<PhraseBuf>,
 }
 
-/// Allocates all rings (called from `activate()`, never on the audio thread).
+impl ModelEnds {
+    /// Publishes a phrase: it replaces any phrase the audio thread has not armed yet.
+    pub fn publish_phrase(&mut self, phrase: PhraseBuf, counters: &Counters) {
+        if !self.phrase.consumed() {
+            Counters::bump(&counters.phrases_replaced);
+        }
+        self.phrase.write(phrase);
+    }
+}
+
+/// Allocates all rings and the phrase handoff (called from `activate()`, never on the audio
+/// thread).
 pub fn rings() -> (AudioEnds, ModelEnds) {
     let (fp, fc) = HeapRb::<FeatureFrame>::new(FRAME_RING).split();
-    let (np, nc) = HeapRb::<PlayerNote>::new(NOTE_RING).split();
-    let (sp, sc) = HeapRb::<PlaybackStatus>::new(STATUS_RING).split();
-    let (pp, pc) = HeapRb::<PhraseBuf>::new(PHRASE_RING).split();
+    let (ep, ec) = HeapRb::<ToModel>::new(EVENT_RING).split();
+    let (pi, mut po) = triple_buffer::triple_buffer(&PhraseBuf::default());
+    // The initial (empty) value is not a phrase: mark it read.
+    po.update();
     (
         AudioEnds {
             frames: fp,
-            notes: np,
-            status: sp,
-            phrases: pc,
+            events: ep,
+            phrase: po,
         },
         ModelEnds {
             frames: fc,
-            notes: nc,
-            status: sc,
-            phrases: pp,
+            events: ec,
+            phrase: pi,
         },
     )
 }

@@ -4,31 +4,92 @@
 //! (`session.rs`, used by `continuo render` and the tests) drives the very same code from a file.
 //! Everything is allocated in [`Engine::new`]; [`Engine::process`] never allocates, locks or
 //! blocks.
+//!
+//! A block goes through named steps, in this order: the block's clock (stream samples and musical
+//! beats), the controls that silence or release (bypass, transport, mode, channel, source, thru,
+//! Stop), the newest phrase, listening (meters and the analyser), the player's notes (detected and
+//! received, merged in time order: to the model, to playback, to MIDI thru), and publishing the
+//! meters.
 
 use crate::analysis::{AnalysisOutput, Analyzer, FeatureFrame, NoteEvent as Detected};
 use crate::bridge::{
-    AudioEnds, Counters, ModelEnds, NoteOrigin, PlaybackStatus, PlayerNote, Shared,
+    AudioEnds, Counters, ModelEnds, NoteOrigin, PlaybackStatus, PlayerNote, Shared, ToModel,
 };
 use crate::params::{ContinuoParams, InputSource, ResponseMode, VelocitySource};
-use crate::playback::{self, Clock, EventQueue, Playback};
-use ringbuf::traits::{Consumer, Producer};
+use crate::playback::{self, Clock, EventQueue, OutKind, Playback, Voice};
+use ringbuf::traits::Producer;
 use std::sync::atomic::Ordering;
 
-/// Most player notes one block can carry (detected plus received); more are dropped and counted.
+/// Most player events one block can carry (detected, and received); more are dropped and
+/// counted.
 pub const MAX_BLOCK_NOTES: usize = 512;
 
-/// A player note inside the current block.
+/// How long after the player's last note Continuo keeps the host from putting it to sleep while
+/// no answer has started (seconds). Longer than the longest gap plus a bar at the slowest tempo.
+const ANSWER_PATIENCE_S: f64 = 60.0;
+
+/// A note the analyser detected inside the current block.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct BlockNote {
+struct DetectedNote {
     /// Offset in the block.
-    pub at: u32,
-    pub on: bool,
-    pub pitch: u8,
-    pub velocity: f32,
-    /// Best estimate of the true start (stream samples), for notes from the analysis.
-    pub onset: u64,
-    pub from_midi: bool,
+    at: u32,
+    on: bool,
+    pitch: u8,
+    velocity: f32,
+    /// Best estimate of the true start or end (stream samples).
+    time: u64,
 }
+
+/// What arrives on the note input (a keyboard, the host's MIDI).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum MidiIn {
+    NoteOn {
+        channel: u8,
+        key: u8,
+        velocity: f32,
+    },
+    /// A NoteOff or a Choke; `None` is a wildcard (every key, every channel).
+    NoteOff {
+        channel: Option<u8>,
+        key: Option<u8>,
+    },
+    /// A controller, value 0..1. CC 64 is the sustain pedal.
+    Cc {
+        channel: u8,
+        cc: u8,
+        value: f32,
+    },
+    /// 0..1, 0.5 = centre.
+    PitchBend {
+        channel: u8,
+        value: f32,
+    },
+    ChannelPressure {
+        channel: u8,
+        value: f32,
+    },
+    PolyPressure {
+        channel: u8,
+        key: u8,
+        value: f32,
+    },
+    Program {
+        channel: u8,
+        program: u8,
+    },
+}
+
+impl Default for MidiIn {
+    fn default() -> Self {
+        MidiIn::NoteOff {
+            channel: None,
+            key: None,
+        }
+    }
+}
+
+/// The sustain pedal's controller number.
+const SUSTAIN_CC: u8 = 64;
 
 /// What the host says about musical time for this block.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -45,23 +106,37 @@ pub struct Engine {
     mono: Vec<f32>,
     ends: AudioEnds,
     playback: Playback,
-    /// Notes detected in this block.
-    detected: Box<[BlockNote; MAX_BLOCK_NOTES]>,
+    /// Notes detected in this block (allocated in `new`).
+    detected: Box<[DetectedNote; MAX_BLOCK_NOTES]>,
     detected_len: usize,
-    /// Keys whose NoteOff did not fit this block's arrays: released at the block's last sample,
-    /// so a flood of notes can never leave a note stuck.
-    overflow_offs: u128,
-    /// Notes received on the note input for this block (filled by [`Engine::receive`]).
-    received: Box<[BlockNote; MAX_BLOCK_NOTES]>,
+    /// Events received on the note input for this block (filled by [`Engine::receive`]).
+    received: Box<[(u32, MidiIn); MAX_BLOCK_NOTES]>,
     received_len: usize,
+    /// NoteOffs that did not fit this block's arrays, per source and key: released at the
+    /// block's last sample, so a flood of notes can never leave a note stuck.
+    overflow_offs: [u128; NoteOrigin::COUNT],
     sample_rate: f64,
     /// Samples since activation (or the last reset).
     stream_pos: u64,
+    /// Musical beat position at `stream_pos`: the host's while its transport runs, otherwise
+    /// accumulated block by block at the tempo of each block (never stream time × the current
+    /// tempo, which would move the past when the tempo changes).
+    beat: f64,
+    /// Sustain pedal down, one bit per MIDI channel.
+    pedal: u16,
+    /// Keys released while the pedal was down, per channel: the model hears them until the
+    /// pedal comes up (or the key is struck again).
+    sustained: [u128; 16],
+    /// Channels where MIDI thru passed the sustain pedal down / a pitch bend off centre: released
+    /// when thru stops, so nothing downstream is left held or bent.
+    thru_pedal: u16,
+    thru_bent: u16,
     prev_host_playing: bool,
     prev_play_param: bool,
     prev_mode: Option<ResponseMode>,
     prev_channel: Option<u8>,
     prev_source: Option<InputSource>,
+    prev_thru: bool,
     was_bypassed: bool,
     /// Set by `reset()` and at creation: release whatever still sounds at the next block.
     flush: bool,
@@ -73,7 +148,7 @@ pub struct Engine {
 struct Sink<'a> {
     frames: &'a mut ringbuf::HeapProd<FeatureFrame>,
     counters: &'a Counters,
-    notes: &'a mut [BlockNote; MAX_BLOCK_NOTES],
+    notes: &'a mut [DetectedNote; MAX_BLOCK_NOTES],
     len: &'a mut usize,
     /// Offset of the current chunk inside the block.
     chunk: u32,
@@ -94,25 +169,23 @@ impl AnalysisOutput for Sink<'_> {
                 velocity,
                 onset_samples,
                 at,
-            } => BlockNote {
+            } => DetectedNote {
                 at: at + self.chunk,
                 on: true,
                 pitch,
                 velocity,
-                onset: onset_samples,
-                from_midi: false,
+                time: onset_samples,
             },
             Detected::Off {
                 pitch,
                 offset_samples,
                 at,
-            } => BlockNote {
+            } => DetectedNote {
                 at: at + self.chunk,
                 on: false,
                 pitch,
                 velocity: 0.0,
-                onset: offset_samples,
-                from_midi: false,
+                time: offset_samples,
             },
         };
         if *self.len < MAX_BLOCK_NOTES {
@@ -127,6 +200,15 @@ impl AnalysisOutput for Sink<'_> {
     }
 }
 
+/// One block's fixed context, handed to the steps.
+struct Block<'a> {
+    clock: Clock,
+    settings: playback::Settings,
+    source: InputSource,
+    thru: bool,
+    shared: &'a Shared,
+}
+
 impl Engine {
     /// Allocates everything for `sample_rate` and blocks of up to `max_block` samples, and the
     /// rings to the model thread (its ends are returned).
@@ -137,18 +219,24 @@ impl Engine {
             mono: vec![0.0; max_block.clamp(1, 1 << 16)],
             ends: audio_ends,
             playback: Playback::default(),
-            detected: Box::new([BlockNote::default(); MAX_BLOCK_NOTES]),
+            detected: Box::new([DetectedNote::default(); MAX_BLOCK_NOTES]),
             detected_len: 0,
-            received: Box::new([BlockNote::default(); MAX_BLOCK_NOTES]),
+            received: Box::new([(0, MidiIn::default()); MAX_BLOCK_NOTES]),
             received_len: 0,
-            overflow_offs: 0,
+            overflow_offs: [0; NoteOrigin::COUNT],
             sample_rate: sample_rate as f64,
             stream_pos: 0,
+            beat: 0.0,
+            pedal: 0,
+            sustained: [0; 16],
+            thru_pedal: 0,
+            thru_bent: 0,
             prev_host_playing: false,
             prev_play_param: false,
             prev_mode: None,
             prev_channel: None,
             prev_source: None,
+            prev_thru: false,
             was_bypassed: false,
             flush: true,
             player_velocity: 0.7,
@@ -161,39 +249,55 @@ impl Engine {
         self.analyzer.reset();
         self.playback.reset();
         self.stream_pos = 0;
+        self.pedal = 0;
+        self.sustained = [0; 16];
         self.flush = true;
-        if self.ends.status.try_push(PlaybackStatus::Reset).is_err() {
-            Counters::bump(&shared.counters.status_dropped);
-        }
+        self.ends
+            .send(ToModel::Playback(PlaybackStatus::Reset), &shared.counters);
     }
 
-    /// Releases sounding notes at the start of the next block (after a deactivation).
-    pub fn flush_next_block(&mut self) {
-        self.flush = true;
-    }
-
-    /// A note arriving on the note input at offset `at` of the coming block.
-    pub fn receive(&mut self, at: u32, on: bool, pitch: u8, velocity: f32, counters: &Counters) {
+    /// An event arriving on the note input at offset `at` of the coming block. Hosts send events
+    /// in time order; one that is not is moved to the previous one's time.
+    pub fn receive(&mut self, at: u32, event: MidiIn, counters: &Counters) {
+        let at = match self.received_len {
+            0 => at,
+            len => at.max(self.received[len - 1].0),
+        };
         if self.received_len < MAX_BLOCK_NOTES {
-            self.received[self.received_len] = BlockNote {
-                at,
-                on,
-                pitch: pitch & 127,
-                velocity,
-                onset: 0,
-                from_midi: true,
-            };
+            self.received[self.received_len] = (at, event);
             self.received_len += 1;
-        } else {
-            if !on {
-                self.overflow_offs |= 1u128 << (pitch & 127);
+            return;
+        }
+        Counters::bump(&counters.notes_dropped);
+        // A dropped release must still release: at the block's end.
+        if let MidiIn::NoteOff { channel, key } = event {
+            for c in 0..16u8 {
+                if channel.is_none_or(|ch| ch & 15 == c) {
+                    let keys = key.map_or(u128::MAX, |k| 1u128 << (k & 127));
+                    self.overflow_offs[NoteOrigin::Midi(c).index()] |= keys;
+                }
             }
-            Counters::bump(&counters.notes_dropped);
         }
     }
 
     pub fn stream_pos(&self) -> u64 {
         self.stream_pos
+    }
+
+    /// Whether the host must keep calling `process()` even when the input is silent: a phrase
+    /// plays or is due, a note sounds, or the player holds a key. Otherwise a host that suspends
+    /// quiet plugins may do so.
+    pub fn needs_processing(&self, q: &EventQueue, p: &ContinuoParams) -> bool {
+        let settings = playback::Settings {
+            mode: p.response.mode.value(),
+            ..Default::default()
+        };
+        let patience = (ANSWER_PATIENCE_S * self.sample_rate) as u64;
+        self.playback.busy(self.stream_pos, &settings, patience)
+            || q.any_sounding()
+            || self.playback.player_holding()
+            || self.sustained.iter().any(|&k| k != 0)
+            || self.analyzer.sounding_note().is_some()
     }
 
     /// Processes one block of `n` samples. `channels` is the input (read only). The output note
@@ -208,87 +312,178 @@ impl Engine {
         q: &mut EventQueue,
     ) {
         q.clear();
-        let tempo = host
-            .tempo
-            .filter(|t| t.is_finite() && (1.0..=1000.0).contains(t))
-            .unwrap_or(p.response.tempo.value() as f64);
-        let host_beats = host.pos_beats.filter(|b| b.is_finite());
-        let beat_at_start = match (host.playing, host_beats) {
-            (true, Some(b)) => b,
-            _ => self.stream_pos as f64 / self.sample_rate * tempo / 60.0,
+        let clock = self.clock(n, host, p);
+        let block = Block {
+            clock,
+            settings: self.settings(p),
+            source: p.input.source.value(),
+            thru: p.input.midi_thru.value(),
+            shared,
         };
-        let clock = Clock {
-            start: self.stream_pos,
-            len: n as u32,
-            sample_rate: self.sample_rate,
-            tempo,
-            beat_at_start,
-        };
-        let channel = (p.output.channel.value() - 1).clamp(0, 15) as u8;
-        let mode = p.response.mode.value();
-        let settings = playback::Settings {
-            mode,
-            gap_beats: p.response.gap.value() as f64,
-            stop_on_return: p.response.stop_on_return.value(),
-            grid: p.response.grid.value().beats(),
-            swing: p.response.swing.value() as f64,
-            channel,
-            transpose: p.output.transpose.value(),
-            length_scale: p.output.length_scale.value() as f64,
-            velocity: match p.output.velocity.value() {
-                VelocitySource::Player => Some(self.player_velocity),
-                VelocitySource::Model => None,
-            },
-        };
-        let status_ring = &mut self.ends.status;
-        let counters = &shared.counters;
-        let mut status = |s: PlaybackStatus| {
-            if status_ring.try_push(s).is_err() {
-                Counters::bump(&counters.status_dropped);
-            }
-        };
+        let bypass = p.bypass.value();
+        self.analyzer
+            .set_fast_tracking(p.input.tracking.value() == crate::params::Tracking::Fast);
 
         // Release what a reset or deactivation left sounding.
         if self.flush {
             q.all_off(0);
             self.flush = false;
         }
-
-        // Anything that must silence the answer: bypass, transport stop, mode/channel change, Stop.
-        let bypass = p.bypass.value();
-        let stop_now = (bypass && !self.was_bypassed)
-            || (self.prev_host_playing && !host.playing)
-            || self.prev_mode.is_some_and(|m| m != mode)
-            || self.prev_channel.is_some_and(|c| c != channel)
-            || shared.stop_request.swap(false, Ordering::Relaxed);
-        if stop_now {
-            self.playback.stop(clock.start, &clock, q, &mut status);
-            self.playback.pause();
-            q.all_off(0);
-        }
-        // Notes the player held before a bypass or a source change will never be released here.
-        let source = p.input.source.value();
-        self.analyzer
-            .set_fast_tracking(p.input.tracking.value() == crate::params::Tracking::Fast);
-        if bypass || self.prev_source.is_some_and(|s| s != source) {
-            self.playback.forget_held();
-        }
-        self.prev_source = Some(source);
-        self.was_bypassed = bypass;
-        self.prev_host_playing = host.playing;
-        self.prev_mode = Some(mode);
-        self.prev_channel = Some(channel);
-
-        // The newest phrase from the model thread is the armed one.
-        while let Some(phrase) = self.ends.phrases.try_pop() {
+        self.follow_controls(&block, host.playing, bypass, q);
+        if let Some(phrase) = self.ends.new_phrase() {
             self.playback.arm(phrase);
         }
+        self.listen(channels, n, bypass, shared);
 
-        // Input meters and the analyser, on a mono sum (in chunks of the buffer we own).
+        self.serve_play_requests(&block, p, bypass);
+        if !bypass {
+            self.route_player_notes(&block, q);
+            let mut status = status_sender(&mut self.ends, &shared.counters);
+            self.playback
+                .advance_to(clock.end(), &clock, &block.settings, q, &mut status);
+        }
+        self.received_len = 0;
+        self.detected_len = 0;
+        self.overflow_offs = [0; NoteOrigin::COUNT];
+        self.stream_pos += n as u64;
+        self.beat = clock.beat_at(clock.end());
+        self.publish(&clock, host, shared);
+    }
+
+    /// The block's clock: the host's tempo and beat position while its transport runs, else the
+    /// internal tempo and the beats accumulated so far.
+    fn clock(&self, n: usize, host: HostTime, p: &ContinuoParams) -> Clock {
+        let tempo = host
+            .tempo
+            .filter(|t| t.is_finite() && (1.0..=1000.0).contains(t))
+            .unwrap_or(p.response.tempo.value() as f64);
+        let beat_at_start = match (host.playing, host.pos_beats.filter(|b| b.is_finite())) {
+            (true, Some(b)) => b,
+            _ => self.beat,
+        };
+        Clock {
+            start: self.stream_pos,
+            len: n as u32,
+            sample_rate: self.sample_rate,
+            tempo,
+            beat_at_start,
+        }
+    }
+
+    fn settings(&self, p: &ContinuoParams) -> playback::Settings {
+        playback::Settings {
+            mode: p.response.mode.value(),
+            gap_beats: p.response.gap.value() as f64,
+            stop_on_return: p.response.stop_on_return.value(),
+            grid: p.response.grid.value().beats(),
+            swing: p.response.swing.value() as f64,
+            channel: (p.output.channel.value() - 1).clamp(0, 15) as u8,
+            transpose: p.output.transpose.value(),
+            length_scale: p.output.length_scale.value() as f64,
+            velocity: match p.output.velocity.value() {
+                VelocitySource::Player => Some(self.player_velocity),
+                VelocitySource::Model => None,
+            },
+        }
+    }
+
+    /// Everything that must silence or release: bypass, transport stop, mode or channel change
+    /// and Stop end the answer; bypass, a source change and MIDI thru going off release the
+    /// player's thru notes (and the pedal and bend thru passed on) and the keys held on a source
+    /// no longer listened to.
+    fn follow_controls(&mut self, b: &Block, host_playing: bool, bypass: bool, q: &mut EventQueue) {
+        let s = &b.settings;
+        let stop_now = (bypass && !self.was_bypassed)
+            || (self.prev_host_playing && !host_playing)
+            || self.prev_mode.is_some_and(|m| m != s.mode)
+            || self.prev_channel.is_some_and(|c| c != s.channel)
+            || b.shared.stop_request.swap(false, Ordering::Relaxed);
+        if stop_now {
+            let mut status = status_sender(&mut self.ends, &b.shared.counters);
+            self.playback.stop(b.clock.start, &b.clock, q, &mut status);
+            self.playback.pause();
+            q.release(0, Voice::Answer);
+        }
+        let source_changed = self.prev_source.is_some_and(|src| src != b.source);
+        if bypass || source_changed || (self.prev_thru && !b.thru) {
+            self.release_thru(q);
+        }
+        if !bypass && self.was_bypassed {
+            // The analyser did not run during the bypass: it starts afresh on the stream's clock.
+            self.analyzer.restart_at(self.stream_pos);
+        }
+        // Keys held on a source no longer listened to (or through a bypass) are let go: the
+        // model hears their end now, and they no longer hold back the answer.
+        for c in 0..NoteOrigin::COUNT {
+            let origin = if c == 0 {
+                NoteOrigin::Audio
+            } else {
+                NoteOrigin::Midi(c as u8 - 1)
+            };
+            if bypass || !listens(b.source, origin) {
+                self.let_go(origin, u128::MAX, b.clock.start, b);
+            }
+        }
+        self.prev_source = Some(b.source);
+        self.prev_thru = b.thru && !bypass;
+        self.was_bypassed = bypass;
+        self.prev_host_playing = host_playing;
+        self.prev_mode = Some(s.mode);
+        self.prev_channel = Some(s.channel);
+    }
+
+    /// Ends every MIDI-thru note, and puts back the pedal and pitch bend thru changed.
+    fn release_thru(&mut self, q: &mut EventQueue) {
+        q.release(0, Voice::Thru);
+        for c in 0..16u8 {
+            if self.thru_pedal & (1 << c) != 0 {
+                let kind = OutKind::Cc {
+                    cc: SUSTAIN_CC,
+                    value: 0.0,
+                };
+                q.midi(0, c, kind, 0);
+            }
+            if self.thru_bent & (1 << c) != 0 {
+                q.midi(0, c, OutKind::PitchBend(0.5), 0);
+            }
+        }
+        self.thru_pedal = 0;
+        self.thru_bent = 0;
+    }
+
+    /// The model hears the end of the `keys` held or sustained on `origin` at stream time `t`;
+    /// playback no longer counts them as held. No output event (thru notes are the queue's).
+    fn let_go(&mut self, origin: NoteOrigin, keys: u128, t: u64, b: &Block) {
+        let mut open = self.playback.held_keys(origin);
+        if let NoteOrigin::Midi(c) = origin {
+            open |= self.sustained[(c & 15) as usize];
+            self.sustained[(c & 15) as usize] &= !keys;
+        }
+        open &= keys;
+        while open != 0 {
+            let pitch = open.trailing_zeros() as u8;
+            open &= open - 1;
+            self.ends.send(
+                ToModel::Note(PlayerNote::Off {
+                    pitch,
+                    at: b.clock.stamp(t),
+                    origin,
+                }),
+                &b.shared.counters,
+            );
+        }
+        self.playback.forget_keys(origin, keys);
+    }
+
+    /// Input meters and the analyser, on a mono sum (in chunks of the buffer we own). The
+    /// analyser sleeps through a bypass.
+    fn listen<C: AsRef<[f32]>>(&mut self, channels: &[C], n: usize, bypass: bool, shared: &Shared) {
         let nch = channels.len().max(1) as f32;
         let mut peak = 0.0f32;
         let mut sum_sq = 0.0f64;
-        self.detected_len = 0;
+        if !bypass {
+            self.detected_len = 0;
+        }
         let mut chunk_start = 0;
         while chunk_start < n {
             let len = (n - chunk_start).min(self.mono.len());
@@ -311,142 +506,276 @@ impl Engine {
             if !bypass {
                 let mut sink = Sink {
                     frames: &mut self.ends.frames,
-                    counters,
+                    counters: &shared.counters,
                     notes: &mut self.detected,
                     len: &mut self.detected_len,
                     chunk: chunk_start as u32,
-                    overflow_offs: &mut self.overflow_offs,
+                    overflow_offs: &mut self.overflow_offs[NoteOrigin::Audio.index()],
                 };
                 self.analyzer.process(mono, &mut sink);
             }
             chunk_start += len;
         }
         shared.input_peak.store(peak, Ordering::Relaxed);
-        shared.input_rms.store(
-            if n > 0 {
-                (sum_sq / n as f64).sqrt() as f32
-            } else {
-                0.0
-            },
-            Ordering::Relaxed,
-        );
+        let rms = if n > 0 {
+            (sum_sq / n as f64).sqrt() as f32
+        } else {
+            0.0
+        };
+        shared.input_rms.store(rms, Ordering::Relaxed);
         let (pitch, confidence) = self.analyzer.current_pitch().unwrap_or((-1.0, 0.0));
         shared.pitch.store(pitch, Ordering::Relaxed);
         shared.pitch_confidence.store(confidence, Ordering::Relaxed);
+    }
 
-        if !bypass {
-            // Play requests: the parameter's off → on edge, or the editor's button.
-            let play_param = p.response.play.value();
-            if play_param && !self.prev_play_param {
-                self.playback.request_play(clock.start);
-            }
-            self.prev_play_param = play_param;
-            if shared.play_request.swap(false, Ordering::Relaxed) {
-                self.playback.request_play(clock.start);
-            }
+    /// Play requests: the parameter's off → on edge, or the editor's button.
+    fn serve_play_requests(&mut self, b: &Block, p: &ContinuoParams, bypass: bool) {
+        let play_param = p.response.play.value();
+        let play_button = b.shared.play_request.swap(false, Ordering::Relaxed);
+        if !bypass && ((play_param && !self.prev_play_param) || play_button) {
+            self.playback.request_play(b.clock.start);
+        }
+        self.prev_play_param = play_param;
+    }
 
-            // Player notes in time order (analysis and MIDI merged), then the rest of the block.
-            let thru = p.input.midi_thru.value();
-            let nd = if source != InputSource::Midi {
-                self.detected_len
+    /// The player's notes in time order (analysis and note input merged): each goes to the
+    /// model, to playback (stop when I play, the gap) and, with MIDI thru, out. The rest of the
+    /// note input (pedal, bend, pressure, controllers) goes out with thru.
+    fn route_player_notes(&mut self, b: &Block, q: &mut EventQueue) {
+        let nd = if listens(b.source, NoteOrigin::Audio) {
+            self.detected_len
+        } else {
+            0
+        };
+        let nr = if listens(b.source, NoteOrigin::Midi(0)) {
+            self.received_len
+        } else {
+            0
+        };
+        let last = b.clock.len.saturating_sub(1);
+        let (mut i, mut j) = (0, 0);
+        while i < nd || j < nr {
+            let take_detected = j >= nr || (i < nd && self.detected[i].at <= self.received[j].0);
+            if take_detected {
+                let d = self.detected[i];
+                i += 1;
+                let at = d.at.min(last);
+                let t = b.clock.start + at as u64;
+                let time = if d.on { d.time.min(t) } else { t };
+                self.player_note(b, NoteOrigin::Audio, d.on, d.pitch, d.velocity, at, time, q);
             } else {
-                0
-            };
-            let nr = if source != InputSource::Audio {
-                self.received_len
-            } else {
-                0
-            };
-            // Host events are sorted by time, but be safe: an insertion sort on a fixed array.
-            self.received[..nr].sort_unstable_by_key(|b| (b.at, b.on));
-            let last = n.saturating_sub(1) as u32;
-            let (mut i, mut j) = (0, 0);
-            while i < nd || j < nr {
-                let take_detected =
-                    j >= nr || (i < nd && self.detected[i].at <= self.received[j].at);
-                let mut note = if take_detected {
-                    i += 1;
-                    self.detected[i - 1]
-                } else {
-                    j += 1;
-                    self.received[j - 1]
-                };
-                note.at = note.at.min(last);
-                let t = clock.start + note.at as u64;
-                let origin = if note.from_midi {
-                    NoteOrigin::Midi
-                } else {
-                    NoteOrigin::Audio
-                };
-                let msg = if note.on {
-                    let onset = if note.from_midi { t } else { note.onset.min(t) };
-                    PlayerNote::On {
-                        pitch: note.pitch,
-                        velocity: note.velocity,
-                        time: onset,
-                        origin,
-                    }
-                } else {
-                    PlayerNote::Off {
-                        pitch: note.pitch,
-                        time: t,
-                        origin,
-                    }
-                };
-                if self.ends.notes.try_push(msg).is_err() {
-                    Counters::bump(&counters.notes_dropped);
-                }
-                if note.on {
-                    shared.onsets.fetch_add(1, Ordering::Relaxed);
-                    self.player_velocity =
-                        0.7 * self.player_velocity + 0.3 * note.velocity.clamp(0.0, 1.0);
-                    self.playback
-                        .player_note_on(t, note.pitch, &clock, &settings, q, &mut status);
-                    if thru {
-                        q.note_on(note.at, channel, note.pitch, note.velocity);
-                    }
-                } else {
-                    self.playback
-                        .player_note_off(t, note.pitch, &clock, &settings, q, &mut status);
-                    if thru {
-                        q.note_off(note.at, channel, note.pitch);
-                    }
-                }
+                let (at, event) = self.received[j];
+                j += 1;
+                self.received_event(b, at.min(last), event, q);
             }
-            // NoteOffs that did not fit: released at the block's last sample.
-            let mut late = std::mem::take(&mut self.overflow_offs);
+        }
+        self.received_len = 0;
+        self.detected_len = 0;
+        // NoteOffs that did not fit: released at the block's last sample.
+        for c in 0..NoteOrigin::COUNT {
+            let mut late = std::mem::take(&mut self.overflow_offs[c]);
+            let origin = if c == 0 {
+                NoteOrigin::Audio
+            } else {
+                NoteOrigin::Midi(c as u8 - 1)
+            };
             while late != 0 {
                 let pitch = late.trailing_zeros() as u8;
                 late &= late - 1;
-                let t = clock.start + last as u64;
-                if self
-                    .ends
-                    .notes
-                    .try_push(PlayerNote::Off {
-                        pitch,
-                        time: t,
-                        origin: NoteOrigin::Midi,
-                    })
-                    .is_err()
-                {
-                    Counters::bump(&counters.notes_dropped);
-                }
-                self.playback
-                    .player_note_off(t, pitch, &clock, &settings, q, &mut status);
-                if thru {
-                    q.note_off(last, channel, pitch);
+                let t = b.clock.start + last as u64;
+                self.player_note(b, origin, false, pitch, 0.0, last, t, q);
+            }
+        }
+    }
+
+    /// One event of the note input.
+    fn received_event(&mut self, b: &Block, at: u32, event: MidiIn, q: &mut EventQueue) {
+        let t = b.clock.start + at as u64;
+        match event {
+            MidiIn::NoteOn {
+                channel,
+                key,
+                velocity,
+            } if velocity > 0.0 => {
+                let origin = NoteOrigin::Midi(channel & 15);
+                self.player_note(b, origin, true, key, velocity, at, t, q);
+            }
+            MidiIn::NoteOn { channel, key, .. } => {
+                let origin = NoteOrigin::Midi(channel & 15);
+                self.player_note(b, origin, false, key, 0.0, at, t, q);
+            }
+            MidiIn::NoteOff { channel, key } => {
+                for c in 0..16u8 {
+                    if channel.is_some_and(|ch| ch & 15 != c) {
+                        continue;
+                    }
+                    let origin = NoteOrigin::Midi(c);
+                    let mut keys = match key {
+                        Some(k) => 1u128 << (k & 127),
+                        // A wildcard releases what is held (and what the pedal holds, below).
+                        None => self.playback.held_keys(origin),
+                    };
+                    while keys != 0 {
+                        let pitch = keys.trailing_zeros() as u8;
+                        keys &= keys - 1;
+                        self.player_note(b, origin, false, pitch, 0.0, at, t, q);
+                    }
+                    if key.is_none() && self.sustained[c as usize] != 0 {
+                        self.let_go(origin, u128::MAX, t, b);
+                    }
                 }
             }
-            self.playback
-                .advance_to(clock.end(), &clock, &settings, q, &mut status);
+            MidiIn::Cc { channel, cc, value } => {
+                let c = channel & 15;
+                if cc == SUSTAIN_CC {
+                    let down = value >= 0.5;
+                    if down {
+                        self.pedal |= 1 << c;
+                    } else {
+                        self.pedal &= !(1 << c);
+                        // The pedal comes up: the keys it held end for the model.
+                        let keys =
+                            self.sustained[c as usize] & !self.playback.held_keys(origin_of(c));
+                        self.let_go(origin_of(c), keys, t, b);
+                    }
+                    if b.thru {
+                        if down {
+                            self.thru_pedal |= 1 << c;
+                        } else {
+                            self.thru_pedal &= !(1 << c);
+                        }
+                    }
+                }
+                if b.thru {
+                    q.midi(at, c, OutKind::Cc { cc, value }, 0);
+                }
+            }
+            MidiIn::PitchBend { channel, value } => {
+                let c = channel & 15;
+                if b.thru {
+                    if (value - 0.5).abs() > 1e-4 {
+                        self.thru_bent |= 1 << c;
+                    } else {
+                        self.thru_bent &= !(1 << c);
+                    }
+                    q.midi(at, c, OutKind::PitchBend(value), 0);
+                }
+            }
+            MidiIn::ChannelPressure { channel, value } => {
+                if b.thru {
+                    q.midi(at, channel, OutKind::ChannelPressure(value), 0);
+                }
+            }
+            MidiIn::PolyPressure {
+                channel,
+                key,
+                value,
+            } => {
+                if b.thru {
+                    q.midi(at, channel, OutKind::PolyPressure(value), key);
+                }
+            }
+            MidiIn::Program { channel, program } => {
+                if b.thru {
+                    q.midi(at, channel, OutKind::Program(program), 0);
+                }
+            }
         }
-        self.received_len = 0;
-        self.overflow_offs = 0;
+    }
 
-        self.stream_pos += n as u64;
+    /// One player note start or end at stream time `t` (block offset `at`); `time` is the
+    /// analyser's best estimate of a detected note's start.
+    #[allow(clippy::too_many_arguments)]
+    fn player_note(
+        &mut self,
+        b: &Block,
+        origin: NoteOrigin,
+        on: bool,
+        pitch: u8,
+        velocity: f32,
+        at: u32,
+        time: u64,
+        q: &mut EventQueue,
+    ) {
+        let pitch = pitch & 127;
+        let t = b.clock.start + at as u64;
+        let counters = &b.shared.counters;
+        // MIDI thru: the keyboard's notes on their own channel, detected ones on the output
+        // channel.
+        let thru_channel = match origin {
+            NoteOrigin::Midi(c) => c & 15,
+            NoteOrigin::Audio => b.settings.channel,
+        };
+        if on {
+            // A key struck again while the pedal still holds it: the held note ends first.
+            if let NoteOrigin::Midi(c) = origin {
+                let bit = 1u128 << pitch;
+                if self.sustained[c as usize] & bit != 0 {
+                    self.sustained[c as usize] &= !bit;
+                    let off = PlayerNote::Off {
+                        pitch,
+                        at: b.clock.stamp(t),
+                        origin,
+                    };
+                    self.ends.send(ToModel::Note(off), counters);
+                }
+            }
+            let on = PlayerNote::On {
+                pitch,
+                velocity,
+                at: b.clock.stamp(time),
+                origin,
+            };
+            self.ends.send(ToModel::Note(on), counters);
+            b.shared.onsets.fetch_add(1, Ordering::Relaxed);
+            self.player_velocity = 0.7 * self.player_velocity + 0.3 * velocity.clamp(0.0, 1.0);
+            let mut status = status_sender(&mut self.ends, counters);
+            self.playback
+                .player_note_on(t, origin, pitch, &b.clock, &b.settings, q, &mut status);
+            if b.thru {
+                q.note_on(at, thru_channel, pitch, velocity, Voice::Thru);
+            }
+        } else {
+            let held = self.playback.held_keys(origin) & (1u128 << pitch) != 0;
+            {
+                let mut status = status_sender(&mut self.ends, counters);
+                self.playback.player_note_off(
+                    t,
+                    origin,
+                    pitch,
+                    &b.clock,
+                    &b.settings,
+                    q,
+                    &mut status,
+                );
+            }
+            let pedal = match origin {
+                NoteOrigin::Midi(c) => self.pedal & (1 << c) != 0,
+                NoteOrigin::Audio => false,
+            };
+            if pedal && held {
+                if let NoteOrigin::Midi(c) = origin {
+                    self.sustained[c as usize] |= 1u128 << pitch;
+                }
+            } else if held || origin == NoteOrigin::Audio {
+                let off = PlayerNote::Off {
+                    pitch,
+                    at: b.clock.stamp(t),
+                    origin,
+                };
+                self.ends.send(ToModel::Note(off), counters);
+            }
+            // The thru note ends with the key (the pedal itself goes through as CC 64).
+            q.note_off(at, thru_channel, pitch, Voice::Thru);
+        }
+    }
+
+    /// Meters and playback state for the editor and the model thread.
+    fn publish(&self, clock: &Clock, host: HostTime, shared: &Shared) {
         shared.stream_pos.store(self.stream_pos, Ordering::Relaxed);
-        shared.tempo.store(tempo as f32, Ordering::Relaxed);
+        shared.tempo.store(clock.tempo as f32, Ordering::Relaxed);
         shared.host_playing.store(host.playing, Ordering::Relaxed);
+        let host_beats = host.pos_beats.filter(|b| b.is_finite());
         shared.host_beats.store(
             host_beats.map(|b| b as f32).unwrap_or(f32::NAN),
             Ordering::Relaxed,
@@ -465,3 +794,27 @@ impl Engine {
             .store(self.player_velocity, Ordering::Relaxed);
     }
 }
+
+/// The MIDI source of channel `c`.
+fn origin_of(c: u8) -> NoteOrigin {
+    NoteOrigin::Midi(c & 15)
+}
+
+/// Whether the input source setting listens to `origin`.
+fn listens(source: InputSource, origin: NoteOrigin) -> bool {
+    match origin {
+        NoteOrigin::Audio => source != InputSource::Midi,
+        NoteOrigin::Midi(_) => source != InputSource::Audio,
+    }
+}
+
+/// Playback news go into the ordered event ring to the model thread.
+fn status_sender<'a>(
+    ends: &'a mut AudioEnds,
+    counters: &'a Counters,
+) -> impl FnMut(PlaybackStatus) + 'a {
+    move |s| ends.send(ToModel::Playback(s), counters)
+}
+
+#[cfg(test)]
+mod tests;

@@ -19,7 +19,7 @@ pub mod session;
 pub mod worker;
 
 use bridge::{Command, Counters, Shared, Snapshot};
-use engine::{Engine, HostTime};
+use engine::{Engine, HostTime, MidiIn};
 use nice_plug::midi::{Channel, Key, VoiceID};
 use nice_plug::prelude::*;
 use params::ContinuoParams;
@@ -41,8 +41,9 @@ pub struct Continuo {
     /// The audio-thread state, made in `activate()` for the sample rate and block size.
     engine: Option<Engine>,
     model_thread: Option<ModelThread>,
-    /// Output events and the set of sounding notes. Lives outside `AudioState` so notes still
-    /// sounding at deactivation get their NoteOff in the first block after re-activation.
+    /// Output events and the set of sounding notes. Lives outside the [`Engine`] (which is made
+    /// anew in every `activate()`) so notes still sounding at deactivation get their NoteOff in
+    /// the first block after re-activation.
     queue: Box<EventQueue>,
 }
 
@@ -92,8 +93,10 @@ impl Plugin for Continuo {
         },
     ];
 
-    const MIDI_INPUT: MidiConfig = MidiConfig::Basic;
-    const MIDI_OUTPUT: MidiConfig = MidiConfig::Basic;
+    // Controllers, pitch bend and pressure too: a keyboard's pedal and bends pass through with
+    // MIDI thru, and the sustain pedal lengthens the notes the model hears.
+    const MIDI_INPUT: MidiConfig = MidiConfig::MidiCCs;
+    const MIDI_OUTPUT: MidiConfig = MidiConfig::MidiCCs;
     const SAMPLE_ACCURATE_AUTOMATION: bool = true;
 
     type SysExMessage = ();
@@ -169,31 +172,10 @@ impl Plugin for Continuo {
         let counters = &self.shared.counters;
         let n = buffer.samples();
 
-        // Notes from the host (keyboard players).
+        // The note input (keyboard players): notes, pedal, bends, pressure.
         while let Some(event) = context.next_event() {
-            match event {
-                NoteEvent::NoteOn {
-                    timing,
-                    key: Key::Number(k),
-                    velocity,
-                    ..
-                } if velocity > 0.0 => engine.receive(timing, true, k, velocity, counters),
-                NoteEvent::NoteOn {
-                    timing,
-                    key: Key::Number(k),
-                    ..
-                }
-                | NoteEvent::NoteOff {
-                    timing,
-                    key: Key::Number(k),
-                    ..
-                }
-                | NoteEvent::Choke {
-                    timing,
-                    key: Key::Number(k),
-                    ..
-                } => engine.receive(timing, false, k, 0.0, counters),
-                _ => {}
+            if let Some((timing, m)) = midi_in(event) {
+                engine.receive(timing, m, counters);
             }
         }
 
@@ -214,20 +196,49 @@ impl Plugin for Continuo {
         );
 
         for e in q.sorted() {
+            let (timing, channel, key) = (e.time, e.channel, e.pitch);
             let event = match e.kind {
                 OutKind::On => NoteEvent::NoteOn {
-                    timing: e.time,
+                    timing,
                     voice_id: VoiceID::Wildcard,
-                    channel: Channel::Number(e.channel),
-                    key: Key::Number(e.pitch),
+                    channel: Channel::Number(channel),
+                    key: Key::Number(key),
                     velocity: e.velocity,
                 },
                 OutKind::Off => NoteEvent::NoteOff {
-                    timing: e.time,
+                    timing,
                     voice_id: VoiceID::Wildcard,
-                    channel: Channel::Number(e.channel),
-                    key: Key::Number(e.pitch),
+                    channel: Channel::Number(channel),
+                    key: Key::Number(key),
                     velocity: 0.0,
+                },
+                OutKind::Cc { cc, value } => NoteEvent::MidiCC {
+                    timing,
+                    channel,
+                    cc,
+                    value,
+                },
+                OutKind::PitchBend(value) => NoteEvent::MidiPitchBend {
+                    timing,
+                    channel,
+                    value,
+                },
+                OutKind::ChannelPressure(pressure) => NoteEvent::MidiChannelPressure {
+                    timing,
+                    channel,
+                    pressure,
+                },
+                OutKind::PolyPressure(pressure) => NoteEvent::PolyPressure {
+                    timing,
+                    voice_id: VoiceID::Wildcard,
+                    channel: Channel::Number(channel),
+                    key: Key::Number(key),
+                    pressure,
+                },
+                OutKind::Program(program) => NoteEvent::MidiProgramChange {
+                    timing,
+                    channel,
+                    program,
                 },
             };
             if context.try_send_event(event).is_err() {
@@ -250,8 +261,95 @@ impl Plugin for Continuo {
                 }
             }
         }
-        ProcessStatus::Normal
+        // Continuo answers when the input goes quiet: a host that suspends quiet plugins must
+        // not do so while an answer is due or playing, or a note sounds.
+        if engine.needs_processing(q, &self.params) {
+            ProcessStatus::KeepAlive
+        } else {
+            ProcessStatus::Normal
+        }
     }
+}
+
+/// What Continuo takes from a host note event: notes (a wildcard key or channel in a NoteOff or
+/// Choke releases every key it covers), controllers, pitch bend, pressure and program changes.
+fn midi_in(event: NoteEvent<()>) -> Option<(u32, MidiIn)> {
+    Some(match event {
+        NoteEvent::NoteOn {
+            timing,
+            channel,
+            key: Key::Number(key),
+            velocity,
+            ..
+        } => (
+            timing,
+            MidiIn::NoteOn {
+                channel: channel.number().unwrap_or(0),
+                key,
+                velocity,
+            },
+        ),
+        NoteEvent::NoteOff {
+            timing,
+            channel,
+            key,
+            ..
+        }
+        | NoteEvent::Choke {
+            timing,
+            channel,
+            key,
+            ..
+        } => (
+            timing,
+            MidiIn::NoteOff {
+                channel: channel.number(),
+                key: key.number(),
+            },
+        ),
+        NoteEvent::MidiCC {
+            timing,
+            channel,
+            cc,
+            value,
+        } => (timing, MidiIn::Cc { channel, cc, value }),
+        NoteEvent::MidiPitchBend {
+            timing,
+            channel,
+            value,
+        } => (timing, MidiIn::PitchBend { channel, value }),
+        NoteEvent::MidiChannelPressure {
+            timing,
+            channel,
+            pressure,
+        } => (
+            timing,
+            MidiIn::ChannelPressure {
+                channel,
+                value: pressure,
+            },
+        ),
+        NoteEvent::PolyPressure {
+            timing,
+            channel,
+            key: Key::Number(key),
+            pressure,
+            ..
+        } => (
+            timing,
+            MidiIn::PolyPressure {
+                channel: channel.number().unwrap_or(0),
+                key,
+                value: pressure,
+            },
+        ),
+        NoteEvent::MidiProgramChange {
+            timing,
+            channel,
+            program,
+        } => (timing, MidiIn::Program { channel, program }),
+        _ => return None,
+    })
 }
 
 impl ClapPlugin for Continuo {

@@ -9,19 +9,40 @@
 //! Nothing here allocates: phrases arrive as fixed-size [`PhraseBuf`]s and events go into the
 //! fixed-capacity [`EventQueue`].
 
-use crate::bridge::{PhraseBuf, PlaybackStatus, MAX_PHRASE_NOTES};
+use crate::bridge::{NoteOrigin, PhraseBuf, PlaybackStatus, Stamp, MAX_PHRASE_NOTES};
 use crate::params::ResponseMode;
 
 /// Largest number of output events one block can hold; more are dropped and counted.
 pub const EVENT_CAPACITY: usize = 1024;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What an output event does.
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum OutKind {
     On,
     Off,
+    /// A MIDI controller (MIDI thru of the player's keyboard); value 0..1.
+    Cc {
+        cc: u8,
+        value: f32,
+    },
+    /// Pitch bend, 0..1 with 0.5 the centre.
+    PitchBend(f32),
+    ChannelPressure(f32),
+    /// Polyphonic key pressure of `pitch`.
+    PolyPressure(f32),
+    Program(u8),
 }
 
-/// An output note event, `time` relative to the current block.
+/// Who owns a sounding output note. The answer and the player's MIDI thru share the MIDI
+/// channels but never each other's notes: the answer does not start a key the player holds, a
+/// player's key takes over a key the answer sounds, and each one's NoteOff only ends its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Voice {
+    Answer = 0,
+    Thru = 1,
+}
+
+/// An output event, `time` relative to the current block.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct OutEvent {
     pub time: u32,
@@ -34,14 +55,14 @@ pub struct OutEvent {
     seq: u32,
 }
 
-/// The block's outgoing events plus the set of sounding output notes, so that every NoteOn gets
-/// exactly one NoteOff and a key is never switched on twice.
+/// The block's outgoing events plus the set of sounding output notes per owner, so that every
+/// NoteOn gets exactly one NoteOff and a key is never switched on twice.
 pub struct EventQueue {
     events: [OutEvent; EVENT_CAPACITY],
     len: usize,
     seq: u32,
-    /// Sounding output notes per channel, one bit per key.
-    sounding: [u128; 16],
+    /// Sounding output notes per owner ([`Voice`]) and channel, one bit per key.
+    sounding: [[u128; 16]; 2],
     /// Events that did not fit (the matching NoteOff is still sent later by `all_off`).
     pub dropped: u64,
 }
@@ -59,7 +80,7 @@ impl Default for EventQueue {
             }; EVENT_CAPACITY],
             len: 0,
             seq: 0,
-            sounding: [0; 16],
+            sounding: [[0; 16]; 2],
             dropped: 0,
         }
     }
@@ -84,15 +105,24 @@ impl EventQueue {
         true
     }
 
+    /// Whether `pitch` sounds on `channel`, whoever owns it.
     pub fn is_sounding(&self, channel: u8, pitch: u8) -> bool {
-        self.sounding[(channel & 15) as usize] & (1u128 << (pitch & 127)) != 0
+        self.owns(Voice::Answer, channel, pitch) || self.owns(Voice::Thru, channel, pitch)
     }
 
-    /// Starts a note; a key that is already sounding is released first.
-    pub fn note_on(&mut self, time: u32, channel: u8, pitch: u8, velocity: f32) {
+    fn owns(&self, voice: Voice, channel: u8, pitch: u8) -> bool {
+        self.sounding[voice as usize][(channel & 15) as usize] & (1u128 << (pitch & 127)) != 0
+    }
+
+    /// Starts a note for `voice`. A key that already sounds is released first; the answer does
+    /// not take a key the player holds through MIDI thru.
+    pub fn note_on(&mut self, time: u32, channel: u8, pitch: u8, velocity: f32, voice: Voice) {
         let (channel, pitch) = (channel & 15, pitch & 127);
-        if self.is_sounding(channel, pitch) {
-            self.note_off(time, channel, pitch);
+        if voice == Voice::Answer && self.owns(Voice::Thru, channel, pitch) {
+            return;
+        }
+        for owner in [Voice::Answer, Voice::Thru] {
+            self.note_off(time, channel, pitch, owner);
         }
         // Reserve room for the matching NoteOff so a full queue cannot strand a note.
         if self.len + 2 > EVENT_CAPACITY {
@@ -106,32 +136,48 @@ impl EventQueue {
             pitch,
             velocity.clamp(1.0 / 127.0, 1.0),
         ) {
-            self.sounding[channel as usize] |= 1u128 << pitch;
+            self.sounding[voice as usize][channel as usize] |= 1u128 << pitch;
         }
     }
 
-    /// Releases a note if it is sounding (otherwise nothing is sent).
-    pub fn note_off(&mut self, time: u32, channel: u8, pitch: u8) {
+    /// Releases a note if `voice` sounds it (otherwise nothing is sent).
+    pub fn note_off(&mut self, time: u32, channel: u8, pitch: u8, voice: Voice) {
         let (channel, pitch) = (channel & 15, pitch & 127);
-        if self.is_sounding(channel, pitch) && self.push(time, OutKind::Off, channel, pitch, 0.0) {
-            self.sounding[channel as usize] &= !(1u128 << pitch);
+        if self.owns(voice, channel, pitch) && self.push(time, OutKind::Off, channel, pitch, 0.0) {
+            self.sounding[voice as usize][channel as usize] &= !(1u128 << pitch);
+        }
+    }
+
+    /// A controller, bend, pressure or program change (MIDI thru); dropped and counted when the
+    /// block is full, keeping room for NoteOffs.
+    pub fn midi(&mut self, time: u32, channel: u8, kind: OutKind, pitch: u8) {
+        if self.len + 2 > EVENT_CAPACITY {
+            self.dropped += 1;
+            return;
+        }
+        self.push(time, kind, channel & 15, pitch & 127, 0.0);
+    }
+
+    /// Releases every note `voice` sounds at `time`.
+    pub fn release(&mut self, time: u32, voice: Voice) {
+        for channel in 0..16u8 {
+            let mut bits = self.sounding[voice as usize][channel as usize];
+            while bits != 0 {
+                let pitch = bits.trailing_zeros() as u8;
+                bits &= bits - 1;
+                self.note_off(time, channel, pitch, voice);
+            }
         }
     }
 
     /// Releases every sounding note at `time`.
     pub fn all_off(&mut self, time: u32) {
-        for channel in 0..16u8 {
-            let mut bits = self.sounding[channel as usize];
-            while bits != 0 {
-                let pitch = bits.trailing_zeros() as u8;
-                bits &= bits - 1;
-                self.note_off(time, channel, pitch);
-            }
-        }
+        self.release(time, Voice::Answer);
+        self.release(time, Voice::Thru);
     }
 
     pub fn any_sounding(&self) -> bool {
-        self.sounding.iter().any(|&b| b != 0)
+        self.sounding.iter().flatten().any(|&b| b != 0)
     }
 
     /// The block's events in time order (NoteOff before NoteOn at the same sample as inserted).
@@ -177,8 +223,16 @@ impl Clock {
         self.start + self.len as u64
     }
 
-    fn beat_at(&self, t: u64) -> f64 {
+    pub fn beat_at(&self, t: u64) -> f64 {
         self.beat_at_start + (t as f64 - self.start as f64) / self.samples_per_beat()
+    }
+
+    /// Stream sample `t` in both clocks.
+    pub fn stamp(&self, t: u64) -> Stamp {
+        Stamp {
+            sample: t,
+            beat: self.beat_at(t),
+        }
     }
 
     fn sample_at_beat(&self, beat: f64) -> u64 {
@@ -261,9 +315,10 @@ pub struct Playback {
     phrase_start: u64,
     /// Generation of the last phrase started (never replay the same answer to one call).
     last_started: u32,
-    /// Keys the player holds now, one bit per MIDI key (a set, not a count: a doubled NoteOn
-    /// or a NoteOff lost during bypass cannot leave the player "holding" forever).
-    held: u128,
+    /// Keys the player holds now, per source (audio, each MIDI channel), one bit per key (a set,
+    /// not a count: a doubled NoteOn or a NoteOff lost during bypass cannot leave the player
+    /// "holding" forever; a NoteOff on one channel does not release a key held on another).
+    held: [u128; NoteOrigin::COUNT],
     /// Stream sample of the player's last note start or end.
     last_player_event: Option<u64>,
     /// Set by the Play button/parameter; served at the next `advance_to`.
@@ -284,7 +339,7 @@ impl Default for Playback {
             generation: 0,
             phrase_start: 0,
             last_started: 0,
-            held: 0,
+            held: [0; NoteOrigin::COUNT],
             last_player_event: None,
             play_requested: None,
             now: 0,
@@ -341,14 +396,43 @@ impl Playback {
         self.paused = true;
     }
 
-    /// Forgets which keys the player holds (bypass, input source change).
-    pub fn forget_held(&mut self) {
-        self.held = 0;
+    /// Forgets that the player holds `keys` on `origin` (released elsewhere: a bypass, a source
+    /// no longer listened to).
+    pub fn forget_keys(&mut self, origin: NoteOrigin, keys: u128) {
+        self.held[origin.index()] &= !keys;
     }
 
+    /// Whether the player holds any key (any source).
+    pub fn player_holding(&self) -> bool {
+        self.held.iter().any(|&h| h != 0)
+    }
+
+    /// The keys the player holds on `origin`, one bit per key.
+    pub fn held_keys(&self, origin: NoteOrigin) -> u128 {
+        self.held[origin.index()]
+    }
+
+    /// Whether Continuo still has something to do with no input: a phrase playing, or a call
+    /// that an automatic answer (call and response, continuous) has not followed yet — for at
+    /// most `patience` samples after the call's last note, so a model that cannot answer does
+    /// not keep the host awake for ever.
+    pub fn busy(&self, now: u64, s: &Settings, patience: u64) -> bool {
+        if self.is_playing() || self.play_requested.is_some() {
+            return true;
+        }
+        let answers_itself = s.mode != ResponseMode::SuggestOnly && !self.paused;
+        let awaiting = self.last_started == 0
+            && self
+                .last_player_event
+                .is_some_and(|last| now.saturating_sub(last) < patience);
+        answers_itself && awaiting
+    }
+
+    #[allow(clippy::too_many_arguments)]
     pub fn player_note_on(
         &mut self,
         t: u64,
+        origin: NoteOrigin,
         pitch: u8,
         clock: &Clock,
         s: &Settings,
@@ -356,7 +440,7 @@ impl Playback {
         status: &mut impl FnMut(PlaybackStatus),
     ) {
         self.advance_to(t, clock, s, out, status);
-        self.held |= 1u128 << (pitch & 127);
+        self.held[origin.index()] |= 1u128 << (pitch & 127);
         self.paused = false;
         self.last_player_event = Some(t);
         // The player is back: the next pause deserves a new answer.
@@ -366,9 +450,11 @@ impl Playback {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     pub fn player_note_off(
         &mut self,
         t: u64,
+        origin: NoteOrigin,
         pitch: u8,
         clock: &Clock,
         s: &Settings,
@@ -376,7 +462,7 @@ impl Playback {
         status: &mut impl FnMut(PlaybackStatus),
     ) {
         self.advance_to(t, clock, s, out, status);
-        self.held &= !(1u128 << (pitch & 127));
+        self.held[origin.index()] &= !(1u128 << (pitch & 127));
         self.last_player_event = Some(t);
     }
 
@@ -394,13 +480,13 @@ impl Playback {
         let at = offset(t, clock);
         for n in &mut self.sched[..self.sched_len] {
             if n.started && !n.ended {
-                out.note_off(at, n.channel, n.pitch);
+                out.note_off(at, n.channel, n.pitch, Voice::Answer);
             }
             n.ended = true;
         }
         status(PlaybackStatus::Ended {
             generation: self.generation,
-            at: t,
+            at: clock.stamp(t),
             cut: true,
         });
         self.sched_len = 0;
@@ -461,7 +547,7 @@ impl Playback {
         match s.mode {
             ResponseMode::SuggestOnly => {}
             ResponseMode::CallAndResponse | ResponseMode::Continuous => {
-                if self.held != 0 {
+                if self.player_holding() {
                     return;
                 }
                 let Some(last) = self.last_player_event else {
@@ -541,7 +627,7 @@ impl Playback {
         self.phrase_start = start;
         status(PlaybackStatus::Started {
             generation: phrase.generation,
-            at: start,
+            at: clock.stamp(start),
         });
     }
 
@@ -561,14 +647,15 @@ impl Playback {
         let mut last_off = 0;
         for n in &mut self.sched[..self.sched_len] {
             if n.started && !n.ended && n.off < t {
-                out.note_off(offset(n.off, clock), n.channel, n.pitch);
+                out.note_off(offset(n.off, clock), n.channel, n.pitch, Voice::Answer);
                 n.ended = true;
             }
             if !n.started && n.on < t {
-                out.note_on(offset(n.on, clock), n.channel, n.pitch, n.velocity);
+                let at = offset(n.on, clock);
+                out.note_on(at, n.channel, n.pitch, n.velocity, Voice::Answer);
                 n.started = true;
                 if n.off < t {
-                    out.note_off(offset(n.off, clock), n.channel, n.pitch);
+                    out.note_off(offset(n.off, clock), n.channel, n.pitch, Voice::Answer);
                     n.ended = true;
                 }
             }
@@ -577,7 +664,7 @@ impl Playback {
         if self.sched[..self.sched_len].iter().all(|n| n.ended) {
             status(PlaybackStatus::Ended {
                 generation: self.generation,
-                at: last_off,
+                at: clock.stamp(last_off),
                 cut: false,
             });
             self.sched_len = 0;
@@ -600,6 +687,7 @@ mod tests {
     use crate::bridge::PhraseNote;
 
     const SR: f64 = 48_000.0;
+    const MIDI: NoteOrigin = NoteOrigin::Midi(0);
 
     fn phrase(generation: u32, heard_until: u64, notes: &[(u8, f64, f64)]) -> PhraseBuf {
         let mut buf = PhraseBuf {
@@ -650,9 +738,9 @@ mod tests {
                 .filter(|(t, _, _)| *t >= start && *t < clock.end())
             {
                 if on {
-                    pb.player_note_on(t, _pitch, &clock, &s, &mut q, &mut status);
+                    pb.player_note_on(t, MIDI, _pitch, &clock, &s, &mut q, &mut status);
                 } else {
-                    pb.player_note_off(t, _pitch, &clock, &s, &mut q, &mut status);
+                    pb.player_note_off(t, MIDI, _pitch, &clock, &s, &mut q, &mut status);
                 }
             }
             pb.advance_to(clock.end(), &clock, &s, &mut q, &mut status);
@@ -678,6 +766,7 @@ mod tests {
                         return false;
                     }
                 }
+                _ => {}
             }
         }
         on.is_empty()
@@ -828,9 +917,9 @@ mod tests {
     #[test]
     fn queue_never_double_starts_or_strands_a_key() {
         let mut q = EventQueue::default();
-        q.note_on(0, 0, 60, 0.5);
-        q.note_on(10, 0, 60, 0.5);
-        q.note_off(20, 0, 61);
+        q.note_on(0, 0, 60, 0.5, Voice::Answer);
+        q.note_on(10, 0, 60, 0.5, Voice::Answer);
+        q.note_off(20, 0, 61, Voice::Answer);
         q.all_off(30);
         let ev: Vec<(u32, OutKind)> = q.sorted().iter().map(|e| (e.time, e.kind)).collect();
         assert_eq!(
@@ -846,13 +935,53 @@ mod tests {
         // A full queue drops note-ons but keeps room for the offs of what sounds.
         let mut q = EventQueue::default();
         for i in 0..(EVENT_CAPACITY as u32) {
-            q.note_on(i, (i % 16) as u8, (i / 16) as u8, 0.5);
+            q.note_on(i, (i % 16) as u8, (i / 16) as u8, 0.5, Voice::Answer);
         }
         assert!(q.dropped > 0);
         // Offs that do not fit this block stay pending and go out in the next one.
         q.all_off(0);
         q.clear();
         q.all_off(0);
+        assert!(!q.any_sounding());
+    }
+
+    /// The answer and the player's thru notes on one channel: neither ends the other's note.
+    #[test]
+    fn answer_and_thru_never_cut_each_others_notes() {
+        let mut q = EventQueue::default();
+        // The player holds 60 (thru); the answer wants 60 too: it is skipped, and its NoteOff
+        // does not cut the player's key.
+        q.note_on(0, 0, 60, 0.5, Voice::Thru);
+        q.note_on(5, 0, 60, 0.5, Voice::Answer);
+        q.note_off(9, 0, 60, Voice::Answer);
+        assert!(q.is_sounding(0, 60), "the player's key still sounds");
+        // The answer sounds 62; the player presses 62: the key is retriggered and becomes the
+        // player's, so the answer's later NoteOff leaves it alone.
+        q.note_on(10, 0, 62, 0.5, Voice::Answer);
+        q.note_on(12, 0, 62, 0.7, Voice::Thru);
+        q.note_off(15, 0, 62, Voice::Answer);
+        assert!(
+            q.is_sounding(0, 62),
+            "the player's retriggered key still sounds"
+        );
+        q.note_off(20, 0, 62, Voice::Thru);
+        q.release(30, Voice::Thru);
+        let ev: Vec<(u32, OutKind, u8)> = q
+            .sorted()
+            .iter()
+            .map(|e| (e.time, e.kind, e.pitch))
+            .collect();
+        assert_eq!(
+            ev,
+            vec![
+                (0, OutKind::On, 60),
+                (10, OutKind::On, 62),
+                (12, OutKind::Off, 62),
+                (12, OutKind::On, 62),
+                (20, OutKind::Off, 62),
+                (30, OutKind::Off, 60),
+            ]
+        );
         assert!(!q.any_sounding());
     }
 }

@@ -6,7 +6,7 @@
 //! of the whole chain.
 
 use crate::bridge::{Command, ModelEnds, Shared};
-use crate::engine::{Engine, HostTime};
+use crate::engine::{self, Engine, HostTime};
 use crate::params::ContinuoParams;
 use crate::playback::{EventQueue, OutKind};
 use crate::worker::{self, Brain};
@@ -16,14 +16,19 @@ use std::sync::Arc;
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SentEvent {
     pub time: u64,
+    /// A NoteOn (a shorthand for `kind == OutKind::On`).
     pub on: bool,
+    pub kind: OutKind,
     pub channel: u8,
     pub pitch: u8,
     pub velocity: f32,
 }
 
-/// A note given to the note input: (sample time, on, pitch, velocity 0..1).
+/// A note given to the note input on channel 1: (sample time, on, pitch, velocity 0..1).
 pub type MidiIn = (u64, bool, u8, f32);
+
+/// Any event given to the note input, at a sample time.
+pub type MidiEvent = (u64, engine::MidiIn);
 
 pub struct Session {
     engine: Engine,
@@ -33,8 +38,10 @@ pub struct Session {
     pub shared: Arc<Shared>,
     queue: Box<EventQueue>,
     block: usize,
-    /// Keeps the command channel open for the brain.
-    _commands: std::sync::mpsc::SyncSender<Command>,
+    /// Keeps the command channel open for the brain (and lets tests send editor commands).
+    pub commands: std::sync::mpsc::SyncSender<Command>,
+    /// The model thread's clock: stream time from this instant (offline, no wall clock).
+    t0: std::time::Instant,
 }
 
 impl Session {
@@ -54,7 +61,8 @@ impl Session {
             shared,
             queue: Box::default(),
             block,
-            _commands: tx,
+            commands: tx,
+            t0: std::time::Instant::now(),
         }
     }
 
@@ -69,12 +77,46 @@ impl Session {
         tempo: Option<f64>,
         samples: u64,
     ) -> Vec<SentEvent> {
+        let mut notes: Vec<MidiIn> = midi.to_vec();
+        // At one sample, a release before a new start.
+        notes.sort_by_key(|m| (m.0, m.1));
+        let events: Vec<MidiEvent> = notes
+            .iter()
+            .map(|&(t, on, key, velocity)| {
+                let m = if on {
+                    engine::MidiIn::NoteOn {
+                        channel: 0,
+                        key,
+                        velocity,
+                    }
+                } else {
+                    engine::MidiIn::NoteOff {
+                        channel: Some(0),
+                        key: Some(key),
+                    }
+                };
+                (t, m)
+            })
+            .collect();
+        let tempo = tempo.map(|t| (t, 0.0));
+        self.run_events(audio, &events, tempo, samples, |_, _| {})
+    }
+
+    /// Like [`Session::run`] with any note-input events (in time order), the transport playing
+    /// at `tempo` from the beat given at the run's start, and `each_block(session, stream
+    /// position)` called before every block (to change parameters or the tempo mid-run).
+    pub fn run_events(
+        &mut self,
+        audio: &[f32],
+        midi: &[MidiEvent],
+        mut tempo: Option<(f64, f64)>,
+        samples: u64,
+        mut each_block: impl FnMut(&mut Option<(f64, f64)>, u64),
+    ) -> Vec<SentEvent> {
         let base = self.engine.stream_pos();
         let total = base + samples;
         let mut sent = Vec::new();
         let mut silence = vec![0.0f32; self.block];
-        let mut midi: Vec<MidiIn> = midi.to_vec();
-        midi.sort_by_key(|m| (m.0, m.1));
         let mut next_midi = 0;
         let sr = self
             .shared
@@ -84,11 +126,9 @@ impl Session {
             let start = self.engine.stream_pos();
             let n = (self.block as u64).min(total - start) as usize;
             while next_midi < midi.len() && base + midi[next_midi].0 < start + n as u64 {
-                let (t, on, pitch, vel) = midi[next_midi];
-                let t = base + t;
-                let at = t.saturating_sub(start) as u32;
-                self.engine
-                    .receive(at, on, pitch, vel, &self.shared.counters);
+                let (t, event) = midi[next_midi];
+                let at = (base + t).saturating_sub(start) as u32;
+                self.engine.receive(at, event, &self.shared.counters);
                 next_midi += 1;
             }
             let chunk: &[f32] = match audio.get((start - base) as usize..) {
@@ -103,12 +143,17 @@ impl Session {
                     &silence[..n]
                 }
             };
-            let host = match tempo {
-                Some(t) => HostTime {
-                    tempo: Some(t),
-                    playing: true,
-                    pos_beats: Some(start as f64 / sr * t / 60.0),
-                },
+            each_block(&mut tempo, start);
+            let host = match &mut tempo {
+                Some((t, beat)) => {
+                    let host = HostTime {
+                        tempo: Some(*t),
+                        playing: true,
+                        pos_beats: Some(*beat),
+                    };
+                    *beat += n as f64 / sr * *t / 60.0;
+                    host
+                }
                 None => HostTime::default(),
             };
             self.engine.process(
@@ -123,14 +168,37 @@ impl Session {
                 sent.push(SentEvent {
                     time: start + e.time as u64,
                     on: e.kind == OutKind::On,
+                    kind: e.kind,
                     channel: e.channel,
                     pitch: e.pitch,
                     velocity: e.velocity,
                 });
             }
-            worker::step(&mut self.brain, &mut self.ends, &self.shared, &self.params);
+            self.model_step(start + n as u64);
         }
         sent
+    }
+
+    /// One step of the model thread, at stream position `pos` (its clock).
+    fn model_step(&mut self, pos: u64) {
+        let sr = self
+            .shared
+            .sample_rate
+            .load(std::sync::atomic::Ordering::Relaxed)
+            .max(1.0) as f64;
+        let now = self.t0 + std::time::Duration::from_secs_f64(pos as f64 / sr);
+        worker::step(
+            &mut self.brain,
+            &mut self.ends,
+            &self.shared,
+            &self.params,
+            now,
+        );
+    }
+
+    /// The model thread's state.
+    pub fn brain(&self) -> &Brain {
+        &self.brain
     }
 
     /// The candidates the model holds now (best first).

@@ -496,6 +496,14 @@ impl Analyzer {
         };
     }
 
+    /// Forgets the signal and starts again at stream time `clock` (after a stretch of stream the
+    /// analyser did not hear, such as a bypass), so its notes keep the caller's clock. No
+    /// allocation.
+    pub fn restart_at(&mut self, clock: u64) {
+        self.reset();
+        self.clock = clock;
+    }
+
     /// Ends the sounding note, if any, at the current stream time (end of input, transport stop).
     pub fn finish(&mut self, out: &mut impl AnalysisOutput) {
         if let Some((pitch, offset)) = self.tracker.flush(self.clock) {

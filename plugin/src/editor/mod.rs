@@ -642,8 +642,6 @@ impl ContinuoEditor {
         let c = &self.shared.counters;
         let dropped = c.frames_dropped.load(Ordering::Relaxed)
             + c.notes_dropped.load(Ordering::Relaxed)
-            + c.phrases_dropped.load(Ordering::Relaxed)
-            + c.status_dropped.load(Ordering::Relaxed)
             + c.events_dropped.load(Ordering::Relaxed);
         ui.horizontal(|ui| {
             let running = self.shared.model_running.load(Ordering::Relaxed);
@@ -671,11 +669,9 @@ impl ContinuoEditor {
             if dropped > 0 {
                 ui.colored_label(Color32::YELLOW, txt)
                     .on_hover_text(format!(
-                        "frames {}, notes {}, phrases {}, status {}, MIDI out {}",
+                        "feature frames {}, player notes and playback news {}, MIDI out {}",
                         c.frames_dropped.load(Ordering::Relaxed),
                         c.notes_dropped.load(Ordering::Relaxed),
-                        c.phrases_dropped.load(Ordering::Relaxed),
-                        c.status_dropped.load(Ordering::Relaxed),
                         c.events_dropped.load(Ordering::Relaxed)
                     ));
             } else {

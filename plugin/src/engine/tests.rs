@@ -1,0 +1,1 @@
+//! Tests of the audio-thread engine.

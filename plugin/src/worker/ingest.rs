@@ -1,0 +1,152 @@
+//! MODEL THREAD, stage 1: take in what the audio thread sent — the player's notes and playback
+//! news — in the order it happened (one ring carries both).
+
+use super::{context, Brain, OpenNote, CONTEXT_NOTES, ROLL_NOTES};
+use crate::bridge::{ModelEnds, PlaybackStatus, PlayerNote, RollNote, Shared, Stamp, ToModel};
+use crate::model::Note;
+use crate::params::{ContinuoParams, ResponseMode};
+use ringbuf::traits::Consumer;
+use std::sync::atomic::Ordering;
+
+/// Takes every event waiting in the ring. Returns whether anything came.
+pub(super) fn take_events(
+    b: &mut Brain,
+    ends: &mut ModelEnds,
+    shared: &Shared,
+    params: &ContinuoParams,
+) -> bool {
+    let mut changed = false;
+    while let Some(event) = ends.events.try_pop() {
+        changed = true;
+        match event {
+            ToModel::Note(note) => player_note(b, note, shared, params),
+            ToModel::Playback(status) => playback(b, status, shared, params),
+        }
+    }
+    changed
+}
+
+fn seconds(t: u64, shared: &Shared) -> f64 {
+    t as f64 / shared.sample_rate.load(Ordering::Relaxed).max(1.0) as f64
+}
+
+/// A player's note start or end: the context, the short-term model, the key and the roll.
+fn player_note(b: &mut Brain, note: PlayerNote, shared: &Shared, params: &ContinuoParams) {
+    b.dirty = true;
+    match note {
+        PlayerNote::On {
+            pitch,
+            velocity,
+            at,
+            origin,
+        } => {
+            let beat = context::beat(b, at.beat);
+            b.open[origin.index()][(pitch & 127) as usize] = Some(OpenNote { beat, velocity });
+            b.heard_until = b.heard_until.max(at.sample);
+            b.played.push_back(RollNote {
+                pitch,
+                velocity,
+                start_s: seconds(at.sample, shared),
+                end_s: None,
+            });
+            while b.played.len() > ROLL_NOTES {
+                b.played.pop_front();
+            }
+        }
+        PlayerNote::Off { pitch, at, origin } => {
+            b.heard_until = b.heard_until.max(at.sample);
+            let Some(open) = b.open[origin.index()][(pitch & 127) as usize].take() else {
+                return;
+            };
+            let end = context::beat(b, at.beat);
+            let note = Note {
+                pitch,
+                onset: open.beat,
+                duration: (end - open.beat).clamp(1.0 / 64.0, 16.0),
+                velocity: (open.velocity * 127.0).round().clamp(1.0, 127.0) as u8,
+            };
+            context::push(b, note, params);
+            let end_s = seconds(at.sample, shared);
+            if let Some(r) = b
+                .played
+                .iter_mut()
+                .rev()
+                .find(|r| r.pitch == pitch && r.end_s.is_none())
+            {
+                r.end_s = Some(end_s);
+            }
+        }
+    }
+}
+
+/// Playback news: what is playing (the roll), continuous mode's context, a reset.
+fn playback(b: &mut Brain, status: PlaybackStatus, shared: &Shared, params: &ContinuoParams) {
+    match status {
+        PlaybackStatus::Started { generation, at } => {
+            let Some(phrase) = b
+                .sent
+                .iter()
+                .find(|(g, _)| *g == generation)
+                .map(|(_, p)| p.clone())
+            else {
+                return;
+            };
+            if params.response.mode.value() == ResponseMode::Continuous {
+                // Keep going: the next phrase continues the one now playing.
+                let start = context::beat(b, at.beat);
+                for n in &phrase.notes {
+                    b.context.push_back(Note {
+                        onset: start + n.onset,
+                        ..*n
+                    });
+                    b.last_beat = b.last_beat.max(start + n.onset);
+                }
+                while b.context.len() > CONTEXT_NOTES {
+                    b.context.pop_front();
+                }
+                b.dirty = true;
+            }
+            let start_s = seconds(at.sample, shared);
+            b.answered.push_back((start_s, phrase.clone()));
+            while b.answered.len() > 16 {
+                b.answered.pop_front();
+            }
+            b.answer_beat = at.beat;
+            b.playing = Some((generation, start_s, phrase));
+        }
+        PlaybackStatus::Ended {
+            generation,
+            at,
+            cut,
+        } => {
+            if b.playing.as_ref().is_some_and(|p| p.0 == generation) {
+                b.playing = None;
+            }
+            if cut {
+                trim_cut_answer(b, at);
+            }
+        }
+        PlaybackStatus::Reset => {
+            // The stream clock restarts: nothing sounds any more.
+            for open in b.open.iter_mut() {
+                *open = [None; 128];
+            }
+            b.heard_until = 0;
+            b.playing = None;
+            b.played.clear();
+            b.answered.clear();
+        }
+    }
+}
+
+/// Shows only what was really played of a cut answer (beats from its start, whatever the tempo
+/// did meanwhile).
+fn trim_cut_answer(b: &mut Brain, at: Stamp) {
+    let end_beats = at.beat - b.answer_beat;
+    if let Some((_, phrase)) = b.answered.back_mut() {
+        phrase.notes.retain(|n| n.onset < end_beats);
+        for n in &mut phrase.notes {
+            n.duration = n.duration.min(end_beats - n.onset);
+        }
+    }
+}

@@ -1,0 +1,430 @@
+//! MODEL THREAD: turns the player's notes into ranked continuations.
+//!
+//! Started in `activate()`, stopped and joined in `deactivate()` and on drop. It polls the rings
+//! every few milliseconds (the audio thread never wakes it: no syscall there). Each poll is one
+//! [`step`], made of named stages, each in its own file:
+//! - [`ingest`]: the player's notes and playback news, in the order the audio thread sent them;
+//! - [`context`]: the context of recent notes in beats, the key;
+//! - [`commands`]: the editor's requests;
+//! - [`draw`]: whether to draw again (debounced settings), and drawing the candidates;
+//! - [`send`]: handing the selected phrase to the audio thread.
+//!
+//! Its long-lived state, [`Brain`], outlives the thread: a host that deactivates and re-activates
+//! the plugin (sample-rate change, say) keeps the session's memory. A panic inside a step is
+//! caught at the thread's edge: it is reported in the status line and the model restarts with the
+//! built-in model, keeping the session.
+
+mod commands;
+mod context;
+mod draw;
+mod ingest;
+mod send;
+
+use crate::analysis::key::KeyEstimator;
+use crate::bridge::{Candidate, Command, ModelEnds, RollNote, Shared, Snapshot};
+use crate::model::{Continuator, Note, Phrase, SamplerSettings, TrainedModel};
+use crate::music::KeySignature;
+use crate::params::ContinuoParams;
+use parking_lot::Mutex;
+use std::collections::VecDeque;
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::Receiver;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+pub use draw::sampler_settings;
+
+/// How often the thread looks at the rings.
+const POLL: Duration = Duration::from_millis(3);
+/// Notes of context the model sees.
+const CONTEXT_NOTES: usize = 64;
+/// Notes kept for the editor's roll.
+const ROLL_NOTES: usize = 256;
+
+/// A player note that has started and not yet ended, as the model thread knows it.
+#[derive(Debug, Clone, Copy)]
+struct OpenNote {
+    /// Start in context beats.
+    beat: f64,
+    velocity: f32,
+}
+
+/// Where the model in use came from.
+#[derive(Debug, Clone, PartialEq)]
+enum ModelSource {
+    /// The model shipped inside the plugin.
+    BuiltIn,
+    /// A model file (the path as the `model-path` state holds it).
+    File(String),
+}
+
+/// The model thread's state that survives deactivation.
+pub struct Brain {
+    /// Requests from the editor (kept here so the channel outlives thread restarts).
+    commands: Receiver<Command>,
+    /// The model in use; loaded lazily on the model thread (never on the audio thread).
+    model: Option<Arc<TrainedModel>>,
+    /// The `model-path` the model in use answers to (a failed or crashed file counts as
+    /// answered, so it is not loaded again and again).
+    model_path: Option<String>,
+    model_source: ModelSource,
+    continuator: Option<Continuator>,
+    /// Completed player notes in context beats, newest last.
+    context: VecDeque<Note>,
+    /// The player's sounding notes per source (audio, MIDI channels) and key.
+    open: Box<[[Option<OpenNote>; 128]; crate::bridge::NoteOrigin::COUNT]>,
+    /// Added to the audio thread's beat stamps so the context's beats only go forward (across
+    /// resets, transport jumps and loops), by whole bars so the beat phase is kept.
+    beat_offset: f64,
+    /// The latest context beat seen.
+    last_beat: f64,
+    played: VecDeque<RollNote>,
+    candidates: Vec<Phrase>,
+    selected: usize,
+    generation: u32,
+    /// Stream time of the newest player event processed.
+    heard_until: u64,
+    keys: KeyEstimator,
+    key: Option<(KeySignature, f32)>,
+    /// Settings the current candidates were drawn with, and when they were drawn.
+    drawn_with: Option<SamplerSettings>,
+    drawn_at: Option<Instant>,
+    /// The settings seen at the previous step and when they last changed (debounce).
+    seen_settings: Option<SamplerSettings>,
+    settings_changed_at: Option<Instant>,
+    dirty: bool,
+    seed: u64,
+    message: Option<String>,
+    generate_ms: f64,
+    /// Notes the short-term model has learnt this session.
+    session_notes: usize,
+    learning: bool,
+    /// The phrase being played (generation, start in stream seconds).
+    playing: Option<(u32, f64, Phrase)>,
+    /// Start (audio-thread beats) of the last answer that started, to trim a cut one.
+    answer_beat: f64,
+    /// Answers played recently (start in stream seconds), for the roll.
+    answered: VecDeque<(f64, Phrase)>,
+    /// Phrases sent, by generation, so a started one can be shown and (continuous mode) extended.
+    sent: VecDeque<(u32, Phrase)>,
+    /// Panics caught so far (the status line says so).
+    panics: u32,
+}
+
+impl Brain {
+    pub fn new(commands: Receiver<Command>) -> Self {
+        Self {
+            commands,
+            model: None,
+            model_path: None,
+            model_source: ModelSource::BuiltIn,
+            continuator: None,
+            context: VecDeque::with_capacity(CONTEXT_NOTES + 1),
+            open: Box::new([[None; 128]; crate::bridge::NoteOrigin::COUNT]),
+            beat_offset: 0.0,
+            last_beat: 0.0,
+            played: VecDeque::with_capacity(ROLL_NOTES + 1),
+            candidates: Vec::new(),
+            selected: 0,
+            generation: 0,
+            heard_until: 0,
+            keys: KeyEstimator::new(),
+            key: None,
+            drawn_with: None,
+            drawn_at: None,
+            seen_settings: None,
+            settings_changed_at: None,
+            dirty: false,
+            seed: 0x5eed,
+            message: None,
+            generate_ms: 0.0,
+            session_notes: 0,
+            learning: true,
+            playing: None,
+            answer_beat: 0.0,
+            answered: VecDeque::new(),
+            sent: VecDeque::new(),
+            panics: 0,
+        }
+    }
+
+    pub fn candidates(&self) -> &[Phrase] {
+        &self.candidates
+    }
+
+    pub fn key(&self) -> Option<(KeySignature, f32)> {
+        self.key
+    }
+
+    /// The notes the model sees, oldest first (context beats).
+    pub fn context(&self) -> impl Iterator<Item = &Note> {
+        self.context.iter()
+    }
+
+    /// Times the candidates were drawn (the generation of the last phrase sent).
+    pub fn generation(&self) -> u32 {
+        self.generation
+    }
+
+    /// The last message for the status line.
+    pub fn message(&self) -> Option<&str> {
+        self.message.as_deref()
+    }
+
+    /// Whether the model in use is the built-in one.
+    pub fn uses_built_in_model(&self) -> bool {
+        self.model.is_some() && self.model_source == ModelSource::BuiltIn
+    }
+
+    /// After a panic inside a step: the model restarts with the built-in model; the context and
+    /// the roll are kept, the candidates drawn anew.
+    fn recover(&mut self, what: &str, params: &ContinuoParams) {
+        self.panics += 1;
+        self.model = None;
+        self.continuator = None;
+        self.candidates.clear();
+        self.selected = 0;
+        self.drawn_with = None;
+        // The path that was in force is answered: it is not loaded again until it changes.
+        self.model_path = Some(params.model_path.read().clone());
+        self.model_source = ModelSource::BuiltIn;
+        self.message = Some(format!(
+            "the model hit an internal error ({what}); restarted with the built-in model"
+        ));
+        self.dirty = !self.context.is_empty();
+    }
+}
+
+/// Handle to the running model thread.
+pub struct ModelThread {
+    stop: Arc<AtomicBool>,
+    handle: Option<JoinHandle<()>>,
+}
+
+/// Puts the brain back in its slot and clears `model_running` however the thread ends.
+struct Lease<'a> {
+    brain: Option<Brain>,
+    slot: &'a Mutex<Option<Brain>>,
+    shared: &'a Shared,
+}
+
+impl Drop for Lease<'_> {
+    fn drop(&mut self) {
+        if let Some(b) = self.brain.take() {
+            *self.slot.lock() = Some(b);
+        }
+        self.shared.model_running.store(false, Ordering::Release);
+    }
+}
+
+impl ModelThread {
+    /// Starts the thread. The brain is taken out of its slot and put back when the thread ends.
+    pub fn spawn(
+        ends: ModelEnds,
+        shared: Arc<Shared>,
+        params: Arc<ContinuoParams>,
+        snapshot: Arc<Mutex<Snapshot>>,
+        brain: Arc<Mutex<Option<Brain>>>,
+    ) -> std::io::Result<Self> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let stop_flag = stop.clone();
+        let handle = std::thread::Builder::new()
+            .name("continuo-model".into())
+            .spawn(move || {
+                let Some(b) = brain.lock().take() else {
+                    return;
+                };
+                shared.model_running.store(true, Ordering::Release);
+                let mut lease = Lease {
+                    brain: Some(b),
+                    slot: &brain,
+                    shared: &shared,
+                };
+                let b = lease.brain.as_mut().expect("the brain was just put there");
+                let mut ends = ends;
+                let mut last_publish = Instant::now() - Duration::from_secs(1);
+                while !stop_flag.load(Ordering::Acquire) {
+                    let run = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                        let changed = step(b, &mut ends, &shared, &params, Instant::now());
+                        if changed || last_publish.elapsed() > Duration::from_millis(50) {
+                            publish(b, &snapshot);
+                            last_publish = Instant::now();
+                        }
+                    }));
+                    if let Err(panic) = run {
+                        b.recover(&panic_message(&panic), &params);
+                        publish(b, &snapshot);
+                    }
+                    std::thread::sleep(POLL);
+                }
+                publish(b, &snapshot);
+            })?;
+        Ok(Self {
+            stop,
+            handle: Some(handle),
+        })
+    }
+
+    pub fn stop(&mut self) {
+        self.stop.store(true, Ordering::Release);
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+impl Drop for ModelThread {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A panic's message in words.
+fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
+    if let Some(s) = panic.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = panic.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "unknown panic".into()
+    }
+}
+
+/// Makes sure a model is loaded: the file `model-path` names (when it changed since the model in
+/// use was chosen: a preset or a host state restored it), else the built-in one. A file that
+/// cannot be loaded leaves the model in use (or the built-in one) and says why.
+fn ensure_model(b: &mut Brain, params: &ContinuoParams) {
+    let path_changed = b.model_path.as_deref() != Some(params.model_path.read().as_str());
+    if path_changed {
+        let path = params.model_path.read().clone();
+        b.model_path = Some(path.clone());
+        if path.is_empty() {
+            if b.model_source != ModelSource::BuiltIn {
+                b.model = None;
+            }
+        } else {
+            match TrainedModel::load(&path) {
+                Ok(m) => {
+                    b.model = Some(Arc::new(m));
+                    b.model_source = ModelSource::File(path.clone());
+                    b.message = Some(format!("model loaded from {path}"));
+                }
+                Err(e) => {
+                    b.message = Some(format!(
+                        "model {path} not loaded, keeping the {} one: {e}",
+                        if b.model.is_some() {
+                            "current"
+                        } else {
+                            "built-in"
+                        }
+                    ));
+                }
+            }
+        }
+        b.continuator = None;
+        b.dirty = !b.context.is_empty();
+    }
+    if b.model.is_none() {
+        match TrainedModel::embedded() {
+            Ok(m) => {
+                b.model = Some(Arc::new(m));
+                b.model_source = ModelSource::BuiltIn;
+            }
+            Err(e) => {
+                b.message = Some(format!("the built-in model could not be loaded: {e:#}"));
+                return;
+            }
+        }
+    }
+    if b.continuator.is_some() {
+        return;
+    }
+    let Some(model) = b.model.clone() else { return };
+    let mut c = Continuator::new(model);
+    c.set_learning(params.model.learn.value());
+    for n in &b.context {
+        c.observe(*n);
+    }
+    b.continuator = Some(c);
+}
+
+/// One poll of the rings and the editor's commands, at time `now` (wall clock on the model
+/// thread, stream time offline). Returns whether anything changed.
+pub fn step(
+    b: &mut Brain,
+    ends: &mut ModelEnds,
+    shared: &Shared,
+    params: &ContinuoParams,
+    now: Instant,
+) -> bool {
+    ensure_model(b, params);
+    let mut changed = context::follow_learning(b, params);
+    changed |= ingest::take_events(b, ends, shared, params);
+    changed |= context::update_key(b, ends, params, changed);
+    changed |= commands::serve(b, ends, shared, params);
+    if draw::due(b, params, now) {
+        draw::generate(b, params, now);
+        send::selected(b, ends, shared);
+        changed = true;
+    }
+    changed
+}
+
+/// Publishes what the editor shows (behind the snapshot mutex the audio thread never takes).
+fn publish(b: &Brain, snapshot: &Mutex<Snapshot>) {
+    let total: f64 = b.candidates.iter().map(|p| p.log2_prob.exp2()).sum();
+    let candidates = b
+        .candidates
+        .iter()
+        .map(|p| Candidate {
+            phrase: p.clone(),
+            bits_per_note: -p.log2_prob / p.notes.len().max(1) as f64,
+            share: if total > 0.0 {
+                p.log2_prob.exp2() / total
+            } else {
+                0.0
+            },
+        })
+        .collect();
+    let model_info = model_info(b.model.as_deref());
+    let mut s = snapshot.lock();
+    s.played = b.played.iter().copied().collect();
+    s.candidates = candidates;
+    s.selected = b.selected;
+    s.armed_generation = b.generation;
+    s.playing = b.playing.clone();
+    s.answered = b.answered.iter().cloned().collect();
+    s.key = b.key;
+    s.model_info = model_info;
+    s.session_notes = b.session_notes;
+    s.learning = b.learning;
+    s.message = b.message.clone();
+    s.generate_ms = b.generate_ms;
+}
+
+/// A short description of the model in use (its training date cut to the day, by characters:
+/// the date comes from a file and may be anything).
+fn model_info(model: Option<&TrainedModel>) -> String {
+    match model {
+        Some(m) if m.meta.train_notes > 0 => {
+            let day: String = m.meta.date.chars().take(10).collect();
+            format!(
+                "model: {} melodies, {} notes{}",
+                m.meta.train_melodies,
+                m.meta.train_notes,
+                if day.is_empty() {
+                    String::new()
+                } else {
+                    format!(", trained {day}")
+                }
+            )
+        }
+        Some(_) => "model: untrained (session memory only)".into(),
+        None => "no model loaded".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,19 @@
+//! MODEL THREAD, stage 5: hands the selected candidate to the audio thread as a [`PhraseBuf`]
+//! through the latest-value handoff (a newer phrase replaces one not yet armed).
+
+use super::Brain;
+use crate::bridge::{ModelEnds, PhraseBuf, Shared};
+
+/// Sends the selected candidate under a new generation.
+pub(super) fn selected(b: &mut Brain, ends: &mut ModelEnds, shared: &Shared) {
+    let Some(phrase) = b.candidates.get(b.selected) else {
+        return;
+    };
+    b.generation = b.generation.wrapping_add(1).max(1);
+    let buf = PhraseBuf::from_phrase(b.generation, b.heard_until, phrase);
+    b.sent.push_back((b.generation, phrase.clone()));
+    while b.sent.len() > 16 {
+        b.sent.pop_front();
+    }
+    ends.publish_phrase(buf, &shared.counters);
+}
