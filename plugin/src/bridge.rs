@@ -362,4 +362,31 @@ pub enum Command {
     LoadModel(std::path::PathBuf),
     /// Go back to the built-in model.
     BuiltInModel,
+    /// Makes the model thread panic (tests of its recovery).
+    #[cfg(test)]
+    Crash,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Phrases sent while the audio thread is not running: when it resumes it arms the newest,
+    /// the one the editor shows, however many came meanwhile.
+    #[test]
+    fn the_audio_thread_arms_the_newest_phrase() {
+        let (mut audio, mut model) = rings();
+        let counters = Counters::default();
+        assert!(audio.new_phrase().is_none(), "nothing sent yet");
+        for generation in 1..=20 {
+            let phrase = PhraseBuf {
+                generation,
+                ..Default::default()
+            };
+            model.publish_phrase(phrase, &counters);
+        }
+        assert_eq!(audio.new_phrase().map(|p| p.generation), Some(20));
+        assert!(audio.new_phrase().is_none(), "each phrase is armed once");
+        assert_eq!(counters.phrases_replaced.load(Ordering::Relaxed), 19);
+    }
 }

@@ -378,7 +378,26 @@ impl Default for ContinuoParams {
     }
 }
 
+/// The stable ids of a choice parameter's values (the `#[id]`s of its enum), in order.
+fn ids_of<T: Enum + PartialEq + 'static>(_: &EnumParam<T>) -> &'static [&'static str] {
+    T::ids().unwrap_or(&[])
+}
+
 impl ContinuoParams {
+    /// Every choice parameter's id with the stable ids of its values, in order. Presets store a
+    /// choice by these ids, which never change when a label is renamed.
+    pub fn choice_ids(&self) -> [(&'static str, &'static [&'static str]); 7] {
+        [
+            ("source", ids_of(&self.input.source)),
+            ("tracking", ids_of(&self.input.tracking)),
+            ("scale-lock", ids_of(&self.model.scale_lock)),
+            ("scale", ids_of(&self.model.scale)),
+            ("mode", ids_of(&self.response.mode)),
+            ("grid", ids_of(&self.response.grid)),
+            ("velocity", ids_of(&self.output.velocity)),
+        ]
+    }
+
     /// The fixed scale the parameters describe (used when the lock is `Fixed`).
     pub fn fixed_scale(&self) -> Scale {
         Scale {

@@ -161,10 +161,12 @@ impl Preset {
                     ParamPtr::FloatParam(p) => serde_json::json!(round4((*p).value())),
                     ParamPtr::IntParam(p) => serde_json::json!((*p).value()),
                     ParamPtr::BoolParam(p) => serde_json::json!((*p).value()),
-                    ParamPtr::EnumParam(_) => {
-                        serde_json::json!(ptr
-                            .normalized_value_to_string(ptr.unmodulated_normalized_value(), false))
-                    }
+                    // A choice by its stable id (a renamed label keeps old presets valid).
+                    ParamPtr::EnumParam(p) => match (*p).unmodulated_plain_id() {
+                        Some(value_id) => serde_json::json!(value_id),
+                        None => serde_json::json!(ptr
+                            .normalized_value_to_string(ptr.unmodulated_normalized_value(), false)),
+                    },
                 }
             };
             values.insert(id, value);
@@ -197,7 +199,10 @@ impl Preset {
             let normalized = unsafe {
                 match self.params.get(id) {
                     None => ptr.default_normalized_value(),
-                    Some(v) => match normalized_for(*ptr, v) {
+                    Some(v) => match choice_by_id(params, id, *ptr, v)
+                        .map(Ok)
+                        .unwrap_or_else(|| normalized_for(*ptr, v))
+                    {
                         Ok(n) => n,
                         Err(e) => {
                             errors.push(format!("\"{id}\": {e}"));
@@ -237,12 +242,50 @@ impl Preset {
     }
 }
 
+/// Sets one parameter from a preset-style value (`"mode": "suggest"`, `"gap": 2.0`), directly.
+/// Only for offline sessions and tests, where no host owns the parameters.
+pub fn set_offline(
+    params: &ContinuoParams,
+    id: &str,
+    value: serde_json::Value,
+) -> Result<(), String> {
+    let map = params.param_map();
+    let (_, ptr, _) = map
+        .iter()
+        .find(|(m, _, _)| m == id)
+        .ok_or_else(|| format!("no parameter \"{id}\""))?;
+    // SAFETY: the pointers come from `params`, borrowed for this call.
+    unsafe {
+        let normalized = match choice_by_id(params, id, *ptr, &value) {
+            Some(n) => n,
+            None => normalized_for(*ptr, &value)?,
+        };
+        ptr._internal_set_normalized_value(normalized);
+    }
+    Ok(())
+}
+
 fn no_version() -> u32 {
     0
 }
 
 fn round4(x: f32) -> f64 {
     (x as f64 * 10_000.0).round() / 10_000.0
+}
+
+/// A choice stored by its stable value id (what presets write), as a normalised value; `None`
+/// when `id` is not a choice or the text is not one of its ids (it may be a display name, which
+/// older presets stored).
+unsafe fn choice_by_id(
+    params: &ContinuoParams,
+    id: &str,
+    ptr: ParamPtr,
+    v: &serde_json::Value,
+) -> Option<f32> {
+    let text = v.as_str()?.trim();
+    let (_, ids) = params.choice_ids().into_iter().find(|(p, _)| *p == id)?;
+    let index = ids.iter().position(|i| *i == text)?;
+    Some(ptr.preview_normalized(index as f32))
 }
 
 /// The normalised value a JSON value means for one parameter.
@@ -496,6 +539,7 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), PresetError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::params::ResponseMode;
 
     fn apply(params: &ContinuoParams, r: &Resolved) {
         for (ptr, n) in &r.changes {
@@ -552,6 +596,41 @@ mod tests {
             fresh.model.temperature.value(),
             ContinuoParams::default().model.temperature.value()
         );
+    }
+
+    /// Choices are saved by their stable ids, so renaming a label never breaks a preset; files
+    /// that stored the display names (earlier versions, the README's example) still load.
+    #[test]
+    fn choices_are_saved_by_stable_id_and_read_by_id_or_name() {
+        let params = ContinuoParams::default();
+        set_offline(&params, "mode", serde_json::json!("Suggest only")).unwrap();
+        set_offline(&params, "grid", serde_json::json!("1/8t")).unwrap();
+        let saved = Preset::capture("Ids", "", &params);
+        assert_eq!(saved.params["mode"], serde_json::json!("suggest"));
+        assert_eq!(saved.params["grid"], serde_json::json!("1/8t"));
+        assert_eq!(saved.params["scale-lock"], serde_json::json!("detected"));
+        assert_eq!(saved.params["source"], serde_json::json!("both"));
+        for (id, ids) in params.choice_ids() {
+            let v = saved.params[id].as_str().unwrap();
+            assert!(ids.contains(&v), "{id} saved as {v}, not one of {ids:?}");
+        }
+        let by_name = Preset::parse(
+            br#"{"version": 1, "params": {"mode": "Continuous", "grid": "1/16 triplet",
+                 "scale-lock": "Fixed scale", "scale": "Minor pentatonic", "velocity": "Follow player"}}"#,
+        )
+        .unwrap();
+        let by_id = Preset::parse(
+            br#"{"version": 1, "params": {"mode": "continuous", "grid": "1/16t",
+                 "scale-lock": "fixed", "scale": "minor-pentatonic", "velocity": "player"}}"#,
+        )
+        .unwrap();
+        let a = ContinuoParams::default();
+        let b = ContinuoParams::default();
+        apply(&a, &by_name.resolve(&a).unwrap());
+        apply(&b, &by_id.resolve(&b).unwrap());
+        assert_eq!(a.response.mode.value(), ResponseMode::Continuous);
+        assert_eq!(Preset::capture("x", "", &a), Preset::capture("x", "", &b));
+        assert!(set_offline(&a, "mode", serde_json::json!("nonsense")).is_err());
     }
 
     #[test]

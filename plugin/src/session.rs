@@ -196,6 +196,12 @@ impl Session {
         );
     }
 
+    /// Whether the plugin would ask the host to keep calling it (see
+    /// [`Engine::needs_processing`]).
+    pub fn needs_processing(&self) -> bool {
+        self.engine.needs_processing(&self.queue, &self.params)
+    }
+
     /// The model thread's state.
     pub fn brain(&self) -> &Brain {
         &self.brain

@@ -13,7 +13,7 @@ use crate::analysis::offline;
 use crate::midi_file::FileNote;
 use crate::music::note_name;
 use crate::params::ContinuoParams;
-use crate::preset::{user_dir, Library, Preset};
+use crate::preset::{user_dir, Library};
 use crate::session::{MidiIn, Session};
 
 /// Options of `continuo render`.
@@ -229,10 +229,7 @@ fn continuation(args: &Args, out: &std::path::Path) -> Result<()> {
 
 /// Sets one parameter by id through the preset validator (offline: no host).
 fn set(params: &ContinuoParams, id: &str, value: serde_json::Value) -> Result<()> {
-    let mut p = Preset::capture("", "", params);
-    p.params.insert(id.to_string(), value);
-    p.apply_offline(params)?;
-    Ok(())
+    crate::preset::set_offline(params, id, value).map_err(|e| anyhow::anyhow!("{id}: {e}"))
 }
 
 #[cfg(test)]

@@ -17,6 +17,8 @@ pub(super) fn serve(
         changed = true;
         match cmd {
             Command::Regenerate => b.dirty = true,
+            #[cfg(test)]
+            Command::Crash => panic!("crash requested by a test"),
             Command::Next | Command::Previous | Command::Select(_) => {
                 if !b.candidates.is_empty() {
                     let n = b.candidates.len();

@@ -168,6 +168,11 @@ impl Brain {
         self.generation
     }
 
+    /// Stream time of the newest player event taken in.
+    pub fn heard_until(&self) -> u64 {
+        self.heard_until
+    }
+
     /// The last message for the status line.
     pub fn message(&self) -> Option<&str> {
         self.message.as_deref()

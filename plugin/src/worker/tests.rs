@@ -1,1 +1,167 @@
-//! Tests of the model thread's stages, driven with the engine through an offline session.
+//! Tests of the model thread's stages: panics caught at its edge, a model path restored while
+//! running, debounced redraws under automation.
+
+use super::*;
+use crate::bridge::Shared;
+use crate::preset::{set_offline, Preset};
+use crate::session::{MidiIn, Session};
+use serde_json::json;
+
+fn params(json: &str) -> Arc<ContinuoParams> {
+    let p = Arc::new(ContinuoParams::default());
+    let preset =
+        Preset::parse(format!("{{\"version\": 1, \"params\": {json}}}").as_bytes()).unwrap();
+    preset.apply_offline(&p).unwrap();
+    p
+}
+
+/// A call of eight eighth notes on the note input at 120 bpm (48 kHz).
+fn call() -> Vec<MidiIn> {
+    (0..8u64)
+        .flat_map(|i| {
+            let t = i * 12_000;
+            let pitch = [60u8, 62, 64, 65, 67, 65, 64, 62][i as usize];
+            [(t, true, pitch, 0.8), (t + 11_000, false, pitch, 0.0)]
+        })
+        .collect()
+}
+
+/// A model file's date is cut to the day by characters: a date with a multi-byte character
+/// where byte 10 falls used to panic (and kill the model for the session).
+#[test]
+fn a_model_date_of_any_text_is_shown_without_panicking() {
+    let mut m = TrainedModel::untrained(Default::default());
+    m.meta.train_notes = 10;
+    m.meta.train_melodies = 1;
+    for date in ["2026-11-2é7", "ééééééééééé", "", "2026"] {
+        m.meta.date = date.into();
+        let info = model_info(Some(&m));
+        assert!(info.starts_with("model: 1 melodies"), "{info}");
+    }
+}
+
+/// A panic inside a step is caught at the thread's edge: the status line says so, the model
+/// restarts with the built-in model, the thread keeps running, and the brain is handed back
+/// when the plugin deactivates.
+#[test]
+fn a_panic_on_the_model_thread_is_reported_and_the_model_restarts() {
+    let (tx, rx) = std::sync::mpsc::sync_channel(4);
+    let slot = Arc::new(Mutex::new(Some(Brain::new(rx))));
+    let shared = Arc::new(Shared::default());
+    let params = Arc::new(ContinuoParams::default());
+    let snapshot = Arc::new(Mutex::new(Snapshot::default()));
+    let (_engine, ends) = crate::engine::Engine::new(48_000.0, 256);
+    let mut thread =
+        ModelThread::spawn(ends, shared.clone(), params, snapshot.clone(), slot.clone()).unwrap();
+    tx.send(Command::Crash).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut message = None;
+    while Instant::now() < deadline {
+        message = snapshot.lock().message.clone();
+        if message
+            .as_deref()
+            .is_some_and(|m| m.contains("internal error"))
+            && snapshot.lock().model_info.starts_with("model:")
+        {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let message = message.unwrap_or_default();
+    assert!(message.contains("internal error"), "{message}");
+    assert!(message.contains("built-in"), "{message}");
+    assert!(
+        shared.model_running.load(Ordering::Acquire),
+        "the thread runs on"
+    );
+    // Still serving requests after the panic.
+    tx.send(Command::Forget).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline
+        && snapshot.lock().message.as_deref() != Some("session memory cleared")
+    {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(
+        snapshot.lock().message.as_deref(),
+        Some("session memory cleared")
+    );
+    thread.stop();
+    assert!(!shared.model_running.load(Ordering::Acquire));
+    let brain = slot.lock().take().expect("the brain is handed back");
+    assert!(brain.uses_built_in_model());
+}
+
+/// A preset or a host state that sets the model path while the plugin runs is followed; a path
+/// that cannot be loaded keeps the model in use and says why.
+#[test]
+fn a_model_path_restored_while_running_is_loaded() {
+    let dir = std::env::temp_dir().join(format!("continuo-model-path-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("mine.json.gz");
+    let mut mine = TrainedModel::untrained(Default::default());
+    mine.meta.train_notes = 3;
+    mine.meta.train_melodies = 1;
+    mine.save(&file).unwrap();
+
+    let p = params(r#"{"source": "midi", "mode": "suggest"}"#);
+    let mut s = Session::new(48_000.0, 256, p.clone());
+    s.run(&[], &call(), Some(120.0), 48_000);
+    assert!(s.brain().uses_built_in_model());
+    *p.model_path.write() = file.display().to_string();
+    s.run(&[], &[], Some(120.0), 4_800);
+    assert!(
+        !s.brain().uses_built_in_model(),
+        "the restored path is loaded"
+    );
+    assert!(s.brain().message().unwrap_or("").contains("model loaded"));
+
+    *p.model_path.write() = dir.join("missing.json.gz").display().to_string();
+    s.run(&[], &[], Some(120.0), 4_800);
+    assert!(
+        !s.brain().uses_built_in_model(),
+        "a broken path keeps the model in use"
+    );
+    assert!(s.brain().message().unwrap_or("").contains("not loaded"));
+
+    p.model_path.write().clear();
+    s.run(&[], &[], Some(120.0), 4_800);
+    assert!(
+        s.brain().uses_built_in_model(),
+        "an empty path means the built-in model"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A model parameter automated continuously redraws a few times a second, not at every poll
+/// (each redraw re-arms a new phrase).
+#[test]
+fn automating_a_model_parameter_redraws_a_few_times_a_second() {
+    let p = params(r#"{"source": "midi", "mode": "suggest"}"#);
+    let mut s = Session::new(48_000.0, 256, p.clone());
+    s.run(&[], &call(), Some(120.0), 48_000 * 2);
+    let before = s.brain().generation();
+    // Two seconds of automation: a new temperature every block (5.3 ms).
+    let mut temperature = 0.5;
+    s.run_events(&[], &[], Some((120.0, 4.0)), 96_000, |_, _| {
+        temperature = if temperature > 1.4 {
+            0.5
+        } else {
+            temperature + 0.01
+        };
+        set_offline(&p, "temperature", json!(temperature)).unwrap();
+    });
+    let redraws = s.brain().generation() - before;
+    assert!(
+        (1..=8).contains(&redraws),
+        "{redraws} redraws in 2 s of automation"
+    );
+    // Once the knob rests, the settings in force are drawn with.
+    let at_rest = s.brain().generation();
+    s.run(&[], &[], Some(120.0), 48_000);
+    assert_eq!(
+        s.brain().generation(),
+        at_rest + 1,
+        "one last draw after it settles"
+    );
+}
