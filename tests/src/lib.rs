@@ -18,7 +18,7 @@ use clack_extensions::note_ports::{NotePortInfoBuffer, PluginNotePorts};
 use clack_extensions::params::{ParamInfoBuffer, PluginParams};
 use clack_extensions::state::PluginState;
 use clack_host::events::event_types::{
-    NoteOffEvent, NoteOnEvent, ParamValueEvent, TransportEvent, TransportFlags,
+    MidiEvent, NoteOffEvent, NoteOnEvent, ParamValueEvent, TransportEvent, TransportFlags,
 };
 use clack_host::events::spaces::CoreEventSpace;
 use clack_host::events::{EventFlags, Match};
@@ -237,6 +237,12 @@ pub enum InEvent {
         channel: u8,
         key: u8,
     },
+    /// A NoteOff with a wildcard key (every key), on one channel or (`None`) every channel.
+    NoteOffAll {
+        channel: Option<u8>,
+    },
+    /// A raw MIDI 1.0 message (controllers, pitch bend, pressure) on the note input.
+    Midi([u8; 3]),
     /// A parameter change: CLAP id and CLAP ("plain") value.
     Param {
         id: u32,
@@ -739,6 +745,10 @@ pub struct BlockOut {
     /// Output events out of time order or past the block's end (CLAP wants them sorted and
     /// inside the block).
     pub violations: Vec<String>,
+    /// Raw MIDI messages sent (absolute time, bytes): controllers, pitch bend, pressure.
+    pub midi: Vec<(u64, [u8; 3])>,
+    /// What `process()` returned (`None` when it failed or was not called).
+    pub status: Option<ProcessStatus>,
 }
 
 impl Session {
@@ -872,6 +882,18 @@ impl Session {
                     Pckn::new(0u16, channel as u16, key as u16, Match::All),
                     0.0,
                 )),
+                InEvent::NoteOffAll { channel } => {
+                    let channel = match channel {
+                        Some(c) => Match::Specific(c as u16),
+                        None => Match::All,
+                    };
+                    self.in_events.push(&NoteOffEvent::new(
+                        t,
+                        Pckn::new(0u16, channel, Match::All, Match::All),
+                        0.0,
+                    ))
+                }
+                InEvent::Midi(data) => self.in_events.push(&MidiEvent::new(t, 0, data)),
                 InEvent::Param { id, value } => self.in_events.push(&ParamValueEvent::new(
                     t,
                     ClapId::new(id),
@@ -936,6 +958,7 @@ impl Session {
             transport.as_ref(),
         );
         out.ok = status.is_ok();
+        out.status = status.as_ref().ok().copied();
         if status.is_err() {
             self.errors += 1;
         }
@@ -971,6 +994,7 @@ impl Session {
                     key: match_u16(ev.key()) as u8,
                     velocity: ev.velocity(),
                 }),
+                Some(CoreEventSpace::Midi(ev)) => out.midi.push((t, ev.data())),
                 _ => out.other_events += 1,
             }
         }
@@ -1039,13 +1063,28 @@ impl Session {
                 }
             }
             let inputs: Vec<&[f32]> = chans.iter().map(|c| c.as_slice()).collect();
+            let quiet = block_events.is_empty() && chans.iter().flatten().all(|&x| x == 0.0);
+            let may_sleep = matches!(
+                fed.last_status,
+                Some(ProcessStatus::ContinueIfNotQuiet | ProcessStatus::Sleep)
+            );
+            if feed.sleep_when_quiet && quiet && may_sleep {
+                fed.slept.push(self.pos);
+                self.pos += n as u64;
+                done += n as u64;
+                fed.blocks += 1;
+                continue;
+            }
             scratch.notes.clear();
+            scratch.midi.clear();
             scratch.violations.clear();
             self.process_into(n, &inputs, &block_events, &mut scratch, feed.keep_audio);
             if !scratch.ok {
                 fed.errors += 1;
             }
             fed.violations.append(&mut scratch.violations);
+            fed.midi.append(&mut scratch.midi);
+            fed.last_status = scratch.status;
             for note in &scratch.notes {
                 fed.notes.push(*note);
             }
@@ -1116,6 +1155,11 @@ pub struct Feed {
     /// every few ms, see each event batch on its own).
     pub pause_after_events: Duration,
     pub pause_every_block: Option<Duration>,
+    /// Behave like a host that suspends quiet plugins (Bitwig, Cubase): after a block for which
+    /// the plugin answered "continue if not quiet" (or "sleep"), blocks with silent input and no
+    /// input events are not processed (the plugin hears nothing and sends nothing) until input
+    /// comes again.
+    pub sleep_when_quiet: bool,
 }
 
 impl Feed {
@@ -1129,6 +1173,7 @@ impl Feed {
             keep_audio: false,
             pause_after_events: Duration::ZERO,
             pause_every_block: None,
+            sleep_when_quiet: false,
         }
     }
 }
@@ -1145,6 +1190,13 @@ pub struct Fed {
     pub errors: usize,
     /// See [`BlockOut::violations`].
     pub violations: Vec<String>,
+    /// See [`BlockOut::midi`].
+    pub midi: Vec<(u64, [u8; 3])>,
+    /// Blocks the host skipped because the plugin let it sleep (see [`Feed::sleep_when_quiet`]),
+    /// and the stream position of each skipped block.
+    pub slept: Vec<u64>,
+    /// The last status `process()` returned.
+    pub last_status: Option<ProcessStatus>,
 }
 
 /// A completed output note: (NoteOn time, NoteOff time, channel, key, velocity).
