@@ -651,83 +651,17 @@ impl Analyzer {
 
     /// One hop: all stages over the last frame, then the tracker.
     fn analyse_hop(&mut self, at: u32, out: &mut impl AnalysisOutput) {
-        // Frame in time order: oldest sample (at ring_pos) first.
-        let split = self.ring_pos.min(self.ring.len());
-        let (newer, older) = self.ring.split_at(split);
-        if let Some((a, b)) = self.frame.split_at_mut_checked(older.len()) {
-            a.copy_from_slice(older);
-            if b.len() == newer.len() {
-                b.copy_from_slice(newer);
-            }
-        }
-
+        self.assemble_frame();
         let level = self.loudness.process(&self.frame);
-        let short_start = self.frame.len().saturating_sub(self.sizes.short_len);
-        self.short
-            .process(self.frame.get(short_start..).unwrap_or(&[]));
-        let mags = self.short.magnitudes(self.flux_bins);
-        let onset = self.onset.process(mags, level.recent_db);
-        if onset.onset && self.gate_backdate > 0 {
-            self.gate_start = Some(self.clock.saturating_sub(self.gate_backdate));
-        }
-
+        let onset = self.onset_stage(level.recent_db);
         self.long.process(&self.frame);
-        // Pitch: the shortest window that gives a confident answer in its range wins (a new
-        // note fills a short window sooner). Lower notes need the long window, which after an
-        // attack still holds the previous note: for one window length after an onset the
-        // samples since the onset alone are tried first (the onset gate). The long window is
-        // searched only when nothing else answered.
-        let mut estimate = PitchEstimate::default();
-        let voiced_level = level.frame_db > PITCH_FLOOR_DB;
-        let mut decided = false;
-        if self.gate_start.is_some() && self.previous_hz > 0.0 && voiced_level {
-            let cancelled = self.cancelled_estimate();
-            let away = (crate::music::hz_to_midi(cancelled.hz)
-                - crate::music::hz_to_midi(self.previous_hz))
-            .abs()
-                > CANCEL_MIN_SEMITONES;
-            if cancelled.hz > 0.0 && cancelled.confidence >= self.cancel_min_confidence && away {
-                estimate = cancelled;
-                decided = true;
-            }
-        }
-        if !decided && self.tiny_pitch_min_hz > 0.0 && voiced_level {
-            let quarter = self.frame.len() - self.frame.len() / 4;
-            let recent = self.frame.get(quarter..).unwrap_or(&[]);
-            let spectrum = self.tiny_pitch_stft.process(recent);
-            let tiny = self.tiny_pitch.process(recent, spectrum);
-            if tiny.hz >= self.tiny_pitch_min_hz && tiny.confidence >= self.short_min_confidence {
-                estimate = tiny;
-                decided = true;
-            }
-        }
-        if !decided && self.short_pitch_min_hz > 0.0 && voiced_level {
-            let half = self.frame.len() / 2;
-            let recent = self.frame.get(half..).unwrap_or(&[]);
-            let spectrum = self.short_pitch_stft.process(recent);
-            let short = self.short_pitch.process(recent, spectrum);
-            if short.hz >= self.short_pitch_min_hz && short.confidence >= self.short_min_confidence
-            {
-                estimate = short;
-                decided = true;
-            }
-        }
-        if let Some(start) = self.gate_start {
-            let since = self.clock.saturating_sub(start);
-            if since >= self.sizes.frame_len as u64 {
-                self.gate_start = None;
-            } else if !decided && since >= self.gate_min_samples && voiced_level {
-                let gated = self.gated_estimate(since as usize);
-                if gated.hz > 0.0 && gated.confidence >= self.gate_min_confidence {
-                    estimate = gated;
-                    decided = true;
-                }
-            }
-        }
-        if !decided && voiced_level {
-            let spectrum = self.long.spectrum();
-            estimate = self.pitch.process(&self.frame, spectrum);
-        }
+        let voiced = level.frame_db > PITCH_FLOOR_DB;
+        let mut estimate = if voiced {
+            self.pitch_stage()
+        } else {
+            self.expire_gate();
+            PitchEstimate::default()
+        };
         Stft::hann_magnitudes_from_padded(
             self.long.spectrum(),
             self.sizes.frame_len,
@@ -735,31 +669,13 @@ impl Analyzer {
         );
         let chroma = self.chroma.process(&self.hann_mags);
         self.salience.process(&self.hann_mags);
-        if estimate.hz > 0.0 {
-            estimate.hz = self.lift_subharmonic(estimate.hz);
-            if !self.has_fundamental(estimate.hz) {
-                estimate.confidence = 0.0;
-            }
-        }
-
+        self.guard_subharmonics(&mut estimate);
         let midi = if estimate.hz > 0.0 {
             crate::music::hz_to_midi(estimate.hz)
         } else {
             0.0
         };
-        // Remember the sounding note's frequency for cancellation, from clear estimates away
-        // from attacks.
-        match self.tracker.active_pitch() {
-            Some(p)
-                if self.gate_start.is_none()
-                    && estimate.confidence >= PREVIOUS_MIN_CONFIDENCE
-                    && (midi - f32::from(p)).abs() < 0.5 =>
-            {
-                self.previous_hz = estimate.hz;
-            }
-            Some(_) => {}
-            None => self.previous_hz = 0.0,
-        }
+        self.remember_previous_note(&estimate, midi);
         let decision = self.tracker.process(
             &TrackerInput {
                 time: self.clock,
@@ -800,6 +716,149 @@ impl Analyzer {
             chroma,
         };
         out.frame(&self.last);
+    }
+
+    /// The last frame in time order: oldest sample (at `ring_pos`) first.
+    fn assemble_frame(&mut self) {
+        let split = self.ring_pos.min(self.ring.len());
+        let (newer, older) = self.ring.split_at(split);
+        if let Some((a, b)) = self.frame.split_at_mut_checked(older.len()) {
+            a.copy_from_slice(older);
+            if b.len() == newer.len() {
+                b.copy_from_slice(newer);
+            }
+        }
+    }
+
+    /// Onsets from the short transform's spectral flux; an onset opens the onset gate.
+    fn onset_stage(&mut self, recent_db: f32) -> onset::OnsetOutput {
+        let short_start = self.frame.len().saturating_sub(self.sizes.short_len);
+        self.short
+            .process(self.frame.get(short_start..).unwrap_or(&[]));
+        let mags = self.short.magnitudes(self.flux_bins);
+        let onset = self.onset.process(mags, recent_db);
+        if onset.onset && self.gate_backdate > 0 {
+            self.gate_start = Some(self.clock.saturating_sub(self.gate_backdate));
+        }
+        onset
+    }
+
+    /// Pitch of a voiced frame: the shortest window that gives a confident answer in its range
+    /// wins (a new note fills a short window sooner). Lower notes need the long window, which
+    /// after an attack still holds the previous note: for one window length after an onset the
+    /// samples since the onset alone are tried first (the onset gate), and the previous note is
+    /// cancelled from the quarter window. The long window is searched only when nothing else
+    /// answered.
+    fn pitch_stage(&mut self) -> PitchEstimate {
+        if let Some(cancelled) = self.cancelled_answer() {
+            self.expire_gate();
+            return cancelled;
+        }
+        if let Some(tiny) = self.window_answer(4) {
+            self.expire_gate();
+            return tiny;
+        }
+        if let Some(short) = self.window_answer(2) {
+            self.expire_gate();
+            return short;
+        }
+        if let Some(gated) = self.gated_answer() {
+            return gated;
+        }
+        let spectrum = self.long.spectrum();
+        self.pitch.process(&self.frame, spectrum)
+    }
+
+    /// The cancelled quarter window's answer while an onset is recent and a note was sounding,
+    /// when it is clearly periodic and away from the old note.
+    fn cancelled_answer(&mut self) -> Option<PitchEstimate> {
+        if self.gate_start.is_none() || self.previous_hz <= 0.0 {
+            return None;
+        }
+        let cancelled = self.cancelled_estimate();
+        let away = (crate::music::hz_to_midi(cancelled.hz)
+            - crate::music::hz_to_midi(self.previous_hz))
+        .abs()
+            > CANCEL_MIN_SEMITONES;
+        (cancelled.hz > 0.0 && cancelled.confidence >= self.cancel_min_confidence && away)
+            .then_some(cancelled)
+    }
+
+    /// The answer of the last `1 / fraction` of the frame (4: the quarter window, 2: the half),
+    /// when it is confident and within that window's range.
+    fn window_answer(&mut self, fraction: usize) -> Option<PitchEstimate> {
+        let (min_hz, stft, detector) = match fraction {
+            4 => (
+                self.tiny_pitch_min_hz,
+                &mut self.tiny_pitch_stft,
+                &mut self.tiny_pitch,
+            ),
+            _ => (
+                self.short_pitch_min_hz,
+                &mut self.short_pitch_stft,
+                &mut self.short_pitch,
+            ),
+        };
+        if min_hz <= 0.0 {
+            return None;
+        }
+        let from = self.frame.len() - self.frame.len() / fraction;
+        let recent = self.frame.get(from..).unwrap_or(&[]);
+        let spectrum = stft.process(recent);
+        let estimate = detector.process(recent, spectrum);
+        (estimate.hz >= min_hz && estimate.confidence >= self.short_min_confidence)
+            .then_some(estimate)
+    }
+
+    /// The onset gate's answer (the samples since the onset alone), once enough of them are
+    /// there; the gate closes one window length after the onset.
+    fn gated_answer(&mut self) -> Option<PitchEstimate> {
+        let since = self.clock.saturating_sub(self.gate_start?);
+        if since >= self.sizes.frame_len as u64 {
+            self.gate_start = None;
+            return None;
+        }
+        if since < self.gate_min_samples {
+            return None;
+        }
+        let gated = self.gated_estimate(since as usize);
+        (gated.hz > 0.0 && gated.confidence >= self.gate_min_confidence).then_some(gated)
+    }
+
+    /// Closes the onset gate once the frame holds only samples since the onset.
+    fn expire_gate(&mut self) {
+        if let Some(start) = self.gate_start {
+            if self.clock.saturating_sub(start) >= self.sizes.frame_len as u64 {
+                self.gate_start = None;
+            }
+        }
+    }
+
+    /// Subharmonic guards on the Hann spectrum: a mixture's common subharmonic is lifted to
+    /// the pitch, and a pitch with no energy at its fundamental is not trusted.
+    fn guard_subharmonics(&self, estimate: &mut PitchEstimate) {
+        if estimate.hz > 0.0 {
+            estimate.hz = self.lift_subharmonic(estimate.hz);
+            if !self.has_fundamental(estimate.hz) {
+                estimate.confidence = 0.0;
+            }
+        }
+    }
+
+    /// Remembers the sounding note's frequency for cancellation, from clear estimates away from
+    /// attacks.
+    fn remember_previous_note(&mut self, estimate: &PitchEstimate, midi: f32) {
+        match self.tracker.active_pitch() {
+            Some(p)
+                if self.gate_start.is_none()
+                    && estimate.confidence >= PREVIOUS_MIN_CONFIDENCE
+                    && (midi - f32::from(p)).abs() < 0.5 =>
+            {
+                self.previous_hz = estimate.hz;
+            }
+            Some(_) => {}
+            None => self.previous_hz = 0.0,
+        }
     }
 }
 
