@@ -5,6 +5,8 @@
 //! - `cargo xtask deps`  — only the system package check (installs as root on Debian/Ubuntu)
 //! - `cargo xtask bundle continuo [--release] [--features …]` — nice-plug-xtask's bundler
 
+mod dataset;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::Instant;
@@ -33,6 +35,7 @@ fn main() -> ExitCode {
         Some("demo") => demo(),
         Some("test") => test(&args[1..]),
         Some("deps") => deps(),
+        Some("render-dataset") => dataset::render_dataset(&args[1..]),
         _ => nice_plug_xtask::main(),
     };
     match result {

@@ -22,6 +22,8 @@ enum Command {
     Render(cli::render::Args),
     /// Score the transcription against ground-truth `.notes.tsv` files in a folder.
     EvalTranscription(cli::transcription::Args),
+    /// Score the key the plugin shows against the melodies' keys (NAME.json) in a folder.
+    EvalKey(cli::key::Args),
     /// Train a model on a folder of MIDI files.
     Train(cli::train::Args),
     /// Evaluate a model on a folder of MIDI files (bits per note, top-k accuracy).
@@ -35,6 +37,7 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Render(a) => cli::render::run(a),
         Command::EvalTranscription(a) => cli::transcription::run(a),
+        Command::EvalKey(a) => cli::key::run(a),
         Command::Train(a) => cli::train::run(a),
         Command::Eval(a) => cli::eval::run(a),
         Command::Presets(a) => cli::presets::run(a),

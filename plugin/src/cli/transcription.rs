@@ -164,6 +164,36 @@ pub fn is_struck_plucked_synth(program: u8) -> bool {
     program <= 39 || (80..=87).contains(&program)
 }
 
+/// Instrument family of a General MIDI program (0-based), in the names `cargo xtask
+/// render-dataset` uses: the GM families, with guitars split into nylon, steel and electric,
+/// solo strings apart from ensembles, voices apart from ensembles, and harp with the ethnic
+/// plucked instruments.
+pub fn family_of(program: u8) -> &'static str {
+    match program {
+        0..=7 => "piano",
+        8..=15 => "chromatic-percussion",
+        16..=23 => "organ",
+        24 => "guitar-nylon",
+        25 => "guitar-steel",
+        26..=31 => "guitar-electric",
+        32..=39 => "bass",
+        40..=45 => "strings-solo",
+        46 => "ethnic-plucked",
+        47 => "percussive",
+        48..=51 | 55 => "strings-ensemble",
+        52..=54 => "voice",
+        56..=63 => "brass",
+        64..=71 => "reed",
+        72..=79 => "pipe",
+        80..=87 => "synth-lead",
+        88..=95 => "synth-pad",
+        96..=103 => "synth-effects",
+        104..=111 => "ethnic-plucked",
+        112..=119 => "percussive",
+        _ => "sound-effects",
+    }
+}
+
 /// Reads a `.notes.tsv` (onset_s, offset_s, midi_pitch; lines that do not parse are skipped).
 pub fn read_reference(path: &Path) -> Result<Vec<ScoredNote>> {
     let text =
@@ -185,6 +215,8 @@ pub fn read_reference(path: &Path) -> Result<Vec<ScoredNote>> {
 pub struct FileScore {
     pub name: String,
     pub program: Option<u8>,
+    /// Instrument family of the program ([`family_of`]).
+    pub family: Option<&'static str>,
     pub struck_plucked_synth: bool,
     pub reference_notes: usize,
     pub estimated_notes: usize,
@@ -226,6 +258,7 @@ pub fn score_file(
         FileScore {
             name: name.to_string(),
             program,
+            family: program.map(family_of),
             struck_plucked_synth: program.is_some_and(is_struck_plucked_synth),
             reference_notes: reference.len(),
             estimated_notes: est.len(),
@@ -271,6 +304,19 @@ pub struct Summary {
     pub latency_struck_plucked_synth: LatencySummary,
     pub latency_other: LatencySummary,
     pub latency_all: LatencySummary,
+    /// Per instrument family (files whose name carries a program), by family name.
+    pub families: Vec<FamilySummary>,
+}
+
+/// The figures of one instrument family.
+#[derive(Debug, Clone, Serialize)]
+pub struct FamilySummary {
+    pub family: &'static str,
+    pub files: usize,
+    pub mean_f1: f64,
+    pub mean_precision: f64,
+    pub mean_recall: f64,
+    pub latency: LatencySummary,
 }
 
 fn mean(values: impl Iterator<Item = f64>) -> Option<f64> {
@@ -306,6 +352,25 @@ pub fn summarise(files: &[FileScore], block: u32) -> Summary {
         ),
         latency_other: latency_summary(files.iter().filter(|f| !f.struck_plucked_synth)),
         latency_all: latency_summary(files.iter()),
+        families: {
+            let mut names: Vec<&'static str> = files.iter().filter_map(|f| f.family).collect();
+            names.sort_unstable();
+            names.dedup();
+            names
+                .into_iter()
+                .map(|family| {
+                    let of = || files.iter().filter(move |f| f.family == Some(family));
+                    FamilySummary {
+                        family,
+                        files: of().count(),
+                        mean_f1: mean(of().map(|f| f.f1)).unwrap_or(0.0),
+                        mean_precision: mean(of().map(|f| f.precision)).unwrap_or(0.0),
+                        mean_recall: mean(of().map(|f| f.recall)).unwrap_or(0.0),
+                        latency: latency_summary(of()),
+                    }
+                })
+                .collect()
+        },
     }
 }
 
@@ -458,6 +523,25 @@ pub fn run(args: Args) -> Result<()> {
             l.notes
         );
     }
+    if !s.families.is_empty() {
+        println!(
+            "\n{:<22} {:>5} {:>6} {:>6} {:>6} {:>8} {:>8} {:>6}",
+            "family", "files", "F1", "P", "R", "lat_med", "lat_p95", "notes"
+        );
+        for f in &s.families {
+            println!(
+                "{:<22} {:>5} {:>6.3} {:>6.3} {:>6.3} {:>8} {:>8} {:>6}",
+                f.family,
+                f.files,
+                f.mean_f1,
+                f.mean_precision,
+                f.mean_recall,
+                ms(f.latency.median_ms),
+                ms(f.latency.p95_ms),
+                f.latency.notes
+            );
+        }
+    }
     Ok(())
 }
 
@@ -535,6 +619,10 @@ mod tests {
         assert_eq!(program_of("nothing"), None);
         assert!(is_struck_plucked_synth(0) && is_struck_plucked_synth(81));
         assert!(!is_struck_plucked_synth(40) && !is_struck_plucked_synth(73));
+        assert_eq!(family_of(24), "guitar-nylon");
+        assert_eq!(family_of(42), "strings-solo");
+        assert_eq!(family_of(53), "voice");
+        assert_eq!(family_of(105), "ethnic-plucked");
     }
 
     #[test]
