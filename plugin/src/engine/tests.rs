@@ -369,3 +369,23 @@ fn held_keys_are_tracked_per_channel() {
         "suggest only, nothing held: the host may sleep"
     );
 }
+
+/// Legato notes from the audio: each start is dated back to its attack, a little before the
+/// previous note's end; the context keeps their spacing (no jump of whole bars).
+#[test]
+fn legato_notes_keep_their_spacing_in_beats() {
+    let p = params(r#"{"source": "audio", "mode": "suggest"}"#);
+    let mut s = Session::new(SR, BLOCK, p);
+    let mut audio = vec![0.0f32; secs(0.2) as usize];
+    for pitch in [60.0, 64.0, 67.0, 72.0, 67.0] {
+        audio.extend(tone(pitch, 0.3));
+    }
+    audio.extend(std::iter::repeat_n(0.0, secs(1.0) as usize));
+    s.run(&audio, &[], Some(120.0), audio.len() as u64);
+    let onsets: Vec<f64> = s.brain().context().map(|n| n.onset).collect();
+    assert!(onsets.len() >= 4, "{onsets:?}");
+    for w in onsets.windows(2) {
+        // 0.3 s apart at 120 bpm: 0.6 beats.
+        assert!((w[1] - w[0] - 0.6).abs() < 0.1, "{onsets:?}");
+    }
+}

@@ -10,14 +10,19 @@ use ringbuf::traits::Consumer;
 /// Beats in a bar, for shifts that keep the beat phase.
 const BAR: f64 = 4.0;
 
+/// How far a stamp may fall behind the latest one without being a jump of the transport: a
+/// detected note's start is dated back to its attack, before the end of the note it follows.
+const BACKDATE_BEATS: f64 = 1.0;
+
 /// The context beat of an audio-thread beat stamp. The stamps follow the host's grid while its
 /// transport runs and accumulate at the block tempo otherwise; they jump back when the transport
-/// relocates or loops. The context must only go forward, so a stamp that lands well before the
-/// latest note moves the origin on by whole bars (the phase in the bar is kept).
+/// relocates or loops (or the plugin is reset). The context must only go forward, so a stamp that
+/// lands well before the latest one moves the origin on by whole bars (the phase in the bar is
+/// kept).
 pub(super) fn beat(b: &mut Brain, stamp: f64) -> f64 {
     let stamp = if stamp.is_finite() { stamp } else { 0.0 };
     let mut beat = stamp + b.beat_offset;
-    if beat < b.last_beat - 1e-6 {
+    if beat < b.last_beat - BACKDATE_BEATS {
         let bars = ((b.last_beat - beat) / BAR).ceil() + 1.0;
         b.beat_offset += bars * BAR;
         beat = stamp + b.beat_offset;
