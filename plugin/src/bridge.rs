@@ -189,6 +189,10 @@ pub struct Shared {
     /// Stream position (samples since activation) at the end of the last block.
     pub stream_pos: AtomicU64,
     pub sample_rate: AtomicF32,
+    /// False while the analyser cannot listen at `sample_rate` (see
+    /// `analysis::listens_at`): the audio passes through and only MIDI input is heard.
+    /// Set in `activate()`.
+    pub analysis_listening: AtomicBool,
     /// Tempo in use (host's or internal), bpm.
     pub tempo: AtomicF32,
     pub host_playing: AtomicBool,
@@ -221,6 +225,7 @@ impl Default for Shared {
             onsets: AtomicU64::new(0),
             stream_pos: AtomicU64::new(0),
             sample_rate: AtomicF32::new(48_000.0),
+            analysis_listening: AtomicBool::new(true),
             tempo: AtomicF32::new(120.0),
             host_playing: AtomicBool::new(false),
             host_beats: AtomicF32::new(f32::NAN),

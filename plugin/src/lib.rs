@@ -9,7 +9,7 @@ pub mod bridge;
 pub mod cli;
 pub mod editor;
 pub mod engine;
-pub mod midi_file;
+pub mod files;
 pub mod model;
 pub mod music;
 pub mod params;
@@ -45,6 +45,8 @@ pub struct Continuo {
     /// anew in every `activate()`) so notes still sounding at deactivation get their NoteOff in
     /// the first block after re-activation.
     queue: Box<EventQueue>,
+    /// The active layout is mono in, stereo out: the input is copied to the right side.
+    mono_to_stereo: bool,
 }
 
 impl Default for Continuo {
@@ -59,6 +61,7 @@ impl Default for Continuo {
             engine: None,
             model_thread: None,
             queue: Box::default(),
+            mono_to_stereo: false,
         }
     }
 }
@@ -78,17 +81,36 @@ impl Plugin for Continuo {
     const EMAIL: &'static str = "continuo@example.invalid";
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
 
+    /// Stereo first: it is the default of hosts that take the first layout, and on a stereo track
+    /// it passes both sides untouched (a mono-input default would drop the right side there).
+    /// Mono in → stereo out is for mono tracks in hosts that negotiate (CLAP audio-ports-config,
+    /// VST3 `setBusArrangements(mono, stereo)`): the input goes out on both sides.
     const AUDIO_IO_LAYOUTS: &'static [AudioIOLayout] = &[
         AudioIOLayout {
             main_input_channels: NonZeroU32::new(2),
             main_output_channels: NonZeroU32::new(2),
-            names: PortNames::const_default(),
+            names: PortNames {
+                layout: Some("Stereo"),
+                ..PortNames::const_default()
+            },
+            ..AudioIOLayout::const_default()
+        },
+        AudioIOLayout {
+            main_input_channels: NonZeroU32::new(1),
+            main_output_channels: NonZeroU32::new(2),
+            names: PortNames {
+                layout: Some("Mono in, stereo out"),
+                ..PortNames::const_default()
+            },
             ..AudioIOLayout::const_default()
         },
         AudioIOLayout {
             main_input_channels: NonZeroU32::new(1),
             main_output_channels: NonZeroU32::new(1),
-            names: PortNames::const_default(),
+            names: PortNames {
+                layout: Some("Mono"),
+                ..PortNames::const_default()
+            },
             ..AudioIOLayout::const_default()
         },
     ];
@@ -118,16 +140,31 @@ impl Plugin for Continuo {
 
     fn activate(
         &mut self,
-        _audio_io_layout: &AudioIOLayout,
+        audio_io_layout: &AudioIOLayout,
         buffer_config: &BufferConfig,
         _context: &mut impl ActivateContext<Self>,
     ) -> bool {
         self.stop_model_thread();
         let sample_rate = buffer_config.sample_rate;
-        if !(sample_rate.is_finite() && (8_000.0..=768_000.0).contains(&sample_rate)) {
-            nice_error!("Continuo: unsupported sample rate {sample_rate}");
+        // Any rate a host can run at is fine for the passthrough; the analyser only listens
+        // where its windows work (`analysis::listens_at`), and the editor says so.
+        if !(sample_rate.is_finite() && sample_rate > 0.0) {
+            nice_error!("Continuo: unusable sample rate {sample_rate}");
             return false;
         }
+        let listening = analysis::listens_at(sample_rate);
+        if !listening {
+            nice_warn!(
+                "Continuo: analysis off at {sample_rate} Hz (it listens at {}–{} Hz)",
+                analysis::MIN_SAMPLE_RATE,
+                analysis::MAX_SAMPLE_RATE
+            );
+        }
+        self.shared
+            .analysis_listening
+            .store(listening, Ordering::Relaxed);
+        self.mono_to_stereo = audio_io_layout.main_input_channels.map(NonZeroU32::get) == Some(1)
+            && audio_io_layout.main_output_channels.map(NonZeroU32::get) == Some(2);
         let max_block = (buffer_config.max_buffer_size as usize).clamp(1, 1 << 16);
         let (engine, model_ends) = Engine::new(sample_rate, max_block);
         self.shared
@@ -171,6 +208,12 @@ impl Plugin for Continuo {
         };
         let counters = &self.shared.counters;
         let n = buffer.samples();
+        // Mono in, stereo out: nice-plug put the input on the left and zeroed the right.
+        if self.mono_to_stereo {
+            if let [left, right, ..] = buffer.as_slice() {
+                right.copy_from_slice(left);
+            }
+        }
 
         // The note input (keyboard players): notes, pedal, bends, pressure.
         while let Some(event) = context.next_event() {

@@ -16,8 +16,8 @@ use std::sync::Arc;
 
 /// A small valid SMF: one track, a few notes.
 fn valid_midi() -> Vec<u8> {
-    let notes: Vec<continuo::midi_file::FileNote> = (0..8)
-        .map(|i| continuo::midi_file::FileNote {
+    let notes: Vec<continuo::files::midi::FileNote> = (0..8)
+        .map(|i| continuo::files::midi::FileNote {
             start_beats: i as f64 * 0.5,
             length_beats: 0.5,
             pitch: 60 + (i * 2 % 12) as u8,
@@ -25,7 +25,7 @@ fn valid_midi() -> Vec<u8> {
             channel: 0,
         })
         .collect();
-    continuo::midi_file::encode(&notes, 120.0, "t")
+    continuo::files::midi::encode(&notes, 120.0, "t")
 }
 
 /// A small valid 16-bit mono WAV.
@@ -129,7 +129,7 @@ proptest! {
         let bytes = mutate(valid_wav(), &edits, cut);
         let path = std::env::temp_dir().join(format!("continuo-prop-{}.wav", std::process::id()));
         std::fs::write(&path, &bytes).unwrap();
-        if let Ok((samples, rate)) = continuo::analysis::offline::read_wav(&path) {
+        if let Ok((samples, rate)) = continuo::files::transcribe::read_wav(&path) {
             prop_assert!(rate > 0.0);
             let _ = samples.len();
         }

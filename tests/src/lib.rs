@@ -308,8 +308,22 @@ impl Transport {
 pub struct Config {
     pub sample_rate: f64,
     pub max_block: u32,
-    /// Audio channels of the main ports (1 or 2).
-    pub channels: usize,
+    /// Audio channels of the main input port (1 or 2).
+    pub in_channels: usize,
+    /// Audio channels of the main output port (1 or 2).
+    pub out_channels: usize,
+}
+
+impl Config {
+    /// The same number of channels in and out.
+    pub fn new(sample_rate: f64, max_block: u32, channels: usize) -> Self {
+        Self {
+            sample_rate,
+            max_block,
+            in_channels: channels,
+            out_channels: channels,
+        }
+    }
 }
 
 /// One plugin instance, living on the thread that created it.
@@ -441,14 +455,20 @@ impl Plugin {
     /// Selects the (inactive) plugin's audio configuration with `channels` main input and output
     /// channels.
     pub fn select_channels(&mut self, channels: u32) -> Result<()> {
+        self.select_layout(channels, channels)
+    }
+
+    /// Selects the (inactive) plugin's audio configuration with `inputs` main input and
+    /// `outputs` main output channels.
+    pub fn select_layout(&mut self, inputs: u32, outputs: u32) -> Result<()> {
         let ext = self
             .ports_config_ext
             .ok_or_else(|| err("no audio-ports-config extension"))?;
         let id = self
             .audio_configs()
             .into_iter()
-            .find(|c| c.2 == channels && c.3 == channels)
-            .ok_or_else(|| err(format!("no {channels}-channel configuration")))?
+            .find(|c| c.2 == inputs && c.3 == outputs)
+            .ok_or_else(|| err(format!("no {inputs} in, {outputs} out configuration")))?
             .0;
         let h = self.instance.plugin_handle();
         ext.select(&h, ClapId::new(id))
@@ -604,11 +624,7 @@ impl Plugin {
 
     /// Activates with a stereo configuration.
     pub fn activate(&mut self, sample_rate: f64, max_block: u32) -> Result<()> {
-        self.activate_with(Config {
-            sample_rate,
-            max_block,
-            channels: 2,
-        })
+        self.activate_with(Config::new(sample_rate, max_block, 2))
     }
 
     pub fn activate_with(&mut self, config: Config) -> Result<()> {
@@ -763,10 +779,10 @@ impl Session {
         Self {
             processor: Some(processor),
             config,
-            in_ports: AudioPorts::with_capacity(config.channels, 1),
-            out_ports: AudioPorts::with_capacity(config.channels, 1),
-            in_bufs: vec![vec![0.0; n]; config.channels],
-            out_bufs: vec![vec![0.0; n]; config.channels],
+            in_ports: AudioPorts::with_capacity(config.in_channels, 1),
+            out_ports: AudioPorts::with_capacity(config.out_channels, 1),
+            in_bufs: vec![vec![0.0; n]; config.in_channels],
+            out_bufs: vec![vec![0.0; n]; config.out_channels],
             in_events: EventBuffer::with_capacity(1024),
             out_events: EventBuffer::with_capacity(1024),
             pending,
@@ -843,7 +859,7 @@ impl Session {
         out: &mut BlockOut,
         keep_audio: bool,
     ) {
-        let channels = self.config.channels;
+        let (in_channels, out_channels) = (self.config.in_channels, self.config.out_channels);
         for (c, buf) in self.in_bufs.iter_mut().enumerate() {
             if buf.len() < n {
                 buf.resize(n, 0.0);
@@ -939,14 +955,14 @@ impl Session {
             channels: AudioPortBufferType::f32_input_only(
                 in_bufs
                     .iter_mut()
-                    .take(channels)
+                    .take(in_channels)
                     .map(|b| InputChannel::variable(&mut b[..n])),
             ),
         }]);
         let mut outputs = self.out_ports.with_output_buffers([AudioPortBuffer {
             latency: 0,
             channels: AudioPortBufferType::f32_output_only(
-                out_bufs.iter_mut().take(channels).map(|b| &mut b[..n]),
+                out_bufs.iter_mut().take(out_channels).map(|b| &mut b[..n]),
             ),
         }]);
         let status = self.processor.as_mut().expect("processor").process(
@@ -1002,7 +1018,7 @@ impl Session {
             out.audio = self
                 .out_bufs
                 .iter()
-                .take(channels)
+                .take(out_channels)
                 .map(|b| b[..n].to_vec())
                 .collect();
         }
@@ -1021,13 +1037,13 @@ impl Session {
             ..Default::default()
         };
         if feed.keep_audio {
-            fed.audio = vec![Vec::with_capacity(feed.total as usize); self.config.channels];
+            fed.audio = vec![Vec::with_capacity(feed.total as usize); self.config.out_channels];
         }
         let mut fired = vec![false; feed.actions.len()];
         let mut block_index = 0usize;
         let mut done = 0u64;
         let mut scratch = BlockOut::default();
-        let mut chans: Vec<Vec<f32>> = vec![Vec::new(); self.config.channels];
+        let mut chans: Vec<Vec<f32>> = vec![Vec::new(); self.config.in_channels];
         while done < feed.total {
             let want = match &feed.blocks {
                 Blocks::Fixed(n) => *n,

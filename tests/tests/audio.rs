@@ -153,12 +153,7 @@ fn mono(entry: &'static PluginEntry) {
         "mono ports after selecting"
     );
     for max in [1u32, 512] {
-        p.activate_with(Config {
-            sample_rate: 48_000.0,
-            max_block: max,
-            channels: 1,
-        })
-        .unwrap();
+        p.activate_with(Config::new(48_000.0, max, 1)).unwrap();
         let mut audio = test_audio(48_000.0, 24_000, 1, 3);
         audio[0][100] = f32::NAN;
         audio[0][200] = f32::INFINITY;

@@ -23,7 +23,11 @@ fn run(entry: &'static PluginEntry, audio: &[f32], sr: f64, block: usize, answer
     p.set_text("midi-thru", "On").unwrap();
     // Without the answer (only the detected notes are compared), no answer may start late in
     // the feed and still sound at its end: the model loads while the stream runs.
-    let mode = if answer { "Call & response" } else { "Suggest only" };
+    let mode = if answer {
+        "Call & response"
+    } else {
+        "Suggest only"
+    };
     p.set_text("mode", mode).unwrap();
     p.activate(sr, block as u32).unwrap();
     if answer {

@@ -3,6 +3,7 @@
 //! - `cargo xtask demo`  — check/install system packages, build the bundles, run the headless demo
 //! - `cargo xtask test`  — the whole suite: unit tests, then host-level tests on a fresh bundle
 //! - `cargo xtask deps`  — only the system package check (installs as root on Debian/Ubuntu)
+//! - `cargo xtask validate [ARGS…]` — release bundle, then `clap-validator validate` on it
 //! - `cargo xtask bundle continuo [--release] [--features …]` — nice-plug-xtask's bundler
 
 mod dataset;
@@ -36,6 +37,7 @@ fn main() -> ExitCode {
         Some("test") => test(&args[1..]),
         Some("deps") => deps(),
         Some("render-dataset") => dataset::render_dataset(&args[1..]),
+        Some("validate") => validate(&args[1..]),
         _ => nice_plug_xtask::main(),
     };
     match result {
@@ -50,6 +52,17 @@ fn main() -> ExitCode {
 fn root() -> anyhow::Result<PathBuf> {
     nice_plug_xtask::chdir_workspace_root()?;
     Ok(std::env::current_dir()?)
+}
+
+/// Cargo's target directory as cargo itself resolves it (`CARGO_TARGET_DIR`, `build.target-dir`
+/// in a config file, or `target/` of the workspace): nice-plug-xtask writes `bundled/` there.
+fn target_dir() -> anyhow::Result<PathBuf> {
+    let meta = cargo_metadata::MetadataCommand::new()
+        .manifest_path("./Cargo.toml")
+        .no_deps()
+        .exec()
+        .map_err(|e| anyhow::anyhow!("`cargo metadata` failed: {e}"))?;
+    Ok(meta.target_directory.into_std_path_buf())
 }
 
 fn step(title: &str) {
@@ -147,7 +160,8 @@ fn deps() -> anyhow::Result<()> {
 
 /// Builds the release bundles and the tools, then runs the headless demo.
 fn demo() -> anyhow::Result<()> {
-    let root = root()?;
+    root()?;
+    let target = target_dir()?;
     let t0 = Instant::now();
     deps()?;
     step("Building the CLAP and VST3 bundles (release)");
@@ -173,25 +187,25 @@ fn demo() -> anyhow::Result<()> {
         "--bin",
         "continuo-demo",
     ]))?;
-    let clap = root.join("target/bundled/Continuo.clap");
+    let clap = target.join("bundled/Continuo.clap");
     step("Running the demo: the built Continuo.clap in a headless CLAP host");
-    run(Command::new(root.join("target/release/continuo-demo"))
+    run(Command::new(target.join("release/continuo-demo"))
         .arg("--plugin")
         .arg(&clap)
         .arg("--out-dir")
-        .arg(root.join("target/demo")))?;
+        .arg(target.join("demo")))?;
     println!(
         "\nbundles:    {}\n            {}",
         clap.display(),
-        root.join("target/bundled/Continuo.vst3").display()
+        target.join("bundled/Continuo.vst3").display()
     );
     println!(
         "standalone: {} (try: --backend dummy, or jack/alsa)",
-        root.join("target/release/continuo-standalone").display()
+        target.join("release/continuo-standalone").display()
     );
     println!(
         "cli:        {} --help",
-        root.join("target/release/continuo").display()
+        target.join("release/continuo").display()
     );
     println!("demo done in {:.0} s", t0.elapsed().as_secs_f64());
     Ok(())
@@ -200,7 +214,8 @@ fn demo() -> anyhow::Result<()> {
 /// The whole suite: unit tests, then host-level tests on a freshly built debug bundle with
 /// nice-plug's `assert_process_allocs` (an allocation on the audio thread aborts the run).
 fn test(extra: &[String]) -> anyhow::Result<()> {
-    let root = root()?;
+    root()?;
+    let target = target_dir()?;
     let t0 = Instant::now();
     deps()?;
     step("Formatting check");
@@ -223,15 +238,58 @@ fn test(extra: &[String]) -> anyhow::Result<()> {
         "assert_process_allocs",
     ]))?;
     // Keep the test bundle apart from the release bundle `cargo xtask demo` makes.
-    let test_dir = root.join("target/test-bundle");
+    let test_dir = target.join("test-bundle");
     std::fs::create_dir_all(&test_dir)?;
     let test_clap = test_dir.join("Continuo.clap");
-    std::fs::copy(root.join("target/bundled/Continuo.clap"), &test_clap)?;
+    std::fs::copy(target.join("bundled/Continuo.clap"), &test_clap)?;
     step("Host-level tests (clack-host loads the bundle like a DAW)");
     run(cargo()
         .args(["test", "-p", "continuo-host-tests"])
         .env("CONTINUO_CLAP", &test_clap)
         .args(extra))?;
     println!("\nall tests passed in {:.0} s", t0.elapsed().as_secs_f64());
+    Ok(())
+}
+
+/// `clap-validator` from `$CLAP_VALIDATOR`, else from `PATH`.
+fn find_validator() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("CLAP_VALIDATOR").filter(|p| !p.is_empty()) {
+        return Some(PathBuf::from(p));
+    }
+    let exe = format!("clap-validator{}", std::env::consts::EXE_SUFFIX);
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|dir| dir.join(&exe))
+        .find(|p| p.is_file())
+}
+
+/// Builds the release bundle and runs the CLAP project's validator on it (`extra` goes to
+/// `clap-validator validate`, e.g. `--only-failed`).
+fn validate(extra: &[String]) -> anyhow::Result<()> {
+    root()?;
+    let target = target_dir()?;
+    let Some(validator) = find_validator() else {
+        anyhow::bail!(
+            "clap-validator not found: neither $CLAP_VALIDATOR nor `clap-validator` on PATH.\n\
+             It is the CLAP project's test suite for plugins: https://github.com/free-audio/clap-validator\n\
+             Download a build for your system from its releases page\n\
+             (https://github.com/free-audio/clap-validator/releases), then put it on PATH or run\n\
+             \n    CLAP_VALIDATOR=/path/to/clap-validator cargo xtask validate"
+        );
+    };
+    if std::env::var_os("CLAP_VALIDATOR").is_some() && !validator.is_file() {
+        anyhow::bail!(
+            "CLAP_VALIDATOR={} is not a file; see https://github.com/free-audio/clap-validator/releases",
+            validator.display()
+        );
+    }
+    step("Building the CLAP and VST3 bundles (release)");
+    run(cargo().args(["xtask", "bundle", "continuo", "--release"]))?;
+    let clap = target.join("bundled/Continuo.clap");
+    step("clap-validator on the release bundle");
+    run(Command::new(&validator)
+        .arg("validate")
+        .args(extra)
+        .arg(&clap))?;
+    println!("\nclap-validator: {} passed its checks", clap.display());
     Ok(())
 }

@@ -29,7 +29,6 @@
 pub mod chroma;
 pub mod key;
 pub mod loudness;
-pub mod offline;
 pub mod onset;
 pub mod pitch;
 pub mod salience;
@@ -131,6 +130,22 @@ const CANCEL_MIN_SEMITONES: f32 = 0.6;
 /// Estimates of the sounding note at least this confident set the cancellation frequency.
 const PREVIOUS_MIN_CONFIDENCE: f32 = 0.9;
 
+/// Lowest sample rate the analyser listens at (Hz). Below it the windows that make the
+/// analysis work cannot be had together: the 10 ms onset frame falls under 64 samples, the
+/// spectrum stops below 4 kHz (the top octave of a piano, the partials chroma and the subharmonic
+/// guards read), and the tracker's millisecond timings shrink to a hop or two. 8 kHz is also the
+/// lowest rate audio interfaces and hosts offer.
+pub const MIN_SAMPLE_RATE: f32 = 8_000.0;
+/// Highest sample rate the analyser listens at (Hz): the top rate hosts and interfaces offer;
+/// beyond it the long frame would outgrow its 64 k-sample bound.
+pub const MAX_SAMPLE_RATE: f32 = 768_000.0;
+
+/// Whether the analyser can listen at `sample_rate` (the plugin runs at any finite positive
+/// rate; outside this range the audio passes through and only MIDI input is heard).
+pub fn listens_at(sample_rate: f32) -> bool {
+    sample_rate.is_finite() && (MIN_SAMPLE_RATE..=MAX_SAMPLE_RATE).contains(&sample_rate)
+}
+
 /// Input samples are clamped to ±this (clipping is fine; huge values would overflow sums).
 const INPUT_LIMIT: f32 = 8.0;
 /// DC blocker corner frequency (Hz): far below the lowest pitch searched.
@@ -171,6 +186,10 @@ impl Sizes {
 pub struct Analyzer {
     /// Sample rate given to `new`; a different rate needs a new analyser.
     sample_rate: f32,
+    /// False when `sample_rate` is outside [`listens_at`]: then `process` only advances the
+    /// stream clock (no frames, no notes) and the stages below are the smallest ones, made for
+    /// [`MIN_SAMPLE_RATE`] so that the type stays whole; they never run.
+    listening: bool,
     /// Frame, hop and short-frame lengths for this rate.
     sizes: Sizes,
     /// Samples since the last reset (the stream clock).
@@ -280,11 +299,17 @@ impl Analyzer {
     }
 
     /// Like [`Analyzer::new`] with some settings overridden (evaluation and tuning).
+    /// At a rate where it cannot listen (see [`listens_at`]) the analyser stays silent: it
+    /// counts samples and reports nothing (check [`Analyzer::is_listening`]).
     pub fn with_tuning(sample_rate: f32, tuning: &Tuning) -> Self {
-        let sample_rate = if sample_rate.is_finite() && sample_rate >= 1000.0 {
+        let listening = listens_at(sample_rate);
+        let true_rate = sample_rate;
+        // The stages are only built for a rate they can work at; a silent analyser gets the
+        // smallest ones and never runs them.
+        let sample_rate = if listening {
             sample_rate
         } else {
-            48_000.0
+            MIN_SAMPLE_RATE
         };
         let sizes = Sizes::for_rate(sample_rate, tuning.get("hops_per_frame", 16.0) as usize);
         let long = Stft::new(StftConfig {
@@ -327,7 +352,8 @@ impl Analyzer {
             .max(salience.bins_needed())
             .min(sizes.frame_len / 2 + 1);
         Self {
-            sample_rate,
+            sample_rate: true_rate,
+            listening,
             sizes,
             clock: 0,
             countdown: sizes.hop,
@@ -408,8 +434,14 @@ impl Analyzer {
         }
     }
 
+    /// The rate given to `new` (also when the analyser cannot listen at it).
     pub fn sample_rate(&self) -> f32 {
         self.sample_rate
+    }
+
+    /// False when the rate is outside [`listens_at`]: `process` then reports nothing.
+    pub fn is_listening(&self) -> bool {
+        self.listening
     }
 
     /// Samples per analysis hop.
@@ -517,6 +549,10 @@ impl Analyzer {
 
     /// Analyses one block of mono input. Any length; no allocation, lock or panic path.
     pub fn process(&mut self, mono: &[f32], out: &mut impl AnalysisOutput) {
+        if !self.listening {
+            self.clock += mono.len() as u64;
+            return;
+        }
         for (i, &x) in mono.iter().enumerate() {
             let x = if x.is_finite() {
                 x.clamp(-INPUT_LIMIT, INPUT_LIMIT)

@@ -356,6 +356,40 @@ fn sample_rates() {
 }
 
 #[test]
+fn low_rates_it_listens_at() {
+    // The lowest rate it listens at, the validator's odd one and a common low one.
+    for sr in [MIN_SAMPLE_RATE, 12_345.678, 22_050.0] {
+        assert!(listens_at(sr), "{sr}");
+        let a = Analyzer::new(sr);
+        assert!(a.is_listening());
+        assert_eq!(
+            a.sample_rate(),
+            sr,
+            "its clock runs at the rate it was given"
+        );
+        let ev = run(&melody(sr), sr, 512);
+        assert_eq!(pitches(&ev), vec![60, 64, 67], "rate {sr}");
+    }
+}
+
+#[test]
+fn outside_its_rates_it_stays_silent_and_says_so() {
+    for sr in [1234.5678f32, MIN_SAMPLE_RATE - 1.0, 1.0, 1_000_000.0] {
+        assert!(!listens_at(sr), "{sr}");
+        let mut a = Analyzer::new(sr);
+        assert!(!a.is_listening(), "{sr}");
+        // No silent substitution of another rate: the analyser reports the rate it was given.
+        assert_eq!(a.sample_rate(), sr);
+        let ev = run_on(&mut a, &melody(sr.min(48_000.0)), 512);
+        assert_eq!((ev.frames, ev.ons.len(), ev.offs.len()), (0, 0, 0), "{sr}");
+        assert_eq!(a.current_pitch(), None);
+    }
+    for sr in [0.0, -48_000.0, f32::NAN, f32::INFINITY] {
+        assert!(!listens_at(sr), "{sr}");
+    }
+}
+
+#[test]
 fn reset_restarts_the_clock_and_live_queries_work() {
     let sr = 48_000.0;
     let mut a = Analyzer::new(sr);

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use anyhow::{bail, Context, Result};
 use serde::Serialize;
 
-use crate::analysis::offline;
+use crate::files::transcribe as offline;
 use crate::music::{KeySignature, Mode};
 use crate::params::ContinuoParams;
 use crate::session::Session;

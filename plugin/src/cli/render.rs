@@ -9,8 +9,8 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 
-use crate::analysis::offline;
-use crate::midi_file::FileNote;
+use crate::files::midi::FileNote;
+use crate::files::transcribe;
 use crate::music::note_name;
 use crate::params::ContinuoParams;
 use crate::preset::{user_dir, Library};
@@ -53,7 +53,7 @@ pub struct Args {
 
 /// What `render` produced, for callers that continue from it.
 pub struct Rendered {
-    pub notes: Vec<offline::TranscribedNote>,
+    pub notes: Vec<transcribe::TranscribedNote>,
     pub sample_rate: f32,
     pub duration_s: f64,
 }
@@ -61,10 +61,10 @@ pub struct Rendered {
 /// Reads and transcribes the WAV input of `args` (no output written).
 pub fn transcribe_input(args: &Args) -> Result<Rendered> {
     let input = args.input.as_ref().context("no input WAV file given")?;
-    let (samples, sample_rate) = offline::read_wav(input)?;
+    let (samples, sample_rate) = transcribe::read_wav(input)?;
     let tuning = crate::analysis::Tuning::parse(if args.accurate { "fast_tracking=0" } else { "" })
         .map_err(|e| anyhow::anyhow!(e))?;
-    let notes = offline::transcribe_with(&samples, sample_rate, args.block as usize, &tuning);
+    let notes = transcribe::transcribe_with(&samples, sample_rate, args.block as usize, &tuning);
     Ok(Rendered {
         duration_s: samples.len() as f64 / sample_rate as f64,
         notes,
@@ -92,10 +92,10 @@ pub fn run(args: Args) -> Result<()> {
     if args.input.is_some() && (args.out.is_some() || args.tsv.is_some()) {
         let rendered = transcribe_input(&args)?;
         if let Some(out) = &args.out {
-            offline::write_midi(out, &rendered.notes)?;
+            transcribe::write_midi(out, &rendered.notes)?;
         }
         if let Some(tsv) = &args.tsv {
-            std::fs::write(tsv, offline::tsv_text(&rendered.notes))
+            std::fs::write(tsv, transcribe::tsv_text(&rendered.notes))
                 .with_context(|| format!("cannot write {}", tsv.display()))?;
         }
         eprintln!(
@@ -157,7 +157,7 @@ fn continuation(args: &Args, out: &std::path::Path) -> Result<()> {
         }
         None => {
             let input = args.input.as_ref().context("no input")?;
-            let (samples, sr) = offline::read_wav(input)?;
+            let (samples, sr) = transcribe::read_wav(input)?;
             (samples, sr, Vec::new())
         }
     };
@@ -192,7 +192,7 @@ fn continuation(args: &Args, out: &std::path::Path) -> Result<()> {
             channel: 0,
         })
         .collect();
-    crate::midi_file::write(out, &file_notes, args.tempo, "Continuo answer")?;
+    crate::files::midi::write(out, &file_notes, args.tempo, "Continuo answer")?;
 
     let name = |p: u8| {
         let (n, o) = note_name(p);

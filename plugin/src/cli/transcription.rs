@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use serde::Serialize;
 
-use crate::analysis::offline::{self, TranscribedNote};
+use crate::files::transcribe::{self, TranscribedNote};
 
 /// Onset tolerance (seconds).
 pub const ONSET_TOLERANCE_S: f64 = 0.05;
@@ -420,7 +420,7 @@ pub fn run(args: Args) -> Result<()> {
             .iter()
             .filter(|(w, _)| w.to_string_lossy().contains(name))
         {
-            let (samples, sample_rate) = offline::read_wav(wav)?;
+            let (samples, sample_rate) = transcribe::read_wav(wav)?;
             println!("{}", wav.display());
             for r in read_reference(tsv)?
                 .iter()
@@ -430,7 +430,7 @@ pub fn run(args: Args) -> Result<()> {
             }
             print!(
                 "{}",
-                offline::trace(&samples, sample_rate, from, to, &tuning)
+                transcribe::trace(&samples, sample_rate, from, to, &tuning)
             );
         }
         return Ok(());
@@ -443,9 +443,9 @@ pub fn run(args: Args) -> Result<()> {
             .unwrap_or("?")
             .to_string();
         let reference = read_reference(tsv)?;
-        let (samples, sample_rate) = offline::read_wav(wav)?;
+        let (samples, sample_rate) = transcribe::read_wav(wav)?;
         let estimate =
-            offline::transcribe_with(&samples, sample_rate, args.block as usize, &tuning);
+            transcribe::transcribe_with(&samples, sample_rate, args.block as usize, &tuning);
         let (score, pairs) = score_file(&name, &reference, &estimate);
         if args.verbose {
             let matched_ref: std::collections::HashSet<usize> = pairs.iter().map(|p| p.0).collect();

@@ -61,6 +61,24 @@ pub struct ContinuoEditor {
     confirm_delete: bool,
 }
 
+/// What the editor says when the analyser cannot listen at the host's sample rate (`None` when
+/// it listens). The audio still passes through and MIDI input is still heard.
+pub fn analysis_notice(listening: bool, sample_rate: f32) -> Option<String> {
+    use crate::analysis::{MAX_SAMPLE_RATE, MIN_SAMPLE_RATE};
+    if listening {
+        return None;
+    }
+    let needs = if sample_rate > MAX_SAMPLE_RATE {
+        format!("≤ {MAX_SAMPLE_RATE:.0} Hz")
+    } else {
+        format!("≥ {MIN_SAMPLE_RATE:.0} Hz")
+    };
+    Some(format!(
+        "analysis off at {sample_rate:.1} Hz: Continuo needs {needs} to listen; audio passes \
+         through (MIDI input still works)"
+    ))
+}
+
 /// Where exported phrases go unless the user picks another folder.
 pub fn default_export_dir() -> std::path::PathBuf {
     let home = std::env::var_os("HOME").or_else(|| std::env::var_os("USERPROFILE"));
@@ -150,6 +168,12 @@ impl NiceEguiApp for ContinuoEditor {
 
         egui::Panel::top("header").show(ui, |ui| {
             self.header(ui);
+            if let Some(notice) = analysis_notice(
+                self.shared.analysis_listening.load(Ordering::Relaxed),
+                self.shared.sample_rate.load(Ordering::Relaxed),
+            ) {
+                ui.colored_label(Color32::YELLOW, notice);
+            }
             self.preset_bar(ui, &gui);
         });
         egui::Panel::bottom("status").show(ui, |ui| self.status(ui));
@@ -682,5 +706,21 @@ impl ContinuoEditor {
                 ui.label(RichText::new(m).italics());
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::analysis_notice;
+
+    #[test]
+    fn analysis_notice_names_the_rate_and_the_limit() {
+        assert_eq!(analysis_notice(true, 48_000.0), None);
+        let low = analysis_notice(false, 1234.5678).expect("a notice below the range");
+        assert!(low.contains("1234.6 Hz"), "{low}");
+        assert!(low.contains("≥ 8000 Hz"), "{low}");
+        assert!(low.contains("audio passes through"), "{low}");
+        let high = analysis_notice(false, 1_000_000.0).expect("a notice above the range");
+        assert!(high.contains("≤ 768000 Hz"), "{high}");
     }
 }

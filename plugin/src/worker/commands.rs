@@ -45,7 +45,7 @@ pub(super) fn serve(
             }
             Command::ExportPhrase(path) => {
                 let msg = match b.candidates.get(b.selected) {
-                    Some(p) => match crate::midi_file::write_phrase(
+                    Some(p) => match crate::files::midi::write_phrase(
                         &path,
                         p,
                         shared.tempo.load(Ordering::Relaxed) as f64,

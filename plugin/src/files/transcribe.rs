@@ -5,7 +5,7 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 
-use super::{AnalysisOutput, Analyzer, FeatureFrame, NoteEvent, Tuning};
+use crate::analysis::{AnalysisOutput, Analyzer, FeatureFrame, NoteEvent, Tuning};
 
 /// One transcribed note, in seconds from the start of the file.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -23,7 +23,8 @@ pub struct TranscribedNote {
 }
 
 /// Reads a WAV file into mono `f32` samples (the mean of all channels) and its sample rate.
-/// Accepts 16/24/32-bit integer and 32-bit float PCM at any rate and channel count.
+/// Accepts 16/24/32-bit integer and 32-bit float PCM at any channel count and any rate the
+/// analyser listens at ([`crate::analysis::listens_at`]); other rates are an error.
 pub fn read_wav(path: &Path) -> Result<(Vec<f32>, f32)> {
     let reader = hound::WavReader::open(path)
         .with_context(|| format!("cannot read {} as a WAV file", path.display()))?;
@@ -36,6 +37,15 @@ pub fn read_wav(path: &Path) -> Result<(Vec<f32>, f32)> {
         bail!(
             "{}: the WAV header declares a sample rate of 0",
             path.display()
+        );
+    }
+    if !crate::analysis::listens_at(spec.sample_rate as f32) {
+        bail!(
+            "{}: sample rate {} Hz; the analyser listens at {}–{} Hz",
+            path.display(),
+            spec.sample_rate,
+            crate::analysis::MIN_SAMPLE_RATE,
+            crate::analysis::MAX_SAMPLE_RATE
         );
     }
     let interleaved: Vec<f32> = match (spec.sample_format, spec.bits_per_sample) {
@@ -212,9 +222,9 @@ pub fn write_midi(path: &Path, notes: &[TranscribedNote]) -> Result<()> {
 /// The SMF bytes for `notes` (see [`write_midi`]), through the shared encoder.
 pub fn midi_bytes(notes: &[TranscribedNote]) -> Result<Vec<u8>> {
     // At 120 bpm a beat is half a second.
-    let file_notes: Vec<crate::midi_file::FileNote> = notes
+    let file_notes: Vec<crate::files::midi::FileNote> = notes
         .iter()
-        .map(|n| crate::midi_file::FileNote {
+        .map(|n| crate::files::midi::FileNote {
             start_beats: n.onset_s.max(0.0) * 2.0,
             length_beats: (n.offset_s - n.onset_s).max(0.0) * 2.0,
             pitch: n.pitch.min(127),
@@ -222,7 +232,7 @@ pub fn midi_bytes(notes: &[TranscribedNote]) -> Result<Vec<u8>> {
             channel: 0,
         })
         .collect();
-    Ok(crate::midi_file::encode(
+    Ok(crate::files::midi::encode(
         &file_notes,
         120.0,
         "Continuo transcription",
