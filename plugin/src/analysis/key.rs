@@ -90,25 +90,42 @@ impl Default for KeyEstimator {
 }
 
 impl KeyEstimator {
+    /// A finder for spectral chroma frames (hundreds a second: a memory of a few seconds).
     pub fn new() -> Self {
+        Self::with_decay(0.9995)
+    }
+
+    /// A finder whose material fades by `decay` at every push.
+    pub fn with_decay(decay: f64) -> Self {
         Self {
             histogram: Array1::zeros(12),
-            decay: 0.9995,
+            decay: decay.clamp(0.0, 1.0),
             pushes: 0,
         }
     }
 
-    /// Adds one chroma vector (any scale; silent or non-finite vectors are ignored).
+    /// Adds one chroma vector (any scale; silent or non-finite vectors are ignored), weighing
+    /// as much as any other push.
     pub fn push(&mut self, chroma: &[f32; 12]) {
+        self.push_weighted(chroma, 1.0);
+    }
+
+    /// Adds one chroma vector scaled to a total of `weight` (a note's length, say).
+    pub fn push_weighted(&mut self, chroma: &[f32; 12], weight: f32) {
         let total: f32 = chroma.iter().sum();
-        if !(total.is_finite() && total > 1e-9) {
+        if !(total.is_finite() && total > 1e-9 && weight.is_finite() && weight > 0.0) {
             return;
         }
         self.histogram *= self.decay;
         for (h, &c) in self.histogram.iter_mut().zip(chroma) {
-            *h += (c / total) as f64;
+            *h += (c / total * weight) as f64;
         }
         self.pushes += 1;
+    }
+
+    /// Pushes since the last reset.
+    pub fn pushes(&self) -> u64 {
+        self.pushes
     }
 
     /// The best key and a confidence 0..1 (its correlation, scaled by how far it leads the

@@ -39,6 +39,7 @@ pub(super) fn serve(
                 b.played.clear();
                 b.candidates.clear();
                 b.keys.reset();
+                b.chroma_keys.reset();
                 b.key = None;
                 b.session_notes = 0;
                 b.message = Some("session memory cleared".into());

@@ -7,6 +7,13 @@ use crate::model::Note;
 use crate::params::{ContinuoParams, ScaleLock};
 use ringbuf::traits::Consumer;
 
+/// The key from notes: each note's weight fades by this at every later note (a memory of about
+/// a hundred notes). On the development set's `dev/` split, the key shown at the end was exact for
+/// 65.0 % of the renders with 0.97, 67.2 % with 0.99, 66.7 % with 0.995, 57.2 % with 0.93.
+pub(super) const NOTE_KEY_DECAY: f64 = 0.99;
+/// Notes heard before the key follows the notes rather than the spectral chroma.
+const NOTES_FOR_KEY: u64 = 4;
+
 /// Beats in a bar, for shifts that keep the beat phase.
 const BAR: f64 = 4.0;
 
@@ -44,8 +51,9 @@ pub(super) fn push(b: &mut Brain, note: Note, params: &ContinuoParams) {
         }
     }
     let mut chroma = [0.0f32; 12];
-    chroma[(note.pitch % 12) as usize] = note.duration.min(4.0) as f32;
-    b.keys.push(&chroma);
+    chroma[(note.pitch % 12) as usize] = 1.0;
+    b.keys
+        .push_weighted(&chroma, note.duration.clamp(0.25, 4.0) as f32);
 }
 
 /// Follows the *Learn from player* switch. Returns whether it changed.
@@ -61,8 +69,8 @@ pub(super) fn follow_learning(b: &mut Brain, params: &ContinuoParams) -> bool {
     true
 }
 
-/// The key from the notes and from the chroma of confident, audible frames. Returns whether the
-/// key changed.
+/// The key: from the player's notes once a few were heard, before that from the chroma of
+/// confident, audible frames. Returns whether the key changed.
 pub(super) fn update_key(
     b: &mut Brain,
     ends: &mut ModelEnds,
@@ -72,14 +80,18 @@ pub(super) fn update_key(
     let mut frames = 0;
     while let Some(f) = ends.frames.try_pop() {
         if f.level_db > -55.0 && f.confidence > 0.5 {
-            b.keys.push(&f.chroma);
+            b.chroma_keys.push(&f.chroma);
             frames += 1;
         }
     }
     if frames == 0 && !notes_came {
         return false;
     }
-    let key = b.keys.estimate();
+    let key = if b.keys.pushes() >= NOTES_FOR_KEY {
+        b.keys.estimate()
+    } else {
+        b.chroma_keys.estimate()
+    };
     let changed = key.map(|k| k.0) != b.key.map(|k| k.0);
     b.key = key;
     if changed && params.model.scale_lock.value() == ScaleLock::Detected {

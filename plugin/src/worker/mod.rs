@@ -86,7 +86,12 @@ pub struct Brain {
     generation: u32,
     /// Stream time of the newest player event processed.
     heard_until: u64,
+    /// The key from the player's notes (pitch classes weighted by length, a memory of a few
+    /// dozen notes): what a listener hears as the key.
     keys: KeyEstimator,
+    /// The key from spectral chroma frames, used only until notes have been heard (the frames'
+    /// harmonics pull a major key towards the minor key a third up).
+    chroma_keys: KeyEstimator,
     key: Option<(KeySignature, f32)>,
     /// Settings the current candidates were drawn with, and when they were drawn.
     drawn_with: Option<SamplerSettings>,
@@ -130,7 +135,13 @@ impl Brain {
             selected: 0,
             generation: 0,
             heard_until: 0,
-            keys: KeyEstimator::new(),
+            keys: KeyEstimator::with_decay(
+                std::env::var("CONTINUO_KEY_DECAY")
+                    .ok()
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(context::NOTE_KEY_DECAY),
+            ),
+            chroma_keys: KeyEstimator::new(),
             key: None,
             drawn_with: None,
             drawn_at: None,

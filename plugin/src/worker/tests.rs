@@ -165,3 +165,54 @@ fn automating_a_model_parameter_redraws_a_few_times_a_second() {
         "one last draw after it settles"
     );
 }
+
+/// The key follows the notes the player plays once a few were heard: spectral chroma frames
+/// (whose harmonics pull a major key towards the minor key a third up, C major → E minor) only
+/// stand in until then. The frames used to outweigh the notes: the key shown was exact for 30 %
+/// of the development set's renders.
+#[test]
+fn the_key_follows_the_notes_not_the_spectral_chroma() {
+    let (_tx, rx) = std::sync::mpsc::sync_channel(1);
+    let mut b = Brain::new(rx);
+    let p = ContinuoParams::default();
+    let (_engine, mut ends) = crate::engine::Engine::new(48_000.0, 256);
+    // An E-minor-looking spectrum: E, G and B strong (the harmonics of C and E notes).
+    let mut frame = [0.05f32; 12];
+    for (pc, w) in [(4, 1.0), (7, 0.9), (11, 0.8)] {
+        frame[pc] = w;
+    }
+    for _ in 0..400 {
+        b.chroma_keys.push(&frame);
+    }
+    context::update_key(&mut b, &mut ends, &p, true);
+    let minor_e = crate::music::KeySignature {
+        tonic: 4,
+        mode: crate::music::Mode::Minor,
+    };
+    assert_eq!(
+        b.key.map(|k| k.0),
+        Some(minor_e),
+        "no notes yet: the frames"
+    );
+    for (i, pitch) in [60u8, 62, 64, 65, 67, 69, 71, 72, 67, 64, 60]
+        .iter()
+        .enumerate()
+    {
+        let note = Note {
+            pitch: *pitch,
+            onset: i as f64,
+            duration: 1.0,
+            velocity: 90,
+        };
+        context::push(&mut b, note, &p);
+    }
+    for _ in 0..400 {
+        b.chroma_keys.push(&frame);
+    }
+    context::update_key(&mut b, &mut ends, &p, true);
+    let c_major = crate::music::KeySignature {
+        tonic: 0,
+        mode: crate::music::Mode::Major,
+    };
+    assert_eq!(b.key.map(|k| k.0), Some(c_major), "the notes decide");
+}
