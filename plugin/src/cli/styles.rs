@@ -117,6 +117,10 @@ pub struct EvalStylesArgs {
     /// Recommendation after these numbers of notes (melodies with fewer are left out).
     #[arg(long, value_delimiter = ',', default_value = "8,16,32")]
     pub notes: Vec<usize>,
+    /// Weight of the rhythm's bits in the recommendation score (the plugin uses 1: pitch +
+    /// rhythm; 0: pitch only).
+    #[arg(long, default_value_t = 1.0)]
+    pub rhythm_weight: f64,
     /// Print JSON instead of tables.
     #[arg(long)]
     pub json: bool,
@@ -244,7 +248,8 @@ pub fn eval_styles(args: EvalStylesArgs) -> Result<()> {
             for seq in style_seqs.iter().filter(|s| s.events.len() >= n) {
                 let open = opening(seq, n);
                 let t0 = std::time::Instant::now();
-                let all: Vec<StyleScore> = rank(&models, &open);
+                let all: Vec<StyleScore> =
+                    styles::rank_weighted(&models, &open, args.rhythm_weight);
                 spent += t0.elapsed();
                 let best4 = all
                     .iter()

@@ -222,20 +222,35 @@ pub fn sequence_of(notes: &[Note], key: Option<KeySignature>) -> Sequence {
 /// Bits per note of `seq` under `model`'s long-term part alone (the short-term part would learn
 /// the same notes under every style and blur the difference). `None` for an empty sequence.
 pub fn score(model: &TrainedModel, seq: &Sequence) -> Option<f64> {
+    score_weighted(model, seq, 1.0)
+}
+
+/// [`score`] with the rhythm's bits weighted by `rhythm_weight` (1: pitch + rhythm; 0: pitch
+/// only), for `continuo eval-styles --rhythm-weight`.
+pub fn score_weighted(model: &TrainedModel, seq: &Sequence, rhythm_weight: f64) -> Option<f64> {
     if seq.events.is_empty() {
         return None;
     }
     let mut p = MultiViewpoint::new("style", model.ltm.clone(), false);
     let s = evaluate(&mut p, [seq]);
-    Some(s.pitch_bits + s.rhythm_bits)
+    Some(s.pitch_bits + rhythm_weight * s.rhythm_bits)
 }
 
 /// Every style's score of `seq`, best (fewest bits) first; ties keep the given order.
 pub fn rank(styles: &[(String, Arc<TrainedModel>)], seq: &Sequence) -> Vec<StyleScore> {
+    rank_weighted(styles, seq, 1.0)
+}
+
+/// [`rank`] by [`score_weighted`].
+pub fn rank_weighted(
+    styles: &[(String, Arc<TrainedModel>)],
+    seq: &Sequence,
+    rhythm_weight: f64,
+) -> Vec<StyleScore> {
     let mut out: Vec<StyleScore> = styles
         .iter()
         .filter_map(|(name, m)| {
-            score(m, seq).map(|bits| StyleScore {
+            score_weighted(m, seq, rhythm_weight).map(|bits| StyleScore {
                 style: name.clone(),
                 bits_per_note: bits,
             })
