@@ -9,8 +9,9 @@
 //!   about a millisecond; see `Snapshot::score_ms`). Auto moves to a better style only when it
 //!   beats the one in use by [`SWITCH_MARGIN`] on at least [`SWITCH_NOTES`] notes.
 //!
-//! The styles other than the one in use are parsed by a background loader thread (started with
-//! the first scoring), so loading them never holds up an answer.
+//! The styles other than the one in use are parsed by a background loader thread (started once
+//! the context has notes to score), so loading them never holds up an answer; they stay loaded
+//! (about 245 MB for the five bundled ones).
 
 use super::Brain;
 use crate::model::styles::{self, StyleScore, BLEND, BUNDLED};
@@ -312,12 +313,14 @@ pub(super) fn follow(b: &mut Brain, params: &ContinuoParams) -> bool {
 /// Scores the context's newest notes under every loaded style when it has new notes, and moves
 /// Auto's choice (with hysteresis). Returns whether the ranking changed.
 pub(super) fn score(b: &mut Brain) -> bool {
-    b.styles.start_loader();
     let came = b.styles.take_loaded();
     let n = b.context.len();
     if n < MIN_SCORE_NOTES {
         return came;
     }
+    // The other styles are parsed once the player has played something to score (not while a
+    // host merely scans or loads the plugin).
+    b.styles.start_loader();
     let newest = b.context.back().map_or(0.0, |x| x.onset);
     let stamp = (n, newest);
     if b.styles.scored_for == Some(stamp) && !came {
@@ -334,7 +337,8 @@ pub(super) fn score(b: &mut Brain) -> bool {
     b.styles.ranking = styles::rank(&b.styles.loaded, &seq);
     b.styles.scored_for = Some(stamp);
     b.styles.score_ms = t0.elapsed().as_secs_f64() * 1000.0;
-    if seq.events.len() >= SWITCH_NOTES {
+    // Auto chooses among every style, so only once all are loaded.
+    if seq.events.len() >= SWITCH_NOTES && b.styles.loader_done {
         if let Some(best) = b.styles.ranking.first() {
             let current = if b.styles.auto.is_empty() {
                 BLEND
