@@ -351,6 +351,14 @@ pub struct Snapshot {
     pub message: Option<String>,
     /// Time the last generation took, in ms.
     pub generate_ms: f64,
+    /// The style whose model answers ("" when a model file is in use).
+    pub style: String,
+    /// Every loaded style's fit to the player's recent notes, best first.
+    pub styles: Vec<crate::model::styles::StyleScore>,
+    /// The user's own styles found so far (names).
+    pub user_styles: Vec<String>,
+    /// Time the last scoring of the styles took, in ms.
+    pub score_ms: f64,
 }
 
 /// Editor → model thread requests (bounded std channel: both sides may block briefly).

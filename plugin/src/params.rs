@@ -157,6 +157,43 @@ pub enum VelocitySource {
     Player,
 }
 
+/// Which style model answers.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StyleParam {
+    /// The default: the bundled or user style that fits the player's recent notes best, changed
+    /// with hysteresis between answers (Blend until there is something to score).
+    #[id = "auto"]
+    Auto,
+    #[id = "blend"]
+    Blend,
+    #[id = "chorale"]
+    Chorale,
+    #[id = "fiddle"]
+    Fiddle,
+    #[id = "airs"]
+    Airs,
+    #[id = "renaissance"]
+    Renaissance,
+    /// The user style named by the persisted `user-style` field.
+    #[id = "user"]
+    #[name = "My style"]
+    User,
+}
+
+impl StyleParam {
+    /// The bundled style's name, `None` for Auto and User.
+    pub fn bundled_name(self) -> Option<&'static str> {
+        match self {
+            StyleParam::Auto | StyleParam::User => None,
+            StyleParam::Blend => Some("Blend"),
+            StyleParam::Chorale => Some("Chorale"),
+            StyleParam::Fiddle => Some("Fiddle"),
+            StyleParam::Airs => Some("Airs"),
+            StyleParam::Renaissance => Some("Renaissance"),
+        }
+    }
+}
+
 #[derive(Params)]
 pub struct ContinuoParams {
     /// Editor window size (nice-plug-egui 0.6 cannot persist it, so it lasts for the session).
@@ -170,6 +207,10 @@ pub struct ContinuoParams {
     /// project, so the project reopens with the same model.
     #[persist = "model-path"]
     pub model_path: Arc<RwLock<String>>,
+
+    /// The user style the *Style* parameter's "My style" means (its name). Saved with the project.
+    #[persist = "user-style"]
+    pub user_style: Arc<RwLock<String>>,
 
     /// The host's bypass: audio passes, no notes are sent, sounding notes are released.
     #[id = "bypass"]
@@ -199,6 +240,9 @@ pub struct InputParams {
 
 #[derive(Params)]
 pub struct ModelParams {
+    /// Which style model answers (Auto: the one that fits the player best).
+    #[id = "style"]
+    pub style: EnumParam<StyleParam>,
     #[id = "temperature"]
     pub temperature: FloatParam,
     #[id = "top-p"]
@@ -268,6 +312,7 @@ impl Default for ContinuoParams {
             ),
             preset_name: Arc::new(RwLock::new(String::new())),
             model_path: Arc::new(RwLock::new(String::new())),
+            user_style: Arc::new(RwLock::new(String::new())),
             bypass: BoolParam::new("Bypass", false).make_bypass(),
             input: InputParams {
                 source: EnumParam::new("Input source", InputSource::Both),
@@ -275,6 +320,7 @@ impl Default for ContinuoParams {
                 tracking: EnumParam::new("Tracking", Tracking::Fast),
             },
             model: ModelParams {
+                style: EnumParam::new("Style", StyleParam::Auto),
                 temperature: FloatParam::new(
                     "Temperature",
                     0.75,
@@ -386,8 +432,9 @@ fn ids_of<T: Enum + PartialEq + 'static>(_: &EnumParam<T>) -> &'static [&'static
 impl ContinuoParams {
     /// Every choice parameter's id with the stable ids of its values, in order. Presets store a
     /// choice by these ids, which never change when a label is renamed.
-    pub fn choice_ids(&self) -> [(&'static str, &'static [&'static str]); 7] {
+    pub fn choice_ids(&self) -> [(&'static str, &'static [&'static str]); 8] {
         [
+            ("style", ids_of(&self.model.style)),
             ("source", ids_of(&self.input.source)),
             ("tracking", ids_of(&self.input.tracking)),
             ("scale-lock", ids_of(&self.model.scale_lock)),

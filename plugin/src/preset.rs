@@ -99,6 +99,29 @@ impl Default for Preset {
 pub struct Resolved {
     pub changes: Vec<(ParamPtr, f32)>,
     pub notices: Vec<String>,
+    /// The user style the preset names (set with the *Style* parameter's "My style").
+    pub user_style: Option<String>,
+}
+
+impl Resolved {
+    /// Sets the persisted fields the preset carries besides parameters (the user style's name).
+    pub fn set_fields(&self, params: &ContinuoParams) {
+        if let Some(name) = &self.user_style {
+            *params.user_style.write() = name.clone();
+        }
+    }
+}
+
+/// The parameter that chooses the style: stored by name (a bundled style's id, or the name of
+/// one of the user's own styles).
+const STYLE: &str = "style";
+
+/// A preset's style value that is not a bundled style: the user style of that name when it
+/// exists (`Some(name)`), else `None` (then the preset loads with Blend and a notice).
+fn user_style_named(name: &str) -> Option<String> {
+    crate::model::styles::load_user_style(&crate::model::styles::user_dir(), name)
+        .ok()
+        .map(|s| s.name)
 }
 
 impl Preset {
@@ -162,6 +185,13 @@ impl Preset {
                     ParamPtr::IntParam(p) => serde_json::json!((*p).value()),
                     ParamPtr::BoolParam(p) => serde_json::json!((*p).value()),
                     // A choice by its stable id (a renamed label keeps old presets valid).
+                    ParamPtr::EnumParam(_)
+                        if id == STYLE
+                            && params.model.style.value() == crate::params::StyleParam::User =>
+                    {
+                        // A user style by its name (the id "user" alone would not say which).
+                        serde_json::json!(params.user_style.read().clone())
+                    }
                     ParamPtr::EnumParam(p) => match (*p).unmodulated_plain_id() {
                         Some(value_id) => serde_json::json!(value_id),
                         None => serde_json::json!(ptr
@@ -191,9 +221,35 @@ impl Preset {
         let map = params.param_map();
         let mut errors = Vec::new();
         let mut changes = Vec::new();
+        let mut user_style = None;
         for (id, ptr, _) in &map {
             if NOT_IN_PRESETS.contains(&id.as_str()) {
                 continue;
+            }
+            if id == STYLE {
+                if let Some(text) = self.params.get(id).and_then(|v| v.as_str()) {
+                    // SAFETY: as below.
+                    let known = unsafe {
+                        choice_by_id(params, id, *ptr, &serde_json::json!(text)).is_some()
+                            || ptr.string_to_normalized_value(text).is_some()
+                    };
+                    if !known {
+                        let style = match user_style_named(text) {
+                            Some(name) => {
+                                user_style = Some(name);
+                                crate::params::StyleParam::User
+                            }
+                            None => {
+                                notices.push(format!(
+                                    "the style \"{text}\" is not installed; using Blend"
+                                ));
+                                crate::params::StyleParam::Blend
+                            }
+                        };
+                        changes.push((*ptr, params.model.style.preview_normalized(style)));
+                        continue;
+                    }
+                }
             }
             // SAFETY: as above.
             let normalized = unsafe {
@@ -219,7 +275,11 @@ impl Preset {
             }
         }
         if errors.is_empty() {
-            Ok(Resolved { changes, notices })
+            Ok(Resolved {
+                changes,
+                notices,
+                user_style,
+            })
         } else {
             Err(PresetError::Invalid(format!(
                 "invalid values, nothing was changed: {}",
@@ -238,6 +298,7 @@ impl Preset {
             // SAFETY: the pointers come from `params`, borrowed for this call.
             unsafe { ptr._internal_set_normalized_value(*value) };
         }
+        r.set_fields(params);
         Ok(r.notices)
     }
 }
@@ -545,7 +606,7 @@ mod tests {
         for (ptr, n) in &r.changes {
             unsafe { ptr._internal_set_normalized_value(*n) };
         }
-        let _ = params;
+        r.set_fields(params);
     }
 
     fn tmpdir(tag: &str) -> PathBuf {
@@ -631,6 +692,51 @@ mod tests {
         assert_eq!(a.response.mode.value(), ResponseMode::Continuous);
         assert_eq!(Preset::capture("x", "", &a), Preset::capture("x", "", &b));
         assert!(set_offline(&a, "mode", serde_json::json!("nonsense")).is_err());
+    }
+
+    /// The style is stored by name: a bundled style by its id, a user style by its own name; a
+    /// preset naming a user style that is not installed loads with Blend and says so.
+    #[test]
+    fn presets_store_the_style_by_name() {
+        use crate::params::StyleParam;
+        let dir = tmpdir("styles");
+        std::fs::create_dir_all(&dir).unwrap();
+        // Only this test sets it; the other tests never read user styles by name.
+        std::env::set_var("CONTINUO_STYLE_DIR", &dir);
+        let mut mine = crate::model::TrainedModel::untrained(Default::default());
+        mine.meta.name = "Late Blues".into();
+        mine.save(dir.join("blues.json.gz")).unwrap();
+
+        let params = ContinuoParams::default();
+        set_offline(&params, "style", serde_json::json!("airs")).unwrap();
+        let saved = Preset::capture("x", "", &params);
+        assert_eq!(saved.params["style"], serde_json::json!("airs"));
+
+        set_offline(&params, "style", serde_json::json!("user")).unwrap();
+        *params.user_style.write() = "Late Blues".into();
+        let saved = Preset::capture("x", "", &params);
+        assert_eq!(saved.params["style"], serde_json::json!("Late Blues"));
+
+        let fresh = ContinuoParams::default();
+        let notices = saved.apply_offline(&fresh).unwrap();
+        assert_eq!(fresh.model.style.value(), StyleParam::User);
+        assert_eq!(*fresh.user_style.read(), "Late Blues");
+        assert!(notices.is_empty(), "{notices:?}");
+
+        let missing =
+            Preset::parse(br#"{"version": 1, "params": {"style": "Somebody Else's", "gap": 2.0}}"#)
+                .unwrap();
+        let fresh = ContinuoParams::default();
+        let notices = missing.apply_offline(&fresh).unwrap();
+        assert_eq!(fresh.model.style.value(), StyleParam::Blend);
+        assert_eq!(fresh.response.gap.value(), 2.0);
+        assert!(
+            notices
+                .iter()
+                .any(|n| n.contains("Somebody Else's") && n.contains("Blend")),
+            "{notices:?}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

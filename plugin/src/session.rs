@@ -207,6 +207,10 @@ impl Session {
         &self.brain
     }
 
+    pub fn brain_mut(&mut self) -> &mut Brain {
+        &mut self.brain
+    }
+
     /// The candidates the model holds now (best first).
     pub fn candidates(&self) -> Vec<crate::model::Phrase> {
         self.brain.candidates().to_vec()

@@ -4,6 +4,8 @@
 //! - `cargo xtask test`  — the whole suite: unit tests, then host-level tests on a fresh bundle
 //! - `cargo xtask deps`  — only the system package check (installs as root on Debian/Ubuntu)
 //! - `cargo xtask validate [ARGS…]` — release bundle, then `clap-validator validate` on it
+//! - `cargo xtask train-styles [CORPUS]` — rebuild the bundled style models in `assets/model/styles`
+//!   with `continuo train` from the public-domain corpus (default `../shared/corpus`)
 //! - `cargo xtask bundle continuo [--release] [--features …]` — nice-plug-xtask's bundler
 
 mod dataset;
@@ -38,6 +40,7 @@ fn main() -> ExitCode {
         Some("deps") => deps(),
         Some("render-dataset") => dataset::render_dataset(&args[1..]),
         Some("validate") => validate(&args[1..]),
+        Some("train-styles") => train_styles(args.get(1).map(PathBuf::from)),
         _ => nice_plug_xtask::main(),
     };
     match result {
@@ -85,6 +88,94 @@ fn format_cmd(cmd: &Command) -> String {
         s.push_str(&a.to_string_lossy());
     }
     s
+}
+
+/// The bundled styles: (output file, name, folders under the corpus, file patterns, provenance).
+/// The held-out split (seed 1, 10 % of the files, voices of a piece kept together) is the same in
+/// every model, so Blend never trains on another style's held-out files.
+const STYLES: &[(&str, &str, &[&str], &[&str], &str)] = &[
+    (
+        "chorale.json.gz",
+        "Chorale",
+        &["train"],
+        &["bach-*"],
+        "Soprano lines of J. S. Bach's four-part chorales (music21 corpus); public domain.",
+    ),
+    (
+        "fiddle.json.gz",
+        "Fiddle",
+        &["train"],
+        &["oneills1850-*", "ryansMammoth-*"],
+        "Fiddle tunes of O'Neill's Music of Ireland (1850) and Ryan's Mammoth Collection (1883) \
+         (music21 corpus); public domain.",
+    ),
+    (
+        "airs.json.gz",
+        "Airs",
+        &["airs"],
+        &[],
+        "Aird's Selection of Scotch, English, Irish and Foreign Airs, 6 volumes, 1782-1803 \
+         (music21 corpus); public domain.",
+    ),
+    (
+        "renaissance.json.gz",
+        "Renaissance",
+        &["renaissance"],
+        &[],
+        "Single voices of Palestrina masses, Josquin, Monteverdi madrigals and trecento pieces \
+         (music21 corpus); public domain.",
+    ),
+    (
+        "blend.json.gz",
+        "Blend",
+        &["train", "airs", "renaissance"],
+        &[],
+        "All the bundled styles' melodies: Bach chorale sopranos, O'Neill 1850 and Ryan 1883 \
+         fiddle tunes, Aird's Airs (1782-1803), Renaissance voices (music21 corpus); public domain.",
+    ),
+];
+
+/// Pruning of the bundled styles (`continuo train --prune-from-order/--prune-min-count`).
+const STYLE_PRUNE: (&str, &str) = ("3", "3");
+
+/// Rebuilds `assets/model/styles/*.json.gz` with the project's own trainer.
+fn train_styles(corpus: Option<PathBuf>) -> anyhow::Result<()> {
+    let root = root()?;
+    // Relative, so the command stored in each model file names no machine-specific path.
+    let corpus = corpus.unwrap_or_else(|| PathBuf::from("../shared/corpus"));
+    anyhow::ensure!(
+        corpus.is_dir(),
+        "no corpus at {} (give its folder: cargo xtask train-styles DIR)",
+        corpus.display()
+    );
+    step("Building the command-line tool");
+    run(cargo().args(["build", "--release", "-p", "continuo", "--bin", "continuo"]))?;
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"));
+    let exe = target.join("release/continuo");
+    let out_dir = root.join("assets/model/styles");
+    std::fs::create_dir_all(&out_dir)?;
+    for (file, name, folders, patterns, provenance) in STYLES {
+        step(&format!("Training {name}"));
+        let mut cmd = Command::new(&exe);
+        cmd.arg("train");
+        for f in *folders {
+            cmd.arg("--midi").arg(corpus.join(f));
+        }
+        for p in *patterns {
+            cmd.args(["--include", p]);
+        }
+        cmd.args(["--name", name, "--provenance", provenance])
+            .args(["--seed", "1", "--holdout", "0.1"])
+            .args(["--prune-from-order", STYLE_PRUNE.0])
+            .args(["--prune-min-count", STYLE_PRUNE.1])
+            .arg("--quiet")
+            .arg("--out")
+            .arg(out_dir.join(file));
+        run(&mut cmd)?;
+    }
+    Ok(())
 }
 
 fn cargo() -> Command {

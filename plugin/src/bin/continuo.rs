@@ -30,6 +30,11 @@ enum Command {
     Eval(cli::eval::Args),
     /// List, show and validate presets.
     Presets(cli::presets::Args),
+    /// Rank every style (bundled and your own) on the first notes of a MIDI or WAV file.
+    Recommend(cli::styles::RecommendArgs),
+    /// Every bundled style's model on every style's held-out files, and the recommendation's
+    /// accuracy (the README's tables).
+    EvalStyles(cli::styles::EvalStylesArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -41,6 +46,8 @@ fn main() -> std::process::ExitCode {
         Command::Train(a) => cli::train::run(a),
         Command::Eval(a) => cli::eval::run(a),
         Command::Presets(a) => cli::presets::run(a),
+        Command::Recommend(a) => cli::styles::recommend(a),
+        Command::EvalStyles(a) => cli::styles::eval_styles(a),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

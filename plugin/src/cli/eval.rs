@@ -9,9 +9,13 @@ use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Model file (default: the model built into the plugin).
-    #[arg(long)]
+    /// Model file (default: the model built into the plugin, Blend).
+    #[arg(long, conflicts_with = "style")]
     pub model: Option<PathBuf>,
+    /// Score a style: a bundled one (Blend, Chorale, Fiddle, Airs, Renaissance) or one of yours
+    /// (by name, from the user styles folder).
+    #[arg(long)]
+    pub style: Option<String>,
     /// Folder of .mid/.midi files (searched recursively).
     #[arg(long)]
     pub midi: PathBuf,
@@ -99,9 +103,19 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             baselines(&config, &train_set, &test_set)
         }
     } else {
-        let model = match &args.model {
-            Some(p) => TrainedModel::load(p).with_context(|| format!("loading {}", p.display()))?,
-            None => TrainedModel::embedded()?,
+        let model = match (&args.model, &args.style) {
+            (Some(p), _) => {
+                TrainedModel::load(p).with_context(|| format!("loading {}", p.display()))?
+            }
+            (None, Some(name)) => match crate::model::styles::bundled(name) {
+                Some(b) => b.load()?,
+                None => {
+                    crate::model::styles::load_user_style(&crate::model::styles::user_dir(), name)
+                        .map_err(anyhow::Error::msg)?
+                        .model
+                }
+            },
+            (None, None) => TrainedModel::embedded()?,
         };
         let files: Vec<_> = if args.holdout_of_train {
             if model.meta.held_out.is_empty() {

@@ -3,6 +3,7 @@ pub mod eval;
 pub mod key;
 pub mod presets;
 pub mod render;
+pub mod styles;
 pub mod train;
 pub mod transcription;
 
@@ -10,6 +11,16 @@ pub mod transcription;
 /// stderr; shared by `train` and `eval`.
 pub(crate) fn read_corpus(
     dir: &std::path::Path,
+    quiet: bool,
+) -> anyhow::Result<crate::model::train::Corpus> {
+    read_corpus_matching(dir, &[], quiet)
+}
+
+/// [`read_corpus`] of the files matching one of `patterns` (none: every file); an error when
+/// the folder holds no MIDI file, or none that matches.
+pub(crate) fn read_corpus_matching(
+    dir: &std::path::Path,
+    patterns: &[String],
     quiet: bool,
 ) -> anyhow::Result<crate::model::train::Corpus> {
     use anyhow::Context;
@@ -22,7 +33,7 @@ pub(crate) fn read_corpus(
         indicatif::ProgressStyle::with_template("reading    [{bar:40}] {pos}/{len} files ({eta})")?
             .progress_chars("=> "),
     );
-    let corpus = crate::model::train::load_corpus(dir, |done, total| {
+    let corpus = crate::model::train::load_corpus_matching(dir, patterns, |done, total| {
         bar.set_length(total as u64);
         bar.set_position(done as u64);
     })
@@ -30,6 +41,16 @@ pub(crate) fn read_corpus(
     bar.finish_and_clear();
     for (name, why) in &corpus.broken {
         eprintln!("skipped {name}: {why}");
+    }
+    if corpus.files.is_empty() && corpus.broken.is_empty() {
+        if patterns.is_empty() {
+            anyhow::bail!("{} holds no .mid/.midi files", dir.display());
+        }
+        anyhow::bail!(
+            "no file in {} matches {}",
+            dir.display(),
+            patterns.join(" or ")
+        );
     }
     Ok(corpus)
 }

@@ -13,9 +13,20 @@ use std::time::Instant;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Folder of .mid/.midi files (searched recursively).
+    /// Folder of .mid/.midi files (searched recursively); give it more than once to train on
+    /// several folders (file names must differ between them).
+    #[arg(long, required = true)]
+    pub midi: Vec<PathBuf>,
+    /// Only files whose name matches this pattern (`*`, `?`; e.g. 'bach-*'); repeatable: a file
+    /// matching any pattern is used. Without it, every file.
     #[arg(long)]
-    pub midi: PathBuf,
+    pub include: Vec<String>,
+    /// The style's name, stored in the file (shown by the editor and `continuo recommend`).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Where the melodies come from and their copyright status, stored in the file.
+    #[arg(long)]
+    pub provenance: Option<String>,
     /// Where to write the model (.json, or .json.gz for a compressed file).
     #[arg(long)]
     pub out: PathBuf,
@@ -52,10 +63,28 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
     config.validate().map_err(anyhow::Error::msg)?;
 
-    let corpus = super::read_corpus(&args.midi, args.quiet)?;
+    let mut corpus = crate::model::train::Corpus::default();
+    for dir in &args.midi {
+        corpus.extend(super::read_corpus_matching(dir, &args.include, args.quiet)?);
+    }
+    let mut names: Vec<&str> = corpus.files.iter().map(|f| f.name.as_str()).collect();
+    names.sort_unstable();
+    if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
+        anyhow::bail!(
+            "two folders hold a file named {}: the held-out split goes by file name",
+            w[0]
+        );
+    }
     let (train_files, held_out) = corpus.split(args.seed, args.holdout);
     if train_files.is_empty() {
-        anyhow::bail!("no readable MIDI melodies in {}", args.midi.display());
+        anyhow::bail!(
+            "no readable MIDI melodies in {}",
+            args.midi
+                .iter()
+                .map(|d| d.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
     }
     let train_set: Vec<&Sequence> = train_files
         .iter()
@@ -88,8 +117,25 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         ltm.contexts()
     );
 
+    let name = args.name.clone().unwrap_or_else(|| {
+        args.out
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default()
+            .trim_end_matches(".gz")
+            .trim_end_matches(".json")
+            .to_string()
+    });
     let meta = TrainingMeta {
-        corpus: args.midi.display().to_string(),
+        name,
+        provenance: args.provenance.clone().unwrap_or_default(),
+        corpus: args
+            .midi
+            .iter()
+            .map(|d| d.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
+        include: args.include.clone(),
         command: std::env::args().collect::<Vec<_>>().join(" "),
         date: utc_now(),
         files: corpus.files.len() + corpus.broken.len(),

@@ -186,6 +186,7 @@ impl NiceEguiApp for ContinuoEditor {
         egui::CentralPanel::default().show(ui, |ui| {
             self.actions(ui, &setter);
             self.model_row(ui);
+            self.style_row(ui, &setter);
             ui.separator();
             roll::draw(ui, &self.view, &self.shared);
         });
@@ -213,6 +214,7 @@ impl ContinuoEditor {
                         gui.raw_end_set_parameter(*ptr);
                     }
                 }
+                r.set_fields(&self.params);
                 *self.params.preset_name.write() = preset.name.clone();
                 // A preset change releases whatever the answer was playing.
                 self.shared.stop_request.store(true, Ordering::Relaxed);
@@ -448,6 +450,13 @@ impl ContinuoEditor {
             row(
                 ui,
                 setter,
+                &p.model.style,
+                "Which style answers. Auto (default) follows the style that fits your playing best, \
+                 changing only between answers; My style: the one of yours chosen beside the roll",
+            );
+            row(
+                ui,
+                setter,
                 &p.model.temperature,
                 "Lower: safe, predictable phrases. Higher: adventurous ones",
             );
@@ -659,6 +668,64 @@ impl ContinuoEditor {
                 self.model_text.clear();
                 self.send(Command::BuiltInModel);
             }
+        });
+    }
+
+    /// The recommendation ("fits best: Airs 2.1 bits/note · Fiddle 2.4 · …"), the style in use,
+    /// and the choice of the user's own style.
+    fn style_row(&mut self, ui: &mut egui::Ui, setter: &ParamSetter) {
+        ui.horizontal(|ui| {
+            let in_use = if self.view.style.is_empty() {
+                "a model file".to_string()
+            } else {
+                self.view.style.clone()
+            };
+            ui.label(format!("Style: {in_use}")).on_hover_text(
+                "The style whose model answers; the Style parameter (Model group) chooses it",
+            );
+            let line = crate::model::styles::ranking_line(&self.view.styles);
+            ui.separator();
+            if line.is_empty() {
+                ui.label("fits best: play a few notes");
+            } else {
+                ui.label(line).on_hover_text(format!(
+                    "Your recent notes (up to {}) scored under every style, fewest bits per note \
+                     first (scored in {:.2} ms)",
+                    crate::worker::styles::SCORE_NOTES,
+                    self.view.score_ms
+                ));
+            }
+        });
+        ui.horizontal(|ui| {
+            let current = self.params.user_style.read().clone();
+            ui.label("My style").on_hover_text(format!(
+                "Your own styles: model files made by `continuo train --midi FOLDER --name \
+                 \"My style\" --out FILE.json.gz`, in {}",
+                crate::model::styles::user_dir().display()
+            ));
+            let shown = if current.is_empty() {
+                "(none)".to_string()
+            } else {
+                current.clone()
+            };
+            egui::ComboBox::from_id_salt("user-style")
+                .selected_text(shown)
+                .show_ui(ui, |ui| {
+                    if self.view.user_styles.is_empty() {
+                        ui.label("no style files found");
+                    }
+                    for name in &self.view.user_styles {
+                        if ui.selectable_label(*name == current, name).clicked() {
+                            *self.params.user_style.write() = name.clone();
+                            setter.begin_set_parameter(&self.params.model.style);
+                            setter.set_parameter(
+                                &self.params.model.style,
+                                crate::params::StyleParam::User,
+                            );
+                            setter.end_set_parameter(&self.params.model.style);
+                        }
+                    }
+                });
         });
     }
 

@@ -52,6 +52,17 @@ impl Continuator {
         &self.model
     }
 
+    /// Changes the long-term model (a new style) and keeps what was learnt from the player: the
+    /// short-term model stays as it is when the two models share their viewpoints, else it is
+    /// learnt again from the session's notes.
+    pub fn set_model(&mut self, model: Arc<TrainedModel>) {
+        if !self.predictor.set_long_term(model.ltm.clone()) {
+            self.predictor = MultiViewpoint::new("continuo", model.ltm.clone(), true);
+            self.relearn(self.stm_key);
+        }
+        self.model = model;
+    }
+
     pub fn set_learning(&mut self, on: bool) {
         self.learning = on;
     }

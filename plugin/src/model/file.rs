@@ -42,11 +42,19 @@ pub enum ModelError {
     Io(#[from] std::io::Error),
 }
 
-/// How the model was trained (stored in the file).
+/// How the model was trained (stored in the file). Fields added after version 1 was first written
+/// default when a file lacks them, so older files load.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct TrainingMeta {
-    /// The corpus folder, as given to `continuo train`.
+    /// The style's name as the editor and the CLI show it ("Airs", "My style"; "" = unnamed).
+    pub name: String,
+    /// Where the melodies come from and their copyright status, in words.
+    pub provenance: String,
+    /// The corpus folder(s), as given to `continuo train` (joined by ", ").
     pub corpus: String,
+    /// File-name patterns the corpus was filtered with (`--include`; empty = every file).
+    pub include: Vec<String>,
     /// The command line that made the model.
     pub command: String,
     /// UTC time of training (ISO 8601).
@@ -103,11 +111,10 @@ struct ModelFile {
 }
 
 impl TrainedModel {
-    /// The default model shipped with the plugin (trained on the project corpus by
-    /// `continuo train`; see its metadata).
+    /// The default model shipped with the plugin: the Blend style (trained on the project corpus
+    /// by `continuo train`; see its metadata).
     pub fn embedded() -> anyhow::Result<Self> {
-        static BYTES: &[u8] = include_bytes!("../../../assets/model/default.json.gz");
-        Ok(Self::from_bytes(BYTES)?)
+        Ok(super::styles::BUNDLED[0].load()?)
     }
 
     /// A model with no corpus counts (predictions come from the short-term model alone).

@@ -2,7 +2,7 @@
 //!
 //! CONTRACT (relied on by the model thread in `worker.rs`, the editor and the CLI; keep it):
 //! - `Note` (pitch, onset and duration in beats, velocity), `Phrase` (notes + likelihood).
-//! - `TrainedModel::embedded()` loads the default model shipped in `assets/`;
+//! - `TrainedModel::embedded()` loads the default model (the Blend style) shipped in `assets/`;
 //!   `TrainedModel::from_bytes(&[u8])` / `TrainedModel::load(path)` give clear errors on bad files.
 //! - `Continuator::new(Arc<TrainedModel>)` holds the long-term model plus the short-term one
 //!   learnt from the player; `observe(note)` learns online (when learning is on), `forget()` clears
@@ -18,6 +18,7 @@
 //!   viewpoints and the long-/short-term models by entropy weighting.
 //! - [`sampler`], [`continuator`]: phrase drawing and the model thread's engine.
 //! - [`midi_in`], [`train`], [`eval`], [`file`]: corpus reading, training, evaluation, model files.
+//! - [`styles`]: the bundled style models, the user's own, and the recommendation score.
 
 pub mod continuator;
 pub mod eval;
@@ -28,6 +29,7 @@ pub mod note;
 pub mod ppm;
 pub mod predictor;
 pub mod sampler;
+pub mod styles;
 pub mod train;
 pub mod viewpoints;
 

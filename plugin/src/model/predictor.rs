@@ -300,6 +300,23 @@ impl MultiViewpoint {
         &self.ltm
     }
 
+    /// Swaps the long-term model and keeps the short-term one, when both models see the notes
+    /// through the same viewpoints and short-term order (the short-term counts are kept per
+    /// viewpoint). Returns `false`, changing nothing, when they do not.
+    pub fn set_long_term(&mut self, ltm: Arc<LongTermModel>) -> bool {
+        let (old, new) = (&self.ltm.config, &ltm.config);
+        if old.pitch_viewpoints != new.pitch_viewpoints
+            || old.rhythm_viewpoints != new.rhythm_viewpoints
+            || old.stm_max_order != new.stm_max_order
+        {
+            return false;
+        }
+        self.ltm = ltm;
+        // The stored walks and distributions were made with the old counts.
+        self.levels.clear();
+        true
+    }
+
     pub fn has_stm(&self) -> bool {
         self.stm.is_some()
     }

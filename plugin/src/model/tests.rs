@@ -134,6 +134,55 @@ fn learns_from_the_player_and_forgets() {
     assert_eq!(c.observed_notes(), 0);
 }
 
+/// A new style (long-term model) keeps what the session learnt: the riff the player taught is
+/// still the greedy answer after the swap, and the new model's counts are the ones used.
+#[test]
+fn a_style_change_keeps_the_session_memory() {
+    let mut c = Continuator::new(model());
+    let riff = [61u8, 66, 63, 70];
+    for i in 0..40 {
+        c.observe(Note {
+            pitch: riff[i % 4],
+            onset: i as f64,
+            duration: 0.9,
+            velocity: 80,
+        });
+    }
+    let ctx: Vec<Note> = (0..3)
+        .map(|i| Note {
+            pitch: riff[i],
+            onset: i as f64,
+            duration: 0.9,
+            velocity: 80,
+        })
+        .collect();
+    let greedy = SamplerSettings {
+        temperature: 0.0,
+        length_notes: 4,
+        candidates: 1,
+        ..Default::default()
+    };
+    let key = Some(KeySignature::default());
+    let before = c.continue_phrase(&ctx, key, &greedy);
+    // The same viewpoints, other counts: swapped in place.
+    let other = TrainedModel::untrained(predictor::ModelConfig::default());
+    c.set_model(Arc::new(other));
+    assert_eq!(c.observed_notes(), 39);
+    assert_eq!(c.model().meta.train_notes, 0);
+    let after = c.continue_phrase(&ctx, key, &greedy);
+    assert_eq!(after[0].notes[0].pitch, 70, "{after:?}");
+    assert_ne!(
+        before[0].log2_prob, after[0].log2_prob,
+        "the new counts count"
+    );
+    // Other viewpoints: the short-term model is learnt again from the session's notes.
+    let single = TrainedModel::untrained(predictor::ModelConfig::baseline(3));
+    c.set_model(Arc::new(single));
+    assert_eq!(c.observed_notes(), 39);
+    let p = c.continue_phrase(&ctx, key, &greedy);
+    assert_eq!(p[0].notes[0].pitch, 70, "{p:?}");
+}
+
 #[test]
 fn edge_cases_do_not_panic() {
     let mut c = Continuator::new(model());

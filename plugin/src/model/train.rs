@@ -61,6 +61,12 @@ pub struct Corpus {
 }
 
 impl Corpus {
+    /// Adds another folder's files (their names stay relative to their own folder).
+    pub fn extend(&mut self, other: Corpus) {
+        self.files.extend(other.files);
+        self.broken.extend(other.broken);
+    }
+
     pub fn notes(&self) -> usize {
         self.files.iter().map(CorpusFile::notes).sum()
     }
@@ -111,8 +117,27 @@ pub fn find_midi_files(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
 
 /// Reads every MIDI file under `dir`; unreadable files are listed in `broken`, never fatal.
 /// `progress` is called after each file with (done, total).
-pub fn load_corpus(dir: &Path, mut progress: impl FnMut(usize, usize)) -> anyhow::Result<Corpus> {
-    let paths = find_midi_files(dir)?;
+pub fn load_corpus(dir: &Path, progress: impl FnMut(usize, usize)) -> anyhow::Result<Corpus> {
+    load_corpus_matching(dir, &[], progress)
+}
+
+/// [`load_corpus`] of the files whose base name matches one of `patterns` (see
+/// [`matches_pattern`]; no patterns: every file). Only matching files are read.
+pub fn load_corpus_matching(
+    dir: &Path,
+    patterns: &[String],
+    mut progress: impl FnMut(usize, usize),
+) -> anyhow::Result<Corpus> {
+    let mut paths = find_midi_files(dir)?;
+    if !patterns.is_empty() {
+        paths.retain(|p| {
+            let name = p
+                .file_name()
+                .map(|n| n.to_string_lossy())
+                .unwrap_or_default();
+            patterns.iter().any(|pat| matches_pattern(&name, pat))
+        });
+    }
     let mut corpus = Corpus::default();
     for (i, path) in paths.iter().enumerate() {
         let name = path
@@ -136,15 +161,48 @@ pub fn load_corpus(dir: &Path, mut progress: impl FnMut(usize, usize)) -> anyhow
     Ok(corpus)
 }
 
-/// Whether a file belongs to the held-out part: a hash of its name and the seed, so the split is
-/// the same on every machine and does not depend on which other files are present.
+/// The part of a file name the split hashes: the name without a trailing voice number
+/// (`ren-josquin-adieuMesAmours-001-v2.mid` → `ren-josquin-adieuMesAmours-001`), so every voice
+/// of one piece falls on the same side of the split (a held-out voice never has its piece's
+/// other voices in training). Names without a voice suffix are hashed whole.
+pub fn split_key(name: &str) -> &str {
+    let stem = name
+        .strip_suffix(".mid")
+        .or_else(|| name.strip_suffix(".midi"))
+        .unwrap_or(name);
+    if let Some(at) = stem.rfind("-v") {
+        let digits = &stem[at + 2..];
+        if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+            return &stem[..at];
+        }
+    }
+    name
+}
+
+/// Whether a file name matches a shell-style pattern (`*` any run of characters, `?` one),
+/// compared with the file's base name (case-sensitive): `continuo train --include 'bach-*'`.
+pub fn matches_pattern(name: &str, pattern: &str) -> bool {
+    let base = name.rsplit('/').next().unwrap_or(name);
+    fn go(s: &[u8], p: &[u8]) -> bool {
+        match p.first() {
+            None => s.is_empty(),
+            Some(b'*') => (0..=s.len()).any(|i| go(&s[i..], &p[1..])),
+            Some(b'?') => !s.is_empty() && go(&s[1..], &p[1..]),
+            Some(&c) => s.first() == Some(&c) && go(&s[1..], &p[1..]),
+        }
+    }
+    go(base.as_bytes(), pattern.as_bytes())
+}
+
+/// Whether a file belongs to the held-out part: a hash of its [`split_key`] and the seed, so the
+/// split is the same on every machine and does not depend on which other files are present.
 pub fn is_held_out(name: &str, seed: u64, fraction: f64) -> bool {
     if fraction.is_nan() || fraction <= 0.0 {
         return false;
     }
     // FNV-1a, then a final mix.
     let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ seed.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    for b in name.bytes() {
+    for b in split_key(name).bytes() {
         h = (h ^ b as u64).wrapping_mul(0x100_0000_01b3);
     }
     h ^= h >> 33;
@@ -233,5 +291,34 @@ mod tests {
         assert!((150..250).contains(&n), "{n}");
         assert!(!is_held_out("x", 1, 0.0));
         assert!(is_held_out("x", 1, 1.0));
+    }
+
+    #[test]
+    fn voices_of_one_piece_fall_on_the_same_side() {
+        assert_eq!(split_key("ren-a-001-v2.mid"), "ren-a-001");
+        assert_eq!(split_key("bach-bwv1.6.mid"), "bach-bwv1.6.mid");
+        assert_eq!(split_key("tune-v.mid"), "tune-v.mid");
+        let mut sides = std::collections::HashSet::new();
+        for piece in 0..200 {
+            let held: Vec<bool> = (0..4)
+                .map(|v| is_held_out(&format!("ren-p{piece}-v{v}.mid"), 1, 0.3))
+                .collect();
+            assert!(
+                held.iter().all(|&h| h == held[0]),
+                "piece {piece}: {held:?}"
+            );
+            sides.insert(held[0]);
+        }
+        assert_eq!(sides.len(), 2, "some pieces held out, some not");
+    }
+
+    #[test]
+    fn patterns_match_base_names() {
+        assert!(matches_pattern("bach-bwv1.6.mid", "bach-*"));
+        assert!(matches_pattern("sub/bach-x.mid", "bach-*"));
+        assert!(!matches_pattern("oneills1850-1.mid", "bach-*"));
+        assert!(matches_pattern("ryansMammoth-12.mid", "ryans*-1?.mid"));
+        assert!(!matches_pattern("ryansMammoth-123.mid", "ryans*-1?.mid"));
+        assert!(matches_pattern("x", "*"));
     }
 }

@@ -42,6 +42,7 @@ pub(super) fn serve(
                 b.chroma_keys.reset();
                 b.key = None;
                 b.session_notes = 0;
+                b.styles.ranking.clear();
                 b.message = Some("session memory cleared".into());
             }
             Command::ExportPhrase(path) => {
@@ -69,10 +70,8 @@ pub(super) fn serve(
                     let path = path.display().to_string();
                     *params.model_path.write() = path.clone();
                     b.model_path = Some(path.clone());
-                    b.model = Some(std::sync::Arc::new(m));
+                    super::use_model(b, std::sync::Arc::new(m), true);
                     b.model_source = ModelSource::File(path.clone());
-                    b.continuator = None;
-                    b.dirty = !b.context.is_empty();
                     ensure_model(b, params);
                     b.message = Some(format!("model loaded from {path}"));
                 }

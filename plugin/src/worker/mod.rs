@@ -6,6 +6,8 @@
 //! - [`ingest`]: the player's notes and playback news, in the order the audio thread sent them;
 //! - [`context`]: the context of recent notes in beats, the key;
 //! - [`commands`]: the editor's requests;
+//! - [`styles`]: the recommendation (the player's notes scored under every style) and the style
+//!   model in use (the *Style* parameter, Auto's choice);
 //! - [`draw`]: whether to draw again (debounced settings), and drawing the candidates;
 //! - [`send`]: handing the selected phrase to the audio thread.
 //!
@@ -19,6 +21,7 @@ mod context;
 mod draw;
 mod ingest;
 mod send;
+pub mod styles;
 
 use crate::analysis::key::KeyEstimator;
 use crate::bridge::{Candidate, Command, ModelEnds, RollNote, Shared, Snapshot};
@@ -54,7 +57,7 @@ struct OpenNote {
 /// Where the model in use came from.
 #[derive(Debug, Clone, PartialEq)]
 enum ModelSource {
-    /// The model shipped inside the plugin.
+    /// A style the *Style* parameter chose (bundled, or the user's own; Blend by default).
     BuiltIn,
     /// A model file (the path as the `model-path` state holds it).
     File(String),
@@ -116,6 +119,8 @@ pub struct Brain {
     sent: VecDeque<(u32, Phrase)>,
     /// Panics caught so far (the status line says so).
     panics: u32,
+    /// The style models, the recommendation, Auto's choice.
+    styles: styles::Styles,
 }
 
 impl Brain {
@@ -158,6 +163,28 @@ impl Brain {
             answered: VecDeque::new(),
             sent: VecDeque::new(),
             panics: 0,
+            styles: styles::Styles::default(),
+        }
+    }
+
+    /// Notes the short-term model has learnt (it survives style changes).
+    pub fn learnt_notes(&self) -> usize {
+        self.continuator
+            .as_ref()
+            .map_or(0, Continuator::observed_notes)
+    }
+
+    /// The styles' state: the ranking, the style in use, what is loaded.
+    pub fn styles(&mut self) -> &mut styles::Styles {
+        &mut self.styles
+    }
+
+    /// The style whose model answers ("" when a model file is in use).
+    pub fn style_in_use(&self) -> &str {
+        if self.model_source == ModelSource::BuiltIn {
+            &self.styles.in_use
+        } else {
+            ""
         }
     }
 
@@ -189,7 +216,7 @@ impl Brain {
         self.message.as_deref()
     }
 
-    /// Whether the model in use is the built-in one.
+    /// Whether the model in use is a bundled style (not a model file, not a user style).
     pub fn uses_built_in_model(&self) -> bool {
         self.model.is_some() && self.model_source == ModelSource::BuiltIn
     }
@@ -200,6 +227,7 @@ impl Brain {
         self.panics += 1;
         self.model = None;
         self.continuator = None;
+        self.styles.in_use.clear();
         self.candidates.clear();
         self.selected = 0;
         self.drawn_with = None;
@@ -309,21 +337,23 @@ fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
 }
 
 /// Makes sure a model is loaded: the file `model-path` names (when it changed since the model in
-/// use was chosen: a preset or a host state restored it), else the built-in one. A file that
-/// cannot be loaded leaves the model in use (or the built-in one) and says why.
+/// use was chosen: a preset or a host state restored it), else the style the *Style* parameter
+/// asks for (Blend by default). A file or style that cannot be loaded leaves the model in use (or
+/// Blend) and says why.
 fn ensure_model(b: &mut Brain, params: &ContinuoParams) {
-    let path_changed = b.model_path.as_deref() != Some(params.model_path.read().as_str());
-    if path_changed {
-        let path = params.model_path.read().clone();
+    let path = params.model_path.read().clone();
+    if b.model_path.as_deref() != Some(path.as_str()) {
         b.model_path = Some(path.clone());
         if path.is_empty() {
             if b.model_source != ModelSource::BuiltIn {
-                b.model = None;
+                // Back to the styles: the Style parameter chooses again.
+                b.model_source = ModelSource::BuiltIn;
+                b.styles.in_use.clear();
             }
         } else {
             match TrainedModel::load(&path) {
                 Ok(m) => {
-                    b.model = Some(Arc::new(m));
+                    use_model(b, Arc::new(m), true);
                     b.model_source = ModelSource::File(path.clone());
                     b.message = Some(format!("model loaded from {path}"));
                 }
@@ -339,20 +369,16 @@ fn ensure_model(b: &mut Brain, params: &ContinuoParams) {
                 }
             }
         }
-        b.continuator = None;
-        b.dirty = !b.context.is_empty();
+    }
+    if b.model_source == ModelSource::BuiltIn || b.model.is_none() {
+        if b.model.is_none() {
+            b.model_source = ModelSource::BuiltIn;
+        }
+        styles::follow(b, params);
     }
     if b.model.is_none() {
-        match TrainedModel::embedded() {
-            Ok(m) => {
-                b.model = Some(Arc::new(m));
-                b.model_source = ModelSource::BuiltIn;
-            }
-            Err(e) => {
-                b.message = Some(format!("the built-in model could not be loaded: {e:#}"));
-                return;
-            }
-        }
+        b.message = Some("the built-in model could not be loaded".into());
+        return;
     }
     if b.continuator.is_some() {
         return;
@@ -364,6 +390,18 @@ fn ensure_model(b: &mut Brain, params: &ContinuoParams) {
         c.observe(*n);
     }
     b.continuator = Some(c);
+}
+
+/// Makes `model` the one that answers, keeping the session's short-term model. `redraw`: draw
+/// the candidates again with it now (otherwise from the next draw on).
+fn use_model(b: &mut Brain, model: Arc<TrainedModel>, redraw: bool) {
+    if let Some(c) = b.continuator.as_mut() {
+        c.set_model(model.clone());
+    }
+    b.model = Some(model);
+    if redraw {
+        b.dirty = !b.context.is_empty();
+    }
 }
 
 /// One poll of the rings and the editor's commands, at time `now` (wall clock on the model
@@ -380,6 +418,11 @@ pub fn step(
     changed |= ingest::take_events(b, ends, shared, params);
     changed |= context::update_key(b, ends, params, changed);
     changed |= commands::serve(b, ends, shared, params);
+    // The recommendation, before drawing, so Auto's choice answers this phrase already.
+    changed |= styles::score(b);
+    if b.model_source == ModelSource::BuiltIn {
+        changed |= styles::follow(b, params);
+    }
     if draw::due(b, params, now) {
         draw::generate(b, params, now);
         send::selected(b, ends, shared);
@@ -405,6 +448,8 @@ fn publish(b: &Brain, snapshot: &Mutex<Snapshot>) {
         })
         .collect();
     let model_info = model_info(b.model.as_deref());
+    let style = b.style_in_use().to_string();
+    let user_styles = b.styles.user_styles();
     let mut s = snapshot.lock();
     s.played = b.played.iter().copied().collect();
     s.candidates = candidates;
@@ -418,6 +463,10 @@ fn publish(b: &Brain, snapshot: &Mutex<Snapshot>) {
     s.learning = b.learning;
     s.message = b.message.clone();
     s.generate_ms = b.generate_ms;
+    s.style = style;
+    s.styles.clone_from(&b.styles.ranking);
+    s.user_styles = user_styles;
+    s.score_ms = b.styles.score_ms;
 }
 
 /// A short description of the model in use (its training date cut to the day, by characters:
@@ -427,7 +476,12 @@ fn model_info(model: Option<&TrainedModel>) -> String {
         Some(m) if m.meta.train_notes > 0 => {
             let day: String = m.meta.date.chars().take(10).collect();
             format!(
-                "model: {} melodies, {} notes{}",
+                "model: {}{} melodies, {} notes{}",
+                if m.meta.name.is_empty() {
+                    String::new()
+                } else {
+                    format!("{}, ", m.meta.name.chars().take(40).collect::<String>())
+                },
                 m.meta.train_melodies,
                 m.meta.train_notes,
                 if day.is_empty() {

@@ -216,3 +216,139 @@ fn the_key_follows_the_notes_not_the_spectral_chroma() {
     };
     assert_eq!(b.key.map(|k| k.0), Some(c_major), "the notes decide");
 }
+
+/// A tiny style model learnt from one repeated tune (fast in debug builds).
+fn tiny_style(name: &str, tune: &[u8]) -> Arc<TrainedModel> {
+    use crate::model::{note::Event, predictor::ModelConfig, train};
+    let seq = train::Sequence {
+        events: tune
+            .iter()
+            .cycle()
+            .take(96)
+            .map(|&pitch| Event {
+                pitch,
+                rhythm: 8,
+                phase: 0,
+            })
+            .collect(),
+        key: KeySignature::default(),
+    };
+    let cfg = ModelConfig {
+        max_order: 3,
+        ..ModelConfig::default()
+    };
+    let mut m = TrainedModel::untrained(cfg.clone());
+    m.ltm = Arc::new(train::train(cfg, [&seq]));
+    m.meta.name = name.into();
+    m.meta.train_notes = 96;
+    Arc::new(m)
+}
+
+/// Auto follows the style that fits the player's notes best, only once it is clearly better
+/// (hysteresis) and never while an answer plays; the short-term model survives the change.
+#[test]
+fn auto_follows_the_best_style_between_answers() {
+    let (_tx, rx) = std::sync::mpsc::sync_channel(4);
+    let mut b = Brain::new(rx);
+    let params = ContinuoParams::default();
+    let rising = [60u8, 62, 64, 65, 67, 69, 71, 72];
+    let falling = [84u8, 81, 77, 74, 71, 67, 65, 62];
+    // Two styles instead of the bundled ones (no background loading in this test).
+    b.styles.loaded = vec![
+        ("Blend".into(), tiny_style("Blend", &falling)),
+        ("Rising".into(), tiny_style("Rising", &rising)),
+    ];
+    b.styles.mark_all_loaded();
+    ensure_model(&mut b, &params);
+    assert_eq!(b.style_in_use(), "Blend");
+    let mut onset = 0.0;
+    let mut play = |b: &mut Brain, n: usize| {
+        for i in 0..n {
+            context::push(
+                b,
+                Note {
+                    pitch: rising[i % rising.len()],
+                    onset,
+                    duration: 0.45,
+                    velocity: 90,
+                },
+                &params,
+            );
+            onset += 0.5;
+        }
+    };
+    // Too few notes to switch on, though Rising already fits better.
+    play(&mut b, 6);
+    assert!(styles::score(&mut b));
+    assert_eq!(
+        b.styles.ranking[0].style, "Rising",
+        "{:?}",
+        b.styles.ranking
+    );
+    styles::follow(&mut b, &params);
+    assert_eq!(b.style_in_use(), "Blend", "six notes are not enough");
+    // Enough notes, but an answer is playing: the change waits for its end.
+    play(&mut b, 4);
+    assert!(styles::score(&mut b));
+    assert!(!styles::score(&mut b), "no new notes, no new scoring");
+    b.playing = Some((1, 0.0, Phrase::default()));
+    styles::follow(&mut b, &params);
+    assert_eq!(b.style_in_use(), "Blend", "not in the middle of an answer");
+    let learnt = b.learnt_notes();
+    assert!(learnt >= 9, "{learnt}");
+    b.playing = None;
+    assert!(styles::follow(&mut b, &params));
+    assert_eq!(b.style_in_use(), "Rising");
+    assert_eq!(b.learnt_notes(), learnt, "the session's memory is kept");
+    assert!(b.styles.score_ms >= 0.0 && b.styles.score_ms < 1000.0);
+    // A named style overrides Auto; one that cannot be loaded keeps the style in use.
+    set_offline(&params, "style", json!("user")).unwrap();
+    *params.user_style.write() = "No such style".into();
+    assert!(!styles::follow(&mut b, &params));
+    assert_eq!(b.style_in_use(), "Rising");
+    assert!(
+        b.message()
+            .unwrap_or("")
+            .contains("not loaded, keeping Rising"),
+        "{:?}",
+        b.message()
+    );
+    assert!(
+        !styles::follow(&mut b, &params),
+        "not tried again and again"
+    );
+}
+
+/// A named bundled style is loaded from the binary on the model thread; changing it keeps the
+/// session, and the ranking lists the bundled styles once the loader has run.
+#[test]
+fn a_named_style_answers_and_the_ranking_lists_every_bundled_style() {
+    let p = params(r#"{"source": "midi", "mode": "suggest", "style": "chorale"}"#);
+    let mut s = Session::new(48_000.0, 256, p.clone());
+    s.run(&[], &call(), Some(120.0), 48_000 * 2);
+    assert_eq!(s.brain().style_in_use(), "Chorale");
+    assert!(!s.brain().candidates().is_empty());
+    let learnt = s.brain().learnt_notes();
+    assert!(learnt >= 7, "{learnt}");
+    set_offline(&p, "style", json!("airs")).unwrap();
+    s.run(&[], &[], Some(120.0), 4_800);
+    assert_eq!(s.brain().style_in_use(), "Airs");
+    assert_eq!(s.brain().learnt_notes(), learnt);
+    assert!(s.brain_mut().styles().wait_loaded(Duration::from_secs(120)));
+    // New notes: scored under every loaded style.
+    s.run(&[], &call(), Some(120.0), 48_000 * 2);
+    let ranked: Vec<String> = s
+        .brain_mut()
+        .styles()
+        .ranking
+        .iter()
+        .map(|r| r.style.clone())
+        .collect();
+    for b in crate::model::styles::BUNDLED.iter() {
+        assert!(
+            ranked.iter().any(|r| r == b.name),
+            "{b:?} in {ranked:?}",
+            b = b.name
+        );
+    }
+}
