@@ -276,34 +276,44 @@ pub fn ranking_line(ranking: &[StyleScore]) -> String {
     s
 }
 
+/// A tiny style model learnt from one repeated tune (fast in debug builds), for tests.
+#[cfg(test)]
+pub(crate) fn tiny_style(name: &str, tune: &[u8], rhythm: u8) -> Arc<TrainedModel> {
+    use crate::model::note::Event;
+    use crate::model::predictor::ModelConfig;
+    use crate::model::train::{train, Sequence};
+    let seq = Sequence {
+        events: tune
+            .iter()
+            .cycle()
+            .take(96)
+            .map(|&pitch| Event {
+                pitch,
+                rhythm,
+                phase: 0,
+            })
+            .collect(),
+        key: crate::music::KeySignature::default(),
+    };
+    let cfg = ModelConfig {
+        max_order: 3,
+        ..ModelConfig::default()
+    };
+    let mut m = TrainedModel::untrained(cfg.clone());
+    m.ltm = Arc::new(train(cfg, [&seq]));
+    m.meta.name = name.into();
+    m.meta.train_notes = 96;
+    Arc::new(m)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::predictor::ModelConfig;
     use crate::model::train::train;
-    use crate::model::{note::Event, predictor::ModelConfig};
 
     fn tiny(name: &str, tune: &[u8], rhythm: u8) -> (String, Arc<TrainedModel>) {
-        let seq = Sequence {
-            events: tune
-                .iter()
-                .cycle()
-                .take(64)
-                .map(|&pitch| Event {
-                    pitch,
-                    rhythm,
-                    phase: 0,
-                })
-                .collect(),
-            key: KeySignature::default(),
-        };
-        let cfg = ModelConfig {
-            max_order: 3,
-            ..ModelConfig::default()
-        };
-        let mut m = TrainedModel::untrained(cfg.clone());
-        m.ltm = Arc::new(train(cfg, [&seq]));
-        m.meta.name = name.into();
-        (name.into(), Arc::new(m))
+        (name.into(), tiny_style(name, tune, rhythm))
     }
 
     #[test]

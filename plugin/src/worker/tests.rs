@@ -217,33 +217,6 @@ fn the_key_follows_the_notes_not_the_spectral_chroma() {
     assert_eq!(b.key.map(|k| k.0), Some(c_major), "the notes decide");
 }
 
-/// A tiny style model learnt from one repeated tune (fast in debug builds).
-fn tiny_style(name: &str, tune: &[u8]) -> Arc<TrainedModel> {
-    use crate::model::{note::Event, predictor::ModelConfig, train};
-    let seq = train::Sequence {
-        events: tune
-            .iter()
-            .cycle()
-            .take(96)
-            .map(|&pitch| Event {
-                pitch,
-                rhythm: 8,
-                phase: 0,
-            })
-            .collect(),
-        key: KeySignature::default(),
-    };
-    let cfg = ModelConfig {
-        max_order: 3,
-        ..ModelConfig::default()
-    };
-    let mut m = TrainedModel::untrained(cfg.clone());
-    m.ltm = Arc::new(train::train(cfg, [&seq]));
-    m.meta.name = name.into();
-    m.meta.train_notes = 96;
-    Arc::new(m)
-}
-
 /// Auto follows the style that fits the player's notes best, only once it is clearly better
 /// (hysteresis) and never while an answer plays; the short-term model survives the change.
 #[test]
@@ -255,8 +228,14 @@ fn auto_follows_the_best_style_between_answers() {
     let falling = [84u8, 81, 77, 74, 71, 67, 65, 62];
     // Two styles instead of the bundled ones (no background loading in this test).
     b.styles.loaded = vec![
-        ("Blend".into(), tiny_style("Blend", &falling)),
-        ("Rising".into(), tiny_style("Rising", &rising)),
+        (
+            "Blend".into(),
+            crate::model::styles::tiny_style("Blend", &falling, 8),
+        ),
+        (
+            "Rising".into(),
+            crate::model::styles::tiny_style("Rising", &rising, 8),
+        ),
     ];
     b.styles.mark_all_loaded();
     ensure_model(&mut b, &params);
