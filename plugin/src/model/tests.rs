@@ -76,10 +76,10 @@ fn continues_with_ranked_candidates() {
     assert_eq!(c2.continue_phrase(&context(), None, &settings), phrases);
 }
 
-#[test]
-fn learns_from_the_player_and_forgets() {
+/// A riff the corpus never saw, played 40 times to a fresh continuator; returns it with the
+/// riff's first three notes as a context and greedy four-note settings.
+fn taught_riff() -> (Continuator, Vec<Note>, SamplerSettings) {
     let mut c = Continuator::new(model());
-    // A riff the corpus never saw, played many times.
     let riff = [61u8, 66, 63, 70];
     for i in 0..40 {
         c.observe(Note {
@@ -89,7 +89,6 @@ fn learns_from_the_player_and_forgets() {
             velocity: 80,
         });
     }
-    assert_eq!(c.observed_notes(), 39);
     let ctx: Vec<Note> = (0..3)
         .map(|i| Note {
             pitch: riff[i],
@@ -104,6 +103,13 @@ fn learns_from_the_player_and_forgets() {
         candidates: 1,
         ..Default::default()
     };
+    (c, ctx, greedy)
+}
+
+#[test]
+fn learns_from_the_player_and_forgets() {
+    let (mut c, ctx, greedy) = taught_riff();
+    assert_eq!(c.observed_notes(), 39);
     let key = Some(KeySignature {
         tonic: 0,
         mode: Mode::Major,
@@ -138,30 +144,7 @@ fn learns_from_the_player_and_forgets() {
 /// still the greedy answer after the swap, and the new model's counts are the ones used.
 #[test]
 fn a_style_change_keeps_the_session_memory() {
-    let mut c = Continuator::new(model());
-    let riff = [61u8, 66, 63, 70];
-    for i in 0..40 {
-        c.observe(Note {
-            pitch: riff[i % 4],
-            onset: i as f64,
-            duration: 0.9,
-            velocity: 80,
-        });
-    }
-    let ctx: Vec<Note> = (0..3)
-        .map(|i| Note {
-            pitch: riff[i],
-            onset: i as f64,
-            duration: 0.9,
-            velocity: 80,
-        })
-        .collect();
-    let greedy = SamplerSettings {
-        temperature: 0.0,
-        length_notes: 4,
-        candidates: 1,
-        ..Default::default()
-    };
+    let (mut c, ctx, greedy) = taught_riff();
     let key = Some(KeySignature::default());
     let before = c.continue_phrase(&ctx, key, &greedy);
     // The same viewpoints, other counts: swapped in place.
