@@ -336,9 +336,10 @@ impl Analyzer {
             min_midi: 28,
             max_midi: 100,
             harmonics: 6,
-            ratio: tuning.get("poly_ratio", 0.5),
+            ratio: tuning.get("poly_ratio", 0.35),
             fundamental_floor: tuning.get("poly_fundamental_floor", 0.1),
             hold_hops: ((tuning.get("poly_hold_ms", 150.0) / 1000.0 / hop_s).round() as u32).max(1),
+            every_hops: tuning.get("poly_every_hops", 4.0).max(1.0) as u32,
         });
         let hann_bin_hz = sample_rate / sizes.frame_len as f32;
         let hann_bins = ((HANN_MAX_HZ.min(sample_rate * 0.45) / hann_bin_hz) as usize)
