@@ -19,6 +19,9 @@
 //! - *swell path*: the same pitch comes back after the level dipped and rose again (repeated
 //!   bowed or blown notes without a flux onset).
 //!
+//! Hysteresis: a note that faded below the gate starts again without an onset only once its
+//! level is `rearm_db` above where it ended (a decaying note rippling around the gate is one note).
+//!
 //! Vibrato: while a note sounds, pitch estimates within `vibrato_semitones` of it count as that
 //! note, so ±50 cents of vibrato stays one note.
 
