@@ -184,6 +184,8 @@ pub struct Shared {
     /// Current detected pitch (fractional MIDI), < 0 when none.
     pub pitch: AtomicF32,
     pub pitch_confidence: AtomicF32,
+    /// Several notes sound (a chord): the analyser follows one voice and starts no note.
+    pub polyphonic: AtomicBool,
     /// Counts detected note-ons (the editor flashes when it changes).
     pub onsets: AtomicU64,
     /// Stream position (samples since activation) at the end of the last block.
@@ -222,6 +224,7 @@ impl Default for Shared {
             input_rms: AtomicF32::new(0.0),
             pitch: AtomicF32::new(-1.0),
             pitch_confidence: AtomicF32::new(0.0),
+            polyphonic: AtomicBool::new(false),
             onsets: AtomicU64::new(0),
             stream_pos: AtomicU64::new(0),
             sample_rate: AtomicF32::new(48_000.0),

@@ -526,6 +526,9 @@ impl Engine {
         let (pitch, confidence) = self.analyzer.current_pitch().unwrap_or((-1.0, 0.0));
         shared.pitch.store(pitch, Ordering::Relaxed);
         shared.pitch_confidence.store(confidence, Ordering::Relaxed);
+        shared
+            .polyphonic
+            .store(self.analyzer.polyphonic(), Ordering::Relaxed);
     }
 
     /// Play requests: the parameter's off → on edge, or the editor's button.

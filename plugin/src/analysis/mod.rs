@@ -13,6 +13,7 @@
 //! input ─ sanitise (NaN/Inf → 0, clamp) ─ DC blocker ─ ring ─┬─ loudness (frame + recent RMS)
 //!   ├─ stft long (rect, 2× padded) ─┬─ Hann bins ─┬─ chroma
 //!   │                               │             ├─ salience (harmonic energy per semitone, history)
+//!   │                               │             ├─ polyphony (a second note beside the first?)
 //!   │                               │             └─ subharmonic guards
 //!   │                               └─ pitch NSDF (only when the shorter windows are not sure)
 //!   ├─ cancellation: for a frame after an onset, the ¼ frame with the previous note combed out
@@ -31,6 +32,7 @@ pub mod key;
 pub mod loudness;
 pub mod onset;
 pub mod pitch;
+pub mod polyphony;
 pub mod salience;
 pub mod stft;
 pub mod tracker;
@@ -39,6 +41,7 @@ use chroma::{Chroma, ChromaConfig};
 use loudness::{Loudness, LoudnessConfig, FLOOR_DB};
 use onset::{OnsetConfig, OnsetDetector};
 use pitch::{PitchConfig, PitchDetector, PitchEstimate};
+use polyphony::{Polyphony, PolyphonyConfig};
 use salience::{Salience, SalienceConfig};
 use stft::{Stft, StftConfig, WindowShape};
 use tracker::{NoteTracker, TrackerConfig, TrackerInput};
@@ -58,6 +61,10 @@ pub struct FeatureFrame {
     pub flux: f32,
     /// Chroma (12 pitch classes, C first), normalised to sum 1 or all 0 in silence.
     pub chroma: [f32; 12],
+    /// Several notes sound (a chord, or another instrument): the analyser follows one voice.
+    /// With the `quiet_in_chords` setting it starts no note while this is set (see
+    /// `polyphony.rs`).
+    pub polyphonic: bool,
 }
 
 /// A note start or end decided by the tracker.
@@ -218,6 +225,8 @@ pub struct Analyzer {
     hann_mags: Vec<f32>,
     /// Salience stage (harmonic energy per semitone, with history).
     salience: Salience,
+    /// Polyphony stage (does a second note sound?).
+    polyphony: Polyphony,
     /// Bin width of `hann_mags` in Hz.
     hann_bin_hz: f32,
     /// Subharmonic guard: a pitch whose fundamental is this far (as an amplitude ratio) below the
@@ -346,10 +355,22 @@ impl Analyzer {
             harmonics: 6,
             history_hops: (0.25 / hop_s).ceil() as usize,
         });
+        let polyphony = Polyphony::new(PolyphonyConfig {
+            sample_rate,
+            frame_len: sizes.frame_len,
+            min_midi: 28,
+            max_midi: 100,
+            harmonics: 6,
+            ratio: tuning.get("poly_ratio", 0.35),
+            fundamental_floor: tuning.get("poly_fundamental_floor", 0.1),
+            hold_hops: ((tuning.get("poly_hold_ms", 150.0) / 1000.0 / hop_s).round() as u32).max(1),
+            every_hops: tuning.get("poly_every_hops", 4.0).max(1.0) as u32,
+        });
         let hann_bin_hz = sample_rate / sizes.frame_len as f32;
         let hann_bins = ((HANN_MAX_HZ.min(sample_rate * 0.45) / hann_bin_hz) as usize)
             .max(chroma.bins_needed())
             .max(salience.bins_needed())
+            .max(polyphony.bins_needed())
             .min(sizes.frame_len / 2 + 1);
         Self {
             sample_rate: true_rate,
@@ -372,6 +393,7 @@ impl Analyzer {
             short,
             hann_mags: vec![0.0; hann_bins],
             salience,
+            polyphony,
             hann_bin_hz,
             fundamental_floor: tuning.get("fundamental_floor", 0.03),
             subharmonic_ratio: tuning.get("subharmonic_ratio", 0.05),
@@ -478,6 +500,11 @@ impl Analyzer {
         self.last.level_db
     }
 
+    /// Several notes sound now (a chord); see [`FeatureFrame::polyphonic`].
+    pub fn polyphonic(&self) -> bool {
+        self.last.polyphonic
+    }
+
     /// The last feature frame.
     pub fn last_frame(&self) -> &FeatureFrame {
         &self.last
@@ -517,6 +544,7 @@ impl Analyzer {
         self.loudness.reset();
         self.chroma.reset();
         self.salience.reset();
+        self.polyphony.reset();
         self.tracker.reset();
         self.gate_start = None;
         self.gated.iter_mut().for_each(|v| *v = 0.0);
@@ -705,6 +733,7 @@ impl Analyzer {
         );
         let chroma = self.chroma.process(&self.hann_mags);
         self.salience.process(&self.hann_mags);
+        let polyphony = self.polyphony.process(&self.hann_mags, voiced);
         self.guard_subharmonics(&mut estimate);
         let midi = if estimate.hz > 0.0 {
             crate::music::hz_to_midi(estimate.hz)
@@ -725,6 +754,7 @@ impl Analyzer {
                 } else {
                     0.0
                 },
+                polyphonic: polyphony.polyphonic,
             },
             &self.salience,
         );
@@ -750,6 +780,7 @@ impl Analyzer {
             level_db: level.frame_db,
             flux: onset.flux,
             chroma,
+            polyphonic: polyphony.polyphonic,
         };
         out.frame(&self.last);
     }

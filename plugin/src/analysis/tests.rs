@@ -11,11 +11,13 @@ struct Events {
     ons: Vec<(u8, u64, u64)>, // pitch, onset_samples, emit time
     offs: Vec<(u8, u64)>,
     frames: usize,
+    polyphonic_frames: usize,
 }
 
 impl AnalysisOutput for Events {
-    fn frame(&mut self, _frame: &FeatureFrame) {
+    fn frame(&mut self, frame: &FeatureFrame) {
         self.frames += 1;
+        self.polyphonic_frames += usize::from(frame.polyphonic);
     }
     fn note(&mut self, event: NoteEvent) {
         match event {
@@ -517,4 +519,39 @@ fn cancelling_the_previous_note_names_the_next_one_sooner() {
         gained > lost + hop,
         "cancellation gained {gained} samples and lost {lost}"
     );
+}
+
+#[test]
+fn chords_are_flagged_and_do_not_spray_notes() {
+    let sr = 48_000.0;
+    // A melody alone is not polyphonic.
+    let ev = run(&melody(sr), sr, 256);
+    assert_eq!(ev.polyphonic_frames, 0, "melody flagged");
+    // Three strummed triads (sustained 0.8 s each, the notes 10 ms apart).
+    let mut s = silence(sr, 0.1);
+    for chord in [[60.0, 64.0, 67.0], [57.0, 60.0, 64.0], [55.0, 59.0, 62.0]] {
+        let len = (0.8 * sr) as usize;
+        let mut mix = vec![0.0f32; len];
+        for (k, &m) in chord.iter().enumerate() {
+            let delay = (k as f32 * 0.01 * sr) as usize;
+            let t = tone(sr, m, 0.8 - k as f32 * 0.01, Wave::Harmonic, 0.2, 1.0, 0.0);
+            for (o, v) in mix.iter_mut().skip(delay).zip(t) {
+                *o += v;
+            }
+        }
+        s.extend(mix);
+        s.extend(silence(sr, 0.1));
+    }
+    let tuning = Tuning::parse("quiet_in_chords=1").unwrap_or_default();
+    let ev = run_on(&mut Analyzer::with_tuning(sr, &tuning), &s, 256);
+    // 2.4 s of chords are about 900 hops: most of each chord is flagged.
+    assert!(
+        ev.polyphonic_frames >= 450,
+        "chords flagged in {} of {} frames",
+        ev.polyphonic_frames,
+        ev.frames
+    );
+    // With `quiet_in_chords`: at most the first voice each (the flag needs a moment), never a
+    // spray.
+    assert!(ev.ons.len() <= 3, "{:?}", pitches(&ev));
 }

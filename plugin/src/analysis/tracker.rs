@@ -19,6 +19,9 @@
 //! - *swell path*: the same pitch comes back after the level dipped and rose again (repeated
 //!   bowed or blown notes without a flux onset).
 //!
+//! Hysteresis: a note that faded below the gate starts again without an onset only once its
+//! level is `rearm_db` above where it ended (a decaying note rippling around the gate is one note).
+//!
 //! Vibrato: while a note sounds, pitch estimates within `vibrato_semitones` of it count as that
 //! note, so ±50 cents of vibrato stays one note.
 
@@ -101,6 +104,15 @@ pub struct TrackerConfig {
     pub onset_departure_max: u64,
     /// See `onset_departure_max`.
     pub onset_departure_backdate: u64,
+    /// Hysteresis: after a note faded below the gate, the same pitch may start again without
+    /// an onset only once the level is this much (dB) above where it ended. A decaying note
+    /// whose level ripples around the gate is one note, not several.
+    pub rearm_db: f32,
+    /// Polyphony: while several notes sound, no new note starts (the tracker stays quiet rather
+    /// than spraying the chord's notes and subharmonics). Off by default: on the monophonic
+    /// renders the flag also rises on ringing previous notes and reverberation (piano, pads),
+    /// and staying quiet then cost 0.05 of F1 on ../shared/audio.
+    pub quiet_in_chords: bool,
 }
 
 impl TrackerConfig {
@@ -151,6 +163,8 @@ impl TrackerConfig {
             departure_backdate: samples("departure_backdate_s", 0.05),
             onset_departure_max: samples("onset_departure_max_s", 0.1),
             onset_departure_backdate: samples("onset_departure_backdate_s", 0.01),
+            rearm_db: tuning.get("rearm_db", 6.0),
+            quiet_in_chords: tuning.get("quiet_in_chords", 0.0) > 0.5,
         }
     }
 }
@@ -172,6 +186,8 @@ pub struct TrackerInput {
     pub onset: bool,
     /// Spectral flux over the detector's threshold (1 = at threshold), for how sharp an attack is.
     pub flux_ratio: f32,
+    /// Several notes sound (see `Analyzer::polyphonic`).
+    pub polyphonic: bool,
 }
 
 /// At most one note end and one note start per hop (end first).
@@ -254,6 +270,9 @@ pub struct NoteTracker {
     last_off: u64,
     /// Last hop whose pitch estimate was still close to the sounding note (legato dating).
     steady_until: u64,
+    /// The pitch of the last note that faded below the gate, and the short-term level it ended
+    /// at (hysteresis, see `TrackerConfig::rearm_db`).
+    faded: Option<(u8, f32)>,
 }
 
 impl NoteTracker {
@@ -270,6 +289,7 @@ impl NoteTracker {
             level_pos: 0,
             last_off: 0,
             steady_until: 0,
+            faded: None,
         }
     }
 
@@ -395,13 +415,17 @@ impl NoteTracker {
             }
         }
 
+        // In a chord no note starts: the pitch of a mixture is one of its notes, a common
+        // subharmonic or a partial, and each hop may name another one.
+        let chord = c.quiet_in_chords && input.polyphonic;
+
         // Onset path.
         if let Some(mut p) = self.pending {
             p.hops_waited += 1;
             p.after_db = p.after_db.max(rise_db);
             p.peak_flux_ratio = p.peak_flux_ratio.max(input.flux_ratio);
             let mut done = false;
-            if voiced && !self.run.used && input.recent_db >= c.gate_db {
+            if voiced && !chord && !self.run.used && input.recent_db >= c.gate_db {
                 let same = self.active.map(|a| a.pitch) == Some(self.run.pitch);
                 let quick = self.fast
                     && self.run.hops >= c.fast_stable_hops
@@ -438,7 +462,7 @@ impl NoteTracker {
         }
 
         // Legato path.
-        if out.on.is_none() && strong {
+        if out.on.is_none() && strong && !chord {
             match self.active {
                 _ if self.run.used && self.active.map(|a| a.pitch) != Some(self.run.pitch) => {}
                 Some(a) if a.pitch != self.run.pitch && !self.run.used => {
@@ -460,7 +484,8 @@ impl NoteTracker {
                 }
                 None if self.run.strong >= c.legato_stable_hops
                     && !self.run.used
-                    && input.recent_db >= c.gate_db =>
+                    && input.recent_db >= c.gate_db
+                    && self.rearmed(input.recent_db) =>
                 {
                     let onset = self
                         .legato_onset(input.time, salience, self.last_off)
@@ -496,10 +521,20 @@ impl NoteTracker {
                     out.off = Some((a.pitch, at));
                     self.last_off = at;
                     self.active = None;
+                    self.faded = quiet.then_some((a.pitch, input.recent_db));
                 }
             }
         }
         out
+    }
+
+    /// Whether the run may start a note from silence: not the pitch that just faded below the
+    /// gate, unless the level came clearly back up.
+    fn rearmed(&self, recent_db: f32) -> bool {
+        match self.faded {
+            Some((pitch, db)) if pitch == self.run.pitch => recent_db >= db + self.config.rearm_db,
+            _ => true,
+        }
     }
 
     /// Best estimate of when the run's pitch really began: where its salience started rising,
@@ -538,5 +573,6 @@ impl NoteTracker {
         self.run.used = true;
         self.pending = None;
         self.steady_until = input.time;
+        self.faded = None;
     }
 }

@@ -228,6 +228,8 @@ pub struct FileScore {
     pub latencies_s: Vec<f64>,
     /// Matched-note onset error: estimated onset − reference onset (seconds), median.
     pub onset_error_median_s: Option<f64>,
+    /// Share of analysis hops flagged polyphonic (the renders are monophonic: false alarms).
+    pub polyphonic_share: f64,
 }
 
 /// Scores `estimate` against `reference`.
@@ -268,6 +270,7 @@ pub fn score_file(
             f1,
             latencies_s,
             onset_error_median_s: quantile(&onset_errors, 0.5),
+            polyphonic_share: 0.0,
         },
         pairs,
     )
@@ -317,6 +320,8 @@ pub struct FamilySummary {
     pub mean_precision: f64,
     pub mean_recall: f64,
     pub latency: LatencySummary,
+    /// Mean share of hops flagged polyphonic.
+    pub polyphonic_share: f64,
 }
 
 fn mean(values: impl Iterator<Item = f64>) -> Option<f64> {
@@ -367,6 +372,7 @@ pub fn summarise(files: &[FileScore], block: u32) -> Summary {
                         mean_precision: mean(of().map(|f| f.precision)).unwrap_or(0.0),
                         mean_recall: mean(of().map(|f| f.recall)).unwrap_or(0.0),
                         latency: latency_summary(of()),
+                        polyphonic_share: mean(of().map(|f| f.polyphonic_share)).unwrap_or(0.0),
                     }
                 })
                 .collect()
@@ -444,9 +450,10 @@ pub fn run(args: Args) -> Result<()> {
             .to_string();
         let reference = read_reference(tsv)?;
         let (samples, sample_rate) = transcribe::read_wav(wav)?;
-        let estimate =
-            transcribe::transcribe_with(&samples, sample_rate, args.block as usize, &tuning);
-        let (score, pairs) = score_file(&name, &reference, &estimate);
+        let (estimate, polyphonic_share) =
+            transcribe::transcribe_stats(&samples, sample_rate, args.block as usize, &tuning);
+        let (mut score, pairs) = score_file(&name, &reference, &estimate);
+        score.polyphonic_share = polyphonic_share;
         if args.verbose {
             let matched_ref: std::collections::HashSet<usize> = pairs.iter().map(|p| p.0).collect();
             let matched_est: std::collections::HashSet<usize> = pairs.iter().map(|p| p.1).collect();
@@ -525,12 +532,12 @@ pub fn run(args: Args) -> Result<()> {
     }
     if !s.families.is_empty() {
         println!(
-            "\n{:<22} {:>5} {:>6} {:>6} {:>6} {:>8} {:>8} {:>6}",
-            "family", "files", "F1", "P", "R", "lat_med", "lat_p95", "notes"
+            "\n{:<22} {:>5} {:>6} {:>6} {:>6} {:>8} {:>8} {:>6} {:>6}",
+            "family", "files", "F1", "P", "R", "lat_med", "lat_p95", "notes", "chord%"
         );
         for f in &s.families {
             println!(
-                "{:<22} {:>5} {:>6.3} {:>6.3} {:>6.3} {:>8} {:>8} {:>6}",
+                "{:<22} {:>5} {:>6.3} {:>6.3} {:>6.3} {:>8} {:>8} {:>6} {:>6.1}",
                 f.family,
                 f.files,
                 f.mean_f1,
@@ -538,7 +545,8 @@ pub fn run(args: Args) -> Result<()> {
                 f.mean_recall,
                 ms(f.latency.median_ms),
                 ms(f.latency.p95_ms),
-                f.latency.notes
+                f.latency.notes,
+                100.0 * f.polyphonic_share
             );
         }
     }

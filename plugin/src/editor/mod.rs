@@ -373,6 +373,12 @@ impl ContinuoEditor {
             };
             ui.label(RichText::new(tuner).monospace().size(18.0))
                 .on_hover_text("The pitch Continuo hears now, with its deviation in cents");
+            if self.shared.polyphonic.load(Ordering::Relaxed) {
+                ui.label(RichText::new("chord").strong()).on_hover_text(
+                    "Several notes seem to sound at once: Continuo follows one voice, and the \
+                     notes it hears may be wrong until a single note sounds again",
+                );
+            }
             // Level meter.
             let rms = self.shared.input_rms.load(Ordering::Relaxed);
             let peak = self.shared.input_peak.load(Ordering::Relaxed);

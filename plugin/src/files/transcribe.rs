@@ -89,10 +89,16 @@ struct Collector {
     notes: Vec<TranscribedNote>,
     /// Index in `notes` of the note that is sounding.
     open: Option<usize>,
+    /// Feature frames seen, and how many of them were polyphonic.
+    frames: u64,
+    polyphonic_frames: u64,
 }
 
 impl AnalysisOutput for Collector {
-    fn frame(&mut self, _frame: &FeatureFrame) {}
+    fn frame(&mut self, frame: &FeatureFrame) {
+        self.frames += 1;
+        self.polyphonic_frames += u64::from(frame.polyphonic);
+    }
 
     fn note(&mut self, event: NoteEvent) {
         let sr = self.sample_rate;
@@ -142,12 +148,24 @@ pub fn transcribe_with(
     block: usize,
     tuning: &Tuning,
 ) -> Vec<TranscribedNote> {
+    transcribe_stats(samples, sample_rate, block, tuning).0
+}
+
+/// [`transcribe_with`], also returning the share of analysis hops flagged polyphonic.
+pub fn transcribe_stats(
+    samples: &[f32],
+    sample_rate: f32,
+    block: usize,
+    tuning: &Tuning,
+) -> (Vec<TranscribedNote>, f64) {
     let mut analyzer = Analyzer::with_tuning(sample_rate, tuning);
     let mut collector = Collector {
         sample_rate: analyzer.sample_rate() as f64,
         block_start: 0,
         notes: Vec::new(),
         open: None,
+        frames: 0,
+        polyphonic_frames: 0,
     };
     for chunk in samples.chunks(block.max(1)) {
         analyzer.process(chunk, &mut collector);
@@ -164,7 +182,8 @@ pub fn transcribe_with(
             n.offset_s = end_s.max(n.onset_s);
         }
     }
-    collector.notes
+    let share = collector.polyphonic_frames as f64 / collector.frames.max(1) as f64;
+    (collector.notes, share)
 }
 
 /// A per-hop dump of the features and note events between `from_s` and `to_s` (tuning aid).
@@ -186,8 +205,11 @@ pub fn trace(samples: &[f32], sample_rate: f32, from_s: f64, to_s: f64, tuning: 
                     0.0
                 };
                 self.text.push_str(&format!(
-                    "{t:8.4} midi {midi:6.2} conf {:.2} lvl {:6.1} flux {:6.3}\n",
-                    f.confidence, f.level_db, f.flux
+                    "{t:8.4} midi {midi:6.2} conf {:.2} lvl {:6.1} flux {:6.3}{}\n",
+                    f.confidence,
+                    f.level_db,
+                    f.flux,
+                    if f.polyphonic { " chord" } else { "" }
                 ));
             }
         }
