@@ -362,6 +362,9 @@ pub struct Snapshot {
     pub user_styles: Vec<String>,
     /// Time the last scoring of the styles took, in ms.
     pub score_ms: f64,
+    /// The style job running (learning from MIDI files, keeping the session, renaming), with
+    /// its progress; `None` when none runs.
+    pub style_job: Option<crate::worker::learn::StyleJob>,
 }
 
 /// Editor → model thread requests (bounded std channel: both sides may block briefly).
@@ -378,6 +381,8 @@ pub enum Command {
     LoadModel(std::path::PathBuf),
     /// Go back to the built-in model.
     BuiltInModel,
+    /// The user's own styles: learn, keep the session, rename, delete, cancel, list.
+    Style(crate::worker::learn::StyleRequest),
     /// Makes the model thread panic (tests of its recovery).
     #[cfg(test)]
     Crash,

@@ -124,6 +124,41 @@ pub struct EvalStylesArgs {
     /// Print JSON instead of tables.
     #[arg(long)]
     pub json: bool,
+    /// Which half of the held-out melodies: `tune` (for choosing the scoring's settings),
+    /// `report` (never tuned on) or `all`. The halves are a hash of the file name.
+    #[arg(long, default_value = "all")]
+    pub half: Half,
+    /// Skip the style × model tables (the recommendation only).
+    #[arg(long)]
+    pub no_table: bool,
+    /// Write every opening's bits under every model (JSON lines) to this file, for studying
+    /// other ways to score.
+    #[arg(long)]
+    pub dump: Option<PathBuf>,
+}
+
+/// The halves of the held-out melodies the recommendation is tuned and reported on.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq)]
+pub enum Half {
+    Tune,
+    Report,
+    All,
+}
+
+impl Half {
+    /// Which half a held-out file is in (a hash of its name with its own seed, independent of
+    /// the seed that chose the held-out files).
+    pub fn of(name: &str) -> Half {
+        if crate::model::train::is_held_out(name, 0x7e57, 0.5) {
+            Half::Tune
+        } else {
+            Half::Report
+        }
+    }
+
+    fn keeps(self, name: &str) -> bool {
+        self == Half::All || Half::of(name) == self
+    }
 }
 
 /// Where each bundled style's melodies are: (style, folder under the corpus, file patterns). The
@@ -215,7 +250,9 @@ pub fn eval_styles(args: EvalStylesArgs) -> Result<()> {
         let patterns: Vec<String> = patterns.iter().map(|p| p.to_string()).collect();
         let mut corpus =
             super::read_corpus_matching(&args.corpus.join(folder), &patterns, args.json)?;
-        corpus.files.retain(|f| m.meta.held_out.contains(&f.name));
+        corpus
+            .files
+            .retain(|f| m.meta.held_out.contains(&f.name) && args.half.keeps(&f.name));
         anyhow::ensure!(
             !corpus.files.is_empty(),
             "none of {style}'s held-out files found in {}",
@@ -229,13 +266,31 @@ pub fn eval_styles(args: EvalStylesArgs) -> Result<()> {
         .iter()
         .map(|(_, c)| c.files.iter().flat_map(|f| f.sequences.iter()).collect())
         .collect();
+    let file_names: Vec<Vec<&str>> = held
+        .iter()
+        .map(|(_, c)| {
+            c.files
+                .iter()
+                .flat_map(|f| f.sequences.iter().map(|_| f.name.as_str()))
+                .collect()
+        })
+        .collect();
     let table = |stm: bool| -> Vec<Vec<f64>> {
+        if args.no_table {
+            return Vec::new();
+        }
         seqs.iter()
             .map(|s| models.iter().map(|(_, m)| bits(m, s, stm)).collect())
             .collect()
     };
     let long_term = table(false);
     let long_and_short_term = table(true);
+    let mut dump = match &args.dump {
+        Some(path) => Some(std::io::BufWriter::new(
+            std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
+        )),
+        None => None,
+    };
 
     let four: Vec<(String, Arc<TrainedModel>)> =
         models.iter().filter(|(n, _)| n != BLEND).cloned().collect();
@@ -245,8 +300,33 @@ pub fn eval_styles(args: EvalStylesArgs) -> Result<()> {
         let (mut blend_first, mut total) = (0usize, 0usize);
         let mut spent = std::time::Duration::ZERO;
         for (row, style_seqs) in seqs.iter().enumerate() {
-            for seq in style_seqs.iter().filter(|s| s.events.len() >= n) {
+            for (seq, file) in style_seqs
+                .iter()
+                .zip(&file_names[row])
+                .filter(|(s, _)| s.events.len() >= n)
+            {
                 let open = opening(seq, n);
+                if let Some(out) = dump.as_mut() {
+                    use std::io::Write;
+                    let scores: serde_json::Map<String, serde_json::Value> = models
+                        .iter()
+                        .map(|(name, m)| {
+                            let mut figures = Vec::new();
+                            for stm in [false, true] {
+                                let mut p = MultiViewpoint::new("m", m.ltm.clone(), stm);
+                                let s = crate::model::eval::evaluate(&mut p, [&open]);
+                                figures.extend([s.pitch_bits, s.rhythm_bits]);
+                            }
+                            (name.clone(), serde_json::json!(figures))
+                        })
+                        .collect();
+                    let line = serde_json::json!({
+                        "style": names[row], "file": file, "notes": n,
+                        "half": format!("{:?}", Half::of(file)).to_lowercase(),
+                        "bits": scores,
+                    });
+                    writeln!(out, "{line}")?;
+                }
                 let t0 = std::time::Instant::now();
                 let all: Vec<StyleScore> =
                     styles::rank_weighted(&models, &open, args.rhythm_weight);
@@ -302,6 +382,9 @@ pub fn eval_styles(args: EvalStylesArgs) -> Result<()> {
             &report.long_and_short_term,
         ),
     ] {
+        if t.is_empty() {
+            continue;
+        }
         println!("\n{title}: held-out files of (rows) under model (columns)");
         print!("{:<26}", "held-out files");
         for m in &report.models {

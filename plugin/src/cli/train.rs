@@ -28,8 +28,12 @@ pub struct Args {
     #[arg(long)]
     pub provenance: Option<String>,
     /// Where to write the model (.json, or .json.gz for a compressed file).
-    #[arg(long)]
-    pub out: PathBuf,
+    #[arg(long, required_unless_present = "install")]
+    pub out: Option<PathBuf>,
+    /// Also save it as one of your styles, in your styles folder (`--name` required; a name
+    /// you already use or a bundled style's is refused; no file is replaced).
+    #[arg(long, requires = "name")]
+    pub install: bool,
     /// Seed of the held-out split.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -119,13 +123,29 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 
     let name = args.name.clone().unwrap_or_else(|| {
         args.out
-            .file_name()
+            .as_deref()
+            .and_then(|o| o.file_name())
             .map(|n| n.to_string_lossy().to_string())
             .unwrap_or_default()
             .trim_end_matches(".gz")
             .trim_end_matches(".json")
             .to_string()
     });
+    if args.install {
+        // Refused names fail now, before the training.
+        let dir = crate::model::styles::user_dir();
+        let name = crate::model::styles::check_name(&name)?;
+        if let Some((taken, _)) = crate::model::styles::list_user_styles(&dir)
+            .0
+            .into_iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(&name))
+        {
+            anyhow::bail!(
+                "you already have a style called \"{taken}\" in {}; choose another --name",
+                dir.display()
+            );
+        }
+    }
     let meta = TrainingMeta {
         name,
         provenance: args.provenance.clone().unwrap_or_default(),
@@ -177,10 +197,21 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
         model.evaluation = scores;
     }
-    model
-        .save(&args.out)
-        .with_context(|| format!("writing {}", args.out.display()))?;
-    let size = std::fs::metadata(&args.out).map(|m| m.len()).unwrap_or(0);
-    println!("wrote {} ({} bytes)", args.out.display(), size);
+    if let Some(out) = &args.out {
+        model
+            .save(out)
+            .with_context(|| format!("writing {}", out.display()))?;
+        let size = std::fs::metadata(out).map(|m| m.len()).unwrap_or(0);
+        println!("wrote {} ({} bytes)", out.display(), size);
+    }
+    if args.install {
+        let name = model.meta.name.clone();
+        let (path, _) = crate::model::styles::save_new_user_style(
+            &crate::model::styles::user_dir(),
+            &name,
+            model,
+        )?;
+        println!("installed as your style \"{name}\": {}", path.display());
+    }
     Ok(())
 }

@@ -6,6 +6,7 @@
 //! thread.
 
 mod roll;
+mod styles;
 
 use crate::bridge::{Command, Shared, Snapshot};
 use crate::music::note_name;
@@ -59,6 +60,10 @@ pub struct ContinuoEditor {
     model_text: String,
     /// The user pressed Delete once; the second press deletes.
     confirm_delete: bool,
+    /// The style panel's typed names and folder (editor/styles.rs).
+    style_panel: styles::StylePanel,
+    /// The model thread's message last seen: a newer one replaces the editor's own.
+    seen_message: Option<String>,
 }
 
 /// What the editor says when the analyser cannot listen at the host's sample rate (`None` when
@@ -122,6 +127,8 @@ pub fn create(
         preset_text: String::new(),
         model_text: String::new(),
         confirm_delete: false,
+        style_panel: Default::default(),
+        seen_message: None,
     };
     create_egui_editor(state, RepaintNotifier::new(), settings, app)
 }
@@ -156,6 +163,11 @@ impl NiceEguiApp for ContinuoEditor {
         {
             let s = self.snapshot.lock();
             self.view.clone_from(&s);
+        }
+        if self.view.message != self.seen_message {
+            // The newest message wins (a style learnt after a preset was loaded, say).
+            self.seen_message.clone_from(&self.view.message);
+            self.local_message = None;
         }
         let Some(gui) = self.gui.clone() else { return };
         let setter = gui.param_setter();
@@ -674,64 +686,6 @@ impl ContinuoEditor {
                 self.model_text.clear();
                 self.send(Command::BuiltInModel);
             }
-        });
-    }
-
-    /// The recommendation ("fits best: Airs 2.1 bits/note · Fiddle 2.4 · …"), the style in use,
-    /// and the choice of the user's own style.
-    fn style_row(&mut self, ui: &mut egui::Ui, setter: &ParamSetter) {
-        ui.horizontal(|ui| {
-            let in_use = if self.view.style.is_empty() {
-                "a model file".to_string()
-            } else {
-                self.view.style.clone()
-            };
-            ui.label(format!("Style: {in_use}")).on_hover_text(
-                "The style whose model answers; the Style parameter (Model group) chooses it",
-            );
-            let line = crate::model::styles::ranking_line(&self.view.styles);
-            ui.separator();
-            if line.is_empty() {
-                ui.label("fits best: play a few notes");
-            } else {
-                ui.label(line).on_hover_text(format!(
-                    "Your recent notes (up to {}) scored under every style, fewest bits per note \
-                     first (scored in {:.2} ms)",
-                    crate::worker::styles::SCORE_NOTES,
-                    self.view.score_ms
-                ));
-            }
-        });
-        ui.horizontal(|ui| {
-            let current = self.params.user_style.read().clone();
-            ui.label("My style").on_hover_text(format!(
-                "Your own styles: model files made by `continuo train --midi FOLDER --name \
-                 \"My style\" --out FILE.json.gz`, in {}",
-                crate::model::styles::user_dir().display()
-            ));
-            let shown = if current.is_empty() {
-                "(none)".to_string()
-            } else {
-                current.clone()
-            };
-            egui::ComboBox::from_id_salt("user-style")
-                .selected_text(shown)
-                .show_ui(ui, |ui| {
-                    if self.view.user_styles.is_empty() {
-                        ui.label("no style files found");
-                    }
-                    for name in &self.view.user_styles {
-                        if ui.selectable_label(*name == current, name).clicked() {
-                            *self.params.user_style.write() = name.clone();
-                            setter.begin_set_parameter(&self.params.model.style);
-                            setter.set_parameter(
-                                &self.params.model.style,
-                                crate::params::StyleParam::User,
-                            );
-                            setter.end_set_parameter(&self.params.model.style);
-                        }
-                    }
-                });
         });
     }
 

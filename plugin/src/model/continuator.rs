@@ -76,6 +76,12 @@ impl Continuator {
         self.learnt
     }
 
+    /// The player's notes the short-term model learnt from (oldest first, at most
+    /// [`MAX_OBSERVED`]): what *Keep what it learnt from me* saves as a style.
+    pub fn session_notes(&self) -> &[Note] {
+        &self.observed
+    }
+
     /// Learns a note the player played (when learning is on). Notes should come in onset order.
     pub fn observe(&mut self, note: Note) {
         if !self.learning || !note.onset.is_finite() || !note.duration.is_finite() {

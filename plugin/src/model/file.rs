@@ -126,7 +126,8 @@ impl TrainedModel {
         }
     }
 
-    pub fn from_bytes(bytes: &[u8]) -> Result<Self, ModelError> {
+    /// The file's JSON (decompressed when gzip), its format and version checked.
+    fn checked_json(bytes: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>, ModelError> {
         if bytes.is_empty() {
             return Err(ModelError::Empty);
         }
@@ -165,6 +166,22 @@ impl TrainedModel {
                 supported: FORMAT_VERSION,
             });
         }
+        Ok(json)
+    }
+
+    /// Only the training metadata of a model file (its name, for listings), the format and
+    /// version checked; the counts are skipped, not validated.
+    pub fn meta_from_bytes(bytes: &[u8]) -> Result<TrainingMeta, ModelError> {
+        #[derive(serde::Deserialize)]
+        struct MetaOnly {
+            meta: TrainingMeta,
+        }
+        let json = Self::checked_json(bytes)?;
+        Ok(serde_json::from_slice::<MetaOnly>(&json)?.meta)
+    }
+
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, ModelError> {
+        let json = Self::checked_json(bytes)?;
         let file: ModelFile = serde_json::from_slice(&json)?;
         file.config.validate().map_err(ModelError::Invalid)?;
         let wanted: Vec<Viewpoint> = file.config.viewpoints().collect();

@@ -102,15 +102,18 @@ pub fn user_dir() -> PathBuf {
 
 /// A user style found on disk, loaded.
 pub struct UserStyle {
+    /// The name it is listed and chosen by (see [`list_user_styles`] for the rules).
     pub name: String,
+    /// Its file in the user style folder.
     pub path: PathBuf,
+    /// The model, parsed (counts validated).
     pub model: TrainedModel,
 }
 
 /// The name a user style file goes by: its stored name, else the file name without extensions.
 /// A name that is a bundled style's gets " (mine)" added, so both can be chosen.
-fn user_style_name(model: &TrainedModel, path: &Path) -> String {
-    let stored = model.meta.name.trim();
+fn user_style_name(stored: &str, path: &Path) -> String {
+    let stored = stored.trim();
     let name = if stored.is_empty() {
         let file = path
             .file_name()
@@ -129,13 +132,36 @@ fn user_style_name(model: &TrainedModel, path: &Path) -> String {
     }
 }
 
-/// Whether a path looks like a model file (`*.json` or `*.json.gz`).
+/// Whether a path looks like a model file (`*.json` or `*.json.gz`; the hidden temporary files
+/// of an unfinished save end otherwise and are never listed).
 fn is_style_file(path: &Path) -> bool {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().to_lowercase())
         .unwrap_or_default();
     path.is_file() && (name.ends_with(".json.gz") || name.ends_with(".json"))
+}
+
+/// The style files in `dir`, sorted by path (none when the folder is missing).
+fn style_files(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut paths: Vec<PathBuf> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| is_style_file(p))
+        .collect();
+    paths.sort();
+    paths
+}
+
+/// `name`, with `'` added until no earlier style has it (hand-copied files may share a name).
+fn unique(mut name: String, taken: &[String]) -> String {
+    while taken.iter().any(|t| *t == name) {
+        name.push('\'');
+    }
+    name
 }
 
 /// Every style file in `dir`, loaded, sorted by name; the files that could not be loaded are
@@ -146,31 +172,44 @@ pub fn load_user_styles(
     stop: &dyn Fn() -> bool,
 ) -> (Vec<UserStyle>, Vec<(PathBuf, String)>) {
     let (mut styles, mut problems) = (Vec::new(), Vec::new());
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return (styles, problems);
-    };
-    let mut paths: Vec<PathBuf> = entries
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| is_style_file(p))
-        .collect();
-    paths.sort();
-    for path in paths {
+    let mut names: Vec<String> = Vec::new();
+    for path in style_files(dir) {
         if stop() {
             break;
         }
         match TrainedModel::load(&path) {
             Ok(model) => {
-                let mut name = user_style_name(&model, &path);
-                while styles.iter().any(|s: &UserStyle| s.name == name) {
-                    name.push('\'');
-                }
+                let name = unique(user_style_name(&model.meta.name, &path), &names);
+                names.push(name.clone());
                 styles.push(UserStyle { name, path, model });
             }
             Err(e) => problems.push((path, e.to_string())),
         }
     }
     styles.sort_by_key(|s| s.name.to_lowercase());
+    (styles, problems)
+}
+
+/// The user styles in `dir` by name and file, without parsing their counts (for listings and
+/// for finding a style's file), sorted by name; unreadable files with the reason. The names
+/// are the ones [`load_user_styles`] gives.
+pub fn list_user_styles(dir: &Path) -> (Vec<(String, PathBuf)>, Vec<(PathBuf, String)>) {
+    let (mut styles, mut problems) = (Vec::new(), Vec::new());
+    let mut names: Vec<String> = Vec::new();
+    for path in style_files(dir) {
+        let meta = std::fs::read(&path)
+            .map_err(ModelError::from)
+            .and_then(|bytes| TrainedModel::meta_from_bytes(&bytes));
+        match meta {
+            Ok(meta) => {
+                let name = unique(user_style_name(&meta.name, &path), &names);
+                names.push(name.clone());
+                styles.push((name, path));
+            }
+            Err(e) => problems.push((path, e.to_string())),
+        }
+    }
+    styles.sort_by_key(|(n, _)| n.to_lowercase());
     (styles, problems)
 }
 
@@ -198,6 +237,260 @@ pub fn load_user_style(dir: &Path, name: &str) -> Result<UserStyle, String> {
         ));
     }
     Err(why)
+}
+
+/// Longest name a user style may be given (characters).
+pub const MAX_NAME_CHARS: usize = 60;
+
+/// Why a user style could not be saved, renamed or deleted. Whatever the reason, no file was
+/// changed.
+#[derive(Debug, thiserror::Error)]
+pub enum StyleFileError {
+    #[error("a style needs a name")]
+    NoName,
+    #[error("a style's name has at most {MAX_NAME_CHARS} characters")]
+    NameTooLong,
+    #[error("\"{0}\" is the name of a bundled style; choose another")]
+    BundledName(String),
+    #[error("you already have a style called \"{0}\"; choose another name")]
+    NameTaken(String),
+    #[error("no style of yours is called \"{0}\"")]
+    NotFound(String),
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    #[error("cannot {what} {}: {source}", path.display())]
+    Io {
+        what: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+fn io_error(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> StyleFileError {
+    let path = path.to_path_buf();
+    move |source| StyleFileError::Io { what, path, source }
+}
+
+/// A name the user typed, made fit for a new style: trimmed, control characters removed; not
+/// empty, not too long, not a bundled style's.
+pub fn check_name(name: &str) -> Result<String, StyleFileError> {
+    let name: String = name.chars().filter(|c| !c.is_control()).collect();
+    let name = name.trim().to_string();
+    if name.is_empty() {
+        return Err(StyleFileError::NoName);
+    }
+    if name.chars().count() > MAX_NAME_CHARS {
+        return Err(StyleFileError::NameTooLong);
+    }
+    if bundled(&name).is_some() {
+        return Err(StyleFileError::BundledName(name));
+    }
+    Ok(name)
+}
+
+/// [`check_name`], and no other user style in `dir` (than the one at `except`) has the name.
+fn check_new_name(dir: &Path, name: &str, except: Option<&Path>) -> Result<String, StyleFileError> {
+    let name = check_name(name)?;
+    let (styles, _) = list_user_styles(dir);
+    if styles
+        .iter()
+        .any(|(n, p)| n.eq_ignore_ascii_case(&name) && Some(p.as_path()) != except)
+    {
+        return Err(StyleFileError::NameTaken(name));
+    }
+    Ok(name)
+}
+
+/// The file name stem for a style name: lower-case letters and digits, other characters
+/// turned into single dashes ("My Reels!" → "my-reels"); "style" when nothing is left.
+fn file_stem(name: &str) -> String {
+    let mut stem = String::new();
+    for c in name.chars() {
+        if c.is_alphanumeric() {
+            stem.extend(c.to_lowercase());
+        } else if !stem.is_empty() && !stem.ends_with('-') {
+            stem.push('-');
+        }
+        if stem.chars().count() >= 40 {
+            break;
+        }
+    }
+    let stem = stem.trim_end_matches('-').to_string();
+    if stem.is_empty() {
+        "style".into()
+    } else {
+        stem
+    }
+}
+
+/// A temporary file beside `path` (hidden, never listed as a style).
+fn temp_beside(dir: &Path, stem: &str) -> PathBuf {
+    static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    dir.join(format!(".{stem}.{}-{n}.tmp", std::process::id()))
+}
+
+/// Writes `bytes` to a temporary file in `dir`, flushed to disk.
+fn write_temp(dir: &Path, stem: &str, bytes: &[u8]) -> Result<PathBuf, StyleFileError> {
+    use std::io::Write;
+    let tmp = temp_beside(dir, stem);
+    let written = std::fs::File::create(&tmp).and_then(|mut f| {
+        f.write_all(bytes)?;
+        f.sync_all()
+    });
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(io_error("write", &tmp)(e));
+    }
+    Ok(tmp)
+}
+
+/// Writes `model` as a new file in `dir` named after `stem` (`stem.json.gz`, else
+/// `stem-2.json.gz`, …): written in full to a temporary file first, then linked to a name no
+/// file has, so an existing file is never replaced and a crash leaves no half-written style.
+fn write_new(dir: &Path, stem: &str, model: &TrainedModel) -> Result<PathBuf, StyleFileError> {
+    std::fs::create_dir_all(dir).map_err(io_error("create the styles folder", dir))?;
+    let tmp = write_temp(dir, stem, &model.to_bytes(true)?)?;
+    let mut result = Err(StyleFileError::NotFound(stem.into()));
+    for i in 1..1000 {
+        let path = if i == 1 {
+            dir.join(format!("{stem}.json.gz"))
+        } else {
+            dir.join(format!("{stem}-{i}.json.gz"))
+        };
+        if path.exists() {
+            continue;
+        }
+        // A hard link fails when the name exists (never replaces); where the file system has
+        // no hard links, a rename to the name just seen free.
+        match std::fs::hard_link(&tmp, &path) {
+            Ok(()) => {
+                result = Ok(path);
+                break;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(_) => {
+                result = std::fs::rename(&tmp, &path)
+                    .map(|()| path.clone())
+                    .map_err(io_error("save the style as", &path));
+                break;
+            }
+        }
+    }
+    let _ = std::fs::remove_file(&tmp);
+    result
+}
+
+/// Replaces the file at `path` (the same style, changed) with `model`, atomically: a temporary
+/// file, then a rename over it.
+fn replace(path: &Path, model: &TrainedModel) -> Result<(), StyleFileError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let tmp = write_temp(dir, "replace", &model.to_bytes(true)?)?;
+    std::fs::rename(&tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        io_error("replace", path)(e)
+    })
+}
+
+/// The file of the user style called `name` in `dir`.
+fn find(dir: &Path, name: &str) -> Result<PathBuf, StyleFileError> {
+    list_user_styles(dir)
+        .0
+        .into_iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name.trim()))
+        .map(|(_, p)| p)
+        .ok_or_else(|| StyleFileError::NotFound(name.trim().into()))
+}
+
+/// Saves `model` as a new user style called `name` in `dir` (created when missing). Refused when
+/// the name is empty, a bundled style's, or one of the user's styles has it already; never
+/// replaces a file (a new file name is chosen). Returns the file and the model as saved.
+pub fn save_new_user_style(
+    dir: &Path,
+    name: &str,
+    mut model: TrainedModel,
+) -> Result<(PathBuf, TrainedModel), StyleFileError> {
+    let name = check_new_name(dir, name, None)?;
+    model.meta.name = name.clone();
+    let path = write_new(dir, &file_stem(&name), &model)?;
+    Ok((path, model))
+}
+
+/// Renames the user style `from` to `to`: saved under the new name to a new file, then the old
+/// file removed. Refused (nothing changed) when `to` is taken or not a fit name.
+pub fn rename_user_style(
+    dir: &Path,
+    from: &str,
+    to: &str,
+) -> Result<(PathBuf, TrainedModel), StyleFileError> {
+    let old = find(dir, from)?;
+    let to = check_new_name(dir, to, Some(&old))?;
+    let mut model = TrainedModel::load(&old)?;
+    model.meta.name = to.clone();
+    let stem = file_stem(&to);
+    if old.file_name() == Some(std::ffi::OsStr::new(&format!("{stem}.json.gz"))) {
+        // Only the name's case or punctuation changed: same file.
+        replace(&old, &model)?;
+        return Ok((old, model));
+    }
+    let new = write_new(dir, &stem, &model)?;
+    if let Err(e) = std::fs::remove_file(&old) {
+        // Undo: keep the style once, under its old name.
+        let _ = std::fs::remove_file(&new);
+        return Err(io_error("remove the old file", &old)(e));
+    }
+    Ok((new, model))
+}
+
+/// Deletes the file of the user style `name`. Returns the file deleted.
+pub fn delete_user_style(dir: &Path, name: &str) -> Result<PathBuf, StyleFileError> {
+    let path = find(dir, name)?;
+    std::fs::remove_file(&path).map_err(io_error("delete", &path))?;
+    Ok(path)
+}
+
+/// Adds `melody` (the notes of a session) to the counts of the user style `name` and saves it
+/// in place (atomically). Returns the file and the merged model.
+pub fn merge_into_user_style(
+    dir: &Path,
+    name: &str,
+    melody: &Sequence,
+) -> Result<(PathBuf, TrainedModel), StyleFileError> {
+    let path = find(dir, name)?;
+    let mut model = TrainedModel::load(&path)?;
+    let mut ltm = (*model.ltm).clone();
+    ltm.learn_melody(&melody.history());
+    model.ltm = Arc::new(ltm);
+    model.meta.train_melodies += 1;
+    model.meta.train_notes += melody.events.len();
+    model.meta.date = super::file::utc_now();
+    let note = format!(
+        "{}+ {} notes of a session, {}",
+        if model.meta.provenance.is_empty() {
+            ""
+        } else {
+            "; "
+        },
+        melody.events.len(),
+        model.meta.date
+    );
+    if model.meta.provenance.len() < 4000 {
+        model.meta.provenance.push_str(&note);
+    }
+    replace(&path, &model)?;
+    Ok((path, model))
+}
+
+/// A style model of the player's own notes (a session): one melody, every context kept (a
+/// session is small), with `config`'s viewpoints and orders.
+pub fn style_from_notes(config: super::predictor::ModelConfig, melody: &Sequence) -> TrainedModel {
+    let mut model = TrainedModel::untrained(config.clone());
+    model.ltm = Arc::new(super::train::train(config, [melody]));
+    model.meta.provenance = "learnt from your playing in a Continuo session".into();
+    model.meta.date = super::file::utc_now();
+    model.meta.train_melodies = 1;
+    model.meta.train_notes = melody.events.len();
+    model
 }
 
 /// One style's fit to some notes.
@@ -409,6 +702,151 @@ mod tests {
         let e = load_user_style(&dir, "Other").err().unwrap();
         assert!(e.contains("no style \"Other\""), "{e}");
         assert!(e.contains("unreadable"), "{e}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    fn temp_dir(what: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!(
+            "continuo-style-files-{what}-{}",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir
+    }
+
+    fn files_in(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .map(|e| {
+                e.flatten()
+                    .map(|e| e.file_name().to_string_lossy().to_string())
+                    .collect()
+            })
+            .unwrap_or_default();
+        names.sort();
+        names
+    }
+
+    fn model_of(tune: &[u8]) -> TrainedModel {
+        (*tiny_style("", tune, 8)).clone()
+    }
+
+    #[test]
+    fn file_stems_are_plain() {
+        assert_eq!(file_stem("My Reels!"), "my-reels");
+        assert_eq!(file_stem("  --  "), "style");
+        assert_eq!(file_stem("Été à Paris"), "été-à-paris");
+        assert!(file_stem(&"x".repeat(200)).len() <= 40);
+        assert!(matches!(check_name("  "), Err(StyleFileError::NoName)));
+        assert!(matches!(
+            check_name("airs"),
+            Err(StyleFileError::BundledName(_))
+        ));
+        assert!(matches!(
+            check_name(&"x".repeat(61)),
+            Err(StyleFileError::NameTooLong)
+        ));
+        assert_eq!(check_name(" Mine\n").unwrap(), "Mine");
+    }
+
+    /// A new style never replaces a file: a name taken by another style is refused, and a file
+    /// of the same file name (even a broken one the user may want back) gets a new file name.
+    #[test]
+    fn saving_a_new_style_never_overwrites_a_file() {
+        let dir = temp_dir("save");
+        let (path, saved) = save_new_user_style(&dir, "My Reels", model_of(&[60, 62, 64])).unwrap();
+        assert_eq!(path, dir.join("my-reels.json.gz"));
+        assert_eq!(saved.meta.name, "My Reels");
+        let before = std::fs::read(&path).unwrap();
+        let e = save_new_user_style(&dir, "my reels", model_of(&[70, 72])).unwrap_err();
+        assert!(matches!(e, StyleFileError::NameTaken(_)), "{e}");
+        assert!(e.to_string().contains("already have"), "{e}");
+        assert_eq!(std::fs::read(&path).unwrap(), before, "untouched");
+        // A corrupt file whose file name the next style would take.
+        std::fs::write(dir.join("jigs.json.gz"), b"\x1f\x8b truncated").unwrap();
+        let (jigs, _) = save_new_user_style(&dir, "Jigs", model_of(&[67, 69])).unwrap();
+        assert_eq!(jigs, dir.join("jigs-2.json.gz"));
+        assert_eq!(
+            std::fs::read(dir.join("jigs.json.gz")).unwrap(),
+            b"\x1f\x8b truncated"
+        );
+        assert!(matches!(
+            save_new_user_style(&dir, "Fiddle", model_of(&[60])),
+            Err(StyleFileError::BundledName(_))
+        ));
+        assert_eq!(
+            files_in(&dir),
+            ["jigs-2.json.gz", "jigs.json.gz", "my-reels.json.gz"],
+            "no temporary file left"
+        );
+        let (listed, problems) = list_user_styles(&dir);
+        let names: Vec<&str> = listed.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["Jigs", "My Reels"]);
+        assert_eq!(problems.len(), 1, "the corrupt file is reported");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn styles_are_renamed_and_deleted_by_name() {
+        let dir = temp_dir("rename");
+        let (old, saved) = save_new_user_style(&dir, "Reels", model_of(&[60, 62, 64])).unwrap();
+        save_new_user_style(&dir, "Jigs", model_of(&[67, 69])).unwrap();
+        let e = rename_user_style(&dir, "Reels", "jigs").unwrap_err();
+        assert!(matches!(e, StyleFileError::NameTaken(_)), "{e}");
+        assert!(old.exists(), "a refused rename changes nothing");
+        assert!(matches!(
+            rename_user_style(&dir, "Nothing", "Else"),
+            Err(StyleFileError::NotFound(_))
+        ));
+        let (new, renamed) = rename_user_style(&dir, "reels", "Night Reels").unwrap();
+        assert_eq!(new, dir.join("night-reels.json.gz"));
+        assert!(!old.exists());
+        assert_eq!(renamed.meta.name, "Night Reels");
+        let back = load_user_style(&dir, "Night Reels").unwrap();
+        assert_eq!(
+            back.model.to_bytes(false).unwrap().len(),
+            saved.to_bytes(false).unwrap().len() + "Night ".len(),
+            "the same counts under the new name"
+        );
+        // Only the case changes: the same file.
+        let (same, _) = rename_user_style(&dir, "Night Reels", "night reels").unwrap();
+        assert_eq!(same, new);
+        assert_eq!(delete_user_style(&dir, "Night reels").unwrap(), new);
+        assert!(matches!(
+            delete_user_style(&dir, "Night reels"),
+            Err(StyleFileError::NotFound(_))
+        ));
+        assert_eq!(files_in(&dir), ["jigs.json.gz"]);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// "Keep what it learnt from me": the session's notes become a style, or are added to one.
+    #[test]
+    fn a_session_is_kept_as_a_style_or_merged_into_one() {
+        let dir = temp_dir("session");
+        let notes = Note::eighths(&[60, 62, 64, 65, 67, 65, 64, 62, 60, 62, 64, 62], 90);
+        let melody = sequence_of(&notes, None);
+        let model = style_from_notes(ModelConfig::default(), &melody);
+        assert_eq!(model.meta.train_notes, 12);
+        let (path, _) = save_new_user_style(&dir, "Mine", model).unwrap();
+        let up = sequence_of(&Note::eighths(&[60, 62, 64, 65, 67, 69, 71, 72], 90), None);
+        let before = score(&load_user_style(&dir, "Mine").unwrap().model, &up).unwrap();
+        let more = sequence_of(&Note::eighths(&[60, 62, 64, 65, 67, 69, 71, 72], 90), None);
+        let (merged_path, merged) = merge_into_user_style(&dir, "mine", &more).unwrap();
+        assert_eq!(merged_path, path, "merged in place");
+        assert_eq!(merged.meta.train_notes, 20);
+        assert!(merged.meta.provenance.contains("8 notes of a session"));
+        let back = load_user_style(&dir, "Mine").unwrap().model;
+        assert_eq!(back.meta.train_melodies, 2);
+        let after = score(&back, &up).unwrap();
+        assert!(
+            after < before,
+            "the merged notes are known now: {after} < {before}"
+        );
+        assert!(matches!(
+            merge_into_user_style(&dir, "Other", &more),
+            Err(StyleFileError::NotFound(_))
+        ));
+        assert_eq!(files_in(&dir), ["mine.json.gz"]);
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

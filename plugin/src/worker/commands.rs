@@ -59,6 +59,7 @@ pub(super) fn serve(
                 };
                 b.message = Some(msg);
             }
+            Command::Style(request) => super::learn::serve(b, request),
             Command::BuiltInModel => {
                 params.model_path.write().clear();
                 ensure_model(b, params);

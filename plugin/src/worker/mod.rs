@@ -6,6 +6,8 @@
 //! - [`ingest`]: the player's notes and playback news, in the order the audio thread sent them;
 //! - [`context`]: the context of recent notes in beats, the key;
 //! - [`commands`]: the editor's requests;
+//! - [`learn`]: the user's own styles (learnt from MIDI files or from the session, renamed,
+//!   deleted), on a background thread;
 //! - [`styles`]: the recommendation (the player's notes scored under every style) and the style
 //!   model in use (the *Style* parameter, Auto's choice);
 //! - [`draw`]: whether to draw again (debounced settings), and drawing the candidates;
@@ -20,6 +22,7 @@ mod commands;
 mod context;
 mod draw;
 mod ingest;
+pub mod learn;
 mod send;
 pub mod styles;
 
@@ -418,6 +421,7 @@ pub fn step(
     changed |= ingest::take_events(b, ends, shared, params);
     changed |= context::update_key(b, ends, params, changed);
     changed |= commands::serve(b, ends, shared, params);
+    changed |= learn::poll(b, params);
     // The recommendation, before drawing, so Auto's choice answers this phrase already.
     changed |= styles::score(b);
     if b.model_source == ModelSource::BuiltIn {
@@ -466,6 +470,7 @@ fn publish(b: &Brain, snapshot: &Mutex<Snapshot>) {
     s.style = style;
     s.styles.clone_from(&b.styles.ranking);
     s.user_styles = user_styles;
+    s.style_job = b.styles.learner.view();
     s.score_ms = b.styles.score_ms;
 }
 

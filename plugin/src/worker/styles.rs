@@ -76,16 +76,55 @@ pub struct Styles {
     pub(super) score_ms: f64,
     /// User style files that could not be read (for the status line).
     pub(super) problems: Vec<String>,
+    /// The user style folder; `None`: [`styles::user_dir`] (tests set their own).
+    pub(super) dir: Option<std::path::PathBuf>,
+    /// User styles known to be in the folder by name (listed for the editor, which must offer
+    /// them for renaming and deleting before the loader has run); filled on request.
+    pub(super) on_disk: Vec<String>,
+    /// The background job learning, keeping, renaming a user style.
+    pub(super) learner: super::learn::Learner,
 }
 
 impl Styles {
-    /// The user styles found so far (names).
+    /// The user styles found so far (names: loaded, or listed in the folder), sorted.
     pub fn user_styles(&self) -> Vec<String> {
-        self.loaded
+        let mut names: Vec<String> = self
+            .loaded
             .iter()
             .filter(|(n, _)| styles::bundled(n).is_none())
             .map(|(n, _)| n.clone())
-            .collect()
+            .collect();
+        for n in &self.on_disk {
+            if !names.iter().any(|m| m.eq_ignore_ascii_case(n)) {
+                names.push(n.clone());
+            }
+        }
+        names.sort_by_key(|n| n.to_lowercase());
+        names
+    }
+
+    /// The user style folder.
+    pub(super) fn dir(&self) -> std::path::PathBuf {
+        self.dir.clone().unwrap_or_else(styles::user_dir)
+    }
+
+    /// Drops a user style (deleted, renamed or about to be replaced) from the lists; the model
+    /// in use, if it is that style's, keeps answering.
+    pub(super) fn forget_user_style(&mut self, name: &str) {
+        if styles::bundled(name).is_some() {
+            return;
+        }
+        self.loaded.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+        self.on_disk.retain(|n| !n.eq_ignore_ascii_case(name));
+        self.ranking.retain(|r| !r.style.eq_ignore_ascii_case(name));
+        if self.auto.eq_ignore_ascii_case(name) {
+            self.auto.clear();
+        }
+    }
+
+    /// Scores the context again at the next step (the styles changed).
+    pub(super) fn rescore(&mut self) {
+        self.scored_for = None;
     }
 
     /// Whether every style has been loaded (or found unreadable).
@@ -100,7 +139,7 @@ impl Styles {
             .map(|(_, m)| m.clone())
     }
 
-    fn insert(&mut self, name: String, model: Arc<TrainedModel>) {
+    pub(super) fn insert(&mut self, name: String, model: Arc<TrainedModel>) {
         if self.model(&name).is_none() {
             self.loaded.push((name, model));
             // Bundled first, in their order; then the user's by name.
@@ -121,6 +160,7 @@ impl Styles {
             return;
         }
         let have: Vec<String> = self.loaded.iter().map(|(n, _)| n.clone()).collect();
+        let dir = self.dir();
         let (tx, rx) = std::sync::mpsc::channel();
         let stop = Arc::new(AtomicBool::new(false));
         let stop_flag = stop.clone();
@@ -142,9 +182,8 @@ impl Styles {
                         return;
                     }
                 }
-                let (user, problems) = styles::load_user_styles(&styles::user_dir(), &|| {
-                    stop_flag.load(Ordering::Acquire)
-                });
+                let (user, problems) =
+                    styles::load_user_styles(&dir, &|| stop_flag.load(Ordering::Acquire));
                 for s in user {
                     if tx.send(Loaded::Style(s.name, Arc::new(s.model))).is_err() {
                         return;
@@ -235,11 +274,11 @@ fn wanted(b: &Brain, params: &ContinuoParams) -> String {
     }
 }
 
-/// Loads a style by name: bundled (from the binary) or the user's (from its folder).
-fn load(name: &str) -> Result<TrainedModel, String> {
+/// Loads a style by name: bundled (from the binary) or the user's (from `dir`).
+fn load(name: &str, dir: &std::path::Path) -> Result<TrainedModel, String> {
     match styles::bundled(name) {
         Some(b) => b.load().map_err(|e| e.to_string()),
-        None => styles::load_user_style(&styles::user_dir(), name).map(|s| s.model),
+        None => styles::load_user_style(dir, name).map(|s| s.model),
     }
 }
 
@@ -264,7 +303,7 @@ pub(super) fn follow(b: &mut Brain, params: &ContinuoParams) -> bool {
     }
     let model = match b.styles.model(&wanted) {
         Some(m) => Ok(m),
-        None => load(&wanted).map(Arc::new),
+        None => load(&wanted, &b.styles.dir()).map(Arc::new),
     };
     match model {
         Ok(m) => {

@@ -331,3 +331,305 @@ fn a_named_style_answers_and_the_ranking_lists_every_bundled_style() {
         );
     }
 }
+
+/// A brain answering with two tiny styles (no bundled model parsed, no background loading),
+/// its user style folder at `dir`, driven by `step` like the model thread drives it.
+struct StyleRig {
+    b: Brain,
+    tx: std::sync::mpsc::SyncSender<Command>,
+    ends: ModelEnds,
+    shared: Shared,
+    params: ContinuoParams,
+    dir: std::path::PathBuf,
+    _engine: crate::engine::Engine,
+}
+
+impl StyleRig {
+    fn new(what: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!(
+            "continuo-worker-styles-{what}-{}",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        let (tx, rx) = std::sync::mpsc::sync_channel(16);
+        let mut b = Brain::new(rx);
+        b.styles.loaded = vec![
+            (
+                "Blend".into(),
+                crate::model::styles::tiny_style("Blend", &[60, 64, 67, 72], 8),
+            ),
+            (
+                "Airs".into(),
+                crate::model::styles::tiny_style("Airs", &[72, 71, 69, 67], 8),
+            ),
+        ];
+        b.styles.mark_all_loaded();
+        b.styles.dir = Some(dir.clone());
+        let (engine, ends) = crate::engine::Engine::new(48_000.0, 256);
+        let mut rig = Self {
+            b,
+            tx,
+            ends,
+            shared: Shared::default(),
+            params: ContinuoParams::default(),
+            dir,
+            _engine: engine,
+        };
+        rig.step();
+        assert_eq!(rig.b.style_in_use(), "Blend");
+        rig
+    }
+
+    fn step(&mut self) -> bool {
+        step(
+            &mut self.b,
+            &mut self.ends,
+            &self.shared,
+            &self.params,
+            Instant::now(),
+        )
+    }
+
+    fn ask(&mut self, request: learn::StyleRequest) {
+        self.tx.send(Command::Style(request)).unwrap();
+        self.step();
+    }
+
+    /// Steps until no style job runs; returns the snapshot then.
+    fn finish(&mut self) -> Snapshot {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while self.b.styles.learner.busy() {
+            assert!(Instant::now() < deadline, "the style job never ended");
+            std::thread::sleep(Duration::from_millis(5));
+            self.step();
+        }
+        self.snapshot()
+    }
+
+    fn snapshot(&self) -> Snapshot {
+        let s = Mutex::new(Snapshot::default());
+        publish(&self.b, &s);
+        s.into_inner()
+    }
+
+    fn play(&mut self, pitches: &[u8]) {
+        let start = self.b.context.back().map_or(0.0, |n| n.onset + 1.0);
+        for (i, &pitch) in pitches.iter().enumerate() {
+            let note = Note {
+                pitch,
+                onset: start + i as f64 * 0.5,
+                duration: 0.45,
+                velocity: 90,
+            };
+            context::push(&mut self.b, note, &self.params);
+        }
+    }
+}
+
+impl Drop for StyleRig {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// *Learn a style from MIDI…*: the job runs beside the model thread, its progress is in the
+/// snapshot, the new style joins the list; the style in use stays. A folder without MIDI gives
+/// a clear message and no style.
+#[test]
+fn a_style_learnt_from_a_folder_joins_the_list_and_the_style_in_use_stays() {
+    let mut rig = StyleRig::new("folder");
+    let folder = rig.dir.join("my-midi");
+    std::fs::create_dir_all(&folder).unwrap();
+    let request = |name: &str| learn::StyleRequest::LearnFolder {
+        folder: folder.clone(),
+        name: name.into(),
+    };
+    rig.ask(request("Reels"));
+    let s = rig.finish();
+    assert!(
+        s.message.as_deref().unwrap_or("").contains("no MIDI files"),
+        "{:?}",
+        s.message
+    );
+    assert!(s.user_styles.is_empty() && s.style_job.is_none());
+    assert_eq!(rig.b.style_in_use(), "Blend");
+
+    for i in 0..3u8 {
+        let phrase = Phrase {
+            notes: Note::eighths(&[62 + i, 64, 66, 67, 69, 71, 73, 74], 90),
+            log2_prob: 0.0,
+        };
+        crate::files::midi::write_phrase(&folder.join(format!("reel-{i}.mid")), &phrase, 120.0)
+            .unwrap();
+    }
+    rig.ask(request("Reels"));
+    let during = rig
+        .snapshot()
+        .style_job
+        .expect("the job shows while it runs");
+    assert!(during.what.contains("Reels"), "{during:?}");
+    let s = rig.finish();
+    let message = s.message.unwrap_or_default();
+    assert!(
+        message.contains("learnt \"Reels\" from 3 files"),
+        "{message}"
+    );
+    assert_eq!(s.user_styles, ["Reels"]);
+    assert!(s.style_job.is_none());
+    assert_eq!(rig.b.style_in_use(), "Blend", "learning changes no style");
+    // Cancel: nothing saved.
+    rig.ask(request("Other"));
+    rig.ask(learn::StyleRequest::Cancel);
+    let s = rig.finish();
+    let message = s.message.unwrap_or_default();
+    assert!(
+        message.contains("cancelled: nothing was saved") || message.contains("learnt \"Other\""),
+        "{message}"
+    );
+    if message.contains("cancelled") {
+        assert_eq!(s.user_styles, ["Reels"]);
+        assert!(crate::model::styles::load_user_style(&rig.dir, "Other").is_err());
+    }
+}
+
+/// *Keep what it learnt from me*: the session's notes become a style, then more notes are
+/// merged into it; renaming the style in use keeps it answering under its new name; deleting
+/// it removes its file.
+#[test]
+fn the_session_is_kept_merged_renamed_and_deleted() {
+    let mut rig = StyleRig::new("session");
+    // A named style: Auto would move to the kept style (it fits these notes best).
+    set_offline(&rig.params, "style", json!("blend")).unwrap();
+    rig.ask(learn::StyleRequest::KeepSession {
+        name: "Mine".into(),
+        merge: false,
+    });
+    assert!(
+        rig.b
+            .message()
+            .unwrap_or("")
+            .contains("nothing to keep yet"),
+        "{:?}",
+        rig.b.message()
+    );
+    rig.play(&[60, 62, 64, 65, 67, 65, 64, 62, 60, 67, 65, 64]);
+    rig.ask(learn::StyleRequest::KeepSession {
+        name: "Mine".into(),
+        merge: false,
+    });
+    let s = rig.finish();
+    assert!(
+        s.message
+            .as_deref()
+            .unwrap_or("")
+            .contains("kept as \"Mine\""),
+        "{:?}",
+        s.message
+    );
+    assert_eq!(s.user_styles, ["Mine"]);
+    let kept = crate::model::styles::load_user_style(&rig.dir, "Mine").unwrap();
+    let notes = kept.model.meta.train_notes;
+    assert!(notes >= 11, "{notes}");
+
+    // Answer with it, then merge more of the session into it.
+    set_offline(&rig.params, "style", json!("user")).unwrap();
+    *rig.params.user_style.write() = "Mine".into();
+    rig.step();
+    assert_eq!(rig.b.style_in_use(), "Mine");
+    rig.play(&[72, 71, 69, 67, 65, 64, 62, 60]);
+    rig.ask(learn::StyleRequest::KeepSession {
+        name: "mine".into(),
+        merge: true,
+    });
+    let s = rig.finish();
+    assert!(
+        s.message
+            .as_deref()
+            .unwrap_or("")
+            .contains("added to \"Mine\""),
+        "{:?}",
+        s.message
+    );
+    let merged = crate::model::styles::load_user_style(&rig.dir, "Mine").unwrap();
+    assert!(merged.model.meta.train_notes > notes);
+    assert_eq!(
+        rig.b.model.as_ref().unwrap().meta.train_notes,
+        merged.model.meta.train_notes,
+        "the merged counts answer"
+    );
+
+    // Rename the style in use: it answers on under the new name, the project follows.
+    rig.ask(learn::StyleRequest::Rename {
+        from: "Mine".into(),
+        to: "Airs".into(),
+    });
+    let s = rig.finish();
+    assert!(
+        s.message.as_deref().unwrap_or("").contains("bundled style"),
+        "{:?}",
+        s.message
+    );
+    rig.ask(learn::StyleRequest::Rename {
+        from: "Mine".into(),
+        to: "Evening".into(),
+    });
+    let s = rig.finish();
+    assert_eq!(s.user_styles, ["Evening"]);
+    assert_eq!(*rig.params.user_style.read(), "Evening");
+    rig.step();
+    assert_eq!(rig.b.style_in_use(), "Evening");
+    assert!(!rig.b.message().unwrap_or("").contains("not loaded"));
+
+    rig.ask(learn::StyleRequest::Delete("Evening".into()));
+    assert!(
+        rig.b
+            .message()
+            .unwrap_or("")
+            .contains("deleted style \"Evening\""),
+        "{:?}",
+        rig.b.message()
+    );
+    assert!(rig.snapshot().user_styles.is_empty());
+    assert!(crate::model::styles::load_user_style(&rig.dir, "Evening").is_err());
+}
+
+/// A user style file that is truncated, or from a newer Continuo: choosing it says why it was
+/// not loaded and the style in use stays; the file is left as it was.
+#[test]
+fn a_broken_or_newer_user_style_keeps_the_style_in_use() {
+    let mut rig = StyleRig::new("broken");
+    std::fs::create_dir_all(&rig.dir).unwrap();
+    let good = crate::model::styles::tiny_style("Later", &[60, 62, 64], 8);
+    let bytes = good.to_bytes(true).unwrap();
+    let truncated = rig.dir.join("truncated.json.gz");
+    std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
+    let newer = String::from_utf8(good.to_bytes(false).unwrap())
+        .unwrap()
+        .replacen("\"version\":1", "\"version\":7", 1);
+    std::fs::write(rig.dir.join("later.json"), &newer).unwrap();
+    set_offline(&rig.params, "style", json!("user")).unwrap();
+    *rig.params.user_style.write() = "Later".into();
+    rig.step();
+    assert_eq!(rig.b.style_in_use(), "Blend");
+    let message = rig.b.message().unwrap_or("").to_string();
+    assert!(
+        message.contains("\"Later\" not loaded, keeping Blend"),
+        "{message}"
+    );
+    assert!(message.contains("unreadable"), "{message}");
+    rig.ask(learn::StyleRequest::List);
+    let message = rig.b.message().unwrap_or("").to_string();
+    assert!(
+        message.contains("2 style file(s) not readable"),
+        "{message}"
+    );
+    assert!(rig.snapshot().user_styles.is_empty());
+    assert_eq!(
+        std::fs::read(&truncated).unwrap(),
+        &bytes[..bytes.len() / 2]
+    );
+    assert_eq!(
+        std::fs::read_to_string(rig.dir.join("later.json")).unwrap(),
+        newer
+    );
+}
