@@ -121,6 +121,11 @@ pub struct EvalStylesArgs {
     /// rhythm; 0: pitch only).
     #[arg(long, default_value_t = 1.0)]
     pub rhythm_weight: f64,
+    /// How the recommendation scores: `viewpoints` (the plugin's: pitch viewpoint + each rhythm
+    /// viewpoint on its own, summed) or `mixture` (the whole long-term model, pitch +
+    /// rhythm-weight × rhythm: the score before).
+    #[arg(long, default_value = "viewpoints")]
+    pub scoring: ScoringArg,
     /// Print JSON instead of tables.
     #[arg(long)]
     pub json: bool,
@@ -135,6 +140,13 @@ pub struct EvalStylesArgs {
     /// other ways to score.
     #[arg(long)]
     pub dump: Option<PathBuf>,
+}
+
+/// `--scoring`.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq)]
+pub enum ScoringArg {
+    Viewpoints,
+    Mixture,
 }
 
 /// The halves of the held-out melodies the recommendation is tuned and reported on.
@@ -285,6 +297,32 @@ pub fn eval_styles(args: EvalStylesArgs) -> Result<()> {
     };
     let long_term = table(false);
     let long_and_short_term = table(true);
+    // For the dump: each style's model cut into single-viewpoint models (one pitch and one
+    // rhythm viewpoint each), to study scoring by viewpoint.
+    let single_views: Vec<Vec<Arc<crate::model::predictor::LongTermModel>>> = if args.dump.is_some()
+    {
+        models
+            .iter()
+            .map(|(_, m)| {
+                let cfg = &m.ltm.config;
+                let np = cfg.pitch_viewpoints.len();
+                (0..np.max(cfg.rhythm_viewpoints.len()))
+                    .map(|i| {
+                        let (ip, ir) = (i % np, i % cfg.rhythm_viewpoints.len());
+                        let mut c = cfg.clone();
+                        c.pitch_viewpoints = vec![cfg.pitch_viewpoints[ip]];
+                        c.rhythm_viewpoints = vec![cfg.rhythm_viewpoints[ir]];
+                        Arc::new(crate::model::predictor::LongTermModel {
+                            config: c,
+                            ppms: vec![m.ltm.ppms[ip].clone(), m.ltm.ppms[np + ir].clone()],
+                        })
+                    })
+                    .collect()
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     let mut dump = match &args.dump {
         Some(path) => Some(std::io::BufWriter::new(
             std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
@@ -292,6 +330,12 @@ pub fn eval_styles(args: EvalStylesArgs) -> Result<()> {
         None => None,
     };
 
+    let scoring = match args.scoring {
+        ScoringArg::Viewpoints => styles::Scoring::Viewpoints,
+        ScoringArg::Mixture => styles::Scoring::Mixture {
+            rhythm_weight: args.rhythm_weight,
+        },
+    };
     let four: Vec<(String, Arc<TrainedModel>)> =
         models.iter().filter(|(n, _)| n != BLEND).cloned().collect();
     let mut recommendation = Vec::new();
@@ -320,7 +364,23 @@ pub fn eval_styles(args: EvalStylesArgs) -> Result<()> {
                             (name.clone(), serde_json::json!(figures))
                         })
                         .collect();
+                    let views: serde_json::Map<String, serde_json::Value> = models
+                        .iter()
+                        .zip(&single_views)
+                        .map(|((name, _), parts)| {
+                            let figures: Vec<(f64, f64)> = parts
+                                .iter()
+                                .map(|ltm| {
+                                    let mut p = MultiViewpoint::new("v", ltm.clone(), false);
+                                    let s = crate::model::eval::evaluate(&mut p, [&open]);
+                                    (s.pitch_bits, s.rhythm_bits)
+                                })
+                                .collect();
+                            (name.clone(), serde_json::json!(figures))
+                        })
+                        .collect();
                     let line = serde_json::json!({
+                        "views": views,
                         "style": names[row], "file": file, "notes": n,
                         "half": format!("{:?}", Half::of(file)).to_lowercase(),
                         "bits": scores,
@@ -328,8 +388,7 @@ pub fn eval_styles(args: EvalStylesArgs) -> Result<()> {
                     writeln!(out, "{line}")?;
                 }
                 let t0 = std::time::Instant::now();
-                let all: Vec<StyleScore> =
-                    styles::rank_weighted(&models, &open, args.rhythm_weight);
+                let all: Vec<StyleScore> = styles::rank_by(&models, &open, scoring);
                 spent += t0.elapsed();
                 let best4 = all
                     .iter()

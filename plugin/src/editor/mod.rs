@@ -62,9 +62,15 @@ pub struct ContinuoEditor {
     confirm_delete: bool,
     /// The style panel's typed names and folder (editor/styles.rs).
     style_panel: styles::StylePanel,
-    /// The model thread's message last seen: a newer one replaces the editor's own.
+    /// The model thread's message last seen: a newer one replaces the editor's own ...
     seen_message: Option<String>,
+    /// ... once that was shown for [`LOCAL_MESSAGE_SECONDS`] (the editor's message, since when).
+    local_shown: Option<(String, std::time::Instant)>,
 }
+
+/// The editor's own message (a preset's notice, say) stays at least this long before a newer
+/// message of the model thread replaces it.
+const LOCAL_MESSAGE_SECONDS: f32 = 8.0;
 
 /// What the editor says when the analyser cannot listen at the host's sample rate (`None` when
 /// it listens). The audio still passes through and MIDI input is still heard.
@@ -129,6 +135,7 @@ pub fn create(
         confirm_delete: false,
         style_panel: Default::default(),
         seen_message: None,
+        local_shown: None,
     };
     create_egui_editor(state, RepaintNotifier::new(), settings, app)
 }
@@ -164,7 +171,18 @@ impl NiceEguiApp for ContinuoEditor {
             let s = self.snapshot.lock();
             self.view.clone_from(&s);
         }
-        if self.view.message != self.seen_message {
+        if self.local_message.as_ref() != self.local_shown.as_ref().map(|(m, _)| m) {
+            self.local_shown = self
+                .local_message
+                .clone()
+                .map(|m| (m, std::time::Instant::now()));
+        }
+        if self.view.message != self.seen_message
+            && self
+                .local_shown
+                .as_ref()
+                .is_none_or(|(_, since)| since.elapsed().as_secs_f32() > LOCAL_MESSAGE_SECONDS)
+        {
             // The newest message wins (a style learnt after a preset was loaded, say).
             self.seen_message.clone_from(&self.view.message);
             self.local_message = None;

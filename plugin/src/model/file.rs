@@ -202,7 +202,7 @@ impl TrainedModel {
             }
             let ppm = Ppm::import(vc.max_order, vc.viewpoint.alphabet(), &vc.counts)
                 .map_err(|e| ModelError::Invalid(format!("{}: {e}", vc.viewpoint.name())))?;
-            ppms.push(ppm);
+            ppms.push(Arc::new(ppm));
         }
         Ok(Self {
             meta: file.meta,

@@ -168,15 +168,16 @@ impl ModelConfig {
 #[derive(Debug, Clone)]
 pub struct LongTermModel {
     pub config: ModelConfig,
-    /// One per viewpoint of `config.viewpoints()`, in that order.
-    pub ppms: Vec<Ppm>,
+    /// One per viewpoint of `config.viewpoints()`, in that order. Shared (`Arc`), so a model of
+    /// some of the viewpoints (the styles' recommendation score) costs no copy of the counts.
+    pub ppms: Vec<Arc<Ppm>>,
 }
 
 impl LongTermModel {
     pub fn new(config: ModelConfig) -> Self {
         let ppms = config
             .viewpoints()
-            .map(|_| Ppm::new(config.max_order))
+            .map(|_| Arc::new(Ppm::new(config.max_order)))
             .collect();
         Self { config, ppms }
     }
@@ -184,6 +185,7 @@ impl LongTermModel {
     /// Counts every event of a melody.
     pub fn learn_melody(&mut self, history: &History) {
         for (v, ppm) in self.config.viewpoints().zip(self.ppms.iter_mut()) {
+            let ppm = Arc::make_mut(ppm);
             let syms = &history.symbols[v.index()];
             for i in 0..syms.len() {
                 ppm.add(&syms[..i], syms[i]);
@@ -193,7 +195,7 @@ impl LongTermModel {
 
     /// Total number of contexts over all viewpoints.
     pub fn contexts(&self) -> usize {
-        self.ppms.iter().map(Ppm::contexts).sum()
+        self.ppms.iter().map(|p| p.contexts()).sum()
     }
 }
 
@@ -333,6 +335,7 @@ impl MultiViewpoint {
         self.ltm
             .ppms
             .iter()
+            .map(|p| &**p)
             .chain(self.stm.iter().flatten())
             .map(Ppm::max_order)
             .max()
@@ -437,10 +440,10 @@ impl MultiViewpoint {
         let (key, phase) = (history.key, history.next_phase);
         let mut mixes_done = [false; 2];
         for (model, done) in mixes_done.iter_mut().enumerate() {
-            let (ppms, escape) = match model {
-                0 if self.use_ltm => (&self.ltm.ppms, config.ltm_escape),
+            let (ltm_ppms, stm_ppms, escape): (&[Arc<Ppm>], &[Ppm], _) = match model {
+                0 if self.use_ltm => (&self.ltm.ppms, &[], config.ltm_escape),
                 1 => match &self.stm {
-                    Some(s) => (s, config.stm_escape),
+                    Some(s) => (&[], s, config.stm_escape),
                     None => continue,
                 },
                 _ => continue,
@@ -481,7 +484,12 @@ impl MultiViewpoint {
                     };
                     v.symbol(prev.as_ref(), &e, key)
                 };
-                ppms[vi].predict_walk(&self.walks[slot], escape, map, inverse, row);
+                let ppm: &Ppm = match (ltm_ppms.get(vi), stm_ppms.get(vi)) {
+                    (Some(p), _) => p,
+                    (None, Some(p)) => p,
+                    (None, None) => continue,
+                };
+                ppm.predict_walk(&self.walks[slot], escape, map, inverse, row);
                 let h = if config.viewpoint_combination == Combination::Geometric {
                     let mut h = 0.0;
                     for (p, l) in row.iter().zip(logs.iter_mut()) {

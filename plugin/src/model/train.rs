@@ -100,7 +100,8 @@ pub fn find_midi_files(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
         };
         for entry in entries.flatten() {
             let path = entry.path();
-            if path.is_dir() {
+            // Sub-folders, but not through symbolic links (a link to a parent would loop).
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
                 stack.push(path);
             } else if path
                 .extension()

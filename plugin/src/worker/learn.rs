@@ -750,6 +750,31 @@ mod tests {
         let _ = std::fs::remove_dir_all(&styles_dir);
     }
 
+    /// A folder holding a link to itself is read once, not forever.
+    #[cfg(unix)]
+    #[test]
+    fn a_folder_linking_to_itself_is_read_once() {
+        let folder = midi_folder("loop", 2, 0);
+        std::os::unix::fs::symlink(&folder, folder.join("again")).unwrap();
+        let styles_dir = temp_dir("loop-styles");
+        let outcome = learn_from_folder(
+            &folder,
+            "Loop",
+            &styles_dir,
+            &Progress::default(),
+            &AtomicBool::new(false),
+        )
+        .map_err(|e| format!("{e:?}"))
+        .unwrap();
+        assert!(
+            outcome.message.contains("from 2 files"),
+            "{}",
+            outcome.message
+        );
+        let _ = std::fs::remove_dir_all(&folder);
+        let _ = std::fs::remove_dir_all(&styles_dir);
+    }
+
     #[test]
     fn progress_reads_as_words() {
         let job = StyleJob {
