@@ -488,3 +488,54 @@ pub fn eval_styles(args: EvalStylesArgs) -> Result<()> {
     }
     Ok(())
 }
+
+/// `continuo styles list | rename FROM TO | delete NAME`: your own styles, as the editor
+/// manages them (same folder, same rules: no file replaced, a taken name refused).
+#[derive(clap::Args, Debug)]
+pub struct StylesArgs {
+    #[command(subcommand)]
+    action: StylesAction,
+}
+
+#[derive(clap::Subcommand, Debug)]
+enum StylesAction {
+    /// The bundled styles and yours (folder: CONTINUO_STYLE_DIR or the per-user default), with
+    /// the files that cannot be read.
+    List,
+    /// Give one of your styles another name.
+    Rename { from: String, to: String },
+    /// Delete one of your styles' file.
+    Delete { name: String },
+}
+
+pub fn styles(args: StylesArgs) -> Result<()> {
+    let dir = styles::user_dir();
+    match args.action {
+        StylesAction::List => {
+            for b in BUNDLED.iter() {
+                println!("{:<26} bundled ({} kB)", b.name, b.bytes() / 1000);
+            }
+            let (mine, problems) = styles::list_user_styles(&dir);
+            println!("your styles folder: {}", dir.display());
+            for (name, path) in mine {
+                println!("{name:<26} yours   ({})", path.display());
+            }
+            for (path, e) in &problems {
+                eprintln!("not readable: {}: {e}", path.display());
+            }
+        }
+        StylesAction::Rename { from, to } => {
+            let (path, model) = styles::rename_user_style(&dir, &from, &to)?;
+            println!(
+                "\"{from}\" is now \"{}\" ({})",
+                model.meta.name,
+                path.display()
+            );
+        }
+        StylesAction::Delete { name } => {
+            let path = styles::delete_user_style(&dir, &name)?;
+            println!("deleted \"{name}\" ({})", path.display());
+        }
+    }
+    Ok(())
+}

@@ -67,6 +67,32 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
     config.validate().map_err(anyhow::Error::msg)?;
 
+    let name = args.name.clone().unwrap_or_else(|| {
+        args.out
+            .as_deref()
+            .and_then(|o| o.file_name())
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default()
+            .trim_end_matches(".gz")
+            .trim_end_matches(".json")
+            .to_string()
+    });
+    if args.install {
+        // Refused names fail now, before the training.
+        let dir = crate::model::styles::user_dir();
+        let name = crate::model::styles::check_name(&name)?;
+        if let Some((taken, _)) = crate::model::styles::list_user_styles(&dir)
+            .0
+            .into_iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(&name))
+        {
+            anyhow::bail!(
+                "you already have a style called \"{taken}\" in {}; choose another --name",
+                dir.display()
+            );
+        }
+    }
+
     let mut corpus = crate::model::train::Corpus::default();
     for dir in &args.midi {
         corpus.extend(super::read_corpus_matching(dir, &args.include, args.quiet)?);
@@ -121,31 +147,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         ltm.contexts()
     );
 
-    let name = args.name.clone().unwrap_or_else(|| {
-        args.out
-            .as_deref()
-            .and_then(|o| o.file_name())
-            .map(|n| n.to_string_lossy().to_string())
-            .unwrap_or_default()
-            .trim_end_matches(".gz")
-            .trim_end_matches(".json")
-            .to_string()
-    });
-    if args.install {
-        // Refused names fail now, before the training.
-        let dir = crate::model::styles::user_dir();
-        let name = crate::model::styles::check_name(&name)?;
-        if let Some((taken, _)) = crate::model::styles::list_user_styles(&dir)
-            .0
-            .into_iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(&name))
-        {
-            anyhow::bail!(
-                "you already have a style called \"{taken}\" in {}; choose another --name",
-                dir.display()
-            );
-        }
-    }
     let meta = TrainingMeta {
         name,
         provenance: args.provenance.clone().unwrap_or_default(),
