@@ -3,9 +3,10 @@
 //! delete.
 //!
 //! The editor asks through [`StyleRequest`]s (the command channel); the model thread answers
-//! them in [`serve`]. Work that takes time — reading and training on a folder, compressing and
-//! writing a model — runs on one background thread ([`Learner`]), never the audio thread and
-//! never the model thread, so answers keep coming; its progress (files done / total) and its end
+//! them in [`serve`]. Every file operation — reading and training on a folder, compressing and
+//! writing a model, listing the folder (each file is decompressed to read its name), deleting —
+//! runs on one background thread ([`Learner`]), never the audio thread and never the model
+//! thread, so answers keep coming; its progress (files done / total) and its end
 //! reach the editor through the snapshot, and it can be cancelled between two files or two
 //! melodies. File rules (names, atomic writes, nothing overwritten) are `model::styles`'.
 //!
@@ -62,6 +63,10 @@ enum Job {
         from: String,
         to: String,
     },
+    Delete(String),
+    /// Read the names of the styles in the folder (every file is decompressed: not on the model
+    /// thread).
+    List,
 }
 
 /// What a finished job did.
@@ -70,8 +75,10 @@ pub struct Outcome {
     pub message: String,
     /// The style written (new, merged or renamed), by name, with its model.
     pub added: Option<(String, Arc<TrainedModel>)>,
-    /// The name a renamed style had.
+    /// The name a renamed or deleted style had.
     pub removed: Option<String>,
+    /// Every user style in the folder (a listing).
+    pub listed: Option<Vec<String>>,
 }
 
 /// Why a job made nothing.
@@ -306,6 +313,7 @@ fn run(
                 ),
                 added: Some((model.meta.name.clone(), Arc::new(model))),
                 removed: None,
+                listed: None,
             })
         }
         Job::Rename { from, to } => {
@@ -319,6 +327,33 @@ fn run(
                 ),
                 added: Some((model.meta.name.clone(), Arc::new(model))),
                 removed: Some(from),
+                listed: None,
+            })
+        }
+        Job::Delete(name) => {
+            progress.set(Stage::Saving, 0, 1);
+            let path = styles::delete_user_style(dir, &name)?;
+            Ok(Outcome {
+                message: format!("deleted style \"{name}\" ({})", path.display()),
+                added: None,
+                removed: Some(name),
+                listed: None,
+            })
+        }
+        Job::List => {
+            let (found, problems) = styles::list_user_styles(dir);
+            Ok(Outcome {
+                message: match problems.first() {
+                    Some((path, e)) => format!(
+                        "{} style file(s) not readable, e.g. {}: {e}",
+                        problems.len(),
+                        path.display()
+                    ),
+                    None => String::new(),
+                },
+                added: None,
+                removed: None,
+                listed: Some(found.into_iter().map(|(n, _)| n).collect()),
             })
         }
     }
@@ -446,6 +481,7 @@ pub fn learn_from_folder(
         ),
         added: Some((name, Arc::new(model))),
         removed: None,
+        listed: None,
     })
 }
 
@@ -494,23 +530,8 @@ pub(super) fn serve(b: &mut Brain, request: StyleRequest) {
             b.styles.learner.start(what, Job::Rename { from, to }, dir)
         }
         StyleRequest::Delete(name) => {
-            b.message = Some(if b.styles.learner.busy() {
-                "a style job is running: wait for it or cancel it".into()
-            } else {
-                match styles::delete_user_style(&dir, &name) {
-                    Ok(path) => {
-                        b.styles.forget_user_style(&name);
-                        let still = if b.styles.in_use.eq_ignore_ascii_case(&name) {
-                            " (it answers until you choose another style)"
-                        } else {
-                            ""
-                        };
-                        format!("deleted style \"{name}\" ({}){still}", path.display())
-                    }
-                    Err(e) => format!("style not deleted: {e}"),
-                }
-            });
-            Ok(())
+            let what = format!("deleting \"{name}\"");
+            b.styles.learner.start(what, Job::Delete(name), dir)
         }
         StyleRequest::Cancel => {
             if b.styles.learner.cancel() {
@@ -518,18 +539,12 @@ pub(super) fn serve(b: &mut Brain, request: StyleRequest) {
             }
             Ok(())
         }
-        StyleRequest::List => {
-            let (found, problems) = styles::list_user_styles(&dir);
-            b.styles.on_disk = found.into_iter().map(|(n, _)| n).collect();
-            if let Some((path, e)) = problems.first() {
-                b.message = Some(format!(
-                    "{} style file(s) not readable, e.g. {}: {e}",
-                    problems.len(),
-                    path.display()
-                ));
-            }
-            Ok(())
-        }
+        // While another job runs, its end brings the list up to date anyway.
+        StyleRequest::List if b.styles.learner.busy() => Ok(()),
+        StyleRequest::List => b
+            .styles
+            .learner
+            .start("listing your styles".into(), Job::List, dir),
     };
     if let Err(e) = started {
         b.message = Some(e);
@@ -546,9 +561,13 @@ pub(super) fn poll(b: &mut Brain, params: &ContinuoParams) -> bool {
         Err(JobError::Cancelled) => b.message = Some("cancelled: nothing was saved".into()),
         Err(JobError::Failed(why)) => b.message = Some(format!("style not saved: {why}")),
         Ok(outcome) => {
+            if let Some(names) = outcome.listed {
+                b.styles.on_disk = names;
+            }
             if let Some(old) = &outcome.removed {
                 b.styles.forget_user_style(old);
             }
+            let deleted = outcome.removed.clone().filter(|_| outcome.added.is_none());
             if let Some((name, model)) = outcome.added {
                 b.styles.forget_user_style(&name);
                 b.styles.insert(name.clone(), model.clone());
@@ -569,7 +588,15 @@ pub(super) fn poll(b: &mut Brain, params: &ContinuoParams) -> bool {
                 }
                 b.styles.rescore();
             }
-            b.message = Some(outcome.message);
+            let mut message = outcome.message;
+            if let Some(old) = deleted {
+                if b.styles.in_use.eq_ignore_ascii_case(&old) {
+                    message.push_str(" (it answers until you choose another style)");
+                }
+            }
+            if !message.is_empty() {
+                b.message = Some(message);
+            }
         }
     }
     true

@@ -581,6 +581,7 @@ fn the_session_is_kept_merged_renamed_and_deleted() {
     assert!(!rig.b.message().unwrap_or("").contains("not loaded"));
 
     rig.ask(learn::StyleRequest::Delete("Evening".into()));
+    rig.finish();
     assert!(
         rig.b
             .message()
@@ -618,6 +619,7 @@ fn a_broken_or_newer_user_style_keeps_the_style_in_use() {
     );
     assert!(message.contains("unreadable"), "{message}");
     rig.ask(learn::StyleRequest::List);
+    rig.finish();
     let message = rig.b.message().unwrap_or("").to_string();
     assert!(
         message.contains("2 style file(s) not readable"),
