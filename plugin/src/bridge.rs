@@ -101,6 +101,10 @@ pub struct PhraseBuf {
     pub heard_until: u64,
     pub len: usize,
     pub notes: [PhraseNote; MAX_PHRASE_NOTES],
+    /// The phrase is played legato (the *Articulation* parameter): its notes may overlap the
+    /// next. Otherwise playback keeps every note inside the time to the next note, whatever the
+    /// grid does to the onsets.
+    pub legato: bool,
 }
 
 impl Default for PhraseBuf {
@@ -110,6 +114,7 @@ impl Default for PhraseBuf {
             heard_until: 0,
             len: 0,
             notes: [PhraseNote::default(); MAX_PHRASE_NOTES],
+            legato: false,
         }
     }
 }
