@@ -217,6 +217,15 @@ pub struct Shared {
     pub stop_request: AtomicBool,
     /// Velocity the player has been using recently (0..1).
     pub player_velocity: AtomicF32,
+    /// Free time: the player's tempo and a beat, estimated on the model thread from the onsets
+    /// (`worker::tempo::pack`: tempo in mbpm and a beat's stream sample in one word, so the
+    /// audio thread never reads half of one estimate and half of the next); 0 = none yet.
+    pub free_time: AtomicU64,
+    /// Confidence of the latest estimate (0..1), for the editor.
+    pub free_time_confidence: AtomicF32,
+    /// Set by the audio thread while its beat clock follows the estimate (transport stopped or
+    /// no host tempo, and *Tempo when stopped* is *Follow me*), for the editor.
+    pub free_time_in_use: AtomicBool,
     /// Set while the model thread runs.
     pub model_running: AtomicBool,
     pub counters: Counters,
@@ -243,6 +252,9 @@ impl Default for Shared {
             play_request: AtomicBool::new(false),
             stop_request: AtomicBool::new(false),
             player_velocity: AtomicF32::new(0.7),
+            free_time: AtomicU64::new(0),
+            free_time_confidence: AtomicF32::new(0.0),
+            free_time_in_use: AtomicBool::new(false),
             model_running: AtomicBool::new(false),
             counters: Counters::default(),
         }

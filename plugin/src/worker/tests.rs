@@ -331,3 +331,210 @@ fn a_named_style_answers_and_the_ranking_lists_every_bundled_style() {
         );
     }
 }
+
+// ---- Performance: articulation and dynamics (issue 15, parts 3 and 4) ----
+
+/// A drawn phrase (notated durations): triplets, a dotted note, a rest, a long last note.
+fn drawn() -> Phrase {
+    let third = 1.0 / 3.0;
+    let notes = [
+        (62, 0.0, third),
+        (64, third, third),
+        (65, 2.0 * third, third),
+        (67, 1.0, 0.75),
+        (72, 1.75, 0.25),
+        (69, 2.0, 0.5), // then a half-beat rest
+        (67, 3.0, 1.0),
+        (65, 4.0, 2.0),
+    ];
+    Phrase {
+        notes: notes
+            .iter()
+            .map(|&(pitch, onset, duration)| Note {
+                pitch,
+                onset,
+                duration,
+                velocity: 90,
+            })
+            .collect(),
+        log2_prob: -8.0,
+    }
+}
+
+/// The player's notes: `share` of each half-beat sounding, at `velocity`.
+fn player(share: f64, velocity: u8) -> Vec<Note> {
+    (0..12)
+        .map(|i| Note {
+            pitch: 60 + (i % 5) as u8,
+            onset: i as f64 * 0.5,
+            duration: 0.5 * share,
+            velocity,
+        })
+        .collect()
+}
+
+#[test]
+fn no_answer_note_overlaps_the_next_unless_legato() {
+    let p = params("{}");
+    for (articulation, share) in [
+        ("auto", 1.0),
+        ("auto", 0.3),
+        ("staccato", 1.0),
+        ("normal", 1.0),
+        ("legato", 1.0),
+    ] {
+        set_offline(&p, "articulation", json!(articulation)).unwrap();
+        let perf = perform::performance(&p, &player(share, 80), &[], 0.0);
+        let mut phrase = drawn();
+        perform::perform(&mut phrase, &perf);
+        let n = &phrase.notes;
+        for w in n.windows(2) {
+            let (end, next) = (w[0].onset + w[0].duration, w[1].onset);
+            if articulation == "legato" {
+                let rest = (w[0].onset - 2.0).abs() < 1e-9;
+                assert!(rest || end > next, "legato connects {w:?}");
+                assert!(end <= next + 1.0 / 16.0 + 1e-9, "a little: {w:?}");
+            } else {
+                assert!(end <= next + 1e-9, "{articulation} ({share}): {w:?}");
+                assert!(w[0].duration > 0.05, "{articulation}: still a note {w:?}");
+            }
+        }
+        assert_eq!(perf.legato, articulation == "legato");
+    }
+    // Staccato sounds half of each note, normal 85 %.
+    set_offline(&p, "articulation", json!("staccato")).unwrap();
+    let mut phrase = drawn();
+    perform::perform(&mut phrase, &perform::performance(&p, &[], &[], 0.0));
+    assert!((phrase.notes[3].duration - 0.375).abs() < 1e-9);
+}
+
+/// *Follow player*: the answer is as detached as the player's notes (rests left out), never
+/// overlapping; before three notes were measured, normal.
+#[test]
+fn the_articulation_follows_the_player() {
+    let p = params("{}");
+    let detached = perform::performance(&p, &player(0.4, 80), &[], 0.0);
+    assert!((detached.share - 0.4).abs() < 1e-9, "{detached:?}");
+    let connected = perform::performance(&p, &player(1.2, 80), &[], 0.0);
+    assert!((connected.share - 0.95).abs() < 1e-9, "{connected:?}");
+    assert!(!connected.legato);
+    // Rests between phrases do not count as staccato.
+    let mut phrased = player(0.9, 80);
+    for (i, n) in phrased.iter_mut().enumerate() {
+        n.onset += (i / 4) as f64 * 3.0;
+    }
+    let s = perform::player_articulation(&phrased).unwrap();
+    assert!((s - 0.9).abs() < 1e-9, "{s}");
+    let few = perform::performance(&p, &player(0.4, 80)[..2], &[], 0.0);
+    assert!((few.share - 0.85).abs() < 1e-9);
+}
+
+/// Velocities follow the player's level, with accents on strong beats and an arch to the
+/// climax; depth 0 is flat; Fixed uses its own level.
+#[test]
+fn dynamics_follow_the_player_with_a_contour() {
+    let p = params("{}");
+    let mean = |ph: &Phrase| {
+        ph.notes.iter().map(|n| n.velocity as f64).sum::<f64>() / ph.notes.len() as f64
+    };
+    let mut soft = drawn();
+    perform::perform(
+        &mut soft,
+        &perform::performance(&p, &player(0.9, 40), &[], 0.0),
+    );
+    let mut loud = drawn();
+    perform::perform(
+        &mut loud,
+        &perform::performance(&p, &player(0.9, 110), &[], 0.0),
+    );
+    assert!((mean(&soft) - 40.0).abs() < 8.0, "{:?}", soft.notes);
+    assert!((mean(&loud) - 110.0).abs() < 8.0, "{:?}", loud.notes);
+    // The newest notes count most: a crescendo ends loud.
+    let mut crescendo = player(0.9, 40);
+    for (i, n) in crescendo.iter_mut().enumerate() {
+        n.velocity = 40 + 6 * i as u8;
+    }
+    let level = perform::player_level(&crescendo).unwrap();
+    let plain = crescendo.iter().map(|n| n.velocity as f64).sum::<f64>() / 12.0;
+    assert!(
+        level > plain + 15.0,
+        "{level} against the plain mean {plain}"
+    );
+    let v: Vec<u8> = loud.notes.iter().map(|n| n.velocity).collect();
+    // Beat 3 (onset 2, in the bar's middle) over the off-beat before it; the climax (72, the
+    // highest) over the close; the downbeat of the next bar over the note before it.
+    assert!(
+        v[5] > v[4] || v[4] > v[5],
+        "a contour, not one value: {v:?}"
+    );
+    assert!(v[4] > v[7], "the climax is louder than the close: {v:?}");
+    assert!(v[5] > v[2], "beat 3 over a triplet: {v:?}");
+    assert!(v[0] > v[1], "the downbeat over the next triplet: {v:?}");
+    let distinct: std::collections::BTreeSet<u8> = v.iter().copied().collect();
+    assert!(distinct.len() >= 4, "{v:?}");
+    // Depth 0: one level.
+    set_offline(&p, "dynamics", json!(0.0)).unwrap();
+    let mut flat = drawn();
+    perform::perform(
+        &mut flat,
+        &perform::performance(&p, &player(0.9, 70), &[], 0.0),
+    );
+    assert!(
+        flat.notes.iter().all(|n| n.velocity == 70),
+        "{:?}",
+        flat.notes
+    );
+    // Fixed velocity.
+    set_offline(&p, "velocity", json!("fixed")).unwrap();
+    set_offline(&p, "fixed-velocity", json!(33)).unwrap();
+    let mut fixed = drawn();
+    perform::perform(
+        &mut fixed,
+        &perform::performance(&p, &player(0.9, 120), &[], 0.0),
+    );
+    assert!(fixed.notes.iter().all(|n| n.velocity == 33));
+}
+
+/// The answer's expected start in the bar: after the last note's end and the gap, on the grid.
+#[test]
+fn the_answer_start_in_the_bar_is_predicted_as_playback_starts_it() {
+    let call = Note::eighths(&[60, 62, 64, 65, 67, 65, 64, 62], 80);
+    // Last note: onset 3.5, 0.5 long: ends at 4.0; gap 1 beat: starts on beat 2 (1.0 in the bar).
+    let start = perform::expected_start_in_bar(&call, 1.0, Some(0.25));
+    assert!((start - 1.0).abs() < 1e-9, "{start}");
+    let start = perform::expected_start_in_bar(&call, 0.3, Some(0.5));
+    assert!((start - 0.5).abs() < 1e-9, "{start}");
+    assert_eq!(perform::metrical_weight(0.0), 1.0);
+    assert_eq!(perform::metrical_weight(2.0), 0.6);
+    assert_eq!(perform::metrical_weight(3.0), 0.3);
+    assert_eq!(perform::metrical_weight(1.5), 0.0);
+}
+
+/// MIDI input velocities count: a soft call is answered softly, a loud one loudly, through the
+/// whole chain (engine, model thread, playback), and the answer is not one velocity.
+#[test]
+fn a_soft_call_is_answered_softly_and_a_loud_one_loudly() {
+    let mut means = vec![];
+    for velocity in [0.3f32, 0.9] {
+        let p = params(r#"{"source": "midi"}"#);
+        let mut s = Session::new(48_000.0, 256, p);
+        let notes: Vec<MidiIn> = call()
+            .into_iter()
+            .map(|(t, on, pitch, v)| (t, on, pitch, if on { velocity } else { v }))
+            .collect();
+        let out = s.run(&[], &notes, Some(120.0), 48_000 * 5);
+        let answer: Vec<f32> = out
+            .iter()
+            .filter(|e| e.on && e.time > 96_000)
+            .map(|e| e.velocity)
+            .collect();
+        assert!(answer.len() >= 4, "an answer: {out:?}");
+        let mean = answer.iter().sum::<f32>() / answer.len() as f32;
+        assert!((mean - velocity).abs() < 0.1, "{velocity}: {answer:?}");
+        let distinct: std::collections::BTreeSet<u32> =
+            answer.iter().map(|v| (v * 127.0).round() as u32).collect();
+        assert!(distinct.len() >= 2, "{answer:?}");
+        means.push(mean);
+    }
+    assert!(means[1] > means[0] + 0.4, "{means:?}");
+}
