@@ -35,6 +35,8 @@ enum Command {
     /// Every bundled style's model on every style's held-out files, and the recommendation's
     /// accuracy (the README's tables).
     EvalStyles(cli::styles::EvalStylesArgs),
+    /// How well free time hears the tempo and beat of corpus melodies played at known tempi.
+    EvalTempo(cli::tempo::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -48,6 +50,7 @@ fn main() -> std::process::ExitCode {
         Command::Presets(a) => cli::presets::run(a),
         Command::Recommend(a) => cli::styles::recommend(a),
         Command::EvalStyles(a) => cli::styles::eval_styles(a),
+        Command::EvalTempo(a) => cli::tempo::run(a),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -13,8 +13,9 @@
 //! 2. **Beat.** The phase that puts the most weight on beats: notes that last longer (an agogic
 //!    accent) and louder notes weigh more; half-beats and triplet beats count a little.
 //! 3. **Confidence.** The weighted share of onsets on the estimated grid of eighths (or of
-//!    triplets, whichever fits better). An estimate is published from [`MIN_ONSETS`] onsets on,
-//!    when its confidence reaches [`MIN_CONFIDENCE`]; a later unsure estimate keeps the last one.
+//!    triplets, whichever fits better), with a tighter tolerance than the search. An estimate is
+//!    published from [`MIN_ONSETS`] onsets on, when it and the one before reach
+//!    [`MIN_CONFIDENCE`] and agree on the tempo; a later unsure estimate keeps the last one.
 //!
 //! It is published to the audio thread as one atomic word ([`pack`]), never through a lock.
 
@@ -23,19 +24,21 @@ use std::collections::VecDeque;
 /// Onsets the estimate looks at (newest).
 pub const MAX_ONSETS: usize = 24;
 /// Onsets heard before an estimate is published.
-pub const MIN_ONSETS: usize = 6;
+pub const MIN_ONSETS: usize = 8;
 /// Confidence needed to publish an estimate.
-pub const MIN_CONFIDENCE: f64 = 0.7;
+pub const MIN_CONFIDENCE: f64 = 0.8;
 /// An onset's weight halves every this many seconds before the newest.
 const HALF_LIFE_S: f64 = 6.0;
+/// Two estimates agree when their tempi are within this ratio.
+const AGREEMENT: f64 = 0.04;
 /// Onsets older than this (seconds before the newest) are left out.
 const MEMORY_S: f64 = 20.0;
 /// Tempi considered (bpm).
 pub const SLOWEST_BPM: f64 = 40.0;
 pub const FASTEST_BPM: f64 = 240.0;
 /// The tempo a listener most readily taps to; the preference's width in octaves.
-const PREFERRED_BPM: f64 = 100.0;
-const PREFERENCE_OCTAVES: f64 = 0.8;
+pub const PREFERRED_BPM: f64 = 110.0;
+pub const PREFERENCE_OCTAVES: f64 = 0.8;
 /// Weight of the preference for the tempo in use (once locked), and its width (log).
 const CONTINUITY: f64 = 1.0;
 const CONTINUITY_WIDTH: f64 = 0.05;
@@ -60,9 +63,44 @@ fn tolerance(period: f64) -> f64 {
     (0.07 * period).clamp(0.03, 0.06)
 }
 
+/// The estimator's tunable choices (the defaults are what the plugin uses; `continuo eval-tempo
+/// --set` tries others on the development split).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Tuning {
+    /// Centre of the tempo preference (bpm).
+    pub preferred_bpm: f64,
+    /// Width of the tempo preference (octaves).
+    pub preference_octaves: f64,
+    /// How a pair `k` beats apart votes: `1 / k^lag_decay` (0: all alike).
+    pub lag_decay: f64,
+}
+
+impl Default for Tuning {
+    fn default() -> Self {
+        Self {
+            preferred_bpm: PREFERRED_BPM,
+            preference_octaves: PREFERENCE_OCTAVES,
+            lag_decay: LAG_DECAY,
+        }
+    }
+}
+
+/// A pair `k` beats apart votes `1 / k^LAG_DECAY`: one beat apart says most about the beat.
+pub const LAG_DECAY: f64 = 1.0;
+
 /// The tempo and beat of `onsets` (seconds, any order; `velocities` 0..1 alongside, or empty),
 /// preferring `current` bpm when given. `None` with fewer than two onsets.
 pub fn estimate(onsets: &[f64], velocities: &[f32], current: Option<f64>) -> Option<TempoEstimate> {
+    estimate_with(&Tuning::default(), onsets, velocities, current)
+}
+
+/// [`estimate`] with other tuning.
+pub fn estimate_with(
+    tuning: &Tuning,
+    onsets: &[f64],
+    velocities: &[f32],
+    current: Option<f64>,
+) -> Option<TempoEstimate> {
     let mut notes: Vec<(f64, f64)> = onsets
         .iter()
         .enumerate()
@@ -84,7 +122,7 @@ pub fn estimate(onsets: &[f64], velocities: &[f32], current: Option<f64>) -> Opt
         .iter()
         .map(|t| 0.5f64.powf((newest - t) / HALF_LIFE_S))
         .collect();
-    let period = best_period(&times, &recency, current)?;
+    let period = best_period(tuning, &times, &recency, current)?;
     let (beat_s, confidence) = best_beat(&notes, &recency, period);
     Some(TempoEstimate {
         bpm: 60.0 / period,
@@ -94,7 +132,12 @@ pub fn estimate(onsets: &[f64], velocities: &[f32], current: Option<f64>) -> Opt
 }
 
 /// The beat period (seconds) the onset pairs vote for most, with the tempo preferences.
-fn best_period(times: &[f64], recency: &[f64], current: Option<f64>) -> Option<f64> {
+fn best_period(
+    tuning: &Tuning,
+    times: &[f64],
+    recency: &[f64],
+    current: Option<f64>,
+) -> Option<f64> {
     let pairs: Vec<(f64, f64)> = (0..times.len())
         .flat_map(|i| (i + 1..times.len()).map(move |j| (i, j)))
         .map(|(i, j)| (times[j] - times[i], recency[i] * recency[j]))
@@ -108,14 +151,14 @@ fn best_period(times: &[f64], recency: &[f64], current: Option<f64>) -> Option<f
             if (1.0..=MAX_MULTIPLE).contains(&k) {
                 let e = (d - k * period) / tol;
                 if e.abs() < 1.0 {
-                    score += w * (1.0 - e * e);
+                    score += w * (1.0 - e * e) / k.powf(tuning.lag_decay);
                 }
             }
         }
         score
     };
     let preference = |period: f64| -> f64 {
-        let octaves = (60.0 / period / PREFERRED_BPM).log2() / PREFERENCE_OCTAVES;
+        let octaves = (60.0 / period / tuning.preferred_bpm).log2() / tuning.preference_octaves;
         let mut p = (-0.5 * octaves * octaves).exp();
         if let Some(c) = current.filter(|c| c.is_finite() && *c > 0.0) {
             let l = (60.0 / period / c).ln() / CONTINUITY_WIDTH;
@@ -164,9 +207,11 @@ fn best_beat(notes: &[(f64, f64)], recency: &[f64], period: f64) -> (f64, f64) {
     let origin = notes[0].0;
     let position = |t: f64, phase: f64| ((t - origin) / period - phase).rem_euclid(1.0);
     let near = |x: f64, target: f64| (x - target).abs() < tol;
+    // The confidence asks for tighter timing than the search.
+    let strict = (0.045 * period).clamp(0.02, 0.04) / period;
     let on_grid = |x: f64, step: f64| {
         let r = x / step;
-        (r - r.round()).abs() * step < tol
+        (r - r.round()).abs() * step < strict
     };
     // Phases in 1/96 beat steps: the one with the most salient weight on beats.
     let mut best = (0.0, f64::NEG_INFINITY);
@@ -226,9 +271,19 @@ pub struct TempoFollower {
     pub locked: Option<TempoEstimate>,
     /// The latest estimate, confident or not (for the editor).
     pub latest: Option<TempoEstimate>,
+    /// The estimator's choices (the defaults, except in `continuo eval-tempo --set`).
+    pub tuning: Tuning,
 }
 
 impl TempoFollower {
+    /// A follower with other tuning (`continuo eval-tempo --set`).
+    pub fn with_tuning(tuning: Tuning) -> Self {
+        Self {
+            tuning,
+            ..Default::default()
+        }
+    }
+
     /// A player's onset at `seconds` (stream time). Returns whether the published estimate
     /// changed.
     pub fn onset(&mut self, seconds: f64, velocity: f32) -> bool {
@@ -247,9 +302,17 @@ impl TempoFollower {
             return false;
         }
         let (times, velocities): (Vec<f64>, Vec<f32>) = self.onsets.iter().copied().unzip();
-        self.latest = estimate(&times, &velocities, self.locked.map(|e| e.bpm));
-        match self.latest {
-            Some(e) if e.confidence >= MIN_CONFIDENCE => {
+        let previous = self.latest;
+        self.latest = estimate_with(
+            &self.tuning,
+            &times,
+            &velocities,
+            self.locked.map(|e| e.bpm),
+        );
+        let sure = |e: Option<TempoEstimate>| e.filter(|e| e.confidence >= MIN_CONFIDENCE);
+        match (sure(previous), sure(self.latest)) {
+            // Two sure estimates in a row that agree (a chance fit of a few onsets rarely lasts).
+            (Some(a), Some(e)) if (e.bpm / a.bpm - 1.0).abs() < AGREEMENT => {
                 self.locked = Some(e);
                 true
             }

@@ -538,3 +538,179 @@ fn a_soft_call_is_answered_softly_and_a_loud_one_loudly() {
     }
     assert!(means[1] > means[0] + 0.4, "{means:?}");
 }
+
+// ---- Free time: the player's tempo and beat (issue 15, part 5) ----
+
+/// Onset times (seconds) of `rhythm` (beats between onsets, repeated to `count` onsets) at
+/// `bpm` from `start` seconds, each moved by Gaussian jitter of `jitter` seconds (seeded).
+fn played(rhythm: &[f64], bpm: f64, start: f64, count: usize, jitter: f64, seed: u64) -> Vec<f64> {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand::rngs::SmallRng::seed_from_u64(seed);
+    let mut beat = 0.0;
+    (0..count)
+        .map(|i| {
+            let t = start + beat * 60.0 / bpm;
+            beat += rhythm[i % rhythm.len()];
+            let (u, v): (f64, f64) = (rng.random::<f64>().max(1e-12), rng.random::<f64>());
+            t + jitter * (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
+        })
+        .collect()
+}
+
+/// Distance (in beats) of time `t` from the nearest beat of a grid at `bpm` through `beat_s`.
+fn off_beat(t: f64, bpm: f64, beat_s: f64) -> f64 {
+    let x = (t - beat_s) * bpm / 60.0;
+    (x - x.round()).abs()
+}
+
+/// A reel-like rhythm (quarters and eighths), a rest-laden air, steady eighths: the tempo
+/// within 3 % and the beat within a tenth of a beat, with 15 ms of human jitter.
+#[test]
+fn the_tempo_and_beat_of_steady_playing_are_heard() {
+    let mixed = [1.0, 0.5, 0.5, 1.0, 1.0, 0.5, 0.5, 0.5, 0.5, 2.0];
+    let with_rests = [1.0, 1.0, 0.5, 0.5, 3.0, 1.0, 1.0, 2.0, 4.0];
+    for (name, rhythm) in [("mixed", &mixed[..]), ("rests", &with_rests[..])] {
+        for (i, bpm) in [72.0, 96.0, 120.0, 138.0].into_iter().enumerate() {
+            let onsets = played(rhythm, bpm, 1.234, 16, 0.015, i as u64);
+            let e = tempo::estimate(&onsets, &[], None).expect("an estimate");
+            eprintln!("{name} {bpm}: {e:?}");
+            assert!(
+                (e.bpm / bpm - 1.0).abs() < 0.03,
+                "{name} at {bpm}: heard {e:?}"
+            );
+            assert!(
+                off_beat(e.beat_s, bpm, 1.234) < 0.1,
+                "{name} at {bpm}: {e:?}"
+            );
+            assert!(
+                e.confidence >= tempo::MIN_CONFIDENCE,
+                "{name} at {bpm}: {e:?}"
+            );
+        }
+    }
+    // Steady eighths: the tempo is heard at a level of the beat (96 or 192 bpm), on the beat.
+    let onsets = played(&[0.5], 96.0, 0.5, 16, 0.01, 7);
+    let e = tempo::estimate(&onsets, &[], None).unwrap();
+    let level = e.bpm / 96.0;
+    assert!(
+        (level - 1.0).abs() < 0.03 || (level - 2.0).abs() < 0.06,
+        "{e:?}"
+    );
+    assert!(off_beat(e.beat_s, 192.0, 0.5) < 0.1, "{e:?}");
+}
+
+/// The follower locks after a few notes, keeps its tempo through an unsure stretch, follows a
+/// tempo change within a phrase, and forgets everything when the stream clock restarts.
+#[test]
+fn the_tempo_follower_locks_and_follows_a_change() {
+    let mixed = [1.0, 0.5, 0.5, 1.0, 1.0, 0.5, 0.5, 2.0];
+    let mut f = tempo::TempoFollower::default();
+    let first = played(&mixed, 90.0, 2.0, 12, 0.012, 3);
+    for (i, &t) in first.iter().enumerate() {
+        f.onset(t, 0.8);
+        if i + 1 < tempo::MIN_ONSETS {
+            assert!(
+                f.locked.is_none(),
+                "not before {} onsets",
+                tempo::MIN_ONSETS
+            );
+        }
+    }
+    let e = f.locked.expect("locked");
+    assert!((e.bpm / 90.0 - 1.0).abs() < 0.03, "{e:?}");
+    // Faster: 110 bpm from 1 s after the last note.
+    let t0 = first.last().unwrap() + 1.0;
+    for &t in &played(&mixed, 110.0, t0, 16, 0.012, 4) {
+        f.onset(t, 0.8);
+    }
+    let e = f.locked.unwrap();
+    assert!((e.bpm / 110.0 - 1.0).abs() < 0.03, "{e:?}");
+    assert!(off_beat(e.beat_s, 110.0, t0) < 0.1, "{e:?}");
+    // The clock restarts (a reset): onsets from before are forgotten.
+    f.onset(0.1, 0.8);
+    assert!(f.locked.is_none());
+}
+
+/// Onsets at random times are not a tempo: nothing is locked.
+#[test]
+fn random_onsets_do_not_lock_a_tempo() {
+    use rand::{Rng, SeedableRng};
+    let mut locked = 0;
+    for seed in 0..10 {
+        let mut rng = rand::rngs::SmallRng::seed_from_u64(seed);
+        let mut f = tempo::TempoFollower::default();
+        let mut t = 0.0;
+        for _ in 0..16 {
+            t += rng.random_range(0.12..0.9);
+            f.onset(t, 0.8);
+        }
+        locked += f.locked.is_some() as usize;
+        eprintln!("random {seed}: {:?} {:?}", f.latest, f.locked);
+    }
+    assert!(
+        locked <= 2,
+        "{locked} of 10 random sequences locked a tempo"
+    );
+}
+
+/// The packed word the audio thread reads: the tempo and a beat's sample survive; the sample is
+/// placed near the stream position, whatever the wrap.
+#[test]
+fn the_free_time_word_round_trips() {
+    let w = tempo::pack(96.25, 123_456);
+    assert_eq!(tempo::unpack(w, 200_000), Some((96.25, 123_456)));
+    assert_eq!(tempo::unpack(0, 5), None);
+    let big = (1u64 << 40) + 77;
+    let w = tempo::pack(140.0, big);
+    assert_eq!(tempo::unpack(w, big + 1000), Some((140.0, big as i64)));
+}
+
+/// Free time through the whole chain: the transport stopped, the Tempo parameter at 120, the
+/// player at 96 bpm (starting off the internal beat). The clock follows 96 bpm, and every note
+/// of the answer starts on the player's 1/16 grid; with *Host or Tempo* the clock stays at 120.
+#[test]
+fn with_the_transport_stopped_the_answer_lands_on_the_players_beat() {
+    let bpm: f64 = 96.0;
+    let beat = 48_000.0 * 60.0 / bpm;
+    let start = 0.37 * 48_000.0;
+    let rhythm = [1.0, 0.5, 0.5, 1.0, 1.0, 0.5, 0.5, 1.0, 1.0, 1.0];
+    let pitches = [67u8, 69, 71, 72, 74, 72, 71, 69, 67, 66];
+    let mut notes: Vec<MidiIn> = vec![];
+    let mut at: f64 = 0.0;
+    for (i, r) in rhythm.iter().enumerate() {
+        let on = (start + at * beat).round() as u64;
+        let off = (start + (at + r * 0.8) * beat).round() as u64;
+        notes.push((on, true, pitches[i], 0.8));
+        notes.push((off, false, pitches[i], 0.0));
+        at += r;
+    }
+    let call_end = (start + at * beat) as u64;
+    for (source, follows) in [("follow", true), ("fixed", false)] {
+        let p = params(&format!(
+            r#"{{"source": "midi", "tempo": 120.0, "tempo-source": "{source}", "gap": 1.0}}"#
+        ));
+        let mut s = Session::new(48_000.0, 256, p);
+        let out = s.run(&[], &notes, None, call_end + 48_000 * 6);
+        let tempo = s.shared.tempo.load(Ordering::Relaxed) as f64;
+        let in_use = s.shared.free_time_in_use.load(Ordering::Relaxed);
+        assert_eq!(in_use, follows, "{source}");
+        if !follows {
+            assert_eq!(tempo, 120.0);
+            continue;
+        }
+        assert!((tempo / bpm - 1.0).abs() < 0.02, "clock at {tempo} bpm");
+        let answer: Vec<u64> = out
+            .iter()
+            .filter(|e| e.on && e.time > call_end)
+            .map(|e| e.time)
+            .collect();
+        assert!(answer.len() >= 4, "an answer: {out:?}");
+        for t in &answer {
+            let x = (*t as f64 - start) / beat * 4.0;
+            assert!(
+                (x - x.round()).abs() < 0.08,
+                "note at {t} is {x:.2} sixteenths from the player's first beat"
+            );
+        }
+    }
+}
