@@ -52,7 +52,7 @@ pub struct Args {
     /// Seed of the tempi and the jitter.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Estimator settings: preferred_bpm=…, preference_octaves=…, lag_decay=….
+    /// Estimator settings: preferred_bpm=…, preference_octaves=…, lag_decay=…, agogic=….
     #[arg(long = "set")]
     pub set: Vec<String>,
     /// Print the results as JSON.
@@ -96,6 +96,7 @@ fn tuning(set: &[String]) -> Result<Tuning> {
             "preferred_bpm" => t.preferred_bpm = v,
             "preference_octaves" => t.preference_octaves = v,
             "lag_decay" => t.lag_decay = v,
+            "agogic" => t.agogic = v,
             other => bail!("unknown setting {other}"),
         }
     }
