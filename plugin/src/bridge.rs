@@ -101,6 +101,10 @@ pub struct PhraseBuf {
     pub heard_until: u64,
     pub len: usize,
     pub notes: [PhraseNote; MAX_PHRASE_NOTES],
+    /// The phrase is played legato (the *Articulation* parameter): its notes may overlap the
+    /// next. Otherwise playback keeps every note inside the time to the next note, whatever the
+    /// grid does to the onsets.
+    pub legato: bool,
 }
 
 impl Default for PhraseBuf {
@@ -110,6 +114,7 @@ impl Default for PhraseBuf {
             heard_until: 0,
             len: 0,
             notes: [PhraseNote::default(); MAX_PHRASE_NOTES],
+            legato: false,
         }
     }
 }
@@ -212,6 +217,15 @@ pub struct Shared {
     pub stop_request: AtomicBool,
     /// Velocity the player has been using recently (0..1).
     pub player_velocity: AtomicF32,
+    /// Free time: the player's tempo and a beat, estimated on the model thread from the onsets
+    /// (`worker::tempo::pack`: tempo in mbpm and a beat's stream sample in one word, so the
+    /// audio thread never reads half of one estimate and half of the next); 0 = none yet.
+    pub free_time: AtomicU64,
+    /// Confidence of the latest estimate (0..1), for the editor.
+    pub free_time_confidence: AtomicF32,
+    /// Set by the audio thread while its beat clock follows the estimate (transport stopped or
+    /// no host tempo, and *Tempo when stopped* is *Follow me*), for the editor.
+    pub free_time_in_use: AtomicBool,
     /// Set while the model thread runs.
     pub model_running: AtomicBool,
     pub counters: Counters,
@@ -238,6 +252,9 @@ impl Default for Shared {
             play_request: AtomicBool::new(false),
             stop_request: AtomicBool::new(false),
             player_velocity: AtomicF32::new(0.7),
+            free_time: AtomicU64::new(0),
+            free_time_confidence: AtomicF32::new(0.0),
+            free_time_in_use: AtomicBool::new(false),
             model_running: AtomicBool::new(false),
             counters: Counters::default(),
         }

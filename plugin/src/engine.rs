@@ -15,7 +15,7 @@ use crate::analysis::{AnalysisOutput, Analyzer, FeatureFrame, NoteEvent as Detec
 use crate::bridge::{
     AudioEnds, Counters, ModelEnds, NoteOrigin, PlaybackStatus, PlayerNote, Shared, ToModel,
 };
-use crate::params::{ContinuoParams, InputSource, ResponseMode, VelocitySource};
+use crate::params::{ContinuoParams, InputSource, ResponseMode, TempoSource};
 use crate::playback::{self, Clock, EventQueue, OutKind, Playback, Voice};
 use ringbuf::traits::Producer;
 use std::sync::atomic::Ordering;
@@ -312,7 +312,7 @@ impl Engine {
         q: &mut EventQueue,
     ) {
         q.clear();
-        let clock = self.clock(n, host, p);
+        let clock = self.clock(n, host, p, shared);
         let block = Block {
             clock,
             settings: self.settings(p),
@@ -351,23 +351,53 @@ impl Engine {
     }
 
     /// The block's clock: the host's tempo and beat position while its transport runs, else the
-    /// internal tempo and the beats accumulated so far.
-    fn clock(&self, n: usize, host: HostTime, p: &ContinuoParams) -> Clock {
-        let tempo = host
+    /// internal tempo and the beats accumulated so far. In free time (transport stopped or no
+    /// host tempo, *Tempo when stopped* = *Follow me*, and the model thread has heard the
+    /// player's tempo) the beats accumulate at the player's tempo, their phase set on the
+    /// player's beat (a correction of at most half a beat, once per new estimate).
+    fn clock(&self, n: usize, host: HostTime, p: &ContinuoParams, shared: &Shared) -> Clock {
+        let host_tempo = host
             .tempo
-            .filter(|t| t.is_finite() && (1.0..=1000.0).contains(t))
-            .unwrap_or(p.response.tempo.value() as f64);
-        let beat_at_start = match (host.playing, host.pos_beats.filter(|b| b.is_finite())) {
-            (true, Some(b)) => b,
-            _ => self.beat,
-        };
-        Clock {
+            .filter(|t| t.is_finite() && (1.0..=1000.0).contains(t));
+        let host_beat = host.pos_beats.filter(|b| b.is_finite());
+        let host_runs = host.playing && host_tempo.is_some();
+        let free = (!host_runs && p.response.tempo_source.value() == TempoSource::FollowPlayer)
+            .then(|| {
+                crate::worker::tempo::unpack(
+                    shared.free_time.load(Ordering::Relaxed),
+                    self.stream_pos,
+                )
+            })
+            .flatten()
+            .filter(|(bpm, _)| bpm.is_finite() && (1.0..=1000.0).contains(bpm));
+        shared
+            .free_time_in_use
+            .store(free.is_some(), Ordering::Relaxed);
+        let mut clock = Clock {
             start: self.stream_pos,
             len: n as u32,
             sample_rate: self.sample_rate,
-            tempo,
-            beat_at_start,
+            tempo: host_tempo.unwrap_or(p.response.tempo.value() as f64),
+            beat_at_start: match (host.playing, host_beat) {
+                (true, Some(b)) => b,
+                _ => self.beat,
+            },
+        };
+        if let Some((bpm, beat_sample)) = free {
+            clock.tempo = bpm;
+            clock.beat_at_start = self.beat;
+            let on_beat = (self.stream_pos as f64 - beat_sample as f64) / clock.samples_per_beat();
+            let mut shift = on_beat.rem_euclid(1.0) - self.beat.rem_euclid(1.0);
+            if shift > 0.5 {
+                shift -= 1.0;
+            } else if shift <= -0.5 {
+                shift += 1.0;
+            }
+            if shift.is_finite() {
+                clock.beat_at_start += shift;
+            }
         }
+        clock
     }
 
     fn settings(&self, p: &ContinuoParams) -> playback::Settings {
@@ -380,10 +410,8 @@ impl Engine {
             channel: (p.output.channel.value() - 1).clamp(0, 15) as u8,
             transpose: p.output.transpose.value(),
             length_scale: p.output.length_scale.value() as f64,
-            velocity: match p.output.velocity.value() {
-                VelocitySource::Player => Some(self.player_velocity),
-                VelocitySource::Model => None,
-            },
+            // The phrase's own velocities: the model thread shaped them on the player's dynamics.
+            velocity: None,
         }
     }
 

@@ -145,16 +145,56 @@ impl From<ScaleParam> for ScaleKind {
     }
 }
 
-/// Velocity of the answer's notes.
+/// The base level of the answer's velocities (the *Dynamics* contour shapes every one of them:
+/// see `worker/perform.rs`).
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum VelocitySource {
-    /// The velocities the model proposes (learnt from the player's phrase).
+    /// The call's average level (every note of the context counts alike), as the model has
+    /// always proposed it (the name is kept for presets that stored it).
     #[id = "model"]
     Model,
-    /// Follow the player's recent dynamics.
+    /// The default: the player's recent dynamics (the last few notes count most).
     #[id = "player"]
     #[name = "Follow player"]
     Player,
+    /// The *Fixed velocity* parameter.
+    #[id = "fixed"]
+    Fixed,
+}
+
+/// How long the answer's notes sound against the time to the next note.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Articulation {
+    /// The default: as detached or as connected as the player's recent notes (their sounding
+    /// length over the time to the next note), never overlapping the next note.
+    #[id = "auto"]
+    #[name = "Follow player"]
+    Auto,
+    /// Short, detached notes (half the time to the next note).
+    #[id = "staccato"]
+    Staccato,
+    /// Slightly detached (85 %).
+    #[id = "normal"]
+    Normal,
+    /// Each note overlaps the next a little (a mono synth glides, a piano connects).
+    #[id = "legato"]
+    Legato,
+}
+
+/// Where the tempo and the beat come from while the host's transport is stopped (while it runs,
+/// the host's tempo and grid always count).
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TempoSource {
+    /// The default: with the transport stopped (or no host tempo), Continuo follows the tempo and
+    /// beat it hears in the player's notes, once it is confident; until then, as *Fixed*.
+    #[id = "follow"]
+    #[name = "Follow me"]
+    FollowPlayer,
+    /// The host's tempo when it sends one, else the *Tempo* parameter; the beat counts from when
+    /// the plugin started.
+    #[id = "fixed"]
+    #[name = "Host or Tempo"]
+    Fixed,
 }
 
 /// Which style model answers.
@@ -288,6 +328,9 @@ pub struct ResponseParams {
     /// Tempo used when the host does not report one.
     #[id = "tempo"]
     pub tempo: FloatParam,
+    /// With the transport stopped: follow the player's tempo, or keep the host's / this one.
+    #[id = "tempo-source"]
+    pub tempo_source: EnumParam<TempoSource>,
 }
 
 #[derive(Params)]
@@ -298,9 +341,20 @@ pub struct OutputParams {
     pub velocity: EnumParam<VelocitySource>,
     #[id = "transpose"]
     pub transpose: IntParam,
-    /// Note length scale: < 1 staccato, 1 as proposed, > 1 legato.
+    /// Note length scale: < 1 shorter, 1 as the articulation says, > 1 longer (never past the
+    /// next note unless the articulation is legato).
     #[id = "length-scale"]
     pub length_scale: FloatParam,
+    /// Sounding length of the answer's notes (follow the player, staccato, normal, legato).
+    #[id = "articulation"]
+    pub articulation: EnumParam<Articulation>,
+    /// Velocity of every note when *Velocity* is *Fixed* (before the contour).
+    #[id = "fixed-velocity"]
+    pub fixed_velocity: IntParam,
+    /// Depth of the dynamic contour: accents on strong beats and an arch over the phrase
+    /// (0 = every note at the base level).
+    #[id = "dynamics"]
+    pub dynamics: FloatParam,
 }
 
 impl Default for ContinuoParams {
@@ -400,6 +454,7 @@ impl Default for ContinuoParams {
                 )
                 .with_step_size(0.1)
                 .with_unit(" bpm"),
+                tempo_source: EnumParam::new("Tempo when stopped", TempoSource::FollowPlayer),
             },
             output: OutputParams {
                 channel: IntParam::new("MIDI channel", 1, IntRange::Linear { min: 1, max: 16 }),
@@ -419,6 +474,20 @@ impl Default for ContinuoParams {
                 .with_value_to_string(formatters::v2s_f32_percentage(0))
                 .with_string_to_value(formatters::s2v_f32_percentage())
                 .with_unit("%"),
+                articulation: EnumParam::new("Articulation", Articulation::Auto),
+                fixed_velocity: IntParam::new(
+                    "Fixed velocity",
+                    96,
+                    IntRange::Linear { min: 1, max: 127 },
+                ),
+                dynamics: FloatParam::new(
+                    "Dynamics contour",
+                    0.5,
+                    FloatRange::Linear { min: 0.0, max: 1.0 },
+                )
+                .with_value_to_string(formatters::v2s_f32_percentage(0))
+                .with_string_to_value(formatters::s2v_f32_percentage())
+                .with_unit("%"),
             },
         }
     }
@@ -432,7 +501,7 @@ fn ids_of<T: Enum + PartialEq + 'static>(_: &EnumParam<T>) -> &'static [&'static
 impl ContinuoParams {
     /// Every choice parameter's id with the stable ids of its values, in order. Presets store a
     /// choice by these ids, which never change when a label is renamed.
-    pub fn choice_ids(&self) -> [(&'static str, &'static [&'static str]); 8] {
+    pub fn choice_ids(&self) -> [(&'static str, &'static [&'static str]); 10] {
         [
             ("style", ids_of(&self.model.style)),
             ("source", ids_of(&self.input.source)),
@@ -442,6 +511,8 @@ impl ContinuoParams {
             ("mode", ids_of(&self.response.mode)),
             ("grid", ids_of(&self.response.grid)),
             ("velocity", ids_of(&self.output.velocity)),
+            ("articulation", ids_of(&self.output.articulation)),
+            ("tempo-source", ids_of(&self.response.tempo_source)),
         ]
     }
 

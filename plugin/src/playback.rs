@@ -611,6 +611,20 @@ impl Playback {
         }
         // Notes in time order; a note never outlasts the next start of the same key.
         self.sched[..len].sort_unstable_by_key(|n| n.on);
+        if !phrase.legato {
+            // Not legato: a note ends by the next onset, also after the grid moved that onset
+            // earlier than the note's drawn end (issue 15: 150 ms notes on a 125 ms grid).
+            let mut next_on = u64::MAX;
+            for i in (0..len).rev() {
+                let n = &mut self.sched[i];
+                if next_on > n.on {
+                    n.off = n.off.min(next_on);
+                }
+                if i > 0 && self.sched[i - 1].on < self.sched[i].on {
+                    next_on = self.sched[i].on;
+                }
+            }
+        }
         for i in 0..len {
             for j in i + 1..len {
                 if self.sched[j].pitch == self.sched[i].pitch {
@@ -943,6 +957,57 @@ mod tests {
         q.clear();
         q.all_off(0);
         assert!(!q.any_sounding());
+    }
+
+    /// Issue 15: triplet-eighth notes sounding 0.3 beats (150 ms at 120 bpm) quantised to the
+    /// 1/16 grid (125 ms): the second onset moves from 1/3 to 1/4 beat, before the first note's
+    /// end. A note that did not overlap the next as drawn must not overlap it once quantised;
+    /// a legato phrase keeps its overlaps.
+    #[test]
+    fn quantising_never_makes_a_note_overlap_the_next() {
+        let s = Settings {
+            grid: Some(0.25),
+            ..Default::default()
+        };
+        let player = [(0, true, 60), (1000, false, 60)];
+        let third = 1.0 / 3.0;
+        let notes = [
+            (62, 0.0, 0.3),
+            (64, third, 0.3),
+            (65, 2.0 * third, 0.3),
+            (67, 1.0, 0.9),
+            (69, 2.0, 0.5),
+        ];
+        let armed = phrase(1, 1000, &notes);
+        for block in [1, 64, 4096] {
+            let out = simulate(block, 120.0, &player, armed, 300_000, s);
+            assert!(balanced(&out));
+            assert_eq!(out.iter().filter(|e| e.1 == OutKind::On).count(), 5);
+            let mut sounding: Option<u8> = None;
+            for &(t, kind, _, pitch) in &out {
+                match kind {
+                    OutKind::On => {
+                        assert!(
+                            sounding.is_none(),
+                            "block {block}: {pitch} starts at {t} while {sounding:?} sounds: {out:?}"
+                        );
+                        sounding = Some(pitch);
+                    }
+                    OutKind::Off => sounding = None,
+                    _ => {}
+                }
+            }
+        }
+        // Legato: overlaps are the point.
+        let mut legato = phrase(2, 1000, &[(62, 0.0, 0.6), (64, 0.5, 0.6)]);
+        legato.legato = true;
+        let out = simulate(64, 120.0, &player, legato, 300_000, s);
+        let kinds: Vec<OutKind> = out.iter().map(|e| e.1).collect();
+        assert_eq!(
+            kinds,
+            vec![OutKind::On, OutKind::On, OutKind::Off, OutKind::Off],
+            "{out:?}"
+        );
     }
 
     /// The answer and the player's thru notes on one channel: neither ends the other's note.

@@ -105,6 +105,8 @@ fn internal_tempo(entry: &'static PluginEntry) {
     let tempo = 90.0;
     let mut p = setup(entry, 512);
     p.set_text("tempo", "90").unwrap();
+    // The Tempo parameter itself (not free time, which would follow the player's tempo).
+    p.set_text("tempo-source", "Host or Tempo").unwrap();
     let sr = SR;
     let spb = sr * 60.0 / tempo;
     let events = phrase_events(&CALL, tempo, sr, 0, 0);

@@ -73,6 +73,10 @@ fn params(entry: &'static PluginEntry) {
         "velocity",
         "transpose",
         "length-scale",
+        "articulation",
+        "fixed-velocity",
+        "dynamics",
+        "tempo-source",
     ];
     for id in ids {
         let h = param_hash(id);

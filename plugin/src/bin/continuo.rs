@@ -37,6 +37,8 @@ enum Command {
     EvalStyles(cli::styles::EvalStylesArgs),
     /// List, rename and delete your own styles.
     Styles(cli::styles::StylesArgs),
+    /// How well free time hears the tempo and beat of corpus melodies played at known tempi.
+    EvalTempo(cli::tempo::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -51,6 +53,7 @@ fn main() -> std::process::ExitCode {
         Command::Recommend(a) => cli::styles::recommend(a),
         Command::EvalStyles(a) => cli::styles::eval_styles(a),
         Command::Styles(a) => cli::styles::styles(a),
+        Command::EvalTempo(a) => cli::tempo::run(a),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -4,6 +4,7 @@ pub mod key;
 pub mod presets;
 pub mod render;
 pub mod styles;
+pub mod tempo;
 pub mod train;
 pub mod transcription;
 

@@ -439,12 +439,23 @@ impl ContinuoEditor {
                 .on_hover_text("The key Continuo estimates from what you play");
             ui.separator();
             let tempo = self.shared.tempo.load(Ordering::Relaxed);
-            let host = if self.shared.host_playing.load(Ordering::Relaxed) {
-                "host"
+            if self.shared.free_time_in_use.load(Ordering::Relaxed) {
+                let confidence = self.shared.free_time_confidence.load(Ordering::Relaxed);
+                ui.label(format!("free time: {tempo:.0} bpm (estimated)"))
+                    .on_hover_text(format!(
+                        "The transport is stopped: Continuo follows the tempo and beat it hears \
+                         in your notes ({:.0} % of the recent ones on its grid). Set *Tempo when \
+                         stopped* to *Host or Tempo* to keep a fixed tempo.",
+                        confidence * 100.0
+                    ));
             } else {
-                "internal"
-            };
-            ui.label(format!("{tempo:.1} bpm ({host})"));
+                let host = if self.shared.host_playing.load(Ordering::Relaxed) {
+                    "host"
+                } else {
+                    "internal"
+                };
+                ui.label(format!("{tempo:.1} bpm ({host})"));
+            }
         });
     }
 
@@ -570,6 +581,13 @@ impl ContinuoEditor {
                 &p.response.tempo,
                 "Tempo used when the host does not send one",
             );
+            row(
+                ui,
+                setter,
+                &p.response.tempo_source,
+                "With the transport stopped: follow the tempo and beat of your playing, or keep \
+                 the host's tempo (or the Tempo above)",
+            );
         });
         group(ui, "Output", |ui| {
             row(
@@ -582,7 +600,7 @@ impl ContinuoEditor {
                 ui,
                 setter,
                 &p.output.velocity,
-                "Velocity from the model, or following your dynamics",
+                "Level of the answer: your recent dynamics, the call's average (Model) or fixed",
             );
             row(
                 ui,
@@ -594,7 +612,27 @@ impl ContinuoEditor {
                 ui,
                 setter,
                 &p.output.length_scale,
-                "Note length: short values staccato, long values legato",
+                "Note length: scales the articulation's lengths (never past the next note \
+                 unless the articulation is legato)",
+            );
+            row(
+                ui,
+                setter,
+                &p.output.articulation,
+                "How long the answer's notes sound: like your recent notes, staccato, normal or \
+                 legato (only legato overlaps the next note)",
+            );
+            row(
+                ui,
+                setter,
+                &p.output.fixed_velocity,
+                "The level of every note when Velocity is Fixed (before the contour)",
+            );
+            row(
+                ui,
+                setter,
+                &p.output.dynamics,
+                "Dynamic contour: accents on strong beats and an arch over the phrase (0 = flat)",
             );
         });
     }

@@ -8,8 +8,9 @@ use super::{Note, Phrase, SamplerSettings};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
-/// Sounding length of a note as a share of its rhythm class (a light legato).
-pub const ARTICULATION: f64 = 0.9;
+/// Duration of a drawn note as a share of its rhythm class: 1, the notated value. How long it
+/// sounds is the performance stage's business (`worker/perform.rs`).
+pub const ARTICULATION: f64 = 1.0;
 /// How strongly `density` tilts the rhythm distribution (log2 units per octave of length).
 const DENSITY_TILT: f64 = 3.0;
 /// At most this many notes per phrase, whatever the settings say.

@@ -44,6 +44,10 @@ pub(super) fn push(b: &mut Brain, note: Note, params: &ContinuoParams) {
     while b.context.len() > CONTEXT_NOTES {
         b.context.pop_front();
     }
+    b.player_notes.push_back(note);
+    while b.player_notes.len() > super::perform::PLAYER_NOTES {
+        b.player_notes.pop_front();
+    }
     if let Some(c) = b.continuator.as_mut() {
         c.observe(note);
         if params.model.learn.value() {

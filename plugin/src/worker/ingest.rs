@@ -1,7 +1,7 @@
 //! MODEL THREAD, stage 1: take in what the audio thread sent — the player's notes and playback
 //! news — in the order it happened (one ring carries both).
 
-use super::{context, Brain, OpenNote, CONTEXT_NOTES, ROLL_NOTES};
+use super::{context, tempo, Brain, OpenNote, CONTEXT_NOTES, ROLL_NOTES};
 use crate::bridge::{ModelEnds, PlaybackStatus, PlayerNote, RollNote, Shared, Stamp, ToModel};
 use crate::model::Note;
 use crate::params::{ContinuoParams, ResponseMode};
@@ -42,6 +42,7 @@ fn player_note(b: &mut Brain, note: PlayerNote, shared: &Shared, params: &Contin
         } => {
             let beat = context::beat(b, at.beat);
             b.open[origin.index()][(pitch & 127) as usize] = Some(OpenNote { beat, velocity });
+            follow_tempo(b, seconds(at.sample, shared), velocity, shared);
             b.heard_until = b.heard_until.max(at.sample);
             b.played.push_back(RollNote {
                 pitch,
@@ -76,6 +77,24 @@ fn player_note(b: &mut Brain, note: PlayerNote, shared: &Shared, params: &Contin
                 r.end_s = Some(end_s);
             }
         }
+    }
+}
+
+/// A player's onset: into the tempo follower; a new confident estimate goes to the audio thread
+/// (free time) as one atomic word.
+fn follow_tempo(b: &mut Brain, seconds: f64, velocity: f32, shared: &Shared) {
+    let changed = b.tempo.onset(seconds, velocity);
+    if let Some(latest) = b.tempo.latest {
+        shared
+            .free_time_confidence
+            .store(latest.confidence as f32, Ordering::Relaxed);
+    }
+    if let (true, Some(e)) = (changed, b.tempo.locked) {
+        let rate = shared.sample_rate.load(Ordering::Relaxed).max(1.0) as f64;
+        let beat_sample = (e.beat_s * rate).round().max(0.0) as u64;
+        shared
+            .free_time
+            .store(tempo::pack(e.bpm, beat_sample), Ordering::Relaxed);
     }
 }
 
@@ -132,6 +151,9 @@ fn playback(b: &mut Brain, status: PlaybackStatus, shared: &Shared, params: &Con
                 *open = [None; 128];
             }
             b.heard_until = 0;
+            b.tempo.reset();
+            shared.free_time.store(0, Ordering::Relaxed);
+            shared.free_time_confidence.store(0.0, Ordering::Relaxed);
             b.playing = None;
             b.played.clear();
             b.answered.clear();

@@ -11,6 +11,7 @@
 //! - [`styles`]: the recommendation (the player's notes scored under every style) and the style
 //!   model in use (the *Style* parameter, Auto's choice);
 //! - [`draw`]: whether to draw again (debounced settings), and drawing the candidates;
+//! - [`perform`]: each candidate note's sounding length and velocity (articulation, dynamics);
 //! - [`send`]: handing the selected phrase to the audio thread.
 //!
 //! Its long-lived state, [`Brain`], outlives the thread: a host that deactivates and re-activates
@@ -23,8 +24,10 @@ mod context;
 mod draw;
 mod ingest;
 pub mod learn;
+pub mod perform;
 mod send;
 pub mod styles;
+pub mod tempo;
 
 use crate::analysis::key::KeyEstimator;
 use crate::bridge::{Candidate, Command, ModelEnds, RollNote, Shared, Snapshot};
@@ -79,6 +82,13 @@ pub struct Brain {
     continuator: Option<Continuator>,
     /// Completed player notes in context beats, newest last.
     context: VecDeque<Note>,
+    /// The player's own recent notes (the context also holds continuous mode's answers), newest
+    /// last, at most `perform::PLAYER_NOTES`: the articulation and dynamics to follow.
+    player_notes: VecDeque<Note>,
+    /// The candidates are played legato (the *Articulation* of the last draw).
+    legato: bool,
+    /// The player's tempo and beat from their onsets (free time).
+    tempo: tempo::TempoFollower,
     /// The player's sounding notes per source (audio, MIDI channels) and key.
     open: Box<[[Option<OpenNote>; 128]; crate::bridge::NoteOrigin::COUNT]>,
     /// Added to the audio thread's beat stamps so the context's beats only go forward (across
@@ -135,6 +145,9 @@ impl Brain {
             model_source: ModelSource::BuiltIn,
             continuator: None,
             context: VecDeque::with_capacity(CONTEXT_NOTES + 1),
+            player_notes: VecDeque::with_capacity(perform::PLAYER_NOTES + 1),
+            legato: false,
+            tempo: tempo::TempoFollower::default(),
             open: Box::new([[None; 128]; crate::bridge::NoteOrigin::COUNT]),
             beat_offset: 0.0,
             last_beat: 0.0,
@@ -197,6 +210,11 @@ impl Brain {
 
     pub fn key(&self) -> Option<(KeySignature, f32)> {
         self.key
+    }
+
+    /// The player's tempo and beat as heard so far (free time).
+    pub fn tempo(&self) -> &tempo::TempoFollower {
+        &self.tempo
     }
 
     /// The notes the model sees, oldest first (context beats).
@@ -429,6 +447,7 @@ pub fn step(
     }
     if draw::due(b, params, now) {
         draw::generate(b, params, now);
+        perform::candidates(b, params);
         send::selected(b, ends, shared);
         changed = true;
     }

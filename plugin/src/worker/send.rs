@@ -10,7 +10,8 @@ pub(super) fn selected(b: &mut Brain, ends: &mut ModelEnds, shared: &Shared) {
         return;
     };
     b.generation = b.generation.wrapping_add(1).max(1);
-    let buf = PhraseBuf::from_phrase(b.generation, b.heard_until, phrase);
+    let mut buf = PhraseBuf::from_phrase(b.generation, b.heard_until, phrase);
+    buf.legato = b.legato;
     b.sent.push_back((b.generation, phrase.clone()));
     while b.sent.len() > 16 {
         b.sent.pop_front();

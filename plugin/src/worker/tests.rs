@@ -635,3 +635,394 @@ fn a_broken_or_newer_user_style_keeps_the_style_in_use() {
         newer
     );
 }
+// ---- Performance: articulation and dynamics (issue 15, parts 3 and 4) ----
+
+/// A drawn phrase (notated durations): triplets, a dotted note, a rest, a long last note.
+fn drawn() -> Phrase {
+    let third = 1.0 / 3.0;
+    let notes = [
+        (62, 0.0, third),
+        (64, third, third),
+        (65, 2.0 * third, third),
+        (67, 1.0, 0.75),
+        (72, 1.75, 0.25),
+        (69, 2.0, 0.5), // then a half-beat rest
+        (67, 3.0, 1.0),
+        (65, 4.0, 2.0),
+    ];
+    Phrase {
+        notes: notes
+            .iter()
+            .map(|&(pitch, onset, duration)| Note {
+                pitch,
+                onset,
+                duration,
+                velocity: 90,
+            })
+            .collect(),
+        log2_prob: -8.0,
+    }
+}
+
+/// The player's notes: `share` of each half-beat sounding, at `velocity`.
+fn player(share: f64, velocity: u8) -> Vec<Note> {
+    (0..12)
+        .map(|i| Note {
+            pitch: 60 + (i % 5) as u8,
+            onset: i as f64 * 0.5,
+            duration: 0.5 * share,
+            velocity,
+        })
+        .collect()
+}
+
+#[test]
+fn no_answer_note_overlaps_the_next_unless_legato() {
+    let p = params("{}");
+    for (articulation, share) in [
+        ("auto", 1.0),
+        ("auto", 0.3),
+        ("staccato", 1.0),
+        ("normal", 1.0),
+        ("legato", 1.0),
+    ] {
+        set_offline(&p, "articulation", json!(articulation)).unwrap();
+        let perf = perform::performance(&p, &player(share, 80), &[], 0.0);
+        let mut phrase = drawn();
+        perform::perform(&mut phrase, &perf);
+        let n = &phrase.notes;
+        for w in n.windows(2) {
+            let (end, next) = (w[0].onset + w[0].duration, w[1].onset);
+            if articulation == "legato" {
+                let rest = (w[0].onset - 2.0).abs() < 1e-9;
+                assert!(rest || end > next, "legato connects {w:?}");
+                assert!(end <= next + 1.0 / 16.0 + 1e-9, "a little: {w:?}");
+            } else {
+                assert!(end <= next + 1e-9, "{articulation} ({share}): {w:?}");
+                assert!(w[0].duration > 0.05, "{articulation}: still a note {w:?}");
+            }
+        }
+        assert_eq!(perf.legato, articulation == "legato");
+    }
+    // Staccato sounds half of each note, normal 85 %.
+    set_offline(&p, "articulation", json!("staccato")).unwrap();
+    let mut phrase = drawn();
+    perform::perform(&mut phrase, &perform::performance(&p, &[], &[], 0.0));
+    assert!((phrase.notes[3].duration - 0.375).abs() < 1e-9);
+}
+
+/// *Follow player*: the answer is as detached as the player's notes (rests left out), never
+/// overlapping; before three notes were measured, normal.
+#[test]
+fn the_articulation_follows_the_player() {
+    let p = params("{}");
+    let detached = perform::performance(&p, &player(0.4, 80), &[], 0.0);
+    assert!((detached.share - 0.4).abs() < 1e-9, "{detached:?}");
+    let connected = perform::performance(&p, &player(1.2, 80), &[], 0.0);
+    assert!((connected.share - 0.95).abs() < 1e-9, "{connected:?}");
+    assert!(!connected.legato);
+    // Rests between phrases do not count as staccato.
+    let mut phrased = player(0.9, 80);
+    for (i, n) in phrased.iter_mut().enumerate() {
+        n.onset += (i / 4) as f64 * 3.0;
+    }
+    let s = perform::player_articulation(&phrased).unwrap();
+    assert!((s - 0.9).abs() < 1e-9, "{s}");
+    let few = perform::performance(&p, &player(0.4, 80)[..2], &[], 0.0);
+    assert!((few.share - 0.85).abs() < 1e-9);
+}
+
+/// Velocities follow the player's level, with accents on strong beats and an arch to the
+/// climax; depth 0 is flat; Fixed uses its own level.
+#[test]
+fn dynamics_follow_the_player_with_a_contour() {
+    let p = params("{}");
+    let mean = |ph: &Phrase| {
+        ph.notes.iter().map(|n| n.velocity as f64).sum::<f64>() / ph.notes.len() as f64
+    };
+    let mut soft = drawn();
+    perform::perform(
+        &mut soft,
+        &perform::performance(&p, &player(0.9, 40), &[], 0.0),
+    );
+    let mut loud = drawn();
+    perform::perform(
+        &mut loud,
+        &perform::performance(&p, &player(0.9, 110), &[], 0.0),
+    );
+    assert!((mean(&soft) - 40.0).abs() < 8.0, "{:?}", soft.notes);
+    assert!((mean(&loud) - 110.0).abs() < 8.0, "{:?}", loud.notes);
+    // The newest notes count most: a crescendo ends loud.
+    let mut crescendo = player(0.9, 40);
+    for (i, n) in crescendo.iter_mut().enumerate() {
+        n.velocity = 40 + 6 * i as u8;
+    }
+    let level = perform::player_level(&crescendo).unwrap();
+    let plain = crescendo.iter().map(|n| n.velocity as f64).sum::<f64>() / 12.0;
+    assert!(
+        level > plain + 15.0,
+        "{level} against the plain mean {plain}"
+    );
+    let v: Vec<u8> = loud.notes.iter().map(|n| n.velocity).collect();
+    // Beat 3 (onset 2, in the bar's middle) over the off-beat before it; the climax (72, the
+    // highest) over the close; the downbeat of the next bar over the note before it.
+    assert!(
+        v[5] > v[4] || v[4] > v[5],
+        "a contour, not one value: {v:?}"
+    );
+    assert!(v[4] > v[7], "the climax is louder than the close: {v:?}");
+    assert!(v[5] > v[2], "beat 3 over a triplet: {v:?}");
+    assert!(v[0] > v[1], "the downbeat over the next triplet: {v:?}");
+    let distinct: std::collections::BTreeSet<u8> = v.iter().copied().collect();
+    assert!(distinct.len() >= 4, "{v:?}");
+    // Depth 0: one level.
+    set_offline(&p, "dynamics", json!(0.0)).unwrap();
+    let mut flat = drawn();
+    perform::perform(
+        &mut flat,
+        &perform::performance(&p, &player(0.9, 70), &[], 0.0),
+    );
+    assert!(
+        flat.notes.iter().all(|n| n.velocity == 70),
+        "{:?}",
+        flat.notes
+    );
+    // Fixed velocity.
+    set_offline(&p, "velocity", json!("fixed")).unwrap();
+    set_offline(&p, "fixed-velocity", json!(33)).unwrap();
+    let mut fixed = drawn();
+    perform::perform(
+        &mut fixed,
+        &perform::performance(&p, &player(0.9, 120), &[], 0.0),
+    );
+    assert!(fixed.notes.iter().all(|n| n.velocity == 33));
+}
+
+/// The answer's expected start in the bar: after the last note's end and the gap, on the grid.
+#[test]
+fn the_answer_start_in_the_bar_is_predicted_as_playback_starts_it() {
+    let call = Note::eighths(&[60, 62, 64, 65, 67, 65, 64, 62], 80);
+    // Last note: onset 3.5, 0.5 long: ends at 4.0; gap 1 beat: starts on beat 2 (1.0 in the bar).
+    let start = perform::expected_start_in_bar(&call, 1.0, Some(0.25));
+    assert!((start - 1.0).abs() < 1e-9, "{start}");
+    let start = perform::expected_start_in_bar(&call, 0.3, Some(0.5));
+    assert!((start - 0.5).abs() < 1e-9, "{start}");
+    assert_eq!(perform::metrical_weight(0.0), 1.0);
+    assert_eq!(perform::metrical_weight(2.0), 0.6);
+    assert_eq!(perform::metrical_weight(3.0), 0.3);
+    assert_eq!(perform::metrical_weight(1.5), 0.0);
+}
+
+/// MIDI input velocities count: a soft call is answered softly, a loud one loudly, through the
+/// whole chain (engine, model thread, playback), and the answer is not one velocity.
+#[test]
+fn a_soft_call_is_answered_softly_and_a_loud_one_loudly() {
+    let mut means = vec![];
+    for velocity in [0.3f32, 0.9] {
+        let p = params(r#"{"source": "midi"}"#);
+        let mut s = Session::new(48_000.0, 256, p);
+        let notes: Vec<MidiIn> = call()
+            .into_iter()
+            .map(|(t, on, pitch, v)| (t, on, pitch, if on { velocity } else { v }))
+            .collect();
+        let out = s.run(&[], &notes, Some(120.0), 48_000 * 5);
+        let answer: Vec<f32> = out
+            .iter()
+            .filter(|e| e.on && e.time > 96_000)
+            .map(|e| e.velocity)
+            .collect();
+        assert!(answer.len() >= 4, "an answer: {out:?}");
+        let mean = answer.iter().sum::<f32>() / answer.len() as f32;
+        assert!((mean - velocity).abs() < 0.1, "{velocity}: {answer:?}");
+        let distinct: std::collections::BTreeSet<u32> =
+            answer.iter().map(|v| (v * 127.0).round() as u32).collect();
+        assert!(distinct.len() >= 2, "{answer:?}");
+        means.push(mean);
+    }
+    assert!(means[1] > means[0] + 0.4, "{means:?}");
+}
+
+// ---- Free time: the player's tempo and beat (issue 15, part 5) ----
+
+/// Onset times (seconds) of `rhythm` (beats between onsets, repeated to `count` onsets) at
+/// `bpm` from `start` seconds, each moved by Gaussian jitter of `jitter` seconds (seeded).
+fn played(rhythm: &[f64], bpm: f64, start: f64, count: usize, jitter: f64, seed: u64) -> Vec<f64> {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand::rngs::SmallRng::seed_from_u64(seed);
+    let mut beat = 0.0;
+    (0..count)
+        .map(|i| {
+            let t = start + beat * 60.0 / bpm;
+            beat += rhythm[i % rhythm.len()];
+            let (u, v): (f64, f64) = (rng.random::<f64>().max(1e-12), rng.random::<f64>());
+            t + jitter * (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
+        })
+        .collect()
+}
+
+/// Distance (in beats) of time `t` from the nearest beat of a grid at `bpm` through `beat_s`.
+fn off_beat(t: f64, bpm: f64, beat_s: f64) -> f64 {
+    let x = (t - beat_s) * bpm / 60.0;
+    (x - x.round()).abs()
+}
+
+/// A reel-like rhythm (quarters and eighths), a rest-laden air, steady eighths: the tempo
+/// within 3 % and the beat within a tenth of a beat, with 15 ms of human jitter.
+#[test]
+fn the_tempo_and_beat_of_steady_playing_are_heard() {
+    let mixed = [1.0, 0.5, 0.5, 1.0, 1.0, 0.5, 0.5, 0.5, 0.5, 2.0];
+    let with_rests = [1.0, 1.0, 0.5, 0.5, 3.0, 1.0, 1.0, 2.0, 4.0];
+    for (name, rhythm) in [("mixed", &mixed[..]), ("rests", &with_rests[..])] {
+        for (i, bpm) in [66.0, 84.0, 100.0, 120.0].into_iter().enumerate() {
+            let onsets = played(rhythm, bpm, 1.234, 16, 0.015, i as u64);
+            let e = tempo::estimate(&onsets, &[], None).expect("an estimate");
+            assert!(
+                (e.bpm / bpm - 1.0).abs() < 0.03,
+                "{name} at {bpm}: heard {e:?}"
+            );
+            assert!(
+                off_beat(e.beat_s, bpm, 1.234) < 0.1,
+                "{name} at {bpm}: {e:?}"
+            );
+            assert!(
+                e.confidence >= tempo::MIN_CONFIDENCE,
+                "{name} at {bpm}: {e:?}"
+            );
+        }
+    }
+    // Faster, the beat may be heard at another level of the meter (the preference for moderate
+    // tempi): half, or a dotted beat (the README's eval-tempo figures count these apart).
+    let onsets = played(&mixed, 138.0, 1.234, 16, 0.015, 9);
+    let e = tempo::estimate(&onsets, &[], None).unwrap();
+    let level = e.bpm / 138.0;
+    assert!(
+        [1.0, 0.5, 2.0 / 3.0]
+            .iter()
+            .any(|l| (level / l - 1.0).abs() < 0.03),
+        "{e:?}"
+    );
+    // Steady eighths: the tempo is heard at a level of the beat (96 or 192 bpm), on the beat.
+    let onsets = played(&[0.5], 96.0, 0.5, 16, 0.01, 7);
+    let e = tempo::estimate(&onsets, &[], None).unwrap();
+    let level = e.bpm / 96.0;
+    assert!(
+        (level - 1.0).abs() < 0.03 || (level - 2.0).abs() < 0.06,
+        "{e:?}"
+    );
+    assert!(off_beat(e.beat_s, 192.0, 0.5) < 0.1, "{e:?}");
+}
+
+/// The follower locks after a few notes, keeps its tempo through an unsure stretch, follows a
+/// tempo change within a phrase, and forgets everything when the stream clock restarts.
+#[test]
+fn the_tempo_follower_locks_and_follows_a_change() {
+    let mixed = [1.0, 0.5, 0.5, 1.0, 1.0, 0.5, 0.5, 2.0];
+    let mut f = tempo::TempoFollower::default();
+    let first = played(&mixed, 90.0, 2.0, 12, 0.012, 3);
+    for (i, &t) in first.iter().enumerate() {
+        f.onset(t, 0.8);
+        if i + 1 < tempo::MIN_ONSETS {
+            assert!(
+                f.locked.is_none(),
+                "not before {} onsets",
+                tempo::MIN_ONSETS
+            );
+        }
+    }
+    let e = f.locked.expect("locked");
+    assert!((e.bpm / 90.0 - 1.0).abs() < 0.03, "{e:?}");
+    // Faster: 110 bpm from 1 s after the last note.
+    let t0 = first.last().unwrap() + 1.0;
+    for &t in &played(&mixed, 110.0, t0, 16, 0.012, 4) {
+        f.onset(t, 0.8);
+    }
+    let e = f.locked.unwrap();
+    assert!((e.bpm / 110.0 - 1.0).abs() < 0.03, "{e:?}");
+    assert!(off_beat(e.beat_s, 110.0, t0) < 0.1, "{e:?}");
+    // The clock restarts (a reset): onsets from before are forgotten.
+    f.onset(0.1, 0.8);
+    assert!(f.locked.is_none());
+}
+
+/// Onsets at random times are not a tempo: nothing is locked.
+#[test]
+fn random_onsets_do_not_lock_a_tempo() {
+    use rand::{Rng, SeedableRng};
+    let mut locked = 0;
+    for seed in 0..10 {
+        let mut rng = rand::rngs::SmallRng::seed_from_u64(seed);
+        let mut f = tempo::TempoFollower::default();
+        let mut t = 0.0;
+        for _ in 0..16 {
+            t += rng.random_range(0.12..0.9);
+            f.onset(t, 0.8);
+        }
+        locked += f.locked.is_some() as usize;
+    }
+    assert!(
+        locked <= 2,
+        "{locked} of 10 random sequences locked a tempo"
+    );
+}
+
+/// The packed word the audio thread reads: the tempo and a beat's sample survive; the sample is
+/// placed near the stream position, whatever the wrap.
+#[test]
+fn the_free_time_word_round_trips() {
+    let w = tempo::pack(96.25, 123_456);
+    assert_eq!(tempo::unpack(w, 200_000), Some((96.25, 123_456)));
+    assert_eq!(tempo::unpack(0, 5), None);
+    let big = (1u64 << 40) + 77;
+    let w = tempo::pack(140.0, big);
+    assert_eq!(tempo::unpack(w, big + 1000), Some((140.0, big as i64)));
+}
+
+/// Free time through the whole chain: the transport stopped, the Tempo parameter at 120, the
+/// player at 96 bpm (starting off the internal beat). The clock follows 96 bpm, and every note
+/// of the answer starts on the player's 1/16 grid; with *Host or Tempo* the clock stays at 120.
+#[test]
+fn with_the_transport_stopped_the_answer_lands_on_the_players_beat() {
+    let bpm: f64 = 96.0;
+    let beat = 48_000.0 * 60.0 / bpm;
+    let start = 0.37 * 48_000.0;
+    let rhythm = [1.0, 0.5, 0.5, 1.0, 1.0, 0.5, 0.5, 1.0, 1.0, 1.0];
+    let pitches = [67u8, 69, 71, 72, 74, 72, 71, 69, 67, 66];
+    let mut notes: Vec<MidiIn> = vec![];
+    let mut at: f64 = 0.0;
+    for (i, r) in rhythm.iter().enumerate() {
+        let on = (start + at * beat).round() as u64;
+        let off = (start + (at + r * 0.8) * beat).round() as u64;
+        notes.push((on, true, pitches[i], 0.8));
+        notes.push((off, false, pitches[i], 0.0));
+        at += r;
+    }
+    let call_end = (start + at * beat) as u64;
+    for (source, follows) in [("follow", true), ("fixed", false)] {
+        let p = params(&format!(
+            r#"{{"source": "midi", "tempo": 120.0, "tempo-source": "{source}", "gap": 1.0}}"#
+        ));
+        let mut s = Session::new(48_000.0, 256, p);
+        let out = s.run(&[], &notes, None, call_end + 48_000 * 6);
+        let tempo = s.shared.tempo.load(Ordering::Relaxed) as f64;
+        let in_use = s.shared.free_time_in_use.load(Ordering::Relaxed);
+        assert_eq!(in_use, follows, "{source}");
+        if !follows {
+            assert_eq!(tempo, 120.0);
+            continue;
+        }
+        assert!((tempo / bpm - 1.0).abs() < 0.02, "clock at {tempo} bpm");
+        let answer: Vec<u64> = out
+            .iter()
+            .filter(|e| e.on && e.time > call_end)
+            .map(|e| e.time)
+            .collect();
+        assert!(answer.len() >= 4, "an answer: {out:?}");
+        for t in &answer {
+            let x = (*t as f64 - start) / beat * 4.0;
+            assert!(
+                (x - x.round()).abs() < 0.08,
+                "note at {t} is {x:.2} sixteenths from the player's first beat"
+            );
+        }
+    }
+}
