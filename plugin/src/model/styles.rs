@@ -355,7 +355,9 @@ fn write_temp(dir: &Path, stem: &str, bytes: &[u8]) -> Result<PathBuf, StyleFile
 fn write_new(dir: &Path, stem: &str, model: &TrainedModel) -> Result<PathBuf, StyleFileError> {
     std::fs::create_dir_all(dir).map_err(io_error("create the styles folder", dir))?;
     let tmp = write_temp(dir, stem, &model.to_bytes(true)?)?;
-    let mut result = Err(StyleFileError::NotFound(stem.into()));
+    let mut result = Err(StyleFileError::NameTaken(format!(
+        "{stem} (999 files of that name)"
+    )));
     for i in 1..1000 {
         let path = if i == 1 {
             dir.join(format!("{stem}.json.gz"))
