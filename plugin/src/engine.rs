@@ -410,8 +410,6 @@ impl Engine {
             channel: (p.output.channel.value() - 1).clamp(0, 15) as u8,
             transpose: p.output.transpose.value(),
             length_scale: p.output.length_scale.value() as f64,
-            // The phrase's own velocities: the model thread shaped them on the player's dynamics.
-            velocity: None,
         }
     }
 

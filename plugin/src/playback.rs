@@ -271,8 +271,6 @@ pub struct Settings {
     pub channel: u8,
     pub transpose: i32,
     pub length_scale: f64,
-    /// Overrides the phrase's velocities (follow the player).
-    pub velocity: Option<f32>,
 }
 
 impl Default for Settings {
@@ -286,7 +284,6 @@ impl Default for Settings {
             channel: 0,
             transpose: 0,
             length_scale: 1.0,
-            velocity: None,
         }
     }
 }
@@ -597,7 +594,8 @@ impl Playback {
             let on = start + (onset * spb).round() as u64;
             let off = on + ((length * spb).round() as u64).max(1);
             let pitch = (n.pitch as i32 + s.transpose).clamp(0, 127) as u8;
-            let velocity = s.velocity.unwrap_or(n.velocity).clamp(1.0 / 127.0, 1.0);
+            // The model thread shaped the velocities on the player's dynamics (worker/perform.rs).
+            let velocity = n.velocity.clamp(1.0 / 127.0, 1.0);
             self.sched[len] = Scheduled {
                 channel: s.channel & 15,
                 pitch,

@@ -143,7 +143,7 @@ fn velocity_source(entry: &'static PluginEntry) {
     // The call is played at velocity 0.8; "Follow player" answers around it, with a contour
     // (accents, an arch over the phrase); with the contour at 0, every note at the player's level.
     let follow = pairs(&answer(entry, &[("velocity", "Follow player")]));
-    let mean = follow.iter().map(|n| n.4).sum::<f32>() / follow.len().max(1) as f32;
+    let mean = follow.iter().map(|n| n.4).sum::<f64>() / follow.len().max(1) as f64;
     assert!(
         (mean - 0.8).abs() < 0.08,
         "follows the player's 0.8: {mean}"
