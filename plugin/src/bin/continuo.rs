@@ -35,6 +35,12 @@ enum Command {
     /// Every bundled style's model on every style's held-out files, and the recommendation's
     /// accuracy (the README's tables).
     EvalStyles(cli::styles::EvalStylesArgs),
+    /// Harmonise a melody offline: a chord per beat, as TSV (Harte labels) and/or MIDI.
+    Harmonize(cli::harmony::HarmonizeArgs),
+    /// Score the harmony model and two baselines on held-out four-part chorales.
+    EvalHarmony(cli::harmony::EvalArgs),
+    /// Train the harmony model on four-part chorales (their train and dev splits).
+    TrainHarmony(cli::harmony::TrainArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -48,6 +54,9 @@ fn main() -> std::process::ExitCode {
         Command::Presets(a) => cli::presets::run(a),
         Command::Recommend(a) => cli::styles::recommend(a),
         Command::EvalStyles(a) => cli::styles::eval_styles(a),
+        Command::Harmonize(a) => cli::harmony::harmonize(a),
+        Command::EvalHarmony(a) => cli::harmony::eval(a),
+        Command::TrainHarmony(a) => cli::harmony::train(a),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

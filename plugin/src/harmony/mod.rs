@@ -1,12 +1,18 @@
 //! MODEL THREAD: harmony — the chord vocabulary and its Harte labels ([`chord`]), chord
 //! recognition from notes ([`recognise`]), beat labelling of four-part music ([`label`]), the
-//! chorales it is trained and scored on ([`chorale`]) and voicing ([`voicing`]).
+//! chorales it is trained and scored on ([`chorale`]), the chord model ([`model`]), scoring
+//! ([`eval`]), the files the CLI writes ([`output`])
+//! and voicing ([`voicing`]).
 //!
 //! Nothing here runs on the audio thread.
 
-pub mod chord;
 pub mod chorale;
+pub mod chord;
+pub mod eval;
+pub mod key;
 pub mod label;
+pub mod model;
+pub mod output;
 pub mod recognise;
 pub mod voicing;
 
