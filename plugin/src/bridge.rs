@@ -362,6 +362,9 @@ pub struct Snapshot {
     pub user_styles: Vec<String>,
     /// Time the last scoring of the styles took, in ms.
     pub score_ms: f64,
+    /// The chords the player held recently (keyboard chords), oldest first; the last one is
+    /// still held when its `end_s` is `None`.
+    pub chords: Vec<crate::harmony::hearing::ChordSpan>,
 }
 
 /// Editor → model thread requests (bounded std channel: both sides may block briefly).
