@@ -1,7 +1,8 @@
 //! MODEL THREAD: harmony — the chord vocabulary and its Harte labels ([`chord`]), chord
 //! recognition from notes ([`recognise`]), beat labelling of four-part music ([`label`]), the
 //! chorales it is trained and scored on ([`chorale`]), the chord model ([`model`]), scoring
-//! ([`eval`]), the files the CLI writes ([`output`]), chords held on a keyboard ([`hearing`])
+//! ([`eval`]), the key of a melody ([`key`]), the files the CLI writes ([`output`]), chords
+//! held on a keyboard ([`hearing`])
 //! and voicing ([`voicing`]).
 //!
 //! Nothing here runs on the audio thread.
