@@ -411,6 +411,51 @@ mod tests {
     use super::*;
 
     #[test]
+    fn harmonize_writes_a_tsv_and_a_midi_file() {
+        let dir = std::env::temp_dir().join(format!("continuo-harmonize-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let melody: Vec<FileNote> = [67u8, 67, 69, 71, 72, 71, 69, 67]
+            .iter()
+            .enumerate()
+            .map(|(i, &p)| FileNote {
+                start_beats: i as f64,
+                length_beats: 0.9,
+                pitch: p,
+                velocity: 90,
+                channel: 0,
+            })
+            .collect();
+        let input = dir.join("tune.mid");
+        write(&input, &melody, 100.0, "tune").unwrap();
+        let args = HarmonizeArgs {
+            midi_in: input,
+            tempo: None,
+            out: Some(dir.join("chords.mid")),
+            tsv: Some(dir.join("chords.tsv")),
+            key: Some("G".into()),
+            causal: false,
+            model: None,
+        };
+        harmonize(args).unwrap();
+        let tsv = std::fs::read_to_string(dir.join("chords.tsv")).unwrap();
+        let mut lines = tsv.lines();
+        assert_eq!(lines.next(), Some("start_s\tend_s\tlabel"));
+        let mut last_end = 0.0;
+        for line in lines {
+            let cols: Vec<&str> = line.split('\t').collect();
+            let (start, end): (f64, f64) = (cols[0].parse().unwrap(), cols[1].parse().unwrap());
+            assert!((start - last_end).abs() < 1e-9 && end > start, "{line}");
+            last_end = end;
+            assert!(Chord::parse_harte(cols[2]).is_ok(), "{line}");
+        }
+        // Eight beats at the file's 100 bpm.
+        assert!((last_end - 8.0 * 0.6).abs() < 1e-6, "{last_end}");
+        let chords = read_midi(&std::fs::read(dir.join("chords.mid")).unwrap()).unwrap();
+        assert_eq!(chords.len(), 2, "melody and chords on their own channels");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
     fn keys_parse() {
         assert_eq!(
             parse_key("Am").unwrap(),
