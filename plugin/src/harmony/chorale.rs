@@ -144,9 +144,11 @@ pub fn read_chorale(name: &str, bytes: &[u8]) -> anyhow::Result<Chorale> {
     })
 }
 
-/// Every `.mid` chorale in a folder, sorted by name, with the files that could not be read
-/// (name, why).
-pub fn read_folder(dir: &Path) -> anyhow::Result<(Vec<Chorale>, Vec<(String, String)>)> {
+/// Files that could not be read: (name, why).
+pub type Unreadable = Vec<(String, String)>;
+
+/// Every `.mid` chorale in a folder, sorted by name, with the files that could not be read.
+pub fn read_folder(dir: &Path) -> anyhow::Result<(Vec<Chorale>, Unreadable)> {
     let mut names: Vec<_> = std::fs::read_dir(dir)
         .map_err(|e| anyhow::anyhow!("reading {}: {e}", dir.display()))?
         .filter_map(|e| e.ok())

@@ -467,11 +467,11 @@ impl HarmonyModel {
         for (kind, e) in emissions.iter().enumerate() {
             // Interval above the root per quality (index 10 = N: degree above the tonic).
             let mut by_quality = [[0.2f64; 12]; 11];
-            for m in 0..2 {
+            for per_mode in e {
                 for s in 0..STATES {
                     let chord = Chord::from_index(s);
                     for d in 0..12 {
-                        let n = e[m][s * 12 + d];
+                        let n = per_mode[s * 12 + d];
                         match chord {
                             Chord::None => by_quality[10][d] += n,
                             Chord::Some { root, quality } => {

@@ -132,9 +132,9 @@ pub fn recognise_notes(pitches: &[u8]) -> HeardChord {
         Some(c) => c,
         None => {
             let mut w = [0f32; 12];
-            for pc in 0..12 {
+            for (pc, x) in w.iter_mut().enumerate() {
                 if mask & (1 << pc) != 0 {
-                    w[pc] = 1.0;
+                    *x = 1.0;
                 }
             }
             best_chord(&w, Some(bass)).0
