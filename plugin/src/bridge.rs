@@ -382,6 +382,9 @@ pub struct Snapshot {
     /// The style job running (learning from MIDI files, keeping the session, renaming), with
     /// its progress; `None` when none runs.
     pub style_job: Option<crate::worker::learn::StyleJob>,
+    /// The chords the player held recently (keyboard chords), oldest first; the last one is
+    /// still held when its `end_s` is `None`.
+    pub chords: Vec<crate::harmony::hearing::ChordSpan>,
 }
 
 /// Editor → model thread requests (bounded std channel: both sides may block briefly).

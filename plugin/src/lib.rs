@@ -10,6 +10,7 @@ pub mod cli;
 pub mod editor;
 pub mod engine;
 pub mod files;
+pub mod harmony;
 pub mod model;
 pub mod music;
 pub mod params;

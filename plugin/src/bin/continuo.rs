@@ -39,6 +39,12 @@ enum Command {
     Styles(cli::styles::StylesArgs),
     /// How well free time hears the tempo and beat of corpus melodies played at known tempi.
     EvalTempo(cli::tempo::Args),
+    /// Harmonise a melody offline: a chord per beat, as TSV (Harte labels) and/or MIDI.
+    Harmonize(cli::harmony::HarmonizeArgs),
+    /// Score the harmony model and two baselines on held-out four-part chorales.
+    EvalHarmony(cli::harmony::EvalArgs),
+    /// Train the harmony model on four-part chorales (their train and dev splits).
+    TrainHarmony(cli::harmony::TrainArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -54,6 +60,9 @@ fn main() -> std::process::ExitCode {
         Command::EvalStyles(a) => cli::styles::eval_styles(a),
         Command::Styles(a) => cli::styles::styles(a),
         Command::EvalTempo(a) => cli::tempo::run(a),
+        Command::Harmonize(a) => cli::harmony::harmonize(a),
+        Command::EvalHarmony(a) => cli::harmony::eval(a),
+        Command::TrainHarmony(a) => cli::harmony::train(a),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -5,6 +5,7 @@
 //! command channel (model thread) and two request flags (audio thread). It never blocks the audio
 //! thread.
 
+mod chords;
 mod roll;
 mod styles;
 
@@ -437,6 +438,11 @@ impl ContinuoEditor {
             };
             ui.label(key)
                 .on_hover_text("The key Continuo estimates from what you play");
+            let chord = chords::now_label(&self.view);
+            if !chord.is_empty() {
+                ui.label(RichText::new(chord).strong().size(16.0))
+                    .on_hover_text("The chord of the keys you hold");
+            }
             ui.separator();
             let tempo = self.shared.tempo.load(Ordering::Relaxed);
             if self.shared.free_time_in_use.load(Ordering::Relaxed) {

@@ -189,6 +189,16 @@ pub fn draw(ui: &mut egui::Ui, view: &Snapshot, shared: &Shared) {
         }
     }
 
+    super::chords::draw_on_roll(
+        &painter,
+        roll,
+        view,
+        &x_of,
+        now - PAST_S,
+        now + FUTURE_S,
+        now,
+    );
+
     // Playhead.
     let x = x_of(now);
     painter.line_segment(

@@ -43,6 +43,7 @@ fn player_note(b: &mut Brain, note: PlayerNote, shared: &Shared, params: &Contin
             let beat = context::beat(b, at.beat);
             b.open[origin.index()][(pitch & 127) as usize] = Some(OpenNote { beat, velocity });
             follow_tempo(b, seconds(at.sample, shared), velocity, shared);
+            b.chords.note_on(pitch, seconds(at.sample, shared));
             b.heard_until = b.heard_until.max(at.sample);
             b.played.push_back(RollNote {
                 pitch,
@@ -59,6 +60,7 @@ fn player_note(b: &mut Brain, note: PlayerNote, shared: &Shared, params: &Contin
             let Some(open) = b.open[origin.index()][(pitch & 127) as usize].take() else {
                 return;
             };
+            b.chords.note_off(pitch, seconds(at.sample, shared));
             let end = context::beat(b, at.beat);
             let note = Note {
                 pitch,
@@ -157,6 +159,7 @@ fn playback(b: &mut Brain, status: PlaybackStatus, shared: &Shared, params: &Con
             b.playing = None;
             b.played.clear();
             b.answered.clear();
+            b.chords.reset();
         }
     }
 }

@@ -134,6 +134,8 @@ pub struct Brain {
     panics: u32,
     /// The style models, the recommendation, Auto's choice.
     styles: styles::Styles,
+    /// The chords the player's held notes make (a keyboard's chords), for the editor.
+    chords: crate::harmony::hearing::ChordHearing,
 }
 
 impl Brain {
@@ -180,6 +182,7 @@ impl Brain {
             sent: VecDeque::new(),
             panics: 0,
             styles: styles::Styles::default(),
+            chords: Default::default(),
         }
     }
 
@@ -491,6 +494,8 @@ fn publish(b: &Brain, snapshot: &Mutex<Snapshot>) {
     s.user_styles = user_styles;
     s.style_job = b.styles.learner.view();
     s.score_ms = b.styles.score_ms;
+    s.chords.clear();
+    s.chords.extend(b.chords.recent().copied());
 }
 
 /// A short description of the model in use (its training date cut to the day, by characters:

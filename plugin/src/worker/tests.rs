@@ -1026,3 +1026,22 @@ fn with_the_transport_stopped_the_answer_lands_on_the_players_beat() {
         }
     }
 }
+
+/// Keys held together on the note input are heard as a chord at once (here F major in first
+/// inversion, with a doubled F); the chord ends when the keys come up.
+#[test]
+fn a_chord_held_on_the_keyboard_is_recognised() {
+    let p = params(r#"{"source": "midi", "mode": "suggest"}"#);
+    let mut s = Session::new(48_000.0, 256, p.clone());
+    let keys = [57u8, 60, 65, 77];
+    let mut midi: Vec<MidiIn> = keys.iter().map(|&k| (100, true, k, 0.8)).collect();
+    s.run(&[], &midi, Some(120.0), 4_800);
+    let held = s.brain().chords.now().expect("a chord is held");
+    assert_eq!(held.name(), "F/A");
+    midi = keys.iter().map(|&k| (10, false, k, 0.0)).collect();
+    s.run(&[], &midi, Some(120.0), 4_800);
+    assert_eq!(s.brain().chords.now(), None);
+    let spans: Vec<_> = s.brain().chords.recent().copied().collect();
+    assert_eq!(spans.len(), 1);
+    assert!(spans[0].end_s.unwrap() > spans[0].start_s);
+}
