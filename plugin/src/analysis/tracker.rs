@@ -356,7 +356,9 @@ impl NoteTracker {
 
     pub fn reset(&mut self) {
         let fast = self.fast;
-        *self = Self::with_judge(self.config, self.judge);
+        let mut judge = self.judge;
+        judge.reset();
+        *self = Self::with_judge(self.config, judge);
         self.fast = fast;
     }
 
@@ -643,8 +645,8 @@ impl NoteTracker {
             polyphonic: input.polyphonic,
             off_centre: (input.midi - input.midi.round()).abs(),
         };
-        let features = Features::of(&context);
-        let accepted = self.judge.accepts(&features);
+        let features = self.judge.features(&context);
+        let accepted = self.judge.judge(&features);
         self.last_start = NoteStart {
             path,
             pitch,
