@@ -28,6 +28,7 @@
 //! notes do not depend on how the host cuts the stream into blocks.
 
 pub mod chroma;
+pub mod judge;
 pub mod key;
 pub mod loudness;
 pub mod onset;
@@ -118,6 +119,12 @@ impl Tuning {
             values.push((k.trim().to_string(), v));
         }
         Ok(Self { values })
+    }
+
+    /// These settings with `name` set to `value` (it wins over an earlier setting).
+    pub fn with(mut self, name: &str, value: f32) -> Self {
+        self.values.push((name.to_string(), value));
+        self
     }
 
     /// The value of `name`, or `default`.
@@ -427,7 +434,7 @@ impl Analyzer {
             }),
             chroma,
             tracker: {
-                let mut t = NoteTracker::new(tracker_config);
+                let mut t = NoteTracker::with_judge(tracker_config, judge::StartJudge::new(tuning));
                 t.set_fast(tuning.get("fast_tracking", 1.0) > 0.5);
                 t
             },
@@ -515,6 +522,12 @@ impl Analyzer {
     /// No allocation; takes effect on the next hop.
     pub fn set_fast_tracking(&mut self, fast: bool) {
         self.tracker.set_fast(fast);
+    }
+
+    /// The last note start the tracker wanted, what the judge saw and whether it let it start
+    /// (evaluation and fitting).
+    pub fn last_note_start(&self) -> &tracker::NoteStart {
+        self.tracker.last_start()
     }
 
     /// The pitch of the note the tracker considers sounding.

@@ -24,6 +24,17 @@ pub struct SalienceConfig {
     pub history_hops: usize,
 }
 
+/// The latest rise of one pitch's salience (see [`Salience::rise`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rise {
+    /// Hops ago the salience last crossed a quarter of the way from the valley to now.
+    pub quarter_ago: usize,
+    /// Hops ago it last crossed half of the way.
+    pub half_ago: usize,
+    /// From the valley to now (dB).
+    pub rise_db: f32,
+}
+
 /// Salience stage.
 pub struct Salience {
     /// Settings, fixed at construction.
@@ -135,6 +146,45 @@ impl Salience {
         (0..valley_at)
             .rev()
             .find(|&ago| self.value(pitch, ago).is_some_and(|v| v >= threshold))
+    }
+
+    /// Hops of history kept.
+    pub fn history_hops(&self) -> usize {
+        self.config.history_hops.max(1)
+    }
+
+    /// The latest rise of `pitch`'s salience within `max_hops`: from the lowest value (the
+    /// valley) to now, with how many hops ago it last crossed a quarter and half of the way (in
+    /// dB). `None` when it rose less than `min_rise_db`.
+    pub fn rise(&self, pitch: u8, max_hops: usize, min_rise_db: f32) -> Option<Rise> {
+        let now = self.value(pitch, 0)?;
+        let mut valley = now;
+        let mut valley_at = 0usize;
+        for ago in 1..=max_hops {
+            let Some(v) = self.value(pitch, ago) else {
+                break;
+            };
+            if v < valley {
+                valley = v;
+                valley_at = ago;
+            }
+        }
+        let rise_db = now - valley;
+        if rise_db < min_rise_db {
+            return None;
+        }
+        let crossed = |share: f32| {
+            let threshold = valley + share * rise_db;
+            (0..valley_at)
+                .rev()
+                .find(|&ago| self.value(pitch, ago).is_some_and(|v| v >= threshold))
+                .unwrap_or(0)
+        };
+        Some(Rise {
+            quarter_ago: crossed(0.25),
+            half_ago: crossed(0.5),
+            rise_db,
+        })
     }
 
     pub fn reset(&mut self) {

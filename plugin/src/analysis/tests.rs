@@ -555,3 +555,58 @@ fn chords_are_flagged_and_do_not_spray_notes() {
     // spray.
     assert!(ev.ons.len() <= 3, "{:?}", pitches(&ev));
 }
+
+#[test]
+fn the_judge_vetoes_starts_and_the_tracker_goes_on() {
+    let sr = 48_000.0;
+    let signal = melody(sr);
+    // Accepting everything: the melody's three notes.
+    let all = Tuning::parse("judge_threshold=0").unwrap_or_default();
+    let ev = run_on(&mut Analyzer::with_tuning(sr, &all), &signal, 512);
+    assert_eq!(pitches(&ev), vec![60, 64, 67]);
+    // Vetoing everything: no note starts, none is left hanging, and the tracker counts them.
+    let none = Tuning::parse("judge_threshold=1.5").unwrap_or_default();
+    let mut a = Analyzer::with_tuning(sr, &none);
+    let ev = run_on(&mut a, &signal, 512);
+    assert!(
+        ev.ons.is_empty() && ev.offs.is_empty(),
+        "{:?}",
+        pitches(&ev)
+    );
+    assert!(a.tracker.vetoed() >= 3, "vetoed {}", a.tracker.vetoed());
+    let wanted = a.last_note_start();
+    assert!(!wanted.accepted && wanted.pitch == 67, "{wanted:?}");
+    // The fitted judge keeps a clean melody whole.
+    let ev = run(&signal, sr, 512);
+    assert_eq!(pitches(&ev), vec![60, 64, 67]);
+}
+
+#[test]
+fn the_judge_is_safe_on_odd_input() {
+    use super::judge::{StartContext, StartJudge, StartPath};
+    let mut judge = StartJudge::new(&Tuning::default());
+    let odd = StartContext {
+        path: StartPath::LegatoFromNote,
+        run_s: f32::NAN,
+        spread: f32::INFINITY,
+        confidence: f32::NEG_INFINITY,
+        flux_ratio: 1e30,
+        interval: i32::MIN,
+        after_note: true,
+        since_previous_s: f32::NAN,
+        level_vs_previous_db: f32::NEG_INFINITY,
+        salience_rise_db: f32::NAN,
+        polyphonic: true,
+        off_centre: -3.0,
+    };
+    for _ in 0..100 {
+        let f = judge.features(&odd);
+        assert!(
+            f.0.iter().all(|v| v.is_finite() && v.abs() <= 10.0),
+            "{f:?}"
+        );
+        let p = judge.probability(&f);
+        assert!((0.0..=1.0).contains(&p), "{p}");
+        judge.judge(&f);
+    }
+}

@@ -25,6 +25,7 @@
 //! Vibrato: while a note sounds, pitch estimates within `vibrato_semitones` of it count as that
 //! note, so ±50 cents of vibrato stays one note.
 
+use super::judge::{Features, StartContext, StartJudge, StartPath};
 use super::loudness::velocity_from_db;
 use super::salience::Salience;
 
@@ -33,6 +34,8 @@ use super::salience::Salience;
 pub struct TrackerConfig {
     /// Samples per hop.
     pub hop: u64,
+    /// Sample rate (Hz), for the judge's times in seconds.
+    pub sample_rate: f32,
     /// Minimum pitch confidence for a hop to count as voiced.
     pub min_confidence: f32,
     /// Lower confidence accepted on the onset path, right after an attack.
@@ -131,6 +134,7 @@ impl TrackerConfig {
             |name: &str, default: f32| (tuning.get(name, default) * sample_rate).max(0.0) as u64;
         Self {
             hop: hop as u64,
+            sample_rate,
             min_confidence: tuning.get("min_confidence", 0.8),
             onset_min_confidence: tuning.get("onset_min_confidence", 0.6),
             gate_db: tuning.get("gate_db", -52.0),
@@ -197,6 +201,24 @@ pub struct TrackerOutput {
     pub off: Option<(u8, u64)>,
     /// (pitch, velocity, onset in stream samples)
     pub on: Option<(u8, f32, u64)>,
+}
+
+/// A note start a path wanted, with what the judge saw and said (for the evaluation's
+/// diagnostics and for fitting the judge; see `judge.rs`).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct NoteStart {
+    /// Which path wanted it.
+    pub path: StartPath,
+    /// The pitch it would start.
+    pub pitch: u8,
+    /// The judge's inputs.
+    pub features: Features,
+    /// The hop at which it was decided (stream samples).
+    pub decided: u64,
+    /// The onset it was given (stream samples).
+    pub onset: u64,
+    /// The judge let it start.
+    pub accepted: bool,
 }
 
 /// The note sounding now.
@@ -273,10 +295,24 @@ pub struct NoteTracker {
     /// The pitch of the last note that faded below the gate, and the short-term level it ended
     /// at (hysteresis, see `TrackerConfig::rearm_db`).
     faded: Option<(u8, f32)>,
+    /// The learned judge of note starts.
+    judge: StartJudge,
+    /// The last note's pitch, onset and peak short-term level (kept after it ended), for the
+    /// judge's interval, time and level features.
+    previous_note: Option<(u8, u64, f32)>,
+    /// The last start a path wanted (diagnostics; overwritten each time, never allocated).
+    last_start: NoteStart,
+    /// Starts the judge vetoed since the last reset.
+    vetoed: u64,
 }
 
 impl NoteTracker {
     pub fn new(config: TrackerConfig) -> Self {
+        Self::with_judge(config, StartJudge::new(&super::Tuning::default()))
+    }
+
+    /// A tracker whose note starts are judged by `judge`.
+    pub fn with_judge(config: TrackerConfig, judge: StartJudge) -> Self {
         Self {
             config,
             fast: false,
@@ -290,7 +326,21 @@ impl NoteTracker {
             last_off: 0,
             steady_until: 0,
             faded: None,
+            judge,
+            previous_note: None,
+            last_start: NoteStart::default(),
+            vetoed: 0,
         }
+    }
+
+    /// The last start a path wanted, and whether it was accepted.
+    pub fn last_start(&self) -> &NoteStart {
+        &self.last_start
+    }
+
+    /// Starts the judge vetoed since the last reset.
+    pub fn vetoed(&self) -> u64 {
+        self.vetoed
     }
 
     /// The pitch of the sounding note.
@@ -306,7 +356,9 @@ impl NoteTracker {
 
     pub fn reset(&mut self) {
         let fast = self.fast;
-        *self = Self::new(self.config);
+        let mut judge = self.judge;
+        judge.reset();
+        *self = Self::with_judge(self.config, judge);
         self.fast = fast;
     }
 
@@ -443,15 +495,13 @@ impl NoteTracker {
                             onset = departed;
                         }
                     }
-                    self.start(&mut out, self.run.pitch, onset, input);
-                    done = true;
+                    done = self.start(&mut out, onset, input, salience, StartPath::Onset);
                 } else if same
                     && self.run.strong >= c.repeat_stable_hops
                     && p.after_db - p.before_db >= c.retrigger_rise_db
                     && p.peak_flux_ratio >= c.retrigger_flux_ratio
                 {
-                    self.start(&mut out, self.run.pitch, p.time, input);
-                    done = true;
+                    done = self.start(&mut out, p.time, input, salience, StartPath::Repeat);
                 }
             }
             if done || p.hops_waited > c.onset_wait_hops {
@@ -479,7 +529,7 @@ impl NoteTracker {
                             .saturating_sub(c.departure_backdate)
                             .min(self.run.start)
                             .max(a.since + c.hop);
-                        self.start(&mut out, self.run.pitch, onset, input);
+                        self.start(&mut out, onset, input, salience, StartPath::LegatoFromNote);
                     }
                 }
                 None if self.run.strong >= c.legato_stable_hops
@@ -490,7 +540,7 @@ impl NoteTracker {
                     let onset = self
                         .legato_onset(input.time, salience, self.last_off)
                         .max(self.last_off + c.hop);
-                    self.start(&mut out, self.run.pitch, onset, input);
+                    self.start(&mut out, onset, input, salience, StartPath::FromSilence);
                 }
                 Some(a)
                     if a.pitch == self.run.pitch
@@ -501,7 +551,7 @@ impl NoteTracker {
                 {
                     // Swell path: same pitch, level dipped and came back.
                     let onset = a.dip_time;
-                    self.start(&mut out, self.run.pitch, onset, input);
+                    self.start(&mut out, onset, input, salience, StartPath::Swell);
                 }
                 _ => {}
             }
@@ -520,6 +570,7 @@ impl NoteTracker {
                     };
                     out.off = Some((a.pitch, at));
                     self.last_off = at;
+                    self.previous_note = Some((a.pitch, a.since, a.peak_db));
                     self.active = None;
                     self.faded = quiet.then_some((a.pitch, input.recent_db));
                 }
@@ -557,8 +608,61 @@ impl NoteTracker {
         }
     }
 
-    /// Starts `pitch` (ending the sounding note first).
-    fn start(&mut self, out: &mut TrackerOutput, pitch: u8, onset: u64, input: &TrackerInput) {
+    /// Starts the run's pitch at `onset` (ending the sounding note first), unless the judge
+    /// vetoes it: then the run is spent (no path starts it again) and the sounding note goes
+    /// on. Returns whether the note started.
+    fn start(
+        &mut self,
+        out: &mut TrackerOutput,
+        onset: u64,
+        input: &TrackerInput,
+        salience: &Salience,
+        path: StartPath,
+    ) -> bool {
+        let pitch = self.run.pitch;
+        let c = &self.config;
+        let rate = c.sample_rate.max(1.0);
+        let previous = self
+            .active
+            .map(|a| (a.pitch, a.since, a.peak_db))
+            .or(self.previous_note);
+        let rise_db = salience
+            .rise(pitch, c.salience_lookback_hops, 0.0)
+            .map_or(0.0, |r| r.rise_db);
+        let context = StartContext {
+            path,
+            run_s: (self.run.hops as u64 * c.hop) as f32 / rate,
+            spread: self.run.hi - self.run.lo,
+            confidence: input.confidence,
+            flux_ratio: self.pending.map_or(0.0, |p| p.peak_flux_ratio),
+            interval: previous.map_or(0, |(p, _, _)| i32::from(pitch) - i32::from(p)),
+            after_note: previous.is_some(),
+            since_previous_s: previous.map_or(0.0, |(_, since, _)| {
+                input.time.saturating_sub(since) as f32 / rate
+            }),
+            level_vs_previous_db: previous.map_or(0.0, |(_, _, peak)| input.recent_db - peak),
+            salience_rise_db: rise_db,
+            polyphonic: input.polyphonic,
+            off_centre: (input.midi - input.midi.round()).abs(),
+        };
+        let features = self.judge.features(&context);
+        let accepted = self.judge.judge(&features);
+        self.last_start = NoteStart {
+            path,
+            pitch,
+            features,
+            decided: input.time,
+            onset,
+            accepted,
+        };
+        if !accepted {
+            self.vetoed = self.vetoed.saturating_add(1);
+            self.run.used = true;
+            return false;
+        }
+        if let Some(a) = self.active {
+            self.previous_note = Some((a.pitch, a.since, a.peak_db));
+        }
         if let Some(a) = self.active.take() {
             out.off = Some((a.pitch, onset));
         }
@@ -574,5 +678,6 @@ impl NoteTracker {
         self.pending = None;
         self.steady_until = input.time;
         self.faded = None;
+        true
     }
 }

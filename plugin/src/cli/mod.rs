@@ -1,6 +1,7 @@
 //! Command-line subcommands of the `continuo` binary, one file each.
 pub mod eval;
 pub mod harmony;
+pub mod judge_fit;
 pub mod key;
 pub mod presets;
 pub mod render;

@@ -40,6 +40,13 @@ pub struct Args {
     /// Tuning aid: override analysis settings, `name=value[,name=value…]`.
     #[arg(long, hide = true)]
     pub set: Option<String>,
+    /// Fit the weights of the note-start judge (`analysis/judge.rs`) on DIR's renders and
+    /// print them (use the development split only), instead of scoring.
+    #[arg(long)]
+    pub fit_judge: bool,
+    /// With `--fit-judge`: also write every note start (path, pitch, label, features) to this TSV.
+    #[arg(long, requires = "fit_judge")]
+    pub dump_judge: Option<PathBuf>,
 }
 
 /// A note reduced to what the scoring looks at.
@@ -416,6 +423,9 @@ pub fn run(args: Args) -> Result<()> {
     };
     let tuning =
         crate::analysis::Tuning::parse(&spec).map_err(|e| anyhow::anyhow!("--set: {e}"))?;
+    if args.fit_judge {
+        return super::judge_fit::run(&args.dir, &tuning, args.dump_judge.as_deref());
+    }
     if let Some(spec) = &args.trace {
         let mut parts = spec.split(':');
         let (Some(name), Some(from), Some(to)) = (parts.next(), parts.next(), parts.next()) else {
@@ -576,6 +586,8 @@ mod tests {
             accurate: false,
             trace: std::env::var("CONTINUO_TRACE").ok(),
             set: std::env::var("CONTINUO_TUNE").ok(),
+            fit_judge: false,
+            dump_judge: None,
         })
         .unwrap();
     }

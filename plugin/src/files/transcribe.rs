@@ -186,6 +186,43 @@ pub fn transcribe_stats(
     (collector.notes, share)
 }
 
+/// [`transcribe_with`] in blocks of one hop, also returning every note start the tracker
+/// wanted (path, pitch, the judge's features, whether it was accepted), in time order. For
+/// fitting the judge (`eval-transcription --fit-judge`); the notes are the same as with any
+/// block size.
+pub fn transcribe_with_starts(
+    samples: &[f32],
+    sample_rate: f32,
+    tuning: &Tuning,
+) -> (
+    Vec<TranscribedNote>,
+    Vec<crate::analysis::tracker::NoteStart>,
+) {
+    let mut analyzer = Analyzer::with_tuning(sample_rate, tuning);
+    let mut collector = Collector {
+        sample_rate: analyzer.sample_rate() as f64,
+        block_start: 0,
+        notes: Vec::new(),
+        open: None,
+        frames: 0,
+        polyphonic_frames: 0,
+    };
+    let mut starts = Vec::new();
+    let mut last = *analyzer.last_note_start();
+    let tail = vec![0.0f32; analyzer.window_samples()];
+    let hop = analyzer.hop_samples().max(1);
+    for chunk in samples.chunks(hop).chain(tail.chunks(hop)) {
+        analyzer.process(chunk, &mut collector);
+        collector.block_start += chunk.len() as u64;
+        let now = *analyzer.last_note_start();
+        if now != last {
+            starts.push(now);
+            last = now;
+        }
+    }
+    (collector.notes, starts)
+}
+
 /// A per-hop dump of the features and note events between `from_s` and `to_s` (tuning aid).
 pub fn trace(samples: &[f32], sample_rate: f32, from_s: f64, to_s: f64, tuning: &Tuning) -> String {
     struct Tracer {
