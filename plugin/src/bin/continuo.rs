@@ -35,6 +35,9 @@ enum Command {
     /// Every bundled style's model on every style's held-out files, and the recommendation's
     /// accuracy (the README's tables).
     EvalStyles(cli::styles::EvalStylesArgs),
+    /// Answer held-out phrase openings through the render path and judge the answers beside the
+    /// composer's own continuations (surprise, copying, key, rhythm, phrase ends).
+    EvalAnswers(cli::answers::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -48,6 +51,7 @@ fn main() -> std::process::ExitCode {
         Command::Presets(a) => cli::presets::run(a),
         Command::Recommend(a) => cli::styles::recommend(a),
         Command::EvalStyles(a) => cli::styles::eval_styles(a),
+        Command::EvalAnswers(a) => cli::answers::run(a),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

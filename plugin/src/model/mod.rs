@@ -18,6 +18,7 @@
 //!   viewpoints and the long-/short-term models by entropy weighting.
 //! - [`sampler`], [`continuator`]: phrase drawing and the model thread's engine.
 //! - [`midi_in`], [`train`], [`eval`], [`file`]: corpus reading, training, evaluation, model files.
+//! - [`reference`]: the independent judge of answers (`continuo eval-answers`), never sampled.
 //! - [`styles`]: the bundled style models, the user's own, and the recommendation score.
 
 pub mod continuator;
@@ -28,6 +29,7 @@ pub mod midi_in;
 pub mod note;
 pub mod ppm;
 pub mod predictor;
+pub mod reference;
 pub mod sampler;
 pub mod styles;
 pub mod train;
