@@ -254,6 +254,11 @@ impl Preset {
             // SAFETY: as above.
             let normalized = unsafe {
                 match self.params.get(id) {
+                    // A file from before *Phrase* existed keeps its length in notes.
+                    None if id == "phrase-length" && self.params.contains_key("length") => {
+                        choice_by_id(params, id, *ptr, &serde_json::json!("notes"))
+                            .unwrap_or_else(|| ptr.default_normalized_value())
+                    }
                     None => ptr.default_normalized_value(),
                     Some(v) => match choice_by_id(params, id, *ptr, v)
                         .map(Ok)

@@ -67,6 +67,9 @@ pub struct Args {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Print every prompt's call, answer and composer's continuation (pitch@onset-in-beats).
+    #[arg(long)]
+    pub verbose: bool,
 }
 
 /// One phrase opening of a held-out melody.
@@ -405,8 +408,27 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let mut composer = Measures::new("composer's continuation");
     let mut continuo = Measures::new("Continuo");
     for p in &prompts {
+        let a = answer(p, &setup);
+        if args.verbose {
+            let show = |notes: &[Note]| {
+                notes
+                    .iter()
+                    .map(|n| format!("{}@{:.2}", n.pitch, n.onset))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            };
+            eprintln!(
+                "{} ({:.0} bpm, {})\n  call     {}\n  answer   {}\n  composer {}",
+                p.name,
+                p.tempo,
+                p.key.name(),
+                show(&p.call),
+                show(&a),
+                show(&p.composer)
+            );
+        }
         composer.add(&judge, p, &p.composer);
-        continuo.add(&judge, p, &answer(p, &setup));
+        continuo.add(&judge, p, &a);
     }
     let rows = [composer.finish(), continuo.finish()];
     if args.json {
