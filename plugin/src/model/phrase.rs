@@ -83,7 +83,7 @@ impl BarPlan {
             (0, to_bar_line, bars)
         };
         let end = first_bar_line + body_bars * bar;
-        let strong = if bar % (2 * UNITS_PER_BEAT) == 0 && bar >= 4 * UNITS_PER_BEAT {
+        let strong = if bar.is_multiple_of(2 * UNITS_PER_BEAT) && bar >= 4 * UNITS_PER_BEAT {
             bar / 2
         } else {
             bar

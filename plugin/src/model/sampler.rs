@@ -132,9 +132,7 @@ impl Sampler {
             self.call_patterns.sort_unstable();
             self.call_patterns.dedup();
         }
-        // Each candidate with its notes' (pitch, rhythm) and the model's summed entropy along it.
-        let mut phrases: Vec<(Phrase, Vec<(u8, u8)>, f64)> =
-            Vec::with_capacity(settings.candidates);
+        let mut phrases: Vec<Drawn> = Vec::with_capacity(settings.candidates);
         let attempts = settings.candidates * 3;
         let mut first: Option<Prediction> = None;
         // Density tilts the rhythm distribution towards shorter (dense) or longer notes.
@@ -362,9 +360,8 @@ impl Sampler {
         }
         if settings.typical {
             // Most typical first: information per note closest to the model's expectation.
-            let atypical = |(p, _, h): &(Phrase, Vec<(u8, u8)>, f64)| {
-                (-p.log2_prob - h).abs() / p.notes.len().max(1) as f64
-            };
+            let atypical =
+                |(p, _, h): &Drawn| (-p.log2_prob - h).abs() / p.notes.len().max(1) as f64;
             phrases.sort_by(|a, b| atypical(a).total_cmp(&atypical(b)));
         } else {
             phrases.sort_by(|a, b| mean(&b.0).total_cmp(&mean(&a.0)));
@@ -372,6 +369,10 @@ impl Sampler {
         phrases.into_iter().map(|(p, _, _)| p).collect()
     }
 }
+
+/// A candidate drawn: the phrase, its notes' (pitch, rhythm class) to spot duplicates, and the
+/// model's entropy summed along it (bits), for the typical ranking.
+type Drawn = (Phrase, Vec<(u8, u8)>, f64);
 
 /// Entropy (bits) of the unnormalised distribution `dist` summing to `total` > 0.
 fn entropy_of(dist: &[f64], total: f64) -> f64 {
