@@ -768,16 +768,8 @@ mod tests {
         let mut on = std::collections::HashSet::new();
         for &(_, kind, ch, p) in events {
             match kind {
-                OutKind::On => {
-                    if !on.insert((ch, p)) {
-                        return false;
-                    }
-                }
-                OutKind::Off => {
-                    if !on.remove(&(ch, p)) {
-                        return false;
-                    }
-                }
+                OutKind::On if !on.insert((ch, p)) => return false,
+                OutKind::Off if !on.remove(&(ch, p)) => return false,
                 _ => {}
             }
         }

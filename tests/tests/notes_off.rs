@@ -205,6 +205,67 @@ fn reset(entry: &'static PluginEntry) {
     .unwrap();
 }
 
+/// Tracks output notes: fails on a NoteOn for a note already sounding (a doubled note); returns
+/// what still sounds.
+fn follow_notes(sounding: &mut Vec<(u8, u8)>, notes: &[OutNote], what: &str) {
+    for n in notes {
+        let k = (n.channel, n.key);
+        if n.on {
+            assert!(
+                !sounding.contains(&k),
+                "{what}: NoteOn {n} while that note already sounds"
+            );
+            sounding.push(k);
+        } else {
+            sounding.retain(|&x| x != k);
+        }
+    }
+}
+
+/// The *Style* parameter changes while an answer sounds (a named style, then back to Auto, at
+/// two moments): no note is doubled, every note ends, and the next call is still answered.
+fn style_change(entry: &'static PluginEntry) {
+    let mut p = setup(entry);
+    let hash = param_hash("style");
+    let styles = [
+        p.value_from_text("style", "Renaissance").unwrap(),
+        p.value_from_text("style", "Auto").unwrap(),
+    ];
+    p.run(move |s| {
+        for (round, value) in styles.into_iter().enumerate() {
+            let what = format!("style change {round}");
+            let a = sounding_answer(s);
+            let mut sounding = Vec::new();
+            follow_notes(&mut sounding, &a.notes, &what);
+            assert_eq!(
+                sounding.len(),
+                a.sounding.len(),
+                "{what}: the harness agrees"
+            );
+            let b = s.process(BLOCK, &[], &[(7, InEvent::Param { id: hash, value })]);
+            follow_notes(&mut sounding, &b.notes, &what);
+            // Eight seconds: the rest of the answer, and any redrawn phrase.
+            for _ in 0..(8.0 * SR / BLOCK as f64) as usize {
+                let b = s.process(BLOCK, &[], &[]);
+                follow_notes(&mut sounding, &b.notes, &what);
+            }
+            assert!(
+                sounding.is_empty(),
+                "{what}: notes left sounding: {sounding:?}"
+            );
+        }
+        // The session goes on: another call gets an answer.
+        let a = call_and_answer(s, 120.0, BLOCK, StopWhen::AnswerDone, 40.0).unwrap();
+        assert!(!a.answer.is_empty(), "an answer after the style changes");
+        assert!(
+            a.sounding.is_empty(),
+            "the last answer ended: {:?}",
+            a.sounding
+        );
+    })
+    .unwrap();
+}
+
 #[test]
 fn no_stuck_notes() {
     run_cases(&[
@@ -216,5 +277,6 @@ fn no_stuck_notes() {
         ("player returns", player_returns),
         ("deactivate", deactivate),
         ("reset", reset),
+        ("style change mid-answer", style_change),
     ]);
 }
