@@ -17,6 +17,31 @@ pub fn note_name(pitch: u8) -> (&'static str, i32) {
     )
 }
 
+/// A note name without octave (`C`, `F#`, `Bb`, `Cb`, any number of `#` / `b` after an
+/// upper-case letter) as a pitch class; `None` for anything else.
+pub fn pitch_class_from_name(text: &str) -> Option<u8> {
+    let mut chars = text.chars();
+    let natural: i32 = match chars.next()? {
+        'C' => 0,
+        'D' => 2,
+        'E' => 4,
+        'F' => 5,
+        'G' => 7,
+        'A' => 9,
+        'B' => 11,
+        _ => return None,
+    };
+    let mut shift = 0i32;
+    for c in chars {
+        match c {
+            '#' => shift += 1,
+            'b' => shift -= 1,
+            _ => return None,
+        }
+    }
+    Some((natural + shift).rem_euclid(12) as u8)
+}
+
 /// Frequency in Hz → fractional MIDI pitch (A4 = 440 Hz = 69).
 #[inline]
 pub fn hz_to_midi(hz: f32) -> f32 {

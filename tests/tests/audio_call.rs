@@ -34,7 +34,9 @@ fn run(entry: &'static PluginEntry, audio: &[f32], sr: f64, block: usize, answer
         std::thread::sleep(model_load_wait());
     }
     let input_len = audio.len() as u64;
-    let total = input_len + (6.0 * sr) as u64;
+    // The answer spans as many bars as the call's last phrase (up to the whole call), after
+    // the gap: room for it to end before the feed does.
+    let total = 2 * input_len + (6.0 * sr) as u64;
     let audio = audio.to_vec();
     let fed = p
         .run(move |s| {

@@ -51,33 +51,14 @@ const NAMES: [&str; 12] = [
 pub fn parse_key(label: &str) -> Option<KeySignature> {
     let (tonic, mode) = label.split_once(':')?;
     let mut chars = tonic.chars();
-    let base = match chars.next()?.to_ascii_uppercase() {
-        'C' => 0,
-        'D' => 2,
-        'E' => 4,
-        'F' => 5,
-        'G' => 7,
-        'A' => 9,
-        'B' => 11,
-        _ => return None,
-    };
-    let mut pc: i32 = base;
-    for c in chars {
-        match c {
-            '#' => pc += 1,
-            'b' => pc -= 1,
-            _ => return None,
-        }
-    }
+    let first = chars.next()?.to_ascii_uppercase();
+    let pc = crate::music::pitch_class_from_name(&format!("{first}{}", chars.as_str()))?;
     let mode = match mode {
         "maj" => Mode::Major,
         "min" => Mode::Minor,
         _ => return None,
     };
-    Some(KeySignature {
-        tonic: pc.rem_euclid(12) as u8,
-        mode,
-    })
+    Some(KeySignature { tonic: pc, mode })
 }
 
 pub fn key_label(k: KeySignature) -> String {

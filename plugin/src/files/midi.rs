@@ -21,6 +21,19 @@ pub struct FileNote {
     pub channel: u8,
 }
 
+impl FileNote {
+    /// A model note (onset and length in beats) on `channel`.
+    pub fn of_note(n: &crate::model::Note, channel: u8) -> Self {
+        Self {
+            start_beats: n.onset,
+            length_beats: n.duration,
+            pitch: n.pitch,
+            velocity: n.velocity,
+            channel,
+        }
+    }
+}
+
 /// Encodes notes as a one-track SMF (format 0) at `tempo_bpm`.
 pub fn encode(notes: &[FileNote], tempo_bpm: f64, track_name: &str) -> Vec<u8> {
     let tempo = tempo_bpm.clamp(1.0, 1000.0);
@@ -88,13 +101,7 @@ pub fn write_phrase(path: &Path, phrase: &Phrase, tempo_bpm: f64) -> anyhow::Res
     let notes: Vec<FileNote> = phrase
         .notes
         .iter()
-        .map(|n| FileNote {
-            start_beats: n.onset,
-            length_beats: n.duration,
-            pitch: n.pitch,
-            velocity: n.velocity,
-            channel: 0,
-        })
+        .map(|n| FileNote::of_note(n, 0))
         .collect();
     write(path, &notes, tempo_bpm, "Continuo phrase")
 }

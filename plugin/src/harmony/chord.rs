@@ -375,26 +375,7 @@ const DEGREE_NAMES: [&str; 12] = [
 
 /// A root letter with any number of `#` / `b` after it, as a pitch class.
 pub(crate) fn parse_root(text: &str) -> Option<u8> {
-    let mut chars = text.chars();
-    let natural: i32 = match chars.next()? {
-        'C' => 0,
-        'D' => 2,
-        'E' => 4,
-        'F' => 5,
-        'G' => 7,
-        'A' => 9,
-        'B' => 11,
-        _ => return None,
-    };
-    let mut shift = 0i32;
-    for c in chars {
-        match c {
-            '#' => shift += 1,
-            'b' => shift -= 1,
-            _ => return None,
-        }
-    }
-    Some((natural + shift).rem_euclid(12) as u8)
+    crate::music::pitch_class_from_name(text)
 }
 
 /// A Harte degree (`3`, `b3`, `#4`, `b7`, up to 13) as semitones above the root, modulo 12.
