@@ -30,6 +30,21 @@ fn bench(c: &mut Criterion) {
     c.bench_function("continue_phrase 16 notes x 8 candidates", |b| {
         b.iter(|| black_box(cont.continue_phrase(black_box(&ctx), None, &settings)))
     });
+    // The plugin's way: 16 notes (2 bars of eighths, as the call), typical ranking, anti-copy,
+    // hotter rhythm, closing on a strong beat.
+    let plugin_way = SamplerSettings {
+        phrase: continuo::model::PhraseLength::Bars(2),
+        typical: true,
+        copy_penalty: 0.2,
+        rhythm_temperature: 2.0,
+        temperature: 0.75,
+        top_p: 0.9,
+        candidates: 8,
+        ..Default::default()
+    };
+    c.bench_function("answer 2 bars x 8 candidates, plugin defaults", |b| {
+        b.iter(|| black_box(cont.continue_phrase(black_box(&ctx), None, &plugin_way)))
+    });
     let one = SamplerSettings {
         length_notes: 1,
         candidates: 1,

@@ -89,6 +89,21 @@ impl Grid {
     }
 }
 
+/// How the answer's length is chosen.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PhraseLengthMode {
+    /// As many bars as the call's last phrase, closing on a strong beat (the default).
+    #[id = "follow-call"]
+    #[name = "Follow the call"]
+    FollowCall,
+    /// The bars set by *Phrase bars*, closing on a strong beat.
+    #[id = "bars"]
+    Bars,
+    /// The notes set by *Phrase length* (what presets before the setting existed did).
+    #[id = "notes"]
+    Notes,
+}
+
 /// Which scale the answer is locked to.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ScaleLock {
@@ -234,6 +249,10 @@ impl StyleParam {
     }
 }
 
+/// The default of *Echo*: the factor on a pitch that would repeat a 4-interval pattern of the
+/// call (chosen with `continuo eval-answers --split tune`; see the README).
+pub const ECHO_DEFAULT: f32 = 0.2;
+
 #[derive(Params)]
 pub struct ContinuoParams {
     /// Editor window size (nice-plug-egui 0.6 cannot persist it, so it lasts for the session).
@@ -296,8 +315,19 @@ pub struct ModelParams {
     pub tonic: IntParam,
     #[id = "scale"]
     pub scale: EnumParam<ScaleParam>,
+    /// Phrase length in notes (used when *Phrase* is set to notes).
     #[id = "length"]
     pub length: IntParam,
+    /// How the answer's length is chosen: following the call, in bars or in notes.
+    #[id = "phrase-length"]
+    pub phrase_length: EnumParam<PhraseLengthMode>,
+    /// Phrase length in bars (used when *Phrase* is set to bars).
+    #[id = "phrase-bars"]
+    pub phrase_bars: IntParam,
+    /// How freely the answer may repeat the call's figures (4-interval patterns): 100 % as the
+    /// model likes, 0 % never.
+    #[id = "echo"]
+    pub echo: FloatParam,
     #[id = "density"]
     pub density: FloatParam,
     #[id = "low"]
@@ -406,6 +436,17 @@ impl Default for ContinuoParams {
                 scale: EnumParam::new("Scale", ScaleParam::Major),
                 length: IntParam::new("Phrase length", 8, IntRange::Linear { min: 2, max: 32 })
                     .with_unit(" notes"),
+                phrase_length: EnumParam::new("Phrase", PhraseLengthMode::FollowCall),
+                phrase_bars: IntParam::new("Phrase bars", 2, IntRange::Linear { min: 1, max: 8 })
+                    .with_unit(" bars"),
+                echo: FloatParam::new(
+                    "Echo",
+                    ECHO_DEFAULT,
+                    FloatRange::Linear { min: 0.0, max: 1.0 },
+                )
+                .with_value_to_string(formatters::v2s_f32_percentage(0))
+                .with_string_to_value(formatters::s2v_f32_percentage())
+                .with_unit("%"),
                 density: FloatParam::new("Density", 0.5, FloatRange::Linear { min: 0.0, max: 1.0 })
                     .with_value_to_string(formatters::v2s_f32_percentage(0))
                     .with_string_to_value(formatters::s2v_f32_percentage())
@@ -501,7 +542,7 @@ fn ids_of<T: Enum + PartialEq + 'static>(_: &EnumParam<T>) -> &'static [&'static
 impl ContinuoParams {
     /// Every choice parameter's id with the stable ids of its values, in order. Presets store a
     /// choice by these ids, which never change when a label is renamed.
-    pub fn choice_ids(&self) -> [(&'static str, &'static [&'static str]); 10] {
+    pub fn choice_ids(&self) -> [(&'static str, &'static [&'static str]); 11] {
         [
             ("style", ids_of(&self.model.style)),
             ("source", ids_of(&self.input.source)),
@@ -513,6 +554,7 @@ impl ContinuoParams {
             ("velocity", ids_of(&self.output.velocity)),
             ("articulation", ids_of(&self.output.articulation)),
             ("tempo-source", ids_of(&self.response.tempo_source)),
+            ("phrase-length", ids_of(&self.model.phrase_length)),
         ]
     }
 

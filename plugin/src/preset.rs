@@ -254,6 +254,11 @@ impl Preset {
             // SAFETY: as above.
             let normalized = unsafe {
                 match self.params.get(id) {
+                    // A file from before *Phrase* existed keeps its length in notes.
+                    None if id == "phrase-length" && self.params.contains_key("length") => {
+                        choice_by_id(params, id, *ptr, &serde_json::json!("notes"))
+                            .unwrap_or_else(|| ptr.default_normalized_value())
+                    }
                     None => ptr.default_normalized_value(),
                     Some(v) => match choice_by_id(params, id, *ptr, v)
                         .map(Ok)
@@ -657,6 +662,31 @@ mod tests {
             fresh.model.temperature.value(),
             ContinuoParams::default().model.temperature.value()
         );
+    }
+
+    /// A file from before *Phrase* existed keeps its answers `length` notes long; a file
+    /// without either setting follows the call (the default).
+    #[test]
+    fn presets_from_before_phrase_keep_their_length_in_notes() {
+        use crate::params::PhraseLengthMode;
+        let params = ContinuoParams::default();
+        let old =
+            Preset::parse(br#"{"version": 1, "name": "Old", "params": {"length": 12}}"#).unwrap();
+        apply(&params, &old.resolve(&params).unwrap());
+        assert_eq!(params.model.phrase_length.value(), PhraseLengthMode::Notes);
+        assert_eq!(params.model.length.value(), 12);
+        let none = Preset::parse(br#"{"version": 1, "name": "New", "params": {}}"#).unwrap();
+        apply(&params, &none.resolve(&params).unwrap());
+        assert_eq!(
+            params.model.phrase_length.value(),
+            PhraseLengthMode::FollowCall
+        );
+        let bars = Preset::parse(
+            br#"{"version": 1, "name": "B", "params": {"length": 8, "phrase-length": "bars"}}"#,
+        )
+        .unwrap();
+        apply(&params, &bars.resolve(&params).unwrap());
+        assert_eq!(params.model.phrase_length.value(), PhraseLengthMode::Bars);
     }
 
     /// Choices are saved by their stable ids, so renaming a label never breaks a preset; files

@@ -45,6 +45,9 @@ enum Command {
     EvalHarmony(cli::harmony::EvalArgs),
     /// Train the harmony model on four-part chorales (their train and dev splits).
     TrainHarmony(cli::harmony::TrainArgs),
+    /// Answer held-out phrase openings through the render path and judge the answers beside the
+    /// composer's own continuations (surprise, copying, key, rhythm, phrase ends).
+    EvalAnswers(cli::answers::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -63,6 +66,7 @@ fn main() -> std::process::ExitCode {
         Command::Harmonize(a) => cli::harmony::harmonize(a),
         Command::EvalHarmony(a) => cli::harmony::eval(a),
         Command::TrainHarmony(a) => cli::harmony::train(a),
+        Command::EvalAnswers(a) => cli::answers::run(a),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -144,16 +144,7 @@ fn continuation(args: &Args, out: &std::path::Path) -> Result<()> {
                 .into_iter()
                 .find(|m| !m.notes.is_empty())
                 .context("the MIDI file has no notes")?;
-            let sr = 48_000.0f32;
-            let spb = sr as f64 * 60.0 / args.tempo;
-            let mut notes = Vec::new();
-            for n in &melody.notes {
-                let on = (n.onset * spb).round().max(0.0) as u64;
-                let off = on + ((n.duration * spb).round() as u64).max(1);
-                notes.push((on, true, n.pitch, n.velocity as f32 / 127.0));
-                notes.push((off, false, n.pitch, 0.0));
-            }
-            (Vec::new(), sr, notes)
+            (Vec::new(), MIDI_RATE, midi_call(&melody.notes, args.tempo))
         }
         None => {
             let input = args.input.as_ref().context("no input")?;
@@ -161,26 +152,8 @@ fn continuation(args: &Args, out: &std::path::Path) -> Result<()> {
             (samples, sr, Vec::new())
         }
     };
-    let input_len = audio
-        .len()
-        .max(midi.iter().map(|m| m.0 as usize).max().unwrap_or(0));
-    let total = input_len as u64 + (args.tail * sample_rate as f64) as u64;
-    let mut session = Session::new(sample_rate, args.block as usize, params.clone());
-    let events = session.run(&audio, &midi, Some(args.tempo), total);
-
-    // The call: what the player played (from the input); the answer: what the plugin sent.
+    let answer = run_plugin(params, &audio, sample_rate, &midi, args);
     let spb = sample_rate as f64 * 60.0 / args.tempo;
-    let mut open: [Option<(u64, f32)>; 128] = [None; 128];
-    let mut answer: Vec<(u64, u64, u8, f32)> = Vec::new();
-    for e in &events {
-        let k = (e.pitch & 127) as usize;
-        if e.on {
-            open[k] = Some((e.time, e.velocity));
-        } else if let Some((t0, v)) = open[k].take() {
-            answer.push((t0, e.time, e.pitch, v));
-        }
-    }
-    answer.sort_by_key(|a| a.0);
     let first = answer.first().map(|a| a.0);
     let file_notes: Vec<FileNote> = answer
         .iter()
@@ -225,6 +198,93 @@ fn continuation(args: &Args, out: &std::path::Path) -> Result<()> {
         None => println!("no answer: the plugin heard no phrase to continue"),
     }
     Ok(())
+}
+
+/// Runs the whole plugin (the engine and the model step, as [`Session`] drives them) over the
+/// input followed by `args.tail` seconds of silence, the transport playing at `args.tempo` from
+/// beat 0. Returns the notes it sent: (NoteOn sample, NoteOff sample, pitch, velocity 0..1), in
+/// start order.
+fn run_plugin(
+    params: Arc<ContinuoParams>,
+    audio: &[f32],
+    sample_rate: f32,
+    midi: &[MidiIn],
+    args: &Args,
+) -> Vec<(u64, u64, u8, f32)> {
+    let input_len = audio
+        .len()
+        .max(midi.iter().map(|m| m.0 as usize).max().unwrap_or(0));
+    let total = input_len as u64 + (args.tail * sample_rate as f64) as u64;
+    let mut session = Session::new(sample_rate, args.block as usize, params);
+    let events = session.run(audio, midi, Some(args.tempo), total);
+    let mut open: [Option<(u64, f32)>; 128] = [None; 128];
+    let mut answer: Vec<(u64, u64, u8, f32)> = Vec::new();
+    for e in &events {
+        let k = (e.pitch & 127) as usize;
+        if e.on {
+            open[k] = Some((e.time, e.velocity));
+        } else if let Some((t0, v)) = open[k].take() {
+            answer.push((t0, e.time, e.pitch, v));
+        }
+    }
+    answer.sort_by_key(|a| a.0);
+    answer
+}
+
+/// The MIDI input events of a melody (onsets in beats from the transport's beat 0) played at
+/// `tempo` on the note input at 48 kHz: (sample, on, pitch, velocity 0..1).
+fn midi_call(notes: &[crate::model::Note], tempo: f64) -> Vec<MidiIn> {
+    let spb = MIDI_RATE as f64 * 60.0 / tempo;
+    let mut events = Vec::with_capacity(notes.len() * 2);
+    for n in notes {
+        let on = (n.onset * spb).round().max(0.0) as u64;
+        let off = on + ((n.duration * spb).round() as u64).max(1);
+        events.push((on, true, n.pitch, n.velocity as f32 / 127.0));
+        events.push((off, false, n.pitch, 0.0));
+    }
+    events
+}
+
+/// The sample rate a MIDI-only render runs at.
+const MIDI_RATE: f32 = 48_000.0;
+
+/// What the plugin answers to `call` played as MIDI (the path of `render --midi-in`), with
+/// `params` (the caller sets presets or settings; the input source, thru and mode are set here as
+/// `render` sets them). The answer's notes are in transport beats (the call's beat 0 is the
+/// transport's), velocities 1..127.
+pub fn answer_to_midi_call(
+    params: Arc<ContinuoParams>,
+    call: &[crate::model::Note],
+    tempo: f64,
+    tail_s: f64,
+) -> Result<Vec<crate::model::Note>> {
+    set(&params, "source", serde_json::json!("MIDI"))?;
+    set(&params, "midi-thru", serde_json::json!(false))?;
+    set(&params, "mode", serde_json::json!("Call & response"))?;
+    let args = Args {
+        input: None,
+        out: None,
+        tsv: None,
+        block: 512,
+        accurate: false,
+        out_continuation: None,
+        midi_in: None,
+        preset: None,
+        tempo,
+        tail: tail_s,
+    };
+    let spb = MIDI_RATE as f64 * 60.0 / tempo;
+    Ok(
+        run_plugin(params, &[], MIDI_RATE, &midi_call(call, tempo), &args)
+            .into_iter()
+            .map(|(on, off, pitch, v)| crate::model::Note {
+                pitch,
+                onset: on as f64 / spb,
+                duration: (off - on) as f64 / spb,
+                velocity: (v * 127.0).round().clamp(1.0, 127.0) as u8,
+            })
+            .collect(),
+    )
 }
 
 /// Sets one parameter by id through the preset validator (offline: no host).

@@ -533,7 +533,30 @@ impl ContinuoEditor {
             );
             row(ui, setter, &p.model.tonic, "Tonic of the fixed scale");
             row(ui, setter, &p.model.scale, "The fixed scale");
-            row(ui, setter, &p.model.length, "How many notes the answer has");
+            row(
+                ui,
+                setter,
+                &p.model.phrase_length,
+                "How long the answer is: as long as your last phrase, in bars, or in notes",
+            );
+            row(
+                ui,
+                setter,
+                &p.model.phrase_bars,
+                "Bars of the answer (Phrase: bars)",
+            );
+            row(
+                ui,
+                setter,
+                &p.model.length,
+                "Notes of the answer (Phrase: notes)",
+            );
+            row(
+                ui,
+                setter,
+                &p.model.echo,
+                "How freely the answer may repeat your figures (100 %: as often as the model likes)",
+            );
             row(
                 ui,
                 setter,

@@ -128,9 +128,11 @@ impl Continuator {
     }
 
     /// Candidate continuations of `context` (the player's recent notes, onsets in beats), best
-    /// first. The first note of each phrase is at onset 0: the phrase is meant to start where the
-    /// context's last note ends (its length snapped to a rhythm class). `key` `None` means
-    /// "estimate it from what was played".
+    /// first. The phrase is meant to start where the context's last note ends (its length
+    /// snapped to a rhythm class): its first note is at onset 0, or, for a phrase planned in bars
+    /// (`settings.phrase`), at its pickup, the plan reckoning the bars from the context's beats
+    /// (4-beat bars from beat 0) and the start from `gap_beats` and `grid_beats`. `key` `None`
+    /// means "estimate it from what was played".
     pub fn continue_phrase(
         &mut self,
         context: &[Note],
@@ -162,7 +164,12 @@ impl Continuator {
             (context.iter().map(|n| n.velocity as u32).sum::<u32>() / context.len() as u32)
                 .clamp(1, 127) as u8
         };
+        // A phrase in bars is laid out from where the context's bars fall.
+        let mut settings = *settings;
+        if settings.plan.is_none() {
+            settings.plan = super::phrase::plan(context, &settings);
+        }
         self.sampler
-            .sample_phrases(&mut self.predictor, &mut self.context, settings, velocity)
+            .sample_phrases(&mut self.predictor, &mut self.context, &settings, velocity)
     }
 }

@@ -16,8 +16,10 @@
 //! - [`ppm`]: variable-order Markov counts with PPM-C/X interpolated smoothing.
 //! - [`predictor`]: the [`predictor::Predictor`] trait; [`predictor::MultiViewpoint`] mixes the
 //!   viewpoints and the long-/short-term models by entropy weighting.
+//! - [`phrase`]: the call's last phrase, pickup and the bar layout of a planned answer.
 //! - [`sampler`], [`continuator`]: phrase drawing and the model thread's engine.
 //! - [`midi_in`], [`train`], [`eval`], [`file`]: corpus reading, training, evaluation, model files.
+//! - [`reference`]: the independent judge of answers (`continuo eval-answers`), never sampled.
 //! - [`styles`]: the bundled style models, the user's own, and the recommendation score.
 
 pub mod continuator;
@@ -26,8 +28,10 @@ pub mod file;
 pub mod key;
 pub mod midi_in;
 pub mod note;
+pub mod phrase;
 pub mod ppm;
 pub mod predictor;
+pub mod reference;
 pub mod sampler;
 pub mod styles;
 pub mod train;
@@ -93,6 +97,39 @@ pub struct SamplerSettings {
     pub density: f32,
     pub candidates: usize,
     pub seed: u64,
+    /// How the phrase's length is chosen: `Notes` is `length_notes` (and `length_beats`) as
+    /// given; `Bars` and `FollowCall` plan a phrase of whole bars that closes on a strong beat
+    /// ([`phrase`]), `length_notes` then only capping it.
+    pub phrase: PhraseLength,
+    /// Where the answer will start after the player's last note ends: the pause (beats) and the
+    /// grid it is aligned to (beats; 0 = none), as the playback places it. Only planned phrases
+    /// use them.
+    pub gap_beats: f64,
+    pub grid_beats: f64,
+    /// Factor on the probability of a pitch that would repeat one of the context's 4-interval
+    /// patterns (1 = no penalty, 0 = never copy a pattern).
+    pub copy_penalty: f32,
+    /// Rank the candidates most typical first (information per note closest to the model's
+    /// entropy) instead of most likely first.
+    pub typical: bool,
+    /// The rhythm is drawn at `temperature` times this (above 1: hotter than the pitch, and
+    /// without the top-p cut, which would otherwise leave a steady run of eighths one choice).
+    pub rhythm_temperature: f32,
+    /// The bar layout of a planned phrase: set by the continuator from the context (a caller
+    /// may set it directly); `None` draws without one.
+    pub plan: Option<phrase::BarPlan>,
+}
+
+/// How long an answer is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PhraseLength {
+    /// `length_notes` notes (`length_beats` limiting them when set).
+    #[default]
+    Notes,
+    /// This many bars (1..=16), closing on a strong beat.
+    Bars(u8),
+    /// As many bars as the call's last phrase, rounded to whole bars.
+    FollowCall,
 }
 
 impl Default for SamplerSettings {
@@ -109,6 +146,13 @@ impl Default for SamplerSettings {
             density: 0.5,
             candidates: 8,
             seed: 1,
+            phrase: PhraseLength::Notes,
+            gap_beats: 1.0,
+            grid_beats: 0.25,
+            copy_penalty: 1.0,
+            typical: false,
+            rhythm_temperature: 1.0,
+            plan: None,
         }
     }
 }

@@ -1,10 +1,18 @@
 //! Drawing phrases from a predictor: temperature, top-k / top-p, scale lock, pitch range, length in
 //! notes or beats, note density, several candidates ranked by likelihood; deterministic per seed.
+//!
+//! Two things make answers less safe than the model's most likely line, as a composer's are:
+//! a pitch that would repeat one of the context's 4-interval patterns is made less likely by
+//! `copy_penalty` (an answer answers the call, it does not echo it), and a planned phrase
+//! ([`super::phrase`]) has its rhythm laid out in whole bars, ending with a closing note on the
+//! last strong beat on the tonic, third or fifth of the key.
 
-use super::note::{Event, N_RHYTHM, RHYTHM_BEATS};
+use super::note::{phase_class, rhythm_class, Event, N_RHYTHM, RHYTHM_BEATS};
+use super::phrase::{fillable_table, Layout, UNITS_PER_BEAT};
 use super::predictor::{fast_exp2, fast_log2, Prediction, Predictor};
 use super::viewpoints::History;
 use super::{Note, Phrase, SamplerSettings};
+use crate::music::{KeySignature, Mode};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
@@ -16,13 +24,26 @@ const DENSITY_TILT: f64 = 3.0;
 /// At most this many notes per phrase, whatever the settings say.
 pub const MAX_PHRASE_NOTES: usize = 256;
 
-/// Reusable buffers for [`sample_phrases`].
+/// Context notes whose 4-interval patterns an answer should not copy (the newest ones).
+pub const COPY_WINDOW: usize = 32;
+/// Planned phrases are laid out over at most this many units (16 bars of 4 beats).
+const MAX_PLAN_UNITS: usize = 16 * 4 * UNITS_PER_BEAT as usize + 1;
+
+/// Reusable buffers for [`Sampler::sample_phrases`].
 #[derive(Debug, Clone)]
 pub struct Sampler {
+    /// The predictor's output for the next note (its pitch range follows the settings).
     prediction: Prediction,
+    /// Scratch of [`draw`]: candidate indices, sort keys and cumulative weights.
     order: Vec<usize>,
     keys: Vec<u128>,
     weights: Vec<f64>,
+    /// The context's 4-interval patterns, packed and sorted (refilled for every draw).
+    call_patterns: Vec<u32>,
+    /// Pitches of the context's newest notes then of the phrase being drawn (anti-copy).
+    line: Vec<u8>,
+    /// `fillable[u]`: whether `u` units of time can be filled with rhythm classes; made once.
+    fillable: Vec<bool>,
 }
 
 impl Default for Sampler {
@@ -32,13 +53,36 @@ impl Default for Sampler {
             order: Vec::new(),
             keys: Vec::new(),
             weights: Vec::new(),
+            call_patterns: Vec::with_capacity(COPY_WINDOW),
+            line: Vec::with_capacity(COPY_WINDOW + 2 * MAX_PHRASE_NOTES),
+            fillable: fillable_table(MAX_PLAN_UNITS),
         }
     }
 }
 
+/// A 4-interval pattern packed one byte per interval (clamped to ±127 semitones).
+fn pack(steps: impl Iterator<Item = i32>) -> u32 {
+    steps.fold(0u32, |k, i| (k << 8) | (i.clamp(-127, 127) + 128) as u32)
+}
+
+/// Whether a pitch is the tonic, third or fifth of the key: a closing note's degrees.
+pub fn stable_degree(key: KeySignature, pitch: u8) -> bool {
+    let third = if key.mode == Mode::Minor { 3 } else { 4 };
+    let d = key.degree(pitch);
+    d == 0 || d == third || d == 7
+}
+
+/// The rhythm class units ([`UNITS_PER_BEAT`]) of each class.
+fn class_units(class: usize) -> u32 {
+    (RHYTHM_BEATS[class] * UNITS_PER_BEAT as f64).round() as u32
+}
+
 impl Sampler {
-    /// Draws `settings.candidates` phrases continuing `history`, best (highest mean log2
-    /// probability per note under the model, restricted to the allowed pitches) first. Identical
+    /// Draws `settings.candidates` phrases continuing `history`, best first: the highest mean log2
+    /// probability per note under the model (restricted to the allowed pitches), or with
+    /// `settings.typical` the most typical (the information of its notes closest to the model's
+    /// entropy along it: a line as surprising as the model expects music to be, rather than the
+    /// safest of the draws). Identical
     /// candidates are drawn again (a few times) so the list offers real alternatives.
     /// `history` is restored before returning. `velocity` is given to every note.
     pub fn sample_phrases(
@@ -61,8 +105,35 @@ impl Sampler {
             self.prediction = Prediction::new(lo, hi);
         }
         let base = history.len();
-        let base_phase = history.next_phase;
-        let mut phrases: Vec<(Phrase, Vec<(u8, u8)>)> = Vec::with_capacity(settings.candidates);
+        let layout: Option<Layout> = settings.plan.map(|p| p.layout());
+        let length = if layout.is_some() {
+            crate::bridge::MAX_PHRASE_NOTES.min(MAX_PHRASE_NOTES)
+        } else {
+            length
+        };
+        let base_phase = match (settings.plan, layout) {
+            (Some(p), Some(l)) => {
+                phase_class(p.start_in_bar + l.lead as f64 / UNITS_PER_BEAT as f64)
+            }
+            _ => history.next_phase,
+        };
+        // The context's patterns the answer should not repeat.
+        let penalty = (settings.copy_penalty.clamp(0.0, 1.0) as f64).max(1e-6);
+        self.line.clear();
+        let from = base.saturating_sub(COPY_WINDOW);
+        self.line
+            .extend(history.events[from..].iter().map(|e| e.pitch));
+        let call_len = self.line.len();
+        self.call_patterns.clear();
+        if penalty < 1.0 {
+            for w in self.line.windows(5) {
+                let steps = w.windows(2).map(|p| p[1] as i32 - p[0] as i32);
+                self.call_patterns.push(pack(steps));
+            }
+            self.call_patterns.sort_unstable();
+            self.call_patterns.dedup();
+        }
+        let mut phrases: Vec<Drawn> = Vec::with_capacity(settings.candidates);
         let attempts = settings.candidates * 3;
         let mut first: Option<Prediction> = None;
         // Density tilts the rhythm distribution towards shorter (dense) or longer notes.
@@ -71,6 +142,16 @@ impl Sampler {
         for (f, beats) in tilt_factors.iter_mut().zip(RHYTHM_BEATS) {
             *f = (-tilt * beats.log2()).exp2();
         }
+        // Rhythm is drawn hotter than pitch and without the top-p cut (see `rhythm_temperature`).
+        let rhythm_settings = SamplerSettings {
+            temperature: settings.temperature * settings.rhythm_temperature.max(0.0),
+            top_p: if settings.rhythm_temperature > 1.0 {
+                1.0
+            } else {
+                settings.top_p
+            },
+            ..*settings
+        };
         for attempt in 0..attempts {
             if phrases.len() == settings.candidates {
                 break;
@@ -83,12 +164,21 @@ impl Sampler {
                 log2_prob: 0.0,
             };
             let mut key = Vec::with_capacity(length);
+            let mut entropy = 0.0;
             let mut onset = 0.0;
+            // Planned phrases count time in units, so the close lands exactly on its beat.
+            let mut at = layout.map_or(0, |l| l.lead);
+            if layout.is_some() {
+                onset = at as f64 / UNITS_PER_BEAT as f64;
+            }
+            self.line.truncate(call_len);
             history.next_phase = base_phase;
-            for _ in 0..length {
+            for n in 0..length {
                 if settings.length_beats.is_some_and(|b| onset >= b - 1e-9) {
                     break;
                 }
+                // A planned phrase's closing note: on the last strong beat, or the last note.
+                let closing = layout.is_some_and(|l| at >= l.close || n + 1 == length);
                 // Every candidate starts from the same context: predict its first note once.
                 if phrase.notes.is_empty() && first.is_some() {
                     if let Some(f) = &first {
@@ -112,9 +202,53 @@ impl Sampler {
                 if total.is_nan() || total <= 0.0 {
                     break;
                 }
+                entropy += entropy_of(dist, total);
+                let mut shaped = total;
+                if closing {
+                    // The close: the tonic, third or fifth, as the model weighs them.
+                    let k = history.key;
+                    let stable: f64 = dist
+                        .iter()
+                        .enumerate()
+                        .filter(|&(i, _)| stable_degree(k, pitch_lo + i as u8))
+                        .map(|(_, p)| p)
+                        .sum();
+                    if stable > 0.0 {
+                        for (i, p) in dist.iter_mut().enumerate() {
+                            if !stable_degree(k, pitch_lo + i as u8) {
+                                *p = 0.0;
+                            }
+                        }
+                        shaped = stable;
+                    }
+                }
+                // Anti-copy: the pattern of the last three steps plus this one.
+                let head = (!self.call_patterns.is_empty() && self.line.len() >= 4).then(|| {
+                    let l = &self.line[self.line.len() - 4..];
+                    pack(l.windows(2).map(|p| p[1] as i32 - p[0] as i32)) << 8
+                });
+                let last = self.line.last().copied().unwrap_or(0) as i32;
+                let copies = |i: usize, head: u32| {
+                    let step = (pitch_lo as i32 + i as i32 - last).clamp(-127, 127);
+                    self.call_patterns
+                        .binary_search(&(head | (step + 128) as u32))
+                        .is_ok()
+                };
+                if let Some(head) = head {
+                    let mut sum = 0.0;
+                    for (i, p) in dist.iter_mut().enumerate() {
+                        if *p > 0.0 && copies(i, head) {
+                            *p *= penalty;
+                        }
+                        sum += *p;
+                    }
+                    if sum > 0.0 {
+                        shaped = sum;
+                    }
+                }
                 let pi = draw(
                     dist,
-                    total,
+                    shaped,
                     settings,
                     &mut self.order,
                     &mut self.keys,
@@ -122,27 +256,78 @@ impl Sampler {
                     &mut rng,
                 );
                 let pitch = pitch_lo + pi as u8;
-                let p_pitch = dist[pi] / total;
-                let mut rhythm = self.prediction.rhythm;
-                for (p, f) in rhythm.iter_mut().zip(tilt_factors) {
-                    *p *= f;
-                }
-                let rtotal: f64 = rhythm.iter().sum();
-                let ri = draw(
-                    &rhythm,
-                    rtotal,
-                    settings,
-                    &mut self.order,
-                    &mut self.keys,
-                    &mut self.weights,
-                    &mut rng,
-                );
-                let p_rhythm = self.prediction.rhythm[ri];
-                phrase.log2_prob += (p_pitch.max(1e-300)).log2() + p_rhythm.max(1e-300).log2();
+                // Candidates are ranked by the model's own probability of what was drawn.
+                let unpenalised = match head {
+                    Some(h) if copies(pi, h) => dist[pi] / penalty,
+                    _ => dist[pi],
+                };
+                let p_pitch = unpenalised / total;
+                let ri = match layout {
+                    Some(l) if closing => {
+                        rhythm_class(l.end.saturating_sub(at).max(1) as f64 / UNITS_PER_BEAT as f64)
+                            as usize
+                    }
+                    Some(l) => {
+                        let mut rhythm = self.prediction.rhythm;
+                        let mut fallback = None;
+                        for (c, (p, f)) in rhythm.iter_mut().zip(tilt_factors).enumerate() {
+                            let next = at + class_units(c);
+                            let fits = next <= l.close
+                                && self.fillable.get((l.close - next) as usize) == Some(&true);
+                            if fits {
+                                *p *= f;
+                                fallback = Some(c);
+                            } else {
+                                *p = 0.0;
+                            }
+                        }
+                        let rtotal: f64 = rhythm.iter().sum();
+                        match fallback {
+                            None => rhythm_class(
+                                (l.close.saturating_sub(at).max(1)) as f64 / UNITS_PER_BEAT as f64,
+                            ) as usize,
+                            Some(c) if rtotal.is_nan() || rtotal <= 0.0 => c,
+                            Some(_) => draw(
+                                &rhythm,
+                                rtotal,
+                                &rhythm_settings,
+                                &mut self.order,
+                                &mut self.keys,
+                                &mut self.weights,
+                                &mut rng,
+                            ),
+                        }
+                    }
+                    None => {
+                        let mut rhythm = self.prediction.rhythm;
+                        for (p, f) in rhythm.iter_mut().zip(tilt_factors) {
+                            *p *= f;
+                        }
+                        let rtotal: f64 = rhythm.iter().sum();
+                        draw(
+                            &rhythm,
+                            rtotal,
+                            &rhythm_settings,
+                            &mut self.order,
+                            &mut self.keys,
+                            &mut self.weights,
+                            &mut rng,
+                        )
+                    }
+                };
+                let rhythm_total: f64 = self.prediction.rhythm.iter().sum();
+                entropy += entropy_of(&self.prediction.rhythm, rhythm_total);
+                let p_rhythm = self.prediction.rhythm[ri] / rhythm_total.max(1e-300);
+                phrase.log2_prob += p_pitch.max(1e-300).log2() + p_rhythm.max(1e-300).log2();
                 let beats = RHYTHM_BEATS[ri];
                 let mut duration = beats * ARTICULATION;
                 if let Some(limit) = settings.length_beats {
                     duration = duration.min(limit - onset);
+                }
+                if let (Some(l), true) = (layout, closing) {
+                    // The closing note lasts to the end of the bar.
+                    duration =
+                        duration.min(l.end.saturating_sub(at) as f64 / UNITS_PER_BEAT as f64);
                 }
                 phrase.notes.push(Note {
                     pitch,
@@ -151,25 +336,55 @@ impl Sampler {
                     velocity,
                 });
                 key.push((pitch, ri as u8));
+                self.line.push(pitch);
                 history.push(Event {
                     pitch,
                     rhythm: ri as u8,
                     phase: history.next_phase,
                 });
-                onset += beats;
+                if closing {
+                    break;
+                }
+                at += class_units(ri);
+                onset = match layout {
+                    Some(_) => at as f64 / UNITS_PER_BEAT as f64,
+                    None => onset + beats,
+                };
             }
             history.truncate(base);
             history.next_phase = base_phase;
-            if !phrase.notes.is_empty() && !phrases.iter().any(|(_, k)| *k == key) {
-                phrases.push((phrase, key));
+            if !phrase.notes.is_empty() && !phrases.iter().any(|(_, k, _)| *k == key) {
+                phrases.push((phrase, key, entropy));
             } else if phrase.notes.is_empty() {
                 break;
             }
         }
-        let mut out: Vec<Phrase> = phrases.into_iter().map(|(p, _)| p).collect();
-        out.sort_by(|a, b| mean(b).total_cmp(&mean(a)));
-        out
+        if settings.typical {
+            // Most typical first: information per note closest to the model's expectation.
+            let atypical =
+                |(p, _, h): &Drawn| (-p.log2_prob - h).abs() / p.notes.len().max(1) as f64;
+            phrases.sort_by(|a, b| atypical(a).total_cmp(&atypical(b)));
+        } else {
+            phrases.sort_by(|a, b| mean(&b.0).total_cmp(&mean(&a.0)));
+        }
+        phrases.into_iter().map(|(p, _, _)| p).collect()
     }
+}
+
+/// A candidate drawn: the phrase, its notes' (pitch, rhythm class) to spot duplicates, and the
+/// model's entropy summed along it (bits), for the typical ranking.
+type Drawn = (Phrase, Vec<(u8, u8)>, f64);
+
+/// Entropy (bits) of the unnormalised distribution `dist` summing to `total` > 0.
+fn entropy_of(dist: &[f64], total: f64) -> f64 {
+    let mut h = 0.0;
+    for &p in dist {
+        if p > 0.0 {
+            let q = p / total;
+            h -= q * fast_log2(q);
+        }
+    }
+    h
 }
 
 fn mean(p: &Phrase) -> f64 {

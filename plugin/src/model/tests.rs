@@ -347,3 +347,120 @@ fn print_phrases() {
         println!("{:7.2} {}", p.log2_prob, line.join(" "));
     }
 }
+
+/// The 4-interval patterns of a line, as step tuples.
+fn patterns(pitches: &[u8]) -> Vec<[i32; 4]> {
+    let steps: Vec<i32> = pitches
+        .windows(2)
+        .map(|w| w[1] as i32 - w[0] as i32)
+        .collect();
+    steps.windows(4).map(|w| [w[0], w[1], w[2], w[3]]).collect()
+}
+
+#[test]
+fn echo_zero_never_repeats_a_figure_of_the_call() {
+    let mut c = Continuator::new(model());
+    let call = Note::eighths(&[60, 62, 64, 65, 67, 65, 64, 62, 60, 62, 64, 65, 67], 90);
+    let call_patterns = patterns(&call.iter().map(|n| n.pitch).collect::<Vec<_>>());
+    let copied = |echo: f32, c: &mut Continuator| -> usize {
+        (0..6u64)
+            .map(|seed| {
+                let s = SamplerSettings {
+                    length_notes: 12,
+                    copy_penalty: echo,
+                    seed,
+                    ..Default::default()
+                };
+                c.continue_phrase(&call, None, &s)
+                    .iter()
+                    .map(|p| {
+                        // The answer's figures include the steps from the call into it.
+                        let line: Vec<u8> = call[call.len() - 4..]
+                            .iter()
+                            .chain(&p.notes)
+                            .map(|n| n.pitch)
+                            .collect();
+                        patterns(&line)
+                            .iter()
+                            .filter(|q| call_patterns.contains(q))
+                            .count()
+                    })
+                    .sum::<usize>()
+            })
+            .sum()
+    };
+    let free = copied(1.0, &mut c);
+    assert!(
+        free > 0,
+        "the taught scale tune should be echoed without a penalty"
+    );
+    assert_eq!(
+        copied(0.0, &mut c),
+        0,
+        "echoed {free} figures without the penalty"
+    );
+}
+
+#[test]
+fn a_phrase_in_bars_closes_on_a_strong_beat_on_a_stable_degree() {
+    let mut c = Continuator::new(model());
+    let c_major = KeySignature {
+        tonic: 0,
+        mode: Mode::Major,
+    };
+    // 8 eighths from beat 0 end at 3.95; with a one-beat gap on the 1/4-beat grid the answer
+    // starts at beat 5 (beat 2 of bar 2): three beats up to the bar line at beat 8, then 2 bars
+    // to beat 16; it closes on beat 14 (beat 3 of bar 4), 9 beats after its start.
+    let call = Note::eighths(&[60, 62, 64, 65, 67, 65, 64, 62], 90);
+    for seed in 0..5 {
+        let s = SamplerSettings {
+            phrase: PhraseLength::Bars(2),
+            length_notes: 2,
+            candidates: 4,
+            seed,
+            ..Default::default()
+        };
+        let phrases = c.continue_phrase(&call, Some(c_major), &s);
+        assert!(!phrases.is_empty());
+        for p in &phrases {
+            let last = p.notes.last().expect("a note");
+            assert!((last.onset - 9.0).abs() < 1e-9, "{p:?}");
+            assert!(last.onset + last.duration <= 11.0 + 1e-9, "{p:?}");
+            assert!(
+                sampler::stable_degree(c_major, last.pitch),
+                "closes on {}",
+                last.pitch
+            );
+            assert!(p.notes.windows(2).all(|w| w[1].onset > w[0].onset));
+            assert!(
+                p.notes.len() > 2,
+                "the plan, not length_notes, sets the length"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_temperature_still_runs_from_safe_to_wild() {
+    let mut c = Continuator::new(model());
+    let bits = |t: f32, c: &mut Continuator| -> f64 {
+        (0..8u64)
+            .map(|seed| {
+                let s = SamplerSettings {
+                    temperature: t,
+                    typical: true,
+                    rhythm_temperature: 2.0,
+                    copy_penalty: 0.2,
+                    phrase: PhraseLength::Bars(2),
+                    seed,
+                    ..Default::default()
+                };
+                let p = &c.continue_phrase(&context(), None, &s)[0];
+                -p.log2_prob / p.notes.len() as f64
+            })
+            .sum::<f64>()
+            / 8.0
+    };
+    let (safe, wild) = (bits(0.2, &mut c), bits(2.0, &mut c));
+    assert!(wild > safe + 0.5, "safe {safe:.2} wild {wild:.2} bits/note");
+}

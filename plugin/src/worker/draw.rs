@@ -6,15 +6,20 @@
 //! does not re-arm a new phrase every poll.
 
 use super::Brain;
+use crate::model::PhraseLength;
 use crate::model::{Note, SamplerSettings};
 use crate::music::{KeySignature, Scale};
-use crate::params::{ContinuoParams, ScaleLock};
+use crate::params::{ContinuoParams, PhraseLengthMode, ScaleLock};
 use std::time::{Duration, Instant};
 
 /// Settings that have not changed for this long are drawn with.
 pub const SETTLE: Duration = Duration::from_millis(120);
 /// Settings that keep changing are drawn with at most this often.
 pub const THROTTLE: Duration = Duration::from_millis(400);
+
+/// The rhythm is drawn this much hotter than the pitch (chosen with `continuo eval-answers
+/// --split tune`; see the README).
+pub const RHYTHM_TEMPERATURE: f32 = 2.0;
 
 /// The sampler settings the parameters ask for.
 pub fn sampler_settings(params: &ContinuoParams, key: Option<KeySignature>) -> SamplerSettings {
@@ -40,6 +45,19 @@ pub fn sampler_settings(params: &ContinuoParams, key: Option<KeySignature>) -> S
         density: params.model.density.value(),
         candidates: params.model.candidates.value().clamp(1, 32) as usize,
         seed: 0,
+        phrase: match params.model.phrase_length.value() {
+            PhraseLengthMode::FollowCall => PhraseLength::FollowCall,
+            PhraseLengthMode::Bars => {
+                PhraseLength::Bars(params.model.phrase_bars.value().clamp(1, 16) as u8)
+            }
+            PhraseLengthMode::Notes => PhraseLength::Notes,
+        },
+        gap_beats: params.response.gap.value() as f64,
+        grid_beats: params.response.grid.value().beats().unwrap_or(0.0),
+        copy_penalty: params.model.echo.value(),
+        typical: true,
+        rhythm_temperature: RHYTHM_TEMPERATURE,
+        plan: None,
     }
 }
 

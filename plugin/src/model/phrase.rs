@@ -1,0 +1,297 @@
+//! Phrasing an answer: how long the call's last phrase was, whether it began with a pickup, and
+//! the bar layout of an answer that spans whole bars and closes on a strong beat.
+//!
+//! The rule for the call's last phrase: walking back from the newest note, a phrase boundary is a
+//! long note or a rest — an inter-onset interval of at least one beat and at least twice the
+//! call's median one. The last phrase starts after the newest boundary that leaves it at least
+//! [`MIN_PHRASE_BEATS`] long (else at the oldest note of the context). Its span, first onset to
+//! last note's end, rounded to whole bars (at least 1, at most [`MAX_BARS`]), is the answer's
+//! length. It began with a pickup when its first note falls at most [`MAX_PICKUP_BEATS`] before
+//! a bar line, off the bar line.
+//!
+//! The answer's layout, in units of 1/24 beat (every rhythm class is a whole number of them):
+//! it starts where the playback will start it (the call's end plus the gap, on the grid); it
+//! waits for the upbeat when the call had a pickup; its body runs from the next bar line for the
+//! planned bars (from its own bar line when it starts within a bar's first beat), and its last note starts on the last strong beat (the middle of a 4/4 bar, the
+//! bar line otherwise) and lasts to the end of the last bar.
+
+use super::note::RHYTHM_BEATS;
+use super::{Note, PhraseLength, SamplerSettings};
+
+/// Units of time the layout counts in, per beat.
+pub const UNITS_PER_BEAT: u32 = 24;
+/// The plugin counts 4-beat bars (the context keeps whole bars across transport jumps).
+pub const BEATS_PER_BAR: f64 = 4.0;
+/// An answer spans at most this many bars.
+pub const MAX_BARS: u8 = 16;
+/// A call phrase shorter than this (beats) is joined with the one before it.
+pub const MIN_PHRASE_BEATS: f64 = 2.0;
+/// An upbeat longer than this (beats) is not a pickup.
+pub const MAX_PICKUP_BEATS: f64 = 1.5;
+
+/// Where a planned answer falls in the bars.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BarPlan {
+    /// Where the answer's first possible onset falls in its bar, beats after the bar line.
+    pub start_in_bar: f64,
+    /// Beats in a bar.
+    pub beats_per_bar: f64,
+    /// Bars from the first bar line of the answer to its end.
+    pub bars: u8,
+    /// The call's pickup (beats before the bar line; 0 = none): the answer starts with one too.
+    pub pickup: f64,
+}
+
+/// A planned answer in units ([`UNITS_PER_BEAT`]) from the moment it may start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Layout {
+    /// The first note's onset (a rest before it, to start with a pickup).
+    pub lead: u32,
+    /// The closing note's onset: the last strong beat.
+    pub close: u32,
+    /// The end of the last bar.
+    pub end: u32,
+}
+
+fn units(beats: f64) -> u32 {
+    if beats.is_finite() && beats > 0.0 {
+        (beats * UNITS_PER_BEAT as f64).round().min(1e6) as u32
+    } else {
+        0
+    }
+}
+
+impl BarPlan {
+    /// The layout of the answer (see the module's notes).
+    pub fn layout(&self) -> Layout {
+        let bar = units(self.beats_per_bar).max(UNITS_PER_BEAT);
+        let to_bar_line = (bar - units(self.start_in_bar) % bar) % bar;
+        let pickup = units(self.pickup).min(bar - 1);
+        let bars = self.bars.clamp(1, MAX_BARS) as u32;
+        let (lead, first_bar_line, body_bars) = if pickup > 0 {
+            // Wait so that exactly the pickup comes before the bar line.
+            let line = if to_bar_line >= pickup {
+                to_bar_line
+            } else {
+                to_bar_line + bar
+            };
+            (line - pickup, line, bars)
+        } else if to_bar_line * 4 > bar * 3 {
+            // Started within the first beat of a bar: that bar counts as the first one.
+            (0, to_bar_line, bars - 1)
+        } else {
+            (0, to_bar_line, bars)
+        };
+        let end = first_bar_line + body_bars * bar;
+        let strong = if bar.is_multiple_of(2 * UNITS_PER_BEAT) && bar >= 4 * UNITS_PER_BEAT {
+            bar / 2
+        } else {
+            bar
+        };
+        let close = end.saturating_sub(strong).max(lead);
+        Layout { lead, close, end }
+    }
+}
+
+/// `fillable[u]`: whether `u` units can be filled exactly with rhythm classes (0 can).
+pub fn fillable_table(len: usize) -> Vec<bool> {
+    let classes: Vec<usize> = RHYTHM_BEATS
+        .iter()
+        .map(|&b| units(b) as usize)
+        .filter(|&u| u > 0)
+        .collect();
+    let mut t = vec![false; len];
+    if let Some(z) = t.first_mut() {
+        *z = true;
+    }
+    for u in 1..len {
+        t[u] = classes.iter().any(|&c| c <= u && t[u - c]);
+    }
+    t
+}
+
+/// The notes of the call's last phrase (see the module's notes for the rule).
+pub fn last_phrase(call: &[Note]) -> &[Note] {
+    if call.len() < 2 {
+        return call;
+    }
+    let mut iois: Vec<f64> = call.windows(2).map(|w| w[1].onset - w[0].onset).collect();
+    let long = {
+        iois.sort_by(f64::total_cmp);
+        (2.0 * iois[iois.len() / 2]).max(1.0)
+    };
+    let last = call[call.len() - 1];
+    for i in (1..call.len()).rev() {
+        let ioi = call[i].onset - call[i - 1].onset;
+        if ioi >= long - 1e-9 && last.onset + last.duration - call[i].onset >= MIN_PHRASE_BEATS {
+            return &call[i..];
+        }
+    }
+    call
+}
+
+/// The whole bars a phrase spans, first onset to last end (1..=[`MAX_BARS`]).
+pub fn bars_of(phrase: &[Note], beats_per_bar: f64) -> u8 {
+    let (Some(first), Some(last)) = (phrase.first(), phrase.last()) else {
+        return 1;
+    };
+    let span = last.onset + last.duration.max(0.0) - first.onset;
+    let bars = (span / beats_per_bar).round();
+    if bars.is_finite() {
+        bars.clamp(1.0, MAX_BARS as f64) as u8
+    } else {
+        1
+    }
+}
+
+/// The pickup (beats before the bar line) a phrase starts with, 0 when it starts on or well
+/// before a bar line, or when nothing of it falls after that bar line.
+pub fn pickup_of(phrase: &[Note], beats_per_bar: f64) -> f64 {
+    let Some(first) = phrase.first() else {
+        return 0.0;
+    };
+    let in_bar = first.onset.rem_euclid(beats_per_bar);
+    let before = beats_per_bar - in_bar;
+    let crosses = phrase
+        .iter()
+        .any(|n| n.onset >= first.onset + before - 1e-6);
+    if in_bar > 1e-6 && before <= MAX_PICKUP_BEATS + 1e-9 && crosses {
+        before
+    } else {
+        0.0
+    }
+}
+
+/// The bar plan of an answer to `call` (onsets in beats from a bar line) with `settings`, or
+/// `None` when the settings ask for a length in notes or there is no call.
+pub fn plan(call: &[Note], settings: &SamplerSettings) -> Option<BarPlan> {
+    let last = call.last()?;
+    let bar = BEATS_PER_BAR;
+    let phrase = last_phrase(call);
+    let bars = match settings.phrase {
+        PhraseLength::Notes => return None,
+        PhraseLength::Bars(n) => n.clamp(1, MAX_BARS),
+        PhraseLength::FollowCall => bars_of(phrase, bar),
+    };
+    let mut start = last.onset + last.duration.max(0.0) + settings.gap_beats.max(0.0);
+    if settings.grid_beats > 0.0 {
+        start = (start / settings.grid_beats - 1e-6).ceil() * settings.grid_beats;
+    }
+    if !start.is_finite() {
+        return None;
+    }
+    Some(BarPlan {
+        start_in_bar: start.rem_euclid(bar),
+        beats_per_bar: bar,
+        bars,
+        pickup: pickup_of(phrase, bar),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn note(onset: f64, duration: f64) -> Note {
+        Note {
+            pitch: 60,
+            onset,
+            duration,
+            velocity: 90,
+        }
+    }
+
+    #[test]
+    fn the_last_phrase_starts_after_a_long_note_or_a_rest() {
+        // Two bars of quarters, a half note (a long note), then a bar and a half of eighths.
+        let mut call: Vec<Note> = (0..6).map(|i| note(i as f64, 0.9)).collect();
+        call.push(note(6.0, 1.9));
+        call.extend((0..12).map(|i| note(8.0 + 0.5 * i as f64, 0.45)));
+        let phrase = last_phrase(&call);
+        assert_eq!(phrase.len(), 12);
+        assert_eq!(phrase[0].onset, 8.0);
+        assert_eq!(bars_of(phrase, 4.0), 1, "5.95 beats round to 1 bar");
+        assert_eq!(pickup_of(phrase, 4.0), 0.0);
+        // Without the long note: one phrase of 4 bars.
+        let even: Vec<Note> = (0..16).map(|i| note(i as f64, 0.9)).collect();
+        assert_eq!(last_phrase(&even).len(), 16);
+        assert_eq!(bars_of(&even, 4.0), 4);
+    }
+
+    #[test]
+    fn a_pickup_is_an_upbeat_just_before_the_bar_line() {
+        let upbeat: Vec<Note> = [3.0, 3.5, 4.0, 5.0, 6.0].map(|o| note(o, 0.4)).to_vec();
+        assert_eq!(pickup_of(&upbeat, 4.0), 1.0);
+        let downbeat: Vec<Note> = [4.0, 5.0, 6.0].map(|o| note(o, 0.9)).to_vec();
+        assert_eq!(pickup_of(&downbeat, 4.0), 0.0);
+        let mid_bar: Vec<Note> = [2.0, 3.0, 4.0].map(|o| note(o, 0.9)).to_vec();
+        assert_eq!(
+            pickup_of(&mid_bar, 4.0),
+            0.0,
+            "two beats before is no pickup"
+        );
+    }
+
+    #[test]
+    fn layouts_close_on_the_last_strong_beat_of_the_last_bar() {
+        let plan = |start_in_bar, bars, pickup| BarPlan {
+            start_in_bar,
+            beats_per_bar: 4.0,
+            bars,
+            pickup,
+        };
+        let u = UNITS_PER_BEAT;
+        // From a bar line, two bars: the close is on beat 3 of bar 2.
+        assert_eq!(
+            plan(0.0, 2, 0.0).layout(),
+            Layout {
+                lead: 0,
+                close: 6 * u,
+                end: 8 * u
+            }
+        );
+        // Within beat 1: that bar counts as the first.
+        assert_eq!(plan(0.5, 2, 0.0).layout().end, 7 * u + u / 2);
+        // From beat 2: an upbeat bar, then two whole bars.
+        assert_eq!(plan(1.0, 2, 0.0).layout().end, 11 * u);
+        // From beat 4: an upbeat, then two whole bars.
+        assert_eq!(plan(3.0, 2, 0.0).layout().end, 9 * u);
+        // A one-beat pickup wanted, starting on beat 2: wait two beats.
+        let l = plan(1.0, 2, 1.0).layout();
+        assert_eq!((l.lead, l.end), (2 * u, 11 * u));
+        // A pickup wanted, starting on a bar line: wait three beats.
+        assert_eq!(plan(0.0, 1, 1.0).layout().lead, 3 * u);
+    }
+
+    #[test]
+    fn every_layout_span_can_be_filled_with_rhythm_classes() {
+        let t = fillable_table(200);
+        assert!(t[0] && t[3] && t[4] && t[6] && t[7]);
+        assert!(
+            !t[1] && !t[2] && !t[5],
+            "1/24, 1/12 and 5/24 beat cannot be played"
+        );
+        assert!(
+            t[8..].iter().all(|&f| f),
+            "from 1/3 beat on, every length can"
+        );
+    }
+
+    #[test]
+    fn plan_follows_the_call_or_the_bars_asked_for() {
+        let call: Vec<Note> = (0..16).map(|i| note(0.5 * i as f64, 0.45)).collect();
+        let mut s = SamplerSettings {
+            phrase: PhraseLength::FollowCall,
+            ..Default::default()
+        };
+        let p = plan(&call, &s).expect("a plan");
+        assert_eq!(p.bars, 2);
+        // The call ends at 7.95; a one-beat gap and the 1/16 grid start the answer at beat 9.
+        assert!((p.start_in_bar - 1.0).abs() < 1e-9, "{p:?}");
+        s.phrase = PhraseLength::Bars(3);
+        assert_eq!(plan(&call, &s).map(|p| p.bars), Some(3));
+        s.phrase = PhraseLength::Notes;
+        assert_eq!(plan(&call, &s), None);
+        assert_eq!(plan(&[], &SamplerSettings::default()), None);
+    }
+}
