@@ -148,25 +148,9 @@ impl Salience {
     /// `max_hops`, where it was still below a quarter of the way (in dB) from the valley to now.
     /// `None` when there was no clear rise (less than `min_rise_db`).
     pub fn rise_start(&self, pitch: u8, max_hops: usize, min_rise_db: f32) -> Option<usize> {
-        let now = self.value(pitch, 0)?;
-        let mut valley = now;
-        let mut valley_at = 0usize;
-        for ago in 1..=max_hops {
-            let Some(v) = self.value(pitch, ago) else {
-                break;
-            };
-            if v < valley {
-                valley = v;
-                valley_at = ago;
-            }
-        }
-        if now - valley < min_rise_db {
-            return None;
-        }
-        let threshold = valley + 0.25 * (now - valley);
-        (0..valley_at)
-            .rev()
-            .find(|&ago| self.value(pitch, ago).is_some_and(|v| v >= threshold))
+        // "Now" always lies above the quarter mark, so a rise always has its quarter crossing.
+        self.rise(pitch, max_hops, min_rise_db)
+            .map(|r| r.quarter_ago)
     }
 
     /// Hops of history kept.
