@@ -70,6 +70,20 @@ pub struct KeySignature {
 }
 
 impl KeySignature {
+    /// The relative key: A minor for C major, C major for A minor.
+    pub fn relative(self) -> KeySignature {
+        match self.mode {
+            Mode::Major => KeySignature {
+                tonic: (self.tonic + 9) % 12,
+                mode: Mode::Minor,
+            },
+            Mode::Minor => KeySignature {
+                tonic: (self.tonic + 3) % 12,
+                mode: Mode::Major,
+            },
+        }
+    }
+
     /// Scale degree (0–11 semitones above the tonic) of a pitch.
     #[inline]
     pub fn degree(&self, pitch: u8) -> u8 {

@@ -76,21 +76,15 @@ pub struct Polyphony {
 
 impl Polyphony {
     pub fn new(config: PolyphonyConfig) -> Self {
-        let candidates = (config.max_midi.saturating_sub(config.min_midi)) as usize + 1;
         let bin_hz = config.sample_rate / config.frame_len.max(1) as f32;
         let nyquist_bin = config.frame_len / 2;
-        let mut bins = vec![0u16; candidates * config.harmonics];
-        for c in 0..candidates {
-            let f0 = midi_to_hz((config.min_midi as usize + c) as f32);
-            for h in 0..config.harmonics {
-                let b = (f0 * (h + 1) as f32 / bin_hz).round() as usize;
-                if b >= 1 && b < nyquist_bin && b < u16::MAX as usize {
-                    if let Some(slot) = bins.get_mut(c * config.harmonics + h) {
-                        *slot = b as u16;
-                    }
-                }
-            }
-        }
+        let bins = super::salience::harmonic_bins(
+            config.sample_rate,
+            config.frame_len,
+            config.min_midi,
+            config.max_midi,
+            config.harmonics,
+        );
         Self {
             config,
             bins,

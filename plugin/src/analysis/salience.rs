@@ -49,21 +49,42 @@ pub struct Salience {
     filled: usize,
 }
 
+/// The FFT bin of each harmonic of each candidate pitch, `candidates × harmonics` (candidate
+/// `min_midi + c`, harmonic `h + 1` at `c * harmonics + h`); 0 where a harmonic falls outside
+/// 1..Nyquist. Made once, when an analysis stage is made (it allocates).
+pub fn harmonic_bins(
+    sample_rate: f32,
+    frame_len: usize,
+    min_midi: u8,
+    max_midi: u8,
+    harmonics: usize,
+) -> Vec<u16> {
+    let candidates = (max_midi.saturating_sub(min_midi)) as usize + 1;
+    let bin_hz = sample_rate / frame_len.max(1) as f32;
+    let nyquist_bin = frame_len / 2;
+    let mut bins = vec![0u16; candidates * harmonics];
+    for c in 0..candidates {
+        let f0 = midi_to_hz((min_midi as usize + c) as f32);
+        for h in 0..harmonics {
+            let b = (f0 * (h + 1) as f32 / bin_hz).round() as usize;
+            if b >= 1 && b < nyquist_bin && b < u16::MAX as usize {
+                bins[c * harmonics + h] = b as u16;
+            }
+        }
+    }
+    bins
+}
+
 impl Salience {
     pub fn new(config: SalienceConfig) -> Self {
         let candidates = (config.max_midi.saturating_sub(config.min_midi)) as usize + 1;
-        let bin_hz = config.sample_rate / config.frame_len.max(1) as f32;
-        let nyquist_bin = config.frame_len / 2;
-        let mut bins = vec![0u16; candidates * config.harmonics];
-        for c in 0..candidates {
-            let f0 = midi_to_hz((config.min_midi as usize + c) as f32);
-            for h in 0..config.harmonics {
-                let b = (f0 * (h + 1) as f32 / bin_hz).round() as usize;
-                if b >= 1 && b < nyquist_bin && b < u16::MAX as usize {
-                    bins[c * config.harmonics + h] = b as u16;
-                }
-            }
-        }
+        let bins = harmonic_bins(
+            config.sample_rate,
+            config.frame_len,
+            config.min_midi,
+            config.max_midi,
+            config.harmonics,
+        );
         Self {
             config,
             bins,
@@ -127,25 +148,9 @@ impl Salience {
     /// `max_hops`, where it was still below a quarter of the way (in dB) from the valley to now.
     /// `None` when there was no clear rise (less than `min_rise_db`).
     pub fn rise_start(&self, pitch: u8, max_hops: usize, min_rise_db: f32) -> Option<usize> {
-        let now = self.value(pitch, 0)?;
-        let mut valley = now;
-        let mut valley_at = 0usize;
-        for ago in 1..=max_hops {
-            let Some(v) = self.value(pitch, ago) else {
-                break;
-            };
-            if v < valley {
-                valley = v;
-                valley_at = ago;
-            }
-        }
-        if now - valley < min_rise_db {
-            return None;
-        }
-        let threshold = valley + 0.25 * (now - valley);
-        (0..valley_at)
-            .rev()
-            .find(|&ago| self.value(pitch, ago).is_some_and(|v| v >= threshold))
+        // "Now" always lies above the quarter mark, so a rise always has its quarter crossing.
+        self.rise(pitch, max_hops, min_rise_db)
+            .map(|r| r.quarter_ago)
     }
 
     /// Hops of history kept.

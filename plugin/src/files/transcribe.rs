@@ -126,6 +126,17 @@ impl AnalysisOutput for Collector {
 }
 
 impl Collector {
+    fn new(sample_rate: f64) -> Self {
+        Self {
+            sample_rate,
+            block_start: 0,
+            notes: Vec::new(),
+            open: None,
+            frames: 0,
+            polyphonic_frames: 0,
+        }
+    }
+
     fn close(&mut self, at_s: f64) {
         if let Some(i) = self.open.take() {
             if let Some(n) = self.notes.get_mut(i) {
@@ -159,14 +170,7 @@ pub fn transcribe_stats(
     tuning: &Tuning,
 ) -> (Vec<TranscribedNote>, f64) {
     let mut analyzer = Analyzer::with_tuning(sample_rate, tuning);
-    let mut collector = Collector {
-        sample_rate: analyzer.sample_rate() as f64,
-        block_start: 0,
-        notes: Vec::new(),
-        open: None,
-        frames: 0,
-        polyphonic_frames: 0,
-    };
+    let mut collector = Collector::new(analyzer.sample_rate() as f64);
     for chunk in samples.chunks(block.max(1)) {
         analyzer.process(chunk, &mut collector);
         collector.block_start += chunk.len() as u64;
@@ -199,14 +203,7 @@ pub fn transcribe_with_starts(
     Vec<crate::analysis::tracker::NoteStart>,
 ) {
     let mut analyzer = Analyzer::with_tuning(sample_rate, tuning);
-    let mut collector = Collector {
-        sample_rate: analyzer.sample_rate() as f64,
-        block_start: 0,
-        notes: Vec::new(),
-        open: None,
-        frames: 0,
-        polyphonic_frames: 0,
-    };
+    let mut collector = Collector::new(analyzer.sample_rate() as f64);
     let mut starts = Vec::new();
     let mut last = *analyzer.last_note_start();
     let tail = vec![0.0f32; analyzer.window_samples()];

@@ -92,16 +92,7 @@ pub fn chorale_key(voices: &[Vec<Note>]) -> Option<KeySignature> {
         .last()
         .and_then(|v| v.iter().max_by(|a, b| a.onset.total_cmp(&b.onset)))
         .map(|n| n.pitch % 12);
-    let relative = match key.mode {
-        Mode::Major => KeySignature {
-            tonic: (key.tonic + 9) % 12,
-            mode: Mode::Minor,
-        },
-        Mode::Minor => KeySignature {
-            tonic: (key.tonic + 3) % 12,
-            mode: Mode::Major,
-        },
-    };
+    let relative = key.relative();
     Some(match last_bass {
         Some(b) if b != key.tonic && b == relative.tonic => relative,
         _ => key,

@@ -23,16 +23,7 @@ pub fn melody_key(melody: &[Note]) -> Option<KeySignature> {
     if last == key.tonic {
         return Some(key);
     }
-    let relative = match key.mode {
-        Mode::Major => KeySignature {
-            tonic: (key.tonic + 9) % 12,
-            mode: Mode::Minor,
-        },
-        Mode::Minor => KeySignature {
-            tonic: (key.tonic + 3) % 12,
-            mode: Mode::Major,
-        },
-    };
+    let relative = key.relative();
     let fifth_below = KeySignature {
         tonic: (key.tonic + 5) % 12,
         mode: key.mode,
