@@ -592,6 +592,11 @@ impl Playback {
             }
             let length = (n.length_beats * s.length_scale).max(1.0 / 64.0);
             let on = start + (onset * spb).round() as u64;
+            if len > 0 && on == self.sched[len - 1].on {
+                // Quantised onto the previous note's onset: a melody never starts two notes at
+                // once (the sampler draws on the grid; this is the net). The later one goes.
+                continue;
+            }
             let off = on + ((length * spb).round() as u64).max(1);
             let pitch = (n.pitch as i32 + s.transpose).clamp(0, 127) as u8;
             // The model thread shaped the velocities on the player's dynamics (worker/perform.rs).
@@ -609,6 +614,15 @@ impl Playback {
         }
         // Notes in time order; a note never outlasts the next start of the same key.
         self.sched[..len].sort_unstable_by_key(|n| n.on);
+        // Out of order in the phrase, two notes may still share an onset: keep one.
+        let mut kept = 0;
+        for i in 0..len {
+            if kept == 0 || self.sched[i].on != self.sched[kept - 1].on {
+                self.sched[kept] = self.sched[i];
+                kept += 1;
+            }
+        }
+        let len = kept;
         if !phrase.legato {
             // Not legato: a note ends by the next onset, also after the grid moved that onset
             // earlier than the note's drawn end (issue 15: 150 ms notes on a 125 ms grid).
@@ -998,6 +1012,43 @@ mod tests {
             vec![OutKind::On, OutKind::On, OutKind::Off, OutKind::Off],
             "{out:?}"
         );
+    }
+
+    /// Host test `call_response`: onsets 1/6 and 1/3 beat both quantise to the 1/16 line at 1/4
+    /// beat, and two answer notes started at once. A melody never starts two notes on one
+    /// quantised onset: the later one is dropped (the sampler draws on the grid; this is the net).
+    #[test]
+    fn two_onsets_quantised_onto_one_line_never_sound_together() {
+        let s = Settings {
+            grid: Some(0.25),
+            ..Default::default()
+        };
+        let player = [(0, true, 60), (1000, false, 60)];
+        let notes = [
+            (62, 0.0, 1.0 / 6.0),
+            (64, 1.0 / 6.0, 1.0 / 6.0),
+            (65, 1.0 / 3.0, 0.5),
+            (67, 1.0, 0.5),
+        ];
+        for block in [1, 64, 4096] {
+            let out = simulate(block, 120.0, &player, phrase(1, 1000, &notes), 300_000, s);
+            assert!(balanced(&out), "{out:?}");
+            let ons: Vec<(u64, u8)> = out
+                .iter()
+                .filter(|e| e.1 == OutKind::On)
+                .map(|e| (e.0, e.3))
+                .collect();
+            assert!(
+                ons.windows(2).all(|w| w[1].0 > w[0].0),
+                "block {block}: two NoteOns at once: {ons:?}"
+            );
+            let keys: Vec<u8> = ons.iter().map(|o| o.1).collect();
+            assert_eq!(
+                keys,
+                vec![62, 64, 67],
+                "block {block}: the later of the two goes"
+            );
+        }
     }
 
     /// The answer and the player's thru notes on one channel: neither ends the other's note.

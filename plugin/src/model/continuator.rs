@@ -30,6 +30,10 @@ pub struct Continuator {
     stm_history: History,
     context: History,
     sampler: Sampler,
+    /// Beats after a grid line within which the call's end counts as on it, for the answer's bar
+    /// plan (the model thread sets one and a half samples at the tempo; see
+    /// [`super::phrase::LINE_TOLERANCE_BEATS`]).
+    line_tolerance: f64,
 }
 
 impl Continuator {
@@ -45,6 +49,16 @@ impl Continuator {
             stm_history: History::new(KeySignature::default()),
             context: History::new(KeySignature::default()),
             sampler: Sampler::default(),
+            line_tolerance: super::phrase::LINE_TOLERANCE_BEATS,
+        }
+    }
+
+    /// Sets how far (beats) after a grid line the call's end still counts as on it: the
+    /// playback counts a sample, so the model thread passes one and a half samples at the tempo
+    /// (the gap is rounded to whole samples too).
+    pub fn set_line_tolerance(&mut self, beats: f64) {
+        if beats.is_finite() && beats >= 0.0 {
+            self.line_tolerance = beats.min(0.01);
         }
     }
 
@@ -167,7 +181,7 @@ impl Continuator {
         // A phrase in bars is laid out from where the context's bars fall.
         let mut settings = *settings;
         if settings.plan.is_none() {
-            settings.plan = super::phrase::plan(context, &settings);
+            settings.plan = super::phrase::plan(context, &settings, self.line_tolerance);
         }
         self.sampler
             .sample_phrases(&mut self.predictor, &mut self.context, &settings, velocity)

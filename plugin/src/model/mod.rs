@@ -102,8 +102,9 @@ pub struct SamplerSettings {
     /// ([`phrase`]), `length_notes` then only capping it.
     pub phrase: PhraseLength,
     /// Where the answer will start after the player's last note ends: the pause (beats) and the
-    /// grid it is aligned to (beats; 0 = none), as the playback places it. Only planned phrases
-    /// use them.
+    /// grid it is aligned to (beats; 0 = none), as the playback places it. Planned phrases are
+    /// laid out from there; on a grid, only rhythms of whole grid steps are drawn (so no two
+    /// onsets are quantised onto one line).
     pub gap_beats: f64,
     pub grid_beats: f64,
     /// Factor on the probability of a pitch that would repeat one of the context's 4-interval

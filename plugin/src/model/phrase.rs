@@ -15,7 +15,7 @@
 //! planned bars (from its own bar line when it starts within a bar's first beat), and its last note starts on the last strong beat (the middle of a 4/4 bar, the
 //! bar line otherwise) and lasts to the end of the last bar.
 
-use super::note::RHYTHM_BEATS;
+use super::note::{N_RHYTHM, RHYTHM_BEATS};
 use super::{Note, PhraseLength, SamplerSettings};
 
 /// Units of time the layout counts in, per beat.
@@ -28,6 +28,43 @@ pub const MAX_BARS: u8 = 16;
 pub const MIN_PHRASE_BEATS: f64 = 2.0;
 /// An upbeat longer than this (beats) is not a pickup.
 pub const MAX_PICKUP_BEATS: f64 = 1.5;
+/// A time this little (beats) after a grid line counts as on it, when the caller knows no
+/// sample clock (the model thread passes one and a half samples at the tempo: the call's times
+/// are whole samples, and the playback counts a sample after a line as on it). 1e-4 beat is
+/// 0.6 samples at 174 bpm and 48 kHz.
+pub const LINE_TOLERANCE_BEATS: f64 = 1e-4;
+
+/// The first line of a `grid` (beats; 0 = none) at or after `beat`, a time within `tolerance`
+/// beats after a line counting as on it — as the playback places an answer.
+pub fn next_line(beat: f64, grid: f64, tolerance: f64) -> f64 {
+    if grid > 0.0 && grid.is_finite() {
+        ((beat - tolerance.max(0.0)) / grid).ceil() * grid
+    } else {
+        beat
+    }
+}
+
+/// The rhythm classes (bit `c` for class `c`) an answer on a `grid` (beats; 0 = none) may draw:
+/// those a whole number of grid steps long, so every onset stays on a line and no two notes are
+/// quantised onto one. Every class when there is no grid (or no class fits it).
+pub fn grid_classes(grid: f64) -> u64 {
+    let all = (1u64 << N_RHYTHM) - 1;
+    if !(grid > 0.0 && grid.is_finite()) {
+        return all;
+    }
+    let mut mask = 0;
+    for (c, &beats) in RHYTHM_BEATS.iter().enumerate() {
+        let steps = beats / grid;
+        if steps >= 1.0 - 1e-9 && (steps - steps.round()).abs() < 1e-9 {
+            mask |= 1 << c;
+        }
+    }
+    if mask == 0 {
+        all
+    } else {
+        mask
+    }
+}
 
 /// Where a planned answer falls in the bars.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -93,11 +130,14 @@ impl BarPlan {
     }
 }
 
-/// `fillable[u]`: whether `u` units can be filled exactly with rhythm classes (0 can).
-pub fn fillable_table(len: usize) -> Vec<bool> {
+/// `fillable[u]`: whether `u` units can be filled exactly with the rhythm classes of `classes`
+/// (a mask as [`grid_classes`] gives; 0 units always can).
+pub fn fillable_table(len: usize, classes: u64) -> Vec<bool> {
     let classes: Vec<usize> = RHYTHM_BEATS
         .iter()
-        .map(|&b| units(b) as usize)
+        .enumerate()
+        .filter(|&(c, _)| classes & (1 << c) != 0)
+        .map(|(_, &b)| units(b) as usize)
         .filter(|&u| u > 0)
         .collect();
     let mut t = vec![false; len];
@@ -163,8 +203,11 @@ pub fn pickup_of(phrase: &[Note], beats_per_bar: f64) -> f64 {
 }
 
 /// The bar plan of an answer to `call` (onsets in beats from a bar line) with `settings`, or
-/// `None` when the settings ask for a length in notes or there is no call.
-pub fn plan(call: &[Note], settings: &SamplerSettings) -> Option<BarPlan> {
+/// `None` when the settings ask for a length in notes or there is no call. The answer starts on
+/// the first grid line after the call's end and the gap, a time within `tolerance` beats after a
+/// line counting as on it (see [`LINE_TOLERANCE_BEATS`]); a pickup is a whole number of grid
+/// steps.
+pub fn plan(call: &[Note], settings: &SamplerSettings, tolerance: f64) -> Option<BarPlan> {
     let last = call.last()?;
     let bar = BEATS_PER_BAR;
     let phrase = last_phrase(call);
@@ -173,18 +216,24 @@ pub fn plan(call: &[Note], settings: &SamplerSettings) -> Option<BarPlan> {
         PhraseLength::Bars(n) => n.clamp(1, MAX_BARS),
         PhraseLength::FollowCall => bars_of(phrase, bar),
     };
-    let mut start = last.onset + last.duration.max(0.0) + settings.gap_beats.max(0.0);
-    if settings.grid_beats > 0.0 {
-        start = (start / settings.grid_beats - 1e-6).ceil() * settings.grid_beats;
-    }
+    let start = next_line(
+        last.onset + last.duration.max(0.0) + settings.gap_beats.max(0.0),
+        settings.grid_beats,
+        tolerance,
+    );
     if !start.is_finite() {
         return None;
+    }
+    let g = settings.grid_beats;
+    let mut pickup = pickup_of(phrase, bar);
+    if g > 0.0 && g.is_finite() {
+        pickup = (pickup / g).round() * g;
     }
     Some(BarPlan {
         start_in_bar: start.rem_euclid(bar),
         beats_per_bar: bar,
         bars,
-        pickup: pickup_of(phrase, bar),
+        pickup,
     })
 }
 
@@ -265,7 +314,7 @@ mod tests {
 
     #[test]
     fn every_layout_span_can_be_filled_with_rhythm_classes() {
-        let t = fillable_table(200);
+        let t = fillable_table(200, grid_classes(0.0));
         assert!(t[0] && t[3] && t[4] && t[6] && t[7]);
         assert!(
             !t[1] && !t[2] && !t[5],
@@ -274,6 +323,58 @@ mod tests {
         assert!(
             t[8..].iter().all(|&f| f),
             "from 1/3 beat on, every length can"
+        );
+        // On the 1/16 grid only whole sixteenths (6 units) can.
+        let t = fillable_table(200, grid_classes(0.25));
+        assert!((0..200).all(|u| t[u] == u.is_multiple_of(6)));
+    }
+
+    /// Host test `call_response` at 174 bpm: the call's stamps are whole samples, a fraction of
+    /// a sample off the beats, and the plan moved the answer a grid line later than the playback
+    /// starts it, so its bars were laid out a sixteenth off. Within the tolerance, a call end a
+    /// hair after a line plans the same answer as one exactly on it; a real sixteenth later does
+    /// not.
+    #[test]
+    fn a_call_a_fraction_of_a_sample_off_the_beat_plans_the_same_answer() {
+        let s = SamplerSettings {
+            phrase: PhraseLength::FollowCall,
+            ..Default::default()
+        };
+        let exact: Vec<Note> = (0..8).map(|i| note(1.0 + 0.5 * i as f64, 0.25)).collect();
+        // 174 bpm at 48 kHz: a sample is 6.0e-5 beat; stamps are off by up to half of one.
+        let stamped: Vec<Note> = exact
+            .iter()
+            .map(|n| note(n.onset + 2.5e-5, n.duration + 4e-6))
+            .collect();
+        let tolerance = 1.5 * 174.0 / 60.0 / 48_000.0;
+        assert_eq!(plan(&stamped, &s, tolerance), plan(&exact, &s, tolerance));
+        assert_eq!(
+            plan(&stamped, &s, LINE_TOLERANCE_BEATS),
+            plan(&exact, &s, tolerance)
+        );
+        let late: Vec<Note> = exact.iter().map(|n| note(n.onset + 0.25, 0.25)).collect();
+        assert_ne!(plan(&late, &s, tolerance), plan(&exact, &s, tolerance));
+        assert_eq!(next_line(5.75 + 9e-5, 0.25, tolerance), 5.75);
+        assert_eq!(next_line(5.75 + 2e-4, 0.25, tolerance), 6.0);
+        assert_eq!(next_line(5.7, 0.0, tolerance), 5.7);
+    }
+
+    #[test]
+    fn on_a_grid_only_whole_steps_are_drawn() {
+        let g16 = grid_classes(0.25);
+        for (c, &b) in RHYTHM_BEATS.iter().enumerate() {
+            let whole = (b * 4.0 - (b * 4.0).round()).abs() < 1e-9 && b >= 0.25;
+            assert_eq!(g16 & (1 << c) != 0, whole, "{b} beats on the 1/16 grid");
+        }
+        assert_eq!(grid_classes(0.0).count_ones() as usize, N_RHYTHM);
+        assert!(
+            grid_classes(1.0 / 3.0) & (1 << 3) != 0,
+            "a triplet eighth on 1/8T"
+        );
+        assert_eq!(
+            grid_classes(100.0).count_ones() as usize,
+            N_RHYTHM,
+            "none fits: all"
         );
     }
 
@@ -284,14 +385,20 @@ mod tests {
             phrase: PhraseLength::FollowCall,
             ..Default::default()
         };
-        let p = plan(&call, &s).expect("a plan");
+        let p = plan(&call, &s, LINE_TOLERANCE_BEATS).expect("a plan");
         assert_eq!(p.bars, 2);
         // The call ends at 7.95; a one-beat gap and the 1/16 grid start the answer at beat 9.
         assert!((p.start_in_bar - 1.0).abs() < 1e-9, "{p:?}");
         s.phrase = PhraseLength::Bars(3);
-        assert_eq!(plan(&call, &s).map(|p| p.bars), Some(3));
+        assert_eq!(
+            plan(&call, &s, LINE_TOLERANCE_BEATS).map(|p| p.bars),
+            Some(3)
+        );
         s.phrase = PhraseLength::Notes;
-        assert_eq!(plan(&call, &s), None);
-        assert_eq!(plan(&[], &SamplerSettings::default()), None);
+        assert_eq!(plan(&call, &s, LINE_TOLERANCE_BEATS), None);
+        assert_eq!(
+            plan(&[], &SamplerSettings::default(), LINE_TOLERANCE_BEATS),
+            None
+        );
     }
 }

@@ -8,7 +8,7 @@
 //! last strong beat on the tonic, third or fifth of the key.
 
 use super::note::{phase_class, rhythm_class, Event, N_RHYTHM, RHYTHM_BEATS};
-use super::phrase::{fillable_table, Layout, UNITS_PER_BEAT};
+use super::phrase::{fillable_table, grid_classes, Layout, UNITS_PER_BEAT};
 use super::predictor::{fast_exp2, fast_log2, Prediction, Predictor};
 use super::viewpoints::History;
 use super::{Note, Phrase, SamplerSettings};
@@ -42,8 +42,11 @@ pub struct Sampler {
     call_patterns: Vec<u32>,
     /// Pitches of the context's newest notes then of the phrase being drawn (anti-copy).
     line: Vec<u8>,
-    /// `fillable[u]`: whether `u` units of time can be filled with rhythm classes; made once.
+    /// `fillable[u]`: whether `u` units of time can be filled with the rhythm classes of
+    /// `fillable_classes`; made again only when the grid's classes change.
     fillable: Vec<bool>,
+    /// The rhythm classes (one bit each) `fillable` was made for: those of the grid.
+    fillable_classes: u64,
 }
 
 impl Default for Sampler {
@@ -55,7 +58,8 @@ impl Default for Sampler {
             weights: Vec::new(),
             call_patterns: Vec::with_capacity(COPY_WINDOW),
             line: Vec::with_capacity(COPY_WINDOW + 2 * MAX_PHRASE_NOTES),
-            fillable: fillable_table(MAX_PLAN_UNITS),
+            fillable: fillable_table(MAX_PLAN_UNITS, grid_classes(0.0)),
+            fillable_classes: grid_classes(0.0),
         }
     }
 }
@@ -105,6 +109,13 @@ impl Sampler {
             self.prediction = Prediction::new(lo, hi);
         }
         let base = history.len();
+        // On a grid, only rhythms of whole grid steps: what is drawn is what plays, and no two
+        // onsets are quantised onto one line.
+        let classes = grid_classes(settings.grid_beats);
+        if classes != self.fillable_classes {
+            self.fillable = fillable_table(MAX_PLAN_UNITS, classes);
+            self.fillable_classes = classes;
+        }
         let layout: Option<Layout> = settings.plan.map(|p| p.layout());
         let length = if layout.is_some() {
             crate::bridge::MAX_PHRASE_NOTES.min(MAX_PHRASE_NOTES)
@@ -272,7 +283,8 @@ impl Sampler {
                         let mut fallback = None;
                         for (c, (p, f)) in rhythm.iter_mut().zip(tilt_factors).enumerate() {
                             let next = at + class_units(c);
-                            let fits = next <= l.close
+                            let fits = classes & (1 << c) != 0
+                                && next <= l.close
                                 && self.fillable.get((l.close - next) as usize) == Some(&true);
                             if fits {
                                 *p *= f;
@@ -300,10 +312,18 @@ impl Sampler {
                     }
                     None => {
                         let mut rhythm = self.prediction.rhythm;
-                        for (p, f) in rhythm.iter_mut().zip(tilt_factors) {
-                            *p *= f;
+                        for (c, (p, f)) in rhythm.iter_mut().zip(tilt_factors).enumerate() {
+                            *p *= if classes & (1 << c) != 0 { f } else { 0.0 };
                         }
-                        let rtotal: f64 = rhythm.iter().sum();
+                        let mut rtotal: f64 = rhythm.iter().sum();
+                        if rtotal.is_nan() || rtotal <= 0.0 {
+                            // The model gives the grid's values nothing: its own, tilted.
+                            rhythm = self.prediction.rhythm;
+                            for (p, f) in rhythm.iter_mut().zip(tilt_factors) {
+                                *p *= f;
+                            }
+                            rtotal = rhythm.iter().sum();
+                        }
                         draw(
                             &rhythm,
                             rtotal,

@@ -464,3 +464,55 @@ fn the_temperature_still_runs_from_safe_to_wild() {
     let (safe, wild) = (bits(0.2, &mut c), bits(2.0, &mut c));
     assert!(wild > safe + 0.5, "safe {safe:.2} wild {wild:.2} bits/note");
 }
+
+/// Host test `call_response`: with a 1/16 grid the answer had two notes on one grid line (a
+/// 1/6-beat rhythm drawn, then both onsets quantised onto the same line). With a grid, every
+/// drawn onset is on it (relative to the answer's start, which the playback puts on the grid),
+/// whether the phrase is counted in notes or planned in bars; without one, anything goes.
+#[test]
+fn with_a_grid_every_drawn_onset_is_on_it() {
+    let mut c = Continuator::new(model());
+    let call = Note::eighths(&[60, 62, 64, 65, 67, 65, 64, 62], 90);
+    let mut off_grid_without = 0;
+    for grid in [0.25, 0.5, 1.0 / 3.0, 0.0] {
+        for phrase in [
+            PhraseLength::Notes,
+            PhraseLength::Bars(2),
+            PhraseLength::FollowCall,
+        ] {
+            for seed in 0..6 {
+                let s = SamplerSettings {
+                    phrase,
+                    grid_beats: grid,
+                    length_notes: 16,
+                    // Hot, as the plugin draws the rhythm: rare short values get drawn.
+                    temperature: 1.5,
+                    rhythm_temperature: 2.0,
+                    typical: true,
+                    seed,
+                    ..Default::default()
+                };
+                for p in c.continue_phrase(&call, None, &s) {
+                    assert!(p.notes.windows(2).all(|w| w[1].onset > w[0].onset));
+                    for n in &p.notes {
+                        if grid == 0.0 {
+                            let x = n.onset * 4.0;
+                            off_grid_without += usize::from((x - x.round()).abs() > 1e-6);
+                            continue;
+                        }
+                        let x = n.onset / grid;
+                        assert!(
+                            (x - x.round()).abs() < 1e-6,
+                            "grid {grid}, {phrase:?}: onset {} off the grid in {p:?}",
+                            n.onset
+                        );
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        off_grid_without > 0,
+        "control: without a grid, some onsets fall between 1/16 lines"
+    );
+}

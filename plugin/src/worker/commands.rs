@@ -16,7 +16,10 @@ pub(super) fn serve(
     while let Ok(cmd) = b.commands.try_recv() {
         changed = true;
         match cmd {
-            Command::Regenerate => b.dirty = true,
+            Command::Regenerate => {
+                b.dirty = true;
+                b.seed = super::draw::next_seed(b.seed);
+            }
             #[cfg(test)]
             Command::Crash => panic!("crash requested by a test"),
             Command::Next | Command::Previous | Command::Select(_) => {

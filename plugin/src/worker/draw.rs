@@ -61,6 +61,43 @@ pub fn sampler_settings(params: &ContinuoParams, key: Option<KeySignature>) -> S
     }
 }
 
+/// The seed after `seed` (the editor's Regenerate).
+pub(super) fn next_seed(seed: u64) -> u64 {
+    seed.wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407)
+}
+
+/// Steps of [`context_seed`]'s time grid per beat: far coarser than a sample at any tempo
+/// (stamps are whole samples), far finer than any rhythm.
+const SEED_STEPS_PER_BEAT: f64 = 96.0;
+
+/// The sampler's seed for `context`: `seed` mixed with the context in beats — each note's pitch,
+/// onset after the first note, and length, and the first onset's place in its bar, on a grid of
+/// 1/96 beat. The same call in beats gets the same seed at any tempo.
+pub fn context_seed(seed: u64, context: &[Note]) -> u64 {
+    let step = |beats: f64| {
+        let x = (beats * SEED_STEPS_PER_BEAT).round();
+        if x.is_finite() {
+            x as i64 as u64
+        } else {
+            0
+        }
+    };
+    let first = context.first().map_or(0.0, |n| n.onset);
+    let mut h = seed ^ 0xcbf2_9ce4_8422_2325;
+    let mut mix = |v: u64| {
+        h = (h ^ v).wrapping_mul(0x0100_0000_01b3);
+        h ^= h >> 29;
+    };
+    mix(step(first.rem_euclid(crate::model::phrase::BEATS_PER_BAR)));
+    for n in context {
+        mix(n.pitch as u64);
+        mix(step(n.onset - first));
+        mix(step(n.duration));
+    }
+    h
+}
+
 /// Whether candidates should be drawn now.
 pub(super) fn due(b: &mut Brain, params: &ContinuoParams, now: Instant) -> bool {
     if b.context.is_empty() {
@@ -96,13 +133,10 @@ pub(super) fn generate(b: &mut Brain, params: &ContinuoParams, now: Instant) {
         return;
     };
     let t0 = Instant::now();
-    b.seed = b
-        .seed
-        .wrapping_mul(6364136223846793005)
-        .wrapping_add(1442695040888963407);
     let mut s = settings;
-    s.seed = b.seed;
     let context: Vec<Note> = b.context.iter().copied().collect();
+    s.seed = context_seed(b.seed, &context);
+    c.set_line_tolerance(b.line_tolerance);
     let mut phrases = c.continue_phrase(&context, b.key.map(|k| k.0), &s);
     phrases.retain(|p| !p.notes.is_empty());
     b.generate_ms = t0.elapsed().as_secs_f64() * 1000.0;

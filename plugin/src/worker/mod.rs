@@ -116,7 +116,15 @@ pub struct Brain {
     seen_settings: Option<SamplerSettings>,
     settings_changed_at: Option<Instant>,
     dirty: bool,
+    /// The sampler's seed is this mixed with the context in beats ([`draw::context_seed`]), so
+    /// an answer is a function of the call, not of how many times the model thread happened to
+    /// draw while it came in (which depends on its timing, and so on the tempo). Advances with
+    /// the editor's Regenerate only.
     seed: u64,
+    /// Beats after a grid line within which the call's end counts as on it when the answer is
+    /// planned: one and a half samples at the block tempo (the playback counts one sample; the
+    /// call's times and the gap are whole samples). Updated at every step.
+    line_tolerance: f64,
     message: Option<String>,
     generate_ms: f64,
     /// Notes the short-term model has learnt this session.
@@ -172,6 +180,7 @@ impl Brain {
             settings_changed_at: None,
             dirty: false,
             seed: 0x5eed,
+            line_tolerance: crate::model::phrase::LINE_TOLERANCE_BEATS,
             message: None,
             generate_ms: 0.0,
             session_notes: 0,
@@ -447,6 +456,13 @@ pub fn step(
     changed |= styles::score(b);
     if b.model_source == ModelSource::BuiltIn {
         changed |= styles::follow(b, params);
+    }
+    let tempo = shared.tempo.load(std::sync::atomic::Ordering::Relaxed) as f64;
+    let rate = shared
+        .sample_rate
+        .load(std::sync::atomic::Ordering::Relaxed) as f64;
+    if tempo > 0.0 && rate > 0.0 && (tempo / rate).is_finite() {
+        b.line_tolerance = 1.5 * tempo.clamp(1.0, 1000.0) / 60.0 / rate;
     }
     if draw::due(b, params, now) {
         draw::generate(b, params, now);

@@ -139,8 +139,9 @@ pub fn performance(
 
 /// Where in the bar an answer to `context` is expected to start: after the last note's end and
 /// the gap, on the next grid line (as playback starts it), in the context's beats (whose bars are
-/// the audio thread's: the context only moves by whole bars).
-pub fn expected_start_in_bar(context: &[Note], gap: f64, grid: Option<f64>) -> f64 {
+/// the audio thread's: the context only moves by whole bars). A time within `tolerance` beats
+/// after a grid line counts as on it (see [`crate::model::phrase::LINE_TOLERANCE_BEATS`]).
+pub fn expected_start_in_bar(context: &[Note], gap: f64, grid: Option<f64>, tolerance: f64) -> f64 {
     let Some(end) = context
         .iter()
         .map(|n| n.onset + n.duration)
@@ -148,10 +149,7 @@ pub fn expected_start_in_bar(context: &[Note], gap: f64, grid: Option<f64>) -> f
     else {
         return 0.0;
     };
-    let mut start = end + gap.max(0.0);
-    if let Some(g) = grid.filter(|g| *g > 0.0) {
-        start = (start / g - 1e-6).ceil() * g;
-    }
+    let start = crate::model::phrase::next_line(end + gap.max(0.0), grid.unwrap_or(0.0), tolerance);
     if start.is_finite() {
         start.rem_euclid(BEATS_PER_BAR)
     } else {
@@ -248,6 +246,7 @@ pub(super) fn candidates(b: &mut Brain, params: &ContinuoParams) {
         &context,
         params.response.gap.value() as f64,
         params.response.grid.value().beats(),
+        b.line_tolerance,
     );
     let p = performance(params, &player, &context, start);
     b.legato = p.legato;

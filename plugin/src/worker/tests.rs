@@ -803,9 +803,9 @@ fn dynamics_follow_the_player_with_a_contour() {
 fn the_answer_start_in_the_bar_is_predicted_as_playback_starts_it() {
     let call = Note::eighths(&[60, 62, 64, 65, 67, 65, 64, 62], 80);
     // Last note: onset 3.5, 0.5 long: ends at 4.0; gap 1 beat: starts on beat 2 (1.0 in the bar).
-    let start = perform::expected_start_in_bar(&call, 1.0, Some(0.25));
+    let start = perform::expected_start_in_bar(&call, 1.0, Some(0.25), 1e-4);
     assert!((start - 1.0).abs() < 1e-9, "{start}");
-    let start = perform::expected_start_in_bar(&call, 0.3, Some(0.5));
+    let start = perform::expected_start_in_bar(&call, 0.3, Some(0.5), 1e-4);
     assert!((start - 0.5).abs() < 1e-9, "{start}");
     assert_eq!(perform::metrical_weight(0.0), 1.0);
     assert_eq!(perform::metrical_weight(2.0), 0.6);
@@ -1044,4 +1044,87 @@ fn a_chord_held_on_the_keyboard_is_recognised() {
     let spans: Vec<_> = s.brain().chords.recent().copied().collect();
     assert_eq!(spans.len(), 1);
     assert!(spans[0].end_s.unwrap() > spans[0].start_s);
+}
+
+// ---- Answers as a function of the call in beats (host tests call_response, issue 15) ----
+
+/// The host tests' call: eight staccato eighths from beat 1 (pitch, onset beat, length beats).
+const EIGHTHS: [(u8, f64, f64); 8] = [
+    (60, 1.0, 0.25),
+    (62, 1.5, 0.25),
+    (64, 2.0, 0.25),
+    (65, 2.5, 0.25),
+    (67, 3.0, 0.25),
+    (65, 3.5, 0.25),
+    (64, 4.0, 0.25),
+    (62, 4.5, 0.25),
+];
+
+/// [`EIGHTHS`] played at `bpm` (48 kHz, transport from beat 0, gap 1 beat, 1/16 grid, the
+/// plugin's defaults otherwise): the answer's notes as (NoteOn beat after the call's end, key,
+/// NoteOff beat after the call's end), and the NoteOn sample times.
+fn answer_to_eighths(bpm: f64) -> (Vec<(f64, u8, f64)>, Vec<u64>) {
+    let spb = 48_000.0 * 60.0 / bpm;
+    let at = |beat: f64| (beat * spb).round() as u64;
+    let notes: Vec<MidiIn> = EIGHTHS
+        .iter()
+        .flat_map(|&(pitch, onset, len)| {
+            [
+                (at(onset), true, pitch, 0.8),
+                (at(onset + len), false, pitch, 0.0),
+            ]
+        })
+        .collect();
+    let call_end = at(4.75);
+    let p = params(r#"{"source": "midi", "gap": 1.0, "grid": "1/16"}"#);
+    let mut s = Session::new(48_000.0, 512, p);
+    let out = s.run(&[], &notes, Some(bpm), call_end + at(12.0));
+    let beats = |t: u64| (t as f64 - call_end as f64) / spb;
+    let answer: Vec<&crate::session::SentEvent> =
+        out.iter().filter(|e| e.time > call_end).collect();
+    let mut notes = vec![];
+    for (i, on) in answer.iter().enumerate().filter(|(_, e)| e.on) {
+        let off = answer[i + 1..]
+            .iter()
+            .find(|e| !e.on && e.pitch == on.pitch)
+            .map_or(f64::NAN, |e| beats(e.time));
+        notes.push((beats(on.time), on.pitch, off));
+    }
+    let ons = answer.iter().filter(|e| e.on).map(|e| e.time).collect();
+    (notes, ons)
+}
+
+/// Host test `call_response` found it: at 120 bpm the answer to the eighths had D4 and E4
+/// together on one 1/16 line (a 1/6-beat rhythm drawn, then both onsets quantised onto one
+/// line). No two answer notes may start at once, at any tempo.
+#[test]
+fn no_two_answer_notes_start_together() {
+    for bpm in [120.0, 174.0, 90.0] {
+        let (notes, ons) = answer_to_eighths(bpm);
+        assert!(ons.len() >= 2, "{bpm} bpm: an answer {notes:?}");
+        for w in ons.windows(2) {
+            assert!(
+                w[1] > w[0],
+                "{bpm} bpm: two NoteOns at sample {}: {notes:?}",
+                w[0]
+            );
+        }
+    }
+}
+
+/// Host test `call_response` "same answer in beats across tempi": the same call in beats gets
+/// the same answer in beats (onsets, keys, lengths within a sample or two) at 120 and 174 bpm.
+#[test]
+fn the_same_call_in_beats_gets_the_same_answer_at_any_tempo() {
+    let (reference, _) = answer_to_eighths(120.0);
+    assert!(!reference.is_empty());
+    for bpm in [174.0, 97.0, 60.0] {
+        let (answer, _) = answer_to_eighths(bpm);
+        let same = answer.len() == reference.len()
+            && answer
+                .iter()
+                .zip(&reference)
+                .all(|(a, r)| a.1 == r.1 && (a.0 - r.0).abs() < 1e-3 && (a.2 - r.2).abs() < 1e-3);
+        assert!(same, "{bpm} bpm:\n  {answer:?}\n120 bpm:\n  {reference:?}");
+    }
 }
