@@ -130,6 +130,26 @@ impl BarPlan {
     }
 }
 
+/// For each rhythm class, the class of `classes` (a mask as [`grid_classes`] gives) nearest to it
+/// on a log scale: an answer on a grid plays a value off the grid as the nearest one on it (a
+/// triplet eighth as a sixteenth on the 1/16 grid, an eighth as a quarter on the 1/4 grid), so
+/// the grid changes the rhythm's values, not how busy it is.
+pub fn nearest_classes(classes: u64) -> [u8; N_RHYTHM] {
+    let mut map = [0u8; N_RHYTHM];
+    for (c, m) in map.iter_mut().enumerate() {
+        let l = RHYTHM_BEATS[c].log2();
+        let mut best = (f64::INFINITY, c);
+        for (k, &b) in RHYTHM_BEATS.iter().enumerate() {
+            let d = (b.log2() - l).abs();
+            if classes & (1 << k) != 0 && d < best.0 - 1e-12 {
+                best = (d, k);
+            }
+        }
+        *m = best.1 as u8;
+    }
+    map
+}
+
 /// `fillable[u]`: whether `u` units can be filled exactly with the rhythm classes of `classes`
 /// (a mask as [`grid_classes`] gives; 0 units always can).
 pub fn fillable_table(len: usize, classes: u64) -> Vec<bool> {
@@ -376,6 +396,15 @@ mod tests {
             N_RHYTHM,
             "none fits: all"
         );
+        let on_16 = nearest_classes(g16);
+        let class = |b: f64| RHYTHM_BEATS.iter().position(|&x| x == b).unwrap();
+        assert_eq!(on_16[class(1.0 / 6.0)] as usize, class(0.25));
+        assert_eq!(on_16[class(0.125)] as usize, class(0.25));
+        assert_eq!(on_16[class(0.375)] as usize, class(0.5));
+        assert_eq!(on_16[class(0.5)] as usize, class(0.5));
+        let on_4 = nearest_classes(grid_classes(1.0));
+        assert_eq!(on_4[class(0.5)] as usize, class(1.0), "eighths as quarters");
+        assert_eq!(on_4[class(1.5)] as usize, class(2.0));
     }
 
     #[test]

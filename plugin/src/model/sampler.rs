@@ -8,7 +8,7 @@
 //! last strong beat on the tonic, third or fifth of the key.
 
 use super::note::{phase_class, rhythm_class, Event, N_RHYTHM, RHYTHM_BEATS};
-use super::phrase::{fillable_table, grid_classes, Layout, UNITS_PER_BEAT};
+use super::phrase::{fillable_table, grid_classes, nearest_classes, Layout, UNITS_PER_BEAT};
 use super::predictor::{fast_exp2, fast_log2, Prediction, Predictor};
 use super::viewpoints::History;
 use super::{Note, Phrase, SamplerSettings};
@@ -47,6 +47,9 @@ pub struct Sampler {
     fillable: Vec<bool>,
     /// The rhythm classes (one bit each) `fillable` was made for: those of the grid.
     fillable_classes: u64,
+    /// For each rhythm class, the nearest one of `fillable_classes`: where its probability goes
+    /// on the grid (made with `fillable`).
+    on_grid: [u8; N_RHYTHM],
 }
 
 impl Default for Sampler {
@@ -60,6 +63,7 @@ impl Default for Sampler {
             line: Vec::with_capacity(COPY_WINDOW + 2 * MAX_PHRASE_NOTES),
             fillable: fillable_table(MAX_PLAN_UNITS, grid_classes(0.0)),
             fillable_classes: grid_classes(0.0),
+            on_grid: nearest_classes(grid_classes(0.0)),
         }
     }
 }
@@ -110,12 +114,24 @@ impl Sampler {
         }
         let base = history.len();
         // On a grid, only rhythms of whole grid steps: what is drawn is what plays, and no two
-        // onsets are quantised onto one line.
+        // onsets are quantised onto one line. A value off the grid gives its probability to the
+        // nearest one on it.
         let classes = grid_classes(settings.grid_beats);
         if classes != self.fillable_classes {
             self.fillable = fillable_table(MAX_PLAN_UNITS, classes);
             self.fillable_classes = classes;
+            self.on_grid = nearest_classes(classes);
         }
+        let on_grid = self.on_grid;
+        let fold = |rhythm: &mut [f64; N_RHYTHM]| {
+            for c in 0..N_RHYTHM {
+                let to = on_grid[c] as usize;
+                if to != c {
+                    rhythm[to] += rhythm[c];
+                    rhythm[c] = 0.0;
+                }
+            }
+        };
         let layout: Option<Layout> = settings.plan.map(|p| p.layout());
         let length = if layout.is_some() {
             crate::bridge::MAX_PHRASE_NOTES.min(MAX_PHRASE_NOTES)
@@ -280,6 +296,7 @@ impl Sampler {
                     }
                     Some(l) => {
                         let mut rhythm = self.prediction.rhythm;
+                        fold(&mut rhythm);
                         let mut fallback = None;
                         for (c, (p, f)) in rhythm.iter_mut().zip(tilt_factors).enumerate() {
                             let next = at + class_units(c);
@@ -312,18 +329,11 @@ impl Sampler {
                     }
                     None => {
                         let mut rhythm = self.prediction.rhythm;
-                        for (c, (p, f)) in rhythm.iter_mut().zip(tilt_factors).enumerate() {
-                            *p *= if classes & (1 << c) != 0 { f } else { 0.0 };
+                        fold(&mut rhythm);
+                        for (p, f) in rhythm.iter_mut().zip(tilt_factors) {
+                            *p *= f;
                         }
-                        let mut rtotal: f64 = rhythm.iter().sum();
-                        if rtotal.is_nan() || rtotal <= 0.0 {
-                            // The model gives the grid's values nothing: its own, tilted.
-                            rhythm = self.prediction.rhythm;
-                            for (p, f) in rhythm.iter_mut().zip(tilt_factors) {
-                                *p *= f;
-                            }
-                            rtotal = rhythm.iter().sum();
-                        }
+                        let rtotal: f64 = rhythm.iter().sum();
                         draw(
                             &rhythm,
                             rtotal,
