@@ -36,7 +36,7 @@ fn bench(c: &mut Criterion) {
         phrase: continuo::model::PhraseLength::Bars(2),
         typical: true,
         copy_penalty: 0.2,
-        rhythm_temperature: 2.0,
+        rhythm_temperature: 3.0,
         temperature: 0.75,
         top_p: 0.9,
         candidates: 8,

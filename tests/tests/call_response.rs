@@ -29,7 +29,21 @@ fn answer(entry: &'static PluginEntry, tempo: f64, block: usize) -> Answer {
 }
 
 fn answer_from(entry: &'static PluginEntry, tempo: f64, start_beat: f64, block: usize) -> Answer {
+    answer_with(entry, tempo, start_beat, block, &[])
+}
+
+/// [`answer_from`] with parameters set (id, text) before the call.
+fn answer_with(
+    entry: &'static PluginEntry,
+    tempo: f64,
+    start_beat: f64,
+    block: usize,
+    set: &[(&str, &str)],
+) -> Answer {
     let mut p = setup(entry, block);
+    for (id, text) in set {
+        p.set_text(id, text).unwrap();
+    }
     p.run(move |s| call_and_answer_from(s, tempo, start_beat, block, StopWhen::AnswerDone, 40.0))
         .unwrap()
         .unwrap()
@@ -48,7 +62,14 @@ fn call_response_off_grid(entry: &'static PluginEntry) {
 
 fn check_answer(entry: &'static PluginEntry, start_beat: f64) {
     let tempo = 120.0;
-    let a = answer_from(entry, tempo, start_beat, 512);
+    // A phrase of 8 notes (the default follows the call: see `default_answer_in_whole_bars`).
+    let a = answer_with(
+        entry,
+        tempo,
+        start_beat,
+        512,
+        &[("phrase-length", "Notes"), ("length", "8")],
+    );
     for n in &a.notes {
         eprintln!("{n}");
     }
@@ -96,6 +117,48 @@ fn check_answer(entry: &'static PluginEntry, start_beat: f64) {
         first - due,
         ms,
         pairs.len()
+    );
+}
+
+/// By default (*Phrase: Follow the call*) the answer spans as many whole bars as the call's last
+/// phrase: [`CALL`] runs from beat 1 to 4.75 (one bar, rounded); its answer starts after the
+/// gap at beat 5.75, counts its bar from the bar line at beat 8 and closes on beat 3 of that bar
+/// (beat 10), its last note ending by the bar line at beat 12. Every note on the 1/16 grid, no
+/// two at once.
+fn default_answer_in_whole_bars(entry: &'static PluginEntry) {
+    let a = answer_from(entry, 120.0, 0.0, 512);
+    assert!(a.violations.is_empty(), "output events: {:?}", a.violations);
+    let mut pairs = pair_notes(&a.answer, false).unwrap_or_else(|e| panic!("balanced answer: {e}"));
+    pairs.sort_by_key(|p| p.0);
+    assert!(pairs.len() >= 2, "an answer of a few notes: {pairs:?}");
+    let beat = |t: u64| a.beat_at(t);
+    let tol = 1.0 / a.spb + 1e-9;
+    for w in pairs.windows(2) {
+        assert!(w[1].0 > w[0].0, "two notes at once: {pairs:?}");
+    }
+    for p in &pairs {
+        let b = beat(p.0) * 4.0;
+        assert!(
+            (b - b.round()).abs() <= 4.0 * tol,
+            "NoteOn at beat {} off the 1/16 grid",
+            b / 4.0
+        );
+    }
+    let first = beat(pairs[0].0);
+    let last = pairs.last().unwrap();
+    let (last_on, last_off) = (beat(last.0), beat(last.1));
+    eprintln!(
+        "RESULT default phrase: {} notes, first at beat {first:.3}, last at beat {last_on:.3}          until {last_off:.3}",
+        pairs.len()
+    );
+    assert!(first >= 5.75 - tol, "after the gap: {first}");
+    assert!(
+        (last_on - 10.0).abs() <= tol,
+        "closes on beat 3 of the bar from beat 8: {last_on}"
+    );
+    assert!(
+        last_off <= 12.0 + tol,
+        "the close ends by the bar line at 12: {last_off}"
     );
 }
 
@@ -610,6 +673,7 @@ fn call_and_response() {
     run_cases(&[
         ("call & response", call_response),
         ("call & response off the grid", call_response_off_grid),
+        ("default answer in whole bars", default_answer_in_whole_bars),
         ("no transport: internal tempo", internal_tempo),
         ("transport loop jumps", transport_loop),
         ("one-note call (control)", one_note_call),

@@ -19,7 +19,20 @@ pub const THROTTLE: Duration = Duration::from_millis(400);
 
 /// The rhythm is drawn this much hotter than the pitch (chosen with `continuo eval-answers
 /// --split tune`; see the README).
-pub const RHYTHM_TEMPERATURE: f32 = 2.0;
+pub const RHYTHM_TEMPERATURE: f32 = 3.0;
+
+/// [`RHYTHM_TEMPERATURE`], or the environment's `CONTINUO_RHYTHM_TEMPERATURE` (read once) when
+/// tuning with `continuo eval-answers`.
+pub fn rhythm_temperature() -> f32 {
+    static T: std::sync::OnceLock<f32> = std::sync::OnceLock::new();
+    *T.get_or_init(|| {
+        std::env::var("CONTINUO_RHYTHM_TEMPERATURE")
+            .ok()
+            .and_then(|v| v.parse::<f32>().ok())
+            .filter(|t| t.is_finite() && *t > 0.0)
+            .unwrap_or(RHYTHM_TEMPERATURE)
+    })
+}
 
 /// The sampler settings the parameters ask for.
 pub fn sampler_settings(params: &ContinuoParams, key: Option<KeySignature>) -> SamplerSettings {
@@ -56,7 +69,7 @@ pub fn sampler_settings(params: &ContinuoParams, key: Option<KeySignature>) -> S
         grid_beats: params.response.grid.value().beats().unwrap_or(0.0),
         copy_penalty: params.model.echo.value(),
         typical: true,
-        rhythm_temperature: RHYTHM_TEMPERATURE,
+        rhythm_temperature: rhythm_temperature(),
         plan: None,
     }
 }
