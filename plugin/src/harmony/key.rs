@@ -76,14 +76,21 @@ mod tests {
 
     #[test]
     fn chords_move_an_ambiguous_melody_to_their_key() {
-        // E G E G ... ending on E: melody alone is E minor; under C major chords (C, G) the
-        // notes and chords together say C major... unless the last-note rule (E is no
-        // neighbour's tonic of C major) — so end on C.
-        let m = line(&[64, 67, 64, 67, 64, 67, 64, 60]);
+        // E and G alternating, ending on E: alone, E minor. Under C F G C chords (F natural:
+        // no E minor) notes and chords together say C major, and E is no neighbour's tonic.
+        let m = line(&[64, 67, 64, 67, 64, 67, 64, 64]);
         let alone = melody_key(&m).unwrap();
-        let c = Chord::new(0, Quality::Major);
-        let g = Chord::new(7, Quality::Major);
-        let with = key_with_chords(&m, &[c, g, c, g, c, g, c, c]).unwrap();
+        assert_eq!(
+            alone,
+            KeySignature {
+                tonic: 4,
+                mode: Mode::Minor
+            }
+        );
+        let [c, f, g] = [0, 5, 7].map(|r| Chord::new(r, Quality::Major));
+        // Four beats of melody under 24 beats of chords (the melody over and over).
+        let chords: Vec<Chord> = [c, f, g, c].repeat(6);
+        let with = key_with_chords(&m, &chords).unwrap();
         assert_eq!(
             with,
             KeySignature {
@@ -94,6 +101,7 @@ mod tests {
         // Without chords it is the melody's key.
         assert_eq!(key_with_chords(&m, &[]), Some(alone));
         assert_eq!(key_with_chords(&[], &[c]), None);
+        assert_eq!(key_with_chords(&m, &[Chord::None; 4]), Some(alone));
     }
 
     fn line(pitches: &[u8]) -> Vec<Note> {

@@ -1189,6 +1189,10 @@ mod tests {
     }
 
     fn toy_model() -> HarmonyModel {
+        toy_model_with(Settings::default())
+    }
+
+    fn toy_model_with(settings: Settings) -> HarmonyModel {
         let ex = toy_examples();
         HarmonyModel::train(
             ex.iter().map(|(key, m, c)| Example {
@@ -1196,7 +1200,7 @@ mod tests {
                 melody: m,
                 chords: c,
             }),
-            Settings::default(),
+            settings,
             "toy".into(),
             vec![],
         )
@@ -1229,7 +1233,12 @@ mod tests {
 
     #[test]
     fn file_round_trip_and_bad_files() {
-        let model = toy_model();
+        // Every chord a class and no L1, so the toy classifier keeps weights.
+        let model = toy_model_with(Settings {
+            context_l1: 0.0,
+            context_min_count: 1.0,
+            ..Settings::default()
+        });
         let json = serde_json::to_string(&model.file).unwrap();
         let back: ModelFile = serde_json::from_str(&json).unwrap();
         let again = HarmonyModel::from_file(back).unwrap();
@@ -1239,6 +1248,15 @@ mod tests {
         assert!(HarmonyModel::from_file(bad)
             .unwrap_err()
             .contains("out of range"));
+        // A version-1 file (no context classifier) still loads, the classifier off.
+        let mut old = model.file.clone();
+        old.version = 1;
+        old.context = ContextFile::default();
+        let old = HarmonyModel::from_file(old).unwrap();
+        assert!(old.context.is_none() && model.context.is_some());
+        let mut bad = model.file.clone();
+        bad.context.weights.push((0, 0, 0, u16::MAX, 1));
+        assert!(HarmonyModel::from_file(bad).is_err());
         let mut bad = model.file.clone();
         bad.version = 99;
         assert!(HarmonyModel::from_file(bad).is_err());
@@ -1312,6 +1330,12 @@ mod built_in_tests {
     fn the_built_in_model_loads_and_ends_a_tune_on_its_tonic() {
         let model = embedded().expect("assets/model/harmony/chorales.json.gz loads");
         assert!(model.file.beats > 10_000, "{}", model.file.beats);
+        // The context classifier is in, and sparse (the file stays tens of kB).
+        let weights = model.file.context.weights.len();
+        assert!(
+            model.context.is_some() && (100..30_000).contains(&weights),
+            "{weights}"
+        );
         // "Twinkle, twinkle" in C, a quarter note a beat, the last note held.
         let pitches = [
             60u8, 60, 67, 67, 69, 69, 67, 67, 65, 65, 64, 64, 62, 62, 60, 60,
