@@ -138,8 +138,8 @@ pub fn features(
     if set.has(FeatureSet::WINDOW) {
         let mut heard = [0f32; 12];
         let ahead = if causal { 0 } else { REACH };
-        for b in t.saturating_sub(REACH)..=(t + ahead).min(rel.len().saturating_sub(1)) {
-            let beat = &rel[b];
+        let (first, last) = (t.saturating_sub(REACH), t + ahead);
+        for (b, beat) in rel.iter().enumerate().take(last + 1).skip(first) {
             if let Some(d) = beat.on_beat {
                 heard[d as usize % 12] += 1.0;
             }
