@@ -9,6 +9,7 @@
 
 pub mod chorale;
 pub mod chord;
+pub mod context;
 pub mod eval;
 pub mod hearing;
 pub mod key;

@@ -22,6 +22,7 @@
 //! The model is small: sparse counts in a serde file (JSON, gzip), the probabilities made at load.
 
 use super::chord::{Chord, Quality, VOCABULARY_SIZE};
+use super::context::{features, Context, ContextFile, FeatureSet, Sequence, Training, REACH};
 use crate::model::Note;
 use crate::music::{KeySignature, Mode};
 use serde::{Deserialize, Serialize};
@@ -32,8 +33,8 @@ pub const STATES: usize = VOCABULARY_SIZE;
 pub const PLACES: usize = 4;
 /// The `format` field of a harmony model file.
 pub const FORMAT: &str = "continuo-harmony-model";
-/// The version this build writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+/// The version this build writes (it reads 1, without the context classifier, too).
+pub const FORMAT_VERSION: u32 = 2;
 
 /// What the melody does in one beat, in absolute pitch classes.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -114,6 +115,33 @@ pub struct Settings {
     pub use_bar_place: bool,
     /// Weight of the neighbouring beats' melody notes' log-likelihood (previous and next).
     pub neighbour_weight: f32,
+    /// Weight of the HMM's own melody observations (on-beat, off-beat, neighbours).
+    pub generative_weight: f32,
+    /// Weight of the context classifier's scaled likelihood ([`super::context`]); 0 = off.
+    pub context_weight: f32,
+    /// How much of the chord's prior the classifier's posterior is divided by (1 = the scaled
+    /// likelihood P(chord | melody) / P(chord), 0 = the posterior itself).
+    pub context_prior: f32,
+    /// Training: the classifier's L2 penalty.
+    pub context_l2: f32,
+    /// Training: the classifier's passes over the data.
+    pub context_epochs: f32,
+    /// Training: whether the offline classifier knows the melody's last two beats (the cadence).
+    pub use_end: bool,
+    /// Training: the classifier's L1 penalty (sparsity: the file's size).
+    pub context_l1: f32,
+    /// Training: context weights smaller than this are left out of the file.
+    pub context_prune: f32,
+    /// Training: chords seen fewer times than this in a mode are no classes of the classifier.
+    pub context_min_count: f32,
+    /// Training: more context features, a bit mask ([`super::context::FeatureSet`]).
+    pub extra_features: f32,
+    /// Decoding: choose the beat's major/minor triad by the summed probability of the chords
+    /// that reduce to it (C, C7, Cmaj7 count together), then the likeliest chord of that triad.
+    pub pool_major_minor: bool,
+    /// Training: the key the examples are read in: 0 the chorale's (all voices), 1 the
+    /// soprano's (as at inference), 2 both (each chorale twice).
+    pub train_key: f32,
 }
 
 impl Default for Settings {
@@ -125,11 +153,31 @@ impl Default for Settings {
             transition_weight: 1.0,
             use_bar_place: true,
             neighbour_weight: 0.0,
+            generative_weight: 0.3,
+            context_weight: 1.5,
+            context_prior: 0.0,
+            context_l2: 1e-4,
+            context_epochs: 8.0,
+            use_end: false,
+            context_l1: 0.03,
+            context_prune: 0.1,
+            context_min_count: 20.0,
+            extra_features: 7.0,
+            pool_major_minor: true,
+            train_key: 1.0,
         }
     }
 }
 
 impl Settings {
+    /// The context classifier's optional features.
+    pub fn feature_set(&self) -> FeatureSet {
+        FeatureSet {
+            use_end: self.use_end,
+            extra: self.extra_features.round().clamp(0.0, 255.0) as u32,
+        }
+    }
+
     /// Sets one setting by name (for `--set NAME=VALUE`).
     pub fn set(&mut self, name: &str, value: &str) -> anyhow::Result<()> {
         let v: f32 = value
@@ -145,9 +193,23 @@ impl Settings {
             "transition_weight" => self.transition_weight = v,
             "use_bar_place" => self.use_bar_place = v != 0.0,
             "neighbour_weight" => self.neighbour_weight = v,
+            "generative_weight" => self.generative_weight = v,
+            "context_weight" => self.context_weight = v,
+            "context_prior" => self.context_prior = v,
+            "context_l2" => self.context_l2 = v,
+            "context_epochs" => self.context_epochs = v,
+            "use_end" => self.use_end = v != 0.0,
+            "extra_features" => self.extra_features = v,
+            "context_prune" => self.context_prune = v,
+            "context_l1" => self.context_l1 = v,
+            "context_min_count" => self.context_min_count = v,
+            "pool_major_minor" => self.pool_major_minor = v != 0.0,
+            "train_key" => self.train_key = v,
             _ => anyhow::bail!(
                 "unknown setting {name:?} (transition_smoothing, emission_smoothing, \
-                 off_beat_weight, transition_weight, use_bar_place, neighbour_weight)"
+                 off_beat_weight, transition_weight, use_bar_place, neighbour_weight, \
+                 generative_weight, context_weight, context_prior, context_l2, context_l1, context_epochs, \
+                 use_end, context_prune, context_min_count, extra_features, pool_major_minor, train_key)"
             ),
         }
         Ok(())
@@ -204,6 +266,9 @@ pub struct ModelFile {
     pub settings: Settings,
     /// The counts.
     pub counts: Counts,
+    /// The context classifier's weights (empty in version 1 files: the classifier is off).
+    #[serde(default)]
+    pub context: ContextFile,
 }
 
 /// A trained model, probabilities ready (allocated at load, about 0.5 MB).
@@ -225,6 +290,12 @@ pub struct HarmonyModel {
     log_previous: [Vec<f32>; 2],
     /// log P(next beat's on-beat degree | state) [mode][state * 12 + degree].
     log_next: [Vec<f32>; 2],
+    /// log P(state) per mode (the chord's prior the classifier's posterior is divided by).
+    log_prior: [Vec<f32>; 2],
+    /// The context classifier (`None` when the file has none).
+    context: Option<Context>,
+    /// Each state's major/minor triad (its own index for chords without one, and N).
+    triad_of: Vec<usize>,
 }
 
 fn mode_index(mode: Mode) -> usize {
@@ -346,8 +417,37 @@ impl HarmonyModel {
         provenance: String,
         trained_on: Vec<String>,
     ) -> HarmonyModel {
+        let examples: Vec<Example<'a>> = examples.into_iter().collect();
+        let sequences: Vec<Sequence> = examples
+            .iter()
+            .map(|ex| Sequence {
+                mode: mode_index(ex.key.mode),
+                melody: ex.melody.iter().map(|b| b.relative(ex.key.tonic)).collect(),
+                states: ex
+                    .chords
+                    .iter()
+                    .map(|c| relative_state(*c, ex.key.tonic))
+                    .collect(),
+            })
+            .collect();
+        let context = if settings.context_weight > 0.0 {
+            Context::train(
+                &sequences,
+                Training {
+                    l2: settings.context_l2,
+                    epochs: settings.context_epochs.round().clamp(1.0, 100.0) as usize,
+                    set: settings.feature_set(),
+                    prune: settings.context_prune,
+                    l1: settings.context_l1,
+                    min_count: settings.context_min_count.round().clamp(1.0, 1e6) as u32,
+                },
+            )
+        } else {
+            ContextFile::default()
+        };
         let (counts, beats) = Counts::from_examples(examples);
         let file = ModelFile {
+            context,
             format: FORMAT.to_string(),
             version: FORMAT_VERSION,
             provenance,
@@ -371,7 +471,7 @@ impl HarmonyModel {
         if file.format != FORMAT {
             return Err(format!("not a harmony model (format {:?})", file.format));
         }
-        if file.version != FORMAT_VERSION {
+        if !(1..=FORMAT_VERSION).contains(&file.version) {
             return Err(format!(
                 "harmony model version {}; this build reads {FORMAT_VERSION}",
                 file.version
@@ -505,6 +605,12 @@ impl HarmonyModel {
             }
         }
         let [log_on_beat, log_off_beat, log_previous, log_next] = logs;
+        let log_prior = freq.map(|f| f.iter().map(|p| p.ln() as f32).collect());
+        let context = if file.context.weights.is_empty() {
+            None
+        } else {
+            Some(Context::from_file(&file.context)?)
+        };
         let transition = log_transition
             .clone()
             .map(|per_place| per_place.map(|t| t.into_iter().map(f32::exp).collect()));
@@ -517,6 +623,16 @@ impl HarmonyModel {
             log_off_beat,
             log_previous,
             log_next,
+            log_prior,
+            context,
+            triad_of: (0..STATES)
+                .map(|s| match Chord::from_index(s) {
+                    Chord::Some { root, quality } => quality
+                        .major_minor()
+                        .map_or(s, |q| Chord::new(root, q).index()),
+                    Chord::None => s,
+                })
+                .collect(),
         })
     }
 
@@ -579,7 +695,73 @@ impl HarmonyModel {
                 }
             }
         }
-        l
+        l * self.file.settings.generative_weight
+    }
+
+    /// The state to output from the beat's state probabilities (not necessarily normalised):
+    /// the likeliest, or with [`Settings::pool_major_minor`] the likeliest of the likeliest
+    /// major/minor triad's chords.
+    fn choose(&self, probs: &[f32]) -> usize {
+        if !self.file.settings.pool_major_minor {
+            return argmax(probs);
+        }
+        let mut pooled = [0f32; STATES];
+        for (s, p) in probs.iter().enumerate() {
+            pooled[self.triad_of[s]] += p;
+        }
+        let group = argmax(&pooled);
+        let mut best = (group, f32::NEG_INFINITY);
+        for (s, p) in probs.iter().enumerate() {
+            if self.triad_of[s] == group && *p > best.1 {
+                best = (s, *p);
+            }
+        }
+        best.0
+    }
+
+    /// Whether the context classifier is in use.
+    fn context_in_use(&self) -> Option<&Context> {
+        self.context
+            .as_ref()
+            .filter(|_| self.file.settings.context_weight > 0.0)
+    }
+
+    /// Adds the context classifier's scaled log-likelihood (posterior `post` over prior) to a
+    /// beat's log-observations.
+    fn add_context(&self, m: usize, post: &[f32], row: &mut [f32]) {
+        let set = self.file.settings;
+        for ((e, p), prior) in row.iter_mut().zip(post).zip(&self.log_prior[m]) {
+            *e += set.context_weight * (p - set.context_prior * prior);
+        }
+    }
+
+    /// log P(melody | state) of every beat offline, `[t * STATES + state]`: the HMM's own
+    /// observations and the offline context classifier's.
+    fn offline_emissions(
+        &self,
+        melody: &[BeatMelody],
+        key: KeySignature,
+        first_place: usize,
+    ) -> Vec<f32> {
+        let m = mode_index(key.mode);
+        let rel: Vec<BeatMelody> = melody.iter().map(|b| b.relative(key.tonic)).collect();
+        let mut out = vec![0f32; rel.len() * STATES];
+        let mut feats = Vec::new();
+        let mut post = vec![0f32; STATES];
+        for (t, b) in rel.iter().enumerate() {
+            let row = &mut out[t * STATES..(t + 1) * STATES];
+            for (s, e) in row.iter_mut().enumerate() {
+                *e = self.log_emission(m, s, b, true);
+            }
+            if let Some(ctx) = self.context_in_use() {
+                let place = (first_place + t) % PLACES;
+                let set = self.file.settings.feature_set();
+                features(&rel, t, place, false, set, &mut feats);
+                ctx.log_posterior(m, false, &feats, &mut post);
+                self.add_context(m, &post, row);
+            }
+        }
+        out
     }
 
     /// The chord of each beat of `melody` in `key`, knowing the whole melody: on each beat the
@@ -598,13 +780,9 @@ impl HarmonyModel {
         }
         let m = mode_index(key.mode);
         // Emission probabilities, scaled per beat (the scale cancels in the posterior).
-        let mut emission = vec![0f32; n * STATES];
-        for (t, beat) in melody.iter().enumerate() {
-            let rel = beat.relative(key.tonic);
+        let mut emission = self.offline_emissions(melody, key, first_place);
+        for t in 0..n {
             let row = &mut emission[t * STATES..(t + 1) * STATES];
-            for (s, e) in row.iter_mut().enumerate() {
-                *e = self.log_emission(m, s, &rel, true);
-            }
             let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
             row.iter_mut().for_each(|e| *e = (*e - max).exp());
         }
@@ -652,7 +830,7 @@ impl HarmonyModel {
             for (s, p) in post.iter_mut().enumerate() {
                 *p = alpha[t * STATES + s] * beta[s];
             }
-            states[t] = argmax(&post);
+            states[t] = self.choose(&post);
             if t == 0 {
                 break;
             }
@@ -689,9 +867,9 @@ impl HarmonyModel {
             return Vec::new();
         }
         let m = mode_index(key.mode);
-        let rel: Vec<BeatMelody> = melody.iter().map(|b| b.relative(key.tonic)).collect();
+        let emission = self.offline_emissions(melody, key, first_place);
         let mut score: Vec<f32> = (0..STATES)
-            .map(|s| self.log_start[m][s] + self.log_emission(m, s, &rel[0], true))
+            .map(|s| self.log_start[m][s] + emission[s])
             .collect();
         let mut back = vec![0u8; n * STATES];
         let mut next = vec![0f32; STATES];
@@ -705,7 +883,7 @@ impl HarmonyModel {
                         best = (v, from);
                     }
                 }
-                next[to] = best.0 + self.log_emission(m, to, &rel[t], true);
+                next[to] = best.0 + emission[t * STATES + to];
                 back[t * STATES + to] = best.1 as u8;
             }
             std::mem::swap(&mut score, &mut next);
@@ -759,7 +937,8 @@ pub fn embedded() -> anyhow::Result<&'static HarmonyModel> {
 }
 
 /// The causal harmoniser's state between beats: the probability of each chord given the melody
-/// so far (forward filtering). Allocated once; each beat costs 121 × 121 multiply-adds.
+/// so far (forward filtering). Allocated once; each beat costs 121 × 121 multiply-adds and the
+/// context classifier's few hundred.
 pub struct LiveHarmoniser<'a> {
     /// The model.
     model: &'a HarmonyModel,
@@ -769,6 +948,18 @@ pub struct LiveHarmoniser<'a> {
     belief: Option<Vec<f32>>,
     /// log P(state of the coming beat | melody before it), filled by [`Self::chord_at_beat`].
     predicted: Vec<f32>,
+    /// The last [`REACH`] finished beats, key-relative, oldest first, then the coming beat as
+    /// known at its start (the context classifier's window).
+    window: [BeatMelody; REACH + 1],
+    /// How many of `window`'s first [`REACH`] slots hold finished beats.
+    known: usize,
+    /// The coming beat's context log-posterior (from [`Self::chord_at_beat`], reused by
+    /// [`Self::beat_done`]); empty while the classifier is off.
+    context: Vec<f32>,
+    /// Scratch: the classifier's active features.
+    features: Vec<(u16, f32)>,
+    /// Scratch: the scores of the states.
+    scores: Vec<f32>,
 }
 
 impl<'a> LiveHarmoniser<'a> {
@@ -779,6 +970,11 @@ impl<'a> LiveHarmoniser<'a> {
             key,
             belief: None,
             predicted: vec![0.0; STATES],
+            window: [BeatMelody::default(); REACH + 1],
+            known: 0,
+            context: Vec::with_capacity(STATES),
+            features: Vec::with_capacity(64),
+            scores: vec![0.0; STATES],
         }
     }
 
@@ -803,22 +999,54 @@ impl<'a> LiveHarmoniser<'a> {
             next: None,
             ..beat.relative(self.key.tonic)
         };
-        let scores: Vec<f32> = (0..STATES)
-            .map(|s| self.predicted[s] + model.log_emission(m, s, &mel, false))
-            .collect();
-        absolute_chord(argmax(&scores), self.key.tonic)
+        self.context.clear();
+        if let Some(ctx) = model.context_in_use() {
+            self.window[self.known] = mel;
+            let rel = &self.window[..=self.known];
+            let set = model.file.settings.feature_set();
+            features(rel, self.known, place, true, set, &mut self.features);
+            self.context.resize(STATES, 0.0);
+            ctx.log_posterior(m, true, &self.features, &mut self.context);
+        }
+        for (s, score) in self.scores.iter_mut().enumerate() {
+            *score = self.predicted[s] + model.log_emission(m, s, &mel, false);
+        }
+        if !self.context.is_empty() {
+            model.add_context(m, &self.context, &mut self.scores);
+        }
+        if model.file.settings.pool_major_minor {
+            let max = self
+                .scores
+                .iter()
+                .copied()
+                .fold(f32::NEG_INFINITY, f32::max);
+            self.scores.iter_mut().for_each(|x| *x = (*x - max).exp());
+        }
+        absolute_chord(model.choose(&self.scores), self.key.tonic)
     }
 
     /// Takes in the whole beat's melody once it is over (after [`Self::chord_at_beat`]).
     pub fn beat_done(&mut self, beat: &BeatMelody) {
         let m = mode_index(self.key.mode);
         let mel = beat.relative(self.key.tonic);
-        let mut belief: Vec<f32> = (0..STATES)
-            .map(|s| self.predicted[s] + self.model.log_emission(m, s, &mel, true))
-            .collect();
+        let mut belief = self.belief.take().unwrap_or_else(|| vec![0.0; STATES]);
+        for (s, b) in belief.iter_mut().enumerate() {
+            *b = self.predicted[s] + self.model.log_emission(m, s, &mel, true);
+        }
+        if self.context.len() == STATES {
+            self.model.add_context(m, &self.context, &mut belief);
+        }
         let norm = log_sum_exp(belief.iter().copied());
         belief.iter_mut().for_each(|x| *x -= norm);
         self.belief = Some(belief);
+        // Slide the window: the finished beat, whole.
+        if self.known == REACH {
+            self.window.copy_within(1..REACH, 0);
+            self.window[REACH - 1] = mel;
+        } else {
+            self.window[self.known] = mel;
+            self.known += 1;
+        }
     }
 }
 
@@ -961,6 +1189,10 @@ mod tests {
     }
 
     fn toy_model() -> HarmonyModel {
+        toy_model_with(Settings::default())
+    }
+
+    fn toy_model_with(settings: Settings) -> HarmonyModel {
         let ex = toy_examples();
         HarmonyModel::train(
             ex.iter().map(|(key, m, c)| Example {
@@ -968,7 +1200,7 @@ mod tests {
                 melody: m,
                 chords: c,
             }),
-            Settings::default(),
+            settings,
             "toy".into(),
             vec![],
         )
@@ -1001,7 +1233,12 @@ mod tests {
 
     #[test]
     fn file_round_trip_and_bad_files() {
-        let model = toy_model();
+        // Every chord a class and no L1, so the toy classifier keeps weights.
+        let model = toy_model_with(Settings {
+            context_l1: 0.0,
+            context_min_count: 1.0,
+            ..Settings::default()
+        });
         let json = serde_json::to_string(&model.file).unwrap();
         let back: ModelFile = serde_json::from_str(&json).unwrap();
         let again = HarmonyModel::from_file(back).unwrap();
@@ -1011,6 +1248,15 @@ mod tests {
         assert!(HarmonyModel::from_file(bad)
             .unwrap_err()
             .contains("out of range"));
+        // A version-1 file (no context classifier) still loads, the classifier off.
+        let mut old = model.file.clone();
+        old.version = 1;
+        old.context = ContextFile::default();
+        let old = HarmonyModel::from_file(old).unwrap();
+        assert!(old.context.is_none() && model.context.is_some());
+        let mut bad = model.file.clone();
+        bad.context.weights.push((0, 0, 0, u16::MAX, 1));
+        assert!(HarmonyModel::from_file(bad).is_err());
         let mut bad = model.file.clone();
         bad.version = 99;
         assert!(HarmonyModel::from_file(bad).is_err());
@@ -1084,6 +1330,12 @@ mod built_in_tests {
     fn the_built_in_model_loads_and_ends_a_tune_on_its_tonic() {
         let model = embedded().expect("assets/model/harmony/chorales.json.gz loads");
         assert!(model.file.beats > 10_000, "{}", model.file.beats);
+        // The context classifier is in, and sparse (the file stays tens of kB).
+        let weights = model.file.context.weights.len();
+        assert!(
+            model.context.is_some() && (100..30_000).contains(&weights),
+            "{weights}"
+        );
         // "Twinkle, twinkle" in C, a quarter note a beat, the last note held.
         let pitches = [
             60u8, 60, 67, 67, 69, 69, 67, 67, 65, 65, 64, 64, 62, 62, 60, 60,
