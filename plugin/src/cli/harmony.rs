@@ -54,8 +54,8 @@ pub struct EvalArgs {
     /// Score this model file instead of training one from --midi.
     #[arg(long)]
     pub model: Option<PathBuf>,
-    /// Change a model setting (NAME=VALUE; repeatable): transition_smoothing,
-    /// emission_smoothing, off_beat_weight, transition_weight, use_bar_place.
+    /// Change a model setting (NAME=VALUE; repeatable; the names are those of
+    /// `harmony::model::Settings`, e.g. context_weight, generative_weight, context_l1).
     #[arg(long = "set")]
     pub set: Vec<String>,
     /// Print each chorale's scores.

@@ -9,10 +9,13 @@
 //! degrees that start later in the beat weighted by the share of the beat they take; each
 //! chord's degree distribution is smoothed toward its quality's distribution of intervals above
 //! the root (pooled over roots and modes), which lets a rare chord borrow what common chords of
-//! its kind teach.
+//! its kind teach. Those observations are weighted ([`Settings::generative_weight`]) and joined by
+//! the context classifier's ([`super::context`]: P(chord | the melody around the beat), weighted
+//! by [`Settings::context_weight`]), which carries most of the accuracy.
 //!
 //! Two ways to read a melody:
-//! - [`HarmonyModel::harmonise`] (*offline*): Viterbi over the whole melody; every chord is chosen
+//! - [`HarmonyModel::harmonise`] (*offline*): forward–backward over the whole melody, each beat's
+//!   most probable chord (Viterbi: [`HarmonyModel::harmonise_viterbi`]); every chord is chosen
 //!   knowing the melody after it.
 //! - [`HarmonyModel::harmonise_causal`] (*causal*, the live harmoniser): forward filtering; the
 //!   chord of a beat is the most probable one given everything before the beat and the melody
