@@ -80,6 +80,11 @@ impl FourPart {
         self.previous = None;
     }
 
+    /// Leads on from `voices` (bass first; a chord played from elsewhere), or from nothing.
+    pub fn continue_from(&mut self, voices: Option<[u8; 4]>) {
+        self.previous = voices;
+    }
+
     /// The voices of `chord` (bass first); N gives none and forgets the previous chord.
     pub fn voice(&mut self, chord: Chord) -> Vec<u8> {
         match self.best(chord) {

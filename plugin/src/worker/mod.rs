@@ -22,6 +22,7 @@
 mod commands;
 mod context;
 mod draw;
+pub mod harmony;
 mod ingest;
 pub mod learn;
 pub mod perform;
@@ -136,6 +137,8 @@ pub struct Brain {
     styles: styles::Styles,
     /// The chords the player's held notes make (a keyboard's chords), for the editor.
     chords: crate::harmony::hearing::ChordHearing,
+    /// Harmony: the answers' chords, the live harmoniser, chord symbols for the roll.
+    harmony: harmony::HarmonyState,
 }
 
 impl Brain {
@@ -183,6 +186,7 @@ impl Brain {
             panics: 0,
             styles: styles::Styles::default(),
             chords: Default::default(),
+            harmony: Default::default(),
         }
     }
 
@@ -440,6 +444,8 @@ pub fn step(
     ensure_model(b, params);
     let mut changed = context::follow_learning(b, params);
     changed |= ingest::take_events(b, ends, shared, params);
+    changed |= harmony::live(b, ends, params);
+    changed |= harmony::show(b, params, shared);
     changed |= context::update_key(b, ends, params, changed);
     changed |= commands::serve(b, ends, shared, params);
     changed |= learn::poll(b, params);
@@ -451,7 +457,7 @@ pub fn step(
     if draw::due(b, params, now) {
         draw::generate(b, params, now);
         perform::candidates(b, params);
-        send::selected(b, ends, shared);
+        send::selected(b, ends, shared, params);
         changed = true;
     }
     changed
@@ -496,6 +502,11 @@ fn publish(b: &Brain, snapshot: &Mutex<Snapshot>) {
     s.score_ms = b.styles.score_ms;
     s.chords.clear();
     s.chords.extend(b.chords.recent().copied());
+    s.player_harmony.clear();
+    s.player_harmony.extend(b.harmony.player_spans.iter().copied());
+    s.candidate_harmony = harmony::candidate_chords(b);
+    s.answered_harmony.clear();
+    s.answered_harmony.extend(b.harmony.answered.iter().cloned());
 }
 
 /// A short description of the model in use (its training date cut to the day, by characters:

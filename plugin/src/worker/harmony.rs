@@ -1,0 +1,437 @@
+//! MODEL THREAD: what the musician gets from harmony (the *Harmony* parameters).
+//!
+//! - *Show chords*: the player's recent phrase is harmonised with lookahead and the answers'
+//!   chords are worked out, for the chord symbols above the roll; no chord notes.
+//! - *Chords under the answer*: the answer sent to the audio thread is harmonised with lookahead
+//!   ([`crate::harmony::accompany::answer_chords`]) and its chord notes go along with it. The
+//!   melody never waits: it is published first, and the same phrase again with its chords once
+//!   they are made (the audio thread adds them even when the answer has already started); if the
+//!   harmony model is still loading, the answer goes without chords.
+//! - *Chords under me*: the causal harmoniser's options for the coming beat go to the audio
+//!   thread ([`crate::bridge::LiveChords`]), which plays one at the beat; it reports what it
+//!   heard and played ([`BeatNews`]).
+//!
+//! The built-in harmony model is parsed once, on a background thread, the first time harmony
+//! is switched on: nothing here blocks on it.
+
+use super::Brain;
+use crate::bridge::{
+    BeatNews, ChordVoicing, LiveChords, ModelEnds, PhraseBuf, PhraseNote, PlayerNote, Shared,
+};
+use crate::harmony::accompany::{self, Complexity};
+use crate::harmony::hearing::ChordSpan;
+use crate::harmony::model::{melody_beats, HarmonyModel};
+use crate::harmony::output::Segment;
+use crate::harmony::voicing::{self, FourPart, Spacing};
+use crate::harmony::{Chord, HeardChord};
+use crate::model::{Note, Phrase};
+use crate::music::KeySignature;
+use crate::params::{ChordComplexity, ContinuoParams, HarmonyMode, VoicingParam};
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Once;
+
+/// Player notes kept for harmonising (audio-thread beats).
+const NOTES_KEPT: usize = 128;
+/// Beats of the player's melody the live harmoniser reads before the coming beat.
+const LIVE_WINDOW: i64 = 6;
+/// Beats of the player's recent phrase harmonised for *Show chords*.
+const SHOW_BEATS: f64 = 16.0;
+/// Chords kept for the roll.
+const SPANS_KEPT: usize = 32;
+
+/// Set once the built-in harmony model has been parsed (or failed to).
+static MODEL_READY: AtomicBool = AtomicBool::new(false);
+/// Starts the background parse once.
+static MODEL_LOAD: Once = Once::new();
+
+/// The built-in harmony model if it is ready; otherwise starts loading it (once, on a
+/// background thread) and returns `None` at once.
+pub fn model_if_ready() -> Option<&'static HarmonyModel> {
+    if MODEL_READY.load(Ordering::Acquire) {
+        return crate::harmony::model::embedded().ok();
+    }
+    MODEL_LOAD.call_once(|| {
+        let spawned = std::thread::Builder::new()
+            .name("continuo-harmony-load".into())
+            .spawn(|| {
+                let _ = crate::harmony::model::embedded();
+                MODEL_READY.store(true, Ordering::Release);
+            });
+        if spawned.is_err() {
+            // No thread: nothing to wait for, harmony stays silent.
+            MODEL_READY.store(true, Ordering::Release);
+        }
+    });
+    None
+}
+
+/// Loads the model now (tests and the command line).
+pub fn preload() -> Option<&'static HarmonyModel> {
+    let model = crate::harmony::model::embedded().ok();
+    MODEL_READY.store(true, Ordering::Release);
+    model
+}
+
+/// A player note as the harmoniser keeps it: audio-thread beats and stream seconds.
+#[derive(Debug, Clone, Copy)]
+struct HeardNote {
+    pitch: u8,
+    on_beat: f64,
+    on_s: f64,
+    /// `None` while it sounds.
+    off_beat: Option<f64>,
+}
+
+/// The model thread's harmony state (in [`Brain`]).
+#[derive(Default)]
+pub struct HarmonyState {
+    /// The player's recent notes (at most [`NOTES_KEPT`], allocated as they come).
+    notes: VecDeque<HeardNote>,
+    /// The latest whole beat of the audio thread's clock known (a report, or a note's stamp).
+    latest_beat: Option<i64>,
+    /// The live table needs making again (a note or a beat came).
+    live_dirty: bool,
+    /// The beat the last table was made for.
+    table_beat: Option<i64>,
+    /// The four-part voice leading of the live chords (leads on from the last chord played).
+    live_voicer: FourPart,
+    /// Chords played under the player, or (*Show chords*) the player's phrase harmonised, for
+    /// the roll (stream seconds).
+    pub player_spans: VecDeque<ChordSpan>,
+    /// The player's phrase needs harmonising again (*Show chords*).
+    show_dirty: bool,
+    /// Chords of the phrases sent, by generation (the newest few).
+    pub by_generation: VecDeque<(u32, Vec<Segment>)>,
+    /// Chords of the recent answers, parallel to `Brain::answered`.
+    pub answered: VecDeque<Vec<Segment>>,
+}
+
+/// The parameters' complexity and spacing.
+fn complexity(params: &ContinuoParams) -> Complexity {
+    match params.harmony.complexity.value() {
+        ChordComplexity::Triads => Complexity::Triads,
+        ChordComplexity::Sevenths => Complexity::Sevenths,
+    }
+}
+
+fn spacing(params: &ContinuoParams) -> Spacing {
+    match params.harmony.voicing.value() {
+        VoicingParam::Close => Spacing::Close,
+        VoicingParam::Open => Spacing::Open,
+        VoicingParam::FourPart => Spacing::FourPart,
+    }
+}
+
+/// The key to harmonise in: the one heard, else the melody's own.
+fn key_for(b: &Brain, melody: &[Note]) -> Option<KeySignature> {
+    b.key
+        .map(|k| k.0)
+        .or_else(|| crate::harmony::key::melody_key(melody))
+}
+
+/// A player note (from `ingest`): kept for the harmonisers.
+pub(super) fn player_note(b: &mut Brain, note: PlayerNote, seconds: f64) {
+    let h = &mut b.harmony;
+    match note {
+        PlayerNote::On { pitch, at, .. } => {
+            h.notes.push_back(HeardNote {
+                pitch,
+                on_beat: at.beat,
+                on_s: seconds,
+                off_beat: None,
+            });
+            while h.notes.len() > NOTES_KEPT {
+                h.notes.pop_front();
+            }
+            if at.beat.is_finite() {
+                let beat = at.beat.floor() as i64;
+                h.latest_beat = Some(h.latest_beat.map_or(beat, |l| l.max(beat)));
+            }
+            h.live_dirty = true;
+        }
+        PlayerNote::Off { pitch, at, .. } => {
+            if let Some(n) = h
+                .notes
+                .iter_mut()
+                .rev()
+                .find(|n| n.pitch == pitch && n.off_beat.is_none())
+            {
+                n.off_beat = Some(at.beat.max(n.on_beat));
+            }
+            h.live_dirty = true;
+            h.show_dirty = true;
+        }
+    }
+}
+
+/// A beat of the live harmoniser (from `ingest`).
+pub(super) fn beat_news(b: &mut Brain, news: BeatNews, seconds: f64) {
+    let h = &mut b.harmony;
+    h.latest_beat = Some(news.beat);
+    h.live_dirty = true;
+    if let Some(started) = news.started {
+        let notes = started.notes();
+        h.live_voicer
+            .continue_from((notes.len() == 4).then(|| [notes[0], notes[1], notes[2], notes[3]]));
+        end_span(h, seconds);
+        let chord = Chord::from_index(started.chord as usize);
+        if chord != Chord::None {
+            h.player_spans.push_back(ChordSpan {
+                start_s: seconds,
+                end_s: None,
+                chord: HeardChord::root_position(chord),
+            });
+            while h.player_spans.len() > SPANS_KEPT {
+                h.player_spans.pop_front();
+            }
+        }
+    }
+    if news.silenced {
+        end_span(h, seconds);
+        h.live_voicer.continue_from(None);
+    }
+}
+
+fn end_span(h: &mut HarmonyState, seconds: f64) {
+    if let Some(last) = h.player_spans.back_mut() {
+        if last.end_s.is_none() {
+            last.end_s = Some(seconds.max(last.start_s));
+        }
+    }
+}
+
+/// The stream restarted: forget the player and the beats.
+pub(super) fn reset(b: &mut Brain) {
+    let h = &mut b.harmony;
+    h.notes.clear();
+    h.latest_beat = None;
+    h.table_beat = None;
+    h.player_spans.clear();
+    h.answered.clear();
+    h.live_voicer.reset();
+}
+
+/// The player's melody over `beats` beats from beat `from` (audio-thread beats; a note still
+/// sounding lasts to the window's end).
+fn melody_from(h: &HarmonyState, from: f64, beats: usize) -> Vec<Note> {
+    let end = from + beats as f64;
+    h.notes
+        .iter()
+        .filter(|n| n.off_beat.unwrap_or(end) > from && n.on_beat < end)
+        .map(|n| Note {
+            pitch: n.pitch,
+            onset: n.on_beat - from,
+            duration: (n.off_beat.unwrap_or(end) - n.on_beat).max(1.0 / 64.0),
+            velocity: 80,
+        })
+        .collect()
+}
+
+/// *Chords under me*: a new table of options for the beat after the latest one, when something
+/// changed. Returns whether one was published.
+pub(super) fn live(b: &mut Brain, ends: &mut ModelEnds, params: &ContinuoParams) -> bool {
+    if params.harmony.mode.value() != HarmonyMode::UnderMe || !b.harmony.live_dirty {
+        return false;
+    }
+    let Some(latest) = b.harmony.latest_beat else {
+        return false;
+    };
+    let Some(model) = model_if_ready() else {
+        return false;
+    };
+    let from = latest + 1 - LIVE_WINDOW;
+    let melody = melody_from(&b.harmony, from as f64, LIVE_WINDOW as usize);
+    let Some(key) = key_for(b, &melody) else {
+        return false;
+    };
+    b.harmony.live_dirty = false;
+    let recent = melody_beats(&melody, LIVE_WINDOW as usize);
+    let options = accompany::next_beat_options(model, key, &recent, from.rem_euclid(4) as usize);
+    let (cx, sp) = (complexity(params), spacing(params));
+    let mut table = LiveChords {
+        beat: latest + 1,
+        ..Default::default()
+    };
+    for (slot, chord) in table.options.iter_mut().zip(options) {
+        let chord = cx.apply(chord, key);
+        let mut voicer = b.harmony.live_voicer.clone();
+        let notes = voicing::voice(chord, sp, &mut voicer);
+        let mut v = ChordVoicing {
+            chord: chord.index() as u8,
+            ..Default::default()
+        };
+        for (dst, p) in v.notes.iter_mut().zip(&notes) {
+            *dst = *p;
+            v.len += 1;
+        }
+        *slot = v;
+    }
+    b.harmony.table_beat = Some(table.beat);
+    ends.publish_live_chords(table);
+    true
+}
+
+/// *Show chords* (and the modes that play): the player's recent phrase harmonised with
+/// lookahead for the roll, after a note ends. Not in *Chords under me* (the roll shows the
+/// chords played). Returns whether the spans changed.
+pub(super) fn show(b: &mut Brain, params: &ContinuoParams, shared: &Shared) -> bool {
+    let mode = params.harmony.mode.value();
+    if matches!(mode, HarmonyMode::Off | HarmonyMode::UnderMe) || !b.harmony.show_dirty {
+        return false;
+    }
+    let Some(model) = model_if_ready() else {
+        return false;
+    };
+    b.harmony.show_dirty = false;
+    let Some(last) = b.harmony.notes.back().copied() else {
+        return false;
+    };
+    // From a bar line, so the spans of the harmonic rhythm fall on the bar.
+    let from = ((last.on_beat - SHOW_BEATS).max(0.0) / 4.0).floor() * 4.0;
+    let end = b
+        .harmony
+        .notes
+        .iter()
+        .map(|n| n.off_beat.unwrap_or(n.on_beat + 1.0))
+        .fold(last.on_beat + 1.0, f64::max);
+    let beats = ((end - from).ceil().max(1.0) as usize).min(accompany::MAX_BEATS);
+    let melody = melody_from(&b.harmony, from, beats);
+    if melody.is_empty() {
+        return false;
+    }
+    let Some(key) = key_for(b, &melody) else {
+        return false;
+    };
+    let mel = melody_beats(&melody, beats);
+    let per_beat = model.harmonise(&mel, key, 0);
+    let rhythm = params.harmony.rhythm.value().beats() as usize;
+    let chords: Vec<Chord> = accompany::at_rhythm(&per_beat, &mel, rhythm)
+        .into_iter()
+        .map(|c| complexity(params).apply(c, key))
+        .collect();
+    // Beats to stream seconds through the first note heard in the window, at the tempo now.
+    let Some(anchor) = b.harmony.notes.iter().find(|n| n.on_beat >= from) else {
+        return false;
+    };
+    let spb_s = 60.0 / (shared.tempo.load(Ordering::Relaxed) as f64).clamp(1.0, 1000.0);
+    let seconds = |beat: f64| anchor.on_s + (beat - anchor.on_beat) * spb_s;
+    b.harmony.player_spans.clear();
+    for seg in crate::harmony::output::segments(&chords) {
+        if seg.chord == Chord::None {
+            continue;
+        }
+        b.harmony.player_spans.push_back(ChordSpan {
+            start_s: seconds(from + seg.start),
+            end_s: Some(seconds(from + seg.end)),
+            chord: HeardChord::root_position(seg.chord),
+        });
+    }
+    true
+}
+
+/// The chords under `phrase` (beats from its start), or none when harmony is off or the model
+/// is not ready.
+fn phrase_chords(b: &Brain, params: &ContinuoParams, phrase: &Phrase) -> Option<Vec<Segment>> {
+    if params.harmony.mode.value() == HarmonyMode::Off || phrase.notes.is_empty() {
+        return None;
+    }
+    let model = model_if_ready()?;
+    let mut melody: Vec<Note> = b.context.iter().copied().collect();
+    melody.extend(phrase.notes.iter().copied());
+    let key = key_for(b, &melody)?;
+    let rhythm = params.harmony.rhythm.value().beats() as usize;
+    Some(accompany::answer_chords(
+        model,
+        &phrase.notes,
+        key,
+        rhythm,
+        complexity(params),
+    ))
+}
+
+/// Adds the chord notes of `segments` to `buf` (voiced from scratch for each answer).
+fn add_chord_notes(buf: &mut PhraseBuf, segments: &[Segment], params: &ContinuoParams) {
+    let notes = buf.notes();
+    let velocity = if notes.is_empty() {
+        0.6
+    } else {
+        notes.iter().map(|n| n.velocity).sum::<f32>() / notes.len() as f32
+    };
+    let sp = spacing(params);
+    let mut voicer = FourPart::default();
+    for seg in segments {
+        for pitch in voicing::voice(seg.chord, sp, &mut voicer) {
+            buf.push_chord_note(PhraseNote {
+                pitch,
+                velocity,
+                onset_beats: seg.start,
+                length_beats: seg.end - seg.start,
+            });
+        }
+    }
+}
+
+/// After the melody of the selected candidate went out (`send`): its chords, for the roll and
+/// (*Chords under the answer*) as the same phrase again with its chord notes.
+pub(super) fn after_send(
+    b: &mut Brain,
+    ends: &mut ModelEnds,
+    shared: &Shared,
+    params: &ContinuoParams,
+    melody: PhraseBuf,
+) {
+    let Some(phrase) = b.candidates.get(b.selected).cloned() else {
+        return;
+    };
+    let Some(segments) = phrase_chords(b, params, &phrase) else {
+        return;
+    };
+    if params.harmony.mode.value() == HarmonyMode::UnderAnswer {
+        let mut buf = melody;
+        add_chord_notes(&mut buf, &segments, params);
+        ends.publish_phrase(buf, &shared.counters);
+    }
+    b.harmony.by_generation.push_back((melody.generation, segments));
+    while b.harmony.by_generation.len() > 16 {
+        b.harmony.by_generation.pop_front();
+    }
+}
+
+/// An answer started (from `ingest`): its chords go with it on the roll.
+pub(super) fn answer_started(b: &mut Brain, generation: u32) {
+    let segments = b
+        .harmony
+        .by_generation
+        .iter()
+        .find(|(g, _)| *g == generation)
+        .map(|(_, s)| s.clone())
+        .unwrap_or_default();
+    b.harmony.answered.push_back(segments);
+    while b.harmony.answered.len() > b.answered.len().max(1) {
+        b.harmony.answered.pop_front();
+    }
+}
+
+/// An answer was cut `end_beats` after its start: its chords stop there on the roll.
+pub(super) fn answer_cut(b: &mut Brain, end_beats: f64) {
+    if let Some(segments) = b.harmony.answered.back_mut() {
+        segments.retain(|s| s.start < end_beats);
+        for s in segments.iter_mut() {
+            s.end = s.end.min(end_beats);
+        }
+    }
+}
+
+/// The selected candidate's chords for the roll (the others are not worked out).
+pub(super) fn candidate_chords(b: &Brain) -> Vec<Vec<Segment>> {
+    let mut out = vec![Vec::new(); b.candidates.len()];
+    if let (Some(slot), Some((_, segments))) =
+        (out.get_mut(b.selected), b.harmony.by_generation.back())
+    {
+        if b.harmony.by_generation.back().is_some_and(|(g, _)| *g == b.generation) {
+            slot.clone_from(segments);
+        }
+    }
+    out
+}
