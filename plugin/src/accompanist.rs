@@ -314,8 +314,8 @@ mod tests {
                 beat_at_start: start as f64 / BEAT as f64,
             };
             q.clear();
-            // The model thread's table for the coming beat.
-            a.set_table(table((start / BEAT) as i64 + 1));
+            // The model thread's table, made during the beat before (for the beat under way).
+            a.set_table(table((start / BEAT) as i64));
             let mut sink = |n: BeatNews| news.push(n);
             for &(t, on, pitch) in player.iter().filter(|p| p.0 >= start && p.0 < clock.end()) {
                 a.advance_to(t, held, &clock, &s, &mut q, &mut sink);

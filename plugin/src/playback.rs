@@ -1195,4 +1195,201 @@ mod tests {
         );
         assert!(!q.any_sounding());
     }
+
+    // ---- Chords under the answer ----
+
+    /// `phrase` with chord notes `(pitch, onset, length)` (beats from its start).
+    fn with_chords(mut buf: PhraseBuf, chords: &[(u8, f64, f64)]) -> PhraseBuf {
+        for &(pitch, onset, len) in chords {
+            assert!(buf.push_chord_note(PhraseNote {
+                pitch,
+                velocity: 0.5,
+                onset_beats: onset,
+                length_beats: len,
+            }));
+        }
+        buf
+    }
+
+    /// C major for two beats, then F major for two (the last chord longer than the melody).
+    const C_THEN_F: [(u8, f64, f64); 6] = [
+        (48, 0.0, 2.0),
+        (52, 0.0, 2.0),
+        (55, 0.0, 2.0),
+        (53, 2.0, 4.0),
+        (57, 2.0, 4.0),
+        (60, 2.0, 4.0),
+    ];
+
+    #[test]
+    fn answer_chords_play_on_their_channel_on_the_answers_beats_and_end_with_it() {
+        let s = Settings {
+            grid: Some(1.0),
+            channel: 0,
+            answer_chords: true,
+            chord_channel: 1,
+            ..Default::default()
+        };
+        let player = [(1000, true, 60), (30_000, false, 60)];
+        let melody = phrase(1, 30_000, &[(64, 0.0, 1.0), (65, 1.0, 1.0), (67, 2.0, 1.5)]);
+        let armed = with_chords(melody, &C_THEN_F);
+        let with = simulate(64, 120.0, &player, armed, 300_000, s);
+        assert!(balanced(&with), "{with:?}");
+        // The answer starts at 72 000 (see above); chords at its beats 0 and 2.
+        let chord_ons: Vec<(u64, u8)> = with
+            .iter()
+            .filter(|e| e.1 == OutKind::On && e.2 == 1)
+            .map(|e| (e.0, e.3))
+            .collect();
+        assert_eq!(
+            chord_ons,
+            vec![
+                (72_000, 48),
+                (72_000, 52),
+                (72_000, 55),
+                (120_000, 53),
+                (120_000, 57),
+                (120_000, 60)
+            ]
+        );
+        // The melody's last note ends at beat 3.5 (156 000): so does the F chord.
+        let melody_end = with
+            .iter()
+            .filter(|e| e.1 == OutKind::Off && e.2 == 0)
+            .map(|e| e.0)
+            .max()
+            .unwrap();
+        assert_eq!(melody_end, 156_000);
+        let chord_offs: Vec<u64> = with
+            .iter()
+            .filter(|e| e.1 == OutKind::Off && e.2 == 1)
+            .map(|e| e.0)
+            .collect();
+        assert_eq!(chord_offs, vec![120_000, 120_000, 120_000, 156_000, 156_000, 156_000]);
+        // The melody is the same with and without chords, in every block size.
+        let melody_only = |events: &[(u64, OutKind, u8, u8)]| -> Vec<(u64, OutKind, u8, u8)> {
+            events.iter().copied().filter(|e| e.2 == 0).collect()
+        };
+        let off = Settings {
+            answer_chords: false,
+            ..s
+        };
+        let without = simulate(64, 120.0, &player, armed, 300_000, off);
+        assert!(without.iter().all(|e| e.2 == 0), "no chord when off");
+        assert_eq!(melody_only(&with), without);
+        for block in [1, 333, 8192] {
+            assert_eq!(simulate(block, 120.0, &player, armed, 300_000, s), with, "{block}");
+        }
+    }
+
+    #[test]
+    fn a_cut_answer_ends_its_chords_at_once() {
+        let s = Settings {
+            grid: None,
+            gap_beats: 0.25,
+            answer_chords: true,
+            chord_channel: 3,
+            ..Default::default()
+        };
+        // The answer starts at 8000; the player comes back at 20 000.
+        let player = [(0, true, 60), (2000, false, 60), (20_000, true, 67)];
+        let armed = with_chords(phrase(1, 2000, &[(62, 0.0, 4.0)]), &C_THEN_F);
+        let out = simulate(128, 120.0, &player, armed, 300_000, s);
+        assert!(balanced(&out), "{out:?}");
+        let chord: Vec<(u64, OutKind)> = out
+            .iter()
+            .filter(|e| e.2 == 3)
+            .map(|e| (e.0, e.1))
+            .collect();
+        assert_eq!(
+            chord,
+            [[(8000, OutKind::On); 3], [(20_000, OutKind::Off); 3]].concat()
+        );
+    }
+
+    /// The model thread sends the melody first and the same phrase again with its chords: the
+    /// chords join the playing answer from their next onset; none that is already due starts.
+    #[test]
+    fn chords_that_come_after_the_answer_started_join_it() {
+        let s = Settings {
+            grid: None,
+            gap_beats: 0.25,
+            answer_chords: true,
+            chord_channel: 1,
+            ..Default::default()
+        };
+        let melody = phrase(7, 2000, &[(62, 0.0, 1.0), (64, 1.0, 1.0), (65, 2.0, 2.0)]);
+        let mut pb = Playback::default();
+        let mut q = EventQueue::default();
+        let mut status = |_s: PlaybackStatus| {};
+        let mut out = vec![];
+        let mut start = 0u64;
+        let mut armed_chords = false;
+        while start < 200_000 {
+            let clock = Clock {
+                start,
+                len: 500,
+                sample_rate: SR,
+                tempo: 120.0,
+                beat_at_start: start as f64 / 24_000.0,
+            };
+            q.clear();
+            if start == 0 {
+                pb.arm(melody);
+                pb.player_note_on(0, MIDI, 60, &clock, &s, &mut q, &mut status);
+                pb.player_note_off(2000, MIDI, 60, &clock, &s, &mut q, &mut status);
+            }
+            // The answer starts at 8000; its chords arrive a beat into it.
+            if start >= 32_000 && !armed_chords {
+                pb.arm(with_chords(melody, &C_THEN_F));
+                armed_chords = true;
+            }
+            pb.advance_to(clock.end(), &clock, &s, &mut q, &mut status);
+            for e in q.sorted() {
+                out.push((start + e.time as u64, e.kind, e.channel, e.pitch));
+            }
+            start = clock.end();
+        }
+        assert!(balanced(&out), "{out:?}");
+        let chord_ons: Vec<(u64, u8)> = out
+            .iter()
+            .filter(|e| e.1 == OutKind::On && e.2 == 1)
+            .map(|e| (e.0, e.3))
+            .collect();
+        // C (due at 8000) is skipped; F at beat 2 of the answer (56 000) plays.
+        assert_eq!(chord_ons, vec![(56_000, 53), (56_000, 57), (56_000, 60)]);
+        // The melody was not restarted.
+        assert_eq!(out.iter().filter(|e| e.1 == OutKind::On && e.2 == 0).count(), 3);
+    }
+
+    #[test]
+    fn the_chord_voice_never_takes_a_players_key_and_releases_alone() {
+        let mut q = EventQueue::default();
+        q.note_on(0, 1, 60, 0.5, Voice::Thru);
+        q.note_on(1, 1, 60, 0.5, Voice::Chord);
+        q.note_on(1, 1, 64, 0.5, Voice::Chord);
+        q.note_on(1, 0, 64, 0.5, Voice::Answer);
+        assert!(q.voice_sounding(Voice::Chord));
+        q.release(5, Voice::Chord);
+        assert!(!q.voice_sounding(Voice::Chord));
+        assert!(q.is_sounding(1, 60) && q.is_sounding(0, 64), "thru and answer untouched");
+        q.all_off(9);
+        assert!(!q.any_sounding());
+        let ev: Vec<(u32, OutKind, u8, u8)> = q
+            .sorted()
+            .iter()
+            .map(|e| (e.time, e.kind, e.channel, e.pitch))
+            .collect();
+        assert_eq!(
+            ev,
+            vec![
+                (0, OutKind::On, 1, 60),
+                (1, OutKind::On, 1, 64),
+                (1, OutKind::On, 0, 64),
+                (5, OutKind::Off, 1, 64),
+                (9, OutKind::Off, 0, 64),
+                (9, OutKind::Off, 1, 60),
+            ]
+        );
+    }
 }
