@@ -147,7 +147,9 @@ impl Accompanist {
                         self.settle(p.beat, None, crossing, clock, s, out, news);
                     }
                     match held_top {
-                        Some(key) => self.settle(next, Some(key % 12), crossing, clock, s, out, news),
+                        Some(key) => {
+                            self.settle(next, Some(key % 12), crossing, clock, s, out, news)
+                        }
                         None => {
                             let late = (LATE_NOTE_S * clock.sample_rate).min(spb / 4.0);
                             self.pending = Some(Pending {
@@ -374,7 +376,11 @@ mod tests {
         );
         assert!(news.iter().any(|n| n.beat == 4 && n.on_beat == Some(9)));
         for block in [1, 100, 4096, 20_000] {
-            assert_eq!(run(block, &player, 6 * BEAT + 100, settings()).0, reference, "{block}");
+            assert_eq!(
+                run(block, &player, 6 * BEAT + 100, settings()).0,
+                reference,
+                "{block}"
+            );
         }
     }
 
@@ -389,7 +395,11 @@ mod tests {
         // Beat 4 (a change) comes in a rest: the rest's chord (C) replaces F once the late
         // window has passed; beat 6 is more than four beats after the note: the chord ends.
         let window = (LATE_NOTE_S * SR) as u64;
-        let offs: Vec<u64> = out.iter().filter(|e| e.1 == OutKind::Off).map(|e| e.0).collect();
+        let offs: Vec<u64> = out
+            .iter()
+            .filter(|e| e.1 == OutKind::Off)
+            .map(|e| e.0)
+            .collect();
         assert_eq!(
             offs,
             [[4 * BEAT + window; 3], [6 * BEAT + window; 3]].concat(),

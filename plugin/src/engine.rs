@@ -11,11 +11,11 @@
 //! received, merged in time order: to the model, to playback, to MIDI thru), and publishing the
 //! meters.
 
+use crate::accompanist::{Accompanist, LiveSettings};
 use crate::analysis::{AnalysisOutput, Analyzer, FeatureFrame, NoteEvent as Detected};
 use crate::bridge::{
     AudioEnds, Counters, ModelEnds, NoteOrigin, PlaybackStatus, PlayerNote, Shared, ToModel,
 };
-use crate::accompanist::{Accompanist, LiveSettings};
 use crate::params::{ContinuoParams, HarmonyMode, InputSource, ResponseMode, TempoSource};
 use crate::playback::{self, Clock, EventQueue, OutKind, Playback, Voice};
 use ringbuf::traits::Producer;
@@ -846,8 +846,15 @@ impl Engine {
             self.player_velocity = 0.7 * self.player_velocity + 0.3 * velocity.clamp(0.0, 1.0);
             {
                 let mut status = status_sender(&mut self.ends, counters);
-                self.playback
-                    .player_note_on(t, origin, pitch, &b.clock, &b.settings, q, &mut status);
+                self.playback.player_note_on(
+                    t,
+                    origin,
+                    pitch,
+                    &b.clock,
+                    &b.settings,
+                    q,
+                    &mut status,
+                );
             }
             {
                 let ends = &mut self.ends;

@@ -789,7 +789,13 @@ impl Playback {
         }
         for n in &mut self.chord_sched[..self.chord_len] {
             if !n.started && n.on < t {
-                out.note_on(offset(n.on, clock), n.channel, n.pitch, n.velocity, Voice::Chord);
+                out.note_on(
+                    offset(n.on, clock),
+                    n.channel,
+                    n.pitch,
+                    n.velocity,
+                    Voice::Chord,
+                );
                 n.started = true;
                 if n.off < t {
                     out.note_off(offset(n.off, clock), n.channel, n.pitch, Voice::Chord);
@@ -1265,7 +1271,10 @@ mod tests {
             .filter(|e| e.1 == OutKind::Off && e.2 == 1)
             .map(|e| e.0)
             .collect();
-        assert_eq!(chord_offs, vec![120_000, 120_000, 120_000, 156_000, 156_000, 156_000]);
+        assert_eq!(
+            chord_offs,
+            vec![120_000, 120_000, 120_000, 156_000, 156_000, 156_000]
+        );
         // The melody is the same with and without chords, in every block size.
         let melody_only = |events: &[(u64, OutKind, u8, u8)]| -> Vec<(u64, OutKind, u8, u8)> {
             events.iter().copied().filter(|e| e.2 == 0).collect()
@@ -1278,7 +1287,11 @@ mod tests {
         assert!(without.iter().all(|e| e.2 == 0), "no chord when off");
         assert_eq!(melody_only(&with), without);
         for block in [1, 333, 8192] {
-            assert_eq!(simulate(block, 120.0, &player, armed, 300_000, s), with, "{block}");
+            assert_eq!(
+                simulate(block, 120.0, &player, armed, 300_000, s),
+                with,
+                "{block}"
+            );
         }
     }
 
@@ -1359,7 +1372,12 @@ mod tests {
         // C (due at 8000) is skipped; F at beat 2 of the answer (56 000) plays.
         assert_eq!(chord_ons, vec![(56_000, 53), (56_000, 57), (56_000, 60)]);
         // The melody was not restarted.
-        assert_eq!(out.iter().filter(|e| e.1 == OutKind::On && e.2 == 0).count(), 3);
+        assert_eq!(
+            out.iter()
+                .filter(|e| e.1 == OutKind::On && e.2 == 0)
+                .count(),
+            3
+        );
     }
 
     #[test]
@@ -1372,7 +1390,10 @@ mod tests {
         assert!(q.voice_sounding(Voice::Chord));
         q.release(5, Voice::Chord);
         assert!(!q.voice_sounding(Voice::Chord));
-        assert!(q.is_sounding(1, 60) && q.is_sounding(0, 64), "thru and answer untouched");
+        assert!(
+            q.is_sounding(1, 60) && q.is_sounding(0, 64),
+            "thru and answer untouched"
+        );
         q.all_off(9);
         assert!(!q.any_sounding());
         let ev: Vec<(u32, OutKind, u8, u8)> = q

@@ -675,7 +675,11 @@ mod tests {
         assert_eq!(saved.params["grid"], serde_json::json!("1/8t"));
         assert_eq!(saved.params["scale-lock"], serde_json::json!("detected"));
         assert_eq!(saved.params["source"], serde_json::json!("both"));
-        for (id, ids) in params.choice_ids().into_iter().chain(params.harmony_choice_ids()) {
+        for (id, ids) in params
+            .choice_ids()
+            .into_iter()
+            .chain(params.harmony_choice_ids())
+        {
             let v = saved.params[id].as_str().unwrap();
             assert!(ids.contains(&v), "{id} saved as {v}, not one of {ids:?}");
         }

@@ -82,7 +82,11 @@ pub fn draw_harmony(
         let end = span.end_s.unwrap_or(to_s);
         label(span.start_s, end, span.chord.name(), HARMONY_PLAYER);
     }
-    let answers = view.answered.iter().rev().zip(view.answered_harmony.iter().rev());
+    let answers = view
+        .answered
+        .iter()
+        .rev()
+        .zip(view.answered_harmony.iter().rev());
     let proposal = proposal_start.zip(view.candidate_harmony.get(view.selected));
     for (start_s, segments) in answers
         .map(|((s, _), segs)| (*s, segs))

@@ -249,17 +249,17 @@ mod tests {
     fn live_options_hold_the_note_the_beat_starts_with() {
         let model = super::super::model::embedded().expect("built-in harmony model");
         let mel = melody_beats(
-            &[
-                note(60, 0.0, 1.0),
-                note(64, 1.0, 1.0),
-                note(67, 2.0, 1.0),
-            ],
+            &[note(60, 0.0, 1.0), note(64, 1.0, 1.0), note(67, 2.0, 1.0)],
             3,
         );
         let options = next_beat_options(model, C_MAJOR, &mel, 0);
         // Diatonic notes get a chord that holds them.
         for pc in [0u8, 2, 4, 5, 7, 9, 11] {
-            assert!(options[pc as usize].contains(pc), "{pc}: {}", options[pc as usize]);
+            assert!(
+                options[pc as usize].contains(pc),
+                "{pc}: {}",
+                options[pc as usize]
+            );
         }
         assert_ne!(options[12], Chord::None, "a chord even over a rest");
     }

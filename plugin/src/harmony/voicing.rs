@@ -125,7 +125,7 @@ impl FourPart {
                         if !complete {
                             continue;
                         }
-                                        let cost = self.cost(&v, root, third, seventh.is_none());
+                        let cost = self.cost(&v, root, third, seventh.is_none());
                         if best.is_none_or(|(c, _)| cost < c) {
                             best = Some((cost, v));
                         }
@@ -251,9 +251,16 @@ mod tests {
         for chord in progression {
             let v = fp.voice(chord);
             assert_eq!(v.len(), 4, "{chord}");
-            assert_eq!(v[0] % 12, chord.root().unwrap(), "root in the bass: {chord} {v:?}");
+            assert_eq!(
+                v[0] % 12,
+                chord.root().unwrap(),
+                "root in the bass: {chord} {v:?}"
+            );
             assert!(v.windows(2).all(|w| w[0] < w[1]), "{chord}: {v:?}");
-            assert!(v[1..].windows(2).all(|w| w[1] - w[0] <= 12), "{chord}: {v:?}");
+            assert!(
+                v[1..].windows(2).all(|w| w[1] - w[0] <= 12),
+                "{chord}: {v:?}"
+            );
             assert!(v.iter().all(|p| chord.contains(*p)));
             if let Some(p) = &prev {
                 assert!(!parallels(p, &v), "{p:?} -> {v:?}");

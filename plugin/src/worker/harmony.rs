@@ -66,6 +66,14 @@ pub fn model_if_ready() -> Option<&'static HarmonyModel> {
     None
 }
 
+/// Starts loading the harmony model as soon as harmony is switched on, so the first answer
+/// finds it ready.
+pub(super) fn warm_up(params: &ContinuoParams) {
+    if params.harmony.mode.value() != HarmonyMode::Off {
+        let _ = model_if_ready();
+    }
+}
+
 /// Loads the model now (tests and the command line).
 pub fn preload() -> Option<&'static HarmonyModel> {
     let model = crate::harmony::model::embedded().ok();
@@ -392,7 +400,9 @@ pub(super) fn after_send(
         add_chord_notes(&mut buf, &segments, params);
         ends.publish_phrase(buf, &shared.counters);
     }
-    b.harmony.by_generation.push_back((melody.generation, segments));
+    b.harmony
+        .by_generation
+        .push_back((melody.generation, segments));
     while b.harmony.by_generation.len() > 16 {
         b.harmony.by_generation.pop_front();
     }
@@ -429,7 +439,11 @@ pub(super) fn candidate_chords(b: &Brain) -> Vec<Vec<Segment>> {
     if let (Some(slot), Some((_, segments))) =
         (out.get_mut(b.selected), b.harmony.by_generation.back())
     {
-        if b.harmony.by_generation.back().is_some_and(|(g, _)| *g == b.generation) {
+        if b.harmony
+            .by_generation
+            .back()
+            .is_some_and(|(g, _)| *g == b.generation)
+        {
             slot.clone_from(segments);
         }
     }

@@ -444,6 +444,7 @@ pub fn step(
     ensure_model(b, params);
     let mut changed = context::follow_learning(b, params);
     changed |= ingest::take_events(b, ends, shared, params);
+    harmony::warm_up(params);
     changed |= harmony::live(b, ends, params);
     changed |= harmony::show(b, params, shared);
     changed |= context::update_key(b, ends, params, changed);
@@ -503,10 +504,12 @@ fn publish(b: &Brain, snapshot: &Mutex<Snapshot>) {
     s.chords.clear();
     s.chords.extend(b.chords.recent().copied());
     s.player_harmony.clear();
-    s.player_harmony.extend(b.harmony.player_spans.iter().copied());
+    s.player_harmony
+        .extend(b.harmony.player_spans.iter().copied());
     s.candidate_harmony = harmony::candidate_chords(b);
     s.answered_harmony.clear();
-    s.answered_harmony.extend(b.harmony.answered.iter().cloned());
+    s.answered_harmony
+        .extend(b.harmony.answered.iter().cloned());
 }
 
 /// A short description of the model in use (its training date cut to the day, by characters:
