@@ -93,7 +93,8 @@ impl Accompanist {
     }
 
     /// Ends the sounding chord at block offset `at` (mode or channel change, transport stop,
-    /// bypass) and forgets the pending beat; the next beat starts afresh.
+    /// bypass) and forgets the pending beat and the player's last note: no chord starts again
+    /// until the player plays.
     pub fn silence(&mut self, at: u32, out: &mut EventQueue) {
         if let Some((chord, channel)) = self.sounding.take() {
             for &p in chord.notes() {
@@ -102,6 +103,7 @@ impl Accompanist {
         }
         self.pending = None;
         self.next_beat = None;
+        self.last_player_on = None;
     }
 
     /// Settles every beat before stream sample `t`; `held_top` is the highest key the player
@@ -437,6 +439,17 @@ mod tests {
         assert!(a.is_sounding() && q.voice_sounding(Voice::Chord));
         a.silence(20, &mut q);
         assert!(!a.is_sounding() && !q.voice_sounding(Voice::Chord));
+        // Silenced (a transport stop, say): no chord until the player plays again, even on the
+        // next change of the harmonic rhythm with a recent note.
+        let later = Clock {
+            start: 2 * BEAT,
+            len: 4 * BEAT as u32,
+            beat_at_start: 2.0,
+            ..clock
+        };
+        a.set_table(table(2));
+        a.advance_to(6 * BEAT, None, &later, &settings(), &mut q, &mut sink);
+        assert!(!a.is_sounding());
         // A stale table (older than the slack) plays nothing.
         let mut a = Accompanist::default();
         a.set_table(table(-10));

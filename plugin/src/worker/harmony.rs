@@ -449,3 +449,137 @@ pub(super) fn candidate_chords(b: &Brain) -> Vec<Vec<Segment>> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::params::ContinuoParams;
+    use crate::preset::Preset;
+    use crate::session::{MidiIn, SentEvent, Session};
+    use std::sync::Arc;
+
+    fn params(json: &str) -> Arc<ContinuoParams> {
+        let p = Arc::new(ContinuoParams::default());
+        let preset =
+            Preset::parse(format!("{{\"version\": 1, \"params\": {json}}}").as_bytes()).unwrap();
+        preset.apply_offline(&p).unwrap();
+        p
+    }
+
+    /// Sixteen quarter notes at 120 bpm (48 kHz) from beat 1: a scale up and down in C.
+    fn call() -> Vec<MidiIn> {
+        let pitches = [
+            60u8, 62, 64, 65, 67, 69, 71, 72, 71, 69, 67, 65, 64, 62, 60, 60,
+        ];
+        pitches
+            .iter()
+            .enumerate()
+            .flat_map(|(i, &p)| {
+                let t = 24_000 + i as u64 * 24_000;
+                [(t, true, p, 0.8), (t + 22_000, false, p, 0.0)]
+            })
+            .collect()
+    }
+
+    fn balanced(events: &[SentEvent]) -> bool {
+        let mut on = std::collections::HashSet::new();
+        for e in events {
+            if e.on && !on.insert((e.channel, e.pitch)) {
+                return false;
+            }
+            if !e.on && e.kind == crate::playback::OutKind::Off {
+                on.remove(&(e.channel, e.pitch));
+            }
+        }
+        on.is_empty()
+    }
+
+    fn run(json: &str) -> (Session, Vec<SentEvent>) {
+        assert!(
+            super::preload().is_some(),
+            "the built-in harmony model loads"
+        );
+        let mut s = Session::new(48_000.0, 256, params(json));
+        let out = s.run(&[], &call(), Some(120.0), 48_000 * 20);
+        (s, out)
+    }
+
+    #[test]
+    fn chords_under_the_answer_leave_its_melody_as_it_was() {
+        let (_, off) = run(r#"{"source": "midi", "channel": 1}"#);
+        let (s, on) = run(
+            r#"{"source": "midi", "channel": 1, "harmony-mode": "answer", "chord-channel": 3}"#,
+        );
+        let melody = |e: &[SentEvent]| -> Vec<(u64, bool, u8)> {
+            e.iter()
+                .filter(|e| e.channel == 0)
+                .map(|e| (e.time, e.on, e.pitch))
+                .collect()
+        };
+        assert!(!melody(&off).is_empty(), "an answer");
+        assert!(off.iter().all(|e| e.channel == 0));
+        assert_eq!(melody(&on), melody(&off));
+        let chords: Vec<&SentEvent> = on.iter().filter(|e| e.channel == 2).collect();
+        assert!(chords.len() >= 6, "{chords:?}");
+        assert_eq!(
+            chords.iter().find(|e| e.on).map(|e| e.time),
+            melody(&on).first().map(|e| e.0),
+            "the chords start with the answer"
+        );
+        assert!(balanced(&on));
+        assert!(
+            !s.brain().harmony.answered.is_empty(),
+            "the roll gets the answer's chords"
+        );
+        assert!(s
+            .brain()
+            .harmony
+            .answered
+            .back()
+            .is_some_and(|a| !a.is_empty()));
+    }
+
+    #[test]
+    fn chords_under_me_follow_the_player_on_the_beat() {
+        let (s, out) = run(
+            r#"{"source": "midi", "mode": "suggest", "harmony-mode": "me", "chord-channel": 2,
+                "harmonic-rhythm": "half-bar", "voicing": "four-part"}"#,
+        );
+        let ons: Vec<&SentEvent> = out.iter().filter(|e| e.on).collect();
+        assert!(ons.iter().all(|e| e.channel == 1), "only chords: {ons:?}");
+        // Chords start on beats (the player's notes are on the beat and held over it).
+        let starts: std::collections::BTreeSet<u64> = ons.iter().map(|e| e.time).collect();
+        assert!(starts.len() >= 4, "{starts:?}");
+        for t in &starts {
+            assert_eq!(t % 24_000, 0, "a chord starts on a beat: {t}");
+        }
+        // Four-part: four notes a chord.
+        assert_eq!(ons.len(), 4 * starts.len(), "{ons:?}");
+        assert!(balanced(&out), "the chord ends after the player stops");
+        // The chords played are the roll's.
+        assert!(s.brain().harmony.player_spans.len() >= 2);
+        // Chords fit the melody: the note held over each change is a chord tone.
+        for span in &s.brain().harmony.player_spans {
+            let beat = (span.start_s * 2.0).round() as usize; // 120 bpm
+            if (1..=16).contains(&beat) {
+                let pitch = call()[2 * (beat - 1)].2;
+                assert!(
+                    span.chord.chord.contains(pitch),
+                    "beat {beat}: {pitch} under {span:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn show_chords_plays_no_chord_and_names_the_players_phrase() {
+        let (s, out) = run(r#"{"source": "midi", "channel": 1, "harmony-mode": "show"}"#);
+        assert!(out.iter().all(|e| e.channel == 0), "no chord notes");
+        let spans = &s.brain().harmony.player_spans;
+        assert!(spans.len() >= 2, "{spans:?}");
+        // Half-bar rhythm (the default): changes two beats (one second) apart at least.
+        for w in spans.iter().collect::<Vec<_>>().windows(2) {
+            assert!(w[1].start_s - w[0].start_s >= 0.99, "{w:?}");
+        }
+        assert!(!s.brain().harmony.by_generation.is_empty());
+    }
+}
