@@ -295,6 +295,9 @@ mod tests {
         LiveChords { beat, options }
     }
 
+    /// Output events as `(absolute time, kind, channel, pitch)`.
+    type Events = Vec<(u64, OutKind, u8, u8)>;
+
     /// Runs the accompanist over `total` samples in blocks of `block`, with player notes
     /// `(time, on, pitch)` and a table for every beat, and returns the output and the news.
     fn run(
@@ -302,7 +305,7 @@ mod tests {
         player: &[(u64, bool, u8)],
         total: u64,
         s: LiveSettings,
-    ) -> (Vec<(u64, OutKind, u8, u8)>, Vec<BeatNews>) {
+    ) -> (Events, Vec<BeatNews>) {
         let mut a = Accompanist::default();
         let mut q = EventQueue::default();
         let mut out = vec![];

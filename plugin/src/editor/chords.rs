@@ -88,10 +88,7 @@ pub fn draw_harmony(
         .rev()
         .zip(view.answered_harmony.iter().rev());
     let proposal = proposal_start.zip(view.candidate_harmony.get(view.selected));
-    for (start_s, segments) in answers
-        .map(|((s, _), segs)| (*s, segs))
-        .chain(proposal.map(|(s, segs)| (s, segs)))
-    {
+    for (start_s, segments) in answers.map(|((s, _), segs)| (*s, segs)).chain(proposal) {
         for seg in segments {
             let a = start_s + seg.start * sec_per_beat;
             let b = start_s + seg.end * sec_per_beat;

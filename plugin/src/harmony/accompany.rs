@@ -264,3 +264,42 @@ mod tests {
         assert_ne!(options[12], Chord::None, "a chord even over a rest");
     }
 }
+
+/// Cost on the model thread (`cargo test -p continuo --lib -- --ignored harmony_cost
+/// --nocapture`): a 16-beat answer harmonised, and one live table (6 beats read, 13 options).
+#[cfg(test)]
+mod cost {
+    use super::*;
+    use crate::music::Mode;
+
+    #[test]
+    #[ignore = "a measurement, not a check"]
+    fn harmony_cost() {
+        let model = super::super::model::embedded().unwrap();
+        let key = KeySignature {
+            tonic: 0,
+            mode: Mode::Major,
+        };
+        let notes: Vec<Note> = (0..16)
+            .map(|i| Note {
+                pitch: [60u8, 62, 64, 65, 67, 69, 71, 72][i % 8],
+                onset: i as f64,
+                duration: 1.0,
+                velocity: 80,
+            })
+            .collect();
+        let runs = 200;
+        let t0 = std::time::Instant::now();
+        for _ in 0..runs {
+            std::hint::black_box(answer_chords(model, &notes, key, 2, Complexity::Triads));
+        }
+        let answer = t0.elapsed().as_secs_f64() * 1000.0 / runs as f64;
+        let mel = melody_beats(&notes[..6], 6);
+        let t0 = std::time::Instant::now();
+        for _ in 0..runs {
+            std::hint::black_box(next_beat_options(model, key, &mel, 0));
+        }
+        let live = t0.elapsed().as_secs_f64() * 1000.0 / runs as f64;
+        println!("16-beat answer harmonised: {answer:.3} ms; live table: {live:.3} ms");
+    }
+}

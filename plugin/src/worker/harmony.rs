@@ -582,4 +582,75 @@ mod tests {
         }
         assert!(!s.brain().harmony.by_generation.is_empty());
     }
+
+    /// How well the answers' melodies fit the chords played under them (`cargo test -p
+    /// continuo --lib -- --ignored answer_fit --nocapture`): the first two bars of every 40th of
+    /// Aird's airs (`../shared/corpus/airs`) as the call, at 120 bpm, *Chords under the answer*
+    /// (half-bar rhythm, triads); share of the answers' notes starting on a chord change (and on
+    /// any beat) that are tones of the chord under them.
+    #[test]
+    #[ignore = "a measurement, not a check"]
+    fn answer_fit() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus/airs");
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            eprintln!("skipped: {} is absent", dir.display());
+            return;
+        };
+        let mut files: Vec<_> = entries.filter_map(|e| e.ok()).map(|e| e.path()).collect();
+        files.sort();
+        let (mut change, mut change_fit, mut beat, mut beat_fit, mut answers) = (0, 0, 0, 0, 0);
+        for path in files.iter().step_by(40) {
+            let Ok(bytes) = std::fs::read(path) else {
+                continue;
+            };
+            let Ok(melodies) = crate::model::midi_in::read_midi(&bytes) else {
+                continue;
+            };
+            let Some(m) = melodies.first() else { continue };
+            let call: Vec<MidiIn> = m
+                .notes
+                .iter()
+                .filter(|n| n.onset < 8.0)
+                .flat_map(|n| {
+                    let on = ((n.onset + 1.0) * 24_000.0) as u64;
+                    let off = on + (n.duration * 24_000.0 * 0.9).max(100.0) as u64;
+                    [(on, true, n.pitch, 0.8), (off, false, n.pitch, 0.0)]
+                })
+                .collect();
+            let mut s = Session::new(
+                48_000.0,
+                256,
+                params(r#"{"source": "midi", "harmony-mode": "answer", "grid": "1/4"}"#),
+            );
+            assert!(super::preload().is_some());
+            s.run(&[], &call, Some(120.0), 48_000 * 14);
+            let b = s.brain();
+            for ((_, phrase), chords) in b.answered.iter().zip(&b.harmony.answered) {
+                answers += 1;
+                for n in &phrase.notes {
+                    let Some(seg) = chords
+                        .iter()
+                        .find(|c| c.start <= n.onset && n.onset < c.end)
+                    else {
+                        continue;
+                    };
+                    let on_beat = (n.onset - n.onset.round()).abs() < 1e-6;
+                    if on_beat {
+                        beat += 1;
+                        beat_fit += seg.chord.contains(n.pitch) as usize;
+                    }
+                    if (n.onset - seg.start).abs() < 1e-6 {
+                        change += 1;
+                        change_fit += seg.chord.contains(n.pitch) as usize;
+                    }
+                }
+            }
+        }
+        println!(
+            "{answers} answers: notes on a chord change that are chord tones {change_fit}/{change} \
+             ({:.1} %), on any beat {beat_fit}/{beat} ({:.1} %)",
+            100.0 * change_fit as f64 / change.max(1) as f64,
+            100.0 * beat_fit as f64 / beat.max(1) as f64
+        );
+    }
 }
