@@ -307,9 +307,58 @@ fn under_me_transport_stop(entry: &'static PluginEntry) {
     .unwrap();
 }
 
+/// The Harmony group as a host sees it: its parameters, in their group, choices by name.
+fn parameters(entry: &'static PluginEntry) {
+    let mut p = Plugin::new(entry).unwrap();
+    let params = p.params();
+    for (id, default) in [
+        ("harmony-mode", "Off"),
+        ("chord-channel", "2"),
+        ("voicing", "Four-part"),
+        ("chord-complexity", "Triads"),
+        ("harmonic-rhythm", "Half bar"),
+        ("chord-level", "70%"),
+    ] {
+        let d = params
+            .iter()
+            .find(|d| d.hash == param_hash(id))
+            .unwrap_or_else(|| panic!("{id} is a parameter"));
+        assert!(
+            d.module.contains("Harmony"),
+            "{id} in the Harmony group: {:?}",
+            d.module
+        );
+        assert_eq!(p.get_text(id).as_deref(), Some(default), "{id}");
+    }
+    for (id, names) in [
+        (
+            "harmony-mode",
+            &[
+                "Off",
+                "Show chords",
+                "Chords under the answer",
+                "Chords under me",
+            ][..],
+        ),
+        ("voicing", &["Close", "Open", "Four-part"][..]),
+        ("chord-complexity", &["Triads", "Sevenths"][..]),
+        ("harmonic-rhythm", &["Per bar", "Half bar", "Beat"][..]),
+    ] {
+        for name in names {
+            p.set_text(id, name).unwrap();
+            assert_eq!(
+                p.get_text(id).as_deref(),
+                Some(*name),
+                "{id} shows its names"
+            );
+        }
+    }
+}
+
 #[test]
 fn harmony() {
     run_cases(&[
+        ("parameters", parameters),
         (
             "answer chords, melody unchanged",
             answer_chords_and_unchanged_melody,
