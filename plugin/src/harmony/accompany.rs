@@ -119,6 +119,55 @@ pub fn answer_chords(
     super::output::segments(&chords)
 }
 
+/// Bends an answer's melody toward its chords: a note starting on a chord change or on a strong
+/// beat of the answer (beats 0 and 2 of its 4-beat bars) that is not a tone of the chord under
+/// it moves to the nearest chord tone at most two semitones away that `allowed` accepts (the
+/// range and the scale lock) — unless it resolves by step to a chord tone on the next note (an
+/// appoggiatura or a suspension: what the model meant). Onsets and lengths never change. Returns
+/// how many notes moved.
+pub fn fit_melody(notes: &mut [Note], segments: &[Segment], allowed: &dyn Fn(u8) -> bool) -> usize {
+    let chord_at = |beat: f64| segments.iter().find(|s| s.start <= beat && beat < s.end);
+    let mut moved = 0;
+    for i in 0..notes.len() {
+        let n = notes[i];
+        let Some(seg) = chord_at(n.onset) else {
+            continue;
+        };
+        let whole = (n.onset - n.onset.round()).abs() < 1e-6;
+        let strong = (n.onset - seg.start).abs() < 1e-6
+            || (whole && (n.onset.round() as i64).rem_euclid(2) == 0);
+        if !strong || seg.chord == Chord::None || seg.chord.contains(n.pitch) {
+            continue;
+        }
+        let resolves = notes.get(i + 1).is_some_and(|next| {
+            let step = (next.pitch as i32 - n.pitch as i32).abs();
+            (1..=2).contains(&step)
+                && chord_at(next.onset).is_some_and(|c| c.chord.contains(next.pitch))
+        });
+        if resolves {
+            continue;
+        }
+        let from = i.checked_sub(1).map(|p| notes[p].pitch as i32);
+        let mut best: Option<(i32, u8)> = None;
+        for d in [-2i32, -1, 1, 2] {
+            let p = n.pitch as i32 + d;
+            if !(0..=127).contains(&p) || !seg.chord.contains(p as u8) || !allowed(p as u8) {
+                continue;
+            }
+            // Nearest first; between equals, the one nearer the note before.
+            let cost = d.abs() * 16 + from.map_or(0, |f| (p - f).abs());
+            if best.is_none_or(|(c, _)| cost < c) {
+                best = Some((cost, p as u8));
+            }
+        }
+        if let Some((_, p)) = best {
+            notes[i].pitch = p;
+            moved += 1;
+        }
+    }
+    moved
+}
+
 /// Number of options [`next_beat_options`] gives: one per pitch class, then "no note".
 pub const OPTIONS: usize = 13;
 
@@ -243,6 +292,46 @@ mod tests {
             assert_eq!(segs.last().unwrap().chord, Chord::new(0, Quality::Major));
         }
         assert!(answer_chords(model, &[], C_MAJOR, 2, Complexity::Triads).is_empty());
+    }
+
+    #[test]
+    fn the_melody_bends_to_its_chords_on_strong_beats_only() {
+        let c = Chord::new(0, Quality::Major);
+        let g = Chord::new(7, Quality::Major);
+        let segs = [
+            Segment {
+                start: 0.0,
+                end: 2.0,
+                chord: c,
+            },
+            Segment {
+                start: 2.0,
+                end: 4.0,
+                chord: g,
+            },
+        ];
+        let mut mel = vec![
+            note(62, 0.0, 1.0), // D on the change to C, then F: moves to C (or E)
+            note(65, 1.0, 1.0), // F on a weak beat: stays
+            note(69, 2.0, 0.5), // A on the change to G, then G: an appoggiatura, stays
+            note(67, 2.5, 0.5),
+            note(72, 3.0, 1.0), // C on a weak beat: stays
+        ];
+        let all = |_p: u8| true;
+        assert_eq!(fit_melody(&mut mel, &segs, &all), 1);
+        let pitches: Vec<u8> = mel.iter().map(|n| n.pitch).collect();
+        assert!(pitches[0] == 60 || pitches[0] == 64, "{pitches:?}");
+        assert_eq!(&pitches[1..], &[65, 69, 67, 72]);
+        // Nothing allowed: nothing moves; onsets and lengths never change.
+        let mut mel2 = vec![note(62, 0.0, 1.0), note(65, 1.0, 1.0)];
+        assert_eq!(fit_melody(&mut mel2, &segs, &|_| false), 0);
+        assert_eq!(mel2[0].pitch, 62);
+        let mut mel3 = vec![note(62, 0.0, 1.0), note(65, 1.0, 1.0)];
+        fit_melody(&mut mel3, &segs, &|p| p == 64);
+        assert_eq!(
+            (mel3[0].pitch, mel3[0].onset, mel3[0].duration),
+            (64, 0.0, 1.0)
+        );
     }
 
     #[test]

@@ -113,6 +113,9 @@ pub struct HarmonyState {
     pub by_generation: VecDeque<(u32, Vec<Segment>)>,
     /// Chords of the recent answers, parallel to `Brain::answered`.
     pub answered: VecDeque<Vec<Segment>>,
+    /// The chords the selected candidate's melody was just fitted to ([`fit_selected`]), for
+    /// [`after_send`].
+    fitted: Option<Vec<Segment>>,
 }
 
 /// The parameters' complexity and spacing.
@@ -358,6 +361,31 @@ fn phrase_chords(b: &Brain, params: &ContinuoParams, phrase: &Phrase) -> Option<
     ))
 }
 
+/// *Chords under the answer*, before the selected candidate is sent: harmonises it, bends its
+/// melody toward the chords ([`accompany::fit_melody`]: strong-beat notes to chord tones, within
+/// the range and the scale lock) and keeps the chords for [`after_send`]. Nothing when the
+/// harmony model is not ready (the melody goes as drawn). About a millisecond.
+pub(super) fn fit_selected(b: &mut Brain, params: &ContinuoParams) {
+    b.harmony.fitted = None;
+    if params.harmony.mode.value() != HarmonyMode::UnderAnswer {
+        return;
+    }
+    let Some(phrase) = b.candidates.get(b.selected) else {
+        return;
+    };
+    let Some(segments) = phrase_chords(b, params, phrase) else {
+        return;
+    };
+    let settings = super::draw::sampler_settings(params, b.key.map(|k| k.0));
+    let (low, high) = (settings.low, settings.high);
+    let allowed =
+        |p: u8| (low..=high).contains(&p) && settings.scale_lock.is_none_or(|s| s.contains(p));
+    if let Some(phrase) = b.candidates.get_mut(b.selected) {
+        accompany::fit_melody(&mut phrase.notes, &segments, &allowed);
+    }
+    b.harmony.fitted = Some(segments);
+}
+
 /// Adds the chord notes of `segments` to `buf` (voiced from scratch for each answer).
 fn add_chord_notes(buf: &mut PhraseBuf, segments: &[Segment], params: &ContinuoParams) {
     let notes = buf.notes();
@@ -392,7 +420,13 @@ pub(super) fn after_send(
     let Some(phrase) = b.candidates.get(b.selected).cloned() else {
         return;
     };
-    let Some(segments) = phrase_chords(b, params, &phrase) else {
+    // The chords the melody was fitted to, else worked out now (for the roll).
+    let Some(segments) = b
+        .harmony
+        .fitted
+        .take()
+        .or_else(|| phrase_chords(b, params, &phrase))
+    else {
         return;
     };
     if params.harmony.mode.value() == HarmonyMode::UnderAnswer {
@@ -503,8 +537,10 @@ mod tests {
         (s, out)
     }
 
+    /// The melody's timing is the same with chords under it (its strong beats may move to
+    /// chord tones, by two semitones at most).
     #[test]
-    fn chords_under_the_answer_leave_its_melody_as_it_was() {
+    fn chords_under_the_answer_leave_the_melodys_timing_as_it_was() {
         let (_, off) = run(r#"{"source": "midi", "channel": 1}"#);
         let (s, on) = run(
             r#"{"source": "midi", "channel": 1, "harmony-mode": "answer", "chord-channel": 3}"#,
@@ -517,7 +553,13 @@ mod tests {
         };
         assert!(!melody(&off).is_empty(), "an answer");
         assert!(off.iter().all(|e| e.channel == 0));
-        assert_eq!(melody(&on), melody(&off));
+        let timing = |m: Vec<(u64, bool, u8)>| -> Vec<(u64, bool)> {
+            m.into_iter().map(|(t, on, _)| (t, on)).collect()
+        };
+        assert_eq!(timing(melody(&on)), timing(melody(&off)));
+        for (a, b) in melody(&on).iter().zip(melody(&off)) {
+            assert!((a.2 as i32 - b.2 as i32).abs() <= 2, "{a:?} {b:?}");
+        }
         let chords: Vec<&SentEvent> = on.iter().filter(|e| e.channel == 2).collect();
         assert!(chords.len() >= 6, "{chords:?}");
         assert_eq!(

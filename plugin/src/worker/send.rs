@@ -12,6 +12,8 @@ pub(super) fn selected(
     shared: &Shared,
     params: &ContinuoParams,
 ) {
+    // Chords under the answer: its strong beats bent toward its chords first (~1 ms).
+    super::harmony::fit_selected(b, params);
     let Some(phrase) = b.candidates.get(b.selected) else {
         return;
     };
