@@ -3,7 +3,8 @@
 //! - *Show chords*: the player's recent phrase is harmonised with lookahead and the answers'
 //!   chords are worked out, for the chord symbols above the roll; no chord notes.
 //! - *Chords under the answer*: the answer sent to the audio thread is harmonised with lookahead
-//!   ([`crate::harmony::accompany::answer_chords`]) and its chord notes go along with it. The
+//!   ([`crate::harmony::accompany::answer_chords`]), its strong beats bent toward the chords
+//!   ([`crate::harmony::accompany::fit_melody`]), and its chord notes go along with it. The
 //!   melody never waits: it is published first, and the same phrase again with its chords once
 //!   they are made (the audio thread adds them even when the answer has already started); if the
 //!   harmony model is still loading, the answer goes without chords.

@@ -12,7 +12,9 @@
 //!   model in use (the *Style* parameter, Auto's choice);
 //! - [`draw`]: whether to draw again (debounced settings), and drawing the candidates;
 //! - [`perform`]: each candidate note's sounding length and velocity (articulation, dynamics);
-//! - [`send`]: handing the selected phrase to the audio thread.
+//! - [`send`]: handing the selected phrase to the audio thread;
+//! - [`harmony`]: the answer's chords (and its strong beats bent to them), the live harmoniser's
+//!   tables (*Chords under me*), chord symbols for the roll.
 //!
 //! Its long-lived state, [`Brain`], outlives the thread: a host that deactivates and re-activates
 //! the plugin (sample-rate change, say) keeps the session's memory. A panic inside a step is
