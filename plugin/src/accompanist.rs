@@ -7,7 +7,7 @@
 //! starts within [`LATE_NOTE_S`] after it (a note played a little late, or detected with the
 //! analyser's latency), or silence when none does. On a change of the harmonic rhythm (every
 //! bar, half bar or beat) it plays that option's chord on the chord channel at once — the same
-//! chord keeps sounding, a new one replaces it — and tells the model thread what it heard and
+//! chord keeps sounding, a new one replaces it, "no chord" over a rest holds it — and tells the model thread what it heard and
 //! played ([`BeatNews`]). A bar without a note from the player ends the chord.
 //!
 //! Nothing here allocates: tables arrive as `Copy` values; events go into the [`EventQueue`].
@@ -228,9 +228,13 @@ impl Accompanist {
             .filter(|tb| (0..=LIVE_TABLE_SLACK).contains(&(beat - tb.beat)));
         if let (true, Some(table)) = (change, table) {
             let chord = table.options[on_beat.map_or(12, |pc| (pc % 12) as usize)];
-            let same = self
-                .sounding
-                .is_some_and(|(c, ch)| ch == s.channel & 15 && c.notes() == chord.notes());
+            // "No chord" over a rest holds the chord that sounds (the player only breathed);
+            // over a note it ends it (no chord fits).
+            let hold = chord.len == 0 && on_beat.is_none() && self.sounding.is_some();
+            let same = hold
+                || self
+                    .sounding
+                    .is_some_and(|(c, ch)| ch == s.channel & 15 && c.notes() == chord.notes());
             if !same {
                 if let Some((old, ch)) = self.sounding.take() {
                     for &p in old.notes() {
@@ -417,6 +421,45 @@ mod tests {
         let player = [(2 * BEAT + 4800, true, 65)];
         let (out, _) = run(256, &player, 4 * BEAT, settings());
         assert_eq!(out[0].0, 3 * BEAT, "{out:?}");
+    }
+
+    /// "No chord" for a rest holds the chord that sounds; "no chord" for a note ends it.
+    #[test]
+    fn no_chord_over_a_rest_holds_over_a_note_ends() {
+        let mut a = Accompanist::default();
+        let mut q = EventQueue::default();
+        let mut t = table(1);
+        t.options[12] = ChordVoicing::default();
+        t.options[2] = ChordVoicing::default(); // D: no chord
+        let clock = Clock {
+            start: 0,
+            len: 6 * BEAT as u32,
+            sample_rate: SR,
+            tempo: 120.0,
+            beat_at_start: 0.0,
+        };
+        let mut sink = |_n: BeatNews| {};
+        let s = settings();
+        a.set_table(t);
+        a.advance_to(100, None, &clock, &s, &mut q, &mut sink);
+        a.player_note_on(100, 60, &clock, &s, &mut q, &mut sink);
+        // Beat 1: C held → C major.
+        a.advance_to(BEAT + 10, Some(60), &clock, &s, &mut q, &mut sink);
+        assert!(a.is_sounding());
+        // Beat 2 (a change) in a rest: held.
+        let mut t2 = t;
+        t2.beat = 2;
+        a.set_table(t2);
+        a.advance_to(2 * BEAT + 4000, None, &clock, &s, &mut q, &mut sink);
+        assert!(a.is_sounding(), "a rest holds the chord");
+        // Beat 4 (a change) over a D: no chord fits, it ends.
+        let mut t4 = t;
+        t4.beat = 4;
+        a.set_table(t4);
+        a.advance_to(3 * BEAT + 100, None, &clock, &s, &mut q, &mut sink);
+        a.player_note_on(3 * BEAT + 100, 62, &clock, &s, &mut q, &mut sink);
+        a.advance_to(4 * BEAT + 10, Some(62), &clock, &s, &mut q, &mut sink);
+        assert!(!a.is_sounding() && !q.voice_sounding(Voice::Chord));
     }
 
     #[test]
