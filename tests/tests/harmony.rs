@@ -368,7 +368,7 @@ fn harmony() {
     run_cases(&[
         ("parameters", parameters),
         (
-            "answer chords, melody unchanged",
+            "answer chords, melody timing unchanged",
             answer_chords_and_unchanged_melody,
         ),
         ("transport stop mid-chord", transport_stop),
