@@ -26,6 +26,8 @@ pub const FRAME_RING: usize = 2048;
 pub const EVENT_RING: usize = 1024;
 /// Longest phrase the audio thread can hold, in notes.
 pub const MAX_PHRASE_NOTES: usize = 64;
+/// Most chord notes an answer carries (32 four-note chords).
+pub const MAX_CHORD_NOTES: usize = 128;
 
 /// Which input a player note came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,6 +80,9 @@ pub enum PlayerNote {
 pub enum ToModel {
     Note(PlayerNote),
     Playback(PlaybackStatus),
+    /// A beat of the live harmoniser (*Chords under me*) came: what the player sounded on it and
+    /// the chord that started.
+    Beat(BeatNews),
 }
 
 /// One note of a phrase as the audio thread plays it. Times are beats from the phrase start.
@@ -105,6 +110,11 @@ pub struct PhraseBuf {
     /// next. Otherwise playback keeps every note inside the time to the next note, whatever the
     /// grid does to the onsets.
     pub legato: bool,
+    /// Chord notes under the answer (*Chords under the answer*), beats from the phrase start,
+    /// velocity before the *Chord level*; the first `chords_len` count. Empty when harmony is
+    /// off or the harmony model was not ready: the melody never waits for its chords.
+    pub chords: [PhraseNote; MAX_CHORD_NOTES],
+    pub chords_len: usize,
 }
 
 impl Default for PhraseBuf {
@@ -115,6 +125,8 @@ impl Default for PhraseBuf {
             len: 0,
             notes: [PhraseNote::default(); MAX_PHRASE_NOTES],
             legato: false,
+            chords: [PhraseNote::default(); MAX_CHORD_NOTES],
+            chords_len: 0,
         }
     }
 }
@@ -122,6 +134,21 @@ impl Default for PhraseBuf {
 impl PhraseBuf {
     pub fn notes(&self) -> &[PhraseNote] {
         &self.notes[..self.len.min(MAX_PHRASE_NOTES)]
+    }
+
+    /// The chord notes under the phrase.
+    pub fn chord_notes(&self) -> &[PhraseNote] {
+        &self.chords[..self.chords_len.min(MAX_CHORD_NOTES)]
+    }
+
+    /// Adds a chord note (beats from the phrase start); false when the phrase holds no more.
+    pub fn push_chord_note(&mut self, note: PhraseNote) -> bool {
+        if self.chords_len >= MAX_CHORD_NOTES {
+            return false;
+        }
+        self.chords[self.chords_len] = note;
+        self.chords_len += 1;
+        true
     }
 
     /// Converts a model phrase (onsets relative to its start), keeping at most
@@ -143,6 +170,53 @@ impl PhraseBuf {
         }
         buf
     }
+}
+
+/// A chord as the live harmoniser plays it: which chord and its notes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ChordVoicing {
+    /// The chord's dense index (`harmony::Chord::index`; 0 = none).
+    pub chord: u8,
+    /// Its notes, lowest first; the first `len` count.
+    pub notes: [u8; 4],
+    pub len: u8,
+}
+
+impl ChordVoicing {
+    /// The notes that count.
+    pub fn notes(&self) -> &[u8] {
+        &self.notes[..(self.len as usize).min(4)]
+    }
+}
+
+/// The live harmoniser's choice for a coming beat (model → audio): one chord per pitch class the
+/// player may sound when the beat starts (index = pitch class) and one for silence (index 12),
+/// so the audio thread plays the right one at once without waiting for the model thread.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct LiveChords {
+    /// The audio-thread beat (whole beats of its clock) the options are for; a table for
+    /// another beat is still used when it is at most [`LIVE_TABLE_SLACK`] beats old.
+    pub beat: i64,
+    pub options: [ChordVoicing; 13],
+}
+
+/// How many beats old a live chord table may be and still be played.
+pub const LIVE_TABLE_SLACK: i64 = 2;
+
+/// A beat of the live harmoniser (audio → model).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BeatNews {
+    /// The beat (whole beats of the audio thread's clock).
+    pub beat: i64,
+    /// The pitch class the player sounded when it started (the highest held key, or a note
+    /// starting just after), if any.
+    pub on_beat: Option<u8>,
+    /// The chord that started on it (a change of the harmonic rhythm), if one did.
+    pub started: Option<ChordVoicing>,
+    /// The live chord stopped (the player has been silent for a bar).
+    pub silenced: bool,
+    /// When the beat was heard (its start, or the late note that settled it).
+    pub at: Stamp,
 }
 
 /// What the audio thread tells the model thread about playback.
@@ -267,6 +341,8 @@ pub struct AudioEnds {
     pub events: HeapProd<ToModel>,
     /// The newest phrase the model thread published (`update()` tells whether it is new).
     pub phrase: triple_buffer::Output<PhraseBuf>,
+    /// The newest live chord table (*Chords under me*).
+    pub live_chords: triple_buffer::Output<LiveChords>,
 }
 
 impl AudioEnds {
@@ -285,6 +361,15 @@ impl AudioEnds {
             None
         }
     }
+
+    /// The live chord table published since the last call, if any (wait-free, no allocation).
+    pub fn new_live_chords(&mut self) -> Option<LiveChords> {
+        if self.live_chords.update() {
+            Some(*self.live_chords.output_buffer_mut())
+        } else {
+            None
+        }
+    }
 }
 
 /// The model thread's ends of the rings.
@@ -292,6 +377,8 @@ pub struct ModelEnds {
     pub frames: HeapCons<FeatureFrame>,
     pub events: HeapCons<ToModel>,
     phrase: triple_buffer::Input<PhraseBuf>,
+    /// The live chord table's input (*Chords under me*).
+    live_chords: triple_buffer::Input<LiveChords>,
 }
 
 impl ModelEnds {
@@ -301,6 +388,11 @@ impl ModelEnds {
             Counters::bump(&counters.phrases_replaced);
         }
         self.phrase.write(phrase);
+    }
+
+    /// Publishes a live chord table: it replaces any the audio thread has not read yet.
+    pub fn publish_live_chords(&mut self, table: LiveChords) {
+        self.live_chords.write(table);
     }
 }
 
@@ -312,16 +404,20 @@ pub fn rings() -> (AudioEnds, ModelEnds) {
     let (pi, mut po) = triple_buffer::triple_buffer(&PhraseBuf::default());
     // The initial (empty) value is not a phrase: mark it read.
     po.update();
+    let (li, mut lo) = triple_buffer::triple_buffer(&LiveChords::default());
+    lo.update();
     (
         AudioEnds {
             frames: fp,
             events: ep,
             phrase: po,
+            live_chords: lo,
         },
         ModelEnds {
             frames: fc,
             events: ec,
             phrase: pi,
+            live_chords: li,
         },
     )
 }
@@ -385,6 +481,13 @@ pub struct Snapshot {
     /// The chords the player held recently (keyboard chords), oldest first; the last one is
     /// still held when its `end_s` is `None`.
     pub chords: Vec<crate::harmony::hearing::ChordSpan>,
+    /// Harmony (*Show chords* and the modes that play): chord symbols for the player's recent
+    /// phrase (or the chords played under them, live), in stream seconds, oldest first.
+    pub player_harmony: Vec<crate::harmony::hearing::ChordSpan>,
+    /// Chord symbols of each candidate (beats from its start), in the order of `candidates`.
+    pub candidate_harmony: Vec<Vec<crate::harmony::output::Segment>>,
+    /// Chord symbols of each recent answer (beats from its start), in the order of `answered`.
+    pub answered_harmony: Vec<Vec<crate::harmony::output::Segment>>,
 }
 
 /// Editor → model thread requests (bounded std channel: both sides may block briefly).

@@ -11,11 +11,12 @@
 //! received, merged in time order: to the model, to playback, to MIDI thru), and publishing the
 //! meters.
 
+use crate::accompanist::{Accompanist, LiveSettings};
 use crate::analysis::{AnalysisOutput, Analyzer, FeatureFrame, NoteEvent as Detected};
 use crate::bridge::{
     AudioEnds, Counters, ModelEnds, NoteOrigin, PlaybackStatus, PlayerNote, Shared, ToModel,
 };
-use crate::params::{ContinuoParams, InputSource, ResponseMode, TempoSource};
+use crate::params::{ContinuoParams, HarmonyMode, InputSource, ResponseMode, TempoSource};
 use crate::playback::{self, Clock, EventQueue, OutKind, Playback, Voice};
 use ringbuf::traits::Producer;
 use std::sync::atomic::Ordering;
@@ -142,6 +143,10 @@ pub struct Engine {
     flush: bool,
     /// Recent player velocity (exponential average, 0..1).
     player_velocity: f32,
+    /// The live chord voice (*Chords under me*).
+    accompanist: Accompanist,
+    /// The harmony mode and chord channel of the previous block: a change ends every chord note.
+    prev_harmony: Option<(HarmonyMode, u8)>,
 }
 
 /// Collects the analyser's output inside `process()` without allocating.
@@ -204,6 +209,9 @@ impl AnalysisOutput for Sink<'_> {
 struct Block<'a> {
     clock: Clock,
     settings: playback::Settings,
+    /// The live chord voice's settings.
+    live: LiveSettings,
+    harmony: HarmonyMode,
     source: InputSource,
     thru: bool,
     shared: &'a Shared,
@@ -240,6 +248,8 @@ impl Engine {
             was_bypassed: false,
             flush: true,
             player_velocity: 0.7,
+            accompanist: Accompanist::default(),
+            prev_harmony: None,
         };
         (engine, model_ends)
     }
@@ -248,6 +258,7 @@ impl Engine {
     pub fn reset(&mut self, shared: &Shared) {
         self.analyzer.reset();
         self.playback.reset();
+        self.accompanist.reset();
         self.stream_pos = 0;
         self.pedal = 0;
         self.sustained = [0; 16];
@@ -316,6 +327,8 @@ impl Engine {
         let block = Block {
             clock,
             settings: self.settings(p),
+            live: self.live_settings(p),
+            harmony: p.harmony.mode.value(),
             source: p.input.source.value(),
             thru: p.input.midi_thru.value(),
             shared,
@@ -333,14 +346,20 @@ impl Engine {
         if let Some(phrase) = self.ends.new_phrase() {
             self.playback.arm(phrase);
         }
+        if let Some(table) = self.ends.new_live_chords() {
+            self.accompanist.set_table(table);
+        }
         self.listen(channels, n, bypass, shared);
 
         self.serve_play_requests(&block, p, bypass);
         if !bypass {
             self.route_player_notes(&block, q);
-            let mut status = status_sender(&mut self.ends, &shared.counters);
-            self.playback
-                .advance_to(clock.end(), &clock, &block.settings, q, &mut status);
+            {
+                let mut status = status_sender(&mut self.ends, &shared.counters);
+                self.playback
+                    .advance_to(clock.end(), &clock, &block.settings, q, &mut status);
+            }
+            self.accompany_until(clock.end(), &block, q);
         }
         self.received_len = 0;
         self.detected_len = 0;
@@ -410,6 +429,9 @@ impl Engine {
             channel: (p.output.channel.value() - 1).clamp(0, 15) as u8,
             transpose: p.output.transpose.value(),
             length_scale: p.output.length_scale.value() as f64,
+            answer_chords: p.harmony.mode.value() == HarmonyMode::UnderAnswer,
+            chord_channel: (p.harmony.channel.value() - 1).clamp(0, 15) as u8,
+            chord_level: p.harmony.level.value(),
         }
     }
 
@@ -430,6 +452,7 @@ impl Engine {
             self.playback.pause();
             q.release(0, Voice::Answer);
         }
+        self.follow_harmony(b, stop_now || bypass, q);
         let source_changed = self.prev_source.is_some_and(|src| src != b.source);
         if bypass || source_changed || (self.prev_thru && !b.thru) {
             self.release_thru(q);
@@ -457,6 +480,67 @@ impl Engine {
         self.prev_mode = Some(s.mode);
         self.prev_channel = Some(s.channel);
     }
+
+    // ---- Harmony (issue 16 part 4) --------------------------------------------------------
+
+    /// The live chord voice's settings for the block.
+    fn live_settings(&self, p: &ContinuoParams) -> LiveSettings {
+        LiveSettings {
+            on: p.harmony.mode.value() == HarmonyMode::UnderMe && !p.bypass.value(),
+            rhythm: p.harmony.rhythm.value().beats(),
+            channel: (p.harmony.channel.value() - 1).clamp(0, 15) as u8,
+            velocity: (self.player_velocity * p.harmony.level.value()).clamp(1.0 / 127.0, 1.0),
+        }
+    }
+
+    /// Chord notes end when the harmony mode or the chord channel changes, and the live chord
+    /// ends on a stop, a transport stop or a bypass (`stop`): no chord note is ever left on.
+    fn follow_harmony(&mut self, b: &Block, stop: bool, q: &mut EventQueue) {
+        let now = (b.harmony, b.live.channel);
+        let changed = self.prev_harmony.is_some_and(|h| h != now);
+        if changed {
+            self.playback.drop_chords(0, q);
+        }
+        if changed || stop || !b.live.on {
+            self.accompanist.silence(0, q);
+        }
+        if changed {
+            // Whatever else the chord voice holds ends too.
+            q.release(0, Voice::Chord);
+        }
+        self.prev_harmony = Some(now);
+    }
+
+    /// The live chord voice up to stream sample `t` (the player's keys as they are now).
+    fn accompany_until(&mut self, t: u64, b: &Block, q: &mut EventQueue) {
+        let top = self.top_held_key();
+        let ends = &mut self.ends;
+        let counters = &b.shared.counters;
+        self.accompanist
+            .advance_to(t, top, &b.clock, &b.live, q, &mut |n| {
+                ends.send(ToModel::Beat(n), counters)
+            });
+    }
+
+    /// The highest key the player holds, on any source.
+    fn top_held_key(&self) -> Option<u8> {
+        let mut top: Option<u8> = None;
+        for c in 0..NoteOrigin::COUNT {
+            let origin = if c == 0 {
+                NoteOrigin::Audio
+            } else {
+                NoteOrigin::Midi(c as u8 - 1)
+            };
+            let keys = self.playback.held_keys(origin);
+            if keys != 0 {
+                let k = 127 - keys.leading_zeros() as u8;
+                top = Some(top.map_or(k, |t| t.max(k)));
+            }
+        }
+        top
+    }
+
+    // ---- end Harmony ----------------------------------------------------------------------
 
     /// Ends every MIDI-thru note, and puts back the pedal and pitch bend thru changed.
     fn release_thru(&mut self, q: &mut EventQueue) {
@@ -728,6 +812,8 @@ impl Engine {
     ) {
         let pitch = pitch & 127;
         let t = b.clock.start + at as u64;
+        // The live chord voice hears the keys as they were up to this note.
+        self.accompany_until(t, b, q);
         let counters = &b.shared.counters;
         // MIDI thru: the keyboard's notes on their own channel, detected ones on the output
         // channel.
@@ -758,9 +844,25 @@ impl Engine {
             self.ends.send(ToModel::Note(on), counters);
             b.shared.onsets.fetch_add(1, Ordering::Relaxed);
             self.player_velocity = 0.7 * self.player_velocity + 0.3 * velocity.clamp(0.0, 1.0);
-            let mut status = status_sender(&mut self.ends, counters);
-            self.playback
-                .player_note_on(t, origin, pitch, &b.clock, &b.settings, q, &mut status);
+            {
+                let mut status = status_sender(&mut self.ends, counters);
+                self.playback.player_note_on(
+                    t,
+                    origin,
+                    pitch,
+                    &b.clock,
+                    &b.settings,
+                    q,
+                    &mut status,
+                );
+            }
+            {
+                let ends = &mut self.ends;
+                self.accompanist
+                    .player_note_on(t, pitch, &b.clock, &b.live, q, &mut |n| {
+                        ends.send(ToModel::Beat(n), counters)
+                    });
+            }
             if b.thru {
                 q.note_on(at, thru_channel, pitch, velocity, Voice::Thru);
             }

@@ -4,6 +4,7 @@
 //! between the host and the audio-thread parts (`analysis`, `playback`), which talk to the model
 //! thread (`worker`) only through `bridge`.
 
+pub mod accompanist;
 pub mod analysis;
 pub mod bridge;
 pub mod cli;

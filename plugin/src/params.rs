@@ -283,6 +283,9 @@ pub struct ContinuoParams {
     pub response: ResponseParams,
     #[nested(group = "Output")]
     pub output: OutputParams,
+    /// Chords: shown, under the answer, or under the player (issue 16).
+    #[nested(group = "Harmony")]
+    pub harmony: HarmonyParams,
 }
 
 #[derive(Params)]
@@ -530,6 +533,7 @@ impl Default for ContinuoParams {
                 .with_string_to_value(formatters::s2v_f32_percentage())
                 .with_unit("%"),
             },
+            harmony: HarmonyParams::default(),
         }
     }
 }
@@ -573,3 +577,136 @@ impl ContinuoParams {
         (a.min(b), a.max(b))
     }
 }
+
+// ---- Harmony (issue 16 part 4) ------------------------------------------------------------
+
+/// What Continuo does with harmony.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HarmonyMode {
+    /// No chords (the default).
+    #[id = "off"]
+    Off,
+    /// Chord symbols above the piano roll for the player's phrase and the answer; no chord notes.
+    #[id = "show"]
+    #[name = "Show chords"]
+    Show,
+    /// The answer is harmonised with lookahead and its chords play under it on the chord channel.
+    #[id = "answer"]
+    #[name = "Chords under the answer"]
+    UnderAnswer,
+    /// A causal harmoniser follows the player and plays chords under them, live.
+    #[id = "me"]
+    #[name = "Chords under me"]
+    UnderMe,
+}
+
+/// How the chord notes are spaced.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VoicingParam {
+    /// Root position, every chord tone in the octave from the root (C3 E3 G3).
+    #[id = "close"]
+    Close,
+    /// The root low, the other tones spread over more than an octave above it.
+    #[id = "open"]
+    Open,
+    /// Bass and three upper voices moving as little as they can from chord to chord.
+    #[id = "four-part"]
+    #[name = "Four-part"]
+    FourPart,
+}
+
+/// Which chords are played.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChordComplexity {
+    /// Sevenths are played as their triads.
+    #[id = "triads"]
+    Triads,
+    /// The model's sevenths, and the dominant always with its seventh.
+    #[id = "sevenths"]
+    Sevenths,
+}
+
+/// How often the chord may change.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HarmonicRhythm {
+    /// Once a bar (4 beats).
+    #[id = "bar"]
+    #[name = "Per bar"]
+    Bar,
+    /// Every half bar (2 beats).
+    #[id = "half-bar"]
+    #[name = "Half bar"]
+    HalfBar,
+    /// Every beat.
+    #[id = "beat"]
+    Beat,
+}
+
+impl HarmonicRhythm {
+    /// Beats between chord changes.
+    pub fn beats(self) -> u32 {
+        match self {
+            HarmonicRhythm::Bar => 4,
+            HarmonicRhythm::HalfBar => 2,
+            HarmonicRhythm::Beat => 1,
+        }
+    }
+}
+
+/// The *Harmony* group: what the musician gets from the chord model.
+#[derive(Params)]
+pub struct HarmonyParams {
+    /// Off, show chords, chords under the answer, chords under me.
+    #[id = "harmony-mode"]
+    pub mode: EnumParam<HarmonyMode>,
+    /// MIDI channel of the chord notes (1..16), separate from the melody's.
+    #[id = "chord-channel"]
+    pub channel: IntParam,
+    /// Close, open or four-part voicing.
+    #[id = "voicing"]
+    pub voicing: EnumParam<VoicingParam>,
+    /// Triads or sevenths.
+    #[id = "chord-complexity"]
+    pub complexity: EnumParam<ChordComplexity>,
+    /// Per bar, half bar or beat.
+    #[id = "harmonic-rhythm"]
+    pub rhythm: EnumParam<HarmonicRhythm>,
+    /// Chord velocity as a share of the melody's (the answer's, or the player's).
+    #[id = "chord-level"]
+    pub level: FloatParam,
+}
+
+impl Default for HarmonyParams {
+    fn default() -> Self {
+        HarmonyParams {
+            mode: EnumParam::new("Harmony", HarmonyMode::Off),
+            channel: IntParam::new("Chord channel", 2, IntRange::Linear { min: 1, max: 16 }),
+            voicing: EnumParam::new("Voicing", VoicingParam::FourPart),
+            complexity: EnumParam::new("Chords", ChordComplexity::Triads),
+            rhythm: EnumParam::new("Harmonic rhythm", HarmonicRhythm::HalfBar),
+            level: FloatParam::new(
+                "Chord level",
+                0.7,
+                FloatRange::Linear { min: 0.0, max: 1.5 },
+            )
+            .with_value_to_string(formatters::v2s_f32_percentage(0))
+            .with_string_to_value(formatters::s2v_f32_percentage())
+            .with_unit("%"),
+        }
+    }
+}
+
+impl ContinuoParams {
+    /// The Harmony group's choice parameters with the stable ids of their values (presets store
+    /// them by these ids, like [`ContinuoParams::choice_ids`]).
+    pub fn harmony_choice_ids(&self) -> [(&'static str, &'static [&'static str]); 4] {
+        [
+            ("harmony-mode", ids_of(&self.harmony.mode)),
+            ("voicing", ids_of(&self.harmony.voicing)),
+            ("chord-complexity", ids_of(&self.harmony.complexity)),
+            ("harmonic-rhythm", ids_of(&self.harmony.rhythm)),
+        ]
+    }
+}
+
+// ---- end Harmony ---------------------------------------------------------------------------

@@ -9,7 +9,9 @@
 //! Nothing here allocates: phrases arrive as fixed-size [`PhraseBuf`]s and events go into the
 //! fixed-capacity [`EventQueue`].
 
-use crate::bridge::{NoteOrigin, PhraseBuf, PlaybackStatus, Stamp, MAX_PHRASE_NOTES};
+use crate::bridge::{
+    NoteOrigin, PhraseBuf, PlaybackStatus, Stamp, MAX_CHORD_NOTES, MAX_PHRASE_NOTES,
+};
 use crate::params::ResponseMode;
 
 /// Largest number of output events one block can hold; more are dropped and counted.
@@ -40,7 +42,13 @@ pub enum OutKind {
 pub enum Voice {
     Answer = 0,
     Thru = 1,
+    /// Chord notes (under the answer, or under the player), on the chord channel. Like the
+    /// answer, a chord never takes a key the player holds through thru.
+    Chord = 2,
 }
+
+/// Every owner of output notes.
+const VOICES: [Voice; 3] = [Voice::Answer, Voice::Thru, Voice::Chord];
 
 /// An output event, `time` relative to the current block.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -62,7 +70,7 @@ pub struct EventQueue {
     len: usize,
     seq: u32,
     /// Sounding output notes per owner ([`Voice`]) and channel, one bit per key.
-    sounding: [[u128; 16]; 2],
+    sounding: [[u128; 16]; 3],
     /// Events that did not fit (the matching NoteOff is still sent later by `all_off`).
     pub dropped: u64,
 }
@@ -80,7 +88,7 @@ impl Default for EventQueue {
             }; EVENT_CAPACITY],
             len: 0,
             seq: 0,
-            sounding: [[0; 16]; 2],
+            sounding: [[0; 16]; 3],
             dropped: 0,
         }
     }
@@ -107,7 +115,12 @@ impl EventQueue {
 
     /// Whether `pitch` sounds on `channel`, whoever owns it.
     pub fn is_sounding(&self, channel: u8, pitch: u8) -> bool {
-        self.owns(Voice::Answer, channel, pitch) || self.owns(Voice::Thru, channel, pitch)
+        VOICES.iter().any(|&v| self.owns(v, channel, pitch))
+    }
+
+    /// Whether `voice` sounds any note.
+    pub fn voice_sounding(&self, voice: Voice) -> bool {
+        self.sounding[voice as usize].iter().any(|&b| b != 0)
     }
 
     fn owns(&self, voice: Voice, channel: u8, pitch: u8) -> bool {
@@ -118,10 +131,10 @@ impl EventQueue {
     /// not take a key the player holds through MIDI thru.
     pub fn note_on(&mut self, time: u32, channel: u8, pitch: u8, velocity: f32, voice: Voice) {
         let (channel, pitch) = (channel & 15, pitch & 127);
-        if voice == Voice::Answer && self.owns(Voice::Thru, channel, pitch) {
+        if voice != Voice::Thru && self.owns(Voice::Thru, channel, pitch) {
             return;
         }
-        for owner in [Voice::Answer, Voice::Thru] {
+        for owner in VOICES {
             self.note_off(time, channel, pitch, owner);
         }
         // Reserve room for the matching NoteOff so a full queue cannot strand a note.
@@ -172,8 +185,9 @@ impl EventQueue {
 
     /// Releases every sounding note at `time`.
     pub fn all_off(&mut self, time: u32) {
-        self.release(time, Voice::Answer);
-        self.release(time, Voice::Thru);
+        for voice in VOICES {
+            self.release(time, voice);
+        }
     }
 
     pub fn any_sounding(&self) -> bool {
@@ -271,6 +285,12 @@ pub struct Settings {
     pub channel: u8,
     pub transpose: i32,
     pub length_scale: f64,
+    /// Play the answer's chord notes (*Harmony* = *Chords under the answer*).
+    pub answer_chords: bool,
+    /// Channel of the chord notes, 0..15.
+    pub chord_channel: u8,
+    /// Chord velocity scale (*Chord level*).
+    pub chord_level: f32,
 }
 
 impl Default for Settings {
@@ -284,6 +304,9 @@ impl Default for Settings {
             channel: 0,
             transpose: 0,
             length_scale: 1.0,
+            answer_chords: false,
+            chord_channel: 1,
+            chord_level: 0.7,
         }
     }
 }
@@ -306,6 +329,10 @@ pub struct Playback {
     /// The phrase being played, with absolute note times.
     sched: [Scheduled; MAX_PHRASE_NOTES],
     sched_len: usize,
+    /// The chord notes under the playing phrase (absolute times, ending by the phrase's end);
+    /// played with [`Voice::Chord`].
+    chord_sched: [Scheduled; MAX_CHORD_NOTES],
+    chord_len: usize,
     /// Generation of the scheduled phrase (0 = none).
     generation: u32,
     /// Stream sample at which the scheduled phrase starts.
@@ -325,6 +352,9 @@ pub struct Playback {
     /// Set when the answer was stopped (transport stop, bypass, Stop): no automatic start until
     /// the player plays again or Play is pressed.
     paused: bool,
+    /// The playing phrase came again with its chords (the model thread sends the melody first):
+    /// they are scheduled at the next `advance_to`, those already due skipped.
+    late_chords: bool,
 }
 
 impl Default for Playback {
@@ -333,6 +363,8 @@ impl Default for Playback {
             armed: None,
             sched: [Scheduled::default(); MAX_PHRASE_NOTES],
             sched_len: 0,
+            chord_sched: [Scheduled::default(); MAX_CHORD_NOTES],
+            chord_len: 0,
             generation: 0,
             phrase_start: 0,
             last_started: 0,
@@ -341,6 +373,7 @@ impl Default for Playback {
             play_requested: None,
             now: 0,
             paused: false,
+            late_chords: false,
         }
     }
 }
@@ -376,6 +409,9 @@ impl Playback {
 
     /// A new phrase from the model thread replaces the armed one.
     pub fn arm(&mut self, phrase: PhraseBuf) {
+        if phrase.generation == self.generation && self.is_playing() && phrase.chords_len > 0 {
+            self.late_chords = self.chord_len == 0;
+        }
         self.armed = Some(phrase);
     }
 
@@ -481,6 +517,7 @@ impl Playback {
             }
             n.ended = true;
         }
+        self.drop_chords(at, out);
         status(PlaybackStatus::Ended {
             generation: self.generation,
             at: clock.stamp(t),
@@ -500,6 +537,7 @@ impl Playback {
         status: &mut impl FnMut(PlaybackStatus),
     ) {
         let t = t.max(self.now);
+        self.add_late_chords(clock, s);
         // Phrases may end and new ones start within the window: loop over those moments
         // (bounded: each pass either ends a phrase or starts one, at most twice per call).
         for _ in 0..4 {
@@ -657,6 +695,7 @@ impl Playback {
             }
         }
         self.sched_len = len;
+        self.schedule_chords(&phrase, start, spb, s);
         self.generation = phrase.generation;
         self.last_started = phrase.generation;
         self.phrase_start = start;
@@ -678,6 +717,7 @@ impl Playback {
         if self.sched_len == 0 {
             return false;
         }
+        self.emit_chords_until(t, clock, out);
         // Offs first at equal times, so repeated keys re-trigger cleanly.
         let mut last_off = 0;
         for n in &mut self.sched[..self.sched_len] {
@@ -697,6 +737,8 @@ impl Playback {
             last_off = last_off.max(n.off);
         }
         if self.sched[..self.sched_len].iter().all(|n| n.ended) {
+            // The chords end with the melody (their offs are capped there already).
+            self.drop_chords(offset(last_off, clock), out);
             status(PlaybackStatus::Ended {
                 generation: self.generation,
                 at: clock.stamp(last_off),
@@ -709,6 +751,126 @@ impl Playback {
         false
     }
 }
+
+// ---- Chords under the answer (issue 16 part 4) ---------------------------------------------
+
+impl Playback {
+    /// Schedules the phrase's chord notes from `start` (stream samples; `spb` samples per
+    /// beat), when the settings play them: on the chord channel at the chord level, each ending
+    /// by the melody's last note off so no chord outlasts the answer. Their onsets are whole
+    /// beats of the answer (the grid moved the start, not them); no swing.
+    fn schedule_chords(&mut self, phrase: &PhraseBuf, start: u64, spb: f64, s: &Settings) {
+        self.chord_len = 0;
+        if !s.answer_chords {
+            return;
+        }
+        let end = self.sched[..self.sched_len]
+            .iter()
+            .map(|n| n.off)
+            .max()
+            .unwrap_or(start);
+        for n in phrase.chord_notes() {
+            let on = start + (n.onset_beats.max(0.0) * spb).round() as u64;
+            let off = (on + ((n.length_beats.max(0.0) * spb).round() as u64).max(1)).min(end);
+            if on >= off || self.chord_len >= MAX_CHORD_NOTES {
+                continue;
+            }
+            self.chord_sched[self.chord_len] = Scheduled {
+                channel: s.chord_channel & 15,
+                pitch: n.pitch.min(127),
+                velocity: (n.velocity * s.chord_level).clamp(1.0 / 127.0, 1.0),
+                on,
+                off,
+                started: false,
+                ended: false,
+            };
+            self.chord_len += 1;
+        }
+        // The same key in consecutive chords: the earlier one ends by the later one's start.
+        let len = self.chord_len;
+        self.chord_sched[..len].sort_unstable_by_key(|n| n.on);
+        for i in 0..len {
+            for j in i + 1..len {
+                if self.chord_sched[j].pitch == self.chord_sched[i].pitch {
+                    if self.chord_sched[j].on <= self.chord_sched[i].off {
+                        self.chord_sched[i].off = self.chord_sched[j].on;
+                    }
+                    break;
+                }
+            }
+        }
+    }
+
+    /// Emits the chord notes' events before `t` (offs first, so a key held over a chord change
+    /// re-triggers cleanly).
+    fn emit_chords_until(&mut self, t: u64, clock: &Clock, out: &mut EventQueue) {
+        for n in &mut self.chord_sched[..self.chord_len] {
+            if n.started && !n.ended && n.off < t {
+                out.note_off(offset(n.off, clock), n.channel, n.pitch, Voice::Chord);
+                n.ended = true;
+            }
+        }
+        for n in &mut self.chord_sched[..self.chord_len] {
+            if !n.started && n.on < t {
+                out.note_on(
+                    offset(n.on, clock),
+                    n.channel,
+                    n.pitch,
+                    n.velocity,
+                    Voice::Chord,
+                );
+                n.started = true;
+                if n.off < t {
+                    out.note_off(offset(n.off, clock), n.channel, n.pitch, Voice::Chord);
+                    n.ended = true;
+                }
+            }
+        }
+    }
+
+    /// Ends the answer's chord notes at block offset `at` (those sounding get their NoteOff);
+    /// none is started afterwards. Called when the answer ends or is cut, and when the harmony
+    /// mode or the chord channel changes.
+    pub fn drop_chords(&mut self, at: u32, out: &mut EventQueue) {
+        for n in &mut self.chord_sched[..self.chord_len] {
+            if n.started && !n.ended {
+                out.note_off(at, n.channel, n.pitch, Voice::Chord);
+            }
+            n.ended = true;
+        }
+        self.chord_len = 0;
+    }
+
+    /// The playing phrase's chords when they came after it started: those not yet due.
+    fn add_late_chords(&mut self, clock: &Clock, s: &Settings) {
+        if !std::mem::take(&mut self.late_chords) {
+            return;
+        }
+        let Some(phrase) = self.armed.filter(|a| a.generation == self.generation) else {
+            return;
+        };
+        if !self.is_playing() {
+            return;
+        }
+        self.schedule_chords(&phrase, self.phrase_start, clock.samples_per_beat(), s);
+        let now = self.now;
+        for n in &mut self.chord_sched[..self.chord_len] {
+            if n.on < now {
+                n.started = true;
+                n.ended = true;
+            }
+        }
+    }
+
+    /// Whether any of the answer's chord notes sounds.
+    pub fn chords_sounding(&self) -> bool {
+        self.chord_sched[..self.chord_len]
+            .iter()
+            .any(|n| n.started && !n.ended)
+    }
+}
+
+// ---- end chords under the answer -----------------------------------------------------------
 
 /// Position of stream sample `t` inside the block, clamped to it.
 fn offset(t: u64, clock: &Clock) -> u32 {
@@ -1101,5 +1263,217 @@ mod tests {
             ]
         );
         assert!(!q.any_sounding());
+    }
+
+    // ---- Chords under the answer ----
+
+    /// `phrase` with chord notes `(pitch, onset, length)` (beats from its start).
+    fn with_chords(mut buf: PhraseBuf, chords: &[(u8, f64, f64)]) -> PhraseBuf {
+        for &(pitch, onset, len) in chords {
+            assert!(buf.push_chord_note(PhraseNote {
+                pitch,
+                velocity: 0.5,
+                onset_beats: onset,
+                length_beats: len,
+            }));
+        }
+        buf
+    }
+
+    /// C major for two beats, then F major for two (the last chord longer than the melody).
+    const C_THEN_F: [(u8, f64, f64); 6] = [
+        (48, 0.0, 2.0),
+        (52, 0.0, 2.0),
+        (55, 0.0, 2.0),
+        (53, 2.0, 4.0),
+        (57, 2.0, 4.0),
+        (60, 2.0, 4.0),
+    ];
+
+    #[test]
+    fn answer_chords_play_on_their_channel_on_the_answers_beats_and_end_with_it() {
+        let s = Settings {
+            grid: Some(1.0),
+            channel: 0,
+            answer_chords: true,
+            chord_channel: 1,
+            ..Default::default()
+        };
+        let player = [(1000, true, 60), (30_000, false, 60)];
+        let melody = phrase(1, 30_000, &[(64, 0.0, 1.0), (65, 1.0, 1.0), (67, 2.0, 1.5)]);
+        let armed = with_chords(melody, &C_THEN_F);
+        let with = simulate(64, 120.0, &player, armed, 300_000, s);
+        assert!(balanced(&with), "{with:?}");
+        // The answer starts at 72 000 (see above); chords at its beats 0 and 2.
+        let chord_ons: Vec<(u64, u8)> = with
+            .iter()
+            .filter(|e| e.1 == OutKind::On && e.2 == 1)
+            .map(|e| (e.0, e.3))
+            .collect();
+        assert_eq!(
+            chord_ons,
+            vec![
+                (72_000, 48),
+                (72_000, 52),
+                (72_000, 55),
+                (120_000, 53),
+                (120_000, 57),
+                (120_000, 60)
+            ]
+        );
+        // The melody's last note ends at beat 3.5 (156 000): so does the F chord.
+        let melody_end = with
+            .iter()
+            .filter(|e| e.1 == OutKind::Off && e.2 == 0)
+            .map(|e| e.0)
+            .max()
+            .unwrap();
+        assert_eq!(melody_end, 156_000);
+        let chord_offs: Vec<u64> = with
+            .iter()
+            .filter(|e| e.1 == OutKind::Off && e.2 == 1)
+            .map(|e| e.0)
+            .collect();
+        assert_eq!(
+            chord_offs,
+            vec![120_000, 120_000, 120_000, 156_000, 156_000, 156_000]
+        );
+        // The melody is the same with and without chords, in every block size.
+        let melody_only = |events: &[(u64, OutKind, u8, u8)]| -> Vec<(u64, OutKind, u8, u8)> {
+            events.iter().copied().filter(|e| e.2 == 0).collect()
+        };
+        let off = Settings {
+            answer_chords: false,
+            ..s
+        };
+        let without = simulate(64, 120.0, &player, armed, 300_000, off);
+        assert!(without.iter().all(|e| e.2 == 0), "no chord when off");
+        assert_eq!(melody_only(&with), without);
+        for block in [1, 333, 8192] {
+            assert_eq!(
+                simulate(block, 120.0, &player, armed, 300_000, s),
+                with,
+                "{block}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_cut_answer_ends_its_chords_at_once() {
+        let s = Settings {
+            grid: None,
+            gap_beats: 0.25,
+            answer_chords: true,
+            chord_channel: 3,
+            ..Default::default()
+        };
+        // The answer starts at 8000; the player comes back at 20 000.
+        let player = [(0, true, 60), (2000, false, 60), (20_000, true, 67)];
+        let armed = with_chords(phrase(1, 2000, &[(62, 0.0, 4.0)]), &C_THEN_F);
+        let out = simulate(128, 120.0, &player, armed, 300_000, s);
+        assert!(balanced(&out), "{out:?}");
+        let chord: Vec<(u64, OutKind)> = out
+            .iter()
+            .filter(|e| e.2 == 3)
+            .map(|e| (e.0, e.1))
+            .collect();
+        assert_eq!(
+            chord,
+            [[(8000, OutKind::On); 3], [(20_000, OutKind::Off); 3]].concat()
+        );
+    }
+
+    /// The model thread sends the melody first and the same phrase again with its chords: the
+    /// chords join the playing answer from their next onset; none that is already due starts.
+    #[test]
+    fn chords_that_come_after_the_answer_started_join_it() {
+        let s = Settings {
+            grid: None,
+            gap_beats: 0.25,
+            answer_chords: true,
+            chord_channel: 1,
+            ..Default::default()
+        };
+        let melody = phrase(7, 2000, &[(62, 0.0, 1.0), (64, 1.0, 1.0), (65, 2.0, 2.0)]);
+        let mut pb = Playback::default();
+        let mut q = EventQueue::default();
+        let mut status = |_s: PlaybackStatus| {};
+        let mut out = vec![];
+        let mut start = 0u64;
+        let mut armed_chords = false;
+        while start < 200_000 {
+            let clock = Clock {
+                start,
+                len: 500,
+                sample_rate: SR,
+                tempo: 120.0,
+                beat_at_start: start as f64 / 24_000.0,
+            };
+            q.clear();
+            if start == 0 {
+                pb.arm(melody);
+                pb.player_note_on(0, MIDI, 60, &clock, &s, &mut q, &mut status);
+                pb.player_note_off(2000, MIDI, 60, &clock, &s, &mut q, &mut status);
+            }
+            // The answer starts at 8000; its chords arrive a beat into it.
+            if start >= 32_000 && !armed_chords {
+                pb.arm(with_chords(melody, &C_THEN_F));
+                armed_chords = true;
+            }
+            pb.advance_to(clock.end(), &clock, &s, &mut q, &mut status);
+            for e in q.sorted() {
+                out.push((start + e.time as u64, e.kind, e.channel, e.pitch));
+            }
+            start = clock.end();
+        }
+        assert!(balanced(&out), "{out:?}");
+        let chord_ons: Vec<(u64, u8)> = out
+            .iter()
+            .filter(|e| e.1 == OutKind::On && e.2 == 1)
+            .map(|e| (e.0, e.3))
+            .collect();
+        // C (due at 8000) is skipped; F at beat 2 of the answer (56 000) plays.
+        assert_eq!(chord_ons, vec![(56_000, 53), (56_000, 57), (56_000, 60)]);
+        // The melody was not restarted.
+        assert_eq!(
+            out.iter()
+                .filter(|e| e.1 == OutKind::On && e.2 == 0)
+                .count(),
+            3
+        );
+    }
+
+    #[test]
+    fn the_chord_voice_never_takes_a_players_key_and_releases_alone() {
+        let mut q = EventQueue::default();
+        q.note_on(0, 1, 60, 0.5, Voice::Thru);
+        q.note_on(1, 1, 60, 0.5, Voice::Chord);
+        q.note_on(1, 1, 64, 0.5, Voice::Chord);
+        q.note_on(1, 0, 64, 0.5, Voice::Answer);
+        assert!(q.voice_sounding(Voice::Chord));
+        q.release(5, Voice::Chord);
+        assert!(!q.voice_sounding(Voice::Chord));
+        assert!(
+            q.is_sounding(1, 60) && q.is_sounding(0, 64),
+            "thru and answer untouched"
+        );
+        q.all_off(9);
+        assert!(!q.any_sounding());
+        let ev: Vec<(u32, OutKind, u8, u8)> = q
+            .sorted()
+            .iter()
+            .map(|e| (e.time, e.kind, e.channel, e.pitch))
+            .collect();
+        assert_eq!(
+            ev,
+            vec![
+                (0, OutKind::On, 1, 60),
+                (1, OutKind::On, 1, 64),
+                (1, OutKind::On, 0, 64),
+                (5, OutKind::Off, 1, 64),
+                (9, OutKind::Off, 0, 64),
+                (9, OutKind::Off, 1, 60),
+            ]
+        );
     }
 }

@@ -349,7 +349,11 @@ unsafe fn choice_by_id(
     v: &serde_json::Value,
 ) -> Option<f32> {
     let text = v.as_str()?.trim();
-    let (_, ids) = params.choice_ids().into_iter().find(|(p, _)| *p == id)?;
+    let (_, ids) = params
+        .choice_ids()
+        .into_iter()
+        .chain(params.harmony_choice_ids())
+        .find(|(p, _)| *p == id)?;
     let index = ids.iter().position(|i| *i == text)?;
     Some(ptr.preview_normalized(index as f32))
 }
@@ -701,7 +705,11 @@ mod tests {
         assert_eq!(saved.params["grid"], serde_json::json!("1/8t"));
         assert_eq!(saved.params["scale-lock"], serde_json::json!("detected"));
         assert_eq!(saved.params["source"], serde_json::json!("both"));
-        for (id, ids) in params.choice_ids() {
+        for (id, ids) in params
+            .choice_ids()
+            .into_iter()
+            .chain(params.harmony_choice_ids())
+        {
             let v = saved.params[id].as_str().unwrap();
             assert!(ids.contains(&v), "{id} saved as {v}, not one of {ids:?}");
         }

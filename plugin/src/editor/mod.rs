@@ -664,6 +664,48 @@ impl ContinuoEditor {
                 "Dynamic contour: accents on strong beats and an arch over the phrase (0 = flat)",
             );
         });
+        // ---- Harmony (issue 16 part 4) ----
+        group(ui, "Harmony", |ui| {
+            row(
+                ui,
+                setter,
+                &p.harmony.mode,
+                "Show chords: symbols above the roll. Chords under the answer: the answer is \
+                 harmonised and its chords play with it. Chords under me: chords follow you live",
+            );
+            row(
+                ui,
+                setter,
+                &p.harmony.channel,
+                "MIDI channel of the chord notes (keep it apart from the melody's)",
+            );
+            row(
+                ui,
+                setter,
+                &p.harmony.voicing,
+                "Close: one octave. Open: spread over two. Four-part: bass and three voices \
+                 moving as little as they can",
+            );
+            row(
+                ui,
+                setter,
+                &p.harmony.complexity,
+                "Triads only, or sevenths (the model's, and the dominant seventh)",
+            );
+            row(
+                ui,
+                setter,
+                &p.harmony.rhythm,
+                "How often the chord may change",
+            );
+            row(
+                ui,
+                setter,
+                &p.harmony.level,
+                "Chord velocity as a share of the melody's",
+            );
+        });
+        // ---- end Harmony ----
     }
 
     fn actions(&mut self, ui: &mut egui::Ui, setter: &ParamSetter) {

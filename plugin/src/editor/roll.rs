@@ -198,6 +198,16 @@ pub fn draw(ui: &mut egui::Ui, view: &Snapshot, shared: &Shared) {
         now + FUTURE_S,
         now,
     );
+    super::chords::draw_harmony(
+        &painter,
+        roll,
+        view,
+        &x_of,
+        now - PAST_S,
+        now + FUTURE_S,
+        sec_per_beat,
+        view.playing.is_none().then_some(proposal_start),
+    );
 
     // Playhead.
     let x = x_of(now);

@@ -2,11 +2,12 @@
 //! recognition from notes ([`recognise`]), beat labelling of four-part music ([`label`]), the
 //! chorales it is trained and scored on ([`chorale`]), the chord model ([`model`]), scoring
 //! ([`eval`]), the key of a melody ([`key`]), the files the CLI writes ([`output`]), chords
-//! held on a keyboard ([`hearing`])
+//! held on a keyboard ([`hearing`]), the chords Continuo plays ([`accompany`])
 //! and voicing ([`voicing`]).
 //!
 //! Nothing here runs on the audio thread.
 
+pub mod accompany;
 pub mod chorale;
 pub mod chord;
 pub mod context;

@@ -31,7 +31,7 @@ pub(super) fn serve(
                         Command::Select(i) => i.min(n - 1),
                         _ => b.selected,
                     };
-                    send::selected(b, ends, shared);
+                    send::selected(b, ends, shared, params);
                 }
             }
             Command::Forget => {

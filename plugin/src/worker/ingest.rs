@@ -1,7 +1,7 @@
 //! MODEL THREAD, stage 1: take in what the audio thread sent — the player's notes and playback
 //! news — in the order it happened (one ring carries both).
 
-use super::{context, tempo, Brain, OpenNote, CONTEXT_NOTES, ROLL_NOTES};
+use super::{context, harmony, tempo, Brain, OpenNote, CONTEXT_NOTES, ROLL_NOTES};
 use crate::bridge::{ModelEnds, PlaybackStatus, PlayerNote, RollNote, Shared, Stamp, ToModel};
 use crate::model::Note;
 use crate::params::{ContinuoParams, ResponseMode};
@@ -21,6 +21,7 @@ pub(super) fn take_events(
         match event {
             ToModel::Note(note) => player_note(b, note, shared, params),
             ToModel::Playback(status) => playback(b, status, shared, params),
+            ToModel::Beat(news) => harmony::beat_news(b, news, seconds(news.at.sample, shared)),
         }
     }
     changed
@@ -33,6 +34,10 @@ fn seconds(t: u64, shared: &Shared) -> f64 {
 /// A player's note start or end: the context, the short-term model, the key and the roll.
 fn player_note(b: &mut Brain, note: PlayerNote, shared: &Shared, params: &ContinuoParams) {
     b.dirty = true;
+    let at_sample = match note {
+        PlayerNote::On { at, .. } | PlayerNote::Off { at, .. } => at.sample,
+    };
+    harmony::player_note(b, note, seconds(at_sample, shared));
     match note {
         PlayerNote::On {
             pitch,
@@ -134,6 +139,7 @@ fn playback(b: &mut Brain, status: PlaybackStatus, shared: &Shared, params: &Con
             }
             b.answer_beat = at.beat;
             b.playing = Some((generation, start_s, phrase));
+            harmony::answer_started(b, generation);
         }
         PlaybackStatus::Ended {
             generation,
@@ -145,6 +151,7 @@ fn playback(b: &mut Brain, status: PlaybackStatus, shared: &Shared, params: &Con
             }
             if cut {
                 trim_cut_answer(b, at);
+                harmony::answer_cut(b, at.beat - b.answer_beat);
             }
         }
         PlaybackStatus::Reset => {
@@ -160,6 +167,7 @@ fn playback(b: &mut Brain, status: PlaybackStatus, shared: &Shared, params: &Con
             b.played.clear();
             b.answered.clear();
             b.chords.reset();
+            harmony::reset(b);
         }
     }
 }

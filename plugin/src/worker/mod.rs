@@ -12,7 +12,9 @@
 //!   model in use (the *Style* parameter, Auto's choice);
 //! - [`draw`]: whether to draw again (debounced settings), and drawing the candidates;
 //! - [`perform`]: each candidate note's sounding length and velocity (articulation, dynamics);
-//! - [`send`]: handing the selected phrase to the audio thread.
+//! - [`send`]: handing the selected phrase to the audio thread;
+//! - [`harmony`]: the answer's chords (and its strong beats bent to them), the live harmoniser's
+//!   tables (*Chords under me*), chord symbols for the roll.
 //!
 //! Its long-lived state, [`Brain`], outlives the thread: a host that deactivates and re-activates
 //! the plugin (sample-rate change, say) keeps the session's memory. A panic inside a step is
@@ -22,6 +24,7 @@
 mod commands;
 mod context;
 mod draw;
+pub mod harmony;
 mod ingest;
 pub mod learn;
 pub mod perform;
@@ -144,6 +147,8 @@ pub struct Brain {
     styles: styles::Styles,
     /// The chords the player's held notes make (a keyboard's chords), for the editor.
     chords: crate::harmony::hearing::ChordHearing,
+    /// Harmony: the answers' chords, the live harmoniser, chord symbols for the roll.
+    harmony: harmony::HarmonyState,
 }
 
 impl Brain {
@@ -192,6 +197,7 @@ impl Brain {
             panics: 0,
             styles: styles::Styles::default(),
             chords: Default::default(),
+            harmony: Default::default(),
         }
     }
 
@@ -449,6 +455,9 @@ pub fn step(
     ensure_model(b, params);
     let mut changed = context::follow_learning(b, params);
     changed |= ingest::take_events(b, ends, shared, params);
+    harmony::warm_up(params);
+    changed |= harmony::live(b, ends, params);
+    changed |= harmony::show(b, params, shared);
     changed |= context::update_key(b, ends, params, changed);
     changed |= commands::serve(b, ends, shared, params);
     changed |= learn::poll(b, params);
@@ -467,7 +476,7 @@ pub fn step(
     if draw::due(b, params, now) {
         draw::generate(b, params, now);
         perform::candidates(b, params);
-        send::selected(b, ends, shared);
+        send::selected(b, ends, shared, params);
         changed = true;
     }
     changed
@@ -512,6 +521,13 @@ fn publish(b: &Brain, snapshot: &Mutex<Snapshot>) {
     s.score_ms = b.styles.score_ms;
     s.chords.clear();
     s.chords.extend(b.chords.recent().copied());
+    s.player_harmony.clear();
+    s.player_harmony
+        .extend(b.harmony.player_spans.iter().copied());
+    s.candidate_harmony = harmony::candidate_chords(b);
+    s.answered_harmony.clear();
+    s.answered_harmony
+        .extend(b.harmony.answered.iter().cloned());
 }
 
 /// A short description of the model in use (its training date cut to the day, by characters:

@@ -3,9 +3,17 @@
 
 use super::Brain;
 use crate::bridge::{ModelEnds, PhraseBuf, Shared};
+use crate::params::ContinuoParams;
 
-/// Sends the selected candidate under a new generation.
-pub(super) fn selected(b: &mut Brain, ends: &mut ModelEnds, shared: &Shared) {
+/// Sends the selected candidate under a new generation (then its chords: `harmony`).
+pub(super) fn selected(
+    b: &mut Brain,
+    ends: &mut ModelEnds,
+    shared: &Shared,
+    params: &ContinuoParams,
+) {
+    // Chords under the answer: its strong beats bent toward its chords first (~1 ms).
+    super::harmony::fit_selected(b, params);
     let Some(phrase) = b.candidates.get(b.selected) else {
         return;
     };
@@ -17,4 +25,6 @@ pub(super) fn selected(b: &mut Brain, ends: &mut ModelEnds, shared: &Shared) {
         b.sent.pop_front();
     }
     ends.publish_phrase(buf, &shared.counters);
+    // The melody is out; its chords follow (never the other way round).
+    super::harmony::after_send(b, ends, shared, params, buf);
 }
