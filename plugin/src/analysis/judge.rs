@@ -255,6 +255,12 @@ impl StartJudge {
         network(&HIDDEN_WEIGHTS, &OUTPUT_WEIGHTS, features)
     }
 
+    /// Whether the start may go ahead, without counting it in the running means (a start
+    /// asked about again).
+    pub fn accepts(&self, features: &Features) -> bool {
+        self.threshold <= 0.0 || self.probability(features) >= self.threshold
+    }
+
     /// Whether the start may go ahead; every start judged updates the running means.
     pub fn judge(&mut self, features: &Features) -> bool {
         let accepted = self.threshold <= 0.0 || self.probability(features) >= self.threshold;
