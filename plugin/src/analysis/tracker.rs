@@ -19,6 +19,9 @@
 //! - *swell path*: the same pitch comes back after the level dipped and rose again (repeated
 //!   bowed or blown notes without a flux onset).
 //!
+//! Judge: every start a path wants is put to the learned judge (`judge.rs`); a vetoed pitch
+//! that keeps sounding is asked about again once its run is `judge_retry` times as long.
+//!
 //! Hysteresis: a note that faded below the gate starts again without an onset only once its
 //! level is `rearm_db` above where it ended (a decaying note rippling around the gate is one note).
 //!
