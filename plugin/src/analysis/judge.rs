@@ -13,8 +13,10 @@
 //! some of these over the stream's recent starts (does this sound have sharp attacks, does its
 //! pitch wobble, does it often land a semitone off first?). A tiny neural network
 //! ([`HIDDEN`] tanh units) says how likely the start is to be a written note at that pitch and
-//! time. Below [`THRESHOLD`] the start is vetoed: the run of estimates is spent and the sounding
-//! note goes on (a pending onset stays open for the next pitch).
+//! time. Below [`THRESHOLD`] the start is vetoed: the sounding note goes on (a pending onset
+//! stays open for the next pitch), and the run of estimates is asked about again once it is
+//! twice as long (`TrackerConfig::judge_retry`; a pitch that keeps sounding gets a second
+//! hearing, without counting twice in the running means).
 //!
 //! The weights ([`HIDDEN_WEIGHTS`], [`OUTPUT_WEIGHTS`]) were fitted on the development split's
 //! renders only, by `continuo eval-transcription /work/dataset/dev --fit-judge`
@@ -253,6 +255,12 @@ impl StartJudge {
     /// Probability that the start is a written note at that pitch and time.
     pub fn probability(&self, features: &Features) -> f32 {
         network(&HIDDEN_WEIGHTS, &OUTPUT_WEIGHTS, features)
+    }
+
+    /// Whether the start may go ahead, without counting it in the running means (a start
+    /// asked about again).
+    pub fn accepts(&self, features: &Features) -> bool {
+        self.threshold <= 0.0 || self.probability(features) >= self.threshold
     }
 
     /// Whether the start may go ahead; every start judged updates the running means.

@@ -610,3 +610,30 @@ fn the_judge_is_safe_on_odd_input() {
         judge.judge(&f);
     }
 }
+
+#[test]
+fn a_vetoed_pitch_that_keeps_sounding_is_judged_again() {
+    let sr = 48_000.0;
+    let signal = melody(sr);
+    // Vetoing everything, without retries: one question per wanted start.
+    let once = Tuning::parse("judge_threshold=1.5,judge_retry=0").unwrap_or_default();
+    let mut a = Analyzer::with_tuning(sr, &once);
+    let ev = run_on(&mut a, &signal, 512);
+    assert!(ev.ons.is_empty(), "{:?}", pitches(&ev));
+    let asked_once = a.tracker.vetoed();
+    // With retries, each held note is asked about again as its run grows (and, vetoed
+    // every time, still starts nothing and leaves nothing hanging).
+    let again = Tuning::parse("judge_threshold=1.5,judge_retry=2").unwrap_or_default();
+    let mut a = Analyzer::with_tuning(sr, &again);
+    let ev = run_on(&mut a, &signal, 512);
+    assert!(
+        ev.ons.is_empty() && ev.offs.is_empty(),
+        "{:?}",
+        pitches(&ev)
+    );
+    assert!(
+        a.tracker.vetoed() >= asked_once + 3,
+        "asked {} times with retries, {asked_once} without",
+        a.tracker.vetoed()
+    );
+}

@@ -19,6 +19,9 @@
 //! - *swell path*: the same pitch comes back after the level dipped and rose again (repeated
 //!   bowed or blown notes without a flux onset).
 //!
+//! Judge: every start a path wants is put to the learned judge (`judge.rs`); a vetoed pitch
+//! that keeps sounding is asked about again once its run is `judge_retry` times as long.
+//!
 //! Hysteresis: a note that faded below the gate starts again without an onset only once its
 //! level is `rearm_db` above where it ended (a decaying note rippling around the gate is one note).
 //!
@@ -116,6 +119,9 @@ pub struct TrackerConfig {
     /// renders the flag also rises on ringing previous notes and reverberation (piano, pads),
     /// and staying quiet then cost 0.05 of F1 on ../shared/audio.
     pub quiet_in_chords: bool,
+    /// After a veto the run is judged again once it is this many times as long (≤ 1: never;
+    /// see `Run::retry_at`). 2 was best on dev (F1 0.777 → 0.781; 1.5: 0.780).
+    pub judge_retry: f32,
 }
 
 impl TrackerConfig {
@@ -169,6 +175,7 @@ impl TrackerConfig {
             onset_departure_backdate: samples("onset_departure_backdate_s", 0.01),
             rearm_db: tuning.get("rearm_db", 6.0),
             quiet_in_chords: tuning.get("quiet_in_chords", 0.0) > 0.5,
+            judge_retry: tuning.get("judge_retry", 2.0),
         }
     }
 }
@@ -244,8 +251,12 @@ struct Run {
     hops: u32,
     /// Consecutive hops at the end of the run with full confidence.
     strong: u32,
-    /// A note was already started from this run.
+    /// A note was already started from this run (or the judge vetoed it and retries are off).
     used: bool,
+    /// After a veto: the run is judged again once it holds this many hops (0 = never vetoed).
+    /// A pitch that keeps sounding after the judge said "not yet" is asked about again with
+    /// its longer, steadier run, instead of being dropped for good while the old note goes on.
+    retry_at: u32,
     /// Lowest and highest fractional pitch in the run.
     lo: f32,
     hi: f32,
@@ -424,6 +435,7 @@ impl NoteTracker {
                 hops: 1,
                 strong: strong as u32,
                 used: false,
+                retry_at: 0,
                 lo: input.midi,
                 hi: input.midi,
             };
@@ -477,7 +489,7 @@ impl NoteTracker {
             p.after_db = p.after_db.max(rise_db);
             p.peak_flux_ratio = p.peak_flux_ratio.max(input.flux_ratio);
             let mut done = false;
-            if voiced && !chord && !self.run.used && input.recent_db >= c.gate_db {
+            if voiced && !chord && self.run_ready() && input.recent_db >= c.gate_db {
                 let same = self.active.map(|a| a.pitch) == Some(self.run.pitch);
                 let quick = self.fast
                     && self.run.hops >= c.fast_stable_hops
@@ -515,7 +527,7 @@ impl NoteTracker {
         if out.on.is_none() && strong && !chord {
             match self.active {
                 _ if self.run.used && self.active.map(|a| a.pitch) != Some(self.run.pitch) => {}
-                Some(a) if a.pitch != self.run.pitch && !self.run.used => {
+                Some(a) if a.pitch != self.run.pitch && self.run_ready() => {
                     let interval = (a.pitch as i32 - self.run.pitch as i32).abs();
                     let needed = if interval == 12 || interval == 19 || interval == 24 {
                         c.octave_stable_hops
@@ -533,7 +545,7 @@ impl NoteTracker {
                     }
                 }
                 None if self.run.strong >= c.legato_stable_hops
-                    && !self.run.used
+                    && self.run_ready()
                     && input.recent_db >= c.gate_db
                     && self.rearmed(input.recent_db) =>
                 {
@@ -577,6 +589,12 @@ impl NoteTracker {
             }
         }
         out
+    }
+
+    /// Whether the run may be judged: it started no note, and after a veto it has grown to
+    /// `retry_at` hops.
+    fn run_ready(&self) -> bool {
+        !self.run.used && self.run.hops >= self.run.retry_at
     }
 
     /// Whether the run may start a note from silence: not the pitch that just faded below the
@@ -646,7 +664,12 @@ impl NoteTracker {
             off_centre: (input.midi - input.midi.round()).abs(),
         };
         let features = self.judge.features(&context);
-        let accepted = self.judge.judge(&features);
+        // A retry is the same start asked again: it does not count twice in the habits.
+        let accepted = if self.run.retry_at > 0 {
+            self.judge.accepts(&features)
+        } else {
+            self.judge.judge(&features)
+        };
         self.last_start = NoteStart {
             path,
             pitch,
@@ -657,7 +680,12 @@ impl NoteTracker {
         };
         if !accepted {
             self.vetoed = self.vetoed.saturating_add(1);
-            self.run.used = true;
+            if c.judge_retry > 1.0 {
+                let again = (self.run.hops as f32 * c.judge_retry).ceil() as u32;
+                self.run.retry_at = again.max(self.run.hops.saturating_add(1));
+            } else {
+                self.run.used = true;
+            }
             return false;
         }
         if let Some(a) = self.active {
