@@ -12,7 +12,7 @@ use super::label::{beat_count, label_beats, legato};
 use crate::model::key::{estimate_key, histogram};
 use crate::model::midi_in::read_midi;
 use crate::model::Note;
-use crate::music::{KeySignature, Mode};
+use crate::music::KeySignature;
 use std::path::Path;
 
 /// Share of the chorales held out for evaluation.
@@ -179,6 +179,7 @@ pub fn shared_chorales() -> Option<std::path::PathBuf> {
 mod tests {
     use super::*;
     use crate::harmony::{Chord, Quality};
+    use crate::music::Mode;
 
     #[test]
     fn split_is_stable_and_keeps_settings_together() {
