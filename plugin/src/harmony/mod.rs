@@ -8,6 +8,7 @@
 //! Nothing here runs on the audio thread.
 
 pub mod chorale;
+pub mod audio;
 pub mod chord;
 pub mod eval;
 pub mod hearing;
