@@ -45,6 +45,9 @@ enum Command {
     EvalHarmony(cli::harmony::EvalArgs),
     /// Train the harmony model on four-part chorales (their train and dev splits).
     TrainHarmony(cli::harmony::TrainArgs),
+    /// Score the chords heard in rendered chorales (WAV + MIDI pairs) against their four
+    /// voices, per instrument, and count the tracker's wrong notes on that polyphonic audio.
+    EvalChords(cli::chords::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -63,6 +66,7 @@ fn main() -> std::process::ExitCode {
         Command::Harmonize(a) => cli::harmony::harmonize(a),
         Command::EvalHarmony(a) => cli::harmony::eval(a),
         Command::TrainHarmony(a) => cli::harmony::train(a),
+        Command::EvalChords(a) => cli::chords::run(a),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -1,4 +1,5 @@
 //! Command-line subcommands of the `continuo` binary, one file each.
+pub mod chords;
 pub mod eval;
 pub mod harmony;
 pub mod judge_fit;
