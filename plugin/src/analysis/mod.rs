@@ -160,6 +160,18 @@ pub fn listens_at(sample_rate: f32) -> bool {
     sample_rate.is_finite() && (MIN_SAMPLE_RATE..=MAX_SAMPLE_RATE).contains(&sample_rate)
 }
 
+/// The length of the analysis window (samples) at `sample_rate`: what
+/// [`Analyzer::window_samples`] returns for an analyser made with [`Analyzer::new`] (for the
+/// model thread, which times the frames it receives without owning the analyser).
+pub fn window_len(sample_rate: f32) -> usize {
+    let rate = if listens_at(sample_rate) {
+        sample_rate
+    } else {
+        MIN_SAMPLE_RATE
+    };
+    Sizes::for_rate(rate, 16).frame_len
+}
+
 /// Input samples are clamped to ±this (clipping is fine; huge values would overflow sums).
 const INPUT_LIMIT: f32 = 8.0;
 /// DC blocker corner frequency (Hz): far below the lowest pitch searched.

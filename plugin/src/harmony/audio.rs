@@ -138,6 +138,11 @@ pub struct StepChord {
     pub chord: Chord,
 }
 
+/// A frame this much (s) before the step being summed is a restart of the stream clock.
+pub const RESTART_S: f64 = 1.0;
+/// A gap of this many steps without frames restarts the path (see [`ChordListener::push`]).
+pub const GAP_STEPS: u64 = 64;
+
 /// The unit-length template of every chord (index as [`Chord::index`]; N's is all zero).
 fn templates(s: &ListenerSettings) -> Vec<[f32; 12]> {
     Chord::vocabulary()
@@ -250,20 +255,24 @@ impl ChordListener {
         self.sample_rate
     }
 
-    /// Takes one analysis frame (frames must come in time order; an earlier one is ignored).
+    /// Takes one analysis frame. Frames come in time order; a frame more than [`RESTART_S`]
+    /// before the step being summed means the stream clock restarted (a reset of the plugin):
+    /// the steps so far are decided and the recogniser starts again from that frame. A gap of
+    /// more than [`GAP_STEPS`] steps without frames (a host that stopped processing) is handled
+    /// the same way, so no gap costs more than that many steps.
     pub fn push(&mut self, frame: &FeatureFrame) {
         let at = frame.time_samples.saturating_sub(self.half_window);
+        let restart = (RESTART_S * self.sample_rate) as u64;
+        if at + restart < self.step_start || at >= self.step_start + GAP_STEPS * self.step {
+            self.finish(self.step_start + self.step);
+            self.restart_at(at - at % self.step);
+        }
         if at < self.step_start {
             return;
         }
-        // Close the steps that ended before this frame (a gap in the frames is silence, but a
-        // long one is skipped in one go rather than step by step).
+        // Close the steps that ended before this frame (missing frames are silence).
         while at >= self.step_start + self.step {
             self.close_step();
-            if self.weight == 0.0 && at >= self.step_start + 64 * self.step {
-                let skip = (at - self.step_start) / self.step;
-                self.silent_steps_until(self.step_start + skip * self.step);
-            }
         }
         if !frame.level_db.is_finite() || frame.level_db <= self.settings.floor_db {
             return;
@@ -316,14 +325,7 @@ impl ChordListener {
 
     /// Forgets everything (a reset of the stream clock to 0).
     pub fn reset(&mut self) {
-        self.step_start = 0;
-        self.sum = [0.0; 12];
-        self.weight = 0.0;
-        self.delta.iter_mut().for_each(|d| *d = 0.0);
-        while let Some((_, back)) = self.back.pop_front() {
-            self.spare.push(back);
-        }
-        self.steps = 0;
+        self.restart_at(0);
         self.decided.clear();
     }
 
@@ -429,11 +431,16 @@ impl ChordListener {
         }
     }
 
-    /// Closes silent steps until `until` without summing (a long gap in the frames).
-    fn silent_steps_until(&mut self, until: u64) {
-        while self.step_start < until {
-            self.close_step();
+    /// Starts a new path at `start` (decisions already made stay to be drained).
+    fn restart_at(&mut self, start: u64) {
+        self.step_start = start;
+        self.sum = [0.0; 12];
+        self.weight = 0.0;
+        self.delta.iter_mut().for_each(|d| *d = 0.0);
+        while let Some((_, back)) = self.back.pop_front() {
+            self.spare.push(back);
         }
+        self.steps = 0;
     }
 }
 
@@ -637,6 +644,40 @@ mod tests {
         let spans = heard(&mut l, s);
         assert_eq!(spans.len(), 1, "{spans:?}");
         assert_eq!(spans[0].chord.chord, g7);
+    }
+
+    /// A clock that jumps back (a reset whose frames arrive before the reset news) or far
+    /// forward (a host that stopped calling) restarts the path at once, in bounded work.
+    #[test]
+    fn clock_jumps_restart_the_path() {
+        let c = Chord::new(0, Quality::Major);
+        let f = Chord::new(5, Quality::Major);
+        let mut l = ChordListener::new(SR, 2048, ListenerSettings::default());
+        let s = SR as u64;
+        frames(&mut l, chord_chroma(c, 4), 0, 2 * s, -20.0);
+        // Back to 0.
+        frames(&mut l, chord_chroma(f, 4), 0, 2 * s, -20.0);
+        let mut spans = VecDeque::new();
+        join_steps(&mut spans, l.drain(), SR as f64, usize::MAX, true);
+        let started = std::time::Instant::now();
+        // A day later.
+        let day = 86_400 * s;
+        frames(&mut l, chord_chroma(c, 4), day, day + s, -20.0);
+        assert!(started.elapsed().as_secs_f64() < 0.5, "a gap must be skipped");
+        l.finish(day + s);
+        join_steps(&mut spans, l.drain(), SR as f64, usize::MAX, true);
+        let labels: Vec<(String, u64)> = spans
+            .iter()
+            .map(|x| (x.chord.chord.harte(), x.start_s as u64))
+            .collect();
+        assert_eq!(
+            labels,
+            [
+                ("C:maj".to_string(), 0),
+                ("F:maj".to_string(), 0),
+                ("C:maj".to_string(), 86_400)
+            ]
+        );
     }
 
     #[test]

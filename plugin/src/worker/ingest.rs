@@ -160,6 +160,7 @@ fn playback(b: &mut Brain, status: PlaybackStatus, shared: &Shared, params: &Con
             b.played.clear();
             b.answered.clear();
             b.chords.reset();
+            b.audio_chords.reset();
         }
     }
 }

@@ -136,6 +136,8 @@ pub struct Brain {
     styles: styles::Styles,
     /// The chords the player's held notes make (a keyboard's chords), for the editor.
     chords: crate::harmony::hearing::ChordHearing,
+    /// The chords heard in the audio input (see `harmony::audio`), for the editor.
+    audio_chords: context::AudioChords,
 }
 
 impl Brain {
@@ -183,6 +185,7 @@ impl Brain {
             panics: 0,
             styles: styles::Styles::default(),
             chords: Default::default(),
+            audio_chords: Default::default(),
         }
     }
 
@@ -440,7 +443,7 @@ pub fn step(
     ensure_model(b, params);
     let mut changed = context::follow_learning(b, params);
     changed |= ingest::take_events(b, ends, shared, params);
-    changed |= context::update_key(b, ends, params, changed);
+    changed |= context::update_key(b, ends, shared, params, changed);
     changed |= commands::serve(b, ends, shared, params);
     changed |= learn::poll(b, params);
     // The recommendation, before drawing, so Auto's choice answers this phrase already.
@@ -496,6 +499,13 @@ fn publish(b: &Brain, snapshot: &Mutex<Snapshot>) {
     s.score_ms = b.styles.score_ms;
     s.chords.clear();
     s.chords.extend(b.chords.recent().copied());
+    s.chords.extend(b.audio_chords.recent());
+    s.chords.sort_by(|x, y| x.start_s.total_cmp(&y.start_s));
+    let extra = s
+        .chords
+        .len()
+        .saturating_sub(crate::harmony::hearing::RECENT_CHORDS);
+    s.chords.drain(..extra);
 }
 
 /// A short description of the model in use (its training date cut to the day, by characters:
