@@ -30,12 +30,7 @@ use midly::{Format, Header, MetaMessage, MidiMessage, Smf, Timing, TrackEvent, T
 use crate::dataset::{check_tools, fluidsynth_mono, fnv1a, write_wav16, Reverb, Rng};
 
 /// The instruments: (name in file names and reports, General MIDI program, 0-based).
-const INSTRUMENTS: [(&str, u8); 4] = [
-    ("organ", 19),
-    ("piano", 0),
-    ("strings", 48),
-    ("guitar", 24),
-];
+const INSTRUMENTS: [(&str, u8); 4] = [("organ", 19), ("piano", 0), ("strings", 48), ("guitar", 24)];
 /// Ticks per beat of the written files.
 const PPQ: u16 = 480;
 /// Beats of silence before the first note.
@@ -259,7 +254,7 @@ fn write_midi(p: &Plan, path: &Path) -> Result<()> {
         TrackEvent {
             delta: u28::new(0),
             kind: TrackEventKind::Meta(MetaMessage::Tempo(u24::new(
-                (60e6 / p.tempo).round() as u32,
+                (60e6 / p.tempo).round() as u32
             ))),
         },
         TrackEvent {
@@ -477,7 +472,10 @@ mod tests {
 
     #[test]
     fn split_by_chorale_not_by_setting() {
-        assert_eq!(split_of("bach-bwv112.5-000.mid"), split_of("bach-bwv112.5-sc-000.mid"));
+        assert_eq!(
+            split_of("bach-bwv112.5-000.mid"),
+            split_of("bach-bwv112.5-sc-000.mid")
+        );
         let tune = (0..1000)
             .filter(|i| split_of(&format!("bach-bwv{i}.6-000.mid")) == "tune")
             .count();

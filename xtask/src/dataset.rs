@@ -1302,7 +1302,10 @@ pub(crate) fn fluidsynth_mono(
         .args(["-ni", "-q", "-C", "0", "-R", "1"])
         .args(["-o", "synth.dynamic-sample-loading=1"])
         .args(["-o", "synth.chorus.active=0"])
-        .args(["-o", &format!("synth.reverb.room-size={:.3}", reverb.room_size)])
+        .args([
+            "-o",
+            &format!("synth.reverb.room-size={:.3}", reverb.room_size),
+        ])
         .args(["-o", &format!("synth.reverb.damp={:.3}", reverb.damping)])
         .args(["-o", "synth.reverb.width=0.8"])
         .args(["-o", &format!("synth.reverb.level={:.3}", reverb.level)])
@@ -1314,7 +1317,10 @@ pub(crate) fn fluidsynth_mono(
         .output()
         .context("could not start fluidsynth")?;
     if !out.status.success() || !raw.is_file() {
-        bail!("fluidsynth failed: {}", String::from_utf8_lossy(&out.stderr));
+        bail!(
+            "fluidsynth failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     let mut reader = hound::WavReader::open(raw)
         .with_context(|| format!("cannot read FluidSynth's {}", raw.display()))?;

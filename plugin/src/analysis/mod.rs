@@ -519,9 +519,11 @@ impl Analyzer {
         self.last.level_db
     }
 
-    /// Several notes sound now (a chord); see [`FeatureFrame::polyphonic`].
+    /// Several notes sound now (a chord; see [`FeatureFrame::polyphonic`]), or the input has
+    /// been polyphonic lately and the tracker starts no note
+    /// ([`tracker::TrackerConfig::poly_input_share`]).
     pub fn polyphonic(&self) -> bool {
-        self.last.polyphonic
+        self.last.polyphonic || self.tracker.in_polyphonic_input()
     }
 
     /// The last feature frame.

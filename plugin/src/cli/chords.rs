@@ -257,7 +257,13 @@ pub fn run(args: Args) -> Result<()> {
     anyhow::ensure!(!results.is_empty(), "no file could be scored");
     results.sort_by(|a, b| a.name.cmp(&b.name));
     let mut by: BTreeMap<String, (usize, ChordScores, NoteCounts, f64, f64)> = BTreeMap::new();
-    let mut all = (0usize, ChordScores::default(), NoteCounts::default(), 0.0, 0.0);
+    let mut all = (
+        0usize,
+        ChordScores::default(),
+        NoteCounts::default(),
+        0.0,
+        0.0,
+    );
     for r in &results {
         if args.verbose && !args.json {
             println!(

@@ -10,9 +10,9 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 
 use crate::files::midi::FileNote;
+use crate::files::transcribe;
 use crate::harmony::audio::{spans_tsv, ListenerSettings};
 use crate::harmony::hearing::ChordSpan;
-use crate::files::transcribe;
 use crate::music::note_name;
 use crate::params::ContinuoParams;
 use crate::preset::{user_dir, Library};
@@ -366,7 +366,11 @@ mod tests {
             .map(|l| {
                 let f: Vec<&str> = l.split('\t').collect();
                 assert_eq!(f.len(), 3, "{l}");
-                (f[0].parse().unwrap(), f[1].parse().unwrap(), f[2].to_string())
+                (
+                    f[0].parse().unwrap(),
+                    f[1].parse().unwrap(),
+                    f[2].to_string(),
+                )
             })
             .collect();
         let at = |s: f64| {

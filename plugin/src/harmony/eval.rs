@@ -154,7 +154,11 @@ mod tests {
             end,
             chord: c(label),
         };
-        let reference = [t(0.0, 1.0, "C:maj"), t(1.0, 2.0, "G:7"), t(2.0, 3.0, "B:dim")];
+        let reference = [
+            t(0.0, 1.0, "C:maj"),
+            t(1.0, 2.0, "G:7"),
+            t(2.0, 3.0, "B:dim"),
+        ];
         // C for 0.75 s then A minor; G:maj from 1.0 to 1.5, a gap (N), then nothing after 2.5.
         let estimate = [
             t(0.0, 0.75, "C:maj7"),

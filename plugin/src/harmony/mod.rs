@@ -7,8 +7,8 @@
 //!
 //! Nothing here runs on the audio thread.
 
-pub mod chorale;
 pub mod audio;
+pub mod chorale;
 pub mod chord;
 pub mod eval;
 pub mod hearing;

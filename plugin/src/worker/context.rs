@@ -5,10 +5,10 @@ use super::{Brain, CONTEXT_NOTES};
 use crate::bridge::{ModelEnds, Shared};
 use crate::harmony::audio::{join_steps, ChordListener, ListenerSettings};
 use crate::harmony::hearing::{ChordSpan, RECENT_CHORDS};
-use std::collections::VecDeque;
 use crate::model::Note;
 use crate::params::{ContinuoParams, ScaleLock};
 use ringbuf::traits::Consumer;
+use std::collections::VecDeque;
 
 /// The key from notes: each note's weight fades by this at every later note (a memory of about
 /// a hundred notes). On the development set's `dev/` split, the key shown at the end was exact for
@@ -86,7 +86,9 @@ pub(super) fn update_key(
     notes_came: bool,
 ) -> bool {
     let mut frames = 0;
-    let sample_rate = shared.sample_rate.load(std::sync::atomic::Ordering::Relaxed);
+    let sample_rate = shared
+        .sample_rate
+        .load(std::sync::atomic::Ordering::Relaxed);
     while let Some(f) = ends.frames.try_pop() {
         b.audio_chords.push(&f, sample_rate);
         if f.level_db > -55.0 && f.confidence > 0.5 {

@@ -184,7 +184,13 @@ fn the_key_follows_the_notes_not_the_spectral_chroma() {
     for _ in 0..400 {
         b.chroma_keys.push(&frame);
     }
-    context::update_key(&mut b, &mut ends, &crate::bridge::Shared::default(), &p, true);
+    context::update_key(
+        &mut b,
+        &mut ends,
+        &crate::bridge::Shared::default(),
+        &p,
+        true,
+    );
     let minor_e = crate::music::KeySignature {
         tonic: 4,
         mode: crate::music::Mode::Minor,
@@ -209,7 +215,13 @@ fn the_key_follows_the_notes_not_the_spectral_chroma() {
     for _ in 0..400 {
         b.chroma_keys.push(&frame);
     }
-    context::update_key(&mut b, &mut ends, &crate::bridge::Shared::default(), &p, true);
+    context::update_key(
+        &mut b,
+        &mut ends,
+        &crate::bridge::Shared::default(),
+        &p,
+        true,
+    );
     let c_major = crate::music::KeySignature {
         tonic: 0,
         mode: crate::music::Mode::Major,
