@@ -76,8 +76,8 @@ impl Default for ListenerSettings {
             stay: 0.9,
             no_chord: 0.6,
             floor_db: -60.0,
-            other_triad_prior: -1.0,
-            seventh_prior: -1.0,
+            other_triad_prior: -0.5,
+            seventh_prior: -0.5,
         }
     }
 }
@@ -563,9 +563,9 @@ mod tests {
 
     /// Every chord of the vocabulary, as pure chord tones and with harmonics, is recognised
     /// from a second of its chroma (sevenths included: their fourth tone must win over the
-    /// triad's prior). With the root louder (a bass) the chord is exact; with all tones alike
-    /// it is exact too, except that the symmetric chords (aug, dim7) may take any of their
-    /// tones as the root — their notes are the same.
+    /// triad's prior), with all tones alike or the root louder (a bass). The symmetric chords
+    /// (aug, dim7) may take any of their tones as the root: their notes are the same, and the
+    /// templates weigh the root like the other tones (root weight 1, chosen on the tune split).
     #[test]
     fn every_vocabulary_chord_from_synthetic_chroma() {
         let second = SR as u64;
@@ -587,7 +587,7 @@ mod tests {
                     Some(Quality::Augmented | Quality::Diminished7)
                 );
                 let right = match mid {
-                    Some(m) if root_amp == 1.0 && symmetric => {
+                    Some(m) if symmetric => {
                         m.pitch_classes() == chord.pitch_classes()
                     }
                     Some(m) => m == chord,
