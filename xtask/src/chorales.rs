@@ -72,7 +72,7 @@ fn split_of(file_name: &str) -> &'static str {
         .trim_end_matches(".mid")
         .trim_end_matches("-000")
         .trim_end_matches("-sc");
-    if fnv1a(format!("continuo-chords/{stem}").as_bytes()) % 2 == 0 {
+    if fnv1a(format!("continuo-chords/{stem}").as_bytes()).is_multiple_of(2) {
         "tune"
     } else {
         "test"

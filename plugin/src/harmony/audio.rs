@@ -587,9 +587,7 @@ mod tests {
                     Some(Quality::Augmented | Quality::Diminished7)
                 );
                 let right = match mid {
-                    Some(m) if symmetric => {
-                        m.pitch_classes() == chord.pitch_classes()
-                    }
+                    Some(m) if symmetric => m.pitch_classes() == chord.pitch_classes(),
                     Some(m) => m == chord,
                     None => false,
                 };
