@@ -165,10 +165,10 @@ const SOURCES: &[(&str, &str, &str, f64)] = &[
 
 /// SplitMix64: small, fast, and the same on every platform and crate version.
 #[derive(Debug, Clone)]
-struct Rng(u64);
+pub(crate) struct Rng(u64);
 
 impl Rng {
-    fn new(seed: u64) -> Self {
+    pub(crate) fn new(seed: u64) -> Self {
         Self(seed)
     }
     fn next_u64(&mut self) -> u64 {
@@ -179,10 +179,10 @@ impl Rng {
         z ^ (z >> 31)
     }
     /// Uniform in [0, 1).
-    fn unit(&mut self) -> f64 {
+    pub(crate) fn unit(&mut self) -> f64 {
         (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
     }
-    fn range(&mut self, lo: f64, hi: f64) -> f64 {
+    pub(crate) fn range(&mut self, lo: f64, hi: f64) -> f64 {
         lo + (hi - lo) * self.unit()
     }
     fn below(&mut self, n: usize) -> usize {
@@ -192,12 +192,12 @@ impl Rng {
         self.unit() < p
     }
     /// Standard normal (Box–Muller).
-    fn normal(&mut self) -> f64 {
+    pub(crate) fn normal(&mut self) -> f64 {
         let u = self.unit().max(1e-300);
         let v = self.unit();
         (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
     }
-    fn shuffle<T>(&mut self, v: &mut [T]) {
+    pub(crate) fn shuffle<T>(&mut self, v: &mut [T]) {
         for i in (1..v.len()).rev() {
             v.swap(i, self.below(i + 1));
         }
@@ -205,7 +205,7 @@ impl Rng {
 }
 
 /// FNV-1a, for the split (independent of the seed) and per-render seeds.
-fn fnv1a(bytes: &[u8]) -> u64 {
+pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for &b in bytes {
         h ^= b as u64;
@@ -559,13 +559,13 @@ struct Plan {
     seed: u64,
 }
 
-struct Soundfont {
-    name: &'static str,
-    path: PathBuf,
+pub(crate) struct Soundfont {
+    pub name: &'static str,
+    pub path: PathBuf,
 }
 
 /// Finds FluidSynth and the three soundfonts, or says which package line installs them.
-fn check_tools() -> Result<Vec<Soundfont>> {
+pub(crate) fn check_tools() -> Result<Vec<Soundfont>> {
     let fluidsynth_ok = Command::new("fluidsynth")
         .arg("--version")
         .output()
@@ -1224,48 +1224,13 @@ fn render_one(p: &Plan, dir: &Path, sf: &[Soundfont]) -> Result<bool> {
         serde_json::to_string_pretty(&json_of(p, sf))? + "\n",
     )?;
     let raw = dir.join(format!(".{}.float.wav", p.name));
-    let out = Command::new("fluidsynth")
-        .args(["-ni", "-q", "-C", "0", "-R", "1"])
-        .args(["-o", "synth.dynamic-sample-loading=1"])
-        .args(["-o", "synth.chorus.active=0"])
-        .args(["-o", &format!("synth.reverb.room-size={:.3}", p.room_size)])
-        .args(["-o", &format!("synth.reverb.damp={:.3}", p.damping)])
-        .args(["-o", "synth.reverb.width=0.8"])
-        .args(["-o", &format!("synth.reverb.level={:.3}", p.reverb_level)])
-        .args(["-T", "wav", "-O", "float"])
-        .args(["-r", &p.rate.to_string(), "-g", "0.5", "-F"])
-        .arg(&raw)
-        .arg(&sf[p.soundfont].path)
-        .arg(&mid)
-        .output()
-        .context("could not start fluidsynth")?;
-    if !out.status.success() || !raw.is_file() {
-        bail!(
-            "fluidsynth failed on {}: {}",
-            p.name,
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    let mut reader = hound::WavReader::open(&raw)
-        .with_context(|| format!("cannot read FluidSynth's {}", raw.display()))?;
-    let spec = reader.spec();
-    let channels = spec.channels.max(1) as usize;
-    let interleaved: Vec<f32> = match spec.sample_format {
-        hound::SampleFormat::Float => reader.samples::<f32>().collect::<Result<_, _>>()?,
-        hound::SampleFormat::Int => {
-            let scale = 1.0 / (1u64 << (spec.bits_per_sample - 1)) as f32;
-            reader
-                .samples::<i32>()
-                .map(|s| s.map(|v| v as f32 * scale))
-                .collect::<Result<_, _>>()?
-        }
+    let reverb = Reverb {
+        room_size: p.room_size,
+        damping: p.damping,
+        level: p.reverb_level,
     };
-    drop(reader);
-    let _ = std::fs::remove_file(&raw);
-    let mut mono: Vec<f64> = interleaved
-        .chunks(channels)
-        .map(|c| c.iter().map(|&v| v as f64).sum::<f64>() / channels as f64)
-        .collect();
+    let mut mono = fluidsynth_mono(&mid, &raw, p.rate, &sf[p.soundfont].path, reverb)
+        .with_context(|| format!("rendering {}", p.name))?;
     let peak = mono.iter().fold(0.0f64, |m, v| m.max(v.abs()));
     anyhow::ensure!(peak > 1e-6, "{}: FluidSynth rendered silence", p.name);
     let gain = 10f64.powf(p.peak_dbfs / 20.0) / peak;
@@ -1312,22 +1277,96 @@ fn render_one(p: &Plan, dir: &Path, sf: &[Soundfont]) -> Result<bool> {
             }
         }
     }
+    write_wav16(&wav, p.rate, &mono)?;
+    Ok(true)
+}
+
+/// FluidSynth's reverb settings for one render.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Reverb {
+    pub room_size: f64,
+    pub damping: f64,
+    pub level: f64,
+}
+
+/// Renders `mid` with FluidSynth (no chorus, `reverb`) at `rate` through a temporary float WAV
+/// `raw` (removed after) and returns the mix as mono samples.
+pub(crate) fn fluidsynth_mono(
+    mid: &Path,
+    raw: &Path,
+    rate: u32,
+    soundfont: &Path,
+    reverb: Reverb,
+) -> Result<Vec<f64>> {
+    let out = Command::new("fluidsynth")
+        .args(["-ni", "-q", "-C", "0", "-R", "1"])
+        .args(["-o", "synth.dynamic-sample-loading=1"])
+        .args(["-o", "synth.chorus.active=0"])
+        .args([
+            "-o",
+            &format!("synth.reverb.room-size={:.3}", reverb.room_size),
+        ])
+        .args(["-o", &format!("synth.reverb.damp={:.3}", reverb.damping)])
+        .args(["-o", "synth.reverb.width=0.8"])
+        .args(["-o", &format!("synth.reverb.level={:.3}", reverb.level)])
+        .args(["-T", "wav", "-O", "float"])
+        .args(["-r", &rate.to_string(), "-g", "0.5", "-F"])
+        .arg(raw)
+        .arg(soundfont)
+        .arg(mid)
+        .output()
+        .context("could not start fluidsynth")?;
+    if !out.status.success() || !raw.is_file() {
+        bail!(
+            "fluidsynth failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let mut reader = hound::WavReader::open(raw)
+        .with_context(|| format!("cannot read FluidSynth's {}", raw.display()))?;
+    let spec = reader.spec();
+    let channels = spec.channels.max(1) as usize;
+    let interleaved: Vec<f32> = match spec.sample_format {
+        hound::SampleFormat::Float => reader.samples::<f32>().collect::<Result<_, _>>()?,
+        hound::SampleFormat::Int => {
+            let scale = 1.0 / (1u64 << (spec.bits_per_sample - 1)) as f32;
+            reader
+                .samples::<i32>()
+                .map(|s| s.map(|v| v as f32 * scale))
+                .collect::<Result<_, _>>()?
+        }
+    };
+    drop(reader);
+    let _ = std::fs::remove_file(raw);
+    Ok(interleaved
+        .chunks(channels)
+        .map(|c| c.iter().map(|&v| v as f64).sum::<f64>() / channels as f64)
+        .collect())
+}
+
+/// Writes mono samples (±1) as a 16-bit PCM WAV, through a temporary file renamed at the end
+/// (a WAV that exists is whole).
+pub(crate) fn write_wav16(wav: &Path, rate: u32, mono: &[f64]) -> Result<()> {
     let spec = hound::WavSpec {
         channels: 1,
-        sample_rate: p.rate,
+        sample_rate: rate,
         bits_per_sample: 16,
         sample_format: hound::SampleFormat::Int,
     };
-    let tmp = dir.join(format!(".{}.wav.part", p.name));
+    let name = wav
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = wav.with_file_name(format!(".{name}.part"));
     {
         let mut w = hound::WavWriter::create(&tmp, spec)?;
-        for v in &mono {
+        for v in mono {
             w.write_sample((v * 32767.0).round().clamp(-32768.0, 32767.0) as i16)?;
         }
         w.finalize()?;
     }
-    std::fs::rename(&tmp, &wav)?;
-    Ok(true)
+    std::fs::rename(&tmp, wav)?;
+    Ok(())
 }
 
 pub fn render_dataset(args: &[String]) -> Result<()> {

@@ -8,6 +8,7 @@
 //!   with `continuo train` from the public-domain corpus (default `../shared/corpus`)
 //! - `cargo xtask bundle continuo [--release] [--features …]` — nice-plug-xtask's bundler
 
+mod chorales;
 mod dataset;
 
 use std::path::{Path, PathBuf};
@@ -39,6 +40,7 @@ fn main() -> ExitCode {
         Some("test") => test(&args[1..]),
         Some("deps") => deps(),
         Some("render-dataset") => dataset::render_dataset(&args[1..]),
+        Some("render-chorales") => chorales::render_chorales(&args[1..]),
         Some("validate") => validate(&args[1..]),
         Some("train-styles") => train_styles(args.get(1).map(PathBuf::from)),
         _ => nice_plug_xtask::main(),

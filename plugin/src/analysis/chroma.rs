@@ -1,4 +1,12 @@
-//! Chroma (AUDIO THREAD): energy per pitch class from a magnitude spectrum, for the key estimate.
+//! Chroma (AUDIO THREAD): energy per pitch class from a magnitude spectrum, for the key estimate
+//! and the chords heard in audio (`harmony::audio`, on the model thread).
+//!
+//! The energy of every spectral *peak* (a local maximum of the Hann magnitudes, at least
+//! [`PEAK_FLOOR`] of the strongest) goes to the pitch class of the peak's interpolated frequency
+//! (a parabola through the peak and its neighbours). Giving each bin's energy to the pitch class
+//! of the bin's centre instead, as this stage first did, scatters low notes over their
+//! neighbours: at 48 kHz a bin is 23 Hz, more than a semitone below 400 Hz, and a partial between
+//! two bins went half to each of two wrong pitch classes (a C major chord of sines read as C7).
 
 /// Fixed settings of the chroma stage.
 #[derive(Debug, Clone, Copy)]
@@ -12,10 +20,15 @@ pub struct ChromaConfig {
     pub max_hz: f32,
 }
 
-/// Maps spectrum bins to pitch classes.
+/// Peaks weaker than this share of the strongest magnitude are left out (noise, leakage).
+const PEAK_FLOOR: f32 = 1e-3;
+
+/// Maps spectral peaks to pitch classes.
 pub struct Chroma {
-    /// Pitch class of each bin from `first_bin` on (0 = C), computed in `new`.
-    classes: Vec<u8>,
+    /// Fractional MIDI pitch of each bin's centre from `first_bin` on, computed in `new`.
+    pitch: Vec<f32>,
+    /// Semitones per bin at each bin (the slope of the pitch), for interpolated peaks.
+    slope: Vec<f32>,
     /// First bin counted.
     first_bin: usize,
 }
@@ -25,28 +38,53 @@ impl Chroma {
         let bin_hz = config.sample_rate / config.fft_len.max(1) as f32;
         let first_bin = ((config.min_hz / bin_hz).ceil() as usize).max(1);
         let last_bin = ((config.max_hz / bin_hz).floor() as usize).min(config.fft_len / 2);
-        let classes = (first_bin..=last_bin.max(first_bin))
-            .map(|k| {
-                let midi = crate::music::hz_to_midi(k as f32 * bin_hz);
-                (midi.round() as i32).rem_euclid(12) as u8
-            })
+        let bins = first_bin..=last_bin.max(first_bin);
+        let pitch = bins
+            .clone()
+            .map(|k| crate::music::hz_to_midi(k as f32 * bin_hz))
             .collect();
-        Self { classes, first_bin }
+        let slope = bins
+            .map(|k| 12.0 / (std::f32::consts::LN_2 * k as f32))
+            .collect();
+        Self {
+            pitch,
+            slope,
+            first_bin,
+        }
     }
 
-    /// Number of magnitude bins `process` reads (from bin 0).
+    /// Number of magnitude bins `process` reads (from bin 0): one past the last counted, for
+    /// the last peak's neighbour.
     pub fn bins_needed(&self) -> usize {
-        self.first_bin + self.classes.len()
+        self.first_bin + self.pitch.len() + 1
     }
 
     /// Chroma of `magnitudes` (bin 0 first), normalised to sum 1, or all zero when silent.
     pub fn process(&mut self, magnitudes: &[f32]) -> [f32; 12] {
         let mut chroma = [0.0f32; 12];
-        if let Some(mags) = magnitudes.get(self.first_bin..) {
-            for (&m, &c) in mags.iter().zip(&self.classes) {
-                if let Some(slot) = chroma.get_mut(c as usize) {
-                    *slot += m * m;
-                }
+        let strongest = magnitudes.iter().fold(0.0f32, |a, &b| a.max(b));
+        let floor = strongest * PEAK_FLOOR;
+        for (i, (&pitch, &slope)) in self.pitch.iter().zip(&self.slope).enumerate() {
+            let k = self.first_bin + i;
+            let (Some(&a), Some(&b), Some(&c)) = (
+                magnitudes.get(k - 1),
+                magnitudes.get(k),
+                magnitudes.get(k + 1),
+            ) else {
+                break;
+            };
+            if !(b > floor && b >= a && b > c) {
+                continue;
+            }
+            let curve = a - 2.0 * b + c;
+            let delta = if curve < 0.0 {
+                (0.5 * (a - c) / curve).clamp(-0.5, 0.5)
+            } else {
+                0.0
+            };
+            let midi = pitch + delta * slope;
+            if let Some(slot) = chroma.get_mut((midi.round() as i32).rem_euclid(12) as usize) {
+                *slot += b * b;
             }
         }
         let total: f32 = chroma.iter().sum();

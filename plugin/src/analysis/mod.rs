@@ -160,6 +160,18 @@ pub fn listens_at(sample_rate: f32) -> bool {
     sample_rate.is_finite() && (MIN_SAMPLE_RATE..=MAX_SAMPLE_RATE).contains(&sample_rate)
 }
 
+/// The length of the analysis window (samples) at `sample_rate`: what
+/// [`Analyzer::window_samples`] returns for an analyser made with [`Analyzer::new`] (for the
+/// model thread, which times the frames it receives without owning the analyser).
+pub fn window_len(sample_rate: f32) -> usize {
+    let rate = if listens_at(sample_rate) {
+        sample_rate
+    } else {
+        MIN_SAMPLE_RATE
+    };
+    Sizes::for_rate(rate, 16).frame_len
+}
+
 /// Input samples are clamped to ±this (clipping is fine; huge values would overflow sums).
 const INPUT_LIMIT: f32 = 8.0;
 /// DC blocker corner frequency (Hz): far below the lowest pitch searched.
@@ -507,9 +519,11 @@ impl Analyzer {
         self.last.level_db
     }
 
-    /// Several notes sound now (a chord); see [`FeatureFrame::polyphonic`].
+    /// Several notes sound now (a chord; see [`FeatureFrame::polyphonic`]), or the input has
+    /// been polyphonic lately and the tracker starts no note
+    /// ([`tracker::TrackerConfig::poly_input_share`]).
     pub fn polyphonic(&self) -> bool {
-        self.last.polyphonic
+        self.last.polyphonic || self.tracker.in_polyphonic_input()
     }
 
     /// The last feature frame.

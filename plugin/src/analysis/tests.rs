@@ -637,3 +637,58 @@ fn a_vetoed_pitch_that_keeps_sounding_is_judged_again() {
         a.tracker.vetoed()
     );
 }
+
+/// Polyphonic input (a four-part chord progression, 0.5 s per chord, strummed, 8 s) with
+/// `poly_input_share=0.2`: the tracker stays quiet (at most a few notes in 16 chords) and a
+/// melody after it is followed again. (A regression test: this signal is quiet without the
+/// setting too; the spray it cuts shows on the rendered chorales, `continuo eval-chords`.)
+#[test]
+fn polyphonic_input_keeps_the_tracker_quiet() {
+    let sr = 48_000.0;
+    let progression = [
+        [52.0, 60.0, 67.0, 72.0],
+        [50.0, 57.0, 65.0, 74.0],
+        [47.0, 55.0, 62.0, 67.0],
+        [45.0, 60.0, 64.0, 69.0],
+    ];
+    let mut s = silence(sr, 0.1);
+    for i in 0..16 {
+        let chord = progression[i % 4];
+        let len = (0.5 * sr) as usize;
+        let mut mix = vec![0.0f32; len];
+        // Strummed: the voices 10 ms apart.
+        for (k, &m) in chord.iter().enumerate() {
+            let delay = (k as f32 * 0.01 * sr) as usize;
+            let t = tone(sr, m, 0.5 - k as f32 * 0.01, Wave::Harmonic, 0.15, 1.0, 0.0);
+            for (o, v) in mix.iter_mut().skip(delay).zip(t) {
+                *o += v;
+            }
+        }
+        s.extend(mix);
+    }
+    let chords_end = s.len();
+    s.extend(silence(sr, 3.0));
+    s.extend(melody(sr));
+    let tuning = Tuning::parse("poly_input_share=0.2").unwrap_or_default();
+    let mut a = Analyzer::with_tuning(sr, &tuning);
+    let ev = run_on(&mut a, &s, 512);
+    let in_chords = ev
+        .ons
+        .iter()
+        .filter(|o| (o.2 as usize) < chords_end)
+        .count();
+    assert!(
+        in_chords <= 4,
+        "{in_chords} notes started in 16 chords: {:?} ({} of {} frames polyphonic)",
+        pitches(&ev),
+        ev.polyphonic_frames,
+        ev.frames
+    );
+    let after: Vec<u8> = ev
+        .ons
+        .iter()
+        .filter(|o| (o.2 as usize) >= chords_end)
+        .map(|o| o.0)
+        .collect();
+    assert_eq!(after, vec![60, 64, 67], "the melody after the chords");
+}

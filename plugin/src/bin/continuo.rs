@@ -48,6 +48,9 @@ enum Command {
     /// Answer held-out phrase openings through the render path and judge the answers beside the
     /// composer's own continuations (surprise, copying, key, rhythm, phrase ends).
     EvalAnswers(cli::answers::Args),
+    /// Score the chords heard in rendered chorales (WAV + MIDI pairs) against their four
+    /// voices, per instrument, and count the tracker's wrong notes on that polyphonic audio.
+    EvalChords(cli::chords::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -67,6 +70,7 @@ fn main() -> std::process::ExitCode {
         Command::EvalHarmony(a) => cli::harmony::eval(a),
         Command::TrainHarmony(a) => cli::harmony::train(a),
         Command::EvalAnswers(a) => cli::answers::run(a),
+        Command::EvalChords(a) => cli::chords::run(a),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -1,5 +1,6 @@
 //! Command-line subcommands of the `continuo` binary, one file each.
 pub mod answers;
+pub mod chords;
 pub mod eval;
 pub mod harmony;
 pub mod judge_fit;

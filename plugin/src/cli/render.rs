@@ -11,6 +11,8 @@ use anyhow::{Context, Result};
 
 use crate::files::midi::FileNote;
 use crate::files::transcribe;
+use crate::harmony::audio::{spans_tsv, ListenerSettings};
+use crate::harmony::hearing::ChordSpan;
 use crate::music::note_name;
 use crate::params::ContinuoParams;
 use crate::preset::{user_dir, Library};
@@ -27,6 +29,10 @@ pub struct Args {
     /// Also write the notes as TSV: onset_s, offset_s, midi_pitch, emitted_s.
     #[arg(long)]
     pub tsv: Option<PathBuf>,
+    /// Also write the chords heard (the plugin's chord recogniser on the same analysis) as TSV:
+    /// start_s, end_s, label (Harte), one header line.
+    #[arg(long)]
+    pub chords_tsv: Option<PathBuf>,
     /// Block size handed to the analyser, like a host buffer.
     #[arg(long, default_value_t = 512, value_parser = clap::value_parser!(u32).range(1..=1_048_576))]
     pub block: u32,
@@ -60,16 +66,31 @@ pub struct Rendered {
 
 /// Reads and transcribes the WAV input of `args` (no output written).
 pub fn transcribe_input(args: &Args) -> Result<Rendered> {
+    Ok(listen_input(args)?.0)
+}
+
+/// Reads the WAV input of `args` and runs the plugin's analysis and chord recogniser over it:
+/// the notes, and the chords heard (no output written).
+pub fn listen_input(args: &Args) -> Result<(Rendered, Vec<ChordSpan>)> {
     let input = args.input.as_ref().context("no input WAV file given")?;
     let (samples, sample_rate) = transcribe::read_wav(input)?;
     let tuning = crate::analysis::Tuning::parse(if args.accurate { "fast_tracking=0" } else { "" })
         .map_err(|e| anyhow::anyhow!(e))?;
-    let notes = transcribe::transcribe_with(&samples, sample_rate, args.block as usize, &tuning);
-    Ok(Rendered {
-        duration_s: samples.len() as f64 / sample_rate as f64,
-        notes,
+    let heard = transcribe::listen(
+        &samples,
         sample_rate,
-    })
+        args.block as usize,
+        &tuning,
+        ListenerSettings::default(),
+    );
+    Ok((
+        Rendered {
+            duration_s: samples.len() as f64 / sample_rate as f64,
+            notes: heard.notes,
+            sample_rate,
+        },
+        heard.chords,
+    ))
 }
 
 pub fn run(args: Args) -> Result<()> {
@@ -78,8 +99,15 @@ pub fn run(args: Args) -> Result<()> {
         "give a WAV file to transcribe, or --midi-in FILE.mid"
     );
     anyhow::ensure!(
-        args.out.is_some() || args.tsv.is_some() || args.out_continuation.is_some(),
-        "nothing to write: give --out, --tsv or --out-continuation"
+        args.out.is_some()
+            || args.tsv.is_some()
+            || args.chords_tsv.is_some()
+            || args.out_continuation.is_some(),
+        "nothing to write: give --out, --tsv, --chords-tsv or --out-continuation"
+    );
+    anyhow::ensure!(
+        args.chords_tsv.is_none() || args.input.is_some(),
+        "--chords-tsv needs a WAV file (chords are heard in audio)"
     );
     anyhow::ensure!(
         args.tempo.is_finite() && (20.0..=400.0).contains(&args.tempo),
@@ -89,8 +117,14 @@ pub fn run(args: Args) -> Result<()> {
         args.tail.is_finite() && (0.0..=600.0).contains(&args.tail),
         "--tail must be 0..600 s"
     );
-    if args.input.is_some() && (args.out.is_some() || args.tsv.is_some()) {
-        let rendered = transcribe_input(&args)?;
+    if args.input.is_some()
+        && (args.out.is_some() || args.tsv.is_some() || args.chords_tsv.is_some())
+    {
+        let (rendered, chords) = listen_input(&args)?;
+        if let Some(path) = &args.chords_tsv {
+            std::fs::write(path, spans_tsv(&chords))
+                .with_context(|| format!("cannot write {}", path.display()))?;
+        }
         if let Some(out) = &args.out {
             transcribe::write_midi(out, &rendered.notes)?;
         }
@@ -99,7 +133,7 @@ pub fn run(args: Args) -> Result<()> {
                 .with_context(|| format!("cannot write {}", tsv.display()))?;
         }
         eprintln!(
-            "{}: {:.1} s at {} Hz → {} notes{}",
+            "{}: {:.1} s at {} Hz → {} notes, {} chord changes{}",
             args.input
                 .as_ref()
                 .map(|p| p.display().to_string())
@@ -107,6 +141,7 @@ pub fn run(args: Args) -> Result<()> {
             rendered.duration_s,
             rendered.sample_rate,
             rendered.notes.len(),
+            chords.len(),
             args.out
                 .as_ref()
                 .map(|o| format!(" → {}", o.display()))
@@ -265,6 +300,7 @@ pub fn answer_to_midi_call(
         input: None,
         out: None,
         tsv: None,
+        chords_tsv: None,
         block: 512,
         accurate: false,
         out_continuation: None,
@@ -333,6 +369,88 @@ mod tests {
             w.write_sample(0i16).expect("write");
         }
         w.finalize().expect("finalize");
+    }
+
+    /// Writes `chords` (MIDI pitches, one second each) as sums of sines with three partials.
+    fn write_sine_chords(path: &std::path::Path, chords: &[&[u8]]) {
+        let sr = 48_000u32;
+        let spec = hound::WavSpec {
+            channels: 1,
+            sample_rate: sr,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        };
+        let mut w = hound::WavWriter::create(path, spec).expect("create wav");
+        for pitches in chords {
+            for i in 0..sr as usize {
+                let t = i as f32 / sr as f32;
+                let mut v = 0.0f32;
+                for &m in pitches.iter() {
+                    let f0 = 440.0 * 2f32.powf((m as f32 - 69.0) / 12.0);
+                    for h in 1..=3 {
+                        v += (std::f32::consts::TAU * f0 * h as f32 * t).sin() * 0.5f32.powi(h);
+                    }
+                }
+                let env = (t / 0.01).min(1.0) * ((1.0 - t) / 0.01).min(1.0);
+                w.write_sample((v * env * 0.15 * 32767.0) as i16)
+                    .expect("write");
+            }
+        }
+        w.finalize().expect("finalize");
+    }
+
+    /// `render --chords-tsv` on three sine chords (C, G7 in first inversion, A minor) writes a
+    /// header and the three chords at their times.
+    #[test]
+    fn chords_tsv_of_sine_chords() {
+        let dir = std::env::temp_dir().join(format!("continuo-chords-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let wav = dir.join("chords.wav");
+        let tsv = dir.join("chords.tsv");
+        write_sine_chords(
+            &wav,
+            &[&[48, 60, 64, 67], &[47, 55, 62, 65], &[45, 57, 60, 64]],
+        );
+        let args = Cli::try_parse_from([
+            "render",
+            wav.to_str().expect("utf-8 path"),
+            "--chords-tsv",
+            tsv.to_str().expect("utf-8 path"),
+        ])
+        .expect("valid arguments")
+        .args;
+        run(args).expect("render");
+        let text = std::fs::read_to_string(&tsv).expect("tsv written");
+        let mut lines = text.lines();
+        assert_eq!(lines.next(), Some("start_s\tend_s\tlabel"));
+        let rows: Vec<(f64, f64, String)> = lines
+            .map(|l| {
+                let f: Vec<&str> = l.split('\t').collect();
+                assert_eq!(f.len(), 3, "{l}");
+                (
+                    f[0].parse().unwrap(),
+                    f[1].parse().unwrap(),
+                    f[2].to_string(),
+                )
+            })
+            .collect();
+        let at = |s: f64| {
+            rows.iter()
+                .find(|r| r.0 <= s && s < r.1)
+                .map(|r| r.2.clone())
+                .unwrap_or_default()
+        };
+        assert_eq!(
+            [at(0.5), at(1.5), at(2.5)],
+            ["C:maj", "G:7", "A:min"],
+            "{text}"
+        );
+        // Spans touch and cover the file.
+        for pair in rows.windows(2) {
+            assert!((pair[0].1 - pair[1].0).abs() < 1e-3, "{text}");
+        }
+        assert!(rows.last().unwrap().1 <= 3.0 + 1e-9);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

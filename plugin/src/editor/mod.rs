@@ -405,9 +405,10 @@ impl ContinuoEditor {
             ui.label(RichText::new(tuner).monospace().size(18.0))
                 .on_hover_text("The pitch Continuo hears now, with its deviation in cents");
             if self.shared.polyphonic.load(Ordering::Relaxed) {
-                ui.label(RichText::new("chord").strong()).on_hover_text(
-                    "Several notes seem to sound at once: Continuo follows one voice, and the \
-                     notes it hears may be wrong until a single note sounds again",
+                ui.label(RichText::new("chords").strong()).on_hover_text(
+                    "Several notes sound at once: Continuo names the chords it hears above the \
+                     roll, and starts no note while the input stays polyphonic (it follows \
+                     single notes again once one voice plays)",
                 );
             }
             // Level meter.

@@ -6,6 +6,8 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 
 use crate::analysis::{AnalysisOutput, Analyzer, FeatureFrame, NoteEvent, Tuning};
+use crate::harmony::audio::{join_steps, ChordListener, ListenerSettings};
+use crate::harmony::hearing::ChordSpan;
 
 /// One transcribed note, in seconds from the start of the file.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -92,12 +94,17 @@ struct Collector {
     /// Feature frames seen, and how many of them were polyphonic.
     frames: u64,
     polyphonic_frames: u64,
+    /// The chord recogniser the frames are fed to (only when chords are wanted: [`listen`]).
+    chords: Option<ChordListener>,
 }
 
 impl AnalysisOutput for Collector {
     fn frame(&mut self, frame: &FeatureFrame) {
         self.frames += 1;
         self.polyphonic_frames += u64::from(frame.polyphonic);
+        if let Some(l) = self.chords.as_mut() {
+            l.push(frame);
+        }
     }
 
     fn note(&mut self, event: NoteEvent) {
@@ -134,6 +141,7 @@ impl Collector {
             open: None,
             frames: 0,
             polyphonic_frames: 0,
+            chords: None,
         }
     }
 
@@ -188,6 +196,68 @@ pub fn transcribe_stats(
     }
     let share = collector.polyphonic_frames as f64 / collector.frames.max(1) as f64;
     (collector.notes, share)
+}
+
+/// What the plugin hears in a recording: the notes and the chords.
+#[derive(Debug, Clone, Default)]
+pub struct Heard {
+    /// The notes, in emission order.
+    pub notes: Vec<TranscribedNote>,
+    /// The chords, in time order, covering the whole file (N where nothing fits or all is
+    /// silent); every span has an end.
+    pub chords: Vec<ChordSpan>,
+    /// Share of analysis hops flagged polyphonic.
+    pub polyphonic_share: f64,
+}
+
+/// Runs a fresh [`Analyzer`] over `samples` in blocks of `block` samples and feeds its frames
+/// to a [`ChordListener`] with `settings` — the recogniser the plugin runs on its model
+/// thread, here on the same frames in the same order — and returns the notes and the chords.
+pub fn listen(
+    samples: &[f32],
+    sample_rate: f32,
+    block: usize,
+    tuning: &Tuning,
+    settings: ListenerSettings,
+) -> Heard {
+    let mut analyzer = Analyzer::with_tuning(sample_rate, tuning);
+    let mut collector = Collector::new(analyzer.sample_rate() as f64);
+    collector.chords = Some(ChordListener::new(
+        sample_rate,
+        analyzer.window_samples(),
+        settings,
+    ));
+    for chunk in samples.chunks(block.max(1)) {
+        analyzer.process(chunk, &mut collector);
+        collector.block_start += chunk.len() as u64;
+    }
+    let tail = vec![0.0f32; analyzer.window_samples()];
+    analyzer.process(&tail, &mut collector);
+    collector.block_start += tail.len() as u64;
+    analyzer.finish(&mut collector);
+    let end_s = samples.len() as f64 / collector.sample_rate;
+    if let Some(i) = collector.open.take() {
+        if let Some(n) = collector.notes.get_mut(i) {
+            n.offset_s = end_s.max(n.onset_s);
+        }
+    }
+    let mut chords = std::collections::VecDeque::new();
+    if let Some(mut l) = collector.chords.take() {
+        l.finish(samples.len() as u64);
+        let sr = l.sample_rate();
+        join_steps(&mut chords, l.drain(), sr, usize::MAX, true);
+    }
+    let mut chords: Vec<ChordSpan> = chords.into();
+    // The last step may reach past the end of the file.
+    chords.retain(|c| c.start_s < end_s);
+    if let Some(last) = chords.last_mut() {
+        last.end_s = Some(last.end_s.unwrap_or(end_s).min(end_s));
+    }
+    Heard {
+        notes: collector.notes,
+        chords,
+        polyphonic_share: collector.polyphonic_frames as f64 / collector.frames.max(1) as f64,
+    }
 }
 
 /// [`transcribe_with`] in blocks of one hop, also returning every note start the tracker

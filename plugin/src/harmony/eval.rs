@@ -84,10 +84,97 @@ pub fn score(reference: &[Chord], estimate: &[Chord], beat_seconds: f64) -> Chor
     s
 }
 
+/// A chord held over a time span (seconds, end exclusive).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TimedChord {
+    pub start: f64,
+    pub end: f64,
+    pub chord: Chord,
+}
+
+/// Scores `estimate` against `reference` over time, mir_eval style: every stretch of the
+/// reference's spans weighs its duration and is compared with the estimated chord sounding then
+/// (where no estimate covers it, the estimate is N). Spans must be in time order; empty or
+/// reversed spans count nothing.
+pub fn score_timed(reference: &[TimedChord], estimate: &[TimedChord]) -> ChordScores {
+    let mut s = ChordScores::default();
+    let mut add = |r: Chord, e: Chord, w: f64| {
+        if !(w.is_finite() && w > 0.0) {
+            return;
+        }
+        s.root.total += w;
+        if r.root() == e.root() {
+            s.root.right += w;
+        }
+        if let Some(r) = major_minor(r) {
+            s.major_minor.total += w;
+            if major_minor(e) == Some(r) {
+                s.major_minor.right += w;
+            }
+        }
+    };
+    let mut j = 0;
+    for r in reference {
+        let mut t = r.start;
+        while t < r.end {
+            while j < estimate.len() && estimate[j].end <= t {
+                j += 1;
+            }
+            match estimate.get(j) {
+                Some(e) if e.start <= t => {
+                    let until = e.end.min(r.end);
+                    add(r.chord, e.chord, until - t);
+                    t = until;
+                }
+                Some(e) => {
+                    let until = e.start.min(r.end);
+                    add(r.chord, Chord::None, until - t);
+                    t = until;
+                }
+                None => {
+                    add(r.chord, Chord::None, r.end - t);
+                    t = r.end;
+                }
+            }
+        }
+    }
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::harmony::Quality;
+
+    #[test]
+    fn timed_scores_weigh_overlaps() {
+        let c = |t: &str| Chord::parse_harte(t).unwrap();
+        let t = |start, end, label| TimedChord {
+            start,
+            end,
+            chord: c(label),
+        };
+        let reference = [
+            t(0.0, 1.0, "C:maj"),
+            t(1.0, 2.0, "G:7"),
+            t(2.0, 3.0, "B:dim"),
+        ];
+        // C for 0.75 s then A minor; G:maj from 1.0 to 1.5, a gap (N), then nothing after 2.5.
+        let estimate = [
+            t(0.0, 0.75, "C:maj7"),
+            t(0.75, 1.0, "A:min"),
+            t(1.0, 1.5, "G:maj"),
+            t(1.75, 2.5, "B:dim"),
+        ];
+        let s = score_timed(&reference, &estimate);
+        assert!((s.root.total - 3.0).abs() < 1e-12);
+        // Roots right: 0.75 (C) + 0.5 (G) + 0.5 (B dim from 2.0 to 2.5).
+        assert!((s.root.right - 1.75).abs() < 1e-12, "{s:?}");
+        // Maj/min over C and G only (B:dim left out): 0.75 + 0.5 right of 2.
+        assert!((s.major_minor.total - 2.0).abs() < 1e-12);
+        assert!((s.major_minor.right - 1.25).abs() < 1e-12, "{s:?}");
+        assert_eq!(score_timed(&[], &estimate).root.total, 0.0);
+    }
 
     #[test]
     fn root_and_major_minor() {

@@ -8,6 +8,7 @@
 //! Nothing here runs on the audio thread.
 
 pub mod accompany;
+pub mod audio;
 pub mod chorale;
 pub mod chord;
 pub mod context;

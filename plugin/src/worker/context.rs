@@ -2,10 +2,13 @@
 //! forward — the short-term model's learning, and the key.
 
 use super::{Brain, CONTEXT_NOTES};
-use crate::bridge::ModelEnds;
+use crate::bridge::{ModelEnds, Shared};
+use crate::harmony::audio::{join_steps, ChordListener, ListenerSettings};
+use crate::harmony::hearing::{ChordSpan, RECENT_CHORDS};
 use crate::model::Note;
 use crate::params::{ContinuoParams, ScaleLock};
 use ringbuf::traits::Consumer;
+use std::collections::VecDeque;
 
 /// The key from notes: each note's weight fades by this at every later note (a memory of about
 /// a hundred notes). On the development set's `dev/` split, the key shown at the end was exact for
@@ -78,16 +81,22 @@ pub(super) fn follow_learning(b: &mut Brain, params: &ContinuoParams) -> bool {
 pub(super) fn update_key(
     b: &mut Brain,
     ends: &mut ModelEnds,
+    shared: &Shared,
     params: &ContinuoParams,
     notes_came: bool,
 ) -> bool {
     let mut frames = 0;
+    let sample_rate = shared
+        .sample_rate
+        .load(std::sync::atomic::Ordering::Relaxed);
     while let Some(f) = ends.frames.try_pop() {
+        b.audio_chords.push(&f, sample_rate);
         if f.level_db > -55.0 && f.confidence > 0.5 {
             b.chroma_keys.push(&f.chroma);
             frames += 1;
         }
     }
+    b.audio_chords.take_decisions();
     if frames == 0 && !notes_came {
         return false;
     }
@@ -102,4 +111,73 @@ pub(super) fn update_key(
         b.dirty = true;
     }
     changed
+}
+
+/// The chords heard in the audio input: the recogniser (made for the stream's sample rate when
+/// the first frame comes, made again when the rate changes) and its recent chords.
+#[derive(Default)]
+pub(super) struct AudioChords {
+    /// The recogniser; `None` until a frame came.
+    listener: Option<ChordListener>,
+    /// The recent chords (N left out), oldest first, at most [`RECENT_CHORDS`].
+    recent: VecDeque<ChordSpan>,
+    /// Stream time (s) of the newest frame: the last chord is shown as still sounding until its
+    /// decision is older than the recogniser's lag.
+    newest_s: f64,
+}
+
+impl AudioChords {
+    /// One feature frame from the audio thread, at `sample_rate`.
+    pub(super) fn push(&mut self, frame: &crate::analysis::FeatureFrame, sample_rate: f32) {
+        let rate = sample_rate as f64;
+        if self
+            .listener
+            .as_ref()
+            .is_none_or(|l| (l.sample_rate() - rate).abs() > 0.5)
+        {
+            self.listener = Some(ChordListener::new(
+                sample_rate,
+                crate::analysis::window_len(sample_rate),
+                ListenerSettings::default(),
+            ));
+        }
+        if let Some(l) = self.listener.as_mut() {
+            l.push(frame);
+            self.newest_s = frame.time_samples as f64 / l.sample_rate();
+        }
+    }
+
+    /// Joins the chords decided since the last call to the recent ones.
+    pub(super) fn take_decisions(&mut self) {
+        if let Some(l) = self.listener.as_mut() {
+            let rate = l.sample_rate();
+            join_steps(&mut self.recent, l.drain(), rate, RECENT_CHORDS, false);
+        }
+    }
+
+    /// The recent chords for the editor; the newest is open (`end_s` `None`) while no later
+    /// decision can have ended it yet.
+    pub(super) fn recent(&self) -> impl Iterator<Item = ChordSpan> + '_ {
+        let lag_s = self.listener.as_ref().map_or(0.0, |l| {
+            let s = l.settings();
+            (s.lag_steps + 2) as f64 * s.step_s
+        });
+        let last = self.recent.len().saturating_sub(1);
+        self.recent.iter().enumerate().map(move |(i, span)| {
+            let mut span = *span;
+            if i == last && span.end_s.is_some_and(|e| e + lag_s >= self.newest_s) {
+                span.end_s = None;
+            }
+            span
+        })
+    }
+
+    /// Forgets the chords (the stream clock restarted).
+    pub(super) fn reset(&mut self) {
+        if let Some(l) = self.listener.as_mut() {
+            l.reset();
+        }
+        self.recent.clear();
+        self.newest_s = 0.0;
+    }
 }

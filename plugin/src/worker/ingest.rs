@@ -168,6 +168,7 @@ fn playback(b: &mut Brain, status: PlaybackStatus, shared: &Shared, params: &Con
             b.answered.clear();
             b.chords.reset();
             harmony::reset(b);
+            b.audio_chords.reset();
         }
     }
 }

@@ -149,6 +149,8 @@ pub struct Brain {
     chords: crate::harmony::hearing::ChordHearing,
     /// Harmony: the answers' chords, the live harmoniser, chord symbols for the roll.
     harmony: harmony::HarmonyState,
+    /// The chords heard in the audio input (see `harmony::audio`), for the editor.
+    audio_chords: context::AudioChords,
 }
 
 impl Brain {
@@ -198,6 +200,7 @@ impl Brain {
             styles: styles::Styles::default(),
             chords: Default::default(),
             harmony: Default::default(),
+            audio_chords: Default::default(),
         }
     }
 
@@ -458,7 +461,7 @@ pub fn step(
     harmony::warm_up(params);
     changed |= harmony::live(b, ends, params);
     changed |= harmony::show(b, params, shared);
-    changed |= context::update_key(b, ends, params, changed);
+    changed |= context::update_key(b, ends, shared, params, changed);
     changed |= commands::serve(b, ends, shared, params);
     changed |= learn::poll(b, params);
     // The recommendation, before drawing, so Auto's choice answers this phrase already.
@@ -521,6 +524,13 @@ fn publish(b: &Brain, snapshot: &Mutex<Snapshot>) {
     s.score_ms = b.styles.score_ms;
     s.chords.clear();
     s.chords.extend(b.chords.recent().copied());
+    s.chords.extend(b.audio_chords.recent());
+    s.chords.sort_by(|x, y| x.start_s.total_cmp(&y.start_s));
+    let extra = s
+        .chords
+        .len()
+        .saturating_sub(crate::harmony::hearing::RECENT_CHORDS);
+    s.chords.drain(..extra);
     s.player_harmony.clear();
     s.player_harmony
         .extend(b.harmony.player_spans.iter().copied());

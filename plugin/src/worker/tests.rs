@@ -184,7 +184,13 @@ fn the_key_follows_the_notes_not_the_spectral_chroma() {
     for _ in 0..400 {
         b.chroma_keys.push(&frame);
     }
-    context::update_key(&mut b, &mut ends, &p, true);
+    context::update_key(
+        &mut b,
+        &mut ends,
+        &crate::bridge::Shared::default(),
+        &p,
+        true,
+    );
     let minor_e = crate::music::KeySignature {
         tonic: 4,
         mode: crate::music::Mode::Minor,
@@ -209,7 +215,13 @@ fn the_key_follows_the_notes_not_the_spectral_chroma() {
     for _ in 0..400 {
         b.chroma_keys.push(&frame);
     }
-    context::update_key(&mut b, &mut ends, &p, true);
+    context::update_key(
+        &mut b,
+        &mut ends,
+        &crate::bridge::Shared::default(),
+        &p,
+        true,
+    );
     let c_major = crate::music::KeySignature {
         tonic: 0,
         mode: crate::music::Mode::Major,
@@ -1127,4 +1139,39 @@ fn the_same_call_in_beats_gets_the_same_answer_at_any_tempo() {
                 .all(|(a, r)| a.1 == r.1 && (a.0 - r.0).abs() < 1e-3 && (a.2 - r.2).abs() < 1e-3);
         assert!(same, "{bpm} bpm:\n  {answer:?}\n120 bpm:\n  {reference:?}");
     }
+}
+
+/// Chords played into the audio input (sums of sines) are heard on the model thread from the
+/// analyser's chroma frames, and published with the keyboard's chords; the newest is shown as
+/// still sounding.
+#[test]
+fn chords_in_the_audio_input_are_heard() {
+    let p = params(r#"{"source": "audio", "mode": "suggest"}"#);
+    let sr = 48_000.0f32;
+    let mut s = Session::new(sr, 512, p.clone());
+    let chord = |pitches: &[u8], seconds: f32| -> Vec<f32> {
+        (0..(seconds * sr) as usize)
+            .map(|i| {
+                let t = i as f32 / sr;
+                let v: f32 = pitches
+                    .iter()
+                    .flat_map(|&m| {
+                        let f0 = 440.0 * 2f32.powf((m as f32 - 69.0) / 12.0);
+                        (1..=3).map(move |h| {
+                            (std::f32::consts::TAU * f0 * h as f32 * t).sin() * 0.5f32.powi(h)
+                        })
+                    })
+                    .sum();
+                v * 0.15 * (t / 0.01).min(1.0)
+            })
+            .collect()
+    };
+    let mut audio = chord(&[48, 60, 64, 67], 1.5);
+    audio.extend(chord(&[43, 59, 62, 67], 1.5));
+    s.run(&audio, &[], Some(120.0), audio.len() as u64);
+    let spans: Vec<_> = s.brain().audio_chords.recent().collect();
+    let labels: Vec<String> = spans.iter().map(|c| c.chord.chord.harte()).collect();
+    assert_eq!(labels, ["C:maj", "G:maj"], "{spans:?}");
+    assert!((spans[1].start_s - 1.5).abs() <= 0.15, "{spans:?}");
+    assert_eq!(spans[1].end_s, None, "the newest chord still sounds");
 }
