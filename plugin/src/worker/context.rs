@@ -2,9 +2,12 @@
 //! forward — the short-term model's learning, and the key.
 
 use super::{Brain, CONTEXT_NOTES};
+use crate::analysis::key::KeyEstimator;
 use crate::bridge::{ModelEnds, Shared};
 use crate::harmony::audio::{join_steps, ChordListener, ListenerSettings};
 use crate::harmony::hearing::{ChordSpan, RECENT_CHORDS};
+use crate::harmony::key::CHORD_WEIGHT;
+use crate::harmony::Chord;
 use crate::model::Note;
 use crate::params::{ContinuoParams, ScaleLock};
 use ringbuf::traits::Consumer;
@@ -57,10 +60,59 @@ pub(super) fn push(b: &mut Brain, note: Note, params: &ContinuoParams) {
             b.session_notes += 1;
         }
     }
+    key_note(b, note);
+}
+
+/// A completed note into the key estimate only (an inner voice of a chord: the key hears it,
+/// the melody model does not).
+pub(super) fn key_note(b: &mut Brain, note: Note) {
     let mut chroma = [0.0f32; 12];
     chroma[(note.pitch % 12) as usize] = 1.0;
     b.keys
         .push_weighted(&chroma, note.duration.clamp(0.25, 4.0) as f32);
+}
+
+/// A chord heard in the audio into the key estimate, as `harmony::key::key_with_chords` weighs
+/// one (a keyboard's chords count through their notes, `key_note`): its tones
+/// share `beats` × [`CHORD_WEIGHT`] (a beat of chord counts as much as a beat of melody), at
+/// most 4 beats at a time like a note. N and non-finite or negative lengths add nothing.
+pub(super) fn push_chord(keys: &mut KeyEstimator, chord: Chord, beats: f64) {
+    if !(beats.is_finite() && beats > 0.0) {
+        return;
+    }
+    let mut tones = [0.0f32; 12];
+    for (pc, t) in (0u8..).zip(tones.iter_mut()) {
+        if chord.contains(pc) {
+            *t = 1.0;
+        }
+    }
+    keys.push_weighted(&tones, (CHORD_WEIGHT * beats).min(4.0) as f32);
+}
+
+/// Called before a key goes down or up at `beat` (a stamp in transport beats): every open note
+/// under the highest open one was covered by a higher voice since the last key moved (which
+/// voice is on top changes only when keys move).
+pub(super) fn key_moves(b: &mut Brain, beat: f64) {
+    if let Some(from) = b.last_move_beat {
+        let span = beat - from;
+        if span.is_finite() && span > 0.0 {
+            let top = b
+                .open
+                .iter()
+                .flat_map(|keys| keys.iter().enumerate())
+                .filter(|(_, n)| n.is_some())
+                .map(|(pitch, _)| pitch)
+                .max();
+            if let Some(top) = top {
+                for keys in b.open.iter_mut() {
+                    for n in keys[..top].iter_mut().flatten() {
+                        n.covered += span;
+                    }
+                }
+            }
+        }
+    }
+    b.last_move_beat = Some(beat);
 }
 
 /// Follows the *Learn from player* switch. Returns whether it changed.
@@ -96,7 +148,11 @@ pub(super) fn update_key(
             frames += 1;
         }
     }
-    b.audio_chords.take_decisions();
+    let beats_per_s = shared.tempo.load(std::sync::atomic::Ordering::Relaxed) as f64 / 60.0;
+    let keys = &mut b.keys;
+    b.audio_chords.take_decisions(|chord, seconds| {
+        push_chord(keys, chord, seconds * beats_per_s);
+    });
     if frames == 0 && !notes_came {
         return false;
     }
@@ -148,10 +204,18 @@ impl AudioChords {
     }
 
     /// Joins the chords decided since the last call to the recent ones.
-    pub(super) fn take_decisions(&mut self) {
+    /// Takes the recogniser's new decisions into the recent chords; `each` gets every decided
+    /// step's chord and length in seconds (for the key estimate).
+    pub(super) fn take_decisions(&mut self, mut each: impl FnMut(Chord, f64)) {
         if let Some(l) = self.listener.as_mut() {
             let rate = l.sample_rate();
-            join_steps(&mut self.recent, l.drain(), rate, RECENT_CHORDS, false);
+            let steps = l.drain().inspect(|s| {
+                each(
+                    s.chord,
+                    s.end.saturating_sub(s.start) as f64 / rate.max(1.0),
+                );
+            });
+            join_steps(&mut self.recent, steps, rate, RECENT_CHORDS, false);
         }
     }
 

@@ -61,6 +61,9 @@ struct OpenNote {
     /// Start in context beats.
     beat: f64,
     velocity: f32,
+    /// Beats during which a higher key was held with it: a note covered for most of its length
+    /// is an inner voice of a chord, and only the top voice goes to the model.
+    covered: f64,
 }
 
 /// Where the model in use came from.
@@ -147,6 +150,10 @@ pub struct Brain {
     styles: styles::Styles,
     /// The chords the player's held notes make (a keyboard's chords), for the editor.
     chords: crate::harmony::hearing::ChordHearing,
+    /// The beat of the last key that went down or up: what was held since then (the chord for
+    /// the key estimate, the voices over each note) is counted when the next one moves
+    /// (`context::key_moves`); `None` after a stream reset.
+    last_move_beat: Option<f64>,
     /// Harmony: the answers' chords, the live harmoniser, chord symbols for the roll.
     harmony: harmony::HarmonyState,
     /// The chords heard in the audio input (see `harmony::audio`), for the editor.
@@ -199,6 +206,7 @@ impl Brain {
             panics: 0,
             styles: styles::Styles::default(),
             chords: Default::default(),
+            last_move_beat: None,
             harmony: Default::default(),
             audio_chords: Default::default(),
         }

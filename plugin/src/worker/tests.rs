@@ -1175,3 +1175,69 @@ fn chords_in_the_audio_input_are_heard() {
     assert!((spans[1].start_s - 1.5).abs() <= 0.15, "{spans:?}");
     assert_eq!(spans[1].end_s, None, "the newest chord still sounds");
 }
+
+/// A keyboard player's chords count in the key shown, not only the top voice the model gets:
+/// the top voice G A G E alone leaves the key open, under C F G C held two beats each it is
+/// C major.
+#[test]
+fn chords_held_on_the_keyboard_count_in_the_key() {
+    let c_major = crate::music::KeySignature {
+        tonic: 0,
+        mode: crate::music::Mode::Major,
+    };
+    // (chord's lower notes, top voice), two beats each at 120 bpm.
+    let bars: [(&[u8], u8); 4] = [
+        (&[48, 52, 55], 79),
+        (&[53, 57, 60], 81),
+        (&[55, 59, 62], 79),
+        (&[48, 52, 55], 76),
+    ];
+    let key_after = |with_chords: bool| {
+        let p = params(r#"{"source": "midi", "mode": "suggest"}"#);
+        let mut s = Session::new(48_000.0, 256, p);
+        let mut midi: Vec<MidiIn> = vec![];
+        for (i, (lower, top)) in bars.into_iter().enumerate() {
+            let lower = if with_chords { lower } else { &[][..] };
+            let start = 10 + i as u64 * 48_000;
+            for k in lower.iter().copied().chain([top]) {
+                midi.push((start, true, k, 0.8));
+                midi.push((start + 47_000, false, k, 0.0));
+            }
+        }
+        s.run(&[], &midi, Some(120.0), 4 * 48_000 + 4_800);
+        let melody: Vec<u8> = s.brain().context.iter().map(|n| n.pitch).collect();
+        (s.brain().key.map(|k| k.0), melody)
+    };
+    let (alone, melody) = key_after(false);
+    assert_eq!(melody, [79, 81, 79, 76]);
+    assert_ne!(
+        alone,
+        Some(c_major),
+        "the top voice alone should leave C major open"
+    );
+    let (with_chords, melody) = key_after(true);
+    assert_eq!(with_chords, Some(c_major), "top voice alone: {alone:?}");
+    assert_eq!(
+        melody,
+        [79, 81, 79, 76],
+        "the model hears the top voice only"
+    );
+}
+
+/// A legato melody whose notes overlap a little (30 ms at 120 bpm) is all melody: a note is an
+/// inner voice only when a higher key covers most of it.
+#[test]
+fn an_overlapping_legato_melody_is_all_top_voice() {
+    let p = params(r#"{"source": "midi", "mode": "suggest"}"#);
+    let mut s = Session::new(48_000.0, 256, p);
+    let pitches = [72u8, 71, 69, 67, 65, 64];
+    let mut midi: Vec<MidiIn> = vec![];
+    for (i, &k) in pitches.iter().enumerate() {
+        let start = 10 + i as u64 * 24_000;
+        midi.push((start, true, k, 0.8));
+        midi.push((start + 24_000 + 1_440, false, k, 0.0));
+    }
+    s.run(&[], &midi, Some(120.0), 7 * 24_000);
+    let melody: Vec<u8> = s.brain().context.iter().map(|n| n.pitch).collect();
+    assert_eq!(melody, pitches);
+}
