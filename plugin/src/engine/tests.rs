@@ -141,11 +141,10 @@ fn a_wildcard_note_off_releases_every_held_key() {
         first.is_some_and(|t| t >= secs(1.0)),
         "an answer after the gap: {first:?}"
     );
-    assert_eq!(
-        s.brain().context().count(),
-        2,
-        "the model heard both notes end"
-    );
+    // Both keys ended (the answer came); struck together, 60 is the chord's inner voice and
+    // the melody model hears the top one.
+    let heard: Vec<u8> = s.brain().context().map(|n| n.pitch).collect();
+    assert_eq!(heard, [64], "the model heard the top voice end");
 }
 
 /// Channels are kept apart: a NoteOff on one channel does not release the same key held on

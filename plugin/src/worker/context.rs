@@ -89,30 +89,35 @@ pub(super) fn push_chord(keys: &mut KeyEstimator, chord: Chord, beats: f64) {
     keys.push_weighted(&tones, (CHORD_WEIGHT * beats).min(4.0) as f32);
 }
 
-/// Called before a key goes down or up at `beat` (a stamp in transport beats): every open note
-/// under the highest open one was covered by a higher voice since the last key moved (which
-/// voice is on top changes only when keys move).
-pub(super) fn key_moves(b: &mut Brain, beat: f64) {
-    if let Some(from) = b.last_move_beat {
-        let span = beat - from;
-        if span.is_finite() && span > 0.0 {
-            let top = b
-                .open
-                .iter()
-                .flat_map(|keys| keys.iter().enumerate())
-                .filter(|(_, n)| n.is_some())
-                .map(|(pitch, _)| pitch)
-                .max();
-            if let Some(top) = top {
-                for keys in b.open.iter_mut() {
-                    for n in keys[..top].iter_mut().flatten() {
-                        n.covered += span;
-                    }
+/// How long after its start (s) a note is watched for a higher key held with it: struck
+/// together (or under a held key) it is an inner voice; a legato melody's overlaps (tens of ms)
+/// and a pedal's sustain (which follows the start by more) leave it the top voice.
+pub(super) const VOICE_WINDOW_S: f64 = 0.1;
+
+/// Called before a key goes down or up at `t` (stream seconds): every open note under the
+/// highest open one was covered by a higher voice since the last key moved (which voice is on
+/// top changes only when keys move); the part within its first [`VOICE_WINDOW_S`] counts.
+pub(super) fn key_moves(b: &mut Brain, t: f64) {
+    if let Some(from) = b.last_move_s.filter(|&from| t > from) {
+        let top = b
+            .open
+            .iter()
+            .flat_map(|keys| keys.iter().enumerate())
+            .filter(|(_, n)| n.is_some())
+            .map(|(pitch, _)| pitch)
+            .max();
+        if let Some(top) = top {
+            for keys in b.open.iter_mut() {
+                for n in keys[..top].iter_mut().flatten() {
+                    let end = t.min(n.start_s + VOICE_WINDOW_S);
+                    n.covered_s += (end - from.max(n.start_s)).max(0.0);
                 }
             }
         }
     }
-    b.last_move_beat = Some(beat);
+    if t.is_finite() {
+        b.last_move_s = Some(t);
+    }
 }
 
 /// Follows the *Learn from player* switch. Returns whether it changed.

@@ -46,11 +46,12 @@ fn player_note(b: &mut Brain, note: PlayerNote, shared: &Shared, params: &Contin
             origin,
         } => {
             let beat = context::beat(b, at.beat);
-            context::key_moves(b, at.beat);
+            context::key_moves(b, seconds(at.sample, shared));
             b.open[origin.index()][(pitch & 127) as usize] = Some(OpenNote {
                 beat,
                 velocity,
-                covered: 0.0,
+                start_s: seconds(at.sample, shared),
+                covered_s: 0.0,
             });
             follow_tempo(b, seconds(at.sample, shared), velocity, shared);
             b.chords.note_on(pitch, seconds(at.sample, shared));
@@ -67,7 +68,7 @@ fn player_note(b: &mut Brain, note: PlayerNote, shared: &Shared, params: &Contin
         }
         PlayerNote::Off { pitch, at, origin } => {
             b.heard_until = b.heard_until.max(at.sample);
-            context::key_moves(b, at.beat);
+            context::key_moves(b, seconds(at.sample, shared));
             let Some(open) = b.open[origin.index()][(pitch & 127) as usize].take() else {
                 return;
             };
@@ -79,9 +80,10 @@ fn player_note(b: &mut Brain, note: PlayerNote, shared: &Shared, params: &Contin
                 duration: (end - open.beat).clamp(1.0 / 64.0, 16.0),
                 velocity: (open.velocity * 127.0).round().clamp(1.0, 127.0) as u8,
             };
-            // Only the top voice is the melody the model hears; a note under a higher key for
-            // most of its length was an inner voice of a chord (the key hears it as a chord).
-            if open.covered <= 0.5 * note.duration {
+            // Only the top voice is the melody the model hears; a note struck under a higher key
+            // was an inner voice of a chord (the key still hears it).
+            let window = context::VOICE_WINDOW_S.min(seconds(at.sample, shared) - open.start_s);
+            if open.covered_s <= 0.5 * window.max(0.0) {
                 context::push(b, note, params);
             } else {
                 context::key_note(b, note);
@@ -179,7 +181,7 @@ fn playback(b: &mut Brain, status: PlaybackStatus, shared: &Shared, params: &Con
             b.played.clear();
             b.answered.clear();
             b.chords.reset();
-            b.last_move_beat = None;
+            b.last_move_s = None;
             harmony::reset(b);
             b.audio_chords.reset();
         }

@@ -61,9 +61,12 @@ struct OpenNote {
     /// Start in context beats.
     beat: f64,
     velocity: f32,
-    /// Beats during which a higher key was held with it: a note covered for most of its length
-    /// is an inner voice of a chord, and only the top voice goes to the model.
-    covered: f64,
+    /// Start in stream seconds.
+    start_s: f64,
+    /// Seconds of its first [`context::VOICE_WINDOW_S`] during which a higher key was held: a
+    /// note under a higher one for most of that window was struck as an inner voice of a chord,
+    /// and only the top voice goes to the model.
+    covered_s: f64,
 }
 
 /// Where the model in use came from.
@@ -150,10 +153,9 @@ pub struct Brain {
     styles: styles::Styles,
     /// The chords the player's held notes make (a keyboard's chords), for the editor.
     chords: crate::harmony::hearing::ChordHearing,
-    /// The beat of the last key that went down or up: what was held since then (the chord for
-    /// the key estimate, the voices over each note) is counted when the next one moves
-    /// (`context::key_moves`); `None` after a stream reset.
-    last_move_beat: Option<f64>,
+    /// Stream seconds of the last key that went down or up: which voice was on top since then is
+    /// counted when the next one moves (`context::key_moves`); `None` after a stream reset.
+    last_move_s: Option<f64>,
     /// Harmony: the answers' chords, the live harmoniser, chord symbols for the roll.
     harmony: harmony::HarmonyState,
     /// The chords heard in the audio input (see `harmony::audio`), for the editor.
@@ -206,7 +208,7 @@ impl Brain {
             panics: 0,
             styles: styles::Styles::default(),
             chords: Default::default(),
-            last_move_beat: None,
+            last_move_s: None,
             harmony: Default::default(),
             audio_chords: Default::default(),
         }
