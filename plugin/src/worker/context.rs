@@ -94,20 +94,23 @@ pub(super) fn push_chord(keys: &mut KeyEstimator, chord: Chord, beats: f64) {
 /// and a pedal's sustain (which follows the start by more) leave it the top voice.
 pub(super) const VOICE_WINDOW_S: f64 = 0.1;
 
-/// Called before a key goes down or up at `t` (stream seconds): every open note under the
-/// highest open one was covered by a higher voice since the last key moved (which voice is on
-/// top changes only when keys move); the part within its first [`VOICE_WINDOW_S`] counts.
+/// Called before a key goes down or up at `t` (stream seconds): every open MIDI note under
+/// the highest open one was covered by a higher voice since the last key moved (which voice is
+/// on top changes only when keys move); the part within its first [`VOICE_WINDOW_S`] counts.
+/// The audio tracker's notes (origin index 0) are one voice already: their overlaps are the
+/// tracker's release, not a chord.
 pub(super) fn key_moves(b: &mut Brain, t: f64) {
     if let Some(from) = b.last_move_s.filter(|&from| t > from) {
         let top = b
             .open
             .iter()
+            .skip(1)
             .flat_map(|keys| keys.iter().enumerate())
             .filter(|(_, n)| n.is_some())
             .map(|(pitch, _)| pitch)
             .max();
         if let Some(top) = top {
-            for keys in b.open.iter_mut() {
+            for keys in b.open.iter_mut().skip(1) {
                 for n in keys[..top].iter_mut().flatten() {
                     let end = t.min(n.start_s + VOICE_WINDOW_S);
                     n.covered_s += (end - from.max(n.start_s)).max(0.0);
