@@ -81,7 +81,7 @@ fn bypass_then_play(entry: &'static PluginEntry) {
                     },
                 )],
                 pause_every_block: Some(Duration::from_millis(1)),
-                ..Feed::silence(secs(6.0), BLOCK)
+                ..Feed::silence(secs(10.0), BLOCK)
             })
             .unwrap();
         let heard: Vec<&OutNote> = fed
