@@ -2,12 +2,9 @@
 //! forward — the short-term model's learning, and the key.
 
 use super::{Brain, CONTEXT_NOTES};
-use crate::analysis::key::KeyEstimator;
 use crate::bridge::{ModelEnds, Shared};
 use crate::harmony::audio::{join_steps, ChordListener, ListenerSettings};
 use crate::harmony::hearing::{ChordSpan, RECENT_CHORDS};
-use crate::harmony::key::CHORD_WEIGHT;
-use crate::harmony::Chord;
 use crate::model::Note;
 use crate::params::{ContinuoParams, ScaleLock};
 use ringbuf::traits::Consumer;
@@ -70,23 +67,6 @@ pub(super) fn key_note(b: &mut Brain, note: Note) {
     chroma[(note.pitch % 12) as usize] = 1.0;
     b.keys
         .push_weighted(&chroma, note.duration.clamp(0.25, 4.0) as f32);
-}
-
-/// A chord heard in the audio into the key estimate, as `harmony::key::key_with_chords` weighs
-/// one (a keyboard's chords count through their notes, `key_note`): its tones
-/// share `beats` × [`CHORD_WEIGHT`] (a beat of chord counts as much as a beat of melody), at
-/// most 4 beats at a time like a note. N and non-finite or negative lengths add nothing.
-pub(super) fn push_chord(keys: &mut KeyEstimator, chord: Chord, beats: f64) {
-    if !(beats.is_finite() && beats > 0.0) {
-        return;
-    }
-    let mut tones = [0.0f32; 12];
-    for (pc, t) in (0u8..).zip(tones.iter_mut()) {
-        if chord.contains(pc) {
-            *t = 1.0;
-        }
-    }
-    keys.push_weighted(&tones, (CHORD_WEIGHT * beats).min(4.0) as f32);
 }
 
 /// How long after its start (s) a note is watched for a higher key held with it: struck
@@ -156,11 +136,7 @@ pub(super) fn update_key(
             frames += 1;
         }
     }
-    let beats_per_s = shared.tempo.load(std::sync::atomic::Ordering::Relaxed) as f64 / 60.0;
-    let keys = &mut b.keys;
-    b.audio_chords.take_decisions(|chord, seconds| {
-        push_chord(keys, chord, seconds * beats_per_s);
-    });
+    b.audio_chords.take_decisions();
     if frames == 0 && !notes_came {
         return false;
     }
@@ -212,18 +188,10 @@ impl AudioChords {
     }
 
     /// Joins the chords decided since the last call to the recent ones.
-    /// Takes the recogniser's new decisions into the recent chords; `each` gets every decided
-    /// step's chord and length in seconds (for the key estimate).
-    pub(super) fn take_decisions(&mut self, mut each: impl FnMut(Chord, f64)) {
+    pub(super) fn take_decisions(&mut self) {
         if let Some(l) = self.listener.as_mut() {
             let rate = l.sample_rate();
-            let steps = l.drain().inspect(|s| {
-                each(
-                    s.chord,
-                    s.end.saturating_sub(s.start) as f64 / rate.max(1.0),
-                );
-            });
-            join_steps(&mut self.recent, steps, rate, RECENT_CHORDS, false);
+            join_steps(&mut self.recent, l.drain(), rate, RECENT_CHORDS, false);
         }
     }
 
