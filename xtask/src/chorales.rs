@@ -20,8 +20,6 @@
 //! already present are skipped; the same arguments give the same files.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
 
 use anyhow::{bail, Context, Result};
 use midly::num::{u15, u24, u28, u4, u7};
@@ -423,47 +421,13 @@ pub fn render_chorales(args: &[String]) -> Result<()> {
         test,
         o.jobs
     );
-    let next = AtomicUsize::new(0);
-    let rendered = AtomicUsize::new(0);
-    let errors: Mutex<Vec<String>> = Mutex::new(Vec::new());
-    let start = std::time::Instant::now();
-    std::thread::scope(|scope| {
-        for _ in 0..o.jobs {
-            scope.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(p) = plans.get(i) else { break };
-                match render_one(p, &o.out.join(p.split), &soundfont) {
-                    Ok(true) => {
-                        rendered.fetch_add(1, Ordering::Relaxed);
-                        println!(
-                            "[{:>4}/{}] {:>6.1} s  {}/{}",
-                            i + 1,
-                            plans.len(),
-                            start.elapsed().as_secs_f64(),
-                            p.split,
-                            p.name
-                        );
-                    }
-                    Ok(false) => {}
-                    Err(e) => {
-                        eprintln!("FAILED {}: {e:#}", p.name);
-                        errors.lock().unwrap().push(p.name.clone());
-                    }
-                }
-            });
-        }
-    });
-    let errors = errors.into_inner().unwrap();
-    println!(
-        "{} rendered, {} already present, {} failed, in {:.0} s; manifest: {}",
-        rendered.load(Ordering::Relaxed),
-        plans.len() - rendered.load(Ordering::Relaxed) - errors.len(),
-        errors.len(),
-        start.elapsed().as_secs_f64(),
-        o.out.join("manifest.tsv").display()
-    );
-    anyhow::ensure!(errors.is_empty(), "{} renders failed", errors.len());
-    Ok(())
+    crate::dataset::render_all(
+        &plans,
+        o.jobs,
+        |p| (p.split, p.name.as_str()),
+        |p| render_one(p, &o.out.join(p.split), &soundfont),
+        &o.out.join("manifest.tsv"),
+    )
 }
 
 #[cfg(test)]

@@ -1405,33 +1405,51 @@ pub fn render_dataset(args: &[String]) -> Result<()> {
         test,
         o.jobs
     );
+    render_all(
+        &plans,
+        o.jobs,
+        |p| (p.split, p.name.as_str()),
+        |p| render_one(p, &o.out.join(p.split), &soundfonts),
+        &o.out.join("manifest.tsv"),
+    )
+}
+
+/// Renders `plans` on `jobs` threads (`render` says whether it wrote a file or found it there),
+/// printing each render as `split/name` (from `label`) and a summary naming `manifest`; an
+/// error if any render failed. Shared by the melody and the chorale datasets.
+pub fn render_all<P: Sync>(
+    plans: &[P],
+    jobs: usize,
+    label: impl Fn(&P) -> (&str, &str) + Sync,
+    render: impl Fn(&P) -> Result<bool> + Sync,
+    manifest: &Path,
+) -> Result<()> {
     let next = AtomicUsize::new(0);
     let done = AtomicUsize::new(0);
     let rendered = AtomicUsize::new(0);
     let errors: Mutex<Vec<String>> = Mutex::new(Vec::new());
     let start = std::time::Instant::now();
     std::thread::scope(|scope| {
-        for _ in 0..o.jobs {
+        for _ in 0..jobs.max(1) {
             scope.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(p) = plans.get(i) else { break };
-                let result = render_one(p, &o.out.join(p.split), &soundfonts);
+                let (split, name) = label(p);
+                let result = render(p);
                 let n = done.fetch_add(1, Ordering::Relaxed) + 1;
                 match result {
                     Ok(true) => {
                         rendered.fetch_add(1, Ordering::Relaxed);
                         println!(
-                            "[{n:>4}/{}] {:>6.1} s  {}/{}",
+                            "[{n:>4}/{}] {:>6.1} s  {split}/{name}",
                             plans.len(),
                             start.elapsed().as_secs_f64(),
-                            p.split,
-                            p.name
                         );
                     }
                     Ok(false) => {}
                     Err(e) => {
-                        eprintln!("[{n:>4}/{}] FAILED {}: {e:#}", plans.len(), p.name);
-                        errors.lock().unwrap().push(p.name.clone());
+                        eprintln!("[{n:>4}/{}] FAILED {name}: {e:#}", plans.len());
+                        errors.lock().unwrap().push(name.to_string());
                     }
                 }
             });
@@ -1444,7 +1462,7 @@ pub fn render_dataset(args: &[String]) -> Result<()> {
         plans.len() - rendered.load(Ordering::Relaxed) - errors.len(),
         errors.len(),
         start.elapsed().as_secs_f64(),
-        o.out.join("manifest.tsv").display()
+        manifest.display()
     );
     anyhow::ensure!(errors.is_empty(), "{} renders failed", errors.len());
     Ok(())
