@@ -352,7 +352,9 @@ impl Engine {
         self.listen(channels, n, bypass, shared);
 
         self.serve_play_requests(&block, p, bypass);
-        if !bypass {
+        if bypass {
+            self.pass_bypassed(q);
+        } else {
             self.route_player_notes(&block, q);
             {
                 let mut status = status_sender(&mut self.ends, &shared.counters);
@@ -454,7 +456,9 @@ impl Engine {
         }
         self.follow_harmony(b, stop_now || bypass, q);
         let source_changed = self.prev_source.is_some_and(|src| src != b.source);
-        if bypass || source_changed || (self.prev_thru && !b.thru) {
+        // At both edges of a bypass: what thru sent before it, or what the bypass passed on.
+        let bypass_edge = bypass != self.was_bypassed;
+        if bypass_edge || (!bypass && (source_changed || (self.prev_thru && !b.thru))) {
             self.release_thru(q);
         }
         if !bypass && self.was_bypassed {
@@ -697,6 +701,65 @@ impl Engine {
                 late &= late - 1;
                 let t = b.clock.start + last as u64;
                 self.player_note(b, origin, false, pitch, 0.0, last, t, q);
+            }
+        }
+    }
+
+    /// Bypassed, the plugin is a wire for MIDI as for audio: every event of the note input goes
+    /// out unchanged, on its own channel, whatever MIDI thru says. Its notes, pedal and bend are
+    /// the thru voice's, so the bypass's end releases them (`follow_controls`).
+    fn pass_bypassed(&mut self, q: &mut EventQueue) {
+        for i in 0..self.received_len {
+            let (at, event) = self.received[i];
+            match event {
+                MidiIn::NoteOn {
+                    channel,
+                    key,
+                    velocity,
+                } if velocity > 0.0 => q.note_on(at, channel, key, velocity, Voice::Thru),
+                MidiIn::NoteOn { channel, key, .. } => q.note_off(at, channel, key, Voice::Thru),
+                MidiIn::NoteOff { channel, key } => {
+                    for c in 0..16u8 {
+                        if channel.is_some_and(|ch| ch & 15 != c) {
+                            continue;
+                        }
+                        match key {
+                            Some(k) => q.note_off(at, c, k, Voice::Thru),
+                            None => q.release_channel(at, c, Voice::Thru),
+                        }
+                    }
+                }
+                MidiIn::Cc { channel, cc, value } => {
+                    let c = channel & 15;
+                    if cc == SUSTAIN_CC {
+                        if value >= 0.5 {
+                            self.thru_pedal |= 1 << c;
+                        } else {
+                            self.thru_pedal &= !(1 << c);
+                        }
+                    }
+                    q.midi(at, c, OutKind::Cc { cc, value }, 0);
+                }
+                MidiIn::PitchBend { channel, value } => {
+                    let c = channel & 15;
+                    if (value - 0.5).abs() > 1e-4 {
+                        self.thru_bent |= 1 << c;
+                    } else {
+                        self.thru_bent &= !(1 << c);
+                    }
+                    q.midi(at, c, OutKind::PitchBend(value), 0);
+                }
+                MidiIn::ChannelPressure { channel, value } => {
+                    q.midi(at, channel, OutKind::ChannelPressure(value), 0)
+                }
+                MidiIn::PolyPressure {
+                    channel,
+                    key,
+                    value,
+                } => q.midi(at, channel, OutKind::PolyPressure(value), key),
+                MidiIn::Program { channel, program } => {
+                    q.midi(at, channel, OutKind::Program(program), 0)
+                }
             }
         }
     }

@@ -174,12 +174,17 @@ impl EventQueue {
     /// Releases every note `voice` sounds at `time`.
     pub fn release(&mut self, time: u32, voice: Voice) {
         for channel in 0..16u8 {
-            let mut bits = self.sounding[voice as usize][channel as usize];
-            while bits != 0 {
-                let pitch = bits.trailing_zeros() as u8;
-                bits &= bits - 1;
-                self.note_off(time, channel, pitch, voice);
-            }
+            self.release_channel(time, channel, voice);
+        }
+    }
+
+    /// Releases every note `voice` sounds on `channel` at `time`.
+    pub fn release_channel(&mut self, time: u32, channel: u8, voice: Voice) {
+        let mut bits = self.sounding[voice as usize][(channel & 15) as usize];
+        while bits != 0 {
+            let pitch = bits.trailing_zeros() as u8;
+            bits &= bits - 1;
+            self.note_off(time, channel, pitch, voice);
         }
     }
 

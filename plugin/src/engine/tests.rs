@@ -388,3 +388,62 @@ fn legato_notes_keep_their_spacing_in_beats() {
         assert!((w[1] - w[0] - 0.6).abs() < 0.1, "{onsets:?}");
     }
 }
+
+/// A bypassed plugin is a wire for MIDI too: notes, pedal and bend played into it reach the
+/// next device unchanged (they were swallowed), whatever MIDI thru says; and a key still held
+/// when the bypass ends is released then, so nothing is left sounding downstream.
+#[test]
+fn a_bypassed_plugin_passes_midi_through_and_releases_it_after() {
+    for thru in [false, true] {
+        let p = params(&format!(
+            r#"{{"source": "midi", "midi-thru": {thru}, "mode": "suggest", "channel": 3}}"#
+        ));
+        let mut s = Session::new(SR, BLOCK, p.clone());
+        set_offline(&p, "bypass", json!(true)).unwrap();
+        let out = run(
+            &mut s,
+            &[
+                (0.0, on(4, 60)),
+                (0.1, pedal(4, true)),
+                (0.2, off(4, 60)),
+                (0.3, on(5, 64)),
+            ],
+            0.5,
+        );
+        let has = |out: &[SentEvent], kind: OutKind, channel: u8, pitch: u8| {
+            out.iter()
+                .any(|e| e.kind == kind && e.channel == channel && e.pitch == pitch)
+        };
+        assert!(has(&out, OutKind::On, 4, 60), "thru {thru}: {out:?}");
+        assert!(has(&out, OutKind::Off, 4, 60), "thru {thru}: {out:?}");
+        assert!(has(&out, OutKind::On, 5, 64), "thru {thru}: {out:?}");
+        assert!(
+            out.iter().any(|e| e.channel == 4
+                && matches!(e.kind, OutKind::Cc { cc: 64, value } if value >= 0.5)),
+            "thru {thru}: the pedal passes: {out:?}"
+        );
+        assert!(
+            !out.iter().any(|e| e.channel == 2),
+            "thru {thru}: nothing on the answer channel while bypassed: {out:?}"
+        );
+        // The bypass ends with key 64 held and the pedal down: both are let go.
+        set_offline(&p, "bypass", json!(false)).unwrap();
+        let out = run(&mut s, &[], 0.1);
+        assert!(
+            has(&out, OutKind::Off, 5, 64),
+            "thru {thru}: the held key is released: {out:?}"
+        );
+        assert!(
+            out.iter().any(|e| e.channel == 4
+                && matches!(e.kind, OutKind::Cc { cc: 64, value } if value < 0.5)),
+            "thru {thru}: the pedal is let up: {out:?}"
+        );
+        // Its real NoteOff, later, sends nothing more (nothing is stuck, nothing doubled).
+        let out = run(&mut s, &[(0.0, off(5, 64))], 0.1);
+        assert!(
+            !out.iter()
+                .any(|e| e.kind == OutKind::Off && e.pitch == 64 && e.channel == 5),
+            "thru {thru}: {out:?}"
+        );
+    }
+}
