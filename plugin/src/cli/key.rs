@@ -1,6 +1,8 @@
 //! `continuo eval-key DIR [--json] [--block N] [--verbose]`: how often the key the plugin would
-//! show matches the melody's key, on every `NAME.wav` in DIR with a `NAME.json` giving
-//! `"key": "G:min"` (what `cargo xtask render-dataset` writes) and a `NAME.notes.tsv`.
+//! show matches the music's key, on every `NAME.wav` in DIR with a `NAME.json` giving
+//! `"key": "G:min"` (what `cargo xtask render-dataset` writes) and a `NAME.notes.tsv`, or, for
+//! the four-part chorale renders of `cargo xtask render-chorales`, a `NAME.json` and the
+//! chorale's `NAME.mid` (the key of its four voices, `harmony::chorale::chorale_key`).
 //!
 //! Three estimates per file:
 //! - **audio**: the whole plugin (engine → model thread) run over the file by an offline
@@ -213,6 +215,77 @@ fn read_truth(json: &Path) -> Result<Option<(KeySignature, String, Option<Relati
         .map(|k| (k, group, heuristic.map(|h| relation(k, h)))))
 }
 
+/// What a render's side files say about its key.
+struct Truth {
+    /// The true key.
+    key: KeySignature,
+    /// Source group (melody renders) or instrument (chorale renders), for the per-group table.
+    group: String,
+    /// See [`read_truth`].
+    heuristic_relation: Option<Relation>,
+    /// The key finder on the duration-weighted pitch classes of the written notes.
+    notes_key: Option<KeySignature>,
+}
+
+/// The truth for `NAME.wav`: a melody render (`NAME.json` with `"key"` and `NAME.notes.tsv`,
+/// from `cargo xtask render-dataset`), or a four-part chorale render (`NAME.json` with
+/// `"instrument"` and the chorale's `NAME.mid`, from `cargo xtask render-chorales`; its key is
+/// [`crate::harmony::chorale::chorale_key`] of the four voices, the written notes all four
+/// voices). `None` when neither applies.
+fn read_render(wav: &Path) -> Result<Option<Truth>> {
+    let json = wav.with_extension("json");
+    if !json.is_file() {
+        return Ok(None);
+    }
+    let tsv = wav.with_extension("notes.tsv");
+    if tsv.is_file() {
+        let Some((key, group, heuristic_relation)) = read_truth(&json)? else {
+            return Ok(None);
+        };
+        let text = std::fs::read_to_string(&tsv)?;
+        let hist = crate::model::key::histogram(text.lines().filter_map(|l| {
+            let mut c = l.split_whitespace();
+            let on: f64 = c.next()?.parse().ok()?;
+            let off: f64 = c.next()?.parse().ok()?;
+            let pitch: f64 = c.next()?.parse().ok()?;
+            Some((pitch.round().clamp(0.0, 127.0) as u8, off - on))
+        }));
+        return Ok(Some(Truth {
+            key,
+            group,
+            heuristic_relation,
+            notes_key: crate::model::key::estimate_key(&hist),
+        }));
+    }
+    let mid = wav.with_extension("mid");
+    let text = std::fs::read_to_string(&json)
+        .with_context(|| format!("cannot read {}", json.display()))?;
+    let v: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("{}: not JSON", json.display()))?;
+    let Some(instrument) = v.get("instrument").and_then(|i| i.as_str()) else {
+        return Ok(None);
+    };
+    if !mid.is_file() {
+        return Ok(None);
+    }
+    let name = wav.file_stem().and_then(|s| s.to_str()).unwrap_or("?");
+    let bytes = std::fs::read(&mid).with_context(|| format!("cannot read {}", mid.display()))?;
+    let chorale = crate::harmony::chorale::read_chorale(name, &bytes)?;
+    let hist = crate::model::key::histogram(
+        chorale
+            .voices
+            .iter()
+            .flatten()
+            .map(|n| (n.pitch, n.duration)),
+    );
+    Ok(Some(Truth {
+        key: chorale.key,
+        group: format!("chorale {instrument}"),
+        heuristic_relation: None,
+        notes_key: crate::model::key::estimate_key(&hist),
+    }))
+}
+
 /// The key the plugin shows while `samples` play, sampled every `every_s` seconds, and at the end.
 fn plugin_keys(
     samples: &[f32],
@@ -251,12 +324,13 @@ pub fn run(args: Args) -> Result<()> {
     };
     for wav in &entries {
         bar.inc(1);
-        let json = wav.with_extension("json");
-        let tsv = wav.with_extension("notes.tsv");
-        if !json.is_file() || !tsv.is_file() {
-            continue;
-        }
-        let Some((truth, group, heuristic_relation)) = read_truth(&json)? else {
+        let Some(Truth {
+            key: truth,
+            group,
+            heuristic_relation,
+            notes_key,
+        }) = read_render(wav)?
+        else {
             without_key += 1;
             continue;
         };
@@ -265,16 +339,6 @@ pub fn run(args: Args) -> Result<()> {
             .and_then(|s| s.to_str())
             .unwrap_or("?")
             .to_string();
-        // Notes alone: duration-weighted pitch classes of the ground truth.
-        let text = std::fs::read_to_string(&tsv)?;
-        let hist = crate::model::key::histogram(text.lines().filter_map(|l| {
-            let mut c = l.split_whitespace();
-            let on: f64 = c.next()?.parse().ok()?;
-            let off: f64 = c.next()?.parse().ok()?;
-            let pitch: f64 = c.next()?.parse().ok()?;
-            Some((pitch.round().clamp(0.0, 127.0) as u8, off - on))
-        }));
-        let notes_key = crate::model::key::estimate_key(&hist);
         let (audio_end, audio_share) = if args.notes_only {
             (None, None)
         } else {
@@ -321,7 +385,7 @@ pub fn run(args: Args) -> Result<()> {
     bar.finish_and_clear();
     if files.is_empty() {
         bail!(
-            "{}: no NAME.wav with NAME.json (\"key\") and NAME.notes.tsv",
+            "{}: no NAME.wav with NAME.json (\"key\") and NAME.notes.tsv, or a chorale render's NAME.json and NAME.mid",
             args.dir.display()
         );
     }

@@ -2,9 +2,12 @@
 //! forward — the short-term model's learning, and the key.
 
 use super::{Brain, CONTEXT_NOTES};
+use crate::analysis::key::KeyEstimator;
 use crate::bridge::{ModelEnds, Shared};
 use crate::harmony::audio::{join_steps, ChordListener, ListenerSettings};
 use crate::harmony::hearing::{ChordSpan, RECENT_CHORDS};
+use crate::harmony::key::CHORD_WEIGHT;
+use crate::harmony::Chord;
 use crate::model::Note;
 use crate::params::{ContinuoParams, ScaleLock};
 use ringbuf::traits::Consumer;
@@ -67,6 +70,23 @@ pub(super) fn key_note(b: &mut Brain, note: Note) {
     chroma[(note.pitch % 12) as usize] = 1.0;
     b.keys
         .push_weighted(&chroma, note.duration.clamp(0.25, 4.0) as f32);
+}
+
+/// A chord heard in the audio into the key estimate, as `harmony::key::key_with_chords` weighs
+/// one (a keyboard's chords count through their notes, `key_note`): its tones
+/// share `beats` × [`CHORD_WEIGHT`] (a beat of chord counts as much as a beat of melody), at
+/// most 4 beats at a time like a note. N and non-finite or negative lengths add nothing.
+pub(super) fn push_chord(keys: &mut KeyEstimator, chord: Chord, beats: f64) {
+    if !(beats.is_finite() && beats > 0.0) {
+        return;
+    }
+    let mut tones = [0.0f32; 12];
+    for (pc, t) in (0u8..).zip(tones.iter_mut()) {
+        if chord.contains(pc) {
+            *t = 1.0;
+        }
+    }
+    keys.push_weighted(&tones, (CHORD_WEIGHT * beats).min(4.0) as f32);
 }
 
 /// How long after its start (s) a note is watched for a higher key held with it: struck
@@ -136,7 +156,14 @@ pub(super) fn update_key(
             frames += 1;
         }
     }
-    b.audio_chords.take_decisions();
+    let beats_per_s = shared.tempo.load(std::sync::atomic::Ordering::Relaxed) as f64 / 60.0;
+    let keys = &mut b.keys;
+    let chords_count = b.audio_chords.in_chords();
+    b.audio_chords.take_decisions(|chord, seconds| {
+        if chords_count {
+            push_chord(keys, chord, seconds * beats_per_s);
+        }
+    });
     if frames == 0 && !notes_came {
         return false;
     }
@@ -164,7 +191,18 @@ pub(super) struct AudioChords {
     /// Stream time (s) of the newest frame: the last chord is shown as still sounding until its
     /// decision is older than the recogniser's lag.
     newest_s: f64,
+    /// Leaky mean of the frames' polyphony flag (time constant [`POLY_MEMORY_S`]): the heard
+    /// chords count in the key while it is at least [`POLY_SHARE_FOR_KEY`].
+    poly_share: f32,
 }
+
+/// Time constant (s) of [`AudioChords::poly_share`].
+const POLY_MEMORY_S: f64 = 2.0;
+
+/// Share of polyphonic frames from which the chords heard in the audio count in the key. A
+/// melody played alone carries its key in its notes (the recogniser reads a melody's notes and
+/// their reverberation as chords); chords played together leave the note tracker little to hear.
+const POLY_SHARE_FOR_KEY: f32 = 0.2;
 
 impl AudioChords {
     /// One feature frame from the audio thread, at `sample_rate`.
@@ -182,16 +220,35 @@ impl AudioChords {
             ));
         }
         if let Some(l) = self.listener.as_mut() {
+            let t = frame.time_samples as f64 / l.sample_rate();
+            let dt = (t - self.newest_s).clamp(0.0, POLY_MEMORY_S);
+            let a = (dt / POLY_MEMORY_S) as f32;
+            let flag = if frame.polyphonic { 1.0 } else { 0.0 };
+            self.poly_share += (flag - self.poly_share) * a;
             l.push(frame);
-            self.newest_s = frame.time_samples as f64 / l.sample_rate();
+            self.newest_s = t;
         }
     }
 
+    /// Whether the input has lately been chords rather than one voice (see
+    /// [`POLY_SHARE_FOR_KEY`]).
+    pub(super) fn in_chords(&self) -> bool {
+        self.poly_share >= POLY_SHARE_FOR_KEY
+    }
+
     /// Joins the chords decided since the last call to the recent ones.
-    pub(super) fn take_decisions(&mut self) {
+    /// Takes the recogniser's new decisions into the recent chords; `each` gets every decided
+    /// step's chord and length in seconds (for the key estimate).
+    pub(super) fn take_decisions(&mut self, mut each: impl FnMut(Chord, f64)) {
         if let Some(l) = self.listener.as_mut() {
             let rate = l.sample_rate();
-            join_steps(&mut self.recent, l.drain(), rate, RECENT_CHORDS, false);
+            let steps = l.drain().inspect(|s| {
+                each(
+                    s.chord,
+                    s.end.saturating_sub(s.start) as f64 / rate.max(1.0),
+                );
+            });
+            join_steps(&mut self.recent, steps, rate, RECENT_CHORDS, false);
         }
     }
 
@@ -219,5 +276,6 @@ impl AudioChords {
         }
         self.recent.clear();
         self.newest_s = 0.0;
+        self.poly_share = 0.0;
     }
 }

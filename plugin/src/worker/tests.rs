@@ -1241,3 +1241,55 @@ fn an_overlapping_legato_melody_is_all_top_voice() {
     let melody: Vec<u8> = s.brain().context.iter().map(|n| n.pitch).collect();
     assert_eq!(melody, pitches);
 }
+
+/// Chords heard in the audio count in the key only while the input is chords: frames flagged
+/// polyphonic for a while open the gate, a melody's frames (flag down) close it again.
+#[test]
+fn heard_chords_count_in_the_key_only_while_the_input_is_polyphonic() {
+    let mut chords = super::context::AudioChords::default();
+    let hop = 128u64;
+    let frame = |i: u64, polyphonic: bool| crate::analysis::FeatureFrame {
+        time_samples: i * hop,
+        level_db: -20.0,
+        confidence: 0.9,
+        chroma: [1.0 / 12.0; 12],
+        polyphonic,
+        ..Default::default()
+    };
+    let sr = 48_000.0;
+    let per_s = (sr as u64) / hop;
+    for i in 0..2 * per_s {
+        chords.push(&frame(i, false), sr);
+    }
+    assert!(!chords.in_chords(), "a melody's frames: the gate is shut");
+    for i in 2 * per_s..5 * per_s {
+        chords.push(&frame(i, true), sr);
+    }
+    assert!(chords.in_chords(), "three seconds of chords open it");
+    for i in 5 * per_s..12 * per_s {
+        chords.push(&frame(i, false), sr);
+    }
+    assert!(!chords.in_chords(), "seven seconds of melody shut it again");
+}
+
+/// A heard chord progression moves the key estimate to its key: I IV V7 I in E♭ major (two
+/// beats each) give E♭ major, and N, zero or non-finite lengths add nothing.
+#[test]
+fn heard_chords_weigh_in_the_key_estimate() {
+    use crate::harmony::Chord;
+    let mut keys = crate::analysis::key::KeyEstimator::new();
+    for label in ["Eb:maj", "Ab:maj", "Bb:7", "Eb:maj"] {
+        let chord = Chord::parse_harte(label).unwrap();
+        super::context::push_chord(&mut keys, chord, 2.0);
+        super::context::push_chord(&mut keys, chord, f64::NAN);
+        super::context::push_chord(&mut keys, chord, 0.0);
+        super::context::push_chord(&mut keys, Chord::None, 2.0);
+    }
+    assert_eq!(keys.pushes(), 4, "only the four real chords count");
+    let (key, _) = keys.estimate().expect("a key");
+    assert_eq!(
+        (key.tonic, key.mode),
+        (3, crate::music::Mode::Major),
+        "{key:?}"
+    );
+}
