@@ -119,31 +119,22 @@ impl Salience {
         let row = self.newest * candidates;
         for c in 0..candidates {
             let mut energy = 0.0f32;
-            if let Some(bins) = self.bins.get(c * h..(c + 1) * h) {
-                for &b in bins {
-                    if b == 0 {
-                        continue;
-                    }
-                    let b = b as usize;
-                    let m = mags
-                        .get(b - 1..=b + 1)
-                        .map(|s| s[0].max(s[1]).max(s[2]))
-                        .unwrap_or(0.0);
-                    energy += m * m;
-                }
-                // Each harmonic's energy (0 where it falls outside the spectrum).
-                let at = (row + c) * h;
-                if let Some(slots) = self.partials.get_mut(at..at + h) {
-                    for (slot, &b) in slots.iter_mut().zip(bins) {
-                        *slot = if b == 0 {
-                            0.0
-                        } else {
-                            let b = b as usize;
-                            mags.get(b - 1..=b + 1)
-                                .map(|s| s[0].max(s[1]).max(s[2]))
-                                .map_or(0.0, |m| m * m)
-                        };
-                    }
+            let at = (row + c) * h;
+            if let (Some(bins), Some(slots)) = (
+                self.bins.get(c * h..(c + 1) * h),
+                self.partials.get_mut(at..at + h),
+            ) {
+                for (&b, slot) in bins.iter().zip(slots.iter_mut()) {
+                    // Each harmonic's energy (0 where it falls outside the spectrum).
+                    *slot = if b == 0 {
+                        0.0
+                    } else {
+                        let b = b as usize;
+                        mags.get(b - 1..=b + 1)
+                            .map(|s| s[0].max(s[1]).max(s[2]))
+                            .map_or(0.0, |m| m * m)
+                    };
+                    energy += *slot;
                 }
             }
             if let Some(slot) = self.history.get_mut(row + c) {

@@ -11,11 +11,14 @@
 //!   over the threshold) needs only `fast_stable_hops`, if its estimates agree closely and it
 //!   is below C7.
 //! - *legato path*: no onset, but a different pitch stays stable for longer (slow attacks, slurs).
-//!   After a note it is dated from its *departure*, the last hop whose estimate was still near the
-//!   old pitch, minus `departure_backdate` (the long analysis window keeps reporting the old,
-//!   louder note for a while after the new one begins; 50 ms was best on both halves of the
-//!   evaluation set, tuned on one and checked on the other). From silence it is dated from the
-//!   salience rise of the new pitch.
+//!   After a note it is dated from the *rise of the new pitch's own partials* (`rise_date`): the
+//!   last hop, looking back from the decision, where the energy at the new pitch's harmonics
+//!   that lie away from every harmonic of the old note was still `rise_drop_db` under its level
+//!   now, minus `rise_backdate` (the hop stamps the end of the long window). The pitch estimate
+//!   follows the louder note, so a slow string, pad or voice note is confirmed 150–200 ms after
+//!   it began, but its own partials rise from the start. Without such a rise it is dated from
+//!   its *departure*, the last hop whose estimate was still near the old pitch, minus
+//!   `departure_backdate`. From silence it is dated from the salience rise of the new pitch.
 //! - *swell path*: the same pitch comes back after the level dipped and rose again (repeated
 //!   bowed or blown notes without a flux onset).
 //!
@@ -204,10 +207,10 @@ impl TrackerConfig {
             use_salience: tuning.get("use_salience", 1.0) > 0.5,
             rise_drop_db: tuning.get("rise_drop_db", 12.0),
             rise_lookback_hops: hops("rise_lookback_ms", 250.0) as usize,
-            rise_backdate: samples("rise_backdate_s", 0.04),
+            rise_backdate: samples("rise_backdate_s", 0.05),
             rise_min_bins: tuning.get("rise_min_bins", 2.5),
             rise_legato: tuning.get("rise_legato", 1.0) > 0.5,
-            rise_onset_flux: tuning.get("rise_onset_flux", 0.0),
+            rise_onset_flux: tuning.get("rise_onset_flux", 1.3),
             rise_silence: tuning.get("rise_silence", 0.0) > 0.5,
             rise_swell: tuning.get("rise_swell", 1.0) > 0.5,
             departure_semitones: tuning.get("departure_semitones", 0.3),
