@@ -693,8 +693,8 @@ fn polyphonic_input_keeps_the_tracker_quiet() {
     assert_eq!(after, vec![60, 64, 67], "the melody after the chords");
 }
 
-/// A bowed-string-like slur: the new note swells in over 120 ms while the old one fades over
-/// 200 ms, both on the same harmonic spectrum. The pitch estimate follows the louder note, so
+/// A bowed-string-like slur: the new note swells in over 200 ms while the old one fades over
+/// 300 ms, both on the same harmonic spectrum. The pitch estimate follows the louder note, so
 /// the new pitch is confirmed long after it began; the note must still be dated where it began
 /// (within 30 ms), from the rise of its own partials.
 #[test]
@@ -713,8 +713,8 @@ fn slow_attack_legato_note_is_dated_where_it_began() {
             let t = i as f32 / sr;
             pa += f64::from(midi_to_hz(57.0)) / f64::from(sr);
             pb += f64::from(midi_to_hz(62.0)) / f64::from(sr);
-            let a_env = (t / 0.08).min(1.0) * ((start + 0.2 - t) / 0.2).clamp(0.0, 1.0);
-            let b_env = ((t - start) / 0.12).clamp(0.0, 1.0);
+            let a_env = (t / 0.08).min(1.0) * ((start + 0.3 - t) / 0.3).clamp(0.0, 1.0);
+            let b_env = ((t - start) / 0.2).clamp(0.0, 1.0);
             let a = partials((pa.fract() * std::f64::consts::TAU) as f32);
             let b = partials((pb.fract() * std::f64::consts::TAU) as f32);
             0.2 * (a_env * a + b_env * b)
