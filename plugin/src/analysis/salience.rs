@@ -43,6 +43,11 @@ pub struct Salience {
     bins: Vec<u16>,
     /// Ring of salience in dB, `history_hops × candidates`, allocated in `new`.
     history: Vec<f32>,
+    /// Ring of each harmonic's energy (linear), `history_hops × candidates × harmonics`,
+    /// allocated in `new`: a legato note is dated from the partials the old note lacks
+    /// ([`Salience::exclusive_below_since`]); summed over all harmonics, a step of a semitone
+    /// or two hides the new note's rise under the old one's neighbouring partials.
+    partials: Vec<f32>,
     /// Slot of the newest row in `history`.
     newest: usize,
     /// Rows written since reset (saturating at `history_hops`).
@@ -89,6 +94,7 @@ impl Salience {
             config,
             bins,
             history: vec![-120.0; candidates * config.history_hops.max(1)],
+            partials: vec![0.0; candidates * config.history_hops.max(1) * config.harmonics],
             newest: 0,
             filled: 0,
         }
@@ -113,17 +119,22 @@ impl Salience {
         let row = self.newest * candidates;
         for c in 0..candidates {
             let mut energy = 0.0f32;
-            if let Some(bins) = self.bins.get(c * h..(c + 1) * h) {
-                for &b in bins {
-                    if b == 0 {
-                        continue;
-                    }
-                    let b = b as usize;
-                    let m = mags
-                        .get(b - 1..=b + 1)
-                        .map(|s| s[0].max(s[1]).max(s[2]))
-                        .unwrap_or(0.0);
-                    energy += m * m;
+            let at = (row + c) * h;
+            if let (Some(bins), Some(slots)) = (
+                self.bins.get(c * h..(c + 1) * h),
+                self.partials.get_mut(at..at + h),
+            ) {
+                for (&b, slot) in bins.iter().zip(slots.iter_mut()) {
+                    // Each harmonic's energy (0 where it falls outside the spectrum).
+                    *slot = if b == 0 {
+                        0.0
+                    } else {
+                        let b = b as usize;
+                        mags.get(b - 1..=b + 1)
+                            .map(|s| s[0].max(s[1]).max(s[2]))
+                            .map_or(0.0, |m| m * m)
+                    };
+                    energy += *slot;
                 }
             }
             if let Some(slot) = self.history.get_mut(row + c) {
@@ -151,6 +162,90 @@ impl Salience {
         // "Now" always lies above the quarter mark, so a rise always has its quarter crossing.
         self.rise(pitch, max_hops, min_rise_db)
             .map(|r| r.quarter_ago)
+    }
+
+    /// Where the current rise of `pitch`'s salience began, looking back from now: how many hops
+    /// ago it was last at least `drop_db` below its value now (searched within `max_hops`, at
+    /// most the history), or `None` when it stayed within `drop_db` of now all that time. A
+    /// legato note's new pitch has energy at partials the old note lacks, so this rise starts
+    /// with the new note, long before the pitch estimate (which follows the louder note) moves.
+    /// Bounded loop, no allocation.
+    pub fn below_since(&self, pitch: u8, max_hops: usize, drop_db: f32) -> Option<usize> {
+        let now = self.value(pitch, 0)?;
+        let threshold = now - drop_db;
+        (1..=max_hops.min(self.history_hops()))
+            .map_while(|ago| self.value(pitch, ago).map(|v| (ago, v)))
+            .find(|&(_, v)| v <= threshold)
+            .map(|(ago, _)| ago)
+    }
+
+    /// Which harmonics of `pitch` (bit `h` for harmonic `h + 1`) lie more than `min_bins`
+    /// spectrum bins from every harmonic of `other`: the new note's own partials in a legato
+    /// step from `other`. All of them when `other` is `None`.
+    pub fn exclusive_harmonics(&self, pitch: u8, other: Option<u8>, min_bins: f32) -> u32 {
+        let h = self.config.harmonics.min(32);
+        let all = if h >= 32 { u32::MAX } else { (1u32 << h) - 1 };
+        let Some(other) = other else {
+            return all;
+        };
+        let bin_hz = self.config.sample_rate / self.config.frame_len.max(1) as f32;
+        let f = midi_to_hz(f32::from(pitch));
+        let g = midi_to_hz(f32::from(other));
+        if !(g > 0.0 && bin_hz > 0.0) {
+            return all;
+        }
+        let mut mask = 0u32;
+        for k in 0..h {
+            let fk = f * (k + 1) as f32;
+            let nearest = (fk / g).round().max(1.0) * g;
+            let away = (fk - nearest).abs();
+            if away > min_bins * bin_hz {
+                mask |= 1 << k;
+            }
+        }
+        mask
+    }
+
+    /// Energy (dB) of the harmonics of `pitch` in `mask` (see [`Salience::exclusive_harmonics`])
+    /// `hops_ago` hops back, if remembered.
+    pub fn partial_value(&self, pitch: u8, mask: u32, hops_ago: usize) -> Option<f32> {
+        if pitch < self.config.min_midi || pitch > self.config.max_midi || hops_ago >= self.filled {
+            return None;
+        }
+        let rows = self.config.history_hops.max(1);
+        let h = self.config.harmonics;
+        let row = (self.newest + rows - hops_ago % rows) % rows;
+        let at = (row * self.candidates() + (pitch - self.config.min_midi) as usize) * h;
+        let energy = self
+            .partials
+            .get(at..at + h)?
+            .iter()
+            .enumerate()
+            .filter(|(k, _)| *k < 32 && mask & (1 << k) != 0)
+            .map(|(_, &e)| e)
+            .sum::<f32>();
+        Some(super::loudness::power_to_db(energy))
+    }
+
+    /// [`Salience::below_since`] on the harmonics of `pitch` in `mask` only: how many hops ago
+    /// their energy was last at least `drop_db` below its value now, within `max_hops`.
+    /// `None` without such a hop, or when `mask` is empty. Bounded loop, no allocation.
+    pub fn exclusive_below_since(
+        &self,
+        pitch: u8,
+        mask: u32,
+        max_hops: usize,
+        drop_db: f32,
+    ) -> Option<usize> {
+        if mask == 0 {
+            return None;
+        }
+        let now = self.partial_value(pitch, mask, 0)?;
+        let threshold = now - drop_db;
+        (1..=max_hops.min(self.history_hops()))
+            .map_while(|ago| self.partial_value(pitch, mask, ago).map(|v| (ago, v)))
+            .find(|&(_, v)| v <= threshold)
+            .map(|(ago, _)| ago)
     }
 
     /// Hops of history kept.
@@ -194,6 +289,7 @@ impl Salience {
 
     pub fn reset(&mut self) {
         self.history.iter_mut().for_each(|v| *v = -120.0);
+        self.partials.iter_mut().for_each(|v| *v = 0.0);
         self.filled = 0;
     }
 }

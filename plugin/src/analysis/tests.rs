@@ -692,3 +692,45 @@ fn polyphonic_input_keeps_the_tracker_quiet() {
         .collect();
     assert_eq!(after, vec![60, 64, 67], "the melody after the chords");
 }
+
+/// A bowed-string-like slur: the new note swells in over 200 ms while the old one fades over
+/// 300 ms, both on the same harmonic spectrum. The pitch estimate follows the louder note, so
+/// the new pitch is confirmed long after it began; the note must still be dated where it began
+/// (within 30 ms), from the rise of its own partials.
+#[test]
+fn slow_attack_legato_note_is_dated_where_it_began() {
+    let sr = 48_000.0;
+    let start = 0.6f32;
+    let n = (1.2 * sr) as usize;
+    let (mut pa, mut pb) = (0.0f64, 0.0f64);
+    let partials = |p: f32| -> f32 {
+        (1..=6)
+            .map(|h| (p * h as f32).sin() * 0.7f32.powi(h - 1))
+            .sum::<f32>()
+    };
+    let s: Vec<f32> = (0..n)
+        .map(|i| {
+            let t = i as f32 / sr;
+            pa += f64::from(midi_to_hz(57.0)) / f64::from(sr);
+            pb += f64::from(midi_to_hz(62.0)) / f64::from(sr);
+            let a_env = (t / 0.08).min(1.0) * ((start + 0.3 - t) / 0.3).clamp(0.0, 1.0);
+            let b_env = ((t - start) / 0.2).clamp(0.0, 1.0);
+            let a = partials((pa.fract() * std::f64::consts::TAU) as f32);
+            let b = partials((pb.fract() * std::f64::consts::TAU) as f32);
+            0.2 * (a_env * a + b_env * b)
+        })
+        .collect();
+    let ev = run(&s, sr, 512);
+    let b = ev
+        .ons
+        .iter()
+        .find(|o| o.0 == 62)
+        .unwrap_or_else(|| panic!("the new note was not found: {:?}", ev.ons));
+    let onset_s = b.1 as f64 / f64::from(sr);
+    let emit_s = b.2 as f64 / f64::from(sr);
+    assert!(
+        (onset_s - f64::from(start)).abs() <= 0.03,
+        "slow legato note at {start} dated {onset_s:.3} (emitted {emit_s:.3}); {:?}",
+        ev.ons
+    );
+}

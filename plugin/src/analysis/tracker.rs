@@ -11,11 +11,14 @@
 //!   over the threshold) needs only `fast_stable_hops`, if its estimates agree closely and it
 //!   is below C7.
 //! - *legato path*: no onset, but a different pitch stays stable for longer (slow attacks, slurs).
-//!   After a note it is dated from its *departure*, the last hop whose estimate was still near the
-//!   old pitch, minus `departure_backdate` (the long analysis window keeps reporting the old,
-//!   louder note for a while after the new one begins; 50 ms was best on both halves of the
-//!   evaluation set, tuned on one and checked on the other). From silence it is dated from the
-//!   salience rise of the new pitch.
+//!   After a note it is dated from the *rise of the new pitch's own partials* (`rise_date`): the
+//!   last hop, looking back from the decision, where the energy at the new pitch's harmonics
+//!   that lie away from every harmonic of the old note was still `rise_drop_db` under its level
+//!   now, minus `rise_backdate` (the hop stamps the end of the long window). The pitch estimate
+//!   follows the louder note, so a slow string, pad or voice note is confirmed 150–200 ms after
+//!   it began, but its own partials rise from the start. Without such a rise it is dated from
+//!   its *departure*, the last hop whose estimate was still near the old pitch, minus
+//!   `departure_backdate`. From silence it is dated from the salience rise of the new pitch.
 //! - *swell path*: the same pitch comes back after the level dipped and rose again (repeated
 //!   bowed or blown notes without a flux onset).
 //!
@@ -100,6 +103,29 @@ pub struct TrackerConfig {
     pub salience_min_rise_db: f32,
     /// Date legato notes from the salience rise.
     pub use_salience: bool,
+    /// Rise dating: a note is dated from the last hop, looking back from the decision, where
+    /// the salience of its pitch was still this far (dB) below its value at the decision ...
+    pub rise_drop_db: f32,
+    /// ... searched at most this many hops back (and never before the previous note began) ...
+    pub rise_lookback_hops: usize,
+    /// ... minus this many samples (the hop stamps the end of the long window; a new note's
+    /// partials fill enough of it to clear the mark about this long after they begin).
+    pub rise_backdate: u64,
+    /// In a step from another pitch only the new pitch's harmonics at least this many spectrum
+    /// bins from every harmonic of the old one are searched (the partials the old note lacks).
+    pub rise_min_bins: f32,
+    /// Legato notes after a note are dated from the rise of their pitch (when it shows one)
+    /// instead of from the old pitch's departure.
+    pub rise_legato: bool,
+    /// Onset- and repeat-path notes whose attack was soft (peak flux below this many times the
+    /// threshold; 0 = never) are dated from the rise of their pitch when it began earlier than
+    /// the onset: slow attacks reach the flux threshold long after they began.
+    pub rise_onset_flux: f32,
+    /// Notes from silence are dated by the rise search above instead of the older quarter-rise
+    /// rule (`legato_onset`).
+    pub rise_silence: bool,
+    /// Swell-path notes are dated from the rise of their pitch instead of the level dip.
+    pub rise_swell: bool,
     /// Pitch estimates further than this (semitones) from the sounding note have left it.
     pub departure_semitones: f32,
     /// Legato notes dated from the departure are moved this much earlier (samples).
@@ -179,6 +205,14 @@ impl TrackerConfig {
             salience_min_rise_db: tuning.get("salience_min_rise_db", 6.0),
             salience_margin: samples("salience_margin_s", 0.0),
             use_salience: tuning.get("use_salience", 1.0) > 0.5,
+            rise_drop_db: tuning.get("rise_drop_db", 12.0),
+            rise_lookback_hops: hops("rise_lookback_ms", 250.0) as usize,
+            rise_backdate: samples("rise_backdate_s", 0.05),
+            rise_min_bins: tuning.get("rise_min_bins", 2.5),
+            rise_legato: tuning.get("rise_legato", 1.0) > 0.5,
+            rise_onset_flux: tuning.get("rise_onset_flux", 1.3),
+            rise_silence: tuning.get("rise_silence", 0.0) > 0.5,
+            rise_swell: tuning.get("rise_swell", 1.0) > 0.5,
             departure_semitones: tuning.get("departure_semitones", 0.3),
             departure_backdate: samples("departure_backdate_s", 0.05),
             onset_departure_max: samples("onset_departure_max_s", 0.1),
@@ -272,6 +306,10 @@ struct Run {
     /// Lowest and highest fractional pitch in the run.
     lo: f32,
     hi: f32,
+    /// Where the salience of the run's pitch began rising (stream samples), found when the run
+    /// was first judged and kept for its retries: a retry comes later, when the rise may have
+    /// left the salience history.
+    rise: Option<u64>,
 }
 
 /// An onset waiting for a stable pitch.
@@ -463,6 +501,7 @@ impl NoteTracker {
                 retry_at: 0,
                 lo: input.midi,
                 hi: input.midi,
+                rise: None,
             };
             if self.run.hops > 0 && self.run.pitch == semitone {
                 self.run.hops = self.run.hops.saturating_add(1);
@@ -534,13 +573,15 @@ impl NoteTracker {
                             onset = departed;
                         }
                     }
+                    onset = self.soft_onset(onset, &p, input.time, salience);
                     done = self.start(&mut out, onset, input, salience, StartPath::Onset);
                 } else if same
                     && self.run.strong >= c.repeat_stable_hops
                     && p.after_db - p.before_db >= c.retrigger_rise_db
                     && p.peak_flux_ratio >= c.retrigger_flux_ratio
                 {
-                    done = self.start(&mut out, p.time, input, salience, StartPath::Repeat);
+                    let onset = self.soft_onset(p.time, &p, input.time, salience);
+                    done = self.start(&mut out, onset, input, salience, StartPath::Repeat);
                 }
             }
             if done || p.hops_waited > c.onset_wait_hops {
@@ -562,12 +603,21 @@ impl NoteTracker {
                         c.legato_stable_hops
                     };
                     if self.run.strong >= needed {
-                        // Dated from where the estimates left the old pitch.
-                        let onset = self
+                        // Dated from where the salience of the new pitch began rising, else
+                        // from where the estimates left the old pitch.
+                        let not_before = a.since + c.hop;
+                        let departure = self
                             .steady_until
                             .saturating_sub(c.departure_backdate)
                             .min(self.run.start)
-                            .max(a.since + c.hop);
+                            .max(not_before);
+                        let rise = c
+                            .rise_legato
+                            .then(|| {
+                                self.rise_date(input.time, salience, not_before, Some(a.pitch))
+                            })
+                            .flatten();
+                        let onset = rise.map_or(departure, |r| r.min(self.run.start));
                         self.start(&mut out, onset, input, salience, StartPath::LegatoFromNote);
                     }
                 }
@@ -576,9 +626,15 @@ impl NoteTracker {
                     && input.recent_db >= c.gate_db
                     && self.rearmed(input.recent_db) =>
                 {
-                    let onset = self
-                        .legato_onset(input.time, salience, self.last_off)
-                        .max(self.last_off + c.hop);
+                    let not_before = self.last_off + c.hop;
+                    let rise = c
+                        .rise_silence
+                        .then(|| self.rise_date(input.time, salience, not_before, None))
+                        .flatten();
+                    let onset = rise
+                        .map(|r| r.min(self.run.start))
+                        .unwrap_or_else(|| self.legato_onset(input.time, salience, self.last_off))
+                        .max(not_before);
                     self.start(&mut out, onset, input, salience, StartPath::FromSilence);
                 }
                 Some(a)
@@ -588,8 +644,13 @@ impl NoteTracker {
                         && input.recent_db > a.dip_db + c.swell_rise_db
                         && input.level_db >= c.gate_db =>
                 {
-                    // Swell path: same pitch, level dipped and came back.
-                    let onset = a.dip_time;
+                    // Swell path: same pitch, level dipped and came back; dated from the rise
+                    // of its salience out of the dip, else from the dip.
+                    let rise = c
+                        .rise_swell
+                        .then(|| self.rise_date(input.time, salience, a.since + c.hop, None))
+                        .flatten();
+                    let onset = rise.unwrap_or(a.dip_time);
                     self.start(&mut out, onset, input, salience, StartPath::Swell);
                 }
                 _ => {}
@@ -651,6 +712,52 @@ impl NoteTracker {
                 .min(fallback.max(self.run.start)),
             None => fallback,
         }
+    }
+
+    /// Where the salience of the run's pitch began its current rise (stream samples, never
+    /// before `not_before`): the last hop within `rise_lookback_hops` where it was still
+    /// `rise_drop_db` below its value now, minus `rise_backdate`. Found once per run (kept for
+    /// retries). `None` when the pitch's salience shows no such rise since `not_before`.
+    fn rise_date(
+        &mut self,
+        now: u64,
+        salience: &Salience,
+        not_before: u64,
+        old: Option<u8>,
+    ) -> Option<u64> {
+        if self.run.rise.is_some() {
+            return self.run.rise;
+        }
+        let c = &self.config;
+        let hop = c.hop.max(1);
+        let span = (now.saturating_sub(not_before) / hop) as usize;
+        let lookback = span.min(c.rise_lookback_hops);
+        let pitch = self.run.pitch;
+        let old = old.filter(|&o| o != pitch);
+        let mask = salience.exclusive_harmonics(pitch, old, c.rise_min_bins);
+        let ago = salience.exclusive_below_since(pitch, mask, lookback, c.rise_drop_db)?;
+        let date = now
+            .saturating_sub(ago as u64 * hop)
+            .saturating_sub(c.rise_backdate)
+            .max(not_before);
+        self.run.rise = Some(date);
+        self.run.rise
+    }
+
+    /// The onset of an onset- or repeat-path note: `onset`, or the rise of its pitch's salience
+    /// when the attack was soft (see `TrackerConfig::rise_onset_flux`) and the rise began
+    /// earlier.
+    fn soft_onset(&mut self, onset: u64, p: &Pending, now: u64, salience: &Salience) -> u64 {
+        let c = self.config;
+        if p.peak_flux_ratio >= c.rise_onset_flux {
+            return onset;
+        }
+        let (not_before, old) = match self.active {
+            Some(a) => (a.since + c.hop, Some(a.pitch)),
+            None => (self.last_off + c.hop, None),
+        };
+        self.rise_date(now, salience, not_before, old)
+            .map_or(onset, |r| r.min(onset))
     }
 
     /// Starts the run's pitch at `onset` (ending the sounding note first), unless the judge

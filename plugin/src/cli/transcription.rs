@@ -472,10 +472,21 @@ pub fn run(args: Args) -> Result<()> {
                     eprintln!("  {name} MISS  {:.3} {}", r.onset_s, r.pitch);
                 }
             }
+            // The path that started each extra note (a second pass in blocks of one hop).
+            let (_, starts) = transcribe::transcribe_with_starts(&samples, sample_rate, &tuning);
             for (i, e) in estimate.iter().enumerate() {
                 if !matched_est.contains(&i) {
+                    let path = starts
+                        .iter()
+                        .find(|s| {
+                            s.accepted
+                                && s.pitch == e.pitch
+                                && (s.onset as f64 / f64::from(sample_rate) - e.onset_s).abs()
+                                    < 1e-6
+                        })
+                        .map_or("?", |s| s.path.name());
                     eprintln!(
-                        "  {name} EXTRA {:.3} {} (emitted {:.3})",
+                        "  {name} EXTRA {:.3} {} (emitted {:.3}) {path}",
                         e.onset_s, e.pitch, e.emitted_s
                     );
                 }
