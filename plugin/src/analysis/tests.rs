@@ -697,18 +697,39 @@ fn polyphonic_input_keeps_the_tracker_quiet() {
 /// each voice's notes as (MIDI, seconds).
 fn three_voices(sr: f32) -> Vec<f32> {
     let voices: [&[(f32, f32)]; 3] = [
-        &[(72.0, 1.0), (74.0, 0.5), (76.0, 0.5), (74.0, 1.0), (72.0, 1.0), (71.0, 1.0)],
-        &[(67.0, 0.5), (65.0, 1.0), (67.0, 1.0), (69.0, 0.5), (67.0, 1.0), (67.0, 1.0)],
-        &[(48.0, 1.5), (53.0, 0.5), (55.0, 1.0), (53.0, 1.0), (52.0, 0.5), (55.0, 0.5)],
+        &[
+            (72.0, 1.0),
+            (74.0, 0.5),
+            (76.0, 0.5),
+            (74.0, 1.0),
+            (72.0, 1.0),
+            (71.0, 1.0),
+        ],
+        &[
+            (67.0, 0.5),
+            (65.0, 1.0),
+            (67.0, 1.0),
+            (69.0, 0.5),
+            (67.0, 1.0),
+            (67.0, 1.0),
+        ],
+        &[
+            (48.0, 1.5),
+            (53.0, 0.5),
+            (55.0, 1.0),
+            (53.0, 1.0),
+            (52.0, 0.5),
+            (55.0, 0.5),
+        ],
     ];
     let mut mix = vec![0.0f32; (5.5 * sr) as usize];
     for voice in voices {
         let mut at = (0.1 * sr) as usize;
         for &(m, d) in voice {
-            for (o, v) in mix
-                .iter_mut()
-                .skip(at)
-                .zip(tone(sr, m, d, Wave::Harmonic, 0.15, 0.3, 0.0))
+            for (o, v) in
+                mix.iter_mut()
+                    .skip(at)
+                    .zip(tone(sr, m, d, Wave::Harmonic, 0.15, 0.3, 0.0))
             {
                 *o += v;
             }
@@ -758,7 +779,9 @@ fn voice_leading_does_not_spray_notes() {
 fn a_vibrato_melody_is_not_chords() {
     let sr = 48_000.0;
     let mut s = silence(sr, 0.1);
-    let notes = [60.0, 62.0, 64.0, 65.0, 67.0, 65.0, 64.0, 62.0, 60.0, 67.0, 72.0, 67.0];
+    let notes = [
+        60.0, 62.0, 64.0, 65.0, 67.0, 65.0, 64.0, 62.0, 60.0, 67.0, 72.0, 67.0,
+    ];
     for &m in &notes {
         s.extend(tone(sr, m, 0.45, Wave::Saw, 0.3, 0.5, 0.4));
         s.extend(silence(sr, 0.03));

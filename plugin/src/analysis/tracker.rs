@@ -522,8 +522,7 @@ impl NoteTracker {
         let gated = c.chord_gate && input.chords;
         let chords_began = gated && !self.was_chords;
         self.was_chords = gated;
-        let chord =
-            (c.quiet_in_chords && input.polyphonic) || self.in_polyphonic_input() || gated;
+        let chord = (c.quiet_in_chords && input.polyphonic) || self.in_polyphonic_input() || gated;
 
         // Onset path.
         if let Some(mut p) = self.pending {

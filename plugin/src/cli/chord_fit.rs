@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 
 use crate::analysis::chord_judge::{probability_with, Features, FEATURES, WEIGHTS};
-use crate::analysis::{Analyzer, AnalysisOutput, FeatureFrame, NoteEvent, Tuning};
+use crate::analysis::{AnalysisOutput, Analyzer, FeatureFrame, NoteEvent, Tuning};
 use crate::files::transcribe::read_wav;
 
 /// Options of `continuo fit-chords`.
@@ -193,10 +193,8 @@ fn wavs(dir: &Path) -> Result<Vec<PathBuf>> {
 
 pub fn run(args: Args) -> Result<()> {
     let tuning = Tuning::parse(&args.tuning).map_err(|e| anyhow::anyhow!(e))?;
-    let mut jobs: Vec<(PathBuf, bool)> = wavs(&args.chords)?
-        .into_iter()
-        .map(|w| (w, true))
-        .collect();
+    let mut jobs: Vec<(PathBuf, bool)> =
+        wavs(&args.chords)?.into_iter().map(|w| (w, true)).collect();
     jobs.extend(wavs(&args.mono)?.into_iter().map(|w| (w, false)));
     let next = std::sync::atomic::AtomicUsize::new(0);
     let done = std::sync::Mutex::new(Vec::new());
@@ -256,8 +254,15 @@ pub fn run(args: Args) -> Result<()> {
             100.0 * held as f64 / hops.max(1) as f64,
             flagged
         );
-        for (_, f) in files.iter().filter(|(_, f)| !chord && f.chord == chord && f.chords_hops > 0) {
-            println!("  held in {}: {:.1} %", f.name, 100.0 * f.chords_hops as f64 / f.hops.max(1) as f64);
+        for (_, f) in files
+            .iter()
+            .filter(|(_, f)| !chord && f.chord == chord && f.chords_hops > 0)
+        {
+            println!(
+                "  held in {}: {:.1} %",
+                f.name,
+                100.0 * f.chords_hops as f64 / f.hops.max(1) as f64
+            );
         }
     }
     let (p, n) = shares(&examples, &WEIGHTS);
@@ -274,7 +279,10 @@ pub fn run(args: Args) -> Result<()> {
         100.0 * n
     );
     let items: Vec<String> = weights.iter().map(|v| format!("{v:.4}")).collect();
-    println!("pub const WEIGHTS: [f32; FEATURES] = [{}];", items.join(", "));
+    println!(
+        "pub const WEIGHTS: [f32; FEATURES] = [{}];",
+        items.join(", ")
+    );
     Ok(())
 }
 
