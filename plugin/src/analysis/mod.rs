@@ -13,7 +13,7 @@
 //! input ─ sanitise (NaN/Inf → 0, clamp) ─ DC blocker ─ ring ─┬─ loudness (frame + recent RMS)
 //!   ├─ stft long (rect, 2× padded) ─┬─ Hann bins ─┬─ chroma
 //!   │                               │             ├─ salience (harmonic energy per semitone, history)
-//!   │                               │             ├─ polyphony (a second note beside the first?)
+//!   │                               │             ├─ polyphony (a second note beside the first? chord judge: is the input chords?)
 //!   │                               │             └─ subharmonic guards
 //!   │                               └─ pitch NSDF (only when the shorter windows are not sure)
 //!   ├─ cancellation: for a frame after an onset, the ¼ frame with the previous note combed out

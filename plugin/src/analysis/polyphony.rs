@@ -410,7 +410,7 @@ mod tests {
             let mut p = stage();
             let mut out = PolyphonyOutput::default();
             for _ in 0..30 {
-                out = p.process(&mags, true, 0.6, 0.4);
+                out = p.process(&mags, true, 0.3, 0.3);
             }
             assert!(out.chords, "{chord:?}: {out:?}");
         }

@@ -544,13 +544,8 @@ fn chords_are_flagged_and_do_not_spray_notes() {
     }
     let tuning = Tuning::parse("quiet_in_chords=1").unwrap_or_default();
     let ev = run_on(&mut Analyzer::with_tuning(sr, &tuning), &s, 256);
-    // 2.4 s of chords are about 900 hops: most of each chord is flagged.
-    assert!(
-        ev.polyphonic_frames >= 450,
-        "chords flagged in {} of {} frames",
-        ev.polyphonic_frames,
-        ev.frames
-    );
+    // (The frames' flag is now the chord judge's 2 s decision, too slow for 2.4 s of chords:
+    // `voice_leading_does_not_spray_notes` checks it on a longer signal.)
     // With `quiet_in_chords`: at most the first voice each (the flag needs a moment), never a
     // spray.
     assert!(ev.ons.len() <= 3, "{:?}", pitches(&ev));
@@ -747,26 +742,27 @@ fn three_voices(sr: f32) -> Vec<f32> {
 #[test]
 fn voice_leading_does_not_spray_notes() {
     let sr = 48_000.0;
-    let s = three_voices(sr);
+    let mut s = three_voices(sr);
+    s.extend(three_voices(sr));
     let off = Tuning::parse("chord_gate=0").unwrap_or_default();
     let sprayed = run_on(&mut Analyzer::with_tuning(sr, &off), &s, 512);
     let mut a = Analyzer::new(sr);
     let ev = run_on(&mut a, &s, 512);
     assert!(
-        sprayed.ons.len() >= 6,
+        sprayed.ons.len() >= 8,
         "the signal should make the ungated tracker spray: {:?}",
         pitches(&sprayed)
     );
     assert!(
-        ev.ons.len() <= 2,
-        "{} notes started in 5.5 s of three voices: {:?} (ungated {:?})",
+        ev.ons.len() <= 4 && ev.ons.len() * 2 <= sprayed.ons.len(),
+        "{} notes started in 11 s of three voices: {:?} (ungated {:?})",
         ev.ons.len(),
         pitches(&ev),
         pitches(&sprayed)
     );
     assert_eq!(ev.ons.len(), ev.offs.len(), "a note left sounding");
     assert!(
-        ev.polyphonic_frames * 2 >= ev.frames,
+        ev.polyphonic_frames * 3 >= ev.frames,
         "chords said on {} of {} frames",
         ev.polyphonic_frames,
         ev.frames
