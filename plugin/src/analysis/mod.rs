@@ -13,7 +13,7 @@
 //! input ─ sanitise (NaN/Inf → 0, clamp) ─ DC blocker ─ ring ─┬─ loudness (frame + recent RMS)
 //!   ├─ stft long (rect, 2× padded) ─┬─ Hann bins ─┬─ chroma
 //!   │                               │             ├─ salience (harmonic energy per semitone, history)
-//!   │                               │             ├─ polyphony (a second note beside the first?)
+//!   │                               │             ├─ polyphony (a second note beside the first? chord judge: is the input chords?)
 //!   │                               │             └─ subharmonic guards
 //!   │                               └─ pitch NSDF (only when the shorter windows are not sure)
 //!   ├─ cancellation: for a frame after an onset, the ¼ frame with the previous note combed out
@@ -27,6 +27,7 @@
 //! Processing is sample-by-sample into a ring and hops fall on fixed stream positions, so the
 //! notes do not depend on how the host cuts the stream into blocks.
 
+pub mod chord_judge;
 pub mod chroma;
 pub mod judge;
 pub mod key;
@@ -62,9 +63,8 @@ pub struct FeatureFrame {
     pub flux: f32,
     /// Chroma (12 pitch classes, C first), normalised to sum 1 or all 0 in silence.
     pub chroma: [f32; 12],
-    /// Several notes sound (a chord, or another instrument): the analyser follows one voice.
-    /// With the `quiet_in_chords` setting it starts no note while this is set (see
-    /// `polyphony.rs`).
+    /// The input is polyphonic (chords, an ensemble; the chord judge's recent mean, see
+    /// `polyphony.rs`): the tracker starts no note while this is set.
     pub polyphonic: bool,
 }
 
@@ -172,6 +172,13 @@ pub fn window_len(sample_rate: f32) -> usize {
     Sizes::for_rate(rate, 16).frame_len
 }
 
+/// Time constant (s) of the leaky mean of the chord judge's probability (`polyphony.rs`).
+const CHORD_S: f32 = 2.0;
+/// The input counts as polyphonic from this mean up ...
+const CHORD_ON: f32 = 0.7;
+/// ... until it falls below this.
+const CHORD_OFF: f32 = 0.2;
+
 /// Input samples are clamped to ±this (clipping is fine; huge values would overflow sums).
 const INPUT_LIMIT: f32 = 8.0;
 /// DC blocker corner frequency (Hz): far below the lowest pitch searched.
@@ -244,8 +251,10 @@ pub struct Analyzer {
     hann_mags: Vec<f32>,
     /// Salience stage (harmonic energy per semitone, with history).
     salience: Salience,
-    /// Polyphony stage (does a second note sound?).
+    /// Polyphony stage (does a second note sound? is the input polyphonic?).
     polyphony: Polyphony,
+    /// Its last answer (for `last_polyphony`: fitting the chord judge, diagnostics).
+    last_polyphony: polyphony::PolyphonyOutput,
     /// Bin width of `hann_mags` in Hz.
     hann_bin_hz: f32,
     /// Subharmonic guard: a pitch whose fundamental is this far (as an amplitude ratio) below the
@@ -384,6 +393,11 @@ impl Analyzer {
             fundamental_floor: tuning.get("poly_fundamental_floor", 0.1),
             hold_hops: ((tuning.get("poly_hold_ms", 150.0) / 1000.0 / hop_s).round() as u32).max(1),
             every_hops: tuning.get("poly_every_hops", 4.0).max(1.0) as u32,
+            chord_rate: (tuning.get("poly_every_hops", 4.0).max(1.0) * hop_s
+                / tuning.get("chord_s", CHORD_S).max(hop_s))
+            .min(1.0),
+            chord_on: tuning.get("chord_on", CHORD_ON),
+            chord_off: tuning.get("chord_off", CHORD_OFF),
         });
         let hann_bin_hz = sample_rate / sizes.frame_len as f32;
         let hann_bins = ((HANN_MAX_HZ.min(sample_rate * 0.45) / hann_bin_hz) as usize)
@@ -413,6 +427,7 @@ impl Analyzer {
             hann_mags: vec![0.0; hann_bins],
             salience,
             polyphony,
+            last_polyphony: polyphony::PolyphonyOutput::default(),
             hann_bin_hz,
             fundamental_floor: tuning.get("fundamental_floor", 0.03),
             subharmonic_ratio: tuning.get("subharmonic_ratio", 0.05),
@@ -526,6 +541,11 @@ impl Analyzer {
         self.last.polyphonic || self.tracker.in_polyphonic_input()
     }
 
+    /// The polyphony stage's last answer (the chord judge's measures and decision).
+    pub fn last_polyphony(&self) -> &polyphony::PolyphonyOutput {
+        &self.last_polyphony
+    }
+
     /// The last feature frame.
     pub fn last_frame(&self) -> &FeatureFrame {
         &self.last
@@ -572,6 +592,7 @@ impl Analyzer {
         self.chroma.reset();
         self.salience.reset();
         self.polyphony.reset();
+        self.last_polyphony = polyphony::PolyphonyOutput::default();
         self.tracker.reset();
         self.gate_start = None;
         self.gated.iter_mut().for_each(|v| *v = 0.0);
@@ -760,8 +781,12 @@ impl Analyzer {
         );
         let chroma = self.chroma.process(&self.hann_mags);
         self.salience.process(&self.hann_mags);
-        let polyphony = self.polyphony.process(&self.hann_mags, voiced);
         self.guard_subharmonics(&mut estimate);
+        let chroma_peak = chroma.iter().fold(0.0f32, |a, &b| a.max(b));
+        let polyphony =
+            self.polyphony
+                .process(&self.hann_mags, voiced, estimate.confidence, chroma_peak);
+        self.last_polyphony = polyphony;
         let midi = if estimate.hz > 0.0 {
             crate::music::hz_to_midi(estimate.hz)
         } else {
@@ -782,6 +807,7 @@ impl Analyzer {
                     0.0
                 },
                 polyphonic: polyphony.polyphonic,
+                chords: polyphony.chords,
             },
             &self.salience,
         );
@@ -807,7 +833,7 @@ impl Analyzer {
             level_db: level.frame_db,
             flux: onset.flux,
             chroma,
-            polyphonic: polyphony.polyphonic,
+            polyphonic: polyphony.chords,
         };
         out.frame(&self.last);
     }

@@ -11,7 +11,15 @@
 //! for `hold_hops` hops in a row. A monophonic note leaves little behind its own harmonics
 //! (noise spreads thinly over all bins; reverberation of the previous note fades), a chord's
 //! other notes leave their fundamentals and most of their partials.
+//!
+//! That flag alone does not separate chords from one note well (see `chord_judge.rs`), so the
+//! same search also masks the second voice and looks for a third, and measures how much of the
+//! spectrum the first voice leaves unexplained; the chord judge turns those measures (with the
+//! hop's pitch confidence and chroma) into a probability, and its leaky mean over the recent
+//! search hops is the stage's *chords* decision: the input is polyphonic (a keyboard's chords,
+//! an ensemble), and the tracker starts no note while it holds.
 
+use super::chord_judge::{self, ChordMeasures};
 use crate::music::midi_to_hz;
 
 /// The half-frequency comb is masked only when its partials are at least this many bins apart
@@ -39,6 +47,13 @@ pub struct PolyphonyConfig {
     /// The spectrum is searched on one hop in this many (the flag is held between): a chord
     /// lasts far longer than a hop, and the search costs about a tenth of the analyser.
     pub every_hops: u32,
+    /// Weight of each search hop in the leaky mean of the chord judge's probability (search
+    /// interval / its time constant).
+    pub chord_rate: f32,
+    /// The *chords* decision rises when that mean reaches this ...
+    pub chord_on: f32,
+    /// ... and clears when it falls below this (hysteresis).
+    pub chord_off: f32,
 }
 
 /// The stage's answer for one hop.
@@ -51,6 +66,18 @@ pub struct PolyphonyOutput {
     /// The two candidates (MIDI), 0 when none.
     pub first: u8,
     pub second: u8,
+    /// The third candidate (MIDI, first and second voices masked), 0 when none.
+    pub third: u8,
+    /// The input is polyphonic: the leaky mean of the chord judge's probability is high.
+    pub chords: bool,
+    /// That leaky mean (0..1).
+    pub chord_share: f32,
+    /// The chord judge's probability on the last search hop (0 when unvoiced).
+    pub probability: f32,
+    /// The measures of the last search hop (what the chord judge saw).
+    pub measures: ChordMeasures,
+    /// This hop searched the spectrum (the answer is fresh, not held from an earlier hop).
+    pub searched: bool,
 }
 
 /// Polyphony stage.
@@ -72,6 +99,10 @@ pub struct Polyphony {
     countdown: u32,
     /// The last search's answer (returned on the hops in between).
     last: PolyphonyOutput,
+    /// Leaky mean of the chord judge's probability over search hops (unvoiced ones count 0).
+    chord_share: f32,
+    /// The held *chords* decision.
+    chords: bool,
 }
 
 impl Polyphony {
@@ -95,6 +126,8 @@ impl Polyphony {
             polyphonic: false,
             countdown: 0,
             last: PolyphonyOutput::default(),
+            chord_share: 0.0,
+            chords: false,
         }
     }
 
@@ -141,16 +174,44 @@ impl Polyphony {
         best
     }
 
+    /// Marks every partial of `base_hz` (±1 bin) in the mask, below bin `bins`.
+    fn mask_comb(&mut self, base_hz: f32, bins: usize) {
+        let mut k = 1usize;
+        loop {
+            let b = (base_hz * k as f32 / self.bin_hz).round() as usize;
+            if !(base_hz > 0.0) || b >= bins || k > 512 {
+                break;
+            }
+            for i in b.saturating_sub(1)..=(b + 1) {
+                if let Some(m) = self.masked.get_mut(i) {
+                    *m = true;
+                }
+            }
+            k += 1;
+        }
+    }
+
     /// One hop: `mags` are Hann magnitudes of the long frame, bin 0 first; `voiced` says
-    /// whether the frame is loud enough to hold a note at all.
-    pub fn process(&mut self, mags: &[f32], voiced: bool) -> PolyphonyOutput {
+    /// whether the frame is loud enough to hold a note at all; `confidence` is the hop's pitch
+    /// confidence and `chroma_peak` its largest chroma value (for the chord judge).
+    pub fn process(
+        &mut self,
+        mags: &[f32],
+        voiced: bool,
+        confidence: f32,
+        chroma_peak: f32,
+    ) -> PolyphonyOutput {
         if self.countdown > 0 {
             self.countdown -= 1;
+            self.last.searched = false;
             return self.last;
         }
         let every = self.config.every_hops.max(1);
         self.countdown = every - 1;
-        let mut out = PolyphonyOutput::default();
+        let mut out = PolyphonyOutput {
+            searched: true,
+            ..PolyphonyOutput::default()
+        };
         if voiced {
             if let Some((first, e1)) = self.best(mags, false) {
                 // Mask every partial of the first voice (±1 bin), and of half its frequency
@@ -164,26 +225,25 @@ impl Polyphony {
                     f1
                 };
                 let bins = self.masked.len().min(mags.len() + 1);
-                let mut k = 1usize;
-                loop {
-                    let b = (base * k as f32 / self.bin_hz).round() as usize;
-                    if b >= bins || k > 512 {
-                        break;
-                    }
-                    for i in b.saturating_sub(1)..=(b + 1) {
-                        if let Some(m) = self.masked.get_mut(i) {
-                            *m = true;
-                        }
-                    }
-                    k += 1;
-                }
+                self.mask_comb(base, bins);
                 out.first = self.config.min_midi + first as u8;
+                out.measures.left = self.unexplained(mags);
                 if let Some((second, e2)) = self.best(mags, true) {
                     if e1 > 0.0 {
                         out.ratio = e2 / e1;
                         out.second = self.config.min_midi + second as u8;
+                        let f2 = midi_to_hz((self.config.min_midi as usize + second) as f32);
+                        self.mask_comb(f2, bins);
+                        if let Some((third, e3)) = self.best(mags, true) {
+                            out.measures.third = e3 / e1;
+                            out.third = self.config.min_midi + third as u8;
+                        }
                     }
                 }
+                out.measures.second = out.ratio;
+                out.measures.confidence = confidence;
+                out.measures.chroma_peak = chroma_peak;
+                out.probability = chord_judge::probability(&out.measures);
             }
         }
         if out.ratio >= self.config.ratio {
@@ -199,9 +259,38 @@ impl Polyphony {
         } else if self.single_hops >= hold {
             self.polyphonic = false;
         }
+        let rate = self.config.chord_rate.clamp(0.0, 1.0);
+        self.chord_share += (out.probability - self.chord_share) * rate;
+        if self.chord_share >= self.config.chord_on {
+            self.chords = true;
+        } else if self.chord_share < self.config.chord_off {
+            self.chords = false;
+        }
         out.polyphonic = self.polyphonic;
+        out.chords = self.chords;
+        out.chord_share = self.chord_share;
         self.last = out;
         out
+    }
+
+    /// Share of the energy of `mags` (from the lowest candidate's fundamental up) in bins the
+    /// mask leaves free: what the masked voice does not explain.
+    fn unexplained(&self, mags: &[f32]) -> f32 {
+        let lo = ((midi_to_hz(f32::from(self.config.min_midi)) / self.bin_hz) as usize)
+            .saturating_sub(1);
+        let (mut free, mut total) = (0.0f32, 0.0f32);
+        for (&m, &masked) in mags.iter().zip(self.masked.iter()).skip(lo) {
+            let e = m * m;
+            total += e;
+            if !masked {
+                free += e;
+            }
+        }
+        if total > 0.0 {
+            free / total
+        } else {
+            0.0
+        }
     }
 
     pub fn reset(&mut self) {
@@ -211,6 +300,8 @@ impl Polyphony {
         self.polyphonic = false;
         self.countdown = 0;
         self.last = PolyphonyOutput::default();
+        self.chord_share = 0.0;
+        self.chords = false;
     }
 }
 
@@ -230,6 +321,9 @@ mod tests {
             fundamental_floor: 0.1,
             hold_hops: 3,
             every_hops: 1,
+            chord_rate: 0.2,
+            chord_on: 0.7,
+            chord_off: 0.2,
         })
     }
 
@@ -270,7 +364,7 @@ mod tests {
             let mut p = stage();
             let mut out = PolyphonyOutput::default();
             for _ in 0..5 {
-                out = p.process(&mags, true);
+                out = p.process(&mags, true, 0.9, 0.3);
             }
             assert!(!out.polyphonic, "{midi}: {out:?}");
         }
@@ -288,7 +382,7 @@ mod tests {
             let mut p = stage();
             let mut out = PolyphonyOutput::default();
             for _ in 0..5 {
-                out = p.process(&mags, true);
+                out = p.process(&mags, true, 0.9, 0.3);
             }
             assert!(out.polyphonic, "{chord:?}: {out:?}");
         }
@@ -296,11 +390,39 @@ mod tests {
         let mut p = stage();
         let mags = mags_of(&[(60.0, 0.3), (64.0, 0.3)]);
         for _ in 0..5 {
-            p.process(&mags, true);
+            p.process(&mags, true, 0.9, 0.3);
         }
         for _ in 0..5 {
-            p.process(&mags, false);
+            p.process(&mags, false, 0.0, 0.0);
         }
-        assert!(!p.process(&mags, false).polyphonic);
+        assert!(!p.process(&mags, false, 0.0, 0.0).polyphonic);
+    }
+
+    /// The chord judge: a held triad (or four-part chord) of harmonic tones makes the *chords*
+    /// decision rise; one note, low or high, never does.
+    #[test]
+    fn the_chord_judge_tells_chords_from_one_note() {
+        for chord in [
+            &[(60.0, 0.3), (64.0, 0.3), (67.0, 0.3)][..],
+            &[(48.0, 0.3), (55.0, 0.3), (64.0, 0.3), (72.0, 0.3)][..],
+        ] {
+            let mags = mags_of(chord);
+            let mut p = stage();
+            let mut out = PolyphonyOutput::default();
+            for _ in 0..30 {
+                out = p.process(&mags, true, 0.3, 0.3);
+            }
+            assert!(out.chords, "{chord:?}: {out:?}");
+        }
+        for midi in [40.0, 57.0, 69.0, 84.0] {
+            let mags = mags_of(&[(midi, 0.3)]);
+            let mut p = stage();
+            let mut out = PolyphonyOutput::default();
+            for _ in 0..30 {
+                out = p.process(&mags, true, 0.98, 0.8);
+                assert!(!out.chords, "{midi}: {out:?}");
+            }
+            assert!(out.chord_share < 0.3, "{midi}: {out:?}");
+        }
     }
 }

@@ -544,13 +544,8 @@ fn chords_are_flagged_and_do_not_spray_notes() {
     }
     let tuning = Tuning::parse("quiet_in_chords=1").unwrap_or_default();
     let ev = run_on(&mut Analyzer::with_tuning(sr, &tuning), &s, 256);
-    // 2.4 s of chords are about 900 hops: most of each chord is flagged.
-    assert!(
-        ev.polyphonic_frames >= 450,
-        "chords flagged in {} of {} frames",
-        ev.polyphonic_frames,
-        ev.frames
-    );
+    // (The frames' flag is now the chord judge's 2 s decision, too slow for 2.4 s of chords:
+    // `voice_leading_does_not_spray_notes` checks it on a longer signal.)
     // With `quiet_in_chords`: at most the first voice each (the flag needs a moment), never a
     // spray.
     assert!(ev.ons.len() <= 3, "{:?}", pitches(&ev));
@@ -733,4 +728,104 @@ fn slow_attack_legato_note_is_dated_where_it_began() {
         "slow legato note at {start} dated {onset_s:.3} (emitted {emit_s:.3}); {:?}",
         ev.ons
     );
+}
+
+/// Three voices moving at their own times (like a chorale's voice leading), harmonic tones:
+/// each voice's notes as (MIDI, seconds).
+fn three_voices(sr: f32) -> Vec<f32> {
+    let voices: [&[(f32, f32)]; 3] = [
+        &[
+            (72.0, 1.0),
+            (74.0, 0.5),
+            (76.0, 0.5),
+            (74.0, 1.0),
+            (72.0, 1.0),
+            (71.0, 1.0),
+        ],
+        &[
+            (67.0, 0.5),
+            (65.0, 1.0),
+            (67.0, 1.0),
+            (69.0, 0.5),
+            (67.0, 1.0),
+            (67.0, 1.0),
+        ],
+        &[
+            (48.0, 1.5),
+            (53.0, 0.5),
+            (55.0, 1.0),
+            (53.0, 1.0),
+            (52.0, 0.5),
+            (55.0, 0.5),
+        ],
+    ];
+    let mut mix = vec![0.0f32; (5.5 * sr) as usize];
+    for voice in voices {
+        let mut at = (0.1 * sr) as usize;
+        for &(m, d) in voice {
+            for (o, v) in
+                mix.iter_mut()
+                    .skip(at)
+                    .zip(tone(sr, m, d, Wave::Harmonic, 0.15, 0.3, 0.0))
+            {
+                *o += v;
+            }
+            at += (d * sr) as usize;
+        }
+    }
+    mix
+}
+
+/// Issue 16/13: polyphonic input must not make the tracker spray notes. Without the chord
+/// judge's gate (`chord_gate=0`) the tracker starts a note on most voice changes, whichever
+/// voice (or mixture) its pitch stage names; with it (the default) it stays quiet once it has
+/// heard that the input is polyphonic, the editor's *chords* flag is up, and no note is left
+/// sounding.
+#[test]
+fn voice_leading_does_not_spray_notes() {
+    let sr = 48_000.0;
+    let mut s = three_voices(sr);
+    s.extend(three_voices(sr));
+    let off = Tuning::parse("chord_gate=0").unwrap_or_default();
+    let sprayed = run_on(&mut Analyzer::with_tuning(sr, &off), &s, 512);
+    let mut a = Analyzer::new(sr);
+    let ev = run_on(&mut a, &s, 512);
+    assert!(
+        sprayed.ons.len() >= 8,
+        "the signal should make the ungated tracker spray: {:?}",
+        pitches(&sprayed)
+    );
+    assert!(
+        ev.ons.len() <= 4 && ev.ons.len() * 2 <= sprayed.ons.len(),
+        "{} notes started in 11 s of three voices: {:?} (ungated {:?})",
+        ev.ons.len(),
+        pitches(&ev),
+        pitches(&sprayed)
+    );
+    assert_eq!(ev.ons.len(), ev.offs.len(), "a note left sounding");
+    assert!(
+        ev.polyphonic_frames * 3 >= ev.frames,
+        "chords said on {} of {} frames",
+        ev.polyphonic_frames,
+        ev.frames
+    );
+}
+
+/// A monophonic melody with vibrato (and a ringing decay) is not taken for chords: every note
+/// is tracked, and the chords flag never rises.
+#[test]
+fn a_vibrato_melody_is_not_chords() {
+    let sr = 48_000.0;
+    let mut s = silence(sr, 0.1);
+    let notes = [
+        60.0, 62.0, 64.0, 65.0, 67.0, 65.0, 64.0, 62.0, 60.0, 67.0, 72.0, 67.0,
+    ];
+    for &m in &notes {
+        s.extend(tone(sr, m, 0.45, Wave::Saw, 0.3, 0.5, 0.4));
+        s.extend(silence(sr, 0.03));
+    }
+    let ev = run(&s, sr, 512);
+    assert_eq!(ev.polyphonic_frames, 0, "melody taken for chords");
+    let expected: Vec<u8> = notes.iter().map(|&m| m as u8).collect();
+    assert_eq!(pitches(&ev), expected);
 }

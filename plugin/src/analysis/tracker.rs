@@ -158,6 +158,10 @@ pub struct TrackerConfig {
     pub poly_input_share: f32,
     /// Weight of each new hop in that leaky mean (hop length / its time constant).
     pub poly_input_rate: f32,
+    /// Chords (the polyphony stage's chord-judge decision, [`TrackerInput::chords`]): no note
+    /// starts while the input is polyphonic, and the sounding note ends when it becomes so.
+    /// On by default (`chord_gate=0` turns it off).
+    pub chord_gate: bool,
 }
 
 impl TrackerConfig {
@@ -222,6 +226,7 @@ impl TrackerConfig {
             judge_retry: tuning.get("judge_retry", 2.0),
             poly_input_share: tuning.get("poly_input_share", POLY_INPUT_SHARE),
             poly_input_rate: (hop_s / tuning.get("poly_input_s", 2.0).max(hop_s)).min(1.0),
+            chord_gate: tuning.get("chord_gate", 1.0) > 0.5,
         }
     }
 }
@@ -243,8 +248,11 @@ pub struct TrackerInput {
     pub onset: bool,
     /// Spectral flux over the detector's threshold (1 = at threshold), for how sharp an attack is.
     pub flux_ratio: f32,
-    /// Several notes sound (see `Analyzer::polyphonic`).
+    /// Several notes sound (the polyphony stage's quick flag; one of the judge's inputs).
     pub polyphonic: bool,
+    /// The input is polyphonic (the polyphony stage's chord-judge decision, see
+    /// [`TrackerConfig::chord_gate`]).
+    pub chords: bool,
 }
 
 /// At most one note end and one note start per hop (end first).
@@ -370,6 +378,8 @@ pub struct NoteTracker {
     vetoed: u64,
     /// Leaky mean of the polyphony flag (see [`TrackerConfig::poly_input_share`]).
     poly_share: f32,
+    /// The previous hop's `TrackerInput::chords` (the sounding note ends when it rises).
+    was_chords: bool,
 }
 
 impl NoteTracker {
@@ -397,6 +407,7 @@ impl NoteTracker {
             last_start: NoteStart::default(),
             vetoed: 0,
             poly_share: 0.0,
+            was_chords: false,
         }
     }
 
@@ -547,7 +558,10 @@ impl NoteTracker {
         // subharmonic or a partial, and each hop may name another one.
         self.poly_share +=
             (f32::from(u8::from(input.polyphonic)) - self.poly_share) * c.poly_input_rate;
-        let chord = (c.quiet_in_chords && input.polyphonic) || self.in_polyphonic_input();
+        let gated = c.chord_gate && input.chords;
+        let chords_began = gated && !self.was_chords;
+        self.was_chords = gated;
+        let chord = (c.quiet_in_chords && input.polyphonic) || self.in_polyphonic_input() || gated;
 
         // Onset path.
         if let Some(mut p) = self.pending {
@@ -662,8 +676,8 @@ impl NoteTracker {
             if let Some(a) = self.active {
                 let quiet =
                     input.level_db < c.gate_db || input.recent_db < a.peak_db - c.release_drop_db;
-                if quiet || self.unvoiced_hops >= c.unvoiced_release_hops {
-                    let at = if quiet {
+                if quiet || chords_began || self.unvoiced_hops >= c.unvoiced_release_hops {
+                    let at = if quiet || chords_began {
                         input.time
                     } else {
                         self.unvoiced_since

@@ -51,6 +51,9 @@ enum Command {
     /// Score the chords heard in rendered chorales (WAV + MIDI pairs) against their four
     /// voices, per instrument, and count the tracker's wrong notes on that polyphonic audio.
     EvalChords(cli::chords::Args),
+    /// Fit the chord judge (`analysis/chord_judge.rs`) on polyphonic (chorale tune split) and
+    /// monophonic (dev split) renders and print its weights.
+    FitChords(cli::chord_fit::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -71,6 +74,7 @@ fn main() -> std::process::ExitCode {
         Command::TrainHarmony(a) => cli::harmony::train(a),
         Command::EvalAnswers(a) => cli::answers::run(a),
         Command::EvalChords(a) => cli::chords::run(a),
+        Command::FitChords(a) => cli::chord_fit::run(a),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

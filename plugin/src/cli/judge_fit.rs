@@ -92,7 +92,7 @@ pub fn collect(
 
 /// Solves `a · x = b` (n × n, row-major) by Gaussian elimination with partial pivoting;
 /// `None` when singular.
-fn solve(mut a: Vec<f64>, mut b: Vec<f64>, n: usize) -> Option<Vec<f64>> {
+pub(crate) fn solve(mut a: Vec<f64>, mut b: Vec<f64>, n: usize) -> Option<Vec<f64>> {
     for col in 0..n {
         let pivot =
             (col..n).max_by(|&i, &j| a[i * n + col].abs().total_cmp(&a[j * n + col].abs()))?;

@@ -1,5 +1,6 @@
 //! Command-line subcommands of the `continuo` binary, one file each.
 pub mod answers;
+pub mod chord_fit;
 pub mod chords;
 pub mod eval;
 pub mod harmony;
