@@ -194,6 +194,9 @@ pub(super) struct AudioChords {
     /// Leaky mean of the frames' polyphony flag (time constant [`POLY_MEMORY_S`]): the heard
     /// chords count in the key while it is at least [`POLY_SHARE_FOR_KEY`].
     poly_share: f32,
+    /// The chord the recogniser has been deciding and for how long (s): handed to the key
+    /// estimate when another chord follows.
+    key_run: Option<(Chord, f64)>,
 }
 
 /// Time constant (s) of [`AudioChords::poly_share`].
@@ -236,17 +239,23 @@ impl AudioChords {
         self.poly_share >= POLY_SHARE_FOR_KEY
     }
 
-    /// Joins the chords decided since the last call to the recent ones.
-    /// Takes the recogniser's new decisions into the recent chords; `each` gets every decided
-    /// step's chord and length in seconds (for the key estimate).
+    /// Takes the recogniser's new decisions into the recent chords; `each` gets every finished
+    /// run of one chord (its length in seconds) for the key estimate: a run, not each 0.1 s
+    /// step, so that the key's memory (a decay per push) counts chords as it counts notes.
     pub(super) fn take_decisions(&mut self, mut each: impl FnMut(Chord, f64)) {
         if let Some(l) = self.listener.as_mut() {
             let rate = l.sample_rate();
+            let run = &mut self.key_run;
             let steps = l.drain().inspect(|s| {
-                each(
-                    s.chord,
-                    s.end.saturating_sub(s.start) as f64 / rate.max(1.0),
-                );
+                let seconds = s.end.saturating_sub(s.start) as f64 / rate.max(1.0);
+                match run {
+                    Some((chord, length)) if *chord == s.chord => *length += seconds,
+                    _ => {
+                        if let Some((chord, length)) = run.replace((s.chord, seconds)) {
+                            each(chord, length);
+                        }
+                    }
+                }
             });
             join_steps(&mut self.recent, steps, rate, RECENT_CHORDS, false);
         }
@@ -277,5 +286,6 @@ impl AudioChords {
         self.recent.clear();
         self.newest_s = 0.0;
         self.poly_share = 0.0;
+        self.key_run = None;
     }
 }
