@@ -179,21 +179,7 @@ pub fn transcribe_stats(
 ) -> (Vec<TranscribedNote>, f64) {
     let mut analyzer = Analyzer::with_tuning(sample_rate, tuning);
     let mut collector = Collector::new(analyzer.sample_rate() as f64);
-    for chunk in samples.chunks(block.max(1)) {
-        analyzer.process(chunk, &mut collector);
-        collector.block_start += chunk.len() as u64;
-    }
-    // Let the window drain so notes near the end are decided, then end the last note.
-    let tail = vec![0.0f32; analyzer.window_samples()];
-    analyzer.process(&tail, &mut collector);
-    collector.block_start += tail.len() as u64;
-    analyzer.finish(&mut collector);
-    let end_s = samples.len() as f64 / collector.sample_rate;
-    if let Some(i) = collector.open.take() {
-        if let Some(n) = collector.notes.get_mut(i) {
-            n.offset_s = end_s.max(n.onset_s);
-        }
-    }
+    run_through(&mut analyzer, &mut collector, samples, block);
     let share = collector.polyphonic_frames as f64 / collector.frames.max(1) as f64;
     (collector.notes, share)
 }
@@ -227,20 +213,7 @@ pub fn listen(
         analyzer.window_samples(),
         settings,
     ));
-    for chunk in samples.chunks(block.max(1)) {
-        analyzer.process(chunk, &mut collector);
-        collector.block_start += chunk.len() as u64;
-    }
-    let tail = vec![0.0f32; analyzer.window_samples()];
-    analyzer.process(&tail, &mut collector);
-    collector.block_start += tail.len() as u64;
-    analyzer.finish(&mut collector);
-    let end_s = samples.len() as f64 / collector.sample_rate;
-    if let Some(i) = collector.open.take() {
-        if let Some(n) = collector.notes.get_mut(i) {
-            n.offset_s = end_s.max(n.onset_s);
-        }
-    }
+    let end_s = run_through(&mut analyzer, &mut collector, samples, block);
     let mut chords = std::collections::VecDeque::new();
     if let Some(mut l) = collector.chords.take() {
         l.finish(samples.len() as u64);
@@ -375,6 +348,31 @@ pub fn tsv_text(notes: &[TranscribedNote]) -> String {
         ));
     }
     s
+}
+
+/// Runs `samples` through the analyser in blocks of `block`, lets the window drain so notes near
+/// the end are decided, and ends the last note at the end of the file. Returns that end (s).
+fn run_through(
+    analyzer: &mut Analyzer,
+    collector: &mut Collector,
+    samples: &[f32],
+    block: usize,
+) -> f64 {
+    for chunk in samples.chunks(block.max(1)) {
+        analyzer.process(chunk, collector);
+        collector.block_start += chunk.len() as u64;
+    }
+    let tail = vec![0.0f32; analyzer.window_samples()];
+    analyzer.process(&tail, collector);
+    collector.block_start += tail.len() as u64;
+    analyzer.finish(collector);
+    let end_s = samples.len() as f64 / collector.sample_rate;
+    if let Some(i) = collector.open.take() {
+        if let Some(n) = collector.notes.get_mut(i) {
+            n.offset_s = end_s.max(n.onset_s);
+        }
+    }
+    end_s
 }
 
 #[cfg(test)]
