@@ -28,8 +28,11 @@ const MAX_BEATS_PER_CALL: usize = 64;
 pub struct LiveSettings {
     /// Chords under me is on (and the plugin not bypassed).
     pub on: bool,
-    /// Beats between chord changes (1, 2 or 4).
+    /// Beats between chord changes (1 to a bar's whole beats).
     pub rhythm: u32,
+    /// A whole beat of the clock on which a bar starts: changes fall on `bar_beat + k × rhythm`,
+    /// so a bar's chord starts on its bar line in any meter.
+    pub bar_beat: i64,
     /// Chord channel, 0..15.
     pub channel: u8,
     /// Chord velocity (the player's recent velocity times the chord level), 0..1.
@@ -41,6 +44,7 @@ impl Default for LiveSettings {
         Self {
             on: false,
             rhythm: 2,
+            bar_beat: 0,
             channel: 1,
             velocity: 0.5,
         }
@@ -222,7 +226,8 @@ impl Accompanist {
             }
             return;
         }
-        let change = beat.rem_euclid(s.rhythm.max(1) as i64) == 0 || self.sounding.is_none();
+        let change =
+            (beat - s.bar_beat).rem_euclid(s.rhythm.max(1) as i64) == 0 || self.sounding.is_none();
         let table = self
             .table
             .filter(|tb| (0..=LIVE_TABLE_SLACK).contains(&(beat - tb.beat)));
@@ -350,6 +355,7 @@ mod tests {
         LiveSettings {
             on: true,
             rhythm: 2,
+            bar_beat: 0,
             channel: 1,
             velocity: 0.5,
         }
@@ -391,6 +397,37 @@ mod tests {
                 "{block}"
             );
         }
+    }
+
+    /// The harmonic rhythm counts from the host's bar lines: in 3/4 with bars at beats 1, 4, 7
+    /// the chord under A (from beat 2.5) changes on beat 4, with bars at 0, 3, 6 on beat 3.
+    #[test]
+    fn chord_changes_fall_on_the_bars_of_the_meter() {
+        let player = [
+            (BEAT / 2, true, 60),
+            (5 * BEAT / 2, false, 60),
+            (5 * BEAT / 2, true, 69),
+            (6 * BEAT, false, 69),
+        ];
+        let f_at = |bar_beat: i64| {
+            let s = LiveSettings {
+                rhythm: 3,
+                bar_beat,
+                ..settings()
+            };
+            run(64, &player, 7 * BEAT, s)
+                .0
+                .iter()
+                .find(|e| e.1 == OutKind::On && e.3 == 53)
+                .map(|e| e.0)
+        };
+        assert_eq!(f_at(0), Some(3 * BEAT));
+        assert_eq!(f_at(1), Some(4 * BEAT));
+        assert_eq!(
+            f_at(-2),
+            Some(4 * BEAT),
+            "a bar line before the stream's start"
+        );
     }
 
     #[test]

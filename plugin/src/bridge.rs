@@ -279,6 +279,10 @@ pub struct Shared {
     pub host_playing: AtomicBool,
     /// Host beat position at `stream_pos`, NaN when the host gives none.
     pub host_beats: AtomicF32,
+    /// The bar the audio thread's beats are counted in (`Meter::pack`: time signature and bar
+    /// line in one word), for the model thread's phrases, accents and harmonic rhythm and the
+    /// editor's bar lines.
+    pub meter: AtomicU64,
     /// Generation of the phrase being played, 0 when none.
     pub playing_generation: AtomicU32,
     /// Stream sample at which the playing phrase started.
@@ -320,6 +324,7 @@ impl Default for Shared {
             tempo: AtomicF32::new(120.0),
             host_playing: AtomicBool::new(false),
             host_beats: AtomicF32::new(f32::NAN),
+            meter: AtomicU64::new(crate::meter::Meter::COMMON.pack()),
             playing_generation: AtomicU32::new(0),
             playing_since: AtomicU64::new(0),
             armed_generation: AtomicU32::new(0),

@@ -16,6 +16,7 @@ use crate::analysis::{AnalysisOutput, Analyzer, FeatureFrame, NoteEvent as Detec
 use crate::bridge::{
     AudioEnds, Counters, ModelEnds, NoteOrigin, PlaybackStatus, PlayerNote, Shared, ToModel,
 };
+use crate::meter::Meter;
 use crate::params::{ContinuoParams, HarmonyMode, InputSource, ResponseMode, TempoSource};
 use crate::playback::{self, Clock, EventQueue, OutKind, Playback, Voice};
 use ringbuf::traits::Producer;
@@ -98,6 +99,10 @@ pub struct HostTime {
     pub tempo: Option<f64>,
     pub playing: bool,
     pub pos_beats: Option<f64>,
+    /// The host's time signature (numerator, denominator), when it gives one.
+    pub time_signature: Option<(i32, i32)>,
+    /// The beat (quarter notes) of the bar line at or before `pos_beats`, when the host gives one.
+    pub bar_start: Option<f64>,
 }
 
 /// The audio-thread state, allocated for one sample rate and maximum block size.
@@ -133,6 +138,9 @@ pub struct Engine {
     thru_pedal: u16,
     thru_bent: u16,
     prev_host_playing: bool,
+    /// The bar: the host's time signature and bar lines (kept while the transport stops, so the
+    /// accumulated beats keep their bars); 4/4 from beat 0 until the host says otherwise.
+    meter: Meter,
     prev_play_param: bool,
     prev_mode: Option<ResponseMode>,
     prev_channel: Option<u8>,
@@ -240,6 +248,7 @@ impl Engine {
             thru_pedal: 0,
             thru_bent: 0,
             prev_host_playing: false,
+            meter: Meter::COMMON,
             prev_play_param: false,
             prev_mode: None,
             prev_channel: None,
@@ -324,6 +333,7 @@ impl Engine {
     ) {
         q.clear();
         let clock = self.clock(n, host, p, shared);
+        self.follow_meter(host);
         let block = Block {
             clock,
             settings: self.settings(p),
@@ -487,11 +497,23 @@ impl Engine {
 
     // ---- Harmony (issue 16 part 4) --------------------------------------------------------
 
+    /// The host's time signature and bar lines for this block. The bar start counts only while
+    /// the transport runs (the clock's beats are the host's then); stopped, the bars go on from
+    /// where they were, over the beats the clock accumulates.
+    fn follow_meter(&mut self, host: HostTime) {
+        let (numerator, denominator) = host.time_signature.unzip();
+        let bar_start = host
+            .bar_start
+            .filter(|_| host.playing && host.pos_beats.is_some());
+        self.meter = Meter::from_host(numerator, denominator, bar_start, self.meter);
+    }
+
     /// The live chord voice's settings for the block.
     fn live_settings(&self, p: &ContinuoParams) -> LiveSettings {
         LiveSettings {
             on: p.harmony.mode.value() == HarmonyMode::UnderMe && !p.bypass.value(),
-            rhythm: p.harmony.rhythm.value().beats(),
+            rhythm: self.meter.harmonic_beats(p.harmony.rhythm.value()),
+            bar_beat: self.meter.origin.round() as i64,
             channel: (p.harmony.channel.value() - 1).clamp(0, 15) as u8,
             velocity: (self.player_velocity * p.harmony.level.value()).clamp(1.0 / 127.0, 1.0),
         }
@@ -968,6 +990,7 @@ impl Engine {
     fn publish(&self, clock: &Clock, host: HostTime, shared: &Shared) {
         shared.stream_pos.store(self.stream_pos, Ordering::Relaxed);
         shared.tempo.store(clock.tempo as f32, Ordering::Relaxed);
+        shared.meter.store(self.meter.pack(), Ordering::Relaxed);
         shared.host_playing.store(host.playing, Ordering::Relaxed);
         let host_beats = host.pos_beats.filter(|b| b.is_finite());
         shared.host_beats.store(

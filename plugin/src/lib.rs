@@ -12,6 +12,7 @@ pub mod editor;
 pub mod engine;
 pub mod files;
 pub mod harmony;
+pub mod meter;
 pub mod model;
 pub mod music;
 pub mod params;
@@ -229,6 +230,10 @@ impl Plugin for Continuo {
             tempo: transport.tempo,
             playing: transport.playing,
             pos_beats: transport.pos_beats(),
+            time_signature: transport
+                .time_sig_numerator
+                .zip(transport.time_sig_denominator),
+            bar_start: transport.bar_start_pos_beats(),
         };
         let q = &mut *self.queue;
         engine.process(

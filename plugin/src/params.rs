@@ -626,31 +626,20 @@ pub enum ChordComplexity {
     Sevenths,
 }
 
-/// How often the chord may change.
+/// How often the chord may change, in the host's bars (`Meter::harmonic_beats` gives the beats).
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HarmonicRhythm {
-    /// Once a bar (4 beats).
+    /// Once a bar (4 beats in 4/4, 3 in 3/4).
     #[id = "bar"]
     #[name = "Per bar"]
     Bar,
-    /// Every half bar (2 beats).
+    /// Every half bar (2 beats in 4/4; a bar where the bar has no middle on a whole beat).
     #[id = "half-bar"]
     #[name = "Half bar"]
     HalfBar,
     /// Every beat.
     #[id = "beat"]
     Beat,
-}
-
-impl HarmonicRhythm {
-    /// Beats between chord changes.
-    pub fn beats(self) -> u32 {
-        match self {
-            HarmonicRhythm::Bar => 4,
-            HarmonicRhythm::HalfBar => 2,
-            HarmonicRhythm::Beat => 1,
-        }
-    }
 }
 
 /// The *Harmony* group: what the musician gets from the chord model.

@@ -42,6 +42,9 @@ pub struct Session {
     pub commands: std::sync::mpsc::SyncSender<Command>,
     /// The model thread's clock: stream time from this instant (offline, no wall clock).
     t0: std::time::Instant,
+    /// The time signature the host transport reports while it plays (bar lines from beat 0);
+    /// `None`: the host gives none (the plugin counts 4/4).
+    pub meter: Option<crate::meter::Meter>,
 }
 
 impl Session {
@@ -63,6 +66,7 @@ impl Session {
             block,
             commands: tx,
             t0: std::time::Instant::now(),
+            meter: None,
         }
     }
 
@@ -150,6 +154,10 @@ impl Session {
                         tempo: Some(*t),
                         playing: true,
                         pos_beats: Some(*beat),
+                        time_signature: self
+                            .meter
+                            .map(|m| (m.numerator as i32, m.denominator as i32)),
+                        bar_start: self.meter.map(|m| *beat - m.in_bar(*beat)),
                     };
                     *beat += n as f64 / sr * *t / 60.0;
                     host

@@ -291,6 +291,8 @@ pub struct Transport {
     pub playing: bool,
     /// Beat position at the stream position where the transport was set.
     pub beat: f64,
+    /// Time signature (numerator, denominator); bar lines from beat 0.
+    pub meter: (u16, u16),
 }
 
 impl Transport {
@@ -299,7 +301,13 @@ impl Transport {
             tempo,
             playing: true,
             beat: 0.0,
+            meter: (4, 4),
         }
+    }
+
+    /// Quarter-note beats in a bar of the time signature.
+    pub fn bar_beats(&self) -> f64 {
+        self.meter.0.max(1) as f64 * 4.0 / self.meter.1.max(1) as f64
     }
 }
 
@@ -930,7 +938,8 @@ impl Session {
             if t.playing {
                 flags |= TransportFlags::IS_PLAYING;
             }
-            let bar = (beat / 4.0).floor();
+            let bar_beats = t.bar_beats();
+            let bar = (beat / bar_beats).floor();
             TransportEvent {
                 header: EventHeader::new_core(0, EventFlags::empty()),
                 flags,
@@ -942,10 +951,10 @@ impl Session {
                 loop_end_beats: BeatTime::from_float(0.0),
                 loop_start_seconds: SecondsTime::from_float(0.0),
                 loop_end_seconds: SecondsTime::from_float(0.0),
-                bar_start: BeatTime::from_float(bar * 4.0),
+                bar_start: BeatTime::from_float(bar * bar_beats),
                 bar_number: bar as i32,
-                time_signature_numerator: 4,
-                time_signature_denominator: 4,
+                time_signature_numerator: t.meter.0,
+                time_signature_denominator: t.meter.1,
             }
         });
 
@@ -1587,10 +1596,13 @@ pub fn call_and_answer_from(
     // to forget the notes it holds open; give it a poll to do so before the call begins (see the
     // `note_right_after_start` test for why).
     std::thread::sleep(START_PAUSE);
+    // The time signature of a transport the test set before stays.
+    let meter = s.transport().map_or((4, 4), |t| t.meter);
     s.set_transport(Some(Transport {
         tempo,
         playing: true,
         beat: start_beat,
+        meter,
     }));
     let events = phrase_events(&CALL, tempo, sr, 0, 0);
     let call_end = origin + events.last().map(|e| e.0).unwrap_or(0);

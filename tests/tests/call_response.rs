@@ -162,6 +162,45 @@ fn default_answer_in_whole_bars(entry: &'static PluginEntry) {
     );
 }
 
+/// The host's time signature counts: the same call in 3/4 (bar lines at 0, 3, 6, 9 …) gets an
+/// answer that starts after the gap at beat 5.75, counts its bars from the bar line at 6, spans
+/// the call's two bars and closes on the downbeat at 9, ending by the bar line at 12 (in 4/4 it
+/// closes on beat 10).
+fn default_answer_in_three_four(entry: &'static PluginEntry) {
+    let mut p = setup(entry, 512);
+    let a = p
+        .run(|s| {
+            s.set_transport(Some(Transport {
+                meter: (3, 4),
+                ..Transport::playing(120.0)
+            }));
+            call_and_answer_from(s, 120.0, 0.0, 512, StopWhen::AnswerDone, 40.0)
+        })
+        .unwrap()
+        .unwrap();
+    assert!(a.violations.is_empty(), "output events: {:?}", a.violations);
+    let mut pairs = pair_notes(&a.answer, false).unwrap_or_else(|e| panic!("balanced answer: {e}"));
+    pairs.sort_by_key(|p| p.0);
+    assert!(pairs.len() >= 2, "an answer of a few notes: {pairs:?}");
+    let tol = 1.0 / a.spb + 1e-9;
+    let last = pairs.last().unwrap();
+    let (last_on, last_off) = (a.beat_at(last.0), a.beat_at(last.1));
+    eprintln!(
+        "RESULT 3/4 phrase: {} notes, first at beat {:.3}, last at beat {last_on:.3} until \
+         {last_off:.3}",
+        pairs.len(),
+        a.beat_at(pairs[0].0)
+    );
+    assert!(
+        (last_on - 9.0).abs() <= tol,
+        "closes on the downbeat of the bar from beat 9: {last_on}"
+    );
+    assert!(
+        last_off <= 12.0 + tol,
+        "ends by the bar line at 12: {last_off}"
+    );
+}
+
 /// Without a host transport the plugin counts beats from the start of the stream at its own
 /// `tempo` parameter: the gap and the grid follow it.
 fn internal_tempo(entry: &'static PluginEntry) {
@@ -214,9 +253,8 @@ fn transport_loop(entry: &'static PluginEntry) {
             let mut notes = a.notes.clone();
             for jump in 0..3 {
                 s.set_transport(Some(Transport {
-                    tempo: 120.0,
-                    playing: true,
                     beat: 1.0 + jump as f64,
+                    ..Transport::playing(120.0)
                 }));
                 for _ in 0..200 {
                     notes.extend(s.process(256, &[], &[]).notes);
@@ -674,6 +712,7 @@ fn call_and_response() {
         ("call & response", call_response),
         ("call & response off the grid", call_response_off_grid),
         ("default answer in whole bars", default_answer_in_whole_bars),
+        ("default answer in 3/4", default_answer_in_three_four),
         ("no transport: internal tempo", internal_tempo),
         ("transport loop jumps", transport_loop),
         ("one-note call (control)", one_note_call),

@@ -133,9 +133,8 @@ fn tempo_ramp(entry: &'static PluginEntry) {
         let mut pending_off: Vec<(f64, u8)> = Vec::new();
         while beat < 24.0 {
             s.set_transport(Some(Transport {
-                tempo,
-                playing: true,
                 beat,
+                ..Transport::playing(tempo)
             }));
             let per_sample = tempo / 60.0 / SR;
             let block_beats = BLOCK as f64 * per_sample;

@@ -9,6 +9,7 @@
 //! plugin sends is the answer. An independent judge ([`ReferenceModel`], trained here on the
 //! folder's training files, never used by the sampler) scores answers and composer alike.
 
+use crate::meter::Meter;
 use crate::model::midi_in::{read_midi, Melody};
 use crate::model::reference::{ioi_classes, ReferenceModel};
 use crate::model::train::{find_midi_files, is_held_out, Sequence};
@@ -25,8 +26,6 @@ const HOLDOUT_SEED: u64 = 1;
 const HOLDOUT: f64 = 0.1;
 /// The seed that halves the held-out files into the tune and report halves.
 const HALF_SEED: u64 = 15;
-/// Beats in a bar, as the plugin counts them (its context keeps whole 4-beat bars).
-const BAR: f64 = 4.0;
 
 /// Which half of the held-out files the prompts come from.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -70,6 +69,11 @@ pub struct Args {
     /// Print every prompt's call, answer and composer's continuation (pitch@onset-in-beats).
     #[arg(long)]
     pub verbose: bool,
+    /// Play every call in 4/4 (a host with no time signature), not in its file's meter, and
+    /// measure bars and strong beats in 4/4 (how this was measured before the host's meter was
+    /// read).
+    #[arg(long)]
+    pub common_time: bool,
 }
 
 /// One phrase opening of a held-out melody.
@@ -85,6 +89,8 @@ pub struct Prompt {
     pub tempo: f64,
     /// The melody's key (its key signature, else estimated from the whole melody).
     pub key: KeySignature,
+    /// The melody's time signature (its file's, else 4/4): the host plays the call in it.
+    pub meter: Meter,
 }
 
 /// The measures of a set of continuations, pooled over prompts.
@@ -107,10 +113,12 @@ pub struct Measures {
     pub rhythm_values: f64,
     /// Share of notes still sounding when the next one starts.
     pub overlapping: f64,
-    /// Notes per continuation (mean), and its span in 4-beat bars, first onset to last end.
+    /// Notes per continuation (mean), and its span in bars of the prompt's meter, first onset to
+    /// last end.
     pub notes: f64,
     pub bars: f64,
-    /// Share of continuations whose last note starts on a strong beat (beat 1 or 3 of a bar).
+    /// Share of continuations whose last note starts on a strong beat of the prompt's meter (the
+    /// downbeat or the bar's middle: beat 1 or 3 of 4/4, beat 1 of 3/4, eighth 1 or 4 of 6/8).
     pub ends_on_strong_beat: f64,
     /// Share of continuations whose last note is the tonic, third or fifth of the key.
     pub ends_on_stable_degree: f64,
@@ -196,9 +204,8 @@ impl Measures {
             .filter(|w| w[0].onset + w[0].duration > w[1].onset + 1e-3)
             .count();
         let (first, last) = (continuation[0], continuation[continuation.len() - 1]);
-        a.bars += (last.onset + last.duration - first.onset) / BAR;
-        let half_bar = (last.onset / (BAR / 2.0)).round() * (BAR / 2.0);
-        a.strong_end += ((last.onset - half_bar).abs() < 1e-3) as usize;
+        a.bars += (last.onset + last.duration - first.onset) / prompt.meter.bar();
+        a.strong_end += (prompt.meter.weight(last.onset) >= 0.6) as usize;
         a.stable_end += stable_degree(prompt.key, last.pitch) as usize;
     }
 
@@ -310,7 +317,9 @@ pub fn prompts_and_judge(
 
 fn prompt_of(name: &str, m: &Melody, tempo: f64, n_call: usize, n_cont: usize) -> Prompt {
     let key = Sequence::from_melody(m).key;
-    let shift = (m.notes[0].onset / BAR).floor() * BAR;
+    let meter = m.meter.unwrap_or_default();
+    let bar = meter.bar();
+    let shift = (m.notes[0].onset / bar).floor() * bar;
     let moved: Vec<Note> = m.notes[..n_call + n_cont]
         .iter()
         .map(|n| Note {
@@ -324,6 +333,7 @@ fn prompt_of(name: &str, m: &Melody, tempo: f64, n_call: usize, n_cont: usize) -
         composer: moved[n_call..].to_vec(),
         tempo,
         key,
+        meter,
     }
 }
 
@@ -340,7 +350,7 @@ pub fn answer(prompt: &Prompt, setup: &dyn Fn(&ContinuoParams) -> anyhow::Result
         .iter()
         .map(|n| n.onset + n.duration)
         .fold(0.0, f64::max);
-    super::render::answer_to_midi_call(params, &prompt.call, prompt.tempo, tail_s)
+    super::render::answer_to_midi_call(params, &prompt.call, prompt.tempo, prompt.meter, tail_s)
         .unwrap_or_default()
         .into_iter()
         .filter(|n| n.onset >= call_end - 1e-6)
@@ -377,7 +387,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     // Fail early on a bad --set.
     setup(&ContinuoParams::default())?;
     let t0 = std::time::Instant::now();
-    let (prompts, judge) = prompts_and_judge(
+    let (mut prompts, judge) = prompts_and_judge(
         &args.corpus,
         args.split,
         args.prompt_notes,
@@ -386,6 +396,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     )
     .with_context(|| format!("reading {}", args.corpus.display()))?;
     anyhow::ensure!(!prompts.is_empty(), "no held-out melody is long enough");
+    if args.common_time {
+        for p in &mut prompts {
+            p.meter = Meter::COMMON;
+        }
+    }
     if let Some(dir) = &args.write_prompts {
         std::fs::create_dir_all(dir)?;
         for (i, p) in prompts.iter().enumerate() {
@@ -402,7 +417,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 .collect();
             let stem = p.name.trim_end_matches(".mid").replace('/', "_");
             let file = dir.join(format!("{i:02}-{stem}.mid"));
-            crate::files::midi::write(&file, &notes, p.tempo, "prompt")?;
+            crate::files::midi::write_in_meter(&file, &notes, p.tempo, Some(p.meter), "prompt")?;
         }
     }
     let mut composer = Measures::new("composer's continuation");
@@ -500,6 +515,7 @@ mod tests {
             composer: Vec::new(),
             tempo: 120.0,
             key: KeySignature::default(),
+            meter: Meter::COMMON,
         };
         let seq = Sequence {
             events: crate::model::note::events_from_notes(&call),

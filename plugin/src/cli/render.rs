@@ -13,6 +13,7 @@ use crate::files::midi::FileNote;
 use crate::files::transcribe;
 use crate::harmony::audio::{spans_tsv, ListenerSettings};
 use crate::harmony::hearing::ChordSpan;
+use crate::meter::Meter;
 use crate::music::note_name;
 use crate::params::ContinuoParams;
 use crate::preset::{user_dir, Library};
@@ -52,6 +53,10 @@ pub struct Args {
     /// Host tempo in beats per minute.
     #[arg(long, default_value_t = 120.0)]
     pub tempo: f64,
+    /// The host's time signature, e.g. 3/4 or 6/8, bar lines from beat 0 (default: the MIDI
+    /// input's own, else none, which the plugin counts as 4/4).
+    #[arg(long)]
+    pub meter: Option<String>,
     /// Seconds of silence after the input, for the answer.
     #[arg(long, default_value_t = 8.0)]
     pub tail: f64,
@@ -117,6 +122,7 @@ pub fn run(args: Args) -> Result<()> {
         args.tail.is_finite() && (0.0..=600.0).contains(&args.tail),
         "--tail must be 0..600 s"
     );
+    meter_arg(&args)?;
     if args.input.is_some()
         && (args.out.is_some() || args.tsv.is_some() || args.chords_tsv.is_some())
     {
@@ -154,6 +160,19 @@ pub fn run(args: Args) -> Result<()> {
     Ok(())
 }
 
+/// The time signature `--meter` asks for; an error for one that is not like 3/4 (a numerator
+/// 1..32 over 1, 2, 4, 8, 16 or 32).
+fn meter_arg(args: &Args) -> Result<Option<Meter>> {
+    args.meter
+        .as_deref()
+        .map(|m| {
+            Meter::parse(m).with_context(|| {
+                format!("--meter {m:?}: give a time signature like 3/4 or 6/8 (1..32 over 1..32)")
+            })
+        })
+        .transpose()
+}
+
 /// Runs the whole plugin over the input and writes its answer.
 fn continuation(args: &Args, out: &std::path::Path) -> Result<()> {
     let params = Arc::new(ContinuoParams::default());
@@ -170,6 +189,7 @@ fn continuation(args: &Args, out: &std::path::Path) -> Result<()> {
     set(&params, "midi-thru", serde_json::json!(false))?;
     set(&params, "mode", serde_json::json!("Call & response"))?;
 
+    let mut file_meter = None;
     let (audio, sample_rate, midi): (Vec<f32>, f32, Vec<MidiIn>) = match &args.midi_in {
         Some(path) => {
             let bytes =
@@ -179,6 +199,7 @@ fn continuation(args: &Args, out: &std::path::Path) -> Result<()> {
                 .into_iter()
                 .find(|m| !m.notes.is_empty())
                 .context("the MIDI file has no notes")?;
+            file_meter = melody.meter;
             (Vec::new(), MIDI_RATE, midi_call(&melody.notes, args.tempo))
         }
         None => {
@@ -187,7 +208,8 @@ fn continuation(args: &Args, out: &std::path::Path) -> Result<()> {
             (samples, sr, Vec::new())
         }
     };
-    let answer = run_plugin(params, &audio, sample_rate, &midi, args);
+    let meter = meter_arg(args)?.or(file_meter);
+    let answer = run_plugin(params, &audio, sample_rate, &midi, meter, args);
     let spb = sample_rate as f64 * 60.0 / args.tempo;
     let first = answer.first().map(|a| a.0);
     let file_notes: Vec<FileNote> = answer
@@ -200,7 +222,7 @@ fn continuation(args: &Args, out: &std::path::Path) -> Result<()> {
             channel: 0,
         })
         .collect();
-    crate::files::midi::write(out, &file_notes, args.tempo, "Continuo answer")?;
+    crate::files::midi::write_in_meter(out, &file_notes, args.tempo, meter, "Continuo answer")?;
 
     let name = |p: u8| {
         let (n, o) = note_name(p);
@@ -237,13 +259,14 @@ fn continuation(args: &Args, out: &std::path::Path) -> Result<()> {
 
 /// Runs the whole plugin (the engine and the model step, as [`Session`] drives them) over the
 /// input followed by `args.tail` seconds of silence, the transport playing at `args.tempo` from
-/// beat 0. Returns the notes it sent: (NoteOn sample, NoteOff sample, pitch, velocity 0..1), in
+/// beat 0 in `meter` (none: the host gives no time signature). Returns the notes it sent: (NoteOn sample, NoteOff sample, pitch, velocity 0..1), in
 /// start order.
 fn run_plugin(
     params: Arc<ContinuoParams>,
     audio: &[f32],
     sample_rate: f32,
     midi: &[MidiIn],
+    meter: Option<Meter>,
     args: &Args,
 ) -> Vec<(u64, u64, u8, f32)> {
     let input_len = audio
@@ -251,6 +274,7 @@ fn run_plugin(
         .max(midi.iter().map(|m| m.0 as usize).max().unwrap_or(0));
     let total = input_len as u64 + (args.tail * sample_rate as f64) as u64;
     let mut session = Session::new(sample_rate, args.block as usize, params);
+    session.meter = meter;
     let events = session.run(audio, midi, Some(args.tempo), total);
     let mut open: [Option<(u64, f32)>; 128] = [None; 128];
     let mut answer: Vec<(u64, u64, u8, f32)> = Vec::new();
@@ -285,12 +309,13 @@ const MIDI_RATE: f32 = 48_000.0;
 
 /// What the plugin answers to `call` played as MIDI (the path of `render --midi-in`), with
 /// `params` (the caller sets presets or settings; the input source, thru and mode are set here as
-/// `render` sets them). The answer's notes are in transport beats (the call's beat 0 is the
-/// transport's), velocities 1..127.
+/// `render` sets them), the host's transport in `meter` from beat 0. The answer's notes are in
+/// transport beats (the call's beat 0 is the transport's), velocities 1..127.
 pub fn answer_to_midi_call(
     params: Arc<ContinuoParams>,
     call: &[crate::model::Note],
     tempo: f64,
+    meter: Meter,
     tail_s: f64,
 ) -> Result<Vec<crate::model::Note>> {
     set(&params, "source", serde_json::json!("MIDI"))?;
@@ -307,20 +332,26 @@ pub fn answer_to_midi_call(
         midi_in: None,
         preset: None,
         tempo,
+        meter: None,
         tail: tail_s,
     };
     let spb = MIDI_RATE as f64 * 60.0 / tempo;
-    Ok(
-        run_plugin(params, &[], MIDI_RATE, &midi_call(call, tempo), &args)
-            .into_iter()
-            .map(|(on, off, pitch, v)| crate::model::Note {
-                pitch,
-                onset: on as f64 / spb,
-                duration: (off - on) as f64 / spb,
-                velocity: (v * 127.0).round().clamp(1.0, 127.0) as u8,
-            })
-            .collect(),
+    Ok(run_plugin(
+        params,
+        &[],
+        MIDI_RATE,
+        &midi_call(call, tempo),
+        Some(meter),
+        &args,
     )
+    .into_iter()
+    .map(|(on, off, pitch, v)| crate::model::Note {
+        pitch,
+        onset: on as f64 / spb,
+        duration: (off - on) as f64 / spb,
+        velocity: (v * 127.0).round().clamp(1.0, 127.0) as u8,
+    })
+    .collect())
 }
 
 /// Sets one parameter by id through the preset validator (offline: no host).

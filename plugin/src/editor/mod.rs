@@ -463,6 +463,11 @@ impl ContinuoEditor {
                 };
                 ui.label(format!("{tempo:.1} bpm ({host})"));
             }
+            let meter = crate::meter::Meter::unpack(self.shared.meter.load(Ordering::Relaxed));
+            ui.label(meter.label()).on_hover_text(
+                "The host's time signature: answers span its bars and close on its strong beats, \
+                 accents and chord changes follow it (4/4 when the host gives none)",
+            );
         });
     }
 

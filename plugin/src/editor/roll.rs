@@ -1,8 +1,9 @@
 //! The scrolling piano roll: the last seconds the player played, the coming (or playing) phrase,
-//! the playhead, bar lines from the tempo, and the detected key shaded on the keyboard.
+//! the playhead, pulse and bar lines from the tempo and the host's meter, and the detected key shaded on the keyboard.
 
 use super::colours;
 use crate::bridge::{Shared, Snapshot};
+use crate::meter::Meter;
 use crate::music::{note_name, Scale};
 use egui::{pos2, vec2, Align2, Color32, FontId, Rect, Sense, Stroke};
 use std::sync::atomic::Ordering;
@@ -110,20 +111,25 @@ pub fn draw(ui: &mut egui::Ui, view: &Snapshot, shared: &Shared) {
         p += 1;
     }
 
-    // Beat and bar lines (4/4), from the host's beat position when it plays.
+    // Pulse and bar lines in the host's meter, from the host's beat position when it plays.
+    let meter = Meter::unpack(shared.meter.load(Ordering::Relaxed));
     let host_beats = shared.host_beats.load(Ordering::Relaxed) as f64;
     let beat_now = if shared.host_playing.load(Ordering::Relaxed) && host_beats.is_finite() {
         host_beats
     } else {
         now / sec_per_beat
     };
-    let first_beat = (beat_now - PAST_S / sec_per_beat).floor() as i64;
-    let last_beat = (beat_now + FUTURE_S / sec_per_beat).ceil() as i64;
-    if last_beat - first_beat < 400 {
-        for b in first_beat..=last_beat {
-            let t = now + (b as f64 - beat_now) * sec_per_beat;
+    let pulse = meter.pulse();
+    let phase = meter.origin.rem_euclid(pulse);
+    let first = ((beat_now - PAST_S / sec_per_beat - phase) / pulse).floor() as i64;
+    let last = ((beat_now + FUTURE_S / sec_per_beat - phase) / pulse).ceil() as i64;
+    if last - first < 400 {
+        for k in first..=last {
+            let beat = phase + k as f64 * pulse;
+            let t = now + (beat - beat_now) * sec_per_beat;
             let x = x_of(t);
-            let bar = b.rem_euclid(4) == 0;
+            let in_bar = meter.in_bar(beat);
+            let bar = in_bar < 1e-6 || meter.bar() - in_bar < 1e-6;
             painter.line_segment(
                 [pos2(x, roll.top()), pos2(x, roll.bottom())],
                 Stroke::new(

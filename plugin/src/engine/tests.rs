@@ -447,3 +447,45 @@ fn a_bypassed_plugin_passes_midi_through_and_releases_it_after() {
         );
     }
 }
+
+/// The host's time signature and bar start reach the model thread and the editor (published
+/// each block); a stopped transport keeps the bars, and a broken signature keeps the last good
+/// one.
+#[test]
+fn the_hosts_meter_is_published_and_kept() {
+    let p = Arc::new(ContinuoParams::default());
+    let shared = crate::bridge::Shared::default();
+    let (mut engine, _ends) = Engine::new(SR, BLOCK);
+    let mut q = EventQueue::default();
+    let silence = [0.0f32; BLOCK];
+    let mut block = |host: HostTime| {
+        engine.process(&[&silence[..]], BLOCK, host, &p, &shared, &mut q);
+        crate::meter::Meter::unpack(shared.meter.load(std::sync::atomic::Ordering::Relaxed))
+    };
+    assert_eq!(block(HostTime::default()), crate::meter::Meter::COMMON);
+    let waltz = HostTime {
+        tempo: Some(120.0),
+        playing: true,
+        pos_beats: Some(8.5),
+        time_signature: Some((3, 4)),
+        bar_start: Some(7.0),
+    };
+    let m = block(waltz);
+    assert_eq!((m.numerator, m.denominator, m.origin), (3, 4, 1.0));
+    let stopped = HostTime {
+        playing: false,
+        bar_start: Some(0.0),
+        ..waltz
+    };
+    assert_eq!(
+        block(stopped),
+        m,
+        "stopped: the bar start is not the clock's"
+    );
+    let broken = HostTime {
+        time_signature: Some((0, 3)),
+        bar_start: Some(f64::NAN),
+        ..waltz
+    };
+    assert_eq!(block(broken), m);
+}

@@ -1,5 +1,6 @@
 //! Standard MIDI files for phrases (the editor's "Export phrase" and the CLI's continuation).
 
+use crate::meter::Meter;
 use crate::model::Phrase;
 use anyhow::Context;
 use midly::num::{u15, u24, u28, u4, u7};
@@ -36,6 +37,16 @@ impl FileNote {
 
 /// Encodes notes as a one-track SMF (format 0) at `tempo_bpm`.
 pub fn encode(notes: &[FileNote], tempo_bpm: f64, track_name: &str) -> Vec<u8> {
+    encode_in_meter(notes, tempo_bpm, None, track_name)
+}
+
+/// [`encode`] with a time-signature event for `meter` (bar lines from beat 0) when given.
+pub fn encode_in_meter(
+    notes: &[FileNote],
+    tempo_bpm: f64,
+    meter: Option<Meter>,
+    track_name: &str,
+) -> Vec<u8> {
     let tempo = tempo_bpm.clamp(1.0, 1000.0);
     let mut timed: Vec<(u64, bool, FileNote)> = Vec::with_capacity(notes.len() * 2);
     for n in notes {
@@ -58,6 +69,17 @@ pub fn encode(notes: &[FileNote], tempo_bpm: f64, track_name: &str) -> Vec<u8> {
             (60_000_000.0 / tempo).round() as u32
         ))),
     });
+    if let Some(m) = meter {
+        track.push(TrackEvent {
+            delta: u28::new(0),
+            kind: TrackEventKind::Meta(MetaMessage::TimeSignature(
+                m.numerator,
+                m.denominator.max(1).trailing_zeros() as u8,
+                24,
+                8,
+            )),
+        });
+    }
     let mut last = 0u64;
     for (t, on, n) in &timed {
         let delta = (t - last).min(0x0fff_ffff) as u32;
@@ -113,10 +135,21 @@ pub fn write(
     tempo_bpm: f64,
     track_name: &str,
 ) -> anyhow::Result<()> {
+    write_in_meter(path, notes, tempo_bpm, None, track_name)
+}
+
+/// [`write`] with a time-signature event for `meter` when given.
+pub fn write_in_meter(
+    path: &Path,
+    notes: &[FileNote],
+    tempo_bpm: f64,
+    meter: Option<Meter>,
+    track_name: &str,
+) -> anyhow::Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
-    std::fs::write(path, encode(notes, tempo_bpm, track_name))
+    std::fs::write(path, encode_in_meter(notes, tempo_bpm, meter, track_name))
         .with_context(|| format!("writing {}", path.display()))
 }
 
@@ -164,5 +197,27 @@ mod tests {
             }
         }
         assert_eq!(ons, vec![(0, 60), (240, 60), (480, 67)]);
+    }
+
+    /// A time signature written is read back as the melody's meter; none written, none read.
+    #[test]
+    fn the_meter_round_trips() {
+        let notes: Vec<FileNote> = (0..8)
+            .map(|i| FileNote {
+                start_beats: i as f64 * 0.5,
+                length_beats: 0.5,
+                pitch: 60 + i as u8,
+                velocity: 90,
+                channel: 0,
+            })
+            .collect();
+        for m in ["6/8", "3/4", "5/4", "2/2"] {
+            let meter = Meter::parse(m);
+            let bytes = encode_in_meter(&notes, 100.0, meter, "t");
+            let read = crate::model::midi_in::read_midi(&bytes).unwrap();
+            assert_eq!(read[0].meter, meter, "{m}");
+        }
+        let plain = crate::model::midi_in::read_midi(&encode(&notes, 100.0, "t")).unwrap();
+        assert_eq!(plain[0].meter, None);
     }
 }

@@ -22,6 +22,9 @@ pub struct Melody {
     pub notes: Vec<Note>,
     /// From the first key-signature meta event, if the file has one.
     pub key: Option<KeySignature>,
+    /// From the first time-signature meta event, if the file has a valid one (bar lines from
+    /// beat 0).
+    pub meter: Option<crate::meter::Meter>,
 }
 
 /// A header whose timing word is SMPTE with a frame rate byte of 0x80: midly 0.5 negates that
@@ -58,6 +61,7 @@ pub fn read_midi(bytes: &[u8]) -> anyhow::Result<Vec<Melody>> {
         anyhow::bail!("the file has zero ticks per beat");
     }
     let mut key = None;
+    let mut meter = None;
     let mut melodies = Vec::new();
     for track in &smf.tracks {
         let mut tick: u64 = 0;
@@ -71,6 +75,11 @@ pub fn read_midi(bytes: &[u8]) -> anyhow::Result<Vec<Melody>> {
                     if key.is_none() && (-7..=7).contains(&sharps) =>
                 {
                     key = Some(key_from_signature(sharps, minor));
+                }
+                TrackEventKind::Meta(MetaMessage::TimeSignature(numerator, power, _, _))
+                    if meter.is_none() && power <= 5 =>
+                {
+                    meter = crate::meter::Meter::parse(&format!("{numerator}/{}", 1u32 << power));
                 }
                 TrackEventKind::Midi { channel, message } => {
                     let ch = channel.as_int();
@@ -114,12 +123,17 @@ pub fn read_midi(bytes: &[u8]) -> anyhow::Result<Vec<Melody>> {
         for (_, notes) in per_channel {
             let notes = skyline(&notes);
             if notes.len() >= MIN_MELODY_NOTES {
-                melodies.push(Melody { notes, key: None });
+                melodies.push(Melody {
+                    notes,
+                    key: None,
+                    meter: None,
+                });
             }
         }
     }
     for m in &mut melodies {
         m.key = key;
+        m.meter = meter;
     }
     Ok(melodies)
 }

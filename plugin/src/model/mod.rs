@@ -119,6 +119,9 @@ pub struct SamplerSettings {
     /// The bar layout of a planned phrase: set by the continuator from the context (a caller
     /// may set it directly); `None` draws without one.
     pub plan: Option<phrase::BarPlan>,
+    /// The bars the context's beats are counted in (the host's time signature and bar line):
+    /// planned phrases span whole bars of it and close on its strong beats.
+    pub meter: crate::meter::Meter,
 }
 
 /// How long an answer is.
@@ -154,6 +157,7 @@ impl Default for SamplerSettings {
             typical: false,
             rhythm_temperature: 1.0,
             plan: None,
+            meter: crate::meter::Meter::COMMON,
         }
     }
 }

@@ -5,25 +5,29 @@
 //! long note or a rest — an inter-onset interval of at least one beat and at least twice the
 //! call's median one. The last phrase starts after the newest boundary that leaves it at least
 //! [`MIN_PHRASE_BEATS`] long (else at the oldest note of the context). Its span, first onset to
-//! last note's end, rounded to whole bars (at least 1, at most [`MAX_BARS`]), is the answer's
-//! length. It began with a pickup when its first note falls at most [`MAX_PICKUP_BEATS`] before
-//! a bar line, off the bar line.
+//! last note's end, rounded to whole bars (at least 1 — 2 in a meter whose bar has no middle,
+//! where the close takes the whole last bar — at most [`MAX_BARS`]), is the answer's length. It
+//! began with a pickup when its first note falls at most [`MAX_PICKUP_BEATS`] before a bar line,
+//! off the bar line.
 //!
 //! The answer's layout, in units of 1/24 beat (every rhythm class is a whole number of them):
 //! it starts where the playback will start it (the call's end plus the gap, on the grid); it
 //! waits for the upbeat when the call had a pickup; its body runs from the next bar line for the
-//! planned bars (from its own bar line when it starts within a bar's first beat), and its last note starts on the last strong beat (the middle of a 4/4 bar, the
-//! bar line otherwise) and lasts to the end of the last bar.
+//! planned bars (from its own bar line when it starts within a bar's first beat), and its last
+//! note starts on the last strong beat (the bar's middle where its meter has one — beat 3 of 4/4,
+//! the fourth eighth of 6/8 — the bar line otherwise, as in 3/4) and lasts to the end of the last
+//! bar. Bars are the host's ([`Meter`]; 4/4 when it gives no time signature).
 
 use super::note::{N_RHYTHM, RHYTHM_BEATS};
 use super::{Note, PhraseLength, SamplerSettings};
+use crate::meter::Meter;
 
 /// Units of time the layout counts in, per beat.
 pub const UNITS_PER_BEAT: u32 = 24;
-/// The plugin counts 4-beat bars (the context keeps whole bars across transport jumps).
-pub const BEATS_PER_BAR: f64 = 4.0;
 /// An answer spans at most this many bars.
 pub const MAX_BARS: u8 = 16;
+/// An answer in a meter whose bar has no middle spans at least this many bars (see [`plan`]).
+pub const MIN_BARS_WITHOUT_MIDDLE: u8 = 2;
 /// A call phrase shorter than this (beats) is joined with the one before it.
 pub const MIN_PHRASE_BEATS: f64 = 2.0;
 /// An upbeat longer than this (beats) is not a pickup.
@@ -73,6 +77,9 @@ pub struct BarPlan {
     pub start_in_bar: f64,
     /// Beats in a bar.
     pub beats_per_bar: f64,
+    /// The bar's second strong position (beats after its line), where its meter has one
+    /// ([`Meter::middle`]): the answer closes there in its last bar, else on the bar line.
+    pub middle: Option<f64>,
     /// Bars from the first bar line of the answer to its end.
     pub bars: u8,
     /// The call's pickup (beats before the bar line; 0 = none): the answer starts with one too.
@@ -120,10 +127,9 @@ impl BarPlan {
             (0, to_bar_line, bars)
         };
         let end = first_bar_line + body_bars * bar;
-        let strong = if bar.is_multiple_of(2 * UNITS_PER_BEAT) && bar >= 4 * UNITS_PER_BEAT {
-            bar / 2
-        } else {
-            bar
+        let strong = match self.middle.map(units) {
+            Some(m) if m > 0 && m < bar => bar - m,
+            _ => bar,
         };
         let close = end.saturating_sub(strong).max(lead);
         Layout { lead, close, end }
@@ -192,6 +198,7 @@ pub fn last_phrase(call: &[Note]) -> &[Note] {
 
 /// The whole bars a phrase spans, first onset to last end (1..=[`MAX_BARS`]).
 pub fn bars_of(phrase: &[Note], beats_per_bar: f64) -> u8 {
+    let beats_per_bar = beats_per_bar.max(0.25);
     let (Some(first), Some(last)) = (phrase.first(), phrase.last()) else {
         return 1;
     };
@@ -204,14 +211,14 @@ pub fn bars_of(phrase: &[Note], beats_per_bar: f64) -> u8 {
     }
 }
 
-/// The pickup (beats before the bar line) a phrase starts with, 0 when it starts on or well
-/// before a bar line, or when nothing of it falls after that bar line.
-pub fn pickup_of(phrase: &[Note], beats_per_bar: f64) -> f64 {
+/// The pickup (beats before the bar line of `meter`) a phrase starts with, 0 when it starts on
+/// or well before a bar line, or when nothing of it falls after that bar line.
+pub fn pickup_of(phrase: &[Note], meter: &Meter) -> f64 {
     let Some(first) = phrase.first() else {
         return 0.0;
     };
-    let in_bar = first.onset.rem_euclid(beats_per_bar);
-    let before = beats_per_bar - in_bar;
+    let in_bar = meter.in_bar(first.onset);
+    let before = meter.bar() - in_bar;
     let crosses = phrase
         .iter()
         .any(|n| n.onset >= first.onset + before - 1e-6);
@@ -222,19 +229,27 @@ pub fn pickup_of(phrase: &[Note], beats_per_bar: f64) -> f64 {
     }
 }
 
-/// The bar plan of an answer to `call` (onsets in beats from a bar line) with `settings`, or
+/// The bar plan of an answer to `call` (onsets in beats, in the bars of `settings.meter`), or
 /// `None` when the settings ask for a length in notes or there is no call. The answer starts on
 /// the first grid line after the call's end and the gap, a time within `tolerance` beats after a
 /// line counting as on it (see [`LINE_TOLERANCE_BEATS`]); a pickup is a whole number of grid
 /// steps.
 pub fn plan(call: &[Note], settings: &SamplerSettings, tolerance: f64) -> Option<BarPlan> {
     let last = call.last()?;
-    let bar = BEATS_PER_BAR;
+    let meter = settings.meter;
+    let bar = meter.bar();
     let phrase = last_phrase(call);
     let bars = match settings.phrase {
         PhraseLength::Notes => return None,
         PhraseLength::Bars(n) => n.clamp(1, MAX_BARS),
         PhraseLength::FollowCall => bars_of(phrase, bar),
+    };
+    // Where the bar has no middle (3/4, 2/4, 6/8's cousins 9/8 and 7/8) the close takes the
+    // whole last bar: an answer of one such bar would be its close alone.
+    let bars = if meter.middle().is_none() {
+        bars.max(MIN_BARS_WITHOUT_MIDDLE)
+    } else {
+        bars
     };
     let start = next_line(
         last.onset + last.duration.max(0.0) + settings.gap_beats.max(0.0),
@@ -245,13 +260,14 @@ pub fn plan(call: &[Note], settings: &SamplerSettings, tolerance: f64) -> Option
         return None;
     }
     let g = settings.grid_beats;
-    let mut pickup = pickup_of(phrase, bar);
+    let mut pickup = pickup_of(phrase, &meter);
     if g > 0.0 && g.is_finite() {
         pickup = (pickup / g).round() * g;
     }
     Some(BarPlan {
-        start_in_bar: start.rem_euclid(bar),
+        start_in_bar: meter.in_bar(start),
         beats_per_bar: bar,
+        middle: meter.middle(),
         bars,
         pickup,
     })
@@ -280,7 +296,7 @@ mod tests {
         assert_eq!(phrase.len(), 12);
         assert_eq!(phrase[0].onset, 8.0);
         assert_eq!(bars_of(phrase, 4.0), 1, "5.95 beats round to 1 bar");
-        assert_eq!(pickup_of(phrase, 4.0), 0.0);
+        assert_eq!(pickup_of(phrase, &Meter::COMMON), 0.0);
         // Without the long note: one phrase of 4 bars.
         let even: Vec<Note> = (0..16).map(|i| note(i as f64, 0.9)).collect();
         assert_eq!(last_phrase(&even).len(), 16);
@@ -290,12 +306,12 @@ mod tests {
     #[test]
     fn a_pickup_is_an_upbeat_just_before_the_bar_line() {
         let upbeat: Vec<Note> = [3.0, 3.5, 4.0, 5.0, 6.0].map(|o| note(o, 0.4)).to_vec();
-        assert_eq!(pickup_of(&upbeat, 4.0), 1.0);
+        assert_eq!(pickup_of(&upbeat, &Meter::COMMON), 1.0);
         let downbeat: Vec<Note> = [4.0, 5.0, 6.0].map(|o| note(o, 0.9)).to_vec();
-        assert_eq!(pickup_of(&downbeat, 4.0), 0.0);
+        assert_eq!(pickup_of(&downbeat, &Meter::COMMON), 0.0);
         let mid_bar: Vec<Note> = [2.0, 3.0, 4.0].map(|o| note(o, 0.9)).to_vec();
         assert_eq!(
-            pickup_of(&mid_bar, 4.0),
+            pickup_of(&mid_bar, &Meter::COMMON),
             0.0,
             "two beats before is no pickup"
         );
@@ -306,6 +322,7 @@ mod tests {
         let plan = |start_in_bar, bars, pickup| BarPlan {
             start_in_bar,
             beats_per_bar: 4.0,
+            middle: Some(2.0),
             bars,
             pickup,
         };
@@ -330,6 +347,65 @@ mod tests {
         assert_eq!((l.lead, l.end), (2 * u, 11 * u));
         // A pickup wanted, starting on a bar line: wait three beats.
         assert_eq!(plan(0.0, 1, 1.0).layout().lead, 3 * u);
+    }
+
+    /// Bars follow the host's meter: in 3/4 an answer spans whole 3-beat bars and closes on the
+    /// last bar's downbeat; in 6/8 on its fourth eighth; a bar line off beat 0 moves the layout.
+    #[test]
+    fn plans_follow_the_meter() {
+        let meter = |text: &str, origin: f64| Meter {
+            origin,
+            ..Meter::parse(text).unwrap()
+        };
+        let settings = |m: Meter| SamplerSettings {
+            phrase: PhraseLength::FollowCall,
+            meter: m,
+            gap_beats: 0.1,
+            ..Default::default()
+        };
+        let u = UNITS_PER_BEAT;
+        // Two bars of 3/4 in quarters, from a bar line at beat 0: the answer starts on beat 6
+        // (a bar line, after a tenth of a beat's gap), spans 2 bars and closes on the downbeat
+        // of its second bar.
+        let waltz: Vec<Note> = (0..6).map(|i| note(i as f64, 0.9)).collect();
+        let p = plan(&waltz, &settings(meter("3/4", 0.0)), 1e-4).unwrap();
+        assert_eq!((p.beats_per_bar, p.bars, p.start_in_bar), (3.0, 2, 0.0));
+        assert_eq!(
+            p.layout(),
+            Layout {
+                lead: 0,
+                close: 3 * u,
+                end: 6 * u
+            }
+        );
+        // The same six quarters in 4/4 round to one bar, closing on beat 3.
+        let p44 = plan(&waltz, &settings(Meter::COMMON), 1e-4).unwrap();
+        assert_eq!(p44.bars, 1);
+        assert_eq!(p44.layout().end - p44.layout().close, 2 * u);
+        // 6/8: two bars of dotted quarters close on the last bar's fourth eighth.
+        let jig: Vec<Note> = (0..4).map(|i| note(1.5 * i as f64, 1.4)).collect();
+        let p68 = plan(&jig, &settings(meter("6/8", 0.0)), 1e-4).unwrap();
+        assert_eq!((p68.bars, p68.middle), (2, Some(1.5)));
+        let l = p68.layout();
+        assert_eq!((l.close, l.end), (4 * u + u / 2, 6 * u));
+        // A 3/4 bar line at beat 1: the call from beat 1 ends on beat 7, a bar line.
+        let shifted: Vec<Note> = (1..7).map(|i| note(i as f64, 0.9)).collect();
+        let ps = plan(&shifted, &settings(meter("3/4", 1.0)), 1e-4).unwrap();
+        assert_eq!((ps.start_in_bar, ps.bars), (0.0, 2));
+        // A one-bar call in 3/4 gets two bars: one bar would hold the close alone.
+        let one_bar: Vec<Note> = (0..3).map(|i| note(i as f64, 0.9)).collect();
+        assert_eq!(
+            plan(&one_bar, &settings(meter("3/4", 0.0)), 1e-4)
+                .unwrap()
+                .bars,
+            2
+        );
+        assert_eq!(
+            plan(&one_bar, &settings(Meter::COMMON), 1e-4).unwrap().bars,
+            1
+        );
+        // And an upbeat before that bar line is a pickup.
+        assert_eq!(pickup_of(&shifted[..], &meter("3/4", 2.0)), 1.0);
     }
 
     #[test]

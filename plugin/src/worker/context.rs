@@ -20,9 +20,6 @@ pub(super) const NOTE_KEY_DECAY: f64 = 0.99;
 /// Notes heard before the key follows the notes rather than the spectral chroma.
 const NOTES_FOR_KEY: u64 = 4;
 
-/// Beats in a bar, for shifts that keep the beat phase.
-const BAR: f64 = 4.0;
-
 /// How far a stamp may fall behind the latest one without being a jump of the transport: a
 /// detected note's start is dated back to its attack, before the end of the note it follows.
 const BACKDATE_BEATS: f64 = 1.0;
@@ -36,8 +33,9 @@ pub(super) fn beat(b: &mut Brain, stamp: f64) -> f64 {
     let stamp = if stamp.is_finite() { stamp } else { 0.0 };
     let mut beat = stamp + b.beat_offset;
     if beat < b.last_beat - BACKDATE_BEATS {
-        let bars = ((b.last_beat - beat) / BAR).ceil() + 1.0;
-        b.beat_offset += bars * BAR;
+        let bar = b.host_meter.bar();
+        let bars = ((b.last_beat - beat) / bar).ceil() + 1.0;
+        b.beat_offset += bars * bar;
         beat = stamp + b.beat_offset;
     }
     b.last_beat = b.last_beat.max(beat);

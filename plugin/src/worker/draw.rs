@@ -6,6 +6,7 @@
 //! does not re-arm a new phrase every poll.
 
 use super::Brain;
+use crate::meter::Meter;
 use crate::model::PhraseLength;
 use crate::model::{Note, SamplerSettings};
 use crate::music::{KeySignature, Scale};
@@ -34,8 +35,12 @@ pub fn rhythm_temperature() -> f32 {
     })
 }
 
-/// The sampler settings the parameters ask for.
-pub fn sampler_settings(params: &ContinuoParams, key: Option<KeySignature>) -> SamplerSettings {
+/// The sampler settings the parameters ask for, in the bars of `meter`.
+pub fn sampler_settings(
+    params: &ContinuoParams,
+    key: Option<KeySignature>,
+    meter: Meter,
+) -> SamplerSettings {
     let (low, high) = params.pitch_range();
     let scale_lock = match params.model.scale_lock.value() {
         ScaleLock::Off => None,
@@ -71,6 +76,7 @@ pub fn sampler_settings(params: &ContinuoParams, key: Option<KeySignature>) -> S
         typical: true,
         rhythm_temperature: rhythm_temperature(),
         plan: None,
+        meter,
     }
 }
 
@@ -85,9 +91,9 @@ pub(super) fn next_seed(seed: u64) -> u64 {
 const SEED_STEPS_PER_BEAT: f64 = 96.0;
 
 /// The sampler's seed for `context`: `seed` mixed with the context in beats — each note's pitch,
-/// onset after the first note, and length, and the first onset's place in its bar, on a grid of
-/// 1/96 beat. The same call in beats gets the same seed at any tempo.
-pub fn context_seed(seed: u64, context: &[Note]) -> u64 {
+/// onset after the first note, and length, and the first onset's place in its bar of `meter`, on
+/// a grid of 1/96 beat. The same call in beats gets the same seed at any tempo.
+pub fn context_seed(seed: u64, context: &[Note], meter: &Meter) -> u64 {
     let step = |beats: f64| {
         let x = (beats * SEED_STEPS_PER_BEAT).round();
         if x.is_finite() {
@@ -102,7 +108,7 @@ pub fn context_seed(seed: u64, context: &[Note]) -> u64 {
         h = (h ^ v).wrapping_mul(0x0100_0000_01b3);
         h ^= h >> 29;
     };
-    mix(step(first.rem_euclid(crate::model::phrase::BEATS_PER_BAR)));
+    mix(step(meter.in_bar(first)));
     for n in context {
         mix(n.pitch as u64);
         mix(step(n.onset - first));
@@ -116,7 +122,7 @@ pub(super) fn due(b: &mut Brain, params: &ContinuoParams, now: Instant) -> bool 
     if b.context.is_empty() {
         return false;
     }
-    let settings = sampler_settings(params, b.key.map(|k| k.0));
+    let settings = sampler_settings(params, b.key.map(|k| k.0), b.meter());
     if b.seen_settings != Some(settings) {
         b.seen_settings = Some(settings);
         b.settings_changed_at = Some(now);
@@ -138,7 +144,7 @@ pub(super) fn due(b: &mut Brain, params: &ContinuoParams, now: Instant) -> bool 
 
 /// Draws the candidates for the current context and settings (best first).
 pub(super) fn generate(b: &mut Brain, params: &ContinuoParams, now: Instant) {
-    let settings = sampler_settings(params, b.key.map(|k| k.0));
+    let settings = sampler_settings(params, b.key.map(|k| k.0), b.meter());
     b.dirty = false;
     b.drawn_with = Some(settings);
     b.drawn_at = Some(now);
@@ -148,7 +154,7 @@ pub(super) fn generate(b: &mut Brain, params: &ContinuoParams, now: Instant) {
     let t0 = Instant::now();
     let mut s = settings;
     let context: Vec<Note> = b.context.iter().copied().collect();
-    s.seed = context_seed(b.seed, &context);
+    s.seed = context_seed(b.seed, &context, &settings.meter);
     c.set_line_tolerance(b.line_tolerance);
     let mut phrases = c.continue_phrase(&context, b.key.map(|k| k.0), &s);
     phrases.retain(|p| !p.notes.is_empty());

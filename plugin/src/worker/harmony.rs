@@ -300,7 +300,11 @@ pub(super) fn show(b: &mut Brain, params: &ContinuoParams, shared: &Shared) -> b
         return false;
     };
     // From a bar line, so the spans of the harmonic rhythm fall on the bar.
-    let from = ((last.on_beat - SHOW_BEATS).max(0.0) / 4.0).floor() * 4.0;
+    let meter = b.meter();
+    let from = match meter.next_bar_line((last.on_beat - SHOW_BEATS).max(0.0) - meter.bar()) {
+        f if f < 0.0 => f + meter.bar(),
+        f => f,
+    };
     let end = b
         .harmony
         .notes
@@ -317,7 +321,7 @@ pub(super) fn show(b: &mut Brain, params: &ContinuoParams, shared: &Shared) -> b
     };
     let mel = melody_beats(&melody, beats);
     let per_beat = model.harmonise(&mel, key, 0);
-    let rhythm = params.harmony.rhythm.value().beats() as usize;
+    let rhythm = meter.harmonic_beats(params.harmony.rhythm.value()) as usize;
     let chords: Vec<Chord> = accompany::at_rhythm(&per_beat, &mel, rhythm)
         .into_iter()
         .map(|c| complexity(params).apply(c, key))
@@ -352,7 +356,7 @@ fn phrase_chords(b: &Brain, params: &ContinuoParams, phrase: &Phrase) -> Option<
     let mut melody: Vec<Note> = b.context.iter().copied().collect();
     melody.extend(phrase.notes.iter().copied());
     let key = key_for(b, &melody)?;
-    let rhythm = params.harmony.rhythm.value().beats() as usize;
+    let rhythm = b.meter().harmonic_beats(params.harmony.rhythm.value()) as usize;
     Some(accompany::answer_chords(
         model,
         &phrase.notes,
@@ -377,7 +381,7 @@ pub(super) fn fit_selected(b: &mut Brain, params: &ContinuoParams) {
     let Some(segments) = phrase_chords(b, params, phrase) else {
         return;
     };
-    let settings = super::draw::sampler_settings(params, b.key.map(|k| k.0));
+    let settings = super::draw::sampler_settings(params, b.key.map(|k| k.0), b.meter());
     let (low, high) = (settings.low, settings.high);
     let allowed =
         |p: u8| (low..=high).contains(&p) && settings.scale_lock.is_none_or(|s| s.contains(p));

@@ -134,6 +134,9 @@ pub struct Brain {
     /// planned: one and a half samples at the block tempo (the playback counts one sample; the
     /// call's times and the gap are whole samples). Updated at every step.
     line_tolerance: f64,
+    /// The audio thread's bar (time signature and bar line in its beats), read at every step:
+    /// [`Brain::meter`] gives it in the context's beats.
+    host_meter: crate::meter::Meter,
     message: Option<String>,
     generate_ms: f64,
     /// Notes the short-term model has learnt this session.
@@ -197,6 +200,7 @@ impl Brain {
             dirty: false,
             seed: 0x5eed,
             line_tolerance: crate::model::phrase::LINE_TOLERANCE_BEATS,
+            host_meter: crate::meter::Meter::COMMON,
             message: None,
             generate_ms: 0.0,
             session_notes: 0,
@@ -224,6 +228,17 @@ impl Brain {
     /// The styles' state: the ranking, the style in use, what is loaded.
     pub fn styles(&mut self) -> &mut styles::Styles {
         &mut self.styles
+    }
+
+    /// The bar in the context's beats: the audio thread's, its bar line moved by the context's
+    /// offset (whole bars of the meter it was made in, so usually not at all).
+    pub(crate) fn meter(&self) -> crate::meter::Meter {
+        let m = self.host_meter;
+        let origin = (m.origin + self.beat_offset).rem_euclid(m.bar());
+        crate::meter::Meter {
+            origin: if origin.is_finite() { origin } else { 0.0 },
+            ..m
+        }
     }
 
     /// The style whose model answers ("" when a model file is in use).
@@ -466,6 +481,8 @@ pub fn step(
     now: Instant,
 ) -> bool {
     ensure_model(b, params);
+    b.host_meter =
+        crate::meter::Meter::unpack(shared.meter.load(std::sync::atomic::Ordering::Relaxed));
     let mut changed = context::follow_learning(b, params);
     changed |= ingest::take_events(b, ends, shared, params);
     harmony::warm_up(params);

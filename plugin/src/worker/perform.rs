@@ -10,15 +10,15 @@
 //! - **Dynamics.** A base level — the player's recent velocities (MIDI input velocities, or the
 //!   level the audio analysis measured at each attack), the call's average, or a fixed velocity —
 //!   shaped by a contour whose depth is the *Dynamics contour* parameter: accents by metrical
-//!   position (the bar's downbeat most, then its middle, then the other beats; off-beats softer),
+//!   position in the host's meter (the bar's downbeat most, then its middle, then the other
+//!   pulses; off-beats softer: [`Meter::weight`]),
 //!   and an arch over the phrase rising to its highest note (the climax) and falling to the close.
 
 use super::Brain;
+use crate::meter::Meter;
 use crate::model::{Note, Phrase};
 use crate::params::{Articulation, ContinuoParams, VelocitySource};
 
-/// Beats in a bar for the accents (4/4: the host's time signature is not passed on yet).
-pub const BEATS_PER_BAR: f64 = 4.0;
 /// Share of the time to the next note a staccato note sounds.
 const STACCATO: f64 = 0.5;
 /// Share a normal (slightly detached) note sounds.
@@ -55,6 +55,8 @@ pub struct Performance {
     pub depth: f64,
     /// Where in the bar the answer is expected to start (beats, 0 = downbeat).
     pub start_in_bar: f64,
+    /// The bar the accents follow (its bar line taken as `start_in_bar`'s zero).
+    pub meter: Meter,
 }
 
 impl Default for Performance {
@@ -65,6 +67,7 @@ impl Default for Performance {
             level: 90.0,
             depth: 0.5,
             start_in_bar: 0.0,
+            meter: Meter::COMMON,
         }
     }
 }
@@ -109,6 +112,7 @@ pub fn performance(
     player: &[Note],
     context: &[Note],
     start_in_bar: f64,
+    meter: Meter,
 ) -> Performance {
     let articulation = params.output.articulation.value();
     let share = match articulation {
@@ -134,14 +138,24 @@ pub fn performance(
         level: level.clamp(1.0, 127.0),
         depth: (params.output.dynamics.value() as f64).clamp(0.0, 1.0),
         start_in_bar,
+        meter: Meter {
+            origin: 0.0,
+            ..meter
+        },
     }
 }
 
 /// Where in the bar an answer to `context` is expected to start: after the last note's end and
-/// the gap, on the next grid line (as playback starts it), in the context's beats (whose bars are
-/// the audio thread's: the context only moves by whole bars). A time within `tolerance` beats
-/// after a grid line counts as on it (see [`crate::model::phrase::LINE_TOLERANCE_BEATS`]).
-pub fn expected_start_in_bar(context: &[Note], gap: f64, grid: Option<f64>, tolerance: f64) -> f64 {
+/// the gap, on the next grid line (as playback starts it), in the bars of `meter` (in the
+/// context's beats). A time within `tolerance` beats after a grid line counts as on it (see
+/// [`crate::model::phrase::LINE_TOLERANCE_BEATS`]).
+pub fn expected_start_in_bar(
+    context: &[Note],
+    gap: f64,
+    grid: Option<f64>,
+    tolerance: f64,
+    meter: &Meter,
+) -> f64 {
     let Some(end) = context
         .iter()
         .map(|n| n.onset + n.duration)
@@ -151,35 +165,9 @@ pub fn expected_start_in_bar(context: &[Note], gap: f64, grid: Option<f64>, tole
     };
     let start = crate::model::phrase::next_line(end + gap.max(0.0), grid.unwrap_or(0.0), tolerance);
     if start.is_finite() {
-        start.rem_euclid(BEATS_PER_BAR)
+        meter.in_bar(start)
     } else {
         0.0
-    }
-}
-
-/// Metrical weight of a position in the bar (beats): the downbeat 1, the middle of the bar 0.6,
-/// other beats 0.3, half-beats 0, anything finer −0.2.
-pub fn metrical_weight(in_bar: f64) -> f64 {
-    let near = |x: f64, step: f64| {
-        let r = x / step;
-        (r - r.round()).abs() * step < 1.0 / 48.0
-    };
-    let x = in_bar.rem_euclid(BEATS_PER_BAR);
-    let x = if BEATS_PER_BAR - x < 1.0 / 48.0 {
-        0.0
-    } else {
-        x
-    };
-    if x < 1.0 / 48.0 {
-        1.0
-    } else if near(x, BEATS_PER_BAR / 2.0) {
-        0.6
-    } else if near(x, 1.0) {
-        0.3
-    } else if near(x, 0.5) {
-        0.0
-    } else {
-        -0.2
     }
 }
 
@@ -230,7 +218,7 @@ pub fn perform(phrase: &mut Phrase, p: &Performance) {
             None => written * p.share,
         }
         .max(1.0 / 64.0);
-        let accent = metrical_weight(p.start_in_bar + note.onset) - 0.3;
+        let accent = p.meter.weight(p.start_in_bar + note.onset) - 0.3;
         let shape = arch(note.onset / end, climax);
         let v = p.level + p.depth * (ACCENT_UNITS * accent + ARCH_UNITS * shape);
         note.velocity = v.round().clamp(1.0, 127.0) as u8;
@@ -242,13 +230,15 @@ pub fn perform(phrase: &mut Phrase, p: &Performance) {
 pub(super) fn candidates(b: &mut Brain, params: &ContinuoParams) {
     let player: Vec<Note> = b.player_notes.iter().copied().collect();
     let context: Vec<Note> = b.context.iter().copied().collect();
+    let meter = b.meter();
     let start = expected_start_in_bar(
         &context,
         params.response.gap.value() as f64,
         params.response.grid.value().beats(),
         b.line_tolerance,
+        &meter,
     );
-    let p = performance(params, &player, &context, start);
+    let p = performance(params, &player, &context, start, meter);
     b.legato = p.legato;
     for phrase in &mut b.candidates {
         perform(phrase, &p);

@@ -699,7 +699,13 @@ fn no_answer_note_overlaps_the_next_unless_legato() {
         ("legato", 1.0),
     ] {
         set_offline(&p, "articulation", json!(articulation)).unwrap();
-        let perf = perform::performance(&p, &player(share, 80), &[], 0.0);
+        let perf = perform::performance(
+            &p,
+            &player(share, 80),
+            &[],
+            0.0,
+            crate::meter::Meter::COMMON,
+        );
         let mut phrase = drawn();
         perform::perform(&mut phrase, &perf);
         let n = &phrase.notes;
@@ -719,7 +725,10 @@ fn no_answer_note_overlaps_the_next_unless_legato() {
     // Staccato sounds half of each note, normal 85 %.
     set_offline(&p, "articulation", json!("staccato")).unwrap();
     let mut phrase = drawn();
-    perform::perform(&mut phrase, &perform::performance(&p, &[], &[], 0.0));
+    perform::perform(
+        &mut phrase,
+        &perform::performance(&p, &[], &[], 0.0, crate::meter::Meter::COMMON),
+    );
     assert!((phrase.notes[3].duration - 0.375).abs() < 1e-9);
 }
 
@@ -728,9 +737,11 @@ fn no_answer_note_overlaps_the_next_unless_legato() {
 #[test]
 fn the_articulation_follows_the_player() {
     let p = params("{}");
-    let detached = perform::performance(&p, &player(0.4, 80), &[], 0.0);
+    let detached =
+        perform::performance(&p, &player(0.4, 80), &[], 0.0, crate::meter::Meter::COMMON);
     assert!((detached.share - 0.4).abs() < 1e-9, "{detached:?}");
-    let connected = perform::performance(&p, &player(1.2, 80), &[], 0.0);
+    let connected =
+        perform::performance(&p, &player(1.2, 80), &[], 0.0, crate::meter::Meter::COMMON);
     assert!((connected.share - 0.95).abs() < 1e-9, "{connected:?}");
     assert!(!connected.legato);
     // Rests between phrases do not count as staccato.
@@ -740,7 +751,13 @@ fn the_articulation_follows_the_player() {
     }
     let s = perform::player_articulation(&phrased).unwrap();
     assert!((s - 0.9).abs() < 1e-9, "{s}");
-    let few = perform::performance(&p, &player(0.4, 80)[..2], &[], 0.0);
+    let few = perform::performance(
+        &p,
+        &player(0.4, 80)[..2],
+        &[],
+        0.0,
+        crate::meter::Meter::COMMON,
+    );
     assert!((few.share - 0.85).abs() < 1e-9);
 }
 
@@ -755,12 +772,12 @@ fn dynamics_follow_the_player_with_a_contour() {
     let mut soft = drawn();
     perform::perform(
         &mut soft,
-        &perform::performance(&p, &player(0.9, 40), &[], 0.0),
+        &perform::performance(&p, &player(0.9, 40), &[], 0.0, crate::meter::Meter::COMMON),
     );
     let mut loud = drawn();
     perform::perform(
         &mut loud,
-        &perform::performance(&p, &player(0.9, 110), &[], 0.0),
+        &perform::performance(&p, &player(0.9, 110), &[], 0.0, crate::meter::Meter::COMMON),
     );
     assert!((mean(&soft) - 40.0).abs() < 8.0, "{:?}", soft.notes);
     assert!((mean(&loud) - 110.0).abs() < 8.0, "{:?}", loud.notes);
@@ -792,7 +809,7 @@ fn dynamics_follow_the_player_with_a_contour() {
     let mut flat = drawn();
     perform::perform(
         &mut flat,
-        &perform::performance(&p, &player(0.9, 70), &[], 0.0),
+        &perform::performance(&p, &player(0.9, 70), &[], 0.0, crate::meter::Meter::COMMON),
     );
     assert!(
         flat.notes.iter().all(|n| n.velocity == 70),
@@ -805,7 +822,7 @@ fn dynamics_follow_the_player_with_a_contour() {
     let mut fixed = drawn();
     perform::perform(
         &mut fixed,
-        &perform::performance(&p, &player(0.9, 120), &[], 0.0),
+        &perform::performance(&p, &player(0.9, 120), &[], 0.0, crate::meter::Meter::COMMON),
     );
     assert!(fixed.notes.iter().all(|n| n.velocity == 33));
 }
@@ -815,14 +832,15 @@ fn dynamics_follow_the_player_with_a_contour() {
 fn the_answer_start_in_the_bar_is_predicted_as_playback_starts_it() {
     let call = Note::eighths(&[60, 62, 64, 65, 67, 65, 64, 62], 80);
     // Last note: onset 3.5, 0.5 long: ends at 4.0; gap 1 beat: starts on beat 2 (1.0 in the bar).
-    let start = perform::expected_start_in_bar(&call, 1.0, Some(0.25), 1e-4);
+    let common = crate::meter::Meter::COMMON;
+    let start = perform::expected_start_in_bar(&call, 1.0, Some(0.25), 1e-4, &common);
     assert!((start - 1.0).abs() < 1e-9, "{start}");
-    let start = perform::expected_start_in_bar(&call, 0.3, Some(0.5), 1e-4);
+    let start = perform::expected_start_in_bar(&call, 0.3, Some(0.5), 1e-4, &common);
     assert!((start - 0.5).abs() < 1e-9, "{start}");
-    assert_eq!(perform::metrical_weight(0.0), 1.0);
-    assert_eq!(perform::metrical_weight(2.0), 0.6);
-    assert_eq!(perform::metrical_weight(3.0), 0.3);
-    assert_eq!(perform::metrical_weight(1.5), 0.0);
+    // In 3/4 from beat 0 the same call's answer (beat 5) starts on the bar's third beat.
+    let waltz = crate::meter::Meter::parse("3/4").unwrap();
+    let start = perform::expected_start_in_bar(&call, 1.0, Some(0.25), 1e-4, &waltz);
+    assert!((start - 2.0).abs() < 1e-9, "{start}");
 }
 
 /// MIDI input velocities count: a soft call is answered softly, a loud one loudly, through the
@@ -1292,4 +1310,102 @@ fn heard_chords_weigh_in_the_key_estimate() {
         (3, crate::music::Mode::Major),
         "{key:?}"
     );
+}
+
+/// A call of six quarters from beat 0 played with the host's transport at 120 bpm in `meter`
+/// (`None`: no time signature): the answer's notes as (NoteOn, NoteOff) in transport beats.
+fn answer_in_meter(meter: Option<crate::meter::Meter>) -> Vec<(f64, f64)> {
+    let spb = 48_000.0 * 60.0 / 120.0;
+    let at = |beat: f64| (beat * spb).round() as u64;
+    let notes: Vec<MidiIn> = [60u8, 62, 64, 65, 64, 62]
+        .iter()
+        .enumerate()
+        .flat_map(|(i, &pitch)| {
+            [
+                (at(i as f64), true, pitch, 0.8),
+                (at(i as f64 + 0.9), false, pitch, 0.0),
+            ]
+        })
+        .collect();
+    let p = params(r#"{"source": "midi", "gap": 1.0, "grid": "1/16"}"#);
+    let mut s = Session::new(48_000.0, 512, p);
+    s.meter = meter;
+    let out = s.run(&[], &notes, Some(120.0), at(30.0));
+    let answer: Vec<&crate::session::SentEvent> = out.iter().filter(|e| e.time > at(6.0)).collect();
+    let mut notes = vec![];
+    for (i, on) in answer.iter().enumerate().filter(|(_, e)| e.on) {
+        let off = answer[i + 1..]
+            .iter()
+            .find(|e| !e.on && e.pitch == on.pitch)
+            .map_or(f64::NAN, |e| e.time as f64 / spb);
+        notes.push((on.time as f64 / spb, off));
+    }
+    notes
+}
+
+/// The host's time signature reaches the answer: in 3/4 it spans whole 3-beat bars and its
+/// last note falls on a downbeat; in 6/8 on a bar's fourth eighth; with no time signature (4/4)
+/// on beat 3. The call and everything else are the same.
+#[test]
+fn answers_close_on_the_strong_beats_of_the_hosts_meter() {
+    let close = |meter: Option<&str>| {
+        let notes = answer_in_meter(meter.map(|m| crate::meter::Meter::parse(m).unwrap()));
+        assert!(notes.len() >= 2, "{meter:?}: an answer {notes:?}");
+        *notes.last().unwrap()
+    };
+    let on =
+        |x: f64, step: f64, at: f64| ((x - at) / step - ((x - at) / step).round()).abs() < 1e-3;
+    let (last, _) = close(Some("3/4"));
+    assert!(
+        on(last, 3.0, 0.0),
+        "3/4: the close at beat {last} is not a downbeat"
+    );
+    let (last, _) = close(Some("6/8"));
+    assert!(
+        on(last, 3.0, 1.5),
+        "6/8: the close at beat {last} is not a fourth eighth"
+    );
+    let (last, _) = close(None);
+    assert!(
+        on(last, 4.0, 2.0),
+        "4/4: the close at beat {last} is not beat 3"
+    );
+}
+
+/// Accents follow the host's meter: a run of quarters is accented on beats 1 and 4 in 3/4, on
+/// beats 1, 3 (less) and 5 in 4/4.
+#[test]
+fn accents_follow_the_meter() {
+    let p = params(r#"{"dynamics": 1.0, "velocity": "model"}"#);
+    let quarters = || Phrase {
+        notes: (0..6)
+            .map(|i| Note {
+                pitch: 60,
+                onset: i as f64,
+                duration: 1.0,
+                velocity: 80,
+            })
+            .collect(),
+        ..Default::default()
+    };
+    let velocities = |meter: &str| {
+        let m = crate::meter::Meter::parse(meter).unwrap();
+        let mut phrase = quarters();
+        let perf = perform::performance(&p, &[], &phrase.notes.clone(), 0.0, m);
+        perform::perform(&mut phrase, &perf);
+        phrase
+            .notes
+            .iter()
+            .map(|n| n.velocity as i32)
+            .collect::<Vec<_>>()
+    };
+    let waltz = velocities("3/4");
+    let common = velocities("4/4");
+    // The arch is the same in both (same notes): only the accents differ. Beat 4 of the run
+    // (onset 3) is a downbeat in 3/4 and a plain beat in 4/4; onset 2 is the 4/4 bar's middle;
+    // onset 4 the next 4/4 downbeat.
+    assert!(waltz[3] > common[3], "3/4 {waltz:?} against 4/4 {common:?}");
+    assert!(waltz[2] < common[2], "3/4 {waltz:?} against 4/4 {common:?}");
+    assert!(waltz[4] < common[4], "3/4 {waltz:?} against 4/4 {common:?}");
+    assert_eq!(waltz[0], common[0], "both start on a downbeat");
 }
