@@ -53,10 +53,6 @@ pub enum StartPath {
     FromSilence,
     /// No onset: the sounding pitch dipped and swelled again.
     Swell,
-    /// No onset, and the pitch estimate still names the sounding note: the partials of a
-    /// neighbouring pitch that the sounding note lacks rose to its level (a slow attack under a
-    /// still-louder old note; see `TrackerConfig::takeover_rise_db`). Judged like a legato start.
-    Takeover,
 }
 
 impl StartPath {
@@ -68,7 +64,6 @@ impl StartPath {
             StartPath::LegatoFromNote => "legato",
             StartPath::FromSilence => "silence",
             StartPath::Swell => "swell",
-            StartPath::Takeover => "takeover",
         }
     }
 }
@@ -116,10 +111,7 @@ impl Features {
         Self([
             1.0,
             flag(c.path == StartPath::Onset),
-            flag(matches!(
-                c.path,
-                StartPath::LegatoFromNote | StartPath::Takeover
-            )),
+            flag(c.path == StartPath::LegatoFromNote),
             flag(c.path == StartPath::FromSilence),
             flag(matches!(c.path, StartPath::Repeat | StartPath::Swell)),
             (finite(c.run_s) / 0.01).min(10.0) / 10.0,

@@ -209,13 +209,6 @@ impl Salience {
     /// Energy (dB) of the harmonics of `pitch` in `mask` (see [`Salience::exclusive_harmonics`])
     /// `hops_ago` hops back, if remembered.
     pub fn partial_value(&self, pitch: u8, mask: u32, hops_ago: usize) -> Option<f32> {
-        self.partial_energy(pitch, mask, hops_ago)
-            .map(super::loudness::power_to_db)
-    }
-
-    /// Energy (linear, no logarithm) of the harmonics of `pitch` in `mask` `hops_ago` hops
-    /// back, if remembered. Bounded loop, no allocation.
-    pub fn partial_energy(&self, pitch: u8, mask: u32, hops_ago: usize) -> Option<f32> {
         if pitch < self.config.min_midi || pitch > self.config.max_midi || hops_ago >= self.filled {
             return None;
         }
@@ -231,7 +224,7 @@ impl Salience {
             .filter(|(k, _)| *k < 32 && mask & (1 << k) != 0)
             .map(|(_, &e)| e)
             .sum::<f32>();
-        Some(energy)
+        Some(super::loudness::power_to_db(energy))
     }
 
     /// [`Salience::below_since`] on the harmonics of `pitch` in `mask` only: how many hops ago

@@ -162,25 +162,7 @@ pub struct TrackerConfig {
     /// starts while the input is polyphonic, and the sounding note ends when it becomes so.
     /// On by default (`chord_gate=0` turns it off).
     pub chord_gate: bool,
-    /// *Takeover path* (0 = off): while the pitch estimate still names the sounding note, a
-    /// pitch within `takeover_range` semitones whose own partials (those away from every
-    /// harmonic of the sounding note) rose at least this much (dB) over `takeover_window_hops`
-    /// ... (a slow attack under a louder, still-ringing old note: the NSDF never names a short
-    /// ensemble note that ends before the old one fades) ...
-    pub takeover_rise_db: f32,
-    /// ... see `takeover_rise_db` ...
-    pub takeover_window_hops: usize,
-    /// ... and whose own partials hold at least the sounding note's whole harmonic energy minus
-    /// this (dB) ...
-    pub takeover_gap_db: f32,
-    /// ... for this many hops in a row starts (dated like a legato note).
-    pub takeover_hops: u32,
-    /// Semitones either side of the sounding note searched (at most [`TAKEOVER_MAX_RANGE`]).
-    pub takeover_range: u8,
 }
-
-/// Largest [`TrackerConfig::takeover_range`] (the size of the tracker's mask table).
-pub const TAKEOVER_MAX_RANGE: usize = 11;
 
 impl TrackerConfig {
     /// Defaults for a hop length and sample rate (any may be overridden through `tuning`).
@@ -245,13 +227,6 @@ impl TrackerConfig {
             poly_input_share: tuning.get("poly_input_share", POLY_INPUT_SHARE),
             poly_input_rate: (hop_s / tuning.get("poly_input_s", 2.0).max(hop_s)).min(1.0),
             chord_gate: tuning.get("chord_gate", 1.0) > 0.5,
-            takeover_rise_db: tuning.get("takeover_rise_db", 0.0),
-            takeover_window_hops: hops("takeover_window_ms", 40.0) as usize,
-            takeover_gap_db: tuning.get("takeover_gap_db", 3.0),
-            takeover_hops: hops("takeover_ms", 8.0),
-            takeover_range: tuning
-                .get("takeover_range", 7.0)
-                .clamp(1.0, TAKEOVER_MAX_RANGE as f32) as u8,
         }
     }
 }
@@ -405,17 +380,6 @@ pub struct NoteTracker {
     poly_share: f32,
     /// The previous hop's `TrackerInput::chords` (the sounding note ends when it rises).
     was_chords: bool,
-    /// Takeover path: for the sounding note, which harmonics of each pitch `note - range ..=
-    /// note + range` lie away from its own (slot `range + d` for pitch `note + d`; made when a
-    /// note starts, so the per-hop search does no `powf`).
-    takeover_masks: [u32; 2 * TAKEOVER_MAX_RANGE + 1],
-    /// Takeover path: the candidate pitch of the last hops and for how many hops in a row.
-    takeover_candidate: (u8, u32),
-    /// Takeover path: a candidate the judge vetoed under the sounding note (not asked again).
-    takeover_vetoed: Option<u8>,
-    /// After a takeover, the old pitch that the estimates still name: a run at it starts no
-    /// legato note until the estimates have left it.
-    stale_pitch: Option<u8>,
 }
 
 impl NoteTracker {
@@ -444,10 +408,6 @@ impl NoteTracker {
             vetoed: 0,
             poly_share: 0.0,
             was_chords: false,
-            takeover_masks: [0; 2 * TAKEOVER_MAX_RANGE + 1],
-            takeover_candidate: (0, 0),
-            takeover_vetoed: None,
-            stale_pitch: None,
         }
     }
 
@@ -538,11 +498,6 @@ impl NoteTracker {
 
         // Update the run.
         if voiced {
-            if let Some(s) = self.stale_pitch {
-                if (input.midi - f32::from(s)).abs() > c.vibrato_semitones {
-                    self.stale_pitch = None;
-                }
-            }
             self.unvoiced_hops = 0;
             let semitone = match self.active {
                 Some(a) if (input.midi - a.pitch as f32).abs() <= c.vibrato_semitones => a.pitch,
@@ -578,10 +533,6 @@ impl NoteTracker {
                 }
             } else {
                 self.run = fresh;
-                // The estimates still name the note a takeover replaced: not a new note.
-                if self.stale_pitch == Some(semitone) && self.pending.is_none() {
-                    self.run.used = true;
-                }
             }
         } else {
             if self.unvoiced_hops == 0 {
@@ -720,11 +671,6 @@ impl NoteTracker {
             }
         }
 
-        // Takeover path.
-        if out.on.is_none() && voiced && !chord && c.takeover_rise_db > 0.0 {
-            self.takeover(&mut out, input, salience);
-        }
-
         // Release.
         if out.on.is_none() {
             if let Some(a) = self.active {
@@ -745,103 +691,6 @@ impl NoteTracker {
             }
         }
         out
-    }
-
-    /// The takeover path (see [`TrackerConfig::takeover_rise_db`]): searches the pitches near
-    /// the sounding note for one whose own partials rose to its level while the estimates
-    /// still name the sounding note (or a note a takeover already replaced), and starts it once
-    /// it held for `takeover_hops`. Bounded loop (at most `2 × TAKEOVER_MAX_RANGE` pitches, a
-    /// few reads each), no allocation, no logarithm.
-    fn takeover(&mut self, out: &mut TrackerOutput, input: &TrackerInput, salience: &Salience) {
-        let c = self.config;
-        let Some(a) = self.active else {
-            self.takeover_candidate = (0, 0);
-            return;
-        };
-        // Not again within the search window of the last start (its own rise is still there).
-        let recent = input.time < a.since + c.takeover_window_hops as u64 * c.hop;
-        let waiting = self.pending.is_some() || recent;
-        let named = self.run.pitch == a.pitch || (self.run.used && self.stale_pitch.is_some());
-        if waiting || !named {
-            self.takeover_candidate = (0, 0);
-            return;
-        }
-        let all = u32::MAX;
-        let Some(old) = salience.partial_energy(a.pitch, all, 0) else {
-            return;
-        };
-        let gap = 10f32.powf(-c.takeover_gap_db / 10.0);
-        let rise = 10f32.powf(c.takeover_rise_db / 10.0);
-        let range = usize::from(c.takeover_range).min(TAKEOVER_MAX_RANGE);
-        let mut best: Option<(u8, f32)> = None;
-        for slot in TAKEOVER_MAX_RANGE - range..=TAKEOVER_MAX_RANGE + range {
-            let q = i32::from(a.pitch) + slot as i32 - TAKEOVER_MAX_RANGE as i32;
-            let mask = self.takeover_masks.get(slot).copied().unwrap_or(0);
-            if q == i32::from(a.pitch) || !(0..=127).contains(&q) || mask == 0 {
-                continue;
-            }
-            let q = q as u8;
-            if self.takeover_vetoed == Some(q) {
-                continue;
-            }
-            let (Some(now), Some(then)) = (
-                salience.partial_energy(q, mask, 0),
-                salience.partial_energy(q, mask, c.takeover_window_hops),
-            ) else {
-                continue;
-            };
-            if now >= old * gap && now >= then * rise && now > 0.0 {
-                // Of the pitches whose own partials rose, the one whose own partials hold the
-                // most energy (a fifth above a new note shares only some of them), among those
-                // whose whole harmonic series holds more than its neighbours' (a semitone off
-                // shares the lowest partials, within a bin, but not the upper ones).
-                let total = salience.value(q, 0).unwrap_or(f32::NEG_INFINITY);
-                let peak = [q.saturating_sub(1), q.saturating_add(1)]
-                    .iter()
-                    .all(|&n| n == q || salience.value(n, 0).is_none_or(|v| v <= total));
-                if peak && best.is_none_or(|(_, e)| now > e) {
-                    best = Some((q, now));
-                }
-            }
-        }
-        let Some((q, _)) = best else {
-            self.takeover_candidate = (0, 0);
-            return;
-        };
-        self.takeover_candidate = if self.takeover_candidate.0 == q {
-            (q, self.takeover_candidate.1.saturating_add(1))
-        } else {
-            (q, 1)
-        };
-        let held = self.takeover_candidate.1;
-        if held < c.takeover_hops {
-            return;
-        }
-        self.takeover_candidate = (0, 0);
-        self.run = Run {
-            pitch: q,
-            start: input
-                .time
-                .saturating_sub(u64::from(held.saturating_sub(1)) * c.hop),
-            hops: held,
-            strong: held,
-            used: false,
-            retry_at: 0,
-            lo: f32::from(q),
-            hi: f32::from(q),
-            rise: None,
-        };
-        let not_before = a.since + c.hop;
-        let onset = self
-            .rise_date(input.time, salience, not_before, Some(a.pitch))
-            .map_or(self.run.start, |r| r.min(self.run.start))
-            .max(not_before);
-        if self.start(out, onset, input, salience, StartPath::Takeover) {
-            self.stale_pitch = Some(a.pitch);
-        } else {
-            self.run.used = true;
-            self.takeover_vetoed = Some(q);
-        }
     }
 
     /// Whether the run may be judged: it started no note, and after a veto it has grown to
@@ -1005,25 +854,6 @@ impl NoteTracker {
         self.pending = None;
         self.steady_until = input.time;
         self.faded = None;
-        self.stale_pitch = None;
-        self.takeover_vetoed = None;
-        self.takeover_candidate = (0, 0);
-        if c_takeover(&self.config) {
-            let range = TAKEOVER_MAX_RANGE as i32;
-            for (slot, mask) in self.takeover_masks.iter_mut().enumerate() {
-                let q = i32::from(pitch) + slot as i32 - range;
-                *mask = if (0..=127).contains(&q) && q != i32::from(pitch) {
-                    salience.exclusive_harmonics(q as u8, Some(pitch), self.config.rise_min_bins)
-                } else {
-                    0
-                };
-            }
-        }
         true
     }
-}
-
-/// Whether the takeover path is on (its masks are made only then).
-fn c_takeover(c: &TrackerConfig) -> bool {
-    c.takeover_rise_db > 0.0
 }
