@@ -829,3 +829,52 @@ fn a_vibrato_melody_is_not_chords() {
     let expected: Vec<u8> = notes.iter().map(|&m| m as u8).collect();
     assert_eq!(pitches(&ev), expected);
 }
+
+/// An ensemble-like step down a minor third under a louder old note: the old note (G4) holds
+/// on and fades only after the new one (E4) has come and gone, so the pitch estimate, which
+/// follows the louder note, never names E4. The new note's own partials (those away from
+/// G4's) rise from its start; the takeover path must start E4 within the 50 ms the scoring
+/// allows. Known defect (issue 13: ensembles, pads, voice), not fixed: the takeover path
+/// tried for it (commit 6df8b53, reverted) made dev worse. Run with `--ignored`.
+#[test]
+#[ignore = "known defect: a short slow note under a louder old note is not found"]
+fn short_slow_note_under_a_louder_old_note_is_found() {
+    let sr = 48_000.0;
+    let start = 0.6f32;
+    let n = (1.4 * sr) as usize;
+    let (mut pa, mut pb) = (0.0f64, 0.0f64);
+    let partials = |p: f32| -> f32 {
+        (1..=6)
+            .map(|h| (p * h as f32).sin() * 0.7f32.powi(h - 1))
+            .sum::<f32>()
+    };
+    let s: Vec<f32> = (0..n)
+        .map(|i| {
+            let t = i as f32 / sr;
+            pa += f64::from(midi_to_hz(67.0)) / f64::from(sr);
+            pb += f64::from(midi_to_hz(64.0)) / f64::from(sr);
+            // Old note: on from 0.1 s, fading slowly from the new note's start.
+            let a_env = ((t - 0.1) / 0.05).clamp(0.0, 1.0)
+                * (1.0 - 0.5 * ((t - start) / 0.4).clamp(0.0, 1.0));
+            // New note: a 60 ms swell to 0.7, held, released over 40 ms after 150 ms.
+            let b_env = 0.7
+                * ((t - start) / 0.06).clamp(0.0, 1.0)
+                * ((start + 0.19 - t) / 0.04).clamp(0.0, 1.0);
+            let a = partials((pa.fract() * std::f64::consts::TAU) as f32);
+            let b = partials((pb.fract() * std::f64::consts::TAU) as f32);
+            0.2 * (a_env * a + b_env * b)
+        })
+        .collect();
+    let ev = run(&s, sr, 512);
+    let b = ev
+        .ons
+        .iter()
+        .find(|o| o.0 == 64)
+        .unwrap_or_else(|| panic!("the new note was not found: {:?}", ev.ons));
+    let onset_s = b.1 as f64 / f64::from(sr);
+    assert!(
+        (onset_s - f64::from(start)).abs() <= 0.05,
+        "E4 at {start} dated {onset_s:.3}; {:?}",
+        ev.ons
+    );
+}

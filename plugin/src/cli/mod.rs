@@ -12,6 +12,7 @@ pub mod styles;
 pub mod tempo;
 pub mod train;
 pub mod transcription;
+pub mod transcription_errors;
 
 /// Reads a MIDI folder with a progress bar (hidden when `quiet`) and reports broken files on
 /// stderr; shared by `train` and `eval`.

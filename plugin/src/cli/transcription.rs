@@ -452,6 +452,11 @@ pub fn run(args: Args) -> Result<()> {
         return Ok(());
     }
     let mut files = Vec::with_capacity(pairs.len());
+    // `--verbose`: error buckets per family (see `transcription_errors.rs`).
+    let mut buckets: std::collections::BTreeMap<
+        &'static str,
+        super::transcription_errors::Buckets,
+    > = std::collections::BTreeMap::new();
     for (wav, tsv) in &pairs {
         let name = wav
             .file_stem()
@@ -465,6 +470,18 @@ pub fn run(args: Args) -> Result<()> {
         let (mut score, pairs) = score_file(&name, &reference, &estimate);
         score.polyphonic_share = polyphonic_share;
         if args.verbose {
+            let est: Vec<ScoredNote> = estimate
+                .iter()
+                .map(|n| ScoredNote {
+                    onset_s: n.onset_s,
+                    pitch: f64::from(n.pitch),
+                })
+                .collect();
+            let b = super::transcription_errors::bucket(&reference, &est, &pairs);
+            buckets
+                .entry(score.family.unwrap_or("-"))
+                .or_default()
+                .add(&b);
             let matched_ref: std::collections::HashSet<usize> = pairs.iter().map(|p| p.0).collect();
             let matched_est: std::collections::HashSet<usize> = pairs.iter().map(|p| p.1).collect();
             for (i, r) in reference.iter().enumerate() {
@@ -569,6 +586,26 @@ pub fn run(args: Args) -> Result<()> {
                 f.latency.notes,
                 100.0 * f.polyphonic_share
             );
+        }
+    }
+    if args.verbose && !buckets.is_empty() {
+        use super::transcription_errors::{Buckets, Miss};
+        println!("\nmissed written notes by bucket (late/early: found at the pitch 50-250 ms off; octave/semitone/other: another pitch within 50 ms; never: not found, after the same pitch / another note / a rest), and extras left over");
+        print!("{:<22}", "family");
+        for m in Miss::ALL {
+            print!(" {:>10}", m.name());
+        }
+        println!(" {:>10}", "extras");
+        let mut total = Buckets::default();
+        for b in buckets.values() {
+            total.add(b);
+        }
+        for (family, b) in buckets.iter().chain(std::iter::once((&"all", &total))) {
+            print!("{family:<22}");
+            for v in b.misses {
+                print!(" {v:>10}");
+            }
+            println!(" {:>10}", b.extras);
         }
     }
     Ok(())
