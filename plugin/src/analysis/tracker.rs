@@ -169,8 +169,9 @@ pub struct TrackerConfig {
     /// Weight of each watched onset in the stream's running share of such settling attacks.
     pub settle_rate: f32,
     /// While that share is at least this, a new pitch after an onset must hold for
-    /// `settle_stable_hops` before it starts (no *Fast* shortcut, and the legato path waits as
-    /// long inside the window): the first reading of such a sound is too often the wrong one.
+    /// `settle_stable_hops` before it starts (no *Fast* shortcut, and the legato and
+    /// from-silence paths wait as long inside the window): the first reading of such a sound
+    /// is too often the wrong one.
     pub settle_share: f32,
     /// See `settle_share`.
     pub settle_stable_hops: u32,
@@ -665,6 +666,11 @@ impl NoteTracker {
         }
 
         // Legato path.
+        let silence_needed = if settling {
+            c.legato_stable_hops.max(c.settle_stable_hops)
+        } else {
+            c.legato_stable_hops
+        };
         if out.on.is_none() && strong && !chord {
             match self.active {
                 _ if self.run.used && self.active.map(|a| a.pitch) != Some(self.run.pitch) => {}
@@ -699,7 +705,7 @@ impl NoteTracker {
                         self.start(&mut out, onset, input, salience, StartPath::LegatoFromNote);
                     }
                 }
-                None if self.run.strong >= c.legato_stable_hops
+                None if self.run.strong >= silence_needed
                     && self.run_ready()
                     && input.recent_db >= c.gate_db
                     && self.rearmed(input.recent_db) =>
