@@ -25,6 +25,13 @@
 //! Judge: every start a path wants is put to the learned judge (`judge.rs`); a vetoed pitch
 //! that keeps sounding is asked about again once its run is `judge_retry` times as long.
 //!
+//! Settling attacks: after each onset the tracker watches whether the first stable pitch gives
+//! way, within `settle_window_hops`, to one a semitone or two away (struck bars, tines and
+//! plucked strings whose samples read a semitone off in their first hops). While the stream's
+//! running share of such attacks is at least `settle_share`, a new pitch after an onset must
+//! hold `settle_stable_hops` before any path starts it. The watch follows the estimates, not
+//! the notes started, so waiting out the attack does not hide the habit.
+//!
 //! Hysteresis: a note that faded below the gate starts again without an onset only once its
 //! level is `rearm_db` above where it ended (a decaying note rippling around the gate is one note).
 //!
