@@ -25,6 +25,13 @@
 //! Judge: every start a path wants is put to the learned judge (`judge.rs`); a vetoed pitch
 //! that keeps sounding is asked about again once its run is `judge_retry` times as long.
 //!
+//! Settling attacks: after each onset the tracker watches whether the first stable pitch gives
+//! way, within `settle_window_hops`, to one a semitone or two away (struck bars, tines and
+//! plucked strings whose samples read a semitone off in their first hops). While the stream's
+//! running share of such attacks is at least `settle_share`, a new pitch after an onset must
+//! hold `settle_stable_hops` before any path starts it. The watch follows the estimates, not
+//! the notes started, so waiting out the attack does not hide the habit.
+//!
 //! Hysteresis: a note that faded below the gate starts again without an onset only once its
 //! level is `rearm_db` above where it ended (a decaying note rippling around the gate is one note).
 //!
@@ -162,6 +169,19 @@ pub struct TrackerConfig {
     /// starts while the input is polyphonic, and the sounding note ends when it becomes so.
     /// On by default (`chord_gate=0` turns it off).
     pub chord_gate: bool,
+    /// Attack settling: how long (hops) after an onset the tracker watches whether the first
+    /// stable pitch gives way to another one or two semitones away (a struck bar's, tine's or
+    /// plucked string's attack read a semitone off before the pitch settles; 0 = never watch).
+    pub settle_window_hops: u32,
+    /// Weight of each watched onset in the stream's running share of such settling attacks.
+    pub settle_rate: f32,
+    /// While that share is at least this, a new pitch after an onset must hold for
+    /// `settle_stable_hops` before it starts (no *Fast* shortcut, and the legato and
+    /// from-silence paths wait as long inside the window): the first reading of such a sound
+    /// is too often the wrong one.
+    pub settle_share: f32,
+    /// See `settle_share`.
+    pub settle_stable_hops: u32,
 }
 
 impl TrackerConfig {
@@ -227,6 +247,14 @@ impl TrackerConfig {
             poly_input_share: tuning.get("poly_input_share", POLY_INPUT_SHARE),
             poly_input_rate: (hop_s / tuning.get("poly_input_s", 2.0).max(hop_s)).min(1.0),
             chord_gate: tuning.get("chord_gate", 1.0) > 0.5,
+            settle_window_hops: if tuning.get("settle", 1.0) > 0.5 {
+                hops("settle_window_ms", 60.0)
+            } else {
+                0
+            },
+            settle_rate: tuning.get("settle_rate", 0.15).clamp(0.0, 1.0),
+            settle_share: tuning.get("settle_share", 0.4),
+            settle_stable_hops: hops("settle_stable_ms", 25.0),
         }
     }
 }
@@ -380,6 +408,25 @@ pub struct NoteTracker {
     poly_share: f32,
     /// The previous hop's `TrackerInput::chords` (the sounding note ends when it rises).
     was_chords: bool,
+    /// The attack being watched for settling (see [`TrackerConfig::settle_share`]).
+    settle: Settle,
+    /// Running share of watched onsets whose first stable pitch gave way to one a semitone or
+    /// two away (see [`TrackerConfig::settle_share`]).
+    settle_share: f32,
+}
+
+/// An onset watched for a settling attack: does its first stable pitch give way to another one
+/// a semitone or two away within [`TrackerConfig::settle_window_hops`]? Watched from the
+/// estimates alone, whether or not a note was started, so waiting out the attack does not
+/// hide the habit it answers.
+#[derive(Debug, Clone, Copy, Default)]
+struct Settle {
+    /// An onset is being watched.
+    open: bool,
+    /// Hops since the onset.
+    hops: u32,
+    /// The first pitch that held `onset_stable_hops` after the onset.
+    first: Option<u8>,
 }
 
 impl NoteTracker {
@@ -408,6 +455,8 @@ impl NoteTracker {
             vetoed: 0,
             poly_share: 0.0,
             was_chords: false,
+            settle: Settle::default(),
+            settle_share: 0.0,
         }
     }
 
@@ -488,6 +537,12 @@ impl NoteTracker {
             });
             // Count stability only from hops after the onset.
             self.run = Run::default();
+            self.close_settle();
+            self.settle = Settle {
+                open: c.settle_window_hops > 0,
+                hops: 0,
+                first: None,
+            };
         }
 
         if let Some(a) = self.active {
@@ -542,6 +597,12 @@ impl NoteTracker {
             self.run.hops = 0;
         }
 
+        self.watch_settle(voiced);
+        // A sound whose attacks often settle a semitone or two away from their first reading:
+        // inside the watch window a new pitch must hold longer before it starts.
+        let settling =
+            self.settle.open && c.settle_window_hops > 0 && self.settle_share >= c.settle_share;
+
         // Follow the sounding note's level.
         if let Some(a) = self.active.as_mut() {
             if input.recent_db > a.peak_db {
@@ -572,11 +633,17 @@ impl NoteTracker {
             if voiced && !chord && self.run_ready() && input.recent_db >= c.gate_db {
                 let same = self.active.map(|a| a.pitch) == Some(self.run.pitch);
                 let quick = self.fast
+                    && !settling
                     && self.run.hops >= c.fast_stable_hops
                     && p.peak_flux_ratio >= c.fast_flux_ratio
                     && self.run.hi - self.run.lo <= c.fast_max_spread
                     && f32::from(self.run.pitch) <= c.fast_max_midi;
-                if !same && (self.run.hops >= c.onset_stable_hops || quick) {
+                let stable_hops = if settling {
+                    c.onset_stable_hops.max(c.settle_stable_hops)
+                } else {
+                    c.onset_stable_hops
+                };
+                if !same && (self.run.hops >= stable_hops || quick) {
                     let mut onset = p.time;
                     if let Some(a) = self.active {
                         let departed = self
@@ -606,6 +673,11 @@ impl NoteTracker {
         }
 
         // Legato path.
+        let silence_needed = if settling {
+            c.legato_stable_hops.max(c.settle_stable_hops)
+        } else {
+            c.legato_stable_hops
+        };
         if out.on.is_none() && strong && !chord {
             match self.active {
                 _ if self.run.used && self.active.map(|a| a.pitch) != Some(self.run.pitch) => {}
@@ -615,6 +687,11 @@ impl NoteTracker {
                         c.octave_stable_hops
                     } else {
                         c.legato_stable_hops
+                    };
+                    let needed = if settling {
+                        needed.max(c.settle_stable_hops)
+                    } else {
+                        needed
                     };
                     if self.run.strong >= needed {
                         // Dated from where the salience of the new pitch began rising, else
@@ -635,7 +712,7 @@ impl NoteTracker {
                         self.start(&mut out, onset, input, salience, StartPath::LegatoFromNote);
                     }
                 }
-                None if self.run.strong >= c.legato_stable_hops
+                None if self.run.strong >= silence_needed
                     && self.run_ready()
                     && input.recent_db >= c.gate_db
                     && self.rearmed(input.recent_db) =>
@@ -691,6 +768,47 @@ impl NoteTracker {
             }
         }
         out
+    }
+
+    /// Follows the watched onset (see [`Settle`]): records its first stable pitch, and counts
+    /// it in the running share once a pitch one or two semitones away holds after it (a
+    /// settling attack) or once the window passed without one.
+    fn watch_settle(&mut self, voiced: bool) {
+        let c = &self.config;
+        if !self.settle.open {
+            return;
+        }
+        self.settle.hops = self.settle.hops.saturating_add(1);
+        if self.settle.hops > c.settle_window_hops {
+            self.close_settle();
+            return;
+        }
+        if !voiced || self.run.hops < c.onset_stable_hops {
+            return;
+        }
+        match self.settle.first {
+            None => self.settle.first = Some(self.run.pitch),
+            Some(first) => {
+                let step = (i32::from(self.run.pitch) - i32::from(first)).abs();
+                if (1..=2).contains(&step) {
+                    self.count_settle(1.0);
+                    self.settle.open = false;
+                }
+            }
+        }
+    }
+
+    /// Ends the watch of an onset: one that found a stable pitch and no settling counts as 0.
+    fn close_settle(&mut self) {
+        if self.settle.open && self.settle.first.is_some() {
+            self.count_settle(0.0);
+        }
+        self.settle.open = false;
+    }
+
+    /// Moves the running share of settling attacks towards `value`.
+    fn count_settle(&mut self, value: f32) {
+        self.settle_share += self.config.settle_rate * (value - self.settle_share);
     }
 
     /// Whether the run may be judged: it started no note, and after a veto it has grown to
