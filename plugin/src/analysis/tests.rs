@@ -877,6 +877,7 @@ fn short_slow_note_under_a_louder_old_note_is_found() {
         "E4 at {start} dated {onset_s:.3}; {:?}",
         ev.ons
     );
+}
 
 /// A struck note whose attack reads a semitone off: `first_ms` at `midi + 1`, then `midi`
 /// (phase-continuous, sharp 2 ms attack, harmonic spectrum, decaying), as the kalimba,
