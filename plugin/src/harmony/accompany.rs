@@ -90,42 +90,70 @@ pub fn at_rhythm(per_beat: &[Chord], melody: &[BeatMelody], rhythm: usize) -> Ve
     out
 }
 
-/// The chords under an answer (onsets in beats from its start, the first beat taken as a bar's
-/// first): harmonised with lookahead, one chord per span of `rhythm` beats, at `complexity`, as
-/// segments (equal neighbours joined) covering the answer up to its last note's end rounded up
-/// to a beat. No chord for an empty answer.
+/// The chords under an answer (onsets in beats from its start, which falls `start_in_bar` beats
+/// after a bar line): harmonised with lookahead, one chord per span of `rhythm` beats counted
+/// from the bar lines (a pickup gets the chord of the beats before the bar), at `complexity`, as
+/// segments (equal neighbours joined, beats from the answer's start) covering the answer up to
+/// its last note's end rounded up to a beat of the bar. No chord for an empty answer.
 pub fn answer_chords(
     model: &HarmonyModel,
     melody: &[Note],
     key: KeySignature,
     rhythm: usize,
+    start_in_bar: f64,
     complexity: Complexity,
 ) -> Vec<Segment> {
-    let end = melody
+    let pad = if start_in_bar.is_finite() {
+        start_in_bar.max(0.0)
+    } else {
+        0.0
+    };
+    // The melody from the bar line: beat `k` of the harmoniser is beat `k - pad` of the answer.
+    let padded: Vec<Note> = melody
         .iter()
         .filter(|n| n.onset.is_finite() && n.duration.is_finite())
+        .map(|n| Note {
+            onset: n.onset + pad,
+            ..*n
+        })
+        .collect();
+    let end = padded
+        .iter()
         .map(|n| n.onset + n.duration.max(0.0))
         .fold(0.0f64, f64::max);
-    if melody.is_empty() || end <= 0.0 {
+    if padded.is_empty() || end <= pad {
         return Vec::new();
     }
     let beats = (end - 1e-6).ceil().clamp(1.0, MAX_BEATS as f64) as usize;
-    let mel = melody_beats(melody, beats);
+    let mel = melody_beats(&padded, beats);
     let per_beat = model.harmonise(&mel, key, 0);
     let chords: Vec<Chord> = at_rhythm(&per_beat, &mel, rhythm)
         .into_iter()
         .map(|c| complexity.apply(c, key))
         .collect();
     super::output::segments(&chords)
+        .into_iter()
+        .filter(|s| s.end > pad + 1e-9)
+        .map(|s| Segment {
+            start: (s.start - pad).max(0.0),
+            end: s.end - pad,
+            chord: s.chord,
+        })
+        .collect()
 }
 
-/// Bends an answer's melody toward its chords: a note starting on a chord change or on a strong
-/// beat of the answer (beats 0 and 2 of its 4-beat bars) that is not a tone of the chord under
+/// Bends an answer's melody toward its chords: a note starting on a chord change or on a beat
+/// `strong` calls strong (the caller's meter: beats 1 and 3 of 4/4) that is not a tone of the chord under
 /// it moves to the nearest chord tone at most two semitones away that `allowed` accepts (the
 /// range and the scale lock) — unless it resolves by step to a chord tone on the next note (an
 /// appoggiatura or a suspension: what the model meant). Onsets and lengths never change. Returns
 /// how many notes moved.
-pub fn fit_melody(notes: &mut [Note], segments: &[Segment], allowed: &dyn Fn(u8) -> bool) -> usize {
+pub fn fit_melody(
+    notes: &mut [Note],
+    segments: &[Segment],
+    allowed: &dyn Fn(u8) -> bool,
+    strong: &dyn Fn(f64) -> bool,
+) -> usize {
     let chord_at = |beat: f64| segments.iter().find(|s| s.start <= beat && beat < s.end);
     let mut moved = 0;
     for i in 0..notes.len() {
@@ -133,9 +161,7 @@ pub fn fit_melody(notes: &mut [Note], segments: &[Segment], allowed: &dyn Fn(u8)
         let Some(seg) = chord_at(n.onset) else {
             continue;
         };
-        let whole = (n.onset - n.onset.round()).abs() < 1e-6;
-        let strong = (n.onset - seg.start).abs() < 1e-6
-            || (whole && (n.onset.round() as i64).rem_euclid(2) == 0);
+        let strong = (n.onset - seg.start).abs() < 1e-6 || strong(n.onset);
         if !strong || seg.chord == Chord::None || seg.chord.contains(n.pitch) {
             continue;
         }
@@ -277,7 +303,7 @@ mod tests {
             .map(|(i, &p)| note(p, i as f64, if i == 8 { 2.0 } else { 1.0 }))
             .collect();
         for (rhythm, most) in [(4, 3), (2, 5), (1, 10)] {
-            let segs = answer_chords(model, &notes, C_MAJOR, rhythm, Complexity::Triads);
+            let segs = answer_chords(model, &notes, C_MAJOR, rhythm, 0.0, Complexity::Triads);
             assert!(!segs.is_empty() && segs.len() <= most, "{rhythm}: {segs:?}");
             assert_eq!(segs[0].start, 0.0);
             assert_eq!(segs.last().unwrap().end, 10.0);
@@ -291,7 +317,19 @@ mod tests {
             // Ends on the tonic.
             assert_eq!(segs.last().unwrap().chord, Chord::new(0, Quality::Major));
         }
-        assert!(answer_chords(model, &[], C_MAJOR, 2, Complexity::Triads).is_empty());
+        assert!(answer_chords(model, &[], C_MAJOR, 2, 0.0, Complexity::Triads).is_empty());
+        // An answer from beat 4 of a bar (a one-beat pickup): the chords change on the bar
+        // lines, one beat and five beats into the answer, and start at the answer.
+        let segs = answer_chords(model, &notes, C_MAJOR, 4, 3.0, Complexity::Triads);
+        assert_eq!(segs[0].start, 0.0);
+        for s in &segs[1..] {
+            assert_eq!(
+                (s.start + 3.0) % 4.0,
+                0.0,
+                "changes on the bar lines: {segs:?}"
+            );
+        }
+        assert_eq!(segs.last().unwrap().end, 10.0, "{segs:?}");
     }
 
     #[test]
@@ -318,16 +356,17 @@ mod tests {
             note(72, 3.0, 1.0), // C on a weak beat: stays
         ];
         let all = |_p: u8| true;
-        assert_eq!(fit_melody(&mut mel, &segs, &all), 1);
+        let strong = |beat: f64| crate::meter::Meter::COMMON.weight(beat) >= 0.6;
+        assert_eq!(fit_melody(&mut mel, &segs, &all, &strong), 1);
         let pitches: Vec<u8> = mel.iter().map(|n| n.pitch).collect();
         assert!(pitches[0] == 60 || pitches[0] == 64, "{pitches:?}");
         assert_eq!(&pitches[1..], &[65, 69, 67, 72]);
         // Nothing allowed: nothing moves; onsets and lengths never change.
         let mut mel2 = vec![note(62, 0.0, 1.0), note(65, 1.0, 1.0)];
-        assert_eq!(fit_melody(&mut mel2, &segs, &|_| false), 0);
+        assert_eq!(fit_melody(&mut mel2, &segs, &|_| false, &strong), 0);
         assert_eq!(mel2[0].pitch, 62);
         let mut mel3 = vec![note(62, 0.0, 1.0), note(65, 1.0, 1.0)];
-        fit_melody(&mut mel3, &segs, &|p| p == 64);
+        fit_melody(&mut mel3, &segs, &|p| p == 64, &strong);
         assert_eq!(
             (mel3[0].pitch, mel3[0].onset, mel3[0].duration),
             (64, 0.0, 1.0)
@@ -382,7 +421,14 @@ mod cost {
         let runs = 200;
         let t0 = std::time::Instant::now();
         for _ in 0..runs {
-            std::hint::black_box(answer_chords(model, &notes, key, 2, Complexity::Triads));
+            std::hint::black_box(answer_chords(
+                model,
+                &notes,
+                key,
+                2,
+                0.0,
+                Complexity::Triads,
+            ));
         }
         let answer = t0.elapsed().as_secs_f64() * 1000.0 / runs as f64;
         let mel = melody_beats(&notes[..6], 6);

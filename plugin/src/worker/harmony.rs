@@ -356,14 +356,29 @@ fn phrase_chords(b: &Brain, params: &ContinuoParams, phrase: &Phrase) -> Option<
     let mut melody: Vec<Note> = b.context.iter().copied().collect();
     melody.extend(phrase.notes.iter().copied());
     let key = key_for(b, &melody)?;
-    let rhythm = b.meter().harmonic_beats(params.harmony.rhythm.value()) as usize;
+    let meter = b.meter();
+    let rhythm = meter.harmonic_beats(params.harmony.rhythm.value()) as usize;
     Some(accompany::answer_chords(
         model,
         &phrase.notes,
         key,
         rhythm,
+        answer_start_in_bar(b, params),
         complexity(params),
     ))
+}
+
+/// Where the answer to the context starts in its bar, as the playback will start it (what the
+/// performance's accents use too).
+fn answer_start_in_bar(b: &Brain, params: &ContinuoParams) -> f64 {
+    let context: Vec<Note> = b.context.iter().copied().collect();
+    super::perform::expected_start_in_bar(
+        &context,
+        params.response.gap.value() as f64,
+        params.response.grid.value().beats(),
+        b.line_tolerance,
+        &b.meter(),
+    )
 }
 
 /// *Chords under the answer*, before the selected candidate is sent: harmonises it, bends its
@@ -385,8 +400,14 @@ pub(super) fn fit_selected(b: &mut Brain, params: &ContinuoParams) {
     let (low, high) = (settings.low, settings.high);
     let allowed =
         |p: u8| (low..=high).contains(&p) && settings.scale_lock.is_none_or(|s| s.contains(p));
+    let (meter, start) = (b.meter(), answer_start_in_bar(b, params));
+    let bars = crate::meter::Meter {
+        origin: 0.0,
+        ..meter
+    };
+    let strong = |beat: f64| bars.weight(start + beat) >= 0.6;
     if let Some(phrase) = b.candidates.get_mut(b.selected) {
-        accompany::fit_melody(&mut phrase.notes, &segments, &allowed);
+        accompany::fit_melody(&mut phrase.notes, &segments, &allowed, &strong);
     }
     b.harmony.fitted = Some(segments);
 }
