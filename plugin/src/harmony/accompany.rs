@@ -126,7 +126,14 @@ pub fn answer_chords(
     }
     let beats = (end - 1e-6).ceil().clamp(1.0, MAX_BEATS as f64) as usize;
     let mel = melody_beats(&padded, beats);
-    let per_beat = model.harmonise(&mel, key, 0);
+    let mut per_beat = model.harmonise(&mel, key, 0);
+    // The beats before the answer's first chord are empty or hold only its pickup ("no chord" to
+    // the model): they take that first chord, so the pickup sounds over the chord it leads into.
+    let first = pad.floor() as usize;
+    if let Some(j) = (first..per_beat.len()).find(|&j| per_beat[j] != Chord::None) {
+        let c = per_beat[j];
+        per_beat[..j].fill(c);
+    }
     let chords: Vec<Chord> = at_rhythm(&per_beat, &mel, rhythm)
         .into_iter()
         .map(|c| complexity.apply(c, key))
@@ -330,6 +337,16 @@ mod tests {
             );
         }
         assert_eq!(segs.last().unwrap().end, 10.0, "{segs:?}");
+        // A sixteenth pickup before the half-bar line (the host tests' call): a chord sounds
+        // from the answer's first note.
+        let pickup = [
+            note(67, 0.0, 0.25),
+            note(72, 0.25, 1.75),
+            note(71, 2.25, 1.75),
+        ];
+        let segs = answer_chords(model, &pickup, C_MAJOR, 2, 1.75, Complexity::Triads);
+        assert_eq!(segs[0].start, 0.0);
+        assert_ne!(segs[0].chord, Chord::None, "{segs:?}");
     }
 
     #[test]
