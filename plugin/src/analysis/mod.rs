@@ -193,6 +193,9 @@ const RISE_THIRD_RATIO: f32 = 0.08;
 const RISE_MIN_SHARE: f32 = 0.3;
 /// What rose below this (Hz) is ignored (a hammer's thump).
 const RISE_MIN_HZ: f32 = 200.0;
+/// An onset whose frame is this periodic (pitch confidence) counts as one note (a low note's
+/// upper partials look like a chord).
+const RISE_MAX_CONFIDENCE: f32 = 0.8;
 /// Weight of one onset in the leaky mean of chord onsets.
 const ONSET_RATE: f32 = 0.34;
 /// The onsets' decision rises at this mean ...
@@ -429,6 +432,7 @@ impl Analyzer {
             rise_third_ratio: tuning.get("rise_third_ratio", RISE_THIRD_RATIO),
             rise_min_share: tuning.get("rise_min_share", RISE_MIN_SHARE),
             rise_min_hz: tuning.get("rise_min_hz", RISE_MIN_HZ),
+            rise_max_confidence: tuning.get("rise_max_confidence", RISE_MAX_CONFIDENCE),
             onset_rate: tuning.get("onset_rate", ONSET_RATE),
             onset_on: tuning.get("onset_on", ONSET_ON),
             onset_off: tuning.get("onset_off", ONSET_OFF),

@@ -69,6 +69,11 @@ pub struct PolyphonyConfig {
     /// share of the frame's energy (a vibrato or a noise burst leaves a scatter of small rises
     /// that is neither).
     pub rise_min_share: f32,
+    /// An onset whose frame is at least this periodic (pitch confidence) counts as one note
+    /// whatever rose: above the floor below, a low note's partials 4, 5, 6, 7 look like a
+    /// chord, but its frame stays periodic (a bass guitar's onsets read 0.91, a piano chord's
+    /// 0.62, medians).
+    pub rise_max_confidence: f32,
     /// What rose below this frequency (Hz) is ignored: a piano hammer's thump rises there,
     /// and as a low candidate's "fundamental" it let one comb claim the whole chord.
     pub rise_min_hz: f32,
@@ -271,7 +276,7 @@ impl Polyphony {
         chroma_peak: f32,
         onset: bool,
     ) -> PolyphonyOutput {
-        let measured = self.onsets(mags, voiced, onset);
+        let measured = self.onsets(mags, voiced, onset, confidence);
         if self.countdown > 0 {
             self.countdown -= 1;
             self.last.searched = false;
@@ -295,7 +300,7 @@ impl Polyphony {
     /// Chord onsets: remembers the spectrum of each hop, takes the one from before an onset,
     /// and `rise_delay_hops` after it measures what rose since (the new notes). Returns whether
     /// it measured on this hop.
-    fn onsets(&mut self, mags: &[f32], voiced: bool, onset: bool) -> bool {
+    fn onsets(&mut self, mags: &[f32], voiced: bool, onset: bool, confidence: f32) -> bool {
         if self.config.rise_back_hops == 0 {
             return false;
         }
@@ -335,7 +340,7 @@ impl Polyphony {
         match self.rise_pending {
             Some(0) => {
                 self.rise_pending = None;
-                self.measure_rise(mags);
+                self.measure_rise(mags, confidence);
                 true
             }
             Some(k) => {
@@ -348,7 +353,7 @@ impl Polyphony {
 
     /// The rise spectrum (what grew since `before`) searched like a frame: second and third
     /// candidates against the first; updates the onsets' mean and decision.
-    fn measure_rise(&mut self, mags: &[f32]) {
+    fn measure_rise(&mut self, mags: &[f32], confidence: f32) {
         for ((r, &b), &m) in self
             .rise
             .iter_mut()
@@ -380,7 +385,8 @@ impl Polyphony {
             return;
         }
         let chord = f32::from(u8::from(
-            second >= self.config.rise_ratio || third >= self.config.rise_third_ratio,
+            (second >= self.config.rise_ratio || third >= self.config.rise_third_ratio)
+                && confidence < self.config.rise_max_confidence,
         ));
         self.onset_share += (chord - self.onset_share) * self.config.onset_rate.clamp(0.0, 1.0);
         if self.onset_share >= self.config.onset_on {
@@ -563,6 +569,7 @@ mod tests {
             rise_third_ratio: 0.08,
             rise_min_share: 0.3,
             rise_min_hz: 200.0,
+            rise_max_confidence: 0.8,
             onset_rate: 0.34,
             onset_on: 0.6,
             onset_off: 0.3,
@@ -699,15 +706,20 @@ mod tests {
 
     /// Runs `before` for a while, then an onset into `after`, until the rise is measured.
     fn onset_into(p: &mut Polyphony, before: &[f32], after: &[f32]) -> PolyphonyOutput {
+        onset_at(p, before, after, 0.5)
+    }
+
+    /// [`onset_into`] with the frames' pitch confidence.
+    fn onset_at(p: &mut Polyphony, before: &[f32], after: &[f32], conf: f32) -> PolyphonyOutput {
         for _ in 0..8 {
-            p.process(before, true, 0.9, 0.3, false);
+            p.process(before, true, conf, 0.3, false);
         }
-        let mut out = p.process(after, true, 0.9, 0.3, true);
+        let mut out = p.process(after, true, conf, 0.3, true);
         for _ in 0..40 {
             if out.rise_measured {
                 break;
             }
-            out = p.process(after, true, 0.9, 0.3, false);
+            out = p.process(after, true, conf, 0.3, false);
         }
         assert!(out.rise_measured, "{out:?}");
         out
@@ -744,6 +756,17 @@ mod tests {
                     "the thump no longer hides: {a:?} {b:?}"
                 );
             }
+        }
+        // A low note: above the 200 Hz floor its partials 4-7 look like a chord, but its frame
+        // is periodic, so its onsets count as one note's.
+        let mut p = Polyphony::new(PolyphonyConfig {
+            chord_on: 2.0,
+            ..stage().config
+        });
+        let silent = vec![0.0; 1025];
+        for _ in 0..4 {
+            let out = onset_at(&mut p, &silent, &mags_of(&[(33.0, 0.5)]), 0.95);
+            assert!(!out.chords && out.onset_share == 0.0, "{out:?}");
         }
         // A melody note over two ringing ones: one note rose.
         let mut p = Polyphony::new(PolyphonyConfig {
