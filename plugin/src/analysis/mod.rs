@@ -186,20 +186,20 @@ const RISE_BACK_HOPS: f32 = 4.0;
 /// attack).
 const RISE_DELAY_MS: f32 = 40.0;
 /// An onset is a chord's when the second voice of what rose holds this share of the first's.
-const RISE_RATIO: f32 = 0.3;
+const RISE_RATIO: f32 = 0.25;
 /// ... or the third voice this share.
-const RISE_THIRD_RATIO: f32 = 0.08;
+const RISE_THIRD_RATIO: f32 = 0.06;
 /// An onset counts only when what rose holds this share of the frame's energy.
 const RISE_MIN_SHARE: f32 = 0.3;
 /// What rose below this (Hz) is ignored (a hammer's thump).
 const RISE_MIN_HZ: f32 = 200.0;
 /// An onset whose frame is this periodic (pitch confidence) counts as one note (a low note's
 /// upper partials look like a chord).
-const RISE_MAX_CONFIDENCE: f32 = 0.8;
+const RISE_MAX_CONFIDENCE: f32 = 0.7;
 /// Weight of one onset in the leaky mean of chord onsets.
 const ONSET_RATE: f32 = 0.34;
 /// The onsets' decision rises at this mean ...
-const ONSET_ON: f32 = 0.6;
+const ONSET_ON: f32 = 0.7;
 /// ... and clears below this.
 const ONSET_OFF: f32 = 0.3;
 /// Unvoiced this long (s), the onsets' mean is forgotten.
