@@ -18,6 +18,13 @@
 //! hop's pitch confidence and chroma) into a probability, and its leaky mean over the recent
 //! search hops is the stage's *chords* decision: the input is polyphonic (a keyboard's chords,
 //! an ensemble), and the tracker starts no note while it holds.
+//!
+//! Chord onsets: a struck chord's decay (a piano's) soon looks like one note to that per-hop
+//! judge. So at each onset the stage keeps the spectrum from just before it and, a frame later,
+//! searches what rose since (bins below `rise_min_hz` ignored: a hammer's thump) for a second
+//! and a third voice: several notes rose together at a chord's onset, one at a melody note's
+//! (the ringing ones decay). A leaky mean over onsets of "chord onset" is a second *chords*
+//! decision, held between onsets through the decay; the stage's decision is either of the two.
 
 use super::chord_judge::{self, ChordMeasures};
 use crate::music::midi_to_hz;
