@@ -179,6 +179,32 @@ const CHORD_ON: f32 = 0.7;
 /// ... until it falls below this.
 const CHORD_OFF: f32 = 0.2;
 
+/// Chord onsets (`polyphony.rs`): the spectrum before an onset is taken this many hops before
+/// the onset hop (0 turns chord onsets off) ...
+const RISE_BACK_HOPS: f32 = 4.0;
+/// ... and what rose since is measured this long after it (ms; the long frame then holds the
+/// attack).
+const RISE_DELAY_MS: f32 = 40.0;
+/// An onset is a chord's when the second voice of what rose holds this share of the first's.
+const RISE_RATIO: f32 = 0.25;
+/// ... or the third voice this share.
+const RISE_THIRD_RATIO: f32 = 0.06;
+/// An onset counts only when what rose holds this share of the frame's energy.
+const RISE_MIN_SHARE: f32 = 0.3;
+/// What rose below this (Hz) is ignored (a hammer's thump).
+const RISE_MIN_HZ: f32 = 200.0;
+/// An onset whose frame is this periodic (pitch confidence) counts as one note (a low note's
+/// upper partials look like a chord).
+const RISE_MAX_CONFIDENCE: f32 = 0.7;
+/// Weight of one onset in the leaky mean of chord onsets.
+const ONSET_RATE: f32 = 0.34;
+/// The onsets' decision rises at this mean ...
+const ONSET_ON: f32 = 0.7;
+/// ... and clears below this.
+const ONSET_OFF: f32 = 0.3;
+/// Unvoiced this long (s), the onsets' mean is forgotten.
+const ONSET_FORGET_S: f32 = 1.0;
+
 /// Input samples are clamped to ±this (clipping is fine; huge values would overflow sums).
 const INPUT_LIMIT: f32 = 8.0;
 /// DC blocker corner frequency (Hz): far below the lowest pitch searched.
@@ -398,6 +424,21 @@ impl Analyzer {
             .min(1.0),
             chord_on: tuning.get("chord_on", CHORD_ON),
             chord_off: tuning.get("chord_off", CHORD_OFF),
+            rise_back_hops: tuning.get("rise_back_hops", RISE_BACK_HOPS).max(0.0) as u32,
+            rise_delay_hops: ((tuning.get("rise_delay_ms", RISE_DELAY_MS) / 1000.0 / hop_s).round()
+                as u32)
+                .max(1),
+            rise_ratio: tuning.get("rise_ratio", RISE_RATIO),
+            rise_third_ratio: tuning.get("rise_third_ratio", RISE_THIRD_RATIO),
+            rise_min_share: tuning.get("rise_min_share", RISE_MIN_SHARE),
+            rise_min_hz: tuning.get("rise_min_hz", RISE_MIN_HZ),
+            rise_max_confidence: tuning.get("rise_max_confidence", RISE_MAX_CONFIDENCE),
+            onset_rate: tuning.get("onset_rate", ONSET_RATE),
+            onset_on: tuning.get("onset_on", ONSET_ON),
+            onset_off: tuning.get("onset_off", ONSET_OFF),
+            onset_forget_hops: ((tuning.get("onset_forget_s", ONSET_FORGET_S) / hop_s).round()
+                as u32)
+                .max(1),
         });
         let hann_bin_hz = sample_rate / sizes.frame_len as f32;
         let hann_bins = ((HANN_MAX_HZ.min(sample_rate * 0.45) / hann_bin_hz) as usize)
@@ -783,9 +824,13 @@ impl Analyzer {
         self.salience.process(&self.hann_mags);
         self.guard_subharmonics(&mut estimate);
         let chroma_peak = chroma.iter().fold(0.0f32, |a, &b| a.max(b));
-        let polyphony =
-            self.polyphony
-                .process(&self.hann_mags, voiced, estimate.confidence, chroma_peak);
+        let polyphony = self.polyphony.process(
+            &self.hann_mags,
+            voiced,
+            estimate.confidence,
+            chroma_peak,
+            onset.onset,
+        );
         self.last_polyphony = polyphony;
         let midi = if estimate.hz > 0.0 {
             crate::music::hz_to_midi(estimate.hz)

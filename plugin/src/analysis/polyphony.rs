@@ -18,6 +18,13 @@
 //! hop's pitch confidence and chroma) into a probability, and its leaky mean over the recent
 //! search hops is the stage's *chords* decision: the input is polyphonic (a keyboard's chords,
 //! an ensemble), and the tracker starts no note while it holds.
+//!
+//! Chord onsets: a struck chord's decay (a piano's) soon looks like one note to that per-hop
+//! judge. So at each onset the stage keeps the spectrum from just before it and, a frame later,
+//! searches what rose since (bins below `rise_min_hz` ignored: a hammer's thump) for a second
+//! and a third voice: several notes rose together at a chord's onset, one at a melody note's
+//! (the ringing ones decay). A leaky mean over onsets of "chord onset" is a second *chords*
+//! decision, held between onsets through the decay; the stage's decision is either of the two.
 
 use super::chord_judge::{self, ChordMeasures};
 use crate::music::midi_to_hz;
@@ -54,6 +61,38 @@ pub struct PolyphonyConfig {
     pub chord_on: f32,
     /// ... and clears when it falls below this (hysteresis).
     pub chord_off: f32,
+    /// Chord onsets: the spectrum before an onset is the one this many hops before the onset
+    /// hop (its frame holds none of the attack); 0 turns chord onsets off.
+    pub rise_back_hops: u32,
+    /// ... and the rise is measured this many hops after the onset (the frame then holds the
+    /// new notes' attack).
+    pub rise_delay_hops: u32,
+    /// An onset is a chord's when the second candidate of its rise spectrum holds at least
+    /// this share of the first's energy ...
+    pub rise_ratio: f32,
+    /// ... or its third candidate this share.
+    pub rise_third_ratio: f32,
+    /// An onset counts (as a chord's or one note's) only when what rose holds at least this
+    /// share of the frame's energy (a vibrato or a noise burst leaves a scatter of small rises
+    /// that is neither).
+    pub rise_min_share: f32,
+    /// An onset whose frame is at least this periodic (pitch confidence) counts as one note
+    /// whatever rose: above the floor below, a low note's partials 4, 5, 6, 7 look like a
+    /// chord, but its frame stays periodic (a bass guitar's onsets read 0.91, a piano chord's
+    /// 0.62, medians).
+    pub rise_max_confidence: f32,
+    /// What rose below this frequency (Hz) is ignored: a piano hammer's thump rises there,
+    /// and as a low candidate's "fundamental" it let one comb claim the whole chord.
+    pub rise_min_hz: f32,
+    /// Weight of each onset in the leaky mean of chord onsets.
+    pub onset_rate: f32,
+    /// The onsets' *chords* decision rises when that mean reaches this ...
+    pub onset_on: f32,
+    /// ... and clears when it falls below this.
+    pub onset_off: f32,
+    /// Hops without a voiced frame after which the onsets' mean is forgotten (a pause: what
+    /// comes next may be a melody).
+    pub onset_forget_hops: u32,
 }
 
 /// The stage's answer for one hop.
@@ -78,6 +117,17 @@ pub struct PolyphonyOutput {
     pub measures: ChordMeasures,
     /// This hop searched the spectrum (the answer is fresh, not held from an earlier hop).
     pub searched: bool,
+    /// This hop measured an onset's rise spectrum (`rise_second`, `rise_third` are fresh).
+    pub rise_measured: bool,
+    /// The last measured onset: second candidate's energy over the first's in the rise
+    /// spectrum (what rose since just before the onset), first voice masked.
+    pub rise_second: f32,
+    /// ... and the third's (first and second voices masked).
+    pub rise_third: f32,
+    /// ... and the share of the frame's energy that rose.
+    pub rise_share: f32,
+    /// Leaky mean over onsets of "this onset was a chord's".
+    pub onset_share: f32,
 }
 
 /// Polyphony stage.
@@ -101,8 +151,27 @@ pub struct Polyphony {
     last: PolyphonyOutput,
     /// Leaky mean of the chord judge's probability over search hops (unvoiced ones count 0).
     chord_share: f32,
-    /// The held *chords* decision.
+    /// The held *chords* decision of the per-hop judge.
     chords: bool,
+    /// Ring of the last `rise_back_hops + 1` hops' Hann magnitudes, `spectrum_bins` each
+    /// (allocated in `new`): the spectrum from just before an onset.
+    past: Vec<f32>,
+    /// Bins kept per hop in `past`, `before` and `rise` (the highest bin a candidate reads).
+    spectrum_bins: usize,
+    /// Slot of `past` written on the next hop.
+    past_slot: usize,
+    /// The spectrum from before the pending onset (`spectrum_bins`, allocated in `new`).
+    before: Vec<f32>,
+    /// Scratch: what rose since `before` (magnitudes, `spectrum_bins`, allocated in `new`).
+    rise: Vec<f32>,
+    /// Hops until the pending onset's rise is measured (None: no onset pending).
+    rise_pending: Option<u32>,
+    /// Leaky mean over onsets of "chord onset" (see [`PolyphonyOutput::onset_share`]).
+    onset_share: f32,
+    /// The held *chords* decision from onsets.
+    onset_chords: bool,
+    /// Hops in a row without a voiced frame.
+    quiet_hops: u32,
 }
 
 impl Polyphony {
@@ -116,10 +185,21 @@ impl Polyphony {
             config.max_midi,
             config.harmonics,
         );
+        let spectrum_bins = bins.iter().copied().max().unwrap_or(0) as usize + 2;
+        let slots = config.rise_back_hops as usize + 1;
         Self {
             config,
             bins,
             masked: vec![false; nyquist_bin + 2],
+            past: vec![0.0; spectrum_bins * slots],
+            spectrum_bins,
+            past_slot: 0,
+            before: vec![0.0; spectrum_bins],
+            rise: vec![0.0; spectrum_bins],
+            rise_pending: None,
+            onset_share: 0.0,
+            onset_chords: false,
+            quiet_hops: 0,
             bin_hz,
             chord_hops: 0,
             single_hops: 0,
@@ -193,23 +273,182 @@ impl Polyphony {
 
     /// One hop: `mags` are Hann magnitudes of the long frame, bin 0 first; `voiced` says
     /// whether the frame is loud enough to hold a note at all; `confidence` is the hop's pitch
-    /// confidence and `chroma_peak` its largest chroma value (for the chord judge).
+    /// confidence and `chroma_peak` its largest chroma value (for the chord judge); `onset`
+    /// says whether an onset fired on this hop (chord onsets).
     pub fn process(
         &mut self,
         mags: &[f32],
         voiced: bool,
         confidence: f32,
         chroma_peak: f32,
+        onset: bool,
     ) -> PolyphonyOutput {
+        let measured = self.onsets(mags, voiced, onset, confidence);
         if self.countdown > 0 {
             self.countdown -= 1;
             self.last.searched = false;
-            return self.last;
+            self.last.rise_measured = measured;
+            self.finish(&mut self.last.clone())
+        } else {
+            let out = self.search(mags, voiced, confidence, chroma_peak, measured);
+            self.finish(&mut out.clone())
         }
+    }
+
+    /// Fills in the onsets' figures and the combined decision, and keeps the answer for the
+    /// hops in between searches.
+    fn finish(&mut self, out: &mut PolyphonyOutput) -> PolyphonyOutput {
+        out.onset_share = self.onset_share;
+        out.chords = self.chords || self.onset_chords;
+        self.last = *out;
+        *out
+    }
+
+    /// Chord onsets: remembers the spectrum of each hop, takes the one from before an onset,
+    /// and `rise_delay_hops` after it measures what rose since (the new notes). Returns whether
+    /// it measured on this hop.
+    fn onsets(&mut self, mags: &[f32], voiced: bool, onset: bool, confidence: f32) -> bool {
+        if self.config.rise_back_hops == 0 {
+            return false;
+        }
+        let n = self.spectrum_bins;
+        let slots = self.config.rise_back_hops as usize + 1;
+        if onset && self.rise_pending.is_none() {
+            // The oldest slot (written `rise_back_hops` hops ago).
+            let oldest = self.past_slot * n;
+            if let Some(src) = self.past.get(oldest..oldest + n) {
+                self.before.copy_from_slice(src);
+            }
+        }
+        if onset {
+            self.rise_pending = Some(self.config.rise_delay_hops);
+        }
+        if let Some(slot) = self
+            .past
+            .get_mut(self.past_slot * n..(self.past_slot + 1) * n)
+        {
+            for (d, &m) in slot
+                .iter_mut()
+                .zip(mags.iter().chain(std::iter::repeat(&0.0)))
+            {
+                *d = m;
+            }
+        }
+        self.past_slot = (self.past_slot + 1) % slots;
+        if voiced {
+            self.quiet_hops = 0;
+        } else {
+            self.quiet_hops = self.quiet_hops.saturating_add(1);
+            if self.quiet_hops >= self.config.onset_forget_hops.max(1) {
+                self.onset_share = 0.0;
+                self.onset_chords = false;
+            }
+        }
+        match self.rise_pending {
+            Some(0) => {
+                self.rise_pending = None;
+                self.measure_rise(mags, confidence);
+                true
+            }
+            Some(k) => {
+                self.rise_pending = Some(k - 1);
+                false
+            }
+            None => false,
+        }
+    }
+
+    /// The rise spectrum (what grew since `before`) searched like a frame: second and third
+    /// candidates against the first; updates the onsets' mean and decision.
+    fn measure_rise(&mut self, mags: &[f32], confidence: f32) {
+        for ((r, &b), &m) in self
+            .rise
+            .iter_mut()
+            .zip(self.before.iter())
+            .zip(mags.iter().chain(std::iter::repeat(&0.0)))
+        {
+            *r = (m * m - b * b).max(0.0).sqrt();
+        }
+        let floor =
+            ((self.config.rise_min_hz / self.bin_hz).max(0.0) as usize).min(self.rise.len());
+        if let Some(low) = self.rise.get_mut(..floor) {
+            low.iter_mut().for_each(|r| *r = 0.0);
+        }
+        let lo = ((midi_to_hz(f32::from(self.config.min_midi)) / self.bin_hz) as usize)
+            .saturating_sub(1);
+        let (mut rose, mut total) = (0.0f32, 0.0f32);
+        for (&r, &m) in self.rise.iter().zip(mags).skip(lo) {
+            rose += r * r;
+            total += m * m;
+        }
+        let share = if total > 0.0 { rose / total } else { 0.0 };
+        self.last.rise_share = share;
+        let rise = std::mem::take(&mut self.rise);
+        let (second, third) = self.voices(&rise).map_or((0.0, 0.0), |v| (v.2, v.4));
+        self.rise = rise;
+        self.last.rise_second = second;
+        self.last.rise_third = third;
+        if share < self.config.rise_min_share {
+            return;
+        }
+        let chord = f32::from(u8::from(
+            (second >= self.config.rise_ratio || third >= self.config.rise_third_ratio)
+                && confidence < self.config.rise_max_confidence,
+        ));
+        self.onset_share += (chord - self.onset_share) * self.config.onset_rate.clamp(0.0, 1.0);
+        if self.onset_share >= self.config.onset_on {
+            self.onset_chords = true;
+        } else if self.onset_share < self.config.onset_off {
+            self.onset_chords = false;
+        }
+    }
+
+    /// The three-voice search on `mags`: (first, second, second/first energy, third,
+    /// third/first energy); leaves the first two voices masked. None when no candidate.
+    fn voices(&mut self, mags: &[f32]) -> Option<(usize, usize, f32, usize, f32)> {
+        let (first, e1) = self.best(mags, false)?;
+        self.masked.iter_mut().for_each(|m| *m = false);
+        let f1 = midi_to_hz((self.config.min_midi as usize + first) as f32);
+        let base = if 0.5 * f1 / self.bin_hz >= HALF_MIN_BINS {
+            0.5 * f1
+        } else {
+            f1
+        };
+        let bins = self.masked.len().min(mags.len() + 1);
+        self.mask_comb(base, bins);
+        let mut v = (first, 0, 0.0, 0, 0.0);
+        if e1 > 0.0 {
+            if let Some((second, e2)) = self.best(mags, true) {
+                v.1 = second;
+                v.2 = e2 / e1;
+                let f2 = midi_to_hz((self.config.min_midi as usize + second) as f32);
+                self.mask_comb(f2, bins);
+                if let Some((third, e3)) = self.best(mags, true) {
+                    v.3 = third;
+                    v.4 = e3 / e1;
+                }
+            }
+        }
+        Some(v)
+    }
+
+    /// A search hop: the chord judge's measures and the per-hop decisions.
+    fn search(
+        &mut self,
+        mags: &[f32],
+        voiced: bool,
+        confidence: f32,
+        chroma_peak: f32,
+        measured: bool,
+    ) -> PolyphonyOutput {
         let every = self.config.every_hops.max(1);
         self.countdown = every - 1;
         let mut out = PolyphonyOutput {
             searched: true,
+            rise_measured: measured,
+            rise_second: self.last.rise_second,
+            rise_third: self.last.rise_third,
+            rise_share: self.last.rise_share,
             ..PolyphonyOutput::default()
         };
         if voiced {
@@ -269,7 +508,6 @@ impl Polyphony {
         out.polyphonic = self.polyphonic;
         out.chords = self.chords;
         out.chord_share = self.chord_share;
-        self.last = out;
         out
     }
 
@@ -302,6 +540,14 @@ impl Polyphony {
         self.last = PolyphonyOutput::default();
         self.chord_share = 0.0;
         self.chords = false;
+        self.past.iter_mut().for_each(|v| *v = 0.0);
+        self.past_slot = 0;
+        self.before.iter_mut().for_each(|v| *v = 0.0);
+        self.rise.iter_mut().for_each(|v| *v = 0.0);
+        self.rise_pending = None;
+        self.onset_share = 0.0;
+        self.onset_chords = false;
+        self.quiet_hops = 0;
     }
 }
 
@@ -324,6 +570,17 @@ mod tests {
             chord_rate: 0.2,
             chord_on: 0.7,
             chord_off: 0.2,
+            rise_back_hops: 4,
+            rise_delay_hops: 12,
+            rise_ratio: 0.3,
+            rise_third_ratio: 0.08,
+            rise_min_share: 0.3,
+            rise_min_hz: 200.0,
+            rise_max_confidence: 0.8,
+            onset_rate: 0.34,
+            onset_on: 0.6,
+            onset_off: 0.3,
+            onset_forget_hops: 400,
         })
     }
 
@@ -364,7 +621,7 @@ mod tests {
             let mut p = stage();
             let mut out = PolyphonyOutput::default();
             for _ in 0..5 {
-                out = p.process(&mags, true, 0.9, 0.3);
+                out = p.process(&mags, true, 0.9, 0.3, false);
             }
             assert!(!out.polyphonic, "{midi}: {out:?}");
         }
@@ -382,7 +639,7 @@ mod tests {
             let mut p = stage();
             let mut out = PolyphonyOutput::default();
             for _ in 0..5 {
-                out = p.process(&mags, true, 0.9, 0.3);
+                out = p.process(&mags, true, 0.9, 0.3, false);
             }
             assert!(out.polyphonic, "{chord:?}: {out:?}");
         }
@@ -390,12 +647,12 @@ mod tests {
         let mut p = stage();
         let mags = mags_of(&[(60.0, 0.3), (64.0, 0.3)]);
         for _ in 0..5 {
-            p.process(&mags, true, 0.9, 0.3);
+            p.process(&mags, true, 0.9, 0.3, false);
         }
         for _ in 0..5 {
-            p.process(&mags, false, 0.0, 0.0);
+            p.process(&mags, false, 0.0, 0.0, false);
         }
-        assert!(!p.process(&mags, false, 0.0, 0.0).polyphonic);
+        assert!(!p.process(&mags, false, 0.0, 0.0, false).polyphonic);
     }
 
     /// The chord judge: a held triad (or four-part chord) of harmonic tones makes the *chords*
@@ -410,7 +667,7 @@ mod tests {
             let mut p = stage();
             let mut out = PolyphonyOutput::default();
             for _ in 0..30 {
-                out = p.process(&mags, true, 0.3, 0.3);
+                out = p.process(&mags, true, 0.3, 0.3, false);
             }
             assert!(out.chords, "{chord:?}: {out:?}");
         }
@@ -419,10 +676,124 @@ mod tests {
             let mut p = stage();
             let mut out = PolyphonyOutput::default();
             for _ in 0..30 {
-                out = p.process(&mags, true, 0.98, 0.8);
+                out = p.process(&mags, true, 0.98, 0.8, false);
                 assert!(!out.chords, "{midi}: {out:?}");
             }
             assert!(out.chord_share < 0.3, "{midi}: {out:?}");
+        }
+    }
+
+    /// Magnitudes of `notes` plus a low thump (sines between 45 and 150 Hz).
+    fn mags_with_thump(notes: &[(f32, f32)], thump: f32) -> Vec<f32> {
+        let mut mags = mags_of(notes);
+        if thump > 0.0 {
+            let (sr, n) = (48_000.0f32, 2048usize);
+            let frame: Vec<f32> = (0..n)
+                .map(|i| {
+                    [45.0f32, 62.0, 83.0, 118.0, 151.0]
+                        .iter()
+                        .map(|hz| (std::f32::consts::TAU * hz * i as f32 / sr).sin() * thump)
+                        .sum()
+                })
+                .collect();
+            let mut stft = Stft::new(StftConfig {
+                frame_len: n,
+                fft_len: 2 * n,
+                window: WindowShape::Rectangular,
+            });
+            stft.process(&frame);
+            let mut low = vec![0.0; n / 2 + 1];
+            Stft::hann_magnitudes_from_padded(stft.spectrum(), n, &mut low);
+            for (m, l) in mags.iter_mut().zip(low) {
+                *m = (*m * *m + l * l).sqrt();
+            }
+        }
+        mags
+    }
+
+    /// Runs `before` for a while, then an onset into `after`, until the rise is measured.
+    fn onset_into(p: &mut Polyphony, before: &[f32], after: &[f32]) -> PolyphonyOutput {
+        onset_at(p, before, after, 0.5)
+    }
+
+    /// [`onset_into`] with the frames' pitch confidence.
+    fn onset_at(p: &mut Polyphony, before: &[f32], after: &[f32], conf: f32) -> PolyphonyOutput {
+        for _ in 0..8 {
+            p.process(before, true, conf, 0.3, false);
+        }
+        let mut out = p.process(after, true, conf, 0.3, true);
+        for _ in 0..40 {
+            if out.rise_measured {
+                break;
+            }
+            out = p.process(after, true, conf, 0.3, false);
+        }
+        assert!(out.rise_measured, "{out:?}");
+        out
+    }
+
+    /// Chord onsets: a struck chord over silence or over a decaying chord is a chord's onset,
+    /// even with a hammer thump under it (below `rise_min_hz`; without that floor the thump's
+    /// low "note" claimed the whole chord: `rise_min_hz = 0` fails here); one new note over
+    /// ringing ones is not; three chord onsets raise the decision while the per-hop judge cannot
+    /// (its threshold is out of reach here).
+    #[test]
+    fn chord_onsets_are_told_from_a_new_note() {
+        let chord = [(48.0, 0.4), (64.0, 0.3), (67.0, 0.3), (72.0, 0.3)];
+        let quiet: Vec<(f32, f32)> = chord.iter().map(|&(m, a)| (m, a * 0.2)).collect();
+        let silent = vec![0.0; 1025];
+        for floor in [200.0, 0.0] {
+            let mut p = Polyphony::new(PolyphonyConfig {
+                chord_on: 2.0,
+                rise_min_hz: floor,
+                ..stage().config
+            });
+            let struck = mags_with_thump(&chord, 0.6);
+            let a = onset_into(&mut p, &silent, &struck);
+            let b = onset_into(&mut p, &mags_with_thump(&quiet, 0.0), &struck);
+            let heard = |o: &PolyphonyOutput| o.rise_second >= 0.3 || o.rise_third >= 0.08;
+            if floor > 0.0 {
+                assert!(heard(&a) && heard(&b), "{a:?} {b:?}");
+                assert!(!b.chords, "two onsets are not enough: {b:?}");
+                let c = onset_into(&mut p, &mags_with_thump(&quiet, 0.0), &struck);
+                assert!(c.chords && c.onset_share >= 0.6, "{c:?}");
+            } else {
+                assert!(
+                    !(heard(&a) && heard(&b)),
+                    "the thump no longer hides: {a:?} {b:?}"
+                );
+            }
+        }
+        // A low note: above the 200 Hz floor its partials 4-7 look like a chord, but its frame
+        // is periodic, so its onsets count as one note's (the share floor is off here: the
+        // synthetic note's strong fundamental would keep its rise under it).
+        let mut p = Polyphony::new(PolyphonyConfig {
+            chord_on: 2.0,
+            rise_min_share: 0.0,
+            ..stage().config
+        });
+        let silent = vec![0.0; 1025];
+        for _ in 0..4 {
+            let out = onset_at(&mut p, &silent, &mags_of(&[(33.0, 0.5)]), 0.95);
+            assert!(!out.chords && out.onset_share == 0.0, "{out:?}");
+        }
+        // A melody note over two ringing ones: one note rose.
+        let mut p = Polyphony::new(PolyphonyConfig {
+            chord_on: 2.0,
+            ..stage().config
+        });
+        let mut ringing = vec![(60.0, 0.1), (62.0, 0.15)];
+        for next in [64.0, 65.0, 67.0, 69.0, 71.0] {
+            let before = mags_of(&ringing);
+            ringing.iter_mut().for_each(|n| n.1 *= 0.5);
+            ringing.push((next, 0.3));
+            let out = onset_into(&mut p, &before, &mags_of(&ringing));
+            assert!(
+                out.rise_second < 0.3 && out.rise_third < 0.08,
+                "{next}: {out:?}"
+            );
+            assert!(!out.chords, "{next}: {out:?}");
+            ringing.remove(0);
         }
     }
 }

@@ -52,6 +52,8 @@ struct FileHops {
     examples: Vec<Example>,
     /// Dump lines.
     lines: Vec<String>,
+    /// Dump lines of the onsets whose rise was measured (chord onsets).
+    onsets: Vec<String>,
     /// Hops, and hops with the *chords* decision held.
     hops: u64,
     chords_hops: u64,
@@ -78,6 +80,7 @@ fn hops_of(wav: &Path, chord: bool, tuning: &Tuning, dump: bool) -> Result<FileH
         chord,
         examples: Vec::new(),
         lines: Vec::new(),
+        onsets: Vec::new(),
         hops: 0,
         chords_hops: 0,
     };
@@ -86,6 +89,19 @@ fn hops_of(wav: &Path, chord: bool, tuning: &Tuning, dump: bool) -> Result<FileH
         let p = *a.last_polyphony();
         out.hops += 1;
         out.chords_hops += u64::from(p.chords);
+        if dump && p.rise_measured {
+            out.onsets.push(format!(
+                "{}\t{}\t{:.3}\t{:.4}\t{:.4}\t{:.4}\t{:.4}\t{}",
+                out.name,
+                u8::from(chord),
+                ((i + 1) * hop) as f64 / f64::from(rate),
+                p.rise_second,
+                p.rise_third,
+                p.rise_share,
+                p.onset_share,
+                u8::from(p.chords)
+            ));
+        }
         if !p.searched || p.first == 0 {
             continue;
         }
@@ -229,6 +245,17 @@ pub fn run(args: Args) -> Result<()> {
         )?;
         for (_, f) in &files {
             for l in &f.lines {
+                writeln!(w, "{l}")?;
+            }
+        }
+        let path = path.with_extension("onsets.tsv");
+        let mut w = std::io::BufWriter::new(std::fs::File::create(&path)?);
+        writeln!(
+            w,
+            "file\tchord\ttime_s\trise_second\trise_third\trise_share\tonset_share\tchords"
+        )?;
+        for (_, f) in &files {
+            for l in &f.onsets {
                 writeln!(w, "{l}")?;
             }
         }

@@ -98,16 +98,38 @@ struct FileResult {
 /// A written note in seconds: (onset, pitch).
 type Written = (f64, u8);
 
-/// Matches emitted notes against the voices (top voice first), see the module doc.
-pub fn count_notes(emitted: &[TranscribedNote], top: &[Written], others: &[Written]) -> NoteCounts {
+/// Where one emitted note fell (see [`classify_notes`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoteClass {
+    /// On a soprano note.
+    Top,
+    /// On another voice's note.
+    Other,
+    /// On none.
+    Wrong,
+}
+
+impl NoteClass {
+    /// Short name (the notes TSV of `--out`).
+    fn name(self) -> &'static str {
+        match self {
+            NoteClass::Top => "top",
+            NoteClass::Other => "other",
+            NoteClass::Wrong => "wrong",
+        }
+    }
+}
+
+/// Each emitted note's class: on a written top-voice note (same pitch, onset within 50 ms, each
+/// written note used once), else on another voice's, else wrong.
+pub fn classify_notes(
+    emitted: &[TranscribedNote],
+    top: &[Written],
+    others: &[Written],
+) -> Vec<NoteClass> {
     const TOLERANCE_S: f64 = 0.05;
     let mut used_top = vec![false; top.len()];
     let mut used_other = vec![false; others.len()];
-    let mut c = NoteCounts {
-        emitted: emitted.len(),
-        top_written: top.len(),
-        ..Default::default()
-    };
     let find = |written: &[Written], used: &[bool], n: &TranscribedNote| {
         written
             .iter()
@@ -120,21 +142,78 @@ pub fn count_notes(emitted: &[TranscribedNote], top: &[Written], others: &[Writt
             })
             .map(|(i, _)| i)
     };
-    for n in emitted {
-        if let Some(i) = find(top, &used_top, n) {
-            used_top[i] = true;
-            c.top += 1;
-        } else if let Some(i) = find(others, &used_other, n) {
-            used_other[i] = true;
-            c.other += 1;
-        } else {
-            c.wrong += 1;
+    emitted
+        .iter()
+        .map(|n| {
+            if let Some(i) = find(top, &used_top, n) {
+                used_top[i] = true;
+                NoteClass::Top
+            } else if let Some(i) = find(others, &used_other, n) {
+                used_other[i] = true;
+                NoteClass::Other
+            } else {
+                NoteClass::Wrong
+            }
+        })
+        .collect()
+}
+
+/// Counts emitted notes by their [`classify_notes`] class.
+pub fn count_notes(emitted: &[TranscribedNote], top: &[Written], others: &[Written]) -> NoteCounts {
+    let mut c = NoteCounts {
+        emitted: emitted.len(),
+        top_written: top.len(),
+        ..Default::default()
+    };
+    for class in classify_notes(emitted, top, others) {
+        match class {
+            NoteClass::Top => c.top += 1,
+            NoteClass::Other => c.other += 1,
+            NoteClass::Wrong => c.wrong += 1,
         }
     }
     c
 }
 
-/// Scores one pair.
+/// The notes TSV of `--out`: per emitted note its onset, emit time, pitch, class, the time since
+/// the last written onset of any voice (up to 50 ms after the note's), the polyphonic decision
+/// at its emit time and the time since that decision last changed (or since the start).
+fn notes_tsv(
+    emitted: &[TranscribedNote],
+    top: &[Written],
+    others: &[Written],
+    changes: &[(f64, bool)],
+) -> String {
+    let mut onsets: Vec<f64> = top.iter().chain(others).map(|w| w.0).collect();
+    onsets.sort_by(f64::total_cmp);
+    let mut s =
+        String::from("onset_s\temitted_s\tpitch\tclass\tsince_written_s\tgate\tsince_change_s\n");
+    for (n, class) in emitted.iter().zip(classify_notes(emitted, top, others)) {
+        let since = onsets
+            .iter()
+            .rev()
+            .find(|&&o| o <= n.onset_s + 0.05)
+            .map_or(f64::NAN, |&o| n.onset_s - o);
+        let (changed, gate) = changes
+            .iter()
+            .rev()
+            .find(|c| c.0 <= n.emitted_s)
+            .copied()
+            .unwrap_or((0.0, false));
+        s.push_str(&format!(
+            "{:.3}\t{:.3}\t{}\t{}\t{:.3}\t{}\t{:.3}\n",
+            n.onset_s,
+            n.emitted_s,
+            n.pitch,
+            class.name(),
+            since,
+            u8::from(gate),
+            n.emitted_s - changed
+        ));
+    }
+    s
+}
+
 fn eval_file(
     wav: &Path,
     mid: &Path,
@@ -190,6 +269,19 @@ fn eval_file(
         .iter()
         .flat_map(|v| seconds(v))
         .collect();
+    if let Some(out) = &args.out {
+        std::fs::write(
+            out.join(format!("{name}.notes.tsv")),
+            notes_tsv(&heard.notes, &top, &others, &heard.polyphonic_changes),
+        )?;
+        let mut written = String::from("onset_s\tpitch\tvoice\n");
+        for (v, voice) in chorale.voices.iter().enumerate() {
+            for (t, p) in seconds(voice) {
+                written.push_str(&format!("{t:.3}\t{p}\t{v}\n"));
+            }
+        }
+        std::fs::write(out.join(format!("{name}.written.tsv")), written)?;
+    }
     Ok(FileResult {
         instrument: name.rsplit('-').next().unwrap_or("").to_string(),
         name,

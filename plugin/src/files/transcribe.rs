@@ -94,6 +94,11 @@ struct Collector {
     /// Feature frames seen, and how many of them were polyphonic.
     frames: u64,
     polyphonic_frames: u64,
+    /// Stream times (s) at which the frames' polyphonic decision changed, with its new value
+    /// (grows only on a change: a handful per file; for `eval-chords --out`).
+    polyphonic_changes: Vec<(f64, bool)>,
+    /// The last frame's polyphonic decision.
+    was_polyphonic: bool,
     /// The chord recogniser the frames are fed to (only when chords are wanted: [`listen`]).
     chords: Option<ChordListener>,
 }
@@ -102,6 +107,13 @@ impl AnalysisOutput for Collector {
     fn frame(&mut self, frame: &FeatureFrame) {
         self.frames += 1;
         self.polyphonic_frames += u64::from(frame.polyphonic);
+        if frame.polyphonic != self.was_polyphonic {
+            self.was_polyphonic = frame.polyphonic;
+            self.polyphonic_changes.push((
+                frame.time_samples as f64 / self.sample_rate,
+                frame.polyphonic,
+            ));
+        }
         if let Some(l) = self.chords.as_mut() {
             l.push(frame);
         }
@@ -141,6 +153,8 @@ impl Collector {
             open: None,
             frames: 0,
             polyphonic_frames: 0,
+            polyphonic_changes: Vec::new(),
+            was_polyphonic: false,
             chords: None,
         }
     }
@@ -194,6 +208,8 @@ pub struct Heard {
     pub chords: Vec<ChordSpan>,
     /// Share of analysis hops flagged polyphonic.
     pub polyphonic_share: f64,
+    /// Times (s) at which the polyphonic decision changed, with its new value.
+    pub polyphonic_changes: Vec<(f64, bool)>,
 }
 
 /// Runs a fresh [`Analyzer`] over `samples` in blocks of `block` samples and feeds its frames
@@ -230,6 +246,7 @@ pub fn listen(
         notes: collector.notes,
         chords,
         polyphonic_share: collector.polyphonic_frames as f64 / collector.frames.max(1) as f64,
+        polyphonic_changes: collector.polyphonic_changes,
     }
 }
 
