@@ -72,8 +72,8 @@ fn run_on(
 
 /// With *Chords under the answer*, the melody of the answer keeps the timing it has with harmony
 /// off (the same draws: deterministic pauses; only strong-beat pitches may move to a chord
-/// tone), and the chords go out on their own channel, starting with the answer and ending by
-/// its end.
+/// tone), and the chords go out on their own channel, starting with the answer, changing on the
+/// host's half-bar lines and ending by its end.
 fn answer_chords_and_unchanged_melody(entry: &'static PluginEntry) {
     set_deterministic(true);
     let run = |harmony: &str| {
@@ -137,12 +137,15 @@ fn answer_chords_and_unchanged_melody(entry: &'static PluginEntry) {
         chords.iter().all(|n| n.time <= melody_end),
         "chords end by the answer's end"
     );
-    // Chord changes fall on the answer's beats.
-    for n in chords.iter().filter(|n| n.on) {
-        let beats = (n.time - first_melody) as f64 / on.spb;
+    // After the first (with the answer's first note, a pickup here: the answer starts at beat
+    // 5.75), chord changes fall on the host's half-bar lines (the default harmonic rhythm: every
+    // 2 beats of the 4/4 transport), not on the answer's own beats.
+    for n in chords.iter().filter(|n| n.on && n.time != first_melody) {
+        let beat = on.beat_at(n.time) / 2.0;
         assert!(
-            (beats - beats.round()).abs() < 1e-3,
-            "chord at {beats} beats"
+            (beat - beat.round()).abs() < 1e-3,
+            "chord at transport beat {}, off the half-bar lines",
+            beat * 2.0
         );
     }
     pair_notes(&on.answer, false).unwrap();
