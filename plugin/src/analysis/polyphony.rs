@@ -259,7 +259,7 @@ impl Polyphony {
         let mut k = 1usize;
         loop {
             let b = (base_hz * k as f32 / self.bin_hz).round() as usize;
-            if !(base_hz > 0.0) || b >= bins || k > 512 {
+            if base_hz.is_nan() || base_hz <= 0.0 || b >= bins || k > 512 {
                 break;
             }
             for i in b.saturating_sub(1)..=(b + 1) {
