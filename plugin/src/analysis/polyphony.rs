@@ -174,6 +174,9 @@ pub struct Polyphony {
     quiet_hops: u32,
 }
 
+/// A voice the search found: its candidate index and its energy over the first voice's.
+type Voice = (usize, f32);
+
 impl Polyphony {
     pub fn new(config: PolyphonyConfig) -> Self {
         let bin_hz = config.sample_rate / config.frame_len.max(1) as f32;
@@ -406,6 +409,17 @@ impl Polyphony {
     /// The three-voice search on `mags`: (first, second, second/first energy, third,
     /// third/first energy); leaves the first two voices masked. None when no candidate.
     fn voices(&mut self, mags: &[f32]) -> Option<(usize, usize, f32, usize, f32)> {
+        let (first, e1) = self.first_voice(mags)?;
+        let (second, third) = self.next_voices(mags, e1);
+        let (s, r2) = second.unwrap_or((0, 0.0));
+        let (t, r3) = third.unwrap_or((0, 0.0));
+        Some((first, s, r2, t, r3))
+    }
+
+    /// The strongest candidate of `mags` and its energy, with every partial of it masked (±1
+    /// bin), and of half its frequency where those partials are far enough apart (at least
+    /// `HALF_MIN_BINS`) not to cover the whole spectrum. None when no candidate.
+    fn first_voice(&mut self, mags: &[f32]) -> Option<(usize, f32)> {
         let (first, e1) = self.best(mags, false)?;
         self.masked.iter_mut().for_each(|m| *m = false);
         let f1 = midi_to_hz((self.config.min_midi as usize + first) as f32);
@@ -416,20 +430,24 @@ impl Polyphony {
         };
         let bins = self.masked.len().min(mags.len() + 1);
         self.mask_comb(base, bins);
-        let mut v = (first, 0, 0.0, 0, 0.0);
-        if e1 > 0.0 {
-            if let Some((second, e2)) = self.best(mags, true) {
-                v.1 = second;
-                v.2 = e2 / e1;
-                let f2 = midi_to_hz((self.config.min_midi as usize + second) as f32);
-                self.mask_comb(f2, bins);
-                if let Some((third, e3)) = self.best(mags, true) {
-                    v.3 = third;
-                    v.4 = e3 / e1;
-                }
-            }
+        Some((first, e1))
+    }
+
+    /// After [`Self::first_voice`] (energy `e1`): the second and third voices in what its mask
+    /// leaves, each as (candidate, energy over the first's), `None` for one not found (and both
+    /// when `e1` is not positive); leaves the second voice masked too.
+    fn next_voices(&mut self, mags: &[f32], e1: f32) -> (Option<Voice>, Option<Voice>) {
+        if e1 <= 0.0 || e1.is_nan() {
+            return (None, None);
         }
-        Some(v)
+        let Some((second, e2)) = self.best(mags, true) else {
+            return (None, None);
+        };
+        let bins = self.masked.len().min(mags.len() + 1);
+        let f2 = midi_to_hz((self.config.min_midi as usize + second) as f32);
+        self.mask_comb(f2, bins);
+        let third = self.best(mags, true).map(|(t, e3)| (t, e3 / e1));
+        (Some((second, e2 / e1)), third)
     }
 
     /// A search hop: the chord judge's measures and the per-hop decisions.
@@ -452,32 +470,17 @@ impl Polyphony {
             ..PolyphonyOutput::default()
         };
         if voiced {
-            if let Some((first, e1)) = self.best(mags, false) {
-                // Mask every partial of the first voice (±1 bin), and of half its frequency
-                // where those partials are far enough apart (at least `HALF_MIN_BINS`) not to
-                // cover the whole spectrum.
-                self.masked.iter_mut().for_each(|m| *m = false);
-                let f1 = midi_to_hz((self.config.min_midi as usize + first) as f32);
-                let base = if 0.5 * f1 / self.bin_hz >= HALF_MIN_BINS {
-                    0.5 * f1
-                } else {
-                    f1
-                };
-                let bins = self.masked.len().min(mags.len() + 1);
-                self.mask_comb(base, bins);
+            if let Some((first, e1)) = self.first_voice(mags) {
                 out.first = self.config.min_midi + first as u8;
                 out.measures.left = self.unexplained(mags);
-                if let Some((second, e2)) = self.best(mags, true) {
-                    if e1 > 0.0 {
-                        out.ratio = e2 / e1;
-                        out.second = self.config.min_midi + second as u8;
-                        let f2 = midi_to_hz((self.config.min_midi as usize + second) as f32);
-                        self.mask_comb(f2, bins);
-                        if let Some((third, e3)) = self.best(mags, true) {
-                            out.measures.third = e3 / e1;
-                            out.third = self.config.min_midi + third as u8;
-                        }
-                    }
+                let (second, third) = self.next_voices(mags, e1);
+                if let Some((second, r2)) = second {
+                    out.ratio = r2;
+                    out.second = self.config.min_midi + second as u8;
+                }
+                if let Some((third, r3)) = third {
+                    out.measures.third = r3;
+                    out.third = self.config.min_midi + third as u8;
                 }
                 out.measures.second = out.ratio;
                 out.measures.confidence = confidence;
