@@ -9,6 +9,7 @@ use crate::harmony::model::{
     diatonic_baseline, melody_beats, tonic_baseline, Example, HarmonyModel, Settings,
 };
 use crate::harmony::output::{chord_notes, segments, tsv};
+use crate::harmony::place::Places;
 use crate::harmony::Chord;
 use crate::model::midi_in::read_midi;
 use crate::model::note::skyline;
@@ -155,9 +156,9 @@ pub fn harmonize(args: HarmonizeArgs) -> anyhow::Result<()> {
     let beats = crate::harmony::label::beat_count(std::slice::from_ref(&melody));
     let mel = melody_beats(&melody, beats);
     let chords = if args.causal {
-        model.harmonise_causal(&mel, key, 0)
+        model.harmonise_causal(&mel, key, Places::common(0))
     } else {
-        model.harmonise(&mel, key, 0)
+        model.harmonise(&mel, key, Places::common(0))
     };
     let segs = segments(&chords);
     let seconds_per_beat = 60.0 / tempo;
@@ -362,10 +363,10 @@ pub fn eval(args: EvalArgs) -> anyhow::Result<()> {
         key_agrees += (sk == c.key) as usize;
         for (use_chorale_key, key) in [(false, sk), (true, c.key)] {
             let clock = std::time::Instant::now();
-            let offline = model.harmonise(&mel, key, 0);
+            let offline = model.harmonise(&mel, key, Places::common(0));
             let offline_took = clock.elapsed().as_secs_f64();
             let clock = std::time::Instant::now();
-            let causal = model.harmonise_causal(&mel, key, 0);
+            let causal = model.harmonise_causal(&mel, key, Places::common(0));
             let causal_took = clock.elapsed().as_secs_f64();
             // The key found again from the soprano and the chords just chosen.
             let rekey = key_with_chords(c.soprano(), &offline).unwrap_or(key);
@@ -376,9 +377,9 @@ pub fn eval(args: EvalArgs) -> anyhow::Result<()> {
             }
             let estimates = [
                 offline,
-                model.harmonise_viterbi(&mel, key, 0),
+                model.harmonise_viterbi(&mel, key, Places::common(0)),
                 causal,
-                model.harmonise(&mel, rekey, 0),
+                model.harmonise(&mel, rekey, Places::common(0)),
                 tonic_baseline(mel.len(), key),
                 diatonic_baseline(&mel, key),
             ];

@@ -16,6 +16,8 @@
 use super::chord::{Chord, Quality};
 use super::model::{melody_beats, BeatMelody, HarmonyModel, LiveHarmoniser};
 use super::output::Segment;
+use super::place::Places;
+use crate::meter::Meter;
 use crate::model::Note;
 use crate::music::KeySignature;
 
@@ -91,7 +93,7 @@ pub fn at_rhythm(per_beat: &[Chord], melody: &[BeatMelody], rhythm: usize) -> Ve
 }
 
 /// The chords under an answer (onsets in beats from its start, which falls `start_in_bar` beats
-/// after a bar line): harmonised with lookahead, one chord per span of `rhythm` beats counted
+/// after a bar line of `meter`): harmonised with lookahead, one chord per span of `rhythm` beats counted
 /// from the bar lines (a pickup gets the chord of the beats before the bar), at `complexity`, as
 /// segments (equal neighbours joined, beats from the answer's start) covering the answer up to
 /// its last note's end rounded up to a beat of the bar. No chord for an empty answer.
@@ -100,6 +102,7 @@ pub fn answer_chords(
     melody: &[Note],
     key: KeySignature,
     rhythm: usize,
+    meter: Meter,
     start_in_bar: f64,
     complexity: Complexity,
 ) -> Vec<Segment> {
@@ -126,7 +129,7 @@ pub fn answer_chords(
     }
     let beats = (end - 1e-6).ceil().clamp(1.0, MAX_BEATS as f64) as usize;
     let mel = melody_beats(&padded, beats);
-    let mut per_beat = model.harmonise(&mel, key, 0);
+    let mut per_beat = model.harmonise(&mel, key, Places::new(meter, 0.0));
     // The beats before the answer's first chord are empty or hold only its pickup ("no chord" to
     // the model): they take that first chord, so the pickup sounds over the chord it leads into.
     let first = pad.floor() as usize;
@@ -206,21 +209,21 @@ pub const OPTIONS: usize = 13;
 
 /// The causal harmoniser's chord for the beat after `recent` (the last beats, oldest first, the
 /// last one possibly still under way) for each pitch class the melody may sound when that beat
-/// starts (index = pitch class), and for silence (index 12). `first_place` is the place in the
-/// bar of `recent[0]`. The harmoniser starts afresh at `recent[0]`: a few beats are enough for
+/// starts (index = pitch class), and for silence (index 12). `places` gives the place in the
+/// bar of each beat from `recent[0]` on. The harmoniser starts afresh at `recent[0]`: a few beats are enough for
 /// its belief to settle.
 pub fn next_beat_options(
     model: &HarmonyModel,
     key: KeySignature,
     recent: &[BeatMelody],
-    first_place: usize,
+    places: Places,
 ) -> [Chord; OPTIONS] {
     let mut live = LiveHarmoniser::new(model, key);
     for (t, beat) in recent.iter().enumerate() {
-        live.chord_at_beat(beat, first_place + t);
+        live.chord_at_beat(beat, places.at(t));
         live.beat_done(beat);
     }
-    let place = first_place + recent.len();
+    let place = places.at(recent.len());
     let previous = recent.last().and_then(|b| b.on_beat);
     let mut out = [Chord::None; OPTIONS];
     for (i, slot) in out.iter_mut().enumerate() {
@@ -299,6 +302,51 @@ mod tests {
         assert!(at_rhythm(&[], &[], 4).is_empty());
     }
 
+    /// A waltz whose bars each outline one chord: harmonised in its own bars (3/4 places, one
+    /// chord a bar), each bar gets the chord it outlines.
+    #[test]
+    fn a_waltz_is_harmonised_in_its_own_bars() {
+        let model = super::super::model::embedded().expect("built-in harmony model");
+        let bars: [([u8; 3], &str); 8] = [
+            ([60, 64, 67], "C:maj"),
+            ([67, 71, 74], "G:maj"),
+            ([64, 60, 64], "C:maj"),
+            ([65, 69, 72], "F:maj"),
+            ([72, 67, 64], "C:maj"),
+            ([67, 71, 74], "G:maj"),
+            ([72, 67, 64], "C:maj"),
+            ([60, 60, 60], "C:maj"),
+        ];
+        let notes: Vec<Note> = bars
+            .iter()
+            .flat_map(|(bar, _)| bar)
+            .enumerate()
+            .map(|(i, &p)| note(p, i as f64, 1.0))
+            .collect();
+        let waltz = Meter {
+            numerator: 3,
+            denominator: 4,
+            origin: 0.0,
+        };
+        let segs = answer_chords(model, &notes, C_MAJOR, 3, waltz, 0.0, Complexity::Triads);
+        for (i, (_, want)) in bars.iter().enumerate() {
+            let at = i as f64 * 3.0;
+            let seg = segs.iter().find(|s| s.start <= at && at < s.end);
+            assert_eq!(
+                seg.map(|s| s.chord.to_string()).as_deref(),
+                Some(*want),
+                "bar {i}: {segs:?}"
+            );
+        }
+        for s in &segs {
+            assert_eq!(
+                s.start % 3.0,
+                0.0,
+                "chords change on the bar lines: {segs:?}"
+            );
+        }
+    }
+
     #[test]
     fn the_built_in_model_harmonises_an_answer_at_the_harmonic_rhythm() {
         let model = super::super::model::embedded().expect("built-in harmony model");
@@ -310,7 +358,15 @@ mod tests {
             .map(|(i, &p)| note(p, i as f64, if i == 8 { 2.0 } else { 1.0 }))
             .collect();
         for (rhythm, most) in [(4, 3), (2, 5), (1, 10)] {
-            let segs = answer_chords(model, &notes, C_MAJOR, rhythm, 0.0, Complexity::Triads);
+            let segs = answer_chords(
+                model,
+                &notes,
+                C_MAJOR,
+                rhythm,
+                Meter::COMMON,
+                0.0,
+                Complexity::Triads,
+            );
             assert!(!segs.is_empty() && segs.len() <= most, "{rhythm}: {segs:?}");
             assert_eq!(segs[0].start, 0.0);
             assert_eq!(segs.last().unwrap().end, 10.0);
@@ -324,10 +380,27 @@ mod tests {
             // Ends on the tonic.
             assert_eq!(segs.last().unwrap().chord, Chord::new(0, Quality::Major));
         }
-        assert!(answer_chords(model, &[], C_MAJOR, 2, 0.0, Complexity::Triads).is_empty());
+        assert!(answer_chords(
+            model,
+            &[],
+            C_MAJOR,
+            2,
+            Meter::COMMON,
+            0.0,
+            Complexity::Triads
+        )
+        .is_empty());
         // An answer from beat 4 of a bar (a one-beat pickup): the chords change on the bar
         // lines, one beat and five beats into the answer, and start at the answer.
-        let segs = answer_chords(model, &notes, C_MAJOR, 4, 3.0, Complexity::Triads);
+        let segs = answer_chords(
+            model,
+            &notes,
+            C_MAJOR,
+            4,
+            Meter::COMMON,
+            3.0,
+            Complexity::Triads,
+        );
         assert_eq!(segs[0].start, 0.0);
         for s in &segs[1..] {
             assert_eq!(
@@ -344,7 +417,15 @@ mod tests {
             note(72, 0.25, 1.75),
             note(71, 2.25, 1.75),
         ];
-        let segs = answer_chords(model, &pickup, C_MAJOR, 2, 1.75, Complexity::Triads);
+        let segs = answer_chords(
+            model,
+            &pickup,
+            C_MAJOR,
+            2,
+            Meter::COMMON,
+            1.75,
+            Complexity::Triads,
+        );
         assert_eq!(segs[0].start, 0.0);
         assert_ne!(segs[0].chord, Chord::None, "{segs:?}");
     }
@@ -397,7 +478,7 @@ mod tests {
             &[note(60, 0.0, 1.0), note(64, 1.0, 1.0), note(67, 2.0, 1.0)],
             3,
         );
-        let options = next_beat_options(model, C_MAJOR, &mel, 0);
+        let options = next_beat_options(model, C_MAJOR, &mel, Places::common(0));
         // Diatonic notes get a chord that holds them.
         for pc in [0u8, 2, 4, 5, 7, 9, 11] {
             assert!(
@@ -443,6 +524,7 @@ mod cost {
                 &notes,
                 key,
                 2,
+                Meter::COMMON,
                 0.0,
                 Complexity::Triads,
             ));
@@ -451,7 +533,7 @@ mod cost {
         let mel = melody_beats(&notes[..6], 6);
         let t0 = std::time::Instant::now();
         for _ in 0..runs {
-            std::hint::black_box(next_beat_options(model, key, &mel, 0));
+            std::hint::black_box(next_beat_options(model, key, &mel, Places::common(0)));
         }
         let live = t0.elapsed().as_secs_f64() * 1000.0 / runs as f64;
         println!("16-beat answer harmonised: {answer:.3} ms; live table: {live:.3} ms");

@@ -2,7 +2,8 @@
 //! recognition from notes ([`recognise`]), beat labelling of four-part music ([`label`]), the
 //! chorales it is trained and scored on ([`chorale`]), the chord model ([`model`]), scoring
 //! ([`eval`]), the key of a melody ([`key`]), the files the CLI writes ([`output`]), chords
-//! held on a keyboard ([`hearing`]), the chords Continuo plays ([`accompany`])
+//! held on a keyboard ([`hearing`]), the chords Continuo plays ([`accompany`]), where beats fall
+//! in the bar ([`place`])
 //! and voicing ([`voicing`]).
 //!
 //! Nothing here runs on the audio thread.
@@ -18,6 +19,7 @@ pub mod key;
 pub mod label;
 pub mod model;
 pub mod output;
+pub mod place;
 pub mod recognise;
 pub mod voicing;
 

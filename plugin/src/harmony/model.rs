@@ -26,6 +26,7 @@
 
 use super::chord::{Chord, Quality, VOCABULARY_SIZE};
 use super::context::{features, Context, ContextFile, FeatureSet, Sequence, Training, REACH};
+use super::place::Places;
 use crate::model::Note;
 use crate::music::{KeySignature, Mode};
 use serde::{Deserialize, Serialize};
@@ -744,7 +745,7 @@ impl HarmonyModel {
         &self,
         melody: &[BeatMelody],
         key: KeySignature,
-        first_place: usize,
+        places: Places,
     ) -> Vec<f32> {
         let m = mode_index(key.mode);
         let rel: Vec<BeatMelody> = melody.iter().map(|b| b.relative(key.tonic)).collect();
@@ -757,7 +758,7 @@ impl HarmonyModel {
                 *e = self.log_emission(m, s, b, true);
             }
             if let Some(ctx) = self.context_in_use() {
-                let place = (first_place + t) % PLACES;
+                let place = places.at(t);
                 let set = self.file.settings.feature_set();
                 features(&rel, t, place, false, set, &mut feats);
                 ctx.log_posterior(m, false, &feats, &mut post);
@@ -769,13 +770,13 @@ impl HarmonyModel {
 
     /// The chord of each beat of `melody` in `key`, knowing the whole melody: on each beat the
     /// chord most probable given all of the melody (forward–backward posterior decoding, which
-    /// maximises the expected number of right beats). `first_place` is the place in the bar
-    /// (0 = downbeat) of beat 0.
+    /// maximises the expected number of right beats). `places` says where each beat falls in
+    /// its bar.
     pub fn harmonise(
         &self,
         melody: &[BeatMelody],
         key: KeySignature,
-        first_place: usize,
+        places: Places,
     ) -> Vec<Chord> {
         let n = melody.len();
         if n == 0 {
@@ -783,7 +784,7 @@ impl HarmonyModel {
         }
         let m = mode_index(key.mode);
         // Emission probabilities, scaled per beat (the scale cancels in the posterior).
-        let mut emission = self.offline_emissions(melody, key, first_place);
+        let mut emission = self.offline_emissions(melody, key, places);
         for t in 0..n {
             let row = &mut emission[t * STATES..(t + 1) * STATES];
             let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
@@ -804,7 +805,7 @@ impl HarmonyModel {
         }
         normalise(&mut alpha[..STATES]);
         for t in 1..n {
-            let trans = &self.transition[m][(first_place + t) % PLACES];
+            let trans = &self.transition[m][places.at(t)];
             let (done, rest) = alpha.split_at_mut(t * STATES);
             let prev = &done[(t - 1) * STATES..];
             let cur = &mut rest[..STATES];
@@ -837,7 +838,7 @@ impl HarmonyModel {
             if t == 0 {
                 break;
             }
-            let trans = &self.transition[m][(first_place + t) % PLACES];
+            let trans = &self.transition[m][places.at(t)];
             for (w, (b, e)) in weighted
                 .iter_mut()
                 .zip(beta.iter().zip(&emission[t * STATES..(t + 1) * STATES]))
@@ -863,21 +864,21 @@ impl HarmonyModel {
         &self,
         melody: &[BeatMelody],
         key: KeySignature,
-        first_place: usize,
+        places: Places,
     ) -> Vec<Chord> {
         let n = melody.len();
         if n == 0 {
             return Vec::new();
         }
         let m = mode_index(key.mode);
-        let emission = self.offline_emissions(melody, key, first_place);
+        let emission = self.offline_emissions(melody, key, places);
         let mut score: Vec<f32> = (0..STATES)
             .map(|s| self.log_start[m][s] + emission[s])
             .collect();
         let mut back = vec![0u8; n * STATES];
         let mut next = vec![0f32; STATES];
         for t in 1..n {
-            let trans = &self.log_transition[m][(first_place + t) % PLACES];
+            let trans = &self.log_transition[m][places.at(t)];
             for to in 0..STATES {
                 let mut best = (f32::NEG_INFINITY, 0usize);
                 for (from, s) in score.iter().enumerate() {
@@ -910,7 +911,7 @@ impl HarmonyModel {
         &self,
         melody: &[BeatMelody],
         key: KeySignature,
-        first_place: usize,
+        places: Places,
     ) -> Vec<Chord> {
         let mut live = LiveHarmoniser::new(self, key);
         melody
@@ -919,7 +920,7 @@ impl HarmonyModel {
             .map(|(t, b)| {
                 // The future is unknown live.
                 let known = BeatMelody { next: None, ..*b };
-                let chord = live.chord_at_beat(&known, (first_place + t) % PLACES);
+                let chord = live.chord_at_beat(&known, places.at(t));
                 live.beat_done(&known);
                 chord
             })
@@ -1228,10 +1229,10 @@ mod tests {
             .iter()
             .map(|r| Chord::new(*r, Quality::Major))
             .collect();
-        assert_eq!(model.harmonise(&mel, key, 0), want);
-        assert_eq!(model.harmonise_viterbi(&mel, key, 0), want);
-        assert_eq!(model.harmonise_causal(&mel, key, 0), want);
-        assert!(model.harmonise(&[], key, 0).is_empty());
+        assert_eq!(model.harmonise(&mel, key, Places::common(0)), want);
+        assert_eq!(model.harmonise_viterbi(&mel, key, Places::common(0)), want);
+        assert_eq!(model.harmonise_causal(&mel, key, Places::common(0)), want);
+        assert!(model.harmonise(&[], key, Places::common(0)).is_empty());
     }
 
     #[test]
@@ -1359,8 +1360,8 @@ mod built_in_tests {
             mode: Mode::Major,
         };
         for chords in [
-            model.harmonise(&mel, c_major, 0),
-            model.harmonise_causal(&mel, c_major, 0),
+            model.harmonise(&mel, c_major, Places::common(0)),
+            model.harmonise_causal(&mel, c_major, Places::common(0)),
         ] {
             assert_eq!(chords.len(), 16);
             assert_eq!(chords[15], Chord::new(0, Quality::Major), "{chords:?}");

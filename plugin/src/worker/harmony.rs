@@ -23,6 +23,7 @@ use crate::harmony::accompany::{self, Complexity};
 use crate::harmony::hearing::ChordSpan;
 use crate::harmony::model::{melody_beats, HarmonyModel};
 use crate::harmony::output::Segment;
+use crate::harmony::place::Places;
 use crate::harmony::voicing::{self, FourPart, Spacing};
 use crate::harmony::{Chord, HeardChord};
 use crate::model::{Note, Phrase};
@@ -259,7 +260,9 @@ pub(super) fn live(b: &mut Brain, ends: &mut ModelEnds, params: &ContinuoParams)
     };
     b.harmony.live_dirty = false;
     let recent = melody_beats(&melody, LIVE_WINDOW as usize);
-    let options = accompany::next_beat_options(model, key, &recent, from.rem_euclid(4) as usize);
+    let meter = b.meter();
+    let places = Places::new(meter, meter.in_bar(from as f64));
+    let options = accompany::next_beat_options(model, key, &recent, places);
     let (cx, sp) = (complexity(params), spacing(params));
     let mut table = LiveChords {
         beat: latest + 1,
@@ -320,7 +323,7 @@ pub(super) fn show(b: &mut Brain, params: &ContinuoParams, shared: &Shared) -> b
         return false;
     };
     let mel = melody_beats(&melody, beats);
-    let per_beat = model.harmonise(&mel, key, 0);
+    let per_beat = model.harmonise(&mel, key, Places::new(meter, 0.0));
     let rhythm = meter.harmonic_beats(params.harmony.rhythm.value()) as usize;
     let chords: Vec<Chord> = accompany::at_rhythm(&per_beat, &mel, rhythm)
         .into_iter()
@@ -363,6 +366,7 @@ fn phrase_chords(b: &Brain, params: &ContinuoParams, phrase: &Phrase) -> Option<
         &phrase.notes,
         key,
         rhythm,
+        meter,
         answer_start_in_bar(b, params),
         complexity(params),
     ))
