@@ -68,5 +68,67 @@ fn bench(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, bench);
+/// The neural model on the model thread: the same 16-note phrase x 8 candidates drawn with the
+/// neural predictor alone and mixed with the PPM (long-term + session), weights of the
+/// `continuo train --neural` default size (128 hidden units; the cost does not depend on their
+/// values). Bar (issue 17): <= 5 ms.
+fn bench_neural(c: &mut Criterion) {
+    use continuo::model::neural::mix::Mixture;
+    use continuo::model::neural::net::{Net, NetShape};
+    use continuo::model::neural::NeuralPredictor;
+    use continuo::model::note::events_from_notes;
+    use continuo::model::predictor::{MultiViewpoint, Predictor};
+    use continuo::model::sampler::Sampler;
+    use continuo::model::viewpoints::History;
+    let shape = NetShape::new(128);
+    let tensors = shape
+        .tensors()
+        .iter()
+        .map(|(_, r, c)| (0..r * c).map(|i| ((i % 13) as f32 - 6.0) * 0.01).collect())
+        .collect();
+    let net = Arc::new(Net::from_tensors(shape, tensors).expect("net"));
+    let model = Arc::new(TrainedModel::embedded().expect("embedded model"));
+    let ctx = context();
+    let key = continuo::music::KeySignature {
+        tonic: 2,
+        ..Default::default()
+    };
+    let mut history = History::new(key);
+    for e in events_from_notes(&ctx) {
+        history.push(e);
+    }
+    let settings = SamplerSettings {
+        length_notes: 16,
+        candidates: 8,
+        ..Default::default()
+    };
+    let mut sampler = Sampler::default();
+    let mut neural = NeuralPredictor::from_net("neural", net.clone());
+    c.bench_function("neural 16 notes x 8 candidates", |b| {
+        b.iter(|| {
+            black_box(sampler.sample_phrases(&mut neural, &mut history, &settings, 90));
+        })
+    });
+    let mut ppm = MultiViewpoint::new("ppm", model.ltm.clone(), true);
+    let mut h = History::new(key);
+    for e in events_from_notes(&ctx) {
+        ppm.learn(&h, &e);
+        h.push(e);
+    }
+    let mut mix = Mixture::new(
+        "mix",
+        vec![
+            Box::new(NeuralPredictor::from_net("neural", net)),
+            Box::new(ppm),
+        ],
+        1.0,
+    );
+    c.bench_function("neural + PPM 16 notes x 8 candidates", |b| {
+        b.iter(|| {
+            black_box(sampler.sample_phrases(&mut mix, &mut history, &settings, 90));
+        })
+    });
+}
+
+criterion_group!(benches, bench, bench_neural);
 criterion_main!(benches);
