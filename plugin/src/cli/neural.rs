@@ -115,7 +115,7 @@ pub fn train(
     bar.finish_and_clear();
     let model = NeuralModel {
         meta: NeuralMeta {
-            shape: Some(net.shape),
+            shape: Some(net.shape()),
             command: std::env::args().collect::<Vec<_>>().join(" "),
             date: crate::model::file::utc_now(),
             corpus: String::new(),
@@ -144,7 +144,7 @@ pub fn train(
         report.best_epoch,
         report.val_pitch_bits,
         report.val_rhythm_bits,
-        model.net.shape.parameters(),
+        model.net.shape().parameters(),
         out.display(),
         std::fs::metadata(out).map(|m| m.len()).unwrap_or(0)
     );

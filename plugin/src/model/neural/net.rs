@@ -118,7 +118,8 @@ impl NetShape {
 /// The weights, laid out for inference (allocated once, at load).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Net {
-    pub shape: NetShape,
+    /// The sizes (private: the weight vectors below are sized by it).
+    shape: NetShape,
     /// Input weights transposed: `w_ih_t[i * 3h ..][..3h]` is input `i`'s column (gates r, z,
     /// n), so a one-hot input is a sum of [`N_ACTIVE`] rows.
     w_ih_t: Vec<f32>,
@@ -207,6 +208,10 @@ impl Net {
             self.w_rhythm.clone(),
             self.b_rhythm.clone(),
         ]
+    }
+
+    pub fn shape(&self) -> NetShape {
+        self.shape
     }
 
     pub fn hidden(&self) -> usize {

@@ -237,4 +237,87 @@ mod tests {
         cached.predict(&h, &mut window);
         assert!((window.pitch.iter().sum::<f64>() - 1.0).abs() < 1e-9);
     }
+
+    /// The cost on the model thread: 16 notes x 8 candidates drawn by the sampler from the
+    /// 128-unit network alone and mixed with the embedded PPM (with its session model). Bar:
+    /// <= 5 ms. Run in release: `cargo test --release -p continuo --lib neural_draw_cost --
+    /// --ignored --nocapture`.
+    #[test]
+    #[ignore]
+    fn neural_draw_cost() {
+        use crate::model::neural::mix::Mixture;
+        use crate::model::neural::net::NetShape;
+        use crate::model::predictor::MultiViewpoint;
+        use crate::model::sampler::Sampler;
+        use crate::model::SamplerSettings;
+        let shape = NetShape::new(128);
+        let tensors = shape
+            .tensors()
+            .iter()
+            .map(|(_, r, c)| (0..r * c).map(|i| ((i % 13) as f32 - 6.0) * 0.01).collect())
+            .collect();
+        let net = Arc::new(Net::from_tensors(shape, tensors).unwrap());
+        let key = KeySignature {
+            tonic: 2,
+            ..Default::default()
+        };
+        let mut history = History::new(key);
+        for (i, p) in [
+            62u8, 66, 69, 74, 73, 71, 69, 66, 67, 69, 71, 67, 66, 64, 62, 64,
+        ]
+        .iter()
+        .enumerate()
+        {
+            history.push(ev(*p, 5, 6 * (i % 2) as u8));
+        }
+        let settings = SamplerSettings {
+            length_notes: 16,
+            candidates: 8,
+            ..Default::default()
+        };
+        let model = crate::model::TrainedModel::embedded().unwrap();
+        let mut ppm = MultiViewpoint::new("ppm", model.ltm.clone(), true);
+        let mut h = History::new(key);
+        for e in history.events.clone() {
+            ppm.learn(&h, &e);
+            h.push(e);
+        }
+        let mut sampler = Sampler::default();
+        let mut parts: Vec<(&str, Box<dyn Predictor>)> = vec![
+            (
+                "neural",
+                Box::new(NeuralPredictor::from_net("n", net.clone())),
+            ),
+            (
+                "neural + PPM",
+                Box::new(Mixture::new(
+                    "mix",
+                    vec![Box::new(NeuralPredictor::from_net("n", net)), Box::new(ppm)],
+                    1.0,
+                )),
+            ),
+        ];
+        for (name, p) in parts.iter_mut() {
+            let mut times = Vec::new();
+            for run in 0..60u64 {
+                let s = SamplerSettings {
+                    seed: run,
+                    ..settings
+                };
+                let t0 = std::time::Instant::now();
+                let out = sampler.sample_phrases(p.as_mut(), &mut history, &s, 90);
+                times.push(t0.elapsed().as_secs_f64() * 1000.0);
+                assert_eq!(out.len(), 8);
+            }
+            times.sort_by(f64::total_cmp);
+            println!(
+                "{name}: 16 notes x 8 candidates median {:.2} ms, max {:.2} ms",
+                times[times.len() / 2],
+                times[times.len() - 1]
+            );
+            if !cfg!(debug_assertions) {
+                assert!(times[times.len() / 2] <= 5.0, "{name}: {times:?}");
+            }
+        }
+    }
 }

@@ -14,7 +14,8 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use std::time::Instant;
 
-/// Hyper-parameters (defaults chosen on the validation part of the training files).
+/// Hyper-parameters (the defaults are the one setting tried so far, not a search; the validation
+/// part of the training files is where a search belongs).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct TrainSettings {
     /// GRU hidden units.
