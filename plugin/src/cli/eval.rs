@@ -45,6 +45,13 @@ pub struct Args {
     /// With --baselines: only the model rows (skip unigram, bigram and the reference).
     #[arg(long)]
     pub model_only: bool,
+    /// Also score the neural model of this weights file (`continuo train --neural`) alone and
+    /// mixed with the PPM; it must not have trained on any file scored.
+    #[arg(long)]
+    pub neural: Option<PathBuf>,
+    /// Entropy-weighting exponent of the neural mixes.
+    #[arg(long, default_value_t = 1.0)]
+    pub neural_bias: f64,
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -53,6 +60,51 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<()> {
     let corpus = super::read_corpus(&args.midi, args.json)?;
 
+    let neural = match &args.neural {
+        Some(p) => Some(
+            crate::model::neural::NeuralModel::load(p)
+                .with_context(|| format!("loading {}", p.display()))?,
+        ),
+        None => None,
+    };
+    // Files the neural model trained on must not be scored: it trained on the files outside its
+    // held-out list (and its validation files are inside the training part of the split).
+    let check_neural = |scored: &[&crate::model::train::CorpusFile]| -> anyhow::Result<()> {
+        if let Some(n) = &neural {
+            let trained_on = scored
+                .iter()
+                .filter(|f| !n.meta.held_out.contains(&f.name))
+                .count();
+            if args.validation
+                && (n.meta.seed != args.seed || (n.meta.validation - args.holdout).abs() > 1e-12)
+            {
+                anyhow::bail!(
+                    "the neural model's validation split (seed {} + 1, {}) is not this one",
+                    n.meta.seed,
+                    n.meta.validation
+                );
+            }
+            if trained_on > 0 && !args.validation {
+                anyhow::bail!(
+                    "the neural model trained on {trained_on} of the files to score (it holds out {} files, seed {})",
+                    n.meta.held_out.len(),
+                    n.meta.seed
+                );
+            }
+        }
+        Ok(())
+    };
+    let neural_rows = |ltm: &std::sync::Arc<crate::model::predictor::LongTermModel>,
+                       test_set: &[&Sequence]| {
+        neural.as_ref().map_or_else(Vec::new, |n| {
+            crate::model::eval::neural_rows(
+                ltm,
+                &std::sync::Arc::new(n.net.clone()),
+                args.neural_bias,
+                test_set,
+            )
+        })
+    };
     let rows: Vec<Scores> = if args.baselines {
         let config = match &args.config {
             Some(c) => {
@@ -93,15 +145,23 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 args.holdout
             );
         }
-        if args.model_only {
+        check_neural(&test_files)?;
+        let mut rows = if args.model_only {
+            Vec::new()
+        } else {
+            baselines(&config, &train_set, &test_set)
+        };
+        if args.model_only || neural.is_some() {
             let ltm = std::sync::Arc::new(crate::model::train::train(
                 config,
                 train_set.iter().copied(),
             ));
-            evaluate_model(&ltm, &test_set)
-        } else {
-            baselines(&config, &train_set, &test_set)
+            if args.model_only {
+                rows.extend(evaluate_model(&ltm, &test_set));
+            }
+            rows.extend(neural_rows(&ltm, &test_set));
         }
+        rows
     } else {
         let model = match (&args.model, &args.style) {
             (Some(p), _) => {
@@ -146,7 +206,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 test_set.len()
             );
         }
-        evaluate_model(&model.ltm, &test_set)
+        check_neural(&files)?;
+        let mut rows = evaluate_model(&model.ltm, &test_set);
+        rows.extend(neural_rows(&model.ltm, &test_set));
+        rows
     };
     if args.json {
         println!("{}", serde_json::to_string_pretty(&rows)?);

@@ -6,6 +6,7 @@ pub mod eval;
 pub mod harmony;
 pub mod judge_fit;
 pub mod key;
+pub mod neural;
 pub mod presets;
 pub mod render;
 pub mod styles;

@@ -140,6 +140,14 @@ pub struct EvalStylesArgs {
     /// other ways to score.
     #[arg(long)]
     pub dump: Option<PathBuf>,
+    /// Score the neural model of this weights file on every style's held-out files, alone and
+    /// mixed with Blend's and the style's own PPM (with the session model), instead of the
+    /// tables and the recommendation.
+    #[arg(long)]
+    pub neural: Option<PathBuf>,
+    /// Entropy-weighting exponent of the neural mixes.
+    #[arg(long, default_value_t = 1.0)]
+    pub neural_bias: f64,
 }
 
 /// `--scoring`.
@@ -244,6 +252,80 @@ struct Report {
     recommendation: Vec<Recommendation>,
 }
 
+/// `eval-styles --neural`: per style, the PPMs and the neural model alone and mixed, on the
+/// style's held-out files (none of which the neural model trained on).
+fn neural_by_style(
+    path: &std::path::Path,
+    bias: f64,
+    held: &[(String, Corpus)],
+    models: &[(String, Arc<TrainedModel>)],
+    json: bool,
+) -> Result<()> {
+    use crate::model::eval::{evaluate_model, neural_rows, Scores};
+    let n = crate::model::neural::NeuralModel::load(path)
+        .with_context(|| format!("loading {}", path.display()))?;
+    let net = Arc::new(n.net.clone());
+    let blend = models
+        .iter()
+        .find(|(m, _)| m == BLEND)
+        .map(|(_, m)| m.clone())
+        .context("Blend is missing")?;
+    let mut all = Vec::new();
+    for (style, corpus) in held {
+        let trained_on = corpus
+            .files
+            .iter()
+            .filter(|f| !n.meta.held_out.contains(&f.name))
+            .count();
+        anyhow::ensure!(
+            trained_on == 0,
+            "the neural model trained on {trained_on} of {style}'s held-out files"
+        );
+        let own = models
+            .iter()
+            .find(|(m, _)| m == style)
+            .map(|(_, m)| m.clone())
+            .context("a style is missing")?;
+        let seqs: Vec<&Sequence> = corpus
+            .files
+            .iter()
+            .flat_map(|f| f.sequences.iter())
+            .collect();
+        let mut rows: Vec<Scores> = Vec::new();
+        for (label, m) in [("Blend", &blend), (style.as_str(), &own)] {
+            for mut r in evaluate_model(&m.ltm, &seqs) {
+                r.name = format!("{label} PPM, {}", r.name.trim_start_matches("model, "));
+                rows.push(r);
+            }
+        }
+        for (label, m) in [("Blend", &blend), (style.as_str(), &own)] {
+            for mut r in neural_rows(&m.ltm, &net, bias, &seqs)
+                .into_iter()
+                .skip(if label == "Blend" { 0 } else { 2 })
+            {
+                r.name = r.name.replace("PPM", &format!("{label} PPM"));
+                rows.push(r);
+            }
+        }
+        if !json {
+            println!(
+                "\n{style} held-out ({} melodies, {} notes)",
+                seqs.len(),
+                rows[0].notes
+            );
+            println!("{}  {:>9}", Scores::header(), "total");
+            for r in &rows {
+                println!("{}  {:>9.3}", r.row(), r.pitch_bits + r.rhythm_bits);
+            }
+        }
+        all.push((style.clone(), rows));
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&all)?);
+    }
+    Ok(())
+}
+
 pub fn eval_styles(args: EvalStylesArgs) -> Result<()> {
     anyhow::ensure!(
         args.corpus.is_dir(),
@@ -271,6 +353,9 @@ pub fn eval_styles(args: EvalStylesArgs) -> Result<()> {
             args.corpus.join(folder).display()
         );
         held.push((style.to_string(), corpus));
+    }
+    if let Some(path) = &args.neural {
+        return neural_by_style(path, args.neural_bias, &held, &models, args.json);
     }
     let names: Vec<String> = held.iter().map(|(s, _)| s.clone()).collect();
     let model_names: Vec<String> = models.iter().map(|(n, _)| n.clone()).collect();

@@ -55,6 +55,12 @@ pub struct Args {
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
+    /// Train the neural melody model instead (a GRU); --out is then its
+    /// weights file.
+    #[arg(long, conflicts_with = "install")]
+    pub neural: bool,
+    #[command(flatten)]
+    pub neural_args: super::neural::NeuralArgs,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -103,6 +109,20 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         anyhow::bail!(
             "two folders hold a file named {}: the held-out split goes by file name",
             w[0]
+        );
+    }
+    if args.neural {
+        let out = args
+            .out
+            .as_deref()
+            .ok_or_else(|| anyhow::anyhow!("--neural needs --out"))?;
+        return super::neural::train(
+            &corpus,
+            args.seed,
+            args.holdout,
+            &args.neural_args,
+            out,
+            args.quiet,
         );
     }
     let (train_files, held_out) = corpus.split(args.seed, args.holdout);

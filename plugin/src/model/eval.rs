@@ -138,6 +138,47 @@ pub fn evaluate_model(ltm: &Arc<LongTermModel>, test_set: &[&Sequence]) -> Vec<S
     ]
 }
 
+/// The neural model's rows: alone, mixed with the session's short-term model, and mixed with
+/// the PPM (`ltm` with its short-term model, or as two separate parts) by entropy weighting
+/// with exponent `bias`.
+pub fn neural_rows(
+    ltm: &Arc<LongTermModel>,
+    net: &Arc<super::neural::net::Net>,
+    bias: f64,
+    test_set: &[&Sequence],
+) -> Vec<Scores> {
+    use super::neural::mix::Mixture;
+    use super::neural::NeuralPredictor;
+    let neural = || Box::new(NeuralPredictor::from_net("neural", net.clone()));
+    let stm = || Box::new(MultiViewpoint::short_term_only(ltm.config.clone()));
+    let mut rows = vec![evaluate(
+        &mut NeuralPredictor::from_net("neural alone", net.clone()),
+        test_set.iter().copied(),
+    )];
+    let mut with_session = Mixture::new("neural + session", vec![neural(), stm()], bias);
+    rows.push(evaluate(&mut with_session, test_set.iter().copied()));
+    let mut three = Mixture::new(
+        "neural + PPM long-term + session",
+        vec![
+            neural(),
+            Box::new(MultiViewpoint::new("ltm", ltm.clone(), false)),
+            stm(),
+        ],
+        bias,
+    );
+    rows.push(evaluate(&mut three, test_set.iter().copied()));
+    let mut mix = Mixture::new(
+        "neural + (PPM with session)",
+        vec![
+            neural(),
+            Box::new(MultiViewpoint::new("ppm", ltm.clone(), true)),
+        ],
+        bias,
+    );
+    rows.push(evaluate(&mut mix, test_set.iter().copied()));
+    rows
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -27,6 +27,7 @@ pub mod eval;
 pub mod file;
 pub mod key;
 pub mod midi_in;
+pub mod neural;
 pub mod note;
 pub mod phrase;
 pub mod ppm;

@@ -624,6 +624,12 @@ impl Predictor for MultiViewpoint {
     }
 }
 
+/// Pearce's entropy weight of a whole distribution over `n` targets (`(H / H_max)^-bias`), for
+/// mixing whole predictors ([`super::neural::mix::Mixture`]).
+pub fn entropy_weight_of(p: &[f64], n: usize, bias: f64) -> f64 {
+    entropy_weight(entropy(p), n, bias)
+}
+
 /// Pearce's entropy weight: `(H / H_max)^-bias`.
 #[inline]
 fn entropy_weight(h: f64, n: usize, bias: f64) -> f64 {
