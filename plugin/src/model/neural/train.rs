@@ -617,7 +617,7 @@ mod tests {
             a + b
         };
         let mut grad = Params::zeros(5);
-        chunk_grad(&w, toks, &mut vec![0.0; 5], &mut Vec::new(), &mut grad);
+        chunk_grad(&w, toks, &mut [0.0; 5], &mut Vec::new(), &mut grad);
         let eps = 1e-2f32;
         for k in 0..8 {
             let n = grad.parts()[k].len();
