@@ -39,8 +39,9 @@ pub struct OctaveStopsConfig {
     /// below the weaker of the 4th and the 8th.
     pub valley_db: f32,
     /// Where it can be read apart from `f`, the spectrum at `f/2` must lie this far (dB,
-    /// positive) below the 1st harmonic: a pitch with a stop an octave below it already is the
-    /// played key (an 8' answer of a 16' + 8' + 4' + 2' sound looks the same one octave up).
+    /// positive) below the 1st harmonic for the full evidence (and below it at all for the weak
+    /// one): a pitch with a stop an octave below it already is the played key (an 8' answer of
+    /// a 16' + 8' + 4' + 2' sound looks the same one octave up).
     pub below_db: f32,
     /// Weight of each confident hop in the running share of hops that showed the registration
     /// (hop length / time constant).
@@ -157,21 +158,27 @@ impl OctaveStops {
             return (Evidence::None, false);
         }
         let db = |a: f32| 20.0 * (a.max(1e-12) / first).log10();
-        // A stop an octave below? Only read where `hz/2` lies 3 bins or more from `hz` (closer,
-        // the 1st harmonic's own main lobe fills it).
-        if hz / 2.0 >= 3.0 * self.bin_hz {
-            let b = (hz / 2.0 / self.bin_hz).round() as usize;
-            let below = mags.get(b).copied().unwrap_or(0.0);
-            if db(below) > -self.config.below_db {
-                return (Evidence::None, true);
-            }
-        }
         if db(partial[1]) < self.config.second_db {
+            return (Evidence::None, true);
+        }
+        // A stop an octave below? Only read where `hz/2` lies 3 bins or more from `hz` (closer,
+        // the 1st harmonic's own main lobe fills it). The weak evidence only asks that it be
+        // weaker than the 1st harmonic: right after an attack a partly filled window smears
+        // the 1st harmonic down to `hz/2`, while a 16' stop under an 8' answer is louder.
+        let below = if hz / 2.0 >= 3.0 * self.bin_hz {
+            let b = (hz / 2.0 / self.bin_hz).round() as usize;
+            db(mags.get(b).copied().unwrap_or(0.0))
+        } else {
+            f32::NEG_INFINITY
+        };
+        if below >= 0.0 {
             return (Evidence::None, true);
         }
         let octaves = db(partial[3]).min(db(partial[7]));
         let valley = db(partial[4]).max(db(partial[5])).max(db(partial[6]));
-        let full = octaves >= self.config.octaves_db && valley <= octaves - self.config.valley_db;
+        let full = below <= -self.config.below_db
+            && octaves >= self.config.octaves_db
+            && valley <= octaves - self.config.valley_db;
         (if full { Evidence::Full } else { Evidence::Weak }, true)
     }
 }
