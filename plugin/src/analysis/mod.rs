@@ -32,6 +32,7 @@ pub mod chroma;
 pub mod judge;
 pub mod key;
 pub mod loudness;
+pub mod octave_stops;
 pub mod onset;
 pub mod pitch;
 pub mod polyphony;
@@ -41,6 +42,7 @@ pub mod tracker;
 
 use chroma::{Chroma, ChromaConfig};
 use loudness::{Loudness, LoudnessConfig, FLOOR_DB};
+use octave_stops::{OctaveStops, OctaveStopsConfig};
 use onset::{OnsetConfig, OnsetDetector};
 use pitch::{PitchConfig, PitchDetector, PitchEstimate};
 use polyphony::{Polyphony, PolyphonyConfig};
@@ -289,6 +291,9 @@ pub struct Analyzer {
     /// Subharmonic guard: energy ratio (off-multiple / multiple partials) below which the pitch
     /// is lifted by 2 or 3.
     subharmonic_ratio: f32,
+    /// Octave-stop guard: a 16' + 8' organ registration is named by its 8' key, not by the
+    /// 16' period every detector finds (`octave_stops.rs`).
+    octave_stops: OctaveStops,
     /// Pitch stage.
     pitch: PitchDetector,
     /// Short-window pitch transform: the last half frame, rectangular, zero-padded to 2×.
@@ -472,6 +477,12 @@ impl Analyzer {
             hann_bin_hz,
             fundamental_floor: tuning.get("fundamental_floor", 0.03),
             subharmonic_ratio: tuning.get("subharmonic_ratio", 0.05),
+            octave_stops: OctaveStops::new(OctaveStopsConfig::new(
+                sample_rate,
+                sizes.frame_len,
+                sizes.hop,
+                tuning,
+            )),
             pitch: PitchDetector::new(PitchConfig::new(sample_rate, sizes.frame_len, tuning)),
             short_pitch_stft: Stft::new(StftConfig {
                 frame_len: sizes.frame_len / 2,
@@ -632,6 +643,7 @@ impl Analyzer {
         self.loudness.reset();
         self.chroma.reset();
         self.salience.reset();
+        self.octave_stops.reset();
         self.polyphony.reset();
         self.last_polyphony = polyphony::PolyphonyOutput::default();
         self.tracker.reset();
@@ -1000,10 +1012,14 @@ impl Analyzer {
     }
 
     /// Subharmonic guards on the Hann spectrum: a mixture's common subharmonic is lifted to
-    /// the pitch, and a pitch with no energy at its fundamental is not trusted.
-    fn guard_subharmonics(&self, estimate: &mut PitchEstimate) {
+    /// the pitch, an octave-stop registration's lowest stop to its played key, and a pitch with
+    /// no energy at its fundamental is not trusted.
+    fn guard_subharmonics(&mut self, estimate: &mut PitchEstimate) {
         if estimate.hz > 0.0 {
             estimate.hz = self.lift_subharmonic(estimate.hz);
+            estimate.hz =
+                self.octave_stops
+                    .played_hz(&self.hann_mags, estimate.hz, estimate.confidence);
             if !self.has_fundamental(estimate.hz) {
                 estimate.confidence = 0.0;
             }

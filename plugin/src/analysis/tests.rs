@@ -1038,3 +1038,73 @@ fn a_ringing_melody_makes_no_chord_onsets() {
     assert!(share < 0.6, "onsets' chord share reached {share}");
     assert!(ev.ons.len() >= notes.len() - 1, "{:?}", pitches(&ev));
 }
+
+/// A drawbar organ note with a sub-octave stop: sines at the 16', 8', 5⅓', 4' and 2' pitches of
+/// the key `midi` (the 8' pitch), at the levels measured on the GM Drawbar Organ renders
+/// (16' 0 dB, 8' −4, 5⅓' −15, 4' −10, 2' −17: the 16' is the loudest partial and the waveform's
+/// period is the 16' one). 5 ms attack, 20 ms release.
+fn drawbar_organ(sr: f32, midi: f32, dur: f32, amp: f32) -> Vec<f32> {
+    const STOPS: [(f32, f32); 5] = [
+        (0.5, 0.0),
+        (1.0, -4.0),
+        (1.5, -15.0),
+        (2.0, -10.0),
+        (4.0, -17.0),
+    ];
+    let f8 = midi_to_hz(midi);
+    let n = (dur * sr) as usize;
+    (0..n)
+        .map(|i| {
+            let t = i as f32 / sr;
+            let v = STOPS
+                .iter()
+                .map(|&(ratio, db)| {
+                    10f32.powf(db / 20.0) * (std::f32::consts::TAU * f8 * ratio * t).sin()
+                })
+                .sum::<f32>();
+            let attack = (t / 0.005).min(1.0);
+            let release = ((dur - t) / 0.02).clamp(0.0, 1.0);
+            v * amp * attack * release
+        })
+        .collect()
+}
+
+#[test]
+fn a_sub_octave_organ_stop_names_the_played_key() {
+    // The played key of a 16' + 8' registration is its 8' pitch (organ convention, and the
+    // written note of the GM Drawbar Organ renders), though the 16' is the loudest partial.
+    for sr in [44_100.0, 48_000.0] {
+        // The first note may be taken for its 16' pitch at the attack: the spectrum shows the
+        // registration only once the long frame holds the note alone. From then on the
+        // registration is remembered and every attack names the key.
+        let keys = [60u8, 64, 69, 57, 50, 76, 62];
+        let mut s = silence(sr, 0.05);
+        for (i, &k) in keys.iter().enumerate() {
+            s.extend(drawbar_organ(
+                sr,
+                k as f32,
+                if i == 0 { 0.6 } else { 0.3 },
+                0.15,
+            ));
+            s.extend(silence(sr, 0.06));
+        }
+        let ev = run(&s, sr, 512);
+        let found = pitches(&ev);
+        let first = found.iter().position(|&p| p == keys[0]);
+        assert!(
+            first.is_some_and(|i| found[..i].iter().all(|&p| p == keys[0] - 12)),
+            "at {sr} Hz: {found:?}"
+        );
+        let after = first.map_or(&found[..0], |i| &found[i + 1..]);
+        assert_eq!(after, &keys[1..], "at {sr} Hz: {found:?}");
+        // Without the octave-stop guard the detector names the 16' pitch (the defect this
+        // test reproduces: every GM Drawbar Organ render scored F1 0.00–0.01).
+        let mut plain = Analyzer::with_tuning(sr, &Tuning::default().with("octave_stops", 0.0));
+        let low: Vec<u8> = keys.iter().map(|k| k - 12).collect();
+        assert_eq!(
+            pitches(&run_on(&mut plain, &s, 512)),
+            low,
+            "at {sr} Hz, guard off"
+        );
+    }
+}
