@@ -206,6 +206,10 @@ const ONSET_ON: f32 = 0.7;
 const ONSET_OFF: f32 = 0.3;
 /// Unvoiced this long (s), the onsets' mean is forgotten.
 const ONSET_FORGET_S: f32 = 1.0;
+/// Weight of one onset in the slow mean of chord onsets (`PolyphonyConfig::voices_rate`) ...
+const VOICES_RATE: f32 = 0.1;
+/// ... below which the per-hop chord judge no longer gates (a melody on ringing strings).
+const VOICES_BELOW: f32 = 0.2;
 
 /// Input samples are clamped to ±this (clipping is fine; huge values would overflow sums).
 const INPUT_LIMIT: f32 = 8.0;
@@ -444,6 +448,8 @@ impl Analyzer {
             onset_forget_hops: ((tuning.get("onset_forget_s", ONSET_FORGET_S) / hop_s).round()
                 as u32)
                 .max(1),
+            voices_rate: tuning.get("voices_rate", VOICES_RATE),
+            voices_below: tuning.get("voices_below", VOICES_BELOW),
         });
         let hann_bin_hz = sample_rate / sizes.frame_len as f32;
         let hann_bins = ((HANN_MAX_HZ.min(sample_rate * 0.45) / hann_bin_hz) as usize)

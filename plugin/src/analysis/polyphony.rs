@@ -33,6 +33,10 @@ use crate::music::midi_to_hz;
 /// (±1 bin each would otherwise mask everything).
 const HALF_MIN_BINS: f32 = 6.0;
 
+/// Where the slow mean of chord onsets starts (and restarts on `reset`): undecided, so a
+/// melody needs a few onsets before the per-hop judge stops gating it.
+const VOICES_START: f32 = 0.5;
+
 /// Fixed settings.
 #[derive(Debug, Clone, Copy)]
 pub struct PolyphonyConfig {
@@ -93,6 +97,16 @@ pub struct PolyphonyConfig {
     /// Hops without a voiced frame after which the onsets' mean is forgotten (a pause: what
     /// comes next may be a melody).
     pub onset_forget_hops: u32,
+    /// One voice at a time: weight of each counted onset in a slow leaky mean of "chord
+    /// onset" (about ten onsets) ...
+    pub voices_rate: f32,
+    /// ... below which the per-hop judge's *chords* decision no longer counts (0: never). A
+    /// melody on a ringing instrument (a steel guitar's strings, a vibraphone's bars) keeps its
+    /// previous notes sounding under the new one, and the per-hop judge, seeing two or three
+    /// voices, gated the tracker through whole steel-guitar melodies; but at their onsets one
+    /// note rose (0-25 % of counted onsets look like a chord's on the dev split's steel
+    /// guitars), where 35-65 % of a guitar chorale's do (the tune split).
+    pub voices_below: f32,
 }
 
 /// The stage's answer for one hop.
@@ -128,6 +142,9 @@ pub struct PolyphonyOutput {
     pub rise_share: f32,
     /// Leaky mean over onsets of "this onset was a chord's".
     pub onset_share: f32,
+    /// Slow leaky mean over onsets of "this onset was a chord's" (see
+    /// [`PolyphonyConfig::voices_below`]).
+    pub voices_share: f32,
 }
 
 /// Polyphony stage.
@@ -172,6 +189,9 @@ pub struct Polyphony {
     onset_chords: bool,
     /// Hops in a row without a voiced frame.
     quiet_hops: u32,
+    /// Slow leaky mean over counted onsets of "chord onset" (see
+    /// [`PolyphonyConfig::voices_below`]); kept through pauses, starts undecided (0.5).
+    voices_share: f32,
 }
 
 /// A voice the search found: its candidate index and its energy over the first voice's.
@@ -203,6 +223,7 @@ impl Polyphony {
             onset_share: 0.0,
             onset_chords: false,
             quiet_hops: 0,
+            voices_share: VOICES_START,
             bin_hz,
             chord_hops: 0,
             single_hops: 0,
@@ -302,7 +323,9 @@ impl Polyphony {
     /// hops in between searches.
     fn finish(&mut self, out: &mut PolyphonyOutput) -> PolyphonyOutput {
         out.onset_share = self.onset_share;
-        out.chords = self.chords || self.onset_chords;
+        out.voices_share = self.voices_share;
+        let one_voice = self.voices_share < self.config.voices_below;
+        out.chords = (self.chords && !one_voice) || self.onset_chords;
         self.last = *out;
         *out
     }
@@ -398,6 +421,7 @@ impl Polyphony {
             (second >= self.config.rise_ratio || third >= self.config.rise_third_ratio)
                 && confidence < self.config.rise_max_confidence,
         ));
+        self.voices_share += (chord - self.voices_share) * self.config.voices_rate.clamp(0.0, 1.0);
         self.onset_share += (chord - self.onset_share) * self.config.onset_rate.clamp(0.0, 1.0);
         if self.onset_share >= self.config.onset_on {
             self.onset_chords = true;
@@ -551,6 +575,7 @@ impl Polyphony {
         self.onset_share = 0.0;
         self.onset_chords = false;
         self.quiet_hops = 0;
+        self.voices_share = VOICES_START;
     }
 }
 
@@ -584,6 +609,8 @@ mod tests {
             onset_on: 0.6,
             onset_off: 0.3,
             onset_forget_hops: 400,
+            voices_rate: 0.1,
+            voices_below: 0.2,
         })
     }
 
@@ -731,6 +758,39 @@ mod tests {
         }
         assert!(out.rise_measured, "{out:?}");
         out
+    }
+
+    /// Issue 13 (steel guitar, dev F1 0.789): a melody whose old notes ring on under the new
+    /// one, on a sound of low periodicity, makes the per-hop judge see two or three voices and
+    /// raise *chords*; at each onset one note rose, so the slow mean of chord onsets falls and
+    /// the judge's decision stops counting. With that veto off (`voices_below = 0`, the old
+    /// behaviour) the melody stays gated.
+    #[test]
+    fn a_ringing_melody_is_not_judged_chords() {
+        let run = |voices_below: f32| {
+            let mut p = Polyphony::new(PolyphonyConfig {
+                voices_below,
+                ..stage().config
+            });
+            let mut ringing: Vec<(f32, f32)> = vec![(55.0, 0.3)];
+            let mut gated = 0;
+            let scale = [57.0, 59.0, 60.0, 62.0, 64.0, 66.0, 67.0, 69.0];
+            for (i, &next) in scale.iter().chain(scale.iter().rev()).enumerate() {
+                let before = mags_of(&ringing);
+                ringing.iter_mut().for_each(|n| n.1 *= 0.6);
+                ringing.push((next, 0.3));
+                if ringing.len() > 3 {
+                    ringing.remove(0);
+                }
+                let out = onset_at(&mut p, &before, &mags_of(&ringing), 0.6);
+                if i >= 10 {
+                    gated += usize::from(out.chords);
+                }
+            }
+            gated
+        };
+        assert!(run(0.0) >= 4, "the old gate should hold: {}", run(0.0));
+        assert_eq!(run(0.2), 0, "a ringing melody judged chords");
     }
 
     /// Chord onsets: a struck chord over silence or over a decaying chord is a chord's onset,

@@ -288,11 +288,14 @@ pub fn trace(samples: &[f32], sample_rate: f32, from_s: f64, to_s: f64, tuning: 
         to: f64,
         block_start: u64,
         text: String,
+        /// The last `frame` fell inside the traced span (its polyphony figures follow it).
+        framed: bool,
     }
     impl AnalysisOutput for Tracer {
         fn frame(&mut self, f: &FeatureFrame) {
             let t = f.time_samples as f64 / self.sr;
-            if t >= self.from && t <= self.to {
+            self.framed = t >= self.from && t <= self.to;
+            if self.framed {
                 let midi = if f.f0_hz > 0.0 {
                     crate::music::hz_to_midi(f.f0_hz)
                 } else {
@@ -321,10 +324,32 @@ pub fn trace(samples: &[f32], sample_rate: f32, from_s: f64, to_s: f64, tuning: 
         to: to_s,
         block_start: 0,
         text: String::new(),
+        framed: false,
     };
     for chunk in samples.chunks(1) {
         analyzer.process(chunk, &mut tracer);
         tracer.block_start += 1;
+        if std::mem::take(&mut tracer.framed) {
+            // The polyphony stage's figures for that hop (chord judge and chord onsets).
+            let p = analyzer.last_polyphony();
+            let m = &p.measures;
+            tracer.text.push_str(&format!(
+                "          poly{} 2nd {:.2} 3rd {:.2} left {:.2} p {:.2} share {:.2} | rise{} 2nd {:.2} 3rd {:.2} share {:.2} onsets {:.2} voices {:.2}{}\n",
+                if p.searched { "*" } else { " " },
+                m.second,
+                m.third,
+                m.left,
+                p.probability,
+                p.chord_share,
+                if p.rise_measured { "*" } else { " " },
+                p.rise_second,
+                p.rise_third,
+                p.rise_share,
+                p.onset_share,
+                p.voices_share,
+                if p.chords { " CHORDS" } else { "" },
+            ));
+        }
     }
     tracer.text
 }
