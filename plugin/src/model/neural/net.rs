@@ -192,14 +192,8 @@ impl Net {
     /// The tensors in [`NetShape::tensors`] order, row-major (what [`Net::from_tensors`] takes).
     pub fn to_tensors(&self) -> Vec<Vec<f32>> {
         let (g, n_in) = (3 * self.shape.hidden, self.shape.inputs);
-        let mut w_ih = vec![0.0; g * n_in];
-        for row in 0..g {
-            for col in 0..n_in {
-                w_ih[row * n_in + col] = self.w_ih_t[col * g + row];
-            }
-        }
         vec![
-            w_ih,
+            rows_from_columns(&self.w_ih_t, g, n_in),
             self.w_hh.clone(),
             self.b_ih.clone(),
             self.b_hh.clone(),
@@ -308,6 +302,18 @@ pub fn softmax(v: &mut [f32]) {
     }
     let inv = 1.0 / s;
     v.iter_mut().for_each(|x| *x *= inv);
+}
+
+/// A `rows × cols` matrix stored column by column (`t[col * rows + row]`, the input weights as
+/// inference reads them: one input's column of gate weights at a time), row by row.
+pub(super) fn rows_from_columns(t: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+    let mut out = vec![0.0; rows * cols];
+    for row in 0..rows {
+        for col in 0..cols {
+            out[row * cols + col] = t[col * rows + row];
+        }
+    }
+    out
 }
 
 #[cfg(test)]

@@ -184,17 +184,11 @@ impl Params {
 
     fn to_net(&self) -> Net {
         let (g, h) = (3 * self.h, self.h);
-        let mut w_ih = vec![0.0; g * N_INPUT];
-        for i in 0..N_INPUT {
-            for r in 0..g {
-                w_ih[r * N_INPUT + i] = self.w_ih_t[i * g + r];
-            }
-        }
         let shape = NetShape::new(h);
         Net::from_tensors(
             shape,
             vec![
-                w_ih,
+                super::net::rows_from_columns(&self.w_ih_t, g, N_INPUT),
                 self.w_hh.clone(),
                 self.b_ih.clone(),
                 self.b_hh.clone(),
