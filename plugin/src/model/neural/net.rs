@@ -271,7 +271,7 @@ impl Net {
 
 /// Dot product in eight running sums (lets the compiler vectorise it).
 #[inline]
-fn dot(a: &[f32], b: &[f32]) -> f32 {
+pub(super) fn dot(a: &[f32], b: &[f32]) -> f32 {
     let mut acc = [0.0f32; 8];
     let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
     let (ra, rb) = (ca.remainder(), cb.remainder());
@@ -287,8 +287,9 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
     s
 }
 
+/// The logistic function.
 #[inline]
-fn sigmoid(x: f32) -> f32 {
+pub(super) fn sigmoid(x: f32) -> f32 {
     1.0 / (1.0 + (-x).exp())
 }
 

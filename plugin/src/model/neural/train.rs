@@ -6,7 +6,9 @@
 //! stopping after `patience` such epochs; the weights of the best validation epoch are kept.
 //! Single-threaded and seeded, so a seed gives the same weights on every run.
 
-use super::net::{inputs, rel_class, softmax, Net, NetShape, N_ACTIVE, N_INPUT, N_REL};
+use super::net::{
+    dot, inputs, rel_class, sigmoid, softmax, Net, NetShape, N_ACTIVE, N_INPUT, N_REL,
+};
 use crate::model::note::N_RHYTHM;
 use crate::model::train::Sequence;
 use rand::rngs::SmallRng;
@@ -216,30 +218,12 @@ struct Saved {
     q: Vec<f32>,
 }
 
-#[inline]
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let mut acc = [0.0f32; 8];
-    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
-    let (ra, rb) = (ca.remainder(), cb.remainder());
-    for (x, y) in ca.zip(cb) {
-        for k in 0..8 {
-            acc[k] += x[k] * y[k];
-        }
-    }
-    acc.iter().sum::<f32>() + ra.iter().zip(rb).map(|(x, y)| x * y).sum::<f32>()
-}
-
 /// `out += s * v`.
 #[inline]
 fn axpy(out: &mut [f32], s: f32, v: &[f32]) {
     for (o, &x) in out.iter_mut().zip(v) {
         *o += s * x;
     }
-}
-
-#[inline]
-fn sigmoid(x: f32) -> f32 {
-    1.0 / (1.0 + (-x).exp())
 }
 
 /// Forward and backward over one stream's chunk: adds the gradients to `grad`, returns the
