@@ -688,6 +688,28 @@ fn polyphonic_input_keeps_the_tracker_quiet() {
     assert_eq!(after, vec![60, 64, 67], "the melody after the chords");
 }
 
+/// Two notes (MIDI pitches `keys`: old, new) on the same six-partial spectrum, `n` samples at
+/// `sr`, each scaled by its envelope `env(t)` = (old, new) at time `t` seconds.
+fn two_voices(sr: f32, n: usize, keys: (f32, f32), env: impl Fn(f32) -> (f32, f32)) -> Vec<f32> {
+    let (mut pa, mut pb) = (0.0f64, 0.0f64);
+    let partials = |p: f32| -> f32 {
+        (1..=6)
+            .map(|h| (p * h as f32).sin() * 0.7f32.powi(h - 1))
+            .sum::<f32>()
+    };
+    (0..n)
+        .map(|i| {
+            let t = i as f32 / sr;
+            pa += f64::from(midi_to_hz(keys.0)) / f64::from(sr);
+            pb += f64::from(midi_to_hz(keys.1)) / f64::from(sr);
+            let (a_env, b_env) = env(t);
+            let a = partials((pa.fract() * std::f64::consts::TAU) as f32);
+            let b = partials((pb.fract() * std::f64::consts::TAU) as f32);
+            0.2 * (a_env * a + b_env * b)
+        })
+        .collect()
+}
+
 /// A bowed-string-like slur: the new note swells in over 200 ms while the old one fades over
 /// 300 ms, both on the same harmonic spectrum. The pitch estimate follows the louder note, so
 /// the new pitch is confirmed long after it began; the note must still be dated where it began
@@ -697,24 +719,11 @@ fn slow_attack_legato_note_is_dated_where_it_began() {
     let sr = 48_000.0;
     let start = 0.6f32;
     let n = (1.2 * sr) as usize;
-    let (mut pa, mut pb) = (0.0f64, 0.0f64);
-    let partials = |p: f32| -> f32 {
-        (1..=6)
-            .map(|h| (p * h as f32).sin() * 0.7f32.powi(h - 1))
-            .sum::<f32>()
-    };
-    let s: Vec<f32> = (0..n)
-        .map(|i| {
-            let t = i as f32 / sr;
-            pa += f64::from(midi_to_hz(57.0)) / f64::from(sr);
-            pb += f64::from(midi_to_hz(62.0)) / f64::from(sr);
-            let a_env = (t / 0.08).min(1.0) * ((start + 0.3 - t) / 0.3).clamp(0.0, 1.0);
-            let b_env = ((t - start) / 0.2).clamp(0.0, 1.0);
-            let a = partials((pa.fract() * std::f64::consts::TAU) as f32);
-            let b = partials((pb.fract() * std::f64::consts::TAU) as f32);
-            0.2 * (a_env * a + b_env * b)
-        })
-        .collect();
+    let s = two_voices(sr, n, (57.0, 62.0), |t| {
+        let a_env = (t / 0.08).min(1.0) * ((start + 0.3 - t) / 0.3).clamp(0.0, 1.0);
+        let b_env = ((t - start) / 0.2).clamp(0.0, 1.0);
+        (a_env, b_env)
+    });
     let ev = run(&s, sr, 512);
     let b = ev
         .ons
@@ -842,29 +851,16 @@ fn short_slow_note_under_a_louder_old_note_is_found() {
     let sr = 48_000.0;
     let start = 0.6f32;
     let n = (1.4 * sr) as usize;
-    let (mut pa, mut pb) = (0.0f64, 0.0f64);
-    let partials = |p: f32| -> f32 {
-        (1..=6)
-            .map(|h| (p * h as f32).sin() * 0.7f32.powi(h - 1))
-            .sum::<f32>()
-    };
-    let s: Vec<f32> = (0..n)
-        .map(|i| {
-            let t = i as f32 / sr;
-            pa += f64::from(midi_to_hz(67.0)) / f64::from(sr);
-            pb += f64::from(midi_to_hz(64.0)) / f64::from(sr);
-            // Old note: on from 0.1 s, fading slowly from the new note's start.
-            let a_env = ((t - 0.1) / 0.05).clamp(0.0, 1.0)
-                * (1.0 - 0.5 * ((t - start) / 0.4).clamp(0.0, 1.0));
-            // New note: a 60 ms swell to 0.7, held, released over 40 ms after 150 ms.
-            let b_env = 0.7
-                * ((t - start) / 0.06).clamp(0.0, 1.0)
-                * ((start + 0.19 - t) / 0.04).clamp(0.0, 1.0);
-            let a = partials((pa.fract() * std::f64::consts::TAU) as f32);
-            let b = partials((pb.fract() * std::f64::consts::TAU) as f32);
-            0.2 * (a_env * a + b_env * b)
-        })
-        .collect();
+    let s = two_voices(sr, n, (67.0, 64.0), |t| {
+        // Old note: on from 0.1 s, fading slowly from the new note's start.
+        let a_env =
+            ((t - 0.1) / 0.05).clamp(0.0, 1.0) * (1.0 - 0.5 * ((t - start) / 0.4).clamp(0.0, 1.0));
+        // New note: a 60 ms swell to 0.7, held, released over 40 ms after 150 ms.
+        let b_env = 0.7
+            * ((t - start) / 0.06).clamp(0.0, 1.0)
+            * ((start + 0.19 - t) / 0.04).clamp(0.0, 1.0);
+        (a_env, b_env)
+    });
     let ev = run(&s, sr, 512);
     let b = ev
         .ons
