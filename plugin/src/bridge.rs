@@ -474,6 +474,8 @@ pub struct Snapshot {
     pub generate_ms: f64,
     /// The style whose model answers ("" when a model file is in use).
     pub style: String,
+    /// Whether the neural network is mixed with it (*Neural network* on and its weights usable).
+    pub neural: bool,
     /// Every loaded style's fit to the player's recent notes, best first.
     pub styles: Vec<crate::model::styles::StyleScore>,
     /// The user's own styles found so far (names).

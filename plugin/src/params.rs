@@ -249,6 +249,9 @@ impl StyleParam {
     }
 }
 
+/// The default of *Neural network*: whether the network is mixed in unless the user says.
+pub const NEURAL_DEFAULT: bool = false;
+
 /// The default of *Echo*: the factor on a pitch that would repeat a 4-interval pattern of the
 /// call (chosen with `continuo eval-answers --split tune`; see the README).
 pub const ECHO_DEFAULT: f32 = 0.2;
@@ -266,6 +269,12 @@ pub struct ContinuoParams {
     /// project, so the project reopens with the same model.
     #[persist = "model-path"]
     pub model_path: Arc<RwLock<String>>,
+
+    /// A neural weights file the user trained (`continuo train --neural`) and loaded ("" = the
+    /// network that ships with Continuo). Used while *Neural network* is on. Saved with the
+    /// project.
+    #[persist = "neural-path"]
+    pub neural_path: Arc<RwLock<String>>,
 
     /// The user style the *Style* parameter's "My style" means (its name). Saved with the project.
     #[persist = "user-style"]
@@ -312,6 +321,11 @@ pub struct ModelParams {
     /// Learn from the player during the session (short-term model).
     #[id = "learn"]
     pub learn: BoolParam,
+    /// Mix the neural network with the style's statistical model (see `worker::neural`); off
+    /// by default until the mix wins on every style (issue 17's rule; the README says by how much
+    /// it loses).
+    #[id = "neural"]
+    pub neural: BoolParam,
     #[id = "scale-lock"]
     pub scale_lock: EnumParam<ScaleLock>,
     #[id = "tonic"]
@@ -399,6 +413,7 @@ impl Default for ContinuoParams {
             ),
             preset_name: Arc::new(RwLock::new(String::new())),
             model_path: Arc::new(RwLock::new(String::new())),
+            neural_path: Arc::new(RwLock::new(String::new())),
             user_style: Arc::new(RwLock::new(String::new())),
             bypass: BoolParam::new("Bypass", false).make_bypass(),
             input: InputParams {
@@ -423,6 +438,7 @@ impl Default for ContinuoParams {
                     .with_step_size(0.01)
                     .with_value_to_string(formatters::v2s_f32_rounded(2)),
                 learn: BoolParam::new("Learn from player", true),
+                neural: BoolParam::new("Neural network", NEURAL_DEFAULT),
                 scale_lock: EnumParam::new("Scale lock", ScaleLock::Detected),
                 tonic: IntParam::new("Tonic", 0, IntRange::Linear { min: 0, max: 11 })
                     .with_value_to_string(Arc::new(|v| {

@@ -54,6 +54,7 @@ fn params(entry: &'static PluginEntry) {
         "temperature",
         "top-p",
         "learn",
+        "neural",
         "scale-lock",
         "tonic",
         "scale",

@@ -49,8 +49,8 @@ pub struct Args {
     /// mixed with the PPM; it must not have trained on any file scored.
     #[arg(long)]
     pub neural: Option<PathBuf>,
-    /// Entropy-weighting exponent of the neural mixes.
-    #[arg(long, default_value_t = 1.0)]
+    /// Entropy-weighting exponent of the neural mixes (default: the plugin's).
+    #[arg(long, default_value_t = crate::model::neural::mix::MIX_BIAS)]
     pub neural_bias: f64,
     /// Print JSON instead of a table.
     #[arg(long)]

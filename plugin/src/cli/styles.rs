@@ -145,8 +145,8 @@ pub struct EvalStylesArgs {
     /// tables and the recommendation.
     #[arg(long)]
     pub neural: Option<PathBuf>,
-    /// Entropy-weighting exponent of the neural mixes.
-    #[arg(long, default_value_t = 1.0)]
+    /// Entropy-weighting exponent of the neural mixes (default: the plugin's).
+    #[arg(long, default_value_t = crate::model::neural::mix::MIX_BIAS)]
     pub neural_bias: f64,
 }
 

@@ -534,6 +534,13 @@ impl ContinuoEditor {
             row(
                 ui,
                 setter,
+                &p.model.neural,
+                "Mix a neural network (trained on the same melodies) with the style's model: \
+                 fewer bits per note on held-out melodies, a little more time per answer",
+            );
+            row(
+                ui,
+                setter,
                 &p.model.scale_lock,
                 "Keep the answer in a scale: off, the key Continuo hears, or the one set below",
             );
@@ -768,6 +775,20 @@ impl ContinuoEditor {
                 setter.set_parameter(&self.params.model.learn, !learn);
                 setter.end_set_parameter(&self.params.model.learn);
             }
+            let neural = self.params.model.neural.value();
+            if ui
+                .selectable_label(neural, "Neural")
+                .on_hover_text(if neural && !self.view.neural {
+                    "Neural network on, but not in use: see the status line"
+                } else {
+                    "Mix the neural network with the style's model"
+                })
+                .clicked()
+            {
+                setter.begin_set_parameter(&self.params.model.neural);
+                setter.set_parameter(&self.params.model.neural, !neural);
+                setter.end_set_parameter(&self.params.model.neural);
+            }
             if ui
                 .button("Forget")
                 .on_hover_text("Clear what Continuo learnt this session")
@@ -796,8 +817,9 @@ impl ContinuoEditor {
     fn model_row(&mut self, ui: &mut egui::Ui) {
         ui.horizontal(|ui| {
             ui.label("Model file").on_hover_text(
-                "A model you trained with `continuo train --midi FOLDER --out model.json.gz`; \
-                 the project remembers it. Empty: the built-in model.",
+                "A model you trained with `continuo train --midi FOLDER --out model.json.gz`, or a \
+                 neural network trained with `continuo train --neural … --out melody.cnn` (used \
+                 while Neural network is on); the project remembers it. Empty: the built-in ones.",
             );
             ui.add(
                 egui::TextEdit::singleline(&mut self.model_text)

@@ -46,8 +46,10 @@ impl ContinuoEditor {
             } else {
                 self.view.style.clone()
             };
-            ui.label(format!("Style: {in_use}")).on_hover_text(
-                "The style whose model answers; the Style parameter (Model group) chooses it",
+            let neural = if self.view.neural { " + neural" } else { "" };
+            ui.label(format!("Style: {in_use}{neural}")).on_hover_text(
+                "The style whose model answers (with the neural network when Neural network is \
+                 on); the Style parameter (Model group) chooses it",
             );
             let line = crate::model::styles::ranking_line(&self.view.styles);
             ui.separator();

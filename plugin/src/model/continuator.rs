@@ -2,6 +2,8 @@
 //! learnt from what the player plays in this session.
 
 use super::key::{estimate_key, histogram};
+use super::neural::mix::{MixedPair, MIX_BIAS};
+use super::neural::NeuralPredictor;
 use super::note::{events_from_notes, rhythm_class, Event};
 use super::predictor::{MultiViewpoint, Predictor};
 use super::sampler::Sampler;
@@ -19,6 +21,12 @@ pub const MAX_CONTEXT: usize = 64;
 pub struct Continuator {
     model: Arc<TrainedModel>,
     predictor: MultiViewpoint,
+    /// The neural network mixed with `predictor` when the *Neural network* setting is on (set by
+    /// the model thread; `None`: the PPM answers alone). Static: the session is learnt by the
+    /// PPM's short-term model only.
+    neural: Option<NeuralPredictor>,
+    /// The two parts' predictions while the mix draws (allocated on the first mixed draw).
+    mix_outs: Vec<super::predictor::Prediction>,
     learning: bool,
     /// The player's notes this session, oldest first (bounded by [`MAX_OBSERVED`]).
     observed: Vec<Note>,
@@ -42,6 +50,8 @@ impl Continuator {
         Self {
             model,
             predictor,
+            neural: None,
+            mix_outs: Vec::new(),
             learning: true,
             observed: Vec::new(),
             learnt: 0,
@@ -75,6 +85,17 @@ impl Continuator {
             self.relearn(self.stm_key);
         }
         self.model = model;
+    }
+
+    /// Mixes `neural` with the PPM from the next draw on (`None`: the PPM alone). What was
+    /// learnt from the player is kept either way.
+    pub fn set_neural(&mut self, neural: Option<NeuralPredictor>) {
+        self.neural = neural;
+    }
+
+    /// Whether a neural network is mixed in.
+    pub fn has_neural(&self) -> bool {
+        self.neural.is_some()
     }
 
     pub fn set_learning(&mut self, on: bool) {
@@ -183,7 +204,21 @@ impl Continuator {
         if settings.plan.is_none() {
             settings.plan = super::phrase::plan(context, &settings, self.line_tolerance);
         }
-        self.sampler
-            .sample_phrases(&mut self.predictor, &mut self.context, &settings, velocity)
+        match self.neural.as_mut() {
+            Some(neural) => {
+                let mut mix = MixedPair {
+                    first: neural,
+                    second: &mut self.predictor,
+                    outs: &mut self.mix_outs,
+                    bias: MIX_BIAS,
+                };
+                self.sampler
+                    .sample_phrases(&mut mix, &mut self.context, &settings, velocity)
+            }
+            None => {
+                self.sampler
+                    .sample_phrases(&mut self.predictor, &mut self.context, &settings, velocity)
+            }
+        }
     }
 }

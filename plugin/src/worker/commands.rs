@@ -65,25 +65,53 @@ pub(super) fn serve(
             Command::Style(request) => super::learn::serve(b, request),
             Command::BuiltInModel => {
                 params.model_path.write().clear();
+                params.neural_path.write().clear();
                 ensure_model(b, params);
                 b.message = Some("using the built-in model".into());
             }
-            Command::LoadModel(path) => match crate::model::TrainedModel::load(&path) {
-                // A broken file changes nothing, not even the path the project saves.
-                Ok(m) => {
-                    let path = path.display().to_string();
-                    *params.model_path.write() = path.clone();
-                    b.model_path = Some(path.clone());
-                    super::use_model(b, std::sync::Arc::new(m), true);
-                    b.model_source = ModelSource::File(path.clone());
-                    ensure_model(b, params);
-                    b.message = Some(format!("model loaded from {path}"));
-                }
-                Err(e) => {
-                    b.message = Some(format!("model not loaded (keeping the current one): {e:#}"))
-                }
-            },
+            Command::LoadModel(path) => load_model(b, params, &path),
         }
     }
     changed
+}
+
+/// "Load" in the model row: a PPM model file (`continuo train`) becomes the model that answers;
+/// a neural weights file (`continuo train --neural`) becomes the network mixed in while *Neural
+/// network* is on. A broken file changes nothing, not even the path the project saves.
+fn load_model(b: &mut Brain, params: &ContinuoParams, path: &std::path::Path) {
+    let neural = std::fs::File::open(path).ok().is_some_and(|mut f| {
+        use std::io::Read;
+        let mut head = [0u8; 16];
+        f.read_exact(&mut head).is_ok() && crate::model::neural::looks_like_weights(&head)
+    });
+    let shown = path.display().to_string();
+    if neural {
+        b.message = Some(match crate::model::neural::NeuralModel::load(path) {
+            Ok(_) => {
+                *params.neural_path.write() = shown.clone();
+                b.neural.reload(&shown);
+                format!(
+                    "neural network loaded from {shown}{}",
+                    if params.model.neural.value() {
+                        ""
+                    } else {
+                        "; it answers with the style's model while Neural network is on"
+                    }
+                )
+            }
+            Err(e) => format!("neural network not loaded (keeping the current one): {e}"),
+        });
+        return;
+    }
+    match crate::model::TrainedModel::load(path) {
+        Ok(m) => {
+            *params.model_path.write() = shown.clone();
+            b.model_path = Some(shown.clone());
+            super::use_model(b, std::sync::Arc::new(m), true);
+            b.model_source = ModelSource::File(shown.clone());
+            ensure_model(b, params);
+            b.message = Some(format!("model loaded from {shown}"));
+        }
+        Err(e) => b.message = Some(format!("model not loaded (keeping the current one): {e:#}")),
+    }
 }

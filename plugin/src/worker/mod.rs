@@ -10,6 +10,8 @@
 //!   deleted), on a background thread;
 //! - [`styles`]: the recommendation (the player's notes scored under every style) and the style
 //!   model in use (the *Style* parameter, Auto's choice);
+//! - [`neural`]: the neural network mixed with the style's model (the *Neural network*
+//!   parameter), loaded once;
 //! - [`draw`]: whether to draw again (debounced settings), and drawing the candidates;
 //! - [`perform`]: each candidate note's sounding length and velocity (articulation, dynamics);
 //! - [`send`]: handing the selected phrase to the audio thread;
@@ -27,6 +29,7 @@ mod draw;
 pub mod harmony;
 mod ingest;
 pub mod learn;
+pub mod neural;
 pub mod perform;
 mod send;
 pub mod styles;
@@ -154,6 +157,8 @@ pub struct Brain {
     panics: u32,
     /// The style models, the recommendation, Auto's choice.
     styles: styles::Styles,
+    /// The neural network: which weights, parsed once, whether it is mixed in.
+    neural: neural::NeuralState,
     /// The chords the player's held notes make (a keyboard's chords), for the editor.
     chords: crate::harmony::hearing::ChordHearing,
     /// Stream seconds of the last key that went down or up: which voice was on top since then is
@@ -211,6 +216,7 @@ impl Brain {
             sent: VecDeque::new(),
             panics: 0,
             styles: styles::Styles::default(),
+            neural: Default::default(),
             chords: Default::default(),
             last_move_s: None,
             harmony: Default::default(),
@@ -239,6 +245,11 @@ impl Brain {
             origin: if origin.is_finite() { origin } else { 0.0 },
             ..m
         }
+    }
+
+    /// Whether the neural network is mixed into the answers.
+    pub fn neural_in_use(&self) -> bool {
+        self.neural.in_use()
     }
 
     /// The style whose model answers ("" when a model file is in use).
@@ -496,6 +507,7 @@ pub fn step(
     if b.model_source == ModelSource::BuiltIn {
         changed |= styles::follow(b, params);
     }
+    changed |= neural::follow(b, params);
     let tempo = shared.tempo.load(std::sync::atomic::Ordering::Relaxed) as f64;
     let rate = shared
         .sample_rate
@@ -545,6 +557,7 @@ fn publish(b: &Brain, snapshot: &Mutex<Snapshot>) {
     s.message = b.message.clone();
     s.generate_ms = b.generate_ms;
     s.style = style;
+    s.neural = b.neural.in_use();
     s.styles.clone_from(&b.styles.ranking);
     s.user_styles = user_styles;
     s.style_job = b.styles.learner.view();

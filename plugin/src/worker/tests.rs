@@ -1409,3 +1409,89 @@ fn accents_follow_the_meter() {
     assert!(waltz[4] < common[4], "3/4 {waltz:?} against 4/4 {common:?}");
     assert_eq!(waltz[0], common[0], "both start on a downbeat");
 }
+
+/// The candidates' probabilities (the draw is deterministic for a seed and a context).
+fn drawn_probs(s: &Session) -> Vec<f64> {
+    s.brain().candidates().iter().map(|c| c.log2_prob).collect()
+}
+
+/// *Neural network* mixes the shipped network in and takes it out again, drawing anew each
+/// time, without losing what the statistical model learnt from the player: switched off, the
+/// same call gets exactly the statistical model's candidates again.
+#[test]
+fn the_neural_network_is_mixed_in_and_out_keeping_the_session() {
+    let p = params(r#"{"source": "midi", "mode": "suggest"}"#);
+    let mut s = Session::new(48_000.0, 256, p.clone());
+    s.run(&[], &call(), Some(120.0), 48_000);
+    let ppm = drawn_probs(&s);
+    assert!(!ppm.is_empty(), "the statistical model answers");
+    assert!(!s.brain().neural_in_use());
+    let learnt = s.brain().learnt_notes();
+    assert!(learnt > 0);
+
+    set_offline(&p, "neural", json!(true)).unwrap();
+    s.run(&[], &[], Some(120.0), 4_800);
+    assert!(s.brain().neural_in_use(), "{:?}", s.brain().message());
+    assert!(s.brain().message().unwrap_or("").contains("mixed in"));
+    let mixed = drawn_probs(&s);
+    assert!(!mixed.is_empty(), "the mix answers");
+    assert_ne!(mixed, ppm, "the candidates were drawn again, from the mix");
+    assert_eq!(s.brain().learnt_notes(), learnt, "the session is kept");
+
+    set_offline(&p, "neural", json!(false)).unwrap();
+    s.run(&[], &[], Some(120.0), 4_800);
+    assert!(!s.brain().neural_in_use());
+    assert_eq!(drawn_probs(&s), ppm, "back to the statistical model alone");
+}
+
+/// A neural weights file that is broken (here: truncated after its magic) is refused when loaded
+/// from the editor, and when a host state or preset restores its path: the statistical model
+/// answers alone, the status line says why, and the path the project saves is not changed by
+/// the refused load.
+#[test]
+fn a_broken_neural_file_leaves_the_statistical_model_answering() {
+    let dir = std::env::temp_dir().join(format!("continuo-neural-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let good = dir.join("good.cnn");
+    std::fs::write(&good, crate::model::neural::SHIPPED).unwrap();
+    let broken = dir.join("broken.cnn");
+    let bytes = crate::model::neural::SHIPPED;
+    std::fs::write(&broken, &bytes[..bytes.len() / 2]).unwrap();
+
+    let p = params(r#"{"source": "midi", "mode": "suggest", "neural": true}"#);
+    let mut s = Session::new(48_000.0, 256, p.clone());
+    s.run(&[], &call(), Some(120.0), 48_000);
+    assert!(s.brain().neural_in_use(), "the shipped network by default");
+
+    s.commands.send(Command::LoadModel(broken.clone())).unwrap();
+    s.run(&[], &[], Some(120.0), 4_800);
+    let m = s.brain().message().unwrap_or("").to_string();
+    assert!(m.contains("not loaded") && m.contains("truncated"), "{m}");
+    assert!(p.neural_path.read().is_empty(), "a refused file is not saved");
+    assert!(s.brain().neural_in_use(), "the shipped network stays");
+
+    s.commands.send(Command::LoadModel(good.clone())).unwrap();
+    s.run(&[], &[], Some(120.0), 4_800);
+    assert_eq!(*p.neural_path.read(), good.display().to_string());
+    assert!(s.brain().neural_in_use());
+    assert!(s.brain().uses_built_in_model(), "the style's model is kept");
+
+    // A host state restoring a path whose file broke since.
+    *p.neural_path.write() = broken.display().to_string();
+    s.run(&[], &[], Some(120.0), 4_800);
+    let m = s.brain().message().unwrap_or("").to_string();
+    assert!(m.contains("statistical model answers alone"), "{m}");
+    assert!(!s.brain().neural_in_use());
+    assert!(!s.brain().candidates().is_empty(), "still answering");
+    // Not retried (nor said again) at every poll.
+    s.brain_mut().message = None;
+    s.run(&[], &[], Some(120.0), 4_800);
+    assert!(s.brain().message().is_none());
+
+    // "Built-in" goes back to the shipped network.
+    s.commands.send(Command::BuiltInModel).unwrap();
+    s.run(&[], &[], Some(120.0), 4_800);
+    assert!(p.neural_path.read().is_empty());
+    assert!(s.brain().neural_in_use());
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -16,4 +16,18 @@ pub mod predictor;
 pub mod train;
 
 pub use file::{NeuralError, NeuralMeta, NeuralModel};
+
+/// The network that ships with Continuo (`assets/model/neural/melody.cnn`, trained by the
+/// command in the README's *Neural model*), embedded in the plugin and the command line.
+pub static SHIPPED: &[u8] = include_bytes!("../../../../assets/model/neural/melody.cnn");
+
+/// Parses [`SHIPPED`] (a few milliseconds; the model thread does it once, when first asked).
+pub fn shipped() -> Result<NeuralModel, NeuralError> {
+    NeuralModel::from_bytes(SHIPPED)
+}
+
+/// Whether `bytes` start like a neural weights file (to tell one from a PPM model file).
+pub fn looks_like_weights(bytes: &[u8]) -> bool {
+    bytes.starts_with(file::MAGIC)
+}
 pub use predictor::NeuralPredictor;
