@@ -1,5 +1,5 @@
-//! Model-thread cost: one 16-note phrase with 8 candidates (bar: ≤ 1 ms), one prediction step,
-//! and learning one note online.
+//! Model-thread cost: one 16-note phrase with 8 candidates (bar: ≤ 1 ms; ≤ 5 ms with the neural
+//! network mixed in), one prediction step, and learning one note online.
 
 use continuo::model::{Continuator, Note, SamplerSettings, TrainedModel};
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
@@ -45,6 +45,22 @@ fn bench(c: &mut Criterion) {
     c.bench_function("answer 2 bars x 8 candidates, plugin defaults", |b| {
         b.iter(|| black_box(cont.continue_phrase(black_box(&ctx), None, &plugin_way)))
     });
+    // The same with *Neural network* on: the shipped network mixed with the PPM (bar: ≤ 5 ms).
+    let mut mixed = Continuator::new(model.clone());
+    for n in &ctx {
+        mixed.observe(*n);
+    }
+    let net = continuo::model::neural::shipped().expect("shipped network");
+    mixed.set_neural(Some(continuo::model::neural::NeuralPredictor::new(
+        "neural", &net,
+    )));
+    c.bench_function("answer 2 bars x 8 candidates, neural network on", |b| {
+        b.iter(|| black_box(mixed.continue_phrase(black_box(&ctx), None, &plugin_way)))
+    });
+    c.bench_function(
+        "continue_phrase 16 notes x 8 candidates, neural network on",
+        |b| b.iter(|| black_box(mixed.continue_phrase(black_box(&ctx), None, &settings))),
+    );
     let one = SamplerSettings {
         length_notes: 1,
         candidates: 1,

@@ -215,10 +215,12 @@ impl Continuator {
                 self.sampler
                     .sample_phrases(&mut mix, &mut self.context, &settings, velocity)
             }
-            None => {
-                self.sampler
-                    .sample_phrases(&mut self.predictor, &mut self.context, &settings, velocity)
-            }
+            None => self.sampler.sample_phrases(
+                &mut self.predictor,
+                &mut self.context,
+                &settings,
+                velocity,
+            ),
         }
     }
 }

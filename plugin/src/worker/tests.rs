@@ -1467,7 +1467,10 @@ fn a_broken_neural_file_leaves_the_statistical_model_answering() {
     s.run(&[], &[], Some(120.0), 4_800);
     let m = s.brain().message().unwrap_or("").to_string();
     assert!(m.contains("not loaded") && m.contains("truncated"), "{m}");
-    assert!(p.neural_path.read().is_empty(), "a refused file is not saved");
+    assert!(
+        p.neural_path.read().is_empty(),
+        "a refused file is not saved"
+    );
     assert!(s.brain().neural_in_use(), "the shipped network stays");
 
     s.commands.send(Command::LoadModel(good.clone())).unwrap();
