@@ -48,9 +48,8 @@ pub fn extract_abc(args: &[String]) -> anyhow::Result<()> {
             ),
         }
     }
-    let music21 = music21.ok_or_else(|| {
-        anyhow::anyhow!("give --music21: a music21 checkout or bare git mirror")
-    })?;
+    let music21 = music21
+        .ok_or_else(|| anyhow::anyhow!("give --music21: a music21 checkout or bare git mirror"))?;
     anyhow::ensure!(
         against.is_dir(),
         "no corpus at {} to compare with",

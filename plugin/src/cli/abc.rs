@@ -54,9 +54,7 @@ pub fn run(args: Args) -> Result<()> {
         };
         for m in read_midi(&bytes).unwrap_or_default() {
             if let Some(f) = fingerprint(&m.notes) {
-                known
-                    .entry(f)
-                    .or_insert_with(|| path.display().to_string());
+                known.entry(f).or_insert_with(|| path.display().to_string());
             }
         }
     }

@@ -305,7 +305,10 @@ fn reference_rows(
         ("1-viewpoint PPM, long+short-term", true),
     ] {
         let mut m = crate::model::predictor::MultiViewpoint::new(name, ltm.clone(), stm);
-        rows.push(crate::model::eval::evaluate(&mut m, test_set.iter().copied()));
+        rows.push(crate::model::eval::evaluate(
+            &mut m,
+            test_set.iter().copied(),
+        ));
     }
     Ok(rows)
 }

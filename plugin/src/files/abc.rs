@@ -1150,6 +1150,65 @@ mod tests {
         assert!(read_abc(b"no tunes here\n").is_err());
     }
 
+    /// The reader against music21's own reading: `../shared/corpus/airs` holds music21's MIDI
+    /// exports of its `airdsAirs/bookN.abc` (`airds-bookN-007` = the eighth tune of book N).
+    /// Needs the ABC sources: `CONTINUO_MUSIC21_CORPUS=…/music21/corpus` (a checkout's corpus
+    /// folder); skipped with a message otherwise. Prints the first differences. On 2026-11-30:
+    /// 862 of 1,042 tunes identical; the differences seen are music21's, not ours: music21 does
+    /// not carry an accidental to later notes of the bar (`=f2 (gfed)`: its second f is F♯ in
+    /// K:G, against ABC 2.1), and it drops a note after the fermata `H` (`Hg3`).
+    #[test]
+    #[ignore = "needs a music21 checkout (CONTINUO_MUSIC21_CORPUS)"]
+    fn agrees_with_music21_midi_exports() {
+        let Some(corpus) = std::env::var_os("CONTINUO_MUSIC21_CORPUS") else {
+            eprintln!("skipped: set CONTINUO_MUSIC21_CORPUS to music21's corpus folder");
+            return;
+        };
+        let airs =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus/airs");
+        if !airs.is_dir() {
+            eprintln!("skipped: no ../shared/corpus/airs");
+            return;
+        }
+        let (mut same, mut compared, mut shown) = (0, 0, 0);
+        for book in 1..=6 {
+            let path = std::path::Path::new(&corpus).join(format!("airdsAirs/book{book}.abc"));
+            let tunes = read_abc(&std::fs::read(path).unwrap()).unwrap();
+            for (i, t) in tunes.iter().enumerate() {
+                let midi = airs.join(format!("airds-book{book}-{i:03}.mid"));
+                let (Ok(bytes), Ok(m)) = (std::fs::read(&midi), t.melody.as_ref()) else {
+                    continue;
+                };
+                let theirs = &crate::model::midi_in::read_midi(&bytes).unwrap()[0];
+                compared += 1;
+                let key = |n: &[Note]| -> Vec<(u8, i64)> {
+                    n.iter()
+                        .map(|x| (x.pitch, (x.onset * 48.0).round() as i64))
+                        .collect()
+                };
+                let (a, b) = (key(&m.notes), key(&theirs.notes));
+                if a == b {
+                    same += 1;
+                } else if shown < 8 {
+                    shown += 1;
+                    let at = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
+                    eprintln!(
+                        "book{book} #{i} X:{} ({}): {} vs {} notes, first difference at note {at}: ours {:?} music21 {:?}",
+                        t.number,
+                        t.title,
+                        a.len(),
+                        b.len(),
+                        a.get(at..(at + 3).min(a.len())),
+                        b.get(at..(at + 3).min(b.len()))
+                    );
+                }
+            }
+        }
+        eprintln!("{same} of {compared} tunes identical (pitches and onsets)");
+        assert!(compared > 900, "{compared}");
+        assert!(same * 10 >= compared * 8, "{same} of {compared}");
+    }
+
     proptest::proptest! {
         #[test]
         fn random_bytes_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..400)) {
