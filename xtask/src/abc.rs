@@ -2,8 +2,8 @@
 //! evaluation set. Takes the ABC files of music21's `corpus/essenFolksong` (Essen folk songs)
 //! and `corpus/miscFolk` (American fife tunes, Northumbrian minstrelsy) — none of which are in
 //! `../shared` — groups them by collection, and writes them to DIR (default `target/dataset/abc`)
-//! through `continuo filter-abc`, which drops every tune whose start (12 intervals and rhythm) is
-//! a melody of `../shared/corpus`. music21's `test*.abc` samples are left out (copies of tunes
+//! through `continuo filter-abc --intervals-only`, which drops every tune whose first 12 pitch
+//! intervals (whatever the rhythm) start a melody of `../shared/corpus`. music21's `test*.abc` samples are left out (copies of tunes
 //! of the other files).
 //!
 //! PATH is a music21 checkout (`git clone https://github.com/cuthbertLab/music21`) or a bare git
@@ -114,7 +114,8 @@ pub fn extract_abc(args: &[String]) -> anyhow::Result<()> {
             .arg("--against")
             .arg(&against)
             .arg("--out")
-            .arg(&out),
+            .arg(&out)
+            .arg("--intervals-only"),
     )?;
     let _ = std::fs::remove_dir_all(&raw);
     Ok(())
