@@ -52,14 +52,14 @@ pub struct Args {
     /// The --midi folder holds no melody the neural model trained on (melodies from outside its
     /// corpus, e.g. ABC tunes not in ../shared): skip the check of the scored names against the
     /// neural model's held-out list, which only knows its own corpus. Scored names that are in
-    /// that list (or the scored model's) are still refused.
+    /// that list are still refused (then the folder is from its corpus).
     #[arg(long)]
     pub unseen: bool,
     /// Without --baselines: also train the IDyOM-style reference (single-viewpoint pitch PPM,
     /// without and with its session model) on the files of this folder that the scored model
     /// trained on (those not in its held-out list) and score it beside the model; repeatable
     /// (Blend, the default: ../shared/corpus/train, airs and renaissance).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "baselines")]
     pub reference: Vec<PathBuf>,
     /// Entropy-weighting exponent of the neural mixes.
     #[arg(long, default_value_t = 1.0)]
