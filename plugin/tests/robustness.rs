@@ -1,5 +1,5 @@
 //! Property tests for every entry point that reads outside input: preset files, model files,
-//! MIDI files, WAV files, audio samples and note floods. None may panic; outputs stay well-formed.
+//! MIDI files, ABC files, WAV files, audio samples and note floods. None may panic; outputs stay well-formed.
 //!
 //! The default case counts keep `cargo xtask test` quick; for a longer run:
 //! `PROPTEST_CASES=20000 cargo test --release -p continuo --test robustness`.
@@ -27,6 +27,10 @@ fn valid_midi() -> Vec<u8> {
         .collect();
     continuo::files::midi::encode(&notes, 120.0, "t")
 }
+
+/// Two small valid ABC tunes using most of what the reader knows.
+const VALID_ABC: &str = "X:1\nT:One\nM:6/8\nL:1/8\nK:D\n\"D\"A>B (3cde [df]2- [df] |: {g}f2 ^g a/b/ z :|1 d3 :|2 D3 |]\n\n\
+                         X:2\nT:Two\nM:C|\nK:Am exp ^g\nV:1\nA,B,C [K:G] F!trill!G [M:3/4] (3:2:2 _B=B c'2 & e|\\\nV:2\nCDEF|\n";
 
 /// A small valid 16-bit mono WAV.
 fn valid_wav() -> Vec<u8> {
@@ -86,6 +90,20 @@ impl AnalysisOutput for Collect {
     }
 }
 
+/// The tunes the ABC property test mutates are valid to begin with.
+#[test]
+fn valid_abc_reads() {
+    let tunes = continuo::files::abc::read_abc(VALID_ABC.as_bytes()).unwrap();
+    assert_eq!(tunes.len(), 2);
+    for t in &tunes {
+        assert!(
+            t.melody.as_ref().is_ok_and(|m| m.notes.len() >= 8),
+            "{:?}",
+            t.melody
+        );
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 128, .. ProptestConfig::default() })]
 
@@ -119,6 +137,20 @@ proptest! {
             for m in melodies {
                 for n in m.notes {
                     prop_assert!(n.pitch < 128 && n.duration.is_finite() && n.onset.is_finite());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn abc_reader_survives_mutated_files(edits in proptest::collection::vec((any::<usize>(), any::<u8>()), 0..12), cut in proptest::option::of(any::<usize>())) {
+        let bytes = mutate(VALID_ABC.as_bytes().to_vec(), &edits, cut);
+        if let Ok(tunes) = continuo::files::abc::read_abc(&bytes) {
+            for t in tunes {
+                if let Ok(m) = t.melody {
+                    for n in m.notes {
+                        prop_assert!(n.pitch < 128 && n.duration > 0.0 && n.onset.is_finite());
+                    }
                 }
             }
         }

@@ -6,8 +6,11 @@
 //! - `cargo xtask validate [ARGS…]` — release bundle, then `clap-validator validate` on it
 //! - `cargo xtask train-styles [CORPUS]` — rebuild the bundled style models in `assets/model/styles`
 //!   with `continuo train` from the public-domain corpus (default `../shared/corpus`)
+//! - `cargo xtask extract-abc --music21 PATH [--out DIR]` — the ABC evaluation set of tunes not
+//!   in `../shared` (Essen folk songs, miscFolk) from a music21 checkout or git mirror
 //! - `cargo xtask bundle continuo [--release] [--features …]` — nice-plug-xtask's bundler
 
+mod abc;
 mod chorales;
 mod dataset;
 
@@ -40,6 +43,7 @@ fn main() -> ExitCode {
         Some("test") => test(&args[1..]),
         Some("deps") => deps(),
         Some("render-dataset") => dataset::render_dataset(&args[1..]),
+        Some("extract-abc") => abc::extract_abc(&args[1..]),
         Some("render-chorales") => chorales::render_chorales(&args[1..]),
         Some("validate") => validate(&args[1..]),
         Some("train-styles") => train_styles(args.get(1).map(PathBuf::from)),

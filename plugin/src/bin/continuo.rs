@@ -24,10 +24,13 @@ enum Command {
     EvalTranscription(cli::transcription::Args),
     /// Score the key the plugin shows against the melodies' keys (NAME.json) in a folder.
     EvalKey(cli::key::Args),
-    /// Train a model on a folder of MIDI files.
+    /// Train a model on a folder of MIDI and ABC files.
     Train(cli::train::Args),
-    /// Evaluate a model on a folder of MIDI files (bits per note, top-k accuracy).
+    /// Evaluate a model on a folder of MIDI and ABC files (bits per note, top-k accuracy).
     Eval(cli::eval::Args),
+    /// Copy ABC files without the tunes that are already in a MIDI corpus (an evaluation set of
+    /// unseen melodies).
+    FilterAbc(cli::abc::Args),
     /// List, show and validate presets.
     Presets(cli::presets::Args),
     /// Rank every style (bundled and your own) on the first notes of a MIDI or WAV file.
@@ -64,6 +67,7 @@ fn main() -> std::process::ExitCode {
         Command::EvalKey(a) => cli::key::run(a),
         Command::Train(a) => cli::train::run(a),
         Command::Eval(a) => cli::eval::run(a),
+        Command::FilterAbc(a) => cli::abc::run(a),
         Command::Presets(a) => cli::presets::run(a),
         Command::Recommend(a) => cli::styles::recommend(a),
         Command::EvalStyles(a) => cli::styles::eval_styles(a),

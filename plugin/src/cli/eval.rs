@@ -1,4 +1,4 @@
-//! `continuo eval`: scores a model (or the baselines) on a folder of MIDI files.
+//! `continuo eval`: scores a model (or the baselines) on a folder of MIDI and ABC files.
 
 use crate::model::eval::{baselines, evaluate_model, Scores};
 use crate::model::predictor::ModelConfig;
@@ -16,7 +16,7 @@ pub struct Args {
     /// (by name, from the user styles folder).
     #[arg(long)]
     pub style: Option<String>,
-    /// Folder of .mid/.midi files (searched recursively).
+    /// Folder of .mid/.midi and .abc files (searched recursively; one melody per ABC tune).
     #[arg(long)]
     pub midi: PathBuf,
     /// Only the files the model held out at training time (names from its metadata).
@@ -49,6 +49,18 @@ pub struct Args {
     /// mixed with the PPM; it must not have trained on any file scored.
     #[arg(long)]
     pub neural: Option<PathBuf>,
+    /// The --midi folder holds no melody the neural model trained on (melodies from outside its
+    /// corpus, e.g. ABC tunes not in ../shared): skip the check of the scored names against the
+    /// neural model's held-out list, which only knows its own corpus. Scored names that are in
+    /// that list are still refused (then the folder is from its corpus).
+    #[arg(long)]
+    pub unseen: bool,
+    /// Without --baselines: also train the IDyOM-style reference (single-viewpoint pitch PPM,
+    /// without and with its session model) on the files of this folder that the scored model
+    /// trained on (those not in its held-out list) and score it beside the model; repeatable
+    /// (Blend, the default: ../shared/corpus/train, airs and renaissance).
+    #[arg(long, conflicts_with = "baselines")]
+    pub reference: Vec<PathBuf>,
     /// Entropy-weighting exponent of the neural mixes (default: the plugin's).
     #[arg(long, default_value_t = crate::model::neural::mix::MIX_BIAS)]
     pub neural_bias: f64,
@@ -84,7 +96,16 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                     n.meta.validation
                 );
             }
-            if trained_on > 0 && !args.validation {
+            let in_list = scored
+                .iter()
+                .filter(|f| n.meta.held_out.contains(&f.name))
+                .count();
+            if args.unseen && in_list > 0 {
+                anyhow::bail!(
+                    "--unseen, but {in_list} scored files are named in the neural model's held-out list: the folder is from its corpus"
+                );
+            }
+            if trained_on > 0 && !args.validation && !args.unseen {
                 anyhow::bail!(
                     "the neural model trained on {trained_on} of the files to score (it holds out {} files, seed {})",
                     n.meta.held_out.len(),
@@ -207,7 +228,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             );
         }
         check_neural(&files)?;
-        let mut rows = evaluate_model(&model.ltm, &test_set);
+        let mut rows = if args.reference.is_empty() {
+            Vec::new()
+        } else {
+            reference_rows(&args, &model, &files, &test_set)?
+        };
+        rows.extend(evaluate_model(&model.ltm, &test_set));
         rows.extend(neural_rows(&model.ltm, &test_set));
         rows
     };
@@ -220,4 +246,69 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The IDyOM-style reference (single-viewpoint pitch PPM, long-term and with its session model)
+/// trained on the files of `--reference` folders that `model` trained on, scored on `test_set`.
+fn reference_rows(
+    args: &Args,
+    model: &TrainedModel,
+    scored: &[&crate::model::train::CorpusFile],
+    test_set: &[&Sequence],
+) -> anyhow::Result<Vec<Scores>> {
+    let mut corpus = crate::model::train::Corpus::default();
+    for dir in &args.reference {
+        corpus.extend(super::read_corpus_matching(dir, &model.meta.include, true)?);
+    }
+    let trained: Vec<&crate::model::train::CorpusFile> = corpus
+        .files
+        .iter()
+        .filter(|f| {
+            if model.meta.held_out.is_empty() {
+                !is_held_out(&f.name, model.meta.seed, model.meta.holdout)
+            } else {
+                !model.meta.held_out.contains(&f.name)
+            }
+        })
+        .collect();
+    let scored_names: std::collections::HashSet<&str> =
+        scored.iter().map(|f| f.name.as_str()).collect();
+    let overlap = trained
+        .iter()
+        .filter(|f| scored_names.contains(f.name.as_str()))
+        .count();
+    if overlap > 0 {
+        anyhow::bail!("--reference: {overlap} of its training files are among the files scored");
+    }
+    let train_set: Vec<&Sequence> = trained.iter().flat_map(|f| f.sequences.iter()).collect();
+    if train_set.is_empty() {
+        anyhow::bail!("--reference: no training melodies in the folders given");
+    }
+    if !args.json {
+        println!(
+            "reference: trained on {} files, {} melodies of the model's training part",
+            trained.len(),
+            train_set.len()
+        );
+    }
+    let config = ModelConfig {
+        max_order: args.max_order,
+        ..ModelConfig::baseline(args.max_order)
+    };
+    let ltm = std::sync::Arc::new(crate::model::train::train(
+        config,
+        train_set.iter().copied(),
+    ));
+    let mut rows = Vec::new();
+    for (name, stm) in [
+        ("1-viewpoint PPM, long-term", false),
+        ("1-viewpoint PPM, long+short-term", true),
+    ] {
+        let mut m = crate::model::predictor::MultiViewpoint::new(name, ltm.clone(), stm);
+        rows.push(crate::model::eval::evaluate(
+            &mut m,
+            test_set.iter().copied(),
+        ));
+    }
+    Ok(rows)
 }

@@ -1,4 +1,5 @@
 //! Command-line subcommands of the `continuo` binary, one file each.
+pub mod abc;
 pub mod answers;
 pub mod chord_fit;
 pub mod chords;
@@ -52,7 +53,7 @@ pub(crate) fn read_corpus_matching(
     }
     if corpus.files.is_empty() && corpus.broken.is_empty() {
         if patterns.is_empty() {
-            anyhow::bail!("{} holds no .mid/.midi files", dir.display());
+            anyhow::bail!("{} holds no .mid/.midi/.abc files", dir.display());
         }
         anyhow::bail!(
             "no file in {} matches {}",

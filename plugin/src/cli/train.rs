@@ -1,4 +1,4 @@
-//! `continuo train`: trains a model on a folder of MIDI files with the plugin's own model code.
+//! `continuo train`: trains a model on a folder of MIDI and ABC files with the plugin's own model code.
 
 use crate::model::eval::evaluate_model;
 use crate::model::file::utc_now;
@@ -13,7 +13,7 @@ use std::time::Instant;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Folder of .mid/.midi files (searched recursively); give it more than once to train on
+    /// Folder of .mid/.midi and .abc files (searched recursively); give it more than once to train on
     /// several folders (file names must differ between them).
     #[arg(long, required = true)]
     pub midi: Vec<PathBuf>,

@@ -85,6 +85,18 @@ impl Corpus {
 
 /// Every `.mid`/`.midi` file under `dir` (recursively), sorted by path.
 pub fn find_midi_files(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    find_files_with(dir, &["mid", "midi"])
+}
+
+/// Every melody file the corpus loader reads under `dir` (recursively, sorted by path): MIDI
+/// (`.mid`, `.midi`) and ABC (`.abc`, one melody per tune).
+pub fn find_melody_files(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    find_files_with(dir, &["mid", "midi", "abc"])
+}
+
+/// Every file under `dir` (recursively, sorted by path) whose extension is one of `extensions`
+/// (any case).
+fn find_files_with(dir: &Path, extensions: &[&str]) -> anyhow::Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     if !dir.is_dir() {
@@ -106,7 +118,7 @@ pub fn find_midi_files(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
             } else if path
                 .extension()
                 .and_then(|e| e.to_str())
-                .is_some_and(|e| e.eq_ignore_ascii_case("mid") || e.eq_ignore_ascii_case("midi"))
+                .is_some_and(|e| extensions.iter().any(|x| e.eq_ignore_ascii_case(x)))
             {
                 out.push(path);
             }
@@ -116,8 +128,10 @@ pub fn find_midi_files(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     Ok(out)
 }
 
-/// Reads every MIDI file under `dir`; unreadable files are listed in `broken`, never fatal.
-/// `progress` is called after each file with (done, total).
+/// Reads every MIDI and ABC file under `dir`; unreadable files (and ABC tunes) are listed in
+/// `broken`, never fatal. Each tune of an ABC file is one entry named `<path without .abc>-<X
+/// number>` (`essen/han1-23`), so splits by file keep whole tunes apart. `progress` is called
+/// after each file with (done, total).
 pub fn load_corpus(dir: &Path, progress: impl FnMut(usize, usize)) -> anyhow::Result<Corpus> {
     load_corpus_matching(dir, &[], progress)
 }
@@ -129,7 +143,7 @@ pub fn load_corpus_matching(
     patterns: &[String],
     mut progress: impl FnMut(usize, usize),
 ) -> anyhow::Result<Corpus> {
-    let mut paths = find_midi_files(dir)?;
+    let mut paths = find_melody_files(dir)?;
     if !patterns.is_empty() {
         paths.retain(|p| {
             let name = p
@@ -146,20 +160,68 @@ pub fn load_corpus_matching(
             .unwrap_or(path)
             .to_string_lossy()
             .replace('\\', "/");
-        let result = std::fs::read(path)
-            .map_err(anyhow::Error::from)
-            .and_then(|b| read_midi(&b));
-        match result {
-            Ok(melodies) if !melodies.is_empty() => {
-                let sequences = melodies.iter().map(Sequence::from_melody).collect();
-                corpus.files.push(CorpusFile { name, sequences });
+        let bytes = match std::fs::read(path) {
+            Ok(b) => b,
+            Err(e) => {
+                corpus.broken.push((name, e.to_string()));
+                progress(i + 1, paths.len());
+                continue;
             }
-            Ok(_) => corpus.broken.push((name, "no melody found".into())),
-            Err(e) => corpus.broken.push((name, format!("{e:#}"))),
+        };
+        let is_abc = path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("abc"));
+        if is_abc {
+            read_abc_file(&name, &bytes, &mut corpus);
+        } else {
+            match read_midi(&bytes) {
+                Ok(melodies) if !melodies.is_empty() => {
+                    let sequences = melodies.iter().map(Sequence::from_melody).collect();
+                    corpus.files.push(CorpusFile { name, sequences });
+                }
+                Ok(_) => corpus.broken.push((name, "no melody found".into())),
+                Err(e) => corpus.broken.push((name, format!("{e:#}"))),
+            }
         }
         progress(i + 1, paths.len());
     }
     Ok(corpus)
+}
+
+/// Adds the tunes of the ABC file `name` (path relative to the corpus folder) to `corpus`: one
+/// entry per readable tune, named `<name without .abc>-<X number>` (a repeated number gets
+/// `.2`, `.3` …), and one `broken` entry per tune that could not be read.
+fn read_abc_file(name: &str, bytes: &[u8], corpus: &mut Corpus) {
+    let tunes = match crate::files::abc::read_abc(bytes) {
+        Ok(t) => t,
+        Err(e) => {
+            corpus.broken.push((name.to_string(), format!("{e:#}")));
+            return;
+        }
+    };
+    let stem = name
+        .len()
+        .checked_sub(4)
+        .and_then(|end| name.get(..end))
+        .filter(|_| name.to_ascii_lowercase().ends_with(".abc"))
+        .unwrap_or(name);
+    let mut seen: std::collections::HashMap<u32, usize> = std::collections::HashMap::new();
+    for tune in tunes {
+        let count = seen.entry(tune.number).or_insert(0);
+        *count += 1;
+        let tune_name = if *count == 1 {
+            format!("{stem}-{}", tune.number)
+        } else {
+            format!("{stem}-{}.{count}", tune.number)
+        };
+        match tune.melody {
+            Ok(m) => corpus.files.push(CorpusFile {
+                name: tune_name,
+                sequences: vec![Sequence::from_melody(&m)],
+            }),
+            Err(e) => corpus.broken.push((tune_name, format!("{e:#}"))),
+        }
+    }
 }
 
 /// The part of a file name the split hashes: the name without a trailing voice number
@@ -321,5 +383,34 @@ mod tests {
         assert!(matches_pattern("ryansMammoth-12.mid", "ryans*-1?.mid"));
         assert!(!matches_pattern("ryansMammoth-123.mid", "ryans*-1?.mid"));
         assert!(matches_pattern("x", "*"));
+    }
+
+    #[test]
+    fn abc_tunes_load_beside_midi_files() {
+        let dir = std::env::temp_dir().join(format!("continuo-abc-corpus-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("folk")).unwrap();
+        std::fs::write(dir.join("a.mid"), crate::model::midi_in::tests::tune()).unwrap();
+        let abc = "X:1\nT:Good\nL:1/4\nK:G\nGABc|d4|]\n\n\
+                   X:2\nT:Bad\nK:C\nC*DEF\n\n\
+                   X:5\nT:Also good\nL:1/8\nK:Dm\nDEFG|A4|]\n";
+        std::fs::write(dir.join("folk/songs.abc"), abc).unwrap();
+        std::fs::write(dir.join("folk/empty.abc"), "").unwrap();
+        let corpus = load_corpus(&dir, |_, _| {}).unwrap();
+        let names: Vec<&str> = corpus.files.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(names, vec!["a.mid", "folk/songs-1", "folk/songs-5"]);
+        // G major from K:G, D minor from K:Dm; the tune's pitches become events.
+        let g = &corpus.files[1].sequences[0];
+        assert_eq!((g.key.tonic, g.key.mode), (7, crate::music::Mode::Major));
+        let pitches: Vec<u8> = g.events.iter().map(|e| e.pitch).collect();
+        assert_eq!(pitches, vec![67, 69, 71, 72, 74]);
+        assert_eq!(corpus.files[2].sequences[0].key.tonic, 2);
+        let broken: Vec<&str> = corpus.broken.iter().map(|b| b.0.as_str()).collect();
+        assert_eq!(broken, vec!["folk/empty.abc", "folk/songs-2"]);
+        assert!(corpus.broken[1].1.contains("'*'"), "{:?}", corpus.broken);
+        // Patterns match the ABC file's name.
+        let only = load_corpus_matching(&dir, &["songs*".into()], |_, _| {}).unwrap();
+        assert_eq!(only.files.len(), 2);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
