@@ -315,7 +315,7 @@ mod tests {
     }
 
     /// The cost on the model thread: 16 notes x 8 candidates drawn by the sampler from the
-    /// 128-unit network alone and mixed with the embedded PPM (with its session model). Bar:
+    /// shipped network alone and mixed with the embedded PPM (with its session model). Bar:
     /// <= 5 ms. Run in release: `cargo test --release -p continuo --lib neural_draw_cost --
     /// --ignored --nocapture`.
     #[test]
@@ -326,13 +326,26 @@ mod tests {
         use crate::model::predictor::MultiViewpoint;
         use crate::model::sampler::Sampler;
         use crate::model::SamplerSettings;
-        let shape = NetShape::new(128);
-        let tensors = shape
-            .tensors()
-            .iter()
-            .map(|(_, r, c)| (0..r * c).map(|i| ((i % 13) as f32 - 6.0) * 0.01).collect())
-            .collect();
-        let net = Arc::new(Net::from_tensors(shape, tensors).unwrap());
+        // The shipped network (its size sets the cost); made-up 128-unit weights without it.
+        let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../assets/model/neural/melody.cnn");
+        let net = match crate::model::neural::NeuralModel::load(&shipped) {
+            Ok(m) => Arc::new(m.net),
+            Err(e) => {
+                println!(
+                    "{}: {e}; a made-up 128-unit network instead",
+                    shipped.display()
+                );
+                let shape = NetShape::new(128);
+                let tensors = shape
+                    .tensors()
+                    .iter()
+                    .map(|(_, r, c)| (0..r * c).map(|i| ((i % 13) as f32 - 6.0) * 0.01).collect())
+                    .collect();
+                Arc::new(Net::from_tensors(shape, tensors).unwrap())
+            }
+        };
+        println!("{} hidden units", net.hidden());
         let key = KeySignature {
             tonic: 2,
             ..Default::default()

@@ -531,7 +531,7 @@ pub fn train_neural_styled(
     };
     let mut rng = SmallRng::seed_from_u64(s.seed);
     // The style dropout's own generator, so the melody order is the same with and without it.
-    let mut style_rng = SmallRng::seed_from_u64(s.seed ^ 0x7374_796c_65);
+    let mut style_rng = SmallRng::seed_from_u64(s.seed ^ 0x0073_7479_6c65);
     let mut epoch_styles: Vec<u16> = Vec::new();
     let mut report = TrainReport::default();
     let mut best = f64::INFINITY;
