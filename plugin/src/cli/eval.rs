@@ -64,6 +64,12 @@ pub struct Args {
     /// Entropy-weighting exponent of the neural mixes (default: the plugin's).
     #[arg(long, default_value_t = crate::model::neural::mix::MIX_BIAS)]
     pub neural_bias: f64,
+    /// The style a style-conditioned network is told: `none` (as for Blend), `auto` (each
+    /// file's own, from --midi's folder and the file name, as `eval-styles` takes them) or a
+    /// style's name (Chorale, Fiddle, Airs, Renaissance). A network without style inputs
+    /// ignores it.
+    #[arg(long, default_value = "none")]
+    pub neural_style: String,
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -115,16 +121,51 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
         Ok(())
     };
+    // `None`: each file's own style; `Some(s)`: style `s` for every file.
+    let fixed_style: Option<Option<u8>> = match args.neural_style.trim() {
+        s if s.eq_ignore_ascii_case("auto") => None,
+        s if s.eq_ignore_ascii_case("none") || s.eq_ignore_ascii_case("blend") => Some(None),
+        s => Some(Some(crate::model::neural::net::style_index(s).ok_or_else(
+            || {
+                anyhow::anyhow!(
+                    "--neural-style {s}: not none, auto, Chorale, Fiddle, Airs or Renaissance"
+                )
+            },
+        )?)),
+    };
+    let style_of = |name: &str| match fixed_style {
+        Some(s) => s,
+        None => super::neural::file_style(&args.midi, name),
+    };
+    // The sequences' styles (one per sequence, in the order the test set takes them).
     let neural_rows = |ltm: &std::sync::Arc<crate::model::predictor::LongTermModel>,
-                       test_set: &[&Sequence]| {
+                       test_set: &[&Sequence],
+                       styles: &[Option<u8>]| {
         neural.as_ref().map_or_else(Vec::new, |n| {
-            crate::model::eval::neural_rows(
-                ltm,
-                &std::sync::Arc::new(n.net.clone()),
-                args.neural_bias,
-                test_set,
-            )
+            let net = std::sync::Arc::new(n.net.clone());
+            let mut groups: Vec<Option<u8>> = styles.to_vec();
+            groups.sort_unstable();
+            groups.dedup();
+            let parts: Vec<Vec<Scores>> = groups
+                .iter()
+                .map(|&g| {
+                    let seqs: Vec<&Sequence> = test_set
+                        .iter()
+                        .zip(styles)
+                        .filter(|(_, &s)| s == g)
+                        .map(|(q, _)| *q)
+                        .collect();
+                    crate::model::eval::neural_rows_styled(ltm, &net, g, args.neural_bias, &seqs)
+                })
+                .collect();
+            crate::model::eval::combine(&parts).unwrap_or_default()
         })
+    };
+    let styles_of = |files: &[&crate::model::train::CorpusFile]| -> Vec<Option<u8>> {
+        files
+            .iter()
+            .flat_map(|f| f.sequences.iter().map(|_| style_of(&f.name)))
+            .collect()
     };
     let rows: Vec<Scores> = if args.baselines {
         let config = match &args.config {
@@ -180,7 +221,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             if args.model_only {
                 rows.extend(evaluate_model(&ltm, &test_set));
             }
-            rows.extend(neural_rows(&ltm, &test_set));
+            rows.extend(neural_rows(&ltm, &test_set, &styles_of(&test_files)));
         }
         rows
     } else {
@@ -234,7 +275,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             reference_rows(&args, &model, &files, &test_set)?
         };
         rows.extend(evaluate_model(&model.ltm, &test_set));
-        rows.extend(neural_rows(&model.ltm, &test_set));
+        rows.extend(neural_rows(&model.ltm, &test_set, &styles_of(&files)));
         rows
     };
     if args.json {

@@ -35,19 +35,45 @@ pub struct NeuralArgs {
     /// Only the first N training files (quick runs while developing; 0 = all).
     #[arg(long, default_value_t = 0)]
     pub limit_files: usize,
+    /// Train a style-conditioned network: each melody's style (Chorale, Fiddle, Airs,
+    /// Renaissance: from its folder and file name, as `continuo eval-styles` and `cargo xtask
+    /// train-styles` take them) is an input; "no style" is Blend's.
+    #[arg(long)]
+    pub style_input: bool,
+    /// With --style-input: share of training melodies shown with "no style" instead of their
+    /// own (drawn anew every epoch).
+    #[arg(long, default_value_t = 0.25)]
+    pub style_dropout: f64,
+}
+
+/// The bundled style (its [`crate::model::neural::net::style_index`]) of corpus file `name`
+/// read from folder `dir`: the folder's last component and the file patterns of
+/// [`super::styles::STYLE_SOURCES`]. `None` when no style takes it.
+pub fn file_style(dir: &std::path::Path, name: &str) -> Option<u8> {
+    use crate::model::train::matches_pattern;
+    let folder = dir.components().next_back()?.as_os_str().to_string_lossy();
+    super::styles::STYLE_SOURCES
+        .iter()
+        .find(|(_, f, patterns)| {
+            *f == folder
+                && (patterns.is_empty() || patterns.iter().any(|p| matches_pattern(name, p)))
+        })
+        .and_then(|(style, _, _)| crate::model::neural::net::style_index(style))
 }
 
 /// Trains and writes the weights; `held_out` are the files of the split never trained on.
+/// `style_of` gives a corpus file's style (by name; used with `--style-input`).
 pub fn train(
     corpus: &Corpus,
+    style_of: &dyn Fn(&str) -> Option<u8>,
     seed: u64,
     holdout: f64,
     args: &NeuralArgs,
     out: &std::path::Path,
     quiet: bool,
 ) -> anyhow::Result<()> {
-    use crate::model::neural::net::Net;
-    use crate::model::neural::train::{train_neural, TrainSettings};
+    use crate::model::neural::net::{Net, STYLE_NAMES};
+    use crate::model::neural::train::{train_neural_styled, TrainSettings};
     use crate::model::neural::NeuralModel;
     use indicatif::{ProgressBar, ProgressStyle};
 
@@ -60,6 +86,30 @@ pub fn train(
     }
     let fit_set: Vec<&Sequence> = fit.iter().flat_map(|f| f.sequences.iter()).collect();
     let val_set: Vec<&Sequence> = val.iter().flat_map(|f| f.sequences.iter()).collect();
+    let styles_of = |files: &[&crate::model::train::CorpusFile]| -> Vec<Option<u8>> {
+        files
+            .iter()
+            .flat_map(|f| f.sequences.iter().map(|_| style_of(&f.name)))
+            .collect()
+    };
+    let (fit_styles, val_styles) = (styles_of(&fit), styles_of(&val));
+    if args.style_input {
+        let mut counts = [0usize; STYLE_NAMES.len() + 1];
+        for s in &fit_styles {
+            counts[s.map_or(STYLE_NAMES.len(), |s| s as usize)] += 1;
+        }
+        println!(
+            "neural: style inputs; training melodies per style {}, none {} (style dropout {})",
+            STYLE_NAMES
+                .iter()
+                .zip(counts)
+                .map(|(n, c)| format!("{n} {c}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            counts[STYLE_NAMES.len()],
+            args.style_dropout
+        );
+    }
     if fit_set.is_empty() || val_set.is_empty() {
         anyhow::bail!("the split leaves no training or no validation melodies");
     }
@@ -80,6 +130,8 @@ pub fn train(
         patience: args.patience,
         max_seconds: args.max_minutes * 60.0,
         seed,
+        styled: args.style_input,
+        style_dropout: args.style_dropout,
         ..Default::default()
     };
     let bar = if quiet {
@@ -92,20 +144,23 @@ pub fn train(
             .progress_chars("=> "),
     );
     let started = std::time::Instant::now();
-    let (net, report): (Net, _) = train_neural(
+    let (net, report): (Net, _) = train_neural_styled(
         &fit_set,
+        &fit_styles,
         &val_set,
+        &val_styles,
         &settings,
         |epoch, done, total, bits| {
             bar.set_length(total as u64);
             bar.set_position(done as u64);
             bar.set_message(format!("{epoch}, {bits:.3} bits/note"));
         },
-        |epoch, train_bits, vp, vr| {
+        |epoch, train_bits, vp, vr, no_style| {
             bar.suspend(|| {
                 println!(
-                    "epoch {epoch}: training {train_bits:.3} bits/note; validation pitch {vp:.3} + rhythm {vr:.3} = {:.3} ({:.0} s)",
+                    "epoch {epoch}: training {train_bits:.3} bits/note; validation pitch {vp:.3} + rhythm {vr:.3} = {:.3}{} ({:.0} s)",
                     vp + vr,
+                    no_style.map_or(String::new(), |b| format!("; with no style {b:.3}")),
                     started.elapsed().as_secs_f64()
                 )
             });
@@ -133,17 +188,30 @@ pub fn train(
             learning_rate: args.lr,
             batch: args.batch,
             chunk: args.chunk,
+            styles: if args.style_input {
+                STYLE_NAMES.iter().map(|s| s.to_string()).collect()
+            } else {
+                Vec::new()
+            },
+            style_dropout: if args.style_input {
+                args.style_dropout
+            } else {
+                0.0
+            },
         },
         net,
     };
     model.save(out)?;
     println!(
-        "trained {} epochs in {:.0} s (kept epoch {}: validation {:.3} + {:.3} bits/note); {} weights; wrote {} ({} bytes)",
+        "trained {} epochs in {:.0} s (kept epoch {}: validation {:.3} + {:.3} bits/note{}); {} weights; wrote {} ({} bytes)",
         report.epochs,
         report.seconds,
         report.best_epoch,
         report.val_pitch_bits,
         report.val_rhythm_bits,
+        report
+            .val_no_style_bits
+            .map_or(String::new(), |b| format!(", with no style {b:.3}")),
         model.net.shape().parameters(),
         out.display(),
         std::fs::metadata(out).map(|m| m.len()).unwrap_or(0)

@@ -261,7 +261,7 @@ fn neural_by_style(
     models: &[(String, Arc<TrainedModel>)],
     json: bool,
 ) -> Result<()> {
-    use crate::model::eval::{evaluate_model, neural_rows, Scores};
+    use crate::model::eval::{evaluate_model, neural_rows_styled, Scores};
     let n = crate::model::neural::NeuralModel::load(path)
         .with_context(|| format!("loading {}", path.display()))?;
     let net = Arc::new(n.net.clone());
@@ -298,12 +298,27 @@ fn neural_by_style(
                 rows.push(r);
             }
         }
+        // A style-conditioned network is told no style beside Blend's PPM (Blend chosen) and
+        // the style beside the style's own PPM (the style chosen); then its rows without a
+        // PPM differ too, and are shown for both.
+        let styled = net.has_style();
         for (label, m) in [("Blend", &blend), (style.as_str(), &own)] {
-            for mut r in neural_rows(&m.ltm, &net, bias, &seqs)
+            let told = if label == "Blend" {
+                None
+            } else {
+                crate::model::neural::net::style_index(style)
+            };
+            for mut r in neural_rows_styled(&m.ltm, &net, told, bias, &seqs)
                 .into_iter()
-                .skip(if label == "Blend" { 0 } else { 2 })
+                .skip(if label == "Blend" || styled { 0 } else { 2 })
             {
-                r.name = r.name.replace("PPM", &format!("{label} PPM"));
+                r.name = if r.name.contains("PPM") {
+                    r.name.replace("PPM", &format!("{label} PPM"))
+                } else if styled {
+                    format!("{}, told {}", r.name, told.map_or("no style", |_| label))
+                } else {
+                    r.name
+                };
                 rows.push(r);
             }
         }

@@ -100,8 +100,16 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
 
     let mut corpus = crate::model::train::Corpus::default();
+    // Each file's bundled style (from its folder and name), for the neural model's style input.
+    let mut file_styles = std::collections::HashMap::new();
     for dir in &args.midi {
-        corpus.extend(super::read_corpus_matching(dir, &args.include, args.quiet)?);
+        let part = super::read_corpus_matching(dir, &args.include, args.quiet)?;
+        for f in &part.files {
+            if let Some(s) = super::neural::file_style(dir, &f.name) {
+                file_styles.insert(f.name.clone(), s);
+            }
+        }
+        corpus.extend(part);
     }
     let mut names: Vec<&str> = corpus.files.iter().map(|f| f.name.as_str()).collect();
     names.sort_unstable();
@@ -118,6 +126,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             .ok_or_else(|| anyhow::anyhow!("--neural needs --out"))?;
         return super::neural::train(
             &corpus,
+            &|name: &str| file_styles.get(name).copied(),
             args.seed,
             args.holdout,
             &args.neural_args,

@@ -147,12 +147,24 @@ pub fn neural_rows(
     bias: f64,
     test_set: &[&Sequence],
 ) -> Vec<Scores> {
+    neural_rows_styled(ltm, net, None, bias, test_set)
+}
+
+/// [`neural_rows`] with the network told style `style` (a style-conditioned network; `None` is
+/// "no style", as for Blend; a network without style inputs ignores it).
+pub fn neural_rows_styled(
+    ltm: &Arc<LongTermModel>,
+    net: &Arc<super::neural::net::Net>,
+    style: Option<u8>,
+    bias: f64,
+    test_set: &[&Sequence],
+) -> Vec<Scores> {
     use super::neural::mix::Mixture;
     use super::neural::NeuralPredictor;
-    let neural = || Box::new(NeuralPredictor::from_net("neural", net.clone()));
+    let neural = || Box::new(NeuralPredictor::from_net("neural", net.clone()).with_style(style));
     let stm = || Box::new(MultiViewpoint::short_term_only(ltm.config.clone()));
     let mut rows = vec![evaluate(
-        &mut NeuralPredictor::from_net("neural alone", net.clone()),
+        &mut NeuralPredictor::from_net("neural alone", net.clone()).with_style(style),
         test_set.iter().copied(),
     )];
     let mut with_session = Mixture::new("neural + session", vec![neural(), stm()], bias);
@@ -177,6 +189,33 @@ pub fn neural_rows(
     );
     rows.push(evaluate(&mut mix, test_set.iter().copied()));
     rows
+}
+
+/// Scores of one predictor on several sets, as one: note-weighted means (rows in the same
+/// order in every part). `None` when there is no part.
+pub fn combine(parts: &[Vec<Scores>]) -> Option<Vec<Scores>> {
+    let first = parts.first()?;
+    Some(
+        (0..first.len())
+            .map(|i| {
+                let rows: Vec<&Scores> = parts.iter().filter_map(|p| p.get(i)).collect();
+                let notes: usize = rows.iter().map(|r| r.notes).sum();
+                let n = notes.max(1) as f64;
+                let mean = |f: fn(&Scores) -> f64| {
+                    rows.iter().map(|r| f(r) * r.notes as f64).sum::<f64>() / n
+                };
+                Scores {
+                    name: first[i].name.clone(),
+                    melodies: rows.iter().map(|r| r.melodies).sum(),
+                    notes,
+                    pitch_bits: mean(|r| r.pitch_bits),
+                    rhythm_bits: mean(|r| r.rhythm_bits),
+                    top1: mean(|r| r.top1),
+                    top3: mean(|r| r.top3),
+                }
+            })
+            .collect(),
+    )
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@
 //! checksum (a flipped byte in the weights would load silently), and the plugin reads the file
 //! without any tensor crate.
 
-use super::net::{Net, NetShape, N_INPUT};
+use super::net::{Net, NetShape, N_INPUT, N_STYLE};
 use std::path::Path;
 
 /// First bytes of every weights file.
@@ -74,6 +74,12 @@ pub struct NeuralMeta {
     pub learning_rate: f64,
     pub batch: usize,
     pub chunk: usize,
+    /// A style-conditioned network's style inputs, in order (then "no style"); empty for a
+    /// network without them (and in files written before they existed).
+    pub styles: Vec<String>,
+    /// Share of training melodies shown with "no style" instead of their own (so that "no
+    /// style", Blend's, is trained too).
+    pub style_dropout: f64,
 }
 
 /// A loaded network and its header.
@@ -177,10 +183,11 @@ impl NeuralModel {
                 "the header gives no network shape".into(),
             ));
         };
-        if shape.inputs != N_INPUT {
+        if shape.inputs != N_INPUT && shape.inputs != N_INPUT + N_STYLE {
             return Err(NeuralError::Mismatch(format!(
-                "it was trained on {} inputs, this build makes {N_INPUT}",
-                shape.inputs
+                "it was trained on {} inputs, this build makes {N_INPUT} (or {} with the style inputs)",
+                shape.inputs,
+                N_INPUT + N_STYLE
             )));
         }
         if shape.hidden == 0 || shape.hidden > MAX_HIDDEN {
@@ -234,7 +241,15 @@ pub(crate) mod tests {
 
     /// A small network with every weight different.
     pub(crate) fn tiny() -> NeuralModel {
-        let shape = NetShape::new(6);
+        tiny_of(NetShape::new(6))
+    }
+
+    /// [`tiny`] with style inputs.
+    pub(crate) fn tiny_styled() -> NeuralModel {
+        tiny_of(NetShape::styled(6))
+    }
+
+    fn tiny_of(shape: NetShape) -> NeuralModel {
         let tensors = shape
             .tensors()
             .iter()
@@ -262,6 +277,45 @@ pub(crate) mod tests {
         assert_eq!(back.net, m.net);
         assert_eq!(back.meta.seed, 3);
         assert_eq!(back.meta.shape, Some(m.net.shape()));
+    }
+
+    /// A file as the first builds wrote it (no style inputs, a header without the style
+    /// fields) still loads, and a styled network round-trips with its style inputs.
+    #[test]
+    fn old_files_load_and_styled_files_round_trip() {
+        let m = tiny();
+        let mut header = serde_json::to_value(NeuralMeta {
+            shape: Some(m.net.shape()),
+            seed: 3,
+            ..Default::default()
+        })
+        .unwrap();
+        let fields = header.as_object_mut().unwrap();
+        assert!(fields.remove("styles").is_some() && fields.remove("style_dropout").is_some());
+        let header = serde_json::to_vec(&header).unwrap();
+        let mut bytes = Vec::new();
+        bytes.extend_from_slice(MAGIC);
+        bytes.extend_from_slice(&1u32.to_le_bytes());
+        bytes.extend_from_slice(&(header.len() as u32).to_le_bytes());
+        bytes.extend_from_slice(&header);
+        for x in m.net.to_tensors().into_iter().flatten() {
+            bytes.extend_from_slice(&x.to_le_bytes());
+        }
+        let sum = fnv1a(&bytes);
+        bytes.extend_from_slice(&sum.to_le_bytes());
+        let old = NeuralModel::from_bytes(&bytes).unwrap();
+        assert_eq!(old.net, m.net);
+        assert!(!old.net.has_style() && old.meta.styles.is_empty());
+        assert_eq!(old.meta.seed, 3);
+
+        let styled = tiny_styled();
+        assert!(styled.net.has_style());
+        let mut with_names = styled.clone();
+        with_names.meta.styles = vec!["Chorale".into()];
+        let back = NeuralModel::from_bytes(&with_names.to_bytes().unwrap()).unwrap();
+        assert_eq!(back.net, styled.net);
+        assert_eq!(back.meta.styles, vec!["Chorale".to_string()]);
+        assert_eq!(back.net.shape(), NetShape::styled(6));
     }
 
     #[test]

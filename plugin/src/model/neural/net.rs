@@ -1,10 +1,11 @@
 //! The neural next-note model's network: the inputs it sees for one step, its weights, and one
 //! GRU step plus the two output heads in plain `f32` Rust (inference needs no tensor crate; the
-//! training in [`super::train`] uses candle and writes the same weights).
+//! training in [`super::train`] writes the same weights).
 //!
 //! One step reads the previous note (pitch above the tonic, scale degree, rhythm class, onset
 //! phase, the interval from the note before it), the mode and the onset phase of the note to
-//! predict, all as one-hot groups; it predicts the next note's pitch above the tonic (140
+//! predict, all as one-hot groups, and — in a style-conditioned network — the style chosen (one
+//! of [`STYLE_NAMES`] or "no style"); it predicts the next note's pitch above the tonic (140
 //! classes, the [`super::super::viewpoints::Viewpoint::TonicPitch`] range) and its rhythm class.
 
 use crate::model::note::{Event, N_PHASE, N_RHYTHM};
@@ -30,6 +31,25 @@ pub const IN_STEP: usize = IN_MODE + 2;
 pub const N_INPUT: usize = IN_STEP + N_STEP;
 /// Inputs that are 1 in every step (one per group).
 pub const N_ACTIVE: usize = 7;
+
+/// The styles a style-conditioned network knows, in input order (the bundled styles but Blend;
+/// see README *Styles*). A styled network has [`N_STYLE`] more inputs after [`N_INPUT`]: one
+/// per style and a last one, "no style", for Blend, Auto and the user's own styles.
+pub const STYLE_NAMES: [&str; 4] = ["Chorale", "Fiddle", "Airs", "Renaissance"];
+/// Style inputs of a styled network: the four styles and "no style".
+pub const N_STYLE: usize = STYLE_NAMES.len() + 1;
+/// The "no style" input's index among the style inputs.
+pub const NO_STYLE: u8 = STYLE_NAMES.len() as u8;
+
+/// The style input of a bundled style's name (case-insensitive); `None` for Blend, Auto, a
+/// user style or anything else (those use the "no style" input).
+pub fn style_index(name: &str) -> Option<u8> {
+    let name = name.trim();
+    STYLE_NAMES
+        .iter()
+        .position(|s| s.eq_ignore_ascii_case(name))
+        .map(|i| i as u8)
+}
 
 /// The pitch-above-tonic class of `pitch` in `key`.
 pub fn rel_class(pitch: u8, key: KeySignature) -> usize {
@@ -82,16 +102,31 @@ pub fn inputs(events: &[Event], next_phase: u8, key: KeySignature) -> [u16; N_AC
 pub struct NetShape {
     /// Hidden units of the GRU.
     pub hidden: usize,
-    /// Input size; must equal [`N_INPUT`] (a file made for other inputs is refused).
+    /// Input size: [`N_INPUT`], or [`N_INPUT`] + [`N_STYLE`] for a style-conditioned network
+    /// (a file made for other inputs is refused).
     pub inputs: usize,
 }
 
 impl NetShape {
+    /// A network without style inputs (the format's first networks).
     pub fn new(hidden: usize) -> Self {
         Self {
             hidden,
             inputs: N_INPUT,
         }
+    }
+
+    /// A style-conditioned network: [`N_STYLE`] more inputs after the note's.
+    pub fn styled(hidden: usize) -> Self {
+        Self {
+            hidden,
+            inputs: N_INPUT + N_STYLE,
+        }
+    }
+
+    /// Whether the network has the style inputs.
+    pub fn has_style(&self) -> bool {
+        self.inputs == N_INPUT + N_STYLE
     }
 
     /// The weight tensors in file order: name and shape (rows, columns).
@@ -212,7 +247,13 @@ impl Net {
         self.shape.hidden
     }
 
-    /// One GRU step: `h_out` = GRU(`h`, one-hot `active`). No allocation once `scratch` is warm.
+    /// Whether the network has style inputs ([`NetShape::styled`]).
+    pub fn has_style(&self) -> bool {
+        self.shape.has_style()
+    }
+
+    /// One GRU step: `h_out` = GRU(`h`, one-hot `active`), with no style (the "no style" input
+    /// of a styled network). No allocation once `scratch` is warm.
     pub fn step(
         &self,
         h: &[f32],
@@ -220,11 +261,27 @@ impl Net {
         scratch: &mut Scratch,
         h_out: &mut [f32],
     ) {
+        self.step_styled(h, active, None, scratch, h_out);
+    }
+
+    /// [`Net::step`] with the style input `style` ([`style_index`]; `None` or an unknown index is
+    /// "no style"). A network without style inputs ignores it.
+    pub fn step_styled(
+        &self,
+        h: &[f32],
+        active: &[u16; N_ACTIVE],
+        style: Option<u8>,
+        scratch: &mut Scratch,
+        h_out: &mut [f32],
+    ) {
         let hd = self.shape.hidden;
         let g = 3 * hd;
         scratch.gi.clear();
         scratch.gi.extend_from_slice(&self.b_ih);
-        for &i in active {
+        let style_input = self
+            .has_style()
+            .then(|| (N_INPUT + style.unwrap_or(NO_STYLE).min(NO_STYLE) as usize) as u16);
+        for &i in active.iter().chain(style_input.as_ref()) {
             let col = &self.w_ih_t[i as usize * g..][..g];
             for (s, &w) in scratch.gi.iter_mut().zip(col) {
                 *s += w;

@@ -36,6 +36,10 @@ pub struct NeuralPredictor {
     /// The events the states were computed for, and the key (a new key clears the cache).
     events: Vec<Event>,
     key: KeySignature,
+    /// The style input of a style-conditioned network ([`super::net::style_index`]; `None` =
+    /// "no style", as for Blend). Ignored by a network without style inputs; changing it clears
+    /// the cache.
+    style: Option<u8>,
     /// `states[t + 1]` predicts event `t` from `events[..t]` (its last input: event `t-1` and
     /// the phase of event `t`); `states[0]` is the zero state before any input. Only
     /// `states[..len]` are valid; slots beyond keep their allocation for reuse.
@@ -59,12 +63,33 @@ impl NeuralPredictor {
             net,
             events: Vec::new(),
             key: KeySignature::default(),
+            style: None,
             states: Vec::new(),
             len: 0,
             scratch: Scratch::default(),
             heads: ([0.0; N_REL], [0.0; N_RHYTHM]),
             steps_run: 0,
         }
+    }
+
+    /// The predictor with style input `style` (see [`NeuralPredictor::set_style`]).
+    pub fn with_style(mut self, style: Option<u8>) -> Self {
+        self.set_style(style);
+        self
+    }
+
+    /// Sets the style the network is told ([`super::net::style_index`] of the style chosen;
+    /// `None` for Blend, Auto or a user style). A network without style inputs ignores it.
+    pub fn set_style(&mut self, style: Option<u8>) {
+        if style != self.style {
+            self.style = style;
+            self.len = 0;
+        }
+    }
+
+    /// The style input in use.
+    pub fn style(&self) -> Option<u8> {
+        self.style
     }
 
     /// Makes sure `states[t]` exists with the right size.
@@ -114,9 +139,10 @@ impl NeuralPredictor {
                 self.slot(t);
                 let active = inputs(&events[..t - 1], phase, self.key);
                 let (before, after) = self.states.split_at_mut(t);
-                self.net.step(
+                self.net.step_styled(
                     &before[t - 1].h,
                     &active,
+                    self.style,
                     &mut self.scratch,
                     &mut after[0].h,
                 );
@@ -172,7 +198,8 @@ impl Predictor for NeuralPredictor {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::neural::file::tests::tiny;
+    use crate::model::neural::file::tests::{tiny, tiny_styled};
+    use crate::model::neural::net::{style_index, STYLE_NAMES};
 
     fn ev(pitch: u8, rhythm: u8, phase: u8) -> Event {
         Event {
@@ -238,8 +265,57 @@ mod tests {
         assert!((window.pitch.iter().sum::<f64>() - 1.0).abs() < 1e-9);
     }
 
+    /// A styled network's prediction depends on the style it is told (each style and "no
+    /// style" give different distributions), the cache follows a change of style, and a network
+    /// without style inputs ignores the style.
+    #[test]
+    fn style_input_changes_the_prediction() {
+        let key = KeySignature::default();
+        let mut h = History::new(key);
+        for e in [ev(60, 5, 0), ev(62, 5, 6), ev(64, 8, 0)] {
+            h.push(e);
+        }
+        let styled = tiny_styled();
+        let predict = |p: &mut NeuralPredictor| {
+            let mut out = Prediction::full_range();
+            p.predict(&h, &mut out);
+            out
+        };
+        let mut outs = Vec::new();
+        let mut cached = NeuralPredictor::new("n", &styled);
+        for style in (0..STYLE_NAMES.len() as u8).map(Some).chain([None]) {
+            let fresh = predict(&mut NeuralPredictor::new("f", &styled).with_style(style));
+            cached.set_style(style);
+            let out = predict(&mut cached);
+            assert_eq!(out.pitch, fresh.pitch, "the cache follows the style");
+            assert_eq!(out.rhythm, fresh.rhythm);
+            outs.push(out);
+        }
+        for (i, a) in outs.iter().enumerate() {
+            for b in &outs[i + 1..] {
+                let d: f64 = a
+                    .pitch
+                    .iter()
+                    .zip(&b.pitch)
+                    .map(|(x, y)| (x - y).abs())
+                    .sum();
+                assert!(d > 1e-4, "two styles give the same pitches ({d})");
+            }
+        }
+        // An unknown index is "no style".
+        let none = predict(&mut NeuralPredictor::new("f", &styled).with_style(Some(200)));
+        assert_eq!(none.pitch, outs[STYLE_NAMES.len()].pitch);
+        assert_eq!(style_index("airs"), Some(2));
+        assert_eq!(style_index("Blend"), None);
+        // Without style inputs, the style changes nothing.
+        let plain = tiny();
+        let a = predict(&mut NeuralPredictor::new("a", &plain));
+        let b = predict(&mut NeuralPredictor::new("b", &plain).with_style(Some(1)));
+        assert_eq!(a.pitch, b.pitch);
+    }
+
     /// The cost on the model thread: 16 notes x 8 candidates drawn by the sampler from the
-    /// 128-unit network alone and mixed with the embedded PPM (with its session model). Bar:
+    /// shipped network alone and mixed with the embedded PPM (with its session model). Bar:
     /// <= 5 ms. Run in release: `cargo test --release -p continuo --lib neural_draw_cost --
     /// --ignored --nocapture`.
     #[test]
@@ -250,13 +326,26 @@ mod tests {
         use crate::model::predictor::MultiViewpoint;
         use crate::model::sampler::Sampler;
         use crate::model::SamplerSettings;
-        let shape = NetShape::new(128);
-        let tensors = shape
-            .tensors()
-            .iter()
-            .map(|(_, r, c)| (0..r * c).map(|i| ((i % 13) as f32 - 6.0) * 0.01).collect())
-            .collect();
-        let net = Arc::new(Net::from_tensors(shape, tensors).unwrap());
+        // The shipped network (its size sets the cost); made-up 128-unit weights without it.
+        let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../assets/model/neural/melody.cnn");
+        let net = match crate::model::neural::NeuralModel::load(&shipped) {
+            Ok(m) => Arc::new(m.net),
+            Err(e) => {
+                println!(
+                    "{}: {e}; a made-up 128-unit network instead",
+                    shipped.display()
+                );
+                let shape = NetShape::new(128);
+                let tensors = shape
+                    .tensors()
+                    .iter()
+                    .map(|(_, r, c)| (0..r * c).map(|i| ((i % 13) as f32 - 6.0) * 0.01).collect())
+                    .collect();
+                Arc::new(Net::from_tensors(shape, tensors).unwrap())
+            }
+        };
+        println!("{} hidden units", net.hidden());
         let key = KeySignature {
             tonic: 2,
             ..Default::default()

@@ -7,7 +7,8 @@
 //! Single-threaded and seeded, so a seed gives the same weights on every run.
 
 use super::net::{
-    dot, inputs, rel_class, sigmoid, softmax, Net, NetShape, N_ACTIVE, N_INPUT, N_REL,
+    dot, inputs, rel_class, sigmoid, softmax, Net, NetShape, NO_STYLE, N_ACTIVE, N_INPUT, N_REL,
+    N_STYLE,
 };
 use crate::model::note::N_RHYTHM;
 use crate::model::train::Sequence;
@@ -36,6 +37,12 @@ pub struct TrainSettings {
     /// Wall-clock budget: no new epoch starts after it (the best weights so far are kept).
     pub max_seconds: f64,
     pub seed: u64,
+    /// Train a style-conditioned network ([`NetShape::styled`]): every melody's style is an
+    /// input.
+    pub styled: bool,
+    /// With `styled`: the share of training melodies shown with "no style" instead of their
+    /// own, drawn anew every epoch (so that the "no style" input, Blend's, learns the mixture).
+    pub style_dropout: f64,
 }
 
 impl Default for TrainSettings {
@@ -51,6 +58,8 @@ impl Default for TrainSettings {
             patience: 2,
             max_seconds: 25.0 * 60.0,
             seed: 1,
+            styled: false,
+            style_dropout: 0.25,
         }
     }
 }
@@ -66,6 +75,12 @@ pub struct TrainReport {
     /// Per epoch: training bits (pitch + rhythm, mean over the epoch), validation pitch and
     /// rhythm bits.
     pub history: Vec<(f64, f64, f64)>,
+    /// A styled network's validation bits (pitch + rhythm) with "no style" per epoch (the
+    /// `history` ones are with each melody's own style; the weights kept are those of the
+    /// lowest sum of the two). Empty for a network without style inputs.
+    pub history_no_style: Vec<f64>,
+    /// The kept weights' validation bits (pitch + rhythm) with "no style" (styled networks).
+    pub val_no_style_bits: Option<f64>,
     pub seconds: f64,
 }
 
@@ -73,15 +88,35 @@ pub struct TrainReport {
 #[derive(Debug, Clone, Copy)]
 struct Token {
     active: [u16; N_ACTIVE],
+    /// The style input (an index into the inputs, after [`N_INPUT`]), [`NO_INPUT`] for a
+    /// network without style inputs.
+    style: u16,
     pitch: u16,
     rhythm: u16,
     /// The first note of a melody (the state is reset before it).
     start: bool,
 }
 
-fn tokens(seq: &Sequence) -> impl Iterator<Item = Token> + '_ {
-    seq.events.iter().enumerate().map(|(t, e)| Token {
+/// [`Token::style`] of a network without style inputs.
+const NO_INPUT: u16 = u16::MAX;
+
+/// The input index of style `style` in a network with style inputs (`None` = "no style").
+fn style_input(style: Option<u8>) -> u16 {
+    (N_INPUT + style.unwrap_or(NO_STYLE).min(NO_STYLE) as usize) as u16
+}
+
+/// The active inputs of a token: the note's and, if any, the style's.
+fn active_inputs(tok: &Token) -> impl Iterator<Item = usize> + '_ {
+    tok.active
+        .iter()
+        .map(|&a| a as usize)
+        .chain((tok.style != NO_INPUT).then_some(tok.style as usize))
+}
+
+fn tokens(seq: &Sequence, style: u16) -> impl Iterator<Item = Token> + '_ {
+    seq.events.iter().enumerate().map(move |(t, e)| Token {
         active: inputs(&seq.events[..t], e.phase, seq.key),
+        style,
         pitch: rel_class(e.pitch, seq.key).min(N_REL - 1) as u16,
         rhythm: (e.rhythm as usize).min(N_RHYTHM - 1) as u16,
         start: t == 0,
@@ -89,9 +124,11 @@ fn tokens(seq: &Sequence) -> impl Iterator<Item = Token> + '_ {
 }
 
 /// Melodies laid end to end in `batch` streams of about equal length (each melody goes to the
-/// shortest stream so far), padded to a whole number of chunks.
+/// shortest stream so far), padded to a whole number of chunks. `styles[i]` is melody `i`'s
+/// [`Token::style`] (none: [`NO_INPUT`] for all).
 fn streams(
     seqs: &[&Sequence],
+    styles: &[u16],
     order: &[usize],
     batch: usize,
     chunk: usize,
@@ -99,7 +136,8 @@ fn streams(
     let mut out: Vec<Vec<Option<Token>>> = vec![Vec::new(); batch.max(1)];
     for &i in order {
         if let Some(s) = out.iter_mut().min_by_key(|s| s.len()) {
-            s.extend(tokens(seqs[i]).map(Some));
+            let style = styles.get(i).copied().unwrap_or(NO_INPUT);
+            s.extend(tokens(seqs[i], style).map(Some));
         }
     }
     let longest = out.iter().map(Vec::len).max().unwrap_or(0);
@@ -115,7 +153,9 @@ fn streams(
 #[derive(Debug, Clone, PartialEq)]
 struct Params {
     h: usize,
-    /// N_INPUT rows of 3h.
+    /// Inputs: [`N_INPUT`], plus [`N_STYLE`] for a styled network.
+    n_in: usize,
+    /// `n_in` rows of 3h.
     w_ih_t: Vec<f32>,
     /// 3h rows of h.
     w_hh: Vec<f32>,
@@ -130,10 +170,11 @@ struct Params {
 }
 
 impl Params {
-    fn zeros(h: usize) -> Self {
+    fn zeros(h: usize, n_in: usize) -> Self {
         Self {
             h,
-            w_ih_t: vec![0.0; N_INPUT * 3 * h],
+            n_in,
+            w_ih_t: vec![0.0; n_in * 3 * h],
             w_hh: vec![0.0; 3 * h * h],
             b_ih: vec![0.0; 3 * h],
             b_hh: vec![0.0; 3 * h],
@@ -145,10 +186,10 @@ impl Params {
     }
 
     /// PyTorch's GRU initialisation, U(-1/sqrt(h), 1/sqrt(h)); the heads' biases start at 0.
-    fn init(h: usize, seed: u64) -> Self {
+    fn init(h: usize, n_in: usize, seed: u64) -> Self {
         let mut rng = SmallRng::seed_from_u64(seed ^ 0x6e65_7572_616c);
         let bound = 1.0 / (h as f32).sqrt();
-        let mut p = Self::zeros(h);
+        let mut p = Self::zeros(h, n_in);
         for v in p.parts_mut().into_iter().take(6) {
             for x in v.iter_mut() {
                 *x = rng.random_range(-bound..bound);
@@ -186,11 +227,15 @@ impl Params {
 
     fn to_net(&self) -> Net {
         let (g, h) = (3 * self.h, self.h);
-        let shape = NetShape::new(h);
+        let shape = if self.n_in == N_INPUT {
+            NetShape::new(h)
+        } else {
+            NetShape::styled(h)
+        };
         Net::from_tensors(
             shape,
             vec![
-                super::net::rows_from_columns(&self.w_ih_t, g, N_INPUT),
+                super::net::rows_from_columns(&self.w_ih_t, g, self.n_in),
                 self.w_hh.clone(),
                 self.b_ih.clone(),
                 self.b_hh.clone(),
@@ -254,8 +299,8 @@ fn chunk_grad(
         }
         s.h_prev.clone_from(&h);
         gi.copy_from_slice(&w.b_ih);
-        for &a in &tok.active {
-            axpy(&mut gi, 1.0, &w.w_ih_t[a as usize * g..][..g]);
+        for a in active_inputs(tok) {
+            axpy(&mut gi, 1.0, &w.w_ih_t[a * g..][..g]);
         }
         for (row, o) in w.w_hh.chunks_exact(hd).zip(gh.iter_mut().zip(&w.b_hh)) {
             *o.0 = o.1 + dot(row, &h);
@@ -343,8 +388,8 @@ fn chunk_grad(
             dgh[2 * hd + j] = da_n * r;
             dh_next[j] = dh[j] * z;
         }
-        for &a in &tok.active {
-            axpy(&mut grad.w_ih_t[a as usize * g..][..g], 1.0, &dgi);
+        for a in active_inputs(tok) {
+            axpy(&mut grad.w_ih_t[a * g..][..g], 1.0, &dgi);
         }
         axpy(&mut grad.b_ih, 1.0, &dgi);
         axpy(&mut grad.b_hh, 1.0, &dgh);
@@ -366,17 +411,19 @@ fn chunk_grad(
 }
 
 /// Validation bits per note (pitch, rhythm) of `net` on `val`, over all 140 pitch classes as
-/// in training (each melody from the zero state).
-fn validate(net: &Net, val: &[&Sequence]) -> (f64, f64) {
+/// in training (each melody from the zero state), melody `i` with style `styles[i]` (none: no
+/// style).
+fn validate(net: &Net, val: &[&Sequence], styles: &[Option<u8>]) -> (f64, f64) {
     let mut scratch = super::net::Scratch::default();
     let hd = net.hidden();
     let (mut h, mut h2) = (vec![0.0f32; hd], vec![0.0f32; hd]);
     let (mut p, mut q) = ([0.0f32; N_REL], [0.0f32; N_RHYTHM]);
     let (mut bp, mut br, mut n) = (0.0f64, 0.0f64, 0usize);
-    for seq in val {
+    for (i, seq) in val.iter().enumerate() {
         h.iter_mut().for_each(|x| *x = 0.0);
-        for tok in tokens(seq) {
-            net.step(&h, &tok.active, &mut scratch, &mut h2);
+        let style = styles.get(i).copied().flatten();
+        for tok in tokens(seq, NO_INPUT) {
+            net.step_styled(&h, &tok.active, style, &mut scratch, &mut h2);
             std::mem::swap(&mut h, &mut h2);
             net.heads(&h, &mut p, &mut q);
             bp -= (p[tok.pitch as usize].max(1e-30) as f64).log2();
@@ -435,13 +482,31 @@ impl Adam {
 
 /// Trains a network on `train` with early stopping on `val`. `progress(epoch, batch, batches,
 /// last training bits)` is called after every batch, `epoch_done(epoch, train bits, validation
-/// pitch bits, validation rhythm bits)` after every epoch.
+/// pitch bits, validation rhythm bits, validation bits with "no style" for a styled network)`
+/// after every epoch.
 pub fn train_neural(
     train: &[&Sequence],
     val: &[&Sequence],
     s: &TrainSettings,
+    progress: impl FnMut(usize, usize, usize, f64),
+    epoch_done: impl FnMut(usize, f64, f64, f64, Option<f64>),
+) -> anyhow::Result<(Net, TrainReport)> {
+    train_neural_styled(train, &[], val, &[], s, progress, epoch_done)
+}
+
+/// [`train_neural`] with each melody's style (`train_styles[i]` is `train[i]`'s
+/// [`super::net::style_index`], `None` for a melody of no known style; the same for `val`).
+/// With `s.styled` the network has style inputs; without, the styles are not used. With
+/// style inputs, the weights kept are those of the lowest sum of the validation bits with each
+/// melody's own style and with "no style" (the plugin uses both: a chosen style, and Blend).
+pub fn train_neural_styled(
+    train: &[&Sequence],
+    train_styles: &[Option<u8>],
+    val: &[&Sequence],
+    val_styles: &[Option<u8>],
+    s: &TrainSettings,
     mut progress: impl FnMut(usize, usize, usize, f64),
-    mut epoch_done: impl FnMut(usize, f64, f64, f64),
+    mut epoch_done: impl FnMut(usize, f64, f64, f64, Option<f64>),
 ) -> anyhow::Result<(Net, TrainReport)> {
     if train.is_empty() || val.is_empty() {
         anyhow::bail!("the neural model needs training and validation melodies");
@@ -449,15 +514,25 @@ pub fn train_neural(
     if s.hidden == 0 || s.batch == 0 || s.chunk == 0 || s.hidden > super::file::MAX_HIDDEN {
         anyhow::bail!("hidden size (1..=2048), batch and chunk must be positive");
     }
+    if s.styled && (train_styles.len() != train.len() || val_styles.len() != val.len()) {
+        anyhow::bail!("a styled network needs every training and validation melody's style");
+    }
+    if !(0.0..=1.0).contains(&s.style_dropout) {
+        anyhow::bail!("the style dropout is a share, 0..=1");
+    }
+    let n_in = if s.styled { N_INPUT + N_STYLE } else { N_INPUT };
     let started = Instant::now();
-    let mut w = Params::init(s.hidden, s.seed);
-    let mut grad = Params::zeros(s.hidden);
+    let mut w = Params::init(s.hidden, n_in, s.seed);
+    let mut grad = Params::zeros(s.hidden, n_in);
     let mut adam = Adam {
-        m: Params::zeros(s.hidden),
-        v: Params::zeros(s.hidden),
+        m: Params::zeros(s.hidden, n_in),
+        v: Params::zeros(s.hidden, n_in),
         t: 0,
     };
     let mut rng = SmallRng::seed_from_u64(s.seed);
+    // The style dropout's own generator, so the melody order is the same with and without it.
+    let mut style_rng = SmallRng::seed_from_u64(s.seed ^ 0x0073_7479_6c65);
+    let mut epoch_styles: Vec<u16> = Vec::new();
     let mut report = TrainReport::default();
     let mut best = f64::INFINITY;
     let mut best_net = w.to_net();
@@ -470,7 +545,14 @@ pub fn train_neural(
         }
         let mut order: Vec<usize> = (0..train.len()).collect();
         order.shuffle(&mut rng);
-        let st = streams(train, &order, s.batch, s.chunk);
+        if s.styled {
+            epoch_styles.clear();
+            epoch_styles.extend(train_styles.iter().map(|&st| {
+                let drop = style_rng.random_bool(s.style_dropout);
+                style_input(if drop { None } else { st })
+            }));
+        }
+        let st = streams(train, &epoch_styles, &order, s.batch, s.chunk);
         let len = st.first().map_or(0, Vec::len);
         let batches = len / s.chunk;
         let mut carry = vec![vec![0.0f32; s.hidden]; st.len()];
@@ -519,17 +601,24 @@ pub fn train_neural(
             progress(epoch, bi + 1, batches, bits / n as f64);
         }
         let net = w.to_net();
-        let (vp, vr) = validate(&net, val);
+        let (vp, vr) = validate(&net, val, if s.styled { val_styles } else { &[] });
+        let no_style = s.styled.then(|| {
+            let (p, r) = validate(&net, val, &[]);
+            p + r
+        });
         let train_bits = sum_bits / sum_n.max(1) as f64;
         report.history.push((train_bits, vp, vr));
+        report.history_no_style.extend(no_style);
         report.epochs = epoch;
-        epoch_done(epoch, train_bits, vp, vr);
-        if vp + vr < best - 1e-3 {
-            best = vp + vr;
+        epoch_done(epoch, train_bits, vp, vr, no_style);
+        let score = vp + vr + no_style.unwrap_or(0.0);
+        if score < best - 1e-3 {
+            best = score;
             best_net = net;
             report.best_epoch = epoch;
             report.val_pitch_bits = vp;
             report.val_rhythm_bits = vr;
+            report.val_no_style_bits = no_style;
             bad = 0;
         } else {
             bad += 1;
@@ -580,21 +669,36 @@ mod tests {
     }
 
     /// The hand-written gradient is the derivative of the loss: a central difference on a few
-    /// weights of every tensor agrees with it.
+    /// weights of every tensor agrees with it, without and with style inputs (the last input
+    /// row checked is then the "no style" input's, which the second melody uses).
     #[test]
     fn gradient_matches_finite_differences() {
         let seqs = tunes(2, 0);
         let refs: Vec<&Sequence> = seqs.iter().collect();
-        let st = streams(&refs, &[0, 1], 1, 64);
-        let toks = &st[0][..30];
-        let w = Params::init(5, 7);
+        for styled in [false, true] {
+            let (n_in, styles) = if styled {
+                (
+                    N_INPUT + N_STYLE,
+                    vec![style_input(Some(2)), style_input(None)],
+                )
+            } else {
+                (N_INPUT, vec![])
+            };
+            // Both melodies in the 30 tokens checked.
+            let st = streams(&refs, &styles, &[0, 1], 1, 64);
+            check_gradient(&st[0][..30], n_in);
+        }
+    }
+
+    fn check_gradient(toks: &[Option<Token>], n_in: usize) {
+        let w = Params::init(5, n_in, 7);
         let loss = |w: &Params| {
-            let mut g = Params::zeros(5);
+            let mut g = Params::zeros(5, n_in);
             let mut h0 = vec![0.0; 5];
             let (a, b, _) = chunk_grad(w, toks, &mut h0, &mut Vec::new(), &mut g);
             a + b
         };
-        let mut grad = Params::zeros(5);
+        let mut grad = Params::zeros(5, n_in);
         chunk_grad(&w, toks, &mut [0.0; 5], &mut Vec::new(), &mut grad);
         let eps = 1e-2f32;
         for k in 0..8 {
@@ -633,7 +737,8 @@ mod tests {
             patience: 3,
             ..Default::default()
         };
-        let (net, report) = train_neural(&tr, &va, &s, |_, _, _, _| {}, |_, _, _, _| {}).unwrap();
+        let (net, report) =
+            train_neural(&tr, &va, &s, |_, _, _, _| {}, |_, _, _, _, _| {}).unwrap();
         assert!(report.epochs >= 2, "{report:?}");
         let first = report.history[0];
         assert!(
@@ -644,8 +749,9 @@ mod tests {
             report.val_pitch_bits < 3.0 && report.val_rhythm_bits < 1.5,
             "{report:?}"
         );
-        let (again, _) = train_neural(&tr, &va, &s, |_, _, _, _| {}, |_, _, _, _| {}).unwrap();
+        let (again, _) = train_neural(&tr, &va, &s, |_, _, _, _| {}, |_, _, _, _, _| {}).unwrap();
         assert_eq!(net, again, "same seed, same weights");
+        assert!(!net.has_style() && report.history_no_style.is_empty());
         let mut p = NeuralPredictor::from_net("n", Arc::new(net));
         let scores = evaluate(&mut p, va.iter().copied());
         // Rhythm: the same numbers. Pitch: the evaluation renormalises over the MIDI pitches
@@ -656,5 +762,76 @@ mod tests {
         );
         let gap = report.val_pitch_bits - scores.pitch_bits;
         assert!((-1e-3..0.2).contains(&gap), "{scores:?} {report:?}");
+    }
+
+    /// A styled network learns what the style tells: two "styles" play the same opening and
+    /// then part ways, so told the style, the network predicts the validation melodies better
+    /// than told "no style" (which still works: the style dropout trained it).
+    #[test]
+    fn tiny_styled_training_uses_the_style() {
+        let melody = |style: usize, i: usize| {
+            let key = KeySignature {
+                tonic: [0, 5][i % 2],
+                ..Default::default()
+            };
+            let tail: [u8; 4] = if style == 0 {
+                [5, 4, 2, 0]
+            } else {
+                [9, 11, 12, 7]
+            };
+            let pat: Vec<u8> = [0u8, 2, 4, 7].iter().chain(&tail).copied().collect();
+            let events = (0..16)
+                .map(|j| Event {
+                    pitch: 60 + key.tonic + pat[j % pat.len()],
+                    rhythm: 5,
+                    phase: 6 * (j % 2) as u8,
+                })
+                .collect();
+            Sequence { events, key }
+        };
+        let train: Vec<Sequence> = (0..16).map(|i| melody(i % 2, i / 2)).collect();
+        let val: Vec<Sequence> = (0..4).map(|i| melody(i % 2, i / 2 + 1)).collect();
+        let styles =
+            |n: usize| -> Vec<Option<u8>> { (0..n).map(|i| Some((i % 2) as u8)).collect() };
+        let (tr, va): (Vec<&Sequence>, Vec<&Sequence>) =
+            (train.iter().collect(), val.iter().collect());
+        let s = TrainSettings {
+            hidden: 16,
+            batch: 4,
+            chunk: 8,
+            learning_rate: 1e-2,
+            max_epochs: 20,
+            patience: 4,
+            styled: true,
+            ..Default::default()
+        };
+        let (net, report) = train_neural_styled(
+            &tr,
+            &styles(tr.len()),
+            &va,
+            &styles(va.len()),
+            &s,
+            |_, _, _, _| {},
+            |_, _, _, _, _| {},
+        )
+        .unwrap();
+        assert!(net.has_style());
+        let with_style = report.val_pitch_bits + report.val_rhythm_bits;
+        let no_style = report.val_no_style_bits.unwrap();
+        assert_eq!(report.history_no_style.len(), report.epochs);
+        assert!(
+            with_style + 0.05 < no_style,
+            "told the style {with_style:.3} bits, no style {no_style:.3}: {report:?}"
+        );
+        assert!(no_style < 4.0, "no style still predicts: {report:?}");
+        // The predictor, told the style, agrees with the training's validation (rhythm: the
+        // same numbers).
+        let mut p = NeuralPredictor::from_net("n", Arc::new(net.clone())).with_style(Some(0));
+        let zeros: Vec<&Sequence> = va.iter().step_by(2).copied().collect();
+        let scored = evaluate(&mut p, zeros.iter().copied());
+        let mut p = NeuralPredictor::from_net("n", Arc::new(net)).with_style(None);
+        let blind = evaluate(&mut p, zeros.iter().copied());
+        assert!(scored.pitch_bits < blind.pitch_bits, "{scored:?} {blind:?}");
+        let _ = report;
     }
 }
