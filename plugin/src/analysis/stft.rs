@@ -117,15 +117,25 @@ impl Stft {
         let n = self.frame_len.min(frame.len());
         let start_in_frame = frame.len() - n;
         let start_in_window = self.frame_len - n;
-        self.input.iter_mut().for_each(|v| *v = 0.0);
+        // Only what the frame does not overwrite is zeroed: the front of a short frame and the
+        // padding (the FFT used the whole buffer as scratch last time).
+        let written = start_in_window..self.frame_len;
         if let (Some(dst), Some(src), Some(win)) = (
-            self.input.get_mut(start_in_window..self.frame_len),
+            self.input.get_mut(written.clone()),
             frame.get(start_in_frame..),
             self.window.get(start_in_window..),
         ) {
             for ((d, &s), &w) in dst.iter_mut().zip(src).zip(win) {
                 *d = s * w;
             }
+            if let Some(front) = self.input.get_mut(..written.start) {
+                front.fill(0.0);
+            }
+            if let Some(padding) = self.input.get_mut(written.end..) {
+                padding.fill(0.0);
+            }
+        } else {
+            self.input.iter_mut().for_each(|v| *v = 0.0);
         }
         // Lengths come from the plan itself, so this cannot fail; on error keep the old spectrum.
         let _ =
