@@ -718,7 +718,7 @@ impl Analyzer {
 
     /// Subharmonic guard: does the Hann spectrum have energy at `hz` (the fundamental)?
     fn has_fundamental(&self, hz: f32) -> bool {
-        let strongest = self.hann_mags.iter().fold(0.0f32, |a, &b| a.max(b));
+        let strongest = stft::peak(&self.hann_mags);
         let b = (hz / self.hann_bin_hz).round() as usize;
         let at = self
             .hann_mags
