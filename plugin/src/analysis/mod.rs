@@ -41,7 +41,7 @@ pub mod stft;
 pub mod tracker;
 
 use chroma::{Chroma, ChromaConfig};
-use loudness::{Loudness, LoudnessConfig, FLOOR_DB};
+use loudness::{FrameEnergies, Loudness, LoudnessConfig, FLOOR_DB};
 use octave_stops::{OctaveStops, OctaveStopsConfig};
 use onset::{OnsetConfig, OnsetDetector};
 use pitch::{PitchConfig, PitchDetector, PitchEstimate};
@@ -319,6 +319,9 @@ pub struct Analyzer {
     flux_bins: usize,
     /// Level stage.
     loudness: Loudness,
+    /// This hop's sums of squares of `frame` (the level's, and the quarter and half windows'
+    /// pitch energies), taken in one pass at the start of the hop.
+    energies: FrameEnergies,
     /// Chroma stage.
     chroma: Chroma,
     /// Note tracker.
@@ -517,6 +520,7 @@ impl Analyzer {
             loudness: Loudness::new(LoudnessConfig {
                 recent_len: sizes.short_len,
             }),
+            energies: FrameEnergies::default(),
             chroma,
             tracker: {
                 let mut t = NoteTracker::with_judge(tracker_config, judge::StartJudge::new(tuning));
@@ -647,6 +651,7 @@ impl Analyzer {
         self.tiny_pitch_stft.reset();
         self.onset.reset();
         self.loudness.reset();
+        self.energies = FrameEnergies::default();
         self.chroma.reset();
         self.salience.reset();
         self.octave_stops.reset();
@@ -823,7 +828,8 @@ impl Analyzer {
     /// One hop: all stages over the last frame, then the tracker.
     fn analyse_hop(&mut self, at: u32, out: &mut impl AnalysisOutput) {
         self.assemble_frame();
-        let level = self.loudness.process(&self.frame);
+        self.energies = FrameEnergies::of(&self.frame, self.sizes.short_len);
+        let level = self.loudness.levels(&self.energies, self.frame.len());
         let onset = self.onset_stage(level.recent_db);
         self.long.process(&self.frame);
         let voiced = level.frame_db > PITCH_FLOOR_DB;
@@ -970,16 +976,18 @@ impl Analyzer {
     /// The answer of the last `1 / fraction` of the frame (4: the quarter window, 2: the half),
     /// when it is confident and within that window's range.
     fn window_answer(&mut self, fraction: usize) -> Option<PitchEstimate> {
-        let (min_hz, stft, detector) = match fraction {
+        let (min_hz, stft, detector, energy) = match fraction {
             4 => (
                 self.tiny_pitch_min_hz,
                 &mut self.tiny_pitch_stft,
                 &mut self.tiny_pitch,
+                self.energies.quarter,
             ),
             _ => (
                 self.short_pitch_min_hz,
                 &mut self.short_pitch_stft,
                 &mut self.short_pitch,
+                self.energies.half,
             ),
         };
         if min_hz <= 0.0 {
@@ -988,7 +996,8 @@ impl Analyzer {
         let from = self.frame.len() - self.frame.len() / fraction;
         let recent = self.frame.get(from..).unwrap_or(&[]);
         let spectrum = stft.process(recent);
-        let estimate = detector.process(recent, spectrum);
+        // `energies` holds the last quarter's and half's sums of this very frame.
+        let estimate = detector.process_with_energy(recent, spectrum, usize::MAX, energy);
         (estimate.hz >= min_hz && estimate.confidence >= self.short_min_confidence)
             .then_some(estimate)
     }
