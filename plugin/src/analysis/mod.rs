@@ -936,7 +936,13 @@ impl Analyzer {
             .process(&self.hann_mags, sounding, heard, self.clock);
         self.last_newcomer = newcomer;
         let newcomer = match newcomer.pitch {
-            Some(p) if newcomer.fresh && self.newcomer_heard(p, &estimate) => {
+            // Not while the chord judge leans towards chords (half its *chords* level): in a
+            // chord every voice that moves is a newcomer.
+            Some(p)
+                if newcomer.fresh
+                    && polyphony.chord_share < 0.5 * CHORD_ON
+                    && self.newcomer_heard(p, &estimate) =>
+            {
                 Some((p, newcomer.first_named))
             }
             _ => None,

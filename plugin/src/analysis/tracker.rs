@@ -692,8 +692,9 @@ impl NoteTracker {
             }
         }
 
-        // Newcomer path.
-        if out.on.is_none() && !chord {
+        // Newcomer path (not while the polyphony stage hears a second voice: in a chord the
+        // other voices hold on instead of fading, and each of them would be a newcomer).
+        if out.on.is_none() && !chord && !input.polyphonic {
             if let (Some((pitch, named)), Some(a), Some(guard)) =
                 (input.newcomer, self.active, c.newcomer_guard)
             {
