@@ -94,6 +94,10 @@ pub struct Newcomer {
     /// Scratch: rise energy per bin above the memory, 0 where masked (`spectrum_bins`,
     /// allocated in `new`).
     rise: Vec<f32>,
+    /// Scratch: per bin, the largest rise over it and its two neighbours (0 for the last
+    /// bin): what a partial on that bin reads (`spectrum_bins`, allocated in `new`). Taken once
+    /// per search instead of once per candidate partial.
+    rise_near: Vec<f32>,
     /// Hops until the next search hop.
     countdown: u32,
     /// The comb named on the last search hops, how many in a row, and since when.
@@ -121,6 +125,7 @@ impl Newcomer {
             delay: vec![0.0; spectrum_bins * config.lag_hops.max(1)],
             delay_slot: 0,
             rise: vec![0.0; spectrum_bins],
+            rise_near: vec![0.0; spectrum_bins],
             countdown: 0,
             named: None,
             last: NewcomerOutput::default(),
@@ -196,14 +201,17 @@ impl Newcomer {
         let decay = self.config.decay;
         let at = self.delay_slot * n;
         if let Some(slot) = self.delay.get_mut(at..at + n) {
-            for ((m, d), &x) in self
-                .memory
-                .iter_mut()
-                .zip(slot.iter_mut())
-                .zip(mags.iter().chain(std::iter::repeat(&0.0)))
-            {
+            // Bins past the end of `mags` are delayed as zeros.
+            let heard = mags.len().min(n);
+            let (memory_a, memory_b) = self.memory.split_at_mut(heard.min(self.memory.len()));
+            let (slot_a, slot_b) = slot.split_at_mut(heard);
+            for ((m, d), &x) in memory_a.iter_mut().zip(slot_a.iter_mut()).zip(mags) {
                 *m = (*m * decay).max(*d);
                 *d = x;
+            }
+            for (m, d) in memory_b.iter_mut().zip(slot_b.iter_mut()) {
+                *m = (*m * decay).max(*d);
+                *d = 0.0;
             }
         }
         self.delay_slot = (self.delay_slot + 1) % self.config.lag_hops.max(1);
@@ -239,14 +247,15 @@ impl Newcomer {
                 .get(b.saturating_sub(1)..=b + 1)
                 .map_or(0.0, |s| s.iter().fold(0.0f32, |a, &x| a.max(x)))
         };
-        // Rise energy per bin, then the old note's comb masked (zeroed).
-        for ((r, &m), &k) in self
-            .rise
-            .iter_mut()
-            .zip(mags.iter().chain(std::iter::repeat(&0.0)))
-            .zip(self.memory.iter())
-        {
+        // Rise energy per bin (bins past the end of `mags` read 0), then the old note's comb
+        // masked (zeroed).
+        let heard = mags.len().min(self.rise.len());
+        let (rise_a, rise_b) = self.rise.split_at_mut(heard);
+        for ((r, &m), &k) in rise_a.iter_mut().zip(mags).zip(self.memory.iter()) {
             *r = (m * m - k * k).max(0.0);
+        }
+        for (r, &k) in rise_b.iter_mut().zip(self.memory.iter().skip(heard)) {
+            *r = (0.0 - k * k).max(0.0);
         }
         self.mask(old);
         if let Some(h) = heard.filter(|&h| h != old) {
@@ -257,6 +266,20 @@ impl Newcomer {
         if total.is_nan() || total <= 0.0 {
             return None;
         }
+        // What each bin's partial reads: the largest rise over it and its neighbours.
+        // (`energy_at` on `rise`, bin by bin: bin 0 reads bins 0 and 1, the last bin nothing.)
+        let last = self.rise.len().saturating_sub(1);
+        self.rise_near.iter_mut().for_each(|v| *v = 0.0);
+        if let Some(first) = self.rise_near.first_mut() {
+            *first = energy_at(&self.rise, 0);
+        }
+        if let Some(inner) = self.rise_near.get_mut(1..last) {
+            for (near, w) in inner.iter_mut().zip(self.rise.windows(3)) {
+                if let &[below, at, above] = w {
+                    *near = 0.0f32.max(below).max(at).max(above);
+                }
+            }
+        }
         let hs = c.harmonics.max(1);
         let mut best: Option<(usize, f32)> = None;
         for (cand, partials) in self.bins.chunks_exact(hs).enumerate() {
@@ -265,7 +288,7 @@ impl Newcomer {
                 if b == 0 {
                     continue;
                 }
-                let e = energy_at(&self.rise, b as usize);
+                let e = self.rise_near.get(b as usize).copied().unwrap_or(0.0);
                 if k == 0 {
                     fundamental = e;
                 }
@@ -315,6 +338,7 @@ impl Newcomer {
         self.memory.iter_mut().for_each(|v| *v = 0.0);
         self.delay.iter_mut().for_each(|v| *v = 0.0);
         self.rise.iter_mut().for_each(|v| *v = 0.0);
+        self.rise_near.iter_mut().for_each(|v| *v = 0.0);
         self.delay_slot = 0;
         self.countdown = 0;
         self.named = None;
