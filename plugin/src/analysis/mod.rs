@@ -45,9 +45,8 @@ pub mod tracker;
 
 use chroma::{Chroma, ChromaConfig};
 use loudness::{FrameEnergies, Loudness, LoudnessConfig, FLOOR_DB};
-use octave_stops::{OctaveStops, OctaveStopsConfig};
-use loudness::{Loudness, LoudnessConfig, FLOOR_DB};
 use newcomer::{Newcomer, NewcomerConfig};
+use octave_stops::{OctaveStops, OctaveStopsConfig};
 use onset::{OnsetConfig, OnsetDetector};
 use pitch::{PitchConfig, PitchDetector, PitchEstimate};
 use polyphony::{Polyphony, PolyphonyConfig};

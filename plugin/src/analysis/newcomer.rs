@@ -202,9 +202,9 @@ impl Newcomer {
         let at = self.delay_slot * n;
         if let Some(slot) = self.delay.get_mut(at..at + n) {
             // Bins past the end of `mags` are delayed as zeros.
-            let heard = mags.len().min(n);
-            let (memory_a, memory_b) = self.memory.split_at_mut(heard.min(self.memory.len()));
-            let (slot_a, slot_b) = slot.split_at_mut(heard);
+            let within = mags.len().min(n).min(self.memory.len());
+            let (memory_a, memory_b) = self.memory.split_at_mut(within);
+            let (slot_a, slot_b) = slot.split_at_mut(within);
             for ((m, d), &x) in memory_a.iter_mut().zip(slot_a.iter_mut()).zip(mags) {
                 *m = (*m * decay).max(*d);
                 *d = x;
@@ -249,12 +249,12 @@ impl Newcomer {
         };
         // Rise energy per bin (bins past the end of `mags` read 0), then the old note's comb
         // masked (zeroed).
-        let heard = mags.len().min(self.rise.len());
-        let (rise_a, rise_b) = self.rise.split_at_mut(heard);
+        let within = mags.len().min(self.rise.len());
+        let (rise_a, rise_b) = self.rise.split_at_mut(within);
         for ((r, &m), &k) in rise_a.iter_mut().zip(mags).zip(self.memory.iter()) {
             *r = (m * m - k * k).max(0.0);
         }
-        for (r, &k) in rise_b.iter_mut().zip(self.memory.iter().skip(heard)) {
+        for (r, &k) in rise_b.iter_mut().zip(self.memory.iter().skip(within)) {
             *r = (0.0 - k * k).max(0.0);
         }
         self.mask(old);
