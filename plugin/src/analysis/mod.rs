@@ -24,7 +24,8 @@
 //!   └─ stft short (Hann, last ≈ 10 ms) ─ onset (max-filtered flux + level jump)
 //! pitch + level + onset + salience ─ tracker ─ NoteEvent
 //! ```
-//! Cost at 48 kHz: ≈ 160 ns per input sample (release build), see `benches/analysis.rs`;
+//! Cost at 48 kHz: ≈ 165–175 ns per input sample on a quiet machine (release build; A/B against
+//! 196 ns before the cheaper loops, see README *Analysis cost*), see `benches/analysis.rs`;
 //! `Tuning` `hops_per_frame=8` costs less but loses 5 points of F1 (settings tuned for 16).
 //! Processing is sample-by-sample into a ring and hops fall on fixed stream positions, so the
 //! notes do not depend on how the host cuts the stream into blocks.

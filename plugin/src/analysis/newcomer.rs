@@ -176,7 +176,13 @@ impl Newcomer {
                 && coherence >= c.min_coherence
                 && level >= c.min_level
                 && pitch != old
-                && Some(pitch) != heard;
+                && Some(pitch) != heard
+                // Not an octave under the sounding (or heard) note: with that note's partials
+                // masked, its sub-octave's odd partials are all that is left of the note itself
+                // (an organ's 16' stop under its 8' key; `a_sub_octave_organ_stop_names_the_
+                // played_key` started E4 inside E5 without this).
+                && pitch.checked_add(12) != Some(old)
+                && heard.is_none_or(|h| pitch.checked_add(12) != Some(h));
             self.named = match self.named {
                 _ if !named => None,
                 Some((p, n, since)) if p == pitch => Some((p, n.saturating_add(1), since)),
