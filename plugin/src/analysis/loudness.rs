@@ -57,7 +57,10 @@ impl Loudness {
     }
 
     pub fn process(&mut self, frame: &[f32]) -> LoudnessOutput {
-        self.levels(&FrameEnergies::of(frame, self.config.recent_len), frame.len())
+        self.levels(
+            &FrameEnergies::of(frame, self.config.recent_len),
+            frame.len(),
+        )
     }
 
     /// The levels of a `frame_len`-sample frame from its sums of squares
@@ -170,7 +173,13 @@ mod tests {
     #[test]
     fn one_pass_energies_are_the_separate_sums() {
         let mut seed = 0x9e37_79b9u32;
-        for (n, recent_len) in [(2048usize, 512usize), (256, 64), (2048, 100), (10, 3), (1, 5)] {
+        for (n, recent_len) in [
+            (2048usize, 512usize),
+            (256, 64),
+            (2048, 100),
+            (10, 3),
+            (1, 5),
+        ] {
             let frame: Vec<f32> = (0..n)
                 .map(|i| {
                     seed ^= seed << 13;
@@ -183,13 +192,22 @@ mod tests {
             let r = recent_len.clamp(1, n);
             let (older, recent) = frame.split_at(n - r);
             let sq = |x: &f32| f64::from(*x) * f64::from(*x);
-            assert_eq!(e.recent.to_bits(), recent.iter().map(|x| x * x).sum::<f32>().to_bits());
-            assert_eq!(e.older.to_bits(), older.iter().map(|x| x * x).sum::<f32>().to_bits());
+            assert_eq!(
+                e.recent.to_bits(),
+                recent.iter().map(|x| x * x).sum::<f32>().to_bits()
+            );
+            assert_eq!(
+                e.older.to_bits(),
+                older.iter().map(|x| x * x).sum::<f32>().to_bits()
+            );
             let quarter: f64 = frame[n - n / 4..].iter().map(sq).sum();
             let half: f64 = frame[n - n / 2..].iter().map(sq).sum();
             assert_eq!(e.quarter.to_bits(), quarter.to_bits(), "{n}");
             assert_eq!(e.half.to_bits(), half.to_bits(), "{n}");
-            assert_eq!(e.quarter.to_bits(), crate::analysis::pitch::energy(&frame[n - n / 4..]).to_bits());
+            assert_eq!(
+                e.quarter.to_bits(),
+                crate::analysis::pitch::energy(&frame[n - n / 4..]).to_bits()
+            );
         }
     }
 }
