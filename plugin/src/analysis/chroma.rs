@@ -62,7 +62,7 @@ impl Chroma {
     /// Chroma of `magnitudes` (bin 0 first), normalised to sum 1, or all zero when silent.
     pub fn process(&mut self, magnitudes: &[f32]) -> [f32; 12] {
         let mut chroma = [0.0f32; 12];
-        let strongest = magnitudes.iter().fold(0.0f32, |a, &b| a.max(b));
+        let strongest = super::stft::peak(magnitudes);
         let floor = strongest * PEAK_FLOOR;
         for (i, (&pitch, &slope)) in self.pitch.iter().zip(&self.slope).enumerate() {
             let k = self.first_bin + i;

@@ -53,6 +53,8 @@ pub enum StartPath {
     FromSilence,
     /// No onset: the sounding pitch dipped and swelled again.
     Swell,
+    /// No onset: a new partial set rose under the sounding note (`newcomer.rs`); not judged.
+    Newcomer,
 }
 
 impl StartPath {
@@ -64,6 +66,7 @@ impl StartPath {
             StartPath::LegatoFromNote => "legato",
             StartPath::FromSilence => "silence",
             StartPath::Swell => "swell",
+            StartPath::Newcomer => "newcomer",
         }
     }
 }
@@ -111,7 +114,10 @@ impl Features {
         Self([
             1.0,
             flag(c.path == StartPath::Onset),
-            flag(c.path == StartPath::LegatoFromNote),
+            flag(matches!(
+                c.path,
+                StartPath::LegatoFromNote | StartPath::Newcomer
+            )),
             flag(c.path == StartPath::FromSilence),
             flag(matches!(c.path, StartPath::Repeat | StartPath::Swell)),
             (finite(c.run_s) / 0.01).min(10.0) / 10.0,

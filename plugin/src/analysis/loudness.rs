@@ -57,21 +57,103 @@ impl Loudness {
     }
 
     pub fn process(&mut self, frame: &[f32]) -> LoudnessOutput {
-        if frame.is_empty() {
+        self.levels(
+            &FrameEnergies::of(frame, self.config.recent_len),
+            frame.len(),
+        )
+    }
+
+    /// The levels of a `frame_len`-sample frame from its sums of squares
+    /// ([`FrameEnergies::of`] with this meter's `recent_len`).
+    pub fn levels(&self, energies: &FrameEnergies, frame_len: usize) -> LoudnessOutput {
+        if frame_len == 0 {
             return LoudnessOutput::default();
         }
-        let recent = self.config.recent_len.clamp(1, frame.len());
-        let split = frame.len() - recent;
-        let (old, new) = frame.split_at(split);
-        let e_new: f32 = new.iter().map(|x| x * x).sum();
-        let e_old: f32 = old.iter().map(|x| x * x).sum();
+        let recent = self.config.recent_len.clamp(1, frame_len);
         LoudnessOutput {
-            frame_db: power_to_db((e_new + e_old) / frame.len() as f32),
-            recent_db: power_to_db(e_new / recent as f32),
+            frame_db: power_to_db((energies.recent + energies.older) / frame_len as f32),
+            recent_db: power_to_db(energies.recent / recent as f32),
         }
     }
 
     pub fn reset(&mut self) {}
+}
+
+/// The sums of squares one hop needs from its frame, taken in one pass. Each sum adds its
+/// samples in time order, one rounding per sample, exactly as a sum of its own would; only the
+/// sums are interleaved, so that their chains of dependent additions overlap instead of
+/// following one another (the meter's two and the pitch detector's two were ≈ 3 700 dependent
+/// additions per hop at 48 kHz, ≈ 1 500 in one pass).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct FrameEnergies {
+    /// Σ x² (f32) over the last `recent_len` samples (the meter's recent level).
+    pub recent: f32,
+    /// Σ x² (f32) over the samples before them.
+    pub older: f32,
+    /// Σ x² (f64) over the last quarter of the frame (`frame.len() / 4` samples): the quarter
+    /// window's pitch energy ([`super::pitch::energy`]).
+    pub quarter: f64,
+    /// Σ x² (f64) over the last half (`frame.len() / 2` samples): the half window's.
+    pub half: f64,
+}
+
+impl FrameEnergies {
+    /// The sums of `frame` with the recent part `recent_len` long (clamped to 1..=len).
+    pub fn of(frame: &[f32], recent_len: usize) -> Self {
+        let n = frame.len();
+        if n == 0 {
+            return Self::default();
+        }
+        let recent_len = recent_len.clamp(1, n);
+        let sq = |x: f32| f64::from(x) * f64::from(x);
+        let (Some((older, recent)), Some(quarter), Some(half)) = (
+            frame.split_at_checked(n - recent_len),
+            frame.get(n - n / 4..),
+            frame.get(n - n / 2..),
+        ) else {
+            return Self::default();
+        };
+        let q = n / 4;
+        // The analyser's layout: `recent` is the last quarter and `older` the three before.
+        let split = (recent_len == q)
+            .then(|| {
+                let (half_a, half_b) = half.split_at_checked(q)?;
+                let (older_a, older_bc) = older.split_at_checked(q)?;
+                let (older_b, older_c) = older_bc.split_at_checked(q)?;
+                Some((half_a, half_b, older_a, older_b, older_c))
+            })
+            .flatten();
+        let Some((half_a, half_b, older_a, older_b, older_c)) = split else {
+            // Any other layout: one sum after another (the same values).
+            return Self {
+                recent: recent.iter().map(|x| x * x).sum(),
+                older: older.iter().map(|x| x * x).sum(),
+                quarter: quarter.iter().map(|&x| sq(x)).sum(),
+                half: half.iter().map(|&x| sq(x)).sum(),
+            };
+        };
+        // Step t adds sample t of each sum still running.
+        let (mut e_recent, mut e_older, mut e_quarter, mut e_half) = (0.0f32, 0.0f32, 0.0, 0.0);
+        for ((&o, &h), &r) in older_a.iter().zip(half_a).zip(recent) {
+            e_older += o * o;
+            e_recent += r * r;
+            e_half += sq(h);
+            e_quarter += sq(r);
+        }
+        for (&o, &h) in older_b.iter().zip(half_b) {
+            e_older += o * o;
+            e_half += sq(h);
+        }
+        for &o in older_c {
+            e_older += o * o;
+        }
+        Self {
+            recent: e_recent,
+            older: e_older,
+            quarter: e_quarter,
+            half: e_half,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -86,5 +168,46 @@ mod tests {
         assert!((out.frame_db + 3.0).abs() < 0.2, "{}", out.frame_db);
         assert_eq!(l.process(&[0.0; 100]).frame_db, FLOOR_DB);
         assert!(velocity_from_db(-6.0) > 0.99 && velocity_from_db(-100.0) > 0.0);
+    }
+
+    #[test]
+    fn one_pass_energies_are_the_separate_sums() {
+        let mut seed = 0x9e37_79b9u32;
+        for (n, recent_len) in [
+            (2048usize, 512usize),
+            (256, 64),
+            (2048, 100),
+            (10, 3),
+            (1, 5),
+        ] {
+            let frame: Vec<f32> = (0..n)
+                .map(|i| {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 17;
+                    seed ^= seed << 5;
+                    (seed as f32 / u32::MAX as f32 - 0.5) * (1.0 + (i % 37) as f32 * 0.3)
+                })
+                .collect();
+            let e = FrameEnergies::of(&frame, recent_len);
+            let r = recent_len.clamp(1, n);
+            let (older, recent) = frame.split_at(n - r);
+            let sq = |x: &f32| f64::from(*x) * f64::from(*x);
+            assert_eq!(
+                e.recent.to_bits(),
+                recent.iter().map(|x| x * x).sum::<f32>().to_bits()
+            );
+            assert_eq!(
+                e.older.to_bits(),
+                older.iter().map(|x| x * x).sum::<f32>().to_bits()
+            );
+            let quarter: f64 = frame[n - n / 4..].iter().map(sq).sum();
+            let half: f64 = frame[n - n / 2..].iter().map(sq).sum();
+            assert_eq!(e.quarter.to_bits(), quarter.to_bits(), "{n}");
+            assert_eq!(e.half.to_bits(), half.to_bits(), "{n}");
+            assert_eq!(
+                e.quarter.to_bits(),
+                crate::analysis::pitch::energy(&frame[n - n / 4..]).to_bits()
+            );
+        }
     }
 }

@@ -16,13 +16,16 @@
 //!   │                               │             ├─ polyphony (a second note beside the first? chord judge: is the input chords?)
 //!   │                               │             └─ subharmonic guards
 //!   │                               └─ pitch NSDF (only when the shorter windows are not sure)
+//!   │                               │             ├─ newcomer (a new partial set rising under the sounding note,
+//!   │                               │             │   confirmed by the half frame with the old note cancelled)
 //!   ├─ cancellation: for a frame after an onset, the ¼ frame with the previous note combed out
 //!   ├─ pitch NSDF on the last ½ frame (≥ 150 Hz) and ¼ frame (≥ 250 Hz, ≈ 2.7 periods): faster after attacks
 //!   ├─ onset gate: 13–43 ms after an onset, NSDF on the samples since it alone (low notes)
 //!   └─ stft short (Hann, last ≈ 10 ms) ─ onset (max-filtered flux + level jump)
 //! pitch + level + onset + salience ─ tracker ─ NoteEvent
 //! ```
-//! Cost at 48 kHz: ≈ 160 ns per input sample (release build), see `benches/analysis.rs`;
+//! Cost at 48 kHz: ≈ 165–175 ns per input sample on a quiet machine (release build; A/B against
+//! 196 ns before the cheaper loops, see README *Analysis cost*), see `benches/analysis.rs`;
 //! `Tuning` `hops_per_frame=8` costs less but loses 5 points of F1 (settings tuned for 16).
 //! Processing is sample-by-sample into a ring and hops fall on fixed stream positions, so the
 //! notes do not depend on how the host cuts the stream into blocks.
@@ -32,6 +35,7 @@ pub mod chroma;
 pub mod judge;
 pub mod key;
 pub mod loudness;
+pub mod newcomer;
 pub mod octave_stops;
 pub mod onset;
 pub mod pitch;
@@ -41,7 +45,8 @@ pub mod stft;
 pub mod tracker;
 
 use chroma::{Chroma, ChromaConfig};
-use loudness::{Loudness, LoudnessConfig, FLOOR_DB};
+use loudness::{FrameEnergies, Loudness, LoudnessConfig, FLOOR_DB};
+use newcomer::{Newcomer, NewcomerConfig};
 use octave_stops::{OctaveStops, OctaveStopsConfig};
 use onset::{OnsetConfig, OnsetDetector};
 use pitch::{PitchConfig, PitchDetector, PitchEstimate};
@@ -287,6 +292,10 @@ pub struct Analyzer {
     polyphony: Polyphony,
     /// Its last answer (for `last_polyphony`: fitting the chord judge, diagnostics).
     last_polyphony: polyphony::PolyphonyOutput,
+    /// New-partial-set stage (a new note rising under the sounding one).
+    newcomer: Newcomer,
+    /// Its last answer (for `last_newcomer`: traces).
+    last_newcomer: newcomer::NewcomerOutput,
     /// Bin width of `hann_mags` in Hz.
     hann_bin_hz: f32,
     /// Subharmonic guard: a pitch whose fundamental is this far (as an amplitude ratio) below the
@@ -319,6 +328,9 @@ pub struct Analyzer {
     flux_bins: usize,
     /// Level stage.
     loudness: Loudness,
+    /// This hop's sums of squares of `frame` (the level's, and the quarter and half windows'
+    /// pitch energies), taken in one pass at the start of the hop.
+    energies: FrameEnergies,
     /// Chroma stage.
     chroma: Chroma,
     /// Note tracker.
@@ -340,12 +352,15 @@ pub struct Analyzer {
     gate_start: Option<u64>,
     /// The gated frame (`frame_len`), allocated in `new`.
     gated: Vec<f32>,
-    /// Cancellation: the quarter frame minus itself one period of the previous note earlier
-    /// (`frame_len / 4`, allocated in `new`). Right after an attack the short windows hold the
+    /// Cancellation: the quarter frame (after an onset; the half frame for a newcomer) minus
+    /// itself one period of the previous note earlier (`frame_len / 2`, allocated in `new`). Right after an attack the short windows hold the
     /// end of the previous note and the start of the new one, and their NSDF often answers with
     /// neither (a common subharmonic, a mixture). A comb at the previous note's period removes
     /// it whatever its level, so the new note's period stands out as soon as it sounds.
     cancelled: Vec<f32>,
+    /// A newcomer (`newcomer.rs`) is passed to the tracker only when the half frame with the
+    /// old note cancelled is at least this periodic at its pitch (0: not asked).
+    newcomer_confidence: f32,
     /// Frequency (Hz) of the note sounding before the last onset, from its last confident
     /// estimate away from any onset; 0 when no note sounds.
     previous_hz: f32,
@@ -451,11 +466,36 @@ impl Analyzer {
             voices_rate: tuning.get("voices_rate", VOICES_RATE),
             voices_below: tuning.get("voices_below", VOICES_BELOW),
         });
+        let newcomer = Newcomer::new(NewcomerConfig {
+            sample_rate,
+            frame_len: sizes.frame_len,
+            min_midi: 36,
+            max_midi: 96,
+            harmonics: 6,
+            every_hops: tuning.get("newcomer_every_hops", 2.0).max(1.0) as u32,
+            lag_hops: ((tuning.get("newcomer_lag_ms", 40.0)
+                / 1000.0
+                / (hop_s * tuning.get("newcomer_every_hops", 2.0).max(1.0)))
+            .round()
+            .max(0.0) as usize)
+                * usize::from(tuning.get("newcomer", 1.0) > 0.5),
+            decay: tuning
+                .get("newcomer_decay_db", 0.5)
+                .mul_add(-0.05 * std::f32::consts::LN_10, 0.0)
+                .exp(),
+            vibrato_share: tuning.get("newcomer_vibrato", 0.03),
+            min_new_share: tuning.get("newcomer_new_share", 0.6),
+            min_coherence: tuning.get("newcomer_coherence", 0.5),
+            min_level: tuning.get("newcomer_level", 0.1),
+            fundamental_floor: tuning.get("newcomer_fundamental_floor", 0.1),
+            hold: tuning.get("newcomer_hold", 4.0).max(1.0) as u32,
+        });
         let hann_bin_hz = sample_rate / sizes.frame_len as f32;
         let hann_bins = ((HANN_MAX_HZ.min(sample_rate * 0.45) / hann_bin_hz) as usize)
             .max(chroma.bins_needed())
             .max(salience.bins_needed())
             .max(polyphony.bins_needed())
+            .max(newcomer.bins_needed())
             .min(sizes.frame_len / 2 + 1);
         Self {
             sample_rate: true_rate,
@@ -480,6 +520,8 @@ impl Analyzer {
             salience,
             polyphony,
             last_polyphony: polyphony::PolyphonyOutput::default(),
+            newcomer,
+            last_newcomer: newcomer::NewcomerOutput::default(),
             hann_bin_hz,
             fundamental_floor: tuning.get("fundamental_floor", 0.03),
             subharmonic_ratio: tuning.get("subharmonic_ratio", 0.05),
@@ -517,6 +559,7 @@ impl Analyzer {
             loudness: Loudness::new(LoudnessConfig {
                 recent_len: sizes.short_len,
             }),
+            energies: FrameEnergies::default(),
             chroma,
             tracker: {
                 let mut t = NoteTracker::with_judge(tracker_config, judge::StartJudge::new(tuning));
@@ -531,7 +574,8 @@ impl Analyzer {
             short_min_confidence: tuning.get("short_min_confidence", 0.5),
             gate_start: None,
             gated: vec![0.0; sizes.frame_len],
-            cancelled: vec![0.0; sizes.frame_len / 4],
+            cancelled: vec![0.0; sizes.frame_len / 2],
+            newcomer_confidence: tuning.get("newcomer_confidence", 0.8),
             previous_hz: 0.0,
             cancel_min_confidence: tuning.get("cancel_min_confidence", 0.9),
             gate_backdate: (tuning.get("gate_backdate", 0.5) * sizes.short_len as f32).max(0.0)
@@ -604,6 +648,11 @@ impl Analyzer {
         &self.last_polyphony
     }
 
+    /// The new-partial-set stage's last answer (traces).
+    pub fn last_newcomer(&self) -> &newcomer::NewcomerOutput {
+        &self.last_newcomer
+    }
+
     /// The last feature frame.
     pub fn last_frame(&self) -> &FeatureFrame {
         &self.last
@@ -647,11 +696,14 @@ impl Analyzer {
         self.tiny_pitch_stft.reset();
         self.onset.reset();
         self.loudness.reset();
+        self.energies = FrameEnergies::default();
         self.chroma.reset();
         self.salience.reset();
         self.octave_stops.reset();
         self.polyphony.reset();
         self.last_polyphony = polyphony::PolyphonyOutput::default();
+        self.newcomer.reset();
+        self.last_newcomer = newcomer::NewcomerOutput::default();
         self.tracker.reset();
         self.gate_start = None;
         self.gated.iter_mut().for_each(|v| *v = 0.0);
@@ -718,7 +770,7 @@ impl Analyzer {
 
     /// Subharmonic guard: does the Hann spectrum have energy at `hz` (the fundamental)?
     fn has_fundamental(&self, hz: f32) -> bool {
-        let strongest = self.hann_mags.iter().fold(0.0f32, |a, &b| a.max(b));
+        let strongest = stft::peak(&self.hann_mags);
         let b = (hz / self.hann_bin_hz).round() as usize;
         let at = self
             .hann_mags
@@ -761,36 +813,79 @@ impl Analyzer {
     /// sample minus the sample one period earlier (linear interpolation for the fraction). The
     /// quarter transform's spectrum is overwritten (the quarter stage recomputes it).
     fn cancelled_estimate(&mut self) -> PitchEstimate {
-        let n = self.frame.len();
-        let len = self.cancelled.len();
-        let period = self.sample_rate / self.previous_hz;
-        if !(period.is_finite() && period >= 1.0) {
+        let len = self.frame.len() / 4;
+        if !self.cancel(self.previous_hz, len) {
             return PitchEstimate::default();
+        }
+        let Some(cancelled) = self.cancelled.get(..len) else {
+            return PitchEstimate::default();
+        };
+        let spectrum = self.tiny_pitch_stft.process(cancelled);
+        self.tiny_pitch.process(cancelled, spectrum)
+    }
+
+    /// Fills `cancelled[..len]` with the last `len` samples of the frame minus themselves one
+    /// period of `hz` earlier. False when that cannot be done (no such period, too long).
+    fn cancel(&mut self, hz: f32, len: usize) -> bool {
+        let n = self.frame.len();
+        let period = self.sample_rate / hz;
+        if !(period.is_finite() && period >= 1.0) || len == 0 || len > n {
+            return false;
         }
         let whole = period as usize;
         let frac = period - whole as f32;
         // The oldest sample read is `n - len - whole - 1`.
-        if len == 0 || whole + 1 > n - len {
-            return PitchEstimate::default();
+        if whole + 1 > n - len {
+            return false;
         }
-        let (Some(now), Some(earlier), Some(earlier_still)) = (
+        let (Some(out), Some(now), Some(earlier), Some(earlier_still)) = (
+            self.cancelled.get_mut(..len),
             self.frame.get(n - len..),
             self.frame.get(n - len - whole..n - whole),
             self.frame.get(n - len - whole - 1..n - whole - 1),
         ) else {
-            return PitchEstimate::default();
+            return false;
         };
-        for (((y, &x), &a), &b) in self
-            .cancelled
-            .iter_mut()
-            .zip(now)
-            .zip(earlier)
-            .zip(earlier_still)
-        {
+        for (((y, &x), &a), &b) in out.iter_mut().zip(now).zip(earlier).zip(earlier_still) {
             *y = x - (a + frac * (b - a));
         }
-        let spectrum = self.tiny_pitch_stft.process(&self.cancelled);
-        self.tiny_pitch.process(&self.cancelled, spectrum)
+        true
+    }
+
+    /// Whether the half frame, with the louder old note cancelled (the one the estimate names,
+    /// else the sounding note), is clearly periodic at the newcomer `pitch`: the spectral rise
+    /// said which comb is new; the remainder's own period confirms it is a note. The half
+    /// transform's spectrum is overwritten (its stage recomputes it on the next hop).
+    fn newcomer_heard(&mut self, pitch: u8, estimate: &PitchEstimate) -> bool {
+        if self.newcomer_confidence <= 0.0 {
+            return true;
+        }
+        let old_hz = if estimate.hz > 0.0
+            && estimate.confidence >= self.min_confidence
+            && (crate::music::hz_to_midi(estimate.hz) - f32::from(pitch)).abs() > 0.6
+        {
+            estimate.hz
+        } else if let Some(p) = self.tracker.active_pitch() {
+            if self.previous_hz > 0.0 {
+                self.previous_hz
+            } else {
+                crate::music::midi_to_hz(f32::from(p))
+            }
+        } else {
+            return false;
+        };
+        let len = self.frame.len() / 2;
+        if !self.cancel(old_hz, len) {
+            return false;
+        }
+        let Some(cancelled) = self.cancelled.get(..len) else {
+            return false;
+        };
+        let spectrum = self.short_pitch_stft.process(cancelled);
+        let heard = self.short_pitch.process(cancelled, spectrum);
+        heard.hz > 0.0
+            && heard.confidence >= self.newcomer_confidence
+            && (crate::music::hz_to_midi(heard.hz) - f32::from(pitch)).abs() <= 0.5
     }
 
     /// The pitch of the last `since` samples alone (the onset gate): the smallest window that
@@ -823,7 +918,8 @@ impl Analyzer {
     /// One hop: all stages over the last frame, then the tracker.
     fn analyse_hop(&mut self, at: u32, out: &mut impl AnalysisOutput) {
         self.assemble_frame();
-        let level = self.loudness.process(&self.frame);
+        self.energies = FrameEnergies::of(&self.frame, self.sizes.short_len);
+        let level = self.loudness.levels(&self.energies, self.frame.len());
         let onset = self.onset_stage(level.recent_db);
         self.long.process(&self.frame);
         let voiced = level.frame_db > PITCH_FLOOR_DB;
@@ -850,6 +946,32 @@ impl Analyzer {
             onset.onset,
         );
         self.last_polyphony = polyphony;
+        let heard = (estimate.hz > 0.0 && estimate.confidence >= self.min_confidence).then(|| {
+            crate::music::hz_to_midi(estimate.hz)
+                .round()
+                .clamp(0.0, 127.0) as u8
+        });
+        let sounding = if voiced {
+            self.tracker.active_pitch()
+        } else {
+            None
+        };
+        let newcomer = self
+            .newcomer
+            .process(&self.hann_mags, sounding, heard, self.clock);
+        self.last_newcomer = newcomer;
+        let newcomer = match newcomer.pitch {
+            // Not while the chord judge leans towards chords (half its *chords* level): in a
+            // chord every voice that moves is a newcomer.
+            Some(p)
+                if newcomer.fresh
+                    && polyphony.chord_share < 0.5 * CHORD_ON
+                    && self.newcomer_heard(p, &estimate) =>
+            {
+                Some((p, newcomer.first_named))
+            }
+            _ => None,
+        };
         let midi = if estimate.hz > 0.0 {
             crate::music::hz_to_midi(estimate.hz)
         } else {
@@ -871,6 +993,7 @@ impl Analyzer {
                 },
                 polyphonic: polyphony.polyphonic,
                 chords: polyphony.chords,
+                newcomer,
             },
             &self.salience,
         );
@@ -970,16 +1093,18 @@ impl Analyzer {
     /// The answer of the last `1 / fraction` of the frame (4: the quarter window, 2: the half),
     /// when it is confident and within that window's range.
     fn window_answer(&mut self, fraction: usize) -> Option<PitchEstimate> {
-        let (min_hz, stft, detector) = match fraction {
+        let (min_hz, stft, detector, energy) = match fraction {
             4 => (
                 self.tiny_pitch_min_hz,
                 &mut self.tiny_pitch_stft,
                 &mut self.tiny_pitch,
+                self.energies.quarter,
             ),
             _ => (
                 self.short_pitch_min_hz,
                 &mut self.short_pitch_stft,
                 &mut self.short_pitch,
+                self.energies.half,
             ),
         };
         if min_hz <= 0.0 {
@@ -988,7 +1113,8 @@ impl Analyzer {
         let from = self.frame.len() - self.frame.len() / fraction;
         let recent = self.frame.get(from..).unwrap_or(&[]);
         let spectrum = stft.process(recent);
-        let estimate = detector.process(recent, spectrum);
+        // `energies` holds the last quarter's and half's sums of this very frame.
+        let estimate = detector.process_with_energy(recent, spectrum, usize::MAX, energy);
         (estimate.hz >= min_hz && estimate.confidence >= self.short_min_confidence)
             .then_some(estimate)
     }

@@ -120,24 +120,25 @@ impl OnsetDetector {
                 *c = c.max(v);
             }
         }
-        let mut flux = 0.0f32;
-        for (k, &m) in magnitudes.iter().enumerate().take(bins) {
-            let lo = k.saturating_sub(1);
-            let reference = self
-                .column_max
-                .get(lo..(k + 2).min(bins))
-                .map(|s| s.iter().fold(0.0f32, |a, &b| a.max(b)))
-                .unwrap_or(0.0);
-            let d = (1.0 + self.config.compression * m).ln() - reference;
-            if d > 0.0 {
-                flux += d;
-            }
-        }
-        // Store the current spectrum over the oldest one.
+        // Store the current spectrum's log magnitudes over the oldest one (already folded into
+        // `column_max`) and read them back for the flux: one logarithm per bin, not two.
         let start = self.history_pos * bins;
+        let mut flux = 0.0f32;
         if let Some(slot) = self.history.get_mut(start..start + bins) {
             for (o, &m) in slot.iter_mut().zip(magnitudes) {
                 *o = (1.0 + self.config.compression * m).ln();
+            }
+            for (k, &log_m) in slot.iter().enumerate().take(magnitudes.len()) {
+                let lo = k.saturating_sub(1);
+                let reference = self
+                    .column_max
+                    .get(lo..(k + 2).min(bins))
+                    .map(|s| s.iter().fold(0.0f32, |a, &b| a.max(b)))
+                    .unwrap_or(0.0);
+                let d = log_m - reference;
+                if d > 0.0 {
+                    flux += d;
+                }
             }
         }
         self.history_pos += 1;

@@ -132,6 +132,18 @@ impl PitchDetector {
         spectrum: &[Complex<f32>],
         max_lag: usize,
     ) -> PitchEstimate {
+        self.process_with_energy(frame, spectrum, max_lag, energy(frame))
+    }
+
+    /// [`PitchDetector::process_up_to`] with the frame's [`energy`] already summed (the
+    /// analyser sums its windows' energies in one pass, `loudness::FrameEnergies`).
+    pub fn process_with_energy(
+        &mut self,
+        frame: &[f32],
+        spectrum: &[Complex<f32>],
+        max_lag: usize,
+        energy: f64,
+    ) -> PitchEstimate {
         if frame.len() != self.frame_len || spectrum.len() != self.power.len() {
             return PitchEstimate::default();
         }
@@ -145,8 +157,6 @@ impl PitchDetector {
         {
             return PitchEstimate::default();
         }
-        // m(τ) in f64: it is a difference of running sums that must not drift.
-        let energy: f64 = frame.iter().map(|&x| (x as f64) * (x as f64)).sum();
         if energy <= 1e-12 {
             return PitchEstimate::default();
         }
@@ -251,6 +261,12 @@ impl PitchDetector {
     pub fn reset(&mut self) {
         self.nsdf.iter_mut().for_each(|v| *v = 0.0);
     }
+}
+
+/// The energy of a frame, Σ x², summed in f64 in time order: m(τ) is a difference of running
+/// sums that must not drift.
+pub fn energy(frame: &[f32]) -> f64 {
+    frame.iter().map(|&x| (x as f64) * (x as f64)).sum()
 }
 
 /// Parabolic interpolation of the peak at `i`.

@@ -842,11 +842,10 @@ fn a_vibrato_melody_is_not_chords() {
 /// An ensemble-like step down a minor third under a louder old note: the old note (G4) holds
 /// on and fades only after the new one (E4) has come and gone, so the pitch estimate, which
 /// follows the louder note, never names E4. The new note's own partials (those away from
-/// G4's) rise from its start; the takeover path must start E4 within the 50 ms the scoring
-/// allows. Known defect (issue 13: ensembles, pads, voice), not fixed: the takeover path
-/// tried for it (commit 6df8b53, reverted) made dev worse. Run with `--ignored`.
+/// G4's) rise from its start: the newcomer stage (`newcomer.rs`) must start E4 within the 50
+/// ms the scoring allows, and nothing else. Without it (`newcomer=0`) E4 is never started
+/// (issue 13: ensembles, pads, voice; this test failed before the stage).
 #[test]
-#[ignore = "known defect: a short slow note under a louder old note is not found"]
 fn short_slow_note_under_a_louder_old_note_is_found() {
     let sr = 48_000.0;
     let start = 0.6f32;
@@ -861,7 +860,16 @@ fn short_slow_note_under_a_louder_old_note_is_found() {
             * ((start + 0.19 - t) / 0.04).clamp(0.0, 1.0);
         (a_env, b_env)
     });
+    let mut without = Analyzer::with_tuning(sr, &Tuning::default().with("newcomer", 0.0));
+    let old = run_on(&mut without, &s, 512);
+    assert!(
+        old.ons.iter().all(|o| o.0 != 64),
+        "without the newcomer stage E4 was found: {:?}",
+        old.ons
+    );
     let ev = run(&s, sr, 512);
+    let found: Vec<u8> = ev.ons.iter().map(|o| o.0).collect();
+    assert_eq!(found, vec![67, 64], "{:?}", ev.ons);
     let b = ev
         .ons
         .iter()

@@ -182,6 +182,13 @@ pub struct TrackerConfig {
     pub settle_share: f32,
     /// See `settle_share`.
     pub settle_stable_hops: u32,
+    /// Newcomers (`newcomer.rs`: a new partial set rising under the sounding note) start a
+    /// note, unjudged, once the sounding note has held this long (samples; `newcomer=0`
+    /// turns the path off) ...
+    pub newcomer_guard: Option<u64>,
+    /// ... dated from the rise of their own partials, else this long before they were first
+    /// named (samples).
+    pub newcomer_backdate: u64,
 }
 
 impl TrackerConfig {
@@ -255,6 +262,9 @@ impl TrackerConfig {
             settle_rate: tuning.get("settle_rate", 0.15).clamp(0.0, 1.0),
             settle_share: tuning.get("settle_share", 0.4),
             settle_stable_hops: hops("settle_stable_ms", 25.0),
+            newcomer_guard: (tuning.get("newcomer", 1.0) > 0.5)
+                .then(|| samples("newcomer_guard_s", 0.03)),
+            newcomer_backdate: samples("newcomer_backdate_s", 0.03),
         }
     }
 }
@@ -281,6 +291,9 @@ pub struct TrackerInput {
     /// The input is polyphonic (the polyphony stage's chord-judge decision, see
     /// [`TrackerConfig::chord_gate`]).
     pub chords: bool,
+    /// A new partial set rising under the sounding note (`newcomer.rs`): its pitch and when it
+    /// was first named (stream samples).
+    pub newcomer: Option<(u8, u64)>,
 }
 
 /// At most one note end and one note start per hop (end first).
@@ -413,6 +426,10 @@ pub struct NoteTracker {
     /// Running share of watched onsets whose first stable pitch gave way to one a semitone or
     /// two away (see [`TrackerConfig::settle_share`]).
     settle_share: f32,
+    /// The note a newcomer took over from, while the newcomer sounds: the pitch estimate
+    /// still names it (it is louder, fading), and no legato or soft onset start may bring it
+    /// back; a sharp onset may.
+    overtaken: Option<u8>,
 }
 
 /// An onset watched for a settling attack: does its first stable pitch give way to another one
@@ -457,6 +474,7 @@ impl NoteTracker {
             was_chords: false,
             settle: Settle::default(),
             settle_share: 0.0,
+            overtaken: None,
         }
     }
 
@@ -643,7 +661,9 @@ impl NoteTracker {
                 } else {
                     c.onset_stable_hops
                 };
-                if !same && (self.run.hops >= stable_hops || quick) {
+                let overtaken =
+                    self.overtaken == Some(self.run.pitch) && p.peak_flux_ratio < c.fast_flux_ratio;
+                if !same && !overtaken && (self.run.hops >= stable_hops || quick) {
                     let mut onset = p.time;
                     if let Some(a) = self.active {
                         let departed = self
@@ -672,6 +692,33 @@ impl NoteTracker {
             }
         }
 
+        // Newcomer path (not while the polyphony stage hears a second voice: in a chord the
+        // other voices hold on instead of fading, and each of them would be a newcomer).
+        if out.on.is_none() && !chord && !input.polyphonic {
+            if let (Some((pitch, named)), Some(a), Some(guard)) =
+                (input.newcomer, self.active, c.newcomer_guard)
+            {
+                if pitch != a.pitch && input.time >= a.since + guard {
+                    let not_before = a.since + c.hop;
+                    let onset = self
+                        .rise_of(pitch, input.time, salience, not_before, Some(a.pitch))
+                        .unwrap_or(named.saturating_sub(c.newcomer_backdate))
+                        .min(named)
+                        .max(not_before);
+                    self.last_start = NoteStart {
+                        path: StartPath::Newcomer,
+                        pitch,
+                        features: Features::default(),
+                        decided: input.time,
+                        onset,
+                        accepted: true,
+                    };
+                    self.commit(&mut out, pitch, onset, input);
+                    self.overtaken = Some(a.pitch);
+                }
+            }
+        }
+
         // Legato path.
         let silence_needed = if settling {
             c.legato_stable_hops.max(c.settle_stable_hops)
@@ -681,6 +728,7 @@ impl NoteTracker {
         if out.on.is_none() && strong && !chord {
             match self.active {
                 _ if self.run.used && self.active.map(|a| a.pitch) != Some(self.run.pitch) => {}
+                Some(_) if self.overtaken == Some(self.run.pitch) => {}
                 Some(a) if a.pitch != self.run.pitch && self.run_ready() => {
                     let interval = (a.pitch as i32 - self.run.pitch as i32).abs();
                     let needed = if interval == 12 || interval == 19 || interval == 24 {
@@ -764,6 +812,7 @@ impl NoteTracker {
                     self.previous_note = Some((a.pitch, a.since, a.peak_db));
                     self.active = None;
                     self.faded = quiet.then_some((a.pitch, input.recent_db));
+                    self.overtaken = None;
                 }
             }
         }
@@ -860,20 +909,32 @@ impl NoteTracker {
         if self.run.rise.is_some() {
             return self.run.rise;
         }
+        self.run.rise = self.rise_of(self.run.pitch, now, salience, not_before, old);
+        self.run.rise
+    }
+
+    /// Where the salience of `pitch`'s partials away from `old`'s began its current rise (see
+    /// [`NoteTracker::rise_date`]), never before `not_before`.
+    fn rise_of(
+        &self,
+        pitch: u8,
+        now: u64,
+        salience: &Salience,
+        not_before: u64,
+        old: Option<u8>,
+    ) -> Option<u64> {
         let c = &self.config;
         let hop = c.hop.max(1);
         let span = (now.saturating_sub(not_before) / hop) as usize;
         let lookback = span.min(c.rise_lookback_hops);
-        let pitch = self.run.pitch;
         let old = old.filter(|&o| o != pitch);
         let mask = salience.exclusive_harmonics(pitch, old, c.rise_min_bins);
         let ago = salience.exclusive_below_since(pitch, mask, lookback, c.rise_drop_db)?;
-        let date = now
-            .saturating_sub(ago as u64 * hop)
-            .saturating_sub(c.rise_backdate)
-            .max(not_before);
-        self.run.rise = Some(date);
-        self.run.rise
+        Some(
+            now.saturating_sub(ago as u64 * hop)
+                .saturating_sub(c.rise_backdate)
+                .max(not_before),
+        )
     }
 
     /// The onset of an onset- or repeat-path note: `onset`, or the rise of its pitch's salience
@@ -954,6 +1015,13 @@ impl NoteTracker {
             }
             return false;
         }
+        self.commit(out, pitch, onset, input);
+        self.overtaken = None;
+        true
+    }
+
+    /// Starts `pitch` at `onset`, ending the sounding note there.
+    fn commit(&mut self, out: &mut TrackerOutput, pitch: u8, onset: u64, input: &TrackerInput) {
         if let Some(a) = self.active {
             self.previous_note = Some((a.pitch, a.since, a.peak_db));
         }
@@ -968,10 +1036,11 @@ impl NoteTracker {
             dip_db: input.recent_db,
             dip_time: input.time,
         });
-        self.run.used = true;
+        if self.run.pitch == pitch {
+            self.run.used = true;
+        }
         self.pending = None;
         self.steady_until = input.time;
         self.faded = None;
-        true
     }
 }
