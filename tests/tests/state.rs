@@ -19,7 +19,7 @@ const SETTINGS: &[(&str, &str)] = &[
     ("high", "C6"),
     ("candidates", "3"),
     ("learn", "Off"),
-    ("neural", "On"),
+    ("neural", "Off"),
     ("scale-lock", "Fixed scale"),
     ("scale", "Dorian"),
 ];

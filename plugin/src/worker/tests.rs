@@ -1420,7 +1420,7 @@ fn drawn_probs(s: &Session) -> Vec<f64> {
 /// same call gets exactly the statistical model's candidates again.
 #[test]
 fn the_neural_network_is_mixed_in_and_out_keeping_the_session() {
-    let p = params(r#"{"source": "midi", "mode": "suggest"}"#);
+    let p = params(r#"{"source": "midi", "mode": "suggest", "neural": false}"#);
     let mut s = Session::new(48_000.0, 256, p.clone());
     s.run(&[], &call(), Some(120.0), 48_000);
     let ppm = drawn_probs(&s);
@@ -1458,7 +1458,7 @@ fn a_broken_neural_file_leaves_the_statistical_model_answering() {
     let bytes = crate::model::neural::SHIPPED;
     std::fs::write(&broken, &bytes[..bytes.len() / 2]).unwrap();
 
-    let p = params(r#"{"source": "midi", "mode": "suggest", "neural": true}"#);
+    let p = params(r#"{"source": "midi", "mode": "suggest"}"#);
     let mut s = Session::new(48_000.0, 256, p.clone());
     s.run(&[], &call(), Some(120.0), 48_000);
     assert!(s.brain().neural_in_use(), "the shipped network by default");
