@@ -27,6 +27,11 @@ pub struct NeuralState {
     active: Option<String>,
     /// A path whose weights could not be used, and why (not retried until the path changes).
     failed: Option<(String, String)>,
+    /// What the parameter and the path asked for when last followed (`None` before the first
+    /// time): the status line speaks when that changes, and of a file that cannot be used. The
+    /// network mixed in at the start, or put back into a continuator made anew after a panic's
+    /// recovery, is silent (the message that says what happened stays).
+    asked: Option<Option<String>>,
 }
 
 impl NeuralState {
@@ -75,9 +80,12 @@ pub(super) fn follow(b: &mut Brain, params: &ContinuoParams) -> bool {
         b.neural.active = None;
     }
     if want == b.neural.active {
+        b.neural.asked = Some(want);
         return false;
     }
     let s = &mut b.neural;
+    let announce = s.asked.as_ref().is_some_and(|asked| *asked != want);
+    s.asked = Some(want.clone());
     let message = match &want {
         None => {
             c.set_neural(None);
@@ -122,12 +130,18 @@ pub(super) fn follow(b: &mut Brain, params: &ContinuoParams) -> bool {
                     c.set_neural(None);
                     s.active = None;
                     s.failed = Some((path.clone(), e.clone()));
-                    format!("{name} not used, the statistical model answers alone: {e}")
+                    b.message = Some(format!(
+                        "{name} not used, the statistical model answers alone: {e}"
+                    ));
+                    b.dirty = !b.context.is_empty();
+                    return true;
                 }
             }
         }
     };
-    b.message = Some(message);
+    if announce {
+        b.message = Some(message);
+    }
     b.dirty = !b.context.is_empty();
     true
 }
