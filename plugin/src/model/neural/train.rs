@@ -350,27 +350,9 @@ fn chunk_grad(
         dh.copy_from_slice(&dh_next);
         // Heads: d logits = p - onehot.
         s.p[tok.pitch as usize] -= 1.0;
-        for ((row, grow), (&dp, gb)) in w
-            .w_p
-            .chunks_exact(hd)
-            .zip(grad.w_p.chunks_exact_mut(hd))
-            .zip(s.p.iter().zip(grad.b_p.iter_mut()))
-        {
-            axpy(&mut dh, dp, row);
-            axpy(grow, dp, &s.h);
-            *gb += dp;
-        }
+        head_backward(&w.w_p, &mut grad.w_p, &mut grad.b_p, &s.p, &s.h, &mut dh);
         s.q[tok.rhythm as usize] -= 1.0;
-        for ((row, grow), (&dq, gb)) in w
-            .w_r
-            .chunks_exact(hd)
-            .zip(grad.w_r.chunks_exact_mut(hd))
-            .zip(s.q.iter().zip(grad.b_r.iter_mut()))
-        {
-            axpy(&mut dh, dq, row);
-            axpy(grow, dq, &s.h);
-            *gb += dq;
-        }
+        head_backward(&w.w_r, &mut grad.w_r, &mut grad.b_r, &s.q, &s.h, &mut dh);
         // GRU cell.
         for j in 0..hd {
             let (r, z, n) = (s.r[j], s.z[j], s.n[j]);
@@ -630,6 +612,28 @@ pub fn train_neural_styled(
     }
     report.seconds = started.elapsed().as_secs_f64();
     Ok((best_net, report))
+}
+
+/// Back-propagates one output head: `d` holds d loss / d logits (one per row of `w`, rows of
+/// `h.len()` weights); adds its gradient to `grad_w` and `grad_b`, and `wᵀ d` to `dh`.
+fn head_backward(
+    w: &[f32],
+    grad_w: &mut [f32],
+    grad_b: &mut [f32],
+    d: &[f32],
+    h: &[f32],
+    dh: &mut [f32],
+) {
+    let hd = h.len();
+    for ((row, grow), (&dk, gb)) in w
+        .chunks_exact(hd)
+        .zip(grad_w.chunks_exact_mut(hd))
+        .zip(d.iter().zip(grad_b.iter_mut()))
+    {
+        axpy(dh, dk, row);
+        axpy(grow, dk, h);
+        *gb += dk;
+    }
 }
 
 #[cfg(test)]
