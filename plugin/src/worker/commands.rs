@@ -87,9 +87,9 @@ fn load_model(b: &mut Brain, params: &ContinuoParams, path: &std::path::Path) {
     let shown = path.display().to_string();
     if neural {
         b.message = Some(match crate::model::neural::NeuralModel::load(path) {
-            Ok(_) => {
+            Ok(m) => {
                 *params.neural_path.write() = shown.clone();
-                b.neural.reload(&shown);
+                b.neural.loaded(&shown, m.net);
                 format!(
                     "neural network loaded from {shown}{}",
                     if params.model.neural.value() {

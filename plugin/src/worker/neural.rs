@@ -40,14 +40,13 @@ impl NeuralState {
         self.active.is_some()
     }
 
-    /// Forgets the failure and the parsed network of `path` (a file loaded anew).
-    pub(super) fn reload(&mut self, path: &str) {
+    /// Takes `net`, just read from `path` (a file loaded anew), as that path's network: the
+    /// continuator mixes it in at the next poll if the parameter asks for it.
+    pub(super) fn loaded(&mut self, path: &str, net: Net) {
         if self.failed.as_ref().is_some_and(|(p, _)| p == path) {
             self.failed = None;
         }
-        if self.net.as_ref().is_some_and(|(p, _)| p == path) {
-            self.net = None;
-        }
+        self.net = Some((path.to_string(), Arc::new(net)));
         if self.active.as_deref() == Some(path) {
             self.active = None;
         }
