@@ -108,14 +108,13 @@ pub struct Newcomer {
 
 impl Newcomer {
     pub fn new(config: NewcomerConfig) -> Self {
-        let bins = super::salience::harmonic_bins(
+        let (bins, spectrum_bins) = super::salience::harmonic_table(
             config.sample_rate,
             config.frame_len,
             config.min_midi,
             config.max_midi,
             config.harmonics,
         );
-        let spectrum_bins = bins.iter().copied().max().unwrap_or(0) as usize + 2;
         Self {
             config,
             bins,

@@ -201,14 +201,13 @@ impl Polyphony {
     pub fn new(config: PolyphonyConfig) -> Self {
         let bin_hz = config.sample_rate / config.frame_len.max(1) as f32;
         let nyquist_bin = config.frame_len / 2;
-        let bins = super::salience::harmonic_bins(
+        let (bins, spectrum_bins) = super::salience::harmonic_table(
             config.sample_rate,
             config.frame_len,
             config.min_midi,
             config.max_midi,
             config.harmonics,
         );
-        let spectrum_bins = bins.iter().copied().max().unwrap_or(0) as usize + 2;
         let slots = config.rise_back_hops as usize + 1;
         Self {
             config,

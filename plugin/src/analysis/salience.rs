@@ -80,6 +80,20 @@ pub fn harmonic_bins(
     bins
 }
 
+/// [`harmonic_bins`] and the spectrum length a stage reading them needs (the highest bin + 2):
+/// what the stages that search their own candidates make once, when they are made.
+pub fn harmonic_table(
+    sample_rate: f32,
+    frame_len: usize,
+    min_midi: u8,
+    max_midi: u8,
+    harmonics: usize,
+) -> (Vec<u16>, usize) {
+    let bins = harmonic_bins(sample_rate, frame_len, min_midi, max_midi, harmonics);
+    let spectrum_bins = bins.iter().copied().max().unwrap_or(0) as usize + 2;
+    (bins, spectrum_bins)
+}
+
 impl Salience {
     pub fn new(config: SalienceConfig) -> Self {
         let candidates = (config.max_midi.saturating_sub(config.min_midi)) as usize + 1;

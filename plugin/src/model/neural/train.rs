@@ -723,6 +723,19 @@ mod tests {
         }
     }
 
+    /// The tiny network CI trains: 16 units, small batches and chunks, a fast learning rate.
+    fn tiny_settings(max_epochs: usize, patience: usize) -> TrainSettings {
+        TrainSettings {
+            hidden: 16,
+            batch: 4,
+            chunk: 8,
+            learning_rate: 1e-2,
+            max_epochs,
+            patience,
+            ..Default::default()
+        }
+    }
+
     /// CI's training run: a tiny network on a few melodies learns them (far below the uniform
     /// 7.1 + 4 bits), the same seed gives the same weights, and the predictor scores the
     /// validation melodies as the training's own validation did.
@@ -732,15 +745,7 @@ mod tests {
         let val = tunes(3, 1);
         let (tr, va): (Vec<&Sequence>, Vec<&Sequence>) =
             (train.iter().collect(), val.iter().collect());
-        let s = TrainSettings {
-            hidden: 16,
-            batch: 4,
-            chunk: 8,
-            learning_rate: 1e-2,
-            max_epochs: 15,
-            patience: 3,
-            ..Default::default()
-        };
+        let s = tiny_settings(15, 3);
         let (net, report) =
             train_neural(&tr, &va, &s, |_, _, _, _| {}, |_, _, _, _, _| {}).unwrap();
         assert!(report.epochs >= 2, "{report:?}");
@@ -800,14 +805,8 @@ mod tests {
         let (tr, va): (Vec<&Sequence>, Vec<&Sequence>) =
             (train.iter().collect(), val.iter().collect());
         let s = TrainSettings {
-            hidden: 16,
-            batch: 4,
-            chunk: 8,
-            learning_rate: 1e-2,
-            max_epochs: 20,
-            patience: 4,
             styled: true,
-            ..Default::default()
+            ..tiny_settings(20, 4)
         };
         let (net, report) = train_neural_styled(
             &tr,
