@@ -256,7 +256,7 @@ impl TrackerConfig {
             rise_lookback_hops: hops("rise_lookback_ms", 250.0) as usize,
             rise_backdate: samples("rise_backdate_s", 0.05),
             rise_min_bins: tuning.get("rise_min_bins", 2.5),
-            rise_foot_db: tuning.get("rise_foot_db", 3.0),
+            rise_foot_db: tuning.get("rise_foot_db", 0.0),
             rise_foot_hops: hops("rise_foot_ms", 150.0) as usize,
             rise_foot_backdate: samples("rise_foot_backdate_s", 0.01),
             rise_legato: tuning.get("rise_legato", 1.0) > 0.5,
