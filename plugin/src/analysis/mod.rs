@@ -431,8 +431,7 @@ impl Analyzer {
             min_midi: 21,
             max_midi: 108,
             harmonics: 6,
-            // Rise dating looks back 250 ms for a rise and up to 150 ms more for its foot.
-            history_hops: (0.4 / hop_s).ceil() as usize,
+            history_hops: (0.25 / hop_s).ceil() as usize,
         });
         let polyphony = Polyphony::new(PolyphonyConfig {
             sample_rate,
