@@ -10,6 +10,7 @@
 //! - [`train`]: training (back-propagation through time, written out for this network).
 
 pub mod file;
+pub mod gate;
 pub mod mix;
 pub mod net;
 pub mod predictor;

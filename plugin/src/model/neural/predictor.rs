@@ -382,7 +382,7 @@ mod tests {
                 Box::new(Mixture::new(
                     "mix",
                     vec![Box::new(NeuralPredictor::from_net("n", net)), Box::new(ppm)],
-                    1.0,
+                    crate::model::neural::mix::MIX,
                 )),
             ),
         ];
