@@ -1,14 +1,16 @@
 //! [`Mixture`]: several predictors (the neural model, the PPM's long-term model and the
-//! session's short-term model) mixed note by note by the entropy weighting the PPM already uses
-//! between its long- and short-term models (Pearce: each weight `(H / H_max)^-bias`, a
-//! weighted arithmetic mean), pitch and rhythm separately.
+//! session's short-term model) mixed note by note, pitch and rhythm separately, by a
+//! [`MixRule`]: Pearce's entropy weighting (each weight `(H / H_max)^-bias`, as the PPM mixes
+//! its long- and short-term models) with a weighted arithmetic or geometric mean, or a learnt
+//! gate ([`super::gate`]). The plugin ([`MixedPair`]) and `continuo eval` ([`Mixture`]) both mix
+//! through [`mix_into`] with the rule [`MIX`].
 
 use super::gate::{features, Gate, FLOOR, GATE};
 use crate::model::note::{Event, N_RHYTHM};
 use crate::model::predictor::{entropy_weight_of, fast_exp2, fast_log2, Prediction, Predictor};
 use crate::model::viewpoints::History;
 
-/// Predictors mixed by entropy weighting. Every part learns the session (the static ones
+/// Predictors mixed by a [`MixRule`]. Every part learns the session (the static ones
 /// ignore it), so a [`crate::model::predictor::MultiViewpoint`] part keeps learning the player.
 pub struct Mixture {
     name: String,
