@@ -19,8 +19,9 @@ pub const SETTLE: Duration = Duration::from_millis(120);
 pub const THROTTLE: Duration = Duration::from_millis(400);
 
 /// The rhythm is drawn this much hotter than the pitch (chosen with `continuo eval-answers
-/// --split tune`; see the README).
-pub const RHYTHM_TEMPERATURE: f32 = 3.0;
+/// --split tune`; see the README: 3× with the entropy-weighted mix, 2.5× since the learnt rhythm
+/// gate, whose mix has heavier tails).
+pub const RHYTHM_TEMPERATURE: f32 = 2.5;
 
 /// [`RHYTHM_TEMPERATURE`], or the environment's `CONTINUO_RHYTHM_TEMPERATURE` (read once) when
 /// tuning with `continuo eval-answers`.
