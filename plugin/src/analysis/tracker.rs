@@ -37,6 +37,13 @@
 //!
 //! Vibrato: while a note sounds, pitch estimates within `vibrato_semitones` of it count as that
 //! note, so ±50 cents of vibrato stays one note.
+//!
+//! Steady runs: the legato and from-silence paths want `legato_stable_hops` of *strong* hops
+//! (confidence ≥ `min_confidence`) in a row. A sound whose notes overlap the previous note's long
+//! release and reverberation (an ensemble's chorused layers, bowed legato) reads 0.5–0.85 hop
+//! after hop on the new note although every estimate names it within a quarter tone; a run of
+//! voiced hops (≥ `onset_min_confidence`) as long as `steady_hops` that stays within `max_spread`
+//! counts as strong enough.
 
 use super::judge::{Features, StartContext, StartJudge, StartPath};
 use super::loudness::velocity_from_db;
@@ -74,6 +81,10 @@ pub struct TrackerConfig {
     pub legato_stable_hops: u32,
     /// Stable hops needed without an onset for a jump of an octave (or octave + fifth).
     pub octave_stable_hops: u32,
+    /// Voiced hops (confidence ≥ `onset_min_confidence`, spread within `max_spread`) that let the
+    /// legato and from-silence paths start a run without `legato_stable_hops` of full
+    /// confidence in a row (0 = never; see *Steady runs* in the module documentation).
+    pub steady_hops: u32,
     /// How long an onset waits for a stable pitch (hops).
     pub onset_wait_hops: u32,
     /// Level rise (dB, short-term level) needed to restart the sounding pitch after an onset.
@@ -219,6 +230,11 @@ impl TrackerConfig {
             repeat_stable_hops: hops("repeat_stable_ms", 16.0),
             legato_stable_hops: hops("legato_stable_ms", 12.0),
             octave_stable_hops: hops("octave_stable_ms", 40.0),
+            steady_hops: if tuning.get("steady_ms", STEADY_MS) > 0.0 {
+                hops("steady_ms", STEADY_MS)
+            } else {
+                0
+            },
             onset_wait_hops: hops("onset_wait_ms", 60.0),
             retrigger_rise_db: tuning.get("retrigger_rise_db", 4.0),
             retrigger_flux_ratio: tuning.get("retrigger_flux_ratio", 1.0),
@@ -374,6 +390,9 @@ struct Pending {
     /// Highest flux / threshold since the onset (a re-attack has a sharp one, tremolo does not).
     peak_flux_ratio: f32,
 }
+
+/// Default of `steady_ms`, the length of [`TrackerConfig::steady_hops`] (ms).
+pub const STEADY_MS: f32 = 40.0;
 
 /// Default of [`TrackerConfig::poly_input_share`].
 pub const POLY_INPUT_SHARE: f32 = 0.0;
@@ -725,7 +744,9 @@ impl NoteTracker {
         } else {
             c.legato_stable_hops
         };
-        if out.on.is_none() && strong && !chord {
+        // A long run of voiced estimates within a quarter tone is as good as a short strong one.
+        let steady = voiced && c.steady_hops > 0 && self.run.hops >= c.steady_hops;
+        if out.on.is_none() && (strong || steady) && !chord {
             match self.active {
                 _ if self.run.used && self.active.map(|a| a.pitch) != Some(self.run.pitch) => {}
                 Some(_) if self.overtaken == Some(self.run.pitch) => {}
@@ -741,7 +762,7 @@ impl NoteTracker {
                     } else {
                         needed
                     };
-                    if self.run.strong >= needed {
+                    if self.run.strong >= needed || steady {
                         // Dated from where the salience of the new pitch began rising, else
                         // from where the estimates left the old pitch.
                         let not_before = a.since + c.hop;
@@ -760,7 +781,7 @@ impl NoteTracker {
                         self.start(&mut out, onset, input, salience, StartPath::LegatoFromNote);
                     }
                 }
-                None if self.run.strong >= silence_needed
+                None if (self.run.strong >= silence_needed || steady)
                     && self.run_ready()
                     && input.recent_db >= c.gate_db
                     && self.rearmed(input.recent_db) =>
