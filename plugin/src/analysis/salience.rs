@@ -262,6 +262,37 @@ impl Salience {
             .map(|(ago, _)| ago)
     }
 
+    /// The foot of a rise of the harmonics of `pitch` in `mask`: given `from_ago`, a hop of the
+    /// rise (say where [`Salience::exclusive_below_since`] found it well below now), the latest
+    /// hop at or before it (`from_ago ..= max_ago` hops back) whose energy was within
+    /// `within_db` of the lowest energy there. A slow swell crosses a fixed mark under its
+    /// final level long after it began; its foot, where its partials left the floor (or the
+    /// old note's fading spill-over), is where it began. `from_ago` when nothing is
+    /// remembered. Bounded loop, no allocation.
+    pub fn exclusive_foot(
+        &self,
+        pitch: u8,
+        mask: u32,
+        from_ago: usize,
+        max_ago: usize,
+        within_db: f32,
+    ) -> usize {
+        let last = max_ago.min(self.history_hops().saturating_sub(1));
+        if mask == 0 || last <= from_ago {
+            return from_ago;
+        }
+        let floor = (from_ago..=last)
+            .map_while(|ago| self.partial_value(pitch, mask, ago))
+            .fold(f32::INFINITY, f32::min);
+        if !floor.is_finite() {
+            return from_ago;
+        }
+        (from_ago..=last)
+            .map_while(|ago| self.partial_value(pitch, mask, ago).map(|v| (ago, v)))
+            .find(|&(_, v)| v <= floor + within_db)
+            .map_or(from_ago, |(ago, _)| ago)
+    }
+
     /// Hops of history kept.
     pub fn history_hops(&self) -> usize {
         self.config.history_hops.max(1)

@@ -883,6 +883,74 @@ fn short_slow_note_under_a_louder_old_note_is_found() {
     );
 }
 
+/// The tracker alone on a neighbour note and back on slow strings (G4 E4 G4, issue 13): the
+/// estimates name G4; E4 rises under it and the newcomer stage names it (the tracker starts
+/// it); the estimates then follow E4 for 400 ms; then they name G4 again, with no flux onset
+/// (a slow swell). Once the estimates followed E4, G4 is no longer the fading note E4 took
+/// over from but a new note, and the legato path must start it. Before the bar on the
+/// overtaken note was lifted (`release_overtaken=0`, as before) it never started: on the
+/// strings renders of dev the return of a neighbour note was lost that way.
+fn neighbour_and_back(tuning: &Tuning) -> Vec<(u8, u64)> {
+    use salience::{Salience, SalienceConfig};
+    use tracker::{NoteTracker, TrackerConfig, TrackerInput};
+    let sr = 48_000.0;
+    let (hop, frame_len) = (128usize, 2048usize);
+    let mut tracker = NoteTracker::new(TrackerConfig::new(sr, hop, frame_len, 512, tuning));
+    let salience = Salience::new(SalienceConfig {
+        sample_rate: sr,
+        frame_len,
+        min_midi: 21,
+        max_midi: 108,
+        harmonics: 6,
+        history_hops: 94,
+    });
+    let mut ons = Vec::new();
+    let hops = (1.6 * sr / hop as f32) as u64;
+    for i in 0..hops {
+        let time = i * hop as u64;
+        let t = time as f32 / sr;
+        let midi = match t {
+            t if t < 0.1 => 0.0,
+            t if t < 0.8 => 67.0,
+            t if t < 1.2 => 64.0,
+            _ => 67.0,
+        };
+        // E4 named under the louder G4 from 0.65 s (first named at 0.62 s).
+        let newcomer = (0.65..0.8)
+            .contains(&t)
+            .then_some((64u8, (0.62 * sr) as u64));
+        let input = TrackerInput {
+            time,
+            midi,
+            confidence: if midi > 0.0 { 0.97 } else { 0.0 },
+            level_db: -20.0,
+            recent_db: -20.0,
+            newcomer,
+            ..TrackerInput::default()
+        };
+        if let Some((pitch, _, onset)) = tracker.process(&input, &salience).on {
+            ons.push((pitch, onset));
+        }
+    }
+    ons
+}
+
+#[test]
+fn a_neighbour_note_and_back_is_found_after_a_newcomer() {
+    let barred = neighbour_and_back(&Tuning::default().with("release_overtaken", 0.0));
+    let found: Vec<u8> = barred.iter().map(|o| o.0).collect();
+    assert_eq!(found, vec![67, 64], "with the bar kept: {barred:?}");
+    let ons = neighbour_and_back(&Tuning::default());
+    let found: Vec<u8> = ons.iter().map(|o| o.0).collect();
+    assert_eq!(found, vec![67, 64, 67], "{ons:?}");
+    // Dated where the estimates left E4 (no salience history here), less the legato backdate.
+    let back_s = ons[2].1 as f32 / 48_000.0;
+    assert!(
+        (1.1..=1.21).contains(&back_s),
+        "G4 back dated {back_s:.3}: {ons:?}"
+    );
+}
+
 /// A struck note whose attack reads a semitone off: `first_ms` at `midi + 1`, then `midi`
 /// (phase-continuous, sharp 2 ms attack, harmonic spectrum, decaying), as the kalimba,
 /// celesta and xylophone samples of the development renders read in their first hops.

@@ -138,6 +138,17 @@ pub struct TrackerConfig {
     /// In a step from another pitch only the new pitch's harmonics at least this many spectrum
     /// bins from every harmonic of the old one are searched (the partials the old note lacks).
     pub rise_min_bins: f32,
+    /// Rise dating, slow swells: when above 0, the rise found by `rise_drop_db` is followed
+    /// back to its *foot*, the latest hop (within `rise_foot_hops` before it) whose energy was
+    /// within this many dB of the lowest there, and the note is dated there minus
+    /// `rise_foot_backdate` instead of `rise_backdate`. A string, pad or voice note swells for
+    /// 100–200 ms: it crosses a mark 12 dB under its level at the decision long after its
+    /// partials began rising, and a fixed backdate fits either the slow or the quick attacks.
+    pub rise_foot_db: f32,
+    /// See `rise_foot_db`.
+    pub rise_foot_hops: usize,
+    /// See `rise_foot_db`.
+    pub rise_foot_backdate: u64,
     /// Legato notes after a note are dated from the rise of their pitch (when it shows one)
     /// instead of from the old pitch's departure.
     pub rise_legato: bool,
@@ -206,6 +217,11 @@ pub struct TrackerConfig {
     /// ... dated from the rise of their own partials, else this long before they were first
     /// named (samples).
     pub newcomer_backdate: u64,
+    /// The pitch a newcomer took over from may start again by the legato and soft onset paths
+    /// once the estimates have followed the newcomer for `legato_stable_hops` (without it, it
+    /// may not while the newcomer sounds: a neighbour note and back, 71 66 71 on slow strings,
+    /// lost its return).
+    pub release_overtaken: bool,
 }
 
 impl TrackerConfig {
@@ -263,6 +279,9 @@ impl TrackerConfig {
             rise_lookback_hops: hops("rise_lookback_ms", 250.0) as usize,
             rise_backdate: samples("rise_backdate_s", 0.05),
             rise_min_bins: tuning.get("rise_min_bins", 2.5),
+            rise_foot_db: tuning.get("rise_foot_db", 0.0),
+            rise_foot_hops: hops("rise_foot_ms", 150.0) as usize,
+            rise_foot_backdate: samples("rise_foot_backdate_s", 0.01),
             rise_legato: tuning.get("rise_legato", 1.0) > 0.5,
             rise_onset_flux: tuning.get("rise_onset_flux", 1.3),
             rise_silence: tuning.get("rise_silence", 0.0) > 0.5,
@@ -288,6 +307,7 @@ impl TrackerConfig {
             newcomer_guard: (tuning.get("newcomer", 1.0) > 0.5)
                 .then(|| samples("newcomer_guard_s", 0.03)),
             newcomer_backdate: samples("newcomer_backdate_s", 0.03),
+            release_overtaken: tuning.get("release_overtaken", 1.0) > 0.5,
         }
     }
 }
@@ -471,9 +491,10 @@ pub struct NoteTracker {
     /// Running share of watched onsets whose first stable pitch gave way to one a semitone or
     /// two away (see [`TrackerConfig::settle_share`]).
     settle_share: f32,
-    /// The note a newcomer took over from, while the newcomer sounds: the pitch estimate
-    /// still names it (it is louder, fading), and no legato or soft onset start may bring it
-    /// back; a sharp onset may.
+    /// The note a newcomer took over from, while the newcomer sounds and the pitch estimate
+    /// still names the old note (it is louder, fading): no legato or soft onset start may
+    /// bring it back; a sharp onset may. Cleared once the estimates follow the newcomer (see
+    /// [`TrackerConfig::release_overtaken`]).
     overtaken: Option<u8>,
 }
 
@@ -659,6 +680,17 @@ impl NoteTracker {
             }
             self.unvoiced_hops = self.unvoiced_hops.saturating_add(1);
             self.run.hops = 0;
+        }
+
+        // Once the estimates follow the newcomer (a run at its pitch held as long as a legato
+        // note must), the note it took over from is no longer the louder one: its pitch coming
+        // back is a new note (a neighbour note and back: 71 66 71), not the old one's tail.
+        if self.overtaken.is_some()
+            && c.release_overtaken
+            && self.active.map(|a| a.pitch) == Some(self.run.pitch)
+            && self.run.hops >= c.legato_stable_hops
+        {
+            self.overtaken = None;
         }
 
         self.follow_steady(input);
@@ -1034,9 +1066,16 @@ impl NoteTracker {
         let old = old.filter(|&o| o != pitch);
         let mask = salience.exclusive_harmonics(pitch, old, c.rise_min_bins);
         let ago = salience.exclusive_below_since(pitch, mask, lookback, c.rise_drop_db)?;
+        let (ago, backdate) = if c.rise_foot_db > 0.0 {
+            let deepest = span.min(ago.saturating_add(c.rise_foot_hops));
+            let foot = salience.exclusive_foot(pitch, mask, ago, deepest, c.rise_foot_db);
+            (foot, c.rise_foot_backdate)
+        } else {
+            (ago, c.rise_backdate)
+        };
         Some(
             now.saturating_sub(ago as u64 * hop)
-                .saturating_sub(c.rise_backdate)
+                .saturating_sub(backdate)
                 .max(not_before),
         )
     }

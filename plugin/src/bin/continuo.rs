@@ -54,6 +54,9 @@ enum Command {
     /// Score the chords heard in rendered chorales (WAV + MIDI pairs) against their four
     /// voices, per instrument, and count the tracker's wrong notes on that polyphonic audio.
     EvalChords(cli::chords::Args),
+    /// Fit the learnt mix of the neural network and the PPM on predictions written by `eval
+    /// --dump-mix`, and score every way of mixing on them.
+    FitMix(cli::mix_fit::Args),
     /// Fit the chord judge (`analysis/chord_judge.rs`) on polyphonic (chorale tune split) and
     /// monophonic (dev split) renders and print its weights.
     FitChords(cli::chord_fit::Args),
@@ -78,6 +81,7 @@ fn main() -> std::process::ExitCode {
         Command::TrainHarmony(a) => cli::harmony::train(a),
         Command::EvalAnswers(a) => cli::answers::run(a),
         Command::EvalChords(a) => cli::chords::run(a),
+        Command::FitMix(a) => cli::mix_fit::run(a),
         Command::FitChords(a) => cli::chord_fit::run(a),
     };
     match result {

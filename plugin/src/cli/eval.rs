@@ -61,9 +61,23 @@ pub struct Args {
     /// (Blend, the default: ../shared/corpus/train, airs and renaissance).
     #[arg(long, conflicts_with = "baselines")]
     pub reference: Vec<PathBuf>,
-    /// Entropy-weighting exponent of the neural mixes (default: the plugin's).
+    /// Entropy-weighting exponent of the neural mixes with --neural-mix arithmetic|geometric
+    /// (and of the mixes a gate does not cover).
     #[arg(long, default_value_t = crate::model::neural::mix::MIX_BIAS)]
     pub neural_bias: f64,
+    /// How the network and the PPM (with its session model) are mixed: default (the
+    /// plugin's), arithmetic or geometric (entropy weights with --neural-bias), gated (the
+    /// learnt gate).
+    #[arg(long, default_value = "default")]
+    pub neural_mix: String,
+    /// With --neural: also write the network's and the PPM's (with session) predictions of
+    /// every scored note to this file, for `continuo fit-mix` (needs a fixed --neural-style).
+    #[arg(long, requires = "neural")]
+    pub dump_mix: Option<PathBuf>,
+    /// With --dump-mix: write three parts, the network and the PPM's long- and short-term
+    /// models apart, instead of two.
+    #[arg(long, requires = "dump_mix")]
+    pub dump_three: bool,
     /// The style a style-conditioned network is told: `none` (as for Blend), `auto` (each
     /// file's own, from --midi's folder and the file name, as `eval-styles` takes them) or a
     /// style's name (Chorale, Fiddle, Airs, Renaissance). A network without style inputs
@@ -77,6 +91,8 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     let corpus = super::read_corpus(&args.midi, args.json)?;
+    let rule = crate::model::neural::mix::MixRule::from_arg(&args.neural_mix, args.neural_bias)
+        .map_err(anyhow::Error::msg)?;
 
     let neural = match &args.neural {
         Some(p) => Some(
@@ -155,11 +171,60 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                         .filter(|(_, &s)| s == g)
                         .map(|(q, _)| *q)
                         .collect();
-                    crate::model::eval::neural_rows_styled(ltm, &net, g, args.neural_bias, &seqs)
+                    crate::model::eval::neural_rows_styled(ltm, &net, g, rule, &seqs)
                 })
                 .collect();
             crate::model::eval::combine(&parts).unwrap_or_default()
         })
+    };
+    // `--dump-mix`: the two parts of the plugin's mix, note by note.
+    let dump = |ltm: &std::sync::Arc<crate::model::predictor::LongTermModel>,
+                test_set: &[&Sequence]|
+     -> anyhow::Result<()> {
+        let (Some(path), Some(n)) = (&args.dump_mix, &neural) else {
+            return Ok(());
+        };
+        let Some(style) = fixed_style else {
+            anyhow::bail!("--dump-mix needs a fixed --neural-style (none or a style's name)");
+        };
+        let mut parts: Vec<Box<dyn crate::model::predictor::Predictor + Send>> = vec![Box::new(
+            crate::model::neural::NeuralPredictor::from_net(
+                "neural",
+                std::sync::Arc::new(n.net.clone()),
+            )
+            .with_style(style),
+        )];
+        if args.dump_three {
+            parts.push(Box::new(crate::model::predictor::MultiViewpoint::new(
+                "ltm",
+                ltm.clone(),
+                false,
+            )));
+            parts.push(Box::new(
+                crate::model::predictor::MultiViewpoint::short_term_only(ltm.config.clone()),
+            ));
+        } else {
+            parts.push(Box::new(crate::model::predictor::MultiViewpoint::new(
+                "ppm",
+                ltm.clone(),
+                true,
+            )));
+        }
+        let samples =
+            crate::model::neural::gate::Samples::collect(&mut parts, test_set.iter().copied());
+        let mut w = std::io::BufWriter::new(
+            std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
+        );
+        samples.write(&mut w)?;
+        std::io::Write::flush(&mut w)?;
+        if !args.json {
+            println!(
+                "wrote {} notes' predictions to {}",
+                samples.notes.len(),
+                path.display()
+            );
+        }
+        Ok(())
     };
     let styles_of = |files: &[&crate::model::train::CorpusFile]| -> Vec<Option<u8>> {
         files
@@ -222,6 +287,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 rows.extend(evaluate_model(&ltm, &test_set));
             }
             rows.extend(neural_rows(&ltm, &test_set, &styles_of(&test_files)));
+            dump(&ltm, &test_set)?;
         }
         rows
     } else {
@@ -276,6 +342,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         };
         rows.extend(evaluate_model(&model.ltm, &test_set));
         rows.extend(neural_rows(&model.ltm, &test_set, &styles_of(&files)));
+        dump(&model.ltm, &test_set)?;
         rows
     };
     if args.json {

@@ -7,6 +7,7 @@ pub mod eval;
 pub mod harmony;
 pub mod judge_fit;
 pub mod key;
+pub mod mix_fit;
 pub mod neural;
 pub mod presets;
 pub mod render;

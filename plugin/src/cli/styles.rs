@@ -145,9 +145,13 @@ pub struct EvalStylesArgs {
     /// tables and the recommendation.
     #[arg(long)]
     pub neural: Option<PathBuf>,
-    /// Entropy-weighting exponent of the neural mixes (default: the plugin's).
+    /// Entropy-weighting exponent of the neural mixes with --neural-mix arithmetic|geometric.
     #[arg(long, default_value_t = crate::model::neural::mix::MIX_BIAS)]
     pub neural_bias: f64,
+    /// How the network and the PPM are mixed: default (the plugin's), arithmetic or geometric
+    /// (entropy weights with --neural-bias), gated (the learnt gate).
+    #[arg(long, default_value = "default")]
+    pub neural_mix: String,
 }
 
 /// `--scoring`.
@@ -256,7 +260,7 @@ struct Report {
 /// style's held-out files (none of which the neural model trained on).
 fn neural_by_style(
     path: &std::path::Path,
-    bias: f64,
+    rule: crate::model::neural::mix::MixRule,
     held: &[(String, Corpus)],
     models: &[(String, Arc<TrainedModel>)],
     json: bool,
@@ -308,7 +312,7 @@ fn neural_by_style(
             } else {
                 crate::model::neural::net::style_index(style)
             };
-            for mut r in neural_rows_styled(&m.ltm, &net, told, bias, &seqs)
+            for mut r in neural_rows_styled(&m.ltm, &net, told, rule, &seqs)
                 .into_iter()
                 .skip(if label == "Blend" || styled { 0 } else { 2 })
             {
@@ -370,7 +374,9 @@ pub fn eval_styles(args: EvalStylesArgs) -> Result<()> {
         held.push((style.to_string(), corpus));
     }
     if let Some(path) = &args.neural {
-        return neural_by_style(path, args.neural_bias, &held, &models, args.json);
+        let rule = crate::model::neural::mix::MixRule::from_arg(&args.neural_mix, args.neural_bias)
+            .map_err(anyhow::Error::msg)?;
+        return neural_by_style(path, rule, &held, &models, args.json);
     }
     let names: Vec<String> = held.iter().map(|(s, _)| s.clone()).collect();
     let model_names: Vec<String> = models.iter().map(|(n, _)| n.clone()).collect();

@@ -1,5 +1,5 @@
 //! The editor's style panel: the style in use and the recommendation ("fits best: …"), the
-//! choice of one of your own styles, and managing them — *Learn a style from MIDI…* (a folder),
+//! choice of one of your own styles, and managing them — *Learn a style…* (a folder of MIDI or ABC files),
 //! *Keep what it learnt from me* (the session, as a new style or added to yours), rename,
 //! delete — with the running job's progress and a Cancel button.
 //!
@@ -19,7 +19,7 @@ use nice_plug::prelude::*;
 /// What the style panel remembers between frames (while the plugin lives).
 #[derive(Default)]
 pub(super) struct StylePanel {
-    /// The folder typed for *Learn a style from MIDI…*.
+    /// The folder typed for *Learn a style…*.
     folder: String,
     /// The name typed for a new style (learnt from the folder, or kept from the session).
     new_name: String,
@@ -174,13 +174,14 @@ impl ContinuoEditor {
             .on_hover_text("The name of the new style (not a bundled style's, not one of yours)");
         });
         ui.horizontal(|ui| {
-            ui.label("Learn a style from MIDI…").on_hover_text(
-                "Trains a new style on every .mid/.midi file in the folder (and its sub-folders), \
-                 in the background; the window and the answers go on meanwhile",
+            ui.label("Learn a style…").on_hover_text(
+                "Trains a new style on every .mid/.midi file and every tune of every .abc file in \
+                 the folder (and its sub-folders), in the background; the window and the \
+                 answers go on meanwhile",
             );
             ui.add(
                 egui::TextEdit::singleline(&mut self.style_panel.folder)
-                    .hint_text("folder of MIDI files (type or paste its path)")
+                    .hint_text("folder of MIDI or ABC files (type or paste its path)")
                     .desired_width(240.0),
             );
             let folder = self.style_panel.folder.trim().to_string();

@@ -326,10 +326,38 @@ pub fn trace(samples: &[f32], sample_rate: f32, from_s: f64, to_s: f64, tuning: 
         text: String::new(),
         framed: false,
     };
+    let mut last_start = *analyzer.last_note_start();
     for chunk in samples.chunks(1) {
         analyzer.process(chunk, &mut tracer);
         tracer.block_start += 1;
+        // Every start a path wanted: its path, pitch, onset and the judge's answer.
+        let start = *analyzer.last_note_start();
+        if start != last_start {
+            last_start = start;
+            let t = start.decided as f64 / tracer.sr;
+            if t >= tracer.from && t <= tracer.to {
+                tracer.text.push_str(&format!(
+                    "    start {} pitch {} onset {:.4} {}\n",
+                    start.path.name(),
+                    start.pitch,
+                    start.onset as f64 / tracer.sr,
+                    if start.accepted { "accepted" } else { "VETOED" },
+                ));
+            }
+        }
         if std::mem::take(&mut tracer.framed) {
+            // The newcomer stage's best comb of the rise on this hop (when it searched).
+            let n = analyzer.last_newcomer();
+            if n.fresh && n.best > 0 {
+                tracer.text.push_str(&format!(
+                    "          newcomer best {} new {:.2} coh {:.2} level {:.2}{}\n",
+                    n.best,
+                    n.new_share,
+                    n.coherence,
+                    n.level,
+                    n.pitch.map_or(String::new(), |p| format!(" NAMED {p}")),
+                ));
+            }
             // The polyphony stage's figures for that hop (chord judge and chord onsets).
             let p = analyzer.last_polyphony();
             let m = &p.measures;

@@ -2,7 +2,7 @@
 //! learnt from what the player plays in this session.
 
 use super::key::{estimate_key, histogram};
-use super::neural::mix::{MixedPair, MIX_BIAS};
+use super::neural::mix::{MixedPair, MIX};
 use super::neural::NeuralPredictor;
 use super::note::{events_from_notes, rhythm_class, Event};
 use super::predictor::{MultiViewpoint, Predictor};
@@ -210,7 +210,7 @@ impl Continuator {
                     first: neural,
                     second: &mut self.predictor,
                     outs: &mut self.mix_outs,
-                    bias: MIX_BIAS,
+                    rule: MIX,
                 };
                 self.sampler
                     .sample_phrases(&mut mix, &mut self.context, &settings, velocity)

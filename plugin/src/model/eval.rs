@@ -2,6 +2,7 @@
 //! [`Predictor`] on held-out melodies. Short-term models start empty on every melody and learn each
 //! note after it has been predicted (IDyOM's "both" configuration).
 
+use super::neural::mix::MixRule;
 use super::predictor::{LongTermModel, ModelConfig, MultiViewpoint, Prediction, Predictor};
 use super::train::{train, Sequence};
 use std::sync::Arc;
@@ -139,15 +140,16 @@ pub fn evaluate_model(ltm: &Arc<LongTermModel>, test_set: &[&Sequence]) -> Vec<S
 }
 
 /// The neural model's rows: alone, mixed with the session's short-term model, and mixed with
-/// the PPM (`ltm` with its short-term model, or as two separate parts) by entropy weighting
-/// with exponent `bias`.
+/// the PPM (`ltm` with its short-term model, or as two separate parts): the mixes with the PPM
+/// by `rule` (a gate weighs the mix of its number of parts), the one with the session alone by
+/// [`MixRule::without_gate`].
 pub fn neural_rows(
     ltm: &Arc<LongTermModel>,
     net: &Arc<super::neural::net::Net>,
-    bias: f64,
+    rule: MixRule,
     test_set: &[&Sequence],
 ) -> Vec<Scores> {
-    neural_rows_styled(ltm, net, None, bias, test_set)
+    neural_rows_styled(ltm, net, None, rule, test_set)
 }
 
 /// [`neural_rows`] with the network told style `style` (a style-conditioned network; `None` is
@@ -156,7 +158,7 @@ pub fn neural_rows_styled(
     ltm: &Arc<LongTermModel>,
     net: &Arc<super::neural::net::Net>,
     style: Option<u8>,
-    bias: f64,
+    rule: MixRule,
     test_set: &[&Sequence],
 ) -> Vec<Scores> {
     use super::neural::mix::Mixture;
@@ -167,7 +169,8 @@ pub fn neural_rows_styled(
         &mut NeuralPredictor::from_net("neural alone", net.clone()).with_style(style),
         test_set.iter().copied(),
     )];
-    let mut with_session = Mixture::new("neural + session", vec![neural(), stm()], bias);
+    let other = rule.without_gate();
+    let mut with_session = Mixture::new("neural + session", vec![neural(), stm()], other);
     rows.push(evaluate(&mut with_session, test_set.iter().copied()));
     let mut three = Mixture::new(
         "neural + PPM long-term + session",
@@ -176,7 +179,7 @@ pub fn neural_rows_styled(
             Box::new(MultiViewpoint::new("ltm", ltm.clone(), false)),
             stm(),
         ],
-        bias,
+        rule,
     );
     rows.push(evaluate(&mut three, test_set.iter().copied()));
     let mut mix = Mixture::new(
@@ -185,7 +188,7 @@ pub fn neural_rows_styled(
             neural(),
             Box::new(MultiViewpoint::new("ppm", ltm.clone(), true)),
         ],
-        bias,
+        rule,
     );
     rows.push(evaluate(&mut mix, test_set.iter().copied()));
     rows

@@ -630,6 +630,14 @@ pub fn entropy_weight_of(p: &[f64], n: usize, bias: f64) -> f64 {
     entropy_weight(entropy(p), n, bias)
 }
 
+/// The entropy of a whole distribution over `n` targets relative to the most it can be
+/// (`H / H_max`, clamped to 1e-3..=1 as in the entropy weight): the learnt mix's feature
+/// ([`super::neural::gate`]).
+pub fn relative_entropy_of(p: &[f64], n: usize) -> f64 {
+    let hmax = (n.max(2) as f64).log2();
+    (entropy(p) / hmax).clamp(1e-3, 1.0)
+}
+
 /// Pearce's entropy weight: `(H / H_max)^-bias`.
 #[inline]
 fn entropy_weight(h: f64, n: usize, bias: f64) -> f64 {

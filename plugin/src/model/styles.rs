@@ -217,7 +217,9 @@ pub fn list_user_styles(dir: &Path) -> (Vec<(String, PathBuf)>, Problems) {
 /// Files that could not be read, with the reason.
 pub type Problems = Vec<(PathBuf, String)>;
 
-/// Loads the user style called `name` from `dir`.
+/// Loads the user style called `name` from `dir`. Only its own file is parsed: the others are
+/// found by their names alone ([`list_user_styles`]), so choosing a style costs the same with
+/// two styles in the folder or fifty.
 pub fn load_user_style(dir: &Path, name: &str) -> Result<UserStyle, String> {
     if !dir.is_dir() {
         return Err(format!(
@@ -225,12 +227,22 @@ pub fn load_user_style(dir: &Path, name: &str) -> Result<UserStyle, String> {
             dir.display()
         ));
     }
-    let (styles, problems) = load_user_styles(dir, &|| false);
-    if let Some(s) = styles
+    let (listed, problems) = list_user_styles(dir);
+    if let Some((found, path)) = listed
         .into_iter()
-        .find(|s| s.name.eq_ignore_ascii_case(name.trim()))
+        .find(|(n, _)| n.eq_ignore_ascii_case(name.trim()))
     {
-        return Ok(s);
+        return match TrainedModel::load(&path) {
+            Ok(model) => Ok(UserStyle {
+                name: found,
+                path,
+                model,
+            }),
+            Err(e) => Err(format!(
+                "style \"{found}\" is unreadable ({}): {e}",
+                path.display()
+            )),
+        };
     }
     let mut why = format!("no style \"{name}\" in {}", dir.display());
     if let Some((path, e)) = problems.first() {
@@ -781,6 +793,30 @@ mod tests {
         let e = load_user_style(&dir, "Other").err().unwrap();
         assert!(e.contains("no style \"Other\""), "{e}");
         assert!(e.contains("unreadable"), "{e}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// Choosing a style reads its own file only: one whose name reads but whose counts are
+    /// broken is named as unreadable (not "no such style"), and the other styles still load.
+    #[test]
+    fn a_style_is_loaded_from_its_own_file_and_a_broken_one_is_named() {
+        let dir = temp_dir("own-file");
+        std::fs::create_dir_all(&dir).unwrap();
+        let (_, mine) = tiny("Mine", &[60, 64, 67], 8);
+        mine.save(dir.join("mine.json.gz")).unwrap();
+        let (_, big) = tiny("Big", &[62, 65, 69], 8);
+        let json = String::from_utf8(big.to_bytes(false).unwrap()).unwrap();
+        let at = json.rfind("\"max_order\":").unwrap() + "\"max_order\":".len();
+        let broken = format!(
+            "{}99{}",
+            &json[..at],
+            &json[at..].trim_start_matches(char::is_numeric)
+        );
+        std::fs::write(dir.join("big.json"), broken).unwrap();
+        assert_eq!(list_user_styles(&dir).0.len(), 2, "both names read");
+        let e = load_user_style(&dir, "big").err().unwrap();
+        assert!(e.contains("style \"Big\" is unreadable"), "{e}");
+        assert_eq!(load_user_style(&dir, "MINE").unwrap().name, "Mine");
         let _ = std::fs::remove_dir_all(&dir);
     }
 

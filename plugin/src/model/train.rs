@@ -168,24 +168,34 @@ pub fn load_corpus_matching(
                 continue;
             }
         };
-        let is_abc = path
-            .extension()
-            .is_some_and(|e| e.eq_ignore_ascii_case("abc"));
-        if is_abc {
-            read_abc_file(&name, &bytes, &mut corpus);
-        } else {
-            match read_midi(&bytes) {
-                Ok(melodies) if !melodies.is_empty() => {
-                    let sequences = melodies.iter().map(Sequence::from_melody).collect();
-                    corpus.files.push(CorpusFile { name, sequences });
-                }
-                Ok(_) => corpus.broken.push((name, "no melody found".into())),
-                Err(e) => corpus.broken.push((name, format!("{e:#}"))),
-            }
-        }
+        read_melody_file(path, name, &bytes, &mut corpus);
         progress(i + 1, paths.len());
     }
     Ok(corpus)
+}
+
+/// Adds the melodies of one file, read as ABC when `path` ends in `.abc` (any case) and as MIDI
+/// otherwise, to `corpus` under `name` (its path relative to the corpus folder): one entry per
+/// MIDI file (all its melodies) or per ABC tune; what cannot be read (a broken file, an ABC tune
+/// the reader refuses, a file without notes) goes to `broken` with the reason. Shared by the
+/// command line's corpus loader and the editor's *Learn a style…*, so both read the same files
+/// the same way.
+pub fn read_melody_file(path: &Path, name: String, bytes: &[u8], corpus: &mut Corpus) {
+    let is_abc = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("abc"));
+    if is_abc {
+        read_abc_file(&name, bytes, corpus);
+        return;
+    }
+    match read_midi(bytes) {
+        Ok(melodies) if !melodies.is_empty() => {
+            let sequences = melodies.iter().map(Sequence::from_melody).collect();
+            corpus.files.push(CorpusFile { name, sequences });
+        }
+        Ok(_) => corpus.broken.push((name, "no melody found".into())),
+        Err(e) => corpus.broken.push((name, format!("{e:#}"))),
+    }
 }
 
 /// Adds the tunes of the ABC file `name` (path relative to the corpus folder) to `corpus`: one

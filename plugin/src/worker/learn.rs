@@ -1,4 +1,4 @@
-//! MODEL THREAD, the user's own styles: *Learn a style from MIDI…* (a folder of MIDI files),
+//! MODEL THREAD, the user's own styles: *Learn a style…* (a folder of MIDI and ABC files),
 //! *Keep what it learnt from me* (the session's notes as a style, or merged into one), rename,
 //! delete.
 //!
@@ -14,10 +14,9 @@
 //! that is taken — the status line says so, nothing is written, and the style in use stays.
 
 use super::Brain;
-use crate::model::midi_in::read_midi;
 use crate::model::predictor::ModelConfig;
 use crate::model::styles::{self, StyleFileError};
-use crate::model::train::{find_midi_files, train, Sequence};
+use crate::model::train::{find_melody_files, read_melody_file, train, Corpus, Sequence};
 use crate::model::{Note, TrainedModel};
 use crate::params::ContinuoParams;
 use std::path::{Path, PathBuf};
@@ -32,7 +31,7 @@ pub const MIN_KEEP_NOTES: usize = 8;
 /// What the editor asks about the user's own styles.
 #[derive(Debug, Clone, PartialEq)]
 pub enum StyleRequest {
-    /// Train a new style called `name` on the MIDI files under `folder` (recursively).
+    /// Train a new style called `name` on the MIDI and ABC files under `folder` (recursively).
     LearnFolder { folder: PathBuf, name: String },
     /// Save what the short-term model learnt this session as a new style called `name`, or
     /// (`merge`) add it to the user style `name`.
@@ -378,10 +377,10 @@ pub fn learn_from_folder(
     {
         return Err(StyleFileError::NameTaken(taken).into());
     }
-    let files = find_midi_files(folder).map_err(|e| JobError::Failed(format!("{e:#}")))?;
+    let files = find_melody_files(folder).map_err(|e| JobError::Failed(format!("{e:#}")))?;
     if files.is_empty() {
         return Err(JobError::Failed(format!(
-            "no MIDI files (.mid, .midi) in {}",
+            "no MIDI or ABC files (.mid, .midi, .abc) in {}",
             folder.display()
         )));
     }
@@ -398,27 +397,35 @@ pub fn learn_from_folder(
             .unwrap_or(path)
             .display()
             .to_string();
-        match std::fs::read(path)
-            .map_err(anyhow::Error::from)
-            .and_then(|bytes| read_midi(&bytes))
-        {
-            Ok(found) if found.iter().any(|m| !m.notes.is_empty()) => {
-                used_files += 1;
-                for m in found.iter().filter(|m| !m.notes.is_empty()) {
-                    let seq = Sequence::from_melody(m);
-                    notes += seq.events.len();
-                    melodies.push(seq);
-                }
-            }
-            Ok(_) => broken.push((file_name, "no notes".into())),
-            Err(e) => broken.push((file_name, format!("{e:#}"))),
+        // One reader for the command line's corpus and this job: MIDI files whole, ABC files
+        // tune by tune (a tune the reader refuses is skipped and named, its file's other tunes
+        // are kept).
+        let mut read = Corpus::default();
+        match std::fs::read(path) {
+            Ok(bytes) => read_melody_file(path, file_name.clone(), &bytes, &mut read),
+            Err(e) => read.broken.push((file_name.clone(), e.to_string())),
+        }
+        let found: Vec<Sequence> = read
+            .files
+            .into_iter()
+            .flat_map(|f| f.sequences)
+            .filter(|seq| !seq.events.is_empty())
+            .collect();
+        if found.is_empty() && read.broken.is_empty() {
+            broken.push((file_name, "no notes".into()));
+        }
+        broken.extend(read.broken);
+        if !found.is_empty() {
+            used_files += 1;
+            notes += found.iter().map(|seq| seq.events.len()).sum::<usize>();
+            melodies.extend(found);
         }
     }
     progress.set(Stage::Reading, files.len(), files.len());
     if melodies.is_empty() {
         let (file, why) = &broken[0];
         return Err(JobError::Failed(format!(
-            "none of the {} MIDI files in {} has notes Continuo can read (e.g. {file}: {why})",
+            "none of the {} MIDI/ABC files in {} has notes Continuo can read (e.g. {file}: {why})",
             files.len(),
             folder.display()
         )));
@@ -448,11 +455,11 @@ pub fn learn_from_folder(
     model.ltm = Arc::new(ltm);
     let meta = &mut model.meta;
     meta.provenance = format!(
-        "learnt in the editor from the MIDI files in {}",
+        "learnt in the editor from the MIDI and ABC files in {}",
         folder.display()
     );
     meta.corpus = folder.display().to_string();
-    meta.command = "editor: Learn a style from MIDI…".into();
+    meta.command = "editor: Learn a style…".into();
     meta.date = crate::model::file::utc_now();
     meta.files = files.len();
     meta.train_files = used_files;
@@ -467,7 +474,7 @@ pub fn learn_from_folder(
     let (path, model) = styles::save_new_user_style(dir, &name, model)?;
     let skipped = match broken.first() {
         Some((file, why)) => format!(
-            "; {} file(s) skipped, e.g. {file}: {}",
+            "; {} file(s) or tune(s) skipped, e.g. {file}: {}",
             broken.len(),
             why.chars().take(80).collect::<String>()
         ),
@@ -670,7 +677,7 @@ mod tests {
             outcome.message
         );
         assert!(
-            outcome.message.contains("1 file(s) skipped"),
+            outcome.message.contains("1 file(s) or tune(s) skipped"),
             "{}",
             outcome.message
         );
@@ -704,6 +711,44 @@ mod tests {
         let _ = std::fs::remove_dir_all(&styles_dir);
     }
 
+    /// ABC files are read tune by tune, beside MIDI files: a tune the reader refuses is skipped
+    /// and named, its file's other tunes are learnt.
+    #[test]
+    fn abc_tunes_are_learnt_beside_midi_files_and_a_broken_tune_is_skipped() {
+        let folder = midi_folder("abc", 1, 0);
+        std::fs::create_dir_all(folder.join("reels")).unwrap();
+        std::fs::write(
+            folder.join("reels").join("book.ABC"),
+            "X:1\nT:First\nM:4/4\nL:1/8\nK:G\nGABc dedB|dedB dBGB|]\n\n\
+             X:2\nT:Broken\nK:C\nCDE*F|\n\n\
+             X:3\nT:Second\nM:6/8\nL:1/8\nK:D\nAFA dAF|GBG FAF|]\n",
+        )
+        .unwrap();
+        let styles_dir = temp_dir("abc-styles");
+        let outcome = learn_from_folder(
+            &folder,
+            "Reels",
+            &styles_dir,
+            &Progress::default(),
+            &AtomicBool::new(false),
+        )
+        .map_err(|e| format!("{e:?}"))
+        .unwrap();
+        let (_, model) = outcome.added.unwrap();
+        // One MIDI tune of 24 notes, two ABC tunes of 16 and 12.
+        assert_eq!(model.meta.train_files, 2, "{}", outcome.message);
+        assert_eq!(model.meta.train_melodies, 3, "{}", outcome.message);
+        assert_eq!(model.meta.train_notes, 24 + 16 + 12, "{}", outcome.message);
+        assert_eq!(model.meta.broken_files, 1, "{}", outcome.message);
+        assert!(
+            outcome.message.contains("reels/book-2"),
+            "{}",
+            outcome.message
+        );
+        let _ = std::fs::remove_dir_all(&folder);
+        let _ = std::fs::remove_dir_all(&styles_dir);
+    }
+
     /// Missing, empty and broken folders, a bundled style's name and a cancel: a clear message
     /// and no file written.
     #[test]
@@ -720,8 +765,8 @@ mod tests {
         let missing = empty.join("nothing-here");
         for (folder, name, expect) in [
             (missing.as_path(), "A", "is not a folder"),
-            (empty.as_path(), "A", "no MIDI files"),
-            (broken.as_path(), "A", "none of the 2 MIDI files"),
+            (empty.as_path(), "A", "no MIDI or ABC files"),
+            (broken.as_path(), "A", "none of the 2 MIDI/ABC files"),
             (good.as_path(), "Airs", "bundled style"),
             (good.as_path(), "  ", "needs a name"),
         ] {

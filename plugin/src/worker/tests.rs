@@ -444,9 +444,9 @@ impl Drop for StyleRig {
     }
 }
 
-/// *Learn a style from MIDI…*: the job runs beside the model thread, its progress is in the
-/// snapshot, the new style joins the list; the style in use stays. A folder without MIDI gives
-/// a clear message and no style.
+/// *Learn a style…*: the job runs beside the model thread, its progress is in the
+/// snapshot, the new style joins the list; the style in use stays. A folder without MIDI or ABC
+/// gives a clear message and no style.
 #[test]
 fn a_style_learnt_from_a_folder_joins_the_list_and_the_style_in_use_stays() {
     let mut rig = StyleRig::new("folder");
@@ -459,7 +459,10 @@ fn a_style_learnt_from_a_folder_joins_the_list_and_the_style_in_use_stays() {
     rig.ask(request("Reels"));
     let s = rig.finish();
     assert!(
-        s.message.as_deref().unwrap_or("").contains("no MIDI files"),
+        s.message
+            .as_deref()
+            .unwrap_or("")
+            .contains("no MIDI or ABC files"),
         "{:?}",
         s.message
     );

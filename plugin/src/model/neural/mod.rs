@@ -1,15 +1,17 @@
 //! MODEL THREAD: the neural next-note model (issue 17): a small GRU over the same note events as
 //! the PPM (pitch above the tonic, scale degree, rhythm class, onset phase, interval), trained
 //! by `continuo train --neural`, run on the model thread only, mixed with the PPM's long- and
-//! short-term models by entropy weighting.
+//! short-term models (entropy weighting for pitch, a learnt gate for rhythm).
 //!
 //! - [`net`]: inputs, weights, one GRU step and the output heads in plain Rust.
 //! - [`file`]: the versioned, checksummed weights file.
 //! - [`predictor`]: the [`crate::model::predictor::Predictor`] with its recurrent-state cache.
-//! - [`mix`]: predictors mixed by entropy weighting.
+//! - [`mix`]: predictors mixed by entropy weighting or a learnt gate.
+//! - [`gate`]: the learnt gate, the predictions it is fitted on and its fitting.
 //! - [`train`]: training (back-propagation through time, written out for this network).
 
 pub mod file;
+pub mod gate;
 pub mod mix;
 pub mod net;
 pub mod predictor;
