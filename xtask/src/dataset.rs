@@ -1,5 +1,6 @@
-//! `cargo xtask render-dataset [--out DIR] [--count N] [--seed S] [--corpus DIR] [--jobs N]`:
-//! a development set of rendered melodies, too big and too varied to overfit.
+//! `cargo xtask render-dataset [--out DIR] [--count N] [--seed S] [--corpus DIR] [--jobs N]
+//! [--programs P,Q] [--soundfont NAME]`: a development set of rendered melodies, too big and too
+//! varied to overfit.
 //!
 //! Melodies are drawn from every folder of `../shared/corpus` (train: Bach chorale sopranos,
 //! O'Neill, Ryan; airs; renaissance voices; one voice of a four-part chorale), each rendered
@@ -17,6 +18,12 @@
 //! (tuned on) always go to `dev`. Everything is drawn from one seeded generator per render, so
 //! the same arguments give the same files, whatever the number of jobs; renders already present
 //! are skipped.
+//!
+//! `--programs` and `--soundfont` make a *focused* tuning set for one sound instead: every
+//! render uses one of the given General MIDI programs (cycled) and/or the given soundfont, one
+//! render per melody, and only melodies of the `dev` split are drawn (the split stays the hash
+//! of the melody, so nothing of the `test` split is ever rendered). Without them the plan, and
+//! so every file, is byte for byte what it was before the option existed.
 
 use std::collections::HashSet;
 use std::fmt::Write as _;
@@ -608,6 +615,32 @@ pub(crate) fn check_tools() -> Result<Vec<Soundfont>> {
     Ok(found)
 }
 
+/// A focused render (`--programs`, `--soundfont`): one sound, dev-split melodies only.
+#[derive(Debug, Clone, Default)]
+struct Focus {
+    /// General MIDI programs every render cycles through (empty: drawn as usual).
+    programs: Vec<u8>,
+    /// Index into `check_tools()`'s soundfonts (None: drawn as usual).
+    soundfont: Option<usize>,
+    /// The name given with `--soundfont`, resolved to `soundfont` once the tools are found.
+    soundfont_name: Option<String>,
+}
+
+impl Focus {
+    /// Whether any focus option was given (else the default, unchanged plan).
+    fn is_set(&self) -> bool {
+        !self.programs.is_empty() || self.soundfont_name.is_some()
+    }
+}
+
+/// The family index and instrument (with its natural range) of a General MIDI program.
+fn instrument_of(program: u8) -> Option<(usize, Instrument)> {
+    FAMILIES
+        .iter()
+        .enumerate()
+        .find_map(|(f, (_, list))| list.iter().find(|i| i.program == program).map(|&i| (f, i)))
+}
+
 struct Options {
     out: PathBuf,
     count: usize,
@@ -616,6 +649,8 @@ struct Options {
     jobs: usize,
     /// music21's `corpus` folder: the ABC sources whose `K:` fields give the true keys.
     abc: Option<PathBuf>,
+    /// `--programs` / `--soundfont`: render one sound only, from dev-split melodies.
+    focus: Focus,
 }
 
 fn parse_args(args: &[String]) -> Result<Options> {
@@ -626,6 +661,7 @@ fn parse_args(args: &[String]) -> Result<Options> {
         corpus: PathBuf::from("../shared/corpus"),
         jobs: 2,
         abc: None,
+        focus: Focus::default(),
     };
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -641,11 +677,27 @@ fn parse_args(args: &[String]) -> Result<Options> {
             "--corpus" => o.corpus = value("--corpus")?.into(),
             "--jobs" => o.jobs = value("--jobs")?.parse().context("--jobs")?,
             "--abc" => o.abc = Some(value("--abc")?.into()),
+            "--programs" => {
+                for p in value("--programs")?.split(',') {
+                    let program: u8 = p
+                        .trim()
+                        .parse()
+                        .with_context(|| format!("--programs: {p:?} is not a program number"))?;
+                    anyhow::ensure!(
+                        instrument_of(program).is_some(),
+                        "--programs: program {program} is in no family of the renderer"
+                    );
+                    o.focus.programs.push(program);
+                }
+            }
+            "--soundfont" => o.focus.soundfont_name = Some(value("--soundfont")?),
             "-h" | "--help" => {
                 println!(
                     "cargo xtask render-dataset [--out DIR (target/dataset)] [--count N (400)] \
                      [--seed S (1)] [--corpus DIR (../shared/corpus)] [--jobs 1|2 (2)] \
-                     [--abc MUSIC21_CORPUS_DIR (keys from the ABC sources' K: fields)]"
+                     [--abc MUSIC21_CORPUS_DIR (keys from the ABC sources' K: fields)] \
+                     [--programs P,Q (only these GM programs, dev-split melodies only)] \
+                     [--soundfont FluidR3_GM|TimGM6mb|MuseScore_General (only this one)]"
                 );
                 std::process::exit(0);
             }
@@ -720,7 +772,9 @@ fn allocate(total: usize) -> Vec<usize> {
 /// Decides every render: melodies, instruments, tempo, dynamics, effects, noise.
 fn plan(o: &Options) -> Result<Vec<Plan>> {
     let tuned_on = tuned_on_stems(&o.corpus);
-    let melodies = o.count.div_ceil(RENDERS_PER_MELODY);
+    let focused = o.focus.is_set();
+    let renders_per_melody = if focused { 1 } else { RENDERS_PER_MELODY };
+    let melodies = o.count.div_ceil(renders_per_melody);
     let per_source = allocate(melodies);
     let mut rng = Rng::new(o.seed ^ 0x5EED_0F_DA7A_5E7);
     // Families in a seeded order, cycled: consecutive renders (one melody) differ in family.
@@ -739,6 +793,10 @@ fn plan(o: &Options) -> Result<Vec<Plan>> {
             let stem = path.file_stem().unwrap().to_string_lossy().to_string();
             // One chorale appears as a soprano in train/ and whole in chorales/: take it once.
             if stems_taken.contains(&stem) {
+                continue;
+            }
+            // A focused set tunes: it never draws a melody of the test split.
+            if focused && split_of(&stem, &tuned_on) != "dev" {
                 continue;
             }
             let mut file_rng = Rng::new(o.seed ^ fnv1a(stem.as_bytes()));
@@ -770,11 +828,14 @@ fn plan(o: &Options) -> Result<Vec<Plan>> {
             abc: abc.as_ref().map(|a| a.0),
             abc_mode: abc.map(|a| a.1),
         };
-        for k in 0..RENDERS_PER_MELODY {
+        for k in 0..renders_per_melody {
             if plans.len() == o.count {
                 break 'melodies;
             }
             let family = family_order[index % FAMILIES.len()];
+            // The focused program of this render (cycled), which overrides the family's draw.
+            let program = (!o.focus.programs.is_empty())
+                .then(|| o.focus.programs[plans.len() % o.focus.programs.len()]);
             index += 1;
             let seed = o.seed ^ fnv1a(format!("{stem}/{k}").as_bytes());
             plans.push(plan_one(
@@ -786,6 +847,8 @@ fn plan(o: &Options) -> Result<Vec<Plan>> {
                 split,
                 key.clone(),
                 seed,
+                program,
+                o.focus.soundfont,
             ));
         }
     }
@@ -802,11 +865,20 @@ fn plan_one(
     split: &'static str,
     key: KeyTruth,
     seed: u64,
+    program: Option<u8>,
+    soundfont: Option<usize>,
 ) -> Plan {
     let mut rng = Rng::new(seed);
     let (family_name, instruments) = FAMILIES[family];
     let instrument = instruments[rng.below(instruments.len())];
-    let soundfont = rng.below(3);
+    let drawn_soundfont = rng.below(3);
+    // A focused render overrides the draws (made all the same, so the generator's later values,
+    // hence tempo, dynamics and room, are those of the default plan).
+    let soundfont = soundfont.unwrap_or(drawn_soundfont);
+    let (family_name, instrument) = match program.and_then(instrument_of) {
+        Some((f, i)) => (FAMILIES[f].0, i),
+        None => (family_name, instrument),
+    };
     let rate = if rng.chance(0.5) { 44_100 } else { 48_000 };
 
     // Tempo: a speed factor from slow to fast, kept so the median gap between notes stays
@@ -1370,9 +1442,19 @@ pub(crate) fn write_wav16(wav: &Path, rate: u32, mono: &[f64]) -> Result<()> {
 }
 
 pub fn render_dataset(args: &[String]) -> Result<()> {
-    let o = parse_args(args)?;
+    let mut o = parse_args(args)?;
     super::root()?;
     let soundfonts = check_tools()?;
+    if let Some(name) = &o.focus.soundfont_name {
+        let index = soundfonts
+            .iter()
+            .position(|s| s.name.eq_ignore_ascii_case(name))
+            .with_context(|| {
+                let names: Vec<&str> = soundfonts.iter().map(|s| s.name).collect();
+                format!("--soundfont {name}: not one of {}", names.join(", "))
+            })?;
+        o.focus.soundfont = Some(index);
+    }
     anyhow::ensure!(
         o.corpus.is_dir(),
         "{} is absent (the corpus of ../shared)",
@@ -1524,5 +1606,34 @@ mod tests {
         assert!((400..600).contains(&dev), "{dev}");
         let tuned: HashSet<String> = ["x".to_string()].into();
         assert_eq!(split_of("x", &tuned), "dev");
+    }
+
+    #[test]
+    fn a_focused_plan_has_one_sound_and_dev_melodies_only() {
+        let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus");
+        if !corpus.is_dir() {
+            eprintln!("skipped: {} is absent", corpus.display());
+            return;
+        }
+        let options = |args: &[&str]| {
+            let mut args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+            args.extend(["--corpus".into(), corpus.display().to_string()]);
+            parse_args(&args).unwrap()
+        };
+        let mut focused = options(&["--count", "12", "--programs", "48,49"]);
+        focused.focus.soundfont = Some(0);
+        let plans = plan(&focused).unwrap();
+        assert_eq!(plans.len(), 12);
+        assert!(plans.iter().all(|p| p.split == "dev"));
+        assert!(plans.iter().all(|p| p.family == "strings-ensemble"));
+        assert!(plans.iter().all(|p| p.soundfont == 0));
+        assert_eq!(plans.iter().filter(|p| p.program == 48).count(), 6);
+        let melodies: HashSet<&str> = plans.iter().map(|p| p.source.as_str()).collect();
+        assert_eq!(melodies.len(), 12, "one render per melody");
+        // The default plan draws test melodies too, two renders each, any family.
+        let default = plan(&options(&["--count", "40"])).unwrap();
+        assert!(default.iter().any(|p| p.split == "test"));
+        assert!(default.windows(2).any(|w| w[0].source == w[1].source));
+        assert!(parse_args(&["--programs".into(), "200".into()]).is_err());
     }
 }

@@ -37,6 +37,17 @@
 //!
 //! Vibrato: while a note sounds, pitch estimates within `vibrato_semitones` of it count as that
 //! note, so ±50 cents of vibrato stays one note.
+//!
+//! Steady runs: the legato and from-silence paths want `legato_stable_hops` of *strong* hops
+//! (confidence ≥ `min_confidence`) in a row. A sound whose notes overlap the previous note's long
+//! release and reverberation (an ensemble's chorused layers, bowed legato) reads 0.5–0.85 hop
+//! after hop on the new note although every estimate names it within a quarter tone (and some
+//! hops dip under `onset_min_confidence`, which restarts the tracker's run). A *steady run* of
+//! `steady_hops` estimates at `steady_min_confidence` or more, all on the run's semitone within
+//! `max_spread`, counts as strong enough (the hop that decides must still be voiced; never for
+//! a step of an octave or a twelfth from the sounding note, where such estimates are mostly its
+//! octave error, nor while the polyphony stage hears a second voice; after a note, only when
+//! the new pitch's own partials rose, as `rise_date` finds them).
 
 use super::judge::{Features, StartContext, StartJudge, StartPath};
 use super::loudness::velocity_from_db;
@@ -74,6 +85,12 @@ pub struct TrackerConfig {
     pub legato_stable_hops: u32,
     /// Stable hops needed without an onset for a jump of an octave (or octave + fifth).
     pub octave_stable_hops: u32,
+    /// Voiced hops (confidence ≥ `onset_min_confidence`, spread within `max_spread`) that let the
+    /// legato and from-silence paths start a run without `legato_stable_hops` of full
+    /// confidence in a row (0 = never; see *Steady runs* in the module documentation).
+    pub steady_hops: u32,
+    /// Lowest confidence of a hop in a steady run (see `steady_hops`).
+    pub steady_min_confidence: f32,
     /// How long an onset waits for a stable pitch (hops).
     pub onset_wait_hops: u32,
     /// Level rise (dB, short-term level) needed to restart the sounding pitch after an onset.
@@ -235,6 +252,12 @@ impl TrackerConfig {
             repeat_stable_hops: hops("repeat_stable_ms", 16.0),
             legato_stable_hops: hops("legato_stable_ms", 12.0),
             octave_stable_hops: hops("octave_stable_ms", 40.0),
+            steady_min_confidence: tuning.get("steady_min_confidence", STEADY_MIN_CONFIDENCE),
+            steady_hops: if tuning.get("steady_ms", STEADY_MS) > 0.0 {
+                hops("steady_ms", STEADY_MS)
+            } else {
+                0
+            },
             onset_wait_hops: hops("onset_wait_ms", 60.0),
             retrigger_rise_db: tuning.get("retrigger_rise_db", 4.0),
             retrigger_flux_ratio: tuning.get("retrigger_flux_ratio", 1.0),
@@ -395,6 +418,26 @@ struct Pending {
     peak_flux_ratio: f32,
 }
 
+/// Default of `steady_ms`, the length of [`TrackerConfig::steady_hops`] (ms).
+pub const STEADY_MS: f32 = 30.0;
+
+/// Default of [`TrackerConfig::steady_min_confidence`].
+pub const STEADY_MIN_CONFIDENCE: f32 = 0.5;
+
+/// Consecutive hops, at [`TrackerConfig::steady_min_confidence`] or more, whose estimates name
+/// one semitone within [`TrackerConfig::max_spread`] (see *Steady runs* in the module doc). Kept
+/// apart from [`Run`], whose hops and dating the other paths use unchanged.
+#[derive(Debug, Clone, Copy, Default)]
+struct Steady {
+    /// The semitone named (the sounding note's within `vibrato_semitones`, as for [`Run`]).
+    pitch: u8,
+    /// Hops in the run (0 = none).
+    hops: u32,
+    /// Lowest and highest fractional pitch in the run.
+    lo: f32,
+    hi: f32,
+}
+
 /// Default of [`TrackerConfig::poly_input_share`].
 pub const POLY_INPUT_SHARE: f32 = 0.0;
 
@@ -411,6 +454,8 @@ pub struct NoteTracker {
     active: Option<Active>,
     /// The current run of agreeing pitch estimates.
     run: Run,
+    /// The current steady run (see [`Steady`]).
+    steady: Steady,
     /// An onset waiting for its pitch.
     pending: Option<Pending>,
     /// Consecutive unvoiced hops.
@@ -479,6 +524,7 @@ impl NoteTracker {
             fast: false,
             active: None,
             run: Run::default(),
+            steady: Steady::default(),
             pending: None,
             unvoiced_hops: 0,
             unvoiced_since: 0,
@@ -647,6 +693,7 @@ impl NoteTracker {
             self.overtaken = None;
         }
 
+        self.follow_steady(input);
         self.watch_settle(voiced);
         // A sound whose attacks often settle a semitone or two away from their first reading:
         // inside the watch window a new pitch must hold longer before it starts.
@@ -757,13 +804,23 @@ impl NoteTracker {
         } else {
             c.legato_stable_hops
         };
-        if out.on.is_none() && strong && !chord {
+        // A long run of voiced estimates within a quarter tone is as good as a short strong one.
+        // Not while the polyphony stage hears a second voice: a mixture's estimates are
+        // weakly periodic too, and name whichever voice or common subharmonic wins the hop.
+        let steady = voiced
+            && !input.polyphonic
+            && c.steady_hops > 0
+            && self.run.hops > 0
+            && self.steady.pitch == self.run.pitch
+            && self.steady.hops >= c.steady_hops;
+        if out.on.is_none() && (strong || steady) && !chord {
             match self.active {
                 _ if self.run.used && self.active.map(|a| a.pitch) != Some(self.run.pitch) => {}
                 Some(_) if self.overtaken == Some(self.run.pitch) => {}
                 Some(a) if a.pitch != self.run.pitch && self.run_ready() => {
                     let interval = (a.pitch as i32 - self.run.pitch as i32).abs();
-                    let needed = if interval == 12 || interval == 19 || interval == 24 {
+                    let octave = interval == 12 || interval == 19 || interval == 24;
+                    let needed = if octave {
                         c.octave_stable_hops
                     } else {
                         c.legato_stable_hops
@@ -773,7 +830,9 @@ impl NoteTracker {
                     } else {
                         needed
                     };
-                    if self.run.strong >= needed {
+                    // Not for an octave (or twelfth) away: weakly periodic estimates there are
+                    // mostly the sounding note's octave error (a clean guitar's 64/76).
+                    if self.run.strong >= needed || (steady && !octave) {
                         // Dated from where the salience of the new pitch began rising, else
                         // from where the estimates left the old pitch.
                         let not_before = a.since + c.hop;
@@ -782,17 +841,23 @@ impl NoteTracker {
                             .saturating_sub(c.departure_backdate)
                             .min(self.run.start)
                             .max(not_before);
-                        let rise = c
-                            .rise_legato
+                        // A start only a steady run allows needs the new pitch's own partials
+                        // to have risen: a mixture's weakly periodic estimate (voices moving
+                        // under the sounding note) names a pitch whose partials did not.
+                        let by_steady = self.run.strong < needed;
+                        let rise = (c.rise_legato || by_steady)
                             .then(|| {
                                 self.rise_date(input.time, salience, not_before, Some(a.pitch))
                             })
                             .flatten();
-                        let onset = rise.map_or(departure, |r| r.min(self.run.start));
-                        self.start(&mut out, onset, input, salience, StartPath::LegatoFromNote);
+                        if !by_steady || rise.is_some() {
+                            let rise = rise.filter(|_| c.rise_legato);
+                            let onset = rise.map_or(departure, |r| r.min(self.run.start));
+                            self.start(&mut out, onset, input, salience, StartPath::LegatoFromNote);
+                        }
                     }
                 }
-                None if self.run.strong >= silence_needed
+                None if (self.run.strong >= silence_needed || steady)
                     && self.run_ready()
                     && input.recent_db >= c.gate_db
                     && self.rearmed(input.recent_db) =>
@@ -849,6 +914,45 @@ impl NoteTracker {
             }
         }
         out
+    }
+
+    /// Extends or restarts the steady run with this hop's estimate (see [`Steady`]).
+    fn follow_steady(&mut self, input: &TrackerInput) {
+        let c = &self.config;
+        let heard = c.steady_hops > 0
+            && input.confidence >= c.steady_min_confidence
+            && input.level_db >= c.gate_db
+            && input.midi > 0.0
+            && input.midi < 140.0;
+        if !heard {
+            self.steady.hops = 0;
+            return;
+        }
+        let rounded = input.midi.round().clamp(0.0, 127.0) as u8;
+        let semitone = match self.active {
+            Some(a) if (input.midi - a.pitch as f32).abs() <= c.vibrato_semitones => a.pitch,
+            _ => rounded,
+        };
+        let s = &mut self.steady;
+        if s.hops > 0 && s.pitch == semitone {
+            s.hops = s.hops.saturating_add(1);
+            s.lo = s.lo.min(input.midi);
+            s.hi = s.hi.max(input.midi);
+            if s.hi - s.lo <= c.max_spread {
+                return;
+            }
+        }
+        // A new semitone, or a glide wider than `max_spread`: count again from this hop.
+        *s = Steady {
+            pitch: if s.hops > 0 && s.pitch == semitone {
+                rounded
+            } else {
+                semitone
+            },
+            hops: 1,
+            lo: input.midi,
+            hi: input.midi,
+        };
     }
 
     /// Follows the watched onset (see [`Settle`]): records its first stable pitch, and counts
