@@ -365,6 +365,8 @@ impl ModelThread {
                     shared: &shared,
                 };
                 let b = lease.brain.as_mut().expect("the brain was just put there");
+                // A style chosen while playing is parsed beside this thread (see `styles`).
+                b.styles.background = true;
                 let mut ends = ends;
                 let mut last_publish = Instant::now() - Duration::from_secs(1);
                 while !stop_flag.load(Ordering::Acquire) {

@@ -11,7 +11,10 @@
 //!
 //! The styles other than the one in use are parsed by a background loader thread (started once
 //! the context has notes to score), so loading them never holds up an answer; they stay loaded
-//! (about 245 MB for the five bundled ones).
+//! (about 245 MB for the five bundled ones). A style the player chooses before that loader has
+//! brought it is parsed on its own helper thread ([`PendingLoad`]) while the style in use goes on
+//! answering (parsing Blend takes 0.4–0.9 s); offline runs parse it in place (see
+//! [`Styles::background`]).
 
 use super::Brain;
 use crate::model::styles::{self, StyleScore, BLEND, BUNDLED};
@@ -54,6 +57,74 @@ impl Drop for Loader {
     }
 }
 
+/// A chosen style being parsed on a helper thread.
+struct PendingLoad {
+    /// The style's name, as chosen.
+    name: String,
+    /// Where the helper sends the parsed style (or why it could not be parsed), once.
+    rx: Receiver<Result<TrainedModel, String>>,
+    /// What came on `rx`, once it came.
+    result: Option<Result<TrainedModel, String>>,
+    /// Joined on drop, so no thread runs the plugin's code after the plugin is gone.
+    handle: Option<JoinHandle<()>>,
+}
+
+impl Drop for PendingLoad {
+    fn drop(&mut self) {
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+impl PendingLoad {
+    /// Starts parsing `name` on a helper thread.
+    fn start(name: &str, dir: std::path::PathBuf) -> std::io::Result<Self> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let owned = name.to_string();
+        let handle = std::thread::Builder::new()
+            .name("continuo-style".into())
+            .spawn(move || {
+                let _ = tx.send(load(&owned, &dir));
+            })?;
+        Ok(Self {
+            name: name.to_string(),
+            rx,
+            result: None,
+            handle: Some(handle),
+        })
+    }
+
+    /// Whether the result has come (takes it from the channel if so), waiting at most `wait`.
+    fn done(&mut self, wait: std::time::Duration) -> bool {
+        if self.result.is_none() {
+            let got = if wait.is_zero() {
+                self.rx
+                    .try_recv()
+                    .map_err(|e| e == TryRecvError::Disconnected)
+            } else {
+                self.rx
+                    .recv_timeout(wait)
+                    .map_err(|e| e == std::sync::mpsc::RecvTimeoutError::Disconnected)
+            };
+            self.result = match got {
+                Ok(r) => Some(r),
+                Err(true) => Some(Err("the style's loader stopped".into())),
+                Err(false) => None,
+            };
+        }
+        self.result.is_some()
+    }
+}
+
+/// What [`Styles::fetch`] found for a style.
+enum Fetch {
+    /// The style, or why it cannot be loaded.
+    Ready(Result<Arc<TrainedModel>, String>),
+    /// Being parsed on a helper thread; `started`: just now, by this call.
+    Loading { started: bool },
+}
+
 /// The styles' state on the model thread (part of [`Brain`]: it outlives the thread).
 #[derive(Default)]
 pub struct Styles {
@@ -83,6 +154,12 @@ pub struct Styles {
     pub(super) on_disk: Vec<String>,
     /// The background job learning, keeping, renaming a user style.
     pub(super) learner: super::learn::Learner,
+    /// The chosen style being parsed on a helper thread (at most one at a time).
+    pending: Option<PendingLoad>,
+    /// Whether a chosen style that is not loaded yet is parsed on a helper thread while the style
+    /// in use answers on. The plugin's model thread sets it; offline runs and tests leave it off
+    /// and parse in place, so that a run does not depend on the wall clock.
+    pub(super) background: bool,
 }
 
 impl Styles {
@@ -238,6 +315,46 @@ impl Styles {
         }
     }
 
+    /// The style `name`: loaded already, parsed now (in place), or being parsed on a helper
+    /// thread (see [`Styles::background`]). A helper's style that is no longer the one wanted is
+    /// kept for later; a new helper starts only when the previous one is done.
+    fn fetch(&mut self, name: &str) -> Fetch {
+        if let Some(m) = self.model(name) {
+            return Fetch::Ready(Ok(m));
+        }
+        if !self.background {
+            return Fetch::Ready(load(name, &self.dir()).map(Arc::new));
+        }
+        if let Some(p) = self.pending.as_mut() {
+            if !p.done(std::time::Duration::ZERO) {
+                return Fetch::Loading { started: false };
+            }
+            if let Some(mut p) = self.pending.take() {
+                let result = p.result.take().unwrap_or_else(|| Err("no result".into()));
+                if p.name.eq_ignore_ascii_case(name) {
+                    return Fetch::Ready(result.map(Arc::new));
+                }
+                if let Ok(m) = result {
+                    self.insert(p.name.clone(), Arc::new(m));
+                }
+            }
+        }
+        match PendingLoad::start(name, self.dir()) {
+            Ok(p) => {
+                self.pending = Some(p);
+                Fetch::Loading { started: true }
+            }
+            // No thread to spare: parse in place.
+            Err(_) => Fetch::Ready(load(name, &self.dir()).map(Arc::new)),
+        }
+    }
+
+    /// Waits (tests) until the chosen style's helper thread is done; true when none is running.
+    #[cfg(test)]
+    pub(super) fn wait_pending(&mut self, timeout: std::time::Duration) -> bool {
+        self.pending.as_mut().is_none_or(|p| p.done(timeout))
+    }
+
     /// Loads nothing more (tests that put their own styles in).
     #[cfg(test)]
     pub(super) fn mark_all_loaded(&mut self) {
@@ -301,9 +418,25 @@ pub(super) fn follow(b: &mut Brain, params: &ContinuoParams) -> bool {
             return false;
         }
     }
-    let model = match b.styles.model(&wanted) {
-        Some(m) => Ok(m),
-        None => load(&wanted, &b.styles.dir()).map(Arc::new),
+    // Before any model answers there is nothing to keep answering with: parse in place.
+    let model = if b.model.is_none() {
+        match b.styles.model(&wanted) {
+            Some(m) => Ok(m),
+            None => load(&wanted, &b.styles.dir()).map(Arc::new),
+        }
+    } else {
+        match b.styles.fetch(&wanted) {
+            Fetch::Ready(m) => m,
+            Fetch::Loading { started } => {
+                if started {
+                    b.message = Some(format!(
+                        "loading style \"{wanted}\"; {} answers meanwhile",
+                        b.style_in_use()
+                    ));
+                }
+                return started;
+            }
+        }
     };
     match model {
         Ok(m) => {

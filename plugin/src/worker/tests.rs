@@ -650,6 +650,61 @@ fn a_broken_or_newer_user_style_keeps_the_style_in_use() {
         newer
     );
 }
+
+/// Choosing a style that is not loaded yet must not hold up the model thread: it is parsed on a
+/// helper thread while the style in use goes on answering, then it answers. A second choice made
+/// meanwhile waits for the first parse (kept for later) and is loaded next; a broken file still
+/// says why and keeps the style in use.
+#[test]
+fn a_chosen_style_is_parsed_beside_the_model_thread_while_the_old_one_answers() {
+    let mut rig = StyleRig::new("background");
+    rig.b.styles.background = true;
+    for (name, tune) in [("Mine", [62u8, 65, 69, 74]), ("Other", [60, 59, 57, 55])] {
+        let style = crate::model::styles::tiny_style(name, &tune, 8);
+        crate::model::styles::save_new_user_style(&rig.dir, name, (*style).clone()).unwrap();
+    }
+    std::fs::write(rig.dir.join("broken.json"), b"{\"version\":1,").unwrap();
+    rig.play(&[60, 62, 64, 65, 67, 69, 71, 72]);
+    set_offline(&rig.params, "style", json!("user")).unwrap();
+    *rig.params.user_style.write() = "Mine".into();
+    rig.step();
+    assert_eq!(
+        rig.b.style_in_use(),
+        "Blend",
+        "Blend answers while Mine is parsed"
+    );
+    let message = rig.b.message().unwrap_or("").to_string();
+    assert!(message.contains("loading style \"Mine\""), "{message}");
+    // Changed while Mine is parsed: Other waits for that parse to end.
+    *rig.params.user_style.write() = "Other".into();
+    rig.step();
+    assert_eq!(rig.b.style_in_use(), "Blend");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while rig.b.style_in_use() != "Other" {
+        assert!(Instant::now() < deadline, "Other never answered");
+        assert!(rig.b.styles.wait_pending(Duration::from_secs(5)));
+        rig.step();
+    }
+    assert!(
+        rig.b.styles.loaded.iter().any(|(n, _)| n == "Mine"),
+        "the first parse is kept"
+    );
+    // Back to Mine: already parsed, so it answers at once.
+    *rig.params.user_style.write() = "Mine".into();
+    rig.step();
+    assert_eq!(rig.b.style_in_use(), "Mine");
+    // A broken file: its error comes from the helper, and Mine stays.
+    *rig.params.user_style.write() = "Broken".into();
+    rig.step();
+    assert!(rig.b.styles.wait_pending(Duration::from_secs(5)));
+    rig.step();
+    assert_eq!(rig.b.style_in_use(), "Mine");
+    let message = rig.b.message().unwrap_or("").to_string();
+    assert!(
+        message.contains("\"Broken\" not loaded, keeping Mine"),
+        "{message}"
+    );
+}
 // ---- Performance: articulation and dynamics (issue 15, parts 3 and 4) ----
 
 /// A drawn phrase (notated durations): triplets, a dotted note, a rest, a long last note.
