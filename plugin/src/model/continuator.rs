@@ -189,6 +189,8 @@ impl Continuator {
             self.relearn(key);
         }
         let events = events_from_notes(context);
+        // Notes the session model learnt before this context window (the gate counts them).
+        let heard_before = self.learnt.saturating_sub(events.len());
         self.context.clear(key);
         for e in events {
             self.context.push(e);
@@ -211,6 +213,7 @@ impl Continuator {
                     second: &mut self.predictor,
                     outs: &mut self.mix_outs,
                     rule: MIX,
+                    heard_before,
                 };
                 self.sampler
                     .sample_phrases(&mut mix, &mut self.context, &settings, velocity)

@@ -231,6 +231,11 @@ pub struct MixedPair<'a> {
     pub outs: &'a mut Vec<Prediction>,
     /// How the two are weighed and combined ([`MIX`] in the plugin).
     pub rule: MixRule,
+    /// Notes the session model learnt before `history` begins (the plugin draws from its
+    /// newest notes only). A learnt gate's "notes before" feature was fitted on whole melodies,
+    /// where it counts every note the session model had heard, so it is added to the history's
+    /// length.
+    pub heard_before: usize,
 }
 
 impl Predictor for MixedPair<'_> {
@@ -244,8 +249,10 @@ impl Predictor for MixedPair<'_> {
             second,
             outs,
             rule,
+            heard_before,
         } = self;
-        mix_into(outs, 2, rule, history.len(), out, |k, o| {
+        let len = history.len().saturating_add(*heard_before);
+        mix_into(outs, 2, rule, len, out, |k, o| {
             if k == 0 {
                 first.predict(history, o)
             } else {
@@ -427,5 +434,32 @@ mod tests {
         // Pitch keeps the entropy weighting: two parts as sure as each other weigh the same.
         assert!((early.pitch[62] - early.pitch[64]).abs() < 1e-12);
         assert!((late.pitch[62] - early.pitch[62]).abs() < 1e-12);
+    }
+
+    /// The plugin draws from the player's newest notes only; the pair counts the notes the
+    /// session model heard before them, as the gate was fitted (a pair with 8 notes of history
+    /// that heard 192 before mixes like one with 200 notes of history).
+    #[test]
+    fn the_pair_counts_the_notes_heard_before_its_history() {
+        let mix_of = |len: usize, heard_before: usize| {
+            let mut a = fixed(peaked(128, 62, 0.5, false), peaked(N_RHYTHM, 3, 0.6, false));
+            let mut b = fixed(peaked(128, 64, 0.5, false), peaked(N_RHYTHM, 5, 0.6, false));
+            let mut outs = Vec::new();
+            let mut pair = MixedPair {
+                first: a.as_mut(),
+                second: b.as_mut(),
+                outs: &mut outs,
+                rule: MIX,
+                heard_before,
+            };
+            let mut out = Prediction::full_range();
+            pair.predict(&history(len), &mut out);
+            out.rhythm
+        };
+        let (short, long, told) = (mix_of(8, 0), mix_of(200, 0), mix_of(8, 192));
+        assert!(long[5] > short[5] + 0.05, "{} vs {}", long[5], short[5]);
+        for (t, l) in told.iter().zip(long.iter()) {
+            assert!((t - l).abs() < 1e-12, "{told:?} vs {long:?}");
+        }
     }
 }
