@@ -23,11 +23,24 @@
 //! thresholds were chosen on dev: a valley of 10 dB and a 2nd harmonic of −10 dB lifted the
 //! GM 88 (New Age) pad too (4 dev renders −0.03 to −0.13 F1); 25 dB and −6 dB leave it alone.
 //!
+//! A church organ *plenum* over a loud 16' (TimGM6mb's Church Organ upper keys) adds the 2⅔'
+//! quint and mixture ranks: they fill the 5th–7th harmonics of the 16' pitch, so there is no
+//! valley. But they, like the 8', 4' and 2', are all harmonics of the 8' key, i.e. *even*
+//! harmonics of the 16' pitch; only the 16' stop's own overtones are odd ones. The mixture
+//! evidence: the octave partials as above, the even harmonics (2 to 16) together at least as
+//! loud as the 1st, the 2nd not much louder than the 1st, and the odd ones (3 to 15) together
+//! far under the even ones. On the dev renders' written notes it fires at the written pitch of
+//! 5 of 13 975 non-organ notes (GM 88 pads) and at the 16' pitch of 92 % of the TimGM6mb
+//! Church Organ notes of a focused set.
+//!
 //! The valley is only seen once the long frame holds the note alone: right after an attack it
 //! is filled by the previous note and by the leakage of a partly filled window, and the tracker
 //! commits the 16' pitch within a few milliseconds. A registration lasts, so the stage keeps a
 //! running share of the clear, confident hops that showed it; while that share is high, an
-//! estimate is lifted on the weaker evidence alone (a strong 2nd harmonic and no stop below).
+//! estimate is lifted on the weaker evidence alone (a strong 2nd harmonic, a 3rd harmonic well
+//! under the 1st, and no stop below: neither a partial as loud as the 1st at `f/2`, nor one
+//! within 20 dB that peaks there — a smeared attack falls off towards `f/2`, a soft 16' stop
+//! under an 8' key peaks).
 
 /// Fixed settings (dB are amplitude ratios to the detected pitch's own partial, `20·log10`).
 #[derive(Debug, Clone, Copy)]
@@ -52,9 +65,9 @@ pub struct OctaveStopsConfig {
     pub odd_gap_db: f32,
     /// Mixture evidence: the 2nd harmonic (the 8' key) at most this loud against the 1st (dB):
     /// the sub-octave stop about as loud as the 8' or louder, which is why the period is its
-    /// own (dev: 0 dB kept 1 in 3 of the TimGM6mb Church Organ's octave-low misses; pads and
-    /// ensembles that showed the evidence now and then had their 2nd harmonic 3–9 dB over the
-    /// 1st).
+    /// own (on a dev tuning set 0 dB left 25 octave-low TimGM6mb Church Organ misses, 3 dB
+    /// 14; pads and ensembles that showed the evidence now and then had their 2nd harmonic
+    /// 3–9 dB over the 1st).
     pub mixture_second_db: f32,
     /// Where it can be read apart from `f`, the spectrum at `f/2` must lie this far (dB,
     /// positive) below the 1st harmonic for the full evidence (and below it at all for the weak
