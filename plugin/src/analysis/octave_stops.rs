@@ -23,11 +23,24 @@
 //! thresholds were chosen on dev: a valley of 10 dB and a 2nd harmonic of −10 dB lifted the
 //! GM 88 (New Age) pad too (4 dev renders −0.03 to −0.13 F1); 25 dB and −6 dB leave it alone.
 //!
+//! A church organ *plenum* over a loud 16' (TimGM6mb's Church Organ upper keys) adds the 2⅔'
+//! quint and mixture ranks: they fill the 5th–7th harmonics of the 16' pitch, so there is no
+//! valley. But they, like the 8', 4' and 2', are all harmonics of the 8' key, i.e. *even*
+//! harmonics of the 16' pitch; only the 16' stop's own overtones are odd ones. The mixture
+//! evidence: the octave partials as above, the even harmonics (2 to 16) together at least as
+//! loud as the 1st, the 2nd not much louder than the 1st, and the odd ones (3 to 15) together
+//! far under the even ones. On the dev renders' written notes it fires at the written pitch of
+//! 5 of 13 975 non-organ notes (GM 88 pads) and at the 16' pitch of 92 % of the TimGM6mb
+//! Church Organ notes of a focused set.
+//!
 //! The valley is only seen once the long frame holds the note alone: right after an attack it
 //! is filled by the previous note and by the leakage of a partly filled window, and the tracker
 //! commits the 16' pitch within a few milliseconds. A registration lasts, so the stage keeps a
 //! running share of the clear, confident hops that showed it; while that share is high, an
-//! estimate is lifted on the weaker evidence alone (a strong 2nd harmonic and no stop below).
+//! estimate is lifted on the weaker evidence alone (a strong 2nd harmonic, a 3rd harmonic well
+//! under the 1st, and no stop below: neither a partial as loud as the 1st at `f/2`, nor one
+//! within 20 dB that peaks there — a smeared attack falls off towards `f/2`, a soft 16' stop
+//! under an 8' key peaks).
 
 /// Fixed settings (dB are amplitude ratios to the detected pitch's own partial, `20·log10`).
 #[derive(Debug, Clone, Copy)]
@@ -43,11 +56,34 @@ pub struct OctaveStopsConfig {
     /// The loudest of the 5th, 6th and 7th harmonics must lie at least this far (dB, positive)
     /// below the weaker of the 4th and the 8th.
     pub valley_db: f32,
+    /// Mixture evidence: the even harmonics of `f` (the key's own series, 2 to 16) together
+    /// must be at least this loud (dB of power) against the 1st.
+    pub even_db: f32,
+    /// Mixture evidence: the odd harmonics of `f` above the 1st (3 to 15; only the sub-octave
+    /// stop's own overtones) together must lie at least this far (dB of power, positive)
+    /// under the even ones. `0` turns the mixture evidence off.
+    pub odd_gap_db: f32,
+    /// Mixture evidence: the 2nd harmonic (the 8' key) at most this loud against the 1st (dB):
+    /// the sub-octave stop about as loud as the 8' or louder, which is why the period is its
+    /// own (on a dev tuning set 0 dB left 25 octave-low TimGM6mb Church Organ misses, 3 dB
+    /// 14; pads and ensembles that showed the evidence now and then had their 2nd harmonic
+    /// 3–9 dB over the 1st).
+    pub mixture_second_db: f32,
     /// Where it can be read apart from `f`, the spectrum at `f/2` must lie this far (dB,
     /// positive) below the 1st harmonic for the full evidence (and below it at all for the weak
     /// one): a pitch with a stop an octave below it already is the played key (an 8' answer of
     /// a 16' + 8' + 4' + 2' sound looks the same one octave up).
     pub below_db: f32,
+    /// A stop an octave below is also heard (no lift at all) when the spectrum at `f/2` lies
+    /// less than `below_db` under the 1st harmonic and is a peak: this many times the
+    /// spectrum at `3f/4` (the main lobe of `f` smeared by an attack falls off towards `f/2`
+    /// instead). `0` turns the test off.
+    pub below_peak: f32,
+    /// The weak evidence also wants the 3rd harmonic at most this loud against the 1st (dB):
+    /// at a sub-octave stop's pitch the 3rd harmonic is only that stop's own overtone (or a
+    /// 5⅓' quint), softer than it; a key whose 3rd harmonic is as loud as its 1st is not a
+    /// sub-octave stop (a principal chorus's 8' key). Positive values turn the test off.
+    pub third_db: f32,
     /// Weight of each confident hop in the running share of hops that showed the registration
     /// (hop length / time constant).
     pub rate: f32,
@@ -62,7 +98,9 @@ pub struct OctaveStopsConfig {
 impl OctaveStopsConfig {
     /// Defaults (chosen on the dev renders' spectra; see the module notes), overridable through
     /// `tuning`: `octave_stops` (0 = off), `octave_stops_second_db`, `octave_stops_octaves_db`,
-    /// `octave_stops_valley_db`, `octave_stops_below_db`, `octave_stops_s` (time constant of
+    /// `octave_stops_valley_db`, `octave_stops_even_db`, `octave_stops_odd_gap_db` (0 = no
+    /// mixture evidence), `octave_stops_mixture_second_db`, `octave_stops_below_db`, `octave_stops_below_peak` (0 = off),
+    /// `octave_stops_third_db` (> 0 = off), `octave_stops_s` (time constant of
     /// the share), `octave_stops_confidence`, `octave_stops_share`.
     pub fn new(sample_rate: f32, frame_len: usize, hop: usize, tuning: &super::Tuning) -> Self {
         let hop_s = hop as f32 / sample_rate.max(1.0);
@@ -72,7 +110,12 @@ impl OctaveStopsConfig {
             second_db: tuning.get("octave_stops_second_db", -6.0),
             octaves_db: tuning.get("octave_stops_octaves_db", -20.0),
             valley_db: tuning.get("octave_stops_valley_db", 25.0),
+            even_db: tuning.get("octave_stops_even_db", 0.0),
+            odd_gap_db: tuning.get("octave_stops_odd_gap_db", 15.0),
+            mixture_second_db: tuning.get("octave_stops_mixture_second_db", 3.0),
             below_db: tuning.get("octave_stops_below_db", 20.0),
+            below_peak: tuning.get("octave_stops_below_peak", 2.0),
+            third_db: tuning.get("octave_stops_third_db", -6.0),
             rate: (hop_s / tuning.get("octave_stops_s", 0.3).max(hop_s)).min(1.0),
             min_confidence: tuning.get("octave_stops_confidence", 0.9),
             share_on: tuning.get("octave_stops_share", 0.5),
@@ -124,11 +167,14 @@ impl OctaveStops {
         }
         let (lift, clear) = self.evidence(mags, hz);
         if clear && confidence >= self.config.min_confidence {
-            let shown = if lift == Evidence::Full { 1.0 } else { 0.0 };
+            let shown = match lift {
+                Evidence::Full | Evidence::Mixture => 1.0,
+                Evidence::Weak | Evidence::None => 0.0,
+            };
             self.share += self.config.rate * (shown - self.share);
         }
         let lifted = match lift {
-            Evidence::Full => true,
+            Evidence::Full | Evidence::Mixture => true,
             Evidence::Weak => self.share >= self.config.share_on,
             Evidence::None => false,
         };
@@ -151,12 +197,20 @@ impl OctaveStops {
             mags.get(b - 1..=b + 1)
                 .map(|s| s.iter().fold(0.0f32, |a, &x| a.max(x)))
         };
-        let mut partial = [0.0f32; 8];
+        // Harmonics 1 to 16 of `hz` as far as the spectrum reaches; the first 8 are needed.
+        let mut partial = [0.0f32; 16];
+        let mut count = 0;
         for (h, slot) in partial.iter_mut().enumerate() {
             match peak(hz * (h + 1) as f32) {
-                Some(m) => *slot = m,
-                None => return (Evidence::None, false),
+                Some(m) => {
+                    *slot = m;
+                    count = h + 1;
+                }
+                None => break,
             }
+        }
+        if count < 8 {
+            return (Evidence::None, false);
         }
         let first = partial[0];
         if first.is_nan() || first <= 0.0 {
@@ -170,21 +224,61 @@ impl OctaveStops {
         // the 1st harmonic's own main lobe fills it). The weak evidence only asks that it be
         // weaker than the 1st harmonic: right after an attack a partly filled window smears
         // the 1st harmonic down to `hz/2`, while a 16' stop under an 8' answer is louder.
-        let below = if hz / 2.0 >= 3.0 * self.bin_hz {
-            let b = (hz / 2.0 / self.bin_hz).round() as usize;
-            db(mags.get(b).copied().unwrap_or(0.0))
+        // A stop below that is a peak of its own (louder than the spectrum at `3f/4`, where a
+        // smeared 1st harmonic would be louder still) is a stop even under the 1st harmonic:
+        // the played key is `hz` (a church organ's 16' under its 8' key, whose 8' fundamental
+        // is weaker than its own 2nd harmonic).
+        let (below, peaked) = if hz / 2.0 >= 3.0 * self.bin_hz {
+            let at = |f: f32| mags.get((f / self.bin_hz).round() as usize).copied();
+            let sub = at(hz / 2.0).unwrap_or(0.0);
+            let between = at(0.75 * hz).unwrap_or(f32::INFINITY);
+            (
+                db(sub),
+                self.config.below_peak > 0.0 && sub > self.config.below_peak * between,
+            )
         } else {
-            f32::NEG_INFINITY
+            (f32::NEG_INFINITY, false)
         };
-        if below >= 0.0 {
+        if below >= 0.0 || (peaked && below > -self.config.below_db) {
             return (Evidence::None, true);
         }
         let octaves = db(partial[3]).min(db(partial[7]));
         let valley = db(partial[4]).max(db(partial[5])).max(db(partial[6]));
-        let full = below <= -self.config.below_db
-            && octaves >= self.config.octaves_db
-            && valley <= octaves - self.config.valley_db;
-        (if full { Evidence::Full } else { Evidence::Weak }, true)
+        let clean = below <= -self.config.below_db && octaves >= self.config.octaves_db;
+        if clean && valley <= octaves - self.config.valley_db {
+            (Evidence::Full, true)
+        } else if clean
+            && db(partial[1]) <= self.config.mixture_second_db
+            && self.mixture(&partial[..count], first)
+        {
+            (Evidence::Mixture, true)
+        } else if self.config.third_db > 0.0 || db(partial[2]) <= self.config.third_db {
+            (Evidence::Weak, true)
+        } else {
+            (Evidence::None, true)
+        }
+    }
+
+    /// Mixture evidence on the harmonics `partial` (1st first) of a pitch: the even harmonics
+    /// (the key's series: 8', 4', 2', the 2⅔' quint and the mixture ranks are all harmonics of
+    /// the 8') carry together at least `even_db` against the 1st, and the odd ones above the
+    /// 1st (which only the sub-octave stop's own overtones can fill) lie `odd_gap_db` under
+    /// them. A natural tone's odd and even harmonics fall off together.
+    fn mixture(&self, partial: &[f32], first: f32) -> bool {
+        if self.config.odd_gap_db <= 0.0 {
+            return false;
+        }
+        let (mut even, mut odd) = (0.0f32, 0.0f32);
+        for (h, &m) in partial.iter().enumerate().skip(1) {
+            if h % 2 == 1 {
+                even += m * m;
+            } else {
+                odd += m * m;
+            }
+        }
+        let power = |db: f32| 10f32.powf(db / 10.0);
+        even >= first * first * power(self.config.even_db)
+            && odd <= even * power(-self.config.odd_gap_db)
     }
 }
 
@@ -193,6 +287,10 @@ impl OctaveStops {
 enum Evidence {
     /// Octave partials strong, the partials between them far below: the registration.
     Full,
+    /// Octave partials strong, the 2nd harmonic not louder than the 1st, and the odd
+    /// harmonics above the 1st far below the even ones: a sub-octave stop under a plenum
+    /// (quint and mixture ranks fill the valley). Counts in the share like `Full`.
+    Mixture,
     /// A strong 2nd harmonic and no stop below, but not the valley (an attack, a mixture).
     Weak,
     /// Not a registration whose lowest stop is at the pitch.
@@ -324,6 +422,90 @@ mod tests {
         assert_eq!(heard.played_hz(&attack, f, 1.0), f);
         heard.reset();
         assert_eq!(heard.share(), 0.0);
+    }
+
+    /// A plenum over a loud 16' at the 16' pitch `f`: 16', its own 3rd partial, then 8', 4',
+    /// 2⅔' quint, 2', 1⅗' tierce, 1⅓', 1' (the quint and tierce fill the 5th–7th harmonics).
+    fn plenum(f: f32) -> Vec<(f32, f32)> {
+        vec![
+            (f, 0.0),
+            (2.0 * f, -3.0),
+            (3.0 * f, -17.0),
+            (4.0 * f, -5.0),
+            (6.0 * f, -9.0),
+            (8.0 * f, 1.0),
+            (10.0 * f, -15.0),
+            (12.0 * f, -9.0),
+            (16.0 * f, -11.0),
+        ]
+    }
+
+    #[test]
+    fn a_plenum_over_a_loud_sixteen_foot_is_lifted_to_its_key() {
+        for f in [110.0f32, 180.0, 260.0] {
+            let mags = spectrum(&plenum(f));
+            assert_eq!(stops().played_hz(&mags, f, 1.0), 2.0 * f, "{f} Hz");
+            // Without the mixture evidence (the valley test alone) it stays at the 16' pitch.
+            let mut valley_only = OctaveStops::new(OctaveStopsConfig::new(
+                SR,
+                N,
+                N / 16,
+                &crate::analysis::Tuning::default().with("octave_stops_odd_gap_db", 0.0),
+            ));
+            assert_eq!(valley_only.played_hz(&mags, f, 1.0), f, "{f} Hz");
+        }
+    }
+
+    #[test]
+    fn tones_with_loud_odd_harmonics_or_a_louder_second_stay() {
+        let f = 220.0f32;
+        // The plenum's 16' own 3rd partial as loud as the 8': not a lone sub-octave stop.
+        let mut odd = plenum(f);
+        odd[2].1 = -3.0;
+        // A pad whose 2nd harmonic is well over its 1st (seen on dev GM 48/88 renders).
+        let mut bright = plenum(f);
+        bright[1].1 = 6.0;
+        for partials in [odd, bright] {
+            let mags = spectrum(&partials);
+            assert_eq!(stops().played_hz(&mags, f, 1.0), f, "{partials:?}");
+        }
+    }
+
+    #[test]
+    fn a_key_over_a_stop_peaking_an_octave_below_is_not_lifted_by_the_memory() {
+        let f = 220.0f32;
+        let mut heard = stops();
+        let full = spectrum(&[
+            (f, 0.0),
+            (2.0 * f, -4.0),
+            (4.0 * f, -10.0),
+            (8.0 * f, -17.0),
+        ]);
+        for _ in 0..400 {
+            heard.played_hz(&full, f, 1.0);
+        }
+        assert!(heard.share() > 0.9);
+        // A principal chorus key at `f` over a soft 16' (8 dB under, a peak of its own): its
+        // 2nd harmonic is strong, but the stop below says `f` is the key.
+        let chorus = spectrum(&[
+            (f / 2.0, -8.0),
+            (f, 0.0),
+            (2.0 * f, 8.0),
+            (3.0 * f, 3.0),
+            (4.0 * f, 8.0),
+        ]);
+        assert_eq!(heard.played_hz(&chorus, f, 0.6), f);
+        // Without the stop below, its loud 3rd harmonic says the same.
+        let bare = spectrum(&[(f, 0.0), (2.0 * f, 8.0), (3.0 * f, 3.0), (4.0 * f, 8.0)]);
+        assert_eq!(heard.played_hz(&bare, f, 0.6), f);
+        // A key with neither is lifted by the memory (an attack of the registration).
+        let attack = spectrum(&[
+            (f, 0.0),
+            (2.0 * f, -4.0),
+            (4.0 * f, -10.0),
+            (5.0 * f, -14.0),
+        ]);
+        assert_eq!(heard.played_hz(&attack, f, 0.6), 2.0 * f);
     }
 
     #[test]

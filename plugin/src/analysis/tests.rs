@@ -1181,6 +1181,110 @@ fn a_sub_octave_organ_stop_names_the_played_key() {
     }
 }
 
+/// An organ note built of sine ranks: `(ratio to the key, dB)` per partial of the key `midi`
+/// (the 8' pitch), 5 ms attack, 20 ms release.
+fn organ_registration(sr: f32, midi: f32, dur: f32, amp: f32, ranks: &[(f32, f32)]) -> Vec<f32> {
+    let f8 = midi_to_hz(midi);
+    let n = (dur * sr) as usize;
+    (0..n)
+        .map(|i| {
+            let t = i as f32 / sr;
+            let v = ranks
+                .iter()
+                .map(|&(ratio, db)| {
+                    10f32.powf(db / 20.0) * (std::f32::consts::TAU * f8 * ratio * t).sin()
+                })
+                .sum::<f32>();
+            let attack = (t / 0.005).min(1.0);
+            let release = ((dur - t) / 0.02).clamp(0.0, 1.0);
+            v * amp * attack * release
+        })
+        .collect()
+}
+
+/// A church organ plenum with a loud 16' (the TimGM6mb Church Organ's upper keys, measured
+/// on the dev renders): 16' +3 dB over the 8', its own 3rd partial at −14, then 4', the 2⅔'
+/// quint, 2', the 1⅗' tierce, 1⅓' and 1' of a mixture. Every partial above the 16' but its
+/// own overtone is a harmonic of the 8' key, and the quint and the mixture fill the 5th–7th
+/// harmonics of the 16' pitch (no valley there, unlike a drawbar's 16' + 8' + 4' + 2').
+const PLENUM: [(f32, f32); 9] = [
+    (0.5, 3.0),
+    (1.0, 0.0),
+    (1.5, -14.0),
+    (2.0, -2.0),
+    (3.0, -6.0),
+    (4.0, 4.0),
+    (5.0, -12.0),
+    (6.0, -6.0),
+    (8.0, -8.0),
+];
+
+/// A principal chorus over a soft 16' (the same organ's lower keys): the 8' fundamental
+/// weaker than its 2nd harmonic, the 16' 8 dB under the 8'.
+const CHORUS: [(f32, f32); 12] = [
+    (0.5, -8.0),
+    (1.0, 0.0),
+    (1.5, -17.0),
+    (2.0, 8.0),
+    (2.5, -24.0),
+    (3.0, 3.0),
+    (3.5, -16.0),
+    (4.0, 8.0),
+    (5.0, -6.0),
+    (6.0, -4.0),
+    (7.0, -13.0),
+    (8.0, 5.0),
+];
+
+/// Issue 13 (organ family under 0.80; church organs answered an octave low): a church organ
+/// plenum whose 16' is its loudest partial names its 8' key, though the quint and mixture
+/// ranks fill the harmonics between the 16' pitch's 4th and 8th (the octave-stop valley of
+/// `a_sub_octave_organ_stop_names_the_played_key` is not there). The first key may be taken
+/// for its 16' pitch: the mixture evidence lifts once the registration has been heard on most
+/// confident hops. After the plenum, keys of a chorus with a soft 16' under them keep their 8'
+/// pitch (the remembered registration does not lift a pitch with a stop peaking an octave
+/// below it, nor one whose 3rd harmonic is as loud as its 1st).
+#[test]
+fn a_church_organ_plenum_names_the_played_key() {
+    for sr in [44_100.0, 48_000.0] {
+        let plenum = [72u8, 70, 74, 69, 71, 67];
+        let chorus = [60u8, 62, 57, 64, 59];
+        let mut s = silence(sr, 0.05);
+        for &k in &plenum {
+            s.extend(organ_registration(sr, k as f32, 0.3, 0.2, &PLENUM));
+            s.extend(silence(sr, 0.06));
+        }
+        for &k in &chorus {
+            s.extend(organ_registration(sr, k as f32, 0.3, 0.1, &CHORUS));
+            s.extend(silence(sr, 0.06));
+        }
+        let found = pitches(&run(&s, sr, 512));
+        let first = found.iter().position(|&p| p == plenum[0]);
+        assert!(
+            first.is_some_and(|i| found[..i].iter().all(|&p| p == plenum[0] - 12)),
+            "at {sr} Hz: {found:?}"
+        );
+        let after = first.map_or(&found[..0], |i| &found[i + 1..]);
+        let rest: Vec<u8> = plenum[1..].iter().chain(&chorus).copied().collect();
+        assert_eq!(after, &rest[..], "at {sr} Hz: {found:?}");
+        // Before the mixture evidence (the defect: TimGM6mb Church Organ renders F1 0.48–0.67,
+        // octave-low misses) every plenum key was named an octave low.
+        let mut old = Analyzer::with_tuning(
+            sr,
+            &Tuning::default()
+                .with("octave_stops_odd_gap_db", 0.0)
+                .with("octave_stops_below_peak", 0.0)
+                .with("octave_stops_third_db", 1.0),
+        );
+        let low: Vec<u8> = plenum
+            .iter()
+            .map(|k| k - 12)
+            .chain(chorus.iter().copied())
+            .collect();
+        assert_eq!(pitches(&run_on(&mut old, &s, 512)), low, "at {sr} Hz, old");
+    }
+}
+
 /// A plucked melody on ringing strings (a steel guitar): every note rings on for about a
 /// second and more under the next ones, each string doubled (two courses 12 cents apart,
 /// which keeps the periodicity low like a steel guitar's), four notes a second.
