@@ -14,7 +14,8 @@
 //!   ├─ stft long (rect, 2× padded) ─┬─ Hann bins ─┬─ chroma
 //!   │                               │             ├─ salience (harmonic energy per semitone, history)
 //!   │                               │             ├─ polyphony (a second note beside the first? chord judge: is the input chords?)
-//!   │                               │             └─ subharmonic guards
+//!   │                               │             ├─ subharmonic guards
+//!   │                               │             └─ mixture pull (a weak estimate between semitones → its own peak)
 //!   │                               └─ pitch NSDF (only when the shorter windows are not sure)
 //!   │                               │             ├─ newcomer (a new partial set rising under the sounding note,
 //!   │                               │             │   confirmed by the half frame with the old note cancelled)
