@@ -14,7 +14,8 @@
 //!   ├─ stft long (rect, 2× padded) ─┬─ Hann bins ─┬─ chroma
 //!   │                               │             ├─ salience (harmonic energy per semitone, history)
 //!   │                               │             ├─ polyphony (a second note beside the first? chord judge: is the input chords?)
-//!   │                               │             └─ subharmonic guards
+//!   │                               │             ├─ subharmonic guards
+//!   │                               │             └─ mixture pull (a weak estimate between semitones → its own peak)
 //!   │                               └─ pitch NSDF (only when the shorter windows are not sure)
 //!   │                               │             ├─ newcomer (a new partial set rising under the sounding note,
 //!   │                               │             │   confirmed by the half frame with the old note cancelled)
@@ -35,6 +36,7 @@ pub mod chroma;
 pub mod judge;
 pub mod key;
 pub mod loudness;
+pub mod mixture_pull;
 pub mod newcomer;
 pub mod octave_stops;
 pub mod onset;
@@ -46,6 +48,7 @@ pub mod tracker;
 
 use chroma::{Chroma, ChromaConfig};
 use loudness::{FrameEnergies, Loudness, LoudnessConfig, FLOOR_DB};
+use mixture_pull::{MixturePull, MixturePullConfig};
 use newcomer::{Newcomer, NewcomerConfig};
 use octave_stops::{OctaveStops, OctaveStopsConfig};
 use onset::{OnsetConfig, OnsetDetector};
@@ -216,6 +219,17 @@ const VOICES_RATE: f32 = 0.1;
 /// ... below which the per-hop chord judge no longer gates (a melody on ringing strings).
 const VOICES_BELOW: f32 = 0.2;
 
+/// Mixture pull (`mixture_pull.rs`): estimates below this confidence may be pulled (0: off) ...
+const PULL_MAX_CONFIDENCE: f32 = 0.9;
+/// ... when at least this far (semitones) from every semitone ...
+const PULL_MIN_OFFSET: f32 = 0.2;
+/// ... onto a Hann peak within a semitone that lies within this of a semitone ...
+const PULL_MAX_PEAK_OFFSET: f32 = 0.25;
+/// ... and holds at least this fraction of the strongest peak's amplitude.
+const PULL_PEAK_FLOOR: f32 = 0.1;
+/// ... and only where a semitone spans at least this many Hann bins (at 48 kHz, from G3 up).
+const PULL_MIN_SEMITONE_BINS: f32 = 0.5;
+
 /// Input samples are clamped to ±this (clipping is fine; huge values would overflow sums).
 const INPUT_LIMIT: f32 = 8.0;
 /// DC blocker corner frequency (Hz): far below the lowest pitch searched.
@@ -307,6 +321,9 @@ pub struct Analyzer {
     /// Octave-stop guard: a 16' + 8' organ registration is named by its 8' key, not by the
     /// 16' period every detector finds (`octave_stops.rs`).
     octave_stops: OctaveStops,
+    /// Mixture pull: a weakly periodic estimate between two semitones moves onto its
+    /// fundamental's Hann peak (`mixture_pull.rs`; a pad's release under the next note).
+    mixture_pull: MixturePull,
     /// Pitch stage.
     pitch: PitchDetector,
     /// Short-window pitch transform: the last half frame, rectangular, zero-padded to 2×.
@@ -531,6 +548,14 @@ impl Analyzer {
                 sizes.hop,
                 tuning,
             )),
+            mixture_pull: MixturePull::new(MixturePullConfig {
+                bin_hz: hann_bin_hz,
+                max_confidence: tuning.get("pull_max_confidence", PULL_MAX_CONFIDENCE),
+                min_offset: tuning.get("pull_min_offset", PULL_MIN_OFFSET),
+                max_peak_offset: tuning.get("pull_max_peak_offset", PULL_MAX_PEAK_OFFSET),
+                peak_floor: tuning.get("pull_peak_floor", PULL_PEAK_FLOOR),
+                min_semitone_bins: tuning.get("pull_min_semitone_bins", PULL_MIN_SEMITONE_BINS),
+            }),
             pitch: PitchDetector::new(PitchConfig::new(sample_rate, sizes.frame_len, tuning)),
             short_pitch_stft: Stft::new(StftConfig {
                 frame_len: sizes.frame_len / 2,
@@ -937,6 +962,11 @@ impl Analyzer {
         let chroma = self.chroma.process(&self.hann_mags);
         self.salience.process(&self.hann_mags);
         self.guard_subharmonics(&mut estimate);
+        if estimate.hz > 0.0 && estimate.confidence > 0.0 {
+            let strongest = stft::peak(&self.hann_mags);
+            self.mixture_pull
+                .apply(&self.hann_mags, strongest, &mut estimate);
+        }
         let chroma_peak = chroma.iter().fold(0.0f32, |a, &b| a.max(b));
         let polyphony = self.polyphony.process(
             &self.hann_mags,

@@ -1456,3 +1456,79 @@ fn a_chorused_ensemble_line_over_long_releases_is_found() {
         ev.ons
     );
 }
+
+/// A pad's release under its next note (issue 13, synth pads): on the FluidR3 *New Age* pad a
+/// near-sinusoidal B3 over the G3 before it (still sounding at about half its level) read
+/// 58.0–58.5 at confidence 0.5–0.85 for its whole length, so no path ever started it (dev
+/// `oneills1850-1801-1850-034-0-p88`: 88 written notes, 4 found). The NSDF of the mixture peaks
+/// between the two periods; the long frame's spectrum still holds B3's own peak. With the
+/// mixture pull the hop estimates read B3; without it (`pull_max_confidence=0`) they read a
+/// pitch between the notes.
+#[test]
+fn a_pad_note_over_the_last_ones_release_reads_its_own_pitch() {
+    /// Each hop's pitch reading (MIDI, confidence) after `from_s`.
+    #[derive(Default)]
+    struct Readings {
+        sr: f64,
+        from_s: f64,
+        midi: Vec<(f32, f32)>,
+    }
+    impl AnalysisOutput for Readings {
+        fn frame(&mut self, f: &FeatureFrame) {
+            if f.time_samples as f64 / self.sr >= self.from_s && f.f0_hz > 0.0 {
+                self.midi
+                    .push((crate::music::hz_to_midi(f.f0_hz), f.confidence));
+            }
+        }
+        fn note(&mut self, _: NoteEvent) {}
+    }
+    let sr = 48_000.0f32;
+    let enter = 0.35f32;
+    let n = (0.8 * sr) as usize;
+    let (g3, b3) = (f64::from(midi_to_hz(55.0)), f64::from(midi_to_hz(59.0)));
+    let tau = std::f64::consts::TAU;
+    let s: Vec<f32> = (0..n)
+        .map(|i| {
+            let t = i as f64 / f64::from(sr);
+            // G3 alone, then fading within 30 ms to half its level under B3 (20 ms attack).
+            let old = if t < f64::from(enter) {
+                1.0
+            } else {
+                1.0 - 0.5 * ((t - f64::from(enter)) / 0.03).min(1.0)
+            };
+            let new = ((t - f64::from(enter)) / 0.02).clamp(0.0, 1.0);
+            let voice =
+                |f: f64, phase: f64| (tau * f * t + phase).sin() + 0.15 * (2.0 * tau * f * t).sin();
+            (0.2 * (old * voice(g3, 1.0) + new * voice(b3, 0.0))) as f32
+        })
+        .collect();
+    let read = |spec: &str| {
+        let tuning = Tuning::parse(spec).unwrap_or_default();
+        let mut a = Analyzer::with_tuning(sr, &tuning);
+        let mut r = Readings {
+            sr: f64::from(sr),
+            // Once the long frame (43 ms) holds only the mixture.
+            from_s: f64::from(enter) + 0.1,
+            ..Readings::default()
+        };
+        for chunk in s.chunks(512) {
+            a.process(chunk, &mut r);
+        }
+        let near = r
+            .midi
+            .iter()
+            .filter(|(m, _)| (m - 59.0).abs() <= 0.3)
+            .count();
+        (near as f32 / r.midi.len().max(1) as f32, r.midi)
+    };
+    let (before, readings) = read("pull_max_confidence=0");
+    assert!(
+        before < 0.5,
+        "the mixture no longer reads between the notes without the pull ({before:.2}): {readings:?}"
+    );
+    let (after, readings) = read("");
+    assert!(
+        after >= 0.8,
+        "only {after:.2} of the hops read B3: {readings:?}"
+    );
+}
