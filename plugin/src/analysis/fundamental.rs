@@ -107,7 +107,9 @@ fn spectral_peak(
     energy: f64,
     hz: f32,
 ) -> Option<f32> {
-    if config.span <= 0.0 || frame_len == 0 || !(hz > 0.0) || !(energy > 0.0) {
+    // NaN answers and energies fail these too.
+    let positive = hz > 0.0 && energy > 0.0;
+    if config.span <= 0.0 || frame_len == 0 || !positive {
         return None;
     }
     // Padded bins: fft length 2·frame_len.
@@ -159,7 +161,8 @@ fn spectral_peak(
         0.0
     };
     let peak = (best as f32 + delta) * bin_hz;
-    if !(peak.is_finite() && peak > 0.0) {
+    let finite = peak.is_finite() && peak > 0.0;
+    if !finite {
         return None;
     }
     if config.min_inharmonic > 0.0 {
