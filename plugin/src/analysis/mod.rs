@@ -21,6 +21,7 @@
 //!   │                               │             │   confirmed by the half frame with the old note cancelled)
 //!   ├─ cancellation: for a frame after an onset, the ¼ frame with the previous note combed out
 //!   ├─ pitch NSDF on the last ½ frame (≥ 150 Hz) and ¼ frame (≥ 250 Hz, ≈ 2.7 periods): faster after attacks
+//!   │    └─ fundamental check: an inharmonic window (struck bar) is named by its fundamental's peak
 //!   ├─ onset gate: 13–43 ms after an onset, NSDF on the samples since it alone (low notes)
 //!   └─ stft short (Hann, last ≈ 10 ms) ─ onset (max-filtered flux + level jump)
 //! pitch + level + onset + salience ─ tracker ─ NoteEvent
@@ -33,6 +34,7 @@
 
 pub mod chord_judge;
 pub mod chroma;
+pub mod fundamental;
 pub mod judge;
 pub mod key;
 pub mod loudness;
@@ -47,6 +49,7 @@ pub mod stft;
 pub mod tracker;
 
 use chroma::{Chroma, ChromaConfig};
+use fundamental::FundamentalConfig;
 use loudness::{FrameEnergies, Loudness, LoudnessConfig, FLOOR_DB};
 use mixture_pull::{MixturePull, MixturePullConfig};
 use newcomer::{Newcomer, NewcomerConfig};
@@ -339,6 +342,11 @@ pub struct Analyzer {
     tiny_pitch: PitchDetector,
     /// Use the quarter-frame pitch when it is confident and at least this high (Hz); 0 = never.
     tiny_pitch_min_hz: f32,
+    /// The half and quarter windows' NSDF answers checked against their fundamental's spectral
+    /// peak (`fundamental.rs`: a struck bar's inharmonic mode pulls the NSDF a semitone).
+    fundamental: FundamentalConfig,
+    /// Whether the cancelled quarter window's answer is checked too (`fundamental_cancelled`).
+    fundamental_cancelled: bool,
     /// Onset stage.
     onset: OnsetDetector,
     /// Number of short-transform bins the onset stage reads.
@@ -579,6 +587,8 @@ impl Analyzer {
                 tuning,
             )),
             tiny_pitch_min_hz: tuning.get("tiny_pitch_min_hz", 250.0),
+            fundamental: FundamentalConfig::new(sample_rate, tuning),
+            fundamental_cancelled: tuning.get("fundamental_cancelled", 1.0) > 0.5,
             onset: OnsetDetector::new(OnsetConfig::new(flux_bins, hop_s, tuning)),
             flux_bins,
             loudness: Loudness::new(LoudnessConfig {
@@ -846,7 +856,23 @@ impl Analyzer {
             return PitchEstimate::default();
         };
         let spectrum = self.tiny_pitch_stft.process(cancelled);
-        self.tiny_pitch.process(cancelled, spectrum)
+        let energy = pitch::energy(cancelled);
+        let mut estimate =
+            self.tiny_pitch
+                .process_with_energy(cancelled, spectrum, usize::MAX, energy);
+        // The comb removes the old note's harmonics, not a struck bar's inharmonic modes: the
+        // remainder's NSDF then names a pitch near the old one that only its own fundamental
+        // (the old note's, left over) tells apart (`cancelled_answer` drops it when it is).
+        if estimate.hz > 0.0 && self.fundamental_cancelled {
+            estimate.hz = fundamental::checked_hz(
+                &self.fundamental,
+                spectrum,
+                cancelled.len(),
+                energy,
+                estimate.hz,
+            );
+        }
+        estimate
     }
 
     /// Fills `cancelled[..len]` with the last `len` samples of the frame minus themselves one
@@ -1144,7 +1170,16 @@ impl Analyzer {
         let recent = self.frame.get(from..).unwrap_or(&[]);
         let spectrum = stft.process(recent);
         // `energies` holds the last quarter's and half's sums of this very frame.
-        let estimate = detector.process_with_energy(recent, spectrum, usize::MAX, energy);
+        let mut estimate = detector.process_with_energy(recent, spectrum, usize::MAX, energy);
+        if estimate.hz > 0.0 {
+            estimate.hz = fundamental::checked_hz(
+                &self.fundamental,
+                spectrum,
+                recent.len(),
+                energy,
+                estimate.hz,
+            );
+        }
         (estimate.hz >= min_hz && estimate.confidence >= self.short_min_confidence)
             .then_some(estimate)
     }
