@@ -121,7 +121,7 @@ fn spectral_peak(
     let lo = ((hz / ratio) / bin_hz).floor() as usize;
     let hi = ((hz * ratio) / bin_hz).ceil() as usize;
     // Bins lo-1 ..= hi+1 are read, each with its neighbours two bins away.
-    if lo < 3 || hi + 3 >= spectrum.len() {
+    if lo < 3 || hi.saturating_add(3) >= spectrum.len() {
         return None;
     }
     let hann = |k: usize| -> f32 {
@@ -173,7 +173,7 @@ fn spectral_peak(
             let slack = (centre * HARMONIC_SLACK).max(1.0);
             let from = (centre - slack).floor().max(2.0) as usize;
             let to = (centre + slack).ceil() as usize;
-            if to + 2 >= spectrum.len() {
+            if to.saturating_add(2) >= spectrum.len() {
                 break;
             }
             let strongest = (from..=to).map(hann).fold(0.0f32, f32::max);

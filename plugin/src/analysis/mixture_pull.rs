@@ -50,7 +50,7 @@ impl MixturePull {
     pub fn apply(&self, mags: &[f32], strongest: f32, estimate: &mut PitchEstimate) {
         let c = &self.config;
         if c.max_confidence <= 0.0
-            || estimate.hz <= 0.0
+            || !(estimate.hz > 0.0 && estimate.hz.is_finite())
             || estimate.confidence >= c.max_confidence
             || c.bin_hz <= 0.0
         {
