@@ -1123,22 +1123,7 @@ fn drawbar_organ(sr: f32, midi: f32, dur: f32, amp: f32) -> Vec<f32> {
         (2.0, -10.0),
         (4.0, -17.0),
     ];
-    let f8 = midi_to_hz(midi);
-    let n = (dur * sr) as usize;
-    (0..n)
-        .map(|i| {
-            let t = i as f32 / sr;
-            let v = STOPS
-                .iter()
-                .map(|&(ratio, db)| {
-                    10f32.powf(db / 20.0) * (std::f32::consts::TAU * f8 * ratio * t).sin()
-                })
-                .sum::<f32>();
-            let attack = (t / 0.005).min(1.0);
-            let release = ((dur - t) / 0.02).clamp(0.0, 1.0);
-            v * amp * attack * release
-        })
-        .collect()
+    organ_registration(sr, midi, dur, amp, &STOPS)
 }
 
 #[test]
