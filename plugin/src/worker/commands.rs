@@ -1,5 +1,9 @@
 //! MODEL THREAD, stage 3: the editor's requests (candidate choice, forget, export, models).
+//!
+//! A model or network file loaded from the editor is parsed on a helper thread ([`FileLoad`])
+//! while the model in use answers on; offline runs parse it in place.
 
+use super::parse::Parse;
 use super::{ensure_model, send, Brain, ModelSource};
 use crate::bridge::{Command, ModelEnds, Shared};
 use crate::params::ContinuoParams;
@@ -64,47 +68,139 @@ pub(super) fn serve(
             }
             Command::Style(request) => super::learn::serve(b, request),
             Command::BuiltInModel => {
+                // A file still being parsed does not replace the built-in model later.
+                b.file_load.next = None;
+                b.file_load.discard = b.file_load.running.is_some();
                 params.model_path.write().clear();
                 params.neural_path.write().clear();
                 ensure_model(b, params);
                 b.message = Some("using the built-in model".into());
             }
-            Command::LoadModel(path) => load_model(b, params, &path),
+            Command::LoadModel(path) => ask_file(b, params, path),
         }
     }
     changed
 }
 
-/// "Load" in the model row: a PPM model file (`continuo train`) becomes the model that answers;
-/// a neural weights file (`continuo train --neural`) becomes the network mixed in while *Neural
-/// network* is on. A broken file changes nothing, not even the path the project saves.
-fn load_model(b: &mut Brain, params: &ContinuoParams, path: &std::path::Path) {
+/// A file the editor's *Load* parses: a PPM model (`continuo train`) or a neural network's
+/// weights (`continuo train --neural`).
+pub(super) enum ModelFile {
+    Model(crate::model::TrainedModel),
+    Neural(crate::model::neural::net::Net),
+}
+
+/// The editor's *Load* while it parses (see [`super::parse`]).
+#[derive(Default)]
+pub(super) struct FileLoad {
+    /// The file being parsed on a helper thread (at most one at a time).
+    pub(super) running: Option<Parse<ModelFile>>,
+    /// The file asked for while another was parsed: parsed next, and the running one's result
+    /// is dropped (the newest request wins, as it would if the parses were instant).
+    next: Option<std::path::PathBuf>,
+    /// The running parse's result is dropped when it ends: the editor asked for the built-in
+    /// model meanwhile.
+    discard: bool,
+}
+
+/// Reads `path` as the kind of file its first bytes say it is.
+fn parse_file(path: &std::path::Path) -> Result<ModelFile, String> {
     let neural = std::fs::File::open(path).ok().is_some_and(|mut f| {
         use std::io::Read;
         let mut head = [0u8; 16];
         f.read_exact(&mut head).is_ok() && crate::model::neural::looks_like_weights(&head)
     });
-    let shown = path.display().to_string();
     if neural {
-        b.message = Some(match crate::model::neural::NeuralModel::load(path) {
-            Ok(m) => {
-                *params.neural_path.write() = shown.clone();
-                b.neural.loaded(&shown, m.net);
-                format!(
-                    "neural network loaded from {shown}{}",
-                    if params.model.neural.value() {
-                        ""
-                    } else {
-                        "; it answers with the style's model while Neural network is on"
-                    }
-                )
-            }
-            Err(e) => format!("neural network not loaded (keeping the current one): {e}"),
-        });
+        crate::model::neural::NeuralModel::load(path)
+            .map(|m| ModelFile::Neural(m.net))
+            .map_err(|e| format!("neural network not loaded (keeping the current one): {e}"))
+    } else {
+        crate::model::TrainedModel::load(path)
+            .map(ModelFile::Model)
+            .map_err(|e| format!("model not loaded (keeping the current one): {e:#}"))
+    }
+}
+
+/// "Load" in the model row: parses in place offline, else on a helper thread (a file asked for
+/// while another is parsed waits for it).
+fn ask_file(b: &mut Brain, params: &ContinuoParams, path: std::path::PathBuf) {
+    if !b.background {
+        let parsed = parse_file(&path);
+        use_file(b, params, &path, parsed);
         return;
     }
-    match crate::model::TrainedModel::load(path) {
-        Ok(m) => {
+    if b.file_load.running.is_some() {
+        b.message = Some(format!("loading {} next", path.display()));
+        b.file_load.next = Some(path);
+        b.file_load.discard = false;
+        return;
+    }
+    start_file(b, params, path);
+}
+
+/// Starts parsing `path` on a helper thread (in place if no thread can be started).
+fn start_file(b: &mut Brain, params: &ContinuoParams, path: std::path::PathBuf) {
+    let shown = path.display().to_string();
+    let owned = path.clone();
+    match Parse::start(&shown, "continuo-file", move || parse_file(&owned)) {
+        Ok(p) => {
+            b.file_load.running = Some(p);
+            let answering = match &b.model_source {
+                ModelSource::File(current) => format!("the model from {current}"),
+                ModelSource::BuiltIn => b.style_in_use().to_string(),
+            };
+            b.message = Some(format!("loading {shown}; {answering} answers meanwhile"));
+        }
+        Err(_) => {
+            let parsed = parse_file(&path);
+            use_file(b, params, &path, parsed);
+        }
+    }
+}
+
+/// Takes the helper's parse when it has ended: the file answers (or the status line says why
+/// not), unless another file was asked for meanwhile, which is then parsed. Returns whether
+/// anything changed.
+pub(super) fn poll_file(b: &mut Brain, params: &ContinuoParams) -> bool {
+    let Some(running) = b.file_load.running.as_mut() else {
+        return false;
+    };
+    let Some(parsed) = running.take() else {
+        return false;
+    };
+    let path = std::path::PathBuf::from(running.label());
+    b.file_load.running = None;
+    let discard = std::mem::take(&mut b.file_load.discard);
+    match b.file_load.next.take() {
+        Some(next) => start_file(b, params, next),
+        None if discard => {}
+        None => use_file(b, params, &path, parsed),
+    }
+    true
+}
+
+/// Makes a parsed file the model that answers or the network mixed in while *Neural network*
+/// is on. A broken file changes nothing, not even the path the project saves.
+fn use_file(
+    b: &mut Brain,
+    params: &ContinuoParams,
+    path: &std::path::Path,
+    parsed: Result<ModelFile, String>,
+) {
+    let shown = path.display().to_string();
+    match parsed {
+        Ok(ModelFile::Neural(net)) => {
+            *params.neural_path.write() = shown.clone();
+            b.neural.loaded(&shown, net);
+            b.message = Some(format!(
+                "neural network loaded from {shown}{}",
+                if params.model.neural.value() {
+                    ""
+                } else {
+                    "; it answers with the style's model while Neural network is on"
+                }
+            ));
+        }
+        Ok(ModelFile::Model(m)) => {
             *params.model_path.write() = shown.clone();
             b.model_path = Some(shown.clone());
             super::use_model(b, std::sync::Arc::new(m), true);
@@ -112,6 +208,6 @@ fn load_model(b: &mut Brain, params: &ContinuoParams, path: &std::path::Path) {
             ensure_model(b, params);
             b.message = Some(format!("model loaded from {shown}"));
         }
-        Err(e) => b.message = Some(format!("model not loaded (keeping the current one): {e:#}")),
+        Err(e) => b.message = Some(e),
     }
 }

@@ -5,7 +5,8 @@
 //! [`step`], made of named stages, each in its own file:
 //! - [`ingest`]: the player's notes and playback news, in the order the audio thread sent them;
 //! - [`context`]: the context of recent notes in beats, the key;
-//! - [`commands`]: the editor's requests;
+//! - [`commands`]: the editor's requests (a model or network file it loads, and a style chosen
+//!   before it was loaded, are parsed on a helper thread: [`parse`]);
 //! - [`learn`]: the user's own styles (learnt from MIDI files or from the session, renamed,
 //!   deleted), on a background thread;
 //! - [`styles`]: the recommendation (the player's notes scored under every style) and the style
@@ -30,6 +31,7 @@ pub mod harmony;
 mod ingest;
 pub mod learn;
 pub mod neural;
+mod parse;
 pub mod perform;
 mod send;
 pub mod styles;
@@ -168,6 +170,13 @@ pub struct Brain {
     harmony: harmony::HarmonyState,
     /// The chords heard in the audio input (see `harmony::audio`), for the editor.
     audio_chords: context::AudioChords,
+    /// A model or network file loaded from the editor, being parsed on a helper thread, and the
+    /// file asked for while it was (loaded next; the running parse's result is then dropped).
+    file_load: commands::FileLoad,
+    /// Whether a style or file that takes long to parse is parsed on a helper thread while the
+    /// model in use answers on ([`parse`]). The plugin's model thread sets it; offline runs and
+    /// tests leave it off and parse in place, so that a run does not depend on the wall clock.
+    background: bool,
 }
 
 impl Brain {
@@ -221,6 +230,8 @@ impl Brain {
             last_move_s: None,
             harmony: Default::default(),
             audio_chords: Default::default(),
+            file_load: Default::default(),
+            background: false,
         }
     }
 
@@ -365,8 +376,8 @@ impl ModelThread {
                     shared: &shared,
                 };
                 let b = lease.brain.as_mut().expect("the brain was just put there");
-                // A style chosen while playing is parsed beside this thread (see `styles`).
-                b.styles.background = true;
+                // A style chosen or a file loaded while playing is parsed beside this thread.
+                b.background = true;
                 let mut ends = ends;
                 let mut last_publish = Instant::now() - Duration::from_secs(1);
                 while !stop_flag.load(Ordering::Acquire) {
@@ -502,6 +513,8 @@ pub fn step(
     changed |= harmony::live(b, ends, params);
     changed |= harmony::show(b, params, shared);
     changed |= context::update_key(b, ends, shared, params, changed);
+    // A file parse started at an earlier step first: one started now is never taken now.
+    changed |= commands::poll_file(b, params);
     changed |= commands::serve(b, ends, shared, params);
     changed |= learn::poll(b, params);
     // The recommendation, before drawing, so Auto's choice answers this phrase already.

@@ -12,10 +12,11 @@
 //! The styles other than the one in use are parsed by a background loader thread (started once
 //! the context has notes to score), so loading them never holds up an answer; they stay loaded
 //! (about 245 MB for the five bundled ones). A style the player chooses before that loader has
-//! brought it is parsed on its own helper thread ([`PendingLoad`]) while the style in use goes on
-//! answering (parsing Blend takes 0.4–0.9 s); offline runs parse it in place (see
-//! [`Styles::background`]).
+//! brought it is parsed on its own helper thread ([`Parse`]) while the style in use goes on
+//! answering (parsing Blend takes 0.4–0.9 s; see [`super::parse`]); offline runs parse it in
+//! place.
 
+use super::parse::Parse;
 use super::Brain;
 use crate::model::styles::{self, StyleScore, BLEND, BUNDLED};
 use crate::model::TrainedModel;
@@ -57,66 +58,6 @@ impl Drop for Loader {
     }
 }
 
-/// A chosen style being parsed on a helper thread.
-struct PendingLoad {
-    /// The style's name, as chosen.
-    name: String,
-    /// Where the helper sends the parsed style (or why it could not be parsed), once.
-    rx: Receiver<Result<TrainedModel, String>>,
-    /// What came on `rx`, once it came.
-    result: Option<Result<TrainedModel, String>>,
-    /// Joined on drop, so no thread runs the plugin's code after the plugin is gone.
-    handle: Option<JoinHandle<()>>,
-}
-
-impl Drop for PendingLoad {
-    fn drop(&mut self) {
-        if let Some(h) = self.handle.take() {
-            let _ = h.join();
-        }
-    }
-}
-
-impl PendingLoad {
-    /// Starts parsing `name` on a helper thread.
-    fn start(name: &str, dir: std::path::PathBuf) -> std::io::Result<Self> {
-        let (tx, rx) = std::sync::mpsc::channel();
-        let owned = name.to_string();
-        let handle = std::thread::Builder::new()
-            .name("continuo-style".into())
-            .spawn(move || {
-                let _ = tx.send(load(&owned, &dir));
-            })?;
-        Ok(Self {
-            name: name.to_string(),
-            rx,
-            result: None,
-            handle: Some(handle),
-        })
-    }
-
-    /// Whether the result has come (takes it from the channel if so), waiting at most `wait`.
-    fn done(&mut self, wait: std::time::Duration) -> bool {
-        if self.result.is_none() {
-            let got = if wait.is_zero() {
-                self.rx
-                    .try_recv()
-                    .map_err(|e| e == TryRecvError::Disconnected)
-            } else {
-                self.rx
-                    .recv_timeout(wait)
-                    .map_err(|e| e == std::sync::mpsc::RecvTimeoutError::Disconnected)
-            };
-            self.result = match got {
-                Ok(r) => Some(r),
-                Err(true) => Some(Err("the style's loader stopped".into())),
-                Err(false) => None,
-            };
-        }
-        self.result.is_some()
-    }
-}
-
 /// What [`Styles::fetch`] found for a style.
 enum Fetch {
     /// The style, or why it cannot be loaded.
@@ -154,12 +95,9 @@ pub struct Styles {
     pub(super) on_disk: Vec<String>,
     /// The background job learning, keeping, renaming a user style.
     pub(super) learner: super::learn::Learner,
-    /// The chosen style being parsed on a helper thread (at most one at a time).
-    pending: Option<PendingLoad>,
-    /// Whether a chosen style that is not loaded yet is parsed on a helper thread while the style
-    /// in use answers on. The plugin's model thread sets it; offline runs and tests leave it off
-    /// and parse in place, so that a run does not depend on the wall clock.
-    pub(super) background: bool,
+    /// The chosen style being parsed on a helper thread (at most one at a time; only when
+    /// [`super::Brain::background`] is on).
+    pending: Option<Parse<TrainedModel>>,
 }
 
 impl Styles {
@@ -316,30 +254,32 @@ impl Styles {
     }
 
     /// The style `name`: loaded already, parsed now (in place), or being parsed on a helper
-    /// thread (see [`Styles::background`]). A helper's style that is no longer the one wanted is
-    /// kept for later; a new helper starts only when the previous one is done.
-    fn fetch(&mut self, name: &str) -> Fetch {
+    /// thread (`background`, see [`super::Brain::background`]). A helper's style that is no
+    /// longer the one wanted is kept for later; a new helper starts only when the previous one
+    /// is done.
+    fn fetch(&mut self, name: &str, background: bool) -> Fetch {
         if let Some(m) = self.model(name) {
             return Fetch::Ready(Ok(m));
         }
-        if !self.background {
+        if !background {
             return Fetch::Ready(load(name, &self.dir()).map(Arc::new));
         }
         if let Some(p) = self.pending.as_mut() {
-            if !p.done(std::time::Duration::ZERO) {
+            let Some(result) = p.take() else {
                 return Fetch::Loading { started: false };
+            };
+            let parsed = p.label().to_string();
+            self.pending = None;
+            if parsed.eq_ignore_ascii_case(name) {
+                return Fetch::Ready(result.map(Arc::new));
             }
-            if let Some(mut p) = self.pending.take() {
-                let result = p.result.take().unwrap_or_else(|| Err("no result".into()));
-                if p.name.eq_ignore_ascii_case(name) {
-                    return Fetch::Ready(result.map(Arc::new));
-                }
-                if let Ok(m) = result {
-                    self.insert(p.name.clone(), Arc::new(m));
-                }
+            if let Ok(m) = result {
+                self.insert(parsed, Arc::new(m));
             }
         }
-        match PendingLoad::start(name, self.dir()) {
+        let dir = self.dir();
+        let owned = name.to_string();
+        match Parse::start(name, "continuo-style", move || load(&owned, &dir)) {
             Ok(p) => {
                 self.pending = Some(p);
                 Fetch::Loading { started: true }
@@ -425,7 +365,7 @@ pub(super) fn follow(b: &mut Brain, params: &ContinuoParams) -> bool {
             None => load(&wanted, &b.styles.dir()).map(Arc::new),
         }
     } else {
-        match b.styles.fetch(&wanted) {
+        match b.styles.fetch(&wanted, b.background) {
             Fetch::Ready(m) => m,
             Fetch::Loading { started } => {
                 if started {

@@ -658,7 +658,7 @@ fn a_broken_or_newer_user_style_keeps_the_style_in_use() {
 #[test]
 fn a_chosen_style_is_parsed_beside_the_model_thread_while_the_old_one_answers() {
     let mut rig = StyleRig::new("background");
-    rig.b.styles.background = true;
+    rig.b.background = true;
     for (name, tune) in [("Mine", [62u8, 65, 69, 74]), ("Other", [60, 59, 57, 55])] {
         let style = crate::model::styles::tiny_style(name, &tune, 8);
         crate::model::styles::save_new_user_style(&rig.dir, name, (*style).clone()).unwrap();
@@ -705,6 +705,62 @@ fn a_chosen_style_is_parsed_beside_the_model_thread_while_the_old_one_answers() 
         "{message}"
     );
 }
+/// A model file loaded from the editor must not hold up the model thread either: it is parsed on
+/// a helper thread while the style in use answers. A second file asked for meanwhile wins (the
+/// first one's parse is dropped); *Built-in* asked for meanwhile is not undone by the parse.
+#[test]
+fn a_loaded_model_file_is_parsed_beside_the_model_thread_while_the_style_answers() {
+    let mut rig = StyleRig::new("file");
+    rig.b.background = true;
+    std::fs::create_dir_all(&rig.dir).unwrap();
+    let first = rig.dir.join("first.json");
+    let second = rig.dir.join("second.json");
+    crate::model::styles::tiny_style("First", &[62, 65, 69, 74], 8)
+        .save(&first)
+        .unwrap();
+    crate::model::styles::tiny_style("Second", &[60, 59, 57, 55], 8)
+        .save(&second)
+        .unwrap();
+    rig.play(&[60, 62, 64, 65, 67, 69, 71, 72]);
+    let wait = |rig: &mut StyleRig| {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while rig.b.file_load.running.is_some() {
+            assert!(Instant::now() < deadline, "the parse never ended");
+            std::thread::sleep(Duration::from_millis(2));
+            rig.step();
+        }
+    };
+
+    // Both asked for at one step: the first is parsed, the second waits for it.
+    rig.tx.send(Command::LoadModel(first.clone())).unwrap();
+    rig.tx.send(Command::LoadModel(second.clone())).unwrap();
+    rig.step();
+    assert_eq!(rig.b.style_in_use(), "Blend", "Blend answers meanwhile");
+    let message = rig.b.message().unwrap_or("").to_string();
+    assert!(message.contains("second.json next"), "{message}");
+    wait(&mut rig);
+    let shown = second.display().to_string();
+    assert_eq!(
+        rig.b.model_source,
+        ModelSource::File(shown.clone()),
+        "the newest file answers"
+    );
+    assert_eq!(*rig.params.model_path.read(), shown);
+    assert_eq!(
+        rig.b.message(),
+        Some(format!("model loaded from {shown}").as_str())
+    );
+
+    // Built-in asked for while a file is parsed: the parse ends and changes nothing.
+    rig.tx.send(Command::LoadModel(first.clone())).unwrap();
+    rig.tx.send(Command::BuiltInModel).unwrap();
+    rig.step();
+    wait(&mut rig);
+    rig.step();
+    assert!(rig.b.uses_built_in_model());
+    assert!(rig.params.model_path.read().is_empty());
+}
+
 // ---- Performance: articulation and dynamics (issue 15, parts 3 and 4) ----
 
 /// A drawn phrase (notated durations): triplets, a dotted note, a rest, a long last note.
