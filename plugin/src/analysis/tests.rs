@@ -955,13 +955,18 @@ fn a_neighbour_note_and_back_is_found_after_a_newcomer() {
 /// (phase-continuous, sharp 2 ms attack, harmonic spectrum, decaying), as the kalimba,
 /// celesta and xylophone samples of the development renders read in their first hops.
 fn settling_note(sr: f32, midi: f32, dur: f32, first_ms: f32) -> Vec<f32> {
+    struck_note_reading_off(sr, midi, dur, first_ms, 1.0)
+}
+
+/// [`settling_note`] whose first `first_ms` read `step` semitones off.
+fn struck_note_reading_off(sr: f32, midi: f32, dur: f32, first_ms: f32, step: f32) -> Vec<f32> {
     let n = (dur * sr) as usize;
     let mut phase = 0.0f64;
     (0..n)
         .map(|i| {
             let t = i as f32 / sr;
             let m = if t * 1000.0 < first_ms {
-                midi + 1.0
+                midi + step
             } else {
                 midi
             };
@@ -1021,6 +1026,131 @@ fn attacks_that_settle_a_semitone_away_are_waited_out() {
         .map(|o| o.0)
         .collect();
     assert!(late.len() >= 10, "{late:?}");
+}
+
+/// Struck bars whose stroke reads two semitones sharp for only its first few milliseconds (a
+/// xylophone's or marimba's, 2–3 hops): long enough for *Fast* tracking to start the wrong
+/// pitch, too short for the settling watch to count it as the attack's first pitch unless it
+/// records a first pitch the fast path could start (`settle_quick`). Without that the watch
+/// never learns the habit and most notes start a whole tone sharp first.
+#[test]
+fn brief_sharp_strokes_teach_the_settling_watch() {
+    let sr = 48_000.0;
+    let scale = [72.0, 74.0, 76.0, 77.0, 79.0, 81.0, 83.0, 84.0];
+    let mut signal = silence(sr, 0.1);
+    let mut written = Vec::new();
+    for &m in scale.iter().chain(scale.iter().rev()).chain(scale.iter()) {
+        signal.extend(struck_note_reading_off(sr, m, 0.25, FIRST_MS, 2.0));
+        signal.extend(silence(sr, 0.04));
+        written.push(m as u8);
+    }
+    let half = (signal.len() / 2) as u64;
+    let wrong_late = |ev: &Events| {
+        ev.ons
+            .iter()
+            .filter(|o| o.1 >= half && !written.contains(&o.0))
+            .count()
+    };
+    let off = Tuning::parse("settle_quick=0,ring=0").unwrap_or_default();
+    let before = run_on(&mut Analyzer::with_tuning(sr, &off), &signal, 512);
+    let after = run(&signal, sr, 512);
+    assert!(
+        wrong_late(&before) >= 4,
+        "without the quick first pitch: {:?}",
+        pitches(&before)
+    );
+    assert!(wrong_late(&after) <= 1, "with it: {:?}", pitches(&after));
+    let late = after.ons.iter().filter(|o| o.1 >= half).count();
+    assert!(late >= 10, "{:?}", pitches(&after));
+}
+
+/// How long the stroke of [`brief_sharp_strokes_teach_the_settling_watch`] reads sharp (ms).
+const FIRST_MS: f32 = 6.0;
+
+/// The tracker alone on two struck notes, A5 (81) then C#6 (85), each ringing on and decaying
+/// (their partials in a synthetic long-frame spectrum), with a flux onset 60 ms into C#6 that
+/// strikes nothing (a sample's second transient) after which three hops of estimates name A5,
+/// still ringing under it. A5's partials only decay: it is not struck again and must not
+/// start again (`ring=0`, as before, started it and then C#6 once more).
+fn ringing_previous_note(tuning: &Tuning) -> Vec<u8> {
+    use salience::{Salience, SalienceConfig};
+    use tracker::{NoteTracker, TrackerConfig, TrackerInput};
+    let sr = 48_000.0;
+    let (hop, frame_len) = (128usize, 2048usize);
+    let mut tracker = NoteTracker::new(TrackerConfig::new(sr, hop, frame_len, 512, tuning));
+    tracker.set_fast(true);
+    let mut salience = Salience::new(SalienceConfig {
+        sample_rate: sr,
+        frame_len,
+        min_midi: 21,
+        max_midi: 108,
+        harmonics: 6,
+        history_hops: 94,
+    });
+    let mut mags = vec![0.0f32; salience.bins_needed() + 4];
+    let bin_hz = sr / frame_len as f32;
+    let (a, c_sharp) = (81.0f32, 85.0f32);
+    let (a_at, c_at, click_at) = (0.1f32, 0.4f32, 0.46f32);
+    let mut ons = Vec::new();
+    let hops = (0.8 * sr / hop as f32) as u64;
+    let mut click_hops = 0u32;
+    for i in 0..hops {
+        let time = i * hop as u64;
+        let t = time as f32 / sr;
+        // Each note's partials decay from its stroke on (8 dB a second and more).
+        let level = |from: f32| {
+            if t >= from {
+                (-2.0 * (t - from)).exp()
+            } else {
+                0.0
+            }
+        };
+        mags.iter_mut().for_each(|m| *m = 0.0);
+        for (midi, amp) in [(a, level(a_at)), (c_sharp, level(c_at))] {
+            for k in 1..=6 {
+                let bin = (midi_to_hz(midi) * k as f32 / bin_hz).round() as usize;
+                if let Some(m) = mags.get_mut(bin) {
+                    *m += amp * 0.6f32.powi(k - 1);
+                }
+            }
+        }
+        salience.process(&mags);
+        let onset = [a_at, c_at, click_at]
+            .iter()
+            .any(|&at| t >= at && t - at < hop as f32 / sr);
+        if t >= click_at {
+            click_hops += 1;
+        }
+        let midi = match t {
+            t if t < a_at => 0.0,
+            t if t < c_at => a,
+            // Three hops of the ringing A5 once the spurious onset passed.
+            _ if (2..=4).contains(&click_hops) => a,
+            _ => c_sharp,
+        };
+        let input = TrackerInput {
+            time,
+            midi,
+            confidence: if midi > 0.0 { 0.97 } else { 0.0 },
+            level_db: -20.0,
+            recent_db: -20.0,
+            onset,
+            flux_ratio: if onset { 5.0 } else { 0.2 },
+            ..TrackerInput::default()
+        };
+        if let Some((pitch, _, _)) = tracker.process(&input, &salience).on {
+            ons.push(pitch);
+        }
+    }
+    ons
+}
+
+#[test]
+fn a_ringing_previous_note_is_not_struck_again() {
+    let before = ringing_previous_note(&Tuning::default().with("ring", 0.0));
+    assert_eq!(before, vec![81, 85, 81, 85], "without the ring check");
+    let after = ringing_previous_note(&Tuning::default());
+    assert_eq!(after, vec![81, 85], "with it");
 }
 
 /// Struck chords that decay fast (a piano's): four voices with sharp attacks, a low hammer

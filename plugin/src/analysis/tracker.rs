@@ -30,7 +30,13 @@
 //! plucked strings whose samples read a semitone off in their first hops). While the stream's
 //! running share of such attacks is at least `settle_share`, a new pitch after an onset must
 //! hold `settle_stable_hops` before any path starts it. The watch follows the estimates, not
-//! the notes started, so waiting out the attack does not hide the habit.
+//! the notes started, so waiting out the attack does not hide the habit. An attack's first
+//! pitch counts from the hop *Fast* tracking could start it (`settle_quick`): a struck bar's
+//! stroke may read a whole tone sharp for only 2–3 hops.
+//!
+//! Ringing previous note: after an onset, the pitch of the note before the sounding one starts
+//! by the onset path only if its own partials rose since the onset (`ring_rise_db`): a struck
+//! or plucked note rings on under the next one and only decays unless it is struck again.
 //!
 //! Hysteresis: a note that faded below the gate starts again without an onset only once its
 //! level is `rearm_db` above where it ended (a decaying note rippling around the gate is one note).
@@ -210,6 +216,14 @@ pub struct TrackerConfig {
     pub settle_share: f32,
     /// See `settle_share`.
     pub settle_stable_hops: u32,
+    /// The settling watch records an attack's first pitch as soon as *Fast* tracking could
+    /// start it (`fast_stable_hops` after a sharp attack, within `fast_max_spread`), not only
+    /// once it held `onset_stable_hops`: a xylophone's or marimba's stroke reads a semitone or
+    /// two sharp for only 2–3 hops (5–8 ms), long enough for the fast start and too short for
+    /// the watch, which then took the settled pitch for the first one and never learnt the
+    /// habit (`settle_quick=0` turns this off). The settled pitch must still hold
+    /// `onset_stable_hops`.
+    pub settle_quick: bool,
     /// Newcomers (`newcomer.rs`: a new partial set rising under the sounding note) start a
     /// note, unjudged, once the sounding note has held this long (samples; `newcomer=0`
     /// turns the path off) ...
@@ -222,6 +236,15 @@ pub struct TrackerConfig {
     /// may not while the newcomer sounds: a neighbour note and back, 71 66 71 on slow strings,
     /// lost its return).
     pub release_overtaken: bool,
+    /// Ringing previous note: after an onset, the pitch of the note before the sounding one
+    /// (or of the last note that ended) starts by the onset path only if the energy of its own
+    /// partials (away from the sounding note's) rose by more than this (dB) since the hop
+    /// before the onset (`None` = no such check; `ring=0`). A struck bar, tine or string keeps
+    /// ringing after the next note begins; its partials only decay, and a flux peak with no
+    /// stroke on it (a sample's second transient, a neighbour's attack) followed by two hops
+    /// of that decaying pitch re-started the old note (music box, celesta, kalimba). A new
+    /// stroke on that pitch raises its partials well above their decayed level.
+    pub ring_rise_db: Option<f32>,
 }
 
 impl TrackerConfig {
@@ -304,10 +327,12 @@ impl TrackerConfig {
             settle_rate: tuning.get("settle_rate", 0.15).clamp(0.0, 1.0),
             settle_share: tuning.get("settle_share", 0.4),
             settle_stable_hops: hops("settle_stable_ms", 25.0),
+            settle_quick: tuning.get("settle_quick", 1.0) > 0.5,
             newcomer_guard: (tuning.get("newcomer", 1.0) > 0.5)
                 .then(|| samples("newcomer_guard_s", 0.03)),
             newcomer_backdate: samples("newcomer_backdate_s", 0.03),
             release_overtaken: tuning.get("release_overtaken", 1.0) > 0.5,
+            ring_rise_db: (tuning.get("ring", 1.0) > 0.5).then(|| tuning.get("ring_rise_db", 1.0)),
         }
     }
 }
@@ -742,7 +767,8 @@ impl NoteTracker {
                 };
                 let overtaken =
                     self.overtaken == Some(self.run.pitch) && p.peak_flux_ratio < c.fast_flux_ratio;
-                if !same && !overtaken && (self.run.hops >= stable_hops || quick) {
+                let ringing = !same && self.ringing_previous(p.hops_waited, salience);
+                if !same && !overtaken && !ringing && (self.run.hops >= stable_hops || quick) {
                     let mut onset = p.time;
                     if let Some(a) = self.active {
                         let departed = self
@@ -968,11 +994,23 @@ impl NoteTracker {
             self.close_settle();
             return;
         }
-        if !voiced || self.run.hops < c.onset_stable_hops {
+        if !voiced {
             return;
         }
+        let held = self.run.hops >= c.onset_stable_hops;
+        // A first reading that *Fast* tracking could already start (see
+        // `TrackerConfig::settle_quick`).
+        let quick = c.settle_quick
+            && self.fast
+            && self.run.hops >= c.fast_stable_hops
+            && self.run.hi - self.run.lo <= c.fast_max_spread
+            && self
+                .pending
+                .is_some_and(|p| p.peak_flux_ratio >= c.fast_flux_ratio);
         match self.settle.first {
-            None => self.settle.first = Some(self.run.pitch),
+            None if held || quick => self.settle.first = Some(self.run.pitch),
+            None => {}
+            Some(_) if !held => {}
             Some(first) => {
                 let step = (i32::from(self.run.pitch) - i32::from(first)).abs();
                 if (1..=2).contains(&step) {
@@ -994,6 +1032,31 @@ impl NoteTracker {
     /// Moves the running share of settling attacks towards `value`.
     fn count_settle(&mut self, value: f32) {
         self.settle_share += self.config.settle_rate * (value - self.settle_share);
+    }
+
+    /// Whether the run's pitch is the previous note still ringing (see
+    /// [`TrackerConfig::ring_rise_db`]): the note before the sounding one (or the last note
+    /// that ended), whose own partials did not rise since the hop before the onset, `hops`
+    /// hops ago.
+    fn ringing_previous(&self, hops: u32, salience: &Salience) -> bool {
+        let c = &self.config;
+        let pitch = self.run.pitch;
+        let (Some(min_rise), Some((previous, _, _))) = (c.ring_rise_db, self.previous_note) else {
+            return false;
+        };
+        if previous != pitch {
+            return false;
+        }
+        let old = self.active.map(|a| a.pitch).filter(|&o| o != pitch);
+        let mask = salience.exclusive_harmonics(pitch, old, c.rise_min_bins);
+        let before = hops as usize + 1;
+        match (
+            salience.partial_value(pitch, mask, 0),
+            salience.partial_value(pitch, mask, before),
+        ) {
+            (Some(now), Some(then)) if mask != 0 => now - then < min_rise,
+            _ => false,
+        }
     }
 
     /// Whether the run may be judged: it started no note, and after a veto it has grown to
