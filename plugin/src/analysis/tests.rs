@@ -1072,7 +1072,10 @@ const FIRST_MS: f32 = 6.0;
 /// strikes nothing (a sample's second transient) after which three hops of estimates name A5,
 /// still ringing under it. A5's partials only decay: it is not struck again and must not
 /// start again (`ring=0`, as before, started it and then C#6 once more).
-fn ringing_previous_note(tuning: &Tuning) -> Vec<u8> {
+///
+/// With `click` false there is no onset: eight hops of estimates name A5 (the legato path's
+/// wait), as when C#6's estimates waver and the ring shows through (`ring_legato`).
+fn ringing_previous_note(tuning: &Tuning, click: bool) -> Vec<u8> {
     use salience::{Salience, SalienceConfig};
     use tracker::{NoteTracker, TrackerConfig, TrackerInput};
     let sr = 48_000.0;
@@ -1115,9 +1118,10 @@ fn ringing_previous_note(tuning: &Tuning) -> Vec<u8> {
             }
         }
         salience.process(&mags);
-        let onset = [a_at, c_at, click_at]
+        let onset = [a_at, c_at, if click { click_at } else { -1.0 }]
             .iter()
             .any(|&at| t >= at && t - at < hop as f32 / sr);
+        let ring_hops = if click { 2..=4 } else { 2..=9 };
         if t >= click_at {
             click_hops += 1;
         }
@@ -1125,7 +1129,7 @@ fn ringing_previous_note(tuning: &Tuning) -> Vec<u8> {
             t if t < a_at => 0.0,
             t if t < c_at => a,
             // Three hops of the ringing A5 once the spurious onset passed.
-            _ if (2..=4).contains(&click_hops) => a,
+            _ if ring_hops.contains(&click_hops) => a,
             _ => c_sharp,
         };
         let input = TrackerInput {
@@ -1147,9 +1151,21 @@ fn ringing_previous_note(tuning: &Tuning) -> Vec<u8> {
 
 #[test]
 fn a_ringing_previous_note_is_not_struck_again() {
-    let before = ringing_previous_note(&Tuning::default().with("ring", 0.0));
+    let before = ringing_previous_note(&Tuning::default().with("ring", 0.0), true);
     assert_eq!(before, vec![81, 85, 81, 85], "without the ring check");
-    let after = ringing_previous_note(&Tuning::default());
+    let after = ringing_previous_note(&Tuning::default(), true);
+    assert_eq!(after, vec![81, 85], "with it");
+}
+
+#[test]
+fn a_ringing_previous_note_is_not_restarted_legato() {
+    let before = ringing_previous_note(&Tuning::default().with("ring_legato", 0.0), false);
+    assert_eq!(
+        before,
+        vec![81, 85, 81, 85],
+        "without the legato ring check"
+    );
+    let after = ringing_previous_note(&Tuning::default(), false);
     assert_eq!(after, vec![81, 85], "with it");
 }
 

@@ -36,7 +36,8 @@
 //!
 //! Ringing previous note: after an onset, the pitch of the note before the sounding one starts
 //! by the onset path only if its own partials rose since the onset (`ring_rise_db`): a struck
-//! or plucked note rings on under the next one and only decays unless it is struck again.
+//! or plucked note rings on under the next one and only decays unless it is struck again. The
+//! legato path asks the same of that pitch over the hops since its run began (`ring_legato`).
 //!
 //! Hysteresis: a note that faded below the gate starts again without an onset only once its
 //! level is `rearm_db` above where it ended (a decaying note rippling around the gate is one note).
@@ -238,13 +239,17 @@ pub struct TrackerConfig {
     pub release_overtaken: bool,
     /// Ringing previous note: after an onset, the pitch of the note before the sounding one
     /// (or of the last note that ended) starts by the onset path only if the energy of its own
-    /// partials (away from the sounding note's) rose by more than this (dB) since the hop
-    /// before the onset (`None` = no such check; `ring=0`). A struck bar, tine or string keeps
+    /// partials (away from the sounding note's) rose by at least this much (dB) from their
+    /// lowest since the hop before the onset (`None` = no such check; `ring=0`). A struck bar, tine or string keeps
     /// ringing after the next note begins; its partials only decay, and a flux peak with no
     /// stroke on it (a sample's second transient, a neighbour's attack) followed by two hops
     /// of that decaying pitch re-started the old note (music box, celesta, kalimba). A new
     /// stroke on that pitch raises its partials well above their decayed level.
     pub ring_rise_db: Option<f32>,
+    /// The same check on the legato path, over the hops since the run began: when the sounding
+    /// note's estimates waver, the previous note's ring names its pitch for a few hops in a row
+    /// without being struck again (`ring_legato=0` turns it off; off with `ring=0`).
+    pub ring_legato: bool,
 }
 
 impl TrackerConfig {
@@ -332,7 +337,8 @@ impl TrackerConfig {
                 .then(|| samples("newcomer_guard_s", 0.03)),
             newcomer_backdate: samples("newcomer_backdate_s", 0.03),
             release_overtaken: tuning.get("release_overtaken", 1.0) > 0.5,
-            ring_rise_db: (tuning.get("ring", 1.0) > 0.5).then(|| tuning.get("ring_rise_db", 1.0)),
+            ring_legato: tuning.get("ring_legato", 1.0) > 0.5,
+            ring_rise_db: (tuning.get("ring", 1.0) > 0.5).then(|| tuning.get("ring_rise_db", 2.0)),
         }
     }
 }
@@ -843,6 +849,12 @@ impl NoteTracker {
             match self.active {
                 _ if self.run.used && self.active.map(|a| a.pitch) != Some(self.run.pitch) => {}
                 Some(_) if self.overtaken == Some(self.run.pitch) => {}
+                // The previous note ringing on under the sounding one, its partials still
+                // decaying since the run began (see `TrackerConfig::ring_legato`).
+                Some(a)
+                    if c.ring_legato
+                        && a.pitch != self.run.pitch
+                        && self.ringing_previous(self.run.hops.saturating_add(1), salience) => {}
                 Some(a) if a.pitch != self.run.pitch && self.run_ready() => {
                     let interval = (a.pitch as i32 - self.run.pitch as i32).abs();
                     let octave = interval == 12 || interval == 19 || interval == 24;
@@ -1036,8 +1048,7 @@ impl NoteTracker {
 
     /// Whether the run's pitch is the previous note still ringing (see
     /// [`TrackerConfig::ring_rise_db`]): the note before the sounding one (or the last note
-    /// that ended), whose own partials did not rise since the hop before the onset, `hops`
-    /// hops ago.
+    /// that ended), whose own partials did not rise from their lowest since `hops` hops ago.
     fn ringing_previous(&self, hops: u32, salience: &Salience) -> bool {
         let c = &self.config;
         let pitch = self.run.pitch;
@@ -1049,14 +1060,20 @@ impl NoteTracker {
         }
         let old = self.active.map(|a| a.pitch).filter(|&o| o != pitch);
         let mask = salience.exclusive_harmonics(pitch, old, c.rise_min_bins);
-        let before = hops as usize + 1;
-        match (
-            salience.partial_value(pitch, mask, 0),
-            salience.partial_value(pitch, mask, before),
-        ) {
-            (Some(now), Some(then)) if mask != 0 => now - then < min_rise,
-            _ => false,
+        if mask == 0 {
+            return false;
         }
+        // The rise from the lowest energy since the hop before the onset (or the run) to now:
+        // a decaying partial's lowest is now; a new stroke or a returning voice climbs from a
+        // valley. Bounded by the salience history.
+        let Some(now) = salience.partial_value(pitch, mask, 0) else {
+            return false;
+        };
+        let before = (hops as usize + 1).min(salience.history_hops().saturating_sub(1));
+        let valley = (1..=before)
+            .map_while(|ago| salience.partial_value(pitch, mask, ago))
+            .fold(now, f32::min);
+        now - valley < min_rise
     }
 
     /// Whether the run may be judged: it started no note, and after a veto it has grown to
