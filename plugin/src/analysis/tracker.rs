@@ -240,11 +240,11 @@ pub struct TrackerConfig {
     /// Ringing previous note: after an onset, the pitch of the note before the sounding one
     /// (or of the last note that ended) starts by the onset path only if the energy of its own
     /// partials (away from the sounding note's) rose by at least this much (dB) from their
-    /// lowest since the hop before the onset (`None` = no such check; `ring=0`). A struck bar, tine or string keeps
-    /// ringing after the next note begins; its partials only decay, and a flux peak with no
-    /// stroke on it (a sample's second transient, a neighbour's attack) followed by two hops
-    /// of that decaying pitch re-started the old note (music box, celesta, kalimba). A new
-    /// stroke on that pitch raises its partials well above their decayed level.
+    /// lowest since the hop before the onset (`None` = no such check; `ring=0`). A struck bar,
+    /// tine or string keeps ringing after the next note begins; its partials only decay, and a
+    /// flux peak with no stroke on it (a sample's second transient, a neighbour's attack)
+    /// followed by two hops of that decaying pitch re-started the old note (music box, celesta,
+    /// kalimba). A new stroke on that pitch raises its partials well above their decayed level.
     pub ring_rise_db: Option<f32>,
     /// The same check on the legato path, over the hops since the run began: when the sounding
     /// note's estimates waver, the previous note's ring names its pitch for a few hops in a row
