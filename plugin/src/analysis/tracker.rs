@@ -295,7 +295,7 @@ impl TrackerConfig {
             swell_rise_db: tuning.get("swell_rise_db", 15.0),
             swell_beat_margin_db: tuning.get("swell_beat_margin_db", 6.0),
             swell_inherit_db: tuning.get("swell_inherit_db", 0.0),
-            swell_return_db: tuning.get("swell_return_db", 8.0),
+            swell_return_db: tuning.get("swell_return_db", 5.0),
             swell_dip_share: tuning.get("swell_dip_share", 0.3),
             swell_partial_db: tuning.get("swell_partial_db", 6.0),
             swell_flux_ratio: tuning.get("swell_flux_ratio", 0.5),
