@@ -35,9 +35,10 @@
 //! Re-articulation (the swell path): a bowed, blown or organ note repeated at the same pitch has
 //! no sharp attack: the old note's release and the room fill the gap, the new note swells in,
 //! and the flux stays under its threshold. What it does have is a dip of the short-term level
-//! of `swell_dip_db` under the note's peak and a rise of `swell_rise_db` out of it, a dip at
-//! least `swell_beat_margin_db` deeper than any swing the note showed before (the slow beats of
-//! an ensemble's detuned layers, tremolo), and one that either took most partials down at once
+//! of `swell_dip_db` under the note's peak and a rise of `swell_rise_db` out of it, back within
+//! `swell_return_db` of the peak (the frame level below `rise_min_midi`), a dip at least
+//! `swell_beat_margin_db` deeper than any swing the note showed before (the slow beats of an
+//! ensemble's detuned layers, tremolo), and one that either took many partials down at once
 //! (`swell_dip_share` of the pitch's harmonic energy dipped and rose `swell_partial_db`; a
 //! beat dips one harmonic at a time) or came back with some broadband flux (bow or breath
 //! noise, `swell_flux_ratio`).
