@@ -293,6 +293,41 @@ impl Salience {
             .map_or(from_ago, |(ago, _)| ago)
     }
 
+    /// How much of `pitch`'s harmonic energy took part in a dip at `dip_ago` hops back: the
+    /// share (weighted by each harmonic's energy now) of its harmonics whose energy at the dip
+    /// was at least `drop_db` under both their highest within `span` hops before it and their
+    /// value now. A re-articulated note (bow change, new breath, new organ key press) dips in
+    /// all its partials at once; the beats of detuned layers (an ensemble's chorus) dip each
+    /// harmonic at its own time (harmonic `k` beats `k` times as fast), so only a few at a time.
+    /// 0 when nothing is remembered. Bounded loops (harmonics × `span`), no allocation.
+    pub fn dip_share(&self, pitch: u8, dip_ago: usize, span: usize, drop_db: f32) -> f32 {
+        let harmonics = self.config.harmonics.min(32);
+        let last = (dip_ago + span).min(self.history_hops().saturating_sub(1));
+        let (mut dipped, mut total) = (0.0f32, 0.0f32);
+        for k in 0..harmonics {
+            let mask = 1u32 << k;
+            let (Some(now), Some(dip)) = (
+                self.partial_value(pitch, mask, 0),
+                self.partial_value(pitch, mask, dip_ago),
+            ) else {
+                return 0.0;
+            };
+            let before = (dip_ago..=last)
+                .map_while(|ago| self.partial_value(pitch, mask, ago))
+                .fold(f32::NEG_INFINITY, f32::max);
+            let weight = 10f32.powf(0.1 * now);
+            total += weight;
+            if before - dip >= drop_db && now - dip >= drop_db {
+                dipped += weight;
+            }
+        }
+        if total > 0.0 {
+            dipped / total
+        } else {
+            0.0
+        }
+    }
+
     /// Hops of history kept.
     pub fn history_hops(&self) -> usize {
         self.config.history_hops.max(1)

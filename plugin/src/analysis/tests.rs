@@ -739,6 +739,56 @@ fn slow_attack_legato_note_is_dated_where_it_began() {
     );
 }
 
+/// A bowed or blown note repeated at the same pitch (`tracker.rs`, *Re-articulation*): the first
+/// note's bow leaves the string at 0.55 s and its level falls 20 dB in 60 ms to the room's
+/// reverberation, which keeps ringing; the second note, in a new phase, swells in over 120 ms
+/// from 0.62 s. No sharp attack, so no onset: main's tracker held one note. It must be two, the
+/// second dated within 50 ms of where it began; and a held note whose two detuned layers beat
+/// (10 dB, 1.5 Hz on the fundamental, faster on each harmonic) must stay one.
+#[test]
+fn a_bowed_note_repeated_at_its_pitch_is_two_notes() {
+    let sr = 48_000.0;
+    let n = (1.3 * sr) as usize;
+    let (old_end, new_start) = (0.55f32, 0.62f32);
+    let old_env = |t: f32| {
+        let attack = (t / 0.08).min(1.0);
+        let fall = ((t - old_end) / 0.06).clamp(0.0, 1.0);
+        attack * (1.0 - 0.9 * fall) * (-(t - old_end).max(0.0) * 8.0).exp()
+    };
+    let old = two_voices(sr, n, (62.0, 62.0), |t| (old_env(t), 0.0));
+    // The second note in a new phase (a new bow stroke): a third of a period later.
+    let shift = (sr / midi_to_hz(62.0) / 3.0) as usize;
+    let new = two_voices(sr, n + shift, (62.0, 62.0), |t| {
+        (((t - new_start) / 0.12).clamp(0.0, 1.0), 0.0)
+    });
+    let phased: Vec<f32> = old
+        .iter()
+        .zip(new.iter().skip(shift))
+        .map(|(a, b)| a + b)
+        .collect();
+    let mut signal = silence(sr, 0.05);
+    signal.extend(&phased);
+    let ev = run(&signal, sr, 512);
+    assert_eq!(pitches(&ev), vec![62, 62], "{:?}", ev.ons);
+    let second = ev.ons.get(1).map_or(0.0, |o| o.1 as f32 / sr);
+    assert!(
+        (second - (0.05 + new_start)).abs() <= 0.05,
+        "second note dated {second:.3}, began at {:.3}",
+        0.05 + new_start
+    );
+    // Two layers a few cents apart: the fundamental beats at 1.5 Hz, 10 dB deep.
+    let beat_hz = 1.5f32;
+    let detuned = 62.0 + 12.0 * (1.0 + beat_hz / midi_to_hz(62.0)).log2();
+    let beating = two_voices(sr, (2.0 * sr) as usize, (62.0, detuned), |t| {
+        let attack = (t / 0.1).min(1.0);
+        (attack, 0.52 * attack)
+    });
+    let mut signal = silence(sr, 0.05);
+    signal.extend(&beating);
+    let ev = run(&signal, sr, 512);
+    assert_eq!(pitches(&ev), vec![62], "beating layers: {:?}", ev.ons);
+}
+
 /// Three voices moving at their own times (like a chorale's voice leading), harmonic tones:
 /// each voice's notes as (MIDI, seconds).
 fn three_voices(sr: f32) -> Vec<f32> {

@@ -20,7 +20,7 @@
 //!   its *departure*, the last hop whose estimate was still near the old pitch, minus
 //!   `departure_backdate`. From silence it is dated from the salience rise of the new pitch.
 //! - *swell path*: the same pitch comes back after the level dipped and rose again (repeated
-//!   bowed or blown notes without a flux onset).
+//!   bowed or blown notes without a flux onset). See *Re-articulation* below.
 //!
 //! Judge: every start a path wants is put to the learned judge (`judge.rs`); a vetoed pitch
 //! that keeps sounding is asked about again once its run is `judge_retry` times as long.
@@ -38,6 +38,17 @@
 //! by the onset path only if its own partials rose since the onset (`ring_rise_db`): a struck
 //! or plucked note rings on under the next one and only decays unless it is struck again. The
 //! legato path asks the same of that pitch over the hops since its run began (`ring_legato`).
+//!
+//! Re-articulation (the swell path): a bowed, blown or organ note repeated at the same pitch has
+//! no sharp attack: the old note's release and the room fill the gap, the new note swells in,
+//! and the flux stays under its threshold. What it does have is a dip of the short-term level
+//! of `swell_dip_db` under the note's peak and a rise of `swell_rise_db` out of it, back within
+//! `swell_return_db` of the peak (the frame level below `rise_min_midi`), a dip at least
+//! `swell_beat_margin_db` deeper than any swing the note showed before (the slow beats of an
+//! ensemble's detuned layers, tremolo), and one that either took many partials down at once
+//! (`swell_dip_share` of the pitch's harmonic energy dipped and rose `swell_partial_db`; a
+//! beat dips one harmonic at a time) or came back with some broadband flux (bow or breath
+//! noise, `swell_flux_ratio`).
 //!
 //! Hysteresis: a note that faded below the gate starts again without an onset only once its
 //! level is `rearm_db` above where it ended (a decaying note rippling around the gate is one note).
@@ -107,8 +118,28 @@ pub struct TrackerConfig {
     pub retrigger_flux_ratio: f32,
     /// Swell path: the short-term level must dip this far below the note's peak ...
     pub swell_dip_db: f32,
-    /// ... and then rise this much from the dip.
+    /// ... and then rise this much from the dip ...
     pub swell_rise_db: f32,
+    /// ... and the dip must be this much (dB) deeper than the largest swing the note showed
+    /// before its current peak: the slow ~10 dB beats of an ensemble's detuned layers and
+    /// tremolo swing as deep hop after hop, a re-articulation dips deeper than they did ...
+    pub swell_beat_margin_db: f32,
+    /// ... and the level must have come back within this much (dB) of the note's peak: a new
+    /// stroke or breath plays about as loud as the last one, while a synthesiser's envelope
+    /// that sags late in a long note and swells a little again stays well under its attack ...
+    pub swell_return_db: f32,
+    /// A note the swell path started counts the dip that started it, less this (dB), as a
+    /// swing it already showed: tremolo and an LFO's swells dip as deep on every cycle and
+    /// would otherwise restart the note once per cycle.
+    pub swell_inherit_db: f32,
+    /// ... and either this share of the pitch's harmonic energy dipped and rose at once (see
+    /// `Salience::dip_share`; a beat dips one harmonic at a time; ≤ 0: not asked) ...
+    pub swell_dip_share: f32,
+    /// ... by this much (dB) per harmonic ...
+    pub swell_partial_db: f32,
+    /// ... or the flux since the dip reached this many times the onset threshold (the bow or
+    /// breath noise of a new attack, too weak for an onset).
+    pub swell_flux_ratio: f32,
     /// A note ends when the short-term level falls this far below its peak.
     pub release_drop_db: f32,
     /// A note ends after this many unvoiced hops.
@@ -289,8 +320,14 @@ impl TrackerConfig {
             onset_wait_hops: hops("onset_wait_ms", 60.0),
             retrigger_rise_db: tuning.get("retrigger_rise_db", 4.0),
             retrigger_flux_ratio: tuning.get("retrigger_flux_ratio", 1.0),
-            swell_dip_db: tuning.get("swell_dip_db", 100.0),
-            swell_rise_db: tuning.get("swell_rise_db", 8.0),
+            swell_dip_db: tuning.get("swell_dip_db", 8.0),
+            swell_rise_db: tuning.get("swell_rise_db", 15.0),
+            swell_beat_margin_db: tuning.get("swell_beat_margin_db", 6.0),
+            swell_inherit_db: tuning.get("swell_inherit_db", 0.0),
+            swell_return_db: tuning.get("swell_return_db", 5.0),
+            swell_dip_share: tuning.get("swell_dip_share", 0.3),
+            swell_partial_db: tuning.get("swell_partial_db", 6.0),
+            swell_flux_ratio: tuning.get("swell_flux_ratio", 0.5),
             release_drop_db: tuning.get("release_drop_db", 40.0),
             unvoiced_release_hops: hops("unvoiced_release_ms", 80.0),
             vibrato_semitones: tuning.get("vibrato_semitones", 0.7),
@@ -405,10 +442,20 @@ struct Active {
     since: u64,
     /// Highest short-term level since the note (or its last retrigger) began.
     peak_db: f32,
-    /// Lowest short-term level since the peak (swell path).
+    /// Swell path: the highest level since the note began, on the scale of "did it get louder"
+    /// (the short-term level, the frame level below `rise_min_midi`, where the short window
+    /// holds less than three periods and ripples with the waveform) ...
+    swell_peak_db: f32,
+    /// ... and the lowest since that peak.
     dip_db: f32,
     /// Time of `dip_db`.
     dip_time: u64,
+    /// Highest flux ratio since `dip_time` (swell path: the noise of a new attack).
+    dip_flux: f32,
+    /// Largest swing (peak − dip, dB) the note showed before its current peak (swell path:
+    /// beats and tremolo swing this deep again). A note the swell path started inherits the
+    /// dip that started it, less `swell_inherit_db`: tremolo's next cycle is no deeper.
+    swing_db: f32,
 }
 
 /// Consecutive voiced hops that agree on one semitone.
@@ -471,6 +518,9 @@ struct Steady {
 
 /// Default of [`TrackerConfig::poly_input_share`].
 pub const POLY_INPUT_SHARE: f32 = 0.0;
+
+/// Hops before the dip searched for each harmonic's level before it (swell path).
+const SWELL_SPAN_HOPS: usize = 30;
 
 /// Hops of short-term level remembered for "level before the onset".
 const LEVEL_HISTORY: usize = 8;
@@ -733,14 +783,19 @@ impl NoteTracker {
 
         // Follow the sounding note's level.
         if let Some(a) = self.active.as_mut() {
-            if input.recent_db > a.peak_db {
-                a.peak_db = input.recent_db;
-                a.dip_db = input.recent_db;
+            a.peak_db = a.peak_db.max(input.recent_db);
+            if rise_db > a.swell_peak_db {
+                a.swing_db = a.swing_db.max(a.swell_peak_db - a.dip_db);
+                a.swell_peak_db = rise_db;
+                a.dip_db = rise_db;
                 a.dip_time = input.time;
-            } else if input.recent_db < a.dip_db {
-                a.dip_db = input.recent_db;
+                a.dip_flux = 0.0;
+            } else if rise_db < a.dip_db {
+                a.dip_db = rise_db;
                 a.dip_time = input.time;
+                a.dip_flux = 0.0;
             }
+            a.dip_flux = a.dip_flux.max(input.flux_ratio);
         }
 
         // In a chord no note starts: the pitch of a mixture is one of its notes, a common
@@ -914,9 +969,12 @@ impl NoteTracker {
                 Some(a)
                     if a.pitch == self.run.pitch
                         && self.run.strong >= c.repeat_stable_hops
-                        && a.dip_db < a.peak_db - c.swell_dip_db
-                        && input.recent_db > a.dip_db + c.swell_rise_db
-                        && input.level_db >= c.gate_db =>
+                        && a.dip_db < a.swell_peak_db - c.swell_dip_db
+                        && rise_db > a.dip_db + c.swell_rise_db
+                        && rise_db >= a.swell_peak_db - c.swell_return_db
+                        && input.level_db >= c.gate_db
+                        && a.swell_peak_db - a.dip_db >= a.swing_db + c.swell_beat_margin_db
+                        && self.rearticulated(&a, input.time, salience) =>
                 {
                     // Swell path: same pitch, level dipped and came back; dated from the rise
                     // of its salience out of the dip, else from the dip.
@@ -925,7 +983,11 @@ impl NoteTracker {
                         .then(|| self.rise_date(input.time, salience, a.since + c.hop, None))
                         .flatten();
                     let onset = rise.unwrap_or(a.dip_time);
-                    self.start(&mut out, onset, input, salience, StartPath::Swell);
+                    if self.start(&mut out, onset, input, salience, StartPath::Swell) {
+                        if let Some(new) = self.active.as_mut() {
+                            new.swing_db = a.swell_peak_db - a.dip_db - c.swell_inherit_db;
+                        }
+                    }
                 }
                 _ => {}
             }
@@ -1074,6 +1136,19 @@ impl NoteTracker {
             .map_while(|ago| salience.partial_value(pitch, mask, ago))
             .fold(now, f32::min);
         now - valley < min_rise
+    }
+
+    /// Swell path: whether the sounding note's dip looks like a new attack (see
+    /// *Re-articulation* in the module documentation): most of its partials dipped and rose at
+    /// once, or the rise came with broadband flux.
+    fn rearticulated(&self, a: &Active, now: u64, salience: &Salience) -> bool {
+        let c = &self.config;
+        if a.dip_flux >= c.swell_flux_ratio || c.swell_dip_share <= 0.0 {
+            return true;
+        }
+        let dip_ago = (now.saturating_sub(a.dip_time) / c.hop.max(1)) as usize;
+        salience.dip_share(a.pitch, dip_ago, SWELL_SPAN_HOPS, c.swell_partial_db)
+            >= c.swell_dip_share
     }
 
     /// Whether the run may be judged: it started no note, and after a veto it has grown to
@@ -1256,8 +1331,12 @@ impl NoteTracker {
             pitch,
             since: onset,
             peak_db: input.recent_db,
-            dip_db: input.recent_db,
+            // Set on the next hop, on the swell path's own scale.
+            swell_peak_db: super::loudness::FLOOR_DB,
+            dip_db: super::loudness::FLOOR_DB,
             dip_time: input.time,
+            dip_flux: 0.0,
+            swing_db: 0.0,
         });
         if self.run.pitch == pitch {
             self.run.used = true;
