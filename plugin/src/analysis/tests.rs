@@ -789,6 +789,40 @@ fn a_bowed_note_repeated_at_its_pitch_is_two_notes() {
     assert_eq!(pitches(&ev), vec![62], "beating layers: {:?}", ev.ons);
 }
 
+/// A synthesiser whose envelope falls 20 dB after its attack and swells back within the note's
+/// first 200 ms, every note alike (FluidR3's square lead in `../shared/audio`): the swell path
+/// took each swell for a re-articulation and started every note twice. The dip is the note's
+/// own shape: one note each (`swell_min_age_s`); with the guard off the swell restarts them.
+#[test]
+fn a_synth_envelope_swelling_after_its_attack_is_one_note() {
+    let sr = 48_000.0;
+    let note = |t: f32| {
+        let attack = (t / 0.005).min(1.0);
+        let dip = if t < 0.1 {
+            1.0 - 0.9 * (t / 0.1)
+        } else {
+            0.1 + 0.8 * ((t - 0.1) / 0.1).min(1.0)
+        };
+        let end = (1.0 - (t - 0.55) / 0.02).clamp(0.0, 1.0);
+        attack * dip * end
+    };
+    let mut signal = silence(sr, 0.05);
+    for key in [62.0, 66.0, 69.0] {
+        signal.extend(two_voices(sr, (0.6 * sr) as usize, (key, key), |t| {
+            (note(t), 0.0)
+        }));
+    }
+    let ev = run(&signal, sr, 512);
+    assert_eq!(pitches(&ev), vec![62, 66, 69], "{:?}", ev.ons);
+    let tuning = Tuning::parse("swell_min_age_s=0").expect("valid tuning");
+    let unguarded = run_on(&mut Analyzer::with_tuning(sr, &tuning), &signal, 512);
+    assert!(
+        pitches(&unguarded).len() > 3,
+        "without the guard the swells restart notes: {:?}",
+        unguarded.ons
+    );
+}
+
 /// Three voices moving at their own times (like a chorale's voice leading), harmonic tones:
 /// each voice's notes as (MIDI, seconds).
 fn three_voices(sr: f32) -> Vec<f32> {

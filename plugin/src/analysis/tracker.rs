@@ -140,6 +140,10 @@ pub struct TrackerConfig {
     /// ... or the flux since the dip reached this many times the onset threshold (the bow or
     /// breath noise of a new attack, too weak for an onset).
     pub swell_flux_ratio: f32,
+    /// ... and the dip came at least this long (samples) after the note began: a synthesiser's
+    /// envelope may fall 10 dB after its attack and swell back within its first 200 ms, every
+    /// note alike (FluidR3's square lead), which is the note's own shape, not a new stroke.
+    pub swell_min_age: u64,
     /// A note ends when the short-term level falls this far below its peak.
     pub release_drop_db: f32,
     /// A note ends after this many unvoiced hops.
@@ -328,6 +332,7 @@ impl TrackerConfig {
             swell_dip_share: tuning.get("swell_dip_share", 0.3),
             swell_partial_db: tuning.get("swell_partial_db", 6.0),
             swell_flux_ratio: tuning.get("swell_flux_ratio", 0.5),
+            swell_min_age: samples("swell_min_age_s", 0.25),
             release_drop_db: tuning.get("release_drop_db", 40.0),
             unvoiced_release_hops: hops("unvoiced_release_ms", 80.0),
             vibrato_semitones: tuning.get("vibrato_semitones", 0.7),
@@ -974,6 +979,7 @@ impl NoteTracker {
                         && rise_db >= a.swell_peak_db - c.swell_return_db
                         && input.level_db >= c.gate_db
                         && a.swell_peak_db - a.dip_db >= a.swing_db + c.swell_beat_margin_db
+                        && a.dip_time >= a.since.saturating_add(c.swell_min_age)
                         && self.rearticulated(&a, input.time, salience) =>
                 {
                     // Swell path: same pitch, level dipped and came back; dated from the rise
