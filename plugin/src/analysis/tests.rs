@@ -1066,6 +1066,31 @@ fn struck_note_reading_off(sr: f32, midi: f32, dur: f32, first_ms: f32, step: f3
         .collect()
 }
 
+/// A scale up, down and up again, each note made by `note` and followed by 40 ms of silence:
+/// the signal, the sample where its second half begins, and a counter of the notes started in
+/// the second half at a pitch that was not written.
+fn scale_up_down_up(
+    sr: f32,
+    scale: &[f32],
+    note: impl Fn(f32) -> Vec<f32>,
+) -> (Vec<f32>, u64, impl Fn(&Events) -> usize) {
+    let mut signal = silence(sr, 0.1);
+    let mut written = Vec::new();
+    for &m in scale.iter().chain(scale.iter().rev()).chain(scale.iter()) {
+        signal.extend(note(m));
+        signal.extend(silence(sr, 0.04));
+        written.push(m as u8);
+    }
+    let half = (signal.len() / 2) as u64;
+    let wrong_late = move |ev: &Events| {
+        ev.ons
+            .iter()
+            .filter(|o| o.1 >= half && !written.contains(&o.0))
+            .count()
+    };
+    (signal, half, wrong_late)
+}
+
 /// Struck notes whose first 20 ms read a semitone sharp: without the settling habit the
 /// tracker starts most of them at the wrong semitone first (a wrong note, then the right one);
 /// with it (the default) it learns within a few notes to wait for the settled pitch, and the
@@ -1074,20 +1099,8 @@ fn struck_note_reading_off(sr: f32, midi: f32, dur: f32, first_ms: f32, step: f3
 fn attacks_that_settle_a_semitone_away_are_waited_out() {
     let sr = 48_000.0;
     let scale = [60.0, 62.0, 64.0, 65.0, 67.0, 69.0, 71.0, 72.0];
-    let mut signal = silence(sr, 0.1);
-    let mut written = Vec::new();
-    for &m in scale.iter().chain(scale.iter().rev()).chain(scale.iter()) {
-        signal.extend(settling_note(sr, m, 0.25, 20.0));
-        signal.extend(silence(sr, 0.04));
-        written.push(m as u8);
-    }
-    let half = (signal.len() / 2) as u64;
-    let wrong_late = |ev: &Events| {
-        ev.ons
-            .iter()
-            .filter(|o| o.1 >= half && !written.contains(&o.0))
-            .count()
-    };
+    let (signal, half, wrong_late) =
+        scale_up_down_up(sr, &scale, |m| settling_note(sr, m, 0.25, 20.0));
     let off = Tuning::parse("settle=0").unwrap_or_default();
     let before = run_on(&mut Analyzer::with_tuning(sr, &off), &signal, 512);
     let after = run(&signal, sr, 512);
@@ -1121,20 +1134,9 @@ fn attacks_that_settle_a_semitone_away_are_waited_out() {
 fn brief_sharp_strokes_teach_the_settling_watch() {
     let sr = 48_000.0;
     let scale = [72.0, 74.0, 76.0, 77.0, 79.0, 81.0, 83.0, 84.0];
-    let mut signal = silence(sr, 0.1);
-    let mut written = Vec::new();
-    for &m in scale.iter().chain(scale.iter().rev()).chain(scale.iter()) {
-        signal.extend(struck_note_reading_off(sr, m, 0.25, FIRST_MS, 2.0));
-        signal.extend(silence(sr, 0.04));
-        written.push(m as u8);
-    }
-    let half = (signal.len() / 2) as u64;
-    let wrong_late = |ev: &Events| {
-        ev.ons
-            .iter()
-            .filter(|o| o.1 >= half && !written.contains(&o.0))
-            .count()
-    };
+    let (signal, half, wrong_late) = scale_up_down_up(sr, &scale, |m| {
+        struck_note_reading_off(sr, m, 0.25, FIRST_MS, 2.0)
+    });
     let off = Tuning::parse("settle_quick=0,ring=0").unwrap_or_default();
     let before = run_on(&mut Analyzer::with_tuning(sr, &off), &signal, 512);
     let after = run(&signal, sr, 512);
