@@ -1,7 +1,8 @@
 //! MODEL THREAD, stage 3: the editor's requests (candidate choice, forget, export, models).
 //!
-//! A model or network file loaded from the editor is parsed on a helper thread ([`FileLoad`])
-//! while the model in use answers on; offline runs parse it in place.
+//! A model or network file loaded from the editor, or a model path the host restored, is parsed
+//! on a helper thread ([`FileLoad`]) while the model in use answers on; offline runs parse it in
+//! place.
 
 use super::parse::Parse;
 use super::{ensure_model, send, Brain, ModelSource};
@@ -68,9 +69,7 @@ pub(super) fn serve(
             }
             Command::Style(request) => super::learn::serve(b, request),
             Command::BuiltInModel => {
-                // A file still being parsed does not replace the built-in model later.
-                b.file_load.next = None;
-                b.file_load.discard = b.file_load.running.is_some();
+                cancel_file(b);
                 params.model_path.write().clear();
                 params.neural_path.write().clear();
                 ensure_model(b, params);
@@ -120,9 +119,15 @@ fn parse_file(path: &std::path::Path) -> Result<ModelFile, String> {
     }
 }
 
-/// "Load" in the model row: parses in place offline, else on a helper thread (a file asked for
-/// while another is parsed waits for it).
-fn ask_file(b: &mut Brain, params: &ContinuoParams, path: std::path::PathBuf) {
+/// The built-in model was asked for: a file still being parsed does not replace it later.
+pub(super) fn cancel_file(b: &mut Brain) {
+    b.file_load.next = None;
+    b.file_load.discard = b.file_load.running.is_some();
+}
+
+/// "Load" in the model row, or a model path the host restored: parses in place offline, else
+/// on a helper thread (a file asked for while another is parsed waits for it).
+pub(super) fn ask_file(b: &mut Brain, params: &ContinuoParams, path: std::path::PathBuf) {
     if !b.background {
         let parsed = parse_file(&path);
         use_file(b, params, &path, parsed);

@@ -436,29 +436,17 @@ fn ensure_model(b: &mut Brain, params: &ContinuoParams) {
     if b.model_path.as_deref() != Some(path.as_str()) {
         b.model_path = Some(path.clone());
         if path.is_empty() {
+            // A file still being parsed does not replace the built-in model later.
+            commands::cancel_file(b);
             if b.model_source != ModelSource::BuiltIn {
                 // Back to the styles: the Style parameter chooses again.
                 b.model_source = ModelSource::BuiltIn;
                 b.styles.in_use.clear();
             }
         } else {
-            match TrainedModel::load(&path) {
-                Ok(m) => {
-                    use_model(b, Arc::new(m), true);
-                    b.model_source = ModelSource::File(path.clone());
-                    b.message = Some(format!("model loaded from {path}"));
-                }
-                Err(e) => {
-                    b.message = Some(format!(
-                        "model {path} not loaded, keeping the {} one: {e}",
-                        if b.model.is_some() {
-                            "current"
-                        } else {
-                            "built-in"
-                        }
-                    ));
-                }
-            }
+            // A path the host or a preset restored is parsed as the editor's *Load* is: beside
+            // the model thread, while the model in use answers on.
+            commands::ask_file(b, params, path.into());
         }
     }
     if b.model_source == ModelSource::BuiltIn || b.model.is_none() {

@@ -402,6 +402,16 @@ impl StyleRig {
         )
     }
 
+    /// Steps until the file parsed on the helper thread has been taken.
+    fn wait_for_file(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while self.b.file_load.running.is_some() {
+            assert!(Instant::now() < deadline, "the parse never ended");
+            std::thread::sleep(Duration::from_millis(2));
+            self.step();
+        }
+    }
+
     fn ask(&mut self, request: learn::StyleRequest) {
         self.tx.send(Command::Style(request)).unwrap();
         self.step();
@@ -722,14 +732,6 @@ fn a_loaded_model_file_is_parsed_beside_the_model_thread_while_the_style_answers
         .save(&second)
         .unwrap();
     rig.play(&[60, 62, 64, 65, 67, 69, 71, 72]);
-    let wait = |rig: &mut StyleRig| {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while rig.b.file_load.running.is_some() {
-            assert!(Instant::now() < deadline, "the parse never ended");
-            std::thread::sleep(Duration::from_millis(2));
-            rig.step();
-        }
-    };
 
     // Both asked for at one step: the first is parsed, the second waits for it.
     rig.tx.send(Command::LoadModel(first.clone())).unwrap();
@@ -738,7 +740,7 @@ fn a_loaded_model_file_is_parsed_beside_the_model_thread_while_the_style_answers
     assert_eq!(rig.b.style_in_use(), "Blend", "Blend answers meanwhile");
     let message = rig.b.message().unwrap_or("").to_string();
     assert!(message.contains("second.json next"), "{message}");
-    wait(&mut rig);
+    rig.wait_for_file();
     let shown = second.display().to_string();
     assert_eq!(
         rig.b.model_source,
@@ -755,7 +757,49 @@ fn a_loaded_model_file_is_parsed_beside_the_model_thread_while_the_style_answers
     rig.tx.send(Command::LoadModel(first.clone())).unwrap();
     rig.tx.send(Command::BuiltInModel).unwrap();
     rig.step();
-    wait(&mut rig);
+    rig.wait_for_file();
+    rig.step();
+    assert!(rig.b.uses_built_in_model());
+    assert!(rig.params.model_path.read().is_empty());
+}
+
+/// A model path the host restores while the plugin runs (a project or a preset) is parsed
+/// beside the model thread as *Load* is: the style in use answers meanwhile. A path cleared
+/// while a parse runs leaves the styles answering.
+#[test]
+fn a_model_path_restored_by_the_host_is_parsed_beside_the_model_thread() {
+    let mut rig = StyleRig::new("restored");
+    rig.b.background = true;
+    std::fs::create_dir_all(&rig.dir).unwrap();
+    let first = rig.dir.join("first.json");
+    let second = rig.dir.join("second.json");
+    crate::model::styles::tiny_style("First", &[62, 65, 69, 74], 8)
+        .save(&first)
+        .unwrap();
+    crate::model::styles::tiny_style("Second", &[60, 59, 57, 55], 8)
+        .save(&second)
+        .unwrap();
+    rig.play(&[60, 62, 64, 65, 67, 69, 71, 72]);
+
+    let shown = first.display().to_string();
+    *rig.params.model_path.write() = shown.clone();
+    rig.step();
+    assert_eq!(rig.b.style_in_use(), "Blend", "Blend answers meanwhile");
+    let message = rig.b.message().unwrap_or("").to_string();
+    assert!(message.contains("Blend answers meanwhile"), "{message}");
+    rig.wait_for_file();
+    assert_eq!(rig.b.model_source, ModelSource::File(shown.clone()));
+    assert_eq!(
+        rig.b.message(),
+        Some(format!("model loaded from {shown}").as_str())
+    );
+
+    // Back to the styles while another restored path is parsed: the parse changes nothing.
+    *rig.params.model_path.write() = second.display().to_string();
+    rig.step();
+    rig.params.model_path.write().clear();
+    rig.step();
+    rig.wait_for_file();
     rig.step();
     assert!(rig.b.uses_built_in_model());
     assert!(rig.params.model_path.read().is_empty());
