@@ -76,12 +76,7 @@ impl Chroma {
             if !(b > floor && b >= a && b > c) {
                 continue;
             }
-            let curve = a - 2.0 * b + c;
-            let delta = if curve < 0.0 {
-                (0.5 * (a - c) / curve).clamp(-0.5, 0.5)
-            } else {
-                0.0
-            };
+            let (delta, _) = super::parabola::vertex(a, b, c);
             let midi = pitch + delta * slope;
             if let Some(slot) = chroma.get_mut((midi.round() as i32).rem_euclid(12) as usize) {
                 *slot += b * b;

@@ -154,12 +154,7 @@ fn spectral_peak(
         best_power.ln(),
         hann(best + 1).max(1e-30).ln(),
     );
-    let denom = a - 2.0 * b + c;
-    let delta = if denom < 0.0 {
-        (0.5 * (a - c) / denom).clamp(-0.5, 0.5)
-    } else {
-        0.0
-    };
+    let (delta, _) = super::parabola::vertex(a, b, c);
     let peak = (best as f32 + delta) * bin_hz;
     let finite = peak.is_finite() && peak > 0.0;
     if !finite {

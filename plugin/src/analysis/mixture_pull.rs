@@ -88,12 +88,7 @@ impl MixturePull {
             return;
         };
         let (la, lb, lc) = (a.max(1e-12).ln(), at.max(1e-12).ln(), b.max(1e-12).ln());
-        let denom = la - 2.0 * lb + lc;
-        let shift = if denom < 0.0 {
-            (0.5 * (la - lc) / denom).clamp(-0.5, 0.5)
-        } else {
-            0.0
-        };
+        let (shift, _) = super::parabola::vertex(la, lb, lc);
         let hz = (k as f32 + shift) * c.bin_hz;
         let peak_midi = hz_to_midi(hz);
         if (peak_midi - peak_midi.round()).abs() > c.max_peak_offset

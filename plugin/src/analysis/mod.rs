@@ -42,6 +42,7 @@ pub mod mixture_pull;
 pub mod newcomer;
 pub mod octave_stops;
 pub mod onset;
+pub mod parabola;
 pub mod pitch;
 pub mod polyphony;
 pub mod salience;

@@ -278,19 +278,10 @@ fn interpolate(nsdf: &[f32], i: usize) -> Peak {
             value: b,
         };
     }
-    let a = nsdf[i - 1];
-    let c = nsdf[i + 1];
-    let denom = a - 2.0 * b + c;
-    if denom.abs() < 1e-12 {
-        return Peak {
-            lag: i as f32,
-            value: b,
-        };
-    }
-    let delta = (0.5 * (a - c) / denom).clamp(-0.5, 0.5);
+    let (delta, value) = super::parabola::vertex(nsdf[i - 1], b, nsdf[i + 1]);
     Peak {
         lag: i as f32 + delta,
-        value: b - 0.25 * (a - c) * delta,
+        value,
     }
 }
 
