@@ -20,10 +20,7 @@
 //! chorused layers, a previous note ringing a step away): checked on every window, string
 //! ensembles lost 0.07 of F1 on the development renders, steel guitars 0.04. Only where the
 //! window resolves the fundamental from its neighbours (at least
-//! [`FundamentalConfig::min_bins`] unpadded bins up) is it asked. Between
-//! [`FundamentalConfig::doubt_bins`] and that, a disagreeing peak does not rename the note but
-//! makes the window's answer doubtful ([`doubtful`]): the quarter window then stays silent and
-//! a longer one answers (celesta, music box, vibraphone around G4–D5 read a semitone off).
+//! [`FundamentalConfig::min_bins`] unpadded bins up) is it asked.
 //!
 //! Works on the padded rectangular spectrum the pitch stage already has (the Hann spectrum
 //! at every padded bin is `0.5·X[k] − 0.25·(X[k−2] + X[k+2])`): a few dozen bins per hop, no
@@ -57,13 +54,6 @@ pub struct FundamentalConfig {
     /// is right, and there a short window's peak is the less precise reading (vibrato,
     /// breath, chorused layers, a low note a few bins up).
     pub min_inharmonic: f32,
-    /// Lowest fundamental, in unpadded bins, at which a disagreeing peak makes the window's
-    /// answer *doubtful* rather than replaced (from this up to `min_bins`; 0 = never). There
-    /// the peak is too coarse to name the note (a ringing neighbour a step away pulls it), but
-    /// a struck bar's stroke that pulls the NSDF a semitone still shows as a disagreement: the
-    /// quarter window then does not answer, and the half window, fine enough there, does
-    /// (`fundamental_doubt_bins`).
-    pub doubt_bins: f32,
 }
 
 /// Harmonics looked for when judging whether a window is harmonic (see `min_inharmonic`).
@@ -83,7 +73,6 @@ impl FundamentalConfig {
             min_bins: tuning.get("fundamental_min_bins", 8.0).max(2.5),
             min_share: tuning.get("fundamental_min_share", 0.1).max(0.0),
             min_inharmonic: tuning.get("fundamental_min_inharmonic", 0.05).max(0.0),
-            doubt_bins: tuning.get("fundamental_doubt_bins", 4.0).max(0.0),
         }
     }
 }
@@ -99,7 +88,7 @@ pub fn checked_hz(
     energy: f64,
     hz: f32,
 ) -> f32 {
-    match spectral_peak(config, config.min_bins, spectrum, frame_len, energy, hz) {
+    match spectral_peak(config, spectrum, frame_len, energy, hz) {
         Some(peak)
             if (crate::music::hz_to_midi(peak) - crate::music::hz_to_midi(hz)).abs()
                 > config.tolerance =>
@@ -110,33 +99,9 @@ pub fn checked_hz(
     }
 }
 
-/// Whether a window too short for [`checked_hz`] to rename (`doubt_bins` up to `min_bins`)
-/// has a clear fundamental peak that disagrees with the NSDF's `hz` in an inharmonic window
-/// (see [`FundamentalConfig::doubt_bins`]).
-pub fn doubtful(
-    config: &FundamentalConfig,
-    spectrum: &[Complex<f32>],
-    frame_len: usize,
-    energy: f64,
-    hz: f32,
-) -> bool {
-    if config.doubt_bins <= 0.0 || frame_len == 0 {
-        return false;
-    }
-    // Windows where `checked_hz` answers are not doubted.
-    if hz >= config.min_bins * config.sample_rate / frame_len as f32 {
-        return false;
-    }
-    spectral_peak(config, config.doubt_bins, spectrum, frame_len, energy, hz).is_some_and(|peak| {
-        (crate::music::hz_to_midi(peak) - crate::music::hz_to_midi(hz)).abs() > config.tolerance
-    })
-}
-
-/// The frequency (Hz) of the clear spectral peak within `span` semitones of `hz`, if any, for
-/// a fundamental at least `min_bins` unpadded bins up.
+/// The frequency (Hz) of the clear spectral peak within `span` semitones of `hz`, if any.
 fn spectral_peak(
     config: &FundamentalConfig,
-    min_bins: f32,
     spectrum: &[Complex<f32>],
     frame_len: usize,
     energy: f64,
@@ -149,7 +114,7 @@ fn spectral_peak(
     }
     // Padded bins: fft length 2·frame_len.
     let bin_hz = config.sample_rate / (2 * frame_len) as f32;
-    if hz < min_bins * 2.0 * bin_hz {
+    if hz < config.min_bins * 2.0 * bin_hz {
         return None;
     }
     let ratio = (config.span / 12.0).exp2();

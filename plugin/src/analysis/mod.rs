@@ -1172,17 +1172,6 @@ impl Analyzer {
         let spectrum = stft.process(recent);
         // `energies` holds the last quarter's and half's sums of this very frame.
         let mut estimate = detector.process_with_energy(recent, spectrum, usize::MAX, energy);
-        if estimate.hz > 0.0
-            && fundamental::doubtful(
-                &self.fundamental,
-                spectrum,
-                recent.len(),
-                energy,
-                estimate.hz,
-            )
-        {
-            return None;
-        }
         if estimate.hz > 0.0 {
             estimate.hz = fundamental::checked_hz(
                 &self.fundamental,

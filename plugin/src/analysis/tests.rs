@@ -1771,31 +1771,6 @@ fn struck_bar_melody(sr: f32, notes: &[f32], dur: f32) -> Vec<f32> {
     s
 }
 
-/// How [`struck_bar_melody`] was heard: the written notes started at their pitch within 50 ms
-/// of their stroke, and the starts at a pitch other than the note written at their time.
-fn struck_bar_score(sr: f32, notes: &[f32], dur: f32, ev: &Events) -> (usize, usize) {
-    let stroke = |i: usize| ((0.1 + i as f32 * dur) * sr) as u64;
-    let tolerance = (0.05 * sr) as u64;
-    let found = notes
-        .iter()
-        .enumerate()
-        .filter(|&(i, &m)| {
-            ev.ons
-                .iter()
-                .any(|o| o.0 == m as u8 && o.1.abs_diff(stroke(i)) <= tolerance)
-        })
-        .count();
-    let wrong = ev
-        .ons
-        .iter()
-        .filter(|o| {
-            let i = ((o.1 as f32 / sr - 0.1 + 0.05) / dur).floor().max(0.0) as usize;
-            notes.get(i).is_none_or(|&m| m as u8 != o.0)
-        })
-        .count();
-    (found, wrong)
-}
-
 /// Issue 13 (chromatic percussion, dev F1 0.720, precision 0.643): a struck bar's top mode
 /// (5.404 × the fundamental) is out of phase with the fundamental at its period, and the
 /// short windows' NSDF reads the note up to a semitone off; the tracker started that wrong
@@ -1810,7 +1785,30 @@ fn struck_bar_notes_are_named_at_their_pitch() {
     ];
     let dur = 0.3;
     let s = struck_bar_melody(sr, &notes, dur);
-    let score = |ev: &Events| struck_bar_score(sr, &notes, dur, ev);
+    let stroke = |i: usize| ((0.1 + i as f32 * dur) * sr) as u64;
+    let tolerance = (0.05 * sr) as u64;
+    // Written notes started at their pitch within 50 ms of their stroke, and starts at a
+    // pitch other than the note written at their time.
+    let score = |ev: &Events| {
+        let found = notes
+            .iter()
+            .enumerate()
+            .filter(|&(i, &m)| {
+                ev.ons
+                    .iter()
+                    .any(|o| o.0 == m as u8 && o.1.abs_diff(stroke(i)) <= tolerance)
+            })
+            .count();
+        let wrong = ev
+            .ons
+            .iter()
+            .filter(|o| {
+                let i = ((o.1 as f32 / sr - 0.1 + 0.05) / dur).floor().max(0.0) as usize;
+                notes.get(i).is_none_or(|&m| m as u8 != o.0)
+            })
+            .count();
+        (found, wrong)
+    };
     let off = Tuning::parse("fundamental_span=0").unwrap_or_default();
     let before = run_on(&mut Analyzer::with_tuning(sr, &off), &s, 512);
     let after = run(&s, sr, 512);
@@ -1826,45 +1824,6 @@ fn struck_bar_notes_are_named_at_their_pitch() {
     assert!(
         wrong * 2 < wrong_before,
         "{wrong} wrong starts ({wrong_before} before): {:?}",
-        pitches(&after)
-    );
-}
-
-/// Struck bars below 750 Hz (celesta, music box, vibraphone and marimba around G4–D5): the
-/// quarter window is too short for its fundamental's peak to rename the note (a semitone is a
-/// third of a bin there), so its NSDF's semitone-off reading at the stroke was started, then
-/// the right note: one wrong note in front of nearly every note. A disagreeing peak now makes
-/// the quarter window's answer doubtful (`fundamental::doubtful`) and the half window, fine
-/// enough at these pitches, names the note where its own reading is not pulled too. Known
-/// limitation: on this strongly pulled signal most strokes still start a wrong note first
-/// (0 of 11 notes found and 15 wrong starts without the doubt, 4 and 11 with it); on the
-/// focused celesta/music box/vibraphone/marimba/xylophone renders the wrong starts a semitone
-/// off at a stroke fell by a fifth (438 → 352).
-#[test]
-fn low_struck_bar_notes_are_not_started_a_semitone_off() {
-    let sr = 48_000.0;
-    let notes = [
-        67.0, 69.0, 71.0, 72.0, 74.0, 72.0, 71.0, 69.0, 67.0, 66.0, 67.0,
-    ];
-    let dur = 0.3;
-    let s = struck_bar_melody(sr, &notes, dur);
-    let off = Tuning::parse("fundamental_doubt_bins=0").unwrap_or_default();
-    let before = struck_bar_score(
-        sr,
-        &notes,
-        dur,
-        &run_on(&mut Analyzer::with_tuning(sr, &off), &s, 512),
-    );
-    let after = run(&s, sr, 512);
-    let (found, wrong) = struck_bar_score(sr, &notes, dur, &after);
-    // The signal reproduces the problem: without the doubt most strokes start a wrong note.
-    assert!(
-        before.1 >= 9,
-        "without the doubt: found, wrong = {before:?}"
-    );
-    assert!(
-        found >= before.0 + 3 && wrong + 3 <= before.1,
-        "found {found}, {wrong} wrong starts (without the doubt {before:?}): {:?}",
         pitches(&after)
     );
 }
