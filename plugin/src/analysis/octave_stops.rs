@@ -23,6 +23,18 @@
 //! thresholds were chosen on dev: a valley of 10 dB and a 2nd harmonic of −10 dB lifted the
 //! GM 88 (New Age) pad too (4 dev renders −0.03 to −0.13 F1); 25 dB and −6 dB leave it alone.
 //!
+//! *Quint evidence* (a stop under the 16'). FluidR3_GM's and MuseScore_General's Drawbar
+//! Organ (one sample) sound, for the key `k`, sines at `k/4` (0 dB), `k/2` (16', 0 dB), `k`
+//! (8', −5), `3k/2` (the 5⅓' quint, −16), `2k` (4', −10) and `4k` (2', −17): every partial
+//! is a harmonic of `k/4`, and the answer was `k/4` or, lifted once, the 16' `k/2` (F1 0.000
+//! on all four dev renders). At a 16' candidate `s` the registration shows as a strong 2nd
+//! and 4th harmonic (8' and 4'), a 3rd harmonic (the quint) standing out of an empty 5th to
+//! 7th, and a stop at `s/2` (read from the spectrum; or, at `s = 2f` for a detected `f`,
+//! known because `f`'s own odd harmonics 3, 5 and 7 are absent: `f` is a lone sine rank).
+//! The key is then `2s`. TimGM6mb's Drawbar Organ (16' + 8' + 4' + 2' + 1', no quint) has
+//! no 3rd harmonic at its key, so its key stays where the rules above put it; a natural
+//! tone has no stop an octave under its fundamental and no empty 5th–7th harmonics.
+//!
 //! A church organ *plenum* over a loud 16' (TimGM6mb's Church Organ upper keys) adds the 2⅔'
 //! quint and mixture ranks: they fill the 5th–7th harmonics of the 16' pitch, so there is no
 //! valley. But they, like the 8', 4' and 2', are all harmonics of the 8' key, i.e. *even*
@@ -91,6 +103,20 @@ pub struct OctaveStopsConfig {
     pub min_confidence: f32,
     /// While the share is at least this, the valley and octave tests are waived.
     pub share_on: f32,
+    /// Quint evidence: a stop read at `s/2` under a 16' candidate `s` must be at least this
+    /// loud against `s` (dB). It exists because FluidR3_GM's and MuseScore_General's Drawbar
+    /// Organ sound a stop an octave under their 16' (0 dB against it), and the 16' with a stop
+    /// below was taken for the key; it guards against reading an attack's smear as that stop.
+    pub quint_below_db: f32,
+    /// Quint evidence: the 3rd harmonic of `s` (the 5⅓' quint, a fifth above the key `2s`)
+    /// at least this loud against `s` (dB): a 16' + 8' registration with no quint (TimGM6mb's
+    /// Drawbar Organ, a 3rd harmonic of the key under −50 dB) keeps its key at `s`.
+    pub quint_third_db: f32,
+    /// Quint evidence: how far (dB, positive) the 5th to 7th harmonics of `s` must lie under
+    /// both its 3rd and its 4th — the gap between a registration's sine ranks that a natural
+    /// tone (falling off smoothly) and a plenum (quint and mixture ranks there) do not show.
+    /// `0` turns the quint evidence off.
+    pub quint_rise_db: f32,
     /// Off (`false`): [`OctaveStops::played_hz`] returns its input.
     pub enabled: bool,
 }
@@ -101,7 +127,9 @@ impl OctaveStopsConfig {
     /// `octave_stops_valley_db`, `octave_stops_even_db`, `octave_stops_odd_gap_db` (0 = no
     /// mixture evidence), `octave_stops_mixture_second_db`, `octave_stops_below_db`, `octave_stops_below_peak` (0 = off),
     /// `octave_stops_third_db` (> 0 = off), `octave_stops_s` (time constant of
-    /// the share), `octave_stops_confidence`, `octave_stops_share`.
+    /// the share), `octave_stops_confidence`, `octave_stops_share`,
+    /// `octave_stops_quint_below_db`, `octave_stops_quint_third_db`,
+    /// `octave_stops_quint_rise_db` (0 = no quint evidence).
     pub fn new(sample_rate: f32, frame_len: usize, hop: usize, tuning: &super::Tuning) -> Self {
         let hop_s = hop as f32 / sample_rate.max(1.0);
         Self {
@@ -119,6 +147,9 @@ impl OctaveStopsConfig {
             rate: (hop_s / tuning.get("octave_stops_s", 0.3).max(hop_s)).min(1.0),
             min_confidence: tuning.get("octave_stops_confidence", 0.9),
             share_on: tuning.get("octave_stops_share", 0.5),
+            quint_below_db: tuning.get("octave_stops_quint_below_db", -6.0),
+            quint_third_db: tuning.get("octave_stops_quint_third_db", -24.0),
+            quint_rise_db: tuning.get("octave_stops_quint_rise_db", 10.0),
             enabled: tuning.get("octave_stops", 1.0) > 0.5,
         }
     }
@@ -178,11 +209,89 @@ impl OctaveStops {
             Evidence::Weak => self.share >= self.config.share_on,
             Evidence::None => false,
         };
-        if lifted {
-            2.0 * hz
+        let played = if lifted { 2.0 * hz } else { hz };
+        // A 16' stop with its 5⅓' quint over a lower stop (a lone sine rank: its own odd
+        // harmonics absent): the key is an octave above the 16' — read with the stop below
+        // at `played` (a lifted or a 16' answer), or at `2·hz` when `hz` is that lower stop
+        // itself (too low for its own octave below to be read).
+        if self.quint(mags, played, true) && self.odd_harmonics_absent(mags, played / 2.0) {
+            2.0 * played
+        } else if !lifted
+            && lift == Evidence::Weak
+            && self.odd_harmonics_absent(mags, hz)
+            && self.quint(mags, 2.0 * hz, false)
+        {
+            4.0 * hz
         } else {
-            hz
+            played
         }
+    }
+
+    /// Whether the odd harmonics 3, 5 and 7 of `hz` (centre bins: at a low `hz` the ±1-bin
+    /// peak takes in the main lobes of the even neighbours) all lie `odd_gap_db` under its
+    /// 2nd: `hz` is a lone near-sinusoidal stop under a series an octave up, not a natural
+    /// tone (whose odd and even harmonics fall off together).
+    fn odd_harmonics_absent(&self, mags: &[f32], hz: f32) -> bool {
+        if self.config.odd_gap_db <= 0.0 {
+            return false;
+        }
+        let at = |f: f32| mags.get((f / self.bin_hz).round() as usize).copied();
+        let (Some(second), Some(third), Some(fifth), Some(seventh)) =
+            (at(2.0 * hz), at(3.0 * hz), at(5.0 * hz), at(7.0 * hz))
+        else {
+            return false;
+        };
+        let gap = 10f32.powf(-self.config.odd_gap_db / 20.0);
+        second > 0.0 && third.max(fifth).max(seventh) <= gap * second
+    }
+
+    /// Quint evidence at a pitch `s`: `s` is a 16' stop with its 5⅓' quint (the 3rd harmonic
+    /// of `s`, a fifth above the key `2s`) under the 8' and 4' (2nd and 4th harmonics), and a
+    /// lower stop sounds at `s/2`. With `read_below` that stop is read from the spectrum (a
+    /// peak at least `quint_below_db` against `s` and `below_peak` times the spectrum at
+    /// `3s/4`); without, the caller knows it. The 5th to 7th harmonics of `s` (not stops of
+    /// the registration) lie `quint_rise_db` under both the quint and the 4th.
+    fn quint(&self, mags: &[f32], s: f32, read_below: bool) -> bool {
+        if self.config.quint_rise_db <= 0.0 || (read_below && s / 2.0 < 3.0 * self.bin_hz) {
+            return false;
+        }
+        let peak = |f: f32| -> Option<f32> {
+            let b = (f / self.bin_hz).round() as usize;
+            if b == 0 {
+                return None;
+            }
+            mags.get(b - 1..=b + 1)
+                .map(|x| x.iter().fold(0.0f32, |a, &y| a.max(y)))
+        };
+        let mut partial = [0.0f32; 7];
+        for (h, slot) in partial.iter_mut().enumerate() {
+            match peak(s * (h + 1) as f32) {
+                Some(m) => *slot = m,
+                None => return false,
+            }
+        }
+        let first = partial[0];
+        if first.is_nan() || first <= 0.0 {
+            return false;
+        }
+        let db = |a: f32| 20.0 * (a.max(1e-12) / first).log10();
+        if read_below {
+            let sub = peak(s / 2.0).unwrap_or(0.0);
+            let between = mags
+                .get((0.75 * s / self.bin_hz).round() as usize)
+                .copied()
+                .unwrap_or(f32::INFINITY);
+            if db(sub) < self.config.quint_below_db || sub <= self.config.below_peak * between {
+                return false;
+            }
+        }
+        let third = db(partial[2]);
+        let fourth = db(partial[3]);
+        let valley = db(partial[4]).max(db(partial[5])).max(db(partial[6]));
+        db(partial[1]) >= self.config.second_db
+            && fourth >= self.config.octaves_db
+            && third >= self.config.quint_third_db
+            && valley <= third.min(fourth) - self.config.quint_rise_db
     }
 
     /// How strongly the spectrum says `hz` is the lowest stop of an octave-stop registration,
