@@ -492,17 +492,18 @@ pub fn step(
     params: &ContinuoParams,
     now: Instant,
 ) -> bool {
+    // A file parse started at an earlier step first: one started now (by `ensure_model` for a
+    // restored path, or by `commands::serve`) is never taken now.
+    let parsed = commands::poll_file(b, params);
     ensure_model(b, params);
     b.host_meter =
         crate::meter::Meter::unpack(shared.meter.load(std::sync::atomic::Ordering::Relaxed));
-    let mut changed = context::follow_learning(b, params);
+    let mut changed = parsed | context::follow_learning(b, params);
     changed |= ingest::take_events(b, ends, shared, params);
     harmony::warm_up(params);
     changed |= harmony::live(b, ends, params);
     changed |= harmony::show(b, params, shared);
     changed |= context::update_key(b, ends, shared, params, changed);
-    // A file parse started at an earlier step first: one started now is never taken now.
-    changed |= commands::poll_file(b, params);
     changed |= commands::serve(b, ends, shared, params);
     changed |= learn::poll(b, params);
     // The recommendation, before drawing, so Auto's choice answers this phrase already.
