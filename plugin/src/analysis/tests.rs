@@ -1885,3 +1885,28 @@ fn struck_bar_notes_are_named_at_their_pitch() {
         pitches(&after)
     );
 }
+
+#[test]
+fn low_plucked_notes_start_after_fewer_stable_hops() {
+    let sr = 44_100.0;
+    // A bass line (55–110 Hz) of plucks with a soft 15 ms attack (a finger on a thick string:
+    // little broadband flux, so *Fast* tracking's shortcut does not apply), each ringing
+    // 12 dB down when the next is plucked. The pitch reaches the estimator once two periods
+    // since the attack are in, and then holds: waiting 10 ms more only delays the note.
+    let step = (0.3 * sr) as usize;
+    let start = (0.05 * sr) as usize;
+    let keys = [40.0f32, 45.0, 43.0, 38.0, 33.0, 36.0];
+    let mut s = silence(sr, 0.05 + keys.len() as f32 * 0.3 + 0.3);
+    for (k, &m) in keys.iter().enumerate() {
+        let note = tone(sr, m, 0.5, Wave::Harmonic, 0.4, 4.6, 0.0);
+        for (i, (d, v)) in s[start + k * step..].iter_mut().zip(note).enumerate() {
+            *d += v * (i as f32 / (0.015 * sr)).min(1.0);
+        }
+    }
+    let quick = run(&s, sr, 512);
+    let off = Tuning::parse("low_stable_max_midi=0").unwrap_or_default();
+    let slow = run_on(&mut Analyzer::with_tuning(sr, &off), &s, 512);
+    assert_eq!(pitches(&quick), vec![40, 45, 43, 38, 33, 36]);
+    let sooner = notes_sooner(&quick, &slow);
+    assert!(sooner >= 3, "only {sooner} notes sooner");
+}

@@ -86,6 +86,16 @@ pub struct TrackerConfig {
     pub gate_db: f32,
     /// Stable hops needed after an onset.
     pub onset_stable_hops: u32,
+    /// Stable hops needed after an onset for a pitch below `low_stable_max_midi` (at most
+    /// `onset_stable_hops`). A low note's pitch reaches the estimator only once the window
+    /// since the attack holds about two of its periods (20–40 ms below C3), and the hops that
+    /// follow see mostly the same samples (a hop is a fraction of the period), so waiting
+    /// `onset_stable_hops` more adds little evidence and only delays the note; plucked basses
+    /// also raise less broadband flux than *Fast* tracking's `fast_flux_ratio` asks, so they
+    /// wait the full time.
+    pub low_stable_hops: u32,
+    /// ... see `low_stable_hops` (MIDI; 0 turns it off).
+    pub low_stable_max_midi: f32,
     /// *Fast* tracking: after a sharp attack (flux peak at least `fast_flux_ratio` × the onset
     /// threshold) a new pitch needs only this many stable hops ...
     pub fast_stable_hops: u32,
@@ -308,6 +318,8 @@ impl TrackerConfig {
             onset_min_confidence: tuning.get("onset_min_confidence", 0.6),
             gate_db: tuning.get("gate_db", -52.0),
             onset_stable_hops: hops("onset_stable_ms", 10.0),
+            low_stable_hops: hops("low_stable_ms", 6.0),
+            low_stable_max_midi: tuning.get("low_stable_max_midi", 48.0),
             fast_stable_hops: hops("fast_stable_ms", 5.0),
             fast_flux_ratio: tuning.get("fast_flux_ratio", 2.0),
             fast_max_spread: tuning.get("fast_max_spread", 0.1),
@@ -826,8 +838,11 @@ impl NoteTracker {
                     && p.peak_flux_ratio >= c.fast_flux_ratio
                     && self.run.hi - self.run.lo <= c.fast_max_spread
                     && f32::from(self.run.pitch) <= c.fast_max_midi;
+                let low = f32::from(self.run.pitch) < c.low_stable_max_midi;
                 let stable_hops = if settling {
                     c.onset_stable_hops.max(c.settle_stable_hops)
+                } else if low {
+                    c.onset_stable_hops.min(c.low_stable_hops)
                 } else {
                     c.onset_stable_hops
                 };
