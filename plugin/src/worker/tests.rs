@@ -402,6 +402,23 @@ impl StyleRig {
         )
     }
 
+    /// Parses on helper threads from now on, writes two small model files (`first.json`,
+    /// `second.json`) and plays a phrase so that the style in use answers.
+    fn two_model_files(&mut self) -> (std::path::PathBuf, std::path::PathBuf) {
+        self.b.background = true;
+        std::fs::create_dir_all(&self.dir).unwrap();
+        let first = self.dir.join("first.json");
+        let second = self.dir.join("second.json");
+        crate::model::styles::tiny_style("First", &[62, 65, 69, 74], 8)
+            .save(&first)
+            .unwrap();
+        crate::model::styles::tiny_style("Second", &[60, 59, 57, 55], 8)
+            .save(&second)
+            .unwrap();
+        self.play(&[60, 62, 64, 65, 67, 69, 71, 72]);
+        (first, second)
+    }
+
     /// Steps until the file parsed on the helper thread has been taken.
     fn wait_for_file(&mut self) {
         let deadline = Instant::now() + Duration::from_secs(30);
@@ -721,17 +738,7 @@ fn a_chosen_style_is_parsed_beside_the_model_thread_while_the_old_one_answers() 
 #[test]
 fn a_loaded_model_file_is_parsed_beside_the_model_thread_while_the_style_answers() {
     let mut rig = StyleRig::new("file");
-    rig.b.background = true;
-    std::fs::create_dir_all(&rig.dir).unwrap();
-    let first = rig.dir.join("first.json");
-    let second = rig.dir.join("second.json");
-    crate::model::styles::tiny_style("First", &[62, 65, 69, 74], 8)
-        .save(&first)
-        .unwrap();
-    crate::model::styles::tiny_style("Second", &[60, 59, 57, 55], 8)
-        .save(&second)
-        .unwrap();
-    rig.play(&[60, 62, 64, 65, 67, 69, 71, 72]);
+    let (first, second) = rig.two_model_files();
 
     // Both asked for at one step: the first is parsed, the second waits for it.
     rig.tx.send(Command::LoadModel(first.clone())).unwrap();
@@ -769,17 +776,7 @@ fn a_loaded_model_file_is_parsed_beside_the_model_thread_while_the_style_answers
 #[test]
 fn a_model_path_restored_by_the_host_is_parsed_beside_the_model_thread() {
     let mut rig = StyleRig::new("restored");
-    rig.b.background = true;
-    std::fs::create_dir_all(&rig.dir).unwrap();
-    let first = rig.dir.join("first.json");
-    let second = rig.dir.join("second.json");
-    crate::model::styles::tiny_style("First", &[62, 65, 69, 74], 8)
-        .save(&first)
-        .unwrap();
-    crate::model::styles::tiny_style("Second", &[60, 59, 57, 55], 8)
-        .save(&second)
-        .unwrap();
-    rig.play(&[60, 62, 64, 65, 67, 69, 71, 72]);
+    let (first, second) = rig.two_model_files();
 
     let shown = first.display().to_string();
     *rig.params.model_path.write() = shown.clone();
