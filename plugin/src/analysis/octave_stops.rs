@@ -252,7 +252,11 @@ impl OctaveStops {
     /// `3s/4`); without, the caller knows it. The 5th to 7th harmonics of `s` (not stops of
     /// the registration) lie `quint_rise_db` under both the quint and the 4th.
     fn quint(&self, mags: &[f32], s: f32, read_below: bool) -> bool {
-        if self.config.quint_rise_db <= 0.0 || (read_below && s / 2.0 < 3.0 * self.bin_hz) {
+        // A non-finite `s` would index at `usize::MAX` below (`b + 1` overflows in debug).
+        if self.config.quint_rise_db <= 0.0
+            || !s.is_finite()
+            || (read_below && s / 2.0 < 3.0 * self.bin_hz)
+        {
             return false;
         }
         let peak = |f: f32| -> Option<f32> {
