@@ -259,14 +259,7 @@ impl OctaveStops {
         {
             return false;
         }
-        let peak = |f: f32| -> Option<f32> {
-            let b = (f / self.bin_hz).round() as usize;
-            if b == 0 {
-                return None;
-            }
-            mags.get(b - 1..=b + 1)
-                .map(|x| x.iter().fold(0.0f32, |a, &y| a.max(y)))
-        };
+        let peak = |f: f32| peak_near(mags, self.bin_hz, f);
         let mut partial = [0.0f32; 7];
         for (h, slot) in partial.iter_mut().enumerate() {
             match peak(s * (h + 1) as f32) {
@@ -301,15 +294,7 @@ impl OctaveStops {
     /// How strongly the spectrum says `hz` is the lowest stop of an octave-stop registration,
     /// and whether all the partials looked at lie in `mags` (`clear`).
     fn evidence(&self, mags: &[f32], hz: f32) -> (Evidence, bool) {
-        // Peak magnitude within a bin of frequency `f` (`None` outside the spectrum).
-        let peak = |f: f32| -> Option<f32> {
-            let b = (f / self.bin_hz).round() as usize;
-            if b == 0 {
-                return None;
-            }
-            mags.get(b - 1..=b + 1)
-                .map(|s| s.iter().fold(0.0f32, |a, &x| a.max(x)))
-        };
+        let peak = |f: f32| peak_near(mags, self.bin_hz, f);
         // Harmonics 1 to 16 of `hz` as far as the spectrum reaches; the first 8 are needed.
         let mut partial = [0.0f32; 16];
         let mut count = 0;
@@ -408,6 +393,16 @@ enum Evidence {
     Weak,
     /// Not a registration whose lowest stop is at the pitch.
     None,
+}
+
+/// Peak magnitude within a bin of frequency `f` (`None` outside the spectrum or at bin 0).
+fn peak_near(mags: &[f32], bin_hz: f32, f: f32) -> Option<f32> {
+    let b = (f / bin_hz).round() as usize;
+    if b == 0 {
+        return None;
+    }
+    mags.get(b - 1..=b.saturating_add(1))
+        .map(|s| s.iter().fold(0.0f32, |a, &x| a.max(x)))
 }
 
 #[cfg(test)]

@@ -85,6 +85,28 @@ enum Wave {
 
 /// A note: `wave` at `midi` for `dur` s, 5 ms attack, exponential decay `decay` (per second),
 /// 20 ms release, optional vibrato depth (semitones) at 5.5 Hz.
+/// Let-ring playing: `note(key)` for each key, struck every `step_s` from 0.05 s on and summed
+/// (each still sounds when the next is struck), with `tail_s` after the last stroke.
+fn let_ring(
+    sr: f32,
+    keys: &[f32],
+    step_s: f32,
+    tail_s: f32,
+    note: impl Fn(f32) -> Vec<f32>,
+) -> Vec<f32> {
+    let step = (step_s * sr) as usize;
+    let start = (0.05 * sr) as usize;
+    let mut s = silence(sr, 0.05 + keys.len() as f32 * step_s + tail_s);
+    for (k, &m) in keys.iter().enumerate() {
+        if let Some(from) = s.get_mut(start + k * step..) {
+            for (d, v) in from.iter_mut().zip(note(m)) {
+                *d += v;
+            }
+        }
+    }
+    s
+}
+
 fn tone(sr: f32, midi: f32, dur: f32, wave: Wave, amp: f32, decay: f32, vibrato: f32) -> Vec<f32> {
     let n = (dur * sr) as usize;
     let mut phase = 0.0f64;
@@ -466,15 +488,9 @@ fn onset_gate_finds_low_notes_sooner() {
     // Bass notes (82–110 Hz): only the long window holds enough periods, and after an attack
     // it is still full of the previous note. The gate looks at the samples since the onset.
     // Each note still rings (12 dB down) when the next is struck, as on a bass guitar.
-    let step = (0.3 * sr) as usize;
-    let start = (0.05 * sr) as usize;
-    let mut s = silence(sr, 0.05 + 5.0 * 0.3 + 0.3);
-    for (k, &m) in [40.0f32, 45.0, 43.0, 38.0, 45.0].iter().enumerate() {
-        let note = tone(sr, m, 0.5, Wave::Harmonic, 0.4, 4.6, 0.0);
-        for (d, v) in s[start + k * step..].iter_mut().zip(note) {
-            *d += v;
-        }
-    }
+    let s = let_ring(sr, &[40.0, 45.0, 43.0, 38.0, 45.0], 0.3, 0.3, |m| {
+        tone(sr, m, 0.5, Wave::Harmonic, 0.4, 4.6, 0.0)
+    });
     let gated = run(&s, sr, 512);
     let tuning = Tuning::parse("gate_backdate=0").expect("valid tuning");
     let plain = run_on(&mut Analyzer::with_tuning(sr, &tuning), &s, 512);
@@ -491,16 +507,10 @@ fn cancelling_the_previous_note_names_the_next_one_sooner() {
     // Let-ring playing (a vibraphone with the pedal down, open guitar strings): each note is
     // still sounding, 6 dB down, when the next is struck a second or third away, so right
     // after the attack the short windows hold a mixture of the two.
-    let step = (0.25 * sr) as usize;
-    let start = (0.05 * sr) as usize;
     let melody = [69.0f32, 70.0, 67.0, 71.0, 69.0, 72.0];
-    let mut s = silence(sr, 0.05 + melody.len() as f32 * 0.25 + 0.4);
-    for (k, &m) in melody.iter().enumerate() {
-        let note = tone(sr, m, 0.6, Wave::Harmonic, 0.3, 2.8, 0.0);
-        for (d, v) in s[start + k * step..].iter_mut().zip(note) {
-            *d += v;
-        }
-    }
+    let s = let_ring(sr, &melody, 0.25, 0.4, |m| {
+        tone(sr, m, 0.6, Wave::Harmonic, 0.3, 2.8, 0.0)
+    });
     let cancelled = run(&s, sr, 512);
     let tuning = Tuning::parse("cancel_min_confidence=2").expect("valid tuning");
     let plain = run_on(&mut Analyzer::with_tuning(sr, &tuning), &s, 512);
@@ -1893,16 +1903,15 @@ fn low_plucked_notes_start_after_fewer_stable_hops() {
     // little broadband flux, so *Fast* tracking's shortcut does not apply), each ringing
     // 12 dB down when the next is plucked. The pitch reaches the estimator once two periods
     // since the attack are in, and then holds: waiting 10 ms more only delays the note.
-    let step = (0.3 * sr) as usize;
-    let start = (0.05 * sr) as usize;
     let keys = [40.0f32, 45.0, 43.0, 38.0, 33.0, 36.0];
-    let mut s = silence(sr, 0.05 + keys.len() as f32 * 0.3 + 0.3);
-    for (k, &m) in keys.iter().enumerate() {
+    let s = let_ring(sr, &keys, 0.3, 0.3, |m| {
         let note = tone(sr, m, 0.5, Wave::Harmonic, 0.4, 4.6, 0.0);
-        for (i, (d, v)) in s[start + k * step..].iter_mut().zip(note).enumerate() {
-            *d += v * (i as f32 / (0.015 * sr)).min(1.0);
-        }
-    }
+        let attack = 0.015 * sr;
+        note.iter()
+            .enumerate()
+            .map(|(i, v)| v * (i as f32 / attack).min(1.0))
+            .collect()
+    });
     let quick = run(&s, sr, 512);
     let off = Tuning::parse("low_stable_max_midi=0").unwrap_or_default();
     let slow = run_on(&mut Analyzer::with_tuning(sr, &off), &s, 512);
