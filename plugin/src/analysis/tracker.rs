@@ -1308,6 +1308,7 @@ impl NoteTracker {
             salience_rise_db: rise_db,
             polyphonic: input.polyphonic,
             off_centre: (input.midi - input.midi.round()).abs(),
+            midi: f32::from(pitch),
         };
         let features = self.judge.features(&context);
         // A retry is the same start asked again: it does not count twice in the habits.

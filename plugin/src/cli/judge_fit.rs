@@ -11,7 +11,7 @@ use std::path::Path;
 
 use anyhow::Result;
 
-use crate::analysis::judge::{network, Features, FEATURES, HIDDEN};
+use crate::analysis::judge::{network, Features, FEATURES, HIDDEN, HIDDEN_WEIGHTS, OUTPUT_WEIGHTS};
 use crate::analysis::Tuning;
 use crate::files::transcribe;
 
@@ -30,16 +30,28 @@ pub struct Example {
     pub good: bool,
 }
 
-/// Collects the labelled starts of every render in `dir`; `dump` gets one TSV line per start.
+/// Collects the labelled starts of every render in `dirs`; `dump` gets one TSV line per start.
+/// Without `judging` the judge accepts every start while they are gathered; with it the
+/// shipped judge vetoes as in use (`judge_threshold`), and the starts the tracker then meets
+/// are gathered, the vetoed ones too: a veto changes what the tracker wants next (a retry, the
+/// next pitch), and those starts are the ones a refitted judge will be asked about.
 pub fn collect(
-    dir: &Path,
+    dirs: &[std::path::PathBuf],
     tuning: &Tuning,
+    judging: bool,
     mut dump: Option<&mut dyn Write>,
 ) -> Result<Vec<Example>> {
     let mut examples = Vec::new();
-    // The judge must not veto while its data is gathered.
-    let all = tuning.clone().with("judge_threshold", 0.0);
-    for (file, (wav, tsv)) in find_pairs(dir)?.into_iter().enumerate() {
+    let all = if judging {
+        tuning.clone()
+    } else {
+        tuning.clone().with("judge_threshold", 0.0)
+    };
+    let mut pairs = Vec::new();
+    for dir in dirs {
+        pairs.extend(find_pairs(dir)?);
+    }
+    for (file, (wav, tsv)) in pairs.into_iter().enumerate() {
         let name = wav
             .file_stem()
             .and_then(|s| s.to_str())
@@ -66,7 +78,9 @@ pub fn collect(
                         .total_cmp(&(b.1.onset_s - onset_s).abs())
                 })
                 .map(|(i, _)| i);
-            if let Some(i) = hit {
+            // Only a start that went ahead takes the written note: a vetoed good start leaves
+            // it to the retry or the next path.
+            if let (Some(i), true) = (hit, start.accepted) {
                 claimed[i] = true;
             }
             if let Some(out) = dump.as_deref_mut() {
@@ -278,13 +292,28 @@ fn report(label: &str, examples: &[&Example], probability: impl Fn(&Features) ->
     }
 }
 
-/// `--fit-judge`: collect, fit, report.
-pub fn run(dir: &Path, tuning: &Tuning, dump: Option<&Path>) -> Result<()> {
+/// `--fit-judge`: collect from `dirs`, fit, report (beside the shipped weights on the same
+/// held-out starts).
+pub fn run(dirs: &[std::path::PathBuf], tuning: &Tuning, dump: Option<&Path>) -> Result<()> {
     let mut file = match dump {
         Some(p) => Some(std::io::BufWriter::new(std::fs::File::create(p)?)),
         None => None,
     };
-    let examples = collect(dir, tuning, file.as_mut().map(|f| f as &mut dyn Write))?;
+    let mut examples = collect(
+        dirs,
+        tuning,
+        false,
+        file.as_mut().map(|f| f as &mut dyn Write),
+    )?;
+    // `--set fit_judging=1`: the starts met with the shipped judge vetoing join them.
+    if tuning.get("fit_judging", 0.0) > 0.5 {
+        examples.extend(collect(
+            dirs,
+            tuning,
+            true,
+            file.as_mut().map(|f| f as &mut dyn Write),
+        )?);
+    }
     let train: Vec<&Example> = examples.iter().filter(|e| e.file % 5 != 0).collect();
     let held: Vec<&Example> = examples.iter().filter(|e| e.file % 5 == 0).collect();
     let owned: Vec<Example> = train.iter().map(|e| **e).collect();
@@ -302,6 +331,9 @@ pub fn run(dir: &Path, tuning: &Tuning, dump: Option<&Path>) -> Result<()> {
     );
     report("network, training files", &train, |f| net.probability(f));
     report("network, held-out files", &held, |f| net.probability(f));
+    report("shipped judge, held-out files", &held, |f| {
+        f64::from(network(&HIDDEN_WEIGHTS, &OUTPUT_WEIGHTS, f))
+    });
     println!("pub const HIDDEN_WEIGHTS: [[f32; FEATURES]; HIDDEN] = [");
     for row in &net.hidden {
         let items: Vec<String> = row.iter().map(|v| format!("{v:.4}")).collect();
@@ -352,5 +384,40 @@ mod tests {
         let again = fit_network(&refs, 800, 0.05, 0.0);
         assert_eq!(net.hidden, again.hidden);
         assert_eq!(net.output, again.output);
+    }
+
+    #[test]
+    fn a_vetoed_start_leaves_its_written_note_to_the_next_start() {
+        let dir = std::env::temp_dir().join(format!("continuo-judge-fit-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        crate::cli::render::tests::write_plucks(&dir.join("plucks.wav"));
+        let tsv: String = crate::cli::render::tests::PLUCKS
+            .iter()
+            .map(|(on, m)| format!("{on:.3}\t{:.3}\t{m}\n", on + 0.2))
+            .collect();
+        std::fs::write(dir.join("plucks.notes.tsv"), tsv).unwrap();
+        let dirs = [dir.clone()];
+        // A judge that vetoes every start: each note is asked about again and again.
+        let tuning = Tuning::parse("judge_threshold=0.9999").unwrap();
+        let good = |judging: bool| {
+            collect(&dirs, &tuning, judging, None)
+                .unwrap()
+                .iter()
+                .filter(|e| e.good)
+                .count()
+        };
+        let (free, judged) = (good(false), good(true));
+        std::fs::remove_dir_all(&dir).ok();
+        let notes = crate::cli::render::tests::PLUCKS.len();
+        // Accepting every start, each written note is found once.
+        assert!(
+            free > 0 && free <= notes,
+            "{free} good starts without the judge"
+        );
+        // Vetoed, the same notes are wanted again at their onsets, and each time rightly.
+        assert!(
+            judged > free,
+            "{judged} good starts with every start vetoed, {free} without"
+        );
     }
 }

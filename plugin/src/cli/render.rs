@@ -360,7 +360,7 @@ fn set(params: &ContinuoParams, id: &str, value: serde_json::Value) -> Result<()
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use clap::Parser;
 
@@ -370,8 +370,12 @@ mod tests {
         args: Args,
     }
 
-    /// Plucked-like notes (sharp attack, fast decay) a third or a second apart.
-    fn write_plucks(path: &std::path::Path) {
+    /// The notes [`write_plucks`] writes: onset (s) and MIDI pitch.
+    pub(crate) const PLUCKS: [(f32, u8); 5] =
+        [(0.05, 64), (0.30, 67), (0.55, 71), (0.80, 69), (1.05, 64)];
+
+    /// Plucked-like notes (sharp attack, fast decay) a third or a second apart ([`PLUCKS`]).
+    pub(crate) fn write_plucks(path: &std::path::Path) {
         let sr = 48_000u32;
         let spec = hound::WavSpec {
             channels: 1,
@@ -384,8 +388,8 @@ mod tests {
         for _ in 0..(0.05 * sr as f32) as usize {
             w.write_sample(0i16).expect("write");
         }
-        for &m in &[64.0f32, 67.0, 71.0, 69.0, 64.0] {
-            let f0 = 440.0 * 2f32.powf((m - 69.0) / 12.0);
+        for &(_, m) in &PLUCKS {
+            let f0 = 440.0 * 2f32.powf((f32::from(m) - 69.0) / 12.0);
             for i in 0..note_len {
                 let t = i as f32 / sr as f32;
                 let v: f32 = (1..=6)

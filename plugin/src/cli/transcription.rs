@@ -47,6 +47,11 @@ pub struct Args {
     /// With `--fit-judge`: also write every note start (path, pitch, label, features) to this TSV.
     #[arg(long, requires = "fit_judge")]
     pub dump_judge: Option<PathBuf>,
+    /// With `--fit-judge`: more folders of renders whose starts join DIR's (more renders of
+    /// development-split melodies, e.g. a `render-dataset --programs …` set; never the test
+    /// split). Every fifth file of all of them is held out.
+    #[arg(long, requires = "fit_judge")]
+    pub fit_also: Vec<PathBuf>,
 }
 
 /// A note reduced to what the scoring looks at.
@@ -424,7 +429,9 @@ pub fn run(args: Args) -> Result<()> {
     let tuning =
         crate::analysis::Tuning::parse(&spec).map_err(|e| anyhow::anyhow!("--set: {e}"))?;
     if args.fit_judge {
-        return super::judge_fit::run(&args.dir, &tuning, args.dump_judge.as_deref());
+        let mut dirs = vec![args.dir.clone()];
+        dirs.extend(args.fit_also.iter().cloned());
+        return super::judge_fit::run(&dirs, &tuning, args.dump_judge.as_deref());
     }
     if let Some(spec) = &args.trace {
         let mut parts = spec.split(':');
@@ -636,6 +643,7 @@ mod tests {
             set: std::env::var("CONTINUO_TUNE").ok(),
             fit_judge: false,
             dump_judge: None,
+            fit_also: Vec::new(),
         })
         .unwrap();
     }
