@@ -1948,7 +1948,7 @@ fn resonant_bass_pluck(sr: f32, midi: f32, dur: f32) -> Vec<f32> {
             let body = 4.0 * (tau * 0.78 * f0 * t).sin() + 0.8 * (tau * 0.53 * f0 * t).sin();
             let attack = (t / 0.004).min(1.0);
             let release = ((dur - t) / 0.02).clamp(0.0, 1.0);
-            0.05 * attack * release * (harmonic * (-3.0 * t).exp() + body * (-1.0 * t / 0.05).exp())
+            0.05 * attack * release * (harmonic * (-3.0 * t).exp() + body * (-t / 0.05).exp())
         })
         .collect()
 }
