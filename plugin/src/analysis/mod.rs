@@ -43,6 +43,7 @@ pub mod newcomer;
 pub mod octave_stops;
 pub mod onset;
 pub mod parabola;
+pub mod partial_series;
 pub mod pitch;
 pub mod polyphony;
 pub mod salience;
@@ -56,6 +57,7 @@ use mixture_pull::{MixturePull, MixturePullConfig};
 use newcomer::{Newcomer, NewcomerConfig};
 use octave_stops::{OctaveStops, OctaveStopsConfig};
 use onset::{OnsetConfig, OnsetDetector};
+use partial_series::PartialSeriesConfig;
 use pitch::{PitchConfig, PitchDetector, PitchEstimate};
 use polyphony::{Polyphony, PolyphonyConfig};
 use salience::{Salience, SalienceConfig};
@@ -234,6 +236,20 @@ const PULL_PEAK_FLOOR: f32 = 0.1;
 /// ... and only where a semitone spans at least this many Hann bins (at 48 kHz, from G3 up).
 const PULL_MIN_SEMITONE_BINS: f32 = 0.5;
 
+/// Partial series (`partial_series.rs`): estimates below this (Hz) are checked (0: off) ...
+const SERIES_MAX_HZ: f32 = 160.0;
+/// ... for this long after an onset (ms) ...
+const SERIES_WINDOW_MS: f32 = 150.0;
+/// ... against candidates up to this many semitones above ...
+const SERIES_MAX_SEMITONES: f32 = 7.0;
+/// ... whose harmonics (Hann peaks within `SERIES_TOLERANCE` of `h · g`, h = 2..8) hold this
+/// many times the power of the estimate's ...
+const SERIES_MIN_GAIN: f32 = 2.0;
+/// ... and peak at this fraction of the strongest partial.
+const SERIES_MIN_SHARE: f32 = 0.15;
+/// Relative distance of a peak from `h · g` within which it counts as that harmonic.
+const SERIES_TOLERANCE: f32 = 0.03;
+
 /// Input samples are clamped to ±this (clipping is fine; huge values would overflow sums).
 const INPUT_LIMIT: f32 = 8.0;
 /// DC blocker corner frequency (Hz): far below the lowest pitch searched.
@@ -328,6 +344,14 @@ pub struct Analyzer {
     /// Mixture pull: a weakly periodic estimate between two semitones moves onto its
     /// fundamental's Hann peak (`mixture_pull.rs`; a pad's release under the next note).
     mixture_pull: MixturePull,
+    /// Partial series: right after a low note's attack, an estimate at a loud component without
+    /// overtones (a bass body's resonance under the key) moves to the key its upper partials
+    /// name (`partial_series.rs`).
+    partial_series: PartialSeriesConfig,
+    /// The partial series is checked this many hops after an onset (0: never).
+    series_window_hops: u32,
+    /// Hops since the last onset (saturating; `u32::MAX` before the first).
+    hops_since_onset: u32,
     /// Pitch stage.
     pitch: PitchDetector,
     /// Short-window pitch transform: the last half frame, rectangular, zero-padded to 2×.
@@ -565,6 +589,20 @@ impl Analyzer {
                 peak_floor: tuning.get("pull_peak_floor", PULL_PEAK_FLOOR),
                 min_semitone_bins: tuning.get("pull_min_semitone_bins", PULL_MIN_SEMITONE_BINS),
             }),
+            partial_series: PartialSeriesConfig {
+                bin_hz: hann_bin_hz,
+                max_hz: tuning.get("series_max_hz", SERIES_MAX_HZ),
+                max_semitones: tuning
+                    .get("series_max_semitones", SERIES_MAX_SEMITONES)
+                    .max(0.0) as u32,
+                min_gain: tuning.get("series_min_gain", SERIES_MIN_GAIN),
+                min_share: tuning.get("series_min_share", SERIES_MIN_SHARE),
+                tolerance: tuning.get("series_tolerance", SERIES_TOLERANCE),
+            },
+            series_window_hops: (tuning.get("series_window_ms", SERIES_WINDOW_MS) / 1000.0 / hop_s)
+                .round()
+                .max(0.0) as u32,
+            hops_since_onset: u32::MAX,
             pitch: PitchDetector::new(PitchConfig::new(sample_rate, sizes.frame_len, tuning)),
             short_pitch_stft: Stft::new(StftConfig {
                 frame_len: sizes.frame_len / 2,
@@ -745,6 +783,7 @@ impl Analyzer {
         self.gated.iter_mut().for_each(|v| *v = 0.0);
         self.cancelled.iter_mut().for_each(|v| *v = 0.0);
         self.previous_hz = 0.0;
+        self.hops_since_onset = u32::MAX;
         self.last = FeatureFrame {
             level_db: FLOOR_DB,
             ..FeatureFrame::default()
@@ -1100,6 +1139,11 @@ impl Analyzer {
             .process(self.frame.get(short_start..).unwrap_or(&[]));
         let mags = self.short.magnitudes(self.flux_bins);
         let onset = self.onset.process(mags, recent_db);
+        self.hops_since_onset = if onset.onset {
+            0
+        } else {
+            self.hops_since_onset.saturating_add(1)
+        };
         if onset.onset && self.gate_backdate > 0 {
             self.gate_start = Some(self.clock.saturating_sub(self.gate_backdate));
         }
@@ -1214,6 +1258,33 @@ impl Analyzer {
     /// no energy at its fundamental is not trusted.
     fn guard_subharmonics(&mut self, estimate: &mut PitchEstimate) {
         if estimate.hz > 0.0 {
+            // Not an estimate at the sounding note: the resonance of a new pluck lies a few
+            // semitones under *its* key, while on the lowest keys (E1–D2, harmonics under two
+            // bins apart) a sounding note's unresolved partials can fake a series above it
+            // and make it chatter at every onset of a beating tone.
+            let sounding = self.tracker.active_pitch().is_some_and(|p| {
+                (crate::music::hz_to_midi(estimate.hz) - f32::from(p)).abs() < 0.5
+            });
+            // Nor while the previous note may still ring under the new one (its series would
+            // compete with the new note's): only after a rest or once it was released.
+            let ringing = self.previous_hz > 0.0;
+            if self.hops_since_onset < self.series_window_hops
+                && !sounding
+                && !ringing
+                && !self.last_polyphony.polyphonic
+                && !self.last_polyphony.chords
+            {
+                let strongest = stft::peak(&self.hann_mags);
+                estimate.hz = partial_series::series_hz(
+                    &self.partial_series,
+                    &self.hann_mags,
+                    strongest,
+                    estimate.hz,
+                    self.tracker
+                        .active_pitch()
+                        .map_or(0.0, |p| crate::music::midi_to_hz(f32::from(p))),
+                );
+            }
             estimate.hz = self.lift_subharmonic(estimate.hz);
             estimate.hz =
                 self.octave_stops
