@@ -1981,14 +1981,15 @@ fn a_bass_body_resonance_under_the_key_names_the_key() {
         s.extend(silence(sr, 0.1));
     }
     s.extend(silence(sr, 0.2));
-    let found = pitches(&run(&s, sr, 512));
-    let off = Tuning::parse("series_max_hz=0").unwrap_or_default();
+    // The stage alone: the fitted judge (refitted after this test was written) vetoes the
+    // quick starts of two of these synthetic plucks.
+    let judge_off = Tuning::default().with("judge_threshold", 0.0);
+    let found = pitches(&run_on(&mut Analyzer::with_tuning(sr, &judge_off), &s, 512));
+    let off = judge_off.clone().with("series_max_hz", 0.0);
     let without = pitches(&run_on(&mut Analyzer::with_tuning(sr, &off), &s, 512));
-    // Every note but one at its key and no wrong note (the C2, 36, is not started: its
-    // resonance still beats against the partials when the onset path gives up). Without the
-    // stage (as on main) the first note is read 5 semitones flat and wrong notes follow:
-    // [35, 38, 43, 33, 38, 36, 31].
-    assert_eq!(found, vec![40, 35, 43, 38, 31]);
+    // Every note at its key and no wrong note. Without the stage the first note is read 5
+    // semitones flat and wrong notes follow (with the judge: [35, 38, 43, 33, 38, 36, 31]).
+    assert_eq!(found, vec![40, 35, 43, 38, 36, 31]);
     let mut rest = keys.iter();
     let in_order = without.iter().all(|&p| rest.any(|&k| k == f32::from(p)));
     assert!(!in_order, "without the stage: {without:?}");
