@@ -1268,7 +1268,9 @@ impl Analyzer {
             // Nor while the previous note may still ring under the new one (its series would
             // compete with the new note's): only after a rest or once it was released.
             let ringing = self.previous_hz > 0.0;
-            if self.hops_since_onset < self.series_window_hops
+            // (The range is asked first: the strongest-bin scan below is not free.)
+            if estimate.hz < self.partial_series.max_hz
+                && self.hops_since_onset < self.series_window_hops
                 && !sounding
                 && !ringing
                 && !self.last_polyphony.polyphonic
