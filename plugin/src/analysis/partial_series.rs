@@ -64,7 +64,8 @@ pub struct PartialSeriesConfig {
 /// Harmonics matched: the 2nd to this one (the 1st is weak or missing in the attack, and the
 /// loud component sits within a few semitones of it).
 const TOP_HARMONIC: f32 = 8.0;
-/// Peaks kept (the strongest bins of the low spectrum; the rest are ignored).
+/// Peaks kept: the first this many local maxima from the bottom of the spectrum (up to the
+/// highest harmonic matched; any above them are ignored).
 const MAX_PEAKS: usize = 32;
 /// Peaks below this fraction (amplitude) of the strongest are ignored (−40 dB).
 const PEAK_FLOOR: f32 = 0.01;
