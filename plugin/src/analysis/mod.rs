@@ -1262,19 +1262,22 @@ impl Analyzer {
             // semitones under *its* key, while on the lowest keys (E1–D2, harmonics under two
             // bins apart) a sounding note's unresolved partials can fake a series above it
             // and make it chatter at every onset of a beating tone.
-            let sounding = self.tracker.active_pitch().is_some_and(|p| {
-                (crate::music::hz_to_midi(estimate.hz) - f32::from(p)).abs() < 0.5
-            });
+            let sounding = |hz: f32| {
+                self.tracker
+                    .active_pitch()
+                    .is_some_and(|p| (crate::music::hz_to_midi(hz) - f32::from(p)).abs() < 0.5)
+            };
             // Nor while the previous note may still ring under the new one (its series would
             // compete with the new note's): only after a rest or once it was released.
             let ringing = self.previous_hz > 0.0;
-            // (The range is asked first: the strongest-bin scan below is not free.)
+            // (The cheap tests first: the pitch conversion and the strongest-bin scan are not
+            // free, and most hops fail the range or the window.)
             if estimate.hz < self.partial_series.max_hz
                 && self.hops_since_onset < self.series_window_hops
-                && !sounding
                 && !ringing
                 && !self.last_polyphony.polyphonic
                 && !self.last_polyphony.chords
+                && !sounding(estimate.hz)
             {
                 let strongest = stft::peak(&self.hann_mags);
                 estimate.hz = partial_series::series_hz(
