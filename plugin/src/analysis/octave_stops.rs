@@ -213,14 +213,13 @@ impl OctaveStops {
         // A 16' stop with its 5⅓' quint over a lower stop (a lone sine rank: its own odd
         // harmonics absent): the key is an octave above the 16' — read with the stop below
         // at `played` (a lifted or a 16' answer), or at `2·hz` when `hz` is that lower stop
-        // itself (too low for its own octave below to be read).
+        // itself. The second reading does not ask what the evidence at `hz` said: on a key
+        // low enough that `hz/2` lies under three bins (C4 and below at 48 kHz), the lone
+        // stop at `hz` often shows the mixture evidence or, once the registration was heard,
+        // the weak one, and the lift made of it (to the 16') is one octave short.
         if self.quint(mags, played, true) && self.odd_harmonics_absent(mags, played / 2.0) {
             2.0 * played
-        } else if !lifted
-            && lift == Evidence::Weak
-            && self.odd_harmonics_absent(mags, hz)
-            && self.quint(mags, 2.0 * hz, false)
-        {
+        } else if self.odd_harmonics_absent(mags, hz) && self.quint(mags, 2.0 * hz, false) {
             4.0 * hz
         } else {
             played

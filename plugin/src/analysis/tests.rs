@@ -1499,6 +1499,42 @@ fn a_drawbar_with_a_stop_under_its_sixteen_foot_names_the_played_key() {
     }
 }
 
+/// The same drawbar on its lower keys (C4 and under at 48 kHz, B♭3 and under at 44.1 kHz),
+/// where the stop under the 16' lies closer to 0 Hz than three bins of the Hann spectrum and
+/// cannot be read: the detector names that stop (two octaves low), and the evidence at it
+/// lifts it once to the 16'. The key is still known, from the stop itself: a lone sine rank
+/// (its own odd harmonics absent) under a 16' with its quint (FluidR3_GM's drawbar on a dev
+/// render: C♯4, C4, B♭3 named an octave low whenever the registration had been heard).
+#[test]
+fn a_drawbar_whose_lowest_stop_is_too_low_to_read_names_the_played_key() {
+    for sr in [44_100.0, 48_000.0] {
+        let keys = [60u8, 58, 61, 56, 59, 57, 60, 55];
+        let mut s = silence(sr, 0.05);
+        for &k in &keys {
+            s.extend(organ_registration(
+                sr,
+                k as f32,
+                0.35,
+                0.15,
+                &DRAWBAR_UNDER_A_LOWER_STOP,
+            ));
+            s.extend(silence(sr, 0.06));
+        }
+        let found = pitches(&run(&s, sr, 512));
+        let mut rest = found.iter();
+        assert!(
+            keys[1..].iter().all(|k| rest.any(|p| p == k)),
+            "at {sr} Hz: {found:?}"
+        );
+        assert!(
+            found
+                .iter()
+                .all(|p| keys.contains(p) || keys.contains(&(p + 12))),
+            "at {sr} Hz, a note two octaves low or off the keys: {found:?}"
+        );
+    }
+}
+
 /// A church organ plenum with a loud 16' (the TimGM6mb Church Organ's upper keys, measured
 /// on the dev renders): 16' +3 dB over the 8', its own 3rd partial at −14, then 4', the 2⅔'
 /// quint, 2', the 1⅗' tierce, 1⅓' and 1' of a mixture. Every partial above the 16' but its
