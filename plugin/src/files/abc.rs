@@ -338,8 +338,6 @@ struct Item {
     pitch: Option<u8>,
     /// Length in beats, with tuplet and broken-rhythm factors applied.
     beats: f64,
-    /// Length as written before a broken-rhythm sign changes it (what `>` scales).
-    written: f64,
     /// Tied to the next item (`-`).
     tie: bool,
     /// Diatonic step (7 per octave) of the note as written, so a tied continuation without its
@@ -533,7 +531,9 @@ impl Body {
                             .items
                             .last_mut()
                             .ok_or_else(|| anyhow!("broken rhythm before any note"))?;
-                        last.beats += last.written * (before - 1.0);
+                        // Scaled: in a chain (`A>B<c`) the note was already shortened by
+                        // the sign before it (extending it by its written length made it 0).
+                        last.beats *= before;
                         self.broken_next = Some(after);
                     }
                 }
@@ -738,7 +738,6 @@ impl Body {
             if let Some(last) = self.items.last_mut() {
                 let scale = (num as f64 / den as f64) * (m as f64 / d as f64);
                 last.beats *= scale;
-                last.written *= scale;
                 last.tie |= tie;
             }
         }
@@ -788,7 +787,6 @@ impl Body {
         self.items.push(Item {
             pitch,
             beats,
-            written,
             tie: false,
             step,
         });
@@ -1052,6 +1050,20 @@ mod tests {
         // In compound meter (5 = five in the time of three.
         let m = tune("M:6/8\nL:1/8\nK:C", "(5CDEFG A").unwrap();
         assert!((m.notes[5].onset - 1.5).abs() < 1e-9);
+    }
+
+    /// A chain of broken rhythms (`A>B<C`): the middle note, already shortened by the first
+    /// sign, is scaled again by the second rather than losing a written length it no longer
+    /// has (it came out 0 beats long; proptest found `A>A&|""<AA&`).
+    #[test]
+    fn chained_broken_rhythms_keep_every_note_positive() {
+        let m = tune("L:1/8\nK:C", "A>B<c d A>A&|\"\"<AA&").unwrap();
+        let du: Vec<f64> = m.notes.iter().map(|n| n.duration).collect();
+        assert!(du.iter().all(|&d| d > 0.0), "{du:?}");
+        // B: halved by `>`, then halved again by `<`; c lengthened by half.
+        for (a, b) in du.iter().zip([0.75, 0.125, 0.75, 0.5]) {
+            assert!((a - b).abs() < 1e-9, "{du:?}");
+        }
     }
 
     #[test]
