@@ -34,6 +34,11 @@
 //! pitch counts from the hop *Fast* tracking could start it (`settle_quick`): a struck bar's
 //! stroke may read a whole tone sharp for only 2–3 hops.
 //!
+//! Doubtful strokes: after a sharp attack, a hop whose estimate sits between semitones or is
+//! weakly periodic holds the start (no *Fast* shortcut) until the run held `doubt_stable_hops`
+//! or a centred, confident hop comes: a struck bar's stroke reads a neighbour semitone while
+//! its inharmonic modes pull the estimate. Per stroke, so it needs no habit of the stream.
+//!
 //! Ringing previous note: after an onset, the pitch of the note before the sounding one starts
 //! by the onset path only if its own partials rose since the onset (`ring_rise_db`): a struck
 //! or plucked note rings on under the next one and only decays unless it is struck again. The
@@ -270,6 +275,29 @@ pub struct TrackerConfig {
     /// habit (`settle_quick=0` turns this off). The settled pitch must still hold
     /// `onset_stable_hops`.
     pub settle_quick: bool,
+    /// Doubtful stroke: after a sharp attack (flux peak at least `fast_flux_ratio` × the
+    /// threshold) a hop whose estimate lies at least this far (semitones) from the semitone it
+    /// names, or whose confidence is under `doubt_confidence`, does not start a note before its
+    /// run held `doubt_stable_hops` (no *Fast* shortcut; the onset and legato paths wait
+    /// alike). A struck bar's first 10–50 ms mix its fundamental with strong inharmonic modes
+    /// (2.76 and 5.4 × f0) and the ringing previous note: the estimate then sits between
+    /// semitones or is weakly periodic, and the rounded pitch is a neighbour of the written
+    /// one (a celesta's D5, 74, read as 74.6 → D#5). A centred, confident hop starts as before, so
+    /// only the doubtful strokes wait; the per-stream settling watch (`settle_share`) cannot
+    /// see them when only 10–25 % of a file's strokes misread. ≤ 0 turns the check off
+    /// (`doubt=0`).
+    pub doubt_off_centre: f32,
+    /// See `doubt_off_centre`. 0.3 and 0.75 keep the struck/plucked median latency within
+    /// about a millisecond of what it was (dev 29.2 → 30.4 ms, chromatic percussion F1 0.842 →
+    /// 0.855); 0.25 and 0.85 wait on more strokes (0.861, but 33.3 ms).
+    pub doubt_confidence: f32,
+    /// Lowest estimate (MIDI) the check asks about (C3): a plucked bass's first hops are weakly
+    /// periodic on every stroke (the windows hold only a few periods), and waiting there only
+    /// delayed its notes (dev bass F1 0.868 → 0.857 with the check down to the lowest notes).
+    pub doubt_min_midi: f32,
+    /// Stable hops a doubtful reading needs (see `doubt_off_centre`; 16 ms: most misread strokes
+    /// have settled or broken their run by then, and 25 ms only added latency).
+    pub doubt_stable_hops: u32,
     /// Newcomers (`newcomer.rs`: a new partial set rising under the sounding note) start a
     /// note, unjudged, once the sounding note has held this long (samples; `newcomer=0`
     /// turns the path off) ...
@@ -387,6 +415,14 @@ impl TrackerConfig {
             settle_share: tuning.get("settle_share", 0.4),
             settle_stable_hops: hops("settle_stable_ms", 25.0),
             settle_quick: tuning.get("settle_quick", 1.0) > 0.5,
+            doubt_off_centre: if tuning.get("doubt", 1.0) > 0.5 {
+                tuning.get("doubt_off_centre", 0.3)
+            } else {
+                0.0
+            },
+            doubt_confidence: tuning.get("doubt_confidence", 0.75),
+            doubt_min_midi: tuning.get("doubt_min_midi", 48.0).max(1.0),
+            doubt_stable_hops: hops("doubt_stable_ms", 16.0),
             newcomer_guard: (tuning.get("newcomer", 1.0) > 0.5)
                 .then(|| samples("newcomer_guard_s", 0.03)),
             newcomer_backdate: samples("newcomer_backdate_s", 0.03),
@@ -797,6 +833,10 @@ impl NoteTracker {
         // inside the watch window a new pitch must hold longer before it starts.
         let settling =
             self.settle.open && c.settle_window_hops > 0 && self.settle_share >= c.settle_share;
+        // How long a new pitch must hold while the watch says so, or while this hop's reading
+        // is doubtful right after a sharp attack (see `TrackerConfig::doubt_off_centre`).
+        let doubt = self.doubtful(input).then_some(c.doubt_stable_hops);
+        let hold = settling.then_some(c.settle_stable_hops).max(doubt);
 
         // Follow the sounding note's level.
         if let Some(a) = self.active.as_mut() {
@@ -833,14 +873,14 @@ impl NoteTracker {
             if voiced && !chord && self.run_ready() && input.recent_db >= c.gate_db {
                 let same = self.active.map(|a| a.pitch) == Some(self.run.pitch);
                 let quick = self.fast
-                    && !settling
+                    && hold.is_none()
                     && self.run.hops >= c.fast_stable_hops
                     && p.peak_flux_ratio >= c.fast_flux_ratio
                     && self.run.hi - self.run.lo <= c.fast_max_spread
                     && f32::from(self.run.pitch) <= c.fast_max_midi;
                 let low = f32::from(self.run.pitch) < c.low_stable_max_midi;
-                let stable_hops = if settling {
-                    c.onset_stable_hops.max(c.settle_stable_hops)
+                let stable_hops = if let Some(h) = hold {
+                    c.onset_stable_hops.max(h)
                 } else if low {
                     c.onset_stable_hops.min(c.low_stable_hops)
                 } else {
@@ -906,11 +946,7 @@ impl NoteTracker {
         }
 
         // Legato path.
-        let silence_needed = if settling {
-            c.legato_stable_hops.max(c.settle_stable_hops)
-        } else {
-            c.legato_stable_hops
-        };
+        let silence_needed = hold.map_or(c.legato_stable_hops, |h| c.legato_stable_hops.max(h));
         // A long run of voiced estimates within a quarter tone is as good as a short strong one.
         // Not while the polyphony stage hears a second voice: a mixture's estimates are
         // weakly periodic too, and name whichever voice or common subharmonic wins the hop.
@@ -938,11 +974,7 @@ impl NoteTracker {
                     } else {
                         c.legato_stable_hops
                     };
-                    let needed = if settling {
-                        needed.max(c.settle_stable_hops)
-                    } else {
-                        needed
-                    };
+                    let needed = hold.map_or(needed, |h| needed.max(h));
                     // Not for an octave (or twelfth) away: weakly periodic estimates there are
                     // mostly the sounding note's octave error (a clean guitar's 64/76).
                     if self.run.strong >= needed || (steady && !octave) {
@@ -1114,6 +1146,21 @@ impl NoteTracker {
                 }
             }
         }
+    }
+
+    /// Whether this hop's reading is doubtful after a sharp attack (see
+    /// [`TrackerConfig::doubt_off_centre`]): an onset is waiting, its flux peak was sharp, and
+    /// the estimate lies between semitones or is weakly periodic.
+    fn doubtful(&self, input: &TrackerInput) -> bool {
+        let c = &self.config;
+        let sharp = self
+            .pending
+            .is_some_and(|p| p.peak_flux_ratio.max(input.flux_ratio) >= c.fast_flux_ratio);
+        c.doubt_off_centre > 0.0
+            && sharp
+            && input.midi >= c.doubt_min_midi
+            && ((input.midi - input.midi.round()).abs() >= c.doubt_off_centre
+                || input.confidence < c.doubt_confidence)
     }
 
     /// Ends the watch of an onset: one that found a stable pitch and no settling counts as 0.
