@@ -14,6 +14,7 @@
 //!   ├─ stft long (rect, 2× padded) ─┬─ Hann bins ─┬─ chroma
 //!   │                               │             ├─ salience (harmonic energy per semitone, history)
 //!   │                               │             ├─ polyphony (a second note beside the first? chord judge: is the input chords?)
+//!   │                               │             │   └─ release tails (is that second note the previous one dying away?)
 //!   │                               │             ├─ subharmonic guards
 //!   │                               │             └─ mixture pull (a weak estimate between semitones → its own peak)
 //!   │                               └─ pitch NSDF (only when the shorter windows are not sure)
@@ -46,6 +47,7 @@ pub mod parabola;
 pub mod partial_series;
 pub mod pitch;
 pub mod polyphony;
+pub mod release_tails;
 pub mod salience;
 pub mod stft;
 pub mod tracker;
@@ -60,6 +62,7 @@ use onset::{OnsetConfig, OnsetDetector};
 use partial_series::PartialSeriesConfig;
 use pitch::{PitchConfig, PitchDetector, PitchEstimate};
 use polyphony::{Polyphony, PolyphonyConfig};
+use release_tails::{ReleaseTails, ReleaseTailsConfig};
 use salience::{Salience, SalienceConfig};
 use stft::{Stft, StftConfig, WindowShape};
 use tracker::{NoteTracker, TrackerConfig, TrackerInput};
@@ -225,6 +228,18 @@ const VOICES_RATE: f32 = 0.1;
 /// ... below which the per-hop chord judge no longer gates (a melody on ringing strings).
 const VOICES_BELOW: f32 = 0.2;
 
+/// Release tails (`release_tails.rs`; `tails=0` turns the stage off): the fall of the
+/// polyphony stage's two voices is measured over this span (ms) ...
+const TAILS_SPAN_MS: f32 = 170.0;
+/// ... the second voice fades when it lost this much (dB), and this much more than the first.
+const TAILS_FALL_DB: f32 = 6.0;
+/// Weight of each chord-probable search hop in the leaky mean of "the second voice fades" ...
+const TAILS_RATE: f32 = 0.005;
+/// ... from which the input is a melody with release tails ...
+const TAILS_ON: f32 = 0.06;
+/// ... until it falls below this.
+const TAILS_OFF: f32 = 0.04;
+
 /// Mixture pull (`mixture_pull.rs`): estimates below this confidence may be pulled (0: off) ...
 const PULL_MAX_CONFIDENCE: f32 = 0.9;
 /// ... when at least this far (semitones) from every semitone ...
@@ -326,6 +341,8 @@ pub struct Analyzer {
     polyphony: Polyphony,
     /// Its last answer (for `last_polyphony`: fitting the chord judge, diagnostics).
     last_polyphony: polyphony::PolyphonyOutput,
+    /// Release-tail stage (is the polyphony stage's second voice the previous note's release?).
+    release_tails: ReleaseTails,
     /// New-partial-set stage (a new note rising under the sounding one).
     newcomer: Newcomer,
     /// Its last answer (for `last_newcomer`: traces).
@@ -516,6 +533,18 @@ impl Analyzer {
             voices_rate: tuning.get("voices_rate", VOICES_RATE),
             voices_below: tuning.get("voices_below", VOICES_BELOW),
         });
+        let release_tails = ReleaseTails::new(ReleaseTailsConfig {
+            span_hops: if tuning.get("tails", 1.0) > 0.5 {
+                ((tuning.get("tails_span_ms", TAILS_SPAN_MS) / 1000.0 / hop_s).round() as usize)
+                    .clamp(1, salience.history_hops().saturating_sub(1).max(1))
+            } else {
+                0
+            },
+            fall_db: tuning.get("tails_fall_db", TAILS_FALL_DB),
+            rate: tuning.get("tails_rate", TAILS_RATE),
+            share_on: tuning.get("tails_on", TAILS_ON),
+            share_off: tuning.get("tails_off", TAILS_OFF),
+        });
         let newcomer = Newcomer::new(NewcomerConfig {
             sample_rate,
             frame_len: sizes.frame_len,
@@ -570,6 +599,7 @@ impl Analyzer {
             salience,
             polyphony,
             last_polyphony: polyphony::PolyphonyOutput::default(),
+            release_tails,
             newcomer,
             last_newcomer: newcomer::NewcomerOutput::default(),
             hann_bin_hz,
@@ -776,6 +806,7 @@ impl Analyzer {
         self.octave_stops.reset();
         self.polyphony.reset();
         self.last_polyphony = polyphony::PolyphonyOutput::default();
+        self.release_tails.reset();
         self.newcomer.reset();
         self.last_newcomer = newcomer::NewcomerOutput::default();
         self.tracker.reset();
@@ -1042,6 +1073,8 @@ impl Analyzer {
             onset.onset,
         );
         self.last_polyphony = polyphony;
+        let tails = self.release_tails.process(&polyphony, &self.salience);
+        self.polyphony.set_tails(tails);
         let heard = (estimate.hz > 0.0 && estimate.confidence >= self.min_confidence).then(|| {
             crate::music::hz_to_midi(estimate.hz)
                 .round()

@@ -192,6 +192,9 @@ pub struct Polyphony {
     /// Slow leaky mean over counted onsets of "chord onset" (see
     /// [`PolyphonyConfig::voices_below`]); kept through pauses, starts undecided (0.5).
     voices_share: f32,
+    /// The release-tail stage's decision (`release_tails.rs`, set by [`Polyphony::set_tails`]):
+    /// the input is a melody whose previous notes ring under the new ones.
+    tails: bool,
 }
 
 /// A voice the search found: its candidate index and its energy over the first voice's.
@@ -223,6 +226,7 @@ impl Polyphony {
             onset_chords: false,
             quiet_hops: 0,
             voices_share: VOICES_START,
+            tails: false,
             bin_hz,
             chord_hops: 0,
             single_hops: 0,
@@ -323,10 +327,17 @@ impl Polyphony {
     fn finish(&mut self, out: &mut PolyphonyOutput) -> PolyphonyOutput {
         out.onset_share = self.onset_share;
         out.voices_share = self.voices_share;
-        let one_voice = self.voices_share < self.config.voices_below;
-        out.chords = (self.chords && !one_voice) || self.onset_chords;
+        let one_voice = self.voices_share < self.config.voices_below || self.tails;
+        out.chords = ((self.chords && !one_voice) || self.onset_chords) && !self.tails;
         self.last = *out;
         *out
+    }
+
+    /// The release-tail stage's decision (`release_tails.rs`): while set, the stage does not say
+    /// *chords* (neither the per-hop judge's decision nor the chord onsets' counts). Applies
+    /// from the next hop on.
+    pub fn set_tails(&mut self, tails: bool) {
+        self.tails = tails;
     }
 
     /// Chord onsets: remembers the spectrum of each hop, takes the one from before an onset,
@@ -575,6 +586,7 @@ impl Polyphony {
         self.onset_chords = false;
         self.quiet_hops = 0;
         self.voices_share = VOICES_START;
+        self.tails = false;
     }
 }
 

@@ -2084,3 +2084,79 @@ fn a_bass_body_resonance_under_the_key_names_the_key() {
     let in_order = without.iter().all(|&p| rest.any(|&k| k == f32::from(p)));
     assert!(!in_order, "without the stage: {without:?}");
 }
+
+/// The release-tail stage (`release_tails.rs`) with the analyser's settings, on harmonic
+/// spectra fed to the analyser's own salience stage: a melody of 24 notes (G4 A4 B4 C5 ...,
+/// 250 ms each) whose notes swell in over 60 ms while the previous one dies away (amplitude
+/// time constant `fade` s) under it, the polyphony stage naming the newest note first and the
+/// previous one second on chord-probable hops (as on FluidR3's pads on dev, where the chord
+/// gate was up on half the hops). Returns on how many hops the stage says "release tails".
+fn release_tail_hops(tuning: &Tuning, fade: Option<f32>) -> usize {
+    use polyphony::PolyphonyOutput;
+    let sr = 48_000.0;
+    let mut a = Analyzer::with_tuning(sr, tuning);
+    let hop = a.hop_samples();
+    let frame_len = a.sizes.frame_len;
+    let bin_hz = sr / frame_len as f32;
+    let mut mags = vec![0.0f32; a.salience.bins_needed() + 4];
+    let steps = [67.0f32, 69.0, 71.0, 72.0, 74.0, 72.0, 71.0, 69.0];
+    let len = 0.25f32;
+    let notes: Vec<(f32, f32)> = (0..24)
+        .map(|j| (steps[j % steps.len()], 0.1 + j as f32 * len))
+        .collect();
+    let hops = ((24.0 * len + 0.5) * sr / hop as f32) as usize;
+    let mut count = 0;
+    for i in 0..hops {
+        let t = (i * hop) as f32 / sr;
+        mags.iter_mut().for_each(|m| *m = 0.0);
+        for (j, &(midi, start)) in notes.iter().enumerate() {
+            let end = start + len;
+            let age = t - start;
+            let amp = if t < start {
+                0.0
+            } else if t < end || j + 1 == notes.len() {
+                (age / 0.06).min(1.0)
+            } else {
+                match fade {
+                    Some(tau) => (-(t - end) / tau).exp(),
+                    None => 0.7,
+                }
+            };
+            for k in 1..=6 {
+                let bin = (midi_to_hz(midi) * k as f32 / bin_hz).round() as usize;
+                if let Some(m) = mags.get_mut(bin) {
+                    *m += amp * 0.6f32.powi(k - 1);
+                }
+            }
+        }
+        a.salience.process(&mags);
+        let newest = notes.iter().rposition(|n| t >= n.1);
+        let (first, second) = match newest {
+            Some(j) if j > 0 => (notes[j].0 as u8, notes[j - 1].0 as u8),
+            _ => (0, 0),
+        };
+        let out = PolyphonyOutput {
+            searched: i % 4 == 0,
+            probability: 0.9,
+            first,
+            second,
+            ..PolyphonyOutput::default()
+        };
+        count += usize::from(a.release_tails.process(&out, &a.salience));
+    }
+    count
+}
+
+/// A melody whose previous notes die away under the new ones is told from chords: the stage
+/// says "release tails" (so the chord judge's decision no longer gates the tracker) on a good
+/// part of the melody, and never when the second voice is held (an organ's or an ensemble's
+/// chord tone). With the stage off (`tails=0`, as on main before it) it never says so.
+#[test]
+fn release_tails_of_a_melody_are_not_a_chord() {
+    let melody = release_tail_hops(&Tuning::default(), Some(0.06));
+    assert!(melody > 200, "release tails on {melody} hops");
+    let off = release_tail_hops(&Tuning::default().with("tails", 0.0), Some(0.06));
+    assert_eq!(off, 0, "stage off");
+    let held = release_tail_hops(&Tuning::default(), None);
+    assert_eq!(held, 0, "a held second voice");
+}
