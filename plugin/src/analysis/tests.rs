@@ -1510,6 +1510,35 @@ const DRAWBAR_UNDER_A_LOWER_STOP: [(f32, f32); 6] = [
     (4.0, -17.0),
 ];
 
+/// `keys` played on `DRAWBAR_UNDER_A_LOWER_STOP`, 0.35 s each with 60 ms between them.
+fn drawbar_keys(sr: f32, keys: &[u8]) -> Vec<f32> {
+    let mut s = silence(sr, 0.05);
+    for &k in keys {
+        s.extend(organ_registration(
+            sr,
+            k as f32,
+            0.35,
+            0.15,
+            &DRAWBAR_UNDER_A_LOWER_STOP,
+        ));
+        s.extend(silence(sr, 0.06));
+    }
+    s
+}
+
+/// The default analyser's notes on `s`, asserting that every key after the first is named,
+/// in order (an attack may still be named an octave low for a few hops before its key: the
+/// stop under the 16' is not yet resolved in a partly filled frame).
+fn every_key_after_the_first(s: &[f32], sr: f32, keys: &[u8]) -> Vec<u8> {
+    let found = pitches(&run(s, sr, 512));
+    let mut rest = found.iter();
+    assert!(
+        keys[1..].iter().all(|k| rest.any(|p| p == k)),
+        "at {sr} Hz: {found:?}"
+    );
+    found
+}
+
 /// A drawbar organ whose 16' carries a lower stop under it (the FluidR3_GM and
 /// MuseScore_General GM Drawbar Organ: every dev render scored F1 0.000, answered one or two
 /// octaves low) names its 8' key: the 16' pitch's 3rd harmonic is the 5⅓' quint and its 5th
@@ -1520,26 +1549,8 @@ const DRAWBAR_UNDER_A_LOWER_STOP: [(f32, f32); 6] = [
 fn a_drawbar_with_a_stop_under_its_sixteen_foot_names_the_played_key() {
     for sr in [44_100.0, 48_000.0] {
         let keys = [64u8, 67, 69, 65, 72, 62, 71, 67];
-        let mut s = silence(sr, 0.05);
-        for &k in &keys {
-            s.extend(organ_registration(
-                sr,
-                k as f32,
-                0.35,
-                0.15,
-                &DRAWBAR_UNDER_A_LOWER_STOP,
-            ));
-            s.extend(silence(sr, 0.06));
-        }
-        // Every key after the first is named, in order (an attack may still be named an
-        // octave low for a few hops before its key: the stop under the 16' is not yet
-        // resolved in a partly filled frame).
-        let found = pitches(&run(&s, sr, 512));
-        let mut rest = found.iter();
-        assert!(
-            keys[1..].iter().all(|k| rest.any(|p| p == k)),
-            "at {sr} Hz: {found:?}"
-        );
+        let s = drawbar_keys(sr, &keys);
+        every_key_after_the_first(&s, sr, &keys);
         // Without the quint evidence every key is named one or two octaves low.
         let mut old = Analyzer::with_tuning(
             sr,
@@ -1563,23 +1574,8 @@ fn a_drawbar_with_a_stop_under_its_sixteen_foot_names_the_played_key() {
 fn a_drawbar_whose_lowest_stop_is_too_low_to_read_names_the_played_key() {
     for sr in [44_100.0, 48_000.0] {
         let keys = [60u8, 58, 61, 56, 59, 57, 60, 55];
-        let mut s = silence(sr, 0.05);
-        for &k in &keys {
-            s.extend(organ_registration(
-                sr,
-                k as f32,
-                0.35,
-                0.15,
-                &DRAWBAR_UNDER_A_LOWER_STOP,
-            ));
-            s.extend(silence(sr, 0.06));
-        }
-        let found = pitches(&run(&s, sr, 512));
-        let mut rest = found.iter();
-        assert!(
-            keys[1..].iter().all(|k| rest.any(|p| p == k)),
-            "at {sr} Hz: {found:?}"
-        );
+        let s = drawbar_keys(sr, &keys);
+        let found = every_key_after_the_first(&s, sr, &keys);
         assert!(
             found
                 .iter()
