@@ -327,8 +327,8 @@ impl Polyphony {
     fn finish(&mut self, out: &mut PolyphonyOutput) -> PolyphonyOutput {
         out.onset_share = self.onset_share;
         out.voices_share = self.voices_share;
-        let one_voice = self.voices_share < self.config.voices_below || self.tails;
-        out.chords = ((self.chords && !one_voice) || self.onset_chords) && !self.tails;
+        let one_voice = self.voices_share < self.config.voices_below;
+        out.chords = !self.tails && ((self.chords && !one_voice) || self.onset_chords);
         self.last = *out;
         *out
     }
