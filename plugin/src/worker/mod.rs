@@ -449,10 +449,11 @@ fn ensure_model(b: &mut Brain, params: &ContinuoParams) {
             commands::ask_file(b, params, path.into());
         }
     }
-    if b.model_source == ModelSource::BuiltIn || b.model.is_none() {
-        if b.model.is_none() {
-            b.model_source = ModelSource::BuiltIn;
-        }
+    if b.model.is_none() {
+        // Nothing answers yet: the style is loaded now. Once a model answers, [`step`] follows
+        // the Style parameter, once per step, so a parse started at a step is taken at a later
+        // one.
+        b.model_source = ModelSource::BuiltIn;
         styles::follow(b, params);
     }
     if b.model.is_none() {

@@ -732,6 +732,31 @@ fn a_chosen_style_is_parsed_beside_the_model_thread_while_the_old_one_answers() 
         "{message}"
     );
 }
+/// A style parse started at a step answers from the next step on, however fast it ends: the
+/// model thread follows the Style parameter once per step (CI once saw a quick parse taken by a
+/// second follow later in the same step, so a style answered before the step said it loads).
+#[test]
+fn a_style_parsed_at_a_step_answers_from_the_next_step_however_fast_the_parse() {
+    let mut rig = StyleRig::new("instant");
+    rig.b.background = true;
+    rig.b.styles.instant_parses = true;
+    let style = crate::model::styles::tiny_style("Mine", &[62, 65, 69, 74], 8);
+    crate::model::styles::save_new_user_style(&rig.dir, "Mine", (*style).clone()).unwrap();
+    rig.play(&[60, 62, 64, 65, 67, 69, 71, 72]);
+    set_offline(&rig.params, "style", json!("user")).unwrap();
+    *rig.params.user_style.write() = "Mine".into();
+    rig.step();
+    assert_eq!(
+        rig.b.style_in_use(),
+        "Blend",
+        "the parse started at this step"
+    );
+    let message = rig.b.message().unwrap_or("").to_string();
+    assert!(message.contains("loading style \"Mine\""), "{message}");
+    rig.step();
+    assert_eq!(rig.b.style_in_use(), "Mine");
+}
+
 /// A model file loaded from the editor must not hold up the model thread either: it is parsed on
 /// a helper thread while the style in use answers. A second file asked for meanwhile wins (the
 /// first one's parse is dropped); *Built-in* asked for meanwhile is not undone by the parse.
