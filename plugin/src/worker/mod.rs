@@ -432,23 +432,7 @@ fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
 /// asks for (Blend by default). A file or style that cannot be loaded leaves the model in use (or
 /// Blend) and says why.
 fn ensure_model(b: &mut Brain, params: &ContinuoParams) {
-    let path = params.model_path.read().clone();
-    if b.model_path.as_deref() != Some(path.as_str()) {
-        b.model_path = Some(path.clone());
-        if path.is_empty() {
-            // A file still being parsed does not replace the built-in model later.
-            commands::cancel_file(b);
-            if b.model_source != ModelSource::BuiltIn {
-                // Back to the styles: the Style parameter chooses again.
-                b.model_source = ModelSource::BuiltIn;
-                b.styles.in_use.clear();
-            }
-        } else {
-            // A path the host or a preset restored is parsed as the editor's *Load* is: beside
-            // the model thread, while the model in use answers on.
-            commands::ask_file(b, params, path.into());
-        }
-    }
+    follow_model_path(b, params);
     if b.model.is_none() {
         // Nothing answers yet: the style is loaded now. Once a model answers, [`step`] follows
         // the Style parameter, once per step, so a parse started at a step is taken at a later
@@ -472,6 +456,31 @@ fn ensure_model(b: &mut Brain, params: &ContinuoParams) {
     b.continuator = Some(c);
 }
 
+/// Acts on a model path the host or a preset restored, when it changed since it was last seen:
+/// an empty path goes back to the styles (a file still being parsed is dropped), another path is
+/// parsed. Returns whether a parse started now.
+fn follow_model_path(b: &mut Brain, params: &ContinuoParams) -> bool {
+    let path = params.model_path.read().clone();
+    let idle = b.file_load.running.is_none();
+    if b.model_path.as_deref() != Some(path.as_str()) {
+        b.model_path = Some(path.clone());
+        if path.is_empty() {
+            // A file still being parsed does not replace the built-in model later.
+            commands::cancel_file(b);
+            if b.model_source != ModelSource::BuiltIn {
+                // Back to the styles: the Style parameter chooses again.
+                b.model_source = ModelSource::BuiltIn;
+                b.styles.in_use.clear();
+            }
+        } else {
+            // A path the host or a preset restored is parsed as the editor's *Load* is: beside
+            // the model thread, while the model in use answers on.
+            commands::ask_file(b, params, path.into());
+        }
+    }
+    idle && b.file_load.running.is_some()
+}
+
 /// Makes `model` the one that answers, keeping the session's short-term model. `redraw`: draw
 /// the candidates again with it now (otherwise from the next draw on).
 fn use_model(b: &mut Brain, model: Arc<TrainedModel>, redraw: bool) {
@@ -493,9 +502,11 @@ pub fn step(
     params: &ContinuoParams,
     now: Instant,
 ) -> bool {
-    // A file parse started at an earlier step first: one started now (by `ensure_model` for a
-    // restored path, or by `commands::serve`) is never taken now.
-    let parsed = commands::poll_file(b, params);
+    // The path the host or a preset restored first, so a parse that ends now never undoes it;
+    // then a file parse started at an earlier step: one started now (for that path, or by
+    // `commands::serve` below) is never taken now.
+    let started = follow_model_path(b, params);
+    let parsed = !started && commands::poll_file(b, params);
     ensure_model(b, params);
     b.host_meter =
         crate::meter::Meter::unpack(shared.meter.load(std::sync::atomic::Ordering::Relaxed));

@@ -10,6 +10,13 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, TryRecvError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+#[cfg(test)]
+thread_local! {
+    /// Tests: on this thread, [`Parse::start`] returns only once the parse has ended, as if it
+    /// took no time at all: the worst case for a step that must not take a parse it started.
+    pub(super) static INSTANT: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
 /// One parse running on a helper thread, for one file or style named `label`.
 pub(super) struct Parse<T: Send + 'static> {
     /// What is parsed (a style's name, a file's path), as asked.
@@ -47,13 +54,18 @@ impl<T: Send + 'static> Parse<T> {
             .spawn(move || {
                 let _ = tx.send(parse());
             })?;
-        Ok(Self {
+        let mut parse = Self {
             label: label.to_string(),
             rx,
             result: None,
             taken: false,
             handle: Some(handle),
-        })
+        };
+        #[cfg(test)]
+        if INSTANT.with(std::cell::Cell::get) {
+            parse.done(Duration::from_secs(30));
+        }
+        Ok(parse)
     }
 
     /// What is parsed.

@@ -98,10 +98,6 @@ pub struct Styles {
     /// The chosen style being parsed on a helper thread (at most one at a time; only when
     /// [`super::Brain::background`] is on).
     pending: Option<Parse<TrainedModel>>,
-    /// Tests: a started parse is waited for before [`Styles::fetch`] returns, as if it took no
-    /// time at all (the worst case for a step that must not take a parse it started).
-    #[cfg(test)]
-    pub(super) instant_parses: bool,
 }
 
 impl Styles {
@@ -286,10 +282,6 @@ impl Styles {
         match Parse::start(name, "continuo-style", move || load(&owned, &dir)) {
             Ok(p) => {
                 self.pending = Some(p);
-                #[cfg(test)]
-                if self.instant_parses {
-                    self.wait_pending(std::time::Duration::from_secs(30));
-                }
                 Fetch::Loading { started: true }
             }
             // No thread to spare: parse in place.
