@@ -54,7 +54,7 @@ impl<T: Send + 'static> Parse<T> {
             .spawn(move || {
                 let _ = tx.send(parse());
             })?;
-        let mut parse = Self {
+        let parse = Self {
             label: label.to_string(),
             rx,
             result: None,
@@ -62,9 +62,13 @@ impl<T: Send + 'static> Parse<T> {
             handle: Some(handle),
         };
         #[cfg(test)]
-        if INSTANT.with(std::cell::Cell::get) {
-            parse.done(Duration::from_secs(30));
-        }
+        let parse = {
+            let mut parse = parse;
+            if INSTANT.with(std::cell::Cell::get) {
+                parse.done(Duration::from_secs(30));
+            }
+            parse
+        };
         Ok(parse)
     }
 
