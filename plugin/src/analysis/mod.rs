@@ -16,7 +16,7 @@
 //!   │                               │             ├─ polyphony (a second note beside the first? chord judge: is the input chords?)
 //!   │                               │             │   └─ release tails (is that second note the previous one dying away?)
 //!   │                               │             ├─ subharmonic guards
-//!   │                               │             └─ mixture pull (a weak estimate between semitones → its own peak)
+//!   │                               │             └─ mixture pull (a weak estimate between semitones, or one with no partial of its own → its peak)
 //!   │                               └─ pitch NSDF (only when the shorter windows are not sure)
 //!   │                               │             ├─ newcomer (a new partial set rising under the sounding note,
 //!   │                               │             │   confirmed by the half frame with the old note cancelled)
@@ -250,6 +250,11 @@ const PULL_MAX_PEAK_OFFSET: f32 = 0.25;
 const PULL_PEAK_FLOOR: f32 = 0.1;
 /// ... and only where a semitone spans at least this many Hann bins (at 48 kHz, from G3 up).
 const PULL_MIN_SEMITONE_BINS: f32 = 0.5;
+/// Phantom estimates (`mixture_pull.rs`): a peak this loud (fraction of the strongest) at the
+/// estimate or its octave is a partial of its own (0: the rule is off).
+const PULL_PHANTOM_FLOOR: f32 = 0.06;
+/// ... and, this long after an onset (ms), also one with a loud peak on one side only.
+const PULL_PHANTOM_FRESH_MS: f32 = 25.0;
 
 /// Partial series (`partial_series.rs`): estimates below this (Hz) are checked (0: off) ...
 const SERIES_MAX_HZ: f32 = 160.0;
@@ -369,6 +374,9 @@ pub struct Analyzer {
     series_window_hops: u32,
     /// Hops since the last onset (saturating; `u32::MAX` before the first).
     hops_since_onset: u32,
+    /// For this many hops after an onset the long frame still holds mostly the note before:
+    /// mixture pull then takes an estimate for a phantom only between two notes.
+    phantom_fresh_hops: u32,
     /// Pitch stage.
     pitch: PitchDetector,
     /// Short-window pitch transform: the last half frame, rectangular, zero-padded to 2×.
@@ -618,6 +626,7 @@ impl Analyzer {
                 max_peak_offset: tuning.get("pull_max_peak_offset", PULL_MAX_PEAK_OFFSET),
                 peak_floor: tuning.get("pull_peak_floor", PULL_PEAK_FLOOR),
                 min_semitone_bins: tuning.get("pull_min_semitone_bins", PULL_MIN_SEMITONE_BINS),
+                phantom_floor: tuning.get("pull_phantom_floor", PULL_PHANTOM_FLOOR),
             }),
             partial_series: PartialSeriesConfig {
                 bin_hz: hann_bin_hz,
@@ -633,6 +642,11 @@ impl Analyzer {
                 .round()
                 .max(0.0) as u32,
             hops_since_onset: u32::MAX,
+            phantom_fresh_hops: (tuning.get("pull_phantom_fresh_ms", PULL_PHANTOM_FRESH_MS)
+                / 1000.0
+                / hop_s)
+                .round()
+                .max(0.0) as u32,
             pitch: PitchDetector::new(PitchConfig::new(sample_rate, sizes.frame_len, tuning)),
             short_pitch_stft: Stft::new(StftConfig {
                 frame_len: sizes.frame_len / 2,
@@ -1061,8 +1075,9 @@ impl Analyzer {
         self.guard_subharmonics(&mut estimate);
         if estimate.hz > 0.0 && estimate.confidence > 0.0 {
             let strongest = stft::peak(&self.hann_mags);
+            let fresh = self.hops_since_onset < self.phantom_fresh_hops;
             self.mixture_pull
-                .apply(&self.hann_mags, strongest, &mut estimate);
+                .apply(&self.hann_mags, strongest, &mut estimate, fresh);
         }
         let chroma_peak = chroma.iter().fold(0.0f32, |a, &b| a.max(b));
         let polyphony = self.polyphony.process(
