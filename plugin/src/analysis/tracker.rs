@@ -218,6 +218,14 @@ pub struct TrackerConfig {
     pub rise_silence: bool,
     /// Swell-path notes are dated from the rise of their pitch instead of the level dip.
     pub rise_swell: bool,
+    /// Swell path: the rise that dates the new note is searched only from this long (samples)
+    /// before the level dip on. A repeated note swells in out of the release of the one before
+    /// it; before the dip its pitch's partials belong to that earlier note, whose own attack
+    /// the search otherwise found (the run of estimates at the pitch goes on through the
+    /// repeat, and its remembered rise is the earlier note's: the new start came out dated at
+    /// the sounding note's onset, a duplicate, and the written repeat was missed). `None`
+    /// (`swell_rise_margin_s` < 0) keeps the run's rise, searched from the note's start.
+    pub swell_rise_margin: Option<u64>,
     /// Pitch estimates further than this (semitones) from the sounding note have left it.
     pub departure_semitones: f32,
     /// Legato notes dated from the departure are moved this much earlier (samples).
@@ -396,6 +404,8 @@ impl TrackerConfig {
             rise_onset_flux: tuning.get("rise_onset_flux", 1.3),
             rise_silence: tuning.get("rise_silence", 0.0) > 0.5,
             rise_swell: tuning.get("rise_swell", 1.0) > 0.5,
+            swell_rise_margin: (tuning.get("swell_rise_margin_s", 0.05) >= 0.0)
+                .then(|| samples("swell_rise_margin_s", 0.05)),
             departure_semitones: tuning.get("departure_semitones", 0.3),
             departure_backdate: samples("departure_backdate_s", 0.05),
             onset_departure_max: samples("onset_departure_max_s", 0.1),
@@ -1031,10 +1041,14 @@ impl NoteTracker {
                 {
                     // Swell path: same pitch, level dipped and came back; dated from the rise
                     // of its salience out of the dip, else from the dip.
-                    let rise = c
-                        .rise_swell
-                        .then(|| self.rise_date(input.time, salience, a.since + c.hop, None))
-                        .flatten();
+                    let rise = match (c.rise_swell, c.swell_rise_margin) {
+                        (false, _) => None,
+                        (true, None) => self.rise_date(input.time, salience, a.since + c.hop, None),
+                        (true, Some(margin)) => {
+                            let from = a.dip_time.saturating_sub(margin).max(a.since + c.hop);
+                            self.rise_of(a.pitch, input.time, salience, from, None)
+                        }
+                    };
                     let onset = rise.unwrap_or(a.dip_time);
                     if self.start(&mut out, onset, input, salience, StartPath::Swell) {
                         if let Some(new) = self.active.as_mut() {
