@@ -88,6 +88,12 @@ pub struct PolyphonyConfig {
     /// What rose below this frequency (Hz) is ignored: a piano hammer's thump rises there,
     /// and as a low candidate's "fundamental" it let one comb claim the whole chord.
     pub rise_min_hz: f32,
+    /// A partial counts as risen only above everything the spectrum before the onset held
+    /// within this many cents of it (0: bin by bin). A pitch bend (a glide into the new note,
+    /// a pitch-bend vibrato) moves the partials of the notes still ringing under it, and a
+    /// partial that moved by a few bins read as a new one: on a ringing steel guitar or
+    /// celesta melody those moved partials made a second "voice" in what rose at most onsets.
+    pub rise_spread_cents: f32,
     /// Weight of each onset in the leaky mean of chord onsets.
     pub onset_rate: f32,
     /// The onsets' *chords* decision rises when that mean reaches this ...
@@ -397,19 +403,9 @@ impl Polyphony {
     /// The rise spectrum (what grew since `before`) searched like a frame: second and third
     /// candidates against the first; updates the onsets' mean and decision.
     fn measure_rise(&mut self, mags: &[f32], confidence: f32) {
-        for ((r, &b), &m) in self
-            .rise
-            .iter_mut()
-            .zip(self.before.iter())
-            .zip(mags.iter().chain(std::iter::repeat(&0.0)))
-        {
-            *r = (m * m - b * b).max(0.0).sqrt();
-        }
         let floor =
             ((self.config.rise_min_hz / self.bin_hz).max(0.0) as usize).min(self.rise.len());
-        if let Some(low) = self.rise.get_mut(..floor) {
-            low.iter_mut().for_each(|r| *r = 0.0);
-        }
+        self.fill_rise(mags, floor, 0.0);
         let lo = ((midi_to_hz(f32::from(self.config.min_midi)) / self.bin_hz) as usize)
             .saturating_sub(1);
         let (mut rose, mut total) = (0.0f32, 0.0f32);
@@ -419,17 +415,24 @@ impl Polyphony {
         }
         let share = if total > 0.0 { rose / total } else { 0.0 };
         self.last.rise_share = share;
-        let rise = std::mem::take(&mut self.rise);
-        let (second, third) = self.voices(&rise).map_or((0.0, 0.0), |v| (v.2, v.4));
-        self.rise = rise;
+        let (mut second, mut third) = self.rise_voices();
+        // A second voice may be the ringing notes' partials moved by a bend: it must also be
+        // found in what rose above the spectrum before spread by `rise_spread_cents`.
+        let (ratio, third_ratio) = (self.config.rise_ratio, self.config.rise_third_ratio);
+        let is_chord = |second: f32, third: f32| second >= ratio || third >= third_ratio;
+        if self.config.rise_spread_cents > 0.0 && is_chord(second, third) {
+            self.fill_rise(mags, floor, self.config.rise_spread_cents);
+            let (s, t) = self.rise_voices();
+            second = second.min(s);
+            third = third.min(t);
+        }
         self.last.rise_second = second;
         self.last.rise_third = third;
         if share < self.config.rise_min_share {
             return;
         }
         let chord = f32::from(u8::from(
-            (second >= self.config.rise_ratio || third >= self.config.rise_third_ratio)
-                && confidence < self.config.rise_max_confidence,
+            is_chord(second, third) && confidence < self.config.rise_max_confidence,
         ));
         self.voices_share += (chord - self.voices_share) * self.config.voices_rate.clamp(0.0, 1.0);
         self.onset_share += (chord - self.onset_share) * self.config.onset_rate.clamp(0.0, 1.0);
@@ -438,6 +441,38 @@ impl Polyphony {
         } else if self.onset_share < self.config.onset_off {
             self.onset_chords = false;
         }
+    }
+
+    /// What rose since `before` into `rise` (magnitudes; 0 below bin `floor`): each bin above
+    /// the highest bin of `before` within `spread_cents` of it (0: the same bin). Bounded
+    /// loops (bins × the spread's width), no allocation.
+    fn fill_rise(&mut self, mags: &[f32], floor: usize, spread_cents: f32) {
+        let spread = (2f32.powf(spread_cents.max(0.0) / 1200.0) - 1.0).min(1.0);
+        let before = &self.before;
+        for (k, (r, &m)) in self
+            .rise
+            .iter_mut()
+            .zip(mags.iter().chain(std::iter::repeat(&0.0)))
+            .enumerate()
+        {
+            let w = (k as f32 * spread).round() as usize;
+            let b = before
+                .get(k.saturating_sub(w)..(k + w + 1).min(before.len()))
+                .map_or(0.0, |s| s.iter().fold(0.0f32, |a, &v| a.max(v)));
+            *r = if k < floor {
+                0.0
+            } else {
+                (m * m - b * b).max(0.0).sqrt()
+            };
+        }
+    }
+
+    /// The second and third voices' shares of what rose (`rise`), 0 when none.
+    fn rise_voices(&mut self) -> (f32, f32) {
+        let rise = std::mem::take(&mut self.rise);
+        let voices = self.voices(&rise).map_or((0.0, 0.0), |v| (v.2, v.4));
+        self.rise = rise;
+        voices
     }
 
     /// The three-voice search on `mags`: (first, second, second/first energy, third,
@@ -615,6 +650,7 @@ mod tests {
             rise_third_ratio: 0.08,
             rise_min_share: 0.3,
             rise_min_hz: 200.0,
+            rise_spread_cents: 0.0,
             rise_max_confidence: 0.8,
             onset_rate: 0.34,
             onset_on: 0.6,
@@ -867,5 +903,58 @@ mod tests {
             assert!(!out.chords, "{next}: {out:?}");
             ringing.remove(0);
         }
+    }
+
+    /// Never-started notes on the dev split's steel guitars (`airds-book3-149-1-p25`, F1
+    /// 0.407): a glide into a note (or a pitch-bend vibrato) bends every note of the channel,
+    /// so the partials of the notes still ringing move by a few bins at the onset, and that
+    /// move read as a second voice rising with the new note; the chord onsets then raised
+    /// *chords* through the melody. Measured again above the spectrum before spread by a
+    /// semitone (`rise_spread_cents`), only the new note rose. With the spread off (main's
+    /// measure) three of these eight onsets hear a second voice. A chord struck over the decaying
+    /// one, and a chord moving by steps over the ringing previous one, stay chord onsets.
+    #[test]
+    fn bent_ringing_partials_are_not_a_second_voice() {
+        let heard = |o: &PolyphonyOutput| o.rise_second >= 0.3 || o.rise_third >= 0.08;
+        let run = |cents: f32| {
+            let mut p = Polyphony::new(PolyphonyConfig {
+                chord_on: 2.0,
+                rise_spread_cents: cents,
+                ..stage().config
+            });
+            let mut ringing = vec![(57.0, 0.2), (59.0, 0.25)];
+            let mut second = 0;
+            for next in [60.0, 62.0, 64.0, 65.0, 67.0, 69.0, 71.0, 72.0] {
+                let before = mags_of(&ringing);
+                ringing.iter_mut().for_each(|n| n.1 *= 0.8);
+                ringing.push((next, 0.3));
+                // 40 ms into a glide from 60 cents below: the whole channel is still bent.
+                let bent: Vec<(f32, f32)> = ringing.iter().map(|&(m, a)| (m - 0.4, a)).collect();
+                let out = onset_into(&mut p, &before, &mags_of(&bent));
+                second += usize::from(heard(&out));
+                ringing.remove(0);
+            }
+            second
+        };
+        let plain = run(0.0);
+        assert!(
+            plain >= 3,
+            "the bent partials should read as a voice: {plain}"
+        );
+        assert_eq!(run(100.0), 0, "a bent ringing melody heard as chords");
+        let mut p = Polyphony::new(PolyphonyConfig {
+            chord_on: 2.0,
+            rise_spread_cents: 100.0,
+            ..stage().config
+        });
+        let c_major = [(48.0, 0.4), (64.0, 0.3), (67.0, 0.3), (72.0, 0.3)];
+        let quiet: Vec<(f32, f32)> = c_major.iter().map(|&(m, a)| (m, a * 0.2)).collect();
+        let out = onset_into(&mut p, &mags_of(&quiet), &mags_of(&c_major));
+        assert!(heard(&out), "a chord over its own decay: {out:?}");
+        let d_minor = [(50.0, 0.4), (65.0, 0.3), (69.0, 0.3), (74.0, 0.3)];
+        let mut both: Vec<(f32, f32)> = quiet.clone();
+        both.extend_from_slice(&d_minor);
+        let out = onset_into(&mut p, &mags_of(&quiet), &mags_of(&both));
+        assert!(heard(&out), "a chord moving by steps: {out:?}");
     }
 }
