@@ -83,32 +83,17 @@ impl MixturePull {
         if estimate.hz * (semitone - 1.0) < c.min_semitone_bins * c.bin_hz {
             return;
         }
-        let lo = ((estimate.hz / semitone / c.bin_hz).floor() as usize).max(1);
-        let hi = (estimate.hz * semitone / c.bin_hz).ceil() as usize;
-        let mut best: Option<(usize, f32)> = None;
-        for k in lo..=hi {
-            let (Some(&before), Some(&at), Some(&after)) =
-                (mags.get(k - 1), mags.get(k), mags.get(k + 1))
-            else {
-                break;
-            };
-            if at > before && at >= after && best.is_none_or(|(_, m)| at > m) {
-                best = Some((k, at));
-            }
-        }
-        let Some((k, at)) = best else {
+        let Some((k, at)) =
+            self.peak_between(mags, estimate.hz / semitone, estimate.hz * semitone, 0.0)
+        else {
             return;
         };
         if at < c.peak_floor * strongest {
             return;
         }
-        // Parabolic interpolation of the log magnitudes around the peak.
-        let (Some(&a), Some(&b)) = (mags.get(k - 1), mags.get(k + 1)) else {
+        let Some(hz) = self.interpolated_hz(mags, k) else {
             return;
         };
-        let (la, lb, lc) = (a.max(1e-12).ln(), at.max(1e-12).ln(), b.max(1e-12).ln());
-        let (shift, _) = super::parabola::vertex(la, lb, lc);
-        let hz = (k as f32 + shift) * c.bin_hz;
         let peak_midi = hz_to_midi(hz);
         if (peak_midi - peak_midi.round()).abs() > c.max_peak_offset
             || (peak_midi - midi).abs() > 1.0
@@ -116,6 +101,18 @@ impl MixturePull {
             return;
         }
         estimate.hz = hz;
+    }
+
+    /// The frequency of the peak at bin `k`: parabolic interpolation of the log magnitudes.
+    fn interpolated_hz(&self, mags: &[f32], k: usize) -> Option<f32> {
+        let (Some(&a), Some(&at), Some(&b)) =
+            (mags.get(k.checked_sub(1)?), mags.get(k), mags.get(k + 1))
+        else {
+            return None;
+        };
+        let (la, lb, lc) = (a.max(1e-12).ln(), at.max(1e-12).ln(), b.max(1e-12).ln());
+        let (shift, _) = super::parabola::vertex(la, lb, lc);
+        Some((k as f32 + shift) * self.config.bin_hz)
     }
 
     /// The strongest local maximum of `mags` in the bins that hold `lo_hz`…`hi_hz`, holding
@@ -182,7 +179,7 @@ impl MixturePull {
         let loud = c.peak_floor * strongest;
         let below = self.peak_between(mags, hz / wide, hz / half, loud);
         let above = self.peak_between(mags, hz * half, hz * wide, loud);
-        let (k, at) = match (below, above) {
+        let (k, _) = match (below, above) {
             (Some(b), Some(a)) => {
                 if a.1 >= b.1 {
                     a
@@ -193,12 +190,9 @@ impl MixturePull {
             (Some(one), None) | (None, Some(one)) if !fresh => one,
             _ => return false,
         };
-        let (Some(&a), Some(&b)) = (mags.get(k - 1), mags.get(k + 1)) else {
+        let Some(peak_hz) = self.interpolated_hz(mags, k) else {
             return false;
         };
-        let (la, lb, lc) = (a.max(1e-12).ln(), at.max(1e-12).ln(), b.max(1e-12).ln());
-        let (shift, _) = super::parabola::vertex(la, lb, lc);
-        let peak_hz = (k as f32 + shift) * c.bin_hz;
         let peak_midi = hz_to_midi(peak_hz);
         if (peak_midi - peak_midi.round()).abs() <= c.max_peak_offset {
             estimate.hz = peak_hz;

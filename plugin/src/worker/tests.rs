@@ -419,6 +419,24 @@ impl StyleRig {
         (first, second)
     }
 
+    /// Parses on helper threads from now on, saves a tiny user style per `(name, tune)` and
+    /// plays a phrase so that the style in use answers; the *Style* parameter says *User*.
+    fn user_styles_in_background(&mut self, named: &[(&str, [u8; 4])]) {
+        self.b.background = true;
+        for (name, tune) in named {
+            let style = crate::model::styles::tiny_style(name, tune, 8);
+            crate::model::styles::save_new_user_style(&self.dir, name, (*style).clone()).unwrap();
+        }
+        self.play(&[60, 62, 64, 65, 67, 69, 71, 72]);
+        set_offline(&self.params, "style", json!("user")).unwrap();
+    }
+
+    /// Chooses the user style `name` and steps once.
+    fn choose_user_style(&mut self, name: &str) {
+        *self.params.user_style.write() = name.into();
+        self.step();
+    }
+
     /// Steps until the file parsed on the helper thread has been taken.
     fn wait_for_file(&mut self) {
         let deadline = Instant::now() + Duration::from_secs(30);
@@ -685,16 +703,9 @@ fn a_broken_or_newer_user_style_keeps_the_style_in_use() {
 #[test]
 fn a_chosen_style_is_parsed_beside_the_model_thread_while_the_old_one_answers() {
     let mut rig = StyleRig::new("background");
-    rig.b.background = true;
-    for (name, tune) in [("Mine", [62u8, 65, 69, 74]), ("Other", [60, 59, 57, 55])] {
-        let style = crate::model::styles::tiny_style(name, &tune, 8);
-        crate::model::styles::save_new_user_style(&rig.dir, name, (*style).clone()).unwrap();
-    }
+    rig.user_styles_in_background(&[("Mine", [62, 65, 69, 74]), ("Other", [60, 59, 57, 55])]);
     std::fs::write(rig.dir.join("broken.json"), b"{\"version\":1,").unwrap();
-    rig.play(&[60, 62, 64, 65, 67, 69, 71, 72]);
-    set_offline(&rig.params, "style", json!("user")).unwrap();
-    *rig.params.user_style.write() = "Mine".into();
-    rig.step();
+    rig.choose_user_style("Mine");
     assert_eq!(
         rig.b.style_in_use(),
         "Blend",
@@ -738,14 +749,9 @@ fn a_chosen_style_is_parsed_beside_the_model_thread_while_the_old_one_answers() 
 #[test]
 fn a_style_parsed_at_a_step_answers_from_the_next_step_however_fast_the_parse() {
     let mut rig = StyleRig::new("instant");
-    rig.b.background = true;
     parse::INSTANT.with(|i| i.set(true));
-    let style = crate::model::styles::tiny_style("Mine", &[62, 65, 69, 74], 8);
-    crate::model::styles::save_new_user_style(&rig.dir, "Mine", (*style).clone()).unwrap();
-    rig.play(&[60, 62, 64, 65, 67, 69, 71, 72]);
-    set_offline(&rig.params, "style", json!("user")).unwrap();
-    *rig.params.user_style.write() = "Mine".into();
-    rig.step();
+    rig.user_styles_in_background(&[("Mine", [62, 65, 69, 74])]);
+    rig.choose_user_style("Mine");
     assert_eq!(
         rig.b.style_in_use(),
         "Blend",
