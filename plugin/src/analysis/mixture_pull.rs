@@ -28,6 +28,11 @@
 use super::pitch::PitchEstimate;
 use crate::music::hz_to_midi;
 
+/// A semitone, half a semitone and a semitone and a half, as frequency ratios.
+const SEMITONE: f32 = 1.059_463_1;
+const HALF: f32 = 1.029_302_2;
+const WIDE: f32 = SEMITONE * HALF;
+
 /// Fixed settings.
 #[derive(Debug, Clone, Copy)]
 pub struct MixturePullConfig {
@@ -81,13 +86,12 @@ impl MixturePull {
         if (midi - midi.round()).abs() < c.min_offset {
             return;
         }
-        let semitone = 2.0f32.powf(1.0 / 12.0);
-        if estimate.hz * (semitone - 1.0) < c.min_semitone_bins * c.bin_hz {
+        if estimate.hz * (SEMITONE - 1.0) < c.min_semitone_bins * c.bin_hz {
             return;
         }
         let Some((k, at)) = self.peak_between(
             mags,
-            (estimate.hz / semitone, estimate.hz * semitone),
+            (estimate.hz / SEMITONE, estimate.hz * SEMITONE),
             false,
             0.0,
         ) else {
@@ -169,26 +173,22 @@ impl MixturePull {
     ) -> bool {
         let c = &self.config;
         let hz = estimate.hz;
-        let semitone = 2.0f32.powf(1.0 / 12.0);
-        if c.phantom_floor <= 0.0 || hz * (semitone - 1.0) < c.min_semitone_bins * c.bin_hz {
+        if c.phantom_floor <= 0.0 || hz * (SEMITONE - 1.0) < c.min_semitone_bins * c.bin_hz {
             return false;
         }
-        // Half a semitone and a semitone and a half, as frequency ratios.
-        let half = semitone.sqrt();
-        let wide = semitone * half;
         let floor = c.phantom_floor * strongest;
         if self
-            .peak_between(mags, (hz / half, hz * half), true, floor)
+            .peak_between(mags, (hz / HALF, hz * HALF), true, floor)
             .is_some()
             || self
-                .peak_between(mags, (2.0 * hz / half, 2.0 * hz * half), true, floor)
+                .peak_between(mags, (2.0 * hz / HALF, 2.0 * hz * HALF), true, floor)
                 .is_some()
         {
             return false;
         }
         let loud = c.peak_floor * strongest;
-        let below = self.peak_between(mags, (hz / wide, hz / half), false, loud);
-        let above = self.peak_between(mags, (hz * half, hz * wide), false, loud);
+        let below = self.peak_between(mags, (hz / WIDE, hz / HALF), false, loud);
+        let above = self.peak_between(mags, (hz * HALF, hz * WIDE), false, loud);
         let (k, _) = match (below, above) {
             (Some(b), Some(a)) => {
                 if a.1 >= b.1 {

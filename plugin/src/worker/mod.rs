@@ -439,10 +439,10 @@ fn ensure_model(b: &mut Brain, params: &ContinuoParams) {
         // one.
         b.model_source = ModelSource::BuiltIn;
         styles::follow(b, params);
-    }
-    if b.model.is_none() {
-        b.message = Some("the built-in model could not be loaded".into());
-        return;
+        if b.model.is_none() {
+            b.message = Some("the built-in model could not be loaded".into());
+            return;
+        }
     }
     if b.continuator.is_some() {
         return;
