@@ -262,6 +262,19 @@ impl Salience {
             .map(|(ago, _)| ago)
     }
 
+    /// The lowest energy (dB) of the harmonics of `pitch` in `mask` over the `max_hops` hops
+    /// before now (at most the history), or `None` when nothing is remembered or `mask` is
+    /// empty. Bounded loop, no allocation.
+    pub fn exclusive_lowest(&self, pitch: u8, mask: u32, max_hops: usize) -> Option<f32> {
+        if mask == 0 {
+            return None;
+        }
+        let lowest = (1..=max_hops.min(self.history_hops()))
+            .map_while(|ago| self.partial_value(pitch, mask, ago))
+            .fold(f32::INFINITY, f32::min);
+        lowest.is_finite().then_some(lowest)
+    }
+
     /// The foot of a rise of the harmonics of `pitch` in `mask`: given `from_ago`, a hop of the
     /// rise (say where [`Salience::exclusive_below_since`] found it well below now), the latest
     /// hop at or before it (`from_ago ..= max_ago` hops back) whose energy was within

@@ -206,6 +206,23 @@ pub struct TrackerConfig {
     pub rise_foot_hops: usize,
     /// See `rise_foot_db`.
     pub rise_foot_backdate: u64,
+    /// Rise dating over a floor: the mark under the partials' energy at the decision is
+    /// `rise_drop_db`, or `rise_weak_share` of their rise over the search (their energy now
+    /// minus their lowest there) when that is less; a rise under this many dB is no rise
+    /// (0 = the fixed mark only, as before). A new note's own partials rise out of a floor, not
+    /// out of silence: the reverberation of earlier notes, noise, the old note's spill into
+    /// their bins, which beats and dips. When the rise is not much more than the fixed 12 dB,
+    /// that mark lies in the floor, and the search found the last dip of the floor under it,
+    /// often well before the note (a note dated 50–250 ms early is a miss and a wrong note:
+    /// 339 of them on the dev split, most on the slow attacks of voice, reeds, brass, organ and
+    /// strings); when the rise was under 12 dB (a voice's "oo" has weak upper partials) there
+    /// was no rise and the note was dated from where the estimates left the old pitch, which
+    /// the louder old note's release holds back. A mark at a share of the rise lies on the
+    /// rise itself. Large rises keep the fixed mark.
+    pub rise_weak_db: f32,
+    /// See `rise_weak_db` (0.6: the hop where the partials were 40 % of the way up in dB;
+    /// voice renders of dev 0.75 → 0.688, 0.6 → 0.696, 0.5 → 0.691).
+    pub rise_weak_share: f32,
     /// Legato notes after a note are dated from the rise of their pitch (when it shows one)
     /// instead of from the old pitch's departure.
     pub rise_legato: bool,
@@ -400,6 +417,10 @@ impl TrackerConfig {
             rise_foot_db: tuning.get("rise_foot_db", 0.0),
             rise_foot_hops: hops("rise_foot_ms", 150.0) as usize,
             rise_foot_backdate: samples("rise_foot_backdate_s", 0.01),
+            rise_weak_db: tuning.get("rise_weak_db", RISE_WEAK_DB),
+            rise_weak_share: tuning
+                .get("rise_weak_share", RISE_WEAK_SHARE)
+                .clamp(0.0, 1.0),
             rise_legato: tuning.get("rise_legato", 1.0) > 0.5,
             rise_onset_flux: tuning.get("rise_onset_flux", 1.3),
             rise_silence: tuning.get("rise_silence", 0.0) > 0.5,
@@ -578,6 +599,12 @@ struct Steady {
     lo: f32,
     hi: f32,
 }
+
+/// Default of [`TrackerConfig::rise_weak_db`].
+pub const RISE_WEAK_DB: f32 = 6.0;
+
+/// Default of [`TrackerConfig::rise_weak_share`].
+pub const RISE_WEAK_SHARE: f32 = 0.6;
 
 /// Default of [`TrackerConfig::poly_input_share`].
 pub const POLY_INPUT_SHARE: f32 = 0.0;
@@ -1302,7 +1329,8 @@ impl NoteTracker {
         let lookback = span.min(c.rise_lookback_hops);
         let old = old.filter(|&o| o != pitch);
         let mask = salience.exclusive_harmonics(pitch, old, c.rise_min_bins);
-        let ago = salience.exclusive_below_since(pitch, mask, lookback, c.rise_drop_db)?;
+        let drop_db = self.rise_mark(salience, pitch, mask, lookback)?;
+        let ago = salience.exclusive_below_since(pitch, mask, lookback, drop_db)?;
         let (ago, backdate) = if c.rise_foot_db > 0.0 {
             let deepest = span.min(ago.saturating_add(c.rise_foot_hops));
             let foot = salience.exclusive_foot(pitch, mask, ago, deepest, c.rise_foot_db);
@@ -1315,6 +1343,21 @@ impl NoteTracker {
                 .saturating_sub(backdate)
                 .max(not_before),
         )
+    }
+
+    /// How far (dB) under their energy now the harmonics of `pitch` in `mask` must have been
+    /// where their rise is dated: `rise_drop_db`, or `rise_weak_share` of their rise over the
+    /// search (from their lowest there to now) when that is less (see
+    /// [`TrackerConfig::rise_weak_db`]). `None` when the rise is under `rise_weak_db`.
+    fn rise_mark(&self, salience: &Salience, pitch: u8, mask: u32, lookback: usize) -> Option<f32> {
+        let c = &self.config;
+        if c.rise_weak_db <= 0.0 {
+            return Some(c.rise_drop_db);
+        }
+        let now = salience.partial_value(pitch, mask, 0)?;
+        let valley = salience.exclusive_lowest(pitch, mask, lookback)?;
+        let rise = now - valley;
+        (rise >= c.rise_weak_db).then(|| c.rise_drop_db.min(rise * c.rise_weak_share))
     }
 
     /// The onset of an onset- or repeat-path note: `onset`, or the rise of its pitch's salience
