@@ -511,8 +511,12 @@ fn cancelling_the_previous_note_names_the_next_one_sooner() {
     let s = let_ring(sr, &melody, 0.25, 0.4, |m| {
         tone(sr, m, 0.6, Wave::Harmonic, 0.3, 2.8, 0.0)
     });
-    let cancelled = run(&s, sr, 512);
-    let tuning = Tuning::parse("cancel_min_confidence=2").expect("valid tuning");
+    // The comb's own gain, with the run's onset spread (`onset_max_spread`) at `max_spread`:
+    // on this mixture the wider spread alone starts the notes as soon as the comb does (the
+    // run no longer restarts while the old note fades from the windows).
+    let without_spread = Tuning::parse("onset_max_spread=0").expect("valid tuning");
+    let cancelled = run_on(&mut Analyzer::with_tuning(sr, &without_spread), &s, 512);
+    let tuning = without_spread.with("cancel_min_confidence", 2.0);
     let plain = run_on(&mut Analyzer::with_tuning(sr, &tuning), &s, 512);
     let expected: Vec<u8> = melody.iter().map(|&m| m as u8).collect();
     assert_eq!(pitches(&cancelled), expected);
@@ -2308,5 +2312,69 @@ fn a_step_rising_out_of_the_reverberation_is_dated_on_its_own_rise() {
     assert!(
         (onset - 0.9).abs() <= 0.05,
         "D4 at 0.9 dated {onset:.3}: {ons:?}"
+    );
+}
+
+/// The tracker alone on a plucked step, A3 (57) then C4 (60): an onset with a moderate flux
+/// peak (no *Fast* shortcut), after which the estimates name C4 sharp and fall towards it, as a
+/// plucked string's first periods do (tension modulation): 60.38, 60.28, … 0.1 a hop, then
+/// steady at 60.0. Returns how many hops after the onset the C4 start was decided.
+fn plucked_glide_start(tuning: &Tuning) -> Option<u64> {
+    use salience::{Salience, SalienceConfig};
+    use tracker::{NoteTracker, TrackerConfig, TrackerInput};
+    let sr = 48_000.0;
+    let (hop, frame_len) = (128usize, 2048usize);
+    // The run's rules alone, without the fitted judge (see `neighbour_and_back`).
+    let tuning = &tuning.clone().with("judge_threshold", 0.0);
+    let mut tracker = NoteTracker::with_judge(
+        TrackerConfig::new(sr, hop, frame_len, 512, tuning),
+        super::judge::StartJudge::new(tuning),
+    );
+    tracker.set_fast(true);
+    let mut salience = Salience::new(SalienceConfig {
+        sample_rate: sr,
+        frame_len,
+        min_midi: 21,
+        max_midi: 108,
+        harmonics: 6,
+        history_hops: 94,
+    });
+    let mags = vec![0.0f32; salience.bins_needed() + 4];
+    let (first_at, step_at) = (10u64, 100u64);
+    for i in 0..160u64 {
+        salience.process(&mags);
+        let midi = match i {
+            i if i < first_at => 0.0,
+            i if i < step_at => 57.0,
+            i => (60.38 - 0.1 * (i - step_at) as f32).max(60.0),
+        };
+        let onset = i == first_at || i == step_at;
+        let input = TrackerInput {
+            time: i * hop as u64,
+            midi,
+            confidence: if midi > 0.0 { 0.9 } else { 0.0 },
+            level_db: -20.0,
+            recent_db: -20.0,
+            onset,
+            flux_ratio: if onset { 1.5 } else { 0.2 },
+            ..TrackerInput::default()
+        };
+        if let Some((60, _, _)) = tracker.process(&input, &salience).on {
+            return Some(i - step_at);
+        }
+    }
+    None
+}
+
+#[test]
+fn a_plucked_note_falling_from_sharp_starts_without_recounting() {
+    let before = plucked_glide_start(&Tuning::default().with("onset_max_spread", 0.0))
+        .expect("C4 starts without the wider onset spread too");
+    let after = plucked_glide_start(&Tuning::default()).expect("C4 starts");
+    // `onset_stable_hops` (10 ms = 4 hops) after the onset, counted from its first hop.
+    assert_eq!(after, 3, "with the onset spread");
+    assert!(
+        before >= after + 3,
+        "the run restarted once its spread passed max_spread: {before} vs {after} hops"
     );
 }

@@ -40,6 +40,12 @@ pub struct Args {
     /// Tuning aid: override analysis settings, `name=value[,name=value…]`.
     #[arg(long, hide = true)]
     pub set: Option<String>,
+    /// Tuning aid (with `--verbose`): write one row per matched note to this TSV: the written
+    /// onset, the NoteOn's emit time, the path that started it, the hop at which the onset it
+    /// waited for fired (0 when none) and the first hop of the run of estimates that decided
+    /// it: where a note's latency went (the sound's own attack, the pitch's arrival, the waits).
+    #[arg(long, hide = true, requires = "verbose")]
+    pub dump_latency: Option<PathBuf>,
     /// Fit the weights of the note-start judge (`analysis/judge.rs`) on DIR's renders and
     /// print them (use the development split only), instead of scoring.
     #[arg(long)]
@@ -459,6 +465,10 @@ pub fn run(args: Args) -> Result<()> {
         return Ok(());
     }
     let mut files = Vec::with_capacity(pairs.len());
+    // `--dump-latency`: one row per matched note (see `Args::dump_latency`).
+    let mut latency_dump = args.dump_latency.as_ref().map(|_| {
+        String::from("file\tfamily\tpitch\twritten_s\temitted_s\tpath\tfired_s\trun_start_s\n")
+    });
     // `--verbose`: error buckets per family (see `transcription_errors.rs`).
     let mut buckets: std::collections::BTreeMap<
         &'static str,
@@ -498,6 +508,27 @@ pub fn run(args: Args) -> Result<()> {
             }
             // The path that started each extra note (a second pass in blocks of one hop).
             let (_, starts) = transcribe::transcribe_with_starts(&samples, sample_rate, &tuning);
+            if let Some(dump) = latency_dump.as_mut() {
+                let sr = f64::from(sample_rate);
+                for &(r, e) in &pairs {
+                    let (n, w) = (&estimate[e], &reference[r]);
+                    let s = starts.iter().find(|s| {
+                        s.accepted
+                            && s.pitch == n.pitch
+                            && (s.onset as f64 / sr - n.onset_s).abs() < 1e-6
+                    });
+                    let (path, fired, run_start) = s.map_or(("?", 0.0, 0.0), |s| {
+                        (s.path.name(), s.fired as f64 / sr, s.run_start as f64 / sr)
+                    });
+                    dump.push_str(&format!(
+                        "{name}\t{}\t{}\t{:.4}\t{:.4}\t{path}\t{fired:.4}\t{run_start:.4}\n",
+                        score.family.unwrap_or("-"),
+                        n.pitch,
+                        w.onset_s,
+                        n.emitted_s,
+                    ));
+                }
+            }
             for (i, e) in estimate.iter().enumerate() {
                 if !matched_est.contains(&i) {
                     let path = starts
@@ -517,6 +548,9 @@ pub fn run(args: Args) -> Result<()> {
             }
         }
         files.push(score);
+    }
+    if let (Some(path), Some(dump)) = (&args.dump_latency, &latency_dump) {
+        std::fs::write(path, dump).with_context(|| format!("cannot write {}", path.display()))?;
     }
     let summary = summarise(&files, args.block);
     if args.json {
@@ -641,6 +675,7 @@ mod tests {
             accurate: false,
             trace: std::env::var("CONTINUO_TRACE").ok(),
             set: std::env::var("CONTINUO_TUNE").ok(),
+            dump_latency: None,
             fit_judge: false,
             dump_judge: None,
             fit_also: Vec::new(),
