@@ -1037,6 +1037,31 @@ fn short_slow_note_under_a_louder_old_note_is_found() {
     );
 }
 
+/// Sample rate, hop and long frame of [`judgeless_tracker`].
+const RIG_RATE: f32 = 48_000.0;
+const RIG_HOP: usize = 128;
+const RIG_FRAME: usize = 2048;
+
+/// The tracker and a salience stage (A0–C8, six harmonics) at [`RIG_RATE`], [`RIG_HOP`] and
+/// [`RIG_FRAME`], for the tests that drive the tracker alone: the paths' rules and their dating
+/// without the fitted judge, whose say on made-up inputs is not what they test.
+fn judgeless_tracker(tuning: &Tuning) -> (tracker::NoteTracker, salience::Salience) {
+    let tuning = &tuning.clone().with("judge_threshold", 0.0);
+    let tracker = tracker::NoteTracker::with_judge(
+        tracker::TrackerConfig::new(RIG_RATE, RIG_HOP, RIG_FRAME, 512, tuning),
+        super::judge::StartJudge::new(tuning),
+    );
+    let salience = salience::Salience::new(salience::SalienceConfig {
+        sample_rate: RIG_RATE,
+        frame_len: RIG_FRAME,
+        min_midi: 21,
+        max_midi: 108,
+        harmonics: 6,
+        history_hops: 94,
+    });
+    (tracker, salience)
+}
+
 /// The tracker alone on a neighbour note and back on slow strings (G4 E4 G4, issue 13): the
 /// estimates name G4; E4 rises under it and the newcomer stage names it (the tracker starts
 /// it); the estimates then follow E4 for 400 ms; then they name G4 again, with no flux onset
@@ -1045,25 +1070,9 @@ fn short_slow_note_under_a_louder_old_note_is_found() {
 /// overtaken note was lifted (`release_overtaken=0`, as before) it never started: on the
 /// strings renders of dev the return of a neighbour note was lost that way.
 fn neighbour_and_back(tuning: &Tuning) -> Vec<(u8, u64)> {
-    use salience::{Salience, SalienceConfig};
-    use tracker::{NoteTracker, TrackerConfig, TrackerInput};
-    let sr = 48_000.0;
-    let (hop, frame_len) = (128usize, 2048usize);
-    // The paths alone: the fitted judge's say on these made-up inputs (no salience, a fixed
-    // level) is not what is tested here.
-    let tuning = &tuning.clone().with("judge_threshold", 0.0);
-    let mut tracker = NoteTracker::with_judge(
-        TrackerConfig::new(sr, hop, frame_len, 512, tuning),
-        super::judge::StartJudge::new(tuning),
-    );
-    let salience = Salience::new(SalienceConfig {
-        sample_rate: sr,
-        frame_len,
-        min_midi: 21,
-        max_midi: 108,
-        harmonics: 6,
-        history_hops: 94,
-    });
+    use tracker::TrackerInput;
+    let (sr, hop) = (RIG_RATE, RIG_HOP);
+    let (mut tracker, salience) = judgeless_tracker(tuning);
     let mut ons = Vec::new();
     let hops = (1.6 * sr / hop as f32) as u64;
     for i in 0..hops {
@@ -1292,25 +1301,10 @@ const FIRST_MS: f32 = 6.0;
 /// With `click` false there is no onset: eight hops of estimates name A5 (the legato path's
 /// wait), as when C#6's estimates waver and the ring shows through (`ring_legato`).
 fn ringing_previous_note(tuning: &Tuning, click: bool) -> Vec<u8> {
-    use salience::{Salience, SalienceConfig};
-    use tracker::{NoteTracker, TrackerConfig, TrackerInput};
-    let sr = 48_000.0;
-    let (hop, frame_len) = (128usize, 2048usize);
-    // The ring checks alone, without the fitted judge (see `neighbour_and_back`).
-    let tuning = &tuning.clone().with("judge_threshold", 0.0);
-    let mut tracker = NoteTracker::with_judge(
-        TrackerConfig::new(sr, hop, frame_len, 512, tuning),
-        super::judge::StartJudge::new(tuning),
-    );
+    use tracker::TrackerInput;
+    let (sr, hop, frame_len) = (RIG_RATE, RIG_HOP, RIG_FRAME);
+    let (mut tracker, mut salience) = judgeless_tracker(tuning);
     tracker.set_fast(true);
-    let mut salience = Salience::new(SalienceConfig {
-        sample_rate: sr,
-        frame_len,
-        min_midi: 21,
-        max_midi: 108,
-        harmonics: 6,
-        history_hops: 94,
-    });
     let mut mags = vec![0.0f32; salience.bins_needed() + 4];
     let bin_hz = sr / frame_len as f32;
     let (a, c_sharp) = (81.0f32, 85.0f32);
@@ -2229,24 +2223,9 @@ fn release_tails_of_a_melody_are_not_a_chord() {
 /// voice). A mark at `rise_weak_share` of the rise the partials showed (9 dB here) lies above
 /// the floor, and D4 is dated on its own rise (0.854 s: the rise's hop less `rise_backdate`).
 fn step_out_of_reverberation(tuning: &Tuning) -> Vec<(u8, u64)> {
-    use salience::{Salience, SalienceConfig};
-    use tracker::{NoteTracker, TrackerConfig, TrackerInput};
-    let sr = 48_000.0;
-    let (hop, frame_len) = (128usize, 2048usize);
-    // The paths and their dating alone, not the fitted judge's say on made-up inputs.
-    let tuning = &tuning.clone().with("judge_threshold", 0.0);
-    let mut tracker = NoteTracker::with_judge(
-        TrackerConfig::new(sr, hop, frame_len, 512, tuning),
-        super::judge::StartJudge::new(tuning),
-    );
-    let mut salience = Salience::new(SalienceConfig {
-        sample_rate: sr,
-        frame_len,
-        min_midi: 21,
-        max_midi: 108,
-        harmonics: 6,
-        history_hops: 94,
-    });
+    use tracker::TrackerInput;
+    let (sr, hop, frame_len) = (RIG_RATE, RIG_HOP, RIG_FRAME);
+    let (mut tracker, mut salience) = judgeless_tracker(tuning);
     let bin_hz = sr / frame_len as f32;
     let mut mags = vec![0.0f32; frame_len / 2 + 1];
     let mut ons = Vec::new();
@@ -2320,25 +2299,10 @@ fn a_step_rising_out_of_the_reverberation_is_dated_on_its_own_rise() {
 /// plucked string's first periods do (tension modulation): 60.38, 60.28, … 0.1 a hop, then
 /// steady at 60.0. Returns how many hops after the onset the C4 start was decided.
 fn plucked_glide_start(tuning: &Tuning) -> Option<u64> {
-    use salience::{Salience, SalienceConfig};
-    use tracker::{NoteTracker, TrackerConfig, TrackerInput};
-    let sr = 48_000.0;
-    let (hop, frame_len) = (128usize, 2048usize);
-    // The run's rules alone, without the fitted judge (see `neighbour_and_back`).
-    let tuning = &tuning.clone().with("judge_threshold", 0.0);
-    let mut tracker = NoteTracker::with_judge(
-        TrackerConfig::new(sr, hop, frame_len, 512, tuning),
-        super::judge::StartJudge::new(tuning),
-    );
+    use tracker::TrackerInput;
+    let hop = RIG_HOP;
+    let (mut tracker, mut salience) = judgeless_tracker(tuning);
     tracker.set_fast(true);
-    let mut salience = Salience::new(SalienceConfig {
-        sample_rate: sr,
-        frame_len,
-        min_midi: 21,
-        max_midi: 108,
-        harmonics: 6,
-        history_hops: 94,
-    });
     let mags = vec![0.0f32; salience.bins_needed() + 4];
     let (first_at, step_at) = (10u64, 100u64);
     for i in 0..160u64 {
