@@ -302,6 +302,18 @@ pub struct LatencySummary {
     pub p95_ms: Option<f64>,
 }
 
+/// The accepted start that made `note` (same pitch, same onset), among a file's `starts`.
+fn start_of<'a>(
+    starts: &'a [crate::analysis::tracker::NoteStart],
+    note: &TranscribedNote,
+    sample_rate: f32,
+) -> Option<&'a crate::analysis::tracker::NoteStart> {
+    let sr = f64::from(sample_rate);
+    starts.iter().find(|s| {
+        s.accepted && s.pitch == note.pitch && (s.onset as f64 / sr - note.onset_s).abs() < 1e-6
+    })
+}
+
 fn latency_summary<'a>(files: impl Iterator<Item = &'a FileScore>) -> LatencySummary {
     let all: Vec<f64> = files.flat_map(|f| f.latencies_s.iter().copied()).collect();
     LatencySummary {
@@ -512,14 +524,10 @@ pub fn run(args: Args) -> Result<()> {
                 let sr = f64::from(sample_rate);
                 for &(r, e) in &pairs {
                     let (n, w) = (&estimate[e], &reference[r]);
-                    let s = starts.iter().find(|s| {
-                        s.accepted
-                            && s.pitch == n.pitch
-                            && (s.onset as f64 / sr - n.onset_s).abs() < 1e-6
-                    });
-                    let (path, fired, run_start) = s.map_or(("?", 0.0, 0.0), |s| {
-                        (s.path.name(), s.fired as f64 / sr, s.run_start as f64 / sr)
-                    });
+                    let (path, fired, run_start) = start_of(&starts, n, sample_rate)
+                        .map_or(("?", 0.0, 0.0), |s| {
+                            (s.path.name(), s.fired as f64 / sr, s.run_start as f64 / sr)
+                        });
                     dump.push_str(&format!(
                         "{name}\t{}\t{}\t{:.4}\t{:.4}\t{path}\t{fired:.4}\t{run_start:.4}\n",
                         score.family.unwrap_or("-"),
@@ -531,15 +539,7 @@ pub fn run(args: Args) -> Result<()> {
             }
             for (i, e) in estimate.iter().enumerate() {
                 if !matched_est.contains(&i) {
-                    let path = starts
-                        .iter()
-                        .find(|s| {
-                            s.accepted
-                                && s.pitch == e.pitch
-                                && (s.onset as f64 / f64::from(sample_rate) - e.onset_s).abs()
-                                    < 1e-6
-                        })
-                        .map_or("?", |s| s.path.name());
+                    let path = start_of(&starts, e, sample_rate).map_or("?", |s| s.path.name());
                     eprintln!(
                         "  {name} EXTRA {:.3} {} (emitted {:.3}) {path}",
                         e.onset_s, e.pitch, e.emitted_s
