@@ -2342,3 +2342,73 @@ fn a_plucked_note_falling_from_sharp_starts_without_recounting() {
         "the run restarted once its spread passed max_spread: {before} vs {after} hops"
     );
 }
+
+/// The tracker alone on a legato step of a choir or string ensemble, C4 (60) to A3 (57), no
+/// onset: A3's partials rise over 150 ms under C4's fading ones (a synthetic long-frame
+/// spectrum), and once A3 is the louder note the estimates name it at confidence 0.7 (under
+/// `min_confidence`), wandering a fifth of a semitone either way hop after hop (detuned
+/// voices, each with its vibrato). Every estimate is on A3's semitone, but they spread 0.4
+/// semitone within any 30 ms: a steady run held to `max_spread` (0.25) restarts before it
+/// holds `steady_hops`, and A3 was never started.
+fn chorused_legato_step(tuning: &Tuning) -> Vec<u8> {
+    use tracker::TrackerInput;
+    let (sr, hop, frame_len) = (RIG_RATE, RIG_HOP, RIG_FRAME);
+    let (mut tracker, mut salience) = judgeless_tracker(tuning);
+    let mut mags = vec![0.0f32; salience.bins_needed() + 4];
+    let bin_hz = sr / frame_len as f32;
+    let (old, new) = (60.0f32, 57.0f32);
+    let (old_at, new_at, named_at) = (0.1f32, 0.5f32, 0.62f32);
+    let mut ons = Vec::new();
+    let hops = (1.0 * sr / hop as f32) as u64;
+    for i in 0..hops {
+        let time = i * hop as u64;
+        let t = time as f32 / sr;
+        // C4 holds, then fades from A3's key on; A3 rises over 150 ms.
+        let old_amp = match t {
+            t if t < old_at => 0.0,
+            t if t < new_at => 1.0,
+            t => (-8.0 * (t - new_at)).exp(),
+        };
+        let new_amp = ((t - new_at) / 0.15).clamp(0.0, 1.0);
+        mags.iter_mut().for_each(|m| *m = 0.0);
+        for (midi, amp) in [(old, old_amp), (new, new_amp)] {
+            for k in 1..=6 {
+                let bin = (midi_to_hz(midi) * k as f32 / bin_hz).round() as usize;
+                if let Some(m) = mags.get_mut(bin) {
+                    *m += amp * 0.6f32.powi(k - 1);
+                }
+            }
+        }
+        salience.process(&mags);
+        let (midi, confidence) = match t {
+            t if t < old_at => (0.0, 0.0),
+            t if t < named_at => (old, 0.97),
+            // ±0.2 semitone, a cycle every 12 hops (32 ms).
+            _ => (
+                new + 0.2 * (std::f32::consts::TAU * i as f32 / 12.0).sin(),
+                0.7,
+            ),
+        };
+        let input = TrackerInput {
+            time,
+            midi,
+            confidence,
+            level_db: -20.0,
+            recent_db: -20.0,
+            flux_ratio: 0.2,
+            ..TrackerInput::default()
+        };
+        if let Some((pitch, _, _)) = tracker.process(&input, &salience).on {
+            ons.push(pitch);
+        }
+    }
+    ons
+}
+
+#[test]
+fn a_chorused_legato_note_starts_from_its_wandering_estimates() {
+    let before = chorused_legato_step(&Tuning::default().with("steady_max_spread", 0.0));
+    assert_eq!(before, vec![60], "steady runs held to max_spread");
+    let after = chorused_legato_step(&Tuning::default());
+    assert_eq!(after, vec![60, 57], "with steady_max_spread");
+}

@@ -70,7 +70,8 @@
 //! after hop on the new note although every estimate names it within a quarter tone (and some
 //! hops dip under `onset_min_confidence`, which restarts the tracker's run). A *steady run* of
 //! `steady_hops` estimates at `steady_min_confidence` or more, all on the run's semitone within
-//! `max_spread`, counts as strong enough (the hop that decides must still be voiced; never for
+//! `max_spread` (`steady_max_spread` while no onset waits: detuned voices wander a quarter tone
+//! either way of their note), counts as strong enough (the hop that decides must still be voiced; never for
 //! a step of an octave or a twelfth from the sounding note, where such estimates are mostly its
 //! octave error, nor while the polyphony stage hears a second voice; after a note, only when
 //! the new pitch's own partials rose, as `rise_date` finds them).
@@ -182,6 +183,18 @@ pub struct TrackerConfig {
     /// notes (a voice, a slur), and `max_spread` holds. Dev: F1 0.863 → 0.864, struck/plucked
     /// median latency 30.8 → 30.6 ms (0.5: see the commit message).
     pub onset_max_spread: f32,
+    /// A steady run (see `steady_hops`) may spread this wide (semitones) while no onset waits
+    /// (`max_spread` counts when this is lower, so `steady_max_spread=0` turns it off). A choir,
+    /// string ensemble or pad is several detuned voices with their own vibrato: on a note that
+    /// rises under the previous one's release the estimate wanders a quarter tone either way
+    /// of it hop after hop (a choir's A3 read 56.9, 57.3, 57.1, 56.9 at confidence 0.5–0.8),
+    /// and a steady run restarted at every `max_spread` never held `steady_hops`: the note
+    /// was never found (the largest share of the misses after another note on the slow
+    /// families of dev). Half a semitone keeps the run on its semitone (every estimate within
+    /// a quarter tone of the run's middle). While an onset waits, the onset path decides and
+    /// `max_spread` holds: a struck or plucked note's first estimates drift towards the new
+    /// pitch as the old ring fades, and a wide steady run there started a neighbour.
+    pub steady_max_spread: f32,
     /// Onset-path notes are dated this many samples before the hop where flux fired.
     pub onset_backdate: u64,
     /// Legato-path notes are dated this many samples before the first hop of the new pitch
@@ -416,6 +429,7 @@ impl TrackerConfig {
             vibrato_semitones: tuning.get("vibrato_semitones", 0.7),
             max_spread: tuning.get("max_spread", 0.25),
             onset_max_spread: tuning.get("onset_max_spread", 0.4),
+            steady_max_spread: tuning.get("steady_max_spread", 0.5),
             rise_min_midi: crate::music::hz_to_midi(3.0 * sample_rate / short_len.max(1) as f32),
             onset_backdate: samples("onset_backdate_s", short_len as f32 / 2.0 / sample_rate),
             legato_backdate: samples("legato_backdate_s", 0.07),
@@ -1163,11 +1177,17 @@ impl NoteTracker {
             s.hops = s.hops.saturating_add(1);
             s.lo = s.lo.min(input.midi);
             s.hi = s.hi.max(input.midi);
-            if s.hi - s.lo <= c.max_spread {
+            // Detuned voices wander around the note (see `TrackerConfig::steady_max_spread`).
+            let spread = if self.pending.is_none() {
+                c.max_spread.max(c.steady_max_spread)
+            } else {
+                c.max_spread
+            };
+            if s.hi - s.lo <= spread {
                 return;
             }
         }
-        // A new semitone, or a glide wider than `max_spread`: count again from this hop.
+        // A new semitone, or a glide wider than the spread allowed: count again from this hop.
         *s = Steady {
             pitch: if s.hops > 0 && s.pitch == semitone {
                 rounded
