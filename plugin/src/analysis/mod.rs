@@ -21,6 +21,7 @@
 //!   │                               │             ├─ newcomer (a new partial set rising under the sounding note,
 //!   │                               │             │   confirmed by the half frame with the old note cancelled)
 //!   ├─ cancellation: for a frame after an onset, the ¼ frame with the previous note combed out
+//!   │    (an answer at ½ or ⅓ of the plain ¼ frame's is that note's subharmonic: raised to it)
 //!   ├─ pitch NSDF on the last ½ frame (≥ 150 Hz) and ¼ frame (≥ 250 Hz, ≈ 2.7 periods): faster after attacks
 //!   │    └─ fundamental check: an inharmonic window (struck bar) is named by its fundamental's peak
 //!   ├─ onset gate: 13–43 ms after an onset, NSDF on the samples since it alone (low notes)
@@ -160,6 +161,9 @@ impl Tuning {
 /// The cancelled frame's answer must be at least this far (semitones) from the cancelled note:
 /// nearer is the old note's residue (vibrato, a glide), not a new one.
 const CANCEL_MIN_SEMITONES: f32 = 0.6;
+/// The cancelled frame's answer is a subharmonic of the plain quarter window's when their
+/// frequency ratio lies within this fraction of 2 or 3 (`Analyzer::cancelled_subharmonic`).
+const CANCEL_SUBHARMONIC_TOLERANCE: f32 = 0.03;
 /// Estimates of the sounding note at least this confident set the cancellation frequency.
 const PREVIOUS_MIN_CONFIDENCE: f32 = 0.9;
 
@@ -448,6 +452,14 @@ pub struct Analyzer {
     /// a comb leaves a residue of the old note when it glides, and only a clearly periodic
     /// remainder is a new note.
     cancel_min_confidence: f32,
+    /// Whether a cancelled answer at a subharmonic (½, ⅓) of the plain quarter window's answer
+    /// is raised to it (`cancel_subharmonic`, 0: off; see `Analyzer::cancelled_subharmonic`):
+    /// the comb at the old period weakens the fundamental of a new note a semitone or a tone
+    /// away, and the remainder's NSDF then named the note an octave low for several hops (a
+    /// steel guitar's D4 after E♭4 read D3 for 23 ms, on a dev render of GM 25). On the hops
+    /// the cancelled answer wins, the plain quarter window is now searched as well (one more
+    /// quarter-frame transform and NSDF; on every other hop it was searched already).
+    cancel_subharmonic_check: bool,
     /// The onset is put this many samples before the hop where flux fired; 0 disables the gate
     /// (and cancellation, which runs while `gate_start` is set).
     gate_backdate: u64,
@@ -702,6 +714,7 @@ impl Analyzer {
             newcomer_confidence: tuning.get("newcomer_confidence", 0.8),
             previous_hz: 0.0,
             cancel_min_confidence: tuning.get("cancel_min_confidence", 0.9),
+            cancel_subharmonic_check: tuning.get("cancel_subharmonic", 1.0) > 0.5,
             gate_backdate: (tuning.get("gate_backdate", 0.5) * sizes.short_len as f32).max(0.0)
                 as u64,
             // Two periods of the highest note the half window leaves to the long one: shorter
@@ -1211,11 +1224,16 @@ impl Analyzer {
     /// cancelled from the quarter window. The long window is searched only when nothing else
     /// answered.
     fn pitch_stage(&mut self) -> PitchEstimate {
-        if let Some(cancelled) = self.cancelled_answer() {
+        let cancelled = self.cancelled_answer();
+        let tiny = self.window_answer(4);
+        if let Some(mut cancelled) = cancelled {
+            if let Some(k) = self.cancelled_subharmonic(&cancelled, tiny.as_ref()) {
+                cancelled.hz *= k;
+            }
             self.expire_gate();
             return cancelled;
         }
-        if let Some(tiny) = self.window_answer(4) {
+        if let Some(tiny) = tiny {
             self.expire_gate();
             return tiny;
         }
@@ -1243,6 +1261,34 @@ impl Analyzer {
             > CANCEL_MIN_SEMITONES;
         (cancelled.hz > 0.0 && cancelled.confidence >= self.cancel_min_confidence && away)
             .then_some(cancelled)
+    }
+
+    /// The factor `k` (2 or 3) when the cancelled quarter window's answer is the `k`th
+    /// subharmonic of the new note: the quarter window without the comb answers (confidently,
+    /// within its range) `k` times its frequency, away from the cancelled note. The comb
+    /// `1 − z^−T` at the old period passes a new note near the old one at its fundamental with
+    /// the gain `2·sin(π·|1 − f_new / f_old|)` (0.35 a semitone away, 0.68 a tone away) but
+    /// a component near half the old frequency with a gain near 2: a pluck that also sounds a
+    /// component at half the new frequency (on a steel guitar render, one as loud as the
+    /// fundamental) leaves a remainder periodic only at twice the new period, and its NSDF names
+    /// the note an octave low. The remainder's period divided by `k` is the new note's, free of
+    /// the old note's pull that the window without the comb still has.
+    fn cancelled_subharmonic(
+        &self,
+        cancelled: &PitchEstimate,
+        tiny: Option<&PitchEstimate>,
+    ) -> Option<f32> {
+        let tiny = tiny?;
+        if !self.cancel_subharmonic_check || cancelled.hz <= 0.0 || self.previous_hz <= 0.0 {
+            return None;
+        }
+        let away = (crate::music::hz_to_midi(tiny.hz) - crate::music::hz_to_midi(self.previous_hz))
+            .abs()
+            > CANCEL_MIN_SEMITONES;
+        let ratio = tiny.hz / cancelled.hz;
+        [2.0f32, 3.0]
+            .into_iter()
+            .find(|&k| away && (ratio / k - 1.0).abs() < CANCEL_SUBHARMONIC_TOLERANCE)
     }
 
     /// The answer of the last `1 / fraction` of the frame (4: the quarter window, 2: the half),
