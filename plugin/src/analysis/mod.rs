@@ -44,6 +44,7 @@ pub mod mixture_pull;
 pub mod newcomer;
 pub mod octave_stops;
 pub mod onset;
+pub mod onset_rise;
 pub mod parabola;
 pub mod partial_series;
 pub mod pitch;
@@ -60,6 +61,7 @@ use mixture_pull::{MixturePull, MixturePullConfig};
 use newcomer::{Newcomer, NewcomerConfig};
 use octave_stops::{OctaveStops, OctaveStopsConfig};
 use onset::{OnsetConfig, OnsetDetector};
+use onset_rise::{OnsetRise, OnsetRiseConfig};
 use partial_series::PartialSeriesConfig;
 use pitch::{PitchConfig, PitchDetector, PitchEstimate};
 use polyphony::{Polyphony, PolyphonyConfig};
@@ -237,6 +239,21 @@ const VOICES_RATE: f32 = 0.1;
 /// ... below which the per-hop chord judge no longer gates (a melody on ringing strings).
 const VOICES_BELOW: f32 = 0.2;
 
+/// Onset rise (`onset_rise.rs`; `onset_rise=0` turns it off): the note that rose at an onset
+/// is held this long (ms) after its rise was measured, or until the next onset ...
+const ONSET_RISE_HOLD_MS: f32 = 80.0;
+/// ... when what rose holds this share of the frame's energy ...
+const ONSET_RISE_MIN_SHARE: f32 = 0.3;
+/// ... and its second voice at most this share of the first's energy.
+const ONSET_RISE_MAX_SECOND: f32 = 0.25;
+/// Confidence of an estimate the stage replaced.
+const ONSET_RISE_CONFIDENCE: f32 = 0.85;
+/// An unvoiced estimate is replaced only when it names a subharmonic of the risen note, its
+/// frequency 1/2 to 1/this of the note's (0: any unvoiced estimate) ...
+const ONSET_RISE_DIVISOR: f32 = 8.0;
+/// ... within this many cents.
+const ONSET_RISE_DIVISOR_CENTS: f32 = 40.0;
+
 /// Release tails (`release_tails.rs`; `tails=0` turns the stage off): the fall of the
 /// polyphony stage's two voices is measured over this span (ms) ...
 const TAILS_SPAN_MS: f32 = 170.0;
@@ -361,6 +378,9 @@ pub struct Analyzer {
     newcomer: Newcomer,
     /// Its last answer (for `last_newcomer`: traces).
     last_newcomer: newcomer::NewcomerOutput,
+    /// Onset-rise stage (the note that rose at an onset, for hops the estimator leaves
+    /// unvoiced under ringing notes).
+    onset_rise: OnsetRise,
     /// Bin width of `hann_mags` in Hz.
     hann_bin_hz: f32,
     /// Subharmonic guard: a pitch whose fundamental is this far (as an amplitude ratio) below the
@@ -628,6 +648,23 @@ impl Analyzer {
             release_tails,
             newcomer,
             last_newcomer: newcomer::NewcomerOutput::default(),
+            onset_rise: OnsetRise::new(OnsetRiseConfig {
+                hold_hops: if tuning.get("onset_rise", 1.0) > 0.5 {
+                    ((tuning.get("onset_rise_hold_ms", ONSET_RISE_HOLD_MS) / 1000.0 / hop_s).round()
+                        as u32)
+                        .max(1)
+                } else {
+                    0
+                },
+                min_share: tuning.get("onset_rise_min_share", ONSET_RISE_MIN_SHARE),
+                max_second: tuning.get("onset_rise_max_second", ONSET_RISE_MAX_SECOND),
+                confidence: tuning.get("onset_rise_confidence", ONSET_RISE_CONFIDENCE),
+                replace_old: tuning.get("onset_rise_old", 0.0) > 0.5,
+                max_divisor: tuning
+                    .get("onset_rise_divisor", ONSET_RISE_DIVISOR)
+                    .max(0.0) as u32,
+                divisor_cents: tuning.get("onset_rise_divisor_cents", ONSET_RISE_DIVISOR_CENTS),
+            }),
             hann_bin_hz,
             fundamental_floor: tuning.get("fundamental_floor", 0.03),
             subharmonic_ratio: tuning.get("subharmonic_ratio", 0.05),
@@ -842,6 +879,7 @@ impl Analyzer {
         self.release_tails.reset();
         self.newcomer.reset();
         self.last_newcomer = newcomer::NewcomerOutput::default();
+        self.onset_rise.reset();
         self.tracker.reset();
         self.gate_start = None;
         self.gated.iter_mut().for_each(|v| *v = 0.0);
@@ -1109,6 +1147,11 @@ impl Analyzer {
         self.last_polyphony = polyphony;
         let tails = self.release_tails.process(&polyphony, &self.salience);
         self.polyphony.set_tails(tails);
+        self.onset_rise
+            .process(onset.onset, &polyphony, self.tracker.active_pitch());
+        if voiced {
+            self.apply_onset_rise(&mut estimate);
+        }
         let heard = (estimate.hz > 0.0 && estimate.confidence >= self.min_confidence).then(|| {
             crate::music::hz_to_midi(estimate.hz)
                 .round()
@@ -1396,6 +1439,31 @@ impl Analyzer {
                     .played_hz(&self.hann_mags, estimate.hz, estimate.confidence);
             if !self.has_fundamental(estimate.hz) {
                 estimate.confidence = 0.0;
+            }
+        }
+    }
+
+    /// The onset-rise stage's note (`onset_rise.rs`) in place of an unvoiced estimate or one
+    /// naming the note sounding before the onset, while that note's fundamental is in the
+    /// spectrum.
+    fn apply_onset_rise(&self, estimate: &mut PitchEstimate) {
+        let midi = if estimate.hz > 0.0 {
+            crate::music::hz_to_midi(estimate.hz)
+        } else {
+            0.0
+        };
+        if let Some(p) = self.onset_rise.replacement(
+            midi,
+            estimate.confidence,
+            self.min_confidence,
+            self.tracker.active_pitch(),
+        ) {
+            let hz = crate::music::midi_to_hz(f32::from(p));
+            if self.has_fundamental(hz) {
+                *estimate = PitchEstimate {
+                    hz,
+                    confidence: self.onset_rise.confidence(),
+                };
             }
         }
     }

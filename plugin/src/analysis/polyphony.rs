@@ -146,6 +146,9 @@ pub struct PolyphonyOutput {
     pub rise_third: f32,
     /// ... and the share of the frame's energy that rose.
     pub rise_share: f32,
+    /// ... and its first voice (MIDI, 0 when none): the strongest harmonic comb in what rose,
+    /// the new note of a melody (`onset_rise.rs`).
+    pub rise_first: u8,
     /// Leaky mean over onsets of "this onset was a chord's".
     pub onset_share: f32,
     /// Slow leaky mean over onsets of "this onset was a chord's" (see
@@ -415,14 +418,15 @@ impl Polyphony {
         }
         let share = if total > 0.0 { rose / total } else { 0.0 };
         self.last.rise_share = share;
-        let (mut second, mut third) = self.rise_voices();
+        let (first, mut second, mut third) = self.rise_voices();
+        self.last.rise_first = first;
         // A second voice may be the ringing notes' partials moved by a bend: it must also be
         // found in what rose above the spectrum before spread by `rise_spread_cents`.
         let (ratio, third_ratio) = (self.config.rise_ratio, self.config.rise_third_ratio);
         let is_chord = |second: f32, third: f32| second >= ratio || third >= third_ratio;
         if self.config.rise_spread_cents > 0.0 && is_chord(second, third) {
             self.fill_rise(mags, floor, self.config.rise_spread_cents);
-            let (s, t) = self.rise_voices();
+            let (_, s, t) = self.rise_voices();
             second = second.min(s);
             third = third.min(t);
         }
@@ -467,10 +471,14 @@ impl Polyphony {
         }
     }
 
-    /// The second and third voices' shares of what rose (`rise`), 0 when none.
-    fn rise_voices(&mut self) -> (f32, f32) {
+    /// The first voice of what rose (`rise`, MIDI) and the second and third voices' shares,
+    /// 0 when none.
+    fn rise_voices(&mut self) -> (u8, f32, f32) {
         let rise = std::mem::take(&mut self.rise);
-        let voices = self.voices(&rise).map_or((0.0, 0.0), |v| (v.2, v.4));
+        let min_midi = self.config.min_midi;
+        let voices = self.voices(&rise).map_or((0, 0.0, 0.0), |v| {
+            (min_midi.saturating_add(v.0 as u8), v.2, v.4)
+        });
         self.rise = rise;
         voices
     }
@@ -536,6 +544,7 @@ impl Polyphony {
             rise_second: self.last.rise_second,
             rise_third: self.last.rise_third,
             rise_share: self.last.rise_share,
+            rise_first: self.last.rise_first,
             ..PolyphonyOutput::default()
         };
         if voiced {

@@ -362,7 +362,7 @@ pub fn trace(samples: &[f32], sample_rate: f32, from_s: f64, to_s: f64, tuning: 
             let p = analyzer.last_polyphony();
             let m = &p.measures;
             tracer.text.push_str(&format!(
-                "          poly{} 2nd {:.2} 3rd {:.2} left {:.2} p {:.2} share {:.2} | rise{} 2nd {:.2} 3rd {:.2} share {:.2} onsets {:.2} voices {:.2}{}\n",
+                "          poly{} 2nd {:.2} 3rd {:.2} left {:.2} p {:.2} share {:.2} | rise{} first {} 2nd {:.2} 3rd {:.2} share {:.2} onsets {:.2} voices {:.2}{}\n",
                 if p.searched { "*" } else { " " },
                 m.second,
                 m.third,
@@ -370,6 +370,7 @@ pub fn trace(samples: &[f32], sample_rate: f32, from_s: f64, to_s: f64, tuning: 
                 p.probability,
                 p.chord_share,
                 if p.rise_measured { "*" } else { " " },
+                p.rise_first,
                 p.rise_second,
                 p.rise_third,
                 p.rise_share,
