@@ -41,6 +41,7 @@ pub mod judge;
 pub mod key;
 pub mod loudness;
 pub mod mixture_pull;
+pub mod named_share;
 pub mod newcomer;
 pub mod octave_stops;
 pub mod onset;

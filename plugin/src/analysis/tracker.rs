@@ -75,9 +75,17 @@
 //! a step of an octave or a twelfth from the sounding note, where such estimates are mostly its
 //! octave error, nor while the polyphony stage hears a second voice; after a note, only when
 //! the new pitch's own partials rose, as `rise_date` finds them).
+//!
+//! Named share: when the estimates name a new semitone only in short bursts between readings
+//! of the sounding note and values in between (a chorus of detuned voices rising under the old
+//! note's release), no run forms. A semitone named on `named_share` of the recent hops (a
+//! leaky share over `named_share_ms`, `named_share.rs`) takes over from the sounding note on a
+//! hop that names it, when its own partials rose (`rise_date`, which also dates it) and the
+//! sounding note's fell by `named_fall_db` (judged as a legato start).
 
 use super::judge::{Features, StartContext, StartJudge, StartPath};
 use super::loudness::velocity_from_db;
+use super::named_share::NamedShare;
 use super::salience::Salience;
 
 /// Fixed settings, in hops and dB. Built from seconds by [`TrackerConfig::new`].
@@ -195,6 +203,27 @@ pub struct TrackerConfig {
     /// `max_spread` holds: a struck or plucked note's first estimates drift towards the new
     /// pitch as the old ring fades, and a wide steady run there started a neighbour.
     pub steady_max_spread: f32,
+    /// Share of recent hops (see `named_share_rate`) whose estimate must name a semitone for
+    /// it to take over from the sounding note without any run (`named_share=0` turns it off;
+    /// see `named_share.rs`). A choir, string ensemble or pad note rising under the previous
+    /// one's release is named only in bursts of 2–8 hops between readings of the old note and
+    /// values in between, so neither a strong nor a steady run forms and the note was never
+    /// found (the largest miss class on the slow families of dev after legato2). Guarded by
+    /// the new semitone's own partials rising (`rise_of`) and the old note's falling
+    /// (`named_fall_db`), not an octave or twelfth away (the old note's octave errors), and by
+    /// the judge.
+    pub named_share: f32,
+    /// Leak per hop of the named share: hop / `named_share_ms` (the window it counts over).
+    pub named_share_rate: f32,
+    /// How many hops the named share covers (`named_share_ms`): a new note is not started on
+    /// it before the sounding note is that old (its share then still counts the note before),
+    /// and the old note's fall is looked for over that many hops.
+    pub named_share_hops: usize,
+    /// How far (dB) the sounding note's own partials (those away from the new semitone's) must
+    /// have fallen from their highest over the last `named_share_hops` for the named share to
+    /// start the new note: a mixture of voices moving under a held note names other semitones
+    /// now and then while the held note stays as loud.
+    pub named_fall_db: f32,
     /// Onset-path notes are dated this many samples before the hop where flux fired.
     pub onset_backdate: u64,
     /// Legato-path notes are dated this many samples before the first hop of the new pitch
@@ -430,6 +459,11 @@ impl TrackerConfig {
             max_spread: tuning.get("max_spread", 0.25),
             onset_max_spread: tuning.get("onset_max_spread", 0.4),
             steady_max_spread: tuning.get("steady_max_spread", 0.5),
+            named_share: tuning.get("named_share", NAMED_SHARE),
+            named_share_rate: (hop_s / (tuning.get("named_share_ms", NAMED_SHARE_MS) / 1000.0))
+                .clamp(0.0, 1.0),
+            named_share_hops: hops("named_share_ms", NAMED_SHARE_MS) as usize,
+            named_fall_db: tuning.get("named_fall_db", NAMED_FALL_DB),
             rise_min_midi: crate::music::hz_to_midi(3.0 * sample_rate / short_len.max(1) as f32),
             onset_backdate: samples("onset_backdate_s", short_len as f32 / 2.0 / sample_rate),
             legato_backdate: samples("legato_backdate_s", 0.07),
@@ -641,6 +675,15 @@ pub const RISE_WEAK_DB: f32 = 6.0;
 /// Default of [`TrackerConfig::rise_weak_share`].
 pub const RISE_WEAK_SHARE: f32 = 0.6;
 
+/// Default of [`TrackerConfig::named_share`].
+pub const NAMED_SHARE: f32 = 0.45;
+
+/// Default of `named_share_ms` (see [`TrackerConfig::named_share_rate`]).
+pub const NAMED_SHARE_MS: f32 = 40.0;
+
+/// Default of [`TrackerConfig::named_fall_db`].
+pub const NAMED_FALL_DB: f32 = 3.0;
+
 /// Default of [`TrackerConfig::poly_input_share`].
 pub const POLY_INPUT_SHARE: f32 = 0.0;
 
@@ -662,6 +705,8 @@ pub struct NoteTracker {
     run: Run,
     /// The current steady run (see [`Steady`]).
     steady: Steady,
+    /// How often each semitone was named lately (see [`TrackerConfig::named_share`]).
+    named: NamedShare,
     /// An onset waiting for its pitch.
     pending: Option<Pending>,
     /// Consecutive unvoiced hops.
@@ -731,6 +776,7 @@ impl NoteTracker {
             active: None,
             run: Run::default(),
             steady: Steady::default(),
+            named: NamedShare::default(),
             pending: None,
             unvoiced_hops: 0,
             unvoiced_since: 0,
@@ -908,6 +954,8 @@ impl NoteTracker {
         }
 
         self.follow_steady(input);
+        let named = self.heard_semitone(input);
+        self.named.follow(named, c.named_share_rate);
         self.watch_settle(voiced);
         // A sound whose attacks often settle a semitone or two away from their first reading:
         // inside the watch window a new pitch must hold longer before it starts.
@@ -1132,6 +1180,20 @@ impl NoteTracker {
             }
         }
 
+        // Named-share path: the estimate keeps coming back to a new semitone in short bursts.
+        if out.on.is_none() && !chord && !input.polyphonic {
+            if let (Some(pitch), Some(a)) = (named, self.active) {
+                if self.named_takes_over(pitch, &a, input.time, salience) {
+                    let not_before = a.since + c.hop;
+                    if let Some(onset) =
+                        self.rise_date(input.time, salience, not_before, Some(a.pitch))
+                    {
+                        self.start(&mut out, onset, input, salience, StartPath::LegatoFromNote);
+                    }
+                }
+            }
+        }
+
         // Release.
         if out.on.is_none() {
             if let Some(a) = self.active {
@@ -1198,6 +1260,60 @@ impl NoteTracker {
             lo: input.midi,
             hi: input.midi,
         };
+    }
+
+    /// The semitone this hop's estimate names for the named share (see
+    /// [`TrackerConfig::named_share`]), when it is heard as for a steady run: the sounding
+    /// note's within `vibrato_semitones` of it, else the nearest.
+    fn heard_semitone(&self, input: &TrackerInput) -> Option<u8> {
+        let c = &self.config;
+        let heard = c.named_share > 0.0
+            && input.confidence >= c.steady_min_confidence
+            && input.level_db >= c.gate_db
+            && input.midi > 0.0
+            && input.midi < 140.0;
+        if !heard {
+            return None;
+        }
+        Some(match self.active {
+            Some(a) if (input.midi - a.pitch as f32).abs() <= c.vibrato_semitones => a.pitch,
+            _ => input.midi.round().clamp(0.0, 127.0) as u8,
+        })
+    }
+
+    /// Whether `pitch`, named this hop, takes over from the sounding note `a` on its named
+    /// share (see [`TrackerConfig::named_share`]): named on that share of the recent hops, the
+    /// run at it not spent, not an octave or twelfth away, not the previous note ringing, and
+    /// the sounding note's own partials fallen by `named_fall_db` over the share's window.
+    fn named_takes_over(&self, pitch: u8, a: &Active, now: u64, salience: &Salience) -> bool {
+        let c = &self.config;
+        let interval = (i32::from(a.pitch) - i32::from(pitch)).abs();
+        let window = c.named_share_hops as u64 * c.hop;
+        if c.named_share <= 0.0
+            || pitch == a.pitch
+            || interval == 12
+            || interval == 19
+            || interval == 24
+            || self.named.share(pitch) < c.named_share
+            || now < a.since.saturating_add(window)
+            || self.run.pitch != pitch
+            || !self.run_ready()
+            || self.overtaken == Some(pitch)
+            || self.ringing_previous(self.run.hops.saturating_add(1), salience)
+        {
+            return false;
+        }
+        let mask = salience.exclusive_harmonics(a.pitch, Some(pitch), c.rise_min_bins);
+        let Some(level) = salience.partial_value(a.pitch, mask, 0) else {
+            return false;
+        };
+        let span = c
+            .named_share_hops
+            .min(salience.history_hops().saturating_sub(1));
+        let highest = (1..=span)
+            .map_while(|ago| salience.partial_value(a.pitch, mask, ago))
+            .fold(level, f32::max);
+        highest - level >= c.named_fall_db
     }
 
     /// Follows the watched onset (see [`Settle`]): records its first stable pitch, and counts
