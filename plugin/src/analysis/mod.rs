@@ -14,7 +14,8 @@
 //!   ├─ stft long (rect, 2× padded) ─┬─ Hann bins ─┬─ chroma
 //!   │                               │             ├─ salience (harmonic energy per semitone, history)
 //!   │                               │             ├─ polyphony (a second note beside the first? chord judge: is the input chords?)
-//!   │                               │             │   └─ release tails (is that second note the previous one dying away?)
+//!   │                               │             │   ├─ release tails (is that second note the previous one dying away?)
+//!   │                               │             │   └─ onset rise (one note rose at the onset: it names an unvoiced hop at its subharmonic)
 //!   │                               │             ├─ subharmonic guards
 //!   │                               │             └─ mixture pull (a weak estimate between semitones, or one with no partial of its own → its peak)
 //!   │                               └─ pitch NSDF (only when the shorter windows are not sure)
@@ -26,7 +27,7 @@
 //!   │    └─ fundamental check: an inharmonic window (struck bar) is named by its fundamental's peak
 //!   ├─ onset gate: 13–43 ms after an onset, NSDF on the samples since it alone (low notes)
 //!   └─ stft short (Hann, last ≈ 10 ms) ─ onset (max-filtered flux + level jump)
-//! pitch + level + onset + salience ─ tracker ─ NoteEvent
+//! pitch + level + onset + salience ─ tracker (runs, rise dating, named share per semitone, judge) ─ NoteEvent
 //! ```
 //! Cost at 48 kHz: ≈ 165–175 ns per input sample on a quiet machine (release build; A/B against
 //! 196 ns before the cheaper loops, see README *Analysis cost*), see `benches/analysis.rs`;
