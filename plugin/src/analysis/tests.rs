@@ -2397,23 +2397,44 @@ fn a_plucked_note_falling_from_sharp_starts_without_recounting() {
 /// semitone within any 30 ms: a steady run held to `max_spread` (0.25) restarts before it
 /// holds `steady_hops`, and A3 was never started.
 fn chorused_legato_step(tuning: &Tuning) -> Vec<u8> {
+    // ±0.2 semitone, a cycle every 12 hops (32 ms).
+    let wander = |i: u64| {
+        let midi = 57.0 + 0.2 * (std::f32::consts::TAU * i as f32 / 12.0).sin();
+        (midi, 0.7)
+    };
+    legato_rig(tuning, 8.0, 0.62, wander)
+        .into_iter()
+        .map(|(pitch, _)| pitch)
+        .collect()
+}
+
+/// The tracker alone (no judge) on a legato step C4 (60) → A3 (57) without an onset, on a
+/// synthetic long-frame spectrum: C4 sounds from 0.1 s and fades by `fade_per_s` (e-folds a
+/// second) from 0.5 s, when A3's partials start to rise (full after 150 ms). The estimates
+/// name C4 at confidence 0.97 until `named_at` s, then whatever `named(hop)` gives. Returns
+/// the starts (pitch, onset in samples).
+fn legato_rig(
+    tuning: &Tuning,
+    fade_per_s: f32,
+    named_at: f32,
+    named: impl Fn(u64) -> (f32, f32),
+) -> Vec<(u8, u64)> {
     use tracker::TrackerInput;
     let (sr, hop, frame_len) = (RIG_RATE, RIG_HOP, RIG_FRAME);
     let (mut tracker, mut salience) = judgeless_tracker(tuning);
     let mut mags = vec![0.0f32; salience.bins_needed() + 4];
     let bin_hz = sr / frame_len as f32;
     let (old, new) = (60.0f32, 57.0f32);
-    let (old_at, new_at, named_at) = (0.1f32, 0.5f32, 0.62f32);
+    let (old_at, new_at) = (0.1f32, 0.5f32);
     let mut ons = Vec::new();
     let hops = (1.0 * sr / hop as f32) as u64;
     for i in 0..hops {
         let time = i * hop as u64;
         let t = time as f32 / sr;
-        // C4 holds, then fades from A3's key on; A3 rises over 150 ms.
         let old_amp = match t {
             t if t < old_at => 0.0,
             t if t < new_at => 1.0,
-            t => (-8.0 * (t - new_at)).exp(),
+            t => (-fade_per_s * (t - new_at)).exp(),
         };
         let new_amp = ((t - new_at) / 0.15).clamp(0.0, 1.0);
         mags.iter_mut().for_each(|m| *m = 0.0);
@@ -2429,11 +2450,7 @@ fn chorused_legato_step(tuning: &Tuning) -> Vec<u8> {
         let (midi, confidence) = match t {
             t if t < old_at => (0.0, 0.0),
             t if t < named_at => (old, 0.97),
-            // ±0.2 semitone, a cycle every 12 hops (32 ms).
-            _ => (
-                new + 0.2 * (std::f32::consts::TAU * i as f32 / 12.0).sin(),
-                0.7,
-            ),
+            _ => named(i),
         };
         let input = TrackerInput {
             time,
@@ -2444,8 +2461,8 @@ fn chorused_legato_step(tuning: &Tuning) -> Vec<u8> {
             flux_ratio: 0.2,
             ..TrackerInput::default()
         };
-        if let Some((pitch, _, _)) = tracker.process(&input, &salience).on {
-            ons.push(pitch);
+        if let Some((pitch, _, onset)) = tracker.process(&input, &salience).on {
+            ons.push((pitch, onset));
         }
     }
     ons
@@ -2516,58 +2533,12 @@ fn notes_of_a_ringing_arpeggio_are_named_by_what_rose() {
 /// which partial set wins a hop changes as the detuned voices beat. No run, strong or steady,
 /// holds on A3, so it was never started; over 40 ms half the hops name it.
 fn intermittent_legato_step(tuning: &Tuning) -> Vec<(u8, u64)> {
-    use tracker::TrackerInput;
-    let (sr, hop, frame_len) = (RIG_RATE, RIG_HOP, RIG_FRAME);
-    let (mut tracker, mut salience) = judgeless_tracker(tuning);
-    let mut mags = vec![0.0f32; salience.bins_needed() + 4];
-    let bin_hz = sr / frame_len as f32;
-    let (old, new) = (60.0f32, 57.0f32);
-    let (old_at, new_at, named_at) = (0.1f32, 0.5f32, 0.58f32);
-    let mut ons = Vec::new();
-    let hops = (1.0 * sr / hop as f32) as u64;
-    for i in 0..hops {
-        let time = i * hop as u64;
-        let t = time as f32 / sr;
-        // C4 holds, then fades from A3's key on; A3 rises over 150 ms.
-        let old_amp = match t {
-            t if t < old_at => 0.0,
-            t if t < new_at => 1.0,
-            t => (-12.0 * (t - new_at)).exp(),
-        };
-        let new_amp = ((t - new_at) / 0.15).clamp(0.0, 1.0);
-        mags.iter_mut().for_each(|m| *m = 0.0);
-        for (midi, amp) in [(old, old_amp), (new, new_amp)] {
-            for k in 1..=6 {
-                let bin = (midi_to_hz(midi) * k as f32 / bin_hz).round() as usize;
-                if let Some(m) = mags.get_mut(bin) {
-                    *m += amp * 0.6f32.powi(k - 1);
-                }
-            }
-        }
-        salience.process(&mags);
-        let (midi, confidence) = match t {
-            t if t < old_at => (0.0, 0.0),
-            t if t < named_at => (old, 0.97),
-            _ => match i % 8 {
-                0..=3 => (new + 0.1, 0.7),
-                4 | 5 => (old, 0.7),
-                _ => (58.6, 0.7),
-            },
-        };
-        let input = TrackerInput {
-            time,
-            midi,
-            confidence,
-            level_db: -20.0,
-            recent_db: -20.0,
-            flux_ratio: 0.2,
-            ..TrackerInput::default()
-        };
-        if let Some((pitch, _, onset)) = tracker.process(&input, &salience).on {
-            ons.push((pitch, onset));
-        }
-    }
-    ons
+    let bursts = |i: u64| match i % 8 {
+        0..=3 => (57.1, 0.7),
+        4 | 5 => (60.0, 0.7),
+        _ => (58.6, 0.7),
+    };
+    legato_rig(tuning, 12.0, 0.58, bursts)
 }
 
 #[test]
