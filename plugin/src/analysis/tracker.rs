@@ -406,6 +406,15 @@ pub struct TrackerConfig {
 }
 
 impl TrackerConfig {
+    /// Whether this hop's estimate is heard as a steady run hears it (and the named share):
+    /// confident enough, loud enough, at a real pitch.
+    fn heard_steadily(&self, input: &TrackerInput) -> bool {
+        input.confidence >= self.steady_min_confidence
+            && input.level_db >= self.gate_db
+            && input.midi > 0.0
+            && input.midi < 140.0
+    }
+
     /// Defaults for a hop length and sample rate (any may be overridden through `tuning`).
     pub fn new(
         sample_rate: f32,
@@ -1220,11 +1229,7 @@ impl NoteTracker {
     /// Extends or restarts the steady run with this hop's estimate (see [`Steady`]).
     fn follow_steady(&mut self, input: &TrackerInput) {
         let c = &self.config;
-        let heard = c.steady_hops > 0
-            && input.confidence >= c.steady_min_confidence
-            && input.level_db >= c.gate_db
-            && input.midi > 0.0
-            && input.midi < 140.0;
+        let heard = c.steady_hops > 0 && c.heard_steadily(input);
         if !heard {
             self.steady.hops = 0;
             return;
@@ -1267,11 +1272,7 @@ impl NoteTracker {
     /// note's within `vibrato_semitones` of it, else the nearest.
     fn heard_semitone(&self, input: &TrackerInput) -> Option<u8> {
         let c = &self.config;
-        let heard = c.named_share > 0.0
-            && input.confidence >= c.steady_min_confidence
-            && input.level_db >= c.gate_db
-            && input.midi > 0.0
-            && input.midi < 140.0;
+        let heard = c.named_share > 0.0 && c.heard_steadily(input);
         if !heard {
             return None;
         }
