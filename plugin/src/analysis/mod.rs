@@ -16,7 +16,7 @@
 //!   │                               │             ├─ polyphony (a second note beside the first? chord judge: is the input chords?)
 //!   │                               │             │   ├─ release tails (is that second note the previous one dying away?)
 //!   │                               │             │   └─ onset rise (one note rose at the onset: it names an unvoiced hop at its subharmonic)
-//!   │                               │             ├─ subharmonic guards
+//!   │                               │             ├─ subharmonic guards (octave stops; quint rank: no fundamental, an 8' + 5⅓' key)
 //!   │                               │             └─ mixture pull (a weak estimate between semitones, or one with no partial of its own → its peak)
 //!   │                               └─ pitch NSDF (only when the shorter windows are not sure)
 //!   │                               │             ├─ newcomer (a new partial set rising under the sounding note,
@@ -51,6 +51,7 @@ pub mod parabola;
 pub mod partial_series;
 pub mod pitch;
 pub mod polyphony;
+pub mod quint_rank;
 pub mod release_tails;
 pub mod salience;
 pub mod stft;
@@ -67,6 +68,7 @@ use onset_rise::{OnsetRise, OnsetRiseConfig};
 use partial_series::PartialSeriesConfig;
 use pitch::{PitchConfig, PitchDetector, PitchEstimate};
 use polyphony::{Polyphony, PolyphonyConfig};
+use quint_rank::QuintRankConfig;
 use release_tails::{ReleaseTails, ReleaseTailsConfig};
 use salience::{Salience, SalienceConfig};
 use stft::{Stft, StftConfig, WindowShape};
@@ -394,6 +396,9 @@ pub struct Analyzer {
     /// Octave-stop guard: a 16' + 8' organ registration is named by its 8' key, not by the
     /// 16' period every detector finds (`octave_stops.rs`).
     octave_stops: OctaveStops,
+    /// Quint-rank guard: an estimate with no fundamental whose spectrum is an 8' + 5⅓'
+    /// registration (the common period is half the key) is named by its key (`quint_rank.rs`).
+    quint_rank: QuintRankConfig,
     /// Mixture pull: a weakly periodic estimate between two semitones moves onto its
     /// fundamental's Hann peak (`mixture_pull.rs`; a pad's release under the next note).
     mixture_pull: MixturePull,
@@ -676,6 +681,7 @@ impl Analyzer {
                 sizes.hop,
                 tuning,
             )),
+            quint_rank: QuintRankConfig::new(hann_bin_hz, tuning),
             mixture_pull: MixturePull::new(MixturePullConfig {
                 bin_hz: hann_bin_hz,
                 max_confidence: tuning.get("pull_max_confidence", PULL_MAX_CONFIDENCE),
@@ -1400,7 +1406,8 @@ impl Analyzer {
 
     /// Subharmonic guards on the Hann spectrum: a mixture's common subharmonic is lifted to
     /// the pitch, an octave-stop registration's lowest stop to its played key, and a pitch with
-    /// no energy at its fundamental is not trusted.
+    /// no energy at its fundamental is not trusted unless it is half a quint registration's key
+    /// (`quint_rank.rs`).
     fn guard_subharmonics(&mut self, estimate: &mut PitchEstimate) {
         if estimate.hz > 0.0 {
             // Not an estimate at the sounding note: the resonance of a new pluck lies a few
@@ -1440,7 +1447,13 @@ impl Analyzer {
                 self.octave_stops
                     .played_hz(&self.hann_mags, estimate.hz, estimate.confidence);
             if !self.has_fundamental(estimate.hz) {
-                estimate.confidence = 0.0;
+                let strongest = stft::peak(&self.hann_mags);
+                let key =
+                    quint_rank::key_hz(&self.quint_rank, &self.hann_mags, strongest, estimate.hz);
+                match key {
+                    Some(key) if self.has_fundamental(key) => estimate.hz = key,
+                    _ => estimate.confidence = 0.0,
+                }
             }
         }
     }
