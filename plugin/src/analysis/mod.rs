@@ -269,6 +269,15 @@ const TAILS_RATE: f32 = 0.005;
 const TAILS_ON: f32 = 0.06;
 /// ... until it falls below this.
 const TAILS_OFF: f32 = 0.04;
+/// Melody steps (`release_tails.rs`; `tails_step=0` turns them off): the rise of the two
+/// voices is measured over this span (ms) ...
+const TAILS_STEP_SPAN_MS: f32 = 100.0;
+/// ... one rose this much (dB) and this much more than the other: not polyphonic (and, on a
+/// chord-probable search hop, a fading second voice for the release tails' mean;
+/// `tails_step_share=0` leaves that mean as before) ...
+const TAILS_STEP_RISE_DB: f32 = 4.0;
+/// ... there when the other voice fell at least this much (dB): a release, not a held tone.
+const TAILS_STEP_FALL_DB: f32 = 1.0;
 
 /// Mixture pull (`mixture_pull.rs`): estimates below this confidence may be pulled (0: off) ...
 const PULL_MAX_CONFIDENCE: f32 = 0.9;
@@ -597,6 +606,16 @@ impl Analyzer {
             rate: tuning.get("tails_rate", TAILS_RATE),
             share_on: tuning.get("tails_on", TAILS_ON),
             share_off: tuning.get("tails_off", TAILS_OFF),
+            step_span_hops: if tuning.get("tails_step", 1.0) > 0.5 {
+                ((tuning.get("tails_step_ms", TAILS_STEP_SPAN_MS) / 1000.0 / hop_s).round()
+                    as usize)
+                    .clamp(1, salience.history_hops().saturating_sub(1).max(1))
+            } else {
+                0
+            },
+            step_rise_db: tuning.get("tails_step_db", TAILS_STEP_RISE_DB),
+            step_counts: tuning.get("tails_step_share", 1.0) > 0.5,
+            step_fall_db: tuning.get("tails_step_fall_db", TAILS_STEP_FALL_DB),
         });
         let newcomer = Newcomer::new(NewcomerConfig {
             sample_rate,
@@ -1155,6 +1174,10 @@ impl Analyzer {
         self.last_polyphony = polyphony;
         let tails = self.release_tails.process(&polyphony, &self.salience);
         self.polyphony.set_tails(tails);
+        // A melody step (one voice rose, the other held or faded) is not a second voice for
+        // the tracker (`release_tails.rs`).
+        let step = self.release_tails.step();
+        let second_voice = polyphony.polyphonic && !step;
         self.onset_rise
             .process(onset.onset, &polyphony, self.tracker.active_pitch());
         if voiced {
@@ -1205,7 +1228,7 @@ impl Analyzer {
                 } else {
                     0.0
                 },
-                polyphonic: polyphony.polyphonic,
+                polyphonic: second_voice,
                 chords: polyphony.chords,
                 newcomer,
             },

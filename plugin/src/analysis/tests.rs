@@ -2303,6 +2303,105 @@ fn release_tails_of_a_melody_are_not_a_chord() {
     assert_eq!(held, 0, "a held second voice");
 }
 
+/// The release-tail stage's melody steps (`release_tails.rs`) with the analyser's settings, on
+/// harmonic spectra fed to the analyser's own salience stage: 24 notes of 250 ms (G4 A4 B4 C5
+/// ...) that attack in 5 ms, as FluidR3's New Age pad does, while every earlier note rings on
+/// under them (amplitude time constant `fade` s; `None`: held, an organ's or an ensemble's
+/// chord tones), the polyphony stage naming the newest note first and the one before it second
+/// on chord-probable hops. With `chord`, each note is struck with a second one a fifth below
+/// (a chord: the two voices rise together), and those are the two voices named. Returns on
+/// how many hops the stage says "melody step" and on how many "release tails".
+fn melody_step_hops(tuning: &Tuning, fade: Option<f32>, chord: bool) -> (usize, usize) {
+    use polyphony::PolyphonyOutput;
+    let sr = 48_000.0;
+    let mut a = Analyzer::with_tuning(sr, tuning);
+    let hop = a.hop_samples();
+    let frame_len = a.sizes.frame_len;
+    let bin_hz = sr / frame_len as f32;
+    let mut mags = vec![0.0f32; a.salience.bins_needed() + 4];
+    let steps = [67.0f32, 69.0, 71.0, 72.0, 74.0, 72.0, 71.0, 69.0];
+    let len = 0.25f32;
+    let notes: Vec<(f32, f32)> = (0..24)
+        .map(|j| (steps[j % steps.len()], 0.1 + j as f32 * len))
+        .collect();
+    let hops = ((24.0 * len + 0.5) * sr / hop as f32) as usize;
+    let (mut step_hops, mut tail_hops) = (0, 0);
+    for i in 0..hops {
+        let t = (i * hop) as f32 / sr;
+        mags.iter_mut().for_each(|m| *m = 0.0);
+        for (j, &(midi, start)) in notes.iter().enumerate() {
+            let end = start + len;
+            let amp = if t < start {
+                0.0
+            } else if t < end || j + 1 == notes.len() {
+                ((t - start) / 0.005).min(1.0)
+            } else {
+                match fade {
+                    Some(tau) => (-(t - end) / tau).exp(),
+                    None => 1.0,
+                }
+            };
+            let voices: &[f32] = if chord { &[0.0, -9.0] } else { &[0.0] };
+            for &shift in voices {
+                for k in 1..=6 {
+                    let bin = (midi_to_hz(midi + shift) * k as f32 / bin_hz).round() as usize;
+                    if let Some(m) = mags.get_mut(bin) {
+                        *m += amp * 0.6f32.powi(k - 1);
+                    }
+                }
+            }
+        }
+        a.salience.process(&mags);
+        let newest = notes.iter().rposition(|n| t >= n.1);
+        let (first, second) = match newest {
+            Some(j) if chord => (notes[j].0 as u8, notes[j].0 as u8 - 9),
+            Some(j) if j > 0 => (notes[j].0 as u8, notes[j - 1].0 as u8),
+            _ => (0, 0),
+        };
+        let out = PolyphonyOutput {
+            searched: i % 4 == 0,
+            probability: 0.9,
+            first,
+            second,
+            ..PolyphonyOutput::default()
+        };
+        tail_hops += usize::from(a.release_tails.process(&out, &a.salience));
+        step_hops += usize::from(a.release_tails.step());
+    }
+    (step_hops, tail_hops)
+}
+
+/// A quick-attack melody over long, level releases is told from chords by what rose: on the
+/// hops after each step the new note rose and the ringing one did not, so the stage says
+/// "melody step" (the tracker is not told of a second voice there) and, since the ringing one
+/// fades slowly (2 dB per 100 ms, far under the fade test's 6 dB), its release-tail mean rises
+/// as well. Two voices struck together (a chord) are rarely a step and never a release tail; a
+/// held voice under the new one is a step for the tracker, but not a release tail. With the steps off (`tails_step=0`, as on
+/// main before them) the stage says neither on the melody (checked: 0 steps, 0 tail hops).
+#[test]
+fn a_melody_step_over_a_ringing_note_is_not_a_chord() {
+    let (steps, tails) = melody_step_hops(&Tuning::default(), Some(0.4), false);
+    assert!(steps > 300, "melody steps on {steps} hops");
+    assert!(tails > 200, "release tails on {tails} hops");
+    let off = Tuning::default().with("tails_step", 0.0);
+    assert_eq!(
+        melody_step_hops(&off, Some(0.4), false),
+        (0, 0),
+        "steps off"
+    );
+    // A chord's attack may read as a step on its first search hop (the lower voice's bins
+    // still hold the previous chord's ring while the upper voice rose from nothing), held
+    // until the next search: a few hops per chord, never a release tail.
+    let (chord_steps, chord_tails) = melody_step_hops(&Tuning::default(), Some(0.4), true);
+    assert!(
+        chord_steps * 5 < steps,
+        "a struck chord: {chord_steps} steps, melody {steps}"
+    );
+    assert_eq!(chord_tails, 0, "a struck chord");
+    let (_, held_tails) = melody_step_hops(&Tuning::default(), None, false);
+    assert_eq!(held_tails, 0, "a held second voice");
+}
+
 /// The tracker alone on a sung step, A3 to D4, whose new note's own partials rise out of a
 /// floor, not out of silence (issue 13: voice, also strings, reeds, brass): the room keeps D4's
 /// partials (the ones A3 lacks) 10 dB under the level D4 reaches, and a slow beat of that
@@ -2447,19 +2546,22 @@ fn chorused_legato_step(tuning: &Tuning) -> Vec<u8> {
         let midi = 57.0 + 0.2 * (std::f32::consts::TAU * i as f32 / 12.0).sin();
         (midi, 0.7)
     };
-    legato_rig(tuning, 8.0, 0.62, wander)
+    legato_rig(tuning, (60.0, 57.0), false, 8.0, 0.62, wander)
         .into_iter()
         .map(|(pitch, _)| pitch)
         .collect()
 }
 
-/// The tracker alone (no judge) on a legato step C4 (60) → A3 (57) without an onset, on a
-/// synthetic long-frame spectrum: C4 sounds from 0.1 s and fades by `fade_per_s` (e-folds a
-/// second) from 0.5 s, when A3's partials start to rise (full after 150 ms). The estimates
-/// name C4 at confidence 0.97 until `named_at` s, then whatever `named(hop)` gives. Returns
-/// the starts (pitch, onset in samples).
+/// The tracker alone (no judge) on a legato step `old` → `new` (MIDI) without an onset, on a
+/// synthetic long-frame spectrum: `old` sounds from 0.1 s and fades by `fade_per_s` (e-folds a
+/// second) from 0.5 s, when `new`'s partials start to rise (full after 150 ms). The estimates
+/// name `old` at confidence 0.97 until `named_at` s, then whatever `named(hop)` gives. With
+/// `lobe` each partial spreads over its neighbour bins at half its amplitude, as a Hann
+/// window's main lobe does. Returns the starts (pitch, onset in samples).
 fn legato_rig(
     tuning: &Tuning,
+    (old, new): (f32, f32),
+    lobe: bool,
     fade_per_s: f32,
     named_at: f32,
     named: impl Fn(u64) -> (f32, f32),
@@ -2469,7 +2571,6 @@ fn legato_rig(
     let (mut tracker, mut salience) = judgeless_tracker(tuning);
     let mut mags = vec![0.0f32; salience.bins_needed() + 4];
     let bin_hz = sr / frame_len as f32;
-    let (old, new) = (60.0f32, 57.0f32);
     let (old_at, new_at) = (0.1f32, 0.5f32);
     let mut ons = Vec::new();
     let hops = (1.0 * sr / hop as f32) as u64;
@@ -2486,8 +2587,15 @@ fn legato_rig(
         for (midi, amp) in [(old, old_amp), (new, new_amp)] {
             for k in 1..=6 {
                 let bin = (midi_to_hz(midi) * k as f32 / bin_hz).round() as usize;
-                if let Some(m) = mags.get_mut(bin) {
-                    *m += amp * 0.6f32.powi(k - 1);
+                let spread: &[(usize, f32)] = if lobe {
+                    &[(bin - 1, 0.5), (bin, 1.0), (bin + 1, 0.5)]
+                } else {
+                    &[(bin, 1.0)]
+                };
+                for &(b, share) in spread {
+                    if let Some(m) = mags.get_mut(b) {
+                        *m += share * amp * 0.6f32.powi(k - 1);
+                    }
                 }
             }
         }
@@ -2583,7 +2691,7 @@ fn intermittent_legato_step(tuning: &Tuning) -> Vec<(u8, u64)> {
         4 | 5 => (60.0, 0.7),
         _ => (58.6, 0.7),
     };
-    legato_rig(tuning, 12.0, 0.58, bursts)
+    legato_rig(tuning, (60.0, 57.0), false, 12.0, 0.58, bursts)
 }
 
 #[test]
@@ -2597,4 +2705,34 @@ fn a_legato_note_named_in_bursts_starts_from_its_named_share() {
     // Dated from the rise of A3's partials (from 0.5 s), before it was first named.
     let at = after[1].1 as f32 / RIG_RATE;
     assert!((0.45..0.58).contains(&at), "A3 dated {at:.3}: {after:?}");
+}
+
+/// The tracker alone on a sung step down a whole tone, F#3 (54) to E3 (52), no onset: F#3's
+/// release rings on (e-folding in a quarter of a second) while E3's partials rise over 150 ms
+/// from 0.5 s, and from 0.58 s, for 80 ms, the window holds both at similar levels, so the
+/// estimates land in between (53.1–53.4, nearest F3, at confidence 0.9) before they reach E3
+/// (FluidR3's choir oohs read 53.3–53.9 on such a step: F3 started, then E3 as a second note).
+/// F3 has no partials of its own; E3's, one semitone further from the sounding note, are
+/// louder and rising: the in-between reading waits, and E3 starts alone. Without the check
+/// (`between_db=0`) F3 started first.
+fn between_step(tuning: &Tuning) -> Vec<u8> {
+    let reading = |i: u64| match i {
+        // 0.58–0.66 s at 128-sample hops: in between, wandering as the voices beat.
+        218..=248 => (
+            53.25 + 0.15 * (std::f32::consts::TAU * i as f32 / 10.0).sin(),
+            0.9,
+        ),
+        _ => (52.0, 0.8),
+    };
+    legato_rig(tuning, (54.0, 52.0), true, 4.0, 0.58, reading)
+        .into_iter()
+        .map(|(pitch, _)| pitch)
+        .collect()
+}
+
+#[test]
+fn a_reading_in_between_two_notes_waits_for_the_note_it_moves_to() {
+    let before = between_step(&Tuning::default().with("between_db", 0.0));
+    assert_eq!(before, vec![54, 53, 52], "without the check");
+    assert_eq!(between_step(&Tuning::default()), vec![54, 52], "with it");
 }

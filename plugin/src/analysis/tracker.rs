@@ -224,6 +224,26 @@ pub struct TrackerConfig {
     /// start the new note: a mixture of voices moving under a held note names other semitones
     /// now and then while the held note stays as loud.
     pub named_fall_db: f32,
+    /// How much louder (dB, mean per partial) the next semitone or the one after, further from
+    /// the sounding note, must be than the new pitch in their own partials for the new pitch
+    /// to be a reading in between (`between_db=0` turns the check off). When a note sounds
+    /// on under the next one a step away (a voice's or an ensemble's release, a room's
+    /// reverberation), the window holds both at similar levels and the period estimate lands
+    /// between them: a choir going from F#3 to E3 read 53.3–53.9 for 80 ms and F3 started,
+    /// then E3 as a second note (on dev's voice files two of every three extras lie a semitone
+    /// or two from the note sung). A semitone read in between has no partials of its own; the
+    /// note the estimate moves to has. Such a start waits (onset and legato paths) until the
+    /// estimate reaches that note, which then starts dated from its own rise.
+    pub between_db: f32,
+    /// How far (dB) the note beyond must have risen in its own partials over the last
+    /// `salience_lookback_hops` for [`TrackerConfig::between_db`] to hold a start back: a
+    /// note coming in, not an earlier note of a struck or plucked sound ringing on.
+    pub between_rise_db: f32,
+    /// How far (dB) under the reading's salience the note beyond may be for
+    /// [`TrackerConfig::between_db`] to count it: a mixture's two notes are about as loud.
+    pub between_level_db: f32,
+    /// Whether [`TrackerConfig::between_db`] also holds back onset-path starts.
+    pub between_onset: bool,
     /// Onset-path notes are dated this many samples before the hop where flux fired.
     pub onset_backdate: u64,
     /// Legato-path notes are dated this many samples before the first hop of the new pitch
@@ -473,6 +493,10 @@ impl TrackerConfig {
                 .clamp(0.0, 1.0),
             named_share_hops: hops("named_share_ms", NAMED_SHARE_MS) as usize,
             named_fall_db: tuning.get("named_fall_db", NAMED_FALL_DB),
+            between_db: tuning.get("between_db", BETWEEN_DB),
+            between_rise_db: tuning.get("between_rise_db", 6.0),
+            between_level_db: tuning.get("between_level_db", 6.0),
+            between_onset: tuning.get("between_onset", 1.0) > 0.0,
             rise_min_midi: crate::music::hz_to_midi(3.0 * sample_rate / short_len.max(1) as f32),
             onset_backdate: samples("onset_backdate_s", short_len as f32 / 2.0 / sample_rate),
             legato_backdate: samples("legato_backdate_s", 0.07),
@@ -692,6 +716,9 @@ pub const NAMED_SHARE_MS: f32 = 40.0;
 
 /// Default of [`TrackerConfig::named_fall_db`].
 pub const NAMED_FALL_DB: f32 = 3.0;
+
+/// Default of [`TrackerConfig::between_db`].
+pub const BETWEEN_DB: f32 = 3.0;
 
 /// Default of [`TrackerConfig::poly_input_share`].
 pub const POLY_INPUT_SHARE: f32 = 0.0;
@@ -1317,6 +1344,52 @@ impl NoteTracker {
         highest - level >= c.named_fall_db
     }
 
+    /// Whether `pitch`, a step or two from the sounding note `old`, is read in between `old`
+    /// and a louder note one or two semitones further on (see [`TrackerConfig::between_db`]):
+    /// each compared on its own partials, those away from the other two notes' (mean energy
+    /// per partial, so that masks of different sizes compare).
+    fn read_between(&self, pitch: u8, old: u8, salience: &Salience) -> bool {
+        let c = &self.config;
+        let step = i32::from(pitch) - i32::from(old);
+        if c.between_db <= 0.0 || step == 0 || step.abs() > 2 {
+            return false;
+        }
+        let own = |p: u8, x: u8, y: u8| -> Option<(f32, u32)> {
+            let mask = salience.exclusive_harmonics(p, Some(x), c.rise_min_bins)
+                & salience.exclusive_harmonics(p, Some(y), c.rise_min_bins);
+            let count = mask.count_ones();
+            (count > 0).then_some(())?;
+            let mean = salience.partial_value(p, mask, 0)? - 10.0 * (count as f32).log10();
+            Some((mean, mask))
+        };
+        (1..=2).any(|further| {
+            let beyond = i32::from(pitch) + step.signum() * further;
+            let Ok(beyond) = u8::try_from(beyond) else {
+                return false;
+            };
+            match (own(pitch, old, beyond), own(beyond, old, pitch)) {
+                (Some((here, _)), Some((there, mask))) => {
+                    // The note beyond is as salient as the reading (the other half of the
+                    // mixture, not a stray partial of an inharmonic sound near its comb) and
+                    // coming in (its partials rose), not an earlier note ringing on (a struck
+                    // or plucked string's, which decays).
+                    let level = |p: u8| salience.value(p, 0).unwrap_or(f32::NEG_INFINITY);
+                    there - here >= c.between_db
+                        && level(beyond) >= level(pitch) - c.between_level_db
+                        && salience
+                            .exclusive_below_since(
+                                beyond,
+                                mask,
+                                c.salience_lookback_hops,
+                                c.between_rise_db,
+                            )
+                            .is_some()
+                }
+                _ => false,
+            }
+        })
+    }
+
     /// Follows the watched onset (see [`Settle`]): records its first stable pitch, and counts
     /// it in the running share once a pitch one or two semitones away holds after it (a
     /// settling attack) or once the window passed without one.
@@ -1557,6 +1630,14 @@ impl NoteTracker {
     ) -> bool {
         let pitch = self.run.pitch;
         let c = &self.config;
+        if (path == StartPath::LegatoFromNote || (path == StartPath::Onset && c.between_onset))
+            && self
+                .active
+                .is_some_and(|a| self.read_between(pitch, a.pitch, salience))
+        {
+            // Not yet: the estimate is on its way to the note beyond (see `between_db`).
+            return false;
+        }
         let rate = c.sample_rate.max(1.0);
         let previous = self
             .active
