@@ -2227,66 +2227,12 @@ fn a_bass_body_resonance_under_the_key_names_the_key() {
     assert!(!in_order, "without the stage: {without:?}");
 }
 
-/// The release-tail stage (`release_tails.rs`) with the analyser's settings, on harmonic
-/// spectra fed to the analyser's own salience stage: a melody of 24 notes (G4 A4 B4 C5 ...,
-/// 250 ms each) whose notes swell in over 60 ms while the previous one dies away (amplitude
-/// time constant `fade` s) under it, the polyphony stage naming the newest note first and the
-/// previous one second on chord-probable hops (as on FluidR3's pads on dev, where the chord
-/// gate was up on half the hops). Returns on how many hops the stage says "release tails".
+/// The release-tail stage (`release_tails.rs`) on [`melody_rig`]'s melody whose notes swell in
+/// over 60 ms while the previous one dies away (amplitude time constant `fade` s; `None`: held
+/// at 0.7) under it (as on FluidR3's pads on dev, where the chord gate was up on half the
+/// hops). Returns on how many hops the stage says "release tails".
 fn release_tail_hops(tuning: &Tuning, fade: Option<f32>) -> usize {
-    use polyphony::PolyphonyOutput;
-    let sr = 48_000.0;
-    let mut a = Analyzer::with_tuning(sr, tuning);
-    let hop = a.hop_samples();
-    let frame_len = a.sizes.frame_len;
-    let bin_hz = sr / frame_len as f32;
-    let mut mags = vec![0.0f32; a.salience.bins_needed() + 4];
-    let steps = [67.0f32, 69.0, 71.0, 72.0, 74.0, 72.0, 71.0, 69.0];
-    let len = 0.25f32;
-    let notes: Vec<(f32, f32)> = (0..24)
-        .map(|j| (steps[j % steps.len()], 0.1 + j as f32 * len))
-        .collect();
-    let hops = ((24.0 * len + 0.5) * sr / hop as f32) as usize;
-    let mut count = 0;
-    for i in 0..hops {
-        let t = (i * hop) as f32 / sr;
-        mags.iter_mut().for_each(|m| *m = 0.0);
-        for (j, &(midi, start)) in notes.iter().enumerate() {
-            let end = start + len;
-            let age = t - start;
-            let amp = if t < start {
-                0.0
-            } else if t < end || j + 1 == notes.len() {
-                (age / 0.06).min(1.0)
-            } else {
-                match fade {
-                    Some(tau) => (-(t - end) / tau).exp(),
-                    None => 0.7,
-                }
-            };
-            for k in 1..=6 {
-                let bin = (midi_to_hz(midi) * k as f32 / bin_hz).round() as usize;
-                if let Some(m) = mags.get_mut(bin) {
-                    *m += amp * 0.6f32.powi(k - 1);
-                }
-            }
-        }
-        a.salience.process(&mags);
-        let newest = notes.iter().rposition(|n| t >= n.1);
-        let (first, second) = match newest {
-            Some(j) if j > 0 => (notes[j].0 as u8, notes[j - 1].0 as u8),
-            _ => (0, 0),
-        };
-        let out = PolyphonyOutput {
-            searched: i % 4 == 0,
-            probability: 0.9,
-            first,
-            second,
-            ..PolyphonyOutput::default()
-        };
-        count += usize::from(a.release_tails.process(&out, &a.salience));
-    }
-    count
+    melody_rig(tuning, 0.06, fade, 0.7, false).1
 }
 
 /// A melody whose previous notes die away under the new ones is told from chords: the stage
@@ -2303,15 +2249,21 @@ fn release_tails_of_a_melody_are_not_a_chord() {
     assert_eq!(held, 0, "a held second voice");
 }
 
-/// The release-tail stage's melody steps (`release_tails.rs`) with the analyser's settings, on
-/// harmonic spectra fed to the analyser's own salience stage: 24 notes of 250 ms (G4 A4 B4 C5
-/// ...) that attack in 5 ms, as FluidR3's New Age pad does, while every earlier note rings on
-/// under them (amplitude time constant `fade` s; `None`: held, an organ's or an ensemble's
-/// chord tones), the polyphony stage naming the newest note first and the one before it second
-/// on chord-probable hops. With `chord`, each note is struck with a second one a fifth below
-/// (a chord: the two voices rise together), and those are the two voices named. Returns on
-/// how many hops the stage says "melody step" and on how many "release tails".
-fn melody_step_hops(tuning: &Tuning, fade: Option<f32>, chord: bool) -> (usize, usize) {
+/// The release-tail stage (`release_tails.rs`) with the analyser's settings, on harmonic
+/// spectra fed to the analyser's own salience stage: 24 notes of 250 ms (G4 A4 B4 C5 ...) that
+/// attack in `attack` s while every earlier note rings on under them (amplitude time constant
+/// `fade` s; `None`: held at `held`, an organ's or an ensemble's chord tones), the polyphony
+/// stage naming the newest note first and the one before it second on chord-probable hops.
+/// With `chord`, each note is struck with a second one a fifth below (a chord: the two voices
+/// rise together), and those are the two voices named. Returns on how many hops the stage says
+/// "melody step" and on how many "release tails".
+fn melody_rig(
+    tuning: &Tuning,
+    attack: f32,
+    fade: Option<f32>,
+    held: f32,
+    chord: bool,
+) -> (usize, usize) {
     use polyphony::PolyphonyOutput;
     let sr = 48_000.0;
     let mut a = Analyzer::with_tuning(sr, tuning);
@@ -2334,11 +2286,11 @@ fn melody_step_hops(tuning: &Tuning, fade: Option<f32>, chord: bool) -> (usize, 
             let amp = if t < start {
                 0.0
             } else if t < end || j + 1 == notes.len() {
-                ((t - start) / 0.005).min(1.0)
+                ((t - start) / attack).min(1.0)
             } else {
                 match fade {
                     Some(tau) => (-(t - end) / tau).exp(),
-                    None => 1.0,
+                    None => held,
                 }
             };
             let voices: &[f32] = if chord { &[0.0, -9.0] } else { &[0.0] };
@@ -2369,6 +2321,12 @@ fn melody_step_hops(tuning: &Tuning, fade: Option<f32>, chord: bool) -> (usize, 
         step_hops += usize::from(a.release_tails.step());
     }
     (step_hops, tail_hops)
+}
+
+/// [`melody_rig`]'s melody attacking in 5 ms, as FluidR3's New Age pad does (held notes at full
+/// level): hops of "melody step" and of "release tails".
+fn melody_step_hops(tuning: &Tuning, fade: Option<f32>, chord: bool) -> (usize, usize) {
+    melody_rig(tuning, 0.005, fade, 1.0, chord)
 }
 
 /// A quick-attack melody over long, level releases is told from chords by what rose: on the
