@@ -974,13 +974,13 @@ impl Analyzer {
 
     /// Subharmonic guard: does the Hann spectrum have energy at `hz` (the fundamental)?
     fn has_fundamental(&self, hz: f32) -> bool {
-        let strongest = stft::peak(&self.hann_mags);
+        self.fundamental_at(hz, stft::peak(&self.hann_mags))
+    }
+
+    /// [`Analyzer::has_fundamental`] with the spectrum's `strongest` magnitude already known.
+    fn fundamental_at(&self, hz: f32, strongest: f32) -> bool {
         let b = (hz / self.hann_bin_hz).round() as usize;
-        let at = self
-            .hann_mags
-            .get(b.saturating_sub(1)..=b + 1)
-            .map(|s| s.iter().fold(0.0f32, |a, &x| a.max(x)))
-            .unwrap_or(strongest);
+        let at = stft::peak_near(&self.hann_mags, b).unwrap_or(strongest);
         at >= self.fundamental_floor * strongest
     }
 
@@ -988,11 +988,7 @@ impl Analyzer {
     /// 2 (or 3) of `hz` carry almost no energy, the sound's pitch is 2 (or 3) × `hz`.
     fn lift_subharmonic(&self, hz: f32) -> f32 {
         let mag = |f: f32| -> f32 {
-            let b = (f / self.hann_bin_hz).round() as usize;
-            self.hann_mags
-                .get(b.saturating_sub(1)..=b + 1)
-                .map(|s| s.iter().fold(0.0f32, |a, &x| a.max(x)))
-                .unwrap_or(0.0)
+            stft::peak_near(&self.hann_mags, (f / self.hann_bin_hz).round() as usize).unwrap_or(0.0)
         };
         let mut hz = hz;
         for k in [2usize, 3] {
@@ -1469,12 +1465,13 @@ impl Analyzer {
             estimate.hz =
                 self.octave_stops
                     .played_hz(&self.hann_mags, estimate.hz, estimate.confidence);
-            if !self.has_fundamental(estimate.hz) {
-                let strongest = stft::peak(&self.hann_mags);
+            // One scan for the strongest bin serves all three questions.
+            let strongest = stft::peak(&self.hann_mags);
+            if !self.fundamental_at(estimate.hz, strongest) {
                 let key =
                     quint_rank::key_hz(&self.quint_rank, &self.hann_mags, strongest, estimate.hz);
                 match key {
-                    Some(key) if self.has_fundamental(key) => estimate.hz = key,
+                    Some(key) if self.fundamental_at(key, strongest) => estimate.hz = key,
                     _ => estimate.confidence = 0.0,
                 }
             }

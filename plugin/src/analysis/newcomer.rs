@@ -248,9 +248,7 @@ impl Newcomer {
     fn search(&mut self, mags: &[f32], old: u8, heard: Option<u8>) -> Option<(u8, f32, f32, f32)> {
         let c = self.config;
         let energy_at = |spectrum: &[f32], b: usize| -> f32 {
-            spectrum
-                .get(b.saturating_sub(1)..=b + 1)
-                .map_or(0.0, |s| s.iter().fold(0.0f32, |a, &x| a.max(x)))
+            super::stft::peak_near(spectrum, b).unwrap_or(0.0)
         };
         // Rise energy per bin (bins past the end of `mags` read 0), then the old note's comb
         // masked (zeroed).

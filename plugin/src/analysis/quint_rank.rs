@@ -59,10 +59,7 @@ pub fn key_hz(config: &QuintRankConfig, mags: &[f32], strongest: f32, hz: f32) -
         return None;
     }
     let peak = |f: f32| -> f32 {
-        let b = (f / config.bin_hz).round() as usize;
-        mags.get(b.saturating_sub(1)..=b + 1)
-            .map(|s| s.iter().fold(0.0f32, |a, &x| a.max(x)))
-            .unwrap_or(0.0)
+        super::stft::peak_near(mags, (f / config.bin_hz).round() as usize).unwrap_or(0.0)
     };
     let loud = config.floor * strongest;
     if !(peak(2.0 * hz) >= loud && peak(3.0 * hz) >= loud) {

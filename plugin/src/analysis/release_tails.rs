@@ -35,7 +35,9 @@
 //! voice's rise is that of its partial that rose most (`step_rise`). Such a search hop, and
 //! the hops up to the next search, are not polyphonic for the tracker; on a chord-probable
 //! search hop it also counts as a fading second voice in the leaky mean above (`step_counts`)
-//! when the voice that did not rise fell by `step_fall_db` (a release, not a held chord tone).
+//! when the voice that did not rise fell by `step_fall_db` over the span and by half as much
+//! over each of its halves (a release keeps falling; a held chord tone that dropped once as the
+//! new voice came in does not).
 //! Not told apart: a chord whose new voices join a tone still ringing from the chord before
 //! (a common tone) reads as a step while they rise.
 
@@ -129,8 +131,9 @@ impl ReleaseTails {
         self.step
     }
 
-    /// Measures the melody step on a search hop (held between search hops): two salience
-    /// lookups per voice on a search hop with two voices, nothing on the others.
+    /// Measures the melody step on a search hop (held between search hops): six partial
+    /// lookups per voice on a search hop with two voices (three more for a step's other voice),
+    /// nothing on the others.
     fn measure_step(&mut self, out: &PolyphonyOutput, salience: &Salience) {
         let c = &self.config;
         if c.step_span_hops == 0 {

@@ -63,6 +63,14 @@ pub fn peak(values: &[f32]) -> f32 {
     lanes.iter().chain(rest).fold(0.0f32, |a, &b| a.max(b))
 }
 
+/// The largest magnitude in bins `bin − 1 ..= bin + 1` (and 0), the peak a partial near `bin`
+/// leaves in a windowed spectrum; `None` when those bins lie past the end of `mags`.
+#[inline]
+pub fn peak_near(mags: &[f32], bin: usize) -> Option<f32> {
+    mags.get(bin.saturating_sub(1)..=bin.saturating_add(1))
+        .map(|s| s.iter().fold(0.0f32, |a, &x| a.max(x)))
+}
+
 /// One preplanned transform with all its buffers.
 pub struct Stft {
     /// Frame length; `process` reads at most this many samples. Fixed at construction.
