@@ -2694,3 +2694,52 @@ fn a_reading_in_between_two_notes_waits_for_the_note_it_moves_to() {
     assert_eq!(before, vec![54, 53, 52], "without the check");
     assert_eq!(between_step(&Tuning::default()), vec![54, 52], "with it");
 }
+
+/// A synth lead's note released into a floor of white noise (the old note is still sounding
+/// for the tracker: the gap is shorter than its unvoiced release), then the next note struck
+/// 75 ms later, at `next_s`. Returns the onsets of the notes found (pitch, seconds).
+fn released_into_noise(tuning: &Tuning) -> (Vec<(u8, f64)>, f64) {
+    let sr = 44_100.0;
+    let mut s = silence(sr, 0.1);
+    s.extend(tone(sr, 58.0, 0.4, Wave::Saw, 0.3, 0.0, 0.0));
+    s.extend(silence(sr, 0.075));
+    let next_s = s.len() as f64 / sr as f64;
+    s.extend(tone(sr, 62.0, 0.4, Wave::Saw, 0.3, 0.0, 0.0));
+    // White noise about 30 dB under the notes, deterministic.
+    let mut seed = 0x2545_f491_u32;
+    for v in s.iter_mut() {
+        seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+        *v += ((seed >> 8) as f32 / (1u32 << 24) as f32 - 0.5) * 0.02;
+    }
+    let ev = run_on(&mut Analyzer::with_tuning(sr, tuning), &s, 512);
+    let ons = ev
+        .ons
+        .iter()
+        .map(|&(p, onset, _)| (p, onset as f64 / sr as f64))
+        .collect();
+    (ons, next_s)
+}
+
+#[test]
+fn a_note_struck_after_a_release_into_noise_is_dated_at_its_attack() {
+    // The old rule dated the new note from the hop where the estimates left the old one:
+    // here its release, 75 ms before the stroke (outside the 50 ms a note may be off).
+    let (old, next_s) =
+        released_into_noise(&Tuning::default().with("departure_gap_confidence", 0.0));
+    let second = old
+        .iter()
+        .find(|o| o.0 == 62)
+        .expect("the second note is found");
+    assert!(
+        next_s - second.1 > 0.05,
+        "without the gap rule the onset is at {:.3} for {next_s:.3}",
+        second.1
+    );
+    let (ons, next_s) = released_into_noise(&Tuning::default());
+    assert_eq!(ons.iter().map(|o| o.0).collect::<Vec<_>>(), vec![58, 62]);
+    assert!(
+        (ons[1].1 - next_s).abs() < 0.02,
+        "onset {:.3} for {next_s:.3}",
+        ons[1].1
+    );
+}

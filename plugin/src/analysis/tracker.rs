@@ -328,6 +328,11 @@ pub struct TrackerConfig {
     pub onset_departure_max: u64,
     /// See `onset_departure_max`.
     pub onset_departure_backdate: u64,
+    /// ... but only when every hop from the departure to the onset was heard at some pitch: a
+    /// hop with less pitch confidence than this (or under the gate) between them is a gap (the
+    /// old note released into silence, noise or reverb before the new one was struck), not a
+    /// glide, and the onset keeps its own date (0 = the old rule, any departure counts).
+    pub departure_gap_confidence: f32,
     /// Hysteresis: after a note faded below the gate, the same pitch may start again without
     /// an onset only once the level is this much (dB) above where it ended. A decaying note
     /// whose level ripples around the gate is one note, not several.
@@ -526,6 +531,8 @@ impl TrackerConfig {
             departure_backdate: samples("departure_backdate_s", 0.05),
             onset_departure_max: samples("onset_departure_max_s", 0.1),
             onset_departure_backdate: samples("onset_departure_backdate_s", 0.01),
+            departure_gap_confidence: tuning
+                .get("departure_gap_confidence", DEPARTURE_GAP_CONFIDENCE),
             rearm_db: tuning.get("rearm_db", 6.0),
             quiet_in_chords: tuning.get("quiet_in_chords", 0.0) > 0.5,
             judge_retry: tuning.get("judge_retry", 2.0),
@@ -680,7 +687,12 @@ struct Pending {
     after_db: f32,
     /// Highest flux / threshold since the onset (a re-attack has a sharp one, tremolo does not).
     peak_flux_ratio: f32,
+    /// The last gap hop up to the onset (see `TrackerConfig::departure_gap_confidence`).
+    gap: u64,
 }
+
+/// Default of [`TrackerConfig::departure_gap_confidence`].
+pub const DEPARTURE_GAP_CONFIDENCE: f32 = 0.6;
 
 /// Default of `steady_ms`, the length of [`TrackerConfig::steady_hops`] (ms).
 pub const STEADY_MS: f32 = 30.0;
@@ -757,6 +769,9 @@ pub struct NoteTracker {
     last_off: u64,
     /// Last hop whose pitch estimate was still close to the sounding note (legato dating).
     steady_until: u64,
+    /// Last hop heard at no pitch (confidence under `departure_gap_confidence`, or under the
+    /// gate): a departure before it was a gap, not a glide (onset dating).
+    last_gap: u64,
     /// The pitch of the last note that faded below the gate, and the short-term level it ended
     /// at (hysteresis, see `TrackerConfig::rearm_db`).
     faded: Option<(u8, f32)>,
@@ -820,6 +835,7 @@ impl NoteTracker {
             level_pos: 0,
             last_off: 0,
             steady_until: 0,
+            last_gap: 0,
             faded: None,
             judge,
             previous_note: None,
@@ -900,6 +916,13 @@ impl NoteTracker {
         }
         self.level_pos = (self.level_pos + 1) % LEVEL_HISTORY;
 
+        if c.departure_gap_confidence > 0.0
+            && (input.confidence < c.departure_gap_confidence
+                || input.level_db < c.gate_db
+                || input.midi <= 0.0)
+        {
+            self.last_gap = input.time;
+        }
         if input.onset && input.level_db >= c.gate_db {
             self.pending = Some(Pending {
                 time: input.time.saturating_sub(c.onset_backdate),
@@ -908,6 +931,7 @@ impl NoteTracker {
                 before_db,
                 after_db: rise_db,
                 peak_flux_ratio: 0.0,
+                gap: self.last_gap,
             });
             // Count stability only from hops after the onset.
             self.run = Run::default();
@@ -1060,7 +1084,8 @@ impl NoteTracker {
                             .steady_until
                             .saturating_sub(c.onset_departure_backdate)
                             .max(a.since + c.hop);
-                        if departed < onset && onset - departed <= c.onset_departure_max {
+                        let glided = p.gap <= self.steady_until;
+                        if departed < onset && onset - departed <= c.onset_departure_max && glided {
                             onset = departed;
                         }
                     }
