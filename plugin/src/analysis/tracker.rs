@@ -4,7 +4,9 @@
 //! States: silence → (onset or stable pitch) → note → (release, or a new note). Three ways in:
 //! - *onset path*: the flux detector fired; as soon as the pitch after it is stable for a few
 //!   hops the note starts, dated at the onset, or earlier when the estimates had already left
-//!   the old pitch shortly before (a voice glides to the new note before it gets louder). While
+//!   the old pitch shortly before and stayed voiced since (a voice glides to the new note
+//!   before it gets louder; a release into noise or reverb before the stroke is a gap, not a
+//!   glide: `departure_gap_confidence`). While
 //!   the onset waits, the run may spread `onset_max_spread` wide before it counts again (the
 //!   first estimates of a struck or plucked note drift while the old note's ring fades from
 //!   the windows). A new
