@@ -335,6 +335,17 @@ pub struct TrackerConfig {
     /// old note released into silence, noise or reverb before the new one was struck), not a
     /// glide, and the onset keeps its own date (0 = the old rule, any departure counts).
     pub departure_gap_confidence: f32,
+    /// A run an octave, a twelfth or two octaves *under* the sounding note whose every hop is
+    /// this confident may spread [`UNDER_SPREAD`] wide (0 = off): a reed's (bassoon's) or a
+    /// horn's attack reads its second or third partial for 20–30 ms before the fundamental
+    /// comes through, and the note started at that partial; the true note then reads at 0.99
+    /// with the player's vibrato, which the plain run's quarter-tone spread kept restarting,
+    /// so the legato path never took it over. A subharmonic reading this periodic is the
+    /// fundamental, not an octave error (an estimator errs towards weakly periodic answers).
+    pub under_confidence: f32,
+    /// After such a gap, date the note from the gap's last hop (minus
+    /// `onset_departure_backdate`) when that is before the onset.
+    pub gap_dating: bool,
     /// Hysteresis: after a note faded below the gate, the same pitch may start again without
     /// an onset only once the level is this much (dB) above where it ended. A decaying note
     /// whose level ripples around the gate is one note, not several.
@@ -535,6 +546,8 @@ impl TrackerConfig {
             onset_departure_backdate: samples("onset_departure_backdate_s", 0.01),
             departure_gap_confidence: tuning
                 .get("departure_gap_confidence", DEPARTURE_GAP_CONFIDENCE),
+            under_confidence: tuning.get("under_confidence", UNDER_CONFIDENCE),
+            gap_dating: tuning.get("gap_dating", 0.0) > 0.5,
             rearm_db: tuning.get("rearm_db", 6.0),
             quiet_in_chords: tuning.get("quiet_in_chords", 0.0) > 0.5,
             judge_retry: tuning.get("judge_retry", 2.0),
@@ -692,6 +705,13 @@ struct Pending {
     /// The last gap hop up to the onset (see `TrackerConfig::departure_gap_confidence`).
     gap: u64,
 }
+
+/// Default of [`TrackerConfig::under_confidence`].
+pub const UNDER_CONFIDENCE: f32 = 0.95;
+
+/// How wide (semitones) a run under the sounding note may spread (see
+/// [`TrackerConfig::under_confidence`]): a player's vibrato, within half a semitone either way.
+pub const UNDER_SPREAD: f32 = 1.0;
 
 /// Default of [`TrackerConfig::departure_gap_confidence`].
 pub const DEPARTURE_GAP_CONFIDENCE: f32 = 0.6;
@@ -985,6 +1005,14 @@ impl NoteTracker {
                 } else {
                     c.max_spread
                 };
+                // A confident run an octave or a twelfth under the sounding note names the
+                // fundamental that note's attack misread (see `under_confidence`): it may
+                // wander with its vibrato as the sounding note may.
+                let spread = if self.under_sounding(semitone, input.confidence) {
+                    spread.max(UNDER_SPREAD)
+                } else {
+                    spread
+                };
                 if !self.run.used && self.run.hi - self.run.lo > spread {
                     // A glide between two notes (mixture in the window), not a stable pitch:
                     // start counting again from here, at the pitch heard now.
@@ -1086,9 +1114,19 @@ impl NoteTracker {
                             .steady_until
                             .saturating_sub(c.onset_departure_backdate)
                             .max(a.since + c.hop);
-                        let glided = p.gap <= self.steady_until;
-                        if departed < onset && onset - departed <= c.onset_departure_max && glided {
-                            onset = departed;
+                        // After a gap the note is dated from the gap's last hop at the
+                        // earliest (`gap_dating`), else from its own onset.
+                        let from = if p.gap <= self.steady_until {
+                            departed
+                        } else if c.gap_dating {
+                            p.gap
+                                .saturating_sub(c.onset_departure_backdate)
+                                .max(departed)
+                        } else {
+                            onset
+                        };
+                        if from < onset && onset - from <= c.onset_departure_max {
+                            onset = from;
                         }
                     }
                     onset = self.soft_onset(onset, &p, input.time, salience);
@@ -1281,6 +1319,18 @@ impl NoteTracker {
     }
 
     /// Extends or restarts the steady run with this hop's estimate (see [`Steady`]).
+    /// Whether a run at `semitone`, heard at `confidence`, lies an octave, a twelfth or two
+    /// octaves under the sounding note and is confident enough to be its true fundamental
+    /// (see [`TrackerConfig::under_confidence`]).
+    fn under_sounding(&self, semitone: u8, confidence: f32) -> bool {
+        let c = &self.config;
+        c.under_confidence > 0.0
+            && confidence >= c.under_confidence
+            && self
+                .active
+                .is_some_and(|a| matches!(i32::from(a.pitch) - i32::from(semitone), 12 | 19 | 24))
+    }
+
     fn follow_steady(&mut self, input: &TrackerInput) {
         let c = &self.config;
         let heard = c.steady_hops > 0 && c.heard_steadily(input);
