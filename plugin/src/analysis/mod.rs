@@ -170,6 +170,10 @@ const CANCEL_MIN_SEMITONES: f32 = 0.6;
 /// The cancelled frame's answer is a subharmonic of the plain quarter window's when their
 /// frequency ratio lies within this fraction of 2 or 3 (`Analyzer::cancelled_subharmonic`).
 const CANCEL_SUBHARMONIC_TOLERANCE: f32 = 0.03;
+/// Default of `Analyzer::deep_below` (0 = off).
+const DEEP_BELOW: f32 = 0.85;
+/// Default of `Analyzer::deep_tolerance`.
+const DEEP_TOLERANCE: f32 = 0.06;
 /// Estimates of the sounding note at least this confident set the cancellation frequency.
 const PREVIOUS_MIN_CONFIDENCE: f32 = 0.9;
 
@@ -465,6 +469,19 @@ pub struct Analyzer {
     /// its own confidence and a stable run before it starts a note). 0.5 raised F1 and cut the
     /// struck median latency by 2.5 ms on both halves of the evaluation files.
     short_min_confidence: f32,
+    /// A half- or quarter-window answer less confident than this is checked against the long
+    /// window (`deep_below`, 0 = never): a bassoon's low note (D2, transposed fiddle tunes)
+    /// has a weak fundamental and a formant near 500 Hz, and the short windows, which cannot
+    /// hold its period, read its fifth or sixth partial at 0.5–0.8 for hundreds of ms while the
+    /// long window names the note at 0.99. The long answer wins when it is at least
+    /// `deep_min_confidence` and the short answer lies at one of its harmonics (2nd–8th).
+    /// Costs the long window's NSDF on such hops only.
+    deep_below: f32,
+    /// See `deep_below`.
+    deep_min_confidence: f32,
+    /// See `deep_below`: the short answer lies at a harmonic of the long one when their ratio
+    /// is within this fraction of a whole number.
+    deep_tolerance: f32,
     /// Onset gate: stream time at which the last onset began, while the frame still holds
     /// samples from before it. Until then the pitch is first sought on the samples since the
     /// onset only (the rest zeroed): the previous note, still ringing in the older part of the
@@ -772,6 +789,9 @@ impl Analyzer {
             },
             min_confidence: tracker_config.min_confidence,
             short_min_confidence: tuning.get("short_min_confidence", 0.5),
+            deep_below: tuning.get("deep_below", DEEP_BELOW),
+            deep_min_confidence: tuning.get("deep_min_confidence", 0.95),
+            deep_tolerance: tuning.get("deep_tolerance", DEEP_TOLERANCE),
             gate_start: None,
             gated: vec![0.0; sizes.frame_len],
             cancelled: vec![0.0; sizes.frame_len / 2],
@@ -1305,17 +1325,38 @@ impl Analyzer {
         }
         if let Some(tiny) = tiny {
             self.expire_gate();
-            return tiny;
+            return self.deeper(tiny);
         }
         if let Some(short) = self.window_answer(2) {
             self.expire_gate();
-            return short;
+            return self.deeper(short);
         }
         if let Some(gated) = self.gated_answer() {
             return gated;
         }
         let spectrum = self.long.spectrum();
         self.pitch.process(&self.frame, spectrum)
+    }
+
+    /// A weak short-window answer `short` checked against the long window (see
+    /// `deep_below`): the long answer when it is confident and `short` lies at one of its
+    /// harmonics, else `short`.
+    fn deeper(&mut self, short: PitchEstimate) -> PitchEstimate {
+        if short.confidence >= self.deep_below {
+            return short;
+        }
+        let spectrum = self.long.spectrum();
+        let long = self.pitch.process(&self.frame, spectrum);
+        if long.hz <= 0.0 || long.confidence < self.deep_min_confidence {
+            return short;
+        }
+        let ratio = short.hz / long.hz;
+        let k = ratio.round();
+        if (2.0..=8.0).contains(&k) && (ratio / k - 1.0).abs() < self.deep_tolerance {
+            long
+        } else {
+            short
+        }
     }
 
     /// The cancelled quarter window's answer while an onset is recent and a note was sounding,
