@@ -24,7 +24,8 @@
 //!   ├─ cancellation: for a frame after an onset, the ¼ frame with the previous note combed out
 //!   │    (an answer at ½ or ⅓ of the plain ¼ frame's is that note's subharmonic: raised to it)
 //!   ├─ pitch NSDF on the last ½ frame (≥ 150 Hz) and ¼ frame (≥ 250 Hz, ≈ 2.7 periods): faster after attacks
-//!   │    └─ fundamental check: an inharmonic window (struck bar) is named by its fundamental's peak
+//!   │    ├─ fundamental check: an inharmonic window (struck bar) is named by its fundamental's peak
+//!   │    └─ deep check: a weak answer at a harmonic of a confident long-window answer gives way to it
 //!   ├─ onset gate: 13–43 ms after an onset, NSDF on the samples since it alone (low notes)
 //!   └─ stft short (Hann, last ≈ 10 ms) ─ onset (max-filtered flux + level jump)
 //! pitch + level + onset + salience ─ tracker (runs, rise dating, named share per semitone, judge) ─ NoteEvent
@@ -1158,6 +1159,13 @@ impl Analyzer {
         let level = self.loudness.levels(&self.energies, self.frame.len());
         let onset = self.onset_stage(level.recent_db);
         self.long.process(&self.frame);
+        // Before the pitch stage: its check of weak short answers asks whether the long
+        // answer has a fundamental (`deeper`).
+        Stft::hann_magnitudes_from_padded(
+            self.long.spectrum(),
+            self.sizes.frame_len,
+            &mut self.hann_mags,
+        );
         let voiced = level.frame_db > PITCH_FLOOR_DB;
         let mut estimate = if voiced {
             self.pitch_stage()
@@ -1165,11 +1173,6 @@ impl Analyzer {
             self.expire_gate();
             PitchEstimate::default()
         };
-        Stft::hann_magnitudes_from_padded(
-            self.long.spectrum(),
-            self.sizes.frame_len,
-            &mut self.hann_mags,
-        );
         let chroma = self.chroma.process(&self.hann_mags);
         self.salience.process(&self.hann_mags);
         self.guard_subharmonics(&mut estimate);
@@ -1339,15 +1342,20 @@ impl Analyzer {
     }
 
     /// A weak short-window answer `short` checked against the long window (see
-    /// `deep_below`): the long answer when it is confident and `short` lies at one of its
-    /// harmonics, else `short`.
+    /// `deep_below`): the long answer when it is confident, has energy at its fundamental and
+    /// `short` lies at one of its harmonics, else `short`.
     fn deeper(&mut self, short: PitchEstimate) -> PitchEstimate {
         if short.confidence >= self.deep_below {
             return short;
         }
         let spectrum = self.long.spectrum();
         let long = self.pitch.process(&self.frame, spectrum);
-        if long.hz <= 0.0 || long.confidence < self.deep_min_confidence {
+        // A mixture's common subharmonic (two notes a fourth apart in a slur read at a third
+        // of the lower one) is periodic too, but has no fundamental of its own.
+        if long.hz <= 0.0
+            || long.confidence < self.deep_min_confidence
+            || !self.has_fundamental(long.hz)
+        {
             return short;
         }
         let ratio = short.hz / long.hz;
