@@ -343,9 +343,6 @@ pub struct TrackerConfig {
     /// so the legato path never took it over. A subharmonic reading this periodic is the
     /// fundamental, not an octave error (an estimator errs towards weakly periodic answers).
     pub under_confidence: f32,
-    /// After such a gap, date the note from the gap's last hop (minus
-    /// `onset_departure_backdate`) when that is before the onset.
-    pub gap_dating: bool,
     /// Hysteresis: after a note faded below the gate, the same pitch may start again without
     /// an onset only once the level is this much (dB) above where it ended. A decaying note
     /// whose level ripples around the gate is one note, not several.
@@ -547,7 +544,6 @@ impl TrackerConfig {
             departure_gap_confidence: tuning
                 .get("departure_gap_confidence", DEPARTURE_GAP_CONFIDENCE),
             under_confidence: tuning.get("under_confidence", UNDER_CONFIDENCE),
-            gap_dating: tuning.get("gap_dating", 0.0) > 0.5,
             rearm_db: tuning.get("rearm_db", 6.0),
             quiet_in_chords: tuning.get("quiet_in_chords", 0.0) > 0.5,
             judge_retry: tuning.get("judge_retry", 2.0),
@@ -1114,19 +1110,10 @@ impl NoteTracker {
                             .steady_until
                             .saturating_sub(c.onset_departure_backdate)
                             .max(a.since + c.hop);
-                        // After a gap the note is dated from the gap's last hop at the
-                        // earliest (`gap_dating`), else from its own onset.
-                        let from = if p.gap <= self.steady_until {
-                            departed
-                        } else if c.gap_dating {
-                            p.gap
-                                .saturating_sub(c.onset_departure_backdate)
-                                .max(departed)
-                        } else {
-                            onset
-                        };
-                        if from < onset && onset - from <= c.onset_departure_max {
-                            onset = from;
+                        // After a gap (no glide) the note keeps its own onset.
+                        let glided = p.gap <= self.steady_until;
+                        if glided && departed < onset && onset - departed <= c.onset_departure_max {
+                            onset = departed;
                         }
                     }
                     onset = self.soft_onset(onset, &p, input.time, salience);
