@@ -382,7 +382,8 @@ pub struct Analyzer {
     long_gated_stft: Stft,
     /// Short transform: Hann window over the last `short_len` samples (onsets).
     short: Stft,
-    /// Hann magnitudes of the long frame up to `HANN_MAX_HZ` (chroma, salience, guards).
+    /// Hann magnitudes of the long frame up to `HANN_MAX_HZ` (chroma, salience, guards, the
+    /// pitch stage's deep check), made each hop right after the long transform.
     hann_mags: Vec<f32>,
     /// Salience stage (harmonic energy per semitone, with history).
     salience: Salience,
@@ -475,8 +476,9 @@ pub struct Analyzer {
     /// has a weak fundamental and a formant near 500 Hz, and the short windows, which cannot
     /// hold its period, read its fifth or sixth partial at 0.5–0.8 for hundreds of ms while the
     /// long window names the note at 0.99. The long answer wins when it is at least
-    /// `deep_min_confidence` and the short answer lies at one of its harmonics (2nd–8th).
-    /// Costs the long window's NSDF on such hops only.
+    /// `deep_min_confidence`, has energy at its fundamental (a mixture's common subharmonic
+    /// has none) and the short answer lies at one of its harmonics (2nd–8th). Costs the long
+    /// window's NSDF on such hops only.
     deep_below: f32,
     /// See `deep_below`.
     deep_min_confidence: f32,
