@@ -1108,6 +1108,19 @@ fn judgeless_tracker(tuning: &Tuning) -> (tracker::NoteTracker, salience::Salien
     (tracker, salience)
 }
 
+/// One hop of a tracker rig: an estimate at `midi` (0: none) heard at `confidence`, the
+/// level steady at −20 dB; rigs add their onsets, flux and newcomers.
+fn rig_hop(time: u64, midi: f32, confidence: f32) -> tracker::TrackerInput {
+    tracker::TrackerInput {
+        time,
+        midi,
+        confidence,
+        level_db: -20.0,
+        recent_db: -20.0,
+        ..tracker::TrackerInput::default()
+    }
+}
+
 /// The tracker alone on a neighbour note and back on slow strings (G4 E4 G4, issue 13): the
 /// estimates name G4; E4 rises under it and the newcomer stage names it (the tracker starts
 /// it); the estimates then follow E4 for 400 ms; then they name G4 again, with no flux onset
@@ -1135,13 +1148,8 @@ fn neighbour_and_back(tuning: &Tuning) -> Vec<(u8, u64)> {
             .contains(&t)
             .then_some((64u8, (0.62 * sr) as u64));
         let input = TrackerInput {
-            time,
-            midi,
-            confidence: if midi > 0.0 { 0.97 } else { 0.0 },
-            level_db: -20.0,
-            recent_db: -20.0,
             newcomer,
-            ..TrackerInput::default()
+            ..rig_hop(time, midi, if midi > 0.0 { 0.97 } else { 0.0 })
         };
         if let Some((pitch, _, onset)) = tracker.process(&input, &salience).on {
             ons.push((pitch, onset));
@@ -1394,14 +1402,9 @@ fn ringing_previous_note(tuning: &Tuning, click: bool) -> Vec<u8> {
             _ => c_sharp,
         };
         let input = TrackerInput {
-            time,
-            midi,
-            confidence: if midi > 0.0 { 0.97 } else { 0.0 },
-            level_db: -20.0,
-            recent_db: -20.0,
             onset,
             flux_ratio: if onset { 5.0 } else { 0.2 },
-            ..TrackerInput::default()
+            ..rig_hop(time, midi, if midi > 0.0 { 0.97 } else { 0.0 })
         };
         if let Some((pitch, _, _)) = tracker.process(&input, &salience).on {
             ons.push(pitch);
@@ -2371,7 +2374,6 @@ fn a_melody_step_over_a_ringing_note_is_not_a_chord() {
 /// voice). A mark at `rise_weak_share` of the rise the partials showed (9 dB here) lies above
 /// the floor, and D4 is dated on its own rise (0.854 s: the rise's hop less `rise_backdate`).
 fn step_out_of_reverberation(tuning: &Tuning) -> Vec<(u8, u64)> {
-    use tracker::TrackerInput;
     let (sr, hop, frame_len) = (RIG_RATE, RIG_HOP, RIG_FRAME);
     let (mut tracker, mut salience) = judgeless_tracker(tuning);
     let bin_hz = sr / frame_len as f32;
@@ -2404,14 +2406,7 @@ fn step_out_of_reverberation(tuning: &Tuning) -> Vec<(u8, u64)> {
             t if t < 1.0 => 57.0,
             _ => 62.0,
         };
-        let input = TrackerInput {
-            time,
-            midi,
-            confidence: if midi > 0.0 { 0.97 } else { 0.0 },
-            level_db: -20.0,
-            recent_db: -20.0,
-            ..TrackerInput::default()
-        };
+        let input = rig_hop(time, midi, if midi > 0.0 { 0.97 } else { 0.0 });
         if let Some((pitch, _, onset)) = tracker.process(&input, &salience).on {
             ons.push((pitch, onset));
         }
@@ -2462,14 +2457,9 @@ fn plucked_glide_start(tuning: &Tuning) -> Option<u64> {
         };
         let onset = i == first_at || i == step_at;
         let input = TrackerInput {
-            time: i * hop as u64,
-            midi,
-            confidence: if midi > 0.0 { 0.9 } else { 0.0 },
-            level_db: -20.0,
-            recent_db: -20.0,
             onset,
             flux_ratio: if onset { 1.5 } else { 0.2 },
-            ..TrackerInput::default()
+            ..rig_hop(i * hop as u64, midi, if midi > 0.0 { 0.9 } else { 0.0 })
         };
         if let Some((60, _, _)) = tracker.process(&input, &salience).on {
             return Some(i - step_at);
@@ -2564,13 +2554,8 @@ fn legato_rig(
             _ => named(i),
         };
         let input = TrackerInput {
-            time,
-            midi,
-            confidence,
-            level_db: -20.0,
-            recent_db: -20.0,
             flux_ratio: 0.2,
-            ..TrackerInput::default()
+            ..rig_hop(time, midi, confidence)
         };
         if let Some((pitch, _, onset)) = tracker.process(&input, &salience).on {
             ons.push((pitch, onset));
@@ -2767,14 +2752,9 @@ fn attack_on_the_third_partial(tuning: &Tuning) -> Vec<u8> {
             _ => (52.0 + wander, 0.99),
         };
         let input = TrackerInput {
-            time,
-            midi,
-            confidence,
-            level_db: -20.0,
-            recent_db: -20.0,
             onset: i == (0.1 * sr / hop as f32) as u64 + 1,
             flux_ratio: 3.0,
-            ..TrackerInput::default()
+            ..rig_hop(time, midi, confidence)
         };
         if let Some((pitch, _, _)) = tracker.process(&input, &salience).on {
             ons.push(pitch);
