@@ -313,6 +313,8 @@ const SERIES_MIN_GAIN: f32 = 2.0;
 const SERIES_MIN_SHARE: f32 = 0.15;
 /// Relative distance of a peak from `h · g` within which it counts as that harmonic.
 const SERIES_TOLERANCE: f32 = 0.03;
+/// While the previous note may ring, only estimates from this (Hz, just under F1) up are checked.
+const SERIES_RINGING_MIN_HZ: f32 = 45.0;
 
 /// Input samples are clamped to ±this (clipping is fine; huge values would overflow sums).
 const INPUT_LIMIT: f32 = 8.0;
@@ -423,6 +425,15 @@ pub struct Analyzer {
     partial_series: PartialSeriesConfig,
     /// The partial series is checked this many hops after an onset (0: never).
     series_window_hops: u32,
+    /// While the previous note may still ring under the new one, only estimates at or above
+    /// this (Hz) are checked (0: none are, as before 2026-12-02). A bass line played legato
+    /// or let ring has the previous note under every pluck; TimGM6mb's Acoustic Bass then lost
+    /// nearly every note to its body resonance (focused renders of dev melodies, `cargo xtask
+    /// render-dataset --count 24 --seed 111 --programs 32 --soundfont TimGM6mb`: F1 0.366 with
+    /// no check while ringing, 0.527 with this floor, 0.530 with none). Under it (the keys
+    /// below F1, whose partials lie under two bins apart) the ringing note's unresolved
+    /// partials fake a series: a D1 after an A#1 read G#1 (dev `airds-book6-125-1-p33`).
+    series_ringing_min_hz: f32,
     /// Hops since the last onset (saturating; `u32::MAX` before the first).
     hops_since_onset: u32,
     /// For this many hops after an onset the long frame still holds mostly the note before:
@@ -740,6 +751,7 @@ impl Analyzer {
                 min_share: tuning.get("series_min_share", SERIES_MIN_SHARE),
                 tolerance: tuning.get("series_tolerance", SERIES_TOLERANCE),
             },
+            series_ringing_min_hz: tuning.get("series_ringing_min_hz", SERIES_RINGING_MIN_HZ),
             series_window_hops: (tuning.get("series_window_ms", SERIES_WINDOW_MS) / 1000.0 / hop_s)
                 .round()
                 .max(0.0) as u32,
@@ -1489,9 +1501,10 @@ impl Analyzer {
                     .active_pitch()
                     .is_some_and(|p| (crate::music::hz_to_midi(hz) - f32::from(p)).abs() < 0.5)
             };
-            // Nor while the previous note may still ring under the new one (its series would
-            // compete with the new note's): only after a rest or once it was released.
-            let ringing = self.previous_hz > 0.0;
+            // Nor, on the lowest keys, while the previous note may still ring under the new
+            // one: there its unresolved partials fake a series (see `series_ringing_min_hz`).
+            let ringing = self.previous_hz > 0.0
+                && !(self.series_ringing_min_hz > 0.0 && estimate.hz >= self.series_ringing_min_hz);
             // (The cheap tests first: the pitch conversion and the strongest-bin scan are not
             // free, and most hops fail the range or the window.)
             if estimate.hz < self.partial_series.max_hz

@@ -28,15 +28,18 @@
 //! mean of the matched peaks' `hz / h`.
 //!
 //! Only for estimates below `max_hz` (a bass's range), for a while after an onset (later the
-//! resonance has decayed and the NSDF is right), not at the sounding note's own pitch, not
-//! while the previous note may still ring under the new one (its series competes: a let-ring
-//! bass line read an extra semitone between two notes), no candidate at the sounding note, and
-//! while the polyphony stage hears one voice (in a mixture the strongest series may be another
-//! voice); these conditions are checked by the caller (`mod.rs`).
+//! resonance has decayed and the NSDF is right), not at the sounding note's own pitch, not on
+//! the lowest keys (under F1) while the previous note may still ring under the new one (its
+//! unresolved partials fake a series there), no candidate at the sounding note, and while the
+//! polyphony stage hears one voice (in a mixture the strongest series may be another voice);
+//! these conditions are checked by the caller (`mod.rs`).
 //!
 //! On a 40-file focused set of dev melodies (GM 32–35, TimGM6mb, seed 5) the 10 Acoustic Bass
-//! files went from mean F1 0.10 to 0.34 (0.48 without the let-ring condition, which cost the
-//! notes played legato); the set's mean from 0.746 to 0.804. At 23 Hz bins the partials of the
+//! files went from mean F1 0.10 to 0.34 with the stage kept off while any previous note might
+//! ring; the set's mean from 0.746 to 0.804. Since 2026-12-02 a ringing note keeps it off only
+//! under 45 Hz (`mod.rs`, `series_ringing_min_hz`): 24 Acoustic Bass renders (seed 111) 0.366
+//! → 0.527, 30 renders of GM 32–35 from all three soundfonts (seed 121) 0.853 → 0.876, dev
+//! bass 0.861 → 0.873 and no family lower. At 23 Hz bins the partials of the
 //! lowest keys (E1–D2) are under two bins apart and their peaks are unreliable: there the stage
 //! can still misname a low note's attack.
 

@@ -2230,6 +2230,35 @@ fn a_bass_body_resonance_under_the_key_names_the_key() {
     assert!(!in_order, "without the stage: {without:?}");
 }
 
+/// The same plucks played legato: each is struck as the one before is released, whose last
+/// 20 ms ring under it (a bass line without rests). The previous note no longer keeps the
+/// partial-series check off above `series_ringing_min_hz` (on main before 2026-12-02 it did,
+/// and the plucks after the first were read from their resonance).
+#[test]
+fn a_bass_body_resonance_under_a_ringing_note_names_the_key() {
+    let sr = 48_000.0;
+    let keys = [40.0f32, 35.0, 43.0, 38.0, 36.0, 33.0];
+    let step = (0.2 * sr) as usize;
+    let mut s = silence(sr, 0.1);
+    let start = s.len();
+    s.resize(start + step * keys.len() + (0.6 * sr) as usize, 0.0);
+    for (i, &m) in keys.iter().enumerate() {
+        for (o, v) in s[start + i * step..]
+            .iter_mut()
+            .zip(resonant_bass_pluck(sr, m, 0.22))
+        {
+            *o += v;
+        }
+    }
+    let judge_off = Tuning::default().with("judge_threshold", 0.0);
+    let found = pitches(&run_on(&mut Analyzer::with_tuning(sr, &judge_off), &s, 512));
+    let off = judge_off.clone().with("series_ringing_min_hz", 0.0);
+    let without = pitches(&run_on(&mut Analyzer::with_tuning(sr, &off), &s, 512));
+    assert_eq!(found, vec![40, 35, 43, 38, 36, 33], "without: {without:?}");
+    // Without: [40, 35, 38, 43, 33, 38, 36, 33] (G2 and D2 started at their resonance first).
+    assert_ne!(without, found);
+}
+
 /// The release-tail stage (`release_tails.rs`) on [`melody_rig`]'s melody whose notes swell in
 /// over 60 ms while the previous one dies away (amplitude time constant `fade` s; `None`: held
 /// at 0.7) under it (as on FluidR3's pads on dev, where the chord gate was up on half the

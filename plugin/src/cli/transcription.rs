@@ -43,7 +43,8 @@ pub struct Args {
     /// Tuning aid (with `--verbose`): write one row per matched note to this TSV: the written
     /// onset, the NoteOn's emit time, the path that started it, the hop at which the onset it
     /// waited for fired (0 when none) and the first hop of the run of estimates that decided
-    /// it: where a note's latency went (the sound's own attack, the pitch's arrival, the waits).
+    /// it, and the onset it was dated at: where a note's latency went (the sound's own attack,
+    /// the pitch's arrival, the waits) and how far its dating missed.
     #[arg(long, hide = true, requires = "verbose")]
     pub dump_latency: Option<PathBuf>,
     /// Fit the weights of the note-start judge (`analysis/judge.rs`) on DIR's renders and
@@ -479,7 +480,9 @@ pub fn run(args: Args) -> Result<()> {
     let mut files = Vec::with_capacity(pairs.len());
     // `--dump-latency`: one row per matched note (see `Args::dump_latency`).
     let mut latency_dump = args.dump_latency.as_ref().map(|_| {
-        String::from("file\tfamily\tpitch\twritten_s\temitted_s\tpath\tfired_s\trun_start_s\n")
+        String::from(
+            "file\tfamily\tpitch\twritten_s\temitted_s\tpath\tfired_s\trun_start_s\tdated_s\n",
+        )
     });
     // `--verbose`: error buckets per family (see `transcription_errors.rs`).
     let mut buckets: std::collections::BTreeMap<
@@ -529,11 +532,12 @@ pub fn run(args: Args) -> Result<()> {
                             (s.path.name(), s.fired as f64 / sr, s.run_start as f64 / sr)
                         });
                     dump.push_str(&format!(
-                        "{name}\t{}\t{}\t{:.4}\t{:.4}\t{path}\t{fired:.4}\t{run_start:.4}\n",
+                        "{name}\t{}\t{}\t{:.4}\t{:.4}\t{path}\t{fired:.4}\t{run_start:.4}\t{:.4}\n",
                         score.family.unwrap_or("-"),
                         n.pitch,
                         w.onset_s,
                         n.emitted_s,
+                        n.onset_s,
                     ));
                 }
             }
