@@ -300,6 +300,17 @@ pub struct TrackerConfig {
     /// See `rise_weak_db` (0.6: the hop where the partials were 40 % of the way up in dB;
     /// voice renders of dev 0.75 → 0.688, 0.6 → 0.696, 0.5 → 0.691).
     pub rise_weak_share: f32,
+    /// Slow swells are dated from a deeper mark, this far (dB) under their energy now (at most
+    /// `rise_weak_share` of their rise; 0 = off) ... A pad's, a string section's or a choir's
+    /// note swells for 200–400 ms and is confirmed late in the swell: the `rise_drop_db` mark
+    /// under its level then lies 60–100 ms into it (the largest class of wrong notes on dev's
+    /// pads and ensembles: found at their pitch, 50–250 ms late). A deeper mark for every note
+    /// dated those better and the quick attacks of brass, reeds and organs too early; so only
+    /// a rise whose last half (in dB) of the mark took long is a slow swell. Dev: F1 0.892 →
+    /// 0.894 (synth pad +0.026, string ensemble +0.013, no family lower than −0.002).
+    pub rise_slow_db: f32,
+    /// ... when the upper half (in dB) of the `rise_drop_db` mark took at least this many hops.
+    pub rise_slow_hops: usize,
     /// Legato notes after a note are dated from the rise of their pitch (when it shows one)
     /// instead of from the old pitch's departure.
     pub rise_legato: bool,
@@ -531,6 +542,8 @@ impl TrackerConfig {
             rise_weak_share: tuning
                 .get("rise_weak_share", RISE_WEAK_SHARE)
                 .clamp(0.0, 1.0),
+            rise_slow_db: tuning.get("rise_slow_db", RISE_SLOW_DB),
+            rise_slow_hops: hops("rise_slow_ms", RISE_SLOW_MS) as usize,
             rise_legato: tuning.get("rise_legato", 1.0) > 0.5,
             rise_onset_flux: tuning.get("rise_onset_flux", 1.3),
             rise_silence: tuning.get("rise_silence", 0.0) > 0.5,
@@ -737,6 +750,15 @@ pub const RISE_WEAK_DB: f32 = 6.0;
 
 /// Default of [`TrackerConfig::rise_weak_share`].
 pub const RISE_WEAK_SHARE: f32 = 0.6;
+
+/// Default of [`TrackerConfig::rise_slow_db`] (dev: 16 dB 0.893, 20 and 26 dB 0.894 with
+/// `RISE_SLOW_MS` 18; 20 dB for every rise, not only slow ones, 0.893 with brass, organ, pipe,
+/// reed and solo strings 0.005–0.007 lower).
+pub const RISE_SLOW_DB: f32 = 20.0;
+
+/// Default of `rise_slow_ms` (see [`TrackerConfig::rise_slow_hops`]; dev 12 ms: brass and reed
+/// −0.003, 30 ms: half the gain on pads).
+pub const RISE_SLOW_MS: f32 = 18.0;
 
 /// Default of [`TrackerConfig::named_share`].
 pub const NAMED_SHARE: f32 = 0.45;
@@ -1143,7 +1165,7 @@ impl NoteTracker {
                 if pitch != a.pitch && input.time >= a.since + guard {
                     let not_before = a.since + c.hop;
                     let onset = self
-                        .rise_of(pitch, input.time, salience, not_before, Some(a.pitch))
+                        .rise_of(pitch, input.time, salience, not_before, Some(a.pitch), true)
                         .unwrap_or(named.saturating_sub(c.newcomer_backdate))
                         .min(named)
                         .max(not_before);
@@ -1210,7 +1232,13 @@ impl NoteTracker {
                         let by_steady = self.run.strong < needed;
                         let rise = (c.rise_legato || by_steady)
                             .then(|| {
-                                self.rise_date(input.time, salience, not_before, Some(a.pitch))
+                                self.rise_date(
+                                    input.time,
+                                    salience,
+                                    not_before,
+                                    Some(a.pitch),
+                                    true,
+                                )
                             })
                             .flatten();
                         if !by_steady || rise.is_some() {
@@ -1228,7 +1256,7 @@ impl NoteTracker {
                     let not_before = self.last_off + c.hop;
                     let rise = c
                         .rise_silence
-                        .then(|| self.rise_date(input.time, salience, not_before, None))
+                        .then(|| self.rise_date(input.time, salience, not_before, None, true))
                         .flatten();
                     let onset = rise
                         .map(|r| r.min(self.run.start))
@@ -1251,10 +1279,12 @@ impl NoteTracker {
                     // of its salience out of the dip, else from the dip.
                     let rise = match (c.rise_swell, c.swell_rise_margin) {
                         (false, _) => None,
-                        (true, None) => self.rise_date(input.time, salience, a.since + c.hop, None),
+                        (true, None) => {
+                            self.rise_date(input.time, salience, a.since + c.hop, None, true)
+                        }
                         (true, Some(margin)) => {
                             let from = a.dip_time.saturating_sub(margin).max(a.since + c.hop);
-                            self.rise_of(a.pitch, input.time, salience, from, None)
+                            self.rise_of(a.pitch, input.time, salience, from, None, true)
                         }
                     };
                     let onset = rise.unwrap_or(a.dip_time);
@@ -1274,7 +1304,7 @@ impl NoteTracker {
                 if self.named_takes_over(pitch, &a, input.time, salience) {
                     let not_before = a.since + c.hop;
                     if let Some(onset) =
-                        self.rise_date(input.time, salience, not_before, Some(a.pitch))
+                        self.rise_date(input.time, salience, not_before, Some(a.pitch), true)
                     {
                         self.start(&mut out, onset, input, salience, StartPath::LegatoFromNote);
                     }
@@ -1610,11 +1640,12 @@ impl NoteTracker {
         salience: &Salience,
         not_before: u64,
         old: Option<u8>,
+        slow: bool,
     ) -> Option<u64> {
         if self.run.rise.is_some() {
             return self.run.rise;
         }
-        self.run.rise = self.rise_of(self.run.pitch, now, salience, not_before, old);
+        self.run.rise = self.rise_of(self.run.pitch, now, salience, not_before, old, slow);
         self.run.rise
     }
 
@@ -1627,6 +1658,7 @@ impl NoteTracker {
         salience: &Salience,
         not_before: u64,
         old: Option<u8>,
+        slow: bool,
     ) -> Option<u64> {
         let c = &self.config;
         let hop = c.hop.max(1);
@@ -1635,7 +1667,23 @@ impl NoteTracker {
         let old = old.filter(|&o| o != pitch);
         let mask = salience.exclusive_harmonics(pitch, old, c.rise_min_bins);
         let drop_db = self.rise_mark(salience, pitch, mask, lookback)?;
-        let ago = salience.exclusive_below_since(pitch, mask, lookback, drop_db)?;
+        let mut ago = salience.exclusive_below_since(pitch, mask, lookback, drop_db)?;
+        if slow && c.rise_slow_db > drop_db {
+            // A slow swell: the last `drop_db / 2` of the rise took at least `rise_slow_hops`.
+            let half = salience.exclusive_below_since(pitch, mask, lookback, drop_db / 2.0);
+            if half.is_some_and(|h| ago.saturating_sub(h) >= c.rise_slow_hops) {
+                let now_db = salience.partial_value(pitch, mask, 0)?;
+                let valley = salience.exclusive_lowest(pitch, mask, lookback)?;
+                let deep = c
+                    .rise_slow_db
+                    .min((now_db - valley) * c.rise_weak_share.max(0.0));
+                if deep > drop_db {
+                    if let Some(a) = salience.exclusive_below_since(pitch, mask, lookback, deep) {
+                        ago = a;
+                    }
+                }
+            }
+        }
         let (ago, backdate) = if c.rise_foot_db > 0.0 {
             let deepest = span.min(ago.saturating_add(c.rise_foot_hops));
             let foot = salience.exclusive_foot(pitch, mask, ago, deepest, c.rise_foot_db);
@@ -1677,7 +1725,9 @@ impl NoteTracker {
             Some(a) => (a.since + c.hop, Some(a.pitch)),
             None => (self.last_off + c.hop, None),
         };
-        self.rise_date(now, salience, not_before, old)
+        // Not from the slow-swell mark: an onset fired, and a soft attack's rise (a
+        // clarinet's) is no pad's swell.
+        self.rise_date(now, salience, not_before, old, false)
             .map_or(onset, |r| r.min(onset))
     }
 
