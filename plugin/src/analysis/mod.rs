@@ -432,8 +432,13 @@ pub struct Analyzer {
     /// render-dataset --count 24 --seed 111 --programs 32 --soundfont TimGM6mb`: F1 0.366 with
     /// no check while ringing, 0.527 with this floor, 0.530 with none). Under it (the keys
     /// below F1, whose partials lie under two bins apart) the ringing note's unresolved
-    /// partials fake a series: a D1 after an A#1 read G#1 (dev `airds-book6-125-1-p33`).
+    /// partials fake a series: a G1 after an A1, and a D1, started as G#1 first (dev
+    /// `airds-book6-125-1-p33`).
     series_ringing_min_hz: f32,
+    /// ... and only candidates at least this many semitones above the estimate are taken then:
+    /// a bass line let ring (each note 12 dB down when the next is struck) read a G2 after an
+    /// A2 as G#2 first, from the two notes' merged partials, with the check on while ringing.
+    series_ringing_min_step: u32,
     /// Hops since the last onset (saturating; `u32::MAX` before the first).
     hops_since_onset: u32,
     /// For this many hops after an onset the long frame still holds mostly the note before:
@@ -752,6 +757,7 @@ impl Analyzer {
                 tolerance: tuning.get("series_tolerance", SERIES_TOLERANCE),
             },
             series_ringing_min_hz: tuning.get("series_ringing_min_hz", SERIES_RINGING_MIN_HZ),
+            series_ringing_min_step: tuning.get("series_ringing_min_step", 3.0).max(1.0) as u32,
             series_window_hops: (tuning.get("series_window_ms", SERIES_WINDOW_MS) / 1000.0 / hop_s)
                 .round()
                 .max(0.0) as u32,
@@ -1503,8 +1509,16 @@ impl Analyzer {
             };
             // Nor, on the lowest keys, while the previous note may still ring under the new
             // one: there its unresolved partials fake a series (see `series_ringing_min_hz`).
-            let ringing = self.previous_hz > 0.0
+            let may_ring = self.previous_hz > 0.0;
+            let ringing = may_ring
                 && !(self.series_ringing_min_hz > 0.0 && estimate.hz >= self.series_ringing_min_hz);
+            // Above it, a step of one or two semitones is then a reading between the two
+            // notes (their partials merge), not the resonance (3–7 semitones under the key).
+            let min_step = if may_ring {
+                self.series_ringing_min_step
+            } else {
+                1
+            };
             // (The cheap tests first: the pitch conversion and the strongest-bin scan are not
             // free, and most hops fail the range or the window.)
             if estimate.hz < self.partial_series.max_hz
@@ -1523,6 +1537,7 @@ impl Analyzer {
                     self.tracker
                         .active_pitch()
                         .map_or(0.0, |p| crate::music::midi_to_hz(f32::from(p))),
+                    min_step,
                 );
             }
             estimate.hz = self.lift_subharmonic(estimate.hz);

@@ -141,12 +141,16 @@ fn matched(peaks: &[(f32, f32)], g: f32, tolerance: f32) -> Matched {
 /// `strongest` their maximum. Bounded loops, no allocation.
 /// `avoid_hz` (0: none) is the sounding note's frequency: a candidate within half a semitone of
 /// it is not taken (its partials may be the old note ringing on, not the new note's).
+/// Candidates are `min_step` to `max_semitones` semitones above `hz` (see `mod.rs`: while the
+/// previous note rings, a step of one or two is a reading between two notes whose unresolved
+/// partials merge into a series between them, not a resonance).
 pub fn series_hz(
     config: &PartialSeriesConfig,
     mags: &[f32],
     strongest: f32,
     hz: f32,
     avoid_hz: f32,
+    min_step: u32,
 ) -> f32 {
     let c = config;
     if c.max_hz <= 0.0 || !(hz > 0.0 && hz < c.max_hz) || c.bin_hz <= 0.0 || strongest <= 0.0 {
@@ -164,7 +168,7 @@ pub fn series_hz(
     }
     let own = own.power;
     let mut best: Option<Matched> = None;
-    for k in 1..=semitones {
+    for k in min_step.max(1)..=semitones {
         let g = hz * 2f32.powf(k as f32 / 12.0);
         if avoid_hz > 0.0 && (g / avoid_hz).log2().abs() < 0.5 / 12.0 {
             continue;
@@ -234,7 +238,7 @@ mod tests {
             (6.0 * f0, -20.0),
             (8.0 * f0, -22.0),
         ]);
-        let got = series_hz(&config(), &mags, strongest(&mags), 0.78 * f0, 0.0);
+        let got = series_hz(&config(), &mags, strongest(&mags), 0.78 * f0, 0.0, 1);
         assert!((got / f0 - 1.0).abs() < 0.02, "{got}");
     }
 
@@ -249,7 +253,7 @@ mod tests {
                 (5.0 * f0, -14.0),
                 (6.0 * f0, -16.0),
             ]);
-            let got = series_hz(&config(), &mags, strongest(&mags), f0, 0.0);
+            let got = series_hz(&config(), &mags, strongest(&mags), f0, 0.0, 1);
             assert_eq!(got, f0, "{f0}");
         }
     }
@@ -263,7 +267,7 @@ mod tests {
             ..config()
         };
         assert_eq!(
-            series_hz(&off, &mags, strongest(&mags), 0.8 * f0, 0.0),
+            series_hz(&off, &mags, strongest(&mags), 0.8 * f0, 0.0, 1),
             0.8 * f0
         );
         let low = PartialSeriesConfig {
@@ -271,7 +275,7 @@ mod tests {
             ..config()
         };
         assert_eq!(
-            series_hz(&low, &mags, strongest(&mags), 0.8 * f0, 0.0),
+            series_hz(&low, &mags, strongest(&mags), 0.8 * f0, 0.0, 1),
             0.8 * f0
         );
     }
