@@ -1666,21 +1666,20 @@ impl NoteTracker {
         let lookback = span.min(c.rise_lookback_hops);
         let old = old.filter(|&o| o != pitch);
         let mask = salience.exclusive_harmonics(pitch, old, c.rise_min_bins);
-        let drop_db = self.rise_mark(salience, pitch, mask, lookback)?;
+        // Their rise over the search (dB, from their lowest there to now).
+        let rise = salience
+            .partial_value(pitch, mask, 0)
+            .zip(salience.exclusive_lowest(pitch, mask, lookback))
+            .map(|(now_db, valley)| now_db - valley);
+        let drop_db = self.rise_mark(rise)?;
         let mut ago = salience.exclusive_below_since(pitch, mask, lookback, drop_db)?;
-        if slow && c.rise_slow_db > drop_db {
+        if let (true, Some(rise)) = (slow && c.rise_slow_db > drop_db, rise) {
             // A slow swell: the last `drop_db / 2` of the rise took at least `rise_slow_hops`.
             let half = salience.exclusive_below_since(pitch, mask, lookback, drop_db / 2.0);
-            if half.is_some_and(|h| ago.saturating_sub(h) >= c.rise_slow_hops) {
-                let now_db = salience.partial_value(pitch, mask, 0)?;
-                let valley = salience.exclusive_lowest(pitch, mask, lookback)?;
-                let deep = c
-                    .rise_slow_db
-                    .min((now_db - valley) * c.rise_weak_share.max(0.0));
-                if deep > drop_db {
-                    if let Some(a) = salience.exclusive_below_since(pitch, mask, lookback, deep) {
-                        ago = a;
-                    }
+            let deep = c.rise_slow_db.min(rise * c.rise_weak_share);
+            if deep > drop_db && half.is_some_and(|h| ago.saturating_sub(h) >= c.rise_slow_hops) {
+                if let Some(a) = salience.exclusive_below_since(pitch, mask, lookback, deep) {
+                    ago = a;
                 }
             }
         }
@@ -1698,18 +1697,16 @@ impl NoteTracker {
         )
     }
 
-    /// How far (dB) under their energy now the harmonics of `pitch` in `mask` must have been
-    /// where their rise is dated: `rise_drop_db`, or `rise_weak_share` of their rise over the
-    /// search (from their lowest there to now) when that is less (see
+    /// How far (dB) under their energy now a note's partials must have been where their rise
+    /// is dated, given their `rise` over the search (from their lowest there to now):
+    /// `rise_drop_db`, or `rise_weak_share` of the rise when that is less (see
     /// [`TrackerConfig::rise_weak_db`]). `None` when the rise is under `rise_weak_db`.
-    fn rise_mark(&self, salience: &Salience, pitch: u8, mask: u32, lookback: usize) -> Option<f32> {
+    fn rise_mark(&self, rise: Option<f32>) -> Option<f32> {
         let c = &self.config;
         if c.rise_weak_db <= 0.0 {
             return Some(c.rise_drop_db);
         }
-        let now = salience.partial_value(pitch, mask, 0)?;
-        let valley = salience.exclusive_lowest(pitch, mask, lookback)?;
-        let rise = now - valley;
+        let rise = rise?;
         (rise >= c.rise_weak_db).then(|| c.rise_drop_db.min(rise * c.rise_weak_share))
     }
 
