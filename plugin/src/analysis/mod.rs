@@ -315,6 +315,8 @@ const SERIES_MIN_SHARE: f32 = 0.15;
 const SERIES_TOLERANCE: f32 = 0.03;
 /// While the previous note may ring, only estimates from this (Hz, just under F1) up are checked.
 const SERIES_RINGING_MIN_HZ: f32 = 45.0;
+/// ... and then only candidates at least this many semitones above the estimate are taken.
+const SERIES_RINGING_MIN_STEP: f32 = 3.0;
 
 /// Input samples are clamped to ±this (clipping is fine; huge values would overflow sums).
 const INPUT_LIMIT: f32 = 8.0;
@@ -437,7 +439,8 @@ pub struct Analyzer {
     series_ringing_min_hz: f32,
     /// ... and only candidates at least this many semitones above the estimate are taken then:
     /// a bass line let ring (each note 12 dB down when the next is struck) read a G2 after an
-    /// A2 as G#2 first, from the two notes' merged partials, with the check on while ringing.
+    /// A2 as G#2 first, from the two notes' merged partials, with the check on while ringing
+    /// (the Acoustic Bass set: 0.525 with both rules).
     series_ringing_min_step: u32,
     /// Hops since the last onset (saturating; `u32::MAX` before the first).
     hops_since_onset: u32,
@@ -757,7 +760,9 @@ impl Analyzer {
                 tolerance: tuning.get("series_tolerance", SERIES_TOLERANCE),
             },
             series_ringing_min_hz: tuning.get("series_ringing_min_hz", SERIES_RINGING_MIN_HZ),
-            series_ringing_min_step: tuning.get("series_ringing_min_step", 3.0).max(1.0) as u32,
+            series_ringing_min_step: tuning
+                .get("series_ringing_min_step", SERIES_RINGING_MIN_STEP)
+                .max(1.0) as u32,
             series_window_hops: (tuning.get("series_window_ms", SERIES_WINDOW_MS) / 1000.0 / hop_s)
                 .round()
                 .max(0.0) as u32,

@@ -37,9 +37,11 @@
 //! On a 40-file focused set of dev melodies (GM 32–35, TimGM6mb, seed 5) the 10 Acoustic Bass
 //! files went from mean F1 0.10 to 0.34 with the stage kept off while any previous note might
 //! ring; the set's mean from 0.746 to 0.804. Since 2026-12-02 a ringing note keeps it off only
-//! under 45 Hz (`mod.rs`, `series_ringing_min_hz`): 24 Acoustic Bass renders (seed 111) 0.366
-//! → 0.527, 30 renders of GM 32–35 from all three soundfonts (seed 121) 0.853 → 0.876, dev
-//! bass 0.861 → 0.873 and no family lower. At 23 Hz bins the partials of the
+//! under 45 Hz, and while it rings only candidates three or more semitones up are taken (a step
+//! of one or two is a reading between the two notes; `mod.rs`, `series_ringing_min_hz` and
+//! `series_ringing_min_step`): 24 Acoustic Bass renders (seed 111) 0.366 → 0.525, 30 renders
+//! of GM 32–35 from all three soundfonts (seed 121) 0.853 → 0.878, dev bass 0.861 → 0.874 and
+//! no family lower. At 23 Hz bins the partials of the
 //! lowest keys (E1–D2) are under two bins apart and their peaks are unreliable: there the stage
 //! can still misname a low note's attack.
 
