@@ -2901,3 +2901,50 @@ fn a_low_note_with_a_formant_on_high_partials_is_named_by_the_long_window() {
         "D2 on {d2} of {voiced} voiced hops (without the check {d2_without} of {voiced_without})"
     );
 }
+
+/// A sung slur from D4 (294 Hz) down to A3 (220 Hz): no gap and no attack, the old note fading
+/// over 120 ms under the new one's 40 ms swell, as a choir's "ooh" moves. The quarter window
+/// reads A3 from 10 ms of it (2.1 periods) while the half window still holds D4; the note is
+/// emitted sooner, and at its pitch, than when the quarter window only answered from 250 Hz.
+#[test]
+fn a_sung_slur_to_a_note_under_250_hz_is_read_from_the_quarter_window() {
+    let sr = 48_000.0f32;
+    let change = 0.4f64;
+    let n = (0.9 * sr) as usize;
+    let (d4, a3) = (f64::from(midi_to_hz(62.0)), f64::from(midi_to_hz(57.0)));
+    let tau = std::f64::consts::TAU;
+    let voice = |f: f64, t: f64| {
+        (tau * f * t).sin() + 0.5 * (2.0 * tau * f * t).sin() + 0.25 * (3.0 * tau * f * t).sin()
+    };
+    let s: Vec<f32> = (0..n)
+        .map(|i| {
+            let t = i as f64 / f64::from(sr);
+            let onset = (t / 0.03).min(1.0);
+            let old = onset * (1.0 - ((t - change) / 0.12).clamp(0.0, 1.0));
+            let new = ((t - change) / 0.04).clamp(0.0, 1.0);
+            (0.2 * (old * voice(d4, t) + new * voice(a3, t))) as f32
+        })
+        .collect();
+    let emitted = |spec: &str| {
+        let tuning = Tuning::parse(spec).expect("valid tuning");
+        let ev = run_on(&mut Analyzer::with_tuning(sr, &tuning), &s, 512);
+        let keys = pitches(&ev);
+        let at = ev
+            .ons
+            .iter()
+            .find(|&&(p, _, _)| p == 57)
+            .map(|&(_, _, emit)| emit as f64 / f64::from(sr) - change);
+        (keys, at)
+    };
+    let (keys, now) = emitted("");
+    assert_eq!(keys, vec![62, 57], "the slur is two notes");
+    let (old_keys, before) = emitted("tiny_pitch_min_hz=250");
+    assert_eq!(old_keys, vec![62, 57], "with the old floor too");
+    let (now, before) = (now.expect("A3 found"), before.expect("A3 found before"));
+    assert!(
+        now + 0.005 <= before,
+        "A3 emitted {:.1} ms after the change, {:.1} ms with the 250 Hz floor",
+        now * 1000.0,
+        before * 1000.0
+    );
+}
