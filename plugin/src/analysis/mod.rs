@@ -472,10 +472,12 @@ pub struct Analyzer {
     /// read from these 10 ms instead of a half window still full of the previous note (the
     /// limit was 250 Hz, 2.7 periods). With the two guards below: dev 0.894 → 0.896 (voices
     /// +0.014, string ensembles +0.008), voices +0.017 on 300 renders of every program (all
-    /// 0.890 both), +0.008 on 30 fresh voice renders; see the README.
+    /// 0.890 both), +0.008 on 30 fresh voice renders; neutral on the test split (0.881 both,
+    /// voice −0.002); see the README.
     tiny_pitch_min_hz: f32,
-    /// Right after an attack the quarter window answers only from this frequency up (Hz; see
-    /// `tiny_attack_samples`).
+    /// Right after an attack, and for a semitone next to the sounding note, the quarter window
+    /// answers only from this frequency up (Hz; see `tiny_attack_samples` and
+    /// `tiny_neighbour_guard`): the floor it had before it read lower notes.
     tiny_attack_min_hz: f32,
     /// How long after an onset (samples, from the onset gate's start) the quarter window keeps
     /// the higher floor `tiny_attack_min_hz`: a guitar's pluck sounds a component at half the
