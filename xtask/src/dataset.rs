@@ -776,7 +776,7 @@ fn plan(o: &Options) -> Result<Vec<Plan>> {
     let renders_per_melody = if focused { 1 } else { RENDERS_PER_MELODY };
     let melodies = o.count.div_ceil(renders_per_melody);
     let per_source = allocate(melodies);
-    let mut rng = Rng::new(o.seed ^ 0x5EED_0F_DA7A_5E7);
+    let mut rng = Rng::new(o.seed ^ 0x0005_EED0_FDA7_A5E7);
     // Families in a seeded order, cycled: consecutive renders (one melody) differ in family.
     let mut family_order: Vec<usize> = (0..FAMILIES.len()).collect();
     rng.shuffle(&mut family_order);

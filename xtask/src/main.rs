@@ -96,10 +96,19 @@ fn format_cmd(cmd: &Command) -> String {
     s
 }
 
-/// The bundled styles: (output file, name, folders under the corpus, file patterns, provenance).
+/// A bundled style: (output file, name, folders under the corpus, file patterns, provenance).
 /// The held-out split (seed 1, 10 % of the files, voices of a piece kept together) is the same in
 /// every model, so Blend never trains on another style's held-out files.
-const STYLES: &[(&str, &str, &[&str], &[&str], &str)] = &[
+type Style = (
+    &'static str,
+    &'static str,
+    &'static [&'static str],
+    &'static [&'static str],
+    &'static str,
+);
+
+/// The bundled styles (see [`Style`]).
+const STYLES: &[Style] = &[
     (
         "chorale.json.gz",
         "Chorale",
