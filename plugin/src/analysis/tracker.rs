@@ -306,10 +306,12 @@ pub struct TrackerConfig {
     /// under its level then lies 60–100 ms into it (the largest class of wrong notes on dev's
     /// pads and ensembles: found at their pitch, 50–250 ms late). A deeper mark for every note
     /// dated those better and the quick attacks of brass, reeds and organs too early; so only
-    /// a rise whose last half (in dB) of the mark took long is a slow swell. Dev: F1 0.892 →
+    /// a rise that took long to climb from the mark to half the mark's depth (in dB, under its
+    /// energy now) is a slow swell. Dev: F1 0.892 →
     /// 0.894 (synth pad +0.026, string ensemble +0.013, no family lower than −0.002).
     pub rise_slow_db: f32,
-    /// ... when the upper half (in dB) of the `rise_drop_db` mark took at least this many hops.
+    /// ... when the climb from `rise_drop_db` to `rise_drop_db / 2` under the partials' energy
+    /// now took at least this many hops.
     pub rise_slow_hops: usize,
     /// Legato notes after a note are dated from the rise of their pitch (when it shows one)
     /// instead of from the old pitch's departure.
@@ -1674,7 +1676,8 @@ impl NoteTracker {
         let drop_db = self.rise_mark(rise)?;
         let mut ago = salience.exclusive_below_since(pitch, mask, lookback, drop_db)?;
         if let (true, Some(rise)) = (slow && c.rise_slow_db > drop_db, rise) {
-            // A slow swell: the last `drop_db / 2` of the rise took at least `rise_slow_hops`.
+            // A slow swell: the climb from `drop_db` to `drop_db / 2` under now took at least
+            // `rise_slow_hops`.
             let half = salience.exclusive_below_since(pitch, mask, lookback, drop_db / 2.0);
             let deep = c.rise_slow_db.min(rise * c.rise_weak_share);
             if deep > drop_db && half.is_some_and(|h| ago.saturating_sub(h) >= c.rise_slow_hops) {
