@@ -56,6 +56,8 @@ pub mod quint_rank;
 pub mod release_tails;
 pub mod salience;
 pub mod stft;
+pub mod top_voice;
+pub mod top_voice_weights;
 pub mod tracker;
 
 use chroma::{Chroma, ChromaConfig};
@@ -73,6 +75,7 @@ use quint_rank::QuintRankConfig;
 use release_tails::{ReleaseTails, ReleaseTailsConfig};
 use salience::{Salience, SalienceConfig};
 use stft::{Stft, StftConfig, WindowShape};
+use top_voice::{FollowerConfig, FollowerOutput, TopFollower, TopPick, TopVoice};
 use tracker::{NoteTracker, TrackerConfig, TrackerInput};
 
 /// One analysis hop's features. Small and `Copy` so it travels through a ring without allocating.
@@ -412,6 +415,23 @@ pub struct Analyzer {
     onset_rise: OnsetRise,
     /// Bin width of `hann_mags` in Hz.
     hann_bin_hz: f32,
+    /// Top-voice stage (the highest note of a chord; its measures' scratch is made in `new`).
+    top_voice: TopVoice,
+    /// Notes from the top voice while the input is chords (`top_voice.rs`).
+    top_follower: TopFollower,
+    /// Follow the top voice while the chord gate holds (`top_voice=0`: stay silent, as before).
+    top_follow: bool,
+    /// Search the top voice on every search hop even without chords (for fitting it).
+    top_voice_always: bool,
+    /// The top voice is searched on one hop in this many (as the polyphony stage's search).
+    top_every: u32,
+    /// Hops since the last top-voice search.
+    top_count: u32,
+    /// The chord gate held on the previous hop (its searches' mean is forgotten when it opens).
+    top_was_gated: bool,
+    /// The last search's answer, and whether this hop searched (for fitting and traces).
+    last_top: TopPick,
+    top_searched: bool,
     /// Subharmonic guard: a pitch whose fundamental is this far (as an amplitude ratio) below the
     /// strongest partial is treated as a mixture's common subharmonic (unvoiced).
     fundamental_floor: f32,
@@ -716,7 +736,36 @@ impl Analyzer {
             .max(polyphony.bins_needed())
             .max(newcomer.bins_needed())
             .min(sizes.frame_len / 2 + 1);
+        let top_every = tuning.get("poly_every_hops", 4.0).max(1.0) as u32;
+        let hop_samples = sizes.hop as u64;
+        let top_follower = TopFollower::new(FollowerConfig {
+            sure: tuning.get("top_sure", 0.6),
+            confirm: tuning.get("top_confirm", 4.0).max(1.0) as u32,
+            lose: tuning.get("top_lose", 0.0).max(0.0) as u32,
+            gate_db: tuning.get("top_gate_db", -50.0),
+            backdate: (tuning.get("top_backdate_frames", 0.5).max(0.0) * sizes.frame_len as f32)
+                as u64,
+            onset_window: (tuning.get("top_onset_window_hops", 16.0).max(0.0) as u64) * hop_samples,
+            takeover_drop_db: tuning.get("top_drop_db", 0.0),
+            rise_min_db: tuning.get("top_rise_db", 2.0),
+            rise_backdate: (tuning.get("top_rise_backdate_ms", 30.0).max(0.0) / 1000.0
+                * sample_rate) as u64,
+        });
         Self {
+            top_voice: TopVoice::new(
+                hann_bins,
+                hann_bin_hz,
+                top_voice::Network::shipped(),
+                tuning.get("top_smoothing", 0.35),
+            ),
+            top_follower,
+            top_follow: tuning.get("top_voice", 1.0) > 0.5,
+            top_voice_always: tuning.get("top_voice_always", 0.0) > 0.5,
+            top_every,
+            top_count: 0,
+            top_was_gated: false,
+            last_top: TopPick::default(),
+            top_searched: false,
             sample_rate: true_rate,
             listening,
             sizes,
@@ -929,6 +978,12 @@ impl Analyzer {
         &self.last_polyphony
     }
 
+    /// The top-voice stage's measures and answer, when this hop searched (fitting, traces).
+    pub fn last_top_voice(&self) -> Option<(&top_voice::TopVoiceFeatures, TopPick)> {
+        self.top_searched
+            .then_some((&self.top_voice.features, self.last_top))
+    }
+
     /// The new-partial-set stage's last answer (traces).
     pub fn last_newcomer(&self) -> &newcomer::NewcomerOutput {
         &self.last_newcomer
@@ -982,6 +1037,12 @@ impl Analyzer {
         self.salience.reset();
         self.octave_stops.reset();
         self.polyphony.reset();
+        self.top_follower.reset();
+        self.top_voice.reset();
+        self.top_count = 0;
+        self.top_was_gated = false;
+        self.last_top = TopPick::default();
+        self.top_searched = false;
         self.last_polyphony = polyphony::PolyphonyOutput::default();
         self.release_tails.reset();
         self.newcomer.reset();
@@ -1009,7 +1070,8 @@ impl Analyzer {
 
     /// Ends the sounding note, if any, at the current stream time (end of input, transport stop).
     pub fn finish(&mut self, out: &mut impl AnalysisOutput) {
-        if let Some((pitch, offset)) = self.tracker.flush(self.clock) {
+        let top = self.top_follower.stop(self.clock).off;
+        for (pitch, offset) in top.into_iter().chain(self.tracker.flush(self.clock)) {
             out.note(NoteEvent::Off {
                 pitch,
                 offset_samples: offset,
@@ -1312,14 +1374,15 @@ impl Analyzer {
             },
             &self.salience,
         );
-        if let Some((pitch, offset_samples)) = decision.off {
+        let top = self.top_voice_stage(voiced, onset.onset, level.recent_db);
+        for (pitch, offset_samples) in [top.off, decision.off].into_iter().flatten() {
             out.note(NoteEvent::Off {
                 pitch,
                 offset_samples,
                 at,
             });
         }
-        if let Some((pitch, velocity, onset_samples)) = decision.on {
+        for (pitch, velocity, onset_samples) in [decision.on, top.on].into_iter().flatten() {
             out.note(NoteEvent::On {
                 pitch,
                 velocity,
@@ -1337,6 +1400,60 @@ impl Analyzer {
             polyphonic: polyphony.chords,
         };
         out.frame(&self.last);
+    }
+
+    /// Top voice: while the tracker's chord gate holds, the top-voice stage searches one hop in
+    /// `top_every` and its follower starts and ends notes; when the gate opens, its note ends.
+    fn top_voice_stage(&mut self, voiced: bool, onset: bool, recent_db: f32) -> FollowerOutput {
+        let gated = self.top_follow && self.tracker.chord_gated();
+        if onset {
+            self.top_follower.onset(self.clock);
+        }
+        self.top_searched = false;
+        if gated || self.top_voice_always {
+            self.top_count = self.top_count.saturating_add(1);
+            if self.top_count >= self.top_every {
+                self.top_count = 0;
+                self.last_top = if voiced {
+                    self.top_voice.process(&self.hann_mags)
+                } else {
+                    TopPick::default()
+                };
+                self.top_searched = true;
+            }
+        }
+        if !gated {
+            if self.top_was_gated {
+                self.top_was_gated = false;
+                self.top_voice.reset();
+                self.top_count = 0;
+            }
+            return self.top_follower.stop(self.clock);
+        }
+        self.top_was_gated = true;
+        if self.top_searched {
+            let (salience, clock, hop) = (&self.salience, self.clock, self.sizes.hop as u64);
+            let (min_db, backdate) = (
+                self.top_follower.config().rise_min_db,
+                self.top_follower.config().rise_backdate,
+            );
+            let max_hops = salience.history_hops().saturating_sub(1);
+            self.top_follower.follow(
+                self.last_top,
+                clock,
+                recent_db,
+                |pitch| {
+                    salience.rise(pitch, max_hops, min_db).map(|r| {
+                        clock
+                            .saturating_sub(r.quarter_ago as u64 * hop)
+                            .saturating_sub(backdate)
+                    })
+                },
+                |pitch| salience.value(pitch, 0),
+            )
+        } else {
+            FollowerOutput::default()
+        }
     }
 
     /// The last frame in time order: oldest sample (at `ring_pos`) first.

@@ -828,7 +828,8 @@ pub struct NoteTracker {
     vetoed: u64,
     /// Leaky mean of the polyphony flag (see [`TrackerConfig::poly_input_share`]).
     poly_share: f32,
-    /// The previous hop's `TrackerInput::chords` (the sounding note ends when it rises).
+    /// The previous hop's `TrackerInput::chords` (the sounding note ends when it rises); the
+    /// chord gate's state after the last hop.
     was_chords: bool,
     /// The attack being watched for settling (see [`TrackerConfig::settle_share`]).
     settle: Settle,
@@ -906,6 +907,11 @@ impl NoteTracker {
     /// Starts the judge vetoed since the last reset.
     pub fn vetoed(&self) -> u64 {
         self.vetoed
+    }
+
+    /// Whether the chord gate held on the last hop (the tracker then starts no note).
+    pub fn chord_gated(&self) -> bool {
+        self.was_chords
     }
 
     /// The pitch of the sounding note.

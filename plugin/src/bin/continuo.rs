@@ -60,6 +60,9 @@ enum Command {
     /// Fit the chord judge (`analysis/chord_judge.rs`) on polyphonic (chorale tune split) and
     /// monophonic (dev split) renders and print its weights.
     FitChords(cli::chord_fit::Args),
+    /// Fit the top-voice network (`analysis/top_voice.rs`) on four-part chorale renders (the
+    /// tune split) and write its weights file.
+    FitTopVoice(cli::top_voice_fit::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -83,6 +86,7 @@ fn main() -> std::process::ExitCode {
         Command::EvalChords(a) => cli::chords::run(a),
         Command::FitMix(a) => cli::mix_fit::run(a),
         Command::FitChords(a) => cli::chord_fit::run(a),
+        Command::FitTopVoice(a) => cli::top_voice_fit::run(a),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -13,6 +13,7 @@ pub mod presets;
 pub mod render;
 pub mod styles;
 pub mod tempo;
+pub mod top_voice_fit;
 pub mod train;
 pub mod transcription;
 pub mod transcription_errors;

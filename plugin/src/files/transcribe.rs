@@ -358,6 +358,13 @@ pub fn trace(samples: &[f32], sample_rate: f32, from_s: f64, to_s: f64, tuning: 
                     n.pitch.map_or(String::new(), |p| format!(" NAMED {p}")),
                 ));
             }
+            // The top-voice stage's answer, when it searched on that hop.
+            if let Some((_, top)) = analyzer.last_top_voice() {
+                tracer.text.push_str(&format!(
+                    "          top {} p {:.2}\n",
+                    top.midi, top.probability
+                ));
+            }
             // The polyphony stage's figures for that hop (chord judge and chord onsets).
             let p = analyzer.last_polyphony();
             let m = &p.measures;
