@@ -29,6 +29,8 @@
 //!   ├─ onset gate: 13–43 ms after an onset, NSDF on the samples since it alone (low notes)
 //!   └─ stft short (Hann, last ≈ 10 ms) ─ onset (max-filtered flux + level jump)
 //! pitch + level + onset + salience ─ tracker (runs, rise dating, named share per semitone, judge) ─ NoteEvent
+//! while the chord gate holds: Hann bins ─ top voice (candidate measures, network, softmax; one hop
+//!   in four) ─ top follower (confirmed winner, dated from its salience rise) ─ NoteEvent
 //! ```
 //! Cost at 48 kHz: ≈ 165–175 ns per input sample on a quiet machine (release build; A/B against
 //! 196 ns before the cheaper loops, see README *Analysis cost*), see `benches/analysis.rs`;
@@ -94,7 +96,8 @@ pub struct FeatureFrame {
     /// Chroma (12 pitch classes, C first), normalised to sum 1 or all 0 in silence.
     pub chroma: [f32; 12],
     /// The input is polyphonic (chords, an ensemble; the chord judge's recent mean, see
-    /// `polyphony.rs`): the tracker starts no note while this is set.
+    /// `polyphony.rs`): the tracker starts no note while this is set; the top-voice follower
+    /// does (`top_voice.rs`).
     pub polyphonic: bool,
 }
 

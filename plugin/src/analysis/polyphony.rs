@@ -17,7 +17,8 @@
 //! spectrum the first voice leaves unexplained; the chord judge turns those measures (with the
 //! hop's pitch confidence and chroma) into a probability, and its leaky mean over the recent
 //! search hops is the stage's *chords* decision: the input is polyphonic (a keyboard's chords,
-//! an ensemble), and the tracker starts no note while it holds.
+//! an ensemble), and the tracker starts no note while it holds (the top-voice follower,
+//! `top_voice.rs`, plays the chords' highest voice instead).
 //!
 //! Chord onsets: a struck chord's decay (a piano's) soon looks like one note to that per-hop
 //! judge. So at each onset the stage keeps the spectrum from just before it and, a frame later,

@@ -695,8 +695,8 @@ fn a_vetoed_pitch_that_keeps_sounding_is_judged_again() {
 }
 
 /// Polyphonic input (a four-part chord progression, 0.5 s per chord, strummed, 8 s) with
-/// `poly_input_share=0.2`: the tracker stays quiet (at most a few notes in 16 chords) and a
-/// melody after it is followed again. (A regression test: this signal is quiet without the
+/// `poly_input_share=0.2`: the top-voice follower plays the chords' top notes; without it the
+/// tracker stays quiet (at most a few notes in 16 chords); a melody after it is followed again. (A regression test: this signal is quiet without the
 /// setting too; the spray it cuts shows on the rendered chorales, `continuo eval-chords`.)
 #[test]
 fn polyphonic_input_keeps_the_tracker_quiet() {
@@ -725,7 +725,27 @@ fn polyphonic_input_keeps_the_tracker_quiet() {
     let chords_end = s.len();
     s.extend(silence(sr, 3.0));
     s.extend(melody(sr));
+    // The top-voice follower plays the chords' top notes (72, 74, 67, 69 …) once the chord
+    // gate holds: every note started in the chords is then the one on top (a few before it
+    // rises may be the mixture's).
     let tuning = Tuning::parse("poly_input_share=0.2").unwrap_or_default();
+    let followed = run_on(&mut Analyzer::with_tuning(sr, &tuning), &s, 512);
+    let top_at = |t: f32| progression[(((t - 0.1) / 0.5).max(0.0) as usize).min(15) % 4][3] as u8;
+    let (mut on_top, mut off_top) = (0, 0);
+    for o in followed.ons.iter().filter(|o| (o.2 as usize) < chords_end) {
+        if o.0 == top_at(o.1 as f32 / sr + 0.03) {
+            on_top += 1;
+        } else {
+            off_top += 1;
+        }
+    }
+    assert!(
+        on_top >= 8 && off_top <= 3,
+        "{on_top} on the top voice, {off_top} off it: {:?}",
+        pitches(&followed)
+    );
+    // Without the follower the tracker stays quiet there.
+    let tuning = Tuning::parse("poly_input_share=0.2,top_voice=0").unwrap_or_default();
     let mut a = Analyzer::with_tuning(sr, &tuning);
     let ev = run_on(&mut a, &s, 512);
     let in_chords = ev
@@ -1576,9 +1596,25 @@ fn struck_chords(sr: f32) -> Vec<f32> {
 fn struck_decaying_chords_gate_the_tracker_soon() {
     let sr = 48_000.0;
     let s = struck_chords(sr);
-    let off = Tuning::parse("rise_back_hops=0").unwrap_or_default();
+    // (The gate is checked with the top-voice follower off; with it, the notes started from
+    // the third chord on are the chords' top notes, 74 and 76 and again 72, 74, 76.)
+    let followed = run(&s, sr, 512);
+    let tops = [72u8, 74, 74, 76];
+    let late: Vec<(u8, f32)> = followed
+        .ons
+        .iter()
+        .map(|o| (o.0, o.1 as f32 / sr))
+        .filter(|o| o.1 > 1.1)
+        .collect();
+    let on_top = late
+        .iter()
+        .filter(|o| o.0 == tops[(((o.1 + 0.03 - 0.1) / 0.5) as usize).min(7) % 4])
+        .count();
+    assert!(on_top >= 3 && late.len() <= on_top + 1, "{late:?}");
+    let quiet = Tuning::parse("top_voice=0").unwrap_or_default();
+    let off = Tuning::parse("rise_back_hops=0,top_voice=0").unwrap_or_default();
     let old = run_on(&mut Analyzer::with_tuning(sr, &off), &s, 512);
-    let ev = run(&s, sr, 512);
+    let ev = run_on(&mut Analyzer::with_tuning(sr, &quiet), &s, 512);
     let after = |ev: &Events, t: f32| ev.ons.iter().filter(|o| o.2 as f32 > t * sr).count();
     // From the third chord on (1.1 s), nothing starts.
     assert!(after(&ev, 1.1) == 0, "{:?}", pitches(&ev));

@@ -663,14 +663,12 @@ mod tests {
         assert_eq!(stage.process(&inf), TopPick::default());
     }
 
-    #[test]
-    fn a_chord_of_harmonic_tones_is_topped_by_its_highest_note() {
-        // Hann-like magnitudes of C3, E4, G4 and C5, each with six partials falling as 1/h:
-        // the shipped network names C5.
-        let (bins, bin_hz) = (1025usize, 48_000.0 / 2048.0);
-        let mut mags = vec![0.0f32; bins];
+    /// Magnitudes of C3, E4, G4 and C5, each with `partials` partials falling as 1/h, over a
+    /// floor of `floor`, `bins` bins `bin_hz` apart.
+    fn chord_spectrum(bins: usize, bin_hz: f32, partials: usize, floor: f32) -> Vec<f32> {
+        let mut mags = vec![floor; bins];
         for m in [48.0f32, 64.0, 67.0, 72.0] {
-            for h in 1..=6 {
+            for h in 1..=partials {
                 let k = (h as f32 * midi_to_hz(m) / bin_hz).round() as usize;
                 if k + 1 < bins {
                     mags[k] += 1.0 / h as f32;
@@ -679,31 +677,26 @@ mod tests {
                 }
             }
         }
+        mags
+    }
+
+    #[test]
+    fn a_chord_of_harmonic_tones_is_topped_by_its_highest_note() {
+        // The shipped network names C5, the chord's top note.
+        let (bins, bin_hz) = (1025usize, 48_000.0 / 2048.0);
+        let mags = chord_spectrum(bins, bin_hz, 6, 0.0);
         let mut stage = TopVoice::new(bins, bin_hz, Network::shipped(), 1.0);
         let top = stage.process(&mags);
         assert_eq!(top.midi, 72, "{top:?}");
     }
-}
-
-#[cfg(test)]
-mod cost {
-    use super::*;
 
     /// `cargo test --release -p continuo --lib top_voice_search_cost -- --ignored --nocapture`:
-    /// the time of one search on a four-note chord's spectrum.
+    /// the time of one search on that chord's spectrum (8 partials, over a small floor).
     #[test]
     #[ignore]
     fn top_voice_search_cost() {
         let (bins, bin_hz) = (257usize, 48_000.0 / 2048.0);
-        let mut mags = vec![0.001f32; bins];
-        for m in [48.0f32, 64.0, 67.0, 72.0] {
-            for h in 1..=8 {
-                let k = (h as f32 * midi_to_hz(m) / bin_hz).round() as usize;
-                if k + 1 < bins {
-                    mags[k] += 1.0 / h as f32;
-                }
-            }
-        }
+        let mags = chord_spectrum(bins, bin_hz, 8, 0.001);
         let mut stage = TopVoice::new(bins, bin_hz, Network::shipped(), 0.35);
         let runs = 20_000;
         let start = std::time::Instant::now();

@@ -407,8 +407,8 @@ impl ContinuoEditor {
             if self.shared.polyphonic.load(Ordering::Relaxed) {
                 ui.label(RichText::new("chords").strong()).on_hover_text(
                     "Several notes sound at once: Continuo names the chords it hears above the \
-                     roll, and starts no note while the input stays polyphonic (it follows \
-                     single notes again once one voice plays)",
+                     roll and follows the top voice (the highest note of the chords) while the \
+                     input stays polyphonic; it follows single notes again once one voice plays",
                 );
             }
             // Level meter.
