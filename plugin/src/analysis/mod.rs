@@ -981,9 +981,12 @@ impl Analyzer {
         &self.last_polyphony
     }
 
-    /// The top-voice stage's measures and answer, when this hop searched (fitting, traces).
+    /// The top-voice stage's measures and answer, when this hop searched a voiced frame
+    /// (fitting, traces).
     pub fn last_top_voice(&self) -> Option<(&top_voice::TopVoiceFeatures, TopPick)> {
-        self.top_searched
+        // A search of an unvoiced or silent frame measures nothing: its features are the last
+        // frame's, so it is not reported (the fitter would label them with this hop's note).
+        (self.top_searched && self.last_top.midi > 0)
             .then_some((&self.top_voice.features, self.last_top))
     }
 
