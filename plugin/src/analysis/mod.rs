@@ -340,6 +340,9 @@ const PITCH_FLOOR_DB: f32 = -80.0;
 const CHROMA_RANGE_HZ: (f32, f32) = (55.0, 5000.0);
 /// Hann magnitudes of the long frame are computed up to this frequency (chroma, salience).
 const HANN_MAX_HZ: f32 = 6000.0;
+/// A top-voice re-attack is measured against the sounding note's salience this many hops
+/// before the onset fired (the long frame then still holds only the old attack's ring).
+const REATTACK_BEFORE_HOPS: usize = 2;
 /// Spectral flux looks at partials below this frequency (Hz).
 const FLUX_MAX_HZ: f32 = 12_000.0;
 
@@ -752,6 +755,12 @@ impl Analyzer {
             takeover_drop_db: tuning.get("top_drop_db", 0.0),
             rise_min_db: tuning.get("top_rise_db", 2.0),
             rise_backdate: (tuning.get("top_rise_backdate_ms", 30.0).max(0.0) / 1000.0
+                * sample_rate) as u64,
+            reattack_db: tuning.get("top_reattack_db", 10.0),
+            reattack_share: tuning.get("top_reattack_share", 0.8),
+            reattack_wait: (tuning.get("top_reattack_ms", 80.0).max(0.0) / 1000.0 * sample_rate)
+                as u64,
+            reattack_min_age: (tuning.get("top_reattack_age_ms", 100.0).max(0.0) / 1000.0
                 * sample_rate) as u64,
         });
         Self {
@@ -1444,6 +1453,7 @@ impl Analyzer {
                 self.top_follower.config().rise_backdate,
             );
             let max_hops = salience.history_hops().saturating_sub(1);
+            let min_db_reattack = self.top_follower.config().reattack_db;
             self.top_follower.follow(
                 self.last_top,
                 clock,
@@ -1456,6 +1466,10 @@ impl Analyzer {
                     })
                 },
                 |pitch| salience.value(pitch, 0),
+                |pitch, onset| {
+                    let ago = clock.saturating_sub(onset) / hop.max(1);
+                    salience.rise_share(pitch, ago as usize + REATTACK_BEFORE_HOPS, min_db_reattack)
+                },
             )
         } else {
             FollowerOutput::default()

@@ -341,6 +341,35 @@ impl Salience {
         }
     }
 
+    /// How much of `pitch`'s harmonic energy rose since `ago` hops back: the share (weighted by
+    /// each harmonic's energy now) of its harmonics whose energy now is at least `rise_db` over
+    /// their energy then. A note struck again rises in all its partials at once; another
+    /// voice's attack raises only the few partials it shares. 0 when nothing is remembered.
+    /// Bounded loop (harmonics), no allocation.
+    pub fn rise_share(&self, pitch: u8, ago: usize, rise_db: f32) -> f32 {
+        let harmonics = self.config.harmonics.min(32);
+        let (mut rose, mut total) = (0.0f32, 0.0f32);
+        for k in 0..harmonics {
+            let mask = 1u32 << k;
+            let (Some(now), Some(then)) = (
+                self.partial_value(pitch, mask, 0),
+                self.partial_value(pitch, mask, ago),
+            ) else {
+                return 0.0;
+            };
+            let weight = 10f32.powf(0.1 * now);
+            total += weight;
+            if now - then >= rise_db {
+                rose += weight;
+            }
+        }
+        if total > 0.0 {
+            rose / total
+        } else {
+            0.0
+        }
+    }
+
     /// Hops of history kept.
     pub fn history_hops(&self) -> usize {
         self.config.history_hops.max(1)

@@ -395,6 +395,19 @@ pub struct FollowerConfig {
     /// many dB, this many samples before it crossed a quarter of the way.
     pub rise_min_db: f32,
     pub rise_backdate: u64,
+    /// Re-attack: a sounding top note starts again, dated at an onset, when within
+    /// `reattack_wait` samples after that onset `reattack_share` of its harmonic energy sits in
+    /// partials that rose this far (dB) since just before the onset, and it still wins the
+    /// search (a chorale's soprano repeats its pitch while the lower voices move: its string is
+    /// struck again, and all its partials rise; a lower voice's attack raises only the few
+    /// partials the two share). 0: never.
+    pub reattack_db: f32,
+    /// ... see `reattack_db`.
+    pub reattack_share: f32,
+    /// ... see `reattack_db`.
+    pub reattack_wait: u64,
+    /// Onsets sooner than this after the note's own onset are its own attack, not a new one.
+    pub reattack_min_age: u64,
 }
 
 /// One hop's output: at most one end and one start (end first), as the tracker's.
@@ -422,6 +435,10 @@ pub struct TopFollower {
     last_onset: Option<u64>,
     /// The sounding note's highest salience since it began (dB).
     active_peak_db: f32,
+    /// When the sounding note began (its dated onset, stream samples).
+    active_since: u64,
+    /// An onset under the sounding note that may be its re-attack.
+    reattack: Option<u64>,
 }
 
 impl TopFollower {
@@ -434,6 +451,8 @@ impl TopFollower {
             unsure: 0,
             last_onset: None,
             active_peak_db: f32::MIN,
+            active_since: 0,
+            reattack: None,
         }
     }
 
@@ -444,6 +463,7 @@ impl TopFollower {
         self.run_dipped = false;
         self.unsure = 0;
         self.last_onset = None;
+        self.reattack = None;
     }
 
     /// Its settings.
@@ -456,15 +476,25 @@ impl TopFollower {
         self.active
     }
 
-    /// Remembers an onset (every hop where the onset detector fired).
+    /// Remembers an onset (every hop where the onset detector fired); one under the sounding
+    /// note may be its re-attack (see [`FollowerConfig::reattack_db`]).
     pub fn onset(&mut self, time: u64) {
         self.last_onset = Some(time);
+        let c = self.config;
+        if self.active.is_some()
+            && c.reattack_db > 0.0
+            && time >= self.active_since.saturating_add(c.reattack_min_age)
+        {
+            // A later onset replaces a pending one (the newest attack is the one to date).
+            self.reattack = Some(time);
+        }
     }
 
     /// Ends the sounding note at `time` (the chords ended, or the stream stops).
     pub fn stop(&mut self, time: u64) -> FollowerOutput {
         self.run = None;
         self.unsure = 0;
+        self.reattack = None;
         FollowerOutput {
             off: self.active.take().map(|p| (p, time)),
             on: None,
@@ -480,6 +510,7 @@ impl TopFollower {
         recent_db: f32,
         rise: impl Fn(u8) -> Option<u64>,
         salience_db: impl Fn(u8) -> Option<f32>,
+        rise_share: impl Fn(u8, u64) -> f32,
     ) -> FollowerOutput {
         let c = self.config;
         let active_db = self.active.and_then(&salience_db);
@@ -528,8 +559,23 @@ impl TopFollower {
                 }
                 self.active = Some(p);
                 self.active_peak_db = salience_db(p).unwrap_or(f32::MIN);
+                self.active_since = onset;
                 self.unsure = 0;
+                self.reattack = None;
                 out.on = Some((p, super::loudness::velocity_from_db(recent_db), onset));
+                return out;
+            }
+        }
+        // Re-attack of the sounding note: it still wins, and its partials rose since the onset.
+        if let (Some(p), Some(at)) = (self.active, self.reattack) {
+            if time > at.saturating_add(c.reattack_wait) {
+                self.reattack = None;
+            } else if sure && pick.midi == p && rise_share(p, at) >= c.reattack_share {
+                self.reattack = None;
+                self.active_peak_db = active_db.unwrap_or(f32::MIN);
+                self.active_since = at;
+                out.off = Some((p, at));
+                out.on = Some((p, super::loudness::velocity_from_db(recent_db), at));
                 return out;
             }
         }
@@ -558,7 +604,16 @@ mod tests {
             onset_window: 500,
             rise_min_db: 6.0,
             rise_backdate: 0,
+            reattack_db: 0.0,
+            reattack_share: 0.5,
+            reattack_wait: 0,
+            reattack_min_age: 0,
         })
+    }
+
+    /// No partial rose (no re-attack).
+    fn flat(_: u8, _: u64) -> f32 {
+        0.0
     }
 
     fn pick(midi: u8, probability: f32) -> TopPick {
@@ -594,34 +649,43 @@ mod tests {
         // Two sure searches are not enough; the third starts the note, dated half a frame
         // before its run began (no onset, no rise).
         assert_eq!(
-            f.follow(pick(72, 0.9), 10_000, -20.0, none, level),
+            f.follow(pick(72, 0.9), 10_000, -20.0, none, level, flat),
             FollowerOutput::default()
         );
         assert_eq!(
-            f.follow(pick(72, 0.8), 10_512, -20.0, none, level),
+            f.follow(pick(72, 0.8), 10_512, -20.0, none, level, flat),
             FollowerOutput::default()
         );
-        let out = f.follow(pick(72, 0.7), 11_024, -20.0, none, level);
+        let out = f.follow(pick(72, 0.7), 11_024, -20.0, none, level, flat);
         assert_eq!(out.off, None);
         assert_eq!(out.on.map(|o| (o.0, o.2)), Some((72, 9_000)));
         // An unsure search inside another run does not break it; a new note takes over, dated
         // at its rise (which the caller found), and the old one ends.
         f.onset(20_000);
-        assert_eq!(f.follow(pick(74, 0.9), 20_100, -20.0, none, level).on, None);
-        assert_eq!(f.follow(pick(74, 0.3), 20_612, -20.0, none, level).on, None);
-        assert_eq!(f.follow(pick(74, 0.9), 21_124, -20.0, none, level).on, None);
-        let out = f.follow(pick(74, 0.9), 21_636, -20.0, |_| Some(19_900), level);
+        assert_eq!(
+            f.follow(pick(74, 0.9), 20_100, -20.0, none, level, flat).on,
+            None
+        );
+        assert_eq!(
+            f.follow(pick(74, 0.3), 20_612, -20.0, none, level, flat).on,
+            None
+        );
+        assert_eq!(
+            f.follow(pick(74, 0.9), 21_124, -20.0, none, level, flat).on,
+            None
+        );
+        let out = f.follow(pick(74, 0.9), 21_636, -20.0, |_| Some(19_900), level, flat);
         assert_eq!(out.off, Some((72, 21_636)));
         // The onset at 20 000 lies within 500 samples after the rise: it dates the note.
         assert_eq!(out.on.map(|o| (o.0, o.2)), Some((74, 20_000)));
         // Unsure searches keep the note (lose = 0); quiet ends it; stopping twice is harmless.
         for k in 0..10 {
             assert_eq!(
-                f.follow(pick(60, 0.2), 22_000 + k, -20.0, none, level),
+                f.follow(pick(60, 0.2), 22_000 + k, -20.0, none, level, flat),
                 FollowerOutput::default()
             );
         }
-        let out = f.follow(pick(74, 0.9), 30_000, -80.0, none, level);
+        let out = f.follow(pick(74, 0.9), 30_000, -80.0, none, level, flat);
         assert_eq!(out.off, Some((74, 30_000)));
         assert_eq!(f.stop(31_000), FollowerOutput::default());
         assert_eq!(f.active(), None);
@@ -635,20 +699,87 @@ mod tests {
         });
         let none = |_: u8| None;
         for t in 0..3 {
-            f.follow(pick(72, 0.9), t * 512, -20.0, none, |_| Some(-20.0));
+            f.follow(pick(72, 0.9), t * 512, -20.0, none, |_| Some(-20.0), flat);
         }
         assert_eq!(f.active(), Some(72));
         // A lower voice wins for a while, but the top note still sounds at its peak.
         for t in 3..10 {
-            let out = f.follow(pick(65, 0.9), t * 512, -20.0, none, |_| Some(-20.0));
+            let out = f.follow(pick(65, 0.9), t * 512, -20.0, none, |_| Some(-20.0), flat);
             assert_eq!(out, FollowerOutput::default());
         }
         // Once it has fallen 6 dB the winner takes over.
-        let out = f.follow(pick(65, 0.9), 10 * 512, -20.0, none, |p| {
-            Some(if p == 72 { -27.0 } else { -20.0 })
-        });
+        let out = f.follow(
+            pick(65, 0.9),
+            10 * 512,
+            -20.0,
+            none,
+            |p| Some(if p == 72 { -27.0 } else { -20.0 }),
+            flat,
+        );
         assert_eq!(out.off.map(|o| o.0), Some(72));
         assert_eq!(out.on.map(|o| o.0), Some(65));
+    }
+
+    #[test]
+    fn a_top_note_struck_again_starts_again() {
+        let mut f = TopFollower::new(FollowerConfig {
+            reattack_db: 10.0,
+            reattack_share: 0.8,
+            reattack_wait: 4_000,
+            reattack_min_age: 5_000,
+            ..follower().config()
+        });
+        let none = |_: u8| None;
+        let level = |_: u8| Some(-20.0);
+        for t in 0..3 {
+            f.follow(pick(72, 0.9), 1_000 + t * 512, -20.0, none, level, flat);
+        }
+        assert_eq!(f.active(), Some(72));
+        // An onset right after the note's own start is its attack: nothing happens.
+        f.onset(3_000);
+        let risen = |_: u8, _: u64| 0.9;
+        assert_eq!(
+            f.follow(pick(72, 0.9), 3_500, -20.0, none, level, risen),
+            FollowerOutput::default()
+        );
+        // Later, another voice's attack raises only a few of its partials: no re-attack.
+        f.onset(10_000);
+        let few = |_: u8, at: u64| if at == 10_000 { 0.3 } else { 0.0 };
+        assert_eq!(
+            f.follow(pick(72, 0.9), 10_512, -20.0, none, level, few),
+            FollowerOutput::default()
+        );
+        // Struck again: all its partials rose since the onset, and it still wins. It ends
+        // and starts again, both dated at the onset.
+        f.onset(20_000);
+        let out = f.follow(pick(72, 0.9), 20_512, -20.0, none, level, risen);
+        assert_eq!(out.off, Some((72, 20_000)));
+        assert_eq!(out.on.map(|o| (o.0, o.2)), Some((72, 20_000)));
+        // Once: the next search does not repeat it.
+        assert_eq!(
+            f.follow(pick(72, 0.9), 21_024, -20.0, none, level, risen),
+            FollowerOutput::default()
+        );
+        // An unsure pick, or a rise seen only after the wait, starts nothing.
+        f.onset(30_000);
+        assert_eq!(
+            f.follow(pick(72, 0.3), 30_512, -20.0, none, level, risen),
+            FollowerOutput::default()
+        );
+        assert_eq!(
+            f.follow(pick(72, 0.9), 34_512, -20.0, none, level, risen),
+            FollowerOutput::default()
+        );
+        // Off by default (reattack_db 0).
+        let mut plain = follower();
+        for t in 0..3 {
+            plain.follow(pick(72, 0.9), 1_000 + t * 512, -20.0, none, level, flat);
+        }
+        plain.onset(20_000);
+        assert_eq!(
+            plain.follow(pick(72, 0.9), 20_512, -20.0, none, level, risen),
+            FollowerOutput::default()
+        );
     }
 
     #[test]
