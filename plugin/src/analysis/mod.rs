@@ -751,7 +751,8 @@ impl Analyzer {
             gate_db: tuning.get("top_gate_db", -50.0),
             backdate: (tuning.get("top_backdate_frames", 0.5).max(0.0) * sizes.frame_len as f32)
                 as u64,
-            onset_window: (tuning.get("top_onset_window_hops", 16.0).max(0.0) as u64) * hop_samples,
+            onset_window: (tuning.get("top_onset_window_hops", 384.0).max(0.0) as u64)
+                * hop_samples,
             takeover_drop_db: tuning.get("top_drop_db", 0.0),
             rise_min_db: tuning.get("top_rise_db", 2.0),
             rise_backdate: (tuning.get("top_rise_backdate_ms", 30.0).max(0.0) / 1000.0
