@@ -745,7 +745,7 @@ impl Analyzer {
         let top_every = tuning.get("poly_every_hops", 4.0).max(1.0) as u32;
         let hop_samples = sizes.hop as u64;
         let top_follower = TopFollower::new(FollowerConfig {
-            sure: tuning.get("top_sure", 0.6),
+            sure: tuning.get("top_sure", 0.65),
             confirm: tuning.get("top_confirm", 4.0).max(1.0) as u32,
             lose: tuning.get("top_lose", 0.0).max(0.0) as u32,
             gate_db: tuning.get("top_gate_db", -50.0),
