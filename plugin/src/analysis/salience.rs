@@ -314,31 +314,13 @@ impl Salience {
     /// harmonic at its own time (harmonic `k` beats `k` times as fast), so only a few at a time.
     /// 0 when nothing is remembered. Bounded loops (harmonics × `span`), no allocation.
     pub fn dip_share(&self, pitch: u8, dip_ago: usize, span: usize, drop_db: f32) -> f32 {
-        let harmonics = self.config.harmonics.min(32);
         let last = (dip_ago + span).min(self.history_hops().saturating_sub(1));
-        let (mut dipped, mut total) = (0.0f32, 0.0f32);
-        for k in 0..harmonics {
-            let mask = 1u32 << k;
-            let (Some(now), Some(dip)) = (
-                self.partial_value(pitch, mask, 0),
-                self.partial_value(pitch, mask, dip_ago),
-            ) else {
-                return 0.0;
-            };
+        self.harmonic_share(pitch, dip_ago, |mask, now, dip| {
             let before = (dip_ago..=last)
                 .map_while(|ago| self.partial_value(pitch, mask, ago))
                 .fold(f32::NEG_INFINITY, f32::max);
-            let weight = 10f32.powf(0.1 * now);
-            total += weight;
-            if before - dip >= drop_db && now - dip >= drop_db {
-                dipped += weight;
-            }
-        }
-        if total > 0.0 {
-            dipped / total
-        } else {
-            0.0
-        }
+            before - dip >= drop_db && now - dip >= drop_db
+        })
     }
 
     /// How much of `pitch`'s harmonic energy rose since `ago` hops back: the share (weighted by
@@ -347,8 +329,15 @@ impl Salience {
     /// voice's attack raises only the few partials it shares. 0 when nothing is remembered.
     /// Bounded loop (harmonics), no allocation.
     pub fn rise_share(&self, pitch: u8, ago: usize, rise_db: f32) -> f32 {
+        self.harmonic_share(pitch, ago, |_, now, then| now - then >= rise_db)
+    }
+
+    /// The share of `pitch`'s harmonic energy (each harmonic weighted by its energy now) in the
+    /// harmonics for which `counts(mask, energy now, energy ago hops back)` holds (dB). 0 when
+    /// nothing is remembered.
+    fn harmonic_share(&self, pitch: u8, ago: usize, counts: impl Fn(u32, f32, f32) -> bool) -> f32 {
         let harmonics = self.config.harmonics.min(32);
-        let (mut rose, mut total) = (0.0f32, 0.0f32);
+        let (mut counted, mut total) = (0.0f32, 0.0f32);
         for k in 0..harmonics {
             let mask = 1u32 << k;
             let (Some(now), Some(then)) = (
@@ -359,12 +348,12 @@ impl Salience {
             };
             let weight = 10f32.powf(0.1 * now);
             total += weight;
-            if now - then >= rise_db {
-                rose += weight;
+            if counts(mask, now, then) {
+                counted += weight;
             }
         }
         if total > 0.0 {
-            rose / total
+            counted / total
         } else {
             0.0
         }
