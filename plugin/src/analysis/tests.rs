@@ -609,7 +609,7 @@ fn chords_are_flagged_and_do_not_spray_notes() {
     }
     let tuning = Tuning::parse("quiet_in_chords=1").unwrap_or_default();
     let ev = run_on(&mut Analyzer::with_tuning(sr, &tuning), &s, 256);
-    // (The frames' flag is now the chord judge's 2 s decision, too slow for 2.4 s of chords:
+    // (The frames' flag is now the chord judge's 1.2 s mean, too slow for 2.4 s of chords:
     // `voice_leading_does_not_spray_notes` checks it on a longer signal.)
     // With `quiet_in_chords`: at most the first voice each (the flag needs a moment), never a
     // spray.
@@ -1590,7 +1590,7 @@ fn a_ringing_previous_note_is_not_restarted_legato() {
 
 /// Struck chords that decay fast (a piano's): four voices with sharp attacks, a low hammer
 /// thump under each, 0.5 s per chord. The per-hop chord judge reads the decays as one note and
-/// its 2 s mean engages late; the onsets' rise spectra (several notes rose together) gate the
+/// its mean engages late; the onsets' rise spectra (several notes rose together) gate the
 /// tracker from the second or third chord on (issue 16: piano sprayed 22 wrong notes a minute).
 fn struck_chords(sr: f32) -> Vec<f32> {
     struck_chord_rounds(
@@ -2068,7 +2068,7 @@ fn ringing_plucked_melody(sr: f32, notes: &[f32]) -> (Vec<f32>, usize) {
 
 /// Issue 13 (steel guitar, dev F1 0.789, 278 notes never found while another sounded): the
 /// old notes of a ringing melody sound under the new one, so the per-hop chord judge sees two
-/// or three voices and its 2 s mean gated the tracker through the melody. At each onset only
+/// or three voices and its mean (then over 2 s) gated the tracker through the melody. At each onset only
 /// one note rises, so the slow mean of chord onsets stays low and the judge's decision no
 /// longer counts: the chords flag stays down and every note is found. With that veto off
 /// (`voices_below=0`, the old behaviour) the same signal is gated.
