@@ -2068,10 +2068,10 @@ fn ringing_plucked_melody(sr: f32, notes: &[f32]) -> (Vec<f32>, usize) {
 
 /// Issue 13 (steel guitar, dev F1 0.789, 278 notes never found while another sounded): the
 /// old notes of a ringing melody sound under the new one, so the per-hop chord judge sees two
-/// or three voices and its mean (then over 2 s) gated the tracker through the melody. At each onset only
-/// one note rises, so the slow mean of chord onsets stays low and the judge's decision no
-/// longer counts: the chords flag stays down and every note is found. With that veto off
-/// (`voices_below=0`, the old behaviour) the same signal is gated.
+/// or three voices and its mean (then over 2 s) gated the tracker through the melody. At each
+/// onset only one note rises, so the slow mean of chord onsets stays low and the judge's
+/// decision no longer counts: the chords flag stays down and every note is found. With that
+/// veto off (`voices_below=0`, the old behaviour) the same signal is gated.
 ///
 /// Known limitation, not fixed: on this synthetic signal (decay 1.1/s, notes 250 ms apart, two
 /// courses 12 cents apart) the old gate holds on 15 % of the frames and the veto does not
