@@ -61,7 +61,7 @@ pub fn collect(
         let reference = read_reference(&tsv)?;
         let mut claimed = vec![false; reference.len()];
         let (samples, sample_rate) = transcribe::read_wav(&wav)?;
-        let (_, starts) = transcribe::transcribe_with_starts(&samples, sample_rate, &all);
+        let (_, _, starts) = transcribe::transcribe_with_starts(&samples, sample_rate, &all);
         for start in &starts {
             let onset_s = start.onset as f64 / f64::from(sample_rate);
             let hit = reference

@@ -250,34 +250,32 @@ pub fn listen(
     }
 }
 
-/// [`transcribe_with`] in blocks of one hop, also returning every note start the tracker
-/// wanted (path, pitch, the judge's features, whether it was accepted), in time order. For
-/// fitting the judge (`eval-transcription --fit-judge`); the notes are the same as with any
-/// block size.
+/// [`transcribe_stats`] in blocks of one hop, also returning every note start the tracker
+/// wanted (path, pitch, the judge's features, whether it was accepted), in time order. For the
+/// evaluation's diagnostics (`eval-transcription --verbose`) and for fitting the judge
+/// (`--fit-judge`); the notes are the same as with any block size.
 pub fn transcribe_with_starts(
     samples: &[f32],
     sample_rate: f32,
     tuning: &Tuning,
 ) -> (
     Vec<TranscribedNote>,
+    f64,
     Vec<crate::analysis::tracker::NoteStart>,
 ) {
     let mut analyzer = Analyzer::with_tuning(sample_rate, tuning);
     let mut collector = Collector::new(analyzer.sample_rate() as f64);
     let mut starts = Vec::new();
-    let mut last = *analyzer.last_note_start();
-    let tail = vec![0.0f32; analyzer.window_samples()];
-    let hop = analyzer.hop_samples().max(1);
-    for chunk in samples.chunks(hop).chain(tail.chunks(hop)) {
-        analyzer.process(chunk, &mut collector);
-        collector.block_start += chunk.len() as u64;
-        let now = *analyzer.last_note_start();
-        if now != last {
-            starts.push(now);
-            last = now;
-        }
-    }
-    (collector.notes, starts)
+    let hop = analyzer.hop_samples();
+    run_blocks(
+        &mut analyzer,
+        &mut collector,
+        samples,
+        hop,
+        Some(&mut starts),
+    );
+    let share = collector.polyphonic_frames as f64 / collector.frames.max(1) as f64;
+    (collector.notes, share, starts)
 }
 
 /// A per-hop dump of the features and note events between `from_s` and `to_s` (tuning aid).
@@ -436,13 +434,32 @@ fn run_through(
     samples: &[f32],
     block: usize,
 ) -> f64 {
-    for chunk in samples.chunks(block.max(1)) {
+    run_blocks(analyzer, collector, samples, block, None)
+}
+
+/// [`run_through`], also recording every note start the tracker wanted into `starts` (one
+/// check per block: use blocks of at most one hop to see them all).
+fn run_blocks(
+    analyzer: &mut Analyzer,
+    collector: &mut Collector,
+    samples: &[f32],
+    block: usize,
+    mut starts: Option<&mut Vec<crate::analysis::tracker::NoteStart>>,
+) -> f64 {
+    let tail = vec![0.0f32; analyzer.window_samples()];
+    let mut last = *analyzer.last_note_start();
+    let block = block.max(1);
+    for chunk in samples.chunks(block).chain(tail.chunks(block)) {
         analyzer.process(chunk, collector);
         collector.block_start += chunk.len() as u64;
+        if let Some(starts) = starts.as_deref_mut() {
+            let now = *analyzer.last_note_start();
+            if now != last {
+                starts.push(now);
+                last = now;
+            }
+        }
     }
-    let tail = vec![0.0f32; analyzer.window_samples()];
-    analyzer.process(&tail, collector);
-    collector.block_start += tail.len() as u64;
     analyzer.finish(collector);
     let end_s = samples.len() as f64 / collector.sample_rate;
     if let Some(i) = collector.open.take() {
