@@ -47,6 +47,11 @@ pub struct Args {
     /// the pitch's arrival, the waits) and how far its dating missed.
     #[arg(long, hide = true, requires = "verbose")]
     pub dump_latency: Option<PathBuf>,
+    /// Score only the held-out fifth of DIR's melodies: the renders of the fifth, tenth, …
+    /// melody by name (a render's melody is its name without `-<render>-p<program>`), which the
+    /// fitters hold out (`fit-newest`, `fit-rise`): a figure on them was never fitted on.
+    #[arg(long)]
+    pub held_out: bool,
     /// Fit the weights of the note-start judge (`analysis/judge.rs`) on DIR's renders and
     /// print them (use the development split only), instead of scoring.
     #[arg(long)]
@@ -432,8 +437,37 @@ fn ms(v: Option<f64>) -> String {
     v.map(|v| format!("{v:.1}")).unwrap_or_else(|| "-".into())
 }
 
+/// A render's melody: its name without `-<render>-p<program>`.
+fn melody_of(wav: &Path) -> String {
+    let stem = wav
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    stem.rsplitn(3, '-').nth(2).unwrap_or(&stem).to_string()
+}
+
+/// The renders of the fifth, tenth, … melody of `pairs` (see `Args::held_out`).
+fn held_out(pairs: Vec<(PathBuf, PathBuf)>) -> Vec<(PathBuf, PathBuf)> {
+    let mut melodies: Vec<String> = pairs.iter().map(|(w, _)| melody_of(w)).collect();
+    melodies.sort();
+    melodies.dedup();
+    pairs
+        .into_iter()
+        .filter(|(w, _)| {
+            melodies
+                .binary_search(&melody_of(w))
+                .is_ok_and(|i| i % 5 == 4)
+        })
+        .collect()
+}
+
 pub fn run(args: Args) -> Result<()> {
     let pairs = find_pairs(&args.dir)?;
+    let pairs = if args.held_out {
+        held_out(pairs)
+    } else {
+        pairs
+    };
     if pairs.is_empty() {
         bail!(
             "{}: no NAME.wav with a NAME.notes.tsv next to it",
@@ -685,11 +719,36 @@ mod tests {
             trace: std::env::var("CONTINUO_TRACE").ok(),
             set: std::env::var("CONTINUO_TUNE").ok(),
             dump_latency: None,
+            held_out: false,
             fit_judge: false,
             dump_judge: None,
             fit_also: Vec::new(),
         })
         .unwrap();
+    }
+
+    #[test]
+    fn the_held_out_fifth_is_every_fifth_melody_with_all_its_renders() {
+        let mut pairs = Vec::new();
+        for m in 0..10 {
+            for (render, program) in [(0, 5), (1, 52)] {
+                let wav = PathBuf::from(format!("d/tune-{m:02}-{render}-p{program}.wav"));
+                pairs.push((wav.clone(), wav.with_extension("notes.tsv")));
+            }
+        }
+        let held: Vec<String> = held_out(pairs)
+            .iter()
+            .map(|(w, _)| w.file_stem().unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(
+            held,
+            [
+                "tune-04-0-p5",
+                "tune-04-1-p52",
+                "tune-09-0-p5",
+                "tune-09-1-p52"
+            ]
+        );
     }
 
     fn n(onset_s: f64, pitch: f64) -> ScoredNote {
