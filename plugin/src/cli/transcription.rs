@@ -48,8 +48,9 @@ pub struct Args {
     #[arg(long, hide = true, requires = "verbose")]
     pub dump_latency: Option<PathBuf>,
     /// Score only the held-out fifth of DIR's melodies: the renders of the fifth, tenth, …
-    /// melody by name (a render's melody is its name without `-<render>-p<program>`), which the
-    /// fitters hold out (`fit-newest`, `fit-rise`): a figure on them was never fitted on.
+    /// melody by name (a render's melody is its name without `-<render>-p<program>`). The
+    /// README's held-out figures use it: the learned stages measured on the unmerged branches
+    /// (`newest`, `dater`) were fitted on the other four fifths.
     #[arg(long)]
     pub held_out: bool,
     /// Fit the weights of the note-start judge (`analysis/judge.rs`) on DIR's renders and
