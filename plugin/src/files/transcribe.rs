@@ -193,7 +193,7 @@ pub fn transcribe_stats(
 ) -> (Vec<TranscribedNote>, f64) {
     let mut analyzer = Analyzer::with_tuning(sample_rate, tuning);
     let mut collector = Collector::new(analyzer.sample_rate() as f64);
-    run_through(&mut analyzer, &mut collector, samples, block);
+    run_through(&mut analyzer, &mut collector, samples, block, None);
     let share = collector.polyphonic_frames as f64 / collector.frames.max(1) as f64;
     (collector.notes, share)
 }
@@ -229,7 +229,7 @@ pub fn listen(
         analyzer.window_samples(),
         settings,
     ));
-    let end_s = run_through(&mut analyzer, &mut collector, samples, block);
+    let end_s = run_through(&mut analyzer, &mut collector, samples, block, None);
     let mut chords = std::collections::VecDeque::new();
     if let Some(mut l) = collector.chords.take() {
         l.finish(samples.len() as u64);
@@ -267,7 +267,7 @@ pub fn transcribe_with_starts(
     let mut collector = Collector::new(analyzer.sample_rate() as f64);
     let mut starts = Vec::new();
     let hop = analyzer.hop_samples();
-    run_blocks(
+    run_through(
         &mut analyzer,
         &mut collector,
         samples,
@@ -428,18 +428,9 @@ pub fn tsv_text(notes: &[TranscribedNote]) -> String {
 
 /// Runs `samples` through the analyser in blocks of `block`, lets the window drain so notes near
 /// the end are decided, and ends the last note at the end of the file. Returns that end (s).
+/// With `starts`, also records every note start the tracker wanted (one check per block: use blocks of at
+/// most one hop to see them all).
 fn run_through(
-    analyzer: &mut Analyzer,
-    collector: &mut Collector,
-    samples: &[f32],
-    block: usize,
-) -> f64 {
-    run_blocks(analyzer, collector, samples, block, None)
-}
-
-/// [`run_through`], also recording every note start the tracker wanted into `starts` (one
-/// check per block: use blocks of at most one hop to see them all).
-fn run_blocks(
     analyzer: &mut Analyzer,
     collector: &mut Collector,
     samples: &[f32],
