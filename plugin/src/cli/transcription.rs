@@ -309,6 +309,31 @@ pub struct LatencySummary {
     pub p95_ms: Option<f64>,
 }
 
+/// Where the latency of one start path's notes goes (`--verbose`): seconds after the written
+/// onset at which the onset it waited for fired (when it waited for one), its deciding run of
+/// estimates began, and its NoteOn went out.
+#[derive(Debug, Clone, Default)]
+struct PathLatency {
+    fired: Vec<f64>,
+    run_start: Vec<f64>,
+    emitted: Vec<f64>,
+}
+
+impl PathLatency {
+    fn add(&mut self, written_s: f64, fired_s: Option<f64>, run_start_s: f64, emitted_s: f64) {
+        if let Some(f) = fired_s {
+            self.fired.push(f - written_s);
+        }
+        self.run_start.push(run_start_s - written_s);
+        self.emitted.push(emitted_s - written_s);
+    }
+
+    /// Medians (ms) of the fire, run start and emit delays.
+    fn medians_ms(&self) -> [Option<f64>; 3] {
+        [&self.fired, &self.run_start, &self.emitted].map(|v| quantile(v, 0.5).map(|s| s * 1000.0))
+    }
+}
+
 /// The accepted start that made `note` (same pitch, same onset), among a file's `starts`.
 fn start_of<'a>(
     starts: &'a [crate::analysis::tracker::NoteStart],
@@ -519,6 +544,9 @@ pub fn run(args: Args) -> Result<()> {
             "file\tfamily\tpitch\twritten_s\temitted_s\tpath\tfired_s\trun_start_s\tdated_s\n",
         )
     });
+    // `--verbose`: where the struck/plucked/synth latency goes, per start path.
+    let mut path_latency: std::collections::BTreeMap<&'static str, PathLatency> =
+        std::collections::BTreeMap::new();
     // `--verbose`: error buckets per family (see `transcription_errors.rs`).
     let mut buckets: std::collections::BTreeMap<
         &'static str,
@@ -561,6 +589,20 @@ pub fn run(args: Args) -> Result<()> {
             for (i, r) in reference.iter().enumerate() {
                 if !matched_ref.contains(&i) {
                     eprintln!("  {name} MISS  {:.3} {}", r.onset_s, r.pitch);
+                }
+            }
+            if score.struck_plucked_synth {
+                let sr = f64::from(sample_rate);
+                for &(r, e) in &pairs {
+                    let (n, w) = (&estimate[e], &reference[r]);
+                    if let Some(s) = start_of(&starts, n, sample_rate) {
+                        path_latency.entry(s.path.name()).or_default().add(
+                            w.onset_s,
+                            (s.fired > 0).then(|| s.fired as f64 / sr),
+                            s.run_start as f64 / sr,
+                            n.emitted_s,
+                        );
+                    }
                 }
             }
             if let Some(dump) = latency_dump.as_mut() {
@@ -673,6 +715,23 @@ pub fn run(args: Args) -> Result<()> {
             );
         }
     }
+    if args.verbose && !path_latency.is_empty() {
+        println!("\nstruck/plucked/synth latency by start path: medians in ms after the written onset of the onset it waited for (fired), the first hop of the run of estimates that decided it (run), and the NoteOn (emitted)");
+        println!(
+            "{:<12} {:>6} {:>8} {:>8} {:>8}",
+            "path", "notes", "fired", "run", "emitted"
+        );
+        for (path, l) in &path_latency {
+            let [fired, run, emitted] = l.medians_ms();
+            println!(
+                "{path:<12} {:>6} {:>8} {:>8} {:>8}",
+                l.emitted.len(),
+                ms(fired),
+                ms(run),
+                ms(emitted)
+            );
+        }
+    }
     if args.verbose && !buckets.is_empty() {
         use super::transcription_errors::{Buckets, Miss};
         println!("\nmissed written notes by bucket (late/early: found at the pitch 50-250 ms off; octave/semitone/other: another pitch within 50 ms; never: not found, after the same pitch / another note / a rest), and extras left over");
@@ -726,6 +785,21 @@ mod tests {
             fit_also: Vec::new(),
         })
         .unwrap();
+    }
+
+    #[test]
+    fn path_latency_medians_count_only_the_onsets_that_fired() {
+        let mut l = PathLatency::default();
+        l.add(1.0, Some(1.010), 1.020, 1.030);
+        l.add(2.0, None, 2.040, 2.050);
+        l.add(3.0, Some(3.004), 3.010, 3.020);
+        let [fired, run, emitted] = l.medians_ms();
+        // Two fired delays (10 and 4 ms); three runs (20, 40, 10) and emits (30, 50, 20).
+        assert_eq!(l.fired.len(), 2);
+        assert!((run.unwrap() - 20.0).abs() < 1e-6, "{run:?}");
+        assert!((emitted.unwrap() - 30.0).abs() < 1e-6, "{emitted:?}");
+        // The median of 4 and 10 ms (the start that waited for no onset is left out).
+        assert!((fired.unwrap() - 7.0).abs() < 1e-6, "{fired:?}");
     }
 
     #[test]
