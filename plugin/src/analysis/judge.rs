@@ -266,12 +266,6 @@ impl StartJudge {
         self.habits = CONTEXT_START;
     }
 
-    /// The stream's running mean of its attacks' flux peak over the onset threshold (the
-    /// second habit, scaled back; 2 before any start).
-    pub fn attack_sharpness(&self) -> f32 {
-        self.habits[1] * 10.0
-    }
-
     /// The inputs for a start in `context`.
     pub fn features(&self, context: &StartContext) -> Features {
         Features::of(context, &self.habits)

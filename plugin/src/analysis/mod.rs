@@ -27,9 +27,7 @@
 //!   │    ├─ fundamental check: an inharmonic window (struck bar) is named by its fundamental's peak
 //!   │    └─ deep check: a weak answer at a harmonic of a confident long-window answer gives way to it
 //!   ├─ onset gate: 13–43 ms after an onset, NSDF on the samples since it alone (low notes)
-//!   └─ stft short (Hann, last ≈ 10 ms) ─ onset (max-filtered flux + level jump); while the
-//!        sounding note is ≥ 200 Hz on a stream without sharp attacks, the same detector on the
-//!        last ≈ 5 ms instead (re-tongued, re-bowed repeats)
+//!   └─ stft short (Hann, last ≈ 10 ms) ─ onset (max-filtered flux + level jump)
 //! pitch + level + onset + salience ─ tracker (runs, rise dating, named share per semitone, judge) ─ NoteEvent
 //! while the chord gate holds: Hann bins ─ top voice (candidate measures, network, softmax; one hop
 //!   in four) ─ top follower (confirmed winner, dated from its salience rise) ─ NoteEvent
@@ -256,12 +254,6 @@ const RISE_SPREAD_CENTS: f32 = 100.0;
 /// upper partials look like a chord).
 const RISE_MAX_CONFIDENCE: f32 = 0.7;
 /// Weight of one onset in the leaky mean of chord onsets.
-/// From this sounding frequency (Hz) the eighth-frame onset detector answers instead of the
-/// quarter-frame one (`fast_onset_from_hz`; 0 = never): its 5.3 ms window holds two periods.
-const FAST_ONSET_FROM_HZ: f32 = 200.0;
-/// ... on streams whose attacks' flux peaks average less than this many times the onset
-/// threshold (`fast_onset_max_sharpness`, the judge's habit).
-const FAST_ONSET_MAX_SHARPNESS: f32 = 3.0;
 const ONSET_RATE: f32 = 0.34;
 /// The onsets' decision rises at this mean ...
 const ONSET_ON: f32 = 0.7;
@@ -544,24 +536,6 @@ pub struct Analyzer {
     fundamental_cancelled: bool,
     /// Onset stage.
     onset: OnsetDetector,
-    /// Eighth-frame Hann transform (the last ≈ 5.3 ms; allocated in `new`) for `fast_onset`.
-    fast_short: Stft,
-    /// The onset stage on the eighth frame, run on every hop so that its threshold and
-    /// refractory time stay current; its answer replaces `onset`'s while the sounding note is
-    /// at least `fast_onset_from_hz` and the stream's attacks are not sharp (the judge's
-    /// running mean of the flux peak under `fast_onset_max_sharpness`). The half-length
-    /// window sees a blown, bowed or sung note's re-articulation (a dip of a few ms and the
-    /// new attack) that the quarter frame smooths over: on 300 renders of dev-split melodies
-    /// never tuned on, F1 0.887 → 0.891 (brass +0.011, reed +0.008, pipe +0.009; see the
-    /// README). Plucked and struck streams keep the quarter frame: with the eighth one their
-    /// pick noise fired as many false onsets as it found notes.
-    fast_onset: OnsetDetector,
-    /// Number of eighth-frame bins `fast_onset` reads.
-    fast_flux_bins: usize,
-    /// See `fast_onset` (Hz; 0 = the quarter frame always).
-    fast_onset_from_hz: f32,
-    /// See `fast_onset`.
-    fast_onset_max_sharpness: f32,
     /// Number of short-transform bins the onset stage reads.
     flux_bins: usize,
     /// Level stage.
@@ -671,13 +645,6 @@ impl Analyzer {
         });
         let flux_bins =
             ((FLUX_MAX_HZ * sizes.short_len as f32 / sample_rate) as usize).clamp(1, short.bins());
-        let fast_short = Stft::new(StftConfig {
-            frame_len: sizes.short_len / 2,
-            fft_len: sizes.short_len / 2,
-            window: WindowShape::Hann,
-        });
-        let fast_flux_bins = ((FLUX_MAX_HZ * (sizes.short_len / 2) as f32 / sample_rate) as usize)
-            .clamp(1, fast_short.bins());
         let chroma = Chroma::new(ChromaConfig {
             sample_rate,
             fft_len: sizes.frame_len,
@@ -939,12 +906,6 @@ impl Analyzer {
             fundamental: FundamentalConfig::new(sample_rate, tuning),
             fundamental_cancelled: tuning.get("fundamental_cancelled", 1.0) > 0.5,
             onset: OnsetDetector::new(OnsetConfig::new(flux_bins, hop_s, tuning)),
-            fast_short,
-            fast_onset: OnsetDetector::new(OnsetConfig::new(fast_flux_bins, hop_s, tuning)),
-            fast_flux_bins,
-            fast_onset_from_hz: tuning.get("fast_onset_from_hz", FAST_ONSET_FROM_HZ),
-            fast_onset_max_sharpness: tuning
-                .get("fast_onset_max_sharpness", FAST_ONSET_MAX_SHARPNESS),
             flux_bins,
             loudness: Loudness::new(LoudnessConfig {
                 recent_len: sizes.short_len,
@@ -1098,8 +1059,6 @@ impl Analyzer {
         self.tiny_pitch.reset();
         self.tiny_pitch_stft.reset();
         self.onset.reset();
-        self.fast_short.reset();
-        self.fast_onset.reset();
         self.loudness.reset();
         self.energies = FrameEnergies::default();
         self.chroma.reset();
@@ -1549,23 +1508,6 @@ impl Analyzer {
             .process(self.frame.get(short_start..).unwrap_or(&[]));
         let mags = self.short.magnitudes(self.flux_bins);
         let onset = self.onset.process(mags, recent_db);
-        let onset = if self.fast_onset_from_hz > 0.0 {
-            let fast_start = self.frame.len().saturating_sub(self.fast_short.frame_len());
-            self.fast_short
-                .process(self.frame.get(fast_start..).unwrap_or(&[]));
-            let fast = self
-                .fast_onset
-                .process(self.fast_short.magnitudes(self.fast_flux_bins), recent_db);
-            let use_fast = self.previous_hz >= self.fast_onset_from_hz
-                && self.tracker.attack_sharpness() < self.fast_onset_max_sharpness;
-            if use_fast {
-                fast
-            } else {
-                onset
-            }
-        } else {
-            onset
-        };
         self.hops_since_onset = if onset.onset {
             0
         } else {

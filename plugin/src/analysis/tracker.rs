@@ -914,11 +914,6 @@ impl NoteTracker {
         self.was_chords
     }
 
-    /// The stream's running mean of its attacks' sharpness (the judge's habit).
-    pub fn attack_sharpness(&self) -> f32 {
-        self.judge.attack_sharpness()
-    }
-
     /// The pitch of the sounding note.
     pub fn active_pitch(&self) -> Option<u8> {
         self.active.map(|a| a.pitch)
