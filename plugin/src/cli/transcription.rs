@@ -591,28 +591,23 @@ pub fn run(args: Args) -> Result<()> {
                     eprintln!("  {name} MISS  {:.3} {}", r.onset_s, r.pitch);
                 }
             }
-            if score.struck_plucked_synth {
-                let sr = f64::from(sample_rate);
-                for &(r, e) in &pairs {
-                    let (n, w) = (&estimate[e], &reference[r]);
-                    if let Some(s) = start_of(&starts, n, sample_rate) {
-                        path_latency.entry(s.path.name()).or_default().add(
-                            w.onset_s,
-                            (s.fired > 0).then(|| s.fired as f64 / sr),
-                            s.run_start as f64 / sr,
-                            n.emitted_s,
-                        );
-                    }
+            // One look-up of each matched note's start feeds the latency table and the dump.
+            let sr = f64::from(sample_rate);
+            for &(r, e) in &pairs {
+                let (n, w) = (&estimate[e], &reference[r]);
+                let start = start_of(&starts, n, sample_rate);
+                if let (true, Some(s)) = (score.struck_plucked_synth, start) {
+                    path_latency.entry(s.path.name()).or_default().add(
+                        w.onset_s,
+                        (s.fired > 0).then(|| s.fired as f64 / sr),
+                        s.run_start as f64 / sr,
+                        n.emitted_s,
+                    );
                 }
-            }
-            if let Some(dump) = latency_dump.as_mut() {
-                let sr = f64::from(sample_rate);
-                for &(r, e) in &pairs {
-                    let (n, w) = (&estimate[e], &reference[r]);
-                    let (path, fired, run_start) = start_of(&starts, n, sample_rate)
-                        .map_or(("?", 0.0, 0.0), |s| {
-                            (s.path.name(), s.fired as f64 / sr, s.run_start as f64 / sr)
-                        });
+                if let Some(dump) = latency_dump.as_mut() {
+                    let (path, fired, run_start) = start.map_or(("?", 0.0, 0.0), |s| {
+                        (s.path.name(), s.fired as f64 / sr, s.run_start as f64 / sr)
+                    });
                     dump.push_str(&format!(
                         "{name}\t{}\t{}\t{:.4}\t{:.4}\t{path}\t{fired:.4}\t{run_start:.4}\t{:.4}\n",
                         score.family.unwrap_or("-"),
