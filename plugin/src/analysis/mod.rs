@@ -265,6 +265,21 @@ const ONSET_FORGET_S: f32 = 1.0;
 const VOICES_RATE: f32 = 0.1;
 /// ... below which the per-hop chord judge no longer gates (a melody on ringing strings).
 const VOICES_BELOW: f32 = 0.2;
+/// One voice by its periodicity (`PolyphonyConfig::clear_above`): time constant (s) of the
+/// leaky mean of strongly periodic voiced hops ...
+const CLEAR_S: f32 = 3.0;
+/// ... a hop counts when its pitch confidence is at least this ...
+const CLEAR_CONFIDENCE: f32 = 0.9;
+/// ... and at this share or above the stage does not say *chords* (0: off). On the chorale
+/// tune split 7–41 % of a guitar's or piano's voiced hops are that periodic, 0–1 % of an
+/// organ's or strings'; on the dev renders the chord gate's false holds were 73–92 % (a viola,
+/// bass lines).
+const CLEAR_ABOVE: f32 = 0.55;
+/// A search hop whose second voice lies at most this many semitones from the first counts as
+/// one voice in the chord judge's mean (`PolyphonyConfig::near_semitones`; 0: off): the note
+/// before fading under a choir's, a pad's or a reverberant line's next one. 3 (a minor third)
+/// cost the chorale tune split 4 % of its top-voice notes.
+const NEAR_SEMITONES: f32 = 2.0;
 
 /// Onset rise (`onset_rise.rs`; `onset_rise=0` turns it off): the note that rose at an onset
 /// is held this long (ms) after its rise was measured, or until the next onset ...
@@ -700,6 +715,10 @@ impl Analyzer {
                 .max(1),
             voices_rate: tuning.get("voices_rate", VOICES_RATE),
             voices_below: tuning.get("voices_below", VOICES_BELOW),
+            clear_rate: (hop_s / tuning.get("clear_s", CLEAR_S).max(hop_s)).min(1.0),
+            clear_confidence: tuning.get("clear_confidence", CLEAR_CONFIDENCE),
+            clear_above: tuning.get("clear_above", CLEAR_ABOVE),
+            near_semitones: tuning.get("near_semitones", NEAR_SEMITONES).max(0.0) as u32,
         });
         let release_tails = ReleaseTails::new(ReleaseTailsConfig {
             span_hops: if tuning.get("tails", 1.0) > 0.5 {

@@ -114,6 +114,21 @@ pub struct PolyphonyConfig {
     /// note rose (0-25 % of counted onsets look like a chord's on the dev split's steel
     /// guitars), where 35-65 % of a guitar chorale's do (the tune split).
     pub voices_below: f32,
+    /// One voice by its periodicity: weight of each voiced hop in a leaky mean of "the hop's
+    /// pitch confidence is at least `clear_confidence`" ...
+    pub clear_rate: f32,
+    /// ... (that confidence) ...
+    pub clear_confidence: f32,
+    /// ... at or above which the stage does not say *chords* (0: never). Four voices sound
+    /// together in a chord and the frame is seldom strongly periodic (7–25 % of a guitar or
+    /// piano chorale's voiced hops, 0–1 % of an organ's or string section's); a single bowed,
+    /// plucked or blown line is (a viola or a bass 73–92 %), though in reverberation, in its
+    /// low register or with the overtones of a swell the chord judge may see two or three
+    /// voices in it.
+    pub clear_above: f32,
+    /// A search hop whose second voice lies at most this many semitones from the first counts
+    /// as one voice in the chord judge's mean (0: off).
+    pub near_semitones: u32,
 }
 
 /// The stage's answer for one hop.
@@ -155,6 +170,9 @@ pub struct PolyphonyOutput {
     /// Slow leaky mean over onsets of "this onset was a chord's" (see
     /// [`PolyphonyConfig::voices_below`]).
     pub voices_share: f32,
+    /// Leaky mean over voiced hops of a strongly periodic frame (see
+    /// [`PolyphonyConfig::clear_above`]).
+    pub clear_share: f32,
 }
 
 /// Polyphony stage.
@@ -205,6 +223,9 @@ pub struct Polyphony {
     /// The release-tail stage's decision (`release_tails.rs`, set by [`Polyphony::set_tails`]):
     /// the input is a melody whose previous notes ring under the new ones.
     tails: bool,
+    /// Leaky mean over voiced hops of a strongly periodic frame (see
+    /// [`PolyphonyConfig::clear_above`]); starts at 0 (a chord may be the first thing played).
+    clear_share: f32,
 }
 
 /// A voice the search found: its candidate index and its energy over the first voice's.
@@ -237,6 +258,7 @@ impl Polyphony {
             quiet_hops: 0,
             voices_share: VOICES_START,
             tails: false,
+            clear_share: 0.0,
             bin_hz,
             chord_hops: 0,
             single_hops: 0,
@@ -320,6 +342,10 @@ impl Polyphony {
         chroma_peak: f32,
         onset: bool,
     ) -> PolyphonyOutput {
+        if voiced {
+            let clear = f32::from(u8::from(confidence >= self.config.clear_confidence));
+            self.clear_share += (clear - self.clear_share) * self.config.clear_rate.clamp(0.0, 1.0);
+        }
         let measured = self.onsets(mags, voiced, onset, confidence);
         if self.countdown > 0 {
             self.countdown -= 1;
@@ -338,7 +364,9 @@ impl Polyphony {
         out.onset_share = self.onset_share;
         out.voices_share = self.voices_share;
         let one_voice = self.voices_share < self.config.voices_below;
-        out.chords = !self.tails && ((self.chords && !one_voice) || self.onset_chords);
+        let periodic = self.config.clear_above > 0.0 && self.clear_share >= self.config.clear_above;
+        out.clear_share = self.clear_share;
+        out.chords = !self.tails && !periodic && ((self.chords && !one_voice) || self.onset_chords);
         self.last = *out;
         *out
     }
@@ -565,6 +593,14 @@ impl Polyphony {
                 out.measures.confidence = confidence;
                 out.measures.chroma_peak = chroma_peak;
                 out.probability = chord_judge::probability(&out.measures);
+                // A second voice a semitone or a tone from the first is the previous melody
+                // note fading under it or a chorus's detuned copy, seldom a chord's voice.
+                let near = out.second > 0
+                    && i32::from(out.second).abs_diff(i32::from(out.first))
+                        <= self.config.near_semitones;
+                if near {
+                    out.probability = 0.0;
+                }
             }
         }
         if out.ratio >= self.config.ratio {
@@ -631,6 +667,7 @@ impl Polyphony {
         self.onset_chords = false;
         self.quiet_hops = 0;
         self.voices_share = VOICES_START;
+        self.clear_share = 0.0;
         self.tails = false;
     }
 }
@@ -668,6 +705,10 @@ mod tests {
             onset_forget_hops: 400,
             voices_rate: 0.1,
             voices_below: 0.2,
+            clear_rate: 0.0,
+            clear_confidence: 0.9,
+            clear_above: 0.0,
+            near_semitones: 0,
         })
     }
 
@@ -774,6 +815,81 @@ mod tests {
             }
             assert!(out.chord_share < 0.3, "{midi}: {out:?}");
         }
+    }
+
+    /// The shipped settings of the two one-voice rules (`mod.rs`: `CLEAR_S`, `CLEAR_ABOVE`,
+    /// `NEAR_SEMITONES`) on the test stage's one-hop searches.
+    fn one_voice_rules(config: PolyphonyConfig) -> PolyphonyConfig {
+        let hop_s = 128.0 / 48_000.0;
+        PolyphonyConfig {
+            clear_rate: hop_s / 3.0,
+            clear_confidence: 0.9,
+            clear_above: 0.55,
+            near_semitones: 2,
+            ..config
+        }
+    }
+
+    /// A line whose frames are strongly periodic is one voice, whatever the chord judge makes
+    /// of its spectrum: a viola in a reverberant hall or a low bass line read as two or three
+    /// voices on most search hops, and the gate silenced the tracker for whole dev renders
+    /// (`bach-bwv409-000-1-p41`, F1 0.48). A chord is seldom that periodic, so the same
+    /// spectrum at a chord's confidence still gates.
+    #[test]
+    fn a_strongly_periodic_line_is_one_voice() {
+        let mags = mags_of(&[(48.0, 0.3), (55.0, 0.3), (64.0, 0.3), (72.0, 0.3)]);
+        // Hops gated over the last 2,000 of 3,000 (8 s; the periodicity share needs about 2.4 s
+        // to reach its threshold).
+        let run = |config: PolyphonyConfig, confidence: f32| {
+            let mut p = Polyphony::new(config);
+            (0..3000)
+                .map(|_| p.process(&mags, true, confidence, 0.3, false).chords)
+                .skip(1000)
+                .filter(|&c| c)
+                .count()
+        };
+        // The judge alone (the rules off) gates this spectrum even at a line's periodicity ...
+        let alone = run(stage().config, 0.9);
+        assert_eq!(alone, 2000);
+        // ... the periodicity rule does not, once the stream showed it ...
+        assert_eq!(run(one_voice_rules(stage().config), 0.9), 0);
+        // ... and leaves the same spectrum at a chord's periodicity gated.
+        assert_eq!(run(one_voice_rules(stage().config), 0.5), 2000);
+    }
+
+    /// A melody note under which the one before still sounds a semitone or a tone away (a
+    /// choir's or a pad's release, a slur in reverberation) is one voice: as a second voice it
+    /// gated whole choir renders of dev-split melodies (F1 0.22). A third or more apart it is
+    /// still a second voice.
+    #[test]
+    fn a_neighbour_note_fading_under_the_next_is_not_a_second_voice() {
+        let run = |config: PolyphonyConfig, below: f32| {
+            let mut p = Polyphony::new(config);
+            let mut gated = 0;
+            for step in 0..40 {
+                let top = 60.0 + f32::from(u8::try_from(step % 6).unwrap_or(0));
+                for hop in 0..40 {
+                    // The old note fades from half the new one's level.
+                    let old = 0.15 * (1.0 - hop as f32 / 40.0);
+                    let mags = mags_of(&[(top, 0.3), (top - below, old)]);
+                    gated += usize::from(p.process(&mags, true, 0.6, 0.4, false).chords);
+                }
+            }
+            gated
+        };
+        for below in [1.0, 2.0] {
+            let before = run(stage().config, below);
+            let after = run(one_voice_rules(stage().config), below);
+            assert!(
+                before > 800,
+                "the judge alone, {below} below: {before} of 1600 hops"
+            );
+            // (What stays gated is a partial coincidence the search takes for a voice an
+            // octave or more away.)
+            assert!(after * 4 < before, "{below} below: {after} of 1600 hops");
+        }
+        let third = run(one_voice_rules(stage().config), 4.0);
+        assert!(third > 800, "a third below: {third} of 1600 hops");
     }
 
     /// Magnitudes of `notes` plus a low thump (sines between 45 and 150 Hz).
