@@ -278,8 +278,13 @@ const CLEAR_ABOVE: f32 = 0.55;
 /// A search hop whose second voice lies at most this many semitones from the first counts as
 /// one voice in the chord judge's mean (`PolyphonyConfig::near_semitones`; 0: off): the note
 /// before fading under a choir's, a pad's or a reverberant line's next one. 3 (a minor third)
-/// cost the chorale tune split 4 % of its top-voice notes.
+/// cost the chorale tune split 4 % of its top-voice notes ...
 const NEAR_SEMITONES: f32 = 2.0;
+/// ... from this first voice up (`PolyphonyConfig::near_min_midi`): below it the search takes a
+/// low note's partials for neighbour candidates (in `chords_are_heard_within_two_seconds` the
+/// three moving voices were heard as chords after 3.7 s instead of 1.7 s with the rule at every
+/// pitch).
+const NEAR_MIN_MIDI: f32 = 60.0;
 
 /// Onset rise (`onset_rise.rs`; `onset_rise=0` turns it off): the note that rose at an onset
 /// is held this long (ms) after its rise was measured, or until the next onset ...
@@ -719,6 +724,7 @@ impl Analyzer {
             clear_confidence: tuning.get("clear_confidence", CLEAR_CONFIDENCE),
             clear_above: tuning.get("clear_above", CLEAR_ABOVE),
             near_semitones: tuning.get("near_semitones", NEAR_SEMITONES).max(0.0) as u32,
+            near_min_midi: tuning.get("near_min_midi", NEAR_MIN_MIDI).clamp(0.0, 127.0) as u8,
         });
         let release_tails = ReleaseTails::new(ReleaseTailsConfig {
             span_hops: if tuning.get("tails", 1.0) > 0.5 {

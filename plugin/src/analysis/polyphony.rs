@@ -129,6 +129,9 @@ pub struct PolyphonyConfig {
     /// A search hop whose second voice lies at most this many semitones from the first counts
     /// as one voice in the chord judge's mean (0: off).
     pub near_semitones: u32,
+    /// ... when the first voice is at least this note: lower down the search takes a low
+    /// note's partials for neighbour candidates of its own.
+    pub near_min_midi: u8,
 }
 
 /// The stage's answer for one hop.
@@ -596,6 +599,7 @@ impl Polyphony {
                 // A second voice a semitone or a tone from the first is the previous melody
                 // note fading under it or a chorus's detuned copy, seldom a chord's voice.
                 let near = out.second > 0
+                    && out.first >= self.config.near_min_midi
                     && i32::from(out.second).abs_diff(i32::from(out.first))
                         <= self.config.near_semitones;
                 if near {
@@ -709,6 +713,7 @@ mod tests {
             clear_confidence: 0.9,
             clear_above: 0.0,
             near_semitones: 0,
+            near_min_midi: 0,
         })
     }
 
@@ -818,7 +823,7 @@ mod tests {
     }
 
     /// The shipped settings of the two one-voice rules (`mod.rs`: `CLEAR_S`, `CLEAR_ABOVE`,
-    /// `NEAR_SEMITONES`) on the test stage's one-hop searches.
+    /// `NEAR_SEMITONES`, `NEAR_MIN_MIDI`) on the test stage's one-hop searches.
     fn one_voice_rules(config: PolyphonyConfig) -> PolyphonyConfig {
         let hop_s = 128.0 / 48_000.0;
         PolyphonyConfig {
@@ -826,6 +831,7 @@ mod tests {
             clear_confidence: 0.9,
             clear_above: 0.55,
             near_semitones: 2,
+            near_min_midi: 60,
             ..config
         }
     }
