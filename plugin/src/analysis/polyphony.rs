@@ -120,7 +120,7 @@ pub struct PolyphonyConfig {
     /// ... (that confidence) ...
     pub clear_confidence: f32,
     /// ... at or above which the stage does not say *chords* (0: never). Four voices sound
-    /// together in a chord and the frame is seldom strongly periodic (7–25 % of a guitar or
+    /// together in a chord and the frame is seldom strongly periodic (7–41 % of a guitar or
     /// piano chorale's voiced hops, 0–1 % of an organ's or string section's); a single bowed,
     /// plucked or blown line is (a viola or a bass 73–92 %), though in reverberation, in its
     /// low register or with the overtones of a swell the chord judge may see two or three
@@ -600,8 +600,7 @@ impl Polyphony {
                 // note fading under it or a chorus's detuned copy, seldom a chord's voice.
                 let near = out.second > 0
                     && out.first >= self.config.near_min_midi
-                    && i32::from(out.second).abs_diff(i32::from(out.first))
-                        <= self.config.near_semitones;
+                    && u32::from(out.second.abs_diff(out.first)) <= self.config.near_semitones;
                 if near {
                     out.probability = 0.0;
                 }

@@ -367,7 +367,7 @@ pub fn trace(samples: &[f32], sample_rate: f32, from_s: f64, to_s: f64, tuning: 
             let p = analyzer.last_polyphony();
             let m = &p.measures;
             tracer.text.push_str(&format!(
-                "          poly{} {}/{}/{} 2nd {:.2} 3rd {:.2} left {:.2} p {:.2} share {:.2} | rise{} first {} 2nd {:.2} 3rd {:.2} share {:.2} onsets {:.2} voices {:.2}{}\n",
+                "          poly{} {}/{}/{} 2nd {:.2} 3rd {:.2} left {:.2} p {:.2} share {:.2} | rise{} first {} 2nd {:.2} 3rd {:.2} share {:.2} onsets {:.2} voices {:.2} clear {:.2}{}\n",
                 if p.searched { "*" } else { " " },
                 p.first,
                 p.second,
@@ -384,6 +384,7 @@ pub fn trace(samples: &[f32], sample_rate: f32, from_s: f64, to_s: f64, tuning: 
                 p.rise_share,
                 p.onset_share,
                 p.voices_share,
+                p.clear_share,
                 if p.chords { " CHORDS" } else { "" },
             ));
         }
