@@ -1167,6 +1167,28 @@ impl Analyzer {
         }
     }
 
+    /// Energy (dB) of the odd partials (1, 3, 5) of `midi` minus that of its even ones (2, 4,
+    /// 6), each read at its nearest bin of the Hann spectrum (not the largest of three bins:
+    /// on the lowest keys a partial's neighbours lie in the main lobe of the note an octave
+    /// up). 0 when the even partials are silent too.
+    fn odd_partials_db(&self, midi: u8) -> f32 {
+        let f0 = crate::music::midi_to_hz(f32::from(midi));
+        let (mut odd, mut even) = (0.0f32, 0.0f32);
+        for h in 1..=6u8 {
+            let bin = (f0 * f32::from(h) / self.hann_bin_hz).round() as usize;
+            let e = self.hann_mags.get(bin).map_or(0.0, |m| m * m);
+            if h % 2 == 1 {
+                odd += e;
+            } else {
+                even += e;
+            }
+        }
+        if even <= 0.0 {
+            return 0.0;
+        }
+        loudness::power_to_db(odd) - loudness::power_to_db(even)
+    }
+
     /// Subharmonic guard: does the Hann spectrum have energy at `hz` (the fundamental)?
     fn has_fundamental(&self, hz: f32) -> bool {
         self.fundamental_at(hz, stft::peak(&self.hann_mags))
@@ -1424,6 +1446,10 @@ impl Analyzer {
                 polyphonic: second_voice,
                 chords: polyphony.chords,
                 newcomer,
+                sounding_odd_db: self
+                    .tracker
+                    .active_pitch()
+                    .map_or(0.0, |p| self.odd_partials_db(p)),
             },
             &self.salience,
         );

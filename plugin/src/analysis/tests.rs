@@ -3134,3 +3134,60 @@ fn a_sung_slur_to_a_note_under_250_hz_is_read_from_the_quarter_window() {
         before * 1000.0
     );
 }
+
+/// A bass note whose attack sounds a component at half its frequency, as loud as its
+/// fundamental and fading with an 80 ms time constant (on a render of FluidR3's acoustic bass
+/// the attack of a C3 read C2 for 30 ms), after which it is nearly a sine with weak upper
+/// partials.
+fn bass_with_low_attack(sr: f32, midi: f32, dur: f32) -> Vec<f32> {
+    let f0 = midi_to_hz(midi);
+    let weights = [1.0f32, 0.25, 0.12, 0.06];
+    (0..(dur * sr) as usize)
+        .map(|i| {
+            let t = i as f32 / sr;
+            let w = std::f32::consts::TAU * f0 * t;
+            let partials: f32 = weights
+                .iter()
+                .enumerate()
+                .map(|(h, a)| a * (w * (h + 1) as f32).sin())
+                .sum();
+            let low = (0.5 * w).sin() * (-t / 0.08).exp();
+            let attack = (t / 0.004).min(1.0);
+            let release = ((dur - t) / 0.02).clamp(0.0, 1.0);
+            0.3 * (partials + low) * attack * release * (-1.0 * t).exp()
+        })
+        .collect()
+}
+
+#[test]
+fn a_bass_note_misread_an_octave_low_at_its_attack_is_put_right() {
+    let sr = 48_000.0;
+    let mut s = silence(sr, 0.05);
+    for &(m, d) in &[(50.0f32, 0.5f32), (48.0, 1.0), (50.0, 0.5), (48.0, 1.0)] {
+        s.extend(bass_with_low_attack(sr, m, d));
+    }
+    let fixed = run(&s, sr, 512);
+    let unfixed = run_on(
+        &mut Analyzer::with_tuning(sr, &Tuning::parse("octave_fix_ms=0").expect("valid")),
+        &s,
+        512,
+    );
+    // Without the rule every note is shown an octave low from its attack to its end: the
+    // judge vetoes the played note, an octave up, at every hearing.
+    assert_eq!(pitches(&unfixed), vec![38, 36, 38, 36]);
+    // With it, each wrong note gives way to the played one within 250 ms of the attack, and
+    // the played note is dated within 50 ms of where it began (the misread note's onset).
+    assert_eq!(pitches(&fixed), vec![38, 50, 36, 48, 38, 50, 36, 48]);
+    let begins = [0.05f32, 0.55, 1.55, 2.05].map(|t| (t * sr) as u64);
+    for (k, pair) in fixed.ons.chunks(2).enumerate() {
+        let (right, begin) = (pair[1], begins[k]);
+        assert!(
+            right.2 <= begin + (0.25 * sr) as u64,
+            "put right late: {pair:?}"
+        );
+        assert!(
+            right.1.abs_diff(begin) <= (0.05 * sr) as u64,
+            "dated off: {pair:?}"
+        );
+    }
+}

@@ -368,6 +368,26 @@ pub struct TrackerConfig {
     /// After a veto the run is judged again once it is this many times as long (≤ 1: never;
     /// see `Run::retry_at`). 2 was best on dev (F1 0.777 → 0.781; 1.5: 0.780).
     pub judge_retry: f32,
+    /// Octave misreads at the attack are put right: a low string's or bass's attack may sound
+    /// a component at half its frequency for its first 50–80 ms, the estimates name the
+    /// sub-octave, and a note starts there; then the estimates name the played note, an
+    /// octave up, for the rest of the note with full confidence, and the judge vetoes that
+    /// legato start at every hearing (on its training starts an octave step from the sounding
+    /// note was mostly that note's octave error). A legato start an octave *above* the
+    /// sounding note whose run held this long (hops), every hop at full confidence and within
+    /// [`OCTAVE_FIX_SPREAD`], goes ahead whatever the judge says, if the sounding note has next
+    /// to nothing at its own odd partials (`octave_fix_odd_db`): then it is not sounding at
+    /// all. A guitar or horn whose second partial outweighs its first still has odd partials
+    /// 12–14 dB under its even ones (0 = off; `octave_fix_ms`).
+    pub octave_fix_hops: u32,
+    /// ... see `octave_fix_hops`: how far (dB) under the even partials (2, 4, 6) of the
+    /// sounding note its odd ones (1, 3, 5) must lie.
+    pub octave_fix_odd_db: f32,
+    /// ... and only for a sounding note below this pitch (MIDI): the attacks that sound their
+    /// sub-octave are a double bass's and a cello's, and higher up the second partials of
+    /// reeds, an accordion, a sitar or a clean guitar can outweigh the first for the 80 ms
+    /// it takes (see [`OCTAVE_FIX_BELOW_MIDI`]).
+    pub octave_fix_below_midi: f32,
     /// Polyphonic *input* (a keyboard's chords, an ensemble): when at least this share of the
     /// recent hops (a leaky mean over [`TrackerConfig::poly_input_rate`]) was flagged polyphonic,
     /// no new note starts until it falls below again — the tracker stays quiet rather than
@@ -562,6 +582,13 @@ impl TrackerConfig {
             rearm_db: tuning.get("rearm_db", 6.0),
             quiet_in_chords: tuning.get("quiet_in_chords", 0.0) > 0.5,
             judge_retry: tuning.get("judge_retry", 2.0),
+            octave_fix_hops: if tuning.get("octave_fix_ms", OCTAVE_FIX_MS) > 0.0 {
+                hops("octave_fix_ms", OCTAVE_FIX_MS)
+            } else {
+                0
+            },
+            octave_fix_odd_db: tuning.get("octave_fix_odd_db", OCTAVE_FIX_ODD_DB),
+            octave_fix_below_midi: tuning.get("octave_fix_below_midi", OCTAVE_FIX_BELOW_MIDI),
             poly_input_share: tuning.get("poly_input_share", POLY_INPUT_SHARE),
             poly_input_rate: (hop_s / tuning.get("poly_input_s", 2.0).max(hop_s)).min(1.0),
             chord_gate: tuning.get("chord_gate", 1.0) > 0.5,
@@ -617,6 +644,11 @@ pub struct TrackerInput {
     /// A new partial set rising under the sounding note (`newcomer.rs`): its pitch and when it
     /// was first named (stream samples).
     pub newcomer: Option<(u8, u64)>,
+    /// Energy (dB) at the sounding note's odd partials (1, 3, 5) minus that at its even ones
+    /// (2, 4, 6), read at their exact bins of the long frame's Hann spectrum; 0 when no note
+    /// sounds. Far below 0 when the note shown is the sub-octave of the one played (see
+    /// [`TrackerConfig::octave_fix_hops`]).
+    pub sounding_odd_db: f32,
 }
 
 /// At most one note end and one note start per hop (end first).
@@ -716,6 +748,27 @@ struct Pending {
     /// The last gap hop up to the onset (see `TrackerConfig::departure_gap_confidence`).
     gap: u64,
 }
+
+/// Default length (ms) of [`TrackerConfig::octave_fix_hops`]. In effect the judge's next
+/// hearing after it (`judge_retry`): the first comes at `octave_stable_ms`, the next at twice
+/// that. 50 and 80 ms gave the same notes on dev and on 300 more renders of dev melodies.
+pub const OCTAVE_FIX_MS: f32 = 50.0;
+
+/// Default of [`TrackerConfig::octave_fix_odd_db`]. On dev and 300 renders of dev melodies,
+/// 10 dB also "put right" a clean electric guitar's and a French horn's notes, whose
+/// estimates read an octave up for 130 ms (dev 0.898 → 0.895); 15 and 18 dB left those alone.
+pub const OCTAVE_FIX_ODD_DB: f32 = 15.0;
+
+/// Default of [`TrackerConfig::octave_fix_below_midi`] (C3). With no bound, dev lost 0.001:
+/// a tenor sax's, an oboe's, an accordion's, a sitar's and a clean guitar's notes from F3 to
+/// E5 were "put right" to their octave (their estimates read it for 80 ms and more, and their
+/// odd partials lay 15 dB under the even ones); below C3 only four acoustic basses and a
+/// cello on 300 renders of dev melodies changed, all for the better. Below G3 the same.
+pub const OCTAVE_FIX_BELOW_MIDI: f32 = 48.0;
+
+/// Widest run (semitones, highest minus lowest estimate) that [`TrackerConfig::octave_fix_hops`]
+/// accepts: a steady note, not a glide through the octave.
+const OCTAVE_FIX_SPREAD: f32 = 0.5;
 
 /// Default of [`TrackerConfig::under_confidence`].
 pub const UNDER_CONFIDENCE: f32 = 0.95;
@@ -1790,6 +1843,24 @@ impl NoteTracker {
         } else {
             self.judge.judge(&features)
         };
+        // An octave misread at the attack put right (see `TrackerConfig::octave_fix_hops`).
+        let octave_fix = path == StartPath::LegatoFromNote
+            && c.octave_fix_hops > 0
+            && self.run.hops >= c.octave_fix_hops
+            && self.run.strong >= self.run.hops
+            && self.run.hi - self.run.lo <= OCTAVE_FIX_SPREAD
+            && self.active.is_some_and(|a| {
+                i32::from(pitch) - i32::from(a.pitch) == 12
+                    && f32::from(a.pitch) < c.octave_fix_below_midi
+                    && input.sounding_odd_db < -c.octave_fix_odd_db
+            });
+        let accepted = accepted || octave_fix;
+        // The note put right began with the attack that was misread: it takes over that
+        // note's onset, and the misread note, which never sounded, is not the one before.
+        let (onset, before) = match self.active {
+            Some(a) if octave_fix => (a.since, Some(self.previous_note)),
+            _ => (onset, None),
+        };
         self.last_start = NoteStart {
             path,
             pitch,
@@ -1811,6 +1882,9 @@ impl NoteTracker {
             return false;
         }
         self.commit(out, pitch, onset, input);
+        if let Some(before) = before {
+            self.previous_note = before;
+        }
         self.overtaken = None;
         true
     }
