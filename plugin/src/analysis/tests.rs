@@ -3154,7 +3154,7 @@ fn bass_with_low_attack(sr: f32, midi: f32, dur: f32) -> Vec<f32> {
             let low = (0.5 * w).sin() * (-t / 0.08).exp();
             let attack = (t / 0.004).min(1.0);
             let release = ((dur - t) / 0.02).clamp(0.0, 1.0);
-            0.3 * (partials + low) * attack * release * (-1.0 * t).exp()
+            0.3 * (partials + low) * attack * release * (-t).exp()
         })
         .collect()
 }
