@@ -377,8 +377,7 @@ pub struct TrackerConfig {
     /// sounding note whose run held this long (hops), every hop at full confidence and within
     /// [`OCTAVE_FIX_SPREAD`], goes ahead whatever the judge says, if the sounding note has next
     /// to nothing at its own odd partials (`octave_fix_odd_db`): then it is not sounding at
-    /// all. A guitar or horn whose second partial outweighs its first still has odd partials
-    /// 12–14 dB under its even ones (0 = off; `octave_fix_ms`).
+    /// all. The note put right takes the misread note's onset (0 = off; `octave_fix_ms`).
     pub octave_fix_hops: u32,
     /// ... see `octave_fix_hops`: how far (dB) under the even partials (2, 4, 6) of the
     /// sounding note its odd ones (1, 3, 5) must lie.
@@ -754,9 +753,10 @@ struct Pending {
 /// that. 50 and 80 ms gave the same notes on dev and on 300 more renders of dev melodies.
 pub const OCTAVE_FIX_MS: f32 = 50.0;
 
-/// Default of [`TrackerConfig::octave_fix_odd_db`]. On dev and 300 renders of dev melodies,
-/// 10 dB also "put right" a clean electric guitar's and a French horn's notes, whose
-/// estimates read an octave up for 130 ms (dev 0.898 → 0.895); 15 and 18 dB left those alone.
+/// Default of [`TrackerConfig::octave_fix_odd_db`]. Measured before the register bound, on
+/// the salience stage's partials: 10 dB also "put right" a clean electric guitar's and a
+/// French horn's notes, whose estimates read an octave up for 130 ms and whose odd partials
+/// lay 12–14 dB under the even ones (dev 0.898 → 0.895); 15 and 18 dB left those alone.
 pub const OCTAVE_FIX_ODD_DB: f32 = 15.0;
 
 /// Default of [`TrackerConfig::octave_fix_below_midi`] (C3). With no bound, dev lost 0.001:
