@@ -544,8 +544,34 @@ fn cancelling_the_previous_note_names_the_next_one_sooner() {
 /// the fundamental's, fading in 60 ms): on a dev render of GM 25 (steel guitar) a D4 opened
 /// with a component near D3 as loud as its fundamental.
 fn pluck_with_low_octave(sr: f32, midi: f32, dur: f32) -> Vec<f32> {
-    let f0 = midi_to_hz(midi);
     let weights = [1.0f32, 0.8, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1];
+    let low = LowOctave {
+        amp: 0.5,
+        fade_s: 0.06,
+    };
+    with_low_octave(sr, midi, dur, &weights, low, (0.005, 3.0, 0.25))
+}
+
+/// A component at half a note's frequency in its attack: `amp` times the fundamental's
+/// amplitude at first, fading with time constant `fade_s`.
+#[derive(Clone, Copy)]
+struct LowOctave {
+    amp: f32,
+    fade_s: f32,
+}
+
+/// A note of partials `weights` (the fundamental first) plus `low` in its attack; `shape` is
+/// (attack time in s, decay per s, gain), with a 20 ms release.
+fn with_low_octave(
+    sr: f32,
+    midi: f32,
+    dur: f32,
+    weights: &[f32],
+    low: LowOctave,
+    shape: (f32, f32, f32),
+) -> Vec<f32> {
+    let f0 = midi_to_hz(midi);
+    let (attack_s, decay, gain) = shape;
     (0..(dur * sr) as usize)
         .map(|i| {
             let t = i as f32 / sr;
@@ -555,10 +581,10 @@ fn pluck_with_low_octave(sr: f32, midi: f32, dur: f32) -> Vec<f32> {
                 .enumerate()
                 .map(|(h, a)| a * (w * (h + 1) as f32).sin())
                 .sum();
-            let low = 0.5 * (0.5 * w).sin() * (-t / 0.06).exp();
-            let attack = (t / 0.005).min(1.0);
+            let below = low.amp * (0.5 * w).sin() * (-t / low.fade_s).exp();
+            let attack = (t / attack_s).min(1.0);
             let release = ((dur - t) / 0.02).clamp(0.0, 1.0);
-            0.25 * (partials + low) * attack * release * (-3.0 * t).exp()
+            gain * (partials + below) * attack * release * (-decay * t).exp()
         })
         .collect()
 }
@@ -3140,23 +3166,12 @@ fn a_sung_slur_to_a_note_under_250_hz_is_read_from_the_quarter_window() {
 /// the attack of a C3 read C2 for 30 ms), after which it is nearly a sine with weak upper
 /// partials.
 fn bass_with_low_attack(sr: f32, midi: f32, dur: f32) -> Vec<f32> {
-    let f0 = midi_to_hz(midi);
     let weights = [1.0f32, 0.25, 0.12, 0.06];
-    (0..(dur * sr) as usize)
-        .map(|i| {
-            let t = i as f32 / sr;
-            let w = std::f32::consts::TAU * f0 * t;
-            let partials: f32 = weights
-                .iter()
-                .enumerate()
-                .map(|(h, a)| a * (w * (h + 1) as f32).sin())
-                .sum();
-            let low = (0.5 * w).sin() * (-t / 0.08).exp();
-            let attack = (t / 0.004).min(1.0);
-            let release = ((dur - t) / 0.02).clamp(0.0, 1.0);
-            0.3 * (partials + low) * attack * release * (-t).exp()
-        })
-        .collect()
+    let low = LowOctave {
+        amp: 1.0,
+        fade_s: 0.08,
+    };
+    with_low_octave(sr, midi, dur, &weights, low, (0.004, 1.0, 0.3))
 }
 
 #[test]
