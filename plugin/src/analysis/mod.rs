@@ -1446,10 +1446,12 @@ impl Analyzer {
                 polyphonic: second_voice,
                 chords: polyphony.chords,
                 newcomer,
-                sounding_odd_db: self
-                    .tracker
-                    .active_pitch()
-                    .map_or(0.0, |p| self.odd_partials_db(p)),
+                // Read only while the estimate names the octave above the sounding note, the
+                // one case the tracker asks about.
+                sounding_odd_db: match self.tracker.active_pitch() {
+                    Some(p) if (midi - f32::from(p) - 12.0).abs() <= 0.5 => self.odd_partials_db(p),
+                    _ => 0.0,
+                },
             },
             &self.salience,
         );

@@ -644,9 +644,9 @@ pub struct TrackerInput {
     /// was first named (stream samples).
     pub newcomer: Option<(u8, u64)>,
     /// Energy (dB) at the sounding note's odd partials (1, 3, 5) minus that at its even ones
-    /// (2, 4, 6), read at their exact bins of the long frame's Hann spectrum; 0 when no note
-    /// sounds. Far below 0 when the note shown is the sub-octave of the one played (see
-    /// [`TrackerConfig::octave_fix_hops`]).
+    /// (2, 4, 6), read at their exact bins of the long frame's Hann spectrum, on hops whose
+    /// estimate names the octave above it; 0 otherwise. Far below 0 when the note shown is the
+    /// sub-octave of the one played (see [`TrackerConfig::octave_fix_hops`]).
     pub sounding_odd_db: f32,
 }
 
