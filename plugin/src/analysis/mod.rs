@@ -1172,21 +1172,33 @@ impl Analyzer {
     /// on the lowest keys a partial's neighbours lie in the main lobe of the note an octave
     /// up). 0 when the even partials are silent too.
     fn odd_partials_db(&self, midi: u8) -> f32 {
-        let f0 = crate::music::midi_to_hz(f32::from(midi));
-        let (mut odd, mut even) = (0.0f32, 0.0f32);
-        for h in 1..=6u8 {
-            let bin = (f0 * f32::from(h) / self.hann_bin_hz).round() as usize;
-            let e = self.hann_mags.get(bin).map_or(0.0, |m| m * m);
-            if h % 2 == 1 {
-                odd += e;
-            } else {
-                even += e;
-            }
-        }
+        let (even, odd) = self.split_partials(crate::music::midi_to_hz(f32::from(midi)), 2, true);
         if even <= 0.0 {
             return 0.0;
         }
         loudness::power_to_db(odd) - loudness::power_to_db(even)
+    }
+
+    /// The energy of the first `3 · k` partials of `hz` in the Hann spectrum, split into those
+    /// at multiples of `k` and the others: (on, off). Each partial is read at its nearest bin
+    /// (`exact`) or as the largest of the three around it.
+    fn split_partials(&self, hz: f32, k: usize, exact: bool) -> (f32, f32) {
+        let (mut on, mut off) = (0.0f32, 0.0f32);
+        for h in 1..=(3 * k) {
+            let bin = (hz * h as f32 / self.hann_bin_hz).round() as usize;
+            let m = if exact {
+                self.hann_mags.get(bin).copied()
+            } else {
+                stft::peak_near(&self.hann_mags, bin)
+            };
+            let e = m.unwrap_or(0.0).powi(2);
+            if h % k == 0 {
+                on += e;
+            } else {
+                off += e;
+            }
+        }
+        (on, off)
     }
 
     /// Subharmonic guard: does the Hann spectrum have energy at `hz` (the fundamental)?
@@ -1204,20 +1216,9 @@ impl Analyzer {
     /// Subharmonic guard for mixtures and attacks: when the partials that are *not* multiples of
     /// 2 (or 3) of `hz` carry almost no energy, the sound's pitch is 2 (or 3) × `hz`.
     fn lift_subharmonic(&self, hz: f32) -> f32 {
-        let mag = |f: f32| -> f32 {
-            stft::peak_near(&self.hann_mags, (f / self.hann_bin_hz).round() as usize).unwrap_or(0.0)
-        };
         let mut hz = hz;
         for k in [2usize, 3] {
-            let (mut on, mut off) = (0.0f32, 0.0f32);
-            for h in 1..=(3 * k) {
-                let e = mag(hz * h as f32).powi(2);
-                if h % k == 0 {
-                    on += e;
-                } else {
-                    off += e;
-                }
-            }
+            let (on, off) = self.split_partials(hz, k, false);
             if on > 0.0 && off < self.subharmonic_ratio * on {
                 hz *= k as f32;
                 break;
