@@ -220,6 +220,18 @@ impl Salience {
         mask
     }
 
+    /// The linear energy of each harmonic of `pitch` `hops_ago` hops back, if remembered.
+    pub fn partials(&self, pitch: u8, hops_ago: usize) -> Option<&[f32]> {
+        if pitch < self.config.min_midi || pitch > self.config.max_midi || hops_ago >= self.filled {
+            return None;
+        }
+        let rows = self.config.history_hops.max(1);
+        let h = self.config.harmonics;
+        let row = (self.newest + rows - hops_ago % rows) % rows;
+        let at = (row * self.candidates() + (pitch - self.config.min_midi) as usize) * h;
+        self.partials.get(at..at + h)
+    }
+
     /// Energy (dB) of the harmonics of `pitch` in `mask` (see [`Salience::exclusive_harmonics`])
     /// `hops_ago` hops back, if remembered.
     pub fn partial_value(&self, pitch: u8, mask: u32, hops_ago: usize) -> Option<f32> {

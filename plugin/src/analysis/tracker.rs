@@ -470,6 +470,16 @@ pub struct TrackerConfig {
     /// note's estimates waver, the previous note's ring names its pitch for a few hops in a row
     /// without being struck again (`ring_legato=0` turns it off; off with `ring=0`).
     pub ring_legato: bool,
+    /// The attack reader's note starts only on a hop whose estimate names it too.
+    pub attack_with_estimate: bool,
+    /// ... and not while the settle watch or a doubt holds new pitches back.
+    pub attack_unheld: bool,
+    /// ... and only while the stream's share of attacks that settled off their first reading
+    /// is under this.
+    pub attack_max_settle: f32,
+    /// ... and only while the stream's attacks are this sharp (the judge's running mean of
+    /// their flux peaks over the threshold, a tenth).
+    pub attack_min_sharp: f32,
 }
 
 impl TrackerConfig {
@@ -613,6 +623,10 @@ impl TrackerConfig {
             newcomer_backdate: samples("newcomer_backdate_s", 0.03),
             release_overtaken: tuning.get("release_overtaken", 1.0) > 0.5,
             ring_legato: tuning.get("ring_legato", 1.0) > 0.5,
+            attack_with_estimate: tuning.get("attack_with_estimate", 0.0) > 0.5,
+            attack_unheld: tuning.get("attack_unheld", 0.0) > 0.5,
+            attack_max_settle: tuning.get("attack_max_settle", 2.0),
+            attack_min_sharp: tuning.get("attack_min_sharp", 0.0),
             ring_rise_db: (tuning.get("ring", 1.0) > 0.5).then(|| tuning.get("ring_rise_db", 2.0)),
         }
     }
@@ -648,6 +662,9 @@ pub struct TrackerInput {
     /// estimate names the octave above it; 0 otherwise. Far below 0 when the note shown is the
     /// sub-octave of the one played (see [`TrackerConfig::octave_fix_hops`]).
     pub sounding_odd_db: f32,
+    /// The attack reader's note (`attack_reader.rs`): on the first hops after an onset, a note
+    /// it names with confidence. The onset path starts it at once.
+    pub attack: Option<u8>,
 }
 
 /// At most one note end and one note start per hop (end first).
@@ -1167,7 +1184,20 @@ impl NoteTracker {
             p.after_db = p.after_db.max(rise_db);
             p.peak_flux_ratio = p.peak_flux_ratio.max(input.flux_ratio);
             let mut done = false;
-            if voiced && !chord && self.run_ready() && input.recent_db >= c.gate_db {
+            if let Some(pitch) = input.attack {
+                if !chord
+                    && input.recent_db >= c.gate_db
+                    && self.active.map(|a| a.pitch) != Some(pitch)
+                    && (!c.attack_with_estimate || (input.midi - f32::from(pitch)).abs() <= 0.5)
+                    && (!c.attack_unheld || hold.is_none())
+                    && self.settle_share < c.attack_max_settle
+                    && self.judge.habits()[1] >= c.attack_min_sharp
+                {
+                    self.start_read(&mut out, pitch, &p, input);
+                    done = true;
+                }
+            }
+            if !done && voiced && !chord && self.run_ready() && input.recent_db >= c.gate_db {
                 let same = self.active.map(|a| a.pitch) == Some(self.run.pitch);
                 let quick = self.fast
                     && hold.is_none()
@@ -1788,6 +1818,44 @@ impl NoteTracker {
         // clarinet's) is no pad's swell.
         self.rise_date(now, salience, not_before, old, false)
             .map_or(onset, |r| r.min(onset))
+    }
+
+    /// Starts the attack reader's `pitch` (see [`TrackerInput::attack`]) for the pending onset
+    /// `p`, dated as the onset path dates its notes; the judge is not asked (its measures of a
+    /// run of estimates do not apply). The run starts again at that pitch.
+    fn start_read(
+        &mut self,
+        out: &mut TrackerOutput,
+        pitch: u8,
+        p: &Pending,
+        input: &TrackerInput,
+    ) {
+        self.run = Run {
+            pitch,
+            start: input.time,
+            hops: 1,
+            strong: 1,
+            used: false,
+            retry_at: 0,
+            lo: f32::from(pitch),
+            hi: f32::from(pitch),
+            rise: None,
+        };
+        // Dated at the onset: the flux peak and the departure from the old note, by which
+        // the onset path dates soft attacks and glides, are not known yet.
+        let onset = p.time;
+        self.last_start = NoteStart {
+            path: StartPath::Attack,
+            pitch,
+            features: Features::default(),
+            decided: input.time,
+            onset,
+            accepted: true,
+            fired: p.fired,
+            run_start: input.time,
+        };
+        self.commit(out, pitch, onset, input);
+        self.overtaken = None;
     }
 
     /// Starts the run's pitch at `onset` (ending the sounding note first), unless the judge
