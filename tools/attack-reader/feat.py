@@ -5,7 +5,8 @@ def feats(rows, k, refk=1):
     # rows: N x 11 x ROW ; returns N x NC x F
     r=rows[:,3+k]; ref=rows[:,refk]
     est=r[:,0]; conf=r[:,1]; snd=rows[:,2,2]  # sounding before fire
-    now=r[:,3:].reshape(-1,2,NC,6); was=ref[:,3:].reshape(-1,2,NC,6)
+    now=r[:,3:3+NC*12].reshape(-1,2,NC,6); was=ref[:,3:3+NC*12].reshape(-1,2,NC,6)
+    hab=r[:,3+NC*12:3+NC*12+2]
     L=now[:,0]; S=now[:,1]; Lr=was[:,0]; Sr=was[:,1]
     Lmax=L.max(axis=(1,2),keepdims=True); Smax=S.max(axis=(1,2),keepdims=True)
     Ln=np.maximum(L-Lmax,-60)/20; Sn=np.maximum(S-Smax,-60)/20
@@ -34,5 +35,5 @@ def feats(rows, k, refk=1):
         np.broadcast_to((m-60)/24.0,Lsn.shape),
         ((m==e)&hasest)*conf[:,None], ((m==e+12)&hasest)*conf[:,None], ((m==e-12)&hasest)*conf[:,None],
         ((np.abs(m-e)==1)&hasest)*conf[:,None],
-        np.broadcast_to(np.full((1,NC),k/4.0),Lsn.shape), np.ones_like(Lsn)]
+        np.broadcast_to(np.full((1,NC),k/4.0),Lsn.shape), np.broadcast_to(hab[:,0:1],Lsn.shape), np.broadcast_to(hab[:,1:2],Lsn.shape), np.ones_like(Lsn)]
     return np.stack([np.asarray(x,dtype=np.float32) for x in F],-1)

@@ -1,5 +1,5 @@
 import numpy as np, csv, os
-NC=73; H=6; V=NC*H*2; ROW=3+V; REC=4+11*ROW
+NC=73; H=6; V=NC*H*2+2; ROW=3+V; REC=4+11*ROW
 def load(prefix='/tmp/probe'):
     raw=np.fromfile(prefix+'.bin',dtype='<f4')
     n=raw.size//REC; raw=raw[:n*REC].reshape(n,REC)

@@ -38,7 +38,7 @@ pub const CANDIDATES: usize = 73;
 /// Harmonics read per candidate.
 pub const HARMONICS: usize = 6;
 /// Inputs of the network per candidate.
-pub const FEATURES: usize = 61;
+pub const FEATURES: usize = 63;
 /// Hidden units.
 pub const HIDDEN: usize = 16;
 /// Hops read per onset (the onset's own hop and the next ones).
@@ -193,6 +193,7 @@ impl AttackReader {
         sounding: Option<u8>,
         midi: f32,
         confidence: f32,
+        habits: [f32; 2],
         salience: &Salience,
     ) -> Option<AttackReading> {
         if !self.enabled() {
@@ -209,7 +210,7 @@ impl AttackReader {
         if self.since_onset >= HOPS {
             return None;
         }
-        self.read_features(midi, confidence, salience);
+        self.read_features(midi, confidence, habits, salience);
         let (best, probability) = self.classify();
         let sure = best < CANDIDATES && probability >= self.config.threshold;
         self.streak = match (sure, self.streak) {
@@ -283,7 +284,7 @@ impl AttackReader {
 
     /// This hop's features of every candidate into `features`.
     #[allow(clippy::needless_range_loop)]
-    fn read_features(&mut self, midi: f32, confidence: f32, salience: &Salience) {
+    fn read_features(&mut self, midi: f32, confidence: f32, habits: [f32; 2], salience: &Salience) {
         Self::long_partials(salience, 0, &mut self.now_long);
         let bins = self.config.short_bins;
         let mags = self
@@ -354,6 +355,8 @@ impl AttackReader {
                 near(-12.0),
                 near(1.0) + near(-1.0),
                 k,
+                habits[0],
+                habits[1],
                 1.0,
             ] {
                 f[i] = v;

@@ -1099,6 +1099,7 @@ impl Analyzer {
                 v.push(20.0 * (mag.max(1e-6)).log10());
             }
         }
+        v.extend(self.tracker.attack_habits());
         (self.hops_since_onset, v)
     }
 
@@ -1479,6 +1480,7 @@ impl Analyzer {
             self.tracker.active_pitch(),
             midi,
             estimate.confidence,
+            self.tracker.attack_habits(),
             &self.salience,
         );
         let decision = self.tracker.process(

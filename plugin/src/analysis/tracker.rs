@@ -984,6 +984,12 @@ impl NoteTracker {
         self.was_chords
     }
 
+    /// The stream's habits the attack reader reads: the share of attacks that settled off their
+    /// first reading, and the judge's running mean of the attacks' flux peaks (a tenth).
+    pub fn attack_habits(&self) -> [f32; 2] {
+        [self.settle_share, self.judge.habits()[1]]
+    }
+
     /// The pitch of the sounding note.
     pub fn active_pitch(&self) -> Option<u8> {
         self.active.map(|a| a.pitch)
