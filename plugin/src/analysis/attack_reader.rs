@@ -13,14 +13,20 @@
 //! the candidate's neighbours (a semitone, a fifth, octaves away), what the estimate says and
 //! which note was sounding. One small network ([`HIDDEN`] tanh units, the same weights for
 //! every candidate) gives each candidate a score; a softmax over the candidates and a "none of
-//! them" score says how sure it is. From the onset's hop to [`HOPS`] hops after it, a candidate
-//! at [`AttackReaderConfig::threshold`] or more is reported; the tracker starts it at once.
+//! them" score says how sure it is. Two habits of the stream join each candidate's measures
+//! (the tracker's share of attacks that settled off their first reading, the judge's running
+//! mean of the attacks' sharpness): renders that glide into their notes from a semitone below
+//! sound the wrong semitone at the attack. From the onset's hop to [`HOPS`] − 1 hops after it,
+//! a candidate at [`AttackReaderConfig::threshold`] or more is reported; the tracker starts it
+//! at once.
 //!
-//! The weights (`attack_reader_weights.rs`) were fitted by the prototype scripts in
-//! `tools/attack-reader/` (numpy) on the probe dump of dev's renders (`continuo
-//! eval-transcription /work/dataset/dev --probe-attacks /tmp/probe.bin`), the held-out fifth of
-//! its melodies left out; labels: the written note that began 10 ms after to 50 ms before the
-//! onset fired, or none. BRANCH ONLY (not merged, see the README entry).
+//! The weights (`attack_reader_weights.rs`) were fitted by the numpy scripts in
+//! `tools/attack-reader/` on probe dumps (`continuo eval-transcription DIR --probe-attacks FILE
+//! --set attack_threshold=2`) of development-split renders only: dev's 214 (its held-out fifth
+//! of melodies left out) and 300 more renders of dev melodies (`cargo xtask render-dataset --out
+//! /tmp/jx --count 300 --seed 2027 --programs …`), 30,000 onsets; labels: the written note that
+//! began 10 ms after to 50 ms before the onset fired, or none. Refit when the stages before it
+//! or the tracker's habits change.
 //!
 //! Cost: one copy of the short frame's magnitudes per hop; on the [`HOPS`] hops after each onset
 //! about a thousand logarithms and [`CANDIDATES`] × [`FEATURES`] × [`HIDDEN`] multiply-adds.
@@ -73,8 +79,6 @@ pub struct AttackReaderConfig {
     pub short_bins: usize,
     /// A candidate this likely is reported; above 1 the stage is off.
     pub threshold: f32,
-    /// ... on this many hops in a row.
-    pub agree: u32,
 }
 
 /// What the reader says on a hop.
@@ -117,8 +121,6 @@ pub struct AttackReader {
     since_onset: u32,
     /// The note sounding when the onset fired.
     sounding: Option<u8>,
-    /// The candidate read at the threshold on the hops before, and on how many in a row.
-    streak: (usize, u32),
 }
 
 impl AttackReader {
@@ -156,7 +158,6 @@ impl AttackReader {
             features: vec![0.0; CANDIDATES * FEATURES],
             since_onset: u32::MAX,
             sounding: None,
-            streak: (CANDIDATES, 0),
         }
     }
 
@@ -200,7 +201,6 @@ impl AttackReader {
             return None;
         }
         if onset {
-            self.streak = (CANDIDATES, 0);
             self.since_onset = 0;
             self.sounding = sounding;
             self.read_reference(salience);
@@ -212,13 +212,7 @@ impl AttackReader {
         }
         self.read_features(midi, confidence, habits, salience);
         let (best, probability) = self.classify();
-        let sure = best < CANDIDATES && probability >= self.config.threshold;
-        self.streak = match (sure, self.streak) {
-            (true, (c, n)) if c == best => (best, n + 1),
-            (true, _) => (best, 1),
-            (false, _) => (CANDIDATES, 0),
-        };
-        (sure && self.streak.1 >= self.config.agree).then(|| AttackReading {
+        (best < CANDIDATES && probability >= self.config.threshold).then(|| AttackReading {
             pitch: LOW_MIDI + best as u8,
             probability,
         })

@@ -28,7 +28,8 @@
 //!   │    └─ deep check: a weak answer at a harmonic of a confident long-window answer gives way to it
 //!   ├─ onset gate: 13–43 ms after an onset, NSDF on the samples since it alone (low notes)
 //!   └─ stft short (Hann, last ≈ 10 ms) ─ onset (max-filtered flux + level jump)
-//! pitch + level + onset + salience ─ tracker (runs, rise dating, named share per semitone, judge) ─ NoteEvent
+//! salience + short frame, on the six hops after an onset ─ attack reader (learned: names the new note)
+//! pitch + level + onset + salience + attack reader ─ tracker (runs, rise dating, named share per semitone, judge) ─ NoteEvent
 //! while the chord gate holds: Hann bins ─ top voice (candidate measures, network, softmax; one hop
 //!   in four) ─ top follower (confirmed winner, dated from its salience rise) ─ NoteEvent
 //! ```
@@ -366,7 +367,7 @@ const TINY_ATTACK_MIN_HZ: f32 = 250.0;
 const TINY_ATTACK_MS: f32 = 20.0;
 
 /// The attack reader reports a candidate this likely (`attack_reader.rs`).
-const ATTACK_THRESHOLD: f32 = 0.9;
+const ATTACK_THRESHOLD: f32 = 0.95;
 /// Input samples are clamped to ±this (clipping is fine; huge values would overflow sums).
 const INPUT_LIMIT: f32 = 8.0;
 /// DC blocker corner frequency (Hz): far below the lowest pitch searched.
@@ -944,7 +945,6 @@ impl Analyzer {
                 short_len: sizes.short_len,
                 short_bins: flux_bins,
                 threshold: tuning.get("attack_threshold", ATTACK_THRESHOLD),
-                agree: tuning.get("attack_agree", 1.0).max(1.0) as u32,
             }),
             flux_bins,
             loudness: Loudness::new(LoudnessConfig {
@@ -1075,9 +1075,10 @@ impl Analyzer {
         self.tracker.last_start()
     }
 
-    /// PROBE (experiment): hops since the onset fired, and per candidate MIDI 28..=100 and
-    /// harmonic 1..=6 the long frame's partial energy (dB) and the short frame's magnitude (dB)
-    /// at that harmonic's frequency. Allocates; CLI only.
+    /// The attack reader's training data (`continuo eval-transcription --probe-attacks`, never
+    /// the audio thread: it allocates): hops since the onset fired, and per candidate MIDI
+    /// 28..=100 and harmonic 1..=6 the long frame's partial energy (dB) and the short frame's
+    /// magnitude (dB) at that harmonic's frequency, then the tracker's two attack habits.
     pub fn attack_probe(&mut self) -> (u32, Vec<f32>) {
         let mut v = Vec::with_capacity(73 * 12);
         for m in 28u8..=100 {

@@ -14,7 +14,10 @@
 //!   level rise alone is tremolo (synth leads, vibraphone) and must not retrigger.
 //!   With *Fast* tracking (the plugin's default) a new pitch after a sharp attack (flux well
 //!   over the threshold) needs only `fast_stable_hops`, if its estimates agree closely and it
-//!   is below C7.
+//!   is below C7. Sooner still, on the first six hops after the onset the attack reader
+//!   (`attack_reader.rs`, a learned reading of the attack's partials) may name the new note
+//!   at probability 0.95: it starts at once, dated at the onset, without the judge
+//!   ([`TrackerInput::attack`]).
 //! - *legato path*: no onset, but a different pitch stays stable for longer (slow attacks, slurs).
 //!   After a note it is dated from the *rise of the new pitch's own partials* (`rise_date`): the
 //!   last hop, looking back from the decision, where the energy at the new pitch's harmonics
@@ -470,16 +473,6 @@ pub struct TrackerConfig {
     /// note's estimates waver, the previous note's ring names its pitch for a few hops in a row
     /// without being struck again (`ring_legato=0` turns it off; off with `ring=0`).
     pub ring_legato: bool,
-    /// The attack reader's note starts only on a hop whose estimate names it too.
-    pub attack_with_estimate: bool,
-    /// ... and not while the settle watch or a doubt holds new pitches back.
-    pub attack_unheld: bool,
-    /// ... and only while the stream's share of attacks that settled off their first reading
-    /// is under this.
-    pub attack_max_settle: f32,
-    /// ... and only while the stream's attacks are this sharp (the judge's running mean of
-    /// their flux peaks over the threshold, a tenth).
-    pub attack_min_sharp: f32,
 }
 
 impl TrackerConfig {
@@ -623,10 +616,6 @@ impl TrackerConfig {
             newcomer_backdate: samples("newcomer_backdate_s", 0.03),
             release_overtaken: tuning.get("release_overtaken", 1.0) > 0.5,
             ring_legato: tuning.get("ring_legato", 1.0) > 0.5,
-            attack_with_estimate: tuning.get("attack_with_estimate", 0.0) > 0.5,
-            attack_unheld: tuning.get("attack_unheld", 0.0) > 0.5,
-            attack_max_settle: tuning.get("attack_max_settle", 2.0),
-            attack_min_sharp: tuning.get("attack_min_sharp", 0.0),
             ring_rise_db: (tuning.get("ring", 1.0) > 0.5).then(|| tuning.get("ring_rise_db", 2.0)),
         }
     }
@@ -1194,10 +1183,6 @@ impl NoteTracker {
                 if !chord
                     && input.recent_db >= c.gate_db
                     && self.active.map(|a| a.pitch) != Some(pitch)
-                    && (!c.attack_with_estimate || (input.midi - f32::from(pitch)).abs() <= 0.5)
-                    && (!c.attack_unheld || hold.is_none())
-                    && self.settle_share < c.attack_max_settle
-                    && self.judge.habits()[1] >= c.attack_min_sharp
                 {
                     self.start_read(&mut out, pitch, &p, input);
                     done = true;

@@ -65,7 +65,8 @@ pub struct Args {
     /// split). Every fifth file of all of them is held out.
     #[arg(long, requires = "fit_judge")]
     pub fit_also: Vec<PathBuf>,
-    /// PROBE (experiment): dump attack features around every onset to this binary file.
+    /// Tuning aid: dump the attack reader's training data (`tools/attack-reader/`) around every
+    /// onset to this binary file (run it with `--set attack_threshold=2`, the reader off).
     #[arg(long, hide = true)]
     pub probe_attacks: Option<PathBuf>,
 }
@@ -899,7 +900,11 @@ mod tests {
     }
 }
 
-/// PROBE (experiment): for every onset the detector fires, the probe vectors of the 3 hops before
+/// One hop of the attack probe: the probe vector, the estimate (MIDI, confidence), the sounding
+/// note (−1 for none).
+type ProbeRow = (Vec<f32>, f32, f32, i32);
+
+/// The attack reader's training dump (`--probe-attacks`): for every onset the detector fires, the probe vectors of the 3 hops before
 /// it and the 8 hops from it, with the estimate and the sounding note; a TSV beside it lists the
 /// files, and one lists every emitted note (file, emit s, onset s, pitch).
 fn probe_attacks(
@@ -946,9 +951,9 @@ fn probe_attacks(
             block_start: 0,
             frame: FeatureFrame::default(),
         };
-        let mut ring: std::collections::VecDeque<(Vec<f32>, f32, f32, i32)> = Default::default();
-        // (fire clock, rows collected)
-        let mut open: Vec<(u64, i32, Vec<(Vec<f32>, f32, f32, i32)>)> = Vec::new();
+        let mut ring: std::collections::VecDeque<ProbeRow> = Default::default();
+        // (fire clock, the note sounding before it, rows collected)
+        let mut open: Vec<(u64, i32, Vec<ProbeRow>)> = Vec::new();
         for chunk in samples.chunks(hop) {
             a.process(chunk, &mut out);
             out.block_start += chunk.len() as u64;
