@@ -61,6 +61,8 @@ pub enum StartPath {
     Swell,
     /// No onset: a new partial set rose under the sounding note (`newcomer.rs`); not judged.
     Newcomer,
+    /// A flux onset whose note the attack reader named (`attack_reader.rs`); not judged.
+    Attack,
 }
 
 impl StartPath {
@@ -73,6 +75,7 @@ impl StartPath {
             StartPath::FromSilence => "silence",
             StartPath::Swell => "swell",
             StartPath::Newcomer => "newcomer",
+            StartPath::Attack => "attack",
         }
     }
 }
@@ -259,6 +262,12 @@ impl StartJudge {
             threshold: tuning.get("judge_threshold", THRESHOLD),
             habits: CONTEXT_START,
         }
+    }
+
+    /// The stream's running means (see [`Features::of`]; the second is the attacks' flux peak
+    /// over the threshold, a tenth).
+    pub fn habits(&self) -> &[f32; CONTEXT] {
+        &self.habits
     }
 
     /// Forgets the stream's habits.

@@ -28,7 +28,8 @@
 //!   │    └─ deep check: a weak answer at a harmonic of a confident long-window answer gives way to it
 //!   ├─ onset gate: 13–43 ms after an onset, NSDF on the samples since it alone (low notes)
 //!   └─ stft short (Hann, last ≈ 10 ms) ─ onset (max-filtered flux + level jump)
-//! pitch + level + onset + salience ─ tracker (runs, rise dating, named share per semitone, judge) ─ NoteEvent
+//! salience + short frame, on the six hops after an onset ─ attack reader (learned: names the new note)
+//! pitch + level + onset + salience + attack reader ─ tracker (runs, rise dating, named share per semitone, judge) ─ NoteEvent
 //! while the chord gate holds: Hann bins ─ top voice (candidate measures, network, softmax; one hop
 //!   in four) ─ top follower (confirmed winner, dated from its salience rise) ─ NoteEvent
 //! ```
@@ -38,6 +39,8 @@
 //! Processing is sample-by-sample into a ring and hops fall on fixed stream positions, so the
 //! notes do not depend on how the host cuts the stream into blocks.
 
+pub mod attack_reader;
+pub mod attack_reader_weights;
 pub mod chord_judge;
 pub mod chroma;
 pub mod fundamental;
@@ -62,6 +65,7 @@ pub mod top_voice;
 pub mod top_voice_weights;
 pub mod tracker;
 
+use attack_reader::{AttackReader, AttackReaderConfig};
 use chroma::{Chroma, ChromaConfig};
 use fundamental::FundamentalConfig;
 use loudness::{FrameEnergies, Loudness, LoudnessConfig, FLOOR_DB};
@@ -362,6 +366,8 @@ const TINY_ATTACK_MIN_HZ: f32 = 250.0;
 /// How long that higher floor holds after an onset (ms; `Analyzer::tiny_attack_samples`).
 const TINY_ATTACK_MS: f32 = 20.0;
 
+/// The attack reader reports a candidate this likely (`attack_reader.rs`).
+const ATTACK_THRESHOLD: f32 = 0.95;
 /// Input samples are clamped to ±this (clipping is fine; huge values would overflow sums).
 const INPUT_LIMIT: f32 = 8.0;
 /// DC blocker corner frequency (Hz): far below the lowest pitch searched.
@@ -556,6 +562,9 @@ pub struct Analyzer {
     fundamental_cancelled: bool,
     /// Onset stage.
     onset: OnsetDetector,
+    /// Names the new note in the first hops after an onset (`attack_reader.rs`); its buffers
+    /// are allocated in `new`.
+    attack_reader: AttackReader,
     /// Number of short-transform bins the onset stage reads.
     flux_bins: usize,
     /// Level stage.
@@ -931,6 +940,12 @@ impl Analyzer {
             fundamental: FundamentalConfig::new(sample_rate, tuning),
             fundamental_cancelled: tuning.get("fundamental_cancelled", 1.0) > 0.5,
             onset: OnsetDetector::new(OnsetConfig::new(flux_bins, hop_s, tuning)),
+            attack_reader: AttackReader::new(AttackReaderConfig {
+                sample_rate,
+                short_len: sizes.short_len,
+                short_bins: flux_bins,
+                threshold: tuning.get("attack_threshold", ATTACK_THRESHOLD),
+            }),
             flux_bins,
             loudness: Loudness::new(LoudnessConfig {
                 recent_len: sizes.short_len,
@@ -1060,6 +1075,35 @@ impl Analyzer {
         self.tracker.last_start()
     }
 
+    /// The attack reader's training data (`continuo eval-transcription --probe-attacks`, never
+    /// the audio thread: it allocates): hops since the onset fired, and per candidate MIDI
+    /// 28..=100 and harmonic 1..=6 the long frame's partial energy (dB) and the short frame's
+    /// magnitude (dB) at that harmonic's frequency, then the tracker's two attack habits.
+    pub fn attack_probe(&mut self) -> (u32, Vec<f32>) {
+        let mut v = Vec::with_capacity(73 * 12);
+        for m in 28u8..=100 {
+            for h in 0..6u32 {
+                v.push(self.salience.partial_value(m, 1 << h, 0).unwrap_or(-120.0));
+            }
+        }
+        let mags = self.short.magnitudes(self.flux_bins).to_vec();
+        let bin_hz = self.sample_rate / self.sizes.short_len as f32;
+        for m in 28u8..=100 {
+            let f0 = crate::music::midi_to_hz(f32::from(m));
+            for h in 1..=6 {
+                let x = f0 * h as f32 / bin_hz;
+                let i = x.floor() as usize;
+                let t = x - i as f32;
+                let a = mags.get(i).copied().unwrap_or(0.0);
+                let b = mags.get(i + 1).copied().unwrap_or(0.0);
+                let mag = a * (1.0 - t) + b * t;
+                v.push(20.0 * (mag.max(1e-6)).log10());
+            }
+        }
+        v.extend(self.tracker.attack_habits());
+        (self.hops_since_onset, v)
+    }
+
     /// The pitch of the note the tracker considers sounding.
     pub fn sounding_note(&self) -> Option<u8> {
         self.tracker.active_pitch()
@@ -1084,6 +1128,7 @@ impl Analyzer {
         self.tiny_pitch.reset();
         self.tiny_pitch_stft.reset();
         self.onset.reset();
+        self.attack_reader.reset();
         self.loudness.reset();
         self.energies = FrameEnergies::default();
         self.chroma.reset();
@@ -1431,6 +1476,14 @@ impl Analyzer {
             0.0
         };
         self.remember_previous_note(&estimate, midi);
+        let attack = self.attack_reader.process(
+            onset.onset,
+            self.tracker.active_pitch(),
+            midi,
+            estimate.confidence,
+            self.tracker.attack_habits(),
+            &self.salience,
+        );
         let decision = self.tracker.process(
             &TrackerInput {
                 time: self.clock,
@@ -1447,6 +1500,7 @@ impl Analyzer {
                 polyphonic: second_voice,
                 chords: polyphony.chords,
                 newcomer,
+                attack: attack.map(|a| a.pitch),
                 // Read only while the estimate names the octave above the sounding note, the
                 // one case the tracker asks about.
                 sounding_odd_db: match self.tracker.active_pitch() {
@@ -1562,6 +1616,7 @@ impl Analyzer {
             .process(self.frame.get(short_start..).unwrap_or(&[]));
         let mags = self.short.magnitudes(self.flux_bins);
         let onset = self.onset.process(mags, recent_db);
+        self.attack_reader.push_short(mags);
         self.hops_since_onset = if onset.onset {
             0
         } else {

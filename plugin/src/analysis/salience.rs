@@ -220,9 +220,8 @@ impl Salience {
         mask
     }
 
-    /// Energy (dB) of the harmonics of `pitch` in `mask` (see [`Salience::exclusive_harmonics`])
-    /// `hops_ago` hops back, if remembered.
-    pub fn partial_value(&self, pitch: u8, mask: u32, hops_ago: usize) -> Option<f32> {
+    /// The linear energy of each harmonic of `pitch` `hops_ago` hops back, if remembered.
+    pub fn partials(&self, pitch: u8, hops_ago: usize) -> Option<&[f32]> {
         if pitch < self.config.min_midi || pitch > self.config.max_midi || hops_ago >= self.filled {
             return None;
         }
@@ -230,9 +229,14 @@ impl Salience {
         let h = self.config.harmonics;
         let row = (self.newest + rows - hops_ago % rows) % rows;
         let at = (row * self.candidates() + (pitch - self.config.min_midi) as usize) * h;
+        self.partials.get(at..at + h)
+    }
+
+    /// Energy (dB) of the harmonics of `pitch` in `mask` (see [`Salience::exclusive_harmonics`])
+    /// `hops_ago` hops back, if remembered.
+    pub fn partial_value(&self, pitch: u8, mask: u32, hops_ago: usize) -> Option<f32> {
         let energy = self
-            .partials
-            .get(at..at + h)?
+            .partials(pitch, hops_ago)?
             .iter()
             .enumerate()
             .filter(|(k, _)| *k < 32 && mask & (1 << k) != 0)

@@ -3206,3 +3206,38 @@ fn a_bass_note_misread_an_octave_low_at_its_attack_is_put_right() {
         );
     }
 }
+
+/// Plucked notes struck while the one before still rings: the attack reader
+/// (`attack_reader.rs`) names each new note before a stable run of estimates would, and the
+/// tracker starts it at once, dated at its attack.
+#[test]
+fn the_attack_reader_starts_plucked_notes_sooner() {
+    let sr = 48_000.0;
+    let keys = [62.0f32, 66.0, 69.0, 74.0, 71.0, 67.0, 64.0, 69.0];
+    let step_s = 0.25;
+    let s = let_ring(sr, &keys, step_s, 0.3, |m| {
+        tone(sr, m, 0.6, Wave::Harmonic, 0.3, 5.0, 0.0)
+    });
+    let off = run_on(
+        &mut Analyzer::with_tuning(sr, &Tuning::parse("attack_threshold=2").unwrap()),
+        &s,
+        512,
+    );
+    let read = run(&s, sr, 512);
+    let written: Vec<u8> = keys.iter().map(|&k| k as u8).collect();
+    assert_eq!(pitches(&off), written);
+    let sooner = notes_sooner(&read, &off);
+    assert!(
+        sooner >= 4,
+        "the reader was sooner for only {sooner} of {} notes",
+        keys.len()
+    );
+    for (k, on) in read.ons.iter().enumerate() {
+        let struck = 0.05 + k as f64 * f64::from(step_s);
+        let dated = on.1 as f64 / f64::from(sr);
+        assert!(
+            (dated - struck).abs() <= 0.03,
+            "note {k} dated at {dated:.3} s, struck at {struck:.3} s"
+        );
+    }
+}

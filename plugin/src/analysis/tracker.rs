@@ -14,7 +14,10 @@
 //!   level rise alone is tremolo (synth leads, vibraphone) and must not retrigger.
 //!   With *Fast* tracking (the plugin's default) a new pitch after a sharp attack (flux well
 //!   over the threshold) needs only `fast_stable_hops`, if its estimates agree closely and it
-//!   is below C7.
+//!   is below C7. Sooner still, on the first six hops after the onset the attack reader
+//!   (`attack_reader.rs`, a learned reading of the attack's partials) may name the new note
+//!   at probability 0.95: it starts at once, dated at the onset, without the judge
+//!   ([`TrackerInput::attack`]).
 //! - *legato path*: no onset, but a different pitch stays stable for longer (slow attacks, slurs).
 //!   After a note it is dated from the *rise of the new pitch's own partials* (`rise_date`): the
 //!   last hop, looking back from the decision, where the energy at the new pitch's harmonics
@@ -648,6 +651,9 @@ pub struct TrackerInput {
     /// estimate names the octave above it; 0 otherwise. Far below 0 when the note shown is the
     /// sub-octave of the one played (see [`TrackerConfig::octave_fix_hops`]).
     pub sounding_odd_db: f32,
+    /// The attack reader's note (`attack_reader.rs`): on the first hops after an onset, a note
+    /// it names with confidence. The onset path starts it at once.
+    pub attack: Option<u8>,
 }
 
 /// At most one note end and one note start per hop (end first).
@@ -967,6 +973,12 @@ impl NoteTracker {
         self.was_chords
     }
 
+    /// The stream's habits the attack reader reads: the share of attacks that settled off their
+    /// first reading, and the judge's running mean of the attacks' flux peaks (a tenth).
+    pub fn attack_habits(&self) -> [f32; 2] {
+        [self.settle_share, self.judge.habits()[1]]
+    }
+
     /// The pitch of the sounding note.
     pub fn active_pitch(&self) -> Option<u8> {
         self.active.map(|a| a.pitch)
@@ -1167,7 +1179,16 @@ impl NoteTracker {
             p.after_db = p.after_db.max(rise_db);
             p.peak_flux_ratio = p.peak_flux_ratio.max(input.flux_ratio);
             let mut done = false;
-            if voiced && !chord && self.run_ready() && input.recent_db >= c.gate_db {
+            if let Some(pitch) = input.attack {
+                if !chord
+                    && input.recent_db >= c.gate_db
+                    && self.active.map(|a| a.pitch) != Some(pitch)
+                {
+                    self.start_read(&mut out, pitch, &p, input);
+                    done = true;
+                }
+            }
+            if !done && voiced && !chord && self.run_ready() && input.recent_db >= c.gate_db {
                 let same = self.active.map(|a| a.pitch) == Some(self.run.pitch);
                 let quick = self.fast
                     && hold.is_none()
@@ -1788,6 +1809,44 @@ impl NoteTracker {
         // clarinet's) is no pad's swell.
         self.rise_date(now, salience, not_before, old, false)
             .map_or(onset, |r| r.min(onset))
+    }
+
+    /// Starts the attack reader's `pitch` (see [`TrackerInput::attack`]) for the pending onset
+    /// `p`, dated as the onset path dates its notes; the judge is not asked (its measures of a
+    /// run of estimates do not apply). The run starts again at that pitch.
+    fn start_read(
+        &mut self,
+        out: &mut TrackerOutput,
+        pitch: u8,
+        p: &Pending,
+        input: &TrackerInput,
+    ) {
+        self.run = Run {
+            pitch,
+            start: input.time,
+            hops: 1,
+            strong: 1,
+            used: false,
+            retry_at: 0,
+            lo: f32::from(pitch),
+            hi: f32::from(pitch),
+            rise: None,
+        };
+        // Dated at the onset: the flux peak and the departure from the old note, by which
+        // the onset path dates soft attacks and glides, are not known yet.
+        let onset = p.time;
+        self.last_start = NoteStart {
+            path: StartPath::Attack,
+            pitch,
+            features: Features::default(),
+            decided: input.time,
+            onset,
+            accepted: true,
+            fired: p.fired,
+            run_start: input.time,
+        };
+        self.commit(out, pitch, onset, input);
+        self.overtaken = None;
     }
 
     /// Starts the run's pitch at `onset` (ending the sounding note first), unless the judge

@@ -65,6 +65,10 @@ pub struct Args {
     /// split). Every fifth file of all of them is held out.
     #[arg(long, requires = "fit_judge")]
     pub fit_also: Vec<PathBuf>,
+    /// Tuning aid: dump the attack reader's training data (`tools/attack-reader/`) around every
+    /// onset to this binary file (run it with `--set attack_threshold=2`, the reader off).
+    #[arg(long, hide = true)]
+    pub probe_attacks: Option<PathBuf>,
 }
 
 /// A note reduced to what the scoring looks at.
@@ -512,6 +516,9 @@ pub fn run(args: Args) -> Result<()> {
         dirs.extend(args.fit_also.iter().cloned());
         return super::judge_fit::run(&dirs, &tuning, args.dump_judge.as_deref());
     }
+    if let Some(path) = &args.probe_attacks {
+        return probe_attacks(&pairs, &tuning, path);
+    }
     if let Some(spec) = &args.trace {
         let mut parts = spec.split(':');
         let (Some(name), Some(from), Some(to)) = (parts.next(), parts.next(), parts.next()) else {
@@ -776,6 +783,7 @@ mod tests {
             dump_latency: None,
             held_out: false,
             fit_judge: false,
+            probe_attacks: None,
             dump_judge: None,
             fit_also: Vec::new(),
         })
@@ -890,4 +898,115 @@ mod tests {
         assert!(s.struck_plucked_synth);
         assert!((s.recall - 0.5).abs() < 1e-12 && (s.precision - 1.0).abs() < 1e-12);
     }
+}
+
+/// One hop of the attack probe: the probe vector, the estimate (MIDI, confidence), the sounding
+/// note (−1 for none).
+type ProbeRow = (Vec<f32>, f32, f32, i32);
+
+/// The attack reader's training dump (`--probe-attacks`): for every onset the detector fires, the probe vectors of the 3 hops before
+/// it and the 8 hops from it, with the estimate and the sounding note; a TSV beside it lists the
+/// files, and one lists every emitted note (file, emit s, onset s, pitch).
+fn probe_attacks(
+    pairs: &[(PathBuf, PathBuf)],
+    tuning: &crate::analysis::Tuning,
+    path: &Path,
+) -> Result<()> {
+    use crate::analysis::{AnalysisOutput, Analyzer, FeatureFrame, NoteEvent};
+    use std::io::Write;
+    struct Out {
+        notes: Vec<(u64, u64, u8)>,
+        block_start: u64,
+        frame: FeatureFrame,
+    }
+    impl AnalysisOutput for Out {
+        fn frame(&mut self, f: &FeatureFrame) {
+            self.frame = *f;
+        }
+        fn note(&mut self, e: NoteEvent) {
+            if let NoteEvent::On {
+                pitch,
+                onset_samples,
+                at,
+                ..
+            } = e
+            {
+                self.notes
+                    .push((self.block_start + u64::from(at), onset_samples, pitch));
+            }
+        }
+    }
+    let mut bin = std::io::BufWriter::new(std::fs::File::create(path)?);
+    let mut files =
+        std::io::BufWriter::new(std::fs::File::create(path.with_extension("files.tsv"))?);
+    let mut notes_out =
+        std::io::BufWriter::new(std::fs::File::create(path.with_extension("notes.tsv"))?);
+    for (fi, (wav, tsv)) in pairs.iter().enumerate() {
+        writeln!(files, "{fi}\t{}\t{}", wav.display(), tsv.display())?;
+        let (samples, sr) = crate::files::transcribe::read_wav(wav)?;
+        let mut a = Analyzer::with_tuning(sr, tuning);
+        let hop = a.hop_samples();
+        let mut out = Out {
+            notes: Vec::new(),
+            block_start: 0,
+            frame: FeatureFrame::default(),
+        };
+        let mut ring: std::collections::VecDeque<ProbeRow> = Default::default();
+        // (fire clock, the note sounding before it, rows collected)
+        let mut open: Vec<(u64, i32, Vec<ProbeRow>)> = Vec::new();
+        for chunk in samples.chunks(hop) {
+            a.process(chunk, &mut out);
+            out.block_start += chunk.len() as u64;
+            let (since, v) = a.attack_probe();
+            let midi = if out.frame.f0_hz > 0.0 {
+                crate::music::hz_to_midi(out.frame.f0_hz)
+            } else {
+                0.0
+            };
+            let sounding = a.sounding_note().map_or(-1, i32::from);
+            let row = (v, midi, out.frame.confidence, sounding);
+            if since == 0 {
+                let mut rows: Vec<_> = ring.iter().cloned().collect();
+                while rows.len() < 3 {
+                    rows.insert(0, (vec![-120.0; row.0.len()], 0.0, 0.0, -1));
+                }
+                let sounding_before = rows.last().map_or(-1, |r| r.3);
+                open.push((out.frame.time_samples, sounding_before, rows));
+            }
+            for o in open.iter_mut() {
+                if o.2.len() < 11 {
+                    o.2.push(row.clone());
+                }
+            }
+            for o in open.iter().filter(|o| o.2.len() == 11) {
+                let head = [fi as f32, sr, o.0 as f32, o.1 as f32];
+                for x in head {
+                    bin.write_all(&x.to_le_bytes())?;
+                }
+                for r in &o.2 {
+                    for x in [r.1, r.2, r.3 as f32] {
+                        bin.write_all(&x.to_le_bytes())?;
+                    }
+                    for x in &r.0 {
+                        bin.write_all(&x.to_le_bytes())?;
+                    }
+                }
+            }
+            open.retain(|o| o.2.len() < 11);
+            ring.push_back(row);
+            if ring.len() > 3 {
+                ring.pop_front();
+            }
+        }
+        for (emit, onset, pitch) in &out.notes {
+            writeln!(
+                notes_out,
+                "{fi}\t{:.5}\t{:.5}\t{pitch}",
+                *emit as f64 / f64::from(sr),
+                *onset as f64 / f64::from(sr)
+            )?;
+        }
+        eprint!("\r{fi}/{}", pairs.len());
+    }
+    Ok(())
 }

@@ -1,0 +1,415 @@
+//! Reading the pitch of an attack (AUDIO THREAD): a small learned classifier that names the new
+//! note in the first hops after an onset, before any window holds enough periods of it.
+//!
+//! After a struck or plucked attack the pitch estimate (NSDF on the ¼, ½ and long frames) names
+//! the new note on about a fifth of the first hops after the onset detector fired, a third of
+//! the second and half of the third: the first 10–15 ms of a pluck are not periodic enough
+//! beside the old note's ring. The tracker waits for a stable run of estimates, and the
+//! struck/plucked/synth NoteOns come about 28 ms after the written onset. Yet the attack's
+//! partials are there: this stage compares, for every candidate note (MIDI 28–100), the energy
+//! at each of its six first harmonics now with the same energy two hops before the onset fired,
+//! in the long frame (the salience stage's partials) and in the short frame the onset detector
+//! reads (the last ≈ 10 ms: the new note's share of it is largest), with the same measures of
+//! the candidate's neighbours (a semitone, a fifth, octaves away), what the estimate says and
+//! which note was sounding. One small network ([`HIDDEN`] tanh units, the same weights for
+//! every candidate) gives each candidate a score; a softmax over the candidates and a "none of
+//! them" score says how sure it is. Two habits of the stream join each candidate's measures
+//! (the tracker's share of attacks that settled off their first reading, the judge's running
+//! mean of the attacks' sharpness): renders that glide into their notes from a semitone below
+//! sound the wrong semitone at the attack. From the onset's hop to [`HOPS`] − 1 hops after it,
+//! a candidate at [`AttackReaderConfig::threshold`] or more is reported; the tracker starts it
+//! at once.
+//!
+//! The weights (`attack_reader_weights.rs`) were fitted by the numpy scripts in
+//! `tools/attack-reader/` on probe dumps (`continuo eval-transcription DIR --probe-attacks FILE
+//! --set attack_threshold=2`) of development-split renders only: dev's 214 (its held-out fifth
+//! of melodies left out) and 300 more renders of dev melodies (`cargo xtask render-dataset --out
+//! /tmp/jx --count 300 --seed 2027 --programs …`), 30,000 onsets; labels: the written note that
+//! began 10 ms after to 50 ms before the onset fired, or none. Refit when the stages before it
+//! or the tracker's habits change.
+//!
+//! Cost: one copy of the short frame's magnitudes per hop; on the [`HOPS`] hops after each onset
+//! about a thousand logarithms and [`CANDIDATES`] × [`FEATURES`] × [`HIDDEN`] multiply-adds.
+//! Every buffer is allocated in `new`.
+
+use super::attack_reader_weights as weights;
+use super::loudness::power_to_db;
+use super::salience::Salience;
+use crate::music::midi_to_hz;
+
+/// Lowest candidate note.
+pub const LOW_MIDI: u8 = 28;
+/// Number of candidate notes (MIDI 28–100).
+pub const CANDIDATES: usize = 73;
+/// Harmonics read per candidate.
+pub const HARMONICS: usize = 6;
+/// Inputs of the network per candidate.
+pub const FEATURES: usize = 63;
+/// Hidden units.
+pub const HIDDEN: usize = 16;
+/// Hops read per onset (the onset's own hop and the next ones).
+pub const HOPS: u32 = 6;
+/// The reference is the hop this many hops before the onset fired.
+const REFERENCE_BACK: usize = 2;
+/// Neighbours whose measures join a candidate's (semitones away).
+const NEIGHBOURS: [i32; 8] = [-12, -7, -1, 1, 7, 12, 19, 24];
+/// A neighbour beyond the candidates reads as this (a level 60 dB down).
+const OUTSIDE: f32 = -3.0;
+/// The floor of a magnitude before its logarithm (−120 dB).
+const MAG_FLOOR: f32 = 1e-6;
+
+/// The network, one set of weights for every candidate.
+#[derive(Debug, Clone, Copy)]
+pub struct Network {
+    /// `FEATURES × HIDDEN`, feature-major.
+    pub hidden: [[f32; HIDDEN]; FEATURES],
+    pub hidden_bias: [f32; HIDDEN],
+    pub output: [f32; HIDDEN],
+    /// The score of "none of the candidates".
+    pub none: f32,
+}
+
+/// Fixed settings.
+#[derive(Debug, Clone, Copy)]
+pub struct AttackReaderConfig {
+    pub sample_rate: f32,
+    /// Length of the short frame whose magnitudes [`AttackReader::push_short`] gets.
+    pub short_len: usize,
+    /// Number of those magnitudes (bins 0 …).
+    pub short_bins: usize,
+    /// A candidate this likely is reported; above 1 the stage is off.
+    pub threshold: f32,
+}
+
+/// What the reader says on a hop.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AttackReading {
+    pub pitch: u8,
+    pub probability: f32,
+}
+
+/// The stage.
+pub struct AttackReader {
+    config: AttackReaderConfig,
+    network: Network,
+    /// For each candidate and harmonic, the short-frame bin below its frequency and the weight
+    /// of the bin above (linear interpolation); computed in `new`.
+    short_at: Vec<(usize, f32)>,
+    /// The short frame's magnitudes of the last `REFERENCE_BACK + 1` hops, allocated in `new`.
+    short_ring: Vec<f32>,
+    /// Slot of the newest row of `short_ring`.
+    ring_newest: usize,
+    /// Rows pushed since reset (saturating).
+    ring_filled: usize,
+    /// Per candidate and harmonic (dB): the long and short frames' partials at the reference
+    /// hop, set when an onset fires.
+    ref_long: Vec<f32>,
+    ref_short: Vec<f32>,
+    /// The same, summed over the harmonics, per candidate.
+    ref_long_sum: Vec<f32>,
+    ref_short_sum: Vec<f32>,
+    /// This hop's partials (scratch).
+    now_long: Vec<f32>,
+    now_short: Vec<f32>,
+    /// Per candidate (scratch): normalised levels and rises summed over the harmonics.
+    long_sum: Vec<f32>,
+    short_sum: Vec<f32>,
+    short_rise: Vec<f32>,
+    /// `CANDIDATES × FEATURES` (scratch; read by the fitting command).
+    features: Vec<f32>,
+    /// Hops since the onset fired (`u32::MAX`: none yet).
+    since_onset: u32,
+    /// The note sounding when the onset fired.
+    sounding: Option<u8>,
+}
+
+impl AttackReader {
+    pub fn new(config: AttackReaderConfig) -> Self {
+        Self::with_network(config, weights::network())
+    }
+
+    pub fn with_network(config: AttackReaderConfig, network: Network) -> Self {
+        let bin_hz = config.sample_rate / config.short_len.max(1) as f32;
+        let mut short_at = Vec::with_capacity(CANDIDATES * HARMONICS);
+        for c in 0..CANDIDATES {
+            let f0 = midi_to_hz(f32::from(LOW_MIDI) + c as f32);
+            for h in 1..=HARMONICS {
+                let x = f0 * h as f32 / bin_hz;
+                short_at.push((x.floor() as usize, x - x.floor()));
+            }
+        }
+        let n = CANDIDATES * HARMONICS;
+        Self {
+            config,
+            network,
+            short_at,
+            short_ring: vec![0.0; (REFERENCE_BACK + 1) * config.short_bins],
+            ring_newest: 0,
+            ring_filled: 0,
+            ref_long: vec![0.0; n],
+            ref_short: vec![0.0; n],
+            ref_long_sum: vec![0.0; CANDIDATES],
+            ref_short_sum: vec![0.0; CANDIDATES],
+            now_long: vec![0.0; n],
+            now_short: vec![0.0; n],
+            long_sum: vec![0.0; CANDIDATES],
+            short_sum: vec![0.0; CANDIDATES],
+            short_rise: vec![0.0; CANDIDATES],
+            features: vec![0.0; CANDIDATES * FEATURES],
+            since_onset: u32::MAX,
+            sounding: None,
+        }
+    }
+
+    /// Whether the stage reads at all.
+    pub fn enabled(&self) -> bool {
+        self.config.threshold <= 1.0
+    }
+
+    /// Every hop: the short frame's magnitudes (bin 0 first, as the onset detector reads them).
+    pub fn push_short(&mut self, mags: &[f32]) {
+        let bins = self.config.short_bins;
+        let rows = REFERENCE_BACK + 1;
+        self.ring_newest = (self.ring_newest + 1) % rows;
+        self.ring_filled = (self.ring_filled + 1).min(rows);
+        if let Some(row) = self
+            .short_ring
+            .get_mut(self.ring_newest * bins..(self.ring_newest + 1) * bins)
+        {
+            for (slot, m) in row
+                .iter_mut()
+                .zip(mags.iter().chain(std::iter::repeat(&0.0)))
+            {
+                *slot = *m;
+            }
+        }
+    }
+
+    /// Every hop, after the salience stage: `onset` fired on this hop, `sounding` is the
+    /// tracker's note before this hop, `midi`/`confidence` the estimate it will get. Returns the
+    /// candidate read at the threshold or more, on the hops after an onset.
+    pub fn process(
+        &mut self,
+        onset: bool,
+        sounding: Option<u8>,
+        midi: f32,
+        confidence: f32,
+        habits: [f32; 2],
+        salience: &Salience,
+    ) -> Option<AttackReading> {
+        if !self.enabled() {
+            return None;
+        }
+        if onset {
+            self.since_onset = 0;
+            self.sounding = sounding;
+            self.read_reference(salience);
+        } else {
+            self.since_onset = self.since_onset.saturating_add(1);
+        }
+        if self.since_onset >= HOPS {
+            return None;
+        }
+        self.read_features(midi, confidence, habits, salience);
+        let (best, probability) = self.classify();
+        (best < CANDIDATES && probability >= self.config.threshold).then(|| AttackReading {
+            pitch: LOW_MIDI + best as u8,
+            probability,
+        })
+    }
+
+    /// Forgets the signal.
+    pub fn reset(&mut self) {
+        self.short_ring.fill(0.0);
+        self.ring_filled = 0;
+        self.since_onset = u32::MAX;
+        self.sounding = None;
+    }
+
+    /// The last hop's features, `CANDIDATES × FEATURES` (for fitting), and the hop's index
+    /// after the onset; `None` outside the hops read.
+    pub fn last_features(&self) -> Option<(u32, &[f32])> {
+        (self.enabled() && self.since_onset < HOPS).then_some((self.since_onset, &self.features))
+    }
+
+    /// The reference hop's partials, when the onset fires.
+    fn read_reference(&mut self, salience: &Salience) {
+        Self::long_partials(salience, REFERENCE_BACK, &mut self.ref_long);
+        let bins = self.config.short_bins;
+        let rows = REFERENCE_BACK + 1;
+        if self.ring_filled > REFERENCE_BACK {
+            let slot = (self.ring_newest + rows - REFERENCE_BACK) % rows;
+            let mags = self
+                .short_ring
+                .get(slot * bins..(slot + 1) * bins)
+                .unwrap_or(&[]);
+            Self::short_partials(mags, &self.short_at, &mut self.ref_short);
+        } else {
+            self.ref_short.fill(power_to_db(0.0));
+        }
+        sums(&self.ref_long, &mut self.ref_long_sum);
+        sums(&self.ref_short, &mut self.ref_short_sum);
+    }
+
+    /// The long frame's partials (dB) `hops_ago` hops back, −120 where unknown.
+    fn long_partials(salience: &Salience, hops_ago: usize, out: &mut [f32]) {
+        for (c, row) in out.chunks_exact_mut(HARMONICS).enumerate() {
+            let pitch = LOW_MIDI + c as u8;
+            match salience.partials(pitch, hops_ago) {
+                Some(energies) => {
+                    for (slot, &e) in row.iter_mut().zip(energies) {
+                        *slot = power_to_db(e);
+                    }
+                }
+                None => row.fill(power_to_db(0.0)),
+            }
+        }
+    }
+
+    /// The short frame's magnitude (dB) at each candidate's harmonics.
+    fn short_partials(mags: &[f32], at: &[(usize, f32)], out: &mut [f32]) {
+        for (slot, &(i, t)) in out.iter_mut().zip(at) {
+            let a = mags.get(i).copied().unwrap_or(0.0);
+            let b = mags.get(i + 1).copied().unwrap_or(0.0);
+            let mag = a * (1.0 - t) + b * t;
+            *slot = 20.0 * mag.max(MAG_FLOOR).log10();
+        }
+    }
+
+    /// This hop's features of every candidate into `features`.
+    #[allow(clippy::needless_range_loop)]
+    fn read_features(&mut self, midi: f32, confidence: f32, habits: [f32; 2], salience: &Salience) {
+        Self::long_partials(salience, 0, &mut self.now_long);
+        let bins = self.config.short_bins;
+        let mags = self
+            .short_ring
+            .get(self.ring_newest * bins..(self.ring_newest + 1) * bins)
+            .unwrap_or(&[]);
+        Self::short_partials(mags, &self.short_at, &mut self.now_short);
+        let long_max = self.now_long.iter().fold(f32::MIN, |a, &b| a.max(b));
+        let short_max = self.now_short.iter().fold(f32::MIN, |a, &b| a.max(b));
+        sums(&self.now_long, &mut self.long_sum);
+        sums(&self.now_short, &mut self.short_sum);
+        let long_sum_max = self.long_sum.iter().fold(f32::MIN, |a, &b| a.max(b));
+        let short_sum_max = self.short_sum.iter().fold(f32::MIN, |a, &b| a.max(b));
+        // Normalised sums and the short frame's rise, per candidate; the rises of the long
+        // sums are read below, before their slot is overwritten.
+        let mut long_rise = [0.0f32; CANDIDATES];
+        for c in 0..CANDIDATES {
+            long_rise[c] = rise(self.long_sum[c], self.ref_long_sum[c]);
+            self.short_rise[c] = rise(self.short_sum[c], self.ref_short_sum[c]);
+            self.long_sum[c] = level(self.long_sum[c], long_sum_max);
+            self.short_sum[c] = level(self.short_sum[c], short_sum_max);
+        }
+        let estimate = (midi > 0.0).then(|| midi.round());
+        let sounding = self.sounding.map(f32::from);
+        let k = self.since_onset as f32 / 4.0;
+        for c in 0..CANDIDATES {
+            let f = &mut self.features[c * FEATURES..(c + 1) * FEATURES];
+            let h0 = c * HARMONICS;
+            for h in 0..HARMONICS {
+                let (l, s) = (self.now_long[h0 + h], self.now_short[h0 + h]);
+                f[h] = level(l, long_max);
+                f[HARMONICS + h] = level(s, short_max);
+                f[2 * HARMONICS + h] = rise(l, self.ref_long[h0 + h]);
+                f[3 * HARMONICS + h] = rise(s, self.ref_short[h0 + h]);
+            }
+            let mut i = 4 * HARMONICS;
+            for v in [
+                self.long_sum[c],
+                self.short_sum[c],
+                long_rise[c],
+                self.short_rise[c],
+            ] {
+                f[i] = v;
+                i += 1;
+            }
+            for s in NEIGHBOURS {
+                let n = c as i32 + s;
+                let (l, sh, sr) = if (0..CANDIDATES as i32).contains(&n) {
+                    let n = n as usize;
+                    (self.long_sum[n], self.short_sum[n], self.short_rise[n])
+                } else {
+                    (OUTSIDE, OUTSIDE, OUTSIDE)
+                };
+                f[i] = l - self.long_sum[c];
+                f[i + 1] = sh - self.short_sum[c];
+                f[i + 2] = sr - self.short_rise[c];
+                i += 3;
+            }
+            let m = f32::from(LOW_MIDI) + c as f32;
+            let near = |d: f32| estimate.map_or(0.0, |e| if m == e + d { confidence } else { 0.0 });
+            let one = |b: bool| if b { 1.0 } else { 0.0 };
+            for v in [
+                one(sounding == Some(m)),
+                one(sounding.is_some_and(|s| (m - s).abs() <= 2.0)),
+                (m - 60.0) / 24.0,
+                near(0.0),
+                near(12.0),
+                near(-12.0),
+                near(1.0) + near(-1.0),
+                k,
+                habits[0],
+                habits[1],
+                1.0,
+            ] {
+                f[i] = v;
+                i += 1;
+            }
+        }
+    }
+
+    /// The likeliest candidate (`CANDIDATES` for none) and its probability.
+    fn classify(&self) -> (usize, f32) {
+        let mut scores = [0.0f32; CANDIDATES];
+        for (c, score) in scores.iter_mut().enumerate() {
+            *score = score_of(
+                &self.network,
+                &self.features[c * FEATURES..(c + 1) * FEATURES],
+            );
+        }
+        let top = scores.iter().fold(self.network.none, |a, &b| a.max(b));
+        let mut total = (self.network.none - top).exp();
+        let mut best = (CANDIDATES, self.network.none);
+        for (c, &s) in scores.iter().enumerate() {
+            total += (s - top).exp();
+            if s > best.1 {
+                best = (c, s);
+            }
+        }
+        (best.0, (best.1 - top).exp() / total)
+    }
+}
+
+/// One candidate's score.
+pub fn score_of(network: &Network, features: &[f32]) -> f32 {
+    let mut hidden = network.hidden_bias;
+    for (x, row) in features.iter().zip(network.hidden.iter()) {
+        for (h, w) in hidden.iter_mut().zip(row) {
+            *h += x * w;
+        }
+    }
+    hidden
+        .iter()
+        .zip(network.output.iter())
+        .map(|(h, w)| h.tanh() * w)
+        .sum()
+}
+
+/// A level against the loudest, in units of 20 dB, floored at −60 dB.
+fn level(db: f32, max_db: f32) -> f32 {
+    (db - max_db).max(-60.0) / 20.0
+}
+
+/// A rise in units of 20 dB, clamped to −30 … +60 dB.
+fn rise(now_db: f32, then_db: f32) -> f32 {
+    (now_db - then_db).clamp(-30.0, 60.0) / 20.0
+}
+
+/// Per candidate, the power sum of its harmonics (dB).
+fn sums(partials: &[f32], out: &mut [f32]) {
+    for (slot, row) in out.iter_mut().zip(partials.chunks_exact(HARMONICS)) {
+        let power: f32 = row.iter().map(|&db| 10f32.powf(db / 10.0)).sum();
+        *slot = 10.0 * (power + 1e-12).log10();
+    }
+}
