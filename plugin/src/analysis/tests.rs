@@ -482,9 +482,14 @@ fn fast_tracking_leaves_soft_attacks_alone() {
         s.extend(t);
     }
     let accurate = run_accurate(&s, sr, 256);
-    let fast = run(&s, sr, 256);
+    // The Fast path's shortcut alone (the attack reader off): the same starts as Accurate.
+    let reader_off = Tuning::parse("attack_threshold=2").expect("valid tuning");
+    let fast = run_on(&mut Analyzer::with_tuning(sr, &reader_off), &s, 256);
     assert_eq!(pitches(&accurate), vec![62, 66, 69]);
     assert_eq!(fast.ons, accurate.ons);
+    // With the attack reader (Fast's default): the same notes, none emitted later.
+    let read = run(&s, sr, 256);
+    notes_sooner(&read, &accurate);
 }
 
 #[test]
@@ -600,9 +605,11 @@ fn a_low_octave_in_the_attack_does_not_fool_the_cancellation() {
     let melody = [67.0f32, 66.0, 67.0, 66.0, 67.0, 66.0, 67.0];
     let s = let_ring(sr, &melody, 0.2, 0.4, |m| pluck_with_low_octave(sr, m, 0.6));
     let expected: Vec<u8> = melody.iter().map(|&m| m as u8).collect();
-    let checked = run(&s, sr, 512);
+    // The attack reader off on both sides: it names these notes sooner whatever the check says.
+    let reader_off = Tuning::parse("attack_threshold=2").expect("valid tuning");
+    let checked = run_on(&mut Analyzer::with_tuning(sr, &reader_off), &s, 512);
     assert_eq!(pitches(&checked), expected);
-    let tuning = Tuning::parse("cancel_subharmonic=0").expect("valid tuning");
+    let tuning = Tuning::parse("cancel_subharmonic=0,attack_threshold=2").expect("valid tuning");
     let unchecked = run_on(&mut Analyzer::with_tuning(sr, &tuning), &s, 512);
     // Without the check the octave-low answers break the new note's run: its NoteOn comes
     // later (or a wrong note starts).

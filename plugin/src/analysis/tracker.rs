@@ -1179,7 +1179,10 @@ impl NoteTracker {
             p.after_db = p.after_db.max(rise_db);
             p.peak_flux_ratio = p.peak_flux_ratio.max(input.flux_ratio);
             let mut done = false;
-            if let Some(pitch) = input.attack {
+            // Fast tracking only (Accurate waits for the estimates), and not on a hop whose
+            // reading is doubtful right after a sharp attack (a stroke that sounds a semitone
+            // off first: the reader hears that semitone too).
+            if let Some(pitch) = input.attack.filter(|_| self.fast && doubt.is_none()) {
                 if !chord
                     && input.recent_db >= c.gate_db
                     && self.active.map(|a| a.pitch) != Some(pitch)
