@@ -1815,8 +1815,8 @@ impl NoteTracker {
     }
 
     /// Starts the attack reader's `pitch` (see [`TrackerInput::attack`]) for the pending onset
-    /// `p`, dated as the onset path dates its notes; the judge is not asked (its measures of a
-    /// run of estimates do not apply). The run starts again at that pitch.
+    /// `p`, dated at that onset; the judge is not asked (its measures of a run of estimates do
+    /// not apply). The run starts again at that pitch.
     fn start_read(
         &mut self,
         out: &mut TrackerOutput,
