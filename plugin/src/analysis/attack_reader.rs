@@ -266,6 +266,12 @@ impl AttackReader {
         }
     }
 
+    /// The short frame's magnitude (dB) at each candidate's harmonics, from `mags` (the
+    /// training dump, `Analyzer::attack_probe`, reads it so).
+    pub fn short_partials_of(&self, mags: &[f32], out: &mut [f32]) {
+        Self::short_partials(mags, &self.short_at, out);
+    }
+
     /// The short frame's magnitude (dB) at each candidate's harmonics.
     fn short_partials(mags: &[f32], at: &[(usize, f32)], out: &mut [f32]) {
         for (slot, &(i, t)) in out.iter_mut().zip(at) {

@@ -1086,20 +1086,13 @@ impl Analyzer {
                 v.push(self.salience.partial_value(m, 1 << h, 0).unwrap_or(-120.0));
             }
         }
-        let mags = self.short.magnitudes(self.flux_bins).to_vec();
-        let bin_hz = self.sample_rate / self.sizes.short_len as f32;
-        for m in 28u8..=100 {
-            let f0 = crate::music::midi_to_hz(f32::from(m));
-            for h in 1..=6 {
-                let x = f0 * h as f32 / bin_hz;
-                let i = x.floor() as usize;
-                let t = x - i as f32;
-                let a = mags.get(i).copied().unwrap_or(0.0);
-                let b = mags.get(i + 1).copied().unwrap_or(0.0);
-                let mag = a * (1.0 - t) + b * t;
-                v.push(20.0 * (mag.max(1e-6)).log10());
-            }
-        }
+        let mags = self.short.magnitudes(self.flux_bins);
+        let at = v.len();
+        v.resize(
+            at + attack_reader::CANDIDATES * attack_reader::HARMONICS,
+            0.0,
+        );
+        self.attack_reader.short_partials_of(mags, &mut v[at..]);
         v.extend(self.tracker.attack_habits());
         (self.hops_since_onset, v)
     }
