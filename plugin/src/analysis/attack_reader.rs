@@ -48,7 +48,7 @@ pub const FEATURES: usize = 63;
 /// Hidden units.
 pub const HIDDEN: usize = 16;
 /// Hops read per onset (the onset's own hop and the next ones).
-pub const HOPS: u32 = 6;
+pub const HOPS: u32 = 12;
 /// The reference is the hop this many hops before the onset fired.
 const REFERENCE_BACK: usize = 2;
 /// Neighbours whose measures join a candidate's (semitones away).

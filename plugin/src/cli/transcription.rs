@@ -904,9 +904,16 @@ mod tests {
 /// note (−1 for none).
 type ProbeRow = (Vec<f32>, f32, f32, i32);
 
-/// The attack reader's training dump (`--probe-attacks`): for every onset the detector fires, the probe vectors of the 3 hops before
-/// it and the 8 hops from it, with the estimate and the sounding note; a TSV beside it lists the
-/// files, and one lists every emitted note (file, emit s, onset s, pitch).
+/// Hops before an onset in each record of the attack reader's training dump.
+const PROBE_BEFORE: usize = 3;
+/// Hops from the onset on in each record: more than the reader reads
+/// (`attack_reader::HOPS`), so that a fit may try a longer reading.
+const PROBE_FROM: usize = 14;
+
+/// The attack reader's training dump (`--probe-attacks`): for every onset the detector fires,
+/// the probe vectors of the [`PROBE_BEFORE`] hops before it and the [`PROBE_FROM`] hops from it,
+/// with the estimate and the sounding note; a TSV beside it lists the files, and one lists every
+/// emitted note (file, emit s, onset s, pitch).
 fn probe_attacks(
     pairs: &[(PathBuf, PathBuf)],
     tuning: &crate::analysis::Tuning,
@@ -967,18 +974,21 @@ fn probe_attacks(
             let row = (v, midi, out.frame.confidence, sounding);
             if since == 0 {
                 let mut rows: Vec<_> = ring.iter().cloned().collect();
-                while rows.len() < 3 {
+                while rows.len() < PROBE_BEFORE {
                     rows.insert(0, (vec![-120.0; row.0.len()], 0.0, 0.0, -1));
                 }
                 let sounding_before = rows.last().map_or(-1, |r| r.3);
                 open.push((out.frame.time_samples, sounding_before, rows));
             }
             for o in open.iter_mut() {
-                if o.2.len() < 11 {
+                if o.2.len() < PROBE_BEFORE + PROBE_FROM {
                     o.2.push(row.clone());
                 }
             }
-            for o in open.iter().filter(|o| o.2.len() == 11) {
+            for o in open
+                .iter()
+                .filter(|o| o.2.len() == PROBE_BEFORE + PROBE_FROM)
+            {
                 let head = [fi as f32, sr, o.0 as f32, o.1 as f32];
                 for x in head {
                     bin.write_all(&x.to_le_bytes())?;
@@ -992,9 +1002,9 @@ fn probe_attacks(
                     }
                 }
             }
-            open.retain(|o| o.2.len() < 11);
+            open.retain(|o| o.2.len() < PROBE_BEFORE + PROBE_FROM);
             ring.push_back(row);
-            if ring.len() > 3 {
+            if ring.len() > PROBE_BEFORE {
                 ring.pop_front();
             }
         }
