@@ -20,7 +20,7 @@ for k in range(K):
     y=np.where((lab>=28)&(lab<=100),lab-28,NC); Ys.append(y); Ks.append(np.full(len(y),k)); Is.append(np.arange(len(y)))
 X=np.concatenate(Xs); Y=np.concatenate(Ys); KK=np.concatenate(Ks); II=np.concatenate(Is)
 tr=~held[II]; te=held[II]
-F=X.shape[-1]; Hd=16
+F=X.shape[-1]; Hd=int(os.environ.get('HIDDEN','16'))
 rng=np.random.default_rng(0)
 P={'W1':rng.normal(0,0.3/np.sqrt(F),(F,Hd)).astype(np.float32),'b1':np.zeros(Hd,np.float32),'w2':rng.normal(0,0.3,(Hd,)).astype(np.float32),'null':np.zeros(1,np.float32)}
 M={k:np.zeros_like(v) for k,v in P.items()}; V={k:np.zeros_like(v) for k,v in P.items()}
