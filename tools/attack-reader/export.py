@@ -3,10 +3,14 @@ P=dict(np.load(sys.argv[1]))
 def arr(a): return ', '.join('%.6f'%x for x in np.ravel(a))
 W1=P['W1']
 rows=',\n    '.join('['+arr(W1[f])+']' for f in range(W1.shape[0]))
-print(f'''//! Weights of the attack reader (`attack_reader.rs`): written by `continuo fit-attack`
-//! (`cli/attack_fit.rs`); do not edit by hand.
-//!
-//! {sys.argv[2] if len(sys.argv)>2 else ''}
+# argv[2]: how the model was fitted (the train.py command), for the header.
+how=sys.argv[2] if len(sys.argv)>2 else 'train.py'
+print(f'''//! Weights of the attack reader (`attack_reader.rs`): written by
+//! `tools/attack-reader/export.py model.npz` after `{how}`
+//! (probes dumped with `--set attack_threshold=2` from dev and the 300 renders); do not edit by
+//! hand.
+
+#![allow(clippy::excessive_precision)]
 
 use super::attack_reader::{{Network, FEATURES, HIDDEN}};
 

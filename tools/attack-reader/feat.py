@@ -2,7 +2,7 @@ from load import *
 import numpy as np, re
 NC=73
 def feats(rows, k, refk=1):
-    # rows: N x 11 x ROW ; returns N x NC x F
+    # rows: N x HOPS_REC x ROW ; returns N x NC x F
     r=rows[:,3+k]; ref=rows[:,refk]
     est=r[:,0]; conf=r[:,1]; snd=rows[:,2,2]  # sounding before fire
     now=r[:,3:3+NC*12].reshape(-1,2,NC,6); was=ref[:,3:3+NC*12].reshape(-1,2,NC,6)

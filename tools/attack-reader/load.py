@@ -1,9 +1,12 @@
 import numpy as np, csv, os
-NC=73; H=6; V=NC*H*2+2; ROW=3+V; REC=4+11*ROW
+NC=73; H=6; V=NC*H*2+2; ROW=3+V
+# Hops per record: 3 before the onset and 14 from it (`PROBE_BEFORE`, `PROBE_FROM` in
+# `cli/transcription.rs`).
+HOPS_REC=17; REC=4+HOPS_REC*ROW
 def load(prefix='/tmp/probe'):
     raw=np.fromfile(prefix+'.bin',dtype='<f4')
     n=raw.size//REC; raw=raw[:n*REC].reshape(n,REC)
-    head=raw[:,:4]; rows=raw[:,4:].reshape(n,11,ROW)
+    head=raw[:,:4]; rows=raw[:,4:].reshape(n,HOPS_REC,ROW)
     files=[l.rstrip('\n').split('\t') for l in open(prefix+'.files.tsv')]
     refs={}
     for fi,w,t in files:

@@ -15,11 +15,12 @@ rows=np.concatenate(Rs); lab=np.concatenate(Ls); held=np.concatenate(Hs); del Rs
 K=int(sys.argv[1]) if len(sys.argv)>1 else 6
 Xs=[];Ys=[];Ks=[];Is=[]
 for k in range(K):
-    X=feats(rows,k); Xs.append(X)
+    # float16 storage: twelve hops of 45,000 onsets' measures would not fit in memory as float32.
+    X=feats(rows,k).astype(np.float16); Xs.append(X)
     y=np.where((lab>=28)&(lab<=100),lab-28,NC); Ys.append(y); Ks.append(np.full(len(y),k)); Is.append(np.arange(len(y)))
 X=np.concatenate(Xs); Y=np.concatenate(Ys); KK=np.concatenate(Ks); II=np.concatenate(Is)
 tr=~held[II]; te=held[II]
-F=X.shape[-1]; Hd=16
+F=X.shape[-1]; Hd=int(os.environ.get('HIDDEN','16'))
 rng=np.random.default_rng(0)
 P={'W1':rng.normal(0,0.3/np.sqrt(F),(F,Hd)).astype(np.float32),'b1':np.zeros(Hd,np.float32),'w2':rng.normal(0,0.3,(Hd,)).astype(np.float32),'null':np.zeros(1,np.float32)}
 M={k:np.zeros_like(v) for k,v in P.items()}; V={k:np.zeros_like(v) for k,v in P.items()}
@@ -33,7 +34,7 @@ idx=np.where(tr)[0]; lr=3e-3; t=0
 for ep in range(8):
     rng.shuffle(idx); tot=0
     for s in range(0,len(idx),512):
-        b=idx[s:s+512]; Xb=X[b]; yb=Y[b]
+        b=idx[s:s+512]; Xb=X[b].astype(np.float32); yb=Y[b]
         h,z=forward(Xb); z=z-z.max(1,keepdims=True); p=np.exp(z); p/=p.sum(1,keepdims=True)
         tot+=-np.log(p[np.arange(len(b)),yb]+1e-9).sum()
         g=p; g[np.arange(len(b)),yb]-=1; g/=len(b)
@@ -52,7 +53,7 @@ np.savez('model.npz',**P)
 for split,name in ((tr,'train'),(te,'held')):
     for k in range(K):
         sel=np.where(split&(KK==k))[0]
-        pr=np.concatenate([probs(X[sel[i:i+4096]]) for i in range(0,len(sel),4096)])
+        pr=np.concatenate([probs(X[sel[i:i+4096]].astype(np.float32)) for i in range(0,len(sel),4096)])
         pred=pr.argmax(1); conf=pr.max(1); y=Y[sel]; lab_=y<NC
         out=f'{name} k={k} acc(labelled) {np.mean(pred[lab_]==y[lab_]):.3f}'
         for T in (0.8,0.9,0.95):

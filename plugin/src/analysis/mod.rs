@@ -28,7 +28,7 @@
 //!   │    └─ deep check: a weak answer at a harmonic of a confident long-window answer gives way to it
 //!   ├─ onset gate: 13–43 ms after an onset, NSDF on the samples since it alone (low notes)
 //!   └─ stft short (Hann, last ≈ 10 ms) ─ onset (max-filtered flux + level jump)
-//! salience + short frame, on the six hops after an onset ─ attack reader (learned: names the new note)
+//! salience + short frame, on the twelve hops after an onset ─ attack reader (learned: names the new note)
 //! pitch + level + onset + salience + attack reader ─ tracker (runs, rise dating, named share per semitone, judge) ─ NoteEvent
 //! while the chord gate holds: Hann bins ─ top voice (candidate measures, network, softmax; one hop
 //!   in four) ─ top follower (confirmed winner, dated from its salience rise) ─ NoteEvent

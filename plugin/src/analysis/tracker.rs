@@ -14,7 +14,7 @@
 //!   level rise alone is tremolo (synth leads, vibraphone) and must not retrigger.
 //!   With *Fast* tracking (the plugin's default) a new pitch after a sharp attack (flux well
 //!   over the threshold) needs only `fast_stable_hops`, if its estimates agree closely and it
-//!   is below C7. Sooner still, on the first six hops after the onset the attack reader
+//!   is below C7. Sooner still, on the first twelve hops after the onset the attack reader
 //!   (`attack_reader.rs`, a learned reading of the attack's partials) may name the new note
 //!   at probability 0.95: it starts at once, dated at the onset, without the judge
 //!   ([`TrackerInput::attack`]).

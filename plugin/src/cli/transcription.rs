@@ -757,6 +757,127 @@ pub fn run(args: Args) -> Result<()> {
     Ok(())
 }
 
+/// One hop of the attack probe: the probe vector, the estimate (MIDI, confidence), the sounding
+/// note (−1 for none).
+type ProbeRow = (Vec<f32>, f32, f32, i32);
+
+/// Hops before an onset in each record of the attack reader's training dump.
+const PROBE_BEFORE: usize = 3;
+/// Hops from the onset on in each record: more than the reader reads
+/// (`attack_reader::HOPS`), so that a fit may try a longer reading.
+const PROBE_FROM: usize = 14;
+
+/// The attack reader's training dump (`--probe-attacks`): for every onset the detector fires,
+/// the probe vectors of the [`PROBE_BEFORE`] hops before it and the [`PROBE_FROM`] hops from it,
+/// with the estimate and the sounding note; a TSV beside it lists the files, and one lists every
+/// emitted note (file, emit s, onset s, pitch).
+fn probe_attacks(
+    pairs: &[(PathBuf, PathBuf)],
+    tuning: &crate::analysis::Tuning,
+    path: &Path,
+) -> Result<()> {
+    use crate::analysis::{AnalysisOutput, Analyzer, FeatureFrame, NoteEvent};
+    use std::io::Write;
+    struct Out {
+        notes: Vec<(u64, u64, u8)>,
+        block_start: u64,
+        frame: FeatureFrame,
+    }
+    impl AnalysisOutput for Out {
+        fn frame(&mut self, f: &FeatureFrame) {
+            self.frame = *f;
+        }
+        fn note(&mut self, e: NoteEvent) {
+            if let NoteEvent::On {
+                pitch,
+                onset_samples,
+                at,
+                ..
+            } = e
+            {
+                self.notes
+                    .push((self.block_start + u64::from(at), onset_samples, pitch));
+            }
+        }
+    }
+    let mut bin = std::io::BufWriter::new(std::fs::File::create(path)?);
+    let mut files =
+        std::io::BufWriter::new(std::fs::File::create(path.with_extension("files.tsv"))?);
+    let mut notes_out =
+        std::io::BufWriter::new(std::fs::File::create(path.with_extension("notes.tsv"))?);
+    for (fi, (wav, tsv)) in pairs.iter().enumerate() {
+        writeln!(files, "{fi}\t{}\t{}", wav.display(), tsv.display())?;
+        let (samples, sr) = crate::files::transcribe::read_wav(wav)?;
+        let mut a = Analyzer::with_tuning(sr, tuning);
+        let hop = a.hop_samples();
+        let mut out = Out {
+            notes: Vec::new(),
+            block_start: 0,
+            frame: FeatureFrame::default(),
+        };
+        let mut ring: std::collections::VecDeque<ProbeRow> = Default::default();
+        // (fire clock, the note sounding before it, rows collected)
+        let mut open: Vec<(u64, i32, Vec<ProbeRow>)> = Vec::new();
+        for chunk in samples.chunks(hop) {
+            a.process(chunk, &mut out);
+            out.block_start += chunk.len() as u64;
+            let (since, v) = a.attack_probe();
+            let midi = if out.frame.f0_hz > 0.0 {
+                crate::music::hz_to_midi(out.frame.f0_hz)
+            } else {
+                0.0
+            };
+            let sounding = a.sounding_note().map_or(-1, i32::from);
+            let row = (v, midi, out.frame.confidence, sounding);
+            if since == 0 {
+                let mut rows: Vec<_> = ring.iter().cloned().collect();
+                while rows.len() < PROBE_BEFORE {
+                    rows.insert(0, (vec![-120.0; row.0.len()], 0.0, 0.0, -1));
+                }
+                let sounding_before = rows.last().map_or(-1, |r| r.3);
+                open.push((out.frame.time_samples, sounding_before, rows));
+            }
+            for o in open.iter_mut() {
+                if o.2.len() < PROBE_BEFORE + PROBE_FROM {
+                    o.2.push(row.clone());
+                }
+            }
+            for o in open
+                .iter()
+                .filter(|o| o.2.len() == PROBE_BEFORE + PROBE_FROM)
+            {
+                let head = [fi as f32, sr, o.0 as f32, o.1 as f32];
+                for x in head {
+                    bin.write_all(&x.to_le_bytes())?;
+                }
+                for r in &o.2 {
+                    for x in [r.1, r.2, r.3 as f32] {
+                        bin.write_all(&x.to_le_bytes())?;
+                    }
+                    for x in &r.0 {
+                        bin.write_all(&x.to_le_bytes())?;
+                    }
+                }
+            }
+            open.retain(|o| o.2.len() < PROBE_BEFORE + PROBE_FROM);
+            ring.push_back(row);
+            if ring.len() > PROBE_BEFORE {
+                ring.pop_front();
+            }
+        }
+        for (emit, onset, pitch) in &out.notes {
+            writeln!(
+                notes_out,
+                "{fi}\t{:.5}\t{:.5}\t{pitch}",
+                *emit as f64 / f64::from(sr),
+                *onset as f64 / f64::from(sr)
+            )?;
+        }
+        eprint!("\r{fi}/{}", pairs.len());
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -898,115 +1019,4 @@ mod tests {
         assert!(s.struck_plucked_synth);
         assert!((s.recall - 0.5).abs() < 1e-12 && (s.precision - 1.0).abs() < 1e-12);
     }
-}
-
-/// One hop of the attack probe: the probe vector, the estimate (MIDI, confidence), the sounding
-/// note (−1 for none).
-type ProbeRow = (Vec<f32>, f32, f32, i32);
-
-/// The attack reader's training dump (`--probe-attacks`): for every onset the detector fires, the probe vectors of the 3 hops before
-/// it and the 8 hops from it, with the estimate and the sounding note; a TSV beside it lists the
-/// files, and one lists every emitted note (file, emit s, onset s, pitch).
-fn probe_attacks(
-    pairs: &[(PathBuf, PathBuf)],
-    tuning: &crate::analysis::Tuning,
-    path: &Path,
-) -> Result<()> {
-    use crate::analysis::{AnalysisOutput, Analyzer, FeatureFrame, NoteEvent};
-    use std::io::Write;
-    struct Out {
-        notes: Vec<(u64, u64, u8)>,
-        block_start: u64,
-        frame: FeatureFrame,
-    }
-    impl AnalysisOutput for Out {
-        fn frame(&mut self, f: &FeatureFrame) {
-            self.frame = *f;
-        }
-        fn note(&mut self, e: NoteEvent) {
-            if let NoteEvent::On {
-                pitch,
-                onset_samples,
-                at,
-                ..
-            } = e
-            {
-                self.notes
-                    .push((self.block_start + u64::from(at), onset_samples, pitch));
-            }
-        }
-    }
-    let mut bin = std::io::BufWriter::new(std::fs::File::create(path)?);
-    let mut files =
-        std::io::BufWriter::new(std::fs::File::create(path.with_extension("files.tsv"))?);
-    let mut notes_out =
-        std::io::BufWriter::new(std::fs::File::create(path.with_extension("notes.tsv"))?);
-    for (fi, (wav, tsv)) in pairs.iter().enumerate() {
-        writeln!(files, "{fi}\t{}\t{}", wav.display(), tsv.display())?;
-        let (samples, sr) = crate::files::transcribe::read_wav(wav)?;
-        let mut a = Analyzer::with_tuning(sr, tuning);
-        let hop = a.hop_samples();
-        let mut out = Out {
-            notes: Vec::new(),
-            block_start: 0,
-            frame: FeatureFrame::default(),
-        };
-        let mut ring: std::collections::VecDeque<ProbeRow> = Default::default();
-        // (fire clock, the note sounding before it, rows collected)
-        let mut open: Vec<(u64, i32, Vec<ProbeRow>)> = Vec::new();
-        for chunk in samples.chunks(hop) {
-            a.process(chunk, &mut out);
-            out.block_start += chunk.len() as u64;
-            let (since, v) = a.attack_probe();
-            let midi = if out.frame.f0_hz > 0.0 {
-                crate::music::hz_to_midi(out.frame.f0_hz)
-            } else {
-                0.0
-            };
-            let sounding = a.sounding_note().map_or(-1, i32::from);
-            let row = (v, midi, out.frame.confidence, sounding);
-            if since == 0 {
-                let mut rows: Vec<_> = ring.iter().cloned().collect();
-                while rows.len() < 3 {
-                    rows.insert(0, (vec![-120.0; row.0.len()], 0.0, 0.0, -1));
-                }
-                let sounding_before = rows.last().map_or(-1, |r| r.3);
-                open.push((out.frame.time_samples, sounding_before, rows));
-            }
-            for o in open.iter_mut() {
-                if o.2.len() < 11 {
-                    o.2.push(row.clone());
-                }
-            }
-            for o in open.iter().filter(|o| o.2.len() == 11) {
-                let head = [fi as f32, sr, o.0 as f32, o.1 as f32];
-                for x in head {
-                    bin.write_all(&x.to_le_bytes())?;
-                }
-                for r in &o.2 {
-                    for x in [r.1, r.2, r.3 as f32] {
-                        bin.write_all(&x.to_le_bytes())?;
-                    }
-                    for x in &r.0 {
-                        bin.write_all(&x.to_le_bytes())?;
-                    }
-                }
-            }
-            open.retain(|o| o.2.len() < 11);
-            ring.push_back(row);
-            if ring.len() > 3 {
-                ring.pop_front();
-            }
-        }
-        for (emit, onset, pitch) in &out.notes {
-            writeln!(
-                notes_out,
-                "{fi}\t{:.5}\t{:.5}\t{pitch}",
-                *emit as f64 / f64::from(sr),
-                *onset as f64 / f64::from(sr)
-            )?;
-        }
-        eprint!("\r{fi}/{}", pairs.len());
-    }
-    Ok(())
 }
