@@ -225,6 +225,16 @@ impl AttackReader {
         })
     }
 
+    /// After the tracker's hop: once a note other than the one sounding at the onset has
+    /// started (this stage's or the onset path's), the rest of this onset's hops are not read
+    /// (a later reading could only name that note, or rarely overrule it), which halves the
+    /// stage's cost on a melody of clean attacks.
+    pub fn after_tracker(&mut self, active: Option<u8>) {
+        if self.since_onset < HOPS && active.is_some() && active != self.sounding {
+            self.since_onset = HOPS;
+        }
+    }
+
     /// Forgets the signal.
     pub fn reset(&mut self) {
         self.short_ring.fill(0.0);

@@ -1503,6 +1503,8 @@ impl Analyzer {
             },
             &self.salience,
         );
+        self.attack_reader
+            .after_tracker(self.tracker.active_pitch());
         let top = self.top_voice_stage(voiced, onset.onset, level.recent_db);
         for (pitch, offset_samples) in [top.off, decision.off].into_iter().flatten() {
             out.note(NoteEvent::Off {
