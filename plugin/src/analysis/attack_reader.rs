@@ -276,7 +276,7 @@ impl AttackReader {
         } else {
             self.ref_short.fill(FLOOR_DB);
             self.ref_short_sum
-                .fill(db(HARMONICS as f32 * MAG_FLOOR * MAG_FLOOR));
+                .fill(db(HARMONICS as f32 * MAG_FLOOR * MAG_FLOOR + POWER_FLOOR));
         }
     }
 
