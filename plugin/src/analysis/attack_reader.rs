@@ -263,10 +263,7 @@ impl AttackReader {
         let rows = REFERENCE_BACK + 1;
         if self.ring_filled > REFERENCE_BACK {
             let slot = (self.ring_newest + rows - REFERENCE_BACK) % rows;
-            let mags = self
-                .short_ring
-                .get(slot * bins..(slot + 1) * bins)
-                .unwrap_or(&[]);
+            let mags = ring_row(&self.short_ring, bins, slot);
             Self::short_partials(
                 mags,
                 &self.short_at,
@@ -341,11 +338,7 @@ impl AttackReader {
     #[allow(clippy::needless_range_loop)]
     fn read_features(&mut self, midi: f32, confidence: f32, habits: [f32; 2], salience: &Salience) {
         Self::long_partials(salience, 0, &mut self.now_long, &mut self.long_sum);
-        let bins = self.config.short_bins;
-        let mags = self
-            .short_ring
-            .get(self.ring_newest * bins..(self.ring_newest + 1) * bins)
-            .unwrap_or(&[]);
+        let mags = ring_row(&self.short_ring, self.config.short_bins, self.ring_newest);
         Self::short_partials(
             mags,
             &self.short_at,
@@ -458,6 +451,11 @@ pub fn score_of(network: &Network, features: &[f32]) -> f32 {
         .zip(network.output.iter())
         .map(|(h, w)| tanh(*h) * w)
         .sum()
+}
+
+/// Row `slot` of the short frame's magnitude ring (`bins` wide; empty if out of range).
+fn ring_row(ring: &[f32], bins: usize, slot: usize) -> &[f32] {
+    ring.get(slot * bins..(slot + 1) * bins).unwrap_or(&[])
 }
 
 /// A level against the loudest, in units of 20 dB, floored at −60 dB.
