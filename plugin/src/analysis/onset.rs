@@ -38,7 +38,7 @@ impl OnsetConfig {
             mean_hops: hops(tuning.get("flux_mean_ms", 120.0) / 1000.0),
             factor: tuning.get("flux_factor", 1.6),
             offset: tuning.get("flux_offset", 0.15),
-            compression: tuning.get("flux_compression", 200.0),
+            compression: tuning.get("flux_compression", 200.0).max(0.0),
             gate_db: tuning.get("flux_gate_db", -55.0),
             refractory_hops: hops(tuning.get("flux_refractory_ms", 45.0) / 1000.0) as u32,
             level_rise_db: tuning.get("level_rise_db", 7.0),
@@ -62,7 +62,7 @@ pub struct OnsetOutput {
 pub struct OnsetDetector {
     /// Settings, fixed at construction.
     config: OnsetConfig,
-    /// Ring of the last `lag_hops` log-magnitude spectra (`lag_hops × bins`), allocated in `new`.
+    /// Ring of the last `lag_hops` magnitude spectra (`lag_hops × bins`), allocated in `new`.
     history: Vec<f32>,
     /// Per-bin maximum over `history` (scratch, `bins`), allocated in `new`.
     column_max: Vec<f32>,
@@ -120,24 +120,31 @@ impl OnsetDetector {
                 *c = c.max(v);
             }
         }
-        // Store the current spectrum's log magnitudes over the oldest one (already folded into
-        // `column_max`) and read them back for the flux: one logarithm per bin, not two.
+        // Store the current spectrum over the oldest one (already folded into `column_max`)
+        // and read it back for the flux. The history holds magnitudes, not their logarithms:
+        // `ln(1 + c·m)` rises with `m`, so the log of the largest magnitude is the largest log
+        // (the same number), and a bin adds to the flux only where its magnitude is above the
+        // reference. Only those bins, a few at an onset and almost none in between, take the
+        // two logarithms (every bin took one before).
         let start = self.history_pos * bins;
         let mut flux = 0.0f32;
+        let c = self.config.compression;
         if let Some(slot) = self.history.get_mut(start..start + bins) {
             for (o, &m) in slot.iter_mut().zip(magnitudes) {
-                *o = (1.0 + self.config.compression * m).ln();
+                *o = m;
             }
-            for (k, &log_m) in slot.iter().enumerate().take(magnitudes.len()) {
+            for (k, &m) in slot.iter().enumerate().take(magnitudes.len()) {
                 let lo = k.saturating_sub(1);
                 let reference = self
                     .column_max
                     .get(lo..(k + 2).min(bins))
                     .map(|s| s.iter().fold(0.0f32, |a, &b| a.max(b)))
                     .unwrap_or(0.0);
-                let d = log_m - reference;
-                if d > 0.0 {
-                    flux += d;
+                if m > reference {
+                    let d = (1.0 + c * m).ln() - (1.0 + c * reference).ln();
+                    if d > 0.0 {
+                        flux += d;
+                    }
                 }
             }
         }

@@ -263,10 +263,10 @@ impl PitchDetector {
     }
 }
 
-/// The energy of a frame, Σ x², summed in f64 in time order: m(τ) is a difference of running
-/// sums that must not drift.
+/// The energy of a frame, Σ x², summed in f64 (m(τ) is a difference of running sums that must
+/// not drift); the same value as [`super::loudness::FrameEnergies`]' window sums.
 pub fn energy(frame: &[f32]) -> f64 {
-    frame.iter().map(|&x| (x as f64) * (x as f64)).sum()
+    super::loudness::sum_sq_f64(frame)
 }
 
 /// Parabolic interpolation of the peak at `i`.

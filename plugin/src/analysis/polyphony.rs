@@ -186,6 +186,10 @@ pub struct Polyphony {
     bins: Vec<u16>,
     /// Per-bin mask of the first voice's partials (scratch, allocated in `new`).
     masked: Vec<bool>,
+    /// Scratch for [`Polyphony::best`] (`spectrum_bins`, allocated in `new`): per bin, the
+    /// largest of it and its two neighbours (of the unmasked ones once masked), so that each
+    /// candidate's partial is one read instead of three bounds-checked, masked ones.
+    peaks: Vec<f32>,
     /// Bin width in Hz.
     bin_hz: f32,
     /// Consecutive hops that looked like a chord / like one note.
@@ -250,6 +254,7 @@ impl Polyphony {
             config,
             bins,
             masked: vec![false; nyquist_bin + 2],
+            peaks: vec![0.0; spectrum_bins],
             past: vec![0.0; spectrum_bins * slots],
             spectrum_bins,
             past_slot: 0,
@@ -279,7 +284,24 @@ impl Polyphony {
     }
 
     /// The best candidate of `mags` (unmasked bins only once `use_mask`): (index, energy).
-    fn best(&self, mags: &[f32], use_mask: bool) -> Option<(usize, f32)> {
+    fn best(&mut self, mags: &[f32], use_mask: bool) -> Option<(usize, f32)> {
+        // The strongest of the three bins around each bin; once masked, only of the bins the
+        // first voice leaves free (its main lobes are 3 bins wide). A maximum is exact, so
+        // this is the value the search read bin by bin before.
+        let free = |i: usize| -> f32 {
+            let open = !use_mask || !self.masked.get(i).copied().unwrap_or(true);
+            if open {
+                mags.get(i).copied().unwrap_or(0.0).max(0.0)
+            } else {
+                0.0
+            }
+        };
+        let (mut left, mut here) = (0.0f32, free(0));
+        for (b, p) in self.peaks.iter_mut().enumerate() {
+            let right = free(b + 1);
+            *p = left.max(here).max(right);
+            (left, here) = (here, right);
+        }
         let h = self.config.harmonics.max(1);
         let mut best: Option<(usize, f32)> = None;
         for (c, partials) in self.bins.chunks_exact(h).enumerate() {
@@ -291,15 +313,7 @@ impl Polyphony {
                 if b == 0 {
                     continue;
                 }
-                // The strongest of the three bins around the partial; once masked, only of
-                // the bins the first voice leaves free (its main lobes are 3 bins wide).
-                let mut m = 0.0f32;
-                for i in b - 1..=b + 1 {
-                    let free = !use_mask || !self.masked.get(i).copied().unwrap_or(true);
-                    if free {
-                        m = m.max(mags.get(i).copied().unwrap_or(0.0));
-                    }
-                }
+                let m = self.peaks.get(b).copied().unwrap_or(0.0);
                 if k == 0 {
                     fundamental = m;
                 }
@@ -404,11 +418,11 @@ impl Polyphony {
             .past
             .get_mut(self.past_slot * n..(self.past_slot + 1) * n)
         {
-            for (d, &m) in slot
-                .iter_mut()
-                .zip(mags.iter().chain(std::iter::repeat(&0.0)))
-            {
-                *d = m;
+            // The spectrum, then zeros where `mags` is shorter (one copy, not bin by bin).
+            let k = mags.len().min(n);
+            if let (Some((head, tail)), Some(src)) = (slot.split_at_mut_checked(k), mags.get(..k)) {
+                head.copy_from_slice(src);
+                tail.fill(0.0);
             }
         }
         self.past_slot = (self.past_slot + 1) % slots;
