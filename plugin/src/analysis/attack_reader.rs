@@ -502,7 +502,7 @@ fn tanh(x: f32) -> f32 {
 /// polynomial of 2^f for |f| ≤ ½, to about 2e-7 relative.
 fn exp_neg(y: f32) -> f32 {
     let z = y.max(-18.0) * std::f32::consts::LOG2_E;
-    let n = z.round();
+    let n = super::rounding::round(z);
     let g = (z - n) * std::f32::consts::LN_2;
     let p = 1.0
         + g * (1.0

@@ -59,6 +59,7 @@ pub mod pitch;
 pub mod polyphony;
 pub mod quint_rank;
 pub mod release_tails;
+pub mod rounding;
 pub mod salience;
 pub mod stft;
 pub mod top_voice;

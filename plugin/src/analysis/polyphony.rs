@@ -334,7 +334,7 @@ impl Polyphony {
     fn mask_comb(&mut self, base_hz: f32, bins: usize) {
         let mut k = 1usize;
         loop {
-            let b = (base_hz * k as f32 / self.bin_hz).round() as usize;
+            let b = super::rounding::round(base_hz * k as f32 / self.bin_hz) as usize;
             if base_hz.is_nan() || base_hz <= 0.0 || b >= bins || k > 512 {
                 break;
             }
