@@ -446,11 +446,12 @@ pub fn score_of(network: &Network, features: &[f32]) -> f32 {
             *h += x * w;
         }
     }
-    hidden
-        .iter()
-        .zip(network.output.iter())
-        .map(|(h, w)| tanh(*h) * w)
-        .sum()
+    // The units' activations first (a loop that vectorises), then their weighted sum in
+    // order (a float sum is not reordered).
+    for h in hidden.iter_mut() {
+        *h = tanh(*h);
+    }
+    hidden.iter().zip(network.output.iter()).map(|(h, w)| h * w).sum()
 }
 
 /// Row `slot` of the short frame's magnitude ring (`bins` wide; empty if out of range).
@@ -501,13 +502,16 @@ fn tanh(x: f32) -> f32 {
 /// e^y for y in −18 … 0: 2 to the nearest integer power (exponent bits) times a Taylor
 /// polynomial of 2^f for |f| ≤ ½, to about 2e-7 relative.
 fn exp_neg(y: f32) -> f32 {
-    let z = y.max(-18.0) * std::f32::consts::LOG2_E;
-    let n = super::rounding::round(z);
-    let g = (z - n) * std::f32::consts::LN_2;
+    let z = y.clamp(-18.0, 0.0) * std::f32::consts::LOG2_E;
+    // `z.round()` for z in −26 … 0 (halves away from zero), as a truncation and a select, so
+    // that the units' loop vectorises (the library's `round` is a call on baseline x86-64).
+    let t = z as i32;
+    let n = if z - t as f32 <= -0.5 { t - 1 } else { t };
+    let g = (z - n as f32) * std::f32::consts::LN_2;
     let p = 1.0
         + g * (1.0
             + g * (0.5 + g * (1.0 / 6.0 + g * (1.0 / 24.0 + g * (1.0 / 120.0 + g / 720.0)))));
-    p * f32::from_bits(((n as i32 + 127) as u32) << 23)
+    p * f32::from_bits(((n + 127) as u32) << 23)
 }
 
 #[cfg(test)]
