@@ -451,7 +451,11 @@ pub fn score_of(network: &Network, features: &[f32]) -> f32 {
     for h in hidden.iter_mut() {
         *h = tanh(*h);
     }
-    hidden.iter().zip(network.output.iter()).map(|(h, w)| h * w).sum()
+    hidden
+        .iter()
+        .zip(network.output.iter())
+        .map(|(h, w)| h * w)
+        .sum()
 }
 
 /// Row `slot` of the short frame's magnitude ring (`bins` wide; empty if out of range).

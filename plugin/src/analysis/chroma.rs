@@ -78,7 +78,9 @@ impl Chroma {
             }
             let (delta, _) = super::parabola::vertex(a, b, c);
             let midi = pitch + delta * slope;
-            if let Some(slot) = chroma.get_mut((super::rounding::round(midi) as i32).rem_euclid(12) as usize) {
+            if let Some(slot) =
+                chroma.get_mut((super::rounding::round(midi) as i32).rem_euclid(12) as usize)
+            {
                 *slot += b * b;
             }
         }

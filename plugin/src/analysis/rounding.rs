@@ -7,8 +7,8 @@
 /// integers, infinities and NaN returned as they are.
 #[inline]
 pub fn round(x: f32) -> f32 {
-    // 2^23 and above every f32 is an integer.
-    if !(x.abs() < 8_388_608.0) {
+    // 2^23 and above every f32 is an integer; NaN goes back as it came.
+    if x.is_nan() || x.abs() >= 8_388_608.0 {
         return x;
     }
     // Truncation and the fraction it leaves are exact below 2^23.
