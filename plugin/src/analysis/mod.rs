@@ -33,8 +33,10 @@
 //! while the chord gate holds: Hann bins ─ top voice (candidate measures, network, softmax; one hop
 //!   in four) ─ top follower (confirmed winner, dated from its salience rise) ─ NoteEvent
 //! ```
-//! Cost at 48 kHz: ≈ 165–175 ns per input sample on a quiet machine (release build; A/B against
-//! 196 ns before the cheaper loops, see README *Analysis cost*), see `benches/analysis.rs`;
+//! Cost at 48 kHz: ≈ 196 ns per input sample on the 2026-12-03 machine (230 ns before the
+//! cheaper polyphony search, lane sums, rising-bin logarithms and rounding; that older code ran
+//! at 175–184 ns on earlier sessions' machine; see README *Analysis cost and CI time*), see
+//! `benches/analysis.rs`;
 //! `Tuning` `hops_per_frame=8` costs less but loses 5 points of F1 (settings tuned for 16).
 //! Processing is sample-by-sample into a ring and hops fall on fixed stream positions, so the
 //! notes do not depend on how the host cuts the stream into blocks.
