@@ -124,8 +124,8 @@ impl OnsetDetector {
         // and read it back for the flux. The history holds magnitudes, not their logarithms:
         // `ln(1 + c·m)` rises with `m`, so the log of the largest magnitude is the largest log
         // (the same number), and a bin adds to the flux only where its magnitude is above the
-        // reference. Only those bins, a few at an onset and almost none in between, take the
-        // two logarithms (every bin took one before).
+        // reference. Only those bins take logarithms, two each (every bin took one before; on
+        // noisy input a good share of bins still rises above its reference).
         let start = self.history_pos * bins;
         let mut flux = 0.0f32;
         let c = self.config.compression;
