@@ -33,7 +33,7 @@
 //! while the chord gate holds: Hann bins ─ top voice (candidate measures, network, softmax; one hop
 //!   in four) ─ top follower (confirmed winner, dated from its salience rise) ─ NoteEvent
 //! ```
-//! Cost at 48 kHz: ≈ 196 ns per input sample on the 2026-12-03 machine (230 ns before the
+//! Cost at 48 kHz: ≈ 196–211 ns per input sample on the 2026-12-03 machine (230 ns before the
 //! cheaper polyphony search, lane sums, rising-bin logarithms and rounding; that older code ran
 //! at 175–184 ns on earlier sessions' machine; see README *Analysis cost and CI time*), see
 //! `benches/analysis.rs`;
