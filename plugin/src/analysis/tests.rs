@@ -958,6 +958,52 @@ fn a_bowed_note_repeated_at_its_pitch_is_two_notes() {
     assert_eq!(pitches(&ev), vec![62], "beating layers: {:?}", ev.ons);
 }
 
+/// A blown note repeated after a long breath (dev `oneills1850-0501-0550-049-0-p72`, piccolo:
+/// B5 released at 1.74 s, 155 ms of its fading tail, B5 again at 1.89 s, 18 dB down and back,
+/// missed): here the first note is released at 0.55 s, falls 12 dB in 80 ms and then fades
+/// slowly (its room) through a 250 ms gap; the second swells in over 120 ms, too softly for an
+/// onset. The swell path asks
+/// whether the partials dipped from where they were before the dip: searched only 30 hops
+/// (80 ms) back, that was the fading tail itself, a few dB over the dip, and the repeat was
+/// lost. Searched back to the note's peak (`swell_span_peak`) it is two notes.
+#[test]
+fn a_repeat_after_a_long_fading_gap_is_two_notes() {
+    let sr = 48_000.0;
+    let (released, again) = (0.55f32, 0.80f32);
+    let n = (1.4 * sr) as usize;
+    let env = |t: f32| {
+        let after = (t - released).max(0.0);
+        let tail = 0.75 * 10f32.powf(-after * 7.5) + 0.25 * 10f32.powf(-after);
+        let first = (t / 0.04).min(1.0) * tail;
+        let second = ((t - again) / 0.12).clamp(0.0, 1.0);
+        (first * f32::from(u8::from(t < again)), second)
+    };
+    let mut signal = silence(sr, 0.05);
+    signal.extend(two_voices(sr, n, (74.0, 74.0), env));
+    // A noise floor 40 dB under the notes (the render's), deterministic.
+    let mut seed = 0x2545_f491_u32;
+    for v in signal.iter_mut() {
+        seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+        *v += ((seed >> 8) as f32 / (1u32 << 24) as f32 - 0.5) * 0.006;
+    }
+    let ev = run(&signal, sr, 512);
+    assert_eq!(pitches(&ev), vec![74, 74], "{:?}", ev.ons);
+    let second = ev.ons.get(1).map_or(0.0, |o| o.1 as f32 / sr);
+    assert!(
+        (second - (0.05 + again)).abs() <= 0.05,
+        "second note dated {second:.3}, began at {:.3}",
+        0.05 + again
+    );
+    let tuning = Tuning::parse("swell_span_peak=0").expect("valid tuning");
+    let span_only = run_on(&mut Analyzer::with_tuning(sr, &tuning), &signal, 512);
+    assert_eq!(
+        pitches(&span_only),
+        vec![74],
+        "span only: {:?}",
+        span_only.ons
+    );
+}
+
 /// A synthesiser whose envelope falls 20 dB after its attack and swells back within the note's
 /// first 200 ms, every note alike (FluidR3's square lead in `../shared/audio`): the swell path
 /// took each swell for a re-articulation and started every note twice. The dip is the note's

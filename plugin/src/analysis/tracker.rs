@@ -176,6 +176,12 @@ pub struct TrackerConfig {
     /// envelope may fall 10 dB after its attack and swell back within its first 200 ms, every
     /// note alike (FluidR3's square lead), which is the note's own shape, not a new stroke.
     pub swell_min_age: u64,
+    /// ... each harmonic's level before the dip is its highest since the note's level peaked
+    /// (at least `SWELL_SPAN_HOPS` back, at most the salience history): a note released into a
+    /// gap longer than that span fades for the whole span, so the span alone held only the
+    /// fading tail, a few dB over the dip, and a clear repeat (a piccolo's, 18 dB down and
+    /// 155 ms apart) was never found. Off (`swell_span_peak=0`): the span alone.
+    pub swell_span_peak: bool,
     /// A note ends when the short-term level falls this far below its peak.
     pub release_drop_db: f32,
     /// A note ends after this many unvoiced hops.
@@ -532,6 +538,7 @@ impl TrackerConfig {
             swell_partial_db: tuning.get("swell_partial_db", 6.0),
             swell_flux_ratio: tuning.get("swell_flux_ratio", 0.5),
             swell_min_age: samples("swell_min_age_s", 0.25),
+            swell_span_peak: tuning.get("swell_span_peak", 1.0) > 0.5,
             release_drop_db: tuning.get("release_drop_db", 40.0),
             unvoiced_release_hops: hops("unvoiced_release_ms", 80.0),
             vibrato_semitones: tuning.get("vibrato_semitones", 0.7),
@@ -700,6 +707,9 @@ struct Active {
     /// (the short-term level, the frame level below `rise_min_midi`, where the short window
     /// holds less than three periods and ripples with the waveform) ...
     swell_peak_db: f32,
+    /// Time of `swell_peak_db` (swell path: each harmonic's level before the dip is searched
+    /// back to it).
+    peak_time: u64,
     /// ... and the lowest since that peak.
     dip_db: f32,
     /// Time of `dip_db`.
@@ -836,7 +846,8 @@ pub const BETWEEN_DB: f32 = 3.0;
 /// Default of [`TrackerConfig::poly_input_share`].
 pub const POLY_INPUT_SHARE: f32 = 0.0;
 
-/// Hops before the dip searched for each harmonic's level before it (swell path).
+/// Hops before the dip searched at least for each harmonic's level before it (swell path; see
+/// `TrackerConfig::swell_span_peak`).
 const SWELL_SPAN_HOPS: usize = 30;
 
 /// Hops of short-term level remembered for "level before the onset".
@@ -1153,6 +1164,7 @@ impl NoteTracker {
             if rise_db > a.swell_peak_db {
                 a.swing_db = a.swing_db.max(a.swell_peak_db - a.dip_db);
                 a.swell_peak_db = rise_db;
+                a.peak_time = input.time;
                 a.dip_db = rise_db;
                 a.dip_time = input.time;
                 a.dip_flux = 0.0;
@@ -1675,9 +1687,15 @@ impl NoteTracker {
         if a.dip_flux >= c.swell_flux_ratio || c.swell_dip_share <= 0.0 {
             return true;
         }
-        let dip_ago = (now.saturating_sub(a.dip_time) / c.hop.max(1)) as usize;
-        salience.dip_share(a.pitch, dip_ago, SWELL_SPAN_HOPS, c.swell_partial_db)
-            >= c.swell_dip_share
+        let hop = c.hop.max(1);
+        let dip_ago = (now.saturating_sub(a.dip_time) / hop) as usize;
+        let since_peak = (a.dip_time.saturating_sub(a.peak_time) / hop) as usize + 1;
+        let span = if c.swell_span_peak {
+            SWELL_SPAN_HOPS.max(since_peak)
+        } else {
+            SWELL_SPAN_HOPS
+        };
+        salience.dip_share(a.pitch, dip_ago, span, c.swell_partial_db) >= c.swell_dip_share
     }
 
     /// Whether the run may be judged: it started no note, and after a veto it has grown to
@@ -1966,6 +1984,7 @@ impl NoteTracker {
             peak_db: input.recent_db,
             // Set on the next hop, on the swell path's own scale.
             swell_peak_db: super::loudness::FLOOR_DB,
+            peak_time: input.time,
             dip_db: super::loudness::FLOOR_DB,
             dip_time: input.time,
             dip_flux: 0.0,
