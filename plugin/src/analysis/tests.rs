@@ -811,6 +811,25 @@ fn polyphonic_input_keeps_the_tracker_quiet() {
     assert_eq!(after, vec![60, 64, 67], "the melody after the chords");
 }
 
+/// Adds deterministic white noise, uniform in ±`width / 2`, to `signal`.
+fn add_noise(signal: &mut [f32], width: f32) {
+    let mut seed = 0x2545_f491_u32;
+    for v in signal.iter_mut() {
+        seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+        *v += ((seed >> 8) as f32 / (1u32 << 24) as f32 - 0.5) * width;
+    }
+}
+
+/// `ev` holds two notes at `key`, the second dated within 50 ms of `began` (seconds).
+fn assert_two_notes(ev: &Events, key: u8, began: f32, sr: f32) {
+    assert_eq!(pitches(ev), vec![key, key], "{:?}", ev.ons);
+    let second = ev.ons.get(1).map_or(0.0, |o| o.1 as f32 / sr);
+    assert!(
+        (second - began).abs() <= 0.05,
+        "second note dated {second:.3}, began at {began:.3}"
+    );
+}
+
 /// Two notes (MIDI pitches `keys`: old, new) on the same six-partial spectrum, `n` samples at
 /// `sr`, each scaled by its envelope `env(t)` = (old, new) at time `t` seconds.
 fn two_voices(sr: f32, n: usize, keys: (f32, f32), env: impl Fn(f32) -> (f32, f32)) -> Vec<f32> {
@@ -938,13 +957,7 @@ fn a_bowed_note_repeated_at_its_pitch_is_two_notes() {
     let mut signal = silence(sr, 0.05);
     signal.extend(&phased);
     let ev = run(&signal, sr, 512);
-    assert_eq!(pitches(&ev), vec![62, 62], "{:?}", ev.ons);
-    let second = ev.ons.get(1).map_or(0.0, |o| o.1 as f32 / sr);
-    assert!(
-        (second - (0.05 + new_start)).abs() <= 0.05,
-        "second note dated {second:.3}, began at {:.3}",
-        0.05 + new_start
-    );
+    assert_two_notes(&ev, 62, 0.05 + new_start, sr);
     // Two layers a few cents apart: the fundamental beats at 1.5 Hz, 10 dB deep.
     let beat_hz = 1.5f32;
     let detuned = 62.0 + 12.0 * (1.0 + beat_hz / midi_to_hz(62.0)).log2();
@@ -981,19 +994,9 @@ fn a_repeat_after_a_long_fading_gap_is_two_notes() {
     let mut signal = silence(sr, 0.05);
     signal.extend(two_voices(sr, n, (74.0, 74.0), env));
     // A noise floor 40 dB under the notes (the render's), deterministic.
-    let mut seed = 0x2545_f491_u32;
-    for v in signal.iter_mut() {
-        seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-        *v += ((seed >> 8) as f32 / (1u32 << 24) as f32 - 0.5) * 0.006;
-    }
+    add_noise(&mut signal, 0.006);
     let ev = run(&signal, sr, 512);
-    assert_eq!(pitches(&ev), vec![74, 74], "{:?}", ev.ons);
-    let second = ev.ons.get(1).map_or(0.0, |o| o.1 as f32 / sr);
-    assert!(
-        (second - (0.05 + again)).abs() <= 0.05,
-        "second note dated {second:.3}, began at {:.3}",
-        0.05 + again
-    );
+    assert_two_notes(&ev, 74, 0.05 + again, sr);
     let tuning = Tuning::parse("swell_span_peak=0").expect("valid tuning");
     let span_only = run_on(&mut Analyzer::with_tuning(sr, &tuning), &signal, 512);
     assert_eq!(
@@ -3043,12 +3046,8 @@ fn released_into_noise(tuning: &Tuning) -> (Vec<(u8, f64)>, f64) {
     s.extend(silence(sr, 0.075));
     let next_s = s.len() as f64 / sr as f64;
     s.extend(tone(sr, 62.0, 0.4, Wave::Saw, 0.3, 0.0, 0.0));
-    // White noise about 30 dB under the notes, deterministic.
-    let mut seed = 0x2545_f491_u32;
-    for v in s.iter_mut() {
-        seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-        *v += ((seed >> 8) as f32 / (1u32 << 24) as f32 - 0.5) * 0.02;
-    }
+    // White noise about 30 dB under the notes.
+    add_noise(&mut s, 0.02);
     let ev = run_on(&mut Analyzer::with_tuning(sr, tuning), &s, 512);
     let ons = ev
         .ons
