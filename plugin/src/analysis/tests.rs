@@ -3272,6 +3272,49 @@ fn a_bass_note_misread_an_octave_low_at_its_attack_is_put_right() {
     }
 }
 
+/// A plucked note struck again and again at its own pitch while it rings (B4 six times, and A3
+/// with a faster decay): the attack reader names the sounding note struck again, and the repeat
+/// starts at once, as a new note it names does (`attack_repeat`); without that the repeat
+/// waited for its run of strong estimates (`repeat_stable_ms`): 8–13 ms later on these tones.
+/// Same notes either way, each dated at its stroke.
+#[test]
+fn the_attack_reader_starts_repeated_plucks_sooner() {
+    let sr = 48_000.0;
+    let step_s = 0.3;
+    for (key, decay) in [(71.0f32, 5.0f32), (57.0, 8.0)] {
+        let keys = [key; 6];
+        let s = let_ring(sr, &keys, step_s, 0.3, |m| {
+            tone(sr, m, 0.6, Wave::Harmonic, 0.3, decay, 0.0)
+        });
+        let waiting = run_on(
+            &mut Analyzer::with_tuning(sr, &Tuning::parse("attack_repeat=0").unwrap()),
+            &s,
+            512,
+        );
+        let read = run(&s, sr, 512);
+        assert_eq!(pitches(&read), vec![key as u8; 6], "{:?}", read.ons);
+        assert_eq!(
+            notes_sooner(&read, &waiting),
+            5,
+            "{key}: every repeat sooner"
+        );
+        for (k, (r, w)) in read.ons.iter().zip(&waiting.ons).enumerate().skip(1) {
+            assert!(
+                w.2 - r.2 >= (0.005 * sr) as u64,
+                "{key}, repeat {k}: emitted at {} instead of {}",
+                r.2,
+                w.2
+            );
+            let struck = 0.05 + k as f64 * f64::from(step_s);
+            let dated = r.1 as f64 / f64::from(sr);
+            assert!(
+                (dated - struck).abs() <= 0.03,
+                "{key}, repeat {k} dated at {dated:.3} s, struck at {struck:.3} s"
+            );
+        }
+    }
+}
+
 /// Plucked notes struck while the one before still rings: the attack reader
 /// (`attack_reader.rs`) names each new note before a stable run of estimates would, and the
 /// tracker starts it at once, dated at its attack.

@@ -17,7 +17,8 @@
 //!   is below C7. Sooner still, on the first twelve hops after the onset the attack reader
 //!   (`attack_reader.rs`, a learned reading of the attack's partials) may name the new note
 //!   at probability 0.95: it starts at once, dated at the onset, without the judge
-//!   ([`TrackerInput::attack`]).
+//!   ([`TrackerInput::attack`]). The note it names may be the sounding one struck again, when
+//!   the level rose and the flux peaked as a repeat's must (`attack_repeat`).
 //! - *legato path*: no onset, but a different pitch stays stable for longer (slow attacks, slurs).
 //!   After a note it is dated from the *rise of the new pitch's own partials* (`rise_date`): the
 //!   last hop, looking back from the decision, where the energy at the new pitch's harmonics
@@ -182,6 +183,14 @@ pub struct TrackerConfig {
     /// fading tail, a few dB over the dip, and a clear repeat (a piccolo's, 18 dB down and
     /// 155 ms apart) was never found. Off (`swell_span_peak=0`): the span alone.
     pub swell_span_peak: bool,
+    /// *Fast* tracking: the attack reader may name the sounding note struck again, and the
+    /// repeat starts at once, as a new note it names does (`attack_repeat`; off: the repeat
+    /// waits for `repeat_stable_hops` of strong estimates, about 40 ms after the stroke) ...
+    pub attack_repeat: bool,
+    /// ... when the level rose `retrigger_rise_db` since the onset and the flux peaked at this
+    /// many times the onset threshold (the reader's reading is the rest of the evidence, so
+    /// less than the `retrigger_flux_ratio` a repeat without it needs).
+    pub attack_repeat_flux: f32,
     /// A note ends when the short-term level falls this far below its peak.
     pub release_drop_db: f32,
     /// A note ends after this many unvoiced hops.
@@ -539,6 +548,8 @@ impl TrackerConfig {
             swell_flux_ratio: tuning.get("swell_flux_ratio", 0.5),
             swell_min_age: samples("swell_min_age_s", 0.25),
             swell_span_peak: tuning.get("swell_span_peak", 1.0) > 0.5,
+            attack_repeat: tuning.get("attack_repeat", 1.0) > 0.5,
+            attack_repeat_flux: tuning.get("attack_repeat_flux", 0.7),
             release_drop_db: tuning.get("release_drop_db", 40.0),
             unvoiced_release_hops: hops("unvoiced_release_ms", 80.0),
             vibrato_semitones: tuning.get("vibrato_semitones", 0.7),
@@ -1195,10 +1206,12 @@ impl NoteTracker {
             // reading is doubtful right after a sharp attack (a stroke that sounds a semitone
             // off first: the reader hears that semitone too).
             if let Some(pitch) = input.attack.filter(|_| self.fast && doubt.is_none()) {
-                if !chord
-                    && input.recent_db >= c.gate_db
-                    && self.active.map(|a| a.pitch) != Some(pitch)
-                {
+                let same = self.active.map(|a| a.pitch) == Some(pitch);
+                let struck_again = same
+                    && c.attack_repeat
+                    && p.after_db - p.before_db >= c.retrigger_rise_db
+                    && p.peak_flux_ratio >= c.attack_repeat_flux;
+                if !chord && input.recent_db >= c.gate_db && (!same || struck_again) {
                     self.start_read(&mut out, pitch, &p, input);
                     done = true;
                 }
