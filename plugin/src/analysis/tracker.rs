@@ -463,6 +463,24 @@ pub struct TrackerConfig {
     /// Stable hops a doubtful reading needs (see `doubt_off_centre`; 16 ms: most misread strokes
     /// have settled or broken their run by then, and 25 ms only added latency).
     pub doubt_stable_hops: u32,
+    /// Glide watch: the onset path does not start a pitch while the estimates move away from
+    /// it and, extrapolated this many hops ahead from their slope over the last two hops,
+    /// would round to another semitone (0 turns the watch off; `drift_ahead`). A note sung,
+    /// bowed or bent into from below (or above) reads the semitone it comes from first; the
+    /// onset path started that one and the legato path the written note a hop or two later:
+    /// on dev, 223 of the 734 wrong notes were such one-hop neighbours (ethnic plucked 39,
+    /// chromatic percussion 30, voice 24, piano 22; 133 of them in renders with glides).
+    /// Dev 0.8991 → 0.9009 at 2 hops (3: 0.9006, 5 with the attack reader held too: 0.9012 but
+    /// struck median +0.8 ms).
+    pub drift_ahead: f32,
+    /// The glide watch also holds the attack reader's starts (`drift_attack=1`; off: see
+    /// `drift_ahead`'s measurements in the README, it cost struck notes latency for little).
+    pub drift_attack: bool,
+    /// Lowest estimate (MIDI) the glide watch asks about.
+    pub drift_min_midi: f32,
+    /// The glide watch reads a slope only from estimates at most this far apart (semitones,
+    /// over two hops).
+    pub drift_max_step: f32,
     /// Newcomers (`newcomer.rs`: a new partial set rising under the sounding note) start a
     /// note, unjudged, once the sounding note has held this long (samples; `newcomer=0`
     /// turns the path off) ...
@@ -629,6 +647,10 @@ impl TrackerConfig {
             doubt_confidence: tuning.get("doubt_confidence", 0.75),
             doubt_min_midi: tuning.get("doubt_min_midi", 48.0).max(1.0),
             doubt_stable_hops: hops("doubt_stable_ms", 16.0),
+            drift_ahead: tuning.get("drift_ahead", 2.0),
+            drift_attack: tuning.get("drift_attack", 0.0) > 0.5,
+            drift_min_midi: tuning.get("drift_min_midi", 48.0),
+            drift_max_step: tuning.get("drift_max_step", DRIFT_MAX_STEP),
             newcomer_guard: (tuning.get("newcomer", 1.0) > 0.5)
                 .then(|| samples("newcomer_guard_s", 0.03)),
             newcomer_backdate: samples("newcomer_backdate_s", 0.03),
@@ -775,6 +797,10 @@ struct Pending {
     gap: u64,
 }
 
+/// The glide watch reads a slope only from estimates at most this far apart (semitones, over
+/// two hops; `TrackerConfig::drift_ahead`).
+const DRIFT_MAX_STEP: f32 = 1.0;
+
 /// Default length (ms) of [`TrackerConfig::octave_fix_hops`]. In effect the judge's next
 /// hearing after it (`judge_retry`): the first comes at `octave_stable_ms`, the next at twice
 /// that. 50 and 80 ms gave the same notes on dev and on 300 more renders of dev melodies.
@@ -892,6 +918,9 @@ pub struct NoteTracker {
     last_off: u64,
     /// Last hop whose pitch estimate was still close to the sounding note (legato dating).
     steady_until: u64,
+    /// The pitch estimates of the last two hops (oldest first; 0 = unvoiced), for the glide
+    /// watch (`TrackerConfig::drift_ahead`).
+    midi_back: [f32; 2],
     /// Last hop heard at no pitch (confidence under `departure_gap_confidence`, or under the
     /// gate): a departure before it was a gap, not a glide (onset dating).
     last_gap: u64,
@@ -959,6 +988,7 @@ impl NoteTracker {
             level_pos: 0,
             last_off: 0,
             steady_until: 0,
+            midi_back: [0.0; 2],
             last_gap: 0,
             faded: None,
             judge,
@@ -1167,6 +1197,24 @@ impl NoteTracker {
         // How long a new pitch must hold while the watch says so, or while this hop's reading
         // is doubtful right after a sharp attack (see `TrackerConfig::doubt_off_centre`).
         let doubt = self.doubtful(input).then_some(c.doubt_stable_hops);
+        // Where the estimates are heading (see `TrackerConfig::drift_ahead`): a glide into a
+        // note reads the semitone it comes from first.
+        // A glide moves by a fraction of a semitone a hop; a larger step is another note (an
+        // organ's quint speaking first), and a low note's first periods wander.
+        let moved = input.midi - self.midi_back[0];
+        let heading = (voiced
+            && c.drift_ahead > 0.0
+            && self.midi_back[0] > 0.0
+            && moved.abs() <= c.drift_max_step
+            && input.midi >= c.drift_min_midi)
+            .then(|| input.midi + moved * 0.5 * c.drift_ahead);
+        self.midi_back = [self.midi_back[1], if voiced { input.midi } else { 0.0 }];
+        let drifts_from = |pitch: u8| {
+            heading.is_some_and(|h| {
+                let target = f32::from(pitch);
+                (h - target).abs() > 0.5 && (h - target).abs() > (input.midi - target).abs()
+            })
+        };
         let hold = settling.then_some(c.settle_stable_hops).max(doubt);
 
         // Follow the sounding note's level.
@@ -1205,7 +1253,10 @@ impl NoteTracker {
             // Fast tracking only (Accurate waits for the estimates), and not on a hop whose
             // reading is doubtful right after a sharp attack (a stroke that sounds a semitone
             // off first: the reader hears that semitone too).
-            if let Some(pitch) = input.attack.filter(|_| self.fast && doubt.is_none()) {
+            if let Some(pitch) = input
+                .attack
+                .filter(|&a| self.fast && doubt.is_none() && !(c.drift_attack && drifts_from(a)))
+            {
                 let same = self.active.map(|a| a.pitch) == Some(pitch);
                 let struck_again = same
                     && c.attack_repeat
@@ -1235,7 +1286,13 @@ impl NoteTracker {
                 let overtaken =
                     self.overtaken == Some(self.run.pitch) && p.peak_flux_ratio < c.fast_flux_ratio;
                 let ringing = !same && self.ringing_previous(p.hops_waited, salience);
-                if !same && !overtaken && !ringing && (self.run.hops >= stable_hops || quick) {
+                let drifting = drifts_from(self.run.pitch);
+                if !same
+                    && !overtaken
+                    && !ringing
+                    && !drifting
+                    && (self.run.hops >= stable_hops || quick)
+                {
                     let mut onset = p.time;
                     if let Some(a) = self.active {
                         let departed = self
