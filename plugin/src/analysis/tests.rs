@@ -3370,7 +3370,7 @@ fn glide_note(sr: f32, midi: f32, dur: f32, cents: f32, glide_s: f32) -> Vec<f32
                 .sum();
             let attack = (t / 0.04).min(1.0);
             let release = ((dur - t) / 0.02).clamp(0.0, 1.0);
-            0.3 * v * attack * release * (-1.0 * t).exp()
+            0.3 * v * attack * release * (-t).exp()
         })
         .collect()
 }

@@ -1207,7 +1207,7 @@ impl NoteTracker {
             && self.midi_back[0] > 0.0
             && moved.abs() <= c.drift_max_step
             && input.midi >= c.drift_min_midi)
-            .then(|| input.midi + moved * 0.5 * c.drift_ahead);
+            .then_some(input.midi + moved * 0.5 * c.drift_ahead);
         self.midi_back = [self.midi_back[1], if voiced { input.midi } else { 0.0 }];
         let drifts_from = |pitch: u8| {
             heading.is_some_and(|h| {
