@@ -1424,24 +1424,53 @@ fn settling_note(sr: f32, midi: f32, dur: f32, first_ms: f32) -> Vec<f32> {
 
 /// [`settling_note`] whose first `first_ms` read `step` semitones off.
 fn struck_note_reading_off(sr: f32, midi: f32, dur: f32, first_ms: f32, step: f32) -> Vec<f32> {
+    let pitch = |t: f32| {
+        if t * 1000.0 < first_ms {
+            midi + step
+        } else {
+            midi
+        }
+    };
+    // Rolloff, attack (s), release (s), decay (per second).
+    moving_tone(sr, dur, pitch, Shape::new(0.6, 0.002, 0.01, 5.0))
+}
+
+/// The envelope and spectrum of [`moving_tone`]: six harmonics, each `rolloff` × the one under
+/// it; linear attack and release; exponential decay (per second).
+#[derive(Clone, Copy)]
+struct Shape {
+    rolloff: f32,
+    attack_s: f32,
+    release_s: f32,
+    decay: f32,
+}
+
+impl Shape {
+    fn new(rolloff: f32, attack_s: f32, release_s: f32, decay: f32) -> Self {
+        Self {
+            rolloff,
+            attack_s,
+            release_s,
+            decay,
+        }
+    }
+}
+
+/// A phase-continuous tone whose pitch (MIDI) at `t` seconds is `pitch(t)`, at 0.3 × `shape`.
+fn moving_tone(sr: f32, dur: f32, pitch: impl Fn(f32) -> f32, shape: Shape) -> Vec<f32> {
     let n = (dur * sr) as usize;
     let mut phase = 0.0f64;
     (0..n)
         .map(|i| {
             let t = i as f32 / sr;
-            let m = if t * 1000.0 < first_ms {
-                midi + step
-            } else {
-                midi
-            };
-            phase += f64::from(midi_to_hz(m)) / f64::from(sr);
+            phase += f64::from(midi_to_hz(pitch(t))) / f64::from(sr);
             let p = (phase.fract() * std::f64::consts::TAU) as f32;
             let v: f32 = (1..=6)
-                .map(|h| (p * h as f32).sin() * 0.6f32.powi(h - 1))
+                .map(|h| (p * h as f32).sin() * shape.rolloff.powi(h - 1))
                 .sum();
-            let attack = (t / 0.002).min(1.0);
-            let release = ((dur - t) / 0.01).clamp(0.0, 1.0);
-            0.3 * v * attack * release * (-5.0 * t).exp()
+            let attack = (t / shape.attack_s).min(1.0);
+            let release = ((dur - t) / shape.release_s).clamp(0.0, 1.0);
+            0.3 * v * attack * release * (-shape.decay * t).exp()
         })
         .collect()
 }
@@ -3356,23 +3385,12 @@ fn the_attack_reader_starts_plucked_notes_sooner() {
 /// A note bent into from `cents` below over `glide_s` (the development renders' curve: the
 /// distance falls with the square of the time left), 40 ms attack (sung or bowed), harmonic spectrum.
 fn glide_note(sr: f32, midi: f32, dur: f32, cents: f32, glide_s: f32) -> Vec<f32> {
-    let n = (dur * sr) as usize;
-    let mut phase = 0.0f64;
-    (0..n)
-        .map(|i| {
-            let t = i as f32 / sr;
-            let left = (1.0 - t / glide_s).max(0.0);
-            let m = midi - cents / 100.0 * left * left;
-            phase += f64::from(midi_to_hz(m)) / f64::from(sr);
-            let p = (phase.fract() * std::f64::consts::TAU) as f32;
-            let v: f32 = (1..=6)
-                .map(|h| (p * h as f32).sin() * 0.7f32.powi(h - 1))
-                .sum();
-            let attack = (t / 0.04).min(1.0);
-            let release = ((dur - t) / 0.02).clamp(0.0, 1.0);
-            0.3 * v * attack * release * (-t).exp()
-        })
-        .collect()
+    let pitch = |t: f32| {
+        let left = (1.0 - t / glide_s).max(0.0);
+        midi - cents / 100.0 * left * left
+    };
+    // Rolloff, attack (s), release (s), decay (per second).
+    moving_tone(sr, dur, pitch, Shape::new(0.7, 0.04, 0.02, 1.0))
 }
 
 #[test]
