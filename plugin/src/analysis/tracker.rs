@@ -470,8 +470,9 @@ pub struct TrackerConfig {
     /// onset path started that one and the legato path the written note a hop or two later:
     /// on dev, 223 of the 734 wrong notes were such one-hop neighbours (ethnic plucked 39,
     /// chromatic percussion 30, voice 24, piano 22; 133 of them in renders with glides).
-    /// Dev 0.8991 → 0.9009 at 2 hops (3: 0.9006, 5 with the attack reader held too: 0.9012 but
-    /// struck median +0.8 ms).
+    /// Dev 0.8991 → 0.9003 at 2 hops with the limits below (0.9009 without them, which broke an
+    /// organ test and cost /tmp/jy's basses 0.010; 5 hops with the attack reader held too:
+    /// 0.9012 but struck median +0.8 ms).
     pub drift_ahead: f32,
     /// The glide watch also holds the attack reader's starts (`drift_attack=1`; off: see
     /// `drift_ahead`'s measurements in the README, it cost struck notes latency for little).
@@ -1198,9 +1199,9 @@ impl NoteTracker {
         // is doubtful right after a sharp attack (see `TrackerConfig::doubt_off_centre`).
         let doubt = self.doubtful(input).then_some(c.doubt_stable_hops);
         // Where the estimates are heading (see `TrackerConfig::drift_ahead`): a glide into a
-        // note reads the semitone it comes from first.
-        // A glide moves by a fraction of a semitone a hop; a larger step is another note (an
-        // organ's quint speaking first), and a low note's first periods wander.
+        // note reads the semitone it comes from first. A glide moves by a fraction of a
+        // semitone a hop; a larger step is another note (an organ's quint speaking first), and
+        // a low note's first periods wander.
         let moved = input.midi - self.midi_back[0];
         let heading = (voiced
             && c.drift_ahead > 0.0
