@@ -3383,7 +3383,8 @@ fn the_attack_reader_starts_plucked_notes_sooner() {
 }
 
 /// A note bent into from `cents` below over `glide_s` (the development renders' curve: the
-/// distance falls with the square of the time left), 40 ms attack (sung or bowed), harmonic spectrum.
+/// distance falls with the square of the time left), 40 ms attack (sung or bowed), harmonic
+/// spectrum.
 fn glide_note(sr: f32, midi: f32, dur: f32, cents: f32, glide_s: f32) -> Vec<f32> {
     let pitch = |t: f32| {
         let left = (1.0 - t / glide_s).max(0.0);

@@ -480,7 +480,7 @@ pub struct TrackerConfig {
     /// Lowest estimate (MIDI) the glide watch asks about.
     pub drift_min_midi: f32,
     /// The glide watch reads a slope only from estimates at most this far apart (semitones,
-    /// over two hops).
+    /// over two hops): a larger step is another note (2 and 3 scored as 1 on dev).
     pub drift_max_step: f32,
     /// Newcomers (`newcomer.rs`: a new partial set rising under the sounding note) start a
     /// note, unjudged, once the sounding note has held this long (samples; `newcomer=0`
@@ -651,7 +651,7 @@ impl TrackerConfig {
             drift_ahead: tuning.get("drift_ahead", 2.0),
             drift_attack: tuning.get("drift_attack", 0.0) > 0.5,
             drift_min_midi: tuning.get("drift_min_midi", 48.0),
-            drift_max_step: tuning.get("drift_max_step", DRIFT_MAX_STEP),
+            drift_max_step: tuning.get("drift_max_step", 1.0),
             newcomer_guard: (tuning.get("newcomer", 1.0) > 0.5)
                 .then(|| samples("newcomer_guard_s", 0.03)),
             newcomer_backdate: samples("newcomer_backdate_s", 0.03),
@@ -797,10 +797,6 @@ struct Pending {
     /// The last gap hop up to the onset (see `TrackerConfig::departure_gap_confidence`).
     gap: u64,
 }
-
-/// The glide watch reads a slope only from estimates at most this far apart (semitones, over
-/// two hops; `TrackerConfig::drift_ahead`).
-const DRIFT_MAX_STEP: f32 = 1.0;
 
 /// Default length (ms) of [`TrackerConfig::octave_fix_hops`]. In effect the judge's next
 /// hearing after it (`judge_retry`): the first comes at `octave_stable_ms`, the next at twice
