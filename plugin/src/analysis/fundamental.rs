@@ -26,7 +26,7 @@
 //! at every padded bin is `0.5·X[k] − 0.25·(X[k−2] + X[k+2])`): a few dozen bins per hop, no
 //! allocation.
 
-use realfft::num_complex::Complex;
+use rustfft::num_complex::Complex;
 
 /// Fixed settings of the check.
 #[derive(Debug, Clone, Copy)]

@@ -60,6 +60,7 @@ pub mod partial_series;
 pub mod pitch;
 pub mod polyphony;
 pub mod quint_rank;
+pub mod real_fft;
 pub mod release_tails;
 pub mod rounding;
 pub mod salience;

@@ -7,10 +7,10 @@
 //! `m(τ) = Σ x[j]² + x[j+τ]²` over the overlap, updated incrementally. Values lie in −1..1; a
 //! periodic signal gives peaks near 1 at multiples of its period.
 
-use std::sync::Arc;
+use rustfft::num_complex::Complex;
+use rustfft::FftPlanner;
 
-use realfft::num_complex::Complex;
-use realfft::{ComplexToReal, RealFftPlanner};
+use super::real_fft::InverseReal;
 
 /// Fixed settings of the pitch detector.
 #[derive(Debug, Clone, Copy)]
@@ -72,11 +72,11 @@ pub struct PitchDetector {
     /// Largest lag searched (from `min_hz`, at most 0.6·N).
     max_lag: usize,
     /// Inverse FFT of length 2N, planned in `new`.
-    inverse: Arc<dyn ComplexToReal<f32>>,
+    inverse: InverseReal,
     /// Power spectrum |X|² (N+1 bins); the inverse FFT consumes it as scratch.
     power: Vec<Complex<f32>>,
-    /// Autocorrelation r(τ), 2N values (only 0..=max_lag+1 are read).
-    acf: Vec<f32>,
+    /// Autocorrelation r(τ), 2N values as N pairs (only 0..=max_lag+1 are read).
+    acf: Vec<Complex<f32>>,
     /// NSDF values for lags 0..=max_lag+1.
     nsdf: Vec<f32>,
     /// Inverse FFT scratch space.
@@ -89,15 +89,14 @@ impl PitchDetector {
     /// Plans the inverse FFT (length 2·`frame_len`) and allocates the buffers.
     pub fn new(config: PitchConfig) -> Self {
         let frame_len = config.frame_len.max(16);
-        let mut planner = RealFftPlanner::<f32>::new();
-        let inverse = planner.plan_fft_inverse(2 * frame_len);
+        let inverse = InverseReal::new(2 * frame_len, &mut FftPlanner::new());
         let min_lag = ((config.sample_rate / config.max_hz).floor() as usize).max(2);
         let max_lag = ((config.sample_rate / config.min_hz).ceil() as usize)
             .min(frame_len * 6 / 10)
             .max(min_lag + 2);
-        let power = inverse.make_input_vec();
-        let acf = inverse.make_output_vec();
-        let scratch = inverse.make_scratch_vec();
+        let power = inverse.make_input();
+        let acf = inverse.make_output();
+        let scratch = inverse.make_scratch();
         Self {
             config,
             frame_len,
@@ -150,17 +149,17 @@ impl PitchDetector {
         for (p, x) in self.power.iter_mut().zip(spectrum) {
             *p = Complex::new(x.norm_sqr(), 0.0);
         }
-        if self
+        if !self
             .inverse
-            .process_with_scratch(&mut self.power, &mut self.acf, &mut self.scratch)
-            .is_err()
+            .process(&mut self.power, &mut self.acf, &mut self.scratch)
         {
             return PitchEstimate::default();
         }
+        let acf: &[f32] = bytemuck::cast_slice(&self.acf);
         if energy <= 1e-12 {
             return PitchEstimate::default();
         }
-        let r0 = self.acf.first().copied().unwrap_or(0.0) as f64;
+        let r0 = acf.first().copied().unwrap_or(0.0) as f64;
         if r0 <= 0.0 {
             return PitchEstimate::default();
         }
@@ -179,7 +178,7 @@ impl PitchDetector {
             let a = frame.get(tau - 1).copied().unwrap_or(0.0) as f64;
             let b = frame.get(n - tau).copied().unwrap_or(0.0) as f64;
             m -= a * a + b * b;
-            let r = self.acf.get(tau).copied().unwrap_or(0.0) as f64 * scale * energy;
+            let r = acf.get(tau).copied().unwrap_or(0.0) as f64 * scale * energy;
             let v = if m > 1e-9 * energy {
                 (2.0 * r / m) as f32
             } else {
