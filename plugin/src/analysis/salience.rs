@@ -152,7 +152,13 @@ impl Salience {
                 }
             }
             if let Some(slot) = self.history.get_mut(row + c) {
-                *slot = super::loudness::power_to_db(energy);
+                *slot = energy;
+            }
+        }
+        // The energies to dB in a second pass over the row, which vectorises.
+        if let Some(slots) = self.history.get_mut(row..row + candidates) {
+            for slot in slots {
+                *slot = super::loudness::power_to_db_quick(*slot);
             }
         }
     }
