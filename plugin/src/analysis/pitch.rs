@@ -79,6 +79,9 @@ pub struct PitchDetector {
     acf: Vec<Complex<f32>>,
     /// NSDF values for lags 0..=max_lag+1.
     nsdf: Vec<f32>,
+    /// The NSDF's denominators `m(τ)` for lags 1..=max_lag+1 (index τ), kept between its two
+    /// passes; allocated in `new`.
+    m: Vec<f64>,
     /// Inverse FFT scratch space.
     scratch: Vec<Complex<f32>>,
     /// Key maxima of the current frame (fixed capacity, no allocation).
@@ -106,6 +109,7 @@ impl PitchDetector {
             power,
             acf,
             nsdf: vec![0.0; max_lag + 2],
+            m: vec![0.0; max_lag + 2],
             scratch,
             peaks: [Peak::default(); MAX_PEAKS],
         }
@@ -174,19 +178,28 @@ impl PitchDetector {
         if let Some(first) = self.nsdf.first_mut() {
             *first = 1.0;
         }
-        for tau in 1..=last {
-            let a = frame.get(tau - 1).copied().unwrap_or(0.0) as f64;
-            let b = frame.get(n - tau).copied().unwrap_or(0.0) as f64;
+        // Two passes, the same arithmetic as one: the running sum of squares `m` (a chain of
+        // dependent subtractions) first, then the divisions, which no longer wait on it and
+        // vectorise.
+        let (Some(ms), Some(nsdf), Some(acf), Some(head), Some(tail)) = (
+            self.m.get_mut(1..=last),
+            self.nsdf.get_mut(1..=last),
+            acf.get(1..=last),
+            frame.get(..last),
+            frame.get(n - last..),
+        ) else {
+            return PitchEstimate::default();
+        };
+        for ((slot, &a), &b) in ms.iter_mut().zip(head).zip(tail.iter().rev()) {
+            let (a, b) = (f64::from(a), f64::from(b));
             m -= a * a + b * b;
-            let r = acf.get(tau).copied().unwrap_or(0.0) as f64 * scale * energy;
-            let v = if m > 1e-9 * energy {
-                (2.0 * r / m) as f32
-            } else {
-                0.0
-            };
-            if let Some(slot) = self.nsdf.get_mut(tau) {
-                *slot = v.clamp(-1.0, 1.0);
-            }
+            *slot = m;
+        }
+        let floor = 1e-9 * energy;
+        for ((slot, &m), &r) in nsdf.iter_mut().zip(&*ms).zip(acf) {
+            let r = f64::from(r) * scale * energy;
+            let v = if m > floor { (2.0 * r / m) as f32 } else { 0.0 };
+            *slot = v.clamp(-1.0, 1.0);
         }
         self.pick(last)
     }
