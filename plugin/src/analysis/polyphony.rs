@@ -190,6 +190,9 @@ pub struct Polyphony {
     /// largest of it and its two neighbours (of the unmasked ones once masked), so that each
     /// candidate's partial is one read instead of three bounds-checked, masked ones.
     peaks: Vec<f32>,
+    /// Scratch for [`Polyphony::best`] (`spectrum_bins + 3`, allocated in `new`): bin `i`'s
+    /// magnitude at index `i + 1` (0 when masked), padded with a 0 at each end.
+    free: Vec<f32>,
     /// Bin width in Hz.
     bin_hz: f32,
     /// Consecutive hops that looked like a chord / like one note.
@@ -255,6 +258,7 @@ impl Polyphony {
             bins,
             masked: vec![false; nyquist_bin + 2],
             peaks: vec![0.0; spectrum_bins],
+            free: vec![0.0; spectrum_bins + 3],
             past: vec![0.0; spectrum_bins * slots],
             spectrum_bins,
             past_slot: 0,
@@ -288,19 +292,22 @@ impl Polyphony {
         // The strongest of the three bins around each bin; once masked, only of the bins the
         // first voice leaves free (its main lobes are 3 bins wide). A maximum is exact, so
         // this is the value the search read bin by bin before.
-        let free = |i: usize| -> f32 {
-            let open = !use_mask || !self.masked.get(i).copied().unwrap_or(true);
-            if open {
-                mags.get(i).copied().unwrap_or(0.0).max(0.0)
-            } else {
-                0.0
-            }
-        };
-        let (mut left, mut here) = (0.0f32, free(0));
-        for (b, p) in self.peaks.iter_mut().enumerate() {
-            let right = free(b + 1);
-            *p = left.max(here).max(right);
-            (left, here) = (here, right);
+        // In two passes that vectorise: each bin's free value, then the maxima of three.
+        let bins = self.peaks.len();
+        self.free.fill(0.0);
+        for ((f, &m), &masked) in self
+            .free
+            .iter_mut()
+            .skip(1)
+            .zip(mags.iter().take(bins + 1))
+            .zip(self.masked.iter().chain(std::iter::repeat(&true)))
+        {
+            let open = !use_mask || !masked;
+            *f = if open { m.max(0.0) } else { 0.0 };
+        }
+        // `free[i + 1]` holds bin i (`free[0]`, bin −1, stays 0).
+        for (p, w) in self.peaks.iter_mut().zip(self.free.windows(3)) {
+            *p = w[0].max(w[1]).max(w[2]);
         }
         let h = self.config.harmonics.max(1);
         let mut best: Option<(usize, f32)> = None;
