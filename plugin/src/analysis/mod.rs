@@ -1181,32 +1181,49 @@ impl Analyzer {
             self.clock += mono.len() as u64;
             return;
         }
-        for (i, &x) in mono.iter().enumerate() {
+        // Up to the next hop boundary at a time: the per-sample filter keeps its state in
+        // locals (with `analyse_hop` inside the loop, it went through memory on every sample).
+        let mut done = 0;
+        while let Some(rest) = mono.get(done..).filter(|r| !r.is_empty()) {
+            // `countdown` is 1..=hop; the `max` keeps the loop moving whatever happens.
+            let n = rest.len().min(self.countdown.max(1));
+            self.filter_into_ring(rest.get(..n).unwrap_or(rest));
+            done += n;
+            self.clock += n as u64;
+            self.countdown = self.countdown.saturating_sub(n);
+            if self.countdown == 0 {
+                self.countdown = self.sizes.hop;
+                self.analyse_hop(u32::try_from(done - 1).unwrap_or(u32::MAX), out);
+            }
+        }
+    }
+
+    /// Sanitises `samples` (non-finite to 0, clamped to ±`INPUT_LIMIT`), runs them through
+    /// the DC blocker and appends them to the ring.
+    fn filter_into_ring(&mut self, samples: &[f32]) {
+        let (mut x1, mut y1, pole) = (self.dc_x1, self.dc_y1, self.dc_pole);
+        let mut pos = self.ring_pos;
+        for &x in samples {
             let x = if x.is_finite() {
                 x.clamp(-INPUT_LIMIT, INPUT_LIMIT)
             } else {
                 0.0
             };
-            let mut y = x - self.dc_x1 + self.dc_pole * self.dc_y1;
+            let mut y = x - x1 + pole * y1;
             if y.abs() < 1e-20 {
                 y = 0.0; // no denormals
             }
-            self.dc_x1 = x;
-            self.dc_y1 = y;
-            if let Some(slot) = self.ring.get_mut(self.ring_pos) {
+            x1 = x;
+            y1 = y;
+            if let Some(slot) = self.ring.get_mut(pos) {
                 *slot = y;
             }
-            self.ring_pos += 1;
-            if self.ring_pos >= self.ring.len() {
-                self.ring_pos = 0;
-            }
-            self.clock += 1;
-            self.countdown -= 1;
-            if self.countdown == 0 {
-                self.countdown = self.sizes.hop;
-                self.analyse_hop(u32::try_from(i).unwrap_or(u32::MAX), out);
+            pos += 1;
+            if pos >= self.ring.len() {
+                pos = 0;
             }
         }
+        (self.dc_x1, self.dc_y1, self.ring_pos) = (x1, y1, pos);
     }
 
     /// Energy (dB) of the odd partials (1, 3, 5) of `midi` minus that of its even ones (2, 4,
