@@ -295,15 +295,18 @@ impl Polyphony {
         // In two passes that vectorise: each bin's free value, then the maxima of three.
         let bins = self.peaks.len();
         self.free.fill(0.0);
-        for ((f, &m), &masked) in self
-            .free
-            .iter_mut()
-            .skip(1)
-            .zip(mags.iter().take(bins + 1))
-            .zip(self.masked.iter().chain(std::iter::repeat(&true)))
-        {
-            let open = !use_mask || !masked;
-            *f = if open { m.max(0.0) } else { 0.0 };
+        // Bins 0..=bins that `mags` has; past the mask's end a bin counts as masked (stays 0).
+        let read = (bins + 1).min(mags.len());
+        if let (Some(free), Some(mags)) = (self.free.get_mut(1..=read), mags.get(..read)) {
+            if use_mask {
+                for ((f, &m), &masked) in free.iter_mut().zip(mags).zip(&self.masked) {
+                    *f = if masked { 0.0 } else { m.max(0.0) };
+                }
+            } else {
+                for (f, &m) in free.iter_mut().zip(mags) {
+                    *f = m.max(0.0);
+                }
+            }
         }
         // `free[i + 1]` holds bin i (`free[0]`, bin −1, stays 0).
         for (p, w) in self.peaks.iter_mut().zip(self.free.windows(3)) {
