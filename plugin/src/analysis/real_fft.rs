@@ -82,50 +82,85 @@ fn pairs(
     }
 }
 
-/// A planned forward transform: `N` real samples to `N/2 + 1` bins.
-pub struct ForwardReal {
+/// What both directions plan: the complex FFT of half the length and the twiddles.
+struct Plan {
     /// Real length `N`: a multiple of 4, at least 4.
     len: usize,
-    /// Complex FFT of length `N/2`, planned in `new`.
+    /// Complex FFT (forward or inverse) of length `N/2`, planned in `new`.
     fft: Arc<dyn Fft<f32>>,
-    /// Real parts of the twiddles, halved (realfft folds the pass's ½ into them); `N/4 − 1`
-    /// values, allocated in `new`.
+    /// Real parts of the twiddles: halved for the forward transform (realfft folds the pass's
+    /// ½ into them), conjugated for the inverse; `N/4 − 1` values, allocated in `new`.
     twiddle_re: Vec<f32>,
     /// Imaginary parts of the same twiddles.
     twiddle_im: Vec<f32>,
 }
 
-impl ForwardReal {
-    /// Plans the transform for `len` real samples, rounded up to a multiple of 4 (≥ 4).
-    pub fn new(len: usize, planner: &mut FftPlanner<f32>) -> Self {
+impl Plan {
+    fn new(len: usize, planner: &mut FftPlanner<f32>, inverse: bool) -> Self {
         let len = len.max(4).next_multiple_of(4);
-        let (twiddle_re, twiddle_im) = twiddles(len, 0.5, false);
+        let (twiddle_re, twiddle_im) = if inverse {
+            twiddles(len, 1.0, true)
+        } else {
+            twiddles(len, 0.5, false)
+        };
+        let fft = if inverse {
+            planner.plan_fft_inverse(len / 2)
+        } else {
+            planner.plan_fft_forward(len / 2)
+        };
         Self {
             len,
-            fft: planner.plan_fft_forward(len / 2),
+            fft,
             twiddle_re,
             twiddle_im,
         }
     }
 
+    /// Whether the buffers fit: `pairs` holds `N/2` values, `bins` `N/2 + 1`.
+    fn fits(
+        &self,
+        pairs: &[Complex<f32>],
+        bins: &[Complex<f32>],
+        scratch: &[Complex<f32>],
+    ) -> bool {
+        pairs.len() == self.len / 2
+            && bins.len() == self.len / 2 + 1
+            && scratch.len() >= self.fft.get_outofplace_scratch_len()
+    }
+}
+
+/// `n` zeros.
+fn zeros(n: usize) -> Vec<Complex<f32>> {
+    vec![Complex::default(); n]
+}
+
+/// A planned forward transform: `N` real samples to `N/2 + 1` bins.
+pub struct ForwardReal(Plan);
+
+impl ForwardReal {
+    /// Plans the transform for `len` real samples, rounded up to a multiple of 4 (≥ 4).
+    pub fn new(len: usize, planner: &mut FftPlanner<f32>) -> Self {
+        Self(Plan::new(len, planner, false))
+    }
+
     /// Real samples in.
     pub fn samples(&self) -> usize {
-        self.len
+        self.0.len
     }
 
     /// The input buffer: `N/2` complex values, sample pairs.
     pub fn make_input(&self) -> Vec<Complex<f32>> {
-        vec![Complex::default(); self.len / 2]
+        zeros(self.0.len / 2)
     }
 
     /// The output buffer: `N/2 + 1` bins.
     pub fn make_output(&self) -> Vec<Complex<f32>> {
-        vec![Complex::default(); self.len / 2 + 1]
+        zeros(self.0.len / 2 + 1)
     }
 
     /// The scratch buffer `process` needs.
     pub fn make_scratch(&self) -> Vec<Complex<f32>> {
-        vec![Complex::default(); self.fft.get_outofplace_scratch_len()]
+        zeros(self.0.fft.get_outofplace_scratch_len())
     }
 
     /// Transforms `input` (the samples as pairs; left as garbage) into `output`. False (and
@@ -136,14 +171,12 @@ impl ForwardReal {
         output: &mut [Complex<f32>],
         scratch: &mut [Complex<f32>],
     ) -> bool {
-        let half = self.len / 2;
-        if input.len() != half
-            || output.len() != half + 1
-            || scratch.len() < self.fft.get_outofplace_scratch_len()
-        {
+        let plan = &self.0;
+        if !plan.fits(input, output, scratch) {
             return false;
         }
-        self.fft
+        let half = plan.len / 2;
+        plan.fft
             .process_outofplace_with_scratch(input, &mut output[..half], scratch);
         let first = output[0];
         output[0] = Complex::new(first.re + first.im, 0.0);
@@ -153,8 +186,8 @@ impl ForwardReal {
         pairs(
             low,
             &mut high[1..],
-            &self.twiddle_re,
-            &self.twiddle_im,
+            &plan.twiddle_re,
+            &plan.twiddle_im,
             |out, out_rev, re, im| {
                 let sum = out + out_rev;
                 let diff = out - out_rev;
@@ -175,48 +208,27 @@ impl ForwardReal {
 
 /// A planned inverse transform: `N/2 + 1` bins to `N` real samples, unnormalised (as realfft:
 /// a forward then inverse transform multiplies by `N`).
-pub struct InverseReal {
-    /// Real length `N`: a multiple of 4, at least 4.
-    len: usize,
-    /// Complex inverse FFT of length `N/2`, planned in `new`.
-    fft: Arc<dyn Fft<f32>>,
-    /// Real parts of the conjugated twiddles; `N/4 − 1` values, allocated in `new`.
-    twiddle_re: Vec<f32>,
-    /// Imaginary parts of the same twiddles.
-    twiddle_im: Vec<f32>,
-}
+pub struct InverseReal(Plan);
 
 impl InverseReal {
     /// Plans the transform for `len` real samples, rounded up to a multiple of 4 (≥ 4).
     pub fn new(len: usize, planner: &mut FftPlanner<f32>) -> Self {
-        let len = len.max(4).next_multiple_of(4);
-        let (twiddle_re, twiddle_im) = twiddles(len, 1.0, true);
-        Self {
-            len,
-            fft: planner.plan_fft_inverse(len / 2),
-            twiddle_re,
-            twiddle_im,
-        }
-    }
-
-    /// Real samples out.
-    pub fn samples(&self) -> usize {
-        self.len
+        Self(Plan::new(len, planner, true))
     }
 
     /// The input buffer: `N/2 + 1` bins.
     pub fn make_input(&self) -> Vec<Complex<f32>> {
-        vec![Complex::default(); self.len / 2 + 1]
+        zeros(self.0.len / 2 + 1)
     }
 
     /// The output buffer: `N/2` complex values, sample pairs.
     pub fn make_output(&self) -> Vec<Complex<f32>> {
-        vec![Complex::default(); self.len / 2]
+        zeros(self.0.len / 2)
     }
 
     /// The scratch buffer `process` needs.
     pub fn make_scratch(&self) -> Vec<Complex<f32>> {
-        vec![Complex::default(); self.fft.get_outofplace_scratch_len()]
+        zeros(self.0.fft.get_outofplace_scratch_len())
     }
 
     /// Transforms the spectrum `input` (left as garbage; the imaginary parts of its first and
@@ -228,13 +240,11 @@ impl InverseReal {
         output: &mut [Complex<f32>],
         scratch: &mut [Complex<f32>],
     ) -> bool {
-        let half = self.len / 2;
-        if input.len() != half + 1
-            || output.len() != half
-            || scratch.len() < self.fft.get_outofplace_scratch_len()
-        {
+        let plan = &self.0;
+        if !plan.fits(output, input, scratch) {
             return false;
         }
+        let half = plan.len / 2;
         input[0].im = 0.0;
         input[half].im = 0.0;
         let (first_sum, first_diff) = (input[0] + input[half], input[0] - input[half]);
@@ -243,8 +253,8 @@ impl InverseReal {
         pairs(
             low,
             &mut high[1..],
-            &self.twiddle_re,
-            &self.twiddle_im,
+            &plan.twiddle_re,
+            &plan.twiddle_im,
             |bin, bin_rev, re, im| {
                 let sum = bin + bin_rev;
                 let diff = bin - bin_rev;
@@ -258,7 +268,7 @@ impl InverseReal {
         );
         let centre = input[half / 2];
         input[half / 2] = (centre + centre).conj();
-        self.fft
+        plan.fft
             .process_outofplace_with_scratch(&mut input[..half], output, scratch);
         true
     }
