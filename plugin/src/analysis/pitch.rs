@@ -97,8 +97,8 @@ impl PitchDetector {
         let max_lag = ((config.sample_rate / config.min_hz).ceil() as usize)
             .min(frame_len * 6 / 10)
             .max(min_lag + 2);
-        let power = inverse.make_input();
-        let acf = inverse.make_output();
+        let power = inverse.make_bins();
+        let acf = inverse.make_pairs();
         let scratch = inverse.make_scratch();
         Self {
             config,

@@ -13,6 +13,7 @@
 //! Buffers are `Complex<f32>`; callers that think in real samples view them through
 //! `bytemuck::cast_slice` (a complex is two `f32`s, real part first).
 
+use std::marker::PhantomData;
 use std::sync::Arc;
 
 use rustfft::num_complex::Complex;
@@ -82,8 +83,16 @@ fn pairs(
     }
 }
 
-/// What both directions plan: the complex FFT of half the length and the twiddles.
-struct Plan {
+/// The forward direction: `N` real samples to `N/2 + 1` bins.
+pub enum Forward {}
+
+/// The inverse direction: `N/2 + 1` bins to `N` real samples, unnormalised (as realfft: a
+/// forward then inverse transform multiplies by `N`).
+pub enum Inverse {}
+
+/// A planned real transform in direction `D`: the complex FFT of half the length and the
+/// twiddles of the separating pass.
+pub struct RealFft<D> {
     /// Real length `N`: a multiple of 4, at least 4.
     len: usize,
     /// Complex FFT (forward or inverse) of length `N/2`, planned in `new`.
@@ -93,10 +102,19 @@ struct Plan {
     twiddle_re: Vec<f32>,
     /// Imaginary parts of the same twiddles.
     twiddle_im: Vec<f32>,
+    /// The direction (no data).
+    direction: PhantomData<D>,
 }
 
-impl Plan {
-    fn new(len: usize, planner: &mut FftPlanner<f32>, inverse: bool) -> Self {
+/// `N` real samples to `N/2 + 1` bins.
+pub type ForwardReal = RealFft<Forward>;
+
+/// `N/2 + 1` bins to `N` real samples.
+pub type InverseReal = RealFft<Inverse>;
+
+impl<D> RealFft<D> {
+    /// Plans the transform for `len` real samples, rounded up to a multiple of 4 (≥ 4).
+    fn plan(len: usize, planner: &mut FftPlanner<f32>, inverse: bool) -> Self {
         let len = len.max(4).next_multiple_of(4);
         let (twiddle_re, twiddle_im) = if inverse {
             twiddles(len, 1.0, true)
@@ -113,70 +131,65 @@ impl Plan {
             fft,
             twiddle_re,
             twiddle_im,
+            direction: PhantomData,
         }
     }
 
-    /// Whether the buffers fit: `pairs` holds `N/2` values, `bins` `N/2 + 1`.
-    fn fits(
-        &self,
-        pairs: &[Complex<f32>],
-        bins: &[Complex<f32>],
-        scratch: &[Complex<f32>],
-    ) -> bool {
-        pairs.len() == self.len / 2
-            && bins.len() == self.len / 2 + 1
-            && scratch.len() >= self.fft.get_outofplace_scratch_len()
-    }
-}
-
-/// `n` zeros.
-fn zeros(n: usize) -> Vec<Complex<f32>> {
-    vec![Complex::default(); n]
-}
-
-/// A planned forward transform: `N` real samples to `N/2 + 1` bins.
-pub struct ForwardReal(Plan);
-
-impl ForwardReal {
-    /// Plans the transform for `len` real samples, rounded up to a multiple of 4 (≥ 4).
-    pub fn new(len: usize, planner: &mut FftPlanner<f32>) -> Self {
-        Self(Plan::new(len, planner, false))
-    }
-
-    /// Real samples in.
+    /// Real samples in or out.
     pub fn samples(&self) -> usize {
-        self.0.len
+        self.len
     }
 
-    /// The input buffer: `N/2` complex values, sample pairs.
-    pub fn make_input(&self) -> Vec<Complex<f32>> {
-        zeros(self.0.len / 2)
+    /// The buffer of samples as pairs: `N/2` complex values.
+    pub fn make_pairs(&self) -> Vec<Complex<f32>> {
+        vec![Complex::default(); self.len / 2]
     }
 
-    /// The output buffer: `N/2 + 1` bins.
-    pub fn make_output(&self) -> Vec<Complex<f32>> {
-        zeros(self.0.len / 2 + 1)
+    /// The buffer of bins: `N/2 + 1` complex values.
+    pub fn make_bins(&self) -> Vec<Complex<f32>> {
+        vec![Complex::default(); self.len / 2 + 1]
     }
 
     /// The scratch buffer `process` needs.
     pub fn make_scratch(&self) -> Vec<Complex<f32>> {
-        zeros(self.0.fft.get_outofplace_scratch_len())
+        vec![Complex::default(); self.fft.get_outofplace_scratch_len()]
     }
 
-    /// Transforms `input` (the samples as pairs; left as garbage) into `output`. False (and
-    /// nothing done) when a buffer has the wrong length.
+    /// `N/2` when the buffers fit (`pairs` holds `N/2` values, `bins` `N/2 + 1`, `scratch`
+    /// enough for the FFT), else `None`.
+    fn half_if_fits(
+        &self,
+        pairs: &[Complex<f32>],
+        bins: &[Complex<f32>],
+        scratch: &[Complex<f32>],
+    ) -> Option<usize> {
+        let half = self.len / 2;
+        (pairs.len() == half
+            && bins.len() == half + 1
+            && scratch.len() >= self.fft.get_outofplace_scratch_len())
+        .then_some(half)
+    }
+}
+
+impl RealFft<Forward> {
+    /// Plans the forward transform for `len` real samples (see [`RealFft::plan`]).
+    pub fn new(len: usize, planner: &mut FftPlanner<f32>) -> Self {
+        Self::plan(len, planner, false)
+    }
+
+    /// Transforms `input` (the samples as pairs, [`RealFft::make_pairs`]; left as garbage)
+    /// into `output` ([`RealFft::make_bins`]). False (and nothing done) when a buffer has the
+    /// wrong length.
     pub fn process(
         &self,
         input: &mut [Complex<f32>],
         output: &mut [Complex<f32>],
         scratch: &mut [Complex<f32>],
     ) -> bool {
-        let plan = &self.0;
-        if !plan.fits(input, output, scratch) {
+        let Some(half) = self.half_if_fits(input, output, scratch) else {
             return false;
-        }
-        let half = plan.len / 2;
-        plan.fft
+        };
+        self.fft
             .process_outofplace_with_scratch(input, &mut output[..half], scratch);
         let first = output[0];
         output[0] = Complex::new(first.re + first.im, 0.0);
@@ -186,8 +199,8 @@ impl ForwardReal {
         pairs(
             low,
             &mut high[1..],
-            &plan.twiddle_re,
-            &plan.twiddle_im,
+            &self.twiddle_re,
+            &self.twiddle_im,
             |out, out_rev, re, im| {
                 let sum = out + out_rev;
                 let diff = out - out_rev;
@@ -206,45 +219,25 @@ impl ForwardReal {
     }
 }
 
-/// A planned inverse transform: `N/2 + 1` bins to `N` real samples, unnormalised (as realfft:
-/// a forward then inverse transform multiplies by `N`).
-pub struct InverseReal(Plan);
-
-impl InverseReal {
-    /// Plans the transform for `len` real samples, rounded up to a multiple of 4 (≥ 4).
+impl RealFft<Inverse> {
+    /// Plans the inverse transform for `len` real samples (see [`RealFft::plan`]).
     pub fn new(len: usize, planner: &mut FftPlanner<f32>) -> Self {
-        Self(Plan::new(len, planner, true))
+        Self::plan(len, planner, true)
     }
 
-    /// The input buffer: `N/2 + 1` bins.
-    pub fn make_input(&self) -> Vec<Complex<f32>> {
-        zeros(self.0.len / 2 + 1)
-    }
-
-    /// The output buffer: `N/2` complex values, sample pairs.
-    pub fn make_output(&self) -> Vec<Complex<f32>> {
-        zeros(self.0.len / 2)
-    }
-
-    /// The scratch buffer `process` needs.
-    pub fn make_scratch(&self) -> Vec<Complex<f32>> {
-        zeros(self.0.fft.get_outofplace_scratch_len())
-    }
-
-    /// Transforms the spectrum `input` (left as garbage; the imaginary parts of its first and
-    /// last bins are taken as 0) into the samples `output`. False (and nothing done) when a
-    /// buffer has the wrong length.
+    /// Transforms the spectrum `input` ([`RealFft::make_bins`]; left as garbage; the
+    /// imaginary parts of its first and last bins are taken as 0) into the samples `output`
+    /// (as pairs, [`RealFft::make_pairs`]). False (and nothing done) when a buffer has the
+    /// wrong length.
     pub fn process(
         &self,
         input: &mut [Complex<f32>],
         output: &mut [Complex<f32>],
         scratch: &mut [Complex<f32>],
     ) -> bool {
-        let plan = &self.0;
-        if !plan.fits(output, input, scratch) {
+        let Some(half) = self.half_if_fits(output, input, scratch) else {
             return false;
-        }
-        let half = plan.len / 2;
+        };
         input[0].im = 0.0;
         input[half].im = 0.0;
         let (first_sum, first_diff) = (input[0] + input[half], input[0] - input[half]);
@@ -253,8 +246,8 @@ impl InverseReal {
         pairs(
             low,
             &mut high[1..],
-            &plan.twiddle_re,
-            &plan.twiddle_im,
+            &self.twiddle_re,
+            &self.twiddle_im,
             |bin, bin_rev, re, im| {
                 let sum = bin + bin_rev;
                 let diff = bin - bin_rev;
@@ -268,7 +261,7 @@ impl InverseReal {
         );
         let centre = input[half / 2];
         input[half / 2] = (centre + centre).conj();
-        plan.fft
+        self.fft
             .process_outofplace_with_scratch(&mut input[..half], output, scratch);
         true
     }
@@ -297,9 +290,9 @@ mod tests {
         for len in [4usize, 8, 12, 20, 64, 100, 128, 512, 1024, 2048, 4096, 8192] {
             let samples = signal(len, len as u32);
             let forward = ForwardReal::new(len, &mut ours);
-            let mut input = forward.make_input();
+            let mut input = forward.make_pairs();
             bytemuck::cast_slice_mut::<_, f32>(&mut input).copy_from_slice(&samples);
-            let mut spectrum = forward.make_output();
+            let mut spectrum = forward.make_bins();
             assert!(forward.process(&mut input, &mut spectrum, &mut forward.make_scratch()));
             let reference = theirs.plan_fft_forward(len);
             let mut their_input = samples.clone();
@@ -317,7 +310,7 @@ mod tests {
 
             let inverse = InverseReal::new(len, &mut ours);
             let mut bins = spectrum.clone();
-            let mut back = inverse.make_output();
+            let mut back = inverse.make_pairs();
             assert!(inverse.process(&mut bins, &mut back, &mut inverse.make_scratch()));
             let reference = theirs.plan_fft_inverse(len);
             let mut their_bins = their_spectrum.clone();
@@ -340,9 +333,9 @@ mod tests {
         let forward = ForwardReal::new(64, &mut planner);
         let mut scratch = forward.make_scratch();
         let mut short = vec![Complex::default(); 31];
-        assert!(!forward.process(&mut short, &mut forward.make_output(), &mut scratch));
+        assert!(!forward.process(&mut short, &mut forward.make_bins(), &mut scratch));
         let inverse = InverseReal::new(64, &mut planner);
-        let mut bins = inverse.make_input();
+        let mut bins = inverse.make_bins();
         assert!(!inverse.process(&mut bins, &mut short, &mut inverse.make_scratch()));
         assert_eq!(ForwardReal::new(6, &mut planner).samples(), 8);
     }

@@ -111,8 +111,8 @@ impl Stft {
             })
             .collect();
         let sum: f32 = window.iter().sum();
-        let input = fft.make_input();
-        let spectrum = fft.make_output();
+        let input = fft.make_pairs();
+        let spectrum = fft.make_bins();
         let scratch = fft.make_scratch();
         let magnitudes = vec![0.0; spectrum.len()];
         Self {
