@@ -48,10 +48,11 @@
 //! or a centred, confident hop comes: a struck bar's stroke reads a neighbour semitone while
 //! its inharmonic modes pull the estimate. Per stroke, so it needs no habit of the stream.
 //!
-//! Ringing previous note: after an onset, the pitch of the note before the sounding one starts
-//! by the onset path only if its own partials rose since the onset (`ring_rise_db`): a struck
-//! or plucked note rings on under the next one and only decays unless it is struck again. The
-//! legato path asks the same of that pitch over the hops since its run began (`ring_legato`).
+//! Ringing notes: after an onset, a pitch (other than the sounding one) starts by the onset path
+//! only if its own partials rose since the onset (`ring_rise_db`, `ring_any`): a struck or
+//! plucked note rings on under the next one and only decays unless it is struck again, whether
+//! the tracker started it or missed it. The legato path asks the same of the note before the
+//! sounding one over the hops since its run began (`ring_legato`).
 //!
 //! Re-articulation (the swell path): a bowed, blown or organ note repeated at the same pitch has
 //! no sharp attack: the old note's release and the room fill the gap, the new note swells in,
@@ -161,10 +162,14 @@ pub struct TrackerConfig {
     /// stroke or breath plays about as loud as the last one, while a synthesiser's envelope
     /// that sags late in a long note and swells a little again stays well under its attack ...
     pub swell_return_db: f32,
-    /// A note the swell path started counts the dip that started it, less this (dB), as a
-    /// swing it already showed: tremolo and an LFO's swells dip as deep on every cycle and
-    /// would otherwise restart the note once per cycle.
-    pub swell_inherit_db: f32,
+    /// When set (`swell_inherit=1`), a note the swell path started counts the dip that started
+    /// it, less this (dB), as a swing it already showed (against tremolo, which dips as deep on
+    /// every cycle). Off by default: a singer's or a section's notes repeated at one pitch dip
+    /// alike, and each repeat's dip was then no deeper than the last one's, so after the first
+    /// repeat the rest of the run was lost (dev's TimGM6mb synth voice, B♭ four times in a row
+    /// 20 dB down and back: one note). Tremolo builds its own swing within `swell_min_age` (a
+    /// cycle of 4 Hz or faster), which the guard below it reads.
+    pub swell_inherit_db: Option<f32>,
     /// ... and either this share of the pitch's harmonic energy dipped and rose at once (see
     /// `Salience::dip_share`; a beat dips one harmonic at a time; ≤ 0: not asked) ...
     pub swell_dip_share: f32,
@@ -507,6 +512,13 @@ pub struct TrackerConfig {
     /// note's estimates waver, the previous note's ring names its pitch for a few hops in a row
     /// without being struck again (`ring_legato=0` turns it off; off with `ring=0`).
     pub ring_legato: bool,
+    /// The onset path's ring check asks it of any pitch, not only of the note before the
+    /// sounding one (`ring_any=0`: only that note). A note the tracker never started rings on
+    /// too: on TimGM6mb's celesta each stroke swells in over 90 ms while the last one rings as
+    /// loud, the estimate after a stroke named the last note, which the tracker had missed,
+    /// and it started that one, one note behind for whole phrases. A pitch whose partials did
+    /// not rise at the onset was not struck there.
+    pub ring_any: bool,
 }
 
 impl TrackerConfig {
@@ -560,7 +572,8 @@ impl TrackerConfig {
             swell_dip_db: tuning.get("swell_dip_db", 8.0),
             swell_rise_db: tuning.get("swell_rise_db", 15.0),
             swell_beat_margin_db: tuning.get("swell_beat_margin_db", 6.0),
-            swell_inherit_db: tuning.get("swell_inherit_db", 0.0),
+            swell_inherit_db: (tuning.get("swell_inherit", 0.0) > 0.5)
+                .then(|| tuning.get("swell_inherit_db", 0.0)),
             swell_return_db: tuning.get("swell_return_db", 5.0),
             swell_dip_share: tuning.get("swell_dip_share", 0.3),
             swell_partial_db: tuning.get("swell_partial_db", 6.0),
@@ -657,6 +670,7 @@ impl TrackerConfig {
             newcomer_backdate: samples("newcomer_backdate_s", 0.03),
             release_overtaken: tuning.get("release_overtaken", 1.0) > 0.5,
             ring_legato: tuning.get("ring_legato", 1.0) > 0.5,
+            ring_any: tuning.get("ring_any", 1.0) > 0.5,
             ring_rise_db: (tuning.get("ring", 1.0) > 0.5).then(|| tuning.get("ring_rise_db", 2.0)),
         }
     }
@@ -752,7 +766,7 @@ struct Active {
     dip_flux: f32,
     /// Largest swing (peak − dip, dB) the note showed before its current peak (swell path:
     /// beats and tremolo swing this deep again). A note the swell path started inherits the
-    /// dip that started it, less `swell_inherit_db`: tremolo's next cycle is no deeper.
+    /// dip that started it, less `swell_inherit_db`, when that is set.
     swing_db: f32,
 }
 
@@ -1282,7 +1296,7 @@ impl NoteTracker {
                 };
                 let overtaken =
                     self.overtaken == Some(self.run.pitch) && p.peak_flux_ratio < c.fast_flux_ratio;
-                let ringing = !same && self.ringing_previous(p.hops_waited, salience);
+                let ringing = !same && self.ringing_previous(p.hops_waited, salience, c.ring_any);
                 let drifting = drifts_from(self.run.pitch);
                 if !same
                     && !overtaken
@@ -1369,7 +1383,11 @@ impl NoteTracker {
                 Some(a)
                     if c.ring_legato
                         && a.pitch != self.run.pitch
-                        && self.ringing_previous(self.run.hops.saturating_add(1), salience) => {}
+                        && self.ringing_previous(
+                            self.run.hops.saturating_add(1),
+                            salience,
+                            false,
+                        ) => {}
                 Some(a) if a.pitch != self.run.pitch && self.run_ready() => {
                     let interval = (a.pitch as i32 - self.run.pitch as i32).abs();
                     let octave = interval == 12 || interval == 19 || interval == 24;
@@ -1453,8 +1471,9 @@ impl NoteTracker {
                     };
                     let onset = rise.unwrap_or(a.dip_time);
                     if self.start(&mut out, onset, input, salience, StartPath::Swell) {
-                        if let Some(new) = self.active.as_mut() {
-                            new.swing_db = a.swell_peak_db - a.dip_db - c.swell_inherit_db;
+                        if let (Some(new), Some(less)) = (self.active.as_mut(), c.swell_inherit_db)
+                        {
+                            new.swing_db = a.swell_peak_db - a.dip_db - less;
                         }
                     }
                 }
@@ -1585,7 +1604,7 @@ impl NoteTracker {
             || self.run.pitch != pitch
             || !self.run_ready()
             || self.overtaken == Some(pitch)
-            || self.ringing_previous(self.run.hops.saturating_add(1), salience)
+            || self.ringing_previous(self.run.hops.saturating_add(1), salience, false)
         {
             return false;
         }
@@ -1718,14 +1737,15 @@ impl NoteTracker {
 
     /// Whether the run's pitch is the previous note still ringing (see
     /// [`TrackerConfig::ring_rise_db`]): the note before the sounding one (or the last note
-    /// that ended), whose own partials did not rise from their lowest since `hops` hops ago.
-    fn ringing_previous(&self, hops: u32, salience: &Salience) -> bool {
+    /// that ended), or with `any` any pitch ([`TrackerConfig::ring_any`]), whose own partials
+    /// did not rise from their lowest since `hops` hops ago.
+    fn ringing_previous(&self, hops: u32, salience: &Salience, any: bool) -> bool {
         let c = &self.config;
         let pitch = self.run.pitch;
-        let (Some(min_rise), Some((previous, _, _))) = (c.ring_rise_db, self.previous_note) else {
+        let Some(min_rise) = c.ring_rise_db else {
             return false;
         };
-        if previous != pitch {
+        if !any && self.previous_note.map(|p| p.0) != Some(pitch) {
             return false;
         }
         let old = self.active.map(|a| a.pitch).filter(|&o| o != pitch);
@@ -1736,7 +1756,11 @@ impl NoteTracker {
         // The rise from the lowest energy since the hop before the onset (or the run) to now:
         // a decaying partial's lowest is now; a new stroke or a returning voice climbs from a
         // valley. Bounded by the salience history.
-        let Some(now) = salience.partial_value(pitch, mask, 0) else {
+        // Silent partials ring no note.
+        let Some(now) = salience
+            .partial_value(pitch, mask, 0)
+            .filter(|&db| db > super::loudness::FLOOR_DB)
+        else {
             return false;
         };
         let before = (hops as usize + 1).min(salience.history_hops().saturating_sub(1));
