@@ -1671,30 +1671,63 @@ const FIRST_MS: f32 = 6.0;
 /// With `click` false there is no onset: eight hops of estimates name A5 (the legato path's
 /// wait), as when C#6's estimates waver and the ring shows through (`ring_legato`).
 fn ringing_previous_note(tuning: &Tuning, click: bool) -> Vec<u8> {
+    let (a, c_sharp) = (81.0f32, 85.0f32);
+    let (a_at, c_at, click_at) = (0.1f32, 0.4f32, 0.46f32);
+    let ring_hops = if click { 2..=4 } else { 2..=9 };
+    let mut click_hops = 0u32;
+    let onsets = [a_at, c_at, if click { click_at } else { -1.0 }];
+    struck_rig(
+        tuning,
+        &[(a, a_at, 0.0), (c_sharp, c_at, 0.0)],
+        &onsets,
+        |t| {
+            if t >= click_at {
+                click_hops += 1;
+            }
+            match t {
+                t if t < a_at => 0.0,
+                t if t < c_at => a,
+                // Three hops of the ringing A5 once the spurious onset passed.
+                _ if ring_hops.contains(&click_hops) => a,
+                _ => c_sharp,
+            }
+        },
+    )
+}
+
+/// The tracker alone on struck notes (a rig): each of `notes` (MIDI, stroke time, swell time,
+/// all in seconds) puts six partials into a long-frame spectrum from its stroke on, decaying
+/// 8 dB a second and more (after swelling in linearly over its swell time); an onset fires at
+/// each of `onsets`; `estimate(t)` gives the hop's pitch estimate (0: none), heard at
+/// confidence 0.97. Returns the notes started.
+fn struck_rig(
+    tuning: &Tuning,
+    notes: &[(f32, f32, f32)],
+    onsets: &[f32],
+    mut estimate: impl FnMut(f32) -> f32,
+) -> Vec<u8> {
     use tracker::TrackerInput;
     let (sr, hop, frame_len) = (RIG_RATE, RIG_HOP, RIG_FRAME);
     let (mut tracker, mut salience) = judgeless_tracker(tuning);
     tracker.set_fast(true);
     let mut mags = vec![0.0f32; salience.bins_needed() + 4];
     let bin_hz = sr / frame_len as f32;
-    let (a, c_sharp) = (81.0f32, 85.0f32);
-    let (a_at, c_at, click_at) = (0.1f32, 0.4f32, 0.46f32);
     let mut ons = Vec::new();
-    let hops = (0.8 * sr / hop as f32) as u64;
-    let mut click_hops = 0u32;
-    for i in 0..hops {
+    for i in 0..(0.8 * sr / hop as f32) as u64 {
         let time = i * hop as u64;
         let t = time as f32 / sr;
-        // Each note's partials decay from its stroke on (8 dB a second and more).
-        let level = |from: f32| {
-            if t >= from {
-                (-2.0 * (t - from)).exp()
+        mags.iter_mut().for_each(|m| *m = 0.0);
+        for &(midi, at, swell) in notes {
+            let rise = if swell > 0.0 {
+                ((t - at) / swell).min(1.0)
+            } else {
+                1.0
+            };
+            let amp = if t >= at {
+                rise * (-2.0 * (t - at)).exp()
             } else {
                 0.0
-            }
-        };
-        mags.iter_mut().for_each(|m| *m = 0.0);
-        for (midi, amp) in [(a, level(a_at)), (c_sharp, level(c_at))] {
+            };
             for k in 1..=6 {
                 let bin = (midi_to_hz(midi) * k as f32 / bin_hz).round() as usize;
                 if let Some(m) = mags.get_mut(bin) {
@@ -1703,20 +1736,8 @@ fn ringing_previous_note(tuning: &Tuning, click: bool) -> Vec<u8> {
             }
         }
         salience.process(&mags);
-        let onset = [a_at, c_at, if click { click_at } else { -1.0 }]
-            .iter()
-            .any(|&at| t >= at && t - at < hop as f32 / sr);
-        let ring_hops = if click { 2..=4 } else { 2..=9 };
-        if t >= click_at {
-            click_hops += 1;
-        }
-        let midi = match t {
-            t if t < a_at => 0.0,
-            t if t < c_at => a,
-            // Three hops of the ringing A5 once the spurious onset passed.
-            _ if ring_hops.contains(&click_hops) => a,
-            _ => c_sharp,
-        };
+        let onset = onsets.iter().any(|&at| t >= at && t - at < hop as f32 / sr);
+        let midi = estimate(t);
         let input = TrackerInput {
             onset,
             flux_ratio: if onset { 5.0 } else { 0.2 },
@@ -1757,64 +1778,22 @@ fn a_ringing_previous_note_is_not_restarted_legato() {
 /// started it, one note behind, as on TimGM6mb's celesta. Its partials only decayed at the
 /// onset, so it was not struck there.
 fn unstarted_ringing_note(tuning: &Tuning) -> Vec<u8> {
-    use tracker::TrackerInput;
-    let (sr, hop, frame_len) = (RIG_RATE, RIG_HOP, RIG_FRAME);
-    let (mut tracker, mut salience) = judgeless_tracker(tuning);
-    tracker.set_fast(true);
-    let mut mags = vec![0.0f32; salience.bins_needed() + 4];
-    let bin_hz = sr / frame_len as f32;
     let (g, a, c_sharp) = (79.0f32, 81.0f32, 85.0f32);
     let (g_at, a_at, c_at) = (0.05f32, 0.1f32, 0.4f32);
-    let mut ons = Vec::new();
     let mut after_onset = 0u32;
-    for i in 0..(0.8 * sr / hop as f32) as u64 {
-        let time = i * hop as u64;
-        let t = time as f32 / sr;
-        let level = |from: f32| {
-            if t >= from {
-                (-2.0 * (t - from)).exp()
-            } else {
-                0.0
-            }
-        };
-        // C♯6 swells in over 30 ms.
-        let swell = ((t - c_at) / 0.03).clamp(0.0, 1.0);
-        mags.iter_mut().for_each(|m| *m = 0.0);
-        for (midi, amp) in [
-            (g, level(g_at)),
-            (a, level(a_at)),
-            (c_sharp, swell * level(c_at)),
-        ] {
-            for k in 1..=6 {
-                let bin = (midi_to_hz(midi) * k as f32 / bin_hz).round() as usize;
-                if let Some(m) = mags.get_mut(bin) {
-                    *m += amp * 0.6f32.powi(k - 1);
-                }
-            }
-        }
-        salience.process(&mags);
-        let onset = [g_at, c_at]
-            .iter()
-            .any(|&at| t >= at && t - at < hop as f32 / sr);
+    // C♯6 swells in over 30 ms.
+    let notes = [(g, g_at, 0.0), (a, a_at, 0.0), (c_sharp, c_at, 0.03)];
+    struck_rig(tuning, &notes, &[g_at, c_at], |t| {
         if t >= c_at {
             after_onset += 1;
         }
-        let midi = match t {
+        match t {
             t if t < g_at => 0.0,
             t if t < c_at => g,
             _ if after_onset <= 4 => a,
             _ => c_sharp,
-        };
-        let input = TrackerInput {
-            onset,
-            flux_ratio: if onset { 5.0 } else { 0.2 },
-            ..rig_hop(time, midi, if midi > 0.0 { 0.97 } else { 0.0 })
-        };
-        if let Some((pitch, _, _)) = tracker.process(&input, &salience).on {
-            ons.push(pitch);
         }
-    }
-    ons
+    })
 }
 
 #[test]
