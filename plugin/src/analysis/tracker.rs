@@ -507,6 +507,8 @@ pub struct TrackerConfig {
     /// flux peak with no stroke on it (a sample's second transient, a neighbour's attack)
     /// followed by two hops of that decaying pitch re-started the old note (music box, celesta,
     /// kalimba). A new stroke on that pitch raises its partials well above their decayed level.
+    /// 1 dB since the check asks it of any pitch (`ring_any`; dev 0.9015 with 2 dB, 0.9019 with
+    /// 0.5–1, 0.8998 with 3: a slow stroke's partials may rise only a little by the decision).
     pub ring_rise_db: Option<f32>,
     /// The same check on the legato path, over the hops since the run began: when the sounding
     /// note's estimates waver, the previous note's ring names its pitch for a few hops in a row
@@ -671,7 +673,7 @@ impl TrackerConfig {
             release_overtaken: tuning.get("release_overtaken", 1.0) > 0.5,
             ring_legato: tuning.get("ring_legato", 1.0) > 0.5,
             ring_any: tuning.get("ring_any", 1.0) > 0.5,
-            ring_rise_db: (tuning.get("ring", 1.0) > 0.5).then(|| tuning.get("ring_rise_db", 2.0)),
+            ring_rise_db: (tuning.get("ring", 1.0) > 0.5).then(|| tuning.get("ring_rise_db", 1.0)),
         }
     }
 }
