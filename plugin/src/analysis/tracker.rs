@@ -1298,13 +1298,14 @@ impl NoteTracker {
                 };
                 let overtaken =
                     self.overtaken == Some(self.run.pitch) && p.peak_flux_ratio < c.fast_flux_ratio;
-                let ringing = !same && self.ringing_previous(p.hops_waited, salience, c.ring_any);
                 let drifting = drifts_from(self.run.pitch);
+                // The ring check reads the salience history: asked last, only of a run that
+                // would start.
                 if !same
                     && !overtaken
-                    && !ringing
                     && !drifting
                     && (self.run.hops >= stable_hops || quick)
+                    && !self.ringing_previous(p.hops_waited, salience, c.ring_any)
                 {
                     let mut onset = p.time;
                     if let Some(a) = self.active {
