@@ -1461,6 +1461,61 @@ fn a_neighbour_note_and_back_is_found_after_a_newcomer() {
     );
 }
 
+/// The tracker alone on a drawbar organ's D5 (74) from 0.1 s: its 16' and 5 1/3' ranks speak
+/// with its 8', and under it the newcomer stage names D3 (50, two octaves down: every partial
+/// of a comb there but its fundamental rises with the note), first named at `named_s`, on
+/// the hops from 0.15 s to 0.3 s. Returns the notes started.
+fn organ_with_lower_ranks(tuning: &Tuning, newcomer: u8, named_s: f32) -> Vec<u8> {
+    let (sr, hop) = (RIG_RATE, RIG_HOP);
+    let (mut tracker, salience) = judgeless_tracker(tuning);
+    let mut ons = Vec::new();
+    let hops = (0.6 * sr / hop as f32) as u64;
+    for i in 0..hops {
+        let time = i * hop as u64;
+        let t = time as f32 / sr;
+        let midi = if t < 0.1 { 0.0 } else { 74.0 };
+        let named = (0.15..0.3)
+            .contains(&(t - named_s + 0.15))
+            .then_some((newcomer, (named_s * sr) as u64));
+        let input = tracker::TrackerInput {
+            newcomer: named,
+            ..rig_hop(time, midi, if midi > 0.0 { 0.97 } else { 0.0 })
+        };
+        if let Some((pitch, _, _)) = tracker.process(&input, &salience).on {
+            ons.push(pitch);
+        }
+    }
+    ons
+}
+
+/// Issue 13, drawbar organ renders (`--programs 16`): the newcomer stage named the note's own
+/// lower ranks, two octaves down, at its onset, and the tracker started that (74 then 50 at
+/// almost every note). A partial set an octave, a twelfth or two octaves under the sounding
+/// note that rose with it is the note's own; one that rose later, or at another interval, is
+/// still a newcomer.
+#[test]
+fn a_note_s_own_lower_ranks_are_no_newcomer() {
+    let off = Tuning::default().with("newcomer_sub_s", 0.0);
+    assert_eq!(organ_with_lower_ranks(&off, 50, 0.1), vec![74, 50]);
+    for under in [50, 55, 62] {
+        assert_eq!(
+            organ_with_lower_ranks(&Tuning::default(), under, 0.1),
+            vec![74],
+            "{under} under 74, rising with it"
+        );
+    }
+    assert_eq!(
+        organ_with_lower_ranks(&Tuning::default(), 69, 0.1),
+        vec![74, 69],
+        "a fourth under"
+    );
+    assert_eq!(
+        organ_with_lower_ranks(&Tuning::default(), 62, 0.3),
+        vec![74, 62],
+        "an octave under, rising later"
+    );
+}
+
 /// A struck note whose attack reads a semitone off: `first_ms` at `midi + 1`, then `midi`
 /// (phase-continuous, sharp 2 ms attack, harmonic spectrum, decaying), as the kalimba,
 /// celesta and xylophone samples of the development renders read in their first hops.

@@ -494,6 +494,11 @@ pub struct TrackerConfig {
     /// ... dated from the rise of their own partials, else this long before they were first
     /// named (samples).
     pub newcomer_backdate: u64,
+    /// A newcomer an octave, a twelfth or two octaves under the sounding note, whose partials
+    /// rose within this long (samples) of that note's onset, is that note's own lower partial
+    /// set, not a new note (a drawbar organ's 16' and 5 1/3' ranks speak with its 8': two
+    /// octaves under the note, all but the fundamental of a comb there rise with it).
+    pub newcomer_sub_window: u64,
     /// The pitch a newcomer took over from may start again by the legato and soft onset paths
     /// once the estimates have followed the newcomer for `legato_stable_hops` (without it, it
     /// may not while the newcomer sounds: a neighbour note and back, 71 66 71 on slow strings,
@@ -670,6 +675,7 @@ impl TrackerConfig {
             newcomer_guard: (tuning.get("newcomer", 1.0) > 0.5)
                 .then(|| samples("newcomer_guard_s", 0.03)),
             newcomer_backdate: samples("newcomer_backdate_s", 0.03),
+            newcomer_sub_window: samples("newcomer_sub_s", 0.05),
             release_overtaken: tuning.get("release_overtaken", 1.0) > 0.5,
             ring_legato: tuning.get("ring_legato", 1.0) > 0.5,
             ring_any: tuning.get("ring_any", 1.0) > 0.5,
@@ -1343,13 +1349,18 @@ impl NoteTracker {
             if let (Some((pitch, named)), Some(a), Some(guard)) =
                 (input.newcomer, self.active, c.newcomer_guard)
             {
-                if pitch != a.pitch && input.time >= a.since + guard {
-                    let not_before = a.since + c.hop;
-                    let onset = self
-                        .rise_of(pitch, input.time, salience, not_before, Some(a.pitch), true)
+                let not_before = a.since + c.hop;
+                let onset = (pitch != a.pitch && input.time >= a.since + guard).then(|| {
+                    self.rise_of(pitch, input.time, salience, not_before, Some(a.pitch), true)
                         .unwrap_or(named.saturating_sub(c.newcomer_backdate))
                         .min(named)
-                        .max(not_before);
+                        .max(not_before)
+                });
+                let under = i32::from(a.pitch) - i32::from(pitch);
+                let own = |onset: u64| {
+                    matches!(under, 12 | 19 | 24) && onset < a.since + c.newcomer_sub_window
+                };
+                if let Some(onset) = onset.filter(|&o| !own(o)) {
                     self.last_start = NoteStart {
                         path: StartPath::Newcomer,
                         pitch,
