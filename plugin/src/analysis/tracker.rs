@@ -156,7 +156,7 @@ pub struct TrackerConfig {
     /// restarts its waveform: the periodicity breaks for a hop or two even when the new stroke
     /// is no louder than the old one still sounding (an electric piano's or a guitar's repeats
     /// under a long release, a bass line's repeated notes). Dev's missed repeats at the
-    /// sounding pitch fell from 472 to 445 for six more wrong repeats (0.5 to 0.8 scored
+    /// sounding pitch fell from 472 to 448 for two more wrong repeats (0.5 to 0.8 scored
     /// alike); with no level rise asked at all (`retrigger_rise_db=0`) 42 more were found for
     /// 193 more wrong ones.
     pub repeat_dip_confidence: f32,
