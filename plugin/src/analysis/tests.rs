@@ -1408,6 +1408,42 @@ fn rig_hop(time: u64, midi: f32, confidence: f32) -> tracker::TrackerInput {
     }
 }
 
+/// Runs a tracker rig for `seconds` of hops: `spectrum(t)`, when given, lists the harmonic
+/// series (MIDI, level) the long-frame spectrum holds at time `t` (six partials, each 0.6 × the
+/// one under it), fed to the salience stage; `input(i, time, t)` makes hop `i`'s input.
+/// Returns the notes started (pitch, onset in samples).
+fn run_rig(
+    (mut tracker, mut salience): (tracker::NoteTracker, salience::Salience),
+    seconds: f32,
+    spectrum: Option<&dyn Fn(f32) -> Vec<(f32, f32)>>,
+    mut input: impl FnMut(u64, u64, f32) -> tracker::TrackerInput,
+) -> Vec<(u8, u64)> {
+    let (sr, hop, frame_len) = (RIG_RATE, RIG_HOP, RIG_FRAME);
+    let mut mags = vec![0.0f32; salience.bins_needed() + 4];
+    let bin_hz = sr / frame_len as f32;
+    let mut ons = Vec::new();
+    for i in 0..(seconds * sr / hop as f32) as u64 {
+        let time = i * hop as u64;
+        let t = time as f32 / sr;
+        if let Some(spectrum) = spectrum {
+            mags.iter_mut().for_each(|m| *m = 0.0);
+            for (midi, level) in spectrum(t) {
+                for k in 1..=6 {
+                    let bin = (midi_to_hz(midi) * k as f32 / bin_hz).round() as usize;
+                    if let Some(m) = mags.get_mut(bin) {
+                        *m += level * 0.6f32.powi(k - 1);
+                    }
+                }
+            }
+            salience.process(&mags);
+        }
+        if let Some((pitch, _, onset)) = tracker.process(&input(i, time, t), &salience).on {
+            ons.push((pitch, onset));
+        }
+    }
+    ons
+}
+
 /// The tracker alone on a neighbour note and back on slow strings (G4 E4 G4, issue 13): the
 /// estimates name G4; E4 rises under it and the newcomer stage names it (the tracker starts
 /// it); the estimates then follow E4 for 400 ms; then they name G4 again, with no flux onset
@@ -1416,14 +1452,8 @@ fn rig_hop(time: u64, midi: f32, confidence: f32) -> tracker::TrackerInput {
 /// overtaken note was lifted (`release_overtaken=0`, as before) it never started: on the
 /// strings renders of dev the return of a neighbour note was lost that way.
 fn neighbour_and_back(tuning: &Tuning) -> Vec<(u8, u64)> {
-    use tracker::TrackerInput;
-    let (sr, hop) = (RIG_RATE, RIG_HOP);
-    let (mut tracker, salience) = judgeless_tracker(tuning);
-    let mut ons = Vec::new();
-    let hops = (1.6 * sr / hop as f32) as u64;
-    for i in 0..hops {
-        let time = i * hop as u64;
-        let t = time as f32 / sr;
+    let sr = RIG_RATE;
+    run_rig(judgeless_tracker(tuning), 1.6, None, |_, time, t| {
         let midi = match t {
             t if t < 0.1 => 0.0,
             t if t < 0.8 => 67.0,
@@ -1434,15 +1464,11 @@ fn neighbour_and_back(tuning: &Tuning) -> Vec<(u8, u64)> {
         let newcomer = (0.65..0.8)
             .contains(&t)
             .then_some((64u8, (0.62 * sr) as u64));
-        let input = TrackerInput {
+        tracker::TrackerInput {
             newcomer,
             ..rig_hop(time, midi, if midi > 0.0 { 0.97 } else { 0.0 })
-        };
-        if let Some((pitch, _, onset)) = tracker.process(&input, &salience).on {
-            ons.push((pitch, onset));
         }
-    }
-    ons
+    })
 }
 
 #[test]
@@ -1466,26 +1492,18 @@ fn a_neighbour_note_and_back_is_found_after_a_newcomer() {
 /// of a comb there but its fundamental rises with the note), first named at `named_s`, on
 /// the hops from 0.15 s to 0.3 s. Returns the notes started.
 fn organ_with_lower_ranks(tuning: &Tuning, newcomer: u8, named_s: f32) -> Vec<u8> {
-    let (sr, hop) = (RIG_RATE, RIG_HOP);
-    let (mut tracker, salience) = judgeless_tracker(tuning);
-    let mut ons = Vec::new();
-    let hops = (0.6 * sr / hop as f32) as u64;
-    for i in 0..hops {
-        let time = i * hop as u64;
-        let t = time as f32 / sr;
+    let sr = RIG_RATE;
+    let ons = run_rig(judgeless_tracker(tuning), 0.6, None, |_, time, t| {
         let midi = if t < 0.1 { 0.0 } else { 74.0 };
         let named = (0.15..0.3)
             .contains(&(t - named_s + 0.15))
             .then_some((newcomer, (named_s * sr) as u64));
-        let input = tracker::TrackerInput {
+        tracker::TrackerInput {
             newcomer: named,
             ..rig_hop(time, midi, if midi > 0.0 { 0.97 } else { 0.0 })
-        };
-        if let Some((pitch, _, _)) = tracker.process(&input, &salience).on {
-            ons.push(pitch);
         }
-    }
-    ons
+    });
+    ons.iter().map(|o| o.0).collect()
 }
 
 /// Issue 13, drawbar organ renders (`--programs 16`): the newcomer stage named the note's own
@@ -1522,17 +1540,10 @@ fn a_note_s_own_lower_ranks_are_no_newcomer() {
 /// after the second stroke the pitch confidence dips to `dip` for two hops. The salience sees both strokes
 /// (the second adds a little to the decaying first). Returns the starts (pitch, onset s).
 fn restruck_at_the_same_level(tuning: &Tuning, dip: f32) -> Vec<(u8, f32)> {
-    let (sr, hop, frame_len) = (RIG_RATE, RIG_HOP, RIG_FRAME);
-    let (mut tracker, mut salience) = judgeless_tracker(tuning);
-    let mut mags = vec![0.0f32; salience.bins_needed() + 4];
-    let bin_hz = sr / frame_len as f32;
-    let mut ons = Vec::new();
-    for i in 0..(0.8 * sr / hop as f32) as u64 {
-        let time = i * hop as u64;
-        let t = time as f32 / sr;
-        mags.iter_mut().for_each(|m| *m = 0.0);
-        // Each stroke speaks at a quarter of its peak and swells to it over 50 ms (a soft
-        // electric piano), then fades slowly.
+    let (sr, hop) = (RIG_RATE, RIG_HOP);
+    // Each stroke speaks at a quarter of its peak and swells to it over 50 ms (a soft electric
+    // piano), then fades slowly.
+    let spectrum = |t: f32| {
         let amp = |at: f32, peak: f32| {
             if t >= at {
                 peak * (0.25 + 0.75 * ((t - at) / 0.05).min(1.0)) * (-0.5 * (t - at)).exp()
@@ -1540,41 +1551,38 @@ fn restruck_at_the_same_level(tuning: &Tuning, dip: f32) -> Vec<(u8, f32)> {
                 0.0
             }
         };
-        let level = amp(0.1, 1.0) + amp(0.25, 0.1);
-        for k in 1..=6 {
-            let bin = (midi_to_hz(65.0) * k as f32 / bin_hz).round() as usize;
-            if let Some(m) = mags.get_mut(bin) {
-                *m += level * 0.6f32.powi(k - 1);
+        vec![(65.0, amp(0.1, 1.0) + amp(0.25, 0.1))]
+    };
+    // The detector fires once per stroke, on its first hop.
+    let first_hop = |at: f32| (at * sr / hop as f32).ceil() as u64;
+    let ons = run_rig(
+        judgeless_tracker(tuning),
+        0.8,
+        Some(&spectrum),
+        |i, time, t| {
+            let onset = i == first_hop(0.1) || i == first_hop(0.25);
+            let after = t - 0.25;
+            let confidence = if t < 0.1 {
+                0.0
+            } else if (0.0..2.0 * hop as f32 / sr).contains(&after) {
+                dip
+            } else {
+                0.97
+            };
+            tracker::TrackerInput {
+                onset,
+                // A sharp first stroke; a soft second one (over the repeat's flux, under the
+                // sharp attack's that needs no soft-onset dating).
+                flux_ratio: match (onset, t < 0.2) {
+                    (true, true) => 5.0,
+                    (true, false) => 1.2,
+                    _ => 0.2,
+                },
+                ..rig_hop(time, if t < 0.1 { 0.0 } else { 65.0 }, confidence)
             }
-        }
-        salience.process(&mags);
-        // The detector fires once per stroke, on its first hop.
-        let first_hop = |at: f32| (at * sr / hop as f32).ceil() as u64;
-        let onset = i == first_hop(0.1) || i == first_hop(0.25);
-        let after = t - 0.25;
-        let confidence = if t < 0.1 {
-            0.0
-        } else if (0.0..2.0 * hop as f32 / sr).contains(&after) {
-            dip
-        } else {
-            0.97
-        };
-        let input = tracker::TrackerInput {
-            onset,
-            // A sharp first stroke; a soft second one (over the repeat's flux, under the
-            // sharp attack's that needs no soft-onset dating).
-            flux_ratio: match (onset, t < 0.2) {
-                (true, true) => 5.0,
-                (true, false) => 1.2,
-                _ => 0.2,
-            },
-            ..rig_hop(time, if t < 0.1 { 0.0 } else { 65.0 }, confidence)
-        };
-        if let Some((pitch, _, onset)) = tracker.process(&input, &salience).on {
-            ons.push((pitch, onset as f32 / sr));
-        }
-    }
-    ons
+        },
+    );
+    ons.iter().map(|&(p, on)| (p, on as f32 / sr)).collect()
 }
 
 /// Issue 13, dev's electric pianos and guitars: a repeat no louder than the note still
@@ -1845,48 +1853,37 @@ fn struck_rig(
     onsets: &[f32],
     mut estimate: impl FnMut(f32) -> f32,
 ) -> Vec<u8> {
-    use tracker::TrackerInput;
-    let (sr, hop, frame_len) = (RIG_RATE, RIG_HOP, RIG_FRAME);
-    let (mut tracker, mut salience) = judgeless_tracker(tuning);
+    let (sr, hop) = (RIG_RATE, RIG_HOP);
+    let (mut tracker, salience) = judgeless_tracker(tuning);
     tracker.set_fast(true);
-    let mut mags = vec![0.0f32; salience.bins_needed() + 4];
-    let bin_hz = sr / frame_len as f32;
-    let mut ons = Vec::new();
-    for i in 0..(0.8 * sr / hop as f32) as u64 {
-        let time = i * hop as u64;
-        let t = time as f32 / sr;
-        mags.iter_mut().for_each(|m| *m = 0.0);
-        for &(midi, at, swell) in notes {
-            let rise = if swell > 0.0 {
-                ((t - at) / swell).min(1.0)
-            } else {
-                1.0
-            };
-            let amp = if t >= at {
-                rise * (-2.0 * (t - at)).exp()
-            } else {
-                0.0
-            };
-            for k in 1..=6 {
-                let bin = (midi_to_hz(midi) * k as f32 / bin_hz).round() as usize;
-                if let Some(m) = mags.get_mut(bin) {
-                    *m += amp * 0.6f32.powi(k - 1);
-                }
-            }
-        }
-        salience.process(&mags);
+    let spectrum = |t: f32| {
+        notes
+            .iter()
+            .map(|&(midi, at, swell)| {
+                let rise = if swell > 0.0 {
+                    ((t - at) / swell).min(1.0)
+                } else {
+                    1.0
+                };
+                let amp = if t >= at {
+                    rise * (-2.0 * (t - at)).exp()
+                } else {
+                    0.0
+                };
+                (midi, amp)
+            })
+            .collect()
+    };
+    let ons = run_rig((tracker, salience), 0.8, Some(&spectrum), |_, time, t| {
         let onset = onsets.iter().any(|&at| t >= at && t - at < hop as f32 / sr);
         let midi = estimate(t);
-        let input = TrackerInput {
+        tracker::TrackerInput {
             onset,
             flux_ratio: if onset { 5.0 } else { 0.2 },
             ..rig_hop(time, midi, if midi > 0.0 { 0.97 } else { 0.0 })
-        };
-        if let Some((pitch, _, _)) = tracker.process(&input, &salience).on {
-            ons.push(pitch);
         }
-    }
-    ons
+    });
+    ons.iter().map(|o| o.0).collect()
 }
 
 #[test]
