@@ -1396,30 +1396,32 @@ impl NoteTracker {
             if let (Some((pitch, named)), Some(a), Some(guard)) =
                 (input.newcomer, self.active, c.newcomer_guard)
             {
-                let not_before = a.since + c.hop;
-                let onset = (pitch != a.pitch && input.time >= a.since + guard).then(|| {
-                    self.rise_of(pitch, input.time, salience, not_before, Some(a.pitch), true)
+                if pitch != a.pitch && input.time >= a.since + guard {
+                    let not_before = a.since + c.hop;
+                    let onset = self
+                        .rise_of(pitch, input.time, salience, not_before, Some(a.pitch), true)
                         .unwrap_or(named.saturating_sub(c.newcomer_backdate))
                         .min(named)
-                        .max(not_before)
-                });
-                let under = i32::from(a.pitch) - i32::from(pitch);
-                let own = |onset: u64| {
-                    matches!(under, 12 | 19 | 24) && onset < a.since + c.newcomer_sub_window
-                };
-                if let Some(onset) = onset.filter(|&o| !own(o)) {
-                    self.last_start = NoteStart {
-                        path: StartPath::Newcomer,
-                        pitch,
-                        features: Features::default(),
-                        decided: input.time,
-                        onset,
-                        accepted: true,
-                        fired: self.pending.map_or(0, |p| p.fired),
-                        run_start: self.run.start,
-                    };
-                    self.commit(&mut out, pitch, onset, input);
-                    self.overtaken = Some(a.pitch);
+                        .max(not_before);
+                    // An octave, a twelfth or two octaves under the sounding note and risen
+                    // with it: that note's own lower ranks (`newcomer_sub_window`).
+                    let under = i32::from(a.pitch) - i32::from(pitch);
+                    let own =
+                        matches!(under, 12 | 19 | 24) && onset < a.since + c.newcomer_sub_window;
+                    if !own {
+                        self.last_start = NoteStart {
+                            path: StartPath::Newcomer,
+                            pitch,
+                            features: Features::default(),
+                            decided: input.time,
+                            onset,
+                            accepted: true,
+                            fired: self.pending.map_or(0, |p| p.fired),
+                            run_start: self.run.start,
+                        };
+                        self.commit(&mut out, pitch, onset, input);
+                        self.overtaken = Some(a.pitch);
+                    }
                 }
             }
         }
