@@ -995,9 +995,13 @@ fn a_repeat_after_a_long_fading_gap_is_two_notes() {
     signal.extend(two_voices(sr, n, (74.0, 74.0), env));
     // A noise floor 40 dB under the notes (the render's), deterministic.
     add_noise(&mut signal, 0.006);
-    let ev = run(&signal, sr, 512);
+    // The onset detector off on both sides: its floor (`flux_offset`) is low enough to fire on
+    // this synthetic swell's rise, and the swell path is what is asked here.
+    let no_onsets = "flux_offset=100,level_rise_db=200";
+    let tuning = Tuning::parse(no_onsets).expect("valid tuning");
+    let ev = run_on(&mut Analyzer::with_tuning(sr, &tuning), &signal, 512);
     assert_two_notes(&ev, 74, 0.05 + again, sr);
-    let tuning = Tuning::parse("swell_span_peak=0").expect("valid tuning");
+    let tuning = Tuning::parse(&format!("{no_onsets},swell_span_peak=0")).expect("valid tuning");
     let span_only = run_on(&mut Analyzer::with_tuning(sr, &tuning), &signal, 512);
     assert_eq!(
         pitches(&span_only),
