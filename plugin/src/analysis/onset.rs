@@ -13,22 +13,23 @@ pub struct OnsetConfig {
     pub mean_hops: usize,
     /// Threshold = `offset` + `factor` × recent mean flux.
     pub factor: f32,
-    /// Threshold floor (in normalised flux units). Low enough for a soft pluck of a low string
-    /// (a nylon guitar's E3 played diminuendo peaks at 0.13): a stroke the detector misses is
-    /// started only by the legato path, 20–30 ms later and dated from its partials' rise. The
-    /// onsets this lets through in vibrato and tremolo start nothing by themselves: a new note
-    /// still needs a stable new pitch (or the repeat path's level rise) and the judge.
+    /// Threshold floor (in normalised flux units): 0.08, low enough for a soft pluck of a low
+    /// string (a nylon guitar's E3 played diminuendo peaks at 0.13). A stroke the detector
+    /// misses is started only by the legato path, about 35 ms later. What the lower floor lets
+    /// through in vibrato and tremolo mostly starts nothing (a new note still needs a stable
+    /// new pitch, or the repeat path's level rise and flux, and the judge), but a square lead's
+    /// vibrato in `../shared/audio` now restarts its notes (see the README).
     pub offset: f32,
     /// Log compression: `ln(1 + compression · magnitude)`.
     pub compression: f32,
     /// No onset below this short-term level (dBFS).
     pub gate_db: f32,
     /// No two onsets closer than this many hops (60 ms; with the low `offset`, 45 ms scored
-    /// 0.001 lower on the development split: an attack's flux ripples over the lower floor).
+    /// 0.001 lower on the development split).
     pub refractory_hops: u32,
     /// Level path: an onset also fires when the short-term level rises this much (dB) above its
-    /// minimum over the last `level_window_hops` (attacks into noise, soft spectra; 9 dB since
-    /// the flux floor came down, which finds most of the soft attacks this path was for).
+    /// minimum over the last `level_window_hops` (attacks into noise, soft spectra; 9 dB with
+    /// the lower flux floor: 7 dB scored 0.001 lower on the development split).
     pub level_rise_db: f32,
     /// Hops over which the level rise is measured.
     pub level_window_hops: usize,

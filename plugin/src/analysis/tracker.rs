@@ -75,17 +75,17 @@
 //! Vibrato: while a note sounds, pitch estimates within `vibrato_semitones` of it count as that
 //! note, so ±50 cents of vibrato stays one note.
 //!
-//! Steady runs: the legato and from-silence paths want `legato_stable_hops` of *strong* hops
-//! (confidence ≥ `min_confidence`) in a row. A sound whose notes overlap the previous note's long
-//! release and reverberation (an ensemble's chorused layers, bowed legato) reads 0.5–0.85 hop
-//! after hop on the new note although every estimate names it within a quarter tone (and some
-//! hops dip under `onset_min_confidence`, which restarts the tracker's run). A *steady run* of
-//! `steady_hops` estimates at `steady_min_confidence` or more, all on the run's semitone within
-//! `max_spread` (`steady_max_spread` while no onset waits: detuned voices wander a quarter tone
-//! either way of their note), counts as strong enough (the hop that decides must still be voiced; never for
-//! a step of an octave or a twelfth from the sounding note, where such estimates are mostly its
-//! octave error, nor while the polyphony stage hears a second voice; after a note, only when
-//! the new pitch's own partials rose, as `rise_date` finds them).
+//! Steady runs: the legato and from-silence paths want `legato_stable_hops` (after a note) or
+//! `silence_stable_hops` of *strong* hops (confidence ≥ `min_confidence`) in a row. A sound whose
+//! notes overlap the previous note's long release and reverberation (an ensemble's chorused layers,
+//! bowed legato) reads 0.5–0.85 hop after hop on the new note although every estimate names it
+//! within a quarter tone (and some hops dip under `onset_min_confidence`, which restarts the
+//! tracker's run). A *steady run* of `steady_hops` estimates at `steady_min_confidence` or more,
+//! all on the run's semitone within `max_spread` (`steady_max_spread` while no onset waits: detuned
+//! voices wander a quarter tone either way of their note), counts as strong enough (the hop that
+//! decides must still be voiced; never for a step of an octave or a twelfth from the sounding note,
+//! where such estimates are mostly its octave error, nor while the polyphony stage hears a second
+//! voice; after a note, only when the new pitch's own partials rose, as `rise_date` finds them).
 //!
 //! Named share: when the estimates name a new semitone only in short bursts between readings
 //! of the sounding note and values in between (a chorus of detuned voices rising under the old
@@ -129,11 +129,11 @@ pub struct TrackerConfig {
     pub fast_stable_hops: u32,
     /// ... see `fast_stable_hops`. Soft onsets (voice, bowed and blown notes, tremolo) keep the
     /// full wait: their first stable hops are more often a glide or the old note. The ratio is
-    /// to the onset detector's threshold, whose floor is low (`onset.rs`): 5 asks about the
-    /// flux 2 asked of the old floor (0.15) in a quiet stream. It also says which attacks the
-    /// doubt check (`doubt_off_centre`) and the settling watch (`settle_quick`) call sharp: at
-    /// 2, with the lower floor, the doubt check held the attack reader back on most strokes
-    /// (dev struck median 26.8 ms at 5, 27.6 ms at 2, F1 the same).
+    /// to the onset detector's threshold, whose floor came down from 0.15 to 0.08 (`onset.rs`;
+    /// 3.75 would ask what 2 asked of the old floor in a quiet stream). It also says which
+    /// attacks the doubt check (`doubt_off_centre`) and the settling watch (`settle_quick`)
+    /// call sharp: at 2, with the lower floor, the doubt check held the attack reader back on
+    /// more strokes (dev struck median 27.6 ms at 2, 27.0 at 3.75, 26.8 at 5; F1 within 0.0003).
     pub fast_flux_ratio: f32,
     /// ... whose estimates stay within this many semitones of each other (mixtures drift) ...
     pub fast_max_spread: f32,
@@ -142,13 +142,16 @@ pub struct TrackerConfig {
     pub fast_max_midi: f32,
     /// Stable hops needed after an onset when the pitch is the one already sounding.
     pub repeat_stable_hops: u32,
-    /// Stable hops needed without an onset after a note (legato path; 18 ms). Retuned when the onset
-    /// detector's floor came down (`onset.rs`) and soft plucks moved to the onset path: on the
-    /// development split 12 ms scored 0.9071, 15 ms 0.9082, 18 ms 0.9085, 22 ms 0.9082.
+    /// Stable hops needed without an onset after a note (legato path; 18 ms). Retuned when
+    /// the onset detector's floor came down (`onset.rs`) and soft plucks moved to the onset
+    /// path: on the development split 12 ms scored 0.9071, 15 ms 0.9082, 18 ms 0.9085, 22 ms
+    /// 0.9082.
     pub legato_stable_hops: u32,
     /// Stable hops the from-silence path needs (12 ms), and the run that releases an
-    /// overtaken note (see `release_overtaken`): at 18 ms as `legato_stable_hops`, dev lost
-    /// 0.0014 and 0.0001.
+    /// overtaken note (see `release_overtaken`). At 18 ms, as `legato_stable_hops`, a drawbar
+    /// organ's keys after silence lost one (test
+    /// `a_drawbar_whose_lowest_stop_is_too_low_to_read_names_the_played_key`) and dev scored
+    /// 0.0001 less.
     pub silence_stable_hops: u32,
     /// Stable hops needed without an onset for a jump of an octave (or octave + fifth).
     pub octave_stable_hops: u32,
@@ -1851,10 +1854,13 @@ impl NoteTracker {
     }
 
     /// How far back the legato path's ring check (`ring_legato`) looks for a rise of the
-    /// previous note's partials: over the run, and back past an onset that fired after the
-    /// sounding note `a` began. A note struck again at the previous note's pitch whose attack
-    /// the estimates misread (a bass's low octave, 30–120 ms) decays by the time its run
-    /// begins: its rise is at the onset, before the run.
+    /// previous note's partials: over the run, and back past the last onset when it fired after
+    /// the sounding note `a`'s (dated) onset. A note struck again at the previous note's pitch
+    /// whose attack the estimates misread (a bass's low octave, 30–120 ms) decays by the time
+    /// its run begins: its rise is at the onset, before the run. The sounding note's own onset
+    /// counts too (it fires after the onset the note is dated at): on the development split
+    /// that scored 0.0003 more than counting only onsets after its NoteOn (7 renders of 11
+    /// better, two choirs among them).
     fn legato_ring_hops(&self, a: Active, now: u64) -> u32 {
         let run = self.run.hops.saturating_add(1);
         if self.last_fired <= a.since {
