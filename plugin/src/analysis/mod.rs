@@ -557,7 +557,15 @@ pub struct Analyzer {
     /// (a pad's or a choir's release under the next note) beat within 10 ms, and the quarter
     /// window's NSDF names the semitone beside the louder one, hop after hop, at confidence
     /// 0.9 (a B3 over a G3 at −6 dB read 57.9–60.5). A real step of a semitone is found by
-    /// the half window as before. `tiny_neighbour_guard=0` turns it off.
+    /// the half window as before. Higher up the same holds once the onset gate has closed
+    /// (`gate_start` is `None`, one long frame after the onset): a celesta's or music box's notes ring
+    /// on under the next ones a tone or two apart, their beats (70 Hz for C♯5 under D♯5) are
+    /// slower than the quarter window is long, and its answer swung between the played note
+    /// and the semitone above it hop after hop (C♯5 read 73.0, 73.8, 73.0 …), so no run held
+    /// and each note started only at the next onset (a TimGM6mb celesta render, F1 0.545 →
+    /// 0.659). Right after an onset the quarter window still answers at any step: it names a
+    /// new note a semitone away before the longer windows can. `tiny_neighbour_guard=0` turns
+    /// both off.
     tiny_neighbour_guard: bool,
     /// The half and quarter windows' NSDF answers checked against their fundamental's spectral
     /// peak (`fundamental.rs`: a struck bar's inharmonic mode pulls the NSDF a semitone).
@@ -1778,25 +1786,26 @@ impl Analyzer {
                 estimate.hz,
             );
         }
-        // Right after an attack, or a semitone from the sounding note, the quarter window
-        // keeps its higher floor (see `tiny_attack_samples` and `tiny_neighbour_guard`).
+        // Right after an attack the quarter window keeps its higher floor, and a semitone from
+        // the sounding note it does not answer low down or away from an onset (see
+        // `tiny_attack_samples` and `tiny_neighbour_guard`).
         let attack = fraction == 4
             && self
                 .gate_start
                 .is_some_and(|g| self.clock.saturating_sub(g) < self.tiny_attack_samples);
         let neighbour = fraction == 4
             && self.tiny_neighbour_guard
-            && estimate.hz < self.tiny_attack_min_hz
+            && (estimate.hz < self.tiny_attack_min_hz || self.gate_start.is_none())
             && self.tracker.active_pitch().is_some_and(|p| {
                 let step = (crate::music::hz_to_midi(estimate.hz).round() - f32::from(p)).abs();
                 (0.5..=1.5).contains(&step)
             });
-        let min_hz = if attack || neighbour {
+        let min_hz = if attack {
             min_hz.max(self.tiny_attack_min_hz)
         } else {
             min_hz
         };
-        (estimate.hz >= min_hz && estimate.confidence >= self.short_min_confidence)
+        (!neighbour && estimate.hz >= min_hz && estimate.confidence >= self.short_min_confidence)
             .then_some(estimate)
     }
 
