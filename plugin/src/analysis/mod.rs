@@ -185,6 +185,13 @@ const CANCEL_MIN_SEMITONES: f32 = 0.6;
 /// The cancelled frame's answer is a subharmonic of the plain quarter window's when their
 /// frequency ratio lies within this fraction of 2 or 3 (`Analyzer::cancelled_subharmonic`).
 const CANCEL_SUBHARMONIC_TOLERANCE: f32 = 0.03;
+/// How fast the newcomer stage's memory of what has sounded fades (dB per search hop, two hops:
+/// 0.25 dB is about 43 dB a second at 44.1 kHz). At 0.5 dB a let-ring instrument's notes
+/// outlived their memory: a celesta's partials, ringing on under the next notes and swinging a
+/// few dB as they beat, rose above it again and were started as newcomers (a FluidR3 celesta
+/// render of a dev melody: 23 wrong notes, 18 at 0.25 dB, 8 with the path off). Dev 0.9097 →
+/// 0.9113 (0.15 / 0.2 / 0.35 dB: 0.9109 / 0.9110 / 0.9106; the path off: 0.9100).
+const NEWCOMER_DECAY_DB: f32 = 0.25;
 /// Default of `Analyzer::deep_below` (0 = off).
 const DEEP_BELOW: f32 = 0.85;
 /// Default of `Analyzer::deep_tolerance`.
@@ -783,7 +790,7 @@ impl Analyzer {
             .max(0.0) as usize)
                 * usize::from(tuning.get("newcomer", 1.0) > 0.5),
             decay: tuning
-                .get("newcomer_decay_db", 0.5)
+                .get("newcomer_decay_db", NEWCOMER_DECAY_DB)
                 .mul_add(-0.05 * std::f32::consts::LN_10, 0.0)
                 .exp(),
             vibrato_share: tuning.get("newcomer_vibrato", 0.03),
