@@ -565,12 +565,12 @@ pub struct Analyzer {
     /// window's NSDF names the semitone beside the louder one, hop after hop, at confidence
     /// 0.9 (a B3 over a G3 at −6 dB read 57.9–60.5). A real step of a semitone is found by
     /// the half window as before. Higher up the same holds once the onset gate has closed
-    /// (`gate_start` is `None`, one long frame after the onset): a celesta's or music box's notes ring
-    /// on under the next ones a tone or two apart, their beats (70 Hz for C♯5 under D♯5) are
-    /// slower than the quarter window is long, and its answer swung between the played note
-    /// and the semitone above it hop after hop (C♯5 read 73.0, 73.8, 73.0 …), so no run held
-    /// and each note started only at the next onset (a TimGM6mb celesta render, F1 0.545 →
-    /// 0.659). Right after an onset the quarter window still answers at any step: it names a
+    /// (`gate_start` is `None`, one long frame after the onset): a celesta's or music box's
+    /// notes ring on under the next ones a tone or two apart, their beats (70 Hz for C♯5 under
+    /// D♯5) are slower than the quarter window is long, and its answer swung between the played
+    /// note and the semitone above it hop after hop (C♯5 read 73.0, 73.8, 73.0 …), so no run
+    /// held and each note started only at the next onset (a TimGM6mb celesta render, F1 0.545
+    /// → 0.659). Right after an onset the quarter window still answers at any step: it names a
     /// new note a semitone away before the longer windows can. `tiny_neighbour_guard=0` turns
     /// both off.
     tiny_neighbour_guard: bool,
