@@ -50,7 +50,10 @@
 //! Doubtful strokes: after a sharp attack, a hop whose estimate sits between semitones or is
 //! weakly periodic holds the start (no *Fast* shortcut) until the run held `doubt_stable_hops`
 //! or a centred, confident hop comes: a struck bar's stroke reads a neighbour semitone while
-//! its inharmonic modes pull the estimate. Per stroke, so it needs no habit of the stream.
+//! its inharmonic modes pull the estimate. Per stroke, so it needs no habit of the stream. The
+//! attack reader's answer is held by an off-centre hop, and by a weakly periodic one only while
+//! no note sounds (`doubt_reader_confidence`): over a ringing note a weakly periodic window is
+//! the mixture the reader was fitted to read.
 //!
 //! Ringing notes: after an onset, a pitch (other than the sounding one) starts by the onset path
 //! only if its own partials rose since the onset (`ring_rise_db`, `ring_any`): a struck or
@@ -498,6 +501,26 @@ pub struct TrackerConfig {
     /// about a millisecond of what it was (dev 29.2 → 30.4 ms, chromatic percussion F1 0.842 →
     /// 0.855); 0.25 and 0.85 wait on more strokes (0.861, but 33.3 ms).
     pub doubt_confidence: f32,
+    /// The confidence under which a doubtful hop also holds the attack reader's answer while
+    /// a note sounds (0: there only an off-centre hop holds it; from silence a weakly periodic
+    /// hop holds it as it holds the other paths). The confidence rule was written for the
+    /// estimate, whose rounded pitch on a weakly periodic hop is often a neighbour. The reader
+    /// does not round that pitch: it compares each candidate's partials with the hop before
+    /// the onset, and it was fitted on the hops where the old note still rings under the new
+    /// one, which are weakly periodic; holding it there delayed its right answers to the
+    /// estimate's own run (a steel guitar's G♯3 under its A3: the tenth hop after the onset
+    /// instead of the third). From silence the window holds only the new sound, and a weakly
+    /// periodic one is a mixture the reader names as the estimate does: an organ's quint rank
+    /// or a struck chord's top note (the tests `an_organ_with_a_quint_and_no_stop_under_its_key_
+    /// names_the_key`, `a_church_organ_plenum_names_the_played_key` and
+    /// `struck_decaying_chords_gate_the_tracker_soon` fail when it is let through there too).
+    /// At 0 rather than 0.75 (the old rule): dev 0.9113 → 0.9113 with the struck, plucked and
+    /// synth median 26.8 → 26.2 ms; `/tmp/jy` 0.8832 → 0.8832 at 25.8 → 25.2 ms; `/tmp/jq`
+    /// 0.8929 → 0.8926 at 24.9 → 24.5 ms; `../shared/audio` 0.9404 → 0.9399 at 22.2 → 21.8 ms
+    /// (a nylon guitar's octave-low pluck component, which the reader names too). 0.4 and 0.6
+    /// held more (dev 26.1 / 26.3 ms without the silence rule); off-centre hops let through
+    /// as well: 25.6 ms but 0.9098.
+    pub doubt_reader_confidence: f32,
     /// Lowest estimate (MIDI) the check asks about (C3): a plucked bass's first hops are weakly
     /// periodic on every stroke (the windows hold only a few periods), and waiting there only
     /// delayed its notes (dev bass F1 0.868 → 0.857 with the check down to the lowest notes).
@@ -708,6 +731,7 @@ impl TrackerConfig {
                 0.0
             },
             doubt_confidence: tuning.get("doubt_confidence", 0.75),
+            doubt_reader_confidence: tuning.get("doubt_reader_confidence", 0.0),
             doubt_min_midi: tuning.get("doubt_min_midi", 48.0).max(1.0),
             doubt_stable_hops: hops("doubt_stable_ms", 16.0),
             drift_ahead: tuning.get("drift_ahead", 2.0),
@@ -1274,7 +1298,13 @@ impl NoteTracker {
             self.settle.open && c.settle_window_hops > 0 && self.settle_share >= c.settle_share;
         // How long a new pitch must hold while the watch says so, or while this hop's reading
         // is doubtful right after a sharp attack (see `TrackerConfig::doubt_off_centre`).
-        let doubt = self.doubtful(input).then_some(c.doubt_stable_hops);
+        let doubt = self
+            .doubtful(input, c.doubt_confidence)
+            .then_some(c.doubt_stable_hops);
+        // The reader's own hold (see `doubt_reader_confidence`): an off-centre hop, or a weakly
+        // periodic one while no note sounds.
+        let doubt_reader = self.doubtful(input, c.doubt_reader_confidence)
+            || (doubt.is_some() && self.active.is_none());
         // Where the estimates are heading (see `TrackerConfig::drift_ahead`): a glide into a
         // note reads the semitone it comes from first. A glide moves by a fraction of a
         // semitone a hop; a larger step is another note (an organ's quint speaking first), and
@@ -1330,11 +1360,11 @@ impl NoteTracker {
             p.peak_flux_ratio = p.peak_flux_ratio.max(input.flux_ratio);
             let mut done = false;
             // Fast tracking only (Accurate waits for the estimates), and not on a hop whose
-            // reading is doubtful right after a sharp attack (a stroke that sounds a semitone
-            // off first: the reader hears that semitone too).
+            // reading is off-centre right after a sharp attack (a stroke that sounds a semitone
+            // off first: the reader hears that semitone too), nor weakly periodic from silence.
             if let Some(pitch) = input
                 .attack
-                .filter(|&a| self.fast && doubt.is_none() && !(c.drift_attack && drifts_from(a)))
+                .filter(|&a| self.fast && !doubt_reader && !(c.drift_attack && drifts_from(a)))
             {
                 let same = self.active.map(|a| a.pitch) == Some(pitch);
                 let struck_again = same
@@ -1793,7 +1823,7 @@ impl NoteTracker {
     /// Whether this hop's reading is doubtful after a sharp attack (see
     /// [`TrackerConfig::doubt_off_centre`]): an onset is waiting, its flux peak was sharp, and
     /// the estimate lies between semitones or is weakly periodic.
-    fn doubtful(&self, input: &TrackerInput) -> bool {
+    fn doubtful(&self, input: &TrackerInput, confidence: f32) -> bool {
         let c = &self.config;
         let sharp = self
             .pending
@@ -1802,7 +1832,7 @@ impl NoteTracker {
             && sharp
             && input.midi >= c.doubt_min_midi
             && ((input.midi - input.midi.round()).abs() >= c.doubt_off_centre
-                || input.confidence < c.doubt_confidence)
+                || input.confidence < confidence)
     }
 
     /// Ends the watch of an onset: one that found a stable pitch and no settling counts as 0.
