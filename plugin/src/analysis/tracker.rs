@@ -511,15 +511,17 @@ pub struct TrackerConfig {
     /// estimate's own run (a steel guitar's G♯3 under its A3: the tenth hop after the onset
     /// instead of the third). From silence the window holds only the new sound, and a weakly
     /// periodic one is a mixture the reader names as the estimate does: an organ's quint rank
-    /// or a struck chord's top note (the tests `an_organ_with_a_quint_and_no_stop_under_its_key_
-    /// names_the_key`, `a_church_organ_plenum_names_the_played_key` and
-    /// `struck_decaying_chords_gate_the_tracker_soon` fail when it is let through there too).
+    /// or a struck chord's top note (three tests fail when it is let through there too:
+    /// - `an_organ_with_a_quint_and_no_stop_under_its_key_names_the_key`,
+    /// - `a_church_organ_plenum_names_the_played_key`,
+    /// - `struck_decaying_chords_gate_the_tracker_soon`).
+    ///
     /// At 0 rather than 0.75 (the old rule): dev 0.9113 → 0.9113 with the struck, plucked and
     /// synth median 26.8 → 26.2 ms; `/tmp/jy` 0.8832 → 0.8832 at 25.8 → 25.2 ms; `/tmp/jq`
     /// 0.8929 → 0.8926 at 24.9 → 24.5 ms; `../shared/audio` 0.9404 → 0.9399 at 22.2 → 21.8 ms
-    /// (a nylon guitar's octave-low pluck component, which the reader names too). 0.4 and 0.6
-    /// held more (dev 26.1 / 26.3 ms without the silence rule); off-centre hops let through
-    /// as well: 25.6 ms but 0.9098.
+    /// (a nylon guitar's octave-low pluck component, which the reader names too). Before the
+    /// silence rule, 0 / 0.4 / 0.6 scored alike at 26.1 / 26.1 / 26.3 ms; off-centre hops let
+    /// through as well: 25.6 ms but 0.9098.
     pub doubt_reader_confidence: f32,
     /// Lowest estimate (MIDI) the check asks about (C3): a plucked bass's first hops are weakly
     /// periodic on every stroke (the windows hold only a few periods), and waiting there only
