@@ -1412,6 +1412,20 @@ fn rig_hop(time: u64, midi: f32, confidence: f32) -> tracker::TrackerInput {
     }
 }
 
+/// A tracker rig's long-frame magnitudes: each harmonic series (MIDI, level) as six partials,
+/// each 0.6 × the one under it, at their nearest bins (`bin_hz` apart).
+fn rig_spectrum(mags: &mut [f32], series: &[(f32, f32)], bin_hz: f32) {
+    mags.iter_mut().for_each(|m| *m = 0.0);
+    for &(midi, level) in series {
+        for k in 1..=6 {
+            let bin = (midi_to_hz(midi) * k as f32 / bin_hz).round() as usize;
+            if let Some(m) = mags.get_mut(bin) {
+                *m += level * 0.6f32.powi(k - 1);
+            }
+        }
+    }
+}
+
 /// Runs a tracker rig for `seconds` of hops: `spectrum(t)`, when given, lists the harmonic
 /// series (MIDI, level) the long-frame spectrum holds at time `t` (six partials, each 0.6 × the
 /// one under it), fed to the salience stage; `input(i, time, t)` makes hop `i`'s input.
@@ -1430,15 +1444,7 @@ fn run_rig(
         let time = i * hop as u64;
         let t = time as f32 / sr;
         if let Some(spectrum) = spectrum {
-            mags.iter_mut().for_each(|m| *m = 0.0);
-            for (midi, level) in spectrum(t) {
-                for k in 1..=6 {
-                    let bin = (midi_to_hz(midi) * k as f32 / bin_hz).round() as usize;
-                    if let Some(m) = mags.get_mut(bin) {
-                        *m += level * 0.6f32.powi(k - 1);
-                    }
-                }
-            }
+            rig_spectrum(&mut mags, &spectrum(t), bin_hz);
             salience.process(&mags);
         }
         if let Some((pitch, _, onset)) = tracker.process(&input(i, time, t), &salience).on {
@@ -1468,15 +1474,7 @@ fn reader_under_a_ringing_note(tuning: &Tuning) -> Option<u64> {
             k if k < 0 => &[(57.0, 1.0)],
             _ => &[(57.0, 0.5), (56.0, 1.0)],
         };
-        mags.iter_mut().for_each(|m| *m = 0.0);
-        for &(midi, level) in series {
-            for h in 1..=6 {
-                let bin = (midi_to_hz(midi) * h as f32 / bin_hz).round() as usize;
-                if let Some(m) = mags.get_mut(bin) {
-                    *m += level * 0.6f32.powi(h - 1);
-                }
-            }
-        }
+        rig_spectrum(&mut mags, series, bin_hz);
         salience.process(&mags);
         let (midi, confidence) = match k {
             _ if i < first => (0.0, 0.0),
