@@ -634,6 +634,9 @@ impl Body {
         if p == 0 || q == 0 {
             bail!("tuplet ({p}:{q} not read");
         }
+        if r == Some(0) {
+            bail!("tuplet ({p}:{q}:0 spans no notes");
+        }
         if self.in_first_voice {
             self.tuplet = Some((q as f64 / p as f64, r.unwrap_or(p)));
         }
@@ -781,7 +784,7 @@ impl Body {
         let mut written = written;
         if let Some((factor, left)) = self.tuplet {
             written *= factor;
-            self.tuplet = (left > 1).then_some((factor, left - 1));
+            self.tuplet = (left > 1).then(|| (factor, left - 1));
         }
         let beats = written * self.broken_next.take().unwrap_or(1.0);
         self.items.push(Item {
@@ -1024,6 +1027,19 @@ mod tests {
                 (71, 5.0, 1.0)
             ]
         );
+    }
+
+    /// A tuplet over no notes (`(3:2:0`, found by the robustness proptest as a mutated digit):
+    /// the note after it counted the tuplet's notes left down from 0, an overflow panic in a
+    /// debug build. It is an error of that tune now, like a tuplet of 0 in the time of 2.
+    #[test]
+    fn a_tuplet_over_no_notes_is_an_error_not_a_panic() {
+        let m = tune("L:1/8\nK:C", "(3:2:0 C D E F");
+        let err = m.expect_err("a tuplet over 0 notes");
+        assert!(format!("{err:#}").contains("(3:2:0"), "{err:#}");
+        // (3:2:1 still applies to one note.
+        let m = tune("L:1/8\nK:C", "(3:2:1 C D E F").unwrap();
+        assert!((m.notes[1].onset - 1.0 / 3.0).abs() < 1e-9);
     }
 
     #[test]
