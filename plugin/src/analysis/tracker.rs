@@ -2066,11 +2066,15 @@ impl NoteTracker {
             None => (self.last_off + c.hop, None),
         };
         // Not from the slow-swell mark: an onset fired, and a soft attack's rise (a
-        // clarinet's) is no pad's swell.
-        // Dated with the onset path's own backdate (see `rise_onset_backdate`).
-        let later = c.rise_backdate.saturating_sub(c.rise_onset_backdate);
+        // clarinet's) is no pad's swell. Dated with the onset path's own backdate (see
+        // `rise_onset_backdate`), never before `not_before`.
         self.rise_date(now, salience, not_before, old, false)
-            .map_or(onset, |r| r.saturating_add(later).min(onset))
+            .map_or(onset, |r| {
+                r.saturating_add(c.rise_backdate)
+                    .saturating_sub(c.rise_onset_backdate)
+                    .max(not_before)
+                    .min(onset)
+            })
     }
 
     /// Starts the attack reader's `pitch` (see [`TrackerInput::attack`]) for the pending onset
