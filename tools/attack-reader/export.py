@@ -7,8 +7,8 @@ rows=',\n    '.join('['+arr(W1[f])+']' for f in range(W1.shape[0]))
 how=sys.argv[2] if len(sys.argv)>2 else 'train.py'
 print(f'''//! Weights of the attack reader (`attack_reader.rs`): written by
 //! `tools/attack-reader/export.py model.npz` after `{how}`
-//! (probes dumped with `--set attack_threshold=2` from dev and the 300 renders); do not edit by
-//! hand.
+//! (probes dumped with `--set attack_threshold=2` from dev and the other renders that
+//! `tools/attack-reader/README.md` lists); do not edit by hand.
 
 #![allow(clippy::excessive_precision)]
 

@@ -377,8 +377,11 @@ const TINY_ATTACK_MIN_HZ: f32 = 250.0;
 /// How long that higher floor holds after an onset (ms; `Analyzer::tiny_attack_samples`).
 const TINY_ATTACK_MS: f32 = 20.0;
 
-/// The attack reader reports a candidate this likely (`attack_reader.rs`).
-const ATTACK_THRESHOLD: f32 = 0.95;
+/// The attack reader reports a candidate this likely (`attack_reader.rs`). 0.92 since the
+/// refit of 2026-12-05: the refitted network is surer of itself later than the one before, and
+/// at 0.95 its NoteOns came 0.7–1.2 ms later (dev 26.9 ms struck median, `/tmp/jy` 26.4) for
+/// more right notes; at 0.92 it is as quick as the old network at 0.95 or quicker (0.90: 0.4–0.8
+/// ms quicker still, F1 lower on dev, `/tmp/jq` and new melodies).
 /// Input samples are clamped to ±this (clipping is fine; huge values would overflow sums).
 const INPUT_LIMIT: f32 = 8.0;
 /// DC blocker corner frequency (Hz): far below the lowest pitch searched.
