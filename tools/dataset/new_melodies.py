@@ -16,16 +16,17 @@ import pathlib
 import sys
 
 
+def source_of(meta):
+    """The melody of a render's NAME.json, or None when it is not a render's JSON."""
+    try:
+        source = json.loads(meta.read_text()).get("source")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return source if isinstance(source, str) else None
+
+
 def sources(folder):
-    found = set()
-    for meta in pathlib.Path(folder).rglob("*.json"):
-        try:
-            source = json.loads(meta.read_text()).get("source")
-        except (OSError, ValueError, AttributeError):
-            continue
-        if isinstance(source, str):
-            found.add(source)
-    return found
+    return {s for meta in pathlib.Path(folder).rglob("*.json") if (s := source_of(meta))}
 
 
 def main():
@@ -41,9 +42,8 @@ def main():
     out.mkdir(parents=True, exist_ok=True)
     linked = 0
     for meta in sorted(pathlib.Path(a.source_dir).glob("*.json")):
-        try:
-            source = json.loads(meta.read_text()).get("source")
-        except (OSError, ValueError, AttributeError):
+        source = source_of(meta)
+        if source is None:
             print(f"skipped {meta}: not a render's JSON", file=sys.stderr)
             continue
         # Names hold dots (`bach-bwv10.7-000-0-p4`): no `with_suffix`.
