@@ -26,6 +26,11 @@
 //! and a third voice: several notes rose together at a chord's onset, one at a melody note's
 //! (the ringing ones decay). A leaky mean over onsets of "chord onset" is a second *chords*
 //! decision, held between onsets through the decay; the stage's decision is either of the two.
+//!
+//! One voice at a time: a slower mean of the same onset measure, below `voices_below`, vetoes
+//! the per-hop judge (a melody on ringing strings). Notes the tracker starts without an onset
+//! (legato steps, swells: a choir's, a pad's) feed that mean too, measured against the spectrum
+//! from before each note's dated onset ([`Polyphony::step`]).
 
 use super::chord_judge::{self, ChordMeasures};
 use crate::music::midi_to_hz;
@@ -132,6 +137,21 @@ pub struct PolyphonyConfig {
     /// ... when the first voice is at least this note: lower down the search takes a low
     /// note's partials for neighbour candidates of its own.
     pub near_min_midi: u8,
+    /// Melody steps: a note the tracker started without an onset (a legato step, a newcomer,
+    /// a swell, a note out of silence) counts in the slow mean of `voices_below` as an onset
+    /// does, by what rose since before its dated onset, looked up at most this many hops back
+    /// (0: off). A slow-swelling melody (a choir, a pad, a bassoon) fires few onsets, so its
+    /// mean stayed where it starts and the per-hop judge, hearing its reverberation as chords,
+    /// gated it. Steps only ever feed that mean, never the onsets' own *chords* decision.
+    pub step_back_hops: u32,
+    /// Weight of each measured melody step in that mean (`voices_rate` is an onset's).
+    pub step_rate: f32,
+    /// ... and of a step where several voices rose.
+    pub step_chord_rate: f32,
+    /// A step where one voice rose counts only when the rest of the spectrum fell this much
+    /// (dB) since before its onset (0: not asked): a melody's previous notes fade, a chord's
+    /// held voices do not.
+    pub step_fall_db: f32,
 }
 
 /// The stage's answer for one hop.
@@ -221,6 +241,9 @@ pub struct Polyphony {
     rise: Vec<f32>,
     /// Hops until the pending onset's rise is measured (None: no onset pending).
     rise_pending: Option<u32>,
+    /// A melody step to measure on the next hop: how many hops back its `before` lies (see
+    /// [`PolyphonyConfig::step_back_hops`]).
+    step_pending: Option<u32>,
     /// Leaky mean over onsets of "chord onset" (see [`PolyphonyOutput::onset_share`]).
     onset_share: f32,
     /// The held *chords* decision from onsets.
@@ -252,7 +275,7 @@ impl Polyphony {
             config.max_midi,
             config.harmonics,
         );
-        let slots = config.rise_back_hops as usize + 1;
+        let slots = config.rise_back_hops.max(config.step_back_hops) as usize + 1;
         Self {
             config,
             bins,
@@ -265,6 +288,7 @@ impl Polyphony {
             before: vec![0.0; spectrum_bins],
             rise: vec![0.0; spectrum_bins],
             rise_pending: None,
+            step_pending: None,
             onset_share: 0.0,
             onset_chords: false,
             quiet_hops: 0,
@@ -405,6 +429,16 @@ impl Polyphony {
         self.tails = tails;
     }
 
+    /// The tracker started a note without an onset whose dated onset lies `hops_ago` hops
+    /// before this hop: measured on the next hop against the spectrum of two hops before that
+    /// onset (a frame that ends before the new note), or of `step_back_hops` back when that is
+    /// nearer (see [`PolyphonyConfig::step_back_hops`]).
+    pub fn step(&mut self, hops_ago: u32) {
+        if self.config.step_back_hops > 0 {
+            self.step_pending = Some(hops_ago.saturating_add(2).min(self.config.step_back_hops));
+        }
+    }
+
     /// Chord onsets: remembers the spectrum of each hop, takes the one from before an onset,
     /// and `rise_delay_hops` after it measures what rose since (the new notes). Returns whether
     /// it measured on this hop.
@@ -413,11 +447,24 @@ impl Polyphony {
             return false;
         }
         let n = self.spectrum_bins;
-        let slots = self.config.rise_back_hops as usize + 1;
+        let slots = self.config.rise_back_hops.max(self.config.step_back_hops) as usize + 1;
+        // The slot written `k` hops before this one (1 ≤ k ≤ slots).
+        let ago = |past_slot: usize, k: usize| (past_slot + slots - k.clamp(1, slots)) % slots;
         if onset && self.rise_pending.is_none() {
-            // The oldest slot (written `rise_back_hops` hops ago).
-            let oldest = self.past_slot * n;
+            // The slot written `rise_back_hops + 1` hops ago.
+            let oldest = ago(self.past_slot, self.config.rise_back_hops as usize + 1) * n;
             if let Some(src) = self.past.get(oldest..oldest + n) {
+                self.before.copy_from_slice(src);
+            }
+        }
+        // A melody step, when no onset's rise is pending: measured on this hop.
+        let step = self
+            .step_pending
+            .take()
+            .filter(|_| !onset && self.rise_pending.is_none());
+        if let Some(k) = step {
+            let from = ago(self.past_slot, k as usize) * n;
+            if let Some(src) = self.past.get(from..from + n) {
                 self.before.copy_from_slice(src);
             }
         }
@@ -445,10 +492,18 @@ impl Polyphony {
                 self.onset_chords = false;
             }
         }
+        if step.is_some() {
+            // Only the slow mean of `voices_below`; the answer's onset figures stay the last
+            // onset's (the onset-rise stage reads them).
+            let kept = self.last;
+            self.measure_rise(mags, confidence, false);
+            self.last = kept;
+            return false;
+        }
         match self.rise_pending {
             Some(0) => {
                 self.rise_pending = None;
-                self.measure_rise(mags, confidence);
+                self.measure_rise(mags, confidence, true);
                 true
             }
             Some(k) => {
@@ -461,7 +516,7 @@ impl Polyphony {
 
     /// The rise spectrum (what grew since `before`) searched like a frame: second and third
     /// candidates against the first; updates the onsets' mean and decision.
-    fn measure_rise(&mut self, mags: &[f32], confidence: f32) {
+    fn measure_rise(&mut self, mags: &[f32], confidence: f32, onset: bool) {
         let floor =
             ((self.config.rise_min_hz / self.bin_hz).max(0.0) as usize).min(self.rise.len());
         self.fill_rise(mags, floor, 0.0);
@@ -494,7 +549,28 @@ impl Polyphony {
         let chord = f32::from(u8::from(
             is_chord(second, third) && confidence < self.config.rise_max_confidence,
         ));
-        self.voices_share += (chord - self.voices_share) * self.config.voices_rate.clamp(0.0, 1.0);
+        if !onset && chord == 0.0 && self.config.step_fall_db > 0.0 {
+            // One voice rose: it counts when the rest fell too (a melody's previous notes
+            // fade; a chord's held voices stay).
+            let (mut kept, mut old) = (0.0f32, 0.0f32);
+            for (&m, &b) in mags.iter().zip(&self.before).skip(lo) {
+                kept += m.min(b) * m.min(b);
+                old += b * b;
+            }
+            let fell = old > 0.0 && kept < old * 10f32.powf(-self.config.step_fall_db / 10.0);
+            if !fell {
+                return;
+            }
+        }
+        let rate = match (onset, chord > 0.0) {
+            (true, _) => self.config.voices_rate,
+            (false, false) => self.config.step_rate,
+            (false, true) => self.config.step_chord_rate,
+        };
+        self.voices_share += (chord - self.voices_share) * rate.clamp(0.0, 1.0);
+        if !onset {
+            return;
+        }
         self.onset_share += (chord - self.onset_share) * self.config.onset_rate.clamp(0.0, 1.0);
         if self.onset_share >= self.config.onset_on {
             self.onset_chords = true;
@@ -690,6 +766,7 @@ impl Polyphony {
         self.before.iter_mut().for_each(|v| *v = 0.0);
         self.rise.iter_mut().for_each(|v| *v = 0.0);
         self.rise_pending = None;
+        self.step_pending = None;
         self.onset_share = 0.0;
         self.onset_chords = false;
         self.quiet_hops = 0;
@@ -737,6 +814,10 @@ mod tests {
             clear_above: 0.0,
             near_semitones: 0,
             near_min_midi: 0,
+            step_back_hops: 0,
+            step_rate: 0.3,
+            step_chord_rate: 0.1,
+            step_fall_db: 0.0,
         })
     }
 
@@ -993,6 +1074,110 @@ mod tests {
         };
         assert!(run(0.0) >= 4, "the old gate should hold: {}", run(0.0));
         assert_eq!(run(0.2), 0, "a ringing melody judged chords");
+    }
+
+    /// A note the tracker started without an onset (`Polyphony::step`): `hops` frames of
+    /// `before`, then the new frames for `delay` hops (the tracker's wait), then the step,
+    /// dated `delay` hops back, measured on the next hop.
+    fn step_into(
+        p: &mut Polyphony,
+        before: &[f32],
+        after: &[f32],
+        conf: f32,
+        delay: u32,
+    ) -> PolyphonyOutput {
+        for _ in 0..8 {
+            p.process(before, true, conf, 0.3, false);
+        }
+        for _ in 0..delay {
+            p.process(after, true, conf, 0.3, false);
+        }
+        p.step(delay);
+        p.process(after, true, conf, 0.3, false)
+    }
+
+    /// Issue 13 (dev-melody renders of a choir, a pad and a bassoon in reverberation, whose
+    /// slow swells fire few onsets): the same ringing melody as above, its notes started by
+    /// the tracker's legato path instead of onsets. Counted as melody steps (one voice rose
+    /// since before each note's dated onset), they lower the slow mean, and the per-hop judge
+    /// no longer gates the melody; with steps off (`step_back_hops = 0`, the old behaviour)
+    /// the mean stays where it starts and the melody is gated.
+    #[test]
+    fn melody_steps_free_a_swelling_melody() {
+        let run = |step_back_hops: u32| {
+            let mut p = Polyphony::new(PolyphonyConfig {
+                step_back_hops,
+                ..stage().config
+            });
+            let mut ringing: Vec<(f32, f32)> = vec![(55.0, 0.3)];
+            let mut gated = 0;
+            let scale = [57.0, 59.0, 60.0, 62.0, 64.0, 66.0, 67.0, 69.0];
+            for (i, &next) in scale.iter().chain(scale.iter().rev()).enumerate() {
+                let before = mags_of(&ringing);
+                ringing.iter_mut().for_each(|n| n.1 *= 0.6);
+                ringing.push((next, 0.3));
+                if ringing.len() > 3 {
+                    ringing.remove(0);
+                }
+                let out = step_into(&mut p, &before, &mags_of(&ringing), 0.6, 20);
+                if i >= 10 {
+                    gated += usize::from(out.chords);
+                }
+            }
+            (gated, p.voices_share)
+        };
+        let (old, old_share) = run(0);
+        assert!(old >= 4, "the old gate should hold: {old}");
+        assert!((old_share - VOICES_START).abs() < 1e-6, "{old_share}");
+        let (new, share) = run(48);
+        assert_eq!(new, 0, "a swelling melody judged chords (mean {share})");
+    }
+
+    /// The other way round: after such a melody has lowered the slow mean, chords played
+    /// without onsets (a pad's) are chords again within a few changes: at each change the
+    /// tracker's start measures several voices rising, which raises the mean.
+    #[test]
+    fn chords_after_a_melody_are_chords_again() {
+        let mut p = Polyphony::new(PolyphonyConfig {
+            step_back_hops: 48,
+            ..stage().config
+        });
+        let mut ringing: Vec<(f32, f32)> = vec![(55.0, 0.3)];
+        for &next in &[57.0, 59.0, 60.0, 62.0, 64.0, 66.0, 67.0, 69.0] {
+            let before = mags_of(&ringing);
+            ringing.iter_mut().for_each(|n| n.1 *= 0.6);
+            ringing.push((next, 0.3));
+            if ringing.len() > 3 {
+                ringing.remove(0);
+            }
+            step_into(&mut p, &before, &mags_of(&ringing), 0.6, 20);
+        }
+        assert!(
+            p.voices_share < 0.2,
+            "the melody should lower the mean: {}",
+            p.voices_share
+        );
+        // A minor and D minor, no note a partial of another's.
+        let chords: [&[(f32, f32)]; 2] = [
+            &[(57.0, 0.3), (60.0, 0.3), (64.0, 0.3)],
+            &[(62.0, 0.3), (65.0, 0.3), (69.0, 0.3)],
+        ];
+        let mut held = Vec::new();
+        let mut last = mags_of(&ringing);
+        for i in 0..12 {
+            let now = mags_of(chords[i % 2]);
+            let mut out = step_into(&mut p, &last, &now, 0.5, 20);
+            for _ in 0..40 {
+                out = p.process(&now, true, 0.5, 0.3, false);
+            }
+            held.push(out.chords);
+            last = now;
+        }
+        assert!(
+            held.iter().skip(6).all(|&c| c),
+            "pad chords after a melody not judged chords: {held:?} (mean {})",
+            p.voices_share
+        );
     }
 
     /// Chord onsets: a struck chord over silence or over a decaying chord is a chord's onset,
