@@ -1043,6 +1043,35 @@ mod tests {
         out
     }
 
+    /// A scale up and down whose last two notes ring on under each new one (decaying by 0.6 a
+    /// note): calls `each(note index, spectrum before the note, spectrum with it)`.
+    fn ringing_melody(mut each: impl FnMut(usize, &[f32], &[f32])) {
+        let mut ringing: Vec<(f32, f32)> = vec![(55.0, 0.3)];
+        let scale = [57.0, 59.0, 60.0, 62.0, 64.0, 66.0, 67.0, 69.0];
+        for (i, &next) in scale.iter().chain(scale.iter().rev()).enumerate() {
+            let before = mags_of(&ringing);
+            ringing.iter_mut().for_each(|n| n.1 *= 0.6);
+            ringing.push((next, 0.3));
+            if ringing.len() > 3 {
+                ringing.remove(0);
+            }
+            each(i, &before, &mags_of(&ringing));
+        }
+    }
+
+    /// How many of the [`ringing_melody`]'s last six notes `start` (each note's measure) left
+    /// judged *chords*.
+    fn gated_late(mut start: impl FnMut(&[f32], &[f32]) -> PolyphonyOutput) -> usize {
+        let mut gated = 0;
+        ringing_melody(|i, before, after| {
+            let out = start(before, after);
+            if i >= 10 {
+                gated += usize::from(out.chords);
+            }
+        });
+        gated
+    }
+
     /// Issue 13 (steel guitar, dev F1 0.789): a melody whose old notes ring on under the new
     /// one, on a sound of low periodicity, makes the per-hop judge see two or three voices and
     /// raise *chords*; at each onset one note rose, so the slow mean of chord onsets falls and
@@ -1055,22 +1084,7 @@ mod tests {
                 voices_below,
                 ..stage().config
             });
-            let mut ringing: Vec<(f32, f32)> = vec![(55.0, 0.3)];
-            let mut gated = 0;
-            let scale = [57.0, 59.0, 60.0, 62.0, 64.0, 66.0, 67.0, 69.0];
-            for (i, &next) in scale.iter().chain(scale.iter().rev()).enumerate() {
-                let before = mags_of(&ringing);
-                ringing.iter_mut().for_each(|n| n.1 *= 0.6);
-                ringing.push((next, 0.3));
-                if ringing.len() > 3 {
-                    ringing.remove(0);
-                }
-                let out = onset_at(&mut p, &before, &mags_of(&ringing), 0.6);
-                if i >= 10 {
-                    gated += usize::from(out.chords);
-                }
-            }
-            gated
+            gated_late(|before, after| onset_at(&mut p, before, after, 0.6))
         };
         assert!(run(0.0) >= 4, "the old gate should hold: {}", run(0.0));
         assert_eq!(run(0.2), 0, "a ringing melody judged chords");
@@ -1109,21 +1123,7 @@ mod tests {
                 step_back_hops,
                 ..stage().config
             });
-            let mut ringing: Vec<(f32, f32)> = vec![(55.0, 0.3)];
-            let mut gated = 0;
-            let scale = [57.0, 59.0, 60.0, 62.0, 64.0, 66.0, 67.0, 69.0];
-            for (i, &next) in scale.iter().chain(scale.iter().rev()).enumerate() {
-                let before = mags_of(&ringing);
-                ringing.iter_mut().for_each(|n| n.1 *= 0.6);
-                ringing.push((next, 0.3));
-                if ringing.len() > 3 {
-                    ringing.remove(0);
-                }
-                let out = step_into(&mut p, &before, &mags_of(&ringing), 0.6, 20);
-                if i >= 10 {
-                    gated += usize::from(out.chords);
-                }
-            }
+            let gated = gated_late(|before, after| step_into(&mut p, before, after, 0.6, 20));
             (gated, p.voices_share)
         };
         let (old, old_share) = run(0);
@@ -1142,16 +1142,11 @@ mod tests {
             step_back_hops: 48,
             ..stage().config
         });
-        let mut ringing: Vec<(f32, f32)> = vec![(55.0, 0.3)];
-        for &next in &[57.0, 59.0, 60.0, 62.0, 64.0, 66.0, 67.0, 69.0] {
-            let before = mags_of(&ringing);
-            ringing.iter_mut().for_each(|n| n.1 *= 0.6);
-            ringing.push((next, 0.3));
-            if ringing.len() > 3 {
-                ringing.remove(0);
-            }
-            step_into(&mut p, &before, &mags_of(&ringing), 0.6, 20);
-        }
+        let mut last = Vec::new();
+        ringing_melody(|_, before, after| {
+            step_into(&mut p, before, after, 0.6, 20);
+            last = after.to_vec();
+        });
         assert!(
             p.voices_share < 0.2,
             "the melody should lower the mean: {}",
@@ -1163,7 +1158,6 @@ mod tests {
             &[(62.0, 0.3), (65.0, 0.3), (69.0, 0.3)],
         ];
         let mut held = Vec::new();
-        let mut last = mags_of(&ringing);
         for i in 0..12 {
             let now = mags_of(chords[i % 2]);
             let mut out = step_into(&mut p, &last, &now, 0.5, 20);
