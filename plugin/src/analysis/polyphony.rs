@@ -452,8 +452,8 @@ impl Polyphony {
         let ago = |past_slot: usize, k: usize| (past_slot + slots - k.clamp(1, slots)) % slots;
         if onset && self.rise_pending.is_none() {
             // The slot written `rise_back_hops + 1` hops ago.
-            let oldest = ago(self.past_slot, self.config.rise_back_hops as usize + 1) * n;
-            if let Some(src) = self.past.get(oldest..oldest + n) {
+            let from = ago(self.past_slot, self.config.rise_back_hops as usize + 1) * n;
+            if let Some(src) = self.past.get(from..from + n) {
                 self.before.copy_from_slice(src);
             }
         }
@@ -515,7 +515,8 @@ impl Polyphony {
     }
 
     /// The rise spectrum (what grew since `before`) searched like a frame: second and third
-    /// candidates against the first; updates the onsets' mean and decision.
+    /// candidates against the first; updates the onsets' mean and decision (`onset`), or only
+    /// the slow one-voice mean (a melody step).
     fn measure_rise(&mut self, mags: &[f32], confidence: f32, onset: bool) {
         let floor =
             ((self.config.rise_min_hz / self.bin_hz).max(0.0) as usize).min(self.rise.len());
