@@ -29,7 +29,8 @@
 //!   ├─ onset gate: 13–43 ms after an onset, NSDF on the samples since it alone (low notes)
 //!   └─ stft short (Hann, last ≈ 10 ms) ─ onset (max-filtered flux + level jump)
 //! salience + short frame, on the twelve hops after an onset ─ attack reader (learned: names the new note)
-//! pitch + level + onset + salience + attack reader ─ tracker (runs, rise dating, named share per semitone, judge) ─ NoteEvent
+//! pitch + level + onset + salience + attack reader ─ tracker (runs, rise dating, named share per semitone, judge,
+//!   steadiness: how much the stream's held notes swing) ─ NoteEvent
 //! while the chord gate holds: Hann bins ─ top voice (candidate measures, network, softmax; one hop
 //!   in four) ─ top follower (confirmed winner, dated from its salience rise) ─ NoteEvent
 //! ```
@@ -64,6 +65,7 @@ pub mod real_fft;
 pub mod release_tails;
 pub mod rounding;
 pub mod salience;
+pub mod steadiness;
 pub mod stft;
 pub mod top_voice;
 pub mod top_voice_weights;

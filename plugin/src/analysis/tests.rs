@@ -1057,6 +1057,63 @@ fn a_run_of_repeats_that_dip_alike_is_every_note() {
     );
 }
 
+/// An organ-like stream: six held notes that keep their level, then A4 held 200 ms, released
+/// for a 40 ms breath (about 10 dB down) and played again (the dev organs' repeats: a 9 dB dip
+/// and a 10 dB rise over 50 ms, often within 250 ms of the note before). Onsets off, so the
+/// swell path is what is asked.
+fn steady_stream_then_quick_repeat() -> (Vec<f32>, f32) {
+    let sr = 48_000.0f32;
+    let mut signal = silence(sr, 0.05);
+    let held = |t: f32, len: f32| (t / 0.02).min(1.0) * ((len - t) / 0.02).clamp(0.0, 1.0);
+    for key in [60.0, 64.0, 67.0, 72.0, 67.0, 64.0] {
+        let len = 0.7;
+        signal.extend(two_voices(sr, (len * sr) as usize, (key, key), |t| {
+            (held(t, len), 0.0)
+        }));
+        signal.extend(silence(sr, 0.15));
+    }
+    let again = signal.len() as f32 / sr + 0.24;
+    let (first, gap) = (0.2f32, 0.04f32);
+    let len = first + gap + 0.6;
+    signal.extend(two_voices(sr, (len * sr) as usize, (69.0, 69.0), |t| {
+        let one = (t / 0.02).min(1.0) * 10f32.powf(-(t - first).max(0.0) * 12.5);
+        let two = ((t - first - gap) / 0.03).clamp(0.0, 1.0) * held(t, len);
+        (if t < first + gap { one } else { 0.0 }, two)
+    }));
+    signal.extend(silence(sr, 0.2));
+    (signal, again)
+}
+
+#[test]
+fn a_steady_sound_repeated_quickly_at_its_pitch_is_two_notes() {
+    let (signal, again) = steady_stream_then_quick_repeat();
+    let sr = 48_000.0;
+    let no_onsets = "flux_offset=100,level_rise_db=200";
+    let tuning = Tuning::parse(no_onsets).expect("valid tuning");
+    let ev = run_on(&mut Analyzer::with_tuning(sr, &tuning), &signal, 512);
+    let a4: Vec<f32> = ev
+        .ons
+        .iter()
+        .filter(|o| o.0 == 69)
+        .map(|o| o.1 as f32 / sr)
+        .collect();
+    assert_eq!(a4.len(), 2, "{:?}", ev.ons);
+    assert!(
+        (a4[1] - again).abs() <= 0.05,
+        "repeat dated {:.3}, began {again:.3}",
+        a4[1]
+    );
+    // The same repeat in a stream not known to be steady: the swell path's usual rise and age.
+    let tuning = Tuning::parse(&format!("{no_onsets},steady_swing_db=0")).expect("valid tuning");
+    let usual = run_on(&mut Analyzer::with_tuning(sr, &tuning), &signal, 512);
+    assert_eq!(
+        usual.ons.iter().filter(|o| o.0 == 69).count(),
+        1,
+        "without the habit: {:?}",
+        usual.ons
+    );
+}
+
 /// A synthesiser whose envelope falls 20 dB after its attack and swells back within the note's
 /// first 200 ms, every note alike (FluidR3's square lead in `../shared/audio`): the swell path
 /// took each swell for a re-articulation and started every note twice. The dip is the note's

@@ -70,7 +70,8 @@
 //! ensemble's detuned layers, tremolo), and one that either took many partials down at once
 //! (`swell_dip_share` of the pitch's harmonic energy dipped and rose `swell_partial_db`; a
 //! beat dips one harmonic at a time) or came back with some broadband flux (bow or breath
-//! noise, `swell_flux_ratio`).
+//! noise, `swell_flux_ratio`). In a stream whose held notes keep their level (an organ, a
+//! flute; `steadiness.rs`, `steady_swing_db`), a smaller rise and a younger note will do.
 //!
 //! Hysteresis: a note that faded below the gate starts again without an onset only once its
 //! level is `rearm_db` above where it ended (a decaying note rippling around the gate is one note).
@@ -101,6 +102,7 @@ use super::judge::{Features, StartContext, StartJudge, StartPath};
 use super::loudness::velocity_from_db;
 use super::named_share::NamedShare;
 use super::salience::Salience;
+use super::steadiness::{self, HeldSwing, Steadiness};
 
 /// Fixed settings, in hops and dB. Built from seconds by [`TrackerConfig::new`].
 #[derive(Debug, Clone, Copy)]
@@ -228,6 +230,23 @@ pub struct TrackerConfig {
     /// fading tail, a few dB over the dip, and a clear repeat (a piccolo's, 18 dB down and
     /// 155 ms apart) was never found. Off (`swell_span_peak=0`): the span alone.
     pub swell_span_peak: bool,
+    /// Swell path in a steady stream (`steadiness.rs`): when the last notes' median swing while
+    /// held was under this (dB; 0 = never), the rise out of the dip need only be
+    /// `steady_rise_db` and the note `steady_min_age` old. An organ's, a flute's or a
+    /// trumpet's repeat dips about 9 dB and rises 10 over 50 ms, often within 250 ms of the
+    /// note before; a section's or a voice's notes swing that much on their own. Chosen on dev
+    /// and `/tmp/jy` (swings under 4 / 6 dB: dev 0.9119 / 0.9113 against 0.9118 at 5).
+    pub steady_swing_db: f32,
+    /// See `steady_swing_db` (7 / 11 dB scored within 0.0002 of 9 on dev, `/tmp/jy` and
+    /// `/tmp/jq`).
+    pub steady_rise_db: f32,
+    /// See `steady_swing_db` (samples; 0.10 / 0.12 s scored as 0.15 s; kept at 0.25 s, the
+    /// swell path's usual age, the looser rise alone gained a third as much).
+    pub steady_min_age: u64,
+    /// A note's swing is measured from this long (samples) after its onset, past its attack.
+    pub steady_skip: u64,
+    /// ... and counts for the habit once this long (samples) of it was measured.
+    pub steady_min_held: u64,
     /// *Fast* tracking: the attack reader may name the sounding note struck again, and the
     /// repeat starts at once, as a new note it names does (`attack_repeat`; off: the repeat
     /// waits for `repeat_stable_hops` of strong estimates, about 40 ms after the stroke) ...
@@ -668,6 +687,11 @@ impl TrackerConfig {
             swell_flux_ratio: tuning.get("swell_flux_ratio", 0.5),
             swell_min_age: samples("swell_min_age_s", 0.25),
             swell_span_peak: tuning.get("swell_span_peak", 1.0) > 0.5,
+            steady_swing_db: tuning.get("steady_swing_db", 5.0),
+            steady_rise_db: tuning.get("steady_rise_db", 9.0),
+            steady_min_age: samples("steady_min_age_s", 0.15),
+            steady_skip: samples("steady_skip_s", 0.12),
+            steady_min_held: samples("steady_min_held_s", 0.135),
             attack_repeat: tuning.get("attack_repeat", 1.0) > 0.5,
             attack_repeat_flux: tuning.get("attack_repeat_flux", 0.7),
             release_drop_db: tuning.get("release_drop_db", 40.0),
@@ -861,6 +885,8 @@ struct Active {
     /// beats and tremolo swing this deep again). A note the swell path started inherits the
     /// dip that started it, less `swell_inherit_db`, when that is set.
     swing_db: f32,
+    /// How much the note's level swung while it was held (`steadiness.rs`).
+    held: HeldSwing,
 }
 
 /// Consecutive voiced hops that agree on one semitone.
@@ -1064,6 +1090,8 @@ pub struct NoteTracker {
     /// bring it back; a sharp onset may. Cleared once the estimates follow the newcomer (see
     /// [`TrackerConfig::release_overtaken`]).
     overtaken: Option<u8>,
+    /// Whether the stream's notes hold their level (see [`TrackerConfig::steady_swing_db`]).
+    steadiness: Steadiness,
 }
 
 /// An onset watched for a settling attack: does its first stable pitch give way to another one
@@ -1115,7 +1143,15 @@ impl NoteTracker {
             settle: Settle::default(),
             settle_share: 0.0,
             overtaken: None,
+            steadiness: Steadiness::default(),
         }
+    }
+
+    /// Counts a finished note's swing into the stream's habit (see `steadiness.rs`).
+    fn learn_swing(&mut self, a: &Active) {
+        let c = &self.config;
+        let min_hops = (c.steady_min_held / c.hop.max(1)).min(u64::from(u32::MAX)) as u32;
+        self.steadiness.learn(&a.held, min_hops);
     }
 
     /// Whether the input is polyphonic (see [`TrackerConfig::poly_input_share`]): no note
@@ -1342,8 +1378,14 @@ impl NoteTracker {
         };
         let hold = settling.then_some(c.settle_stable_hops).max(doubt);
 
+        // The level LAG hops ago, which the sounding note's swing may now count.
+        let held_level = self.steadiness.delay(rise_db);
         // Follow the sounding note's level.
         if let Some(a) = self.active.as_mut() {
+            let held_at = input.time.saturating_sub(steadiness::LAG as u64 * c.hop);
+            if let Some(level) = held_level.filter(|_| held_at >= a.since + c.steady_skip) {
+                a.held.add(level);
+            }
             a.peak_db = a.peak_db.max(input.recent_db);
             if rise_db > a.swell_peak_db {
                 a.swing_db = a.swing_db.max(a.swell_peak_db - a.dip_db);
@@ -1504,6 +1546,13 @@ impl NoteTracker {
             && self.run.hops > 0
             && self.steady.pitch == self.run.pitch
             && self.steady.hops >= c.steady_hops;
+        // The swell path's rise and age, looser in a steady stream (`steadiness.rs`).
+        let (swell_rise_db, swell_min_age) =
+            if c.steady_swing_db > 0.0 && self.steadiness.steady(c.steady_swing_db) {
+                (c.steady_rise_db, c.steady_min_age)
+            } else {
+                (c.swell_rise_db, c.swell_min_age)
+            };
         if out.on.is_none() && (strong || steady) && !chord {
             match self.active {
                 _ if self.run.used && self.active.map(|a| a.pitch) != Some(self.run.pitch) => {}
@@ -1580,11 +1629,11 @@ impl NoteTracker {
                     if a.pitch == self.run.pitch
                         && self.run.strong >= c.repeat_stable_hops
                         && a.dip_db < a.swell_peak_db - c.swell_dip_db
-                        && rise_db > a.dip_db + c.swell_rise_db
+                        && rise_db > a.dip_db + swell_rise_db
                         && rise_db >= a.swell_peak_db - c.swell_return_db
                         && input.level_db >= c.gate_db
                         && a.swell_peak_db - a.dip_db >= a.swing_db + c.swell_beat_margin_db
-                        && a.dip_time >= a.since.saturating_add(c.swell_min_age)
+                        && a.dip_time >= a.since.saturating_add(swell_min_age)
                         && self.rearticulated(&a, input.time, salience) =>
                 {
                     // Swell path: same pitch, level dipped and came back; dated from the rise
@@ -1639,6 +1688,7 @@ impl NoteTracker {
                     out.off = Some((a.pitch, at));
                     self.last_off = at;
                     self.previous_note = Some((a.pitch, a.since, a.peak_db));
+                    self.learn_swing(&a);
                     self.active = None;
                     self.faded = quiet.then_some((a.pitch, input.recent_db));
                     self.overtaken = None;
@@ -2218,6 +2268,7 @@ impl NoteTracker {
     fn commit(&mut self, out: &mut TrackerOutput, pitch: u8, onset: u64, input: &TrackerInput) {
         if let Some(a) = self.active {
             self.previous_note = Some((a.pitch, a.since, a.peak_db));
+            self.learn_swing(&a);
         }
         if let Some(a) = self.active.take() {
             out.off = Some((a.pitch, onset));
@@ -2235,6 +2286,7 @@ impl NoteTracker {
             dip_time: input.time,
             dip_flux: 0.0,
             swing_db: 0.0,
+            held: HeldSwing::default(),
         });
         if self.run.pitch == pitch {
             self.run.used = true;
