@@ -235,7 +235,7 @@ pub struct TrackerConfig {
     /// `steady_rise_db` and the note `steady_min_age` old. An organ's, a flute's or a
     /// trumpet's repeat dips about 9 dB and rises 10 over 50 ms, often within 250 ms of the
     /// note before; a section's or a voice's notes swing that much on their own. Chosen on dev
-    /// and `/tmp/jy` (swings under 4 / 6 dB: dev 0.9119 / 0.9113 against 0.9118 at 5).
+    /// and `/tmp/jy` (swings under 4 / 6 dB: dev 0.9119 / 0.9114 against 0.9118 at 5).
     pub steady_swing_db: f32,
     /// See `steady_swing_db` (7 / 11 dB scored within 0.0002 of 9 on dev, `/tmp/jy` and
     /// `/tmp/jq`).
