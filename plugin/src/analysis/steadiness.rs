@@ -21,7 +21,8 @@
 //! Measured (`continuo eval-transcription DIR`, mean F1; from the per-file swings of dev and
 //! `/tmp/jy`: the looser swell path gains on renders whose notes swing less than 4–5 dB and
 //! loses on the rest, accordions and ensembles): see README *Transcription, steady sounds'
-//! repeats*.
+//! quick repeats*. Notes held under about 0.5 s (a fast reel) never teach the habit: the
+//! [`LAG`] and `steady_skip` leave too little of them.
 //!
 //! No allocation: two fixed rings.
 
