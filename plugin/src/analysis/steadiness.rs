@@ -60,7 +60,7 @@ impl HeldSwing {
     pub fn add(&mut self, level_db: f32) {
         self.low = self.low.min(level_db);
         self.swing = self.swing.max(level_db - self.low);
-        self.hops += 1;
+        self.hops = self.hops.saturating_add(1);
     }
 }
 
@@ -111,7 +111,7 @@ impl Steadiness {
             return;
         }
         self.swings[self.notes % NOTES] = held.swing;
-        self.notes += 1;
+        self.notes = self.notes.wrapping_add(1);
         let n = self.notes.min(NOTES);
         if n >= MIN_NOTES {
             let mut sorted = self.swings;
