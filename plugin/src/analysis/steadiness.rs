@@ -11,8 +11,8 @@
 //! So the tracker asks how much the stream's recent notes swung while they were held. Per note
 //! ([`HeldSwing`]): the largest rise of its short-term level over its lowest so far, from
 //! `TrackerConfig::steady_skip` after its onset (past the attack) on. The levels are counted
-//! [`LAG`] hops late, so the next note's own rise, heard before the tracker decides it and dates
-//! it back, stays out of the note before. Per stream ([`Steadiness`]): the median swing of the
+//! `TrackerConfig::steady_lag_hops` late (at most [`LAG`]), so the next note's own rise, heard
+//! before the tracker decides it and dates it back, mostly stays out of the note before. Per stream ([`Steadiness`]): the median swing of the
 //! last [`NOTES`] notes held long enough; below `TrackerConfig::steady_swing_db` the stream
 //! is steady, and the swell path takes a smaller rise and a younger note
 //! (`steady_rise_db`, `steady_min_age`). The median keeps a missed repeat (its dip and rise
@@ -21,13 +21,13 @@
 //! Measured (`continuo eval-transcription DIR`, mean F1; from the per-file swings of dev and
 //! `/tmp/jy`: the looser swell path gains on renders whose notes swing less than 4–5 dB and
 //! loses on the rest, accordions and ensembles): see README *Transcription, steady sounds'
-//! quick repeats*. Notes held under about 0.5 s (a fast reel) never teach the habit: the
-//! [`LAG`] and `steady_skip` leave too little of them.
+//! quick repeats*. Notes held under about 0.33 s (a fast reel) never teach the habit: the lag,
+//! `steady_skip` and `steady_min_held` leave too little of them.
 //!
 //! No allocation: two fixed rings.
 
-/// Hops a level waits before it counts for the sounding note (about 0.26 s at the 2.7 ms hop:
-/// longer than most legato decisions take after the next note's onset).
+/// The longest lag a level may wait before it counts for the sounding note (the ring's length;
+/// about 0.26 s at the 2.7 ms hop). The tracker's lag is `TrackerConfig::steady_lag_hops`.
 pub const LAG: usize = 96;
 /// Notes whose swings make the stream's habit.
 pub const NOTES: usize = 8;
@@ -96,9 +96,11 @@ impl Default for Steadiness {
 }
 
 impl Steadiness {
-    /// Stores this hop's level and returns the one from [`LAG`] hops ago, once there is one.
-    pub fn delay(&mut self, level_db: f32) -> Option<f32> {
-        let old = (self.filled >= LAG).then(|| self.levels[self.pos]);
+    /// Stores this hop's level and returns the one from `lag` hops ago (1 to [`LAG`]), once
+    /// there is one.
+    pub fn delay(&mut self, level_db: f32, lag: usize) -> Option<f32> {
+        let lag = lag.clamp(1, LAG);
+        let old = (self.filled >= lag).then(|| self.levels[(self.pos + LAG - lag) % LAG]);
         self.levels[self.pos] = level_db;
         self.pos = (self.pos + 1) % LAG;
         self.filled = (self.filled + 1).min(LAG);
@@ -176,9 +178,17 @@ mod tests {
     fn levels_come_back_lag_hops_late() {
         let mut s = Steadiness::default();
         for k in 0..LAG {
-            assert_eq!(s.delay(k as f32), None);
+            assert_eq!(s.delay(k as f32, LAG), None);
         }
-        assert_eq!(s.delay(-1.0), Some(0.0));
-        assert_eq!(s.delay(-2.0), Some(1.0));
+        assert_eq!(s.delay(-1.0, LAG), Some(0.0));
+        assert_eq!(s.delay(-2.0, LAG), Some(1.0));
+        // A shorter lag reads the same ring nearer its head.
+        let mut s = Steadiness::default();
+        for k in 0..3 {
+            assert_eq!(s.delay(k as f32, 3), None);
+        }
+        for k in 3..(2 * LAG) {
+            assert_eq!(s.delay(k as f32, 3), Some((k - 3) as f32));
+        }
     }
 }

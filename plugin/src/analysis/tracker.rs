@@ -240,9 +240,17 @@ pub struct TrackerConfig {
     /// See `steady_swing_db` (7 / 11 dB scored within 0.0002 of 9 on dev, `/tmp/jy` and
     /// `/tmp/jq`).
     pub steady_rise_db: f32,
-    /// See `steady_swing_db` (samples; 0.10 / 0.12 s scored as 0.15 s; kept at 0.25 s, the
-    /// swell path's usual age, the looser rise alone gained a third as much).
+    /// See `steady_swing_db` (samples; 0.2 s. With the 96-hop lag and 0.135 s notes, 0.15 s
+    /// scored best; once the shorter lag and notes let fast tunes teach the habit, 0.15 s also
+    /// restarted a FluidR3 square lead whose envelope swells back within 200 ms, and 0.2 s
+    /// kept the gain without it).
     pub steady_min_age: u64,
+    /// Hops a level waits before it counts for the sounding note (1 to `steadiness::LAG`; 48,
+    /// about 0.13 s: long enough for most legato decisions after the next note's onset, short
+    /// enough that a reel's notes of 0.33 s teach the habit. 96 with notes from 0.135 s scored
+    /// dev 0.9118, `/tmp/jy` 0.8882, `/tmp/jq` 0.8936; 48 with notes from 0.08 s and the 0.2 s
+    /// age 0.9117, 0.8884, 0.8943; 64 with notes from 0.1 s 0.9118, 0.8883).
+    pub steady_lag_hops: usize,
     /// A note's swing is measured from this long (samples) after its onset, past its attack.
     pub steady_skip: u64,
     /// ... and counts for the habit once this long (samples) of it was measured.
@@ -689,9 +697,11 @@ impl TrackerConfig {
             swell_span_peak: tuning.get("swell_span_peak", 1.0) > 0.5,
             steady_swing_db: tuning.get("steady_swing_db", 5.0),
             steady_rise_db: tuning.get("steady_rise_db", 9.0),
-            steady_min_age: samples("steady_min_age_s", 0.15),
+            steady_min_age: samples("steady_min_age_s", 0.2),
             steady_skip: samples("steady_skip_s", 0.12),
-            steady_min_held: samples("steady_min_held_s", 0.135),
+            steady_lag_hops: (tuning.get("steady_lag_hops", 48.0) as usize)
+                .clamp(1, steadiness::LAG),
+            steady_min_held: samples("steady_min_held_s", 0.08),
             attack_repeat: tuning.get("attack_repeat", 1.0) > 0.5,
             attack_repeat_flux: tuning.get("attack_repeat_flux", 0.7),
             release_drop_db: tuning.get("release_drop_db", 40.0),
@@ -1378,11 +1388,11 @@ impl NoteTracker {
         };
         let hold = settling.then_some(c.settle_stable_hops).max(doubt);
 
-        // The level LAG hops ago, which the sounding note's swing may now count.
-        let held_level = self.steadiness.delay(rise_db);
+        // The level `steady_lag_hops` ago, which the sounding note's swing may now count.
+        let held_level = self.steadiness.delay(rise_db, c.steady_lag_hops);
         // Follow the sounding note's level.
         if let Some(a) = self.active.as_mut() {
-            let held_at = input.time.saturating_sub(steadiness::LAG as u64 * c.hop);
+            let held_at = input.time.saturating_sub(c.steady_lag_hops as u64 * c.hop);
             if let Some(level) = held_level.filter(|_| held_at >= a.since + c.steady_skip) {
                 a.held.add(level);
             }
