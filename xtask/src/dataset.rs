@@ -563,6 +563,10 @@ struct Plan {
     /// Glide start (cents below, negative = from above) per note, 0 = none; and its length (s).
     glides: Vec<(f64, f64)>,
     vibrato_delay_s: f64,
+    /// Sustain pedal (`--pedal S`): held down from the first note and changed (lifted at a
+    /// note's onset, pressed again 60 ms later) at the first onset at least this long (s) after
+    /// the last press, as a pianist changes it; 0 = no pedal (the default plan).
+    pedal_s: f64,
     seed: u64,
 }
 
@@ -651,6 +655,9 @@ struct Options {
     abc: Option<PathBuf>,
     /// `--programs` / `--soundfont`: render one sound only, from dev-split melodies.
     focus: Focus,
+    /// `--pedal S`: every render with the sustain pedal, changed about every S seconds (see
+    /// `Plan::pedal_s`; draws nothing from the seed, so the rest of each plan is unchanged).
+    pedal_s: f64,
 }
 
 fn parse_args(args: &[String]) -> Result<Options> {
@@ -662,6 +669,7 @@ fn parse_args(args: &[String]) -> Result<Options> {
         jobs: 2,
         abc: None,
         focus: Focus::default(),
+        pedal_s: 0.0,
     };
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -691,13 +699,21 @@ fn parse_args(args: &[String]) -> Result<Options> {
                 }
             }
             "--soundfont" => o.focus.soundfont_name = Some(value("--soundfont")?),
+            "--pedal" => {
+                o.pedal_s = value("--pedal")?.parse().context("--pedal")?;
+                anyhow::ensure!(
+                    o.pedal_s.is_finite() && o.pedal_s > 0.0,
+                    "--pedal wants a change interval in seconds above 0"
+                );
+            }
             "-h" | "--help" => {
                 println!(
                     "cargo xtask render-dataset [--out DIR (target/dataset)] [--count N (400)] \
                      [--seed S (1)] [--corpus DIR (../shared/corpus)] [--jobs 1|2 (2)] \
                      [--abc MUSIC21_CORPUS_DIR (keys from the ABC sources' K: fields)] \
                      [--programs P,Q (only these GM programs, dev-split melodies only)] \
-                     [--soundfont FluidR3_GM|TimGM6mb|MuseScore_General (only this one)]"
+                     [--soundfont FluidR3_GM|TimGM6mb|MuseScore_General (only this one)] \
+                     [--pedal S (sustain pedal down, changed about every S seconds)]"
                 );
                 std::process::exit(0);
             }
@@ -838,7 +854,7 @@ fn plan(o: &Options) -> Result<Vec<Plan>> {
                 .then(|| o.focus.programs[plans.len() % o.focus.programs.len()]);
             index += 1;
             let seed = o.seed ^ fnv1a(format!("{stem}/{k}").as_bytes());
-            plans.push(plan_one(
+            let mut plan = plan_one(
                 source,
                 group,
                 stem,
@@ -849,7 +865,9 @@ fn plan(o: &Options) -> Result<Vec<Plan>> {
                 seed,
                 program,
                 o.focus.soundfont,
-            ));
+            );
+            plan.pedal_s = o.pedal_s;
+            plans.push(plan);
         }
     }
     Ok(plans)
@@ -1058,8 +1076,35 @@ fn plan_one(
         notes: with_velocity,
         glides,
         vibrato_delay_s,
+        pedal_s: 0.0,
         seed,
     }
+}
+
+/// The sustain pedal's moves (time s, CC64 value) for `Plan::pedal_s`: down at the first note,
+/// then lifted at the onset of the first note at least `pedal_s` after the last press and
+/// pressed again 60 ms later (the new note sounds alone, the old ones are damped), and lifted
+/// at the end.
+fn pedal_changes(notes: &[(SrcNote, u8)], pedal_s: f64) -> Vec<(f64, u8)> {
+    let mut moves = Vec::new();
+    let Some((first, _)) = notes.first() else {
+        return moves;
+    };
+    if pedal_s <= 0.0 {
+        return moves;
+    }
+    moves.push((first.onset, 127));
+    let mut pressed = first.onset;
+    for (n, _) in &notes[1..] {
+        if n.onset - pressed >= pedal_s {
+            moves.push((n.onset, 0));
+            pressed = n.onset + 0.06;
+            moves.push((pressed, 127));
+        }
+    }
+    let last = notes.iter().map(|n| n.0.offset).fold(first.onset, f64::max);
+    moves.push((last, 0));
+    moves
 }
 
 fn ticks(s: f64) -> u64 {
@@ -1111,6 +1156,9 @@ fn write_midi(p: &Plan, path: &Path) -> Result<()> {
         })
     };
     events.push((0, 2, bend(0.0)));
+    for (t, value) in pedal_changes(&p.notes, p.pedal_s) {
+        events.push((ticks(t), 1, cc(64, value)));
+    }
     let step = 0.01;
     for (i, (n, vel)) in p.notes.iter().enumerate() {
         let (glide_cents, glide_s) = p.glides[i];
@@ -1209,7 +1257,7 @@ fn notes_tsv(p: &Plan) -> String {
 }
 
 fn json_of(p: &Plan, sf: &[Soundfont]) -> serde_json::Value {
-    serde_json::json!({
+    let mut json = serde_json::json!({
         "name": p.name,
         "split": p.split,
         "source": p.source,
@@ -1242,7 +1290,12 @@ fn json_of(p: &Plan, sf: &[Soundfont]) -> serde_json::Value {
         "notes": p.notes.len(),
         "duration_s": round3(p.notes.last().map(|n| n.0.offset).unwrap_or(0.0) + TAIL_S),
         "seed": p.seed,
-    })
+    });
+    // Only a pedalled render says so: the default renders' files stay byte for byte as before.
+    if p.pedal_s > 0.0 {
+        json["pedal_s"] = serde_json::json!(round3(p.pedal_s));
+    }
+    json
 }
 
 fn round3(v: f64) -> f64 {
@@ -1594,6 +1647,27 @@ mod tests {
         assert_eq!(m, vec![n(0.0, 0.5, 64), n(0.5, 1.5, 62)]);
         assert_eq!(allocate(200).iter().sum::<usize>(), 200);
         assert_eq!(allocate(7).iter().sum::<usize>(), 7);
+    }
+
+    #[test]
+    fn the_pedal_changes_at_a_note_at_most_so_often() {
+        // Notes every 0.3 s: down at the first, changed at the first onset 1 s after a press
+        // (lifted as that note starts, pressed 60 ms later), up after the last note.
+        let notes: Vec<(SrcNote, u8)> = (0..8)
+            .map(|i| (n(0.5 + 0.3 * i as f64, 0.75 + 0.3 * i as f64, 60), 80))
+            .collect();
+        let moves = pedal_changes(&notes, 1.0);
+        let at = |t: f64, v: u8| {
+            moves
+                .iter()
+                .any(|&(mt, mv)| (mt - t).abs() < 1e-9 && mv == v)
+        };
+        assert!(at(0.5, 127), "{moves:?}");
+        assert!(at(1.7, 0) && at(1.76, 127), "{moves:?}");
+        assert!(at(2.85, 0), "{moves:?}");
+        assert_eq!(moves.len(), 4, "{moves:?}");
+        assert!(pedal_changes(&notes, 0.0).is_empty());
+        assert!(pedal_changes(&[], 1.0).is_empty());
     }
 
     #[test]
