@@ -12,11 +12,11 @@
 //! ([`HeldSwing`]): the largest rise of its short-term level over its lowest so far, from
 //! `TrackerConfig::steady_skip` after its onset (past the attack) on. The levels are counted
 //! `TrackerConfig::steady_lag_hops` late (at most [`LAG`]), so the next note's own rise, heard
-//! before the tracker decides it and dates it back, mostly stays out of the note before. Per stream ([`Steadiness`]): the median swing of the
-//! last [`NOTES`] notes held long enough; below `TrackerConfig::steady_swing_db` the stream
-//! is steady, and the swell path takes a smaller rise and a younger note
-//! (`steady_rise_db`, `steady_min_age`). The median keeps a missed repeat (its dip and rise
-//! counted as a swing) from setting the habit alone.
+//! before the tracker decides it and dates it back, mostly stays out of the note before. Per
+//! stream ([`Steadiness`]): the median swing of the last [`NOTES`] notes held long enough;
+//! below `TrackerConfig::steady_swing_db` the stream is steady, and the swell path takes a
+//! smaller rise and a younger note (`steady_rise_db`, `steady_min_age`). The median keeps a
+//! missed repeat (its dip and rise counted as a swing) from setting the habit alone.
 //!
 //! Measured (`continuo eval-transcription DIR`, mean F1; from the per-file swings of dev and
 //! `/tmp/jy`: the looser swell path gains on renders whose notes swing less than 4–5 dB and
