@@ -337,6 +337,10 @@ fn test(extra: &[String]) -> anyhow::Result<()> {
     // three minutes of a clean CI run. The feature only swaps in nice-plug's counting
     // allocator, which panics inside its wrappers' `process` (the crate's own tests do not go
     // through them).
+    // The renderers' own tests (dataset plans, the pedal, ABC keys, chorales): quick, and
+    // nothing else runs them.
+    step("Unit tests of the build tools (xtask)");
+    run(cargo().args(["test", "-p", "xtask"]).args(extra))?;
     step("Unit and integration tests of the plugin crate (debug, assert_process_allocs)");
     run(cargo()
         .args(["test", "-p", "continuo", "--all-targets"])
