@@ -22,7 +22,7 @@
 //! `/tmp/jy`: the looser swell path gains on renders whose notes swing less than 4–5 dB and
 //! loses on the rest, accordions and ensembles): see README *Transcription, steady sounds'
 //! quick repeats*. Notes held under about 0.33 s (a fast reel) never teach the habit: the lag,
-//! `steady_skip` and `steady_min_held` leave too little of them.
+//! `steady_skip` and `steady_min_held_hops` leave too little of them.
 //!
 //! No allocation: two fixed rings.
 

@@ -253,8 +253,8 @@ pub struct TrackerConfig {
     pub steady_lag_hops: usize,
     /// A note's swing is measured from this long (samples) after its onset, past its attack.
     pub steady_skip: u64,
-    /// ... and counts for the habit once this long (samples) of it was measured.
-    pub steady_min_held: u64,
+    /// ... and counts for the habit once this many hops of it were measured.
+    pub steady_min_held_hops: u32,
     /// *Fast* tracking: the attack reader may name the sounding note struck again, and the
     /// repeat starts at once, as a new note it names does (`attack_repeat`; off: the repeat
     /// waits for `repeat_stable_hops` of strong estimates, about 40 ms after the stroke) ...
@@ -701,7 +701,8 @@ impl TrackerConfig {
             steady_skip: samples("steady_skip_s", 0.12),
             steady_lag_hops: (tuning.get("steady_lag_hops", 48.0) as usize)
                 .clamp(1, steadiness::LAG),
-            steady_min_held: samples("steady_min_held_s", 0.08),
+            steady_min_held_hops: (samples("steady_min_held_s", 0.08) / (hop as u64).max(1))
+                .min(u64::from(u32::MAX)) as u32,
             attack_repeat: tuning.get("attack_repeat", 1.0) > 0.5,
             attack_repeat_flux: tuning.get("attack_repeat_flux", 0.7),
             release_drop_db: tuning.get("release_drop_db", 40.0),
@@ -1159,9 +1160,8 @@ impl NoteTracker {
 
     /// Counts a finished note's swing into the stream's habit (see `steadiness.rs`).
     fn learn_swing(&mut self, a: &Active) {
-        let c = &self.config;
-        let min_hops = (c.steady_min_held / c.hop.max(1)).min(u64::from(u32::MAX)) as u32;
-        self.steadiness.learn(&a.held, min_hops);
+        self.steadiness
+            .learn(&a.held, self.config.steady_min_held_hops);
     }
 
     /// Whether the input is polyphonic (see [`TrackerConfig::poly_input_share`]): no note
