@@ -260,6 +260,9 @@ pub struct Shared {
     pub input_peak: AtomicF32,
     /// Input RMS of the last block (linear).
     pub input_rms: AtomicF32,
+    /// The gain (dB) the analysis applies to its copy of a quiet input
+    /// (`analysis/input_level.rs`), for the editor's level meter.
+    pub input_gain_db: AtomicF32,
     /// Current detected pitch (fractional MIDI), < 0 when none.
     pub pitch: AtomicF32,
     pub pitch_confidence: AtomicF32,
@@ -314,6 +317,7 @@ impl Default for Shared {
         Self {
             input_peak: AtomicF32::new(0.0),
             input_rms: AtomicF32::new(0.0),
+            input_gain_db: AtomicF32::new(0.0),
             pitch: AtomicF32::new(-1.0),
             pitch_confidence: AtomicF32::new(0.0),
             polyphonic: AtomicBool::new(false),

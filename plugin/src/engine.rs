@@ -659,6 +659,9 @@ impl Engine {
             0.0
         };
         shared.input_rms.store(rms, Ordering::Relaxed);
+        shared
+            .input_gain_db
+            .store(self.analyzer.input_gain_db(), Ordering::Relaxed);
         let (pitch, confidence) = self.analyzer.current_pitch().unwrap_or((-1.0, 0.0));
         shared.pitch.store(pitch, Ordering::Relaxed);
         shared.pitch_confidence.store(confidence, Ordering::Relaxed);

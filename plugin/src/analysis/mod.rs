@@ -47,6 +47,7 @@ pub mod attack_reader_weights;
 pub mod chord_judge;
 pub mod chroma;
 pub mod fundamental;
+pub mod input_level;
 pub mod judge;
 pub mod key;
 pub mod loudness;
@@ -74,6 +75,7 @@ pub mod tracker;
 use attack_reader::{AttackReader, AttackReaderConfig};
 use chroma::{Chroma, ChromaConfig};
 use fundamental::FundamentalConfig;
+use input_level::{InputLevel, InputLevelConfig};
 use loudness::{FrameEnergies, Loudness, LoudnessConfig, FLOOR_DB};
 use mixture_pull::{MixturePull, MixturePullConfig};
 use newcomer::{Newcomer, NewcomerConfig};
@@ -458,6 +460,11 @@ pub struct Analyzer {
     countdown: usize,
     /// DC blocker pole (from `DC_CORNER_HZ`).
     dc_pole: f32,
+    /// The analysis's input gain, learned from the loudness of the notes heard
+    /// (`input_level.rs`): every level threshold downstream is in dBFS. Kept through `reset`
+    /// and `restart_at` (it belongs to the musician's input chain, not to the signal); a new
+    /// analyser starts at 0 dB.
+    input_level: InputLevel,
     /// DC blocker state: previous input.
     dc_x1: f32,
     /// DC blocker state: previous output.
@@ -880,6 +887,7 @@ impl Analyzer {
             clock: 0,
             countdown: sizes.hop,
             dc_pole: 1.0 - std::f32::consts::TAU * DC_CORNER_HZ / sample_rate,
+            input_level: InputLevel::new(InputLevelConfig::new(hop_s, tuning)),
             dc_x1: 0.0,
             dc_y1: 0.0,
             ring: vec![0.0; sizes.frame_len],
@@ -1061,6 +1069,11 @@ impl Analyzer {
     /// and legato changes take longer.
     pub fn latency_hint_samples(&self) -> u32 {
         (self.sizes.short_len / 2 + 3 * self.sizes.hop) as u32
+    }
+
+    /// The gain (dB) the analysis applies to a quiet input (`input_level.rs`); 0 for a loud one.
+    pub fn input_gain_db(&self) -> f32 {
+        self.input_level.gain_db()
     }
 
     /// The pitch heard in the last hop as fractional MIDI and confidence, if it is voiced.
@@ -1247,10 +1260,11 @@ impl Analyzer {
     /// the DC blocker and appends them to the ring.
     fn filter_into_ring(&mut self, samples: &[f32]) {
         let (mut x1, mut y1, pole) = (self.dc_x1, self.dc_y1, self.dc_pole);
+        let gain = self.input_level.gain();
         let mut pos = self.ring_pos;
         for &x in samples {
             let x = if x.is_finite() {
-                x.clamp(-INPUT_LIMIT, INPUT_LIMIT)
+                (x * gain).clamp(-INPUT_LIMIT, INPUT_LIMIT)
             } else {
                 0.0
             };
@@ -1601,6 +1615,15 @@ impl Analyzer {
                 at,
             });
         }
+        self.input_level.hop(
+            level.recent_db,
+            estimate.confidence,
+            self.tracker.active_pitch().is_some() || self.top_follower.active().is_some(),
+            decision.on.is_some()
+                || decision.off.is_some()
+                || top.on.is_some()
+                || top.off.is_some(),
+        );
         self.last = FeatureFrame {
             time_samples: self.clock,
             f0_hz: estimate.hz,

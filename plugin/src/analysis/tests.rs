@@ -3920,3 +3920,66 @@ fn ringing_neighbours_do_not_pull_the_reading_a_semitone() {
         "{between} hops read D5 with the guard, {unguarded} without"
     );
 }
+
+/// A phrase of eight notes with rests, at `amp`.
+fn phrase(sr: f32, amp: f32) -> Vec<f32> {
+    let mut s = silence(sr, 0.2);
+    for &m in &[62.0, 66.0, 69.0, 74.0, 71.0, 67.0, 64.0, 62.0] {
+        s.extend(tone(sr, m, 0.28, Wave::Harmonic, amp, 1.5, 0.0));
+        s.extend(silence(sr, 0.07));
+    }
+    s
+}
+
+#[test]
+fn a_quiet_input_is_heard_as_a_loud_one() {
+    let sr = 48_000.0;
+    let loud = phrase(sr, 0.3);
+    let played = pitches(&run(&loud, sr, 512));
+    assert_eq!(played, vec![62, 66, 69, 74, 71, 67, 64, 62]);
+    // The same phrase 40 dB down (an interface's gain turned low: peaks near −50 dBFS): the
+    // analysis's input gain is learned from the first note, and every later one is heard.
+    let quiet: Vec<f32> = loud.iter().map(|x| x * 0.01).collect();
+    let heard = pitches(&run(&quiet, sr, 512));
+    assert!(
+        heard.len() >= played.len() - 1 && played.ends_with(&heard),
+        "{heard:?}"
+    );
+    // Without it the level gates hear nothing.
+    let off = Tuning::parse("input_level=0").expect("valid tuning");
+    let deaf = pitches(&run_on(&mut Analyzer::with_tuning(sr, &off), &quiet, 512));
+    assert!(deaf.is_empty(), "{deaf:?}");
+}
+
+#[test]
+fn the_input_gain_leaves_a_loud_input_alone_and_raises_no_hum() {
+    let sr = 48_000.0;
+    // Mains hum 30 dB under the phrase (50 Hz and five harmonics) for eight seconds after it.
+    let with_hum = |amp: f32| {
+        let mut s = phrase(sr, amp);
+        let end = s.len() as u64;
+        s.extend((0..(8.0 * sr) as usize).map(|i| {
+            let t = i as f32 / sr;
+            (1..=6)
+                .map(|h| (std::f32::consts::TAU * 50.0 * h as f32 * t).sin() / h as f32)
+                .sum::<f32>()
+                * amp
+                * 0.03
+        }));
+        (s, end)
+    };
+    // A loud phrase: the gain stays at 0 dB, so the analysis is what it was without it.
+    let (s, _) = with_hum(0.3);
+    let off = Tuning::parse("input_level=0").expect("valid tuning");
+    let plain = run_on(&mut Analyzer::with_tuning(sr, &off), &s, 512);
+    let gained = run(&s, sr, 512);
+    assert_eq!(gained.ons, plain.ons);
+    assert_eq!(gained.offs, plain.offs);
+    // A quiet one: raised to the level the analysis works at, not to the point where the hum
+    // of the pause after it starts notes.
+    let (s, end) = with_hum(0.003);
+    let ev = run(&s, sr, 512);
+    assert!(ev.ons.len() >= 7, "{:?}", pitches(&ev));
+    let after: Vec<_> = ev.ons.iter().filter(|o| o.2 > end).collect();
+    assert!(after.is_empty(), "{after:?}");
+}

@@ -417,16 +417,26 @@ impl ContinuoEditor {
             let db = 20.0 * rms.max(1e-6).log10();
             let peak_db = 20.0 * peak.max(1e-6).log10();
             let frac = ((db + 60.0) / 60.0).clamp(0.0, 1.0);
+            let gain = self.shared.input_gain_db.load(Ordering::Relaxed);
+            let raised = if gain >= 0.5 {
+                format!("  heard +{gain:.0}")
+            } else {
+                String::new()
+            };
             ui.add(
                 egui::ProgressBar::new(frac)
-                    .desired_width(150.0)
+                    .desired_width(170.0)
                     .text(if peak_db <= -90.0 {
                         "silence".to_string()
                     } else {
-                        format!("{db:.0} dB  peak {peak_db:.0}")
+                        format!("{db:.0} dB  peak {peak_db:.0}{raised}")
                     }),
             )
-            .on_hover_text("Input level (RMS and peak, dBFS)");
+            .on_hover_text(
+                "Input level (RMS and peak, dBFS). \"heard +N\": the input is quiet, and \
+                 Continuo raises its own copy of it by N dB to listen (learned from the notes \
+                 you play); the audio passes through untouched",
+            );
             // Onset flash.
             let (rect, _) = ui.allocate_exact_size(egui::vec2(14.0, 14.0), egui::Sense::hover());
             let c = Color32::from_rgb(255, (200.0 * self.flash) as u8 + 40, 60)
