@@ -169,6 +169,44 @@ fn detection_independent_of_block_size(entry: &'static PluginEntry) {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
+/// A quiet track (the interface's gain 30 dB lower: the demo phrase peaks near −34 dBFS) is
+/// heard as the loud one is: the analysis raises its own copy of the input
+/// (`analysis/input_level.rs`), and the first note teaches it how much.
+fn quiet_track_is_heard(entry: &'static PluginEntry) {
+    let wav = demo_wav();
+    if !wav.exists() {
+        eprintln!("SKIPPED: {} not found", wav.display());
+        return;
+    }
+    let (audio, sr) = read_wav_mono(&wav).unwrap();
+    let keys = |r: &Run| -> Vec<u8> { r.heard.iter().map(|n| n.3).collect() };
+    let loud = keys(&run(entry, &audio, sr, 512, false));
+    let quiet_audio: Vec<f32> = audio.iter().map(|x| x * 10f32.powf(-30.0 / 20.0)).collect();
+    let quiet = keys(&run(entry, &quiet_audio, sr, 512, false));
+    // The notes both heard, in order (a longest common subsequence).
+    let mut common = vec![vec![0usize; quiet.len() + 1]; loud.len() + 1];
+    for (i, a) in loud.iter().enumerate() {
+        for (j, b) in quiet.iter().enumerate() {
+            common[i + 1][j + 1] = if a == b {
+                common[i][j] + 1
+            } else {
+                common[i][j + 1].max(common[i + 1][j])
+            };
+        }
+    }
+    let shared = common[loud.len()][quiet.len()];
+    eprintln!(
+        "RESULT quiet track: {} notes heard (loud: {}), {shared} of them the loud track's, in order",
+        quiet.len(),
+        loud.len()
+    );
+    assert!(loud.len() >= 10, "the loud phrase is heard: {loud:?}");
+    assert!(
+        shared * 10 >= loud.len() * 9 && quiet.len() <= loud.len() + 2,
+        "quiet {quiet:?} against loud {loud:?}"
+    );
+}
+
 #[test]
 fn audio_call() {
     run_cases(&[
@@ -177,5 +215,6 @@ fn audio_call() {
             "detection independent of block size",
             detection_independent_of_block_size,
         ),
+        ("a quiet track is heard", quiet_track_is_heard),
     ]);
 }
