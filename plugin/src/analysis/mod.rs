@@ -460,15 +460,15 @@ pub struct Analyzer {
     countdown: usize,
     /// DC blocker pole (from `DC_CORNER_HZ`).
     dc_pole: f32,
+    /// DC blocker state: previous input.
+    dc_x1: f32,
+    /// DC blocker state: previous output.
+    dc_y1: f32,
     /// The analysis's input gain, learned from the loudness of the notes heard
     /// (`input_level.rs`): every level threshold downstream is in dBFS. Kept through `reset`
     /// and `restart_at` (it belongs to the musician's input chain, not to the signal); a new
     /// analyser starts at 0 dB.
     input_level: InputLevel,
-    /// DC blocker state: previous input.
-    dc_x1: f32,
-    /// DC blocker state: previous output.
-    dc_y1: f32,
     /// Circular buffer of the last `frame_len` sanitised samples, allocated in `new`.
     ring: Vec<f32>,
     /// Next write position in `ring` (also the oldest sample).
@@ -887,9 +887,9 @@ impl Analyzer {
             clock: 0,
             countdown: sizes.hop,
             dc_pole: 1.0 - std::f32::consts::TAU * DC_CORNER_HZ / sample_rate,
-            input_level: InputLevel::new(InputLevelConfig::new(hop_s, tuning)),
             dc_x1: 0.0,
             dc_y1: 0.0,
+            input_level: InputLevel::new(InputLevelConfig::new(hop_s, tuning)),
             ring: vec![0.0; sizes.frame_len],
             ring_pos: 0,
             frame: vec![0.0; sizes.frame_len],
@@ -1165,7 +1165,8 @@ impl Analyzer {
     }
 
     /// Forgets the signal; the stream clock restarts at 0. Does not report an Off for a sounding
-    /// note (call [`Analyzer::finish`] first for that). No allocation.
+    /// note (call [`Analyzer::finish`] first for that). The input gain learned so far is kept
+    /// (`input_level.rs`: it belongs to the musician's input chain). No allocation.
     pub fn reset(&mut self) {
         self.clock = 0;
         self.countdown = self.sizes.hop;

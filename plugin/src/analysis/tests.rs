@@ -3952,6 +3952,25 @@ fn a_quiet_input_is_heard_as_a_loud_one() {
 }
 
 #[test]
+fn the_input_gain_is_kept_through_a_reset_and_a_restart() {
+    let sr = 48_000.0;
+    let quiet: Vec<f32> = phrase(sr, 0.003);
+    let mut a = Analyzer::new(sr);
+    assert_eq!(a.input_gain_db(), 0.0);
+    run_on(&mut a, &quiet, 512);
+    let learned = a.input_gain_db();
+    assert!(learned > 20.0, "{learned}");
+    // The host's reset, a bypass: the musician's input chain is the same.
+    a.reset();
+    assert_eq!(a.input_gain_db(), learned);
+    a.restart_at(1_000_000);
+    assert_eq!(a.input_gain_db(), learned);
+    // So the first note after them is heard too.
+    let again = pitches(&run_on(&mut a, &quiet, 512));
+    assert_eq!(again, vec![62, 66, 69, 74, 71, 67, 64, 62]);
+}
+
+#[test]
 fn the_input_gain_leaves_a_loud_input_alone_and_raises_no_hum() {
     let sr = 48_000.0;
     // Mains hum 30 dB under the phrase (50 Hz and five harmonics) for eight seconds after it.
