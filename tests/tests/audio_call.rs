@@ -67,13 +67,21 @@ fn run(entry: &'static PluginEntry, audio: &[f32], sr: f64, block: usize, answer
     }
 }
 
-fn audio_call_and_response(entry: &'static PluginEntry) {
+/// The demo recording, its samples and rate; `None` (and a SKIPPED line) when it is absent.
+fn demo_audio() -> Option<(std::path::PathBuf, Vec<f32>, f64)> {
     let wav = demo_wav();
     if !wav.exists() {
         eprintln!("SKIPPED: {} not found", wav.display());
-        return;
+        return None;
     }
     let (audio, sr) = read_wav_mono(&wav).unwrap();
+    Some((wav, audio, sr))
+}
+
+fn audio_call_and_response(entry: &'static PluginEntry) {
+    let Some((wav, audio, sr)) = demo_audio() else {
+        return;
+    };
     let r = run(entry, &audio, sr, 512, true);
     let secs = |t: u64| t as f64 / r.sr;
     for n in &r.heard {
@@ -133,12 +141,9 @@ fn audio_call_and_response(entry: &'static PluginEntry) {
 /// The analysis works in hops of its own: the detected notes (thru) come at the same samples
 /// whatever the block size.
 fn detection_independent_of_block_size(entry: &'static PluginEntry) {
-    let wav = demo_wav();
-    if !wav.exists() {
-        eprintln!("SKIPPED: {} not found", wav.display());
+    let Some((_, audio, sr)) = demo_audio() else {
         return;
-    }
-    let (audio, sr) = read_wav_mono(&wav).unwrap();
+    };
     let reference = run(entry, &audio, sr, 512, false);
     let key =
         |r: &Run| -> Vec<(u64, u64, u8)> { r.heard.iter().map(|n| (n.0, n.1, n.3)).collect() };
@@ -173,12 +178,9 @@ fn detection_independent_of_block_size(entry: &'static PluginEntry) {
 /// heard as the loud one is: the analysis raises its own copy of the input
 /// (`analysis/input_level.rs`), and the first note teaches it how much.
 fn quiet_track_is_heard(entry: &'static PluginEntry) {
-    let wav = demo_wav();
-    if !wav.exists() {
-        eprintln!("SKIPPED: {} not found", wav.display());
+    let Some((_, audio, sr)) = demo_audio() else {
         return;
-    }
-    let (audio, sr) = read_wav_mono(&wav).unwrap();
+    };
     let keys = |r: &Run| -> Vec<u8> { r.heard.iter().map(|n| n.3).collect() };
     let loud = keys(&run(entry, &audio, sr, 512, false));
     let quiet_audio: Vec<f32> = audio.iter().map(|x| x * 10f32.powf(-30.0 / 20.0)).collect();
