@@ -263,6 +263,9 @@ pub struct Shared {
     /// The gain (dB) the analysis applies to its copy of a quiet input
     /// (`analysis/input_level.rs`), for the editor's level meter.
     pub input_gain_db: AtomicF32,
+    /// The mains hum (Hz: 50 or 60) the analysis takes out of its copy of the input
+    /// (`analysis/hum.rs`), 0 when none, for the editor.
+    pub hum_hz: AtomicF32,
     /// Current detected pitch (fractional MIDI), < 0 when none.
     pub pitch: AtomicF32,
     pub pitch_confidence: AtomicF32,
@@ -318,6 +321,7 @@ impl Default for Shared {
             input_peak: AtomicF32::new(0.0),
             input_rms: AtomicF32::new(0.0),
             input_gain_db: AtomicF32::new(0.0),
+            hum_hz: AtomicF32::new(0.0),
             pitch: AtomicF32::new(-1.0),
             pitch_confidence: AtomicF32::new(0.0),
             polyphonic: AtomicBool::new(false),

@@ -662,6 +662,9 @@ impl Engine {
         shared
             .input_gain_db
             .store(self.analyzer.input_gain_db(), Ordering::Relaxed);
+        shared
+            .hum_hz
+            .store(self.analyzer.hum_hz(), Ordering::Relaxed);
         let (pitch, confidence) = self.analyzer.current_pitch().unwrap_or((-1.0, 0.0));
         shared.pitch.store(pitch, Ordering::Relaxed);
         shared.pitch_confidence.store(confidence, Ordering::Relaxed);

@@ -101,6 +101,8 @@ pub struct InputLevel {
     /// The gain now (dB) and as a factor.
     gain_db: f32,
     gain: f32,
+    /// The note sounding is not measured (`forget_current`), until it ends.
+    skip_note: bool,
 }
 
 impl InputLevel {
@@ -114,6 +116,7 @@ impl InputLevel {
             attack: None,
             gain_db: 0.0,
             gain: 1.0,
+            skip_note: false,
         }
     }
 
@@ -144,11 +147,13 @@ impl InputLevel {
             if let Some(peak) = self.note_peak.take() {
                 self.remember(peak);
             }
+            self.skip_note = false;
         }
-        if sounding {
+        if sounding && !self.skip_note {
             self.note_peak = Some(self.note_peak.map_or(level, |p| p.max(level)));
         } else {
             self.note_peak = None;
+            self.skip_note &= sounding;
         }
         // Attacks out of the floor, whether or not a note was started.
         let c = self.config;
@@ -191,6 +196,16 @@ impl InputLevel {
     }
 
     /// Counts a note's peak (input scale) in the reference.
+    /// Forgets the note sounding and the attack under way, and does not measure that note
+    /// any further: they were not played (the hum stage just found them to be a hum).
+    pub fn forget_current(&mut self) {
+        self.note_peak = None;
+        self.attack = None;
+        self.skip_note = true;
+        // The level heard on the next hop is the floor: no attack out of the one before.
+        self.floor = f32::MAX;
+    }
+
     fn remember(&mut self, peak: f32) {
         if peak >= self.config.floor_db {
             if let Some(slot) = self.peaks.get_mut(self.next) {

@@ -47,6 +47,7 @@ pub mod attack_reader_weights;
 pub mod chord_judge;
 pub mod chroma;
 pub mod fundamental;
+pub mod hum;
 pub mod input_level;
 pub mod judge;
 pub mod key;
@@ -75,6 +76,7 @@ pub mod tracker;
 use attack_reader::{AttackReader, AttackReaderConfig};
 use chroma::{Chroma, ChromaConfig};
 use fundamental::FundamentalConfig;
+use hum::{HumConfig, HumRemover};
 use input_level::{InputLevel, InputLevelConfig};
 use loudness::{FrameEnergies, Loudness, LoudnessConfig, FLOOR_DB};
 use mixture_pull::{MixturePull, MixturePullConfig};
@@ -469,6 +471,16 @@ pub struct Analyzer {
     /// and `restart_at` (it belongs to the musician's input chain, not to the signal); a new
     /// analyser starts at 0 dB.
     input_level: InputLevel,
+    /// Mains hum found in the input and taken out of the analysis's copy of it (`hum.rs`),
+    /// before the input gain. Its tables are fixed arrays made in `new`; `reset` loses the
+    /// mains' phase, so it is found again.
+    hum: HumRemover,
+    /// Whether it removed a hum at the last hop (a hum found is news to `input_level`).
+    hum_was_removed: bool,
+    /// Hops in a row the pitch has been at a mains frequency (`hold_mains_pitch`), and how
+    /// many of them are not heard while the hum stage decides.
+    mains_pitch_hops: u32,
+    hum_wait_hops: u32,
     /// Circular buffer of the last `frame_len` sanitised samples, allocated in `new`.
     ring: Vec<f32>,
     /// Next write position in `ring` (also the oldest sample).
@@ -890,6 +902,10 @@ impl Analyzer {
             dc_x1: 0.0,
             dc_y1: 0.0,
             input_level: InputLevel::new(InputLevelConfig::new(hop_s, tuning)),
+            hum: HumRemover::new(HumConfig::new(sample_rate, tuning)),
+            hum_was_removed: false,
+            mains_pitch_hops: 0,
+            hum_wait_hops: (tuning.get("hum_wait_s", 3.0) / hop_s.max(1e-6)).round() as u32,
             ring: vec![0.0; sizes.frame_len],
             ring_pos: 0,
             frame: vec![0.0; sizes.frame_len],
@@ -1071,6 +1087,11 @@ impl Analyzer {
         (self.sizes.short_len / 2 + 3 * self.sizes.hop) as u32
     }
 
+    /// The mains hum (Hz) taken out of the analysis's copy of the input (`hum.rs`); 0 for none.
+    pub fn hum_hz(&self) -> f32 {
+        self.hum.removing_hz().unwrap_or(0.0)
+    }
+
     /// The gain (dB) the analysis applies to a quiet input (`input_level.rs`); 0 for a loud one.
     pub fn input_gain_db(&self) -> f32 {
         self.input_level.gain_db()
@@ -1172,6 +1193,9 @@ impl Analyzer {
         self.countdown = self.sizes.hop;
         self.dc_x1 = 0.0;
         self.dc_y1 = 0.0;
+        self.hum.reset();
+        self.hum_was_removed = false;
+        self.mains_pitch_hops = 0;
         self.ring.iter_mut().for_each(|v| *v = 0.0);
         self.ring_pos = 0;
         self.frame.iter_mut().for_each(|v| *v = 0.0);
@@ -1265,9 +1289,10 @@ impl Analyzer {
         let mut pos = self.ring_pos;
         for &x in samples {
             let x = if x.is_finite() {
-                (x * gain).clamp(-INPUT_LIMIT, INPUT_LIMIT)
+                (self.hum.process(x.clamp(-INPUT_LIMIT, INPUT_LIMIT)) * gain)
+                    .clamp(-INPUT_LIMIT, INPUT_LIMIT)
             } else {
-                0.0
+                self.hum.process(0.0)
             };
             let mut y = x - x1 + pole * y1;
             if y.abs() < 1e-20 {
@@ -1492,6 +1517,7 @@ impl Analyzer {
         let chroma = self.chroma.process(&self.hann_mags);
         self.salience.process(&self.hann_mags);
         self.guard_subharmonics(&mut estimate);
+        self.hold_mains_pitch(&mut estimate);
         if estimate.hz > 0.0 && estimate.confidence > 0.0 {
             let strongest = stft::peak(&self.hann_mags);
             let fresh = self.hops_since_onset < self.phantom_fresh_hops;
@@ -1616,6 +1642,13 @@ impl Analyzer {
                 at,
             });
         }
+        // A hum just found: the note or attack it was heard as is no note to learn the
+        // input's loudness from (at a stream's start, it is the only one).
+        let hum_now = self.hum.removing_hz().is_some();
+        if hum_now && !self.hum_was_removed {
+            self.input_level.forget_current();
+        }
+        self.hum_was_removed = hum_now;
         self.input_level.hop(
             level.recent_db,
             estimate.confidence,
@@ -1912,6 +1945,22 @@ impl Analyzer {
     /// the pitch, an octave-stop registration's lowest stop to its played key, and a pitch with
     /// no energy at its fundamental is not trusted unless it is half a quint registration's key
     /// (`quint_rank.rs`).
+    /// A pitch at a mains frequency is not heard while the hum stage removes that hum (it is
+    /// what is left of it), nor, for at most `hum_wait_hops`, while that hum builds up
+    /// (`hum::HumRemover::may_be_hum`): an in-tune note lies 35 cents or more from every mains
+    /// frequency, and without the wait a hum heard from the stream's start, or first in a
+    /// pause, started a note before it was known.
+    fn hold_mains_pitch(&mut self, estimate: &mut PitchEstimate) {
+        let Some(hz) = self.hum.may_be_hum(estimate.hz) else {
+            self.mains_pitch_hops = 0;
+            return;
+        };
+        self.mains_pitch_hops = self.mains_pitch_hops.saturating_add(1);
+        if self.hum.removing_hz() == Some(hz) || self.mains_pitch_hops <= self.hum_wait_hops {
+            *estimate = PitchEstimate::default();
+        }
+    }
+
     fn guard_subharmonics(&mut self, estimate: &mut PitchEstimate) {
         if estimate.hz > 0.0 {
             // Not an estimate at the sounding note: the resonance of a new pluck lies a few

@@ -4002,3 +4002,81 @@ fn the_input_gain_leaves_a_loud_input_alone_and_raises_no_hum() {
     let after: Vec<_> = ev.ons.iter().filter(|o| o.2 > end).collect();
     assert!(after.is_empty(), "{after:?}");
 }
+
+/// Mains hum at `hz` (50 or 60) with its first eight harmonics at falling levels, `amp` peak,
+/// `dur` s: what a guitar amplifier, a single-coil pickup or a ground loop adds to a track.
+fn mains_hum(sr: f32, hz: f32, amp: f32, dur: f32) -> Vec<f32> {
+    let n = (dur * sr) as usize;
+    (0..n)
+        .map(|i| {
+            let t = f64::from(i as u32) / f64::from(sr);
+            (1..=8u32)
+                .map(|h| {
+                    let a = if h % 2 == 1 { 1.0 } else { 0.5 } / f64::from(h);
+                    a * (std::f64::consts::TAU * f64::from(hz) * f64::from(h) * t + f64::from(h))
+                        .sin()
+                })
+                .sum::<f64>() as f32
+                * amp
+                / 1.7
+        })
+        .collect()
+}
+
+/// The phrase with hum under it: `lead` s of hum alone first, the phrase, then `tail` s of hum
+/// alone (the pause in which the musician waits for the answer). Returns the signal and the
+/// phrase's first and last sample.
+fn phrase_over_hum(sr: f32, hz: f32, hum_db: f32, lead: f32, tail: f32) -> (Vec<f32>, u64, u64) {
+    let amp = 0.3;
+    let melody = phrase(sr, amp);
+    let lead_n = (lead * sr) as usize;
+    let total = lead_n + melody.len() + (tail * sr) as usize;
+    let mut s = mains_hum(sr, hz, amp * 10f32.powf(hum_db / 20.0), total as f32 / sr);
+    s.truncate(total);
+    for (x, m) in s[lead_n..].iter_mut().zip(&melody) {
+        *x += m;
+    }
+    (s, lead_n as u64, (lead_n + melody.len()) as u64)
+}
+
+#[test]
+fn mains_hum_under_a_phrase_starts_no_note_and_ends_none_late() {
+    // 50 Hz (G1 + 35 cents) and 60 Hz (B♭1 + 49 cents), 30 dB under the phrase, at 48 and
+    // 44.1 kHz: two seconds of hum before the musician plays, four after.
+    for (sr, hz) in [(48_000.0, 50.0), (48_000.0, 60.0), (44_100.0, 50.0)] {
+        let (s, begin, end) = phrase_over_hum(sr, hz, -30.0, 2.0, 4.0);
+        let ev = run(&s, sr, 256);
+        let (clean, _, _) = phrase_over_hum(sr, hz, -200.0, 2.0, 4.0);
+        let clean = run(&clean, sr, 256);
+        let played: Vec<u8> = ev
+            .ons
+            .iter()
+            .filter(|o| o.1 + (sr * 0.1) as u64 >= begin)
+            .map(|o| o.0)
+            .collect();
+        assert_eq!(
+            played,
+            vec![62, 66, 69, 74, 71, 67, 64, 62],
+            "{hz} Hz at {sr}: {:?}",
+            ev.ons
+        );
+        // The hum heard before it was known ends within a second of the stream's start.
+        for on in ev.ons.iter().filter(|o| o.1 + ((sr * 0.1) as u64) < begin) {
+            let off = ev.offs.iter().find(|o| o.0 == on.0 && o.1 > on.1);
+            assert!(
+                off.is_some_and(|o| o.1 < sr as u64),
+                "{hz} Hz at {sr}: {on:?} ends at {off:?}"
+            );
+        }
+        // The phrase's last note ends as it does without the hum, not when the hum stops: the
+        // pause is heard.
+        let last_off = |ev: &Events| ev.offs.iter().filter(|o| o.0 == 62).map(|o| o.1).max();
+        let (with, without) = (last_off(&ev), last_off(&clean));
+        assert!(
+            with.zip(without)
+                .is_some_and(|(w, c)| w <= c + (sr * 0.05) as u64 && w < end + (sr * 0.4) as u64),
+            "{hz} Hz at {sr}: last note off at {with:?}, {without:?} without the hum: {:?}",
+            ev.offs
+        );
+    }
+}

@@ -437,6 +437,15 @@ impl ContinuoEditor {
                  Continuo raises its own copy of it by N dB to listen (learned from the notes \
                  you play); the audio passes through untouched",
             );
+            let hum = self.shared.hum_hz.load(Ordering::Relaxed);
+            if hum > 0.0 {
+                ui.label(format!("{hum:.0} Hz hum")).on_hover_text(
+                    "Continuo hears a steady mains hum (this frequency and its harmonics, from \
+                     an amplifier, a pickup or a ground loop) in the input and takes it out of \
+                     what it listens to, so that it starts no note in your pauses; the audio \
+                     passes through untouched",
+                );
+            }
             // Onset flash.
             let (rect, _) = ui.allocate_exact_size(egui::vec2(14.0, 14.0), egui::Sense::hover());
             let c = Color32::from_rgb(255, (200.0 * self.flash) as u8 + 40, 60)
