@@ -19,7 +19,8 @@ import math
 import pathlib
 import shutil
 import sys
-import wave
+
+import pcm16
 
 HARMONICS = 8
 
@@ -40,29 +41,18 @@ def hum_wave(rate, hz, n):
 
 
 def add(src, dst, db, hz, lead_s):
-    with wave.open(str(src), "rb") as w:
-        params = w.getparams()
-        if params.sampwidth != 2:
-            raise SystemExit(f"{src}: only 16-bit PCM is supported")
-        samples = array.array("h", w.readframes(params.nframes))
-    if sys.byteorder == "big":
-        samples.byteswap()
+    params, samples = pcm16.read(src)
     ch = params.nchannels
     lead = int(round(lead_s * params.framerate))
     samples = array.array("h", bytes(2 * ch * lead)) + samples
-    params = params._replace(nframes=len(samples) // ch)
     peak = max((abs(s) for s in samples), default=0)
     level = peak * 10.0 ** (db / 20.0)
-    hum = hum_wave(params.framerate, hz, params.nframes)
+    hum = hum_wave(params.framerate, hz, len(samples) // ch)
     out = array.array(
         "h",
         (max(-32768, min(32767, round(s + level * hum[i // ch]))) for i, s in enumerate(samples)),
     )
-    if sys.byteorder == "big":
-        out.byteswap()
-    with wave.open(str(dst), "wb") as w:
-        w.setparams(params)
-        w.writeframes(out.tobytes())
+    pcm16.write(dst, params, out)
 
 
 def shift(src, dst, lead_s):

@@ -14,23 +14,14 @@ import array
 import pathlib
 import shutil
 import sys
-import wave
+
+import pcm16
 
 
 def scale(src, dst, gain):
-    with wave.open(str(src), "rb") as w:
-        params = w.getparams()
-        if params.sampwidth != 2:
-            raise SystemExit(f"{src}: only 16-bit PCM is supported")
-        samples = array.array("h", w.readframes(params.nframes))
-    if sys.byteorder == "big":
-        samples.byteswap()
+    params, samples = pcm16.read(src)
     out = array.array("h", (max(-32768, min(32767, round(s * gain))) for s in samples))
-    if sys.byteorder == "big":
-        out.byteswap()
-    with wave.open(str(dst), "wb") as w:
-        w.setparams(params)
-        w.writeframes(out.tobytes())
+    pcm16.write(dst, params, out)
 
 
 def main():
