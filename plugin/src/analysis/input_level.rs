@@ -195,7 +195,6 @@ impl InputLevel {
         self.gain = 10f32.powf(self.gain_db / 20.0);
     }
 
-    /// Counts a note's peak (input scale) in the reference.
     /// Forgets the note sounding and the attack under way, and does not measure that note
     /// any further: they were not played (the hum stage just found them to be a hum).
     pub fn forget_current(&mut self) {
@@ -206,6 +205,7 @@ impl InputLevel {
         self.floor = f32::MAX;
     }
 
+    /// Counts a note's peak (input scale) in the reference.
     fn remember(&mut self, peak: f32) {
         if peak >= self.config.floor_db {
             if let Some(slot) = self.peaks.get_mut(self.next) {

@@ -1292,7 +1292,9 @@ impl Analyzer {
                 (self.hum.process(x.clamp(-INPUT_LIMIT, INPUT_LIMIT)) * gain)
                     .clamp(-INPUT_LIMIT, INPUT_LIMIT)
             } else {
-                self.hum.process(0.0)
+                // Silence, as before the hum stage; its clock goes on.
+                self.hum.process(0.0);
+                0.0
             };
             let mut y = x - x1 + pole * y1;
             if y.abs() < 1e-20 {
