@@ -266,6 +266,9 @@ pub struct Shared {
     /// The mains hum (Hz: 50 or 60) the analysis takes out of its copy of the input
     /// (`analysis/hum.rs`), 0 when none, for the editor.
     pub hum_hz: AtomicF32,
+    /// The concert pitch notes are heard in (cents from A4 = 440 Hz): *Concert pitch*, or the
+    /// player's own when *Follow tuning* heard it (`analysis/concert_pitch.rs`), for the editor.
+    pub concert_cents: AtomicF32,
     /// Current detected pitch (fractional MIDI), < 0 when none.
     pub pitch: AtomicF32,
     pub pitch_confidence: AtomicF32,
@@ -322,6 +325,7 @@ impl Default for Shared {
             input_rms: AtomicF32::new(0.0),
             input_gain_db: AtomicF32::new(0.0),
             hum_hz: AtomicF32::new(0.0),
+            concert_cents: AtomicF32::new(0.0),
             pitch: AtomicF32::new(-1.0),
             pitch_confidence: AtomicF32::new(0.0),
             polyphonic: AtomicBool::new(false),

@@ -346,6 +346,8 @@ impl Engine {
         let bypass = p.bypass.value();
         self.analyzer
             .set_fast_tracking(p.input.tracking.value() == crate::params::Tracking::Fast);
+        self.analyzer
+            .set_reference(p.input.concert_cents(), p.input.follow_tuning.value());
 
         // Release what a reset or deactivation left sounding.
         if self.flush {
@@ -665,6 +667,9 @@ impl Engine {
         shared
             .hum_hz
             .store(self.analyzer.hum_hz(), Ordering::Relaxed);
+        shared
+            .concert_cents
+            .store(self.analyzer.concert_cents(), Ordering::Relaxed);
         let (pitch, confidence) = self.analyzer.current_pitch().unwrap_or((-1.0, 0.0));
         shared.pitch.store(pitch, Ordering::Relaxed);
         shared.pitch_confidence.store(confidence, Ordering::Relaxed);

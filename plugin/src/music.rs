@@ -48,6 +48,21 @@ pub fn hz_to_midi(hz: f32) -> f32 {
     69.0 + 12.0 * (hz / 440.0).log2()
 }
 
+/// An A4 tuned to `hz` → its cents from A4 = 440 Hz (0 for a frequency that is not positive
+/// and finite).
+pub fn hz_to_cents_from_a440(hz: f32) -> f32 {
+    if hz.is_finite() && hz > 0.0 {
+        1200.0 * (hz / 440.0).log2()
+    } else {
+        0.0
+    }
+}
+
+/// Cents from A4 = 440 Hz → the frequency of that A4.
+pub fn a4_hz_of_cents(cents: f32) -> f32 {
+    440.0 * (cents / 1200.0).exp2()
+}
+
 /// Fractional MIDI pitch → frequency in Hz.
 #[inline]
 pub fn midi_to_hz(pitch: f32) -> f32 {

@@ -307,6 +307,21 @@ pub struct InputParams {
     /// Note detection speed against accuracy.
     #[id = "tracking"]
     pub tracking: EnumParam<Tracking>,
+    /// The concert pitch notes are heard in (A4, Hz): an instrument tuned to A4 = 432 Hz plays
+    /// its A4 there, not a third of a semitone under 440's (`analysis/concert_pitch.rs`).
+    #[id = "concert-pitch"]
+    pub concert_pitch: FloatParam,
+    /// Follow the player's own tuning, heard from the notes played, within half a semitone of
+    /// *Concert pitch*.
+    #[id = "follow-tuning"]
+    pub follow_tuning: BoolParam,
+}
+
+impl InputParams {
+    /// *Concert pitch* in cents from A4 = 440 Hz.
+    pub fn concert_cents(&self) -> f32 {
+        crate::music::hz_to_cents_from_a440(self.concert_pitch.value())
+    }
 }
 
 #[derive(Params)]
@@ -420,6 +435,17 @@ impl Default for ContinuoParams {
                 source: EnumParam::new("Input source", InputSource::Both),
                 midi_thru: BoolParam::new("MIDI thru", false),
                 tracking: EnumParam::new("Tracking", Tracking::Fast),
+                concert_pitch: FloatParam::new(
+                    "Concert pitch",
+                    440.0,
+                    FloatRange::Linear {
+                        min: CONCERT_PITCH_HZ.0,
+                        max: CONCERT_PITCH_HZ.1,
+                    },
+                )
+                .with_step_size(0.1)
+                .with_unit(" Hz"),
+                follow_tuning: BoolParam::new("Follow tuning", true),
             },
             model: ModelParams {
                 style: EnumParam::new("Style", StyleParam::Auto),
@@ -553,6 +579,10 @@ impl Default for ContinuoParams {
         }
     }
 }
+
+/// The range of *Concert pitch* (A4, Hz): a semitone either way of 440 Hz, as far as the
+/// analyser names notes (`analysis::MAX_REFERENCE_CENTS`).
+pub const CONCERT_PITCH_HZ: (f32, f32) = (415.3, 466.2);
 
 /// The stable ids of a choice parameter's values (the `#[id]`s of its enum), in order.
 fn ids_of<T: Enum + PartialEq + 'static>(_: &EnumParam<T>) -> &'static [&'static str] {

@@ -100,6 +100,16 @@ pub struct AttackReading {
     pub probability: f32,
 }
 
+/// For each candidate and harmonic, the short-frame bin below its frequency and the weight of
+/// the bin above, for a concert pitch `grid` semitones from A4 = 440 Hz.
+fn fill_short_at(short_at: &mut [(usize, f32)], bin_hz: f32, grid: f32) {
+    for (i, slot) in short_at.iter_mut().enumerate() {
+        let (c, h) = (i / HARMONICS, i % HARMONICS + 1);
+        let x = midi_to_hz(f32::from(LOW_MIDI) + c as f32 + grid) * h as f32 / bin_hz.max(1e-3);
+        *slot = (x.floor() as usize, x - x.floor());
+    }
+}
+
 /// The stage.
 pub struct AttackReader {
     config: AttackReaderConfig,
@@ -131,6 +141,8 @@ pub struct AttackReader {
     features: Vec<f32>,
     /// Hops since the onset fired (`u32::MAX`: none yet).
     since_onset: u32,
+    /// The short frame's bin width (Hz), for `retune`.
+    short_bin_hz: f32,
     /// The note sounding when the onset fired.
     sounding: Option<u8>,
 }
@@ -142,14 +154,8 @@ impl AttackReader {
 
     pub fn with_network(config: AttackReaderConfig, network: Network) -> Self {
         let bin_hz = config.sample_rate / config.short_len.max(1) as f32;
-        let mut short_at = Vec::with_capacity(CANDIDATES * HARMONICS);
-        for c in 0..CANDIDATES {
-            let f0 = midi_to_hz(f32::from(LOW_MIDI) + c as f32);
-            for h in 1..=HARMONICS {
-                let x = f0 * h as f32 / bin_hz;
-                short_at.push((x.floor() as usize, x - x.floor()));
-            }
-        }
+        let mut short_at = vec![(0, 0.0); CANDIDATES * HARMONICS];
+        fill_short_at(&mut short_at, bin_hz, 0.0);
         let n = CANDIDATES * HARMONICS;
         Self {
             config,
@@ -169,6 +175,7 @@ impl AttackReader {
             short_rise: vec![0.0; CANDIDATES],
             features: vec![0.0; CANDIDATES * FEATURES],
             since_onset: u32::MAX,
+            short_bin_hz: bin_hz,
             sounding: None,
         }
     }
@@ -242,6 +249,12 @@ impl AttackReader {
     }
 
     /// Forgets the signal.
+    /// Reads the candidates in a concert pitch `grid` semitones from A4 = 440 Hz (their bins
+    /// made again in place; no allocation).
+    pub fn retune(&mut self, grid: f32) {
+        fill_short_at(&mut self.short_at, self.short_bin_hz, grid);
+    }
+
     pub fn reset(&mut self) {
         self.short_ring.fill(0.0);
         self.ring_filled = 0;

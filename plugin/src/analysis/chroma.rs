@@ -34,6 +34,8 @@ pub struct Chroma {
     /// This frame's peaks (indices into `pitch`), found by `process`; one slot per bin
     /// counted, allocated in `new`.
     peaks: Vec<u16>,
+    /// The concert pitch `pitch` is in (semitones from A4 = 440 Hz; `retune`).
+    grid: f32,
 }
 
 impl Chroma {
@@ -54,6 +56,7 @@ impl Chroma {
             pitch,
             slope,
             first_bin,
+            grid: 0.0,
         }
     }
 
@@ -113,6 +116,14 @@ impl Chroma {
             chroma = [0.0; 12];
         }
         chroma
+    }
+
+    /// Names pitch classes in a concert pitch `grid` semitones from A4 = 440 Hz (each bin's
+    /// pitch moved in place; no allocation).
+    pub fn retune(&mut self, grid: f32) {
+        let moved = grid - self.grid;
+        self.pitch.iter_mut().for_each(|p| *p -= moved);
+        self.grid = grid;
     }
 
     pub fn reset(&mut self) {}

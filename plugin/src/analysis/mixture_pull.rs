@@ -60,11 +60,18 @@ pub struct MixturePullConfig {
 pub struct MixturePull {
     /// Settings, fixed at construction.
     config: MixturePullConfig,
+    /// The concert pitch "between semitones" is judged in (semitones from A4 = 440 Hz).
+    grid: f32,
 }
 
 impl MixturePull {
     pub fn new(config: MixturePullConfig) -> Self {
-        Self { config }
+        Self { config, grid: 0.0 }
+    }
+
+    /// Judges estimates in a concert pitch `grid` semitones from A4 = 440 Hz.
+    pub fn retune(&mut self, grid: f32) {
+        self.grid = grid;
     }
 
     /// Moves `estimate` onto its fundamental's Hann peak when the rules above say so; `mags`
@@ -82,7 +89,7 @@ impl MixturePull {
         if c.max_confidence <= 0.0 || estimate.confidence >= c.max_confidence {
             return;
         }
-        let midi = hz_to_midi(estimate.hz);
+        let midi = hz_to_midi(estimate.hz) - self.grid;
         if (midi - midi.round()).abs() < c.min_offset {
             return;
         }
@@ -103,7 +110,7 @@ impl MixturePull {
         let Some(hz) = self.interpolated_hz(mags, k) else {
             return;
         };
-        let peak_midi = hz_to_midi(hz);
+        let peak_midi = hz_to_midi(hz) - self.grid;
         if (peak_midi - peak_midi.round()).abs() > c.max_peak_offset
             || (peak_midi - midi).abs() > 1.0
         {
@@ -203,7 +210,7 @@ impl MixturePull {
         let Some(peak_hz) = self.interpolated_hz(mags, k) else {
             return false;
         };
-        let peak_midi = hz_to_midi(peak_hz);
+        let peak_midi = hz_to_midi(peak_hz) - self.grid;
         if (peak_midi - peak_midi.round()).abs() <= c.max_peak_offset {
             estimate.hz = peak_hz;
         }

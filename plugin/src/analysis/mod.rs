@@ -46,6 +46,7 @@ pub mod attack_reader;
 pub mod attack_reader_weights;
 pub mod chord_judge;
 pub mod chroma;
+pub mod concert_pitch;
 pub mod fundamental;
 pub mod hum;
 pub mod input_level;
@@ -75,6 +76,7 @@ pub mod tracker;
 
 use attack_reader::{AttackReader, AttackReaderConfig};
 use chroma::{Chroma, ChromaConfig};
+use concert_pitch::{ConcertPitch, ConcertPitchConfig};
 use fundamental::FundamentalConfig;
 use hum::{HumConfig, HumRemover};
 use input_level::{InputLevel, InputLevelConfig};
@@ -214,6 +216,16 @@ pub const MIN_SAMPLE_RATE: f32 = 8_000.0;
 /// Highest sample rate the analyser listens at (Hz): the top rate hosts and interfaces offer;
 /// beyond it the long frame would outgrow its 64 k-sample bound.
 pub const MAX_SAMPLE_RATE: f32 = 768_000.0;
+
+/// The farthest concert pitch the analyser names notes in (cents from A4 = 440 Hz): a
+/// semitone either way (A4 = 415.3 to 466.2 Hz).
+pub const MAX_REFERENCE_CENTS: f32 = 100.0;
+/// The concert pitch heard moves the analyser's when this far (cents) from it ...
+const RETUNE_CENTS: f32 = 8.0;
+/// ... unless the move would name more than this share of the notes heard another semitone
+/// while they lie within `SETTLED_CENTS` of the grid in use (`ConcertPitch::renamed_share`).
+const MAX_RENAMED_SHARE: f32 = 0.05;
+const SETTLED_CENTS: f32 = 40.0;
 
 /// Whether the analyser can listen at `sample_rate` (the plugin runs at any finite positive
 /// rate; outside this range the audio passes through and only MIDI input is heard).
@@ -450,6 +462,22 @@ impl Sizes {
 pub struct Analyzer {
     /// Sample rate given to `new`; a different rate needs a new analyser.
     sample_rate: f32,
+    /// The concert pitch notes are named in (semitones from A4 = 440 Hz): every conversion
+    /// between a frequency and a note goes through it (`to_midi`, `to_hz`, the stages'
+    /// `retune`). Set by [`Analyzer::set_reference`] and, when following, by the concert pitch
+    /// heard.
+    grid: f32,
+    /// The owner's concert pitch (cents from A4 = 440 Hz) and whether to follow the player's
+    /// ([`Analyzer::set_reference`]).
+    reference_cents: f32,
+    follow: bool,
+    /// The player's concert pitch as heard (`concert_pitch.rs`). Kept through `reset` (it
+    /// belongs to the instrument).
+    concert_pitch: ConcertPitch,
+    /// An estimate counts for the concert pitch from this pitch confidence up.
+    concert_confidence: f32,
+    /// The concert pitch heard moves `grid` when this far from it (cents).
+    retune_cents: f32,
     /// False when `sample_rate` is outside [`listens_at`]: then `process` only advances the
     /// stream clock (no frames, no notes) and the stages below are the smallest ones, made for
     /// [`MIN_SAMPLE_RATE`] so that the type stays whole; they never run.
@@ -878,7 +906,7 @@ impl Analyzer {
             reattack_min_age: (tuning.get("top_reattack_age_ms", 100.0).max(0.0) / 1000.0
                 * sample_rate) as u64,
         });
-        Self {
+        let mut analyzer = Self {
             top_voice: TopVoice::new(
                 hann_bins,
                 hann_bin_hz,
@@ -894,6 +922,12 @@ impl Analyzer {
             last_top: TopPick::default(),
             top_searched: false,
             sample_rate: true_rate,
+            grid: 0.0,
+            reference_cents: 0.0,
+            follow: tuning.get("concert", 1.0) > 0.5,
+            concert_pitch: ConcertPitch::new(ConcertPitchConfig::new(hop_s, tuning)),
+            concert_confidence: tuning.get("concert_confidence", 0.8),
+            retune_cents: tuning.get("concert_retune_cents", RETUNE_CENTS).max(0.1),
             listening,
             sizes,
             clock: 0,
@@ -1057,7 +1091,9 @@ impl Analyzer {
                 * sample_rate) as u64,
             gate_lag_fraction: tuning.get("gate_lag_fraction", 0.5),
             gate_min_confidence: tuning.get("gate_min_confidence", 0.6),
-        }
+        };
+        analyzer.set_reference(tuning.get("reference_cents", 0.0), analyzer.follow);
+        analyzer
     }
 
     /// The rate given to `new` (also when the analyser cannot listen at it).
@@ -1087,6 +1123,101 @@ impl Analyzer {
         (self.sizes.short_len / 2 + 3 * self.sizes.hop) as u32
     }
 
+    /// Names notes in the concert pitch `cents` from A4 = 440 Hz (clamped to
+    /// ±[`MAX_REFERENCE_CENTS`]; non-finite: 0), or, with `follow`, in the player's as soon as
+    /// it is heard (`concert_pitch.rs`), taken within half a semitone of `cents`. Cheap when
+    /// nothing changes (the plugin calls it every block); no allocation.
+    pub fn set_reference(&mut self, cents: f32, follow: bool) {
+        let cents = if cents.is_finite() {
+            cents.clamp(-MAX_REFERENCE_CENTS, MAX_REFERENCE_CENTS)
+        } else {
+            0.0
+        };
+        if cents == self.reference_cents && follow == self.follow {
+            return;
+        }
+        self.reference_cents = cents;
+        self.follow = follow;
+        let heard = self.concert_pitch.cents().filter(|_| follow);
+        self.retune(heard.map_or(cents, |h| self.near_reference(h)));
+    }
+
+    /// The concert pitch notes are named in now (cents from A4 = 440 Hz).
+    pub fn concert_cents(&self) -> f32 {
+        100.0 * self.grid
+    }
+
+    /// The player's concert pitch as heard (cents from A4 = 440 Hz, in (−50, 50]), once the
+    /// notes agree on one.
+    pub fn heard_concert_cents(&self) -> Option<f32> {
+        self.concert_pitch.cents()
+    }
+
+    /// The tuning heard (cents, within a semitone) taken within half a semitone of the
+    /// owner's reference: a player at A4 = 415 Hz with the reference there is a semitone down,
+    /// not in tune.
+    fn near_reference(&self, heard: f32) -> f32 {
+        self.reference_cents + concert_pitch::fold_cents(heard - self.reference_cents)
+    }
+
+    /// Counts this hop's estimate for the concert pitch (when `clear`: voiced, one voice) and,
+    /// when following, moves the grid to the one heard once it lies `retune_cents` away.
+    fn follow_concert_pitch(&mut self, clear: bool, estimate: &PitchEstimate, midi: f32) {
+        let counted =
+            (clear && estimate.hz > 0.0 && estimate.confidence >= self.concert_confidence)
+                .then_some(midi);
+        self.concert_pitch
+            .hop(self.tracker.active_pitch(), counted, 100.0 * self.grid);
+        if !self.follow {
+            return;
+        }
+        let now = 100.0 * self.grid;
+        match self.concert_pitch.cents() {
+            Some(heard) => {
+                let wanted = self.near_reference(heard);
+                if (wanted - now).abs() >= self.retune_cents
+                    && self.concert_pitch.renamed_share(now, wanted, SETTLED_CENTS)
+                        <= MAX_RENAMED_SHARE
+                {
+                    self.retune(wanted);
+                }
+            }
+            // The notes no longer agree on a tuning (an instrument whose notes are tuned
+            // apart): back to the owner's.
+            None if self.concert_pitch.is_heard() && now != self.reference_cents => {
+                self.retune(self.reference_cents);
+            }
+            None => {}
+        }
+    }
+
+    /// Names notes in the concert pitch `cents` from A4 = 440 Hz from now on: the grid and
+    /// every stage's table of candidate bins (no allocation).
+    fn retune(&mut self, cents: f32) {
+        let grid = cents.clamp(-MAX_REFERENCE_CENTS, MAX_REFERENCE_CENTS) / 100.0;
+        if grid == self.grid {
+            return;
+        }
+        self.grid = grid;
+        self.salience.retune(grid);
+        self.polyphony.retune(grid);
+        self.newcomer.retune(grid);
+        self.top_voice.features.retune(grid);
+        self.attack_reader.retune(grid);
+        self.chroma.retune(grid);
+        self.mixture_pull.retune(grid);
+    }
+
+    /// Fractional MIDI of `hz` in the concert pitch in use.
+    fn to_midi(&self, hz: f32) -> f32 {
+        crate::music::hz_to_midi(hz) - self.grid
+    }
+
+    /// Frequency of fractional MIDI `midi` in the concert pitch in use.
+    fn to_hz(&self, midi: f32) -> f32 {
+        crate::music::midi_to_hz(midi + self.grid)
+    }
+
     /// The mains hum (Hz) taken out of the analysis's copy of the input (`hum.rs`); 0 for none.
     pub fn hum_hz(&self) -> f32 {
         self.hum.removing_hz().unwrap_or(0.0)
@@ -1100,10 +1231,7 @@ impl Analyzer {
     /// The pitch heard in the last hop as fractional MIDI and confidence, if it is voiced.
     pub fn current_pitch(&self) -> Option<(f32, f32)> {
         if self.last.f0_hz > 0.0 && self.last.confidence >= self.min_confidence {
-            Some((
-                crate::music::hz_to_midi(self.last.f0_hz),
-                self.last.confidence,
-            ))
+            Some((self.to_midi(self.last.f0_hz), self.last.confidence))
         } else {
             None
         }
@@ -1196,6 +1324,7 @@ impl Analyzer {
         self.hum.reset();
         self.hum_was_removed = false;
         self.mains_pitch_hops = 0;
+        self.concert_pitch.restart();
         self.ring.iter_mut().for_each(|v| *v = 0.0);
         self.ring_pos = 0;
         self.frame.iter_mut().for_each(|v| *v = 0.0);
@@ -1318,7 +1447,7 @@ impl Analyzer {
     /// on the lowest keys a partial's neighbours lie in the main lobe of the note an octave
     /// up). 0 when the even partials are silent too.
     fn odd_partials_db(&self, midi: u8) -> f32 {
-        let (even, odd) = self.split_partials(crate::music::midi_to_hz(f32::from(midi)), 2, true);
+        let (even, odd) = self.split_partials(self.to_hz(f32::from(midi)), 2, true);
         if even <= 0.0 {
             return 0.0;
         }
@@ -1442,14 +1571,14 @@ impl Analyzer {
         }
         let old_hz = if estimate.hz > 0.0
             && estimate.confidence >= self.min_confidence
-            && (crate::music::hz_to_midi(estimate.hz) - f32::from(pitch)).abs() > 0.6
+            && (self.to_midi(estimate.hz) - f32::from(pitch)).abs() > 0.6
         {
             estimate.hz
         } else if let Some(p) = self.tracker.active_pitch() {
             if self.previous_hz > 0.0 {
                 self.previous_hz
             } else {
-                crate::music::midi_to_hz(f32::from(p))
+                self.to_hz(f32::from(p))
             }
         } else {
             return false;
@@ -1465,7 +1594,7 @@ impl Analyzer {
         let heard = self.short_pitch.process(cancelled, spectrum);
         heard.hz > 0.0
             && heard.confidence >= self.newcomer_confidence
-            && (crate::music::hz_to_midi(heard.hz) - f32::from(pitch)).abs() <= 0.5
+            && (self.to_midi(heard.hz) - f32::from(pitch)).abs() <= 0.5
     }
 
     /// The pitch of the last `since` samples alone (the onset gate): the smallest window that
@@ -1546,11 +1675,8 @@ impl Analyzer {
         if voiced {
             self.apply_onset_rise(&mut estimate);
         }
-        let heard = (estimate.hz > 0.0 && estimate.confidence >= self.min_confidence).then(|| {
-            crate::music::hz_to_midi(estimate.hz)
-                .round()
-                .clamp(0.0, 127.0) as u8
-        });
+        let heard = (estimate.hz > 0.0 && estimate.confidence >= self.min_confidence)
+            .then(|| self.to_midi(estimate.hz).round().clamp(0.0, 127.0) as u8);
         let sounding = if voiced {
             self.tracker.active_pitch()
         } else {
@@ -1573,7 +1699,7 @@ impl Analyzer {
             _ => None,
         };
         let midi = if estimate.hz > 0.0 {
-            crate::music::hz_to_midi(estimate.hz)
+            self.to_midi(estimate.hz)
         } else {
             0.0
         };
@@ -1660,6 +1786,7 @@ impl Analyzer {
                 || top.on.is_some()
                 || top.off.is_some(),
         );
+        self.follow_concert_pitch(voiced && !second_voice, &estimate, midi);
         self.last = FeatureFrame {
             time_samples: self.clock,
             f0_hz: estimate.hz,
@@ -1907,7 +2034,7 @@ impl Analyzer {
             && self.tiny_neighbour_guard
             && (estimate.hz < self.tiny_attack_min_hz || self.gate_start.is_none())
             && self.tracker.active_pitch().is_some_and(|p| {
-                let step = (crate::music::hz_to_midi(estimate.hz).round() - f32::from(p)).abs();
+                let step = (self.to_midi(estimate.hz).round() - f32::from(p)).abs();
                 (0.5..=1.5).contains(&step)
             });
         let min_hz = if attack {
@@ -1972,7 +2099,7 @@ impl Analyzer {
             let sounding = |hz: f32| {
                 self.tracker
                     .active_pitch()
-                    .is_some_and(|p| (crate::music::hz_to_midi(hz) - f32::from(p)).abs() < 0.5)
+                    .is_some_and(|p| (self.to_midi(hz) - f32::from(p)).abs() < 0.5)
             };
             // Nor, on the lowest keys, while the previous note may still ring under the new
             // one: there its unresolved partials fake a series (see `series_ringing_min_hz`).
@@ -2003,7 +2130,7 @@ impl Analyzer {
                     estimate.hz,
                     self.tracker
                         .active_pitch()
-                        .map_or(0.0, |p| crate::music::midi_to_hz(f32::from(p))),
+                        .map_or(0.0, |p| self.to_hz(f32::from(p))),
                     min_step,
                 );
             }
@@ -2029,7 +2156,7 @@ impl Analyzer {
     /// spectrum.
     fn apply_onset_rise(&self, estimate: &mut PitchEstimate) {
         let midi = if estimate.hz > 0.0 {
-            crate::music::hz_to_midi(estimate.hz)
+            self.to_midi(estimate.hz)
         } else {
             0.0
         };
@@ -2039,7 +2166,7 @@ impl Analyzer {
             self.min_confidence,
             self.tracker.active_pitch(),
         ) {
-            let hz = crate::music::midi_to_hz(f32::from(p));
+            let hz = self.to_hz(f32::from(p));
             if self.has_fundamental(hz) {
                 *estimate = PitchEstimate {
                     hz,

@@ -104,6 +104,8 @@ pub struct Newcomer {
     named: Option<(u8, u32, u64)>,
     /// The last answer (returned on the hops in between).
     last: NewcomerOutput,
+    /// The concert pitch the bins are made for (semitones from A4 = 440 Hz; `retune`).
+    grid: f32,
 }
 
 impl Newcomer {
@@ -128,7 +130,21 @@ impl Newcomer {
             countdown: 0,
             named: None,
             last: NewcomerOutput::default(),
+            grid: 0.0,
         }
+    }
+
+    /// Names notes in a concert pitch `grid` semitones from A4 = 440 Hz: the candidates'
+    /// bins are made again in place. No allocation.
+    pub fn retune(&mut self, grid: f32) {
+        self.grid = grid;
+        super::salience::BinGrid {
+            sample_rate: self.config.sample_rate,
+            frame_len: self.config.frame_len,
+            min_midi: self.config.min_midi,
+            harmonics: self.config.harmonics,
+        }
+        .fill(&mut self.bins, grid, self.spectrum_bins.saturating_sub(1));
     }
 
     /// Highest bin index read (the magnitudes handed to `process` should reach it).
@@ -224,7 +240,7 @@ impl Newcomer {
 
     /// Zeroes the rise over every partial of `midi` (± `vibrato_share`, at least ± 1 bin).
     fn mask(&mut self, midi: u8) {
-        let f0 = midi_to_hz(f32::from(midi));
+        let f0 = midi_to_hz(f32::from(midi) + self.grid);
         let mut h = 1usize;
         while h <= 64 {
             let f = f0 * h as f32;

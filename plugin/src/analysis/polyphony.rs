@@ -259,6 +259,8 @@ pub struct Polyphony {
     /// Leaky mean over voiced hops of a strongly periodic frame (see
     /// [`PolyphonyConfig::clear_above`]); starts at 0 (a chord may be the first thing played).
     clear_share: f32,
+    /// The concert pitch the bins are made for (semitones from A4 = 440 Hz; `retune`).
+    grid: f32,
 }
 
 /// A voice the search found: its candidate index and its energy over the first voice's.
@@ -295,6 +297,7 @@ impl Polyphony {
             voices_share: VOICES_START,
             tails: false,
             clear_share: 0.0,
+            grid: 0.0,
             bin_hz,
             chord_hops: 0,
             single_hops: 0,
@@ -632,7 +635,7 @@ impl Polyphony {
     fn first_voice(&mut self, mags: &[f32]) -> Option<(usize, f32)> {
         let (first, e1) = self.best(mags, false)?;
         self.masked.iter_mut().for_each(|m| *m = false);
-        let f1 = midi_to_hz((self.config.min_midi as usize + first) as f32);
+        let f1 = midi_to_hz((self.config.min_midi as usize + first) as f32 + self.grid);
         let base = if 0.5 * f1 / self.bin_hz >= HALF_MIN_BINS {
             0.5 * f1
         } else {
@@ -654,7 +657,7 @@ impl Polyphony {
             return (None, None);
         };
         let bins = self.masked.len().min(mags.len() + 1);
-        let f2 = midi_to_hz((self.config.min_midi as usize + second) as f32);
+        let f2 = midi_to_hz((self.config.min_midi as usize + second) as f32 + self.grid);
         self.mask_comb(f2, bins);
         let third = self.best(mags, true).map(|(t, e3)| (t, e3 / e1));
         (Some((second, e2 / e1)), third)
@@ -751,6 +754,19 @@ impl Polyphony {
         } else {
             0.0
         }
+    }
+
+    /// Names notes in a concert pitch `grid` semitones from A4 = 440 Hz: the candidates'
+    /// bins are made again in place. No allocation.
+    pub fn retune(&mut self, grid: f32) {
+        self.grid = grid;
+        super::salience::BinGrid {
+            sample_rate: self.config.sample_rate,
+            frame_len: self.config.frame_len,
+            min_midi: self.config.min_midi,
+            harmonics: self.config.harmonics,
+        }
+        .fill(&mut self.bins, grid, self.spectrum_bins.saturating_sub(1));
     }
 
     pub fn reset(&mut self) {

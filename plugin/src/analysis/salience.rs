@@ -50,6 +50,9 @@ pub struct Salience {
     partials: Vec<f32>,
     /// Slot of the newest row in `history`.
     newest: usize,
+    /// The concert pitch the bins are made for (semitones from A4 = 440 Hz; see
+    /// [`Salience::retune`]).
+    grid: f32,
     /// Rows written since reset (saturating at `history_hops`).
     filled: usize,
 }
@@ -65,19 +68,43 @@ pub fn harmonic_bins(
     harmonics: usize,
 ) -> Vec<u16> {
     let candidates = (max_midi.saturating_sub(min_midi)) as usize + 1;
-    let bin_hz = sample_rate / frame_len.max(1) as f32;
-    let nyquist_bin = frame_len / 2;
     let mut bins = vec![0u16; candidates * harmonics];
-    for c in 0..candidates {
-        let f0 = midi_to_hz((min_midi as usize + c) as f32);
-        for h in 0..harmonics {
-            let b = (f0 * (h + 1) as f32 / bin_hz).round() as usize;
-            if b >= 1 && b < nyquist_bin && b < u16::MAX as usize {
-                bins[c * harmonics + h] = b as u16;
+    let grid = BinGrid {
+        sample_rate,
+        frame_len,
+        min_midi,
+        harmonics,
+    };
+    grid.fill(&mut bins, 0.0, frame_len / 2);
+    bins
+}
+
+/// How a table of harmonic bins is laid out (see [`harmonic_bins`]); its `fill` writes the
+/// table again in place for a concert pitch `grid` semitones from A4 = 440 Hz (no allocation:
+/// the stages retune their tables with it).
+#[derive(Debug, Clone, Copy)]
+pub struct BinGrid {
+    pub sample_rate: f32,
+    pub frame_len: usize,
+    pub min_midi: u8,
+    pub harmonics: usize,
+}
+
+impl BinGrid {
+    /// Candidate `c`, harmonic `h + 1` at `c * harmonics + h`; bins at or past `end` (and 0)
+    /// are written as 0 (unused).
+    pub fn fill(&self, bins: &mut [u16], grid: f32, end: usize) {
+        let bin_hz = self.sample_rate / self.frame_len.max(1) as f32;
+        let end = end.min(self.frame_len / 2).min(u16::MAX as usize);
+        let harmonics = self.harmonics.max(1);
+        for (c, row) in bins.chunks_mut(harmonics).enumerate() {
+            let f0 = midi_to_hz((self.min_midi as usize + c) as f32 + grid);
+            for (h, slot) in row.iter_mut().enumerate() {
+                let b = (f0 * (h + 1) as f32 / bin_hz).round() as usize;
+                *slot = if b >= 1 && b < end { b as u16 } else { 0 };
             }
         }
     }
-    bins
 }
 
 /// [`harmonic_bins`] and the spectrum length a stage reading them needs (the highest bin + 2):
@@ -110,6 +137,7 @@ impl Salience {
             history: vec![-120.0; candidates * config.history_hops.max(1)],
             partials: vec![0.0; candidates * config.history_hops.max(1) * config.harmonics],
             newest: 0,
+            grid: 0.0,
             filled: 0,
         }
     }
@@ -209,8 +237,8 @@ impl Salience {
             return all;
         };
         let bin_hz = self.config.sample_rate / self.config.frame_len.max(1) as f32;
-        let f = midi_to_hz(f32::from(pitch));
-        let g = midi_to_hz(f32::from(other));
+        let f = midi_to_hz(f32::from(pitch) + self.grid);
+        let g = midi_to_hz(f32::from(other) + self.grid);
         if !(g > 0.0 && bin_hz > 0.0) {
             return all;
         }
@@ -406,6 +434,19 @@ impl Salience {
             half_ago: crossed(0.5),
             rise_db,
         })
+    }
+
+    /// Names notes in a concert pitch `grid` semitones from A4 = 440 Hz: the bins are made
+    /// again in place (the history stays: it is kept per note). No allocation.
+    pub fn retune(&mut self, grid: f32) {
+        self.grid = grid;
+        BinGrid {
+            sample_rate: self.config.sample_rate,
+            frame_len: self.config.frame_len,
+            min_midi: self.config.min_midi,
+            harmonics: self.config.harmonics,
+        }
+        .fill(&mut self.bins, grid, self.config.frame_len / 2);
     }
 
     pub fn reset(&mut self) {

@@ -142,11 +142,31 @@ pub struct TopVoiceFeatures {
     /// Which candidates were measured: salience at least [`MIN_SHARE`] of the strongest and a
     /// peak among its semitone neighbours.
     pub measured: [bool; CANDIDATES],
+    /// The spectrum's bin width (Hz), for `retune`.
+    bin_hz: f32,
 }
 
 impl TopVoiceFeatures {
     /// For a Hann spectrum of `hann_bins` bins `bin_hz` apart.
     pub fn new(hann_bins: usize, bin_hz: f32) -> Self {
+        let mut features = Self {
+            bins: vec![0u16; CANDIDATES * PARTIALS],
+            half_bins: vec![0u16; CANDIDATES * HALVES.len()],
+            peaks: vec![0.0; hann_bins],
+            partials: [[0.0; PARTIALS]; CANDIDATES],
+            salience: [0.0; CANDIDATES],
+            rows: [[0.0; FEATURES]; CANDIDATES],
+            measured: [false; CANDIDATES],
+            bin_hz,
+        };
+        features.retune(0.0);
+        features
+    }
+
+    /// Makes the candidates' bins for a concert pitch `grid` semitones from A4 = 440 Hz (in
+    /// place, no allocation).
+    pub fn retune(&mut self, grid: f32) {
+        let (hann_bins, bin_hz) = (self.peaks.len(), self.bin_hz);
         let bin = |hz: f32| -> u16 {
             let k = (hz / bin_hz.max(1e-3)).round() as usize;
             if k >= 1 && k + 1 < hann_bins && k <= usize::from(u16::MAX) {
@@ -155,25 +175,18 @@ impl TopVoiceFeatures {
                 0
             }
         };
-        let mut bins = vec![0u16; CANDIDATES * PARTIALS];
-        let mut half_bins = vec![0u16; CANDIDATES * HALVES.len()];
         for c in 0..CANDIDATES {
-            let f = midi_to_hz(f32::from(LOWEST) + c as f32);
+            let f = midi_to_hz(f32::from(LOWEST) + c as f32 + grid);
             for h in 0..PARTIALS {
-                bins[c * PARTIALS + h] = bin((h + 1) as f32 * f);
+                if let Some(slot) = self.bins.get_mut(c * PARTIALS + h) {
+                    *slot = bin((h + 1) as f32 * f);
+                }
             }
             for (j, m) in HALVES.iter().enumerate() {
-                half_bins[c * HALVES.len() + j] = bin(m * f);
+                if let Some(slot) = self.half_bins.get_mut(c * HALVES.len() + j) {
+                    *slot = bin(m * f);
+                }
             }
-        }
-        Self {
-            bins,
-            half_bins,
-            peaks: vec![0.0; hann_bins],
-            partials: [[0.0; PARTIALS]; CANDIDATES],
-            salience: [0.0; CANDIDATES],
-            rows: [[0.0; FEATURES]; CANDIDATES],
-            measured: [false; CANDIDATES],
         }
     }
 

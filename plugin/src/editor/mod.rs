@@ -446,6 +446,18 @@ impl ContinuoEditor {
                      passes through untouched",
                 );
             }
+            let cents = self.shared.concert_cents.load(Ordering::Relaxed);
+            if cents.abs() >= 0.5 {
+                ui.label(format!(
+                    "A4 = {:.1} Hz",
+                    crate::music::a4_hz_of_cents(cents)
+                ))
+                .on_hover_text(format!(
+                    "Continuo hears notes in this tuning ({cents:+.0} cents from 440 Hz): \
+                         set by Concert pitch, or your instrument's own when Follow tuning \
+                         heard it from the notes you play"
+                ));
+            }
             // Onset flash.
             let (rect, _) = ui.allocate_exact_size(egui::vec2(14.0, 14.0), egui::Sense::hover());
             let c = Color32::from_rgb(255, (200.0 * self.flash) as u8 + 40, 60)
@@ -522,6 +534,22 @@ impl ContinuoEditor {
                 setter,
                 &p.input.tracking,
                 "Fast (default) sends plucked, struck and synth notes about 4 ms sooner; Accurate waits a little longer for a sure pitch and names a few less of them wrong",
+            );
+            row(
+                ui,
+                setter,
+                &p.input.concert_pitch,
+                "The tuning of your instrument: the frequency of its A4 (440 Hz by default). With \
+                 Follow tuning on, this is where Continuo starts, and it then follows the tuning \
+                 it hears in your notes (within half a semitone)",
+            );
+            row(
+                ui,
+                setter,
+                &p.input.follow_tuning,
+                "On (default): Continuo hears your instrument's own tuning from the notes you \
+                 play (a guitar tuned by ear, A4 = 432 Hz, an old piano) and names notes in it. \
+                 Off: notes are named in Concert pitch exactly",
             );
         });
         group(ui, "Model", |ui| {
