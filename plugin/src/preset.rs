@@ -17,8 +17,10 @@ use std::path::{Path, PathBuf};
 pub const PRESET_VERSION: u32 = 1;
 /// Larger files are refused unread.
 pub const MAX_PRESET_BYTES: u64 = 256 * 1024;
-/// Parameters a preset never touches: the host's bypass and the Play trigger.
-const NOT_IN_PRESETS: &[&str] = &["bypass", "play"];
+/// Parameters a preset never touches: the host's bypass, the Play trigger, and the tuning of
+/// the player's instrument (*Concert pitch*, *Follow tuning*: it belongs to the instrument, not
+/// to a way of answering; loading a preset must not retune the analysis).
+const NOT_IN_PRESETS: &[&str] = &["bypass", "play", "concert-pitch", "follow-tuning"];
 
 /// The factory presets, embedded so the bundles are self-contained.
 pub const FACTORY: &[(&str, &str)] = &[
@@ -644,6 +646,37 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_preset_leaves_the_instruments_tuning_alone() {
+        let params = ContinuoParams::default();
+        let tuned = params.input.concert_pitch.preview_normalized(432.0);
+        let off = params.input.follow_tuning.preview_normalized(false);
+        unsafe {
+            params
+                .input
+                .concert_pitch
+                .as_ptr()
+                ._internal_set_normalized_value(tuned);
+            params
+                .input
+                .follow_tuning
+                .as_ptr()
+                ._internal_set_normalized_value(off);
+        }
+        for (file, json) in FACTORY {
+            let p = Preset::parse(json.as_bytes()).unwrap();
+            apply(&params, &p.resolve(&params).unwrap());
+            assert!(
+                (params.input.concert_pitch.value() - 432.0).abs() < 0.05,
+                "{file}"
+            );
+            assert!(!params.input.follow_tuning.value(), "{file}");
+        }
+        let saved = Preset::capture("Mine", "", &params);
+        assert!(!saved.params.contains_key("concert-pitch"));
+        assert!(!saved.params.contains_key("follow-tuning"));
     }
 
     #[test]
