@@ -56,7 +56,7 @@ impl ConcertPitchConfig {
             max_note_hops: hops("concert_max_note_s", 0.5) as u32,
             max_step: tuning.get("concert_max_step", 0.1),
             memory_hops: hops("concert_memory_s", 20.0),
-            min_hops: hops("concert_min_s", 2.0),
+            min_hops: hops("concert_min_s", 0.6),
             min_concentration: tuning.get("concert_concentration", 0.7),
         }
     }
@@ -81,6 +81,8 @@ pub struct ConcertPitch {
     /// The note centres' weights by place between two semitones (bin `b` from
     /// `−50 + 2b` cents), fading as the sums do.
     histogram: [f32; BINS],
+    /// Notes counted so far.
+    notes: u64,
 }
 
 impl ConcertPitch {
@@ -95,6 +97,7 @@ impl ConcertPitch {
             im: 0.0,
             weight: 0.0,
             histogram: [0.0; BINS],
+            notes: 0,
         }
     }
 
@@ -127,6 +130,11 @@ impl ConcertPitch {
         (length >= self.config.min_concentration)
             .then(|| 100.0 * self.im.atan2(self.re) / TAU)
             .map(|c| if c <= -50.0 { c + 100.0 } else { c })
+    }
+
+    /// Notes counted so far (a new one means a new answer).
+    pub fn notes(&self) -> u64 {
+        self.notes
     }
 
     /// Enough notes have counted for [`ConcertPitch::cents`] to answer (whether or not they
@@ -180,6 +188,7 @@ impl ConcertPitch {
             if let Some(h) = self.histogram.get_mut(bin) {
                 *h += w;
             }
+            self.notes += 1;
         }
         self.sum = 0.0;
         self.hops = 0;
@@ -279,6 +288,33 @@ mod tests {
         }
         let heard = s.cents().expect("trusted");
         assert!((heard + 30.0).abs() < 3.0, "{heard}");
+    }
+
+    #[test]
+    fn a_move_that_renames_settled_notes_is_seen() {
+        // An accordion whose reeds are tuned apart: most notes 40 cents sharp, one in six 28
+        // cents flat.
+        let mut s = stage();
+        for i in 0..42 {
+            let cents = if i % 6 == 0 { -28.0 } else { 40.0 };
+            play(&mut s, &[60 + (i % 7) as u8], cents, 0.0, 100);
+        }
+        let heard = s.cents().expect("the sharp notes dominate the mean");
+        assert!(heard > 20.0, "{heard}");
+        // Moving 440's grid to it would name the flat notes a semitone lower.
+        let renamed = s.renamed_share(0.0, heard, 40.0);
+        assert!((0.1..0.25).contains(&renamed), "{renamed}");
+        // A guitar tuned 35 cents flat: the same move renames nothing.
+        let mut s = stage();
+        play(&mut s, &[60, 62, 64, 65, 67, 69, 71, 72], -35.0, 0.2, 120);
+        assert!(s.renamed_share(0.0, -35.0, 40.0) < 0.01);
+        // Nor does a tuning right on the edge of two semitones (notes on either side).
+        let mut s = stage();
+        for i in 0..16 {
+            let cents = if i % 2 == 0 { -46.0 } else { -54.0 };
+            play(&mut s, &[60 + (i % 5) as u8], cents, 0.0, 100);
+        }
+        assert!(s.renamed_share(0.0, -50.0, 40.0) < 0.01);
     }
 
     #[test]

@@ -222,8 +222,9 @@ pub const MAX_SAMPLE_RATE: f32 = 768_000.0;
 pub const MAX_REFERENCE_CENTS: f32 = 100.0;
 /// The concert pitch heard moves the analyser's when this far (cents) from it ...
 const RETUNE_CENTS: f32 = 8.0;
-/// ... unless the move would name more than this share of the notes heard another semitone
-/// while they lie within `SETTLED_CENTS` of the grid in use (`ConcertPitch::renamed_share`).
+/// ... unless, against the owner's reference, it would name more than this share of the notes
+/// heard another semitone while they lie within `SETTLED_CENTS` of the reference's grid
+/// (`ConcertPitch::renamed_share`): then the grid is the reference's.
 const MAX_RENAMED_SHARE: f32 = 0.05;
 const SETTLED_CENTS: f32 = 40.0;
 
@@ -478,6 +479,8 @@ pub struct Analyzer {
     concert_confidence: f32,
     /// The concert pitch heard moves `grid` when this far from it (cents).
     retune_cents: f32,
+    /// Notes the concert pitch stage had counted when the grid was last decided.
+    concert_notes: u64,
     /// False when `sample_rate` is outside [`listens_at`]: then `process` only advances the
     /// stream clock (no frames, no notes) and the stages below are the smallest ones, made for
     /// [`MIN_SAMPLE_RATE`] so that the type stays whole; they never run.
@@ -928,6 +931,7 @@ impl Analyzer {
             concert_pitch: ConcertPitch::new(ConcertPitchConfig::new(hop_s, tuning)),
             concert_confidence: tuning.get("concert_confidence", 0.8),
             retune_cents: tuning.get("concert_retune_cents", RETUNE_CENTS).max(0.1),
+            concert_notes: 0,
             listening,
             sizes,
             clock: 0,
@@ -1168,26 +1172,35 @@ impl Analyzer {
                 .then_some(midi);
         self.concert_pitch
             .hop(self.tracker.active_pitch(), counted, 100.0 * self.grid);
-        if !self.follow {
+        // Decided again only when a note has counted.
+        let notes = self.concert_pitch.notes();
+        if !self.follow || notes == self.concert_notes {
             return;
         }
-        let now = 100.0 * self.grid;
-        match self.concert_pitch.cents() {
+        self.concert_notes = notes;
+        let reference = self.reference_cents;
+        let target = match self.concert_pitch.cents() {
+            // The tuning heard, unless it names another semitone more than a few of the notes
+            // the owner's reference names without doubt.
             Some(heard) => {
                 let wanted = self.near_reference(heard);
-                if (wanted - now).abs() >= self.retune_cents
-                    && self.concert_pitch.renamed_share(now, wanted, SETTLED_CENTS)
-                        <= MAX_RENAMED_SHARE
+                if self
+                    .concert_pitch
+                    .renamed_share(reference, wanted, SETTLED_CENTS)
+                    <= MAX_RENAMED_SHARE
                 {
-                    self.retune(wanted);
+                    wanted
+                } else {
+                    reference
                 }
             }
-            // The notes no longer agree on a tuning (an instrument whose notes are tuned
-            // apart): back to the owner's.
-            None if self.concert_pitch.is_heard() && now != self.reference_cents => {
-                self.retune(self.reference_cents);
-            }
-            None => {}
+            // The notes no longer agree on a tuning: the owner's.
+            None if self.concert_pitch.is_heard() => reference,
+            None => return,
+        };
+        let now = 100.0 * self.grid;
+        if (target - now).abs() >= self.retune_cents || (target == reference && now != target) {
+            self.retune(target);
         }
     }
 
