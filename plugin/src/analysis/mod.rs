@@ -31,6 +31,8 @@
 //! salience + short frame, on the twelve hops after an onset ─ attack reader (learned: names the new note)
 //! pitch + level + onset + salience + attack reader ─ tracker (runs, rise dating, named share per semitone, judge,
 //!   steadiness: how much the stream's held notes swing) ─ NoteEvent
+//! tracker's notes + their estimates ─ concert pitch (the player's tuning, from note centres;
+//!   every frequency ↔ note conversion and every stage's candidate bins follow it)
 //! while the chord gate holds: Hann bins ─ top voice (candidate measures, network, softmax; one hop
 //!   in four) ─ top follower (confirmed winner, dated from its salience rise) ─ NoteEvent
 //! ```
