@@ -1144,8 +1144,7 @@ impl Analyzer {
         }
         self.reference_cents = cents;
         self.follow = follow;
-        let heard = self.concert_pitch.cents().filter(|_| follow);
-        self.retune(heard.map_or(cents, |h| self.near_reference(h)));
+        self.retune(self.wanted_cents().unwrap_or(cents));
     }
 
     /// The concert pitch notes are named in now (cents from A4 = 440 Hz).
@@ -1180,29 +1179,40 @@ impl Analyzer {
             return;
         }
         self.concert_notes = notes;
+        let Some(target) = self.wanted_cents() else {
+            return;
+        };
+        let now = 100.0 * self.grid;
+        if (target - now).abs() >= self.retune_cents
+            || (target == self.reference_cents && now != target)
+        {
+            self.retune(target);
+        }
+    }
+
+    /// The concert pitch to name notes in (cents): the owner's reference, or, when following,
+    /// the tuning heard, unless it would name another semitone more than a few of the notes the
+    /// reference names without doubt, or the notes no longer agree on one. `None` while
+    /// following and nothing is heard yet.
+    fn wanted_cents(&self) -> Option<f32> {
         let reference = self.reference_cents;
-        let target = match self.concert_pitch.cents() {
-            // The tuning heard, unless it names another semitone more than a few of the notes
-            // the owner's reference names without doubt.
+        if !self.follow {
+            return Some(reference);
+        }
+        match self.concert_pitch.cents() {
             Some(heard) => {
                 let wanted = self.near_reference(heard);
-                if self
+                let renamed = self
                     .concert_pitch
-                    .renamed_share(reference, wanted, SETTLED_CENTS)
-                    <= MAX_RENAMED_SHARE
-                {
+                    .renamed_share(reference, wanted, SETTLED_CENTS);
+                Some(if renamed <= MAX_RENAMED_SHARE {
                     wanted
                 } else {
                     reference
-                }
+                })
             }
-            // The notes no longer agree on a tuning: the owner's.
-            None if self.concert_pitch.is_heard() => reference,
-            None => return,
-        };
-        let now = 100.0 * self.grid;
-        if (target - now).abs() >= self.retune_cents || (target == reference && now != target) {
-            self.retune(target);
+            None if self.concert_pitch.is_heard() => Some(reference),
+            None => None,
         }
     }
 

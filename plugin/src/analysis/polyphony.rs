@@ -760,13 +760,12 @@ impl Polyphony {
     /// bins are made again in place. No allocation.
     pub fn retune(&mut self, grid: f32) {
         self.grid = grid;
-        super::salience::BinGrid {
-            sample_rate: self.config.sample_rate,
-            frame_len: self.config.frame_len,
-            min_midi: self.config.min_midi,
-            harmonics: self.config.harmonics,
-        }
-        .fill(&mut self.bins, grid, self.spectrum_bins.saturating_sub(1));
+        let c = &self.config;
+        super::salience::BinGrid::new(c.sample_rate, c.frame_len, c.min_midi, c.harmonics).fill(
+            &mut self.bins,
+            grid,
+            self.spectrum_bins.saturating_sub(1),
+        );
     }
 
     pub fn reset(&mut self) {

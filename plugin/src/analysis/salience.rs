@@ -69,13 +69,7 @@ pub fn harmonic_bins(
 ) -> Vec<u16> {
     let candidates = (max_midi.saturating_sub(min_midi)) as usize + 1;
     let mut bins = vec![0u16; candidates * harmonics];
-    let grid = BinGrid {
-        sample_rate,
-        frame_len,
-        min_midi,
-        harmonics,
-    };
-    grid.fill(&mut bins, 0.0, frame_len / 2);
+    BinGrid::new(sample_rate, frame_len, min_midi, harmonics).fill(&mut bins, 0.0, frame_len / 2);
     bins
 }
 
@@ -91,6 +85,16 @@ pub struct BinGrid {
 }
 
 impl BinGrid {
+    /// The layout of a stage's table (see [`harmonic_bins`]).
+    pub fn new(sample_rate: f32, frame_len: usize, min_midi: u8, harmonics: usize) -> Self {
+        Self {
+            sample_rate,
+            frame_len,
+            min_midi,
+            harmonics,
+        }
+    }
+
     /// Candidate `c`, harmonic `h + 1` at `c * harmonics + h`; bins at or past `end` (and 0)
     /// are written as 0 (unused).
     pub fn fill(&self, bins: &mut [u16], grid: f32, end: usize) {
@@ -440,13 +444,12 @@ impl Salience {
     /// again in place (the history stays: it is kept per note). No allocation.
     pub fn retune(&mut self, grid: f32) {
         self.grid = grid;
-        BinGrid {
-            sample_rate: self.config.sample_rate,
-            frame_len: self.config.frame_len,
-            min_midi: self.config.min_midi,
-            harmonics: self.config.harmonics,
-        }
-        .fill(&mut self.bins, grid, self.config.frame_len / 2);
+        let c = &self.config;
+        BinGrid::new(c.sample_rate, c.frame_len, c.min_midi, c.harmonics).fill(
+            &mut self.bins,
+            grid,
+            c.frame_len / 2,
+        );
     }
 
     pub fn reset(&mut self) {
