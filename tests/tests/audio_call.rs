@@ -18,7 +18,7 @@ struct Run {
 
 /// `answer`: wait for the model to load first (only needed when the answer is checked).
 fn run(entry: &'static PluginEntry, audio: &[f32], sr: f64, block: usize, answer: bool) -> Run {
-    run_over(entry, audio, audio.len() as u64, sr, block, answer)
+    run_over(entry, audio, audio.len() as u64, sr, block, answer, &[])
 }
 
 /// As `run`, but only the first `played` samples of `audio` are the musician's call: the rest
@@ -30,10 +30,14 @@ fn run_over(
     sr: f64,
     block: usize,
     answer: bool,
+    settings: &[(&str, &str)],
 ) -> Run {
     let mut p = Plugin::new(entry).unwrap();
     p.set_text("source", "Audio").unwrap();
     p.set_text("midi-thru", "On").unwrap();
+    for (id, text) in settings {
+        p.set_text(id, text).unwrap();
+    }
     // Without the answer (only the detected notes are compared), no answer may start late in
     // the feed and still sound at its end: the model loads while the stream runs.
     let mode = if answer {
@@ -252,7 +256,7 @@ fn humming_track_is_answered(entry: &'static PluginEntry) {
     for (x, a) in hummed[lead..].iter_mut().zip(&audio) {
         *x += a;
     }
-    let r = run_over(entry, &hummed, played, sr, 512, true);
+    let r = run_over(entry, &hummed, played, sr, 512, true, &[]);
     let heard = keys(&r);
     // G1 (49 Hz) and G2 are where a 50 Hz hum is heard.
     let at_hum: Vec<&Played> = r
@@ -340,33 +344,10 @@ fn flat_instrument_is_heard_in_its_tuning(entry: &'static PluginEntry) {
     );
     assert_eq!(late(&r), written[14..].to_vec(), "following the tuning");
     // Set by hand.
-    let mut p = Plugin::new(entry).unwrap();
-    p.set_text("source", "Audio").unwrap();
-    p.set_text("midi-thru", "On").unwrap();
-    p.set_text("mode", "Suggest only").unwrap();
-    p.set_text("concert-pitch", "430").unwrap();
-    p.set_text("follow-tuning", "Off").unwrap();
-    p.activate(sr, 512).unwrap();
-    let total = audio.len() as u64 + (2.0 * sr) as u64;
-    let fed = p
-        .run(move |s| {
-            std::thread::sleep(START_PAUSE);
-            s.set_transport(Some(Transport::playing(TEMPO)));
-            s.feed(Feed {
-                audio: vec![audio],
-                ..Feed::silence(total, 512)
-            })
-        })
-        .unwrap()
-        .unwrap();
-    assert_eq!(fed.errors, 0);
-    assert!(fed.violations.is_empty(), "{:?}", fed.violations);
-    let by_hand: Vec<u8> = pair_notes(&fed.notes, false)
-        .unwrap()
-        .iter()
-        .map(|n| n.3)
-        .collect();
-    assert_eq!(by_hand, written, "Concert pitch 430 Hz, following off");
+    let settings = [("concert-pitch", "430"), ("follow-tuning", "Off")];
+    let by_hand = run_over(entry, &audio, audio.len() as u64, sr, 512, false, &settings);
+    let keys: Vec<u8> = by_hand.heard.iter().map(|n| n.3).collect();
+    assert_eq!(keys, written, "Concert pitch 430 Hz, following off");
 }
 
 #[test]

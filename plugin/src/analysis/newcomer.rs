@@ -106,6 +106,8 @@ pub struct Newcomer {
     last: NewcomerOutput,
     /// The concert pitch the bins are made for (semitones from A4 = 440 Hz; `retune`).
     grid: f32,
+    /// How `bins` is laid out (for `retune`).
+    layout: super::salience::BinGrid,
 }
 
 impl Newcomer {
@@ -131,6 +133,12 @@ impl Newcomer {
             named: None,
             last: NewcomerOutput::default(),
             grid: 0.0,
+            layout: super::salience::BinGrid::new(
+                config.sample_rate,
+                config.frame_len,
+                config.min_midi,
+                config.harmonics,
+            ),
         }
     }
 
@@ -138,12 +146,8 @@ impl Newcomer {
     /// bins are made again in place. No allocation.
     pub fn retune(&mut self, grid: f32) {
         self.grid = grid;
-        let c = &self.config;
-        super::salience::BinGrid::new(c.sample_rate, c.frame_len, c.min_midi, c.harmonics).fill(
-            &mut self.bins,
-            grid,
-            self.spectrum_bins.saturating_sub(1),
-        );
+        let end = self.spectrum_bins.saturating_sub(1);
+        self.layout.fill(&mut self.bins, grid, end);
     }
 
     /// Highest bin index read (the magnitudes handed to `process` should reach it).

@@ -261,6 +261,8 @@ pub struct Polyphony {
     clear_share: f32,
     /// The concert pitch the bins are made for (semitones from A4 = 440 Hz; `retune`).
     grid: f32,
+    /// How `bins` is laid out (for `retune`).
+    layout: super::salience::BinGrid,
 }
 
 /// A voice the search found: its candidate index and its energy over the first voice's.
@@ -298,6 +300,12 @@ impl Polyphony {
             tails: false,
             clear_share: 0.0,
             grid: 0.0,
+            layout: super::salience::BinGrid::new(
+                config.sample_rate,
+                config.frame_len,
+                config.min_midi,
+                config.harmonics,
+            ),
             bin_hz,
             chord_hops: 0,
             single_hops: 0,
@@ -760,12 +768,8 @@ impl Polyphony {
     /// bins are made again in place. No allocation.
     pub fn retune(&mut self, grid: f32) {
         self.grid = grid;
-        let c = &self.config;
-        super::salience::BinGrid::new(c.sample_rate, c.frame_len, c.min_midi, c.harmonics).fill(
-            &mut self.bins,
-            grid,
-            self.spectrum_bins.saturating_sub(1),
-        );
+        let end = self.spectrum_bins.saturating_sub(1);
+        self.layout.fill(&mut self.bins, grid, end);
     }
 
     pub fn reset(&mut self) {
