@@ -112,7 +112,7 @@ pub struct Newcomer {
 
 impl Newcomer {
     pub fn new(config: NewcomerConfig) -> Self {
-        let (bins, spectrum_bins) = super::salience::harmonic_table(
+        let (bins, spectrum_bins, layout) = super::salience::harmonic_table(
             config.sample_rate,
             config.frame_len,
             config.min_midi,
@@ -133,12 +133,7 @@ impl Newcomer {
             named: None,
             last: NewcomerOutput::default(),
             grid: 0.0,
-            layout: super::salience::BinGrid::new(
-                config.sample_rate,
-                config.frame_len,
-                config.min_midi,
-                config.harmonics,
-            ),
+            layout,
         }
     }
 

@@ -272,7 +272,7 @@ impl Polyphony {
     pub fn new(config: PolyphonyConfig) -> Self {
         let bin_hz = config.sample_rate / config.frame_len.max(1) as f32;
         let nyquist_bin = config.frame_len / 2;
-        let (bins, spectrum_bins) = super::salience::harmonic_table(
+        let (bins, spectrum_bins, layout) = super::salience::harmonic_table(
             config.sample_rate,
             config.frame_len,
             config.min_midi,
@@ -300,12 +300,7 @@ impl Polyphony {
             tails: false,
             clear_share: 0.0,
             grid: 0.0,
-            layout: super::salience::BinGrid::new(
-                config.sample_rate,
-                config.frame_len,
-                config.min_midi,
-                config.harmonics,
-            ),
+            layout,
             bin_hz,
             chord_hops: 0,
             single_hops: 0,

@@ -111,18 +111,20 @@ impl BinGrid {
     }
 }
 
-/// [`harmonic_bins`] and the spectrum length a stage reading them needs (the highest bin + 2):
-/// what the stages that search their own candidates make once, when they are made.
+/// [`harmonic_bins`], the spectrum length a stage reading them needs (the highest bin + 2) and
+/// the table's layout (to make it again for another concert pitch): what the stages that
+/// search their own candidates make once, when they are made.
 pub fn harmonic_table(
     sample_rate: f32,
     frame_len: usize,
     min_midi: u8,
     max_midi: u8,
     harmonics: usize,
-) -> (Vec<u16>, usize) {
+) -> (Vec<u16>, usize, BinGrid) {
     let bins = harmonic_bins(sample_rate, frame_len, min_midi, max_midi, harmonics);
     let spectrum_bins = bins.iter().copied().max().unwrap_or(0) as usize + 2;
-    (bins, spectrum_bins)
+    let layout = BinGrid::new(sample_rate, frame_len, min_midi, harmonics);
+    (bins, spectrum_bins, layout)
 }
 
 impl Salience {
