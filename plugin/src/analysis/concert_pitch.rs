@@ -4,7 +4,8 @@
 //! ear, to A4 = 432 Hz (−32 cents) or to an old piano, sits between two of its semitones, and a
 //! few cents of vibrato or a pluck's sharp start then cross into the next one: on
 //! `../shared/audio` played 25 cents flat F1 fell 0.945 → 0.889, 35 cents flat 0.808, 45 cents
-//! 0.628. The analyser hears in the player's tuning instead (`Analyzer::for_reference`); this
+//! 0.628. The analyser names notes in the player's tuning instead (`Analyzer::set_reference`:
+//! every frequency ↔ note conversion and every stage's candidate bins, retuned in place); this
 //! stage finds that tuning from what is played.
 //!
 //! Per note the tracker holds, the estimates that name it (confident, one voice, within a
@@ -17,9 +18,11 @@
 //! from note to note still agree; notes scattered over the semitone do not). An angle cannot
 //! tell −50 from +50 cents: there the notes are named on either side, as any tuner would.
 //!
-//! Estimates come in the analyser's grid; the caller adds the reference that grid is shifted
-//! by, so the tuning heard is absolute and survives a change of analyser. Cost: a few
-//! additions per hop, one `sin_cos` per note. No allocation.
+//! Estimates come in the analyser's grid; the caller passes the concert pitch that grid is in,
+//! so the tuning heard is absolute and stays valid when the grid moves. The analyser decides
+//! whether to follow it (`renamed_share` guards against an instrument whose notes are tuned
+//! apart). Cost: a few additions per hop; per note one `sin_cos` and a 50-bin histogram
+//! update. No allocation.
 
 use std::f32::consts::TAU;
 
