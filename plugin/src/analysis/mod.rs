@@ -44,6 +44,7 @@
 //! Processing is sample-by-sample into a ring and hops fall on fixed stream positions, so the
 //! notes do not depend on how the host cuts the stream into blocks.
 
+pub mod attack_habit;
 pub mod attack_reader;
 pub mod attack_reader_weights;
 pub mod chord_judge;

@@ -24,7 +24,8 @@
 //! quick repeats*. Notes held under about 0.33 s (a fast reel) never teach the habit: the lag,
 //! `steady_skip` and `steady_min_held_hops` leave too little of them.
 //!
-//! No allocation: two fixed rings.
+//! No allocation: two fixed rings (the notes' ring, [`NoteMedian`], also keeps
+//! `attack_habit.rs`'s attack times).
 
 /// The longest lag a level may wait before it counts for the sounding note (the ring's length;
 /// about 0.26 s at the 2.7 ms hop). The tracker's lag is `TrackerConfig::steady_lag_hops`.
@@ -64,6 +65,38 @@ impl HeldSwing {
     }
 }
 
+/// A measure of the stream's last [`NOTES`] notes and its median, once [`MIN_NOTES`] were
+/// measured (a habit of the stream: this stage's swings, `attack_habit.rs`'s attack times).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoteMedian {
+    /// The last notes' measures (ring).
+    values: [f32; NOTES],
+    /// Measures written since the reset (the ring's next slot is this modulo [`NOTES`]).
+    notes: usize,
+    /// The median of `values`, updated on each `push`; `None` until [`MIN_NOTES`] were.
+    median: Option<f32>,
+}
+
+impl NoteMedian {
+    /// Counts one note's measure.
+    pub fn push(&mut self, value: f32) {
+        self.values[self.notes % NOTES] = value;
+        self.notes = self.notes.wrapping_add(1);
+        let n = self.notes.min(NOTES);
+        if n >= MIN_NOTES {
+            let mut sorted = self.values;
+            let sorted = &mut sorted[..n];
+            sorted.sort_unstable_by(f32::total_cmp);
+            self.median = Some(sorted[n / 2]);
+        }
+    }
+
+    /// The median of the last notes' measures, once [`MIN_NOTES`] were counted.
+    pub fn median(&self) -> Option<f32> {
+        self.median
+    }
+}
+
 /// The stream's habit: the delayed levels and the last notes' swings.
 #[derive(Debug, Clone, Copy)]
 pub struct Steadiness {
@@ -73,13 +106,8 @@ pub struct Steadiness {
     pos: usize,
     /// Levels written, up to [`LAG`].
     filled: usize,
-    /// The last notes' swings (ring).
-    swings: [f32; NOTES],
-    /// Swings written since the reset (the ring's next slot is this modulo [`NOTES`]).
-    notes: usize,
-    /// The median of `swings` (dB), updated when a note is learnt; infinite until
-    /// [`MIN_NOTES`] were.
-    median_db: f32,
+    /// The last notes' swings (dB).
+    swings: NoteMedian,
 }
 
 impl Default for Steadiness {
@@ -88,9 +116,7 @@ impl Default for Steadiness {
             levels: [0.0; LAG],
             pos: 0,
             filled: 0,
-            swings: [0.0; NOTES],
-            notes: 0,
-            median_db: f32::INFINITY,
+            swings: NoteMedian::default(),
         }
     }
 }
@@ -112,20 +138,12 @@ impl Steadiness {
         if held.hops < min_hops || !held.swing.is_finite() {
             return;
         }
-        self.swings[self.notes % NOTES] = held.swing;
-        self.notes = self.notes.wrapping_add(1);
-        let n = self.notes.min(NOTES);
-        if n >= MIN_NOTES {
-            let mut sorted = self.swings;
-            let sorted = &mut sorted[..n];
-            sorted.sort_unstable_by(f32::total_cmp);
-            self.median_db = sorted[n / 2];
-        }
+        self.swings.push(held.swing);
     }
 
     /// Whether the stream's recent notes swung less than `below_db` (median).
     pub fn steady(&self, below_db: f32) -> bool {
-        self.median_db < below_db
+        self.swings.median().is_some_and(|m| m < below_db)
     }
 }
 

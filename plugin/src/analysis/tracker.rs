@@ -98,6 +98,7 @@
 //! hop that names it, when its own partials rose (`rise_date`, which also dates it) and the
 //! sounding note's fell by `named_fall_db` (judged as a legato start).
 
+use super::attack_habit::{AttackHabit, AttackHabitConfig};
 use super::judge::{Features, StartContext, StartJudge, StartPath};
 use super::loudness::velocity_from_db;
 use super::named_share::NamedShare;
@@ -403,6 +404,10 @@ pub struct TrackerConfig {
     /// ... when the climb from `rise_drop_db` to `rise_drop_db / 2` under the partials' energy
     /// now took at least this many hops.
     pub rise_slow_hops: usize,
+    /// The notes dated by the rise search on the slow paths (legato, from silence, newcomer,
+    /// swell) get more backdate while the stream's notes swell in slowly
+    /// (`attack_habit.rs`; `attack_habit=0` turns it off).
+    pub attack_habit: AttackHabitConfig,
     /// Legato notes after a note are dated from the rise of their pitch (when it shows one)
     /// instead of from the old pitch's departure.
     pub rise_legato: bool,
@@ -741,6 +746,18 @@ impl TrackerConfig {
                 .clamp(0.0, 1.0),
             rise_slow_db: tuning.get("rise_slow_db", RISE_SLOW_DB),
             rise_slow_hops: hops("rise_slow_ms", RISE_SLOW_MS) as usize,
+            attack_habit: AttackHabitConfig {
+                sample_rate,
+                hop: hop as u64,
+                share: tuning.get("attack_share", 0.7),
+                slow_s: if tuning.get("attack_habit", 1.0) > 0.5 {
+                    tuning.get("attack_slow_s", ATTACK_SLOW_S)
+                } else {
+                    0.0
+                },
+                full_s: tuning.get("attack_full_s", 0.2),
+                extra: samples("attack_extra_s", 0.02),
+            },
             rise_legato: tuning.get("rise_legato", 1.0) > 0.5,
             rise_onset_flux: tuning.get("rise_onset_flux", 1.3),
             rise_onset_backdate: samples("rise_onset_backdate_s", 0.03),
@@ -1013,6 +1030,13 @@ pub const RISE_SLOW_DB: f32 = 20.0;
 /// −0.003, 30 ms: half the gain on pads).
 pub const RISE_SLOW_MS: f32 = 18.0;
 
+/// Default of `attack_slow_s` (see [`AttackHabitConfig::slow_s`]): chosen on dev's pad, voice
+/// and ensemble renders (0.08 / 0.10 / 0.12 s: 0.7740 / 0.7737 / 0.7733 with `attack_share`
+/// 0.7, against 0.7686 without) and on `../shared/audio` (unchanged at 0.08 and 0.7; with the
+/// note's highest less 3 dB as the end of its swell, a sawtooth lead whose filter keeps
+/// opening counted as slow, 0.9450 → 0.9432).
+pub const ATTACK_SLOW_S: f32 = 0.08;
+
 /// Default of [`TrackerConfig::named_share`].
 pub const NAMED_SHARE: f32 = 0.45;
 
@@ -1103,6 +1127,8 @@ pub struct NoteTracker {
     overtaken: Option<u8>,
     /// Whether the stream's notes hold their level (see [`TrackerConfig::steady_swing_db`]).
     steadiness: Steadiness,
+    /// How slowly the stream's notes swell in (`attack_habit.rs`).
+    attack_habit: AttackHabit,
 }
 
 /// An onset watched for a settling attack: does its first stable pitch give way to another one
@@ -1155,6 +1181,7 @@ impl NoteTracker {
             settle_share: 0.0,
             overtaken: None,
             steadiness: Steadiness::default(),
+            attack_habit: AttackHabit::new(config.attack_habit),
         }
     }
 
@@ -1217,6 +1244,11 @@ impl NoteTracker {
     }
 
     pub fn process(&mut self, input: &TrackerInput, salience: &Salience) -> TrackerOutput {
+        self.attack_habit.hop(
+            self.active.map(|a| (a.pitch, a.since)),
+            input.time,
+            salience,
+        );
         let c = self.config;
         let mut out = TrackerOutput::default();
         // Voiced enough for the onset path (after an attack the pitch is clear but the
@@ -2091,7 +2123,12 @@ impl NoteTracker {
             let foot = salience.exclusive_foot(pitch, mask, ago, deepest, c.rise_foot_db);
             (foot, c.rise_foot_backdate)
         } else {
-            (ago, c.rise_backdate)
+            let habit = if slow {
+                self.attack_habit.extra_backdate()
+            } else {
+                0
+            };
+            (ago, c.rise_backdate + habit)
         };
         Some(
             now.saturating_sub(ago as u64 * hop)
