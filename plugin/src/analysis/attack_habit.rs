@@ -102,11 +102,6 @@ impl AttackHabit {
             _ => 0,
         }
     }
-
-    /// The median swell of the last notes (s), once enough were measured.
-    pub fn median_s(&self) -> Option<f32> {
-        self.swells.median()
-    }
 }
 
 /// Hops from a note's onset (`span` hops ago) to the first hop whose energy `energy(ago)` (dB,
