@@ -17,7 +17,8 @@
 //! lowest to their highest, never less than 3 dB under the highest): a swell that is still
 //! rising counts long, a sawtooth lead's attack whose filter keeps opening 12 dB more over
 //! 200 ms counts short (it reached 70 % of its climb in 40 ms). Per stream: the median of the
-//! last [`super::steadiness::NOTES`] notes ([`NoteMedian`]). Above
+//! last [`super::steadiness::NOTES`] notes ([`NoteMedian`]); a note shorter than the history
+//! (a fast reel's) is not measured, so the habit comes from the held ones. Above
 //! [`AttackHabitConfig::slow_s`] the slow paths' backdate grows, up to
 //! [`AttackHabitConfig::extra`] at [`AttackHabitConfig::full_s`].
 //!
@@ -37,7 +38,8 @@ pub struct AttackHabitConfig {
     pub sample_rate: f32,
     /// Samples per hop.
     pub hop: u64,
-    /// A note's swell ends where its partials came within this share of their climb (dB).
+    /// A note's swell ends where its partials have come this share of the way up their climb
+    /// (in dB, from their lowest to their highest since the onset).
     pub share: f32,
     /// Median swell (s) above which the backdate grows (0 turns the habit off) ...
     pub slow_s: f32,
