@@ -19,7 +19,6 @@ where its 1 ms RMS envelope first comes within 20 dB of the note's peak in its f
 OUT.tsv (optional) gets one row per note. Deterministic; needs numpy and fluidsynth.
 """
 import collections
-import os
 import pathlib
 import statistics
 import subprocess
@@ -156,5 +155,4 @@ def csvrows(path):
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("LC_ALL", "C")
     main()
