@@ -86,7 +86,7 @@ fn player_note(b: &mut Brain, note: PlayerNote, shared: &Shared, params: &Contin
             if open.covered_s <= 0.5 * window.max(0.0) {
                 context::push(b, note, params);
             } else {
-                context::key_note(b, note);
+                context::key_note(b, note, false);
             }
             let end_s = seconds(at.sample, shared);
             if let Some(r) = b

@@ -37,7 +37,7 @@ mod send;
 pub mod styles;
 pub mod tempo;
 
-use crate::analysis::key::KeyEstimator;
+use crate::analysis::key::{KeyEstimator, Profiles};
 use crate::bridge::{Candidate, Command, ModelEnds, RollNote, Shared, Snapshot};
 use crate::model::{Continuator, Note, Phrase, SamplerSettings, TrainedModel};
 use crate::music::KeySignature;
@@ -116,8 +116,8 @@ pub struct Brain {
     generation: u32,
     /// Stream time of the newest player event processed.
     heard_until: u64,
-    /// The key from the player's notes (pitch classes weighted by length, a memory of a few
-    /// dozen notes): what a listener hears as the key.
+    /// The key from the player's notes (pitch classes weighted by length, ranked with the corpus
+    /// profiles, a memory of a few dozen notes): what a listener hears as the key.
     keys: KeyEstimator,
     /// The key from spectral chroma frames, used only until notes have been heard (the frames'
     /// harmonics pull a major key towards the minor key a third up).
@@ -204,7 +204,8 @@ impl Brain {
                     .ok()
                     .and_then(|v| v.parse().ok())
                     .unwrap_or(context::NOTE_KEY_DECAY),
-            ),
+            )
+            .with_profiles(Profiles::Corpus),
             chroma_keys: KeyEstimator::new(),
             key: None,
             drawn_with: None,

@@ -229,6 +229,60 @@ fn the_key_follows_the_notes_not_the_spectral_chroma() {
     assert_eq!(b.key.map(|k| k.0), Some(c_major), "the notes decide");
 }
 
+/// The demo's G-minor phrase (G A B♭ C D E♭ D C B♭ · F D C D · F G A, `assets/demo/`) is shown
+/// in G minor. Issue 13: the editor showed D minor, its dominant; the probe-tone ratings still
+/// give D minor (its D's are long and they barely mind the E♭), the corpus profiles alone B♭
+/// major (the same notes), and the phrase's first note, G, tells the two apart.
+#[test]
+fn the_demo_phrase_is_shown_in_g_minor() {
+    let (_tx, rx) = std::sync::mpsc::sync_channel(1);
+    let mut b = Brain::new(rx);
+    let p = ContinuoParams::default();
+    let (_engine, mut ends) = crate::engine::Engine::new(48_000.0, 256);
+    // (pitch, length in beats) at 120 bpm, from `assets/demo/phrase-piano.notes.tsv`.
+    let phrase = [
+        (67, 0.28),
+        (69, 0.28),
+        (70, 0.28),
+        (72, 0.28),
+        (74, 0.55),
+        (75, 0.55),
+        (74, 0.55),
+        (72, 0.55),
+        (70, 1.1),
+        (77, 0.55),
+        (74, 0.55),
+        (72, 1.1),
+        (74, 1.1),
+        (65, 1.1),
+        (67, 0.55),
+        (69, 0.55),
+    ];
+    let mut onset = 1.0;
+    for (pitch, duration) in phrase {
+        let note = Note {
+            pitch,
+            onset,
+            duration,
+            velocity: 90,
+        };
+        context::push(&mut b, note, &p);
+        onset += duration + 0.03;
+    }
+    context::update_key(
+        &mut b,
+        &mut ends,
+        &crate::bridge::Shared::default(),
+        &p,
+        true,
+    );
+    let g_minor = crate::music::KeySignature {
+        tonic: 7,
+        mode: crate::music::Mode::Minor,
+    };
+    assert_eq!(b.key.map(|k| k.0), Some(g_minor));
+}
+
 /// Auto follows the style that fits the player's notes best, only once it is clearly better
 /// (hysteresis) and never while an answer plays; the short-term model survives the change.
 #[test]
