@@ -526,6 +526,17 @@ mod tests {
         parse_key(label).unwrap()
     }
 
+    /// The whole plugin, run offline on the demo's recording (`assets/demo/phrase-piano.wav`, a
+    /// G-minor phrase), shows G minor at the end (issue 13: it showed D minor).
+    #[test]
+    fn the_plugin_shows_the_demo_phrase_in_g_minor() {
+        let wav = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../assets/demo/phrase-piano.wav");
+        let (samples, sample_rate) = offline::read_wav(&wav).unwrap();
+        let (_, last) = plugin_keys(&samples, sample_rate, 512, 1.0);
+        assert_eq!(last, Some(k("G:min")));
+    }
+
     #[test]
     fn labels_round_trip() {
         assert_eq!(k("G:min").tonic, 7);
