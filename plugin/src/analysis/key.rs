@@ -32,9 +32,9 @@ const CORPUS_MINOR_PROFILE: [f64; 12] = [
 /// The key profiles a finder correlates with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Profiles {
-    /// Krumhansl and Kessler's probe-tone ratings: for spectral chroma (every note's harmonics
-    /// sound its fifth and third too, which the ratings' smooth weights tolerate) and the
-    /// offline `estimate_key`.
+    /// Krumhansl and Kessler's probe-tone ratings: for spectral chroma (which only stands in
+    /// until a few notes were heard; the corpus profiles there changed nothing on the
+    /// development split) and the offline `estimate_key`.
     ProbeTone,
     /// Albrecht and Shanahan's corpus distributions: for the notes a player played. On the
     /// development split's renders the key the plugin shows at the end is exact for 82.3 % of
