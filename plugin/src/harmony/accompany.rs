@@ -52,6 +52,18 @@ impl Complexity {
         };
         Chord::new(root, q)
     }
+
+    /// [`Self::apply`] for a chord that starts under the melody's pitch class `melody`: a
+    /// seventh chord whose seventh is that note keeps it (G7 under an F stays G7, not G), since
+    /// the melody sounds the seventh anyway and the triad would leave the held note outside the
+    /// chord played and named.
+    pub fn apply_under(self, chord: Chord, key: KeySignature, melody: Option<u8>) -> Chord {
+        let applied = self.apply(chord, key);
+        match melody {
+            Some(pc) if chord.contains(pc) && !applied.contains(pc) => chord,
+            _ => applied,
+        }
+    }
 }
 
 /// How well `chord` fits one span's melody: the share of the span's melody (on-beat notes count
@@ -277,6 +289,11 @@ mod tests {
         let f = Chord::new(5, Quality::Major);
         assert_eq!(Complexity::Sevenths.apply(f, C_MAJOR), f);
         assert_eq!(Complexity::Triads.apply(Chord::None, C_MAJOR), Chord::None);
+        // Under the melody's own seventh the seventh stays; under another note it goes.
+        assert_eq!(Complexity::Triads.apply_under(g7, C_MAJOR, Some(5)), g7);
+        assert_eq!(Complexity::Triads.apply_under(g7, C_MAJOR, Some(7)), g);
+        assert_eq!(Complexity::Triads.apply_under(g7, C_MAJOR, None), g);
+        assert_eq!(Complexity::Sevenths.apply_under(g, C_MAJOR, Some(7)), g7);
     }
 
     #[test]

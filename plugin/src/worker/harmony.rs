@@ -268,8 +268,9 @@ pub(super) fn live(b: &mut Brain, ends: &mut ModelEnds, params: &ContinuoParams)
         beat: latest + 1,
         ..Default::default()
     };
-    for (slot, chord) in table.options.iter_mut().zip(options) {
-        let chord = cx.apply(chord, key);
+    for (i, (slot, chord)) in table.options.iter_mut().zip(options).enumerate() {
+        // Option `i` is for a beat whose melody starts on pitch class `i` (12: none).
+        let chord = cx.apply_under(chord, key, (i < 12).then_some(i as u8));
         let mut voicer = b.harmony.live_voicer.clone();
         let notes = voicing::voice(chord, sp, &mut voicer);
         let mut v = ChordVoicing {
