@@ -184,19 +184,12 @@ fn the_key_follows_the_notes_not_the_spectral_chroma() {
     for _ in 0..400 {
         b.chroma_keys.push(&frame);
     }
-    context::update_key(
-        &mut b,
-        &mut ends,
-        &crate::bridge::Shared::default(),
-        &p,
-        true,
-    );
     let minor_e = crate::music::KeySignature {
         tonic: 4,
         mode: crate::music::Mode::Minor,
     };
     assert_eq!(
-        b.key.map(|k| k.0),
+        key_shown(&mut b, &mut ends, &p),
         Some(minor_e),
         "no notes yet: the frames"
     );
@@ -215,18 +208,25 @@ fn the_key_follows_the_notes_not_the_spectral_chroma() {
     for _ in 0..400 {
         b.chroma_keys.push(&frame);
     }
-    context::update_key(
-        &mut b,
-        &mut ends,
-        &crate::bridge::Shared::default(),
-        &p,
-        true,
-    );
     let c_major = crate::music::KeySignature {
         tonic: 0,
         mode: crate::music::Mode::Major,
     };
-    assert_eq!(b.key.map(|k| k.0), Some(c_major), "the notes decide");
+    assert_eq!(
+        key_shown(&mut b, &mut ends, &p),
+        Some(c_major),
+        "the notes decide"
+    );
+}
+
+/// The key stage once (notes came), and the key it shows.
+fn key_shown(
+    b: &mut Brain,
+    ends: &mut crate::bridge::ModelEnds,
+    p: &ContinuoParams,
+) -> Option<crate::music::KeySignature> {
+    context::update_key(b, ends, &crate::bridge::Shared::default(), p, true);
+    b.key.map(|k| k.0)
 }
 
 /// The demo's G-minor phrase (G A B♭ C D E♭ D C B♭ · F D C D · F G A, `assets/demo/`) is shown
@@ -269,18 +269,11 @@ fn the_demo_phrase_is_shown_in_g_minor() {
         context::push(&mut b, note, &p);
         onset += duration + 0.03;
     }
-    context::update_key(
-        &mut b,
-        &mut ends,
-        &crate::bridge::Shared::default(),
-        &p,
-        true,
-    );
     let g_minor = crate::music::KeySignature {
         tonic: 7,
         mode: crate::music::Mode::Minor,
     };
-    assert_eq!(b.key.map(|k| k.0), Some(g_minor));
+    assert_eq!(key_shown(&mut b, &mut ends, &p), Some(g_minor));
 }
 
 /// Auto follows the style that fits the player's notes best, only once it is clearly better
