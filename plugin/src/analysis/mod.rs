@@ -54,7 +54,6 @@ pub mod fundamental;
 pub mod hum;
 pub mod input_level;
 pub mod judge;
-pub mod key;
 pub mod loudness;
 pub mod mixture_pull;
 pub mod named_share;

@@ -2,12 +2,12 @@
 //! forward — the short-term model's learning, and the key.
 
 use super::{Brain, CONTEXT_NOTES};
-use crate::analysis::key::KeyEstimator;
 use crate::bridge::{ModelEnds, Shared};
 use crate::harmony::audio::{join_steps, ChordListener, ListenerSettings};
 use crate::harmony::hearing::{ChordSpan, RECENT_CHORDS};
 use crate::harmony::key::CHORD_WEIGHT;
 use crate::harmony::Chord;
+use crate::model::key::KeyEstimator;
 use crate::model::Note;
 use crate::params::{ContinuoParams, ScaleLock};
 use ringbuf::traits::Consumer;

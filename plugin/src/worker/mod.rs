@@ -37,8 +37,8 @@ mod send;
 pub mod styles;
 pub mod tempo;
 
-use crate::analysis::key::{KeyEstimator, Profiles};
 use crate::bridge::{Candidate, Command, ModelEnds, RollNote, Shared, Snapshot};
+use crate::model::key::{KeyEstimator, Profiles};
 use crate::model::{Continuator, Note, Phrase, SamplerSettings, TrainedModel};
 use crate::music::KeySignature;
 use crate::params::ContinuoParams;

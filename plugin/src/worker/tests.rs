@@ -1556,7 +1556,7 @@ fn heard_chords_count_in_the_key_only_while_the_input_is_polyphonic() {
 #[test]
 fn heard_chords_weigh_in_the_key_estimate() {
     use crate::harmony::Chord;
-    let mut keys = crate::analysis::key::KeyEstimator::new();
+    let mut keys = crate::model::key::KeyEstimator::new();
     for label in ["Eb:maj", "Ab:maj", "Bb:7", "Eb:maj"] {
         let chord = Chord::parse_harte(label).unwrap();
         super::context::push_chord(&mut keys, chord, 2.0);
