@@ -10,7 +10,7 @@ it. With LEAD_S, the render is first delayed by that many seconds (the notes' ti
 hum sounds alone before the playing, as an amplifier's does before the musician starts. So `continuo eval-transcription OUT` scores the same melodies played through an
 amplifier, a single-coil pickup or a ground loop that hums. The odd harmonics are at 1/h of
 the fundamental, the even ones at half that (a transformer's hum), each with a fixed phase.
-The README's hum figures (`analysis/hum.rs`) were made this way, e.g.
+The hum figures of `docs/transcription-journal.md` (`analysis/hum.rs`) were made this way, e.g.
 `add_hum.py /work/dataset/test /tmp/test-hum40 -40 50`. Standard library only; deterministic;
 prints how many files it wrote.
 """

@@ -9,7 +9,7 @@ by CENTS and every time by the inverse, as on an instrument tuned CENTS away fro
 (−32 for A4 = 432 Hz). The samples are copied as they are; the NAME.notes.tsv written beside
 keeps the written pitches and moves the onsets and offsets to the new time; NAME.json is
 copied. So `continuo eval-transcription OUT` scores the same melodies played off-pitch. The
-README's figures for `analysis/concert_pitch.rs` were made this way, e.g.
+figures of `docs/transcription-journal.md` for `analysis/concert_pitch.rs` were made this way, e.g.
 `detune.py /work/dataset/test /tmp/test-det-30 -30`. Standard library only; deterministic;
 prints how many files it wrote.
 """

@@ -6,9 +6,9 @@
 Every render in FROM (a `render-dataset` split folder: NAME.wav, NAME.notes.tsv, NAME.json)
 whose melody (the `source` field of NAME.json) appears in no NAME.json under any --exclude
 folder (searched recursively) gets NAME.wav and NAME.notes.tsv symlinked into OUT, which
-`continuo eval-transcription OUT` then scores. The README's `/tmp/jtt` (test-split melodies no
-set had held) and the attack reader's `/tmp/jtd` (dev-split melodies dev does not hold) are
-made this way. Standard library only; prints how many renders it linked.
+`continuo eval-transcription OUT` then scores. `docs/transcription-journal.md`'s `/tmp/jtt`
+(test-split melodies no set had held) and the attack reader's `/tmp/jtd` (dev-split melodies
+dev does not hold) are made this way. Standard library only; prints how many renders it linked.
 """
 import argparse
 import json

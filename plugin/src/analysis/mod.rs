@@ -38,7 +38,7 @@
 //! ```
 //! Cost at 48 kHz: ≈ 196–211 ns per input sample on the 2026-12-03 machine (230 ns before the
 //! cheaper polyphony search, lane sums, rising-bin logarithms and rounding; that older code ran
-//! at 175–184 ns on earlier sessions' machine; see README *Analysis cost and CI time*), see
+//! at 175–184 ns on earlier sessions' machine; see `docs/transcription-journal.md`, *Analysis cost and CI time*), see
 //! `benches/analysis.rs`;
 //! `Tuning` `hops_per_frame=8` costs less but loses 5 points of F1 (settings tuned for 16).
 //! Processing is sample-by-sample into a ring and hops fall on fixed stream positions, so the
@@ -624,7 +624,7 @@ pub struct Analyzer {
     /// limit was 250 Hz, 2.7 periods). With the two guards below: dev 0.894 → 0.896 (voices
     /// +0.014, string ensembles +0.008), voices +0.017 on 300 renders of every program (all
     /// 0.890 both), +0.008 on 30 fresh voice renders; neutral on the test split (0.881 both,
-    /// voice −0.002); see the README.
+    /// voice −0.002); see `docs/transcription-journal.md`.
     tiny_pitch_min_hz: f32,
     /// Right after an attack, and for a semitone next to the sounding note, the quarter window
     /// answers only from this frequency up (Hz; see `tiny_attack_samples` and

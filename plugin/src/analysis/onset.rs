@@ -18,7 +18,7 @@ pub struct OnsetConfig {
     /// misses is started only by the legato path, about 35 ms later. What the lower floor lets
     /// through in vibrato and tremolo mostly starts nothing (a new note still needs a stable
     /// new pitch, or the repeat path's level rise and flux, and the judge), but a square lead's
-    /// tremolo in `../shared/audio` now restarts its notes (see the README).
+    /// tremolo in `../shared/audio` now restarts its notes (see `docs/transcription-journal.md`).
     pub offset: f32,
     /// Log compression: `ln(1 + compression · magnitude)`.
     pub compression: f32,

@@ -8,7 +8,7 @@
 //! pass one pair at a time, the second index running backwards, and it compiles to scalar code
 //! that took as long as the complex FFT itself (perf on `continuo render`: 14 % of the
 //! analysis). Here the pass works on blocks of [`BLOCK`] pairs, the backward block reversed in
-//! registers, so that it vectorises (README *Analysis cost*).
+//! registers, so that it vectorises (`docs/transcription-journal.md`, *Analysis cost*).
 //!
 //! Buffers are `Complex<f32>`; callers that think in real samples view them through
 //! `bytemuck::cast_slice` (a complex is two `f32`s, real part first).

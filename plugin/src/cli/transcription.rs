@@ -49,7 +49,7 @@ pub struct Args {
     pub dump_latency: Option<PathBuf>,
     /// Score only the held-out fifth of DIR's melodies: the renders of the fifth, tenth, …
     /// melody by name (a render's melody is its name without `-<render>-p<program>`). The
-    /// README's held-out figures use it: the learned stages measured on the unmerged branches
+    /// journal's held-out figures (`docs/transcription-journal.md`) use it: the learned stages measured on the unmerged branches
     /// (`newest`, `dater`) were fitted on the other four fifths.
     #[arg(long)]
     pub held_out: bool,
