@@ -6,9 +6,9 @@
 Every 16-bit PCM NAME.wav in FROM is written to OUT multiplied by DB decibels (rounded to the
 nearest sample value and clipped to 16 bits), with its NAME.notes.tsv beside it, so that
 `continuo eval-transcription OUT` scores the same melodies as a musician whose interface gain
-is DB lower (or higher). The level figures of `docs/transcription-journal.md` (`analysis/input_level.rs`) were made this
-way, e.g. `scale_level.py /work/dataset/test /tmp/test-24 -24`. Standard library only;
-deterministic; prints how many files it wrote.
+is DB lower (or higher). The level figures of `docs/transcription-journal.md`
+(`analysis/input_level.rs`) were made this way, e.g. `scale_level.py /work/dataset/test
+/tmp/test-24 -24`. Standard library only; deterministic; prints how many files it wrote.
 """
 import array
 import pathlib

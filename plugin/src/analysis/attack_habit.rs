@@ -22,8 +22,8 @@
 //! [`AttackHabitConfig::slow_s`] the slow paths' backdate grows, up to
 //! [`AttackHabitConfig::extra`] at [`AttackHabitConfig::full_s`].
 //!
-//! Measured: see `docs/transcription-journal.md`, *Transcription, notes that swell in* (string ensembles and pads
-//! up on dev and on three sets never tuned on; `attack_habit=0` turns it off).
+//! Measured: see `docs/transcription-journal.md`, *Transcription, notes that swell in* (string
+//! ensembles and pads up on dev and on three sets never tuned on; `attack_habit=0` turns it off).
 //!
 //! Cost: once per note, two passes over at most a quarter second of the note's partial
 //! energies in the salience history (about 100 hops × 6 partials). No allocation.

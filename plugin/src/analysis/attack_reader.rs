@@ -30,10 +30,10 @@
 //! onsets; labels: the written note that began 10 ms after to 50 ms before the onset fired, or
 //! none. Refit when the stages before it or the tracker's habits change (last refit on
 //! 2026-12-05, after the reader's hold and the soft-onset dating had changed; see
-//! `docs/transcription-journal.md`), and choose the threshold again on renders it never saw. Twelve hops rather than
-//! six: a steel guitar's or an organ's run of estimates starts 18–26 ms after its onset fired,
-//! and the reader answers on 37 % of the steel guitar's onsets by the sixth hop, 66 % by the
-//! eighth; 32 units rather than 16 answer on 52 % of all held-out onsets by the sixth hop
+//! `docs/transcription-journal.md`), and choose the threshold again on renders it never saw. Twelve
+//! hops rather than six: a steel guitar's or an organ's run of estimates starts 18–26 ms after its
+//! onset fired, and the reader answers on 37 % of the steel guitar's onsets by the sixth hop, 66 %
+//! by the eighth; 32 units rather than 16 answer on 52 % of all held-out onsets by the sixth hop
 //! instead of 47 %, as often right.
 //!
 //! Cost: one copy of the short frame's magnitudes per hop; on the [`HOPS`] hops after each onset

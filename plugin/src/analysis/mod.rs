@@ -38,11 +38,11 @@
 //! ```
 //! Cost at 48 kHz: ≈ 196–211 ns per input sample on the 2026-12-03 machine (230 ns before the
 //! cheaper polyphony search, lane sums, rising-bin logarithms and rounding; that older code ran
-//! at 175–184 ns on earlier sessions' machine; see `docs/transcription-journal.md`, *Analysis cost and CI time*), see
-//! `benches/analysis.rs`;
-//! `Tuning` `hops_per_frame=8` costs less but loses 5 points of F1 (settings tuned for 16).
-//! Processing is sample-by-sample into a ring and hops fall on fixed stream positions, so the
-//! notes do not depend on how the host cuts the stream into blocks.
+//! at 175–184 ns on earlier sessions' machine; see `docs/transcription-journal.md`, *Analysis cost
+//! and CI time*), see `benches/analysis.rs`; `Tuning` `hops_per_frame=8` costs less but loses 5
+//! points of F1 (settings tuned for 16). Processing is sample-by-sample into a ring and hops fall
+//! on fixed stream positions, so the notes do not depend on how the host cuts the stream into
+//! blocks.
 
 pub mod attack_habit;
 pub mod attack_reader;

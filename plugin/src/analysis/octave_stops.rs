@@ -19,9 +19,10 @@
 //! and on none of the 13 975 notes of the other programs at their written pitch. FluidR3_GM's
 //! and MuseScore_General's Drawbar Organ also sound a component two octaves below the key (a
 //! 32'-like one, the period the detector finds): only 30 % of their notes show the evidence
-//! at the 16' pitch, and this guard does not lift the 32' answer (see `docs/transcription-journal.md`). The
-//! thresholds were chosen on dev: a valley of 10 dB and a 2nd harmonic of −10 dB lifted the
-//! GM 88 (New Age) pad too (4 dev renders −0.03 to −0.13 F1); 25 dB and −6 dB leave it alone.
+//! at the 16' pitch, and this guard does not lift the 32' answer (see
+//! `docs/transcription-journal.md`). The thresholds were chosen on dev: a valley of 10 dB and a 2nd
+//! harmonic of −10 dB lifted the GM 88 (New Age) pad too (4 dev renders −0.03 to −0.13 F1); 25 dB
+//! and −6 dB leave it alone.
 //!
 //! *Quint evidence* (a stop under the 16'). FluidR3_GM's and MuseScore_General's Drawbar
 //! Organ (one sample) sound, for the key `k`, sines at `k/4` (0 dB), `k/2` (16', 0 dB), `k`

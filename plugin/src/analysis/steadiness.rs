@@ -20,9 +20,9 @@
 //!
 //! Measured (`continuo eval-transcription DIR`, mean F1; from the per-file swings of dev and
 //! `/tmp/jy`: the looser swell path gains on renders whose notes swing less than 4–5 dB and
-//! loses on the rest, accordions and ensembles): see `docs/transcription-journal.md`, *Transcription, steady sounds'
-//! quick repeats*. Notes held under about 0.33 s (a fast reel) never teach the habit: the lag,
-//! `steady_skip` and `steady_min_held_hops` leave too little of them.
+//! loses on the rest, accordions and ensembles): see `docs/transcription-journal.md`,
+//! *Transcription, steady sounds' quick repeats*. Notes held under about 0.33 s (a fast reel) never
+//! teach the habit: the lag, `steady_skip` and `steady_min_held_hops` leave too little of them.
 //!
 //! No allocation: two fixed rings (the notes' ring, [`NoteMedian`], also keeps
 //! `attack_habit.rs`'s attack times).

@@ -39,8 +39,8 @@ pub struct StftConfig {
 /// magnitude loops vectorise. glibc's `hypotf` is `(float) sqrt((double) re² + (double) im²)`:
 /// a float's square is exact in a double, so the sum is rounded once, the root once and the
 /// narrowing once, exactly as here (200 M random pairs compared bit for bit on glibc 2.36; the
-/// analysis outputs are unchanged, see `docs/transcription-journal.md`, *Analysis cost*). The spectra are finite (the
-/// input is clamped), so hypot's infinity-over-NaN rule never applies.
+/// analysis outputs are unchanged, see `docs/transcription-journal.md`, *Analysis cost*). The
+/// spectra are finite (the input is clamped), so hypot's infinity-over-NaN rule never applies.
 #[inline]
 pub fn magnitude(c: Complex<f32>) -> f32 {
     let (re, im) = (f64::from(c.re), f64::from(c.im));

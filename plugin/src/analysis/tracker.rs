@@ -588,7 +588,8 @@ pub struct TrackerConfig {
     /// 0.9012 but struck median +0.8 ms).
     pub drift_ahead: f32,
     /// The glide watch also holds the attack reader's starts (`drift_attack=1`; off: see
-    /// `drift_ahead`'s measurements in `docs/transcription-journal.md`, it cost struck notes latency for little).
+    /// `drift_ahead`'s measurements in `docs/transcription-journal.md`, it cost struck notes
+    /// latency for little).
     pub drift_attack: bool,
     /// Lowest estimate (MIDI) the glide watch asks about.
     pub drift_min_midi: f32,

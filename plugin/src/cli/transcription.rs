@@ -49,8 +49,8 @@ pub struct Args {
     pub dump_latency: Option<PathBuf>,
     /// Score only the held-out fifth of DIR's melodies: the renders of the fifth, tenth, …
     /// melody by name (a render's melody is its name without `-<render>-p<program>`). The
-    /// journal's held-out figures (`docs/transcription-journal.md`) use it: the learned stages measured on the unmerged branches
-    /// (`newest`, `dater`) were fitted on the other four fifths.
+    /// journal's held-out figures (`docs/transcription-journal.md`) use it: the learned stages
+    /// measured on the unmerged branches (`newest`, `dater`) were fitted on the other four fifths.
     #[arg(long)]
     pub held_out: bool,
     /// Fit the weights of the note-start judge (`analysis/judge.rs`) on DIR's renders and
