@@ -36,11 +36,10 @@
 //! while the chord gate holds: Hann bins ─ top voice (candidate measures, network, softmax; one hop
 //!   in four) ─ top follower (confirmed winner, dated from its salience rise) ─ NoteEvent
 //! ```
-//! Cost at 48 kHz: ≈ 196–211 ns per input sample on the 2026-12-03 machine (230 ns before the
-//! cheaper polyphony search, lane sums, rising-bin logarithms and rounding; that older code ran
-//! at 175–184 ns on earlier sessions' machine; see `docs/transcription-journal.md`, *Analysis cost
-//! and CI time*), see `benches/analysis.rs`; `Tuning` `hops_per_frame=8` costs less but loses 5
-//! points of F1 (settings tuned for 16). Processing is sample-by-sample into a ring and hops fall
+//! Cost at 48 kHz (`benches/analysis.rs`): 147–149 ns per input sample on the machine of
+//! 2026-12-05 (README, *Measured*), 196–211 ns on the slower one of 2026-12-03 (the history:
+//! `docs/transcription-journal.md`, *Analysis cost and CI time*); bar 200. `Tuning`
+//! `hops_per_frame=8` costs less but loses 5 points of F1 (settings tuned for 16). Processing is sample-by-sample into a ring and hops fall
 //! on fixed stream positions, so the notes do not depend on how the host cuts the stream into
 //! blocks.
 
