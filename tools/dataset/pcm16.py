@@ -2,8 +2,8 @@
 
 `read(path)` returns the file's `wave` parameters and its interleaved samples as an
 `array('h')` in native byte order; `write(path, params, samples)` writes them back (the frame
-count taken from the samples). Shared by `scale_level.py`, `add_hum.py` and
-`detune.py`.
+count taken from the samples). Shared by `scale_level.py`, `add_hum.py`, `detune.py` and
+`repeat_dips.py`.
 """
 import array
 import sys

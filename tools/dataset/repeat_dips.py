@@ -17,29 +17,24 @@ one) and the *swing* (the note before's highest less lowest level over its last 
 the beating a held note shows by itself). Prints, per family, for the repeats that were missed
 and found, the median dip, how many dip under 6, 6–12 and 12 dB or more, the median rise and
 swing; then the missed repeats whose dip is at least 12 dB, comes back within 3 dB and goes
-6 dB or more past the swing (clear repeats a judge should not veto). Deterministic; needs numpy.
+6 dB or more past the swing (clear repeats a judge should not veto). 16-bit PCM (`pcm16.py`);
+deterministic; needs numpy.
 """
 import argparse
 import csv
 import pathlib
 import re
 import statistics
-import wave
 
 import numpy as np
 
+import pcm16
+
 
 def load(path):
-    with wave.open(str(path)) as w:
-        rate, frames, channels = w.getframerate(), w.getnframes(), w.getnchannels()
-        width, data = w.getsampwidth(), w.readframes(frames)
-    if width == 2:
-        x = np.frombuffer(data, np.int16).astype(np.float32) / 32768
-    elif width == 4:
-        x = np.frombuffer(data, np.int32).astype(np.float32) / 2**31
-    else:
-        raise SystemExit(f"{path}: {8 * width}-bit samples are not read")
-    return x.reshape(-1, channels).mean(axis=1), rate
+    params, samples = pcm16.read(path)
+    x = np.frombuffer(samples.tobytes(), np.int16).astype(np.float32) / 32768
+    return x.reshape(-1, params.nchannels).mean(axis=1), params.framerate
 
 
 def notes_of(path):
