@@ -334,6 +334,11 @@ impl Config {
     }
 }
 
+/// The stack of the test's audio thread: a host's, not a test's 2 MiB. Ardour's process
+/// thread has 512 KiB (and activates plugins there), as have macOS's threads other than the
+/// main one; a plugin that needs more crashes those hosts.
+pub const AUDIO_THREAD_STACK: usize = 512 * 1024;
+
 /// One plugin instance, living on the thread that created it.
 pub struct Plugin {
     instance: PluginInstance<TestHost>,
@@ -678,6 +683,7 @@ impl Plugin {
             let done = &shared_done;
             let handle = std::thread::Builder::new()
                 .name("host-audio".into())
+                .stack_size(AUDIO_THREAD_STACK)
                 .spawn_scoped(scope, move || {
                     let out = (|| {
                         let started = stopped

@@ -1,0 +1,90 @@
+//! Hosts call the plugin from threads whose stacks are much smaller than a test's: Ardour 7
+//! activates a VST3 plugin on its process thread (512 KiB of stack) whenever it connects the
+//! plugin's inputs, and macOS gives every thread but the main one 512 KiB. Continuo once needed
+//! more than that to activate (the analyser's state was built on the stack) and took Ardour down
+//! with a stack overflow the moment a track played.
+//!
+//! A stack overflow kills the whole process, so the session runs in a child process and the
+//! test checks that the child exits normally.
+
+use continuo_host_tests::*;
+use std::process::Command;
+
+const CHILD_ENV: &str = "CONTINUO_SMALL_STACK_CHILD";
+
+/// The child's work, all on one thread with a host's stack: instantiate, activate, play, and
+/// activate again the way Ardour does when it rewires a plugin (deactivate, activate).
+fn small_stack_session() {
+    let Some(entry) = entry() else { return };
+    let worker = std::thread::Builder::new()
+        .name("host-with-small-stack".into())
+        .stack_size(AUDIO_THREAD_STACK)
+        .spawn(move || {
+            let mut p = Plugin::new(entry).unwrap();
+            p.set_text("source", "Both").unwrap();
+            p.set_text("midi-thru", "On").unwrap();
+            let sr = 48_000.0;
+            let mut played = 0;
+            for round in 0..2 {
+                p.activate(sr, 512).unwrap();
+                let audio = test_audio(sr, 48_000, 2, 7 + round);
+                let fed = p
+                    .feed(Feed {
+                        audio,
+                        keep_audio: true,
+                        ..Feed::silence(48_000, 512)
+                    })
+                    .unwrap();
+                assert_eq!(fed.errors, 0, "process errors");
+                played += fed.audio[0].len();
+                p.deactivate();
+            }
+            played
+        })
+        .expect("spawn the host thread");
+    let played = worker.join().expect("the host thread finished");
+    println!("CHILD DONE: {played} samples played over two activations");
+}
+
+#[test]
+fn activates_and_plays_on_a_host_thread_with_512_kib_of_stack() {
+    if std::env::var_os(CHILD_ENV).is_some() {
+        small_stack_session();
+        return;
+    }
+    if bundle_path().is_none() {
+        eprintln!("SKIPPED: no Continuo.clap found");
+        return;
+    }
+    let exe = std::env::current_exe().unwrap();
+    let out = Command::new(exe)
+        .args([
+            "--exact",
+            "activates_and_plays_on_a_host_thread_with_512_kib_of_stack",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CHILD_ENV, "1")
+        .output()
+        .expect("run the child");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    eprintln!(
+        "child status: {:?}\n--- child stdout\n{stdout}\n--- child stderr\n{stderr}",
+        out.status
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(
+            out.status.signal(),
+            None,
+            "the child was killed by a signal (a stack overflow aborts with SIGABRT or SIGSEGV)"
+        );
+    }
+    assert!(out.status.success(), "the child exits normally");
+    assert!(
+        stdout.contains("CHILD DONE"),
+        "the child ran the whole session"
+    );
+}
