@@ -105,6 +105,9 @@ pub struct HostTime {
     pub bar_start: Option<f64>,
 }
 
+/// The stack of the thread [`Engine::new`] builds the engine on: ample for a debug build.
+const BUILD_STACK: usize = 16 << 20;
+
 /// The audio-thread state, allocated for one sample rate and maximum block size.
 pub struct Engine {
     analyzer: Analyzer,
@@ -228,9 +231,26 @@ struct Block<'a> {
 impl Engine {
     /// Allocates everything for `sample_rate` and blocks of up to `max_block` samples, and the
     /// rings to the model thread (its ends are returned).
-    pub fn new(sample_rate: f32, max_block: usize) -> (Self, ModelEnds) {
+    ///
+    /// The engine is built on a thread of its own with [`BUILD_STACK`] of stack and handed back
+    /// boxed: its parts are built by value (the analyser's alone is some 100 KiB, several times
+    /// that in a debug build), and hosts activate plugins on threads with small stacks. Ardour 7
+    /// does it on its process thread, which has 512 KiB; Continuo overflowed it there. If that
+    /// thread cannot be started, the engine is built on the caller's.
+    pub fn new(sample_rate: f32, max_block: usize) -> (Box<Self>, ModelEnds) {
+        let build = move || Self::build(sample_rate, max_block);
+        let built = std::thread::Builder::new()
+            .name("continuo-activate".into())
+            .stack_size(BUILD_STACK)
+            .spawn(build)
+            .ok()
+            .and_then(|t| t.join().ok());
+        built.unwrap_or_else(build)
+    }
+
+    fn build(sample_rate: f32, max_block: usize) -> (Box<Self>, ModelEnds) {
         let (audio_ends, model_ends) = crate::bridge::rings();
-        let engine = Self {
+        let engine = Box::new(Self {
             analyzer: Analyzer::new(sample_rate),
             mono: vec![0.0; max_block.clamp(1, 1 << 16)],
             ends: audio_ends,
@@ -259,7 +279,7 @@ impl Engine {
             player_velocity: 0.7,
             accompanist: Accompanist::default(),
             prev_harmony: None,
-        };
+        });
         (engine, model_ends)
     }
 

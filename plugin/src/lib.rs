@@ -41,8 +41,9 @@ pub struct Continuo {
     brain: Arc<Mutex<Option<Brain>>>,
     /// Editor → model thread requests.
     commands: SyncSender<Command>,
-    /// The audio-thread state, made in `activate()` for the sample rate and block size.
-    engine: Option<Engine>,
+    /// The audio-thread state, made in `activate()` for the sample rate and block size. Boxed:
+    /// it is large, and `activate()` runs on host threads with small stacks (see [`Engine::new`]).
+    engine: Option<Box<Engine>>,
     model_thread: Option<ModelThread>,
     /// Output events and the set of sounding notes. Lives outside the [`Engine`] (which is made
     /// anew in every `activate()`) so notes still sounding at deactivation get their NoteOff in

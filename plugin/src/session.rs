@@ -31,7 +31,7 @@ pub type MidiIn = (u64, bool, u8, f32);
 pub type MidiEvent = (u64, engine::MidiIn);
 
 pub struct Session {
-    engine: Engine,
+    engine: Box<Engine>,
     ends: ModelEnds,
     brain: Brain,
     pub params: Arc<ContinuoParams>,

@@ -400,7 +400,7 @@ struct StyleRig {
     shared: Shared,
     params: ContinuoParams,
     dir: std::path::PathBuf,
-    _engine: crate::engine::Engine,
+    _engine: Box<crate::engine::Engine>,
 }
 
 impl StyleRig {
