@@ -88,3 +88,69 @@ fn activates_and_plays_on_a_host_thread_with_512_kib_of_stack() {
         "the child ran the whole session"
     );
 }
+
+/// The scheduling policy of this process's thread named `name` (`/proc/self/task/*/stat`,
+/// field 41), if there is one.
+#[cfg(target_os = "linux")]
+fn policy_of_thread(name: &str) -> Option<i32> {
+    for task in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
+        let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+        if comm.trim_end() != name {
+            continue;
+        }
+        let stat = std::fs::read_to_string(task.path().join("stat")).ok()?;
+        // Fields after the command's closing parenthesis start at field 3 (state).
+        let rest = &stat[stat.rfind(')')? + 1..];
+        return rest.split_whitespace().nth(41 - 3)?.parse().ok();
+    }
+    None
+}
+
+/// Ardour activates plugins on its process thread, which runs in the realtime class
+/// (SCHED_FIFO) under JACK or ALSA; a thread started there inherits that class. The model thread
+/// (minutes of CPU over a session, not bounded like the audio thread's work) must not run above
+/// every ordinary thread of the machine: it moves itself back to the normal class.
+#[cfg(target_os = "linux")]
+#[test]
+fn the_model_thread_leaves_the_realtime_class_of_the_thread_that_activated_it() {
+    let Some(entry) = entry() else { return };
+    let host = std::thread::Builder::new()
+        .name("host-rt-process".into())
+        .spawn(move || {
+            // SAFETY: plain libc calls on this thread's own handle with a valid parameter.
+            let param = libc::sched_param { sched_priority: 10 };
+            let rc = unsafe {
+                libc::pthread_setschedparam(libc::pthread_self(), libc::SCHED_FIFO, &param)
+            };
+            if rc != 0 {
+                eprintln!(
+                    "SKIPPED: this process may not use SCHED_FIFO (error {rc}; run as root or \
+                     with an rtprio limit)"
+                );
+                return None;
+            }
+            let mut p = Plugin::new(entry).unwrap();
+            p.activate(48_000.0, 512).unwrap();
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+            let mut policy = None;
+            while std::time::Instant::now() < deadline {
+                policy = policy_of_thread("continuo-model");
+                if policy == Some(libc::SCHED_OTHER) {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            p.deactivate();
+            Some(policy)
+        })
+        .expect("spawn the host thread");
+    let Some(policy) = host.join().expect("the host thread finished") else {
+        return;
+    };
+    eprintln!("the model thread's scheduling policy: {policy:?} (SCHED_OTHER = 0, SCHED_FIFO = 1)");
+    assert_eq!(
+        policy,
+        Some(libc::SCHED_OTHER),
+        "the model thread runs in the normal class"
+    );
+}
