@@ -367,6 +367,7 @@ impl ModelThread {
         let handle = std::thread::Builder::new()
             .name("continuo-model".into())
             .spawn(move || {
+                leave_realtime_class();
                 let Some(b) = brain.lock().take() else {
                     return;
                 };
@@ -414,6 +415,27 @@ impl ModelThread {
 impl Drop for ModelThread {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// Moves the calling thread to the normal scheduling class. A thread inherits its creator's
+/// class, and hosts activate plugins on realtime threads (Ardour on its SCHED_FIFO process
+/// thread); the model thread's work is not bounded like the audio thread's and must not run
+/// above every ordinary thread of the machine. Lowering the class needs no privilege.
+fn leave_realtime_class() {
+    #[cfg(unix)]
+    {
+        // SAFETY: plain libc calls on this thread's own handle with a valid parameter.
+        unsafe {
+            let mut policy = 0;
+            let mut param: libc::sched_param = std::mem::zeroed();
+            if libc::pthread_getschedparam(libc::pthread_self(), &mut policy, &mut param) == 0
+                && policy != libc::SCHED_OTHER
+            {
+                param.sched_priority = 0;
+                libc::pthread_setschedparam(libc::pthread_self(), libc::SCHED_OTHER, &param);
+            }
+        }
     }
 }
 
