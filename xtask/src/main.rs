@@ -4,6 +4,8 @@
 //! - `cargo xtask test`  — the whole suite: unit tests, then host-level tests on a fresh bundle
 //! - `cargo xtask deps`  — only the system package check (installs as root on Debian/Ubuntu)
 //! - `cargo xtask validate [ARGS…]` — release bundle, then `clap-validator validate` on it
+//! - `cargo xtask ardour [--bundle PATH.vst3]` — the VST3 bundle (release unless given) on a mono
+//!   and a stereo track in Ardour, headless (see `ardour.rs`)
 //! - `cargo xtask train-styles [CORPUS]` — rebuild the bundled style models in `assets/model/styles`
 //!   with `continuo train` from the public-domain corpus (default `../shared/corpus`)
 //! - `cargo xtask extract-abc --music21 PATH [--out DIR]` — the ABC evaluation set of tunes not
@@ -11,6 +13,7 @@
 //! - `cargo xtask bundle continuo [--release] [--features …]` — nice-plug-xtask's bundler
 
 mod abc;
+mod ardour;
 mod chorales;
 mod dataset;
 
@@ -46,6 +49,7 @@ fn main() -> ExitCode {
         Some("extract-abc") => abc::extract_abc(&args[1..]),
         Some("render-chorales") => chorales::render_chorales(&args[1..]),
         Some("validate") => validate(&args[1..]),
+        Some("ardour") => ardour_check(&args[1..]),
         Some("train-styles") => train_styles(args.get(1).map(PathBuf::from)),
         _ => nice_plug_xtask::main(),
     };
@@ -320,7 +324,7 @@ fn demo() -> anyhow::Result<()> {
 /// The whole suite: unit tests, then host-level tests on a freshly built debug bundle with
 /// nice-plug's `assert_process_allocs` (an allocation on the audio thread aborts the run).
 fn test(extra: &[String]) -> anyhow::Result<()> {
-    root()?;
+    let root = root()?;
     let target = target_dir()?;
     let t0 = Instant::now();
     deps()?;
@@ -365,8 +369,49 @@ fn test(extra: &[String]) -> anyhow::Result<()> {
         .args(["test", "-p", "continuo-host-tests"])
         .env("CONTINUO_CLAP", &test_clap)
         .args(extra))?;
+    step("Ardour (VST3, headless): a mono and a stereo track, re-activation, a saved session");
+    if ardour::find_tool().is_none() && is_root() && is_debian() {
+        println!("installing Ardour (running as root on Debian/Ubuntu) for this check");
+        let installed = Command::new("apt-get")
+            .args(["install", "-y", "-q", "--no-install-recommends", "ardour"])
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        if !installed {
+            println!("could not install the `ardour` package");
+        }
+    }
+    if ardour::find_tool().is_some() {
+        // The debug bundle built above (assert_process_allocs): an allocation on the audio
+        // thread aborts Ardour too.
+        ardour::check(&root, &target, &target.join("bundled/Continuo.vst3"))?;
+    } else {
+        println!(
+            "SKIPPED: Ardour's Lua session tool is not installed (Debian/Ubuntu: apt-get install \
+             ardour)"
+        );
+    }
     println!("\nall tests passed in {:.0} s", t0.elapsed().as_secs_f64());
     Ok(())
+}
+
+/// `cargo xtask ardour [--bundle PATH.vst3]`: the release VST3 bundle (built first) or the one
+/// given, checked in Ardour (see `ardour.rs`).
+fn ardour_check(args: &[String]) -> anyhow::Result<()> {
+    let root = root()?;
+    let target = target_dir()?;
+    let bundle = match args {
+        [flag, path] if flag == "--bundle" => PathBuf::from(path),
+        [] => {
+            step("Building the CLAP and VST3 bundles (release)");
+            run(cargo().args(["xtask", "bundle", "continuo", "--release"]))?;
+            target.join("bundled/Continuo.vst3")
+        }
+        _ => anyhow::bail!("usage: cargo xtask ardour [--bundle PATH/Continuo.vst3]"),
+    };
+    step("Continuo in Ardour (VST3, headless)");
+    ardour::check(&root, &target, &bundle)
 }
 
 /// `clap-validator` from `$CLAP_VALIDATOR`, else from `PATH`.

@@ -1,0 +1,116 @@
+-- Continuo in Ardour (VST3), headless: run by `cargo xtask ardour` with Ardour's Lua session
+-- tool (`ardour7-lua` or `ardour8-lua`) on the "None (Dummy)" backend, whose inputs play sine
+-- waves. Prints `RESULT <name> <values>` lines; the xtask checks them.
+--
+-- Arguments: the session folder to create, and Continuo's VST3 unique id.
+
+local folder, uid = ...
+if not folder and arg then folder, uid = arg[1], arg[2] end
+assert(folder and uid, "usage: tracks.lua SESSION_FOLDER VST3_UID")
+
+local function say(...)
+  local t = {}
+  for _, v in ipairs({ ... }) do t[#t + 1] = tostring(v) end
+  print(table.concat(t, " "))
+  io.stdout:flush()
+end
+
+local function fmt(x) return string.format("%.2f", x) end
+
+AudioEngine:set_backend("None (Dummy)", "", "")
+AudioEngine:set_device_name("Sine Wave")
+AudioEngine:set_sample_rate(48000)
+AudioEngine:set_buffer_size(256)
+assert(AudioEngine:start(false) == 0, "the dummy audio engine did not start")
+
+local name = "continuo"
+assert(create_session(folder, name, 48000), "could not create a session")
+
+local captures = C.StringVector()
+AudioEngine:get_physical_inputs(ARDOUR.DataType("audio"), captures, 0, 0)
+captures = captures:table()
+assert(#captures >= 2, "the dummy backend has fewer than two inputs")
+
+-- A track of `channels` inputs fed by the first capture ports, heard through its input.
+local function track(channels, label)
+  local list = Session:new_audio_track(channels, 2, nil, 1, label,
+    ARDOUR.PresentationInfo.max_order, ARDOUR.TrackMode.Normal, true)
+  local tr = list:front()
+  tr:input():disconnect_all(nil)
+  for c = 1, channels do tr:input():audio(c - 1):connect(captures[c]) end
+  tr:monitoring_control():set_value(ARDOUR.MonitorChoice.MonitorInput, PBD.GroupControlDisposition.NoGroup)
+  return tr
+end
+
+-- The peaks (dBFS) of the master bus's two sides over 1.5 s, with only `tr` playing.
+local function master_peaks(tr)
+  for r in Session:get_tracks():iter() do r:set_active(r == tr, nil) end
+  ARDOUR.LuaAPI.usleep(300000)
+  local m = Session:master_out():peak_meter()
+  m:reset_max()
+  ARDOUR.LuaAPI.usleep(1500000)
+  return m:meter_level(0, ARDOUR.MeterType.MeterMaxPeak), m:meter_level(1, ARDOUR.MeterType.MeterMaxPeak)
+end
+
+local function continuo()
+  local p = ARDOUR.LuaAPI.new_plugin(Session, uid, ARDOUR.PluginType.VST3, "")
+  assert(not p:isnil(), "Ardour could not load Continuo (VST3 " .. uid .. ")")
+  return p
+end
+
+local function param_index(plugin, label)
+  for i = 0, plugin:parameter_count() - 1 do
+    if plugin:parameter_is_input(i) and plugin:parameter_label(i) == label then return i end
+  end
+  error("no parameter " .. label)
+end
+
+-- 1. A mono track, without and with Continuo.
+local mono = track(1, "mono")
+local l, r = master_peaks(mono)
+say("RESULT mono-without", fmt(l), fmt(r))
+local p = continuo()
+assert(mono:add_processor_by_index(p, 0, nil, true) == 0, "Continuo was not added to the mono track")
+local ins = p:to_insert()
+say("RESULT mono-pins", ins:input_streams():n_audio(), ins:output_streams():n_audio())
+l, r = master_peaks(mono)
+say("RESULT mono-with", fmt(l), fmt(r))
+
+-- 2. A stereo track, without and with Continuo.
+local stereo = track(2, "stereo")
+l, r = master_peaks(stereo)
+say("RESULT stereo-without", fmt(l), fmt(r))
+local q = continuo()
+assert(stereo:add_processor_by_index(q, 0, nil, true) == 0, "Continuo was not added to the stereo track")
+l, r = master_peaks(stereo)
+say("RESULT stereo-with", fmt(l), fmt(r))
+
+-- 3. Deactivated and activated again while the engine runs (Ardour re-activates on its
+-- process thread when it rewires a plugin).
+q:deactivate()
+ARDOUR.LuaAPI.usleep(200000)
+q:activate()
+l, r = master_peaks(stereo)
+say("RESULT stereo-reactivated", fmt(l), fmt(r))
+
+-- 4. The session saved and opened again keeps a parameter's value.
+local plugin = q:to_insert():plugin(0)
+local transpose = param_index(plugin, "Transpose")
+ARDOUR.LuaAPI.set_processor_param(q, transpose, 7)
+ARDOUR.LuaAPI.usleep(500000)
+say("RESULT transpose-set", fmt(ARDOUR.LuaAPI.get_processor_param(q, transpose)))
+assert(Session:save_state("", false, false, false, false, false) == 0, "the session was not saved")
+close_session()
+assert(load_session(folder, name), "could not open the saved session")
+local reloaded = nil
+for t in Session:get_tracks():iter() do
+  if t:name() == "stereo" then reloaded = t end
+end
+assert(reloaded, "the stereo track is gone")
+local proc = reloaded:nth_plugin(0)
+assert(not proc:isnil(), "Continuo is gone from the reloaded track")
+say("RESULT transpose-reloaded", fmt(ARDOUR.LuaAPI.get_processor_param(proc, transpose)))
+l, r = master_peaks(reloaded)
+say("RESULT stereo-reloaded", fmt(l), fmt(r))
+close_session()
+say("RESULT done 1")

@@ -1,0 +1,208 @@
+//! `cargo xtask ardour [--bundle PATH.vst3]`: Continuo's VST3 bundle in a real DAW, headless.
+//!
+//! Ardour's Lua session tool (`ardour8-lua` or `ardour7-lua`; Debian's `ardour` package) runs
+//! `tools/ardour/tracks.lua` on Ardour's dummy audio backend, whose inputs play sine waves: a mono
+//! track and a stereo track, each measured on the master bus without and with Continuo; the
+//! plugin deactivated and activated again while the engine runs (Ardour then activates it on its
+//! process thread); the session saved and opened again. This module checks what the script
+//! prints: a mono track keeps its sound on both sides, a stereo track is unchanged, a parameter
+//! survives the reload, and nothing crashes.
+//!
+//! Ardour keeps its settings and plugin cache in a private home under the target directory, so
+//! the check never touches the user's own Ardour setup.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, SystemTime};
+
+/// The Lua session tools to look for on PATH, newest first, with their library folders.
+const TOOLS: &[(&str, &str)] = &[
+    ("ardour8-lua", "/usr/lib/ardour8"),
+    ("ardour7-lua", "/usr/lib/ardour7"),
+];
+
+/// Largest difference between a mono track's two sides with Continuo (dB).
+const MONO_BALANCE_DB: f64 = 0.5;
+/// Largest change Continuo may make to a stereo track's peaks (dB): it passes audio untouched.
+const STEREO_SAME_DB: f64 = 0.1;
+/// Quieter than this (dBFS) a side counts as silent.
+const SILENT_DBFS: f64 = -60.0;
+
+/// The Lua tool and Ardour's library folder (where its VST3 scanner is), if Ardour is installed.
+pub fn find_tool() -> Option<(PathBuf, PathBuf)> {
+    let path = std::env::var_os("PATH")?;
+    for (exe, lib) in TOOLS {
+        if let Some(tool) = std::env::split_paths(&path)
+            .map(|dir| dir.join(exe))
+            .find(|p| p.is_file())
+        {
+            return Some((tool, PathBuf::from(lib)));
+        }
+    }
+    None
+}
+
+/// Sets the modification time of every file and folder under `dir` to `when`.
+fn set_times(dir: &Path, when: SystemTime) -> anyhow::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            set_times(&path, when)?;
+        }
+        std::fs::File::open(&path)?.set_modified(when)?;
+    }
+    std::fs::File::open(dir)?.set_modified(when)?;
+    Ok(())
+}
+
+fn copy_dir(from: &Path, to: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let dest = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_dir(&entry.path(), &dest)?;
+        } else {
+            std::fs::copy(entry.path(), &dest)?;
+        }
+    }
+    Ok(())
+}
+
+/// Runs the script on `bundle` (a `Continuo.vst3` folder) and checks its results.
+pub fn check(root: &Path, target: &Path, bundle: &Path) -> anyhow::Result<()> {
+    let Some((tool, lib)) = find_tool() else {
+        anyhow::bail!(
+            "Ardour's Lua session tool (ardour8-lua or ardour7-lua) is not installed \
+             (Debian/Ubuntu: apt-get install ardour)"
+        );
+    };
+    anyhow::ensure!(
+        bundle.join("Contents").is_dir(),
+        "{} is not a VST3 bundle",
+        bundle.display()
+    );
+    let work = target.join("ardour-check");
+    let _ = std::fs::remove_dir_all(&work);
+    let home = work.join("home");
+    let installed = home.join(".vst3/Continuo.vst3");
+    copy_dir(bundle, &installed)?;
+    // Ardour trusts a plugin's cache entry only when it is newer than the plugin's files.
+    set_times(&installed, SystemTime::now() - Duration::from_secs(120))?;
+    let env = |cmd: &mut Command| {
+        cmd.env("HOME", &home)
+            .env("XDG_CONFIG_HOME", home.join(".config"))
+            .env("XDG_CACHE_HOME", home.join(".cache"));
+    };
+
+    // The Lua tool reads Ardour's plugin cache but does not scan: the scanner fills the cache.
+    let scanner = lib.join("ardour-vst3-scanner");
+    let mut scan = Command::new(&scanner);
+    env(&mut scan);
+    scan.env("LD_LIBRARY_PATH", &lib).arg(&installed);
+    let out = scan
+        .output()
+        .map_err(|e| anyhow::anyhow!("{}: {e}", scanner.display()))?;
+    let log =
+        String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
+    anyhow::ensure!(
+        out.status.success(),
+        "Ardour's VST3 scanner failed on Continuo:\n{log}"
+    );
+    // The cache entry (`~/.cache/ardourN/vst/*.v3i`, XML) names the plugin's unique id.
+    let mut cached = String::new();
+    for dir in std::fs::read_dir(home.join(".cache"))?.flatten() {
+        for file in std::fs::read_dir(dir.path().join("vst"))?.flatten() {
+            cached += &std::fs::read_to_string(file.path()).unwrap_or_default();
+        }
+    }
+    let uid = cached
+        .split("uid=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| anyhow::anyhow!("the scanner cached no plugin:\n{log}"))?
+        .to_string();
+
+    let script = root.join("tools/ardour/tracks.lua");
+    let session = work.join("session");
+    println!("{} {} (Continuo {uid})", tool.display(), script.display());
+    let mut lua = Command::new(&tool);
+    env(&mut lua);
+    lua.arg(&script).arg(&session).arg(&uid);
+    let out = lua
+        .output()
+        .map_err(|e| anyhow::anyhow!("{}: {e}", tool.display()))?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let results: HashMap<&str, Vec<f64>> = stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("RESULT "))
+        .filter_map(|l| {
+            let mut words = l.split_whitespace();
+            let name = words.next()?;
+            Some((name, words.filter_map(|w| w.parse().ok()).collect()))
+        })
+        .collect();
+    for line in stdout.lines().filter(|l| l.starts_with("RESULT ")) {
+        println!("  {}", &line[7..]);
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        if let Some(signal) = out.status.signal() {
+            anyhow::bail!(
+                "Ardour was killed by signal {signal} with Continuo loaded\n--- stderr\n{stderr}"
+            );
+        }
+    }
+    anyhow::ensure!(
+        out.status.success() && results.contains_key("done"),
+        "the Ardour session did not run to its end ({})\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
+        out.status
+    );
+    let get = |name: &str| -> anyhow::Result<&Vec<f64>> {
+        results
+            .get(name)
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| anyhow::anyhow!("no result {name}"))
+    };
+
+    let mono = get("mono-with")?;
+    anyhow::ensure!(
+        mono.len() == 2 && mono.iter().all(|&db| db > SILENT_DBFS),
+        "a mono track through Continuo must sound on both sides: L {} R {} dBFS",
+        mono[0],
+        mono.get(1).copied().unwrap_or(f64::NEG_INFINITY)
+    );
+    anyhow::ensure!(
+        (mono[0] - mono[1]).abs() <= MONO_BALANCE_DB,
+        "a mono track through Continuo must stay centred: L {} R {} dBFS",
+        mono[0],
+        mono[1]
+    );
+    let without = get("stereo-without")?;
+    for name in ["stereo-with", "stereo-reactivated", "stereo-reloaded"] {
+        let with = get(name)?;
+        anyhow::ensure!(
+            with.len() == 2
+                && with
+                    .iter()
+                    .zip(without)
+                    .all(|(a, b)| (a - b).abs() <= STEREO_SAME_DB),
+            "{name}: a stereo track must sound as without Continuo: {with:?} against {without:?} dBFS"
+        );
+    }
+    let (set, reloaded) = (get("transpose-set")?[0], get("transpose-reloaded")?[0]);
+    anyhow::ensure!(
+        (set - reloaded).abs() < 1e-6,
+        "Transpose was {set} when the session was saved, {reloaded} after it was opened again"
+    );
+    println!(
+        "Ardour: a mono track sounds on both sides (L {:.1}, R {:.1} dBFS), a stereo track is \
+         unchanged, Transpose {reloaded} survives the reload, no crash",
+        mono[0], mono[1]
+    );
+    Ok(())
+}
