@@ -82,6 +82,13 @@ l, r = master_peaks(stereo)
 say("RESULT stereo-without", fmt(l), fmt(r))
 local q = continuo()
 assert(stereo:add_processor_by_index(q, 0, nil, true) == 0, "Continuo was not added to the stereo track")
+-- For step 4: MIDI thru on, and only the note input heard (the sine waves would be notes sent on
+-- with thru). Neither changes the audio.
+do
+  local plugin = q:to_insert():plugin(0)
+  ARDOUR.LuaAPI.set_processor_param(q, param_index(plugin, "Input source"), 1)
+  ARDOUR.LuaAPI.set_processor_param(q, param_index(plugin, "MIDI thru"), 1)
+end
 l, r = master_peaks(stereo)
 say("RESULT stereo-with", fmt(l), fmt(r))
 
@@ -93,10 +100,22 @@ q:activate()
 l, r = master_peaks(stereo)
 say("RESULT stereo-reactivated", fmt(l), fmt(r))
 
--- 4. The session saved and opened again keeps a parameter's value.
+-- 4. The session saved and opened again keeps a parameter's value, and the reload plays no
+-- MIDI: with MIDI thru on and the note input as the only source (step 2), a counter of the MIDI
+-- events after Continuo (`midi_count.lua`, installed by the xtask), nothing played into it.
 local plugin = q:to_insert():plugin(0)
 local transpose = param_index(plugin, "Transpose")
 ARDOUR.LuaAPI.set_processor_param(q, transpose, 7)
+local counter = ARDOUR.LuaAPI.new_luaproc(Session, "Continuo check: MIDI counter")
+assert(not counter:isnil(), "the MIDI counter script is not installed")
+assert(stereo:add_processor_by_index(counter, 1, nil, true) == 0, "the MIDI counter was not added")
+
+local function midi_counts(proc)
+  ARDOUR.LuaAPI.usleep(1000000)
+  local shm = proc:to_insert():plugin(0):to_luaproc():shmem()
+  return shm:atomic_get_int(0), shm:atomic_get_int(1), shm:atomic_get_int(2), shm:atomic_get_int(3)
+end
+say("RESULT midi-before-reload", midi_counts(counter))
 ARDOUR.LuaAPI.usleep(500000)
 say("RESULT transpose-set", fmt(ARDOUR.LuaAPI.get_processor_param(q, transpose)))
 assert(Session:save_state("", false, false, false, false, false) == 0, "the session was not saved")
@@ -110,6 +129,9 @@ assert(reloaded, "the stereo track is gone")
 local proc = reloaded:nth_plugin(0)
 assert(not proc:isnil(), "Continuo is gone from the reloaded track")
 say("RESULT transpose-reloaded", fmt(ARDOUR.LuaAPI.get_processor_param(proc, transpose)))
+local counted = reloaded:nth_plugin(1)
+assert(not counted:isnil(), "the MIDI counter is gone from the reloaded track")
+say("RESULT midi-after-reload", midi_counts(counted))
 l, r = master_peaks(reloaded)
 say("RESULT stereo-reloaded", fmt(l), fmt(r))
 close_session()

@@ -86,6 +86,16 @@ pub fn check(root: &Path, target: &Path, bundle: &Path) -> anyhow::Result<()> {
     let work = target.join("ardour-check");
     let _ = std::fs::remove_dir_all(&work);
     let home = work.join("home");
+    // Lua DSP scripts are looked up in `~/.config/ardourN/scripts`.
+    let config = lib
+        .file_name()
+        .map(|n| home.join(".config").join(n))
+        .unwrap_or_else(|| home.join(".config/ardour7"));
+    std::fs::create_dir_all(config.join("scripts"))?;
+    std::fs::copy(
+        root.join("tools/ardour/midi_count.lua"),
+        config.join("scripts/continuo_midi_count.lua"),
+    )?;
     let installed = home.join(".vst3/Continuo.vst3");
     copy_dir(bundle, &installed)?;
     // Ardour trusts a plugin's cache entry only when it is newer than the plugin's files.
@@ -199,9 +209,22 @@ pub fn check(root: &Path, target: &Path, bundle: &Path) -> anyhow::Result<()> {
         (set - reloaded).abs() < 1e-6,
         "Transpose was {set} when the session was saved, {reloaded} after it was opened again"
     );
+    // [controller changes, pedal downs, note-ons, other events] after Continuo.
+    for name in ["midi-before-reload", "midi-after-reload"] {
+        let counts = get(name)?;
+        anyhow::ensure!(
+            counts.iter().all(|&n| n == 0.0),
+            "{name}: Continuo (MIDI thru on, nothing played) sent MIDI: {} controller changes \
+             ({} sustain pedal downs), {} notes, {} other events",
+            counts[0],
+            counts.get(1).copied().unwrap_or(0.0),
+            counts.get(2).copied().unwrap_or(0.0),
+            counts.get(3).copied().unwrap_or(0.0)
+        );
+    }
     println!(
         "Ardour: a mono track sounds on both sides (L {:.1}, R {:.1} dBFS), a stereo track is \
-         unchanged, Transpose {reloaded} survives the reload, no crash",
+         unchanged, Transpose {reloaded} survives the reload, which sends no MIDI; no crash",
         mono[0], mono[1]
     );
     Ok(())
