@@ -245,6 +245,9 @@ pub struct Counters {
     pub phrases_replaced: AtomicU64,
     /// Output events the host's queue refused.
     pub events_dropped: AtomicU64,
+    /// Controller events of a host's restore of nice-plug's VST3 MIDI-controller parameters,
+    /// not played and ignored (see [`crate::engine::Engine::receive`]).
+    pub controllers_ignored: AtomicU64,
 }
 
 impl Counters {

@@ -105,6 +105,21 @@ pub struct HostTime {
     pub bar_start: Option<f64>,
 }
 
+/// This many controller, pressure or bend events at exactly 0.5 in one block are a host's
+/// restore of the VST3 MIDI-controller parameters, not MIDI played (see [`Engine::receive`]).
+const RESTORE_FLOOD: usize = 64;
+
+/// A controller, channel pressure or pitch bend at exactly half way: the value nice-plug
+/// reports for its VST3 MIDI-controller parameters.
+fn is_half_way_controller(event: &MidiIn) -> bool {
+    matches!(
+        *event,
+        MidiIn::Cc { value, .. }
+            | MidiIn::ChannelPressure { value, .. }
+            | MidiIn::PitchBend { value, .. } if value == 0.5
+    )
+}
+
 /// The stack of the thread [`Engine::new`] builds the engine on: ample for a debug build.
 const BUILD_STACK: usize = 16 << 20;
 
@@ -121,6 +136,9 @@ pub struct Engine {
     /// Events received on the note input for this block (filled by [`Engine::receive`]).
     received: Box<[(u32, MidiIn); MAX_BLOCK_NOTES]>,
     received_len: usize,
+    /// Controller, pressure and bend events at exactly 0.5 received for this block (see
+    /// [`Engine::receive`]).
+    half_way_controllers: usize,
     /// NoteOffs that did not fit this block's arrays, per source and key: released at the
     /// block's last sample, so a flood of notes can never leave a note stuck.
     overflow_offs: [u128; NoteOrigin::COUNT],
@@ -259,6 +277,7 @@ impl Engine {
             detected_len: 0,
             received: Box::new([(0, MidiIn::default()); MAX_BLOCK_NOTES]),
             received_len: 0,
+            half_way_controllers: 0,
             overflow_offs: [0; NoteOrigin::COUNT],
             sample_rate: sample_rate as f64,
             stream_pos: 0,
@@ -298,7 +317,18 @@ impl Engine {
 
     /// An event arriving on the note input at offset `at` of the coming block. Hosts send events
     /// in time order; one that is not is moved to the previous one's time.
+    ///
+    /// VST3 has no MIDI controller events: nice-plug receives controllers, pressure and bend as
+    /// 2,080 hidden parameters (16 channels × 130) and reports 0.5 as their value. A host that
+    /// restores a session or a plugin state sends every one of them back at 0.5 in one block
+    /// (Ardour 7 does, `cargo xtask ardour`): controller 64 at half way holds the sustain pedal
+    /// down, and MIDI thru would send all 2,048 controllers at 64 to the instrument. A played
+    /// 7-bit value is never exactly 0.5 (k / 127), so when a block brings
+    /// [`RESTORE_FLOOD`] or more such events, they are a restore and are ignored (counted in
+    /// `controllers_ignored`); a few of them, such as a host's automation at half way, pass.
     pub fn receive(&mut self, at: u32, event: MidiIn, counters: &Counters) {
+        let half_way = is_half_way_controller(&event);
+        self.half_way_controllers += half_way as usize;
         let at = match self.received_len {
             0 => at,
             len => at.max(self.received[len - 1].0),
@@ -306,6 +336,10 @@ impl Engine {
         if self.received_len < MAX_BLOCK_NOTES {
             self.received[self.received_len] = (at, event);
             self.received_len += 1;
+            return;
+        }
+        if half_way && self.half_way_controllers >= RESTORE_FLOOD {
+            Counters::bump(&counters.controllers_ignored);
             return;
         }
         Counters::bump(&counters.notes_dropped);
@@ -322,6 +356,24 @@ impl Engine {
 
     pub fn stream_pos(&self) -> u64 {
         self.stream_pos
+    }
+
+    /// Removes a host's restore of the MIDI-controller parameters from the block's note input
+    /// (see [`Engine::receive`]).
+    fn ignore_restored_controllers(&mut self, counters: &Counters) {
+        if self.half_way_controllers < RESTORE_FLOOD {
+            return;
+        }
+        let mut kept = 0;
+        for i in 0..self.received_len {
+            if is_half_way_controller(&self.received[i].1) {
+                Counters::bump(&counters.controllers_ignored);
+            } else {
+                self.received[kept] = self.received[i];
+                kept += 1;
+            }
+        }
+        self.received_len = kept;
     }
 
     /// Whether the host must keep calling `process()` even when the input is silent: a phrase
@@ -352,6 +404,7 @@ impl Engine {
         q: &mut EventQueue,
     ) {
         q.clear();
+        self.ignore_restored_controllers(&shared.counters);
         let clock = self.clock(n, host, p, shared);
         self.follow_meter(host);
         let block = Block {
@@ -396,6 +449,7 @@ impl Engine {
             self.accompany_until(clock.end(), &block, q);
         }
         self.received_len = 0;
+        self.half_way_controllers = 0;
         self.detected_len = 0;
         self.overflow_offs = [0; NoteOrigin::COUNT];
         self.stream_pos += n as u64;
@@ -740,6 +794,7 @@ impl Engine {
             }
         }
         self.received_len = 0;
+        self.half_way_controllers = 0;
         self.detected_len = 0;
         // NoteOffs that did not fit: released at the block's last sample.
         for c in 0..NoteOrigin::COUNT {

@@ -210,6 +210,70 @@ fn sustain_lengthens_notes_and_thru_passes_pedal_and_bend() {
         .any(|e| e.kind == OutKind::Cc { cc: 64, value: 0.0 }));
 }
 
+/// A VST3 host restoring a session sends nice-plug's 2,080 MIDI-controller parameters (16
+/// channels × 128 controllers, pressure and bend) back at 0.5 in one block, as Ardour 7 does.
+/// That is not MIDI played: the sustain pedal stays up for the model and nothing goes out with
+/// MIDI thru. A controller at 0.5 on its own (a host's automation) still passes.
+#[test]
+fn a_hosts_restore_of_the_midi_controller_parameters_is_not_played() {
+    let p = params(r#"{"source": "midi", "midi-thru": true, "mode": "suggest"}"#);
+    let mut s = Session::new(SR, BLOCK, p.clone());
+    let mut events = vec![];
+    for channel in 0..16 {
+        for cc in 0..128 {
+            let value = 0.5;
+            events.push((0.0, MidiIn::Cc { channel, cc, value }));
+        }
+        events.push((
+            0.0,
+            MidiIn::ChannelPressure {
+                channel,
+                value: 0.5,
+            },
+        ));
+        events.push((
+            0.0,
+            MidiIn::PitchBend {
+                channel,
+                value: 0.5,
+            },
+        ));
+    }
+    events.push((0.1, on(0, 60)));
+    events.push((0.2, off(0, 60)));
+    let out = run(&mut s, &events, 1.0);
+    let controllers: Vec<_> = out
+        .iter()
+        .filter(|e| {
+            matches!(
+                e.kind,
+                OutKind::Cc { .. } | OutKind::ChannelPressure(_) | OutKind::PitchBend(_)
+            )
+        })
+        .collect();
+    assert!(controllers.is_empty(), "sent on: {controllers:?}");
+    assert!(
+        out.iter().any(|e| e.on && e.pitch == 60),
+        "the note goes through"
+    );
+    let notes: Vec<_> = s.brain().context().copied().collect();
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    // 120 bpm: 0.1 s is 0.2 beats; a pedal held down would have made it last to the end.
+    assert!((notes[0].duration - 0.2).abs() < 0.05, "{notes:?}");
+
+    let knob = MidiIn::Cc {
+        channel: 0,
+        cc: 1,
+        value: 0.5,
+    };
+    let out = run(&mut s, &[(0.0, knob)], 0.1);
+    assert!(
+        out.iter()
+            .any(|e| e.kind == OutKind::Cc { cc: 1, value: 0.5 }),
+        "{out:?}"
+    );
+}
+
 /// The host may put a quiet plugin to sleep; Continuo answers when the input goes quiet, so it
 /// asks to be kept awake while an answer is due or playing, and lets the host sleep after.
 #[test]
