@@ -100,7 +100,41 @@ q:activate()
 l, r = master_peaks(stereo)
 say("RESULT stereo-reactivated", fmt(l), fmt(r))
 
--- 4. The session saved and opened again keeps a parameter's value, and the reload plays no
+-- 4. Continuo's notes recorded on a MIDI track: an audio track plays a melody (`melody.lua`,
+-- installed by the xtask, C4 E4 G4 C5 again and again) into Continuo with MIDI thru on; the
+-- track gets a MIDI output, wired to an armed MIDI track, and the transport records 3 s.
+local voice = track(1, "voice")
+local melody = ARDOUR.LuaAPI.new_luaproc(Session, "Continuo check: melody")
+assert(not melody:isnil(), "the melody script is not installed")
+assert(voice:add_processor_by_index(melody, 0, nil, true) == 0, "the melody was not added")
+local hears = continuo()
+assert(voice:add_processor_by_index(hears, 1, nil, true) == 0, "Continuo was not added to the voice track")
+ARDOUR.LuaAPI.set_processor_param(hears, param_index(hears:to_insert():plugin(0), "MIDI thru"), 1)
+voice:output():add_port("", nil, ARDOUR.DataType("midi"))
+local answers = Session:new_midi_track(ARDOUR.ChanCount(ARDOUR.DataType("midi"), 1),
+  ARDOUR.ChanCount(ARDOUR.DataType("audio"), 2), false, ARDOUR.PluginInfo(), nil, nil, 1, "answers",
+  ARDOUR.PresentationInfo.max_order, ARDOUR.TrackMode.Normal, true):front()
+answers:input():disconnect_all(nil)
+assert(answers:input():midi(0):connect(voice:output():midi(0):name()) == 0, "could not wire the MIDI track")
+answers:rec_enable_control():set_value(1, PBD.GroupControlDisposition.NoGroup)
+for r in Session:get_tracks():iter() do r:set_active(r == voice or r == answers, nil) end
+ARDOUR.LuaAPI.usleep(500000)
+Session:maybe_enable_record(false)
+Session:request_roll(ARDOUR.TransportRequestSource.TRS_UI)
+ARDOUR.LuaAPI.usleep(3000000)
+Session:request_stop(false, false, ARDOUR.TransportRequestSource.TRS_UI)
+ARDOUR.LuaAPI.usleep(1000000)
+local keys = {}
+for region in answers:playlist():region_list():iter() do
+  for note in ARDOUR.LuaAPI.note_list(region:to_midiregion():model()):iter() do
+    keys[#keys + 1] = note:note()
+  end
+end
+say("RESULT recorded-keys", table.concat(keys, " "))
+answers:rec_enable_control():set_value(0, PBD.GroupControlDisposition.NoGroup)
+for r in Session:get_tracks():iter() do r:set_active(true, nil) end
+
+-- 5. The session saved and opened again keeps a parameter's value, and the reload plays no
 -- MIDI: with MIDI thru on and the note input as the only source (step 2), a counter of the MIDI
 -- events after Continuo (`midi_count.lua`, installed by the xtask), nothing played into it.
 local plugin = q:to_insert():plugin(0)

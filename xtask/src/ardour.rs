@@ -92,10 +92,12 @@ pub fn check(root: &Path, target: &Path, bundle: &Path) -> anyhow::Result<()> {
         .map(|n| home.join(".config").join(n))
         .unwrap_or_else(|| home.join(".config/ardour7"));
     std::fs::create_dir_all(config.join("scripts"))?;
-    std::fs::copy(
-        root.join("tools/ardour/midi_count.lua"),
-        config.join("scripts/continuo_midi_count.lua"),
-    )?;
+    for script in ["midi_count.lua", "melody.lua"] {
+        std::fs::copy(
+            root.join("tools/ardour").join(script),
+            config.join("scripts").join(format!("continuo_{script}")),
+        )?;
+    }
     let installed = home.join(".vst3/Continuo.vst3");
     copy_dir(bundle, &installed)?;
     // Ardour trusts a plugin's cache entry only when it is newer than the plugin's files.
@@ -209,6 +211,15 @@ pub fn check(root: &Path, target: &Path, bundle: &Path) -> anyhow::Result<()> {
         (set - reloaded).abs() < 1e-6,
         "Transpose was {set} when the session was saved, {reloaded} after it was opened again"
     );
+    // The melody's keys, heard and sent on with MIDI thru, recorded on a MIDI track.
+    let melody = [60.0, 64.0, 67.0, 72.0];
+    let recorded = results.get("recorded-keys").cloned().unwrap_or_default();
+    anyhow::ensure!(
+        recorded.len() >= melody.len()
+            && recorded.iter().all(|k| melody.contains(k))
+            && melody.iter().all(|k| recorded.contains(k)),
+        "the MIDI track recorded {recorded:?} from a melody of {melody:?} played into Continuo"
+    );
     // [controller changes, pedal downs, note-ons, other events] after Continuo.
     for name in ["midi-before-reload", "midi-after-reload"] {
         let counts = get(name)?;
@@ -224,8 +235,11 @@ pub fn check(root: &Path, target: &Path, bundle: &Path) -> anyhow::Result<()> {
     }
     println!(
         "Ardour: a mono track sounds on both sides (L {:.1}, R {:.1} dBFS), a stereo track is \
-         unchanged, Transpose {reloaded} survives the reload, which sends no MIDI; no crash",
-        mono[0], mono[1]
+         unchanged, a MIDI track recorded {} notes Continuo heard, Transpose {reloaded} survives \
+         the reload, which sends no MIDI; no crash",
+        mono[0],
+        mono[1],
+        recorded.len()
     );
     Ok(())
 }

@@ -1,0 +1,38 @@
+ardour {
+	["type"]    = "dsp",
+	name        = "Continuo check: melody",
+	category    = "Utility",
+	license     = "ISC",
+	author      = "Continuo developers",
+	description = [[Replaces its input with a played melody for `cargo xtask ardour`: C4, E4, G4, C5 as plucked tones (four partials, 5 ms attack, decaying), 0.4 s apart, again and again.]]
+}
+
+local keys = { 60, 64, 67, 72 }
+local step = 0.4 -- seconds from one note to the next
+local rate = 48000
+local pos = 0 -- samples since the start
+
+function dsp_ioconfig ()
+	return { { audio_in = 1, audio_out = 1 }, }
+end
+
+function dsp_init (r)
+	rate = r
+end
+
+function dsp_run (ins, outs, n_samples)
+	local out = outs[1]:array()
+	local per = math.floor(step * rate)
+	for i = 1, n_samples do
+		local k = math.floor(pos / per)
+		local t = (pos - k * per) / rate
+		local hz = 440 * 2 ^ ((keys[k % #keys + 1] - 69) / 12)
+		local env = math.min(t / 0.005, 1) * math.exp(-t * 4)
+		local x = 0
+		for h = 1, 4 do
+			x = x + math.sin(2 * math.pi * hz * h * t) / h
+		end
+		out[i] = 0.25 * env * x
+		pos = pos + 1
+	end
+end
