@@ -372,6 +372,10 @@ fn test(extra: &[String]) -> anyhow::Result<()> {
     step("Ardour (VST3, headless): a mono and a stereo track, re-activation, a saved session");
     if ardour::find_tool().is_none() && is_root() && is_debian() {
         println!("installing Ardour (running as root on Debian/Ubuntu) for this check");
+        let _ = Command::new("apt-get")
+            .args(["update", "-q"])
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .status();
         let installed = Command::new("apt-get")
             .args(["install", "-y", "-q", "--no-install-recommends", "ardour"])
             .env("DEBIAN_FRONTEND", "noninteractive")
