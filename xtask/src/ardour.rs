@@ -174,6 +174,17 @@ pub fn check(root: &Path, target: &Path, bundle: &Path) -> anyhow::Result<()> {
         "the Ardour session did not run to its end ({})\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
         out.status
     );
+    // nice-plug warns when the host's events overflow its preallocated queue, which then
+    // allocates on the audio thread.
+    let overflows = stderr
+        .lines()
+        .filter(|l| l.contains("This will cause an allocation"))
+        .count();
+    anyhow::ensure!(
+        overflows == 0,
+        "nice-plug's event queue overflowed {overflows} times (an allocation on the audio \
+         thread):\n{stderr}"
+    );
     let get = |name: &str| -> anyhow::Result<&Vec<f64>> {
         results
             .get(name)
