@@ -124,6 +124,10 @@ impl Plugin for Continuo {
     const MIDI_INPUT: MidiConfig = MidiConfig::MidiCCs;
     const MIDI_OUTPUT: MidiConfig = MidiConfig::MidiCCs;
     const SAMPLE_ACCURATE_AUTOMATION: bool = true;
+    /// Room for a VST3 host's restore in one block without an allocation on the audio thread:
+    /// nice-plug's 2,080 MIDI-controller parameters, Continuo's own and the block's notes (the
+    /// default 1,024 overflowed when Ardour opened a session).
+    const INPUT_EVENT_CAPACITY: usize = 4096;
 
     type SysExMessage = ();
     type BackgroundTask = ();
