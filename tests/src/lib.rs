@@ -117,6 +117,43 @@ pub fn entry() -> Option<&'static PluginEntry> {
     }
 }
 
+/// For work that may kill the whole process (an allocation on the audio thread aborts under
+/// `assert_process_allocs`; a stack overflow aborts): runs this test binary's test `test` again
+/// in a child process with `child_env` set, where the test does the work and prints
+/// "CHILD DONE", and checks that the child exits normally. `killed` says what a signal means.
+pub fn run_in_child(test: &str, child_env: &str, killed: &str) {
+    if bundle_path().is_none() {
+        eprintln!("SKIPPED: no Continuo.clap found");
+        return;
+    }
+    let exe = std::env::current_exe().unwrap();
+    let out = std::process::Command::new(exe)
+        .args(["--exact", test, "--nocapture", "--test-threads=1"])
+        .env(child_env, "1")
+        .output()
+        .expect("run the child");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    eprintln!(
+        "child status: {:?}\n--- child stdout\n{stdout}\n--- child stderr\n{stderr}",
+        out.status
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(
+            out.status.signal(),
+            None,
+            "the child was killed by a signal ({killed})"
+        );
+    }
+    assert!(out.status.success(), "the child exits normally");
+    assert!(
+        stdout.contains("CHILD DONE"),
+        "the child ran the whole session"
+    );
+}
+
 /// The path the entry was loaded from.
 pub fn loaded_path() -> Option<PathBuf> {
     match ENTRY.get() {

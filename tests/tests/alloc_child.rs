@@ -4,7 +4,6 @@
 //! answering, parameter changes — in a child process and checks that it exits normally.
 
 use continuo_host_tests::*;
-use std::process::Command;
 
 const CHILD_ENV: &str = "CONTINUO_ALLOC_CHILD";
 
@@ -70,39 +69,9 @@ fn audio_thread_never_allocates() {
         busy_session();
         return;
     }
-    if bundle_path().is_none() {
-        eprintln!("SKIPPED: no Continuo.clap found");
-        return;
-    }
-    let exe = std::env::current_exe().unwrap();
-    let out = Command::new(exe)
-        .args([
-            "--exact",
-            "audio_thread_never_allocates",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(CHILD_ENV, "1")
-        .output()
-        .expect("run the child");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    eprintln!(
-        "child status: {:?}\n--- child stdout\n{stdout}\n--- child stderr\n{stderr}",
-        out.status
-    );
-    #[cfg(unix)]
-    {
-        use std::os::unix::process::ExitStatusExt;
-        assert_eq!(
-            out.status.signal(),
-            None,
-            "the child was killed by a signal (6 = SIGABRT: an allocation on the audio thread)"
-        );
-    }
-    assert!(out.status.success(), "the child exits normally");
-    assert!(
-        stdout.contains("CHILD DONE"),
-        "the child ran the whole session"
+    run_in_child(
+        "audio_thread_never_allocates",
+        CHILD_ENV,
+        "6 = SIGABRT: an allocation on the audio thread",
     );
 }

@@ -8,7 +8,6 @@
 //! test checks that the child exits normally.
 
 use continuo_host_tests::*;
-use std::process::Command;
 
 const CHILD_ENV: &str = "CONTINUO_SMALL_STACK_CHILD";
 
@@ -52,40 +51,10 @@ fn activates_and_plays_on_a_host_thread_with_512_kib_of_stack() {
         small_stack_session();
         return;
     }
-    if bundle_path().is_none() {
-        eprintln!("SKIPPED: no Continuo.clap found");
-        return;
-    }
-    let exe = std::env::current_exe().unwrap();
-    let out = Command::new(exe)
-        .args([
-            "--exact",
-            "activates_and_plays_on_a_host_thread_with_512_kib_of_stack",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(CHILD_ENV, "1")
-        .output()
-        .expect("run the child");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    eprintln!(
-        "child status: {:?}\n--- child stdout\n{stdout}\n--- child stderr\n{stderr}",
-        out.status
-    );
-    #[cfg(unix)]
-    {
-        use std::os::unix::process::ExitStatusExt;
-        assert_eq!(
-            out.status.signal(),
-            None,
-            "the child was killed by a signal (a stack overflow aborts with SIGABRT or SIGSEGV)"
-        );
-    }
-    assert!(out.status.success(), "the child exits normally");
-    assert!(
-        stdout.contains("CHILD DONE"),
-        "the child ran the whole session"
+    run_in_child(
+        "activates_and_plays_on_a_host_thread_with_512_kib_of_stack",
+        CHILD_ENV,
+        "a stack overflow aborts with SIGABRT or SIGSEGV",
     );
 }
 
