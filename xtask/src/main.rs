@@ -370,22 +370,7 @@ fn test(extra: &[String]) -> anyhow::Result<()> {
         .env("CONTINUO_CLAP", &test_clap)
         .args(extra))?;
     step("Ardour (VST3, headless): a mono and a stereo track, re-activation, a saved session");
-    if ardour::find_tool().is_none() && is_root() && is_debian() {
-        println!("installing Ardour (running as root on Debian/Ubuntu) for this check");
-        let _ = Command::new("apt-get")
-            .args(["update", "-q"])
-            .env("DEBIAN_FRONTEND", "noninteractive")
-            .status();
-        let installed = Command::new("apt-get")
-            .args(["install", "-y", "-q", "--no-install-recommends", "ardour"])
-            .env("DEBIAN_FRONTEND", "noninteractive")
-            .status()
-            .map(|s| s.success())
-            .unwrap_or(false);
-        if !installed {
-            println!("could not install the `ardour` package");
-        }
-    }
+    ensure_ardour();
     if ardour::find_tool().is_some() {
         // The debug bundle built above (assert_process_allocs): an allocation on the audio
         // thread aborts Ardour too.
@@ -398,6 +383,28 @@ fn test(extra: &[String]) -> anyhow::Result<()> {
     }
     println!("\nall tests passed in {:.0} s", t0.elapsed().as_secs_f64());
     Ok(())
+}
+
+/// Installs Ardour (for its Lua session tool) when it is missing and this runs as root on
+/// Debian/Ubuntu; says so when that fails. Elsewhere the caller reports the missing tool.
+fn ensure_ardour() {
+    if ardour::find_tool().is_some() || !(is_root() && is_debian()) {
+        return;
+    }
+    println!("installing Ardour (running as root on Debian/Ubuntu) for the Ardour check");
+    let _ = Command::new("apt-get")
+        .args(["update", "-q"])
+        .env("DEBIAN_FRONTEND", "noninteractive")
+        .status();
+    let installed = Command::new("apt-get")
+        .args(["install", "-y", "-q", "--no-install-recommends", "ardour"])
+        .env("DEBIAN_FRONTEND", "noninteractive")
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    if !installed {
+        println!("could not install the `ardour` package");
+    }
 }
 
 /// `cargo xtask ardour [--bundle PATH.vst3]`: the release VST3 bundle (built first) or the one
@@ -415,6 +422,7 @@ fn ardour_check(args: &[String]) -> anyhow::Result<()> {
         _ => anyhow::bail!("usage: cargo xtask ardour [--bundle PATH/Continuo.vst3]"),
     };
     step("Continuo in Ardour (VST3, headless)");
+    ensure_ardour();
     ardour::check(&root, &target, &bundle)
 }
 
