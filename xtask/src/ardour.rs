@@ -43,30 +43,21 @@ pub fn find_tool() -> Option<(PathBuf, PathBuf)> {
     None
 }
 
-/// Sets the modification time of every file and folder under `dir` to `when`.
-fn set_times(dir: &Path, when: SystemTime) -> anyhow::Result<()> {
-    for entry in std::fs::read_dir(dir)? {
-        let path = entry?.path();
-        if path.is_dir() {
-            set_times(&path, when)?;
-        }
-        std::fs::File::open(&path)?.set_modified(when)?;
-    }
-    std::fs::File::open(dir)?.set_modified(when)?;
-    Ok(())
-}
-
-fn copy_dir(from: &Path, to: &Path) -> anyhow::Result<()> {
+/// Copies the folder `from` to `to`, every file and folder dated `when`.
+fn copy_dated(from: &Path, to: &Path, when: SystemTime) -> anyhow::Result<()> {
     std::fs::create_dir_all(to)?;
     for entry in std::fs::read_dir(from)? {
         let entry = entry?;
         let dest = to.join(entry.file_name());
         if entry.file_type()?.is_dir() {
-            copy_dir(&entry.path(), &dest)?;
+            copy_dated(&entry.path(), &dest, when)?;
         } else {
             std::fs::copy(entry.path(), &dest)?;
+            std::fs::File::open(&dest)?.set_modified(when)?;
         }
     }
+    // After its contents, which would otherwise date it again.
+    std::fs::File::open(to)?.set_modified(when)?;
     Ok(())
 }
 
@@ -99,9 +90,12 @@ pub fn check(root: &Path, target: &Path, bundle: &Path) -> anyhow::Result<()> {
         )?;
     }
     let installed = home.join(".vst3/Continuo.vst3");
-    copy_dir(bundle, &installed)?;
     // Ardour trusts a plugin's cache entry only when it is newer than the plugin's files.
-    set_times(&installed, SystemTime::now() - Duration::from_secs(120))?;
+    copy_dated(
+        bundle,
+        &installed,
+        SystemTime::now() - Duration::from_secs(120),
+    )?;
     let env = |cmd: &mut Command| {
         cmd.env("HOME", &home)
             .env("XDG_CONFIG_HOME", home.join(".config"))
