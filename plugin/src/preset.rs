@@ -8,6 +8,7 @@
 //! applied: a broken file changes nothing.
 
 use crate::params::ContinuoParams;
+use nice_plug::plugin::ParamValue;
 use nice_plug::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -307,6 +308,50 @@ impl Preset {
         }
         r.set_fields(params);
         Ok(r.notices)
+    }
+}
+
+impl Preset {
+    /// The plugin state a host restores for this preset: what loading it in the preset browser
+    /// leaves (every parameter a preset sets, the preset's name, its user style), as nice-plug
+    /// saves it (`PluginState`, its JSON is a VST3 component state; `files::vstpreset`).
+    /// Parameters presets never touch (bypass, the tuning of the instrument) and the other
+    /// persisted fields (a loaded model) are left out, so loading it keeps them.
+    pub fn host_state(&self) -> Result<PluginState, PresetError> {
+        let params = ContinuoParams::default();
+        let resolved = self.resolve(&params)?;
+        self.apply_offline(&params)?;
+        *params.preset_name.write() = self.name.clone();
+        let mut values = BTreeMap::new();
+        for (id, ptr, _) in params.param_map() {
+            if !resolved.changes.iter().any(|(p, _)| *p == ptr) {
+                continue;
+            }
+            // SAFETY: the pointers come from `params`, which outlives this loop.
+            let value = unsafe {
+                match ptr {
+                    ParamPtr::FloatParam(p) => ParamValue::F32((*p).unmodulated_plain_value()),
+                    ParamPtr::IntParam(p) => ParamValue::I32((*p).unmodulated_plain_value()),
+                    ParamPtr::BoolParam(p) => ParamValue::Bool((*p).unmodulated_plain_value()),
+                    ParamPtr::EnumParam(p) => match (*p).unmodulated_plain_id() {
+                        Some(value_id) => ParamValue::String(value_id.to_owned()),
+                        None => ParamValue::I32((*p).unmodulated_plain_value()),
+                    },
+                }
+            };
+            values.insert(id, value);
+        }
+        let mut fields = params.serialize_fields();
+        let mut kept = vec!["preset-name"];
+        if resolved.user_style.is_some() {
+            kept.push("user-style");
+        }
+        fields.retain(|k, _| kept.contains(&k.as_str()));
+        Ok(PluginState {
+            version: <crate::Continuo as Plugin>::VERSION.to_string(),
+            params: values,
+            fields,
+        })
     }
 }
 
@@ -645,6 +690,83 @@ mod tests {
                     _ => assert_eq!(v, got, "{file} {id}"),
                 }
             }
+        }
+    }
+
+    /// Loads a state as nice-plug's `setState` does: every parameter it names from its plain
+    /// value (a choice from its stable id), the others left alone.
+    fn load_host_state(params: &ContinuoParams, state: &PluginState) {
+        for (id, ptr, _) in params.param_map() {
+            let Some(value) = state.params.get(&id) else {
+                continue;
+            };
+            let normalized = unsafe {
+                match value {
+                    ParamValue::F32(v) => ptr.preview_normalized(*v),
+                    ParamValue::I32(v) => ptr.preview_normalized(*v as f32),
+                    ParamValue::Bool(v) => ptr.preview_normalized(f32::from(u8::from(*v))),
+                    ParamValue::String(v) => {
+                        choice_by_id(params, &id, ptr, &serde_json::json!(v)).expect("a choice id")
+                    }
+                }
+            };
+            unsafe { ptr._internal_set_normalized_value(normalized) };
+        }
+    }
+
+    #[test]
+    fn a_factory_preset_in_a_vst3_preset_file_sets_what_the_browser_sets() {
+        let owned: Vec<String> = ContinuoParams::default()
+            .param_map()
+            .into_iter()
+            .map(|(id, _, _)| id)
+            .filter(|id| !NOT_IN_PRESETS.contains(&id.as_str()))
+            .collect();
+        for (file, json) in FACTORY {
+            let preset = Preset::parse(json.as_bytes()).unwrap();
+            let state = preset
+                .host_state()
+                .unwrap_or_else(|e| panic!("{file}: {e}"));
+            // Through the file format and back, as a host hands it to the plugin.
+            let bytes = crate::files::vstpreset::encode(
+                b"ContinuoMidiCont",
+                &serde_json::to_vec(&state).unwrap(),
+            );
+            let comp = crate::files::vstpreset::decode(&bytes)
+                .unwrap()
+                .component_state;
+            let state: PluginState = serde_json::from_slice(&comp).unwrap();
+            let mut ids: Vec<&String> = state.params.keys().collect();
+            ids.sort();
+            let mut want: Vec<&String> = owned.iter().collect();
+            want.sort();
+            assert_eq!(
+                ids, want,
+                "{file}: the state must name every parameter a preset sets, no other"
+            );
+            assert_eq!(
+                state.fields.keys().collect::<Vec<_>>(),
+                vec!["preset-name"],
+                "{file}: only the preset's name among the persisted fields"
+            );
+            assert_eq!(
+                state.fields["preset-name"],
+                serde_json::to_string(&preset.name).unwrap()
+            );
+            // A plugin whose every setting was moved away from the defaults ends up where the
+            // browser puts a fresh one.
+            let by_browser = ContinuoParams::default();
+            preset.apply_offline(&by_browser).unwrap();
+            let by_host = ContinuoParams::default();
+            for (_, ptr, _) in by_host.param_map() {
+                unsafe { ptr._internal_set_normalized_value(1.0 - ptr.default_normalized_value()) };
+            }
+            load_host_state(&by_host, &state);
+            let (a, b) = (
+                Preset::capture(&preset.name, "", &by_browser),
+                Preset::capture(&preset.name, "", &by_host),
+            );
+            assert_eq!(a.params, b.params, "{file}");
         }
     }
 

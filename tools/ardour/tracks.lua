@@ -2,11 +2,12 @@
 -- tool (`ardour7-lua` or `ardour8-lua`) on the "None (Dummy)" backend, whose inputs play sine
 -- waves. Prints `RESULT <name> <values>` lines; the xtask checks them.
 --
--- Arguments: the session folder to create, and Continuo's VST3 unique id.
+-- Arguments: the session folder to create, Continuo's VST3 unique id, and the names of its
+-- factory presets joined by `|`.
 
-local folder, uid = ...
-if not folder and arg then folder, uid = arg[1], arg[2] end
-assert(folder and uid, "usage: tracks.lua SESSION_FOLDER VST3_UID")
+local folder, uid, presets = ...
+if not folder and arg then folder, uid, presets = arg[1], arg[2], arg[3] end
+assert(folder and uid and presets, "usage: tracks.lua SESSION_FOLDER VST3_UID 'PRESET|PRESET…'")
 
 local function say(...)
   local t = {}
@@ -168,5 +169,25 @@ assert(not counted:isnil(), "the MIDI counter is gone from the reloaded track")
 say("RESULT midi-after-reload", midi_counts(counted))
 l, r = master_peaks(reloaded)
 say("RESULT stereo-reloaded", fmt(l), fmt(r))
+
+-- 6. The factory presets, written as VST3 preset files into the user's VST3 preset folder
+-- (`continuo presets export-vst3`, run by the xtask), are in Ardour's presets (its Lua API
+-- finds a plugin's presets by label, so each factory name is looked up), and loading
+-- one sets what it says: Wild's temperature, and Transpose back to its default from the 7 set
+-- above. Its name is taken as Ardour's current preset.
+local plugin = proc:to_insert():plugin(0)
+local listed = {}
+for label in string.gmatch(presets, "[^|]+") do
+  local p = plugin:preset_by_label(label)
+  if p and p.valid then listed[#listed + 1] = p.label end
+end
+say("PRESETS " .. table.concat(listed, "|"))
+local wild = plugin:preset_by_label("Wild")
+assert(wild and wild.valid, "Ardour lists no preset named Wild")
+say("RESULT preset-loaded", plugin:load_preset(wild) and 1 or 0)
+ARDOUR.LuaAPI.usleep(200000)
+local temperature = param_index(plugin, "Temperature")
+say("RESULT preset-temperature", fmt(ARDOUR.LuaAPI.get_processor_param(proc, temperature)))
+say("RESULT preset-transpose", fmt(ARDOUR.LuaAPI.get_processor_param(proc, transpose)))
 close_session()
 say("RESULT done 1")

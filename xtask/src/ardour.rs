@@ -4,9 +4,11 @@
 //! `tools/ardour/tracks.lua` on Ardour's dummy audio backend, whose inputs play sine waves: a mono
 //! track and a stereo track, each measured on the master bus without and with Continuo; the
 //! plugin deactivated and activated again while the engine runs (Ardour then activates it on its
-//! process thread); the session saved and opened again. This module checks what the script
-//! prints: a mono track keeps its sound on both sides, a stereo track is unchanged, a parameter
-//! survives the reload, and nothing crashes.
+//! process thread); the session saved and opened again; the factory presets, written as VST3
+//! preset files (`continuo presets export-vst3`) into the private home's VST3 preset folder,
+//! listed and one loaded. This module checks what the script prints: a mono track keeps its
+//! sound on both sides, a stereo track is unchanged, a parameter survives the reload, the
+//! factory presets are in Ardour's preset list and load, and nothing crashes.
 //!
 //! Ardour keeps its settings and plugin cache in a private home under the target directory, so
 //! the check never touches the user's own Ardour setup.
@@ -61,8 +63,9 @@ fn copy_dated(from: &Path, to: &Path, when: SystemTime) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Runs the script on `bundle` (a `Continuo.vst3` folder) and checks its results.
-pub fn check(root: &Path, target: &Path, bundle: &Path) -> anyhow::Result<()> {
+/// Runs the script on `bundle` (a `Continuo.vst3` folder) and checks its results; `cli` is the
+/// `continuo` command line of the same build (it writes the VST3 preset files).
+pub fn check(root: &Path, target: &Path, bundle: &Path, cli: &Path) -> anyhow::Result<()> {
     let Some((tool, lib)) = find_tool() else {
         anyhow::bail!(
             "Ardour's Lua session tool (ardour8-lua or ardour7-lua) is not installed \
@@ -101,6 +104,19 @@ pub fn check(root: &Path, target: &Path, bundle: &Path) -> anyhow::Result<()> {
             .env("XDG_CONFIG_HOME", home.join(".config"))
             .env("XDG_CACHE_HOME", home.join(".cache"));
     };
+    // The factory presets where VST3 hosts look for a user's presets (the command's default
+    // folder under the private home).
+    let mut export = Command::new(cli);
+    env(&mut export);
+    let out = export
+        .args(["presets", "export-vst3"])
+        .output()
+        .map_err(|e| anyhow::anyhow!("{}: {e}", cli.display()))?;
+    anyhow::ensure!(
+        out.status.success(),
+        "`continuo presets export-vst3` failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     // The Lua tool reads Ardour's plugin cache but does not scan: the scanner fills the cache.
     let scanner = lib.join("ardour-vst3-scanner");
@@ -131,12 +147,28 @@ pub fn check(root: &Path, target: &Path, bundle: &Path) -> anyhow::Result<()> {
         .ok_or_else(|| anyhow::anyhow!("the scanner cached no plugin:\n{log}"))?
         .to_string();
 
+    // The factory presets' names, and what Wild sets (step 6 of the script).
+    let mut factory = Vec::new();
+    let mut wild_temperature = None;
+    for entry in std::fs::read_dir(root.join("presets"))?.flatten() {
+        let json: serde_json::Value = serde_json::from_slice(&std::fs::read(entry.path())?)?;
+        let name = json["name"].as_str().unwrap_or_default().to_string();
+        if name == "Wild" {
+            wild_temperature = json["params"]["temperature"].as_f64();
+        }
+        factory.push(name);
+    }
+    factory.sort();
+
     let script = root.join("tools/ardour/tracks.lua");
     let session = work.join("session");
     println!("{} {} (Continuo {uid})", tool.display(), script.display());
     let mut lua = Command::new(&tool);
     env(&mut lua);
-    lua.arg(&script).arg(&session).arg(&uid);
+    lua.arg(&script)
+        .arg(&session)
+        .arg(&uid)
+        .arg(factory.join("|"));
     let out = lua
         .output()
         .map_err(|e| anyhow::anyhow!("{}: {e}", tool.display()))?;
@@ -216,6 +248,33 @@ pub fn check(root: &Path, target: &Path, bundle: &Path) -> anyhow::Result<()> {
         (set - reloaded).abs() < 1e-6,
         "Transpose was {set} when the session was saved, {reloaded} after it was opened again"
     );
+    // Every factory preset (the repository's `presets/*.json`) in Ardour's presets; Wild
+    // loaded sets its temperature, and Transpose (7 before) to its default, as Wild leaves it out.
+    let listed: Vec<&str> = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("PRESETS "))
+        .map(|l| l.split('|').collect())
+        .unwrap_or_default();
+    let missing: Vec<&String> = factory
+        .iter()
+        .filter(|n| !listed.contains(&n.as_str()))
+        .collect();
+    anyhow::ensure!(
+        missing.is_empty(),
+        "Ardour finds the presets {listed:?}, not the factory presets {missing:?}"
+    );
+    anyhow::ensure!(
+        get("preset-loaded")?[0] == 1.0,
+        "Ardour could not load the preset Wild"
+    );
+    let wild =
+        wild_temperature.ok_or_else(|| anyhow::anyhow!("presets/wild.json sets no temperature"))?;
+    let (temperature, transpose) = (get("preset-temperature")?[0], get("preset-transpose")?[0]);
+    anyhow::ensure!(
+        (temperature - wild).abs() < 0.01 && transpose == 0.0,
+        "the preset Wild loaded in Ardour left Temperature {temperature} (Wild: {wild}) and \
+         Transpose {transpose} (Wild leaves it at its default, 0)"
+    );
     // The melody's keys, heard and sent on with MIDI thru, recorded on a MIDI track.
     let melody = [60.0, 64.0, 67.0, 72.0];
     let recorded = results.get("recorded-keys").cloned().unwrap_or_default();
@@ -241,10 +300,11 @@ pub fn check(root: &Path, target: &Path, bundle: &Path) -> anyhow::Result<()> {
     println!(
         "Ardour: a mono track sounds on both sides (L {:.1}, R {:.1} dBFS), a stereo track is \
          unchanged, a MIDI track recorded {} notes Continuo heard, Transpose {reloaded} survives \
-         the reload, which sends no MIDI; no crash",
+         the reload, which sends no MIDI; the {} factory presets found, Wild loaded; no crash",
         mono[0],
         mono[1],
-        recorded.len()
+        recorded.len(),
+        factory.len()
     );
     Ok(())
 }

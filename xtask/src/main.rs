@@ -4,7 +4,7 @@
 //! - `cargo xtask test`  — the whole suite: unit tests, then host-level tests on a fresh bundle
 //! - `cargo xtask deps`  — only the system package check (installs as root on Debian/Ubuntu)
 //! - `cargo xtask validate [ARGS…]` — release bundle, then `clap-validator validate` on it
-//! - `cargo xtask ardour [--bundle PATH.vst3]` — the VST3 bundle (release unless given) on a mono
+//! - `cargo xtask ardour [--bundle PATH.vst3 [--cli PATH]]` — the VST3 bundle (release unless given) on a mono
 //!   and a stereo track in Ardour, headless (see `ardour.rs`)
 //! - `cargo xtask train-styles [CORPUS]` — rebuild the bundled style models in `assets/model/styles`
 //!   with `continuo train` from the public-domain corpus (default `../shared/corpus`)
@@ -374,7 +374,13 @@ fn test(extra: &[String]) -> anyhow::Result<()> {
     if ardour::find_tool().is_some() {
         // The debug bundle built above (assert_process_allocs): an allocation on the audio
         // thread aborts Ardour too.
-        ardour::check(&root, &target, &target.join("bundled/Continuo.vst3"))?;
+        // The command line the plugin crate's tests built (same sources) writes the presets.
+        ardour::check(
+            &root,
+            &target,
+            &target.join("bundled/Continuo.vst3"),
+            &target.join("debug").join(exe("continuo")),
+        )?;
     } else {
         println!(
             "SKIPPED: Ardour's Lua session tool is not installed (Debian/Ubuntu: apt-get install \
@@ -412,18 +418,38 @@ fn ensure_ardour() {
 fn ardour_check(args: &[String]) -> anyhow::Result<()> {
     let root = root()?;
     let target = target_dir()?;
-    let bundle = match args {
-        [flag, path] if flag == "--bundle" => PathBuf::from(path),
+    let usage = "usage: cargo xtask ardour [--bundle PATH/Continuo.vst3 [--cli PATH/continuo]]";
+    let (bundle, cli) = match args {
         [] => {
-            step("Building the CLAP and VST3 bundles (release)");
+            step("Building the CLAP and VST3 bundles and the command line (release)");
             run(cargo().args(["xtask", "bundle", "continuo", "--release"]))?;
-            target.join("bundled/Continuo.vst3")
+            run(cargo().args(["build", "--release", "-p", "continuo", "--bin", "continuo"]))?;
+            (
+                target.join("bundled/Continuo.vst3"),
+                target.join("release").join(exe("continuo")),
+            )
         }
-        _ => anyhow::bail!("usage: cargo xtask ardour [--bundle PATH/Continuo.vst3]"),
+        [flag, path, rest @ ..] if flag == "--bundle" => {
+            let cli = match rest {
+                [] => ["release", "debug"]
+                    .iter()
+                    .map(|p| target.join(p).join(exe("continuo")))
+                    .find(|p| p.is_file())
+                    .ok_or_else(|| {
+                        anyhow::anyhow!(
+                            "no built `continuo` to write the presets: build it or give --cli"
+                        )
+                    })?,
+                [flag, cli] if flag == "--cli" => PathBuf::from(cli),
+                _ => anyhow::bail!(usage),
+            };
+            (PathBuf::from(path), cli)
+        }
+        _ => anyhow::bail!(usage),
     };
     step("Continuo in Ardour (VST3, headless)");
     ensure_ardour();
-    ardour::check(&root, &target, &bundle)
+    ardour::check(&root, &target, &bundle, &cli)
 }
 
 /// `clap-validator` from `$CLAP_VALIDATOR`, else from `PATH`.
@@ -467,4 +493,9 @@ fn validate(extra: &[String]) -> anyhow::Result<()> {
         .arg(&clap))?;
     println!("\nclap-validator: {} passed its checks", clap.display());
     Ok(())
+}
+
+/// A program's file name on this system (`continuo.exe` on Windows).
+fn exe(name: &str) -> String {
+    format!("{name}{}", std::env::consts::EXE_SUFFIX)
 }
