@@ -120,9 +120,13 @@ fn run_action(action: Action) -> anyhow::Result<()> {
     }
 }
 
-/// A preset's name as a file name on every system (hosts show the file's name).
+/// A preset's name as a file name on every system (hosts show the file's name; they skip
+/// hidden files, so no leading dot).
 fn file_name(name: &str) -> String {
-    name.chars()
+    let file: String = name
+        .trim()
+        .trim_start_matches('.')
+        .chars()
         .map(|c| {
             if "/\\:*?\"<>|".contains(c) || c.is_control() {
                 '_'
@@ -130,7 +134,12 @@ fn file_name(name: &str) -> String {
                 c
             }
         })
-        .collect()
+        .collect();
+    if file.is_empty() {
+        "preset".into()
+    } else {
+        file
+    }
 }
 
 /// The per-user VST3 preset folder of this plugin, as the VST3 specification places it (hosts
@@ -147,4 +156,20 @@ fn vst3_user_dir() -> anyhow::Result<std::path::PathBuf> {
         home.join(".vst3").join("presets")
     };
     Ok(base.join(Continuo::VENDOR).join(Continuo::NAME))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::file_name;
+
+    #[test]
+    fn preset_names_become_file_names_hosts_list() {
+        assert_eq!(
+            file_name("Sparse Call & Response"),
+            "Sparse Call & Response"
+        );
+        assert_eq!(file_name("a/b: c?"), "a_b_ c_");
+        assert_eq!(file_name(" .hidden"), "hidden");
+        assert_eq!(file_name("..."), "preset");
+    }
 }
