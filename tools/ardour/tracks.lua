@@ -135,7 +135,32 @@ say("RESULT recorded-keys", table.concat(keys, " "))
 answers:rec_enable_control():set_value(0, PBD.GroupControlDisposition.NoGroup)
 for r in Session:get_tracks():iter() do r:set_active(true, nil) end
 
--- 5. The session saved and opened again keeps a parameter's value, and the reload plays no
+-- 5. Continuo answers: the melody played once into Continuo (its defaults: call and response,
+-- MIDI thru off) on a track of its own, the transport stopped (a player jamming), a MIDI counter
+-- after it. Nothing goes out while the melody plays; notes go out once it has ended.
+do
+  local call = track(1, "call")
+  -- Inactive while it is built, so the melody starts when the track does.
+  call:set_active(false, nil)
+  local once = ARDOUR.LuaAPI.new_luaproc(Session, "Continuo check: melody")
+  assert(call:add_processor_by_index(once, 0, nil, true) == 0, "the melody was not added")
+  ARDOUR.LuaAPI.set_processor_param(once, 0, 1)
+  local answering = continuo()
+  assert(call:add_processor_by_index(answering, 1, nil, true) == 0, "Continuo was not added to the call track")
+  local heard = ARDOUR.LuaAPI.new_luaproc(Session, "Continuo check: MIDI counter")
+  assert(call:add_processor_by_index(heard, 2, nil, true) == 0, "the MIDI counter was not added")
+  local shm = heard:to_insert():plugin(0):to_luaproc():shmem()
+  for r in Session:get_tracks():iter() do r:set_active(r == call, nil) end
+  -- The melody's four notes take 1.6 s from the track's start.
+  ARDOUR.LuaAPI.usleep(1400000)
+  say("RESULT answer-during-call", shm:atomic_get_int(2))
+  ARDOUR.LuaAPI.usleep(6000000)
+  say("RESULT answer-notes", shm:atomic_get_int(2))
+  call:set_active(false, nil)
+end
+for r in Session:get_tracks():iter() do r:set_active(r:name() ~= "call", nil) end
+
+-- 6. The session saved and opened again keeps a parameter's value, and the reload plays no
 -- MIDI: with MIDI thru on and the note input as the only source (step 2), a counter of the MIDI
 -- events after Continuo (`midi_count.lua`, installed by the xtask), nothing played into it.
 local plugin = q:to_insert():plugin(0)
@@ -170,7 +195,7 @@ say("RESULT midi-after-reload", midi_counts(counted))
 l, r = master_peaks(reloaded)
 say("RESULT stereo-reloaded", fmt(l), fmt(r))
 
--- 6. The factory presets, written as VST3 preset files into the user's VST3 preset folder
+-- 7. The factory presets, written as VST3 preset files into the user's VST3 preset folder
 -- (`continuo presets export-vst3`, run by the xtask), are in Ardour's presets (its Lua API
 -- finds a plugin's presets by label, so each factory name is looked up), and loading
 -- one sets what it says: Wild's temperature, and Transpose back to its default from the 7 set

@@ -4,11 +4,12 @@
 //! `tools/ardour/tracks.lua` on Ardour's dummy audio backend, whose inputs play sine waves: a mono
 //! track and a stereo track, each measured on the master bus without and with Continuo; the
 //! plugin deactivated and activated again while the engine runs (Ardour then activates it on its
-//! process thread); the session saved and opened again; the factory presets, written as VST3
-//! preset files (`continuo presets export-vst3`) into the private home's VST3 preset folder,
-//! listed and one loaded. This module checks what the script prints: a mono track keeps its
-//! sound on both sides, a stereo track is unchanged, a parameter survives the reload, the
-//! factory presets are in Ardour's preset list and load, and nothing crashes.
+//! process thread); a melody heard and recorded on a MIDI track; a phrase played once and
+//! answered; the session saved and opened again; the factory presets, written as VST3 preset
+//! files (`continuo presets export-vst3`) into the private home's VST3 preset folder, found and
+//! one loaded. This module checks what the script prints: a mono track keeps its sound on both
+//! sides, a stereo track is unchanged, Continuo answers, a parameter survives the reload, the
+//! factory presets load, and nothing crashes.
 //!
 //! Ardour keeps its settings and plugin cache in a private home under the target directory, so
 //! the check never touches the user's own Ardour setup.
@@ -30,6 +31,8 @@ const MONO_BALANCE_DB: f64 = 0.5;
 const STEREO_SAME_DB: f64 = 0.1;
 /// Quieter than this (dBFS) a side counts as silent.
 const SILENT_DBFS: f64 = -60.0;
+/// Fewest notes of an answer to a four-note phrase (the defaults answer with eight).
+const MIN_ANSWER_NOTES: f64 = 3.0;
 
 /// The Lua tool and Ardour's library folder (where its VST3 scanner is), if Ardour is installed.
 pub fn find_tool() -> Option<(PathBuf, PathBuf)> {
@@ -147,7 +150,7 @@ pub fn check(root: &Path, target: &Path, bundle: &Path, cli: &Path) -> anyhow::R
         .ok_or_else(|| anyhow::anyhow!("the scanner cached no plugin:\n{log}"))?
         .to_string();
 
-    // The factory presets' names, and what Wild sets (step 6 of the script).
+    // The factory presets' names, and what Wild sets (step 7 of the script).
     let mut factory = Vec::new();
     let mut wild_temperature = None;
     for entry in std::fs::read_dir(root.join("presets"))?.flatten() {
@@ -284,6 +287,13 @@ pub fn check(root: &Path, target: &Path, bundle: &Path, cli: &Path) -> anyhow::R
             && melody.iter().all(|k| recorded.contains(k)),
         "the MIDI track recorded {recorded:?} from a melody of {melody:?} played into Continuo"
     );
+    // Continuo answers a phrase in Ardour (step 5): nothing while the call plays, then notes.
+    let (during, answered) = (get("answer-during-call")?[0], get("answer-notes")?[0]);
+    anyhow::ensure!(
+        during == 0.0 && answered >= MIN_ANSWER_NOTES,
+        "Continuo (call and response, MIDI thru off) sent {during} notes while the melody \
+         played and {answered} in the 6 s after it (wanted none, then at least {MIN_ANSWER_NOTES})"
+    );
     // [controller changes, pedal downs, note-ons, other events] after Continuo.
     for name in ["midi-before-reload", "midi-after-reload"] {
         let counts = get(name)?;
@@ -300,7 +310,8 @@ pub fn check(root: &Path, target: &Path, bundle: &Path, cli: &Path) -> anyhow::R
     println!(
         "Ardour: a mono track sounds on both sides (L {:.1}, R {:.1} dBFS), a stereo track is \
          unchanged, a MIDI track recorded {} notes Continuo heard, Transpose {reloaded} survives \
-         the reload, which sends no MIDI; the {} factory presets found, Wild loaded; no crash",
+         the reload, which sends no MIDI; a four-note phrase answered with {answered} notes; the {} \
+         factory presets found, Wild loaded; no crash",
         mono[0],
         mono[1],
         recorded.len(),
