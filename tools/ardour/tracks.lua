@@ -158,9 +158,44 @@ do
   say("RESULT answer-notes", shm:atomic_get_int(2))
   call:set_active(false, nil)
 end
-for r in Session:get_tracks():iter() do r:set_active(r:name() ~= "call", nil) end
 
--- 6. The session saved and opened again keeps a parameter's value, and the reload plays no
+-- 6. A keyboard player's MIDI track: MIDI notes (`keys.lua`: the same phrase, once) into
+-- Continuo with *Input source* MIDI and MIDI thru on, a MIDI counter after it: the four notes go
+-- through while they are played, the answer follows.
+do
+  local keyboard = Session:new_midi_track(ARDOUR.ChanCount(ARDOUR.DataType("midi"), 1),
+    ARDOUR.ChanCount(ARDOUR.DataType("audio"), 2), false, ARDOUR.PluginInfo(), nil, nil, 1, "keys",
+    ARDOUR.PresentationInfo.max_order, ARDOUR.TrackMode.Normal, true):front()
+  keyboard:set_active(false, nil)
+  keyboard:input():disconnect_all(nil)
+  local player = ARDOUR.LuaAPI.new_luaproc(Session, "Continuo check: keys")
+  assert(not player:isnil(), "the keys script is not installed")
+  assert(keyboard:add_processor_by_index(player, 0, nil, true) == 0, "the keys were not added")
+  local answering = continuo()
+  assert(keyboard:add_processor_by_index(answering, 1, nil, true) == 0, "Continuo was not added to the MIDI track")
+  local plugin = answering:to_insert():plugin(0)
+  ARDOUR.LuaAPI.set_processor_param(answering, param_index(plugin, "Input source"), 1)
+  ARDOUR.LuaAPI.set_processor_param(answering, param_index(plugin, "MIDI thru"), 1)
+  local counter = ARDOUR.LuaAPI.new_luaproc(Session, "Continuo check: MIDI counter")
+  assert(keyboard:add_processor_by_index(counter, 2, nil, true) == 0, "the MIDI counter was not added")
+  local shm = counter:to_insert():plugin(0):to_luaproc():shmem()
+  for r in Session:get_tracks():iter() do r:set_active(r == keyboard, nil) end
+  -- The track starts a little after it is asked to: the times count from the first note out.
+  local waited = 0
+  while shm:atomic_get_int(2) == 0 and waited < 40 do
+    ARDOUR.LuaAPI.usleep(50000)
+    waited = waited + 1
+  end
+  -- The four notes from 0 to 1.55 s; an answer waits for the gap (a beat, 0.5 s at 120 bpm).
+  ARDOUR.LuaAPI.usleep(1700000)
+  say("RESULT keys-during-call", shm:atomic_get_int(2))
+  ARDOUR.LuaAPI.usleep(5500000)
+  say("RESULT keys-notes", shm:atomic_get_int(2))
+  keyboard:set_active(false, nil)
+end
+for r in Session:get_tracks():iter() do r:set_active(r:name() ~= "call" and r:name() ~= "keys", nil) end
+
+-- 7. The session saved and opened again keeps a parameter's value, and the reload plays no
 -- MIDI: with MIDI thru on and the note input as the only source (step 2), a counter of the MIDI
 -- events after Continuo (`midi_count.lua`, installed by the xtask), nothing played into it.
 local plugin = q:to_insert():plugin(0)
@@ -195,7 +230,7 @@ say("RESULT midi-after-reload", midi_counts(counted))
 l, r = master_peaks(reloaded)
 say("RESULT stereo-reloaded", fmt(l), fmt(r))
 
--- 7. The factory presets, written as VST3 preset files into the user's VST3 preset folder
+-- 8. The factory presets, written as VST3 preset files into the user's VST3 preset folder
 -- (`continuo presets export-vst3`, run by the xtask), are in Ardour's presets (its Lua API
 -- finds a plugin's presets by label, so each factory name is looked up), and loading
 -- one sets what it says: Wild's temperature, and Transpose back to its default from the 7 set

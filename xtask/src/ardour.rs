@@ -89,7 +89,7 @@ pub fn check(root: &Path, target: &Path, bundle: &Path, cli: &Path) -> anyhow::R
         .map(|n| home.join(".config").join(n))
         .unwrap_or_else(|| home.join(".config/ardour7"));
     std::fs::create_dir_all(config.join("scripts"))?;
-    for script in ["midi_count.lua", "melody.lua"] {
+    for script in ["midi_count.lua", "melody.lua", "keys.lua"] {
         std::fs::copy(
             root.join("tools/ardour").join(script),
             config.join("scripts").join(format!("continuo_{script}")),
@@ -150,7 +150,7 @@ pub fn check(root: &Path, target: &Path, bundle: &Path, cli: &Path) -> anyhow::R
         .ok_or_else(|| anyhow::anyhow!("the scanner cached no plugin:\n{log}"))?
         .to_string();
 
-    // The factory presets' names, and what Wild sets (step 7 of the script).
+    // The factory presets' names, and what Wild sets (step 8 of the script).
     let mut factory = Vec::new();
     let mut wild_temperature = None;
     for entry in std::fs::read_dir(root.join("presets"))?.flatten() {
@@ -294,6 +294,15 @@ pub fn check(root: &Path, target: &Path, bundle: &Path, cli: &Path) -> anyhow::R
         "Continuo (call and response, MIDI thru off) sent {during} notes while the melody \
          played and {answered} in the 6 s after it (wanted none, then at least {MIN_ANSWER_NOTES})"
     );
+    // A keyboard player's MIDI track (step 6): the four notes through while played, then the
+    // answer.
+    let (through, keys) = (get("keys-during-call")?[0], get("keys-notes")?[0]);
+    anyhow::ensure!(
+        through == 4.0 && keys >= 4.0 + MIN_ANSWER_NOTES,
+        "on a MIDI track (Input source MIDI, MIDI thru on) Continuo sent {through} notes while \
+         four were played and {keys} in all 6 s later (wanted the four, then at least \
+         {MIN_ANSWER_NOTES} more)"
+    );
     // [controller changes, pedal downs, note-ons, other events] after Continuo.
     for name in ["midi-before-reload", "midi-after-reload"] {
         let counts = get(name)?;
@@ -310,11 +319,13 @@ pub fn check(root: &Path, target: &Path, bundle: &Path, cli: &Path) -> anyhow::R
     println!(
         "Ardour: a mono track sounds on both sides (L {:.1}, R {:.1} dBFS), a stereo track is \
          unchanged, a MIDI track recorded {} notes Continuo heard, Transpose {reloaded} survives \
-         the reload, which sends no MIDI; a four-note phrase answered with {answered} notes; the {} \
-         factory presets found, Wild loaded; no crash",
+         the reload, which sends no MIDI; a four-note phrase answered with {answered} notes \
+         (played on a MIDI track: {} notes after the four); the {} factory presets found, Wild \
+         loaded; no crash",
         mono[0],
         mono[1],
         recorded.len(),
+        keys - 4.0,
         factory.len()
     );
     Ok(())
