@@ -317,6 +317,10 @@ fn demo() -> anyhow::Result<()> {
         "cli:        {} --help",
         target.join("release/continuo").display()
     );
+    println!(
+        "presets:    {} presets export-vst3  (the factory presets in VST3 hosts' preset menus)",
+        target.join("release/continuo").display()
+    );
     println!("demo done in {:.0} s", t0.elapsed().as_secs_f64());
     Ok(())
 }
