@@ -457,6 +457,47 @@ pub fn user_dir() -> PathBuf {
     std::env::temp_dir().join("continuo-presets")
 }
 
+/// The per-user VST3 preset folder of this plugin, where the VST3 specification places it and
+/// hosts look (under the plugin's vendor and name); `None` without a home folder.
+pub fn vst3_user_dir() -> Option<PathBuf> {
+    let home = std::env::var_os(if cfg!(windows) { "USERPROFILE" } else { "HOME" })
+        .filter(|h| !h.is_empty())
+        .map(PathBuf::from)?;
+    let base = if cfg!(target_os = "macos") {
+        home.join("Library/Audio/Presets")
+    } else if cfg!(windows) {
+        home.join("Documents").join("VST3 Presets")
+    } else {
+        home.join(".vst3").join("presets")
+    };
+    Some(
+        base.join(crate::Continuo::VENDOR)
+            .join(crate::Continuo::NAME),
+    )
+}
+
+/// A preset's name as a file name on every system (hosts show the file's name; they skip
+/// hidden files, so no leading dot).
+fn vst3_file_name(name: &str) -> String {
+    let file: String = name
+        .trim()
+        .trim_start_matches('.')
+        .chars()
+        .map(|c| {
+            if "/\\:*?\"<>|".contains(c) || c.is_control() {
+                '_'
+            } else {
+                c
+            }
+        })
+        .collect();
+    if file.is_empty() {
+        "preset".into()
+    } else {
+        file
+    }
+}
+
 /// Where a preset comes from.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Origin {
@@ -486,6 +527,49 @@ impl Library {
             .iter()
             .filter_map(|(_, json)| Preset::parse(json.as_bytes()).ok())
             .collect()
+    }
+
+    /// Writes the factory presets (and with `user` this user's) as VST3 preset files into
+    /// `dir` (see `files/vstpreset.rs`), where VST3 hosts list them in the plugin's preset menu.
+    /// Returns the files written and the user files that could not be read (left out).
+    pub fn export_vst3(
+        &self,
+        dir: &Path,
+        user: bool,
+    ) -> Result<(Vec<PathBuf>, Vec<String>), PresetError> {
+        let io = |path: &Path| {
+            let path = path.display().to_string();
+            move |source| PresetError::Io { path, source }
+        };
+        std::fs::create_dir_all(dir).map_err(io(dir))?;
+        let mut presets = Self::factory();
+        let mut problems = Vec::new();
+        if user {
+            let (entries, unreadable) = self.list();
+            problems = unreadable;
+            for e in entries {
+                if matches!(e.origin, Origin::User(_)) {
+                    match self.load(&e.name) {
+                        Ok(p) => presets.push(p),
+                        Err(err) => problems.push(format!("{}: {err}", e.name)),
+                    }
+                }
+            }
+        }
+        let mut written = Vec::new();
+        for p in &presets {
+            let state = serde_json::to_vec(&p.host_state()?).map_err(|e| {
+                PresetError::Invalid(format!("\"{}\" as a host state: {e}", p.name))
+            })?;
+            let file = dir.join(format!("{}.vstpreset", vst3_file_name(&p.name)));
+            let bytes = crate::files::vstpreset::encode(
+                &<crate::Continuo as Vst3Plugin>::VST3_CLASS_ID,
+                &state,
+            );
+            std::fs::write(&file, bytes).map_err(io(&file))?;
+            written.push(file);
+        }
+        Ok((written, problems))
     }
 
     /// All presets, factory first; unreadable user files are listed in the second value.
@@ -771,6 +855,17 @@ mod tests {
     }
 
     #[test]
+    fn preset_names_become_file_names_hosts_list() {
+        assert_eq!(
+            vst3_file_name("Sparse Call & Response"),
+            "Sparse Call & Response"
+        );
+        assert_eq!(vst3_file_name("a/b: c?"), "a_b_ c_");
+        assert_eq!(vst3_file_name(" .hidden"), "hidden");
+        assert_eq!(vst3_file_name("..."), "preset");
+    }
+
+    #[test]
     fn a_preset_leaves_the_instruments_tuning_alone() {
         let params = ContinuoParams::default();
         let tuned = params.input.concert_pitch.preview_normalized(432.0);
@@ -977,6 +1072,43 @@ mod tests {
         let wide = Preset::parse(br#"{"version": 1, "params": {"gap": 1000.0}}"#).unwrap();
         apply(&params, &wide.resolve(&params).unwrap());
         assert_eq!(params.response.gap.value(), 8.0);
+    }
+
+    #[test]
+    fn the_presets_are_written_as_vst3_preset_files_a_host_can_read() {
+        let dir = tmpdir("vst3-user");
+        let lib = Library::new(dir.clone());
+        let params = ContinuoParams::default();
+        let mut mine = Preset::capture("Late Blues", "", &params);
+        mine.params
+            .insert("temperature".into(), serde_json::json!(1.3));
+        lib.save(&mine, false).unwrap();
+        std::fs::write(dir.join("broken.json"), b"{\"version\": 1, \"par").unwrap();
+        let out = tmpdir("vst3-out");
+        let (factory_only, _) = lib.export_vst3(&out, false).unwrap();
+        assert_eq!(factory_only.len(), FACTORY.len());
+        let (files, problems) = lib.export_vst3(&out, true).unwrap();
+        assert_eq!(files.len(), FACTORY.len() + 1, "{files:?}");
+        assert_eq!(
+            problems.len(),
+            1,
+            "the broken user file is reported: {problems:?}"
+        );
+        let blues = out.join("Late Blues.vstpreset");
+        assert!(files.contains(&blues));
+        let file = crate::files::vstpreset::decode(&std::fs::read(&blues).unwrap()).unwrap();
+        assert_eq!(
+            file.class_id,
+            <crate::Continuo as Vst3Plugin>::VST3_CLASS_ID
+        );
+        let state: PluginState = serde_json::from_slice(&file.component_state).unwrap();
+        assert_eq!(state.fields["preset-name"], "\"Late Blues\"");
+        match &state.params["temperature"] {
+            ParamValue::F32(t) => assert!((t - 1.3).abs() < 1e-4, "{t}"),
+            other => panic!("temperature stored as {other:?}"),
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+        let _ = std::fs::remove_dir_all(&out);
     }
 
     #[test]

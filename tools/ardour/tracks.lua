@@ -24,6 +24,10 @@ AudioEngine:set_sample_rate(48000)
 AudioEngine:set_buffer_size(256)
 assert(AudioEngine:start(false) == 0, "the dummy audio engine did not start")
 
+-- Tracks' inputs are wired by this script alone: Ardour's auto-connect runs on a thread of its
+-- own and could add a second capture port to an input after the script wired it.
+ARDOUR.config():set_input_auto_connect(ARDOUR.AutoConnectOption.ManualConnect)
+
 local name = "continuo"
 assert(create_session(folder, name, 48000), "could not create a session")
 

@@ -1,10 +1,7 @@
 //! `continuo presets list | show NAME | validate FILE… | export-vst3 [DIR]`
-use crate::files::vstpreset;
 use crate::params::ContinuoParams;
-use crate::preset::{user_dir, Library, Origin, Preset};
-use crate::Continuo;
+use crate::preset::{user_dir, vst3_user_dir, Library, Origin, Preset};
 use anyhow::Context;
-use nice_plug::prelude::*;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -91,85 +88,17 @@ fn run_action(action: Action) -> anyhow::Result<()> {
         Action::ExportVst3 { dir, user } => {
             let dir = match dir {
                 Some(d) => d,
-                None => vst3_user_dir()?,
+                None => vst3_user_dir()
+                    .context("no home folder (HOME) to find the VST3 preset folder in; give DIR")?,
             };
-            std::fs::create_dir_all(&dir)
-                .with_context(|| format!("cannot create {}", dir.display()))?;
-            let mut presets = Library::factory();
-            if user {
-                let (entries, problems) = lib.list();
-                for e in entries {
-                    if matches!(e.origin, Origin::User(_)) {
-                        presets.push(lib.load(&e.name)?);
-                    }
-                }
-                for p in problems {
-                    eprintln!("unreadable, left out: {p}");
-                }
+            let (written, problems) = lib.export_vst3(&dir, user)?;
+            for p in problems {
+                eprintln!("unreadable, left out: {p}");
             }
-            for p in &presets {
-                let state = serde_json::to_vec(&p.host_state()?)?;
-                let file = dir.join(format!("{}.vstpreset", file_name(&p.name)));
-                let bytes = vstpreset::encode(&<Continuo as Vst3Plugin>::VST3_CLASS_ID, &state);
-                std::fs::write(&file, bytes)
-                    .with_context(|| format!("cannot write {}", file.display()))?;
+            for file in written {
                 println!("{}", file.display());
             }
             Ok(())
         }
-    }
-}
-
-/// A preset's name as a file name on every system (hosts show the file's name; they skip
-/// hidden files, so no leading dot).
-fn file_name(name: &str) -> String {
-    let file: String = name
-        .trim()
-        .trim_start_matches('.')
-        .chars()
-        .map(|c| {
-            if "/\\:*?\"<>|".contains(c) || c.is_control() {
-                '_'
-            } else {
-                c
-            }
-        })
-        .collect();
-    if file.is_empty() {
-        "preset".into()
-    } else {
-        file
-    }
-}
-
-/// The per-user VST3 preset folder of this plugin, as the VST3 specification places it (hosts
-/// look under the plugin's vendor and name).
-fn vst3_user_dir() -> anyhow::Result<std::path::PathBuf> {
-    let home = std::env::var_os(if cfg!(windows) { "USERPROFILE" } else { "HOME" })
-        .map(std::path::PathBuf::from)
-        .context("no home folder (HOME) to find the VST3 preset folder in; give DIR")?;
-    let base = if cfg!(target_os = "macos") {
-        home.join("Library/Audio/Presets")
-    } else if cfg!(windows) {
-        home.join("Documents").join("VST3 Presets")
-    } else {
-        home.join(".vst3").join("presets")
-    };
-    Ok(base.join(Continuo::VENDOR).join(Continuo::NAME))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::file_name;
-
-    #[test]
-    fn preset_names_become_file_names_hosts_list() {
-        assert_eq!(
-            file_name("Sparse Call & Response"),
-            "Sparse Call & Response"
-        );
-        assert_eq!(file_name("a/b: c?"), "a_b_ c_");
-        assert_eq!(file_name(" .hidden"), "hidden");
-        assert_eq!(file_name("..."), "preset");
     }
 }
