@@ -139,51 +139,62 @@ say("RESULT recorded-keys", table.concat(keys, " "))
 answers:rec_enable_control():set_value(0, PBD.GroupControlDisposition.NoGroup)
 for r in Session:get_tracks():iter() do r:set_active(true, nil) end
 
+-- Steps 5 and 6: on `tr` (inactive while it is built, so its source starts with the track) the
+-- Lua DSP `source` of this check, then Continuo with `settings` ({ parameter label = value }),
+-- then a MIDI counter; the track alone is then made active. Returns the source and the
+-- counter's shared memory (slot 2: note-ons after Continuo).
+local function answering_chain(tr, source, settings)
+  tr:set_active(false, nil)
+  local first = ARDOUR.LuaAPI.new_luaproc(Session, source)
+  assert(not first:isnil(), source .. " is not installed")
+  assert(tr:add_processor_by_index(first, 0, nil, true) == 0, source .. " was not added")
+  local answering = continuo()
+  assert(tr:add_processor_by_index(answering, 1, nil, true) == 0, "Continuo was not added")
+  for label, value in pairs(settings) do
+    ARDOUR.LuaAPI.set_processor_param(answering, param_index(answering:to_insert():plugin(0), label), value)
+  end
+  local counter = ARDOUR.LuaAPI.new_luaproc(Session, "Continuo check: MIDI counter")
+  assert(tr:add_processor_by_index(counter, 2, nil, true) == 0, "the MIDI counter was not added")
+  return first, counter:to_insert():plugin(0):to_luaproc():shmem()
+end
+
+local function play_only(tr)
+  for r in Session:get_tracks():iter() do r:set_active(r == tr, nil) end
+end
+
+-- The note-ons counted `during` µs from now (the phrase played, no answer yet) and `after` µs
+-- later, as `RESULT <name>-during-call` and `RESULT <name>-notes`; then `tr` stops.
+local function note_counts(tr, shm, name, during, after)
+  ARDOUR.LuaAPI.usleep(during)
+  say("RESULT " .. name .. "-during-call", shm:atomic_get_int(2))
+  ARDOUR.LuaAPI.usleep(after)
+  say("RESULT " .. name .. "-notes", shm:atomic_get_int(2))
+  tr:set_active(false, nil)
+end
+
 -- 5. Continuo answers: the melody played once into Continuo (its defaults: call and response,
--- MIDI thru off) on a track of its own, the transport stopped (a player jamming), a MIDI counter
--- after it. Nothing goes out while the melody plays; notes go out once it has ended.
+-- MIDI thru off) on a track of its own, the transport stopped (a player jamming). Nothing goes
+-- out while the melody plays; notes go out once it has ended.
 do
   local call = track(1, "call")
-  -- Inactive while it is built, so the melody starts when the track does.
-  call:set_active(false, nil)
-  local once = ARDOUR.LuaAPI.new_luaproc(Session, "Continuo check: melody")
-  assert(call:add_processor_by_index(once, 0, nil, true) == 0, "the melody was not added")
+  local once, shm = answering_chain(call, "Continuo check: melody", {})
   ARDOUR.LuaAPI.set_processor_param(once, 0, 1)
-  local answering = continuo()
-  assert(call:add_processor_by_index(answering, 1, nil, true) == 0, "Continuo was not added to the call track")
-  local heard = ARDOUR.LuaAPI.new_luaproc(Session, "Continuo check: MIDI counter")
-  assert(call:add_processor_by_index(heard, 2, nil, true) == 0, "the MIDI counter was not added")
-  local shm = heard:to_insert():plugin(0):to_luaproc():shmem()
-  for r in Session:get_tracks():iter() do r:set_active(r == call, nil) end
+  play_only(call)
   -- The melody's four notes take 1.6 s from the track's start.
-  ARDOUR.LuaAPI.usleep(1400000)
-  say("RESULT answer-during-call", shm:atomic_get_int(2))
-  ARDOUR.LuaAPI.usleep(6000000)
-  say("RESULT answer-notes", shm:atomic_get_int(2))
-  call:set_active(false, nil)
+  note_counts(call, shm, "answer", 1400000, 6000000)
 end
 
 -- 6. A keyboard player's MIDI track: MIDI notes (`keys.lua`: the same phrase, once) into
--- Continuo with *Input source* MIDI and MIDI thru on, a MIDI counter after it: the four notes go
--- through while they are played, the answer follows.
+-- Continuo with *Input source* MIDI and MIDI thru on: the four notes go through while they are
+-- played, the answer follows.
 do
   local keyboard = Session:new_midi_track(ARDOUR.ChanCount(ARDOUR.DataType("midi"), 1),
     ARDOUR.ChanCount(ARDOUR.DataType("audio"), 2), false, ARDOUR.PluginInfo(), nil, nil, 1, "keys",
     ARDOUR.PresentationInfo.max_order, ARDOUR.TrackMode.Normal, true):front()
-  keyboard:set_active(false, nil)
   keyboard:input():disconnect_all(nil)
-  local player = ARDOUR.LuaAPI.new_luaproc(Session, "Continuo check: keys")
-  assert(not player:isnil(), "the keys script is not installed")
-  assert(keyboard:add_processor_by_index(player, 0, nil, true) == 0, "the keys were not added")
-  local answering = continuo()
-  assert(keyboard:add_processor_by_index(answering, 1, nil, true) == 0, "Continuo was not added to the MIDI track")
-  local plugin = answering:to_insert():plugin(0)
-  ARDOUR.LuaAPI.set_processor_param(answering, param_index(plugin, "Input source"), 1)
-  ARDOUR.LuaAPI.set_processor_param(answering, param_index(plugin, "MIDI thru"), 1)
-  local counter = ARDOUR.LuaAPI.new_luaproc(Session, "Continuo check: MIDI counter")
-  assert(keyboard:add_processor_by_index(counter, 2, nil, true) == 0, "the MIDI counter was not added")
-  local shm = counter:to_insert():plugin(0):to_luaproc():shmem()
-  for r in Session:get_tracks():iter() do r:set_active(r == keyboard, nil) end
+  local _, shm = answering_chain(keyboard, "Continuo check: keys",
+    { ["Input source"] = 1, ["MIDI thru"] = 1 })
+  play_only(keyboard)
   -- The track starts a little after it is asked to: the times count from the first note out.
   local waited = 0
   while shm:atomic_get_int(2) == 0 and waited < 40 do
@@ -191,11 +202,7 @@ do
     waited = waited + 1
   end
   -- The four notes from 0 to 1.55 s; an answer waits for the gap (a beat, 0.5 s at 120 bpm).
-  ARDOUR.LuaAPI.usleep(1700000)
-  say("RESULT keys-during-call", shm:atomic_get_int(2))
-  ARDOUR.LuaAPI.usleep(5500000)
-  say("RESULT keys-notes", shm:atomic_get_int(2))
-  keyboard:set_active(false, nil)
+  note_counts(keyboard, shm, "keys", 1700000, 5500000)
 end
 for r in Session:get_tracks():iter() do r:set_active(r:name() ~= "call" and r:name() ~= "keys", nil) end
 
