@@ -320,7 +320,11 @@ impl Preset {
     pub fn host_state(&self) -> Result<PluginState, PresetError> {
         let params = ContinuoParams::default();
         let resolved = self.resolve(&params)?;
-        self.apply_offline(&params)?;
+        for (ptr, value) in &resolved.changes {
+            // SAFETY: the pointers come from `params`, borrowed for this call.
+            unsafe { ptr._internal_set_normalized_value(*value) };
+        }
+        resolved.set_fields(&params);
         *params.preset_name.write() = self.name.clone();
         let mut values = BTreeMap::new();
         for (id, ptr, _) in params.param_map() {
@@ -558,9 +562,18 @@ impl Library {
         }
         let mut written = Vec::new();
         for p in &presets {
-            let state = serde_json::to_vec(&p.host_state()?).map_err(|e| {
-                PresetError::Invalid(format!("\"{}\" as a host state: {e}", p.name))
-            })?;
+            // A user preset whose values no longer fit is left out, like an unreadable file.
+            let state = match p.host_state().map(|s| serde_json::to_vec(&s)) {
+                Ok(Ok(state)) => state,
+                Ok(Err(e)) => {
+                    problems.push(format!("{}: {e}", p.name));
+                    continue;
+                }
+                Err(e) => {
+                    problems.push(format!("{}: {e}", p.name));
+                    continue;
+                }
+            };
             let file = dir.join(format!("{}.vstpreset", vst3_file_name(&p.name)));
             let bytes = crate::files::vstpreset::encode(
                 &<crate::Continuo as Vst3Plugin>::VST3_CLASS_ID,
@@ -1084,6 +1097,11 @@ mod tests {
             .insert("temperature".into(), serde_json::json!(1.3));
         lib.save(&mine, false).unwrap();
         std::fs::write(dir.join("broken.json"), b"{\"version\": 1, \"par").unwrap();
+        std::fs::write(
+            dir.join("bad-values.json"),
+            br#"{"version": 1, "name": "Bad Values", "params": {"temperature": "hot"}}"#,
+        )
+        .unwrap();
         let out = tmpdir("vst3-out");
         let (factory_only, _) = lib.export_vst3(&out, false).unwrap();
         assert_eq!(factory_only.len(), FACTORY.len());
@@ -1091,8 +1109,8 @@ mod tests {
         assert_eq!(files.len(), FACTORY.len() + 1, "{files:?}");
         assert_eq!(
             problems.len(),
-            1,
-            "the broken user file is reported: {problems:?}"
+            2,
+            "the broken user file and the one with a wrong value are reported: {problems:?}"
         );
         let blues = out.join("Late Blues.vstpreset");
         assert!(files.contains(&blues));
