@@ -2,12 +2,14 @@
 -- tool (`ardour7-lua` or `ardour8-lua`) on the "None (Dummy)" backend, whose inputs play sine
 -- waves. Prints `RESULT <name> <values>` lines; the xtask checks them.
 --
--- Arguments: the session folder to create, Continuo's VST3 unique id, and the names of its
--- factory presets joined by `|`.
+-- Arguments: the session folder to create, Continuo's VST3 unique id, the names of its factory
+-- presets joined by `|`, and the engine's sample rate and block size (48000 and 256 if left out).
 
-local folder, uid, presets = ...
-if not folder and arg then folder, uid, presets = arg[1], arg[2], arg[3] end
-assert(folder and uid and presets, "usage: tracks.lua SESSION_FOLDER VST3_UID 'PRESET|PRESET…'")
+local folder, uid, presets, rate, block = ...
+if not folder and arg then folder, uid, presets, rate, block = arg[1], arg[2], arg[3], arg[4], arg[5] end
+assert(folder and uid and presets, "usage: tracks.lua SESSION_FOLDER VST3_UID 'PRESET|PRESET…' [RATE BLOCK]")
+rate = tonumber(rate) or 48000
+block = tonumber(block) or 256
 
 local function say(...)
   local t = {}
@@ -20,8 +22,8 @@ local function fmt(x) return string.format("%.2f", x) end
 
 AudioEngine:set_backend("None (Dummy)", "", "")
 AudioEngine:set_device_name("Sine Wave")
-AudioEngine:set_sample_rate(48000)
-AudioEngine:set_buffer_size(256)
+AudioEngine:set_sample_rate(rate)
+AudioEngine:set_buffer_size(block)
 assert(AudioEngine:start(false) == 0, "the dummy audio engine did not start")
 
 -- Tracks' inputs are wired by this script alone: Ardour's auto-connect runs on a thread of its
@@ -29,7 +31,8 @@ assert(AudioEngine:start(false) == 0, "the dummy audio engine did not start")
 ARDOUR.config():set_input_auto_connect(ARDOUR.AutoConnectOption.ManualConnect)
 
 local name = "continuo"
-assert(create_session(folder, name, 48000), "could not create a session")
+assert(create_session(folder, name, rate), "could not create a session")
+say("RESULT engine", Session:nominal_sample_rate(), Session:get_block_size())
 
 local captures = C.StringVector()
 AudioEngine:get_physical_inputs(ARDOUR.DataType("audio"), captures, 0, 0)

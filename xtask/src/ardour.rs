@@ -7,7 +7,8 @@
 //! process thread); a melody heard and recorded on a MIDI track; a phrase played once and
 //! answered; the session saved and opened again; the factory presets, written as VST3 preset
 //! files (`continuo presets export-vst3`) into the private home's VST3 preset folder, found and
-//! one loaded. This module checks what the script prints: a mono track keeps its sound on both
+//! one loaded. The script runs twice, at 48 kHz with 256-sample blocks and at 44.1 kHz with
+//! 1,024 ([`ENGINES`]). This module checks what it prints: a mono track keeps its sound on both
 //! sides, a stereo track is unchanged, Continuo answers, a parameter survives the reload, the
 //! factory presets load, and nothing crashes.
 //!
@@ -31,6 +32,25 @@ const MONO_BALANCE_DB: f64 = 0.5;
 const STEREO_SAME_DB: f64 = 0.1;
 /// Quieter than this (dBFS) a side counts as silent.
 const SILENT_DBFS: f64 = -60.0;
+/// An audio engine setting the session runs at.
+struct Engine {
+    rate: u32,
+    block: u32,
+}
+
+/// The settings the check runs at: Ardour's usual 48 kHz with 256-sample blocks, and CD rate
+/// with long blocks (1,024 samples, 23 ms: fewer, larger calls, as a host set for low CPU load).
+const ENGINES: &[Engine] = &[
+    Engine {
+        rate: 48_000,
+        block: 256,
+    },
+    Engine {
+        rate: 44_100,
+        block: 1024,
+    },
+];
+
 /// Fewest notes of an answer to a four-note phrase (the defaults answer with eight).
 const MIN_ANSWER_NOTES: f64 = 3.0;
 
@@ -102,11 +122,7 @@ pub fn check(root: &Path, target: &Path, bundle: &Path, cli: &Path) -> anyhow::R
         &installed,
         SystemTime::now() - Duration::from_secs(120),
     )?;
-    let env = |cmd: &mut Command| {
-        cmd.env("HOME", &home)
-            .env("XDG_CONFIG_HOME", home.join(".config"))
-            .env("XDG_CACHE_HOME", home.join(".cache"));
-    };
+    let env = |cmd: &mut Command| private_home(cmd, &home);
     // The factory presets where VST3 hosts look for a user's presets (the command's default
     // folder under the private home).
     let mut export = Command::new(cli);
@@ -164,14 +180,56 @@ pub fn check(root: &Path, target: &Path, bundle: &Path, cli: &Path) -> anyhow::R
     factory.sort();
 
     let script = root.join("tools/ardour/tracks.lua");
-    let session = work.join("session");
-    println!("{} {} (Continuo {uid})", tool.display(), script.display());
-    let mut lua = Command::new(&tool);
-    env(&mut lua);
-    lua.arg(&script)
+    for engine in ENGINES {
+        run_session(
+            &tool,
+            &home,
+            &script,
+            &work,
+            &uid,
+            &factory,
+            wild_temperature,
+            engine,
+        )?;
+    }
+    Ok(())
+}
+
+/// Sets a command's home and XDG folders to the check's private home.
+fn private_home(cmd: &mut Command, home: &Path) {
+    cmd.env("HOME", home)
+        .env("XDG_CONFIG_HOME", home.join(".config"))
+        .env("XDG_CACHE_HOME", home.join(".cache"));
+}
+
+/// Runs the session script once at `engine`'s rate and block size and checks what it prints.
+#[allow(clippy::too_many_arguments)]
+fn run_session(
+    tool: &Path,
+    home: &Path,
+    script: &Path,
+    work: &Path,
+    uid: &str,
+    factory: &[String],
+    wild_temperature: Option<f64>,
+    engine: &Engine,
+) -> anyhow::Result<()> {
+    let session = work.join(format!("session-{}-{}", engine.rate, engine.block));
+    println!(
+        "{} {} (Continuo {uid}; {} Hz, {}-sample blocks)",
+        tool.display(),
+        script.display(),
+        engine.rate,
+        engine.block
+    );
+    let mut lua = Command::new(tool);
+    private_home(&mut lua, home);
+    lua.arg(script)
         .arg(&session)
-        .arg(&uid)
-        .arg(factory.join("|"));
+        .arg(uid)
+        .arg(factory.join("|"))
+        .arg(engine.rate.to_string())
+        .arg(engine.block.to_string());
     let out = lua
         .output()
         .map_err(|e| anyhow::anyhow!("{}: {e}", tool.display()))?;
@@ -221,6 +279,13 @@ pub fn check(root: &Path, target: &Path, bundle: &Path, cli: &Path) -> anyhow::R
             .ok_or_else(|| anyhow::anyhow!("no result {name}"))
     };
 
+    let ran = get("engine")?;
+    anyhow::ensure!(
+        ran.len() == 2 && ran[0] == f64::from(engine.rate) && ran[1] == f64::from(engine.block),
+        "Ardour ran at {ran:?} (rate, block), not at {} Hz with {}-sample blocks",
+        engine.rate,
+        engine.block
+    );
     let mono = get("mono-with")?;
     anyhow::ensure!(
         mono.len() == 2 && mono.iter().all(|&db| db > SILENT_DBFS),
@@ -317,11 +382,13 @@ pub fn check(root: &Path, target: &Path, bundle: &Path, cli: &Path) -> anyhow::R
         );
     }
     println!(
-        "Ardour: a mono track sounds on both sides (L {:.1}, R {:.1} dBFS), a stereo track is \
+        "Ardour at {} Hz, {}-sample blocks: a mono track sounds on both sides (L {:.1}, R {:.1} dBFS), a stereo track is \
          unchanged, a MIDI track recorded {} notes Continuo heard, Transpose {reloaded} survives \
          the reload, which sends no MIDI; a four-note phrase answered with {answered} notes \
          (played on a MIDI track: {} notes after the four); the {} factory presets found, Wild \
          loaded; no crash",
+        engine.rate,
+        engine.block,
         mono[0],
         mono[1],
         recorded.len(),
