@@ -179,20 +179,35 @@ pub fn check(root: &Path, target: &Path, bundle: &Path, cli: &Path) -> anyhow::R
     }
     factory.sort();
 
-    let script = root.join("tools/ardour/tracks.lua");
+    let setup = Setup {
+        tool,
+        script: root.join("tools/ardour/tracks.lua"),
+        home,
+        work,
+        uid,
+        factory,
+        wild_temperature,
+    };
     for engine in ENGINES {
-        run_session(
-            &tool,
-            &home,
-            &script,
-            &work,
-            &uid,
-            &factory,
-            wild_temperature,
-            engine,
-        )?;
+        run_session(&setup, engine)?;
     }
     Ok(())
+}
+
+/// What every run of the session script shares.
+struct Setup {
+    /// Ardour's Lua session tool and the script it runs.
+    tool: PathBuf,
+    script: PathBuf,
+    /// The private home (Ardour's settings, plugin cache, scripts, VST3 presets) and the folder
+    /// the sessions are made in.
+    home: PathBuf,
+    work: PathBuf,
+    /// Continuo's VST3 unique id in Ardour's cache.
+    uid: String,
+    /// The factory presets' names, and the temperature Wild sets.
+    factory: Vec<String>,
+    wild_temperature: Option<f64>,
 }
 
 /// Sets a command's home and XDG folders to the check's private home.
@@ -203,17 +218,16 @@ fn private_home(cmd: &mut Command, home: &Path) {
 }
 
 /// Runs the session script once at `engine`'s rate and block size and checks what it prints.
-#[allow(clippy::too_many_arguments)]
-fn run_session(
-    tool: &Path,
-    home: &Path,
-    script: &Path,
-    work: &Path,
-    uid: &str,
-    factory: &[String],
-    wild_temperature: Option<f64>,
-    engine: &Engine,
-) -> anyhow::Result<()> {
+fn run_session(setup: &Setup, engine: &Engine) -> anyhow::Result<()> {
+    let Setup {
+        tool,
+        script,
+        home,
+        work,
+        uid,
+        factory,
+        wild_temperature,
+    } = setup;
     let session = work.join(format!("session-{}-{}", engine.rate, engine.block));
     println!(
         "{} {} (Continuo {uid}; {} Hz, {}-sample blocks)",
