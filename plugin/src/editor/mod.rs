@@ -385,18 +385,21 @@ impl ContinuoEditor {
             {
                 self.refresh_presets();
             }
-            let vst3_dir = crate::preset::vst3_user_dir();
-            if ui
-                .add_enabled(vst3_dir.is_some(), egui::Button::new("To host menu"))
-                .on_hover_text(format!(
-                    "Write the factory presets and yours as VST3 preset files into {}: VST3 \
-                     hosts list them in Continuo's preset menu (reopen the plugin or rescan \
+            // Only a VST3 host reads the files (a CLAP host's preset menu cannot list them).
+            let vst3_dir = crate::preset::vst3_user_dir()
+                .filter(|_| gui.plugin_api() == nice_plug::context::PluginApi::Vst3);
+            if vst3_dir.is_some()
+                && ui
+                    .button("To host menu")
+                    .on_hover_text(format!(
+                        "Write the factory presets and yours as VST3 preset files into {}: the \
+                     host lists them in Continuo's preset menu (reopen the plugin or rescan \
                      presets there)",
-                    vst3_dir
-                        .as_ref()
-                        .map_or("the VST3 preset folder".into(), |d| d.display().to_string())
-                ))
-                .clicked()
+                        vst3_dir
+                            .as_ref()
+                            .map_or(String::new(), |d| d.display().to_string())
+                    ))
+                    .clicked()
             {
                 if let Some(dir) = vst3_dir {
                     self.local_message = Some(match self.presets.export_vst3(&dir, true) {
