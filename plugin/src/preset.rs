@@ -541,11 +541,6 @@ impl Library {
         dir: &Path,
         user: bool,
     ) -> Result<(Vec<PathBuf>, Vec<String>), PresetError> {
-        let io = |path: &Path| {
-            let path = path.display().to_string();
-            move |source| PresetError::Io { path, source }
-        };
-        std::fs::create_dir_all(dir).map_err(io(dir))?;
         let mut presets = Self::factory();
         let mut problems = Vec::new();
         if user {
@@ -579,7 +574,8 @@ impl Library {
                 &<crate::Continuo as Vst3Plugin>::VST3_CLASS_ID,
                 &state,
             );
-            std::fs::write(&file, bytes).map_err(io(&file))?;
+            // As user presets are saved: a host scanning the folder never reads half a file.
+            write_atomic(&file, &bytes)?;
             written.push(file);
         }
         Ok((written, problems))
