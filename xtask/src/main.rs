@@ -252,14 +252,7 @@ fn deps() -> anyhow::Result<()> {
             "installing the missing packages (running as root on Debian/Ubuntu): {}",
             missing.join(" ")
         );
-        run(Command::new("apt-get")
-            .args(["update", "-q"])
-            .env("DEBIAN_FRONTEND", "noninteractive"))?;
-        run(Command::new("apt-get")
-            .args(["install", "-y", "-q", "--no-install-recommends"])
-            .args(&missing)
-            .env("DEBIAN_FRONTEND", "noninteractive"))?;
-        Ok(())
+        apt_install(&missing)
     } else {
         anyhow::bail!(
             "missing system packages: {}\ninstall them with:\n    sudo {line}\n(or run `cargo xtask demo` as root on Debian/Ubuntu to have it done for you)",
@@ -402,19 +395,24 @@ fn ensure_ardour() {
         return;
     }
     println!("installing Ardour (running as root on Debian/Ubuntu) for the Ardour check");
-    let _ = Command::new("apt-get")
-        .args(["update", "-q"])
-        .env("DEBIAN_FRONTEND", "noninteractive")
-        .status();
-    let installed = Command::new("apt-get")
-        .args(["install", "-y", "-q", "--no-install-recommends", "ardour"])
-        .env("DEBIAN_FRONTEND", "noninteractive")
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    if !installed {
-        println!("could not install the `ardour` package");
+    if let Err(e) = apt_install(&["ardour"]) {
+        println!("could not install the `ardour` package: {e:#}");
     }
+}
+
+/// `apt-get update`, then installs `packages` without recommends (root on Debian/Ubuntu). A
+/// failed update (one unreachable mirror) is reported and the install still tried.
+fn apt_install(packages: &[&str]) -> anyhow::Result<()> {
+    if let Err(e) = run(Command::new("apt-get")
+        .args(["update", "-q"])
+        .env("DEBIAN_FRONTEND", "noninteractive"))
+    {
+        println!("{e:#}; installing from the package lists there are");
+    }
+    run(Command::new("apt-get")
+        .args(["install", "-y", "-q", "--no-install-recommends"])
+        .args(packages)
+        .env("DEBIAN_FRONTEND", "noninteractive"))
 }
 
 /// `cargo xtask ardour [--bundle PATH.vst3]`: the release VST3 bundle (built first) or the one
