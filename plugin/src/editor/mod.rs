@@ -8,6 +8,8 @@
 mod chords;
 mod roll;
 mod styles;
+#[cfg(test)]
+mod ui_tests;
 
 use crate::bridge::{Command, Shared, Snapshot};
 use crate::music::note_name;
@@ -54,6 +56,9 @@ pub struct ContinuoEditor {
     local_message: Option<String>,
     /// The preset library (factory + user folder) and its last listing.
     presets: crate::preset::Library,
+    /// The folder VST3 hosts list presets from (*To host menu*; `None` when the platform has
+    /// none). Looked up once, when the editor is made.
+    vst3_presets_dir: Option<std::path::PathBuf>,
     preset_list: Vec<crate::preset::Entry>,
     /// Text typed for "Save as" / "Rename".
     preset_text: String,
@@ -118,30 +123,51 @@ pub fn create(
             ),
             ..ResizeHint::NON_RESIZABLE
         });
-    let app = ContinuoEditor {
+    let app = ContinuoEditor::new(
         params,
         shared,
         snapshot,
         commands,
-        gui: None,
-        view: Snapshot::default(),
-        last_onsets: 0,
-        flash: 0.0,
-        export_dir: default_export_dir(),
-        local_message: None,
-        presets: crate::preset::Library::new(crate::preset::user_dir()),
-        preset_list: Vec::new(),
-        preset_text: String::new(),
-        model_text: String::new(),
-        confirm_delete: false,
-        style_panel: Default::default(),
-        seen_message: None,
-        local_shown: None,
-    };
+        crate::preset::Library::new(crate::preset::user_dir()),
+        crate::preset::vst3_user_dir(),
+    );
     create_egui_editor(state, RepaintNotifier::new(), settings, app)
 }
 
 impl ContinuoEditor {
+    /// The editor's state over `presets` (the user's preset folder in use) and
+    /// `vst3_presets_dir` (where *To host menu* writes); the window is opened later.
+    fn new(
+        params: Arc<ContinuoParams>,
+        shared: Arc<Shared>,
+        snapshot: Arc<Mutex<Snapshot>>,
+        commands: SyncSender<Command>,
+        presets: crate::preset::Library,
+        vst3_presets_dir: Option<std::path::PathBuf>,
+    ) -> Self {
+        Self {
+            params,
+            shared,
+            snapshot,
+            commands,
+            gui: None,
+            view: Snapshot::default(),
+            last_onsets: 0,
+            flash: 0.0,
+            export_dir: default_export_dir(),
+            local_message: None,
+            presets,
+            vst3_presets_dir,
+            preset_list: Vec::new(),
+            preset_text: String::new(),
+            model_text: String::new(),
+            confirm_delete: false,
+            style_panel: Default::default(),
+            seen_message: None,
+            local_shown: None,
+        }
+    }
+
     fn send(&mut self, c: Command) {
         if self.commands.try_send(c).is_err() {
             self.local_message = Some("the model thread is busy; try again".into());
@@ -157,15 +183,27 @@ impl NiceEguiApp for ContinuoEditor {
         _frame: &mut nice_plug_egui::Frame,
     ) -> Result<(), nice_plug_egui::baseview::HandlerError> {
         egui_ctx.set_visuals(egui::Visuals::dark());
-        self.gui = Some(nice_gui_ctx);
-        self.refresh_presets();
-        self.model_text = self.params.model_path.read().clone();
+        self.open(nice_gui_ctx);
         Ok(())
     }
 
     fn editor_closed(&mut self) {}
 
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut nice_plug_egui::Frame) {
+        self.draw(ui);
+    }
+}
+
+impl ContinuoEditor {
+    /// The window opened in a host that talks to the plugin through `gui`.
+    fn open(&mut self, gui: GuiContext) {
+        self.gui = Some(gui);
+        self.refresh_presets();
+        self.model_text = self.params.model_path.read().clone();
+    }
+
+    /// One frame of the whole editor.
+    fn draw(&mut self, ui: &mut egui::Ui) {
         // Keep animating (meters, roll) while open.
         ui.ctx().request_repaint();
         {
@@ -268,7 +306,9 @@ impl ContinuoEditor {
             .iter()
             .any(|e| e.name == current && matches!(e.origin, Origin::User(_)));
         ui.horizontal(|ui| {
-            ui.label("Preset");
+            // The combo box and the name field are announced as the preset's (screen readers,
+            // and the editor's tests, find them by that name).
+            let label = ui.label("Preset").id;
             let shown = if current.is_empty() {
                 "(none)".to_string()
             } else {
@@ -293,7 +333,9 @@ impl ContinuoEditor {
                             chosen = Some(e.name.clone());
                         }
                     }
-                });
+                })
+                .response
+                .labelled_by(label);
             if let Some(name) = chosen {
                 match self.presets.load(&name) {
                     Ok(p) => self.apply_preset(gui, &p),
@@ -316,7 +358,8 @@ impl ContinuoEditor {
                 egui::TextEdit::singleline(&mut self.preset_text)
                     .hint_text("new name")
                     .desired_width(120.0),
-            );
+            )
+            .labelled_by(label);
             let name = self.preset_text.trim().to_string();
             if ui
                 .add_enabled(!name.is_empty(), egui::Button::new("Save as"))
@@ -386,7 +429,9 @@ impl ContinuoEditor {
                 self.refresh_presets();
             }
             // Only a VST3 host reads the files (a CLAP host's preset menu cannot list them).
-            let vst3_dir = crate::preset::vst3_user_dir()
+            let vst3_dir = self
+                .vst3_presets_dir
+                .clone()
                 .filter(|_| gui.plugin_api() == nice_plug::context::PluginApi::Vst3);
             if vst3_dir.is_some()
                 && ui

@@ -76,11 +76,12 @@ impl ContinuoEditor {
         let busy = self.view.style_job.is_some();
         ui.horizontal(|ui| {
             let current = self.params.user_style.read().clone();
-            ui.label("My style").on_hover_text(format!(
+            let label = ui.label("My style").on_hover_text(format!(
                 "Your own styles (learnt in this window, or made by `continuo train --midi FOLDER \
                  --name \"My style\" --install`), in {}",
                 crate::model::styles::user_dir().display()
             ));
+            let label = label.id;
             let shown = if current.is_empty() {
                 "(none)".to_string()
             } else {
@@ -103,7 +104,9 @@ impl ContinuoEditor {
                             setter.end_set_parameter(&self.params.model.style);
                         }
                     }
-                });
+                })
+                .response
+                .labelled_by(label);
             let is_mine = !current.is_empty()
                 && self
                     .view
@@ -114,7 +117,8 @@ impl ContinuoEditor {
                 egui::TextEdit::singleline(&mut self.style_panel.rename_to)
                     .hint_text("new name")
                     .desired_width(110.0),
-            );
+            )
+            .labelled_by(label);
             let to = self.style_panel.rename_to.trim().to_string();
             if ui
                 .add_enabled(

@@ -1,0 +1,216 @@
+//! The editor driven as a user drives it: frames drawn by egui's test harness (`egui_kittest`,
+//! no window, no GPU), widgets found by their labels through the accessibility tree, clicked
+//! and typed into; the host behind the editor is a fake that sets the plugin's parameters as a
+//! host does and counts what it was asked.
+
+use super::ContinuoEditor;
+use crate::bridge::{Shared, Snapshot};
+use crate::params::ContinuoParams;
+use crate::preset::Library;
+use egui::Role;
+use egui_kittest::kittest::Queryable;
+use egui_kittest::Harness;
+use nice_plug::context::gui::{GuiContext, GuiContextInner};
+use nice_plug::context::PluginApi;
+use nice_plug::params::internals::ParamPtr;
+use nice_plug::prelude::*;
+use parking_lot::Mutex;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+/// A host as the editor sees it: its plugin API, and parameter changes applied at once.
+struct FakeHost {
+    api: PluginApi,
+    /// Parameter values set through the host.
+    sets: AtomicUsize,
+}
+
+impl GuiContextInner for FakeHost {
+    fn plugin_api(&self) -> PluginApi {
+        self.api
+    }
+    unsafe fn raw_begin_set_parameter(&self, _param: ParamPtr) {}
+    unsafe fn raw_set_parameter_normalized(&self, param: ParamPtr, normalized: f32) {
+        self.sets.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: the editor hands over pointers to the test's own parameters, alive throughout.
+        unsafe { param._internal_set_normalized_value(normalized) };
+    }
+    unsafe fn raw_end_set_parameter(&self, _param: ParamPtr) {}
+    fn get_state(&self) -> PluginState {
+        unreachable!("the editor does not ask for the plugin's state")
+    }
+    fn set_state(&self, _state: PluginState) {
+        unreachable!("the editor does not restore a plugin state")
+    }
+    fn request_restart(&self) {}
+}
+
+/// A scratch folder of its own for each test.
+fn scratch(tag: &str) -> PathBuf {
+    let dir =
+        std::env::temp_dir().join(format!("continuo-editor-test-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+struct Setup {
+    params: Arc<ContinuoParams>,
+    shared: Arc<Shared>,
+    host: Arc<FakeHost>,
+    /// The model thread's end of the command queue (kept open; nothing reads it).
+    _commands: std::sync::mpsc::Receiver<crate::bridge::Command>,
+}
+
+/// The editor opened in a host of `api`, with its user presets in `presets` and VST3 preset
+/// files written to `vst3`.
+fn editor(
+    api: PluginApi,
+    presets: &Path,
+    vst3: &Path,
+) -> (Harness<'static, ContinuoEditor>, Setup) {
+    let params = Arc::new(ContinuoParams::default());
+    let shared = Arc::new(Shared::default());
+    let host = Arc::new(FakeHost {
+        api,
+        sets: AtomicUsize::new(0),
+    });
+    let (commands, receiver) = std::sync::mpsc::sync_channel(16);
+    let mut app = ContinuoEditor::new(
+        params.clone(),
+        shared.clone(),
+        Arc::new(Mutex::new(Snapshot::default())),
+        commands,
+        Library::new(presets.to_path_buf()),
+        Some(vst3.to_path_buf()),
+    );
+    app.open(GuiContext::new(host.clone()));
+    let harness = Harness::builder()
+        .with_size(egui::vec2(1100.0, 720.0))
+        .build_ui_state(|ui, app: &mut ContinuoEditor| app.draw(ui), app);
+    (
+        harness,
+        Setup {
+            params,
+            shared,
+            host,
+            _commands: receiver,
+        },
+    )
+}
+
+/// A few frames (the editor asks for a repaint every frame, so the harness cannot wait for it
+/// to settle).
+fn frames(harness: &mut Harness<'_, ContinuoEditor>) {
+    harness.run_steps(3);
+}
+
+#[test]
+fn a_factory_preset_chosen_in_the_editor_sets_its_parameters_through_the_host() {
+    let dir = scratch("choose");
+    let (mut harness, setup) = editor(PluginApi::Clap, &dir.join("user"), &dir.join("vst3"));
+    frames(&mut harness);
+    assert!((setup.params.model.temperature.value() - 1.6).abs() > 0.1);
+    harness
+        .get_by_role_and_label(Role::ComboBox, "Preset")
+        .click();
+    frames(&mut harness);
+    harness.get_by_label("Wild").click();
+    frames(&mut harness);
+    assert!(
+        (setup.params.model.temperature.value() - 1.6).abs() < 1e-4,
+        "temperature {}",
+        setup.params.model.temperature.value()
+    );
+    assert_eq!(*setup.params.preset_name.read(), "Wild");
+    assert!(setup.host.sets.load(Ordering::Relaxed) >= 10);
+    // The answer that was playing is released, and the preset bar names the preset.
+    assert!(setup.shared.stop_request.load(Ordering::Relaxed));
+    let combo = harness.get_by_role_and_label(Role::ComboBox, "Preset");
+    assert_eq!(combo.value().as_deref(), Some("Wild"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn save_as_writes_a_user_preset_the_menu_then_lists() {
+    let dir = scratch("save-as");
+    let user = dir.join("user");
+    let (mut harness, setup) = editor(PluginApi::Clap, &user, &dir.join("vst3"));
+    frames(&mut harness);
+    GuiContext::new(setup.host.clone())
+        .param_setter()
+        .set_parameter(&setup.params.model.temperature, 1.25);
+    harness
+        .get_by_role_and_label(Role::TextInput, "Preset")
+        .click();
+    frames(&mut harness);
+    harness
+        .get_by_role_and_label(Role::TextInput, "Preset")
+        .type_text("Evening set");
+    frames(&mut harness);
+    harness.get_by_label("Save as").click();
+    frames(&mut harness);
+    let saved = Library::new(user.clone())
+        .load("Evening set")
+        .expect("the preset was written to the user folder");
+    assert_eq!(saved.name, "Evening set");
+    assert_eq!(*setup.params.preset_name.read(), "Evening set");
+    let temperature = saved.params["temperature"].as_f64().unwrap_or(f64::NAN);
+    assert!(
+        (temperature - 1.25).abs() < 1e-3,
+        "saved {:?}",
+        saved.params
+    );
+    // The menu lists it as the user's.
+    harness
+        .get_by_role_and_label(Role::ComboBox, "Preset")
+        .click();
+    frames(&mut harness);
+    harness.get_by_label("Evening set  (user)");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_host_menu_export_is_offered_in_a_vst3_host_only_and_writes_every_preset() {
+    let dir = scratch("host-menu");
+    let vst3 = dir.join("vst3");
+    let (mut clap, _) = editor(PluginApi::Clap, &dir.join("user"), &vst3);
+    frames(&mut clap);
+    assert!(
+        clap.query_by_label("To host menu").is_none(),
+        "a CLAP host's preset menu cannot list preset files"
+    );
+    let (mut harness, _setup) = editor(PluginApi::Vst3, &dir.join("user"), &vst3);
+    frames(&mut harness);
+    harness.get_by_label("To host menu").click();
+    frames(&mut harness);
+    let files: Vec<_> = std::fs::read_dir(&vst3)
+        .expect("the folder was made")
+        .filter_map(Result::ok)
+        .filter(|e| e.path().extension().is_some_and(|x| x == "vstpreset"))
+        .collect();
+    assert_eq!(files.len(), crate::preset::FACTORY.len(), "{files:?}");
+    assert!(
+        harness
+            .query_by_label_contains(&format!("{} presets written", files.len()))
+            .is_some(),
+        "the editor says what it wrote"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_editor_says_when_the_analysis_cannot_listen_at_the_hosts_rate() {
+    let dir = scratch("rate");
+    let (mut harness, setup) = editor(PluginApi::Clap, &dir.join("user"), &dir.join("vst3"));
+    frames(&mut harness);
+    assert!(harness.query_by_label_contains("analysis off").is_none());
+    setup.shared.sample_rate.store(1234.5678, Ordering::Relaxed);
+    setup
+        .shared
+        .analysis_listening
+        .store(false, Ordering::Relaxed);
+    frames(&mut harness);
+    harness.get_by_label_contains("analysis off at 1234.6 Hz");
+    let _ = std::fs::remove_dir_all(&dir);
+}
