@@ -58,8 +58,8 @@ struct Setup {
     params: Arc<ContinuoParams>,
     shared: Arc<Shared>,
     host: Arc<FakeHost>,
-    /// The model thread's end of the command queue (kept open; nothing reads it).
-    _commands: std::sync::mpsc::Receiver<crate::bridge::Command>,
+    /// The model thread's end of the command queue: what the editor sent.
+    commands: std::sync::mpsc::Receiver<crate::bridge::Command>,
 }
 
 /// The editor opened in a host of `api`, with its user presets in `presets` and VST3 preset
@@ -94,7 +94,7 @@ fn editor(
             params,
             shared,
             host,
-            _commands: receiver,
+            commands: receiver,
         },
     )
 }
@@ -212,5 +212,91 @@ fn the_editor_says_when_the_analysis_cannot_listen_at_the_hosts_rate() {
         .store(false, Ordering::Relaxed);
     frames(&mut harness);
     harness.get_by_label_contains("analysis off at 1234.6 Hz");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn deleting_a_user_preset_asks_once_more_and_a_factory_preset_cannot_be_deleted() {
+    let dir = scratch("delete");
+    let user = dir.join("user");
+    let library = Library::new(user.clone());
+    let mine = crate::preset::Preset::capture("Keep me", "", &ContinuoParams::default());
+    let file = library.save(&mine, false).expect("a user preset is saved");
+    let (mut harness, setup) = editor(PluginApi::Clap, &user, &dir.join("vst3"));
+    frames(&mut harness);
+    // A factory preset: its Delete is greyed out (the preset bar's comes first; the style row
+    // below has its own).
+    harness
+        .get_by_role_and_label(Role::ComboBox, "Preset")
+        .click();
+    frames(&mut harness);
+    harness.get_by_label("Chorale").click();
+    frames(&mut harness);
+    harness.get_all_by_label("Delete").next().unwrap().click();
+    frames(&mut harness);
+    assert!(harness.query_by_label("Really delete?").is_none());
+    assert!(library.load("Chorale").is_ok());
+    // The user's preset: the first press only asks.
+    harness
+        .get_by_role_and_label(Role::ComboBox, "Preset")
+        .click();
+    frames(&mut harness);
+    harness.get_by_label("Keep me  (user)").click();
+    frames(&mut harness);
+    assert_eq!(*setup.params.preset_name.read(), "Keep me");
+    harness.get_all_by_label("Delete").next().unwrap().click();
+    frames(&mut harness);
+    assert!(file.exists(), "one press deleted the file");
+    harness.get_by_label("Really delete?").click();
+    frames(&mut harness);
+    assert!(!file.exists(), "the second press did not delete it");
+    assert_eq!(*setup.params.preset_name.read(), "");
+    harness.get_by_label_contains("deleted \"Keep me\"");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_answer_buttons_reach_the_model_and_the_audio_thread() {
+    use crate::bridge::Command;
+    let dir = scratch("buttons");
+    let (mut harness, setup) = editor(PluginApi::Clap, &dir.join("user"), &dir.join("vst3"));
+    frames(&mut harness);
+    for label in ["Regenerate", "<", ">", "Forget", "Export .mid"] {
+        harness.get_by_label(label).click();
+        frames(&mut harness);
+    }
+    // (The style row asks the model thread for the user's styles when it first shows.)
+    let sent: Vec<Command> = setup
+        .commands
+        .try_iter()
+        .filter(|c| !matches!(c, Command::Style(_)))
+        .collect();
+    assert!(
+        matches!(
+            sent.as_slice(),
+            [
+                Command::Regenerate,
+                Command::Previous,
+                Command::Next,
+                Command::Forget,
+                Command::ExportPhrase(path),
+            ] if path.extension().is_some_and(|e| e == "mid")
+                && path.parent() == Some(super::default_export_dir().as_path())
+        ),
+        "{} commands",
+        sent.len()
+    );
+    assert!(!setup.shared.play_request.load(Ordering::Relaxed));
+    harness.get_by_label("Play now").click();
+    frames(&mut harness);
+    assert!(setup.shared.play_request.load(Ordering::Relaxed));
+    harness.get_by_label("Stop").click();
+    frames(&mut harness);
+    assert!(setup.shared.stop_request.load(Ordering::Relaxed));
+    // Learn and Neural are parameters: the host hears them.
+    let learn = setup.params.model.learn.value();
+    harness.get_by_label("Learn").click();
+    frames(&mut harness);
+    assert_eq!(setup.params.model.learn.value(), !learn);
     let _ = std::fs::remove_dir_all(&dir);
 }
