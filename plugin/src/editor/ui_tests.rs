@@ -15,7 +15,7 @@ use nice_plug::context::PluginApi;
 use nice_plug::params::internals::ParamPtr;
 use nice_plug::prelude::*;
 use parking_lot::Mutex;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -46,12 +46,25 @@ impl GuiContextInner for FakeHost {
     fn request_restart(&self) {}
 }
 
-/// A scratch folder of its own for each test.
-fn scratch(tag: &str) -> PathBuf {
-    let dir =
-        std::env::temp_dir().join(format!("continuo-editor-test-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
+/// A scratch folder of its own for each test, removed when the test ends.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(tag: &str) -> Self {
+        let dir =
+            std::env::temp_dir().join(format!("continuo-editor-test-{tag}-{}", std::process::id()));
+        Self(dir)
+    }
+
+    fn join(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 struct Setup {
@@ -62,13 +75,9 @@ struct Setup {
     commands: std::sync::mpsc::Receiver<crate::bridge::Command>,
 }
 
-/// The editor opened in a host of `api`, with its user presets in `presets` and VST3 preset
-/// files written to `vst3`.
-fn editor(
-    api: PluginApi,
-    presets: &Path,
-    vst3: &Path,
-) -> (Harness<'static, ContinuoEditor>, Setup) {
+/// The editor opened in a host of `api`, its first frames drawn; the user's presets are in
+/// `dir`'s `user` folder, VST3 preset files go to its `vst3` folder.
+fn editor(api: PluginApi, dir: &Scratch) -> (Harness<'static, ContinuoEditor>, Setup) {
     let params = Arc::new(ContinuoParams::default());
     let shared = Arc::new(Shared::default());
     let host = Arc::new(FakeHost {
@@ -81,13 +90,14 @@ fn editor(
         shared.clone(),
         Arc::new(Mutex::new(Snapshot::default())),
         commands,
-        Library::new(presets.to_path_buf()),
-        Some(vst3.to_path_buf()),
+        Library::new(dir.join("user")),
+        Some(dir.join("vst3")),
     );
     app.open(GuiContext::new(host.clone()));
-    let harness = Harness::builder()
+    let mut harness = Harness::builder()
         .with_size(egui::vec2(1100.0, 720.0))
         .build_ui_state(|ui, app: &mut ContinuoEditor| app.draw(ui), app);
+    frames(&mut harness);
     (
         harness,
         Setup {
@@ -105,18 +115,32 @@ fn frames(harness: &mut Harness<'_, ContinuoEditor>) {
     harness.run_steps(3);
 }
 
-#[test]
-fn a_factory_preset_chosen_in_the_editor_sets_its_parameters_through_the_host() {
-    let dir = scratch("choose");
-    let (mut harness, setup) = editor(PluginApi::Clap, &dir.join("user"), &dir.join("vst3"));
-    frames(&mut harness);
-    assert!((setup.params.model.temperature.value() - 1.6).abs() > 0.1);
+/// Clicks the widget named `label`, then lets the editor draw.
+fn click(harness: &mut Harness<'_, ContinuoEditor>, label: &str) {
+    harness.get_by_label(label).click();
+    frames(harness);
+}
+
+/// Opens the preset menu.
+fn open_preset_menu(harness: &mut Harness<'_, ContinuoEditor>) {
     harness
         .get_by_role_and_label(Role::ComboBox, "Preset")
         .click();
-    frames(&mut harness);
-    harness.get_by_label("Wild").click();
-    frames(&mut harness);
+    frames(harness);
+}
+
+/// Chooses `entry` from the preset menu.
+fn choose_preset(harness: &mut Harness<'_, ContinuoEditor>, entry: &str) {
+    open_preset_menu(harness);
+    click(harness, entry);
+}
+
+#[test]
+fn a_factory_preset_chosen_in_the_editor_sets_its_parameters_through_the_host() {
+    let dir = Scratch::new("choose");
+    let (mut harness, setup) = editor(PluginApi::Clap, &dir);
+    assert!((setup.params.model.temperature.value() - 1.6).abs() > 0.1);
+    choose_preset(&mut harness, "Wild");
     assert!(
         (setup.params.model.temperature.value() - 1.6).abs() < 1e-4,
         "temperature {}",
@@ -128,15 +152,13 @@ fn a_factory_preset_chosen_in_the_editor_sets_its_parameters_through_the_host() 
     assert!(setup.shared.stop_request.load(Ordering::Relaxed));
     let combo = harness.get_by_role_and_label(Role::ComboBox, "Preset");
     assert_eq!(combo.value().as_deref(), Some("Wild"));
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn save_as_writes_a_user_preset_the_menu_then_lists() {
-    let dir = scratch("save-as");
+    let dir = Scratch::new("save-as");
     let user = dir.join("user");
-    let (mut harness, setup) = editor(PluginApi::Clap, &user, &dir.join("vst3"));
-    frames(&mut harness);
+    let (mut harness, setup) = editor(PluginApi::Clap, &dir);
     GuiContext::new(setup.host.clone())
         .param_setter()
         .set_parameter(&setup.params.model.temperature, 1.25);
@@ -148,8 +170,7 @@ fn save_as_writes_a_user_preset_the_menu_then_lists() {
         .get_by_role_and_label(Role::TextInput, "Preset")
         .type_text("Evening set");
     frames(&mut harness);
-    harness.get_by_label("Save as").click();
-    frames(&mut harness);
+    click(&mut harness, "Save as");
     let saved = Library::new(user.clone())
         .load("Evening set")
         .expect("the preset was written to the user folder");
@@ -162,28 +183,21 @@ fn save_as_writes_a_user_preset_the_menu_then_lists() {
         saved.params
     );
     // The menu lists it as the user's.
-    harness
-        .get_by_role_and_label(Role::ComboBox, "Preset")
-        .click();
-    frames(&mut harness);
+    open_preset_menu(&mut harness);
     harness.get_by_label("Evening set  (user)");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn the_host_menu_export_is_offered_in_a_vst3_host_only_and_writes_every_preset() {
-    let dir = scratch("host-menu");
+    let dir = Scratch::new("host-menu");
     let vst3 = dir.join("vst3");
-    let (mut clap, _) = editor(PluginApi::Clap, &dir.join("user"), &vst3);
-    frames(&mut clap);
+    let (clap, _) = editor(PluginApi::Clap, &dir);
     assert!(
         clap.query_by_label("To host menu").is_none(),
         "a CLAP host's preset menu cannot list preset files"
     );
-    let (mut harness, _setup) = editor(PluginApi::Vst3, &dir.join("user"), &vst3);
-    frames(&mut harness);
-    harness.get_by_label("To host menu").click();
-    frames(&mut harness);
+    let (mut harness, _setup) = editor(PluginApi::Vst3, &dir);
+    click(&mut harness, "To host menu");
     let files: Vec<_> = std::fs::read_dir(&vst3)
         .expect("the folder was made")
         .filter_map(Result::ok)
@@ -196,14 +210,12 @@ fn the_host_menu_export_is_offered_in_a_vst3_host_only_and_writes_every_preset()
             .is_some(),
         "the editor says what it wrote"
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn the_editor_says_when_the_analysis_cannot_listen_at_the_hosts_rate() {
-    let dir = scratch("rate");
-    let (mut harness, setup) = editor(PluginApi::Clap, &dir.join("user"), &dir.join("vst3"));
-    frames(&mut harness);
+    let dir = Scratch::new("rate");
+    let (mut harness, setup) = editor(PluginApi::Clap, &dir);
     assert!(harness.query_by_label_contains("analysis off").is_none());
     setup.shared.sample_rate.store(1234.5678, Ordering::Relaxed);
     setup
@@ -212,58 +224,42 @@ fn the_editor_says_when_the_analysis_cannot_listen_at_the_hosts_rate() {
         .store(false, Ordering::Relaxed);
     frames(&mut harness);
     harness.get_by_label_contains("analysis off at 1234.6 Hz");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn deleting_a_user_preset_asks_once_more_and_a_factory_preset_cannot_be_deleted() {
-    let dir = scratch("delete");
+    let dir = Scratch::new("delete");
     let user = dir.join("user");
     let library = Library::new(user.clone());
     let mine = crate::preset::Preset::capture("Keep me", "", &ContinuoParams::default());
     let file = library.save(&mine, false).expect("a user preset is saved");
-    let (mut harness, setup) = editor(PluginApi::Clap, &user, &dir.join("vst3"));
-    frames(&mut harness);
+    let (mut harness, setup) = editor(PluginApi::Clap, &dir);
     // A factory preset: its Delete is greyed out (the preset bar's comes first; the style row
     // below has its own).
-    harness
-        .get_by_role_and_label(Role::ComboBox, "Preset")
-        .click();
-    frames(&mut harness);
-    harness.get_by_label("Chorale").click();
-    frames(&mut harness);
+    choose_preset(&mut harness, "Chorale");
     harness.get_all_by_label("Delete").next().unwrap().click();
     frames(&mut harness);
     assert!(harness.query_by_label("Really delete?").is_none());
     assert!(library.load("Chorale").is_ok());
     // The user's preset: the first press only asks.
-    harness
-        .get_by_role_and_label(Role::ComboBox, "Preset")
-        .click();
-    frames(&mut harness);
-    harness.get_by_label("Keep me  (user)").click();
-    frames(&mut harness);
+    choose_preset(&mut harness, "Keep me  (user)");
     assert_eq!(*setup.params.preset_name.read(), "Keep me");
     harness.get_all_by_label("Delete").next().unwrap().click();
     frames(&mut harness);
     assert!(file.exists(), "one press deleted the file");
-    harness.get_by_label("Really delete?").click();
-    frames(&mut harness);
+    click(&mut harness, "Really delete?");
     assert!(!file.exists(), "the second press did not delete it");
     assert_eq!(*setup.params.preset_name.read(), "");
     harness.get_by_label_contains("deleted \"Keep me\"");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn the_answer_buttons_reach_the_model_and_the_audio_thread() {
     use crate::bridge::Command;
-    let dir = scratch("buttons");
-    let (mut harness, setup) = editor(PluginApi::Clap, &dir.join("user"), &dir.join("vst3"));
-    frames(&mut harness);
+    let dir = Scratch::new("buttons");
+    let (mut harness, setup) = editor(PluginApi::Clap, &dir);
     for label in ["Regenerate", "<", ">", "Forget", "Export .mid"] {
-        harness.get_by_label(label).click();
-        frames(&mut harness);
+        click(&mut harness, label);
     }
     // (The style row asks the model thread for the user's styles when it first shows.)
     let sent: Vec<Command> = setup
@@ -287,16 +283,12 @@ fn the_answer_buttons_reach_the_model_and_the_audio_thread() {
         sent.len()
     );
     assert!(!setup.shared.play_request.load(Ordering::Relaxed));
-    harness.get_by_label("Play now").click();
-    frames(&mut harness);
+    click(&mut harness, "Play now");
     assert!(setup.shared.play_request.load(Ordering::Relaxed));
-    harness.get_by_label("Stop").click();
-    frames(&mut harness);
+    click(&mut harness, "Stop");
     assert!(setup.shared.stop_request.load(Ordering::Relaxed));
     // Learn and Neural are parameters: the host hears them.
     let learn = setup.params.model.learn.value();
-    harness.get_by_label("Learn").click();
-    frames(&mut harness);
+    click(&mut harness, "Learn");
     assert_eq!(setup.params.model.learn.value(), !learn);
-    let _ = std::fs::remove_dir_all(&dir);
 }
