@@ -431,23 +431,20 @@ impl ContinuoEditor {
             // Only a VST3 host reads the files (a CLAP host's preset menu cannot list them).
             let vst3_dir = self
                 .vst3_presets_dir
-                .clone()
+                .as_deref()
                 .filter(|_| gui.plugin_api() == nice_plug::context::PluginApi::Vst3);
-            if vst3_dir.is_some()
-                && ui
+            if let Some(dir) = vst3_dir {
+                if ui
                     .button("To host menu")
                     .on_hover_text(format!(
                         "Write the factory presets and yours as VST3 preset files into {}: the \
-                     host lists them in Continuo's preset menu (reopen the plugin or rescan \
-                     presets there)",
-                        vst3_dir
-                            .as_ref()
-                            .map_or(String::new(), |d| d.display().to_string())
+                         host lists them in Continuo's preset menu (reopen the plugin or rescan \
+                         presets there)",
+                        dir.display()
                     ))
                     .clicked()
-            {
-                if let Some(dir) = vst3_dir {
-                    self.local_message = Some(match self.presets.export_vst3(&dir, true) {
+                {
+                    self.local_message = Some(match self.presets.export_vst3(dir, true) {
                         Ok((files, problems)) => format!(
                             "{} presets written to {} for VST3 hosts' preset menus{}",
                             files.len(),
@@ -940,7 +937,7 @@ impl ContinuoEditor {
 
     fn model_row(&mut self, ui: &mut egui::Ui) {
         ui.horizontal(|ui| {
-            ui.label("Model file").on_hover_text(
+            let label = ui.label("Model file").on_hover_text(
                 "A model you trained with `continuo train --midi FOLDER --out model.json.gz`, or a \
                  neural network trained with `continuo train --neural … --out melody.cnn` (used \
                  while Neural network is on); the project remembers it. Empty: the built-in ones.",
@@ -949,7 +946,8 @@ impl ContinuoEditor {
                 egui::TextEdit::singleline(&mut self.model_text)
                     .hint_text("built-in")
                     .desired_width(260.0),
-            );
+            )
+            .labelled_by(label.id);
             let path = self.model_text.trim().to_string();
             if ui
                 .add_enabled(!path.is_empty(), egui::Button::new("Load"))

@@ -75,6 +75,17 @@ struct Setup {
     commands: std::sync::mpsc::Receiver<crate::bridge::Command>,
 }
 
+impl Setup {
+    /// The commands the editor sent to the model thread since the last call, but for the style
+    /// row's request for the user's styles when it first shows.
+    fn sent(&self) -> Vec<crate::bridge::Command> {
+        self.commands
+            .try_iter()
+            .filter(|c| !matches!(c, crate::bridge::Command::Style(_)))
+            .collect()
+    }
+}
+
 /// The editor opened in a host of `api`, its first frames drawn; the user's presets are in
 /// `dir`'s `user` folder, VST3 preset files go to its `vst3` folder.
 fn editor(api: PluginApi, dir: &Scratch) -> (Harness<'static, ContinuoEditor>, Setup) {
@@ -261,12 +272,7 @@ fn the_answer_buttons_reach_the_model_and_the_audio_thread() {
     for label in ["Regenerate", "<", ">", "Forget", "Export .mid"] {
         click(&mut harness, label);
     }
-    // (The style row asks the model thread for the user's styles when it first shows.)
-    let sent: Vec<Command> = setup
-        .commands
-        .try_iter()
-        .filter(|c| !matches!(c, Command::Style(_)))
-        .collect();
+    let sent = setup.sent();
     assert!(
         matches!(
             sent.as_slice(),
@@ -291,4 +297,31 @@ fn the_answer_buttons_reach_the_model_and_the_audio_thread() {
     let learn = setup.params.model.learn.value();
     click(&mut harness, "Learn");
     assert_eq!(setup.params.model.learn.value(), !learn);
+}
+
+#[test]
+fn a_model_file_typed_is_loaded_and_built_in_goes_back() {
+    use crate::bridge::Command;
+    let dir = Scratch::new("model");
+    let (mut harness, setup) = editor(PluginApi::Clap, &dir);
+    let field = || Role::TextInput;
+    harness.get_by_role_and_label(field(), "Model file").click();
+    frames(&mut harness);
+    harness
+        .get_by_role_and_label(field(), "Model file")
+        .type_text("  /music/my-reels.json.gz ");
+    frames(&mut harness);
+    click(&mut harness, "Load");
+    click(&mut harness, "Built-in");
+    let sent = setup.sent();
+    assert!(
+        matches!(
+            sent.as_slice(),
+            [Command::LoadModel(path), Command::BuiltInModel]
+                if path.as_path() == std::path::Path::new("/music/my-reels.json.gz")
+        ),
+        "{} commands",
+        sent.len()
+    );
+    assert_eq!(harness.state().model_text, "", "Built-in empties the field");
 }
