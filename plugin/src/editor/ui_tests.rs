@@ -140,6 +140,18 @@ fn open_preset_menu(harness: &mut Harness<'_, ContinuoEditor>) {
     frames(harness);
 }
 
+/// Types `name` into the preset bar's name field.
+fn type_preset_name(harness: &mut Harness<'_, ContinuoEditor>, name: &str) {
+    harness
+        .get_by_role_and_label(Role::TextInput, "Preset")
+        .click();
+    frames(harness);
+    harness
+        .get_by_role_and_label(Role::TextInput, "Preset")
+        .type_text(name);
+    frames(harness);
+}
+
 /// Chooses `entry` from the preset menu.
 fn choose_preset(harness: &mut Harness<'_, ContinuoEditor>, entry: &str) {
     open_preset_menu(harness);
@@ -173,14 +185,7 @@ fn save_as_writes_a_user_preset_the_menu_then_lists() {
     GuiContext::new(setup.host.clone())
         .param_setter()
         .set_parameter(&setup.params.model.temperature, 1.25);
-    harness
-        .get_by_role_and_label(Role::TextInput, "Preset")
-        .click();
-    frames(&mut harness);
-    harness
-        .get_by_role_and_label(Role::TextInput, "Preset")
-        .type_text("Evening set");
-    frames(&mut harness);
+    type_preset_name(&mut harness, "Evening set");
     click(&mut harness, "Save as");
     let saved = Library::new(user.clone())
         .load("Evening set")
@@ -324,4 +329,36 @@ fn a_model_file_typed_is_loaded_and_built_in_goes_back() {
         sent.len()
     );
     assert_eq!(harness.state().model_text, "", "Built-in empties the field");
+}
+
+#[test]
+fn a_user_preset_is_saved_over_and_renamed_with_its_settings() {
+    let dir = Scratch::new("rename");
+    let user = dir.join("user");
+    let library = Library::new(user.clone());
+    let mine = crate::preset::Preset::capture("Keep me", "", &ContinuoParams::default());
+    library.save(&mine, false).expect("a user preset is saved");
+    let (mut harness, setup) = editor(PluginApi::Clap, &dir);
+    choose_preset(&mut harness, "Keep me  (user)");
+    // Save writes the current settings over it.
+    GuiContext::new(setup.host.clone())
+        .param_setter()
+        .set_parameter(&setup.params.model.temperature, 0.4);
+    // The preset bar's Save and Rename come before the style row's Rename.
+    click(&mut harness, "Save");
+    let temperature = |name: &str| {
+        library.load(name).expect("the preset loads").params["temperature"]
+            .as_f64()
+            .unwrap_or(f64::NAN)
+    };
+    assert!((temperature("Keep me") - 0.4).abs() < 1e-3);
+    type_preset_name(&mut harness, "Kept");
+    harness.get_all_by_label("Rename").next().unwrap().click();
+    frames(&mut harness);
+    assert!(library.load("Keep me").is_err(), "the old name is gone");
+    assert!(
+        (temperature("Kept") - 0.4).abs() < 1e-3,
+        "the settings moved with it"
+    );
+    assert_eq!(*setup.params.preset_name.read(), "Kept");
 }
