@@ -86,6 +86,17 @@ impl Setup {
     }
 }
 
+/// A user preset `name` of the default settings in `dir`'s `user` folder: that library and
+/// the preset's file.
+fn user_preset(dir: &Scratch, name: &str) -> (Library, PathBuf) {
+    let library = Library::new(dir.join("user"));
+    let preset = crate::preset::Preset::capture(name, "", &ContinuoParams::default());
+    let file = library
+        .save(&preset, false)
+        .expect("a user preset is saved");
+    (library, file)
+}
+
 /// The editor opened in a host of `api`, its first frames drawn; the user's presets are in
 /// `dir`'s `user` folder, VST3 preset files go to its `vst3` folder.
 fn editor(api: PluginApi, dir: &Scratch) -> (Harness<'static, ContinuoEditor>, Setup) {
@@ -245,10 +256,7 @@ fn the_editor_says_when_the_analysis_cannot_listen_at_the_hosts_rate() {
 #[test]
 fn deleting_a_user_preset_asks_once_more_and_a_factory_preset_cannot_be_deleted() {
     let dir = Scratch::new("delete");
-    let user = dir.join("user");
-    let library = Library::new(user.clone());
-    let mine = crate::preset::Preset::capture("Keep me", "", &ContinuoParams::default());
-    let file = library.save(&mine, false).expect("a user preset is saved");
+    let (library, file) = user_preset(&dir, "Keep me");
     let (mut harness, setup) = editor(PluginApi::Clap, &dir);
     // A factory preset: its Delete is greyed out (the preset bar's comes first; the style row
     // below has its own).
@@ -334,10 +342,7 @@ fn a_model_file_typed_is_loaded_and_built_in_goes_back() {
 #[test]
 fn a_user_preset_is_saved_over_and_renamed_with_its_settings() {
     let dir = Scratch::new("rename");
-    let user = dir.join("user");
-    let library = Library::new(user.clone());
-    let mine = crate::preset::Preset::capture("Keep me", "", &ContinuoParams::default());
-    library.save(&mine, false).expect("a user preset is saved");
+    let (library, _) = user_preset(&dir, "Keep me");
     let (mut harness, setup) = editor(PluginApi::Clap, &dir);
     choose_preset(&mut harness, "Keep me  (user)");
     // Save writes the current settings over it.
