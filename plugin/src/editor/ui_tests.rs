@@ -53,6 +53,8 @@ impl Scratch {
     fn new(tag: &str) -> Self {
         let dir =
             std::env::temp_dir().join(format!("continuo-editor-test-{tag}-{}", std::process::id()));
+        // A run that crashed may have left it behind.
+        let _ = std::fs::remove_dir_all(&dir);
         Self(dir)
     }
 
