@@ -153,15 +153,23 @@ fn open_preset_menu(harness: &mut Harness<'_, ContinuoEditor>) {
     frames(harness);
 }
 
-/// Types `name` into the preset bar's name field.
-fn type_preset_name(harness: &mut Harness<'_, ContinuoEditor>, name: &str) {
+/// Types `text` into the text field named `label` ("Preset": the preset bar's name field).
+fn type_into(harness: &mut Harness<'_, ContinuoEditor>, label: &str, text: &str) {
     harness
-        .get_by_role_and_label(Role::TextInput, "Preset")
+        .get_by_role_and_label(Role::TextInput, label)
         .click();
     frames(harness);
     harness
-        .get_by_role_and_label(Role::TextInput, "Preset")
-        .type_text(name);
+        .get_by_role_and_label(Role::TextInput, label)
+        .type_text(text);
+    frames(harness);
+}
+
+/// Clicks the preset bar's button `label` where the style row below has one of that name
+/// too (the preset bar's comes first).
+fn click_in_preset_bar(harness: &mut Harness<'_, ContinuoEditor>, label: &str) {
+    let first = harness.get_all_by_label(label).next();
+    first.unwrap_or_else(|| panic!("no button {label}")).click();
     frames(harness);
 }
 
@@ -193,14 +201,13 @@ fn a_factory_preset_chosen_in_the_editor_sets_its_parameters_through_the_host() 
 #[test]
 fn save_as_writes_a_user_preset_the_menu_then_lists() {
     let dir = Scratch::new("save-as");
-    let user = dir.join("user");
     let (mut harness, setup) = editor(PluginApi::Clap, &dir);
     GuiContext::new(setup.host.clone())
         .param_setter()
         .set_parameter(&setup.params.model.temperature, 1.25);
-    type_preset_name(&mut harness, "Evening set");
+    type_into(&mut harness, "Preset", "Evening set");
     click(&mut harness, "Save as");
-    let saved = Library::new(user.clone())
+    let saved = Library::new(dir.join("user"))
         .load("Evening set")
         .expect("the preset was written to the user folder");
     assert_eq!(saved.name, "Evening set");
@@ -260,18 +267,15 @@ fn deleting_a_user_preset_asks_once_more_and_a_factory_preset_cannot_be_deleted(
     let dir = Scratch::new("delete");
     let (library, file) = user_preset(&dir, "Keep me");
     let (mut harness, setup) = editor(PluginApi::Clap, &dir);
-    // A factory preset: its Delete is greyed out (the preset bar's comes first; the style row
-    // below has its own).
+    // A factory preset: its Delete is greyed out.
     choose_preset(&mut harness, "Chorale");
-    harness.get_all_by_label("Delete").next().unwrap().click();
-    frames(&mut harness);
+    click_in_preset_bar(&mut harness, "Delete");
     assert!(harness.query_by_label("Really delete?").is_none());
     assert!(library.load("Chorale").is_ok());
     // The user's preset: the first press only asks.
     choose_preset(&mut harness, "Keep me  (user)");
     assert_eq!(*setup.params.preset_name.read(), "Keep me");
-    harness.get_all_by_label("Delete").next().unwrap().click();
-    frames(&mut harness);
+    click_in_preset_bar(&mut harness, "Delete");
     assert!(file.exists(), "one press deleted the file");
     click(&mut harness, "Really delete?");
     assert!(!file.exists(), "the second press did not delete it");
@@ -308,7 +312,7 @@ fn the_answer_buttons_reach_the_model_and_the_audio_thread() {
     assert!(setup.shared.play_request.load(Ordering::Relaxed));
     click(&mut harness, "Stop");
     assert!(setup.shared.stop_request.load(Ordering::Relaxed));
-    // Learn and Neural are parameters: the host hears them.
+    // Learn is a parameter: the host hears it.
     let learn = setup.params.model.learn.value();
     click(&mut harness, "Learn");
     assert_eq!(setup.params.model.learn.value(), !learn);
@@ -319,13 +323,7 @@ fn a_model_file_typed_is_loaded_and_built_in_goes_back() {
     use crate::bridge::Command;
     let dir = Scratch::new("model");
     let (mut harness, setup) = editor(PluginApi::Clap, &dir);
-    let field = || Role::TextInput;
-    harness.get_by_role_and_label(field(), "Model file").click();
-    frames(&mut harness);
-    harness
-        .get_by_role_and_label(field(), "Model file")
-        .type_text("  /music/my-reels.json.gz ");
-    frames(&mut harness);
+    type_into(&mut harness, "Model file", "  /music/my-reels.json.gz ");
     click(&mut harness, "Load");
     click(&mut harness, "Built-in");
     let sent = setup.sent();
@@ -351,7 +349,6 @@ fn a_user_preset_is_saved_over_and_renamed_with_its_settings() {
     GuiContext::new(setup.host.clone())
         .param_setter()
         .set_parameter(&setup.params.model.temperature, 0.4);
-    // The preset bar's Save and Rename come before the style row's Rename.
     click(&mut harness, "Save");
     let temperature = |name: &str| {
         library.load(name).expect("the preset loads").params["temperature"]
@@ -359,9 +356,8 @@ fn a_user_preset_is_saved_over_and_renamed_with_its_settings() {
             .unwrap_or(f64::NAN)
     };
     assert!((temperature("Keep me") - 0.4).abs() < 1e-3);
-    type_preset_name(&mut harness, "Kept");
-    harness.get_all_by_label("Rename").next().unwrap().click();
-    frames(&mut harness);
+    type_into(&mut harness, "Preset", "Kept");
+    click_in_preset_bar(&mut harness, "Rename");
     assert!(library.load("Keep me").is_err(), "the old name is gone");
     assert!(
         (temperature("Kept") - 0.4).abs() < 1e-3,
