@@ -107,6 +107,16 @@ pub struct Resolved {
 }
 
 impl Resolved {
+    /// Sets every parameter and field straight on `params`, the parameters it was resolved
+    /// against, with no host in between (offline use, the VST3 host state, tests).
+    pub fn apply_offline(&self, params: &ContinuoParams) {
+        for (ptr, value) in &self.changes {
+            // SAFETY: the pointers come from `params`, borrowed for this call.
+            unsafe { ptr._internal_set_normalized_value(*value) };
+        }
+        self.set_fields(params);
+    }
+
     /// Sets the persisted fields the preset carries besides parameters (the user style's name).
     pub fn set_fields(&self, params: &ContinuoParams) {
         if let Some(name) = &self.user_style {
@@ -302,11 +312,7 @@ impl Preset {
     /// host owns the parameters; in the plugin the editor goes through the host instead.
     pub fn apply_offline(&self, params: &ContinuoParams) -> Result<Vec<String>, PresetError> {
         let r = self.resolve(params)?;
-        for (ptr, value) in &r.changes {
-            // SAFETY: the pointers come from `params`, borrowed for this call.
-            unsafe { ptr._internal_set_normalized_value(*value) };
-        }
-        r.set_fields(params);
+        r.apply_offline(params);
         Ok(r.notices)
     }
 }
@@ -320,11 +326,7 @@ impl Preset {
     pub fn host_state(&self) -> Result<PluginState, PresetError> {
         let params = ContinuoParams::default();
         let resolved = self.resolve(&params)?;
-        for (ptr, value) in &resolved.changes {
-            // SAFETY: the pointers come from `params`, borrowed for this call.
-            unsafe { ptr._internal_set_normalized_value(*value) };
-        }
-        resolved.set_fields(&params);
+        resolved.apply_offline(&params);
         *params.preset_name.write() = self.name.clone();
         let mut values = BTreeMap::new();
         for (id, ptr, _) in params.param_map() {
@@ -558,12 +560,11 @@ impl Library {
         let mut written = Vec::new();
         for p in &presets {
             // A user preset whose values no longer fit is left out, like an unreadable file.
-            let state = match p.host_state().map(|s| serde_json::to_vec(&s)) {
-                Ok(Ok(state)) => state,
-                Ok(Err(e)) => {
-                    problems.push(format!("{}: {e}", p.name));
-                    continue;
-                }
+            let state = p.host_state().and_then(|s| {
+                serde_json::to_vec(&s).map_err(|e| PresetError::Invalid(e.to_string()))
+            });
+            let state = match state {
+                Ok(state) => state,
                 Err(e) => {
                     problems.push(format!("{}: {e}", p.name));
                     continue;
@@ -751,13 +752,6 @@ mod tests {
     use super::*;
     use crate::params::ResponseMode;
 
-    fn apply(params: &ContinuoParams, r: &Resolved) {
-        for (ptr, n) in &r.changes {
-            unsafe { ptr._internal_set_normalized_value(*n) };
-        }
-        r.set_fields(params);
-    }
-
     fn tmpdir(tag: &str) -> PathBuf {
         let d =
             std::env::temp_dir().join(format!("continuo-preset-test-{tag}-{}", std::process::id()));
@@ -773,7 +767,7 @@ mod tests {
             let params = ContinuoParams::default();
             let r = p.resolve(&params).unwrap_or_else(|e| panic!("{file}: {e}"));
             assert!(r.notices.is_empty(), "{file}: {:?}", r.notices);
-            apply(&params, &r);
+            r.apply_offline(&params);
             // Every value the file names ends up in the parameters.
             let back = Preset::capture(&p.name, "", &params);
             for (id, v) in &p.params {
@@ -893,7 +887,7 @@ mod tests {
         }
         for (file, json) in FACTORY {
             let p = Preset::parse(json.as_bytes()).unwrap();
-            apply(&params, &p.resolve(&params).unwrap());
+            p.resolve(&params).unwrap().apply_offline(&params);
             assert!(
                 (params.input.concert_pitch.value() - 432.0).abs() < 0.05,
                 "{file}"
@@ -909,17 +903,17 @@ mod tests {
     fn round_trip_and_old_files_take_defaults() {
         let params = ContinuoParams::default();
         let p = Preset::parse(FACTORY[3].1.as_bytes()).unwrap();
-        apply(&params, &p.resolve(&params).unwrap());
+        p.resolve(&params).unwrap().apply_offline(&params);
         let saved = Preset::capture("Mine", "d", &params);
         let reparsed = Preset::parse(saved.to_json().as_bytes()).unwrap();
         assert_eq!(saved, reparsed);
         let fresh = ContinuoParams::default();
-        apply(&fresh, &reparsed.resolve(&fresh).unwrap());
+        reparsed.resolve(&fresh).unwrap().apply_offline(&fresh);
         assert_eq!(Preset::capture("Mine", "d", &fresh), saved);
         // A file from an older version with one setting: everything else returns to default.
         let old =
             Preset::parse(br#"{"version": 1, "name": "Old", "params": {"gap": 3.0}}"#).unwrap();
-        apply(&fresh, &old.resolve(&fresh).unwrap());
+        old.resolve(&fresh).unwrap().apply_offline(&fresh);
         assert_eq!(fresh.response.gap.value(), 3.0);
         assert_eq!(
             fresh.model.temperature.value(),
@@ -935,11 +929,11 @@ mod tests {
         let params = ContinuoParams::default();
         let old =
             Preset::parse(br#"{"version": 1, "name": "Old", "params": {"length": 12}}"#).unwrap();
-        apply(&params, &old.resolve(&params).unwrap());
+        old.resolve(&params).unwrap().apply_offline(&params);
         assert_eq!(params.model.phrase_length.value(), PhraseLengthMode::Notes);
         assert_eq!(params.model.length.value(), 12);
         let none = Preset::parse(br#"{"version": 1, "name": "New", "params": {}}"#).unwrap();
-        apply(&params, &none.resolve(&params).unwrap());
+        none.resolve(&params).unwrap().apply_offline(&params);
         assert_eq!(
             params.model.phrase_length.value(),
             PhraseLengthMode::FollowCall
@@ -948,7 +942,7 @@ mod tests {
             br#"{"version": 1, "name": "B", "params": {"length": 8, "phrase-length": "bars"}}"#,
         )
         .unwrap();
-        apply(&params, &bars.resolve(&params).unwrap());
+        bars.resolve(&params).unwrap().apply_offline(&params);
         assert_eq!(params.model.phrase_length.value(), PhraseLengthMode::Bars);
     }
 
@@ -984,8 +978,8 @@ mod tests {
         .unwrap();
         let a = ContinuoParams::default();
         let b = ContinuoParams::default();
-        apply(&a, &by_name.resolve(&a).unwrap());
-        apply(&b, &by_id.resolve(&b).unwrap());
+        by_name.resolve(&a).unwrap().apply_offline(&a);
+        by_id.resolve(&b).unwrap().apply_offline(&b);
         assert_eq!(a.response.mode.value(), ResponseMode::Continuous);
         assert_eq!(Preset::capture("x", "", &a), Preset::capture("x", "", &b));
         assert!(set_offline(&a, "mode", serde_json::json!("nonsense")).is_err());
@@ -1079,7 +1073,7 @@ mod tests {
         assert_eq!(r.notices.len(), 2, "{:?}", r.notices);
         // Out-of-range numbers are clamped to the parameter's range.
         let wide = Preset::parse(br#"{"version": 1, "params": {"gap": 1000.0}}"#).unwrap();
-        apply(&params, &wide.resolve(&params).unwrap());
+        wide.resolve(&params).unwrap().apply_offline(&params);
         assert_eq!(params.response.gap.value(), 8.0);
     }
 
