@@ -74,6 +74,11 @@ pub struct Args {
     /// read).
     #[arg(long)]
     pub common_time: bool,
+    /// Play every call this many times as long as written, in the host's beats: a player off
+    /// the host's tempo (the demo's player, at 103 bpm to the host's 120, is 1.17). The answer
+    /// is judged after the call as it was played.
+    #[arg(long, default_value_t = 1.0)]
+    pub call_stretch: f64,
 }
 
 /// One phrase opening of a held-out melody.
@@ -122,6 +127,9 @@ pub struct Measures {
     pub ends_on_strong_beat: f64,
     /// Share of continuations whose last note is the tonic, third or fifth of the key.
     pub ends_on_stable_degree: f64,
+    /// Share of continuations holding a note of 4 beats or more (to the next onset) before
+    /// their last: a long note amid the line.
+    pub holds_inner: f64,
     #[serde(skip)]
     acc: Accumulator,
 }
@@ -142,6 +150,7 @@ struct Accumulator {
     bars: f64,
     strong_end: usize,
     stable_end: usize,
+    holds_inner: usize,
 }
 
 /// The 4-interval patterns (as 4 semitone steps) of a line.
@@ -207,6 +216,9 @@ impl Measures {
         a.bars += (last.onset + last.duration - first.onset) / prompt.meter.bar();
         a.strong_end += (prompt.meter.weight(last.onset) >= 0.6) as usize;
         a.stable_end += stable_degree(prompt.key, last.pitch) as usize;
+        a.holds_inner += continuation
+            .windows(2)
+            .any(|w| w[1].onset - w[0].onset >= 4.0 - 1e-6) as usize;
     }
 
     fn finish(mut self) -> Self {
@@ -223,6 +235,7 @@ impl Measures {
         self.bars = per(a.bars, self.answered);
         self.ends_on_strong_beat = share(a.strong_end, self.answered);
         self.ends_on_stable_degree = share(a.stable_end, self.answered);
+        self.holds_inner = share(a.holds_inner, self.answered);
         self
     }
 }
@@ -422,8 +435,17 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     let mut composer = Measures::new("composer's continuation");
     let mut continuo = Measures::new("Continuo");
+    anyhow::ensure!(
+        args.call_stretch.is_finite() && (0.25..=4.0).contains(&args.call_stretch),
+        "--call-stretch must be between 0.25 and 4"
+    );
     for p in &prompts {
-        let a = answer(p, &setup);
+        let mut heard = p.clone();
+        for n in &mut heard.call {
+            n.onset *= args.call_stretch;
+            n.duration *= args.call_stretch;
+        }
+        let a = answer(&heard, &setup);
         if args.verbose {
             let show = |notes: &[Note]| {
                 notes
@@ -437,13 +459,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 p.name,
                 p.tempo,
                 p.key.name(),
-                show(&p.call),
+                show(&heard.call),
                 show(&a),
                 show(&p.composer)
             );
         }
         composer.add(&judge, p, &p.composer);
-        continuo.add(&judge, p, &a);
+        continuo.add(&judge, &heard, &a);
     }
     let rows = [composer.finish(), continuo.finish()];
     if args.json {
@@ -494,6 +516,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     });
     line("ends on tonic/third/fifth", &|m| {
         format!("{:.2}", m.ends_on_stable_degree)
+    });
+    line("holds a note of 4+ beats before its last", &|m| {
+        format!("{:.2}", m.holds_inner)
     });
     Ok(())
 }
@@ -546,5 +571,12 @@ mod tests {
             "C# is no stable degree of C major"
         );
         assert!(m.pitch_bits > 0.0 && m.rhythm_bits >= 0.0);
+        assert_eq!(m.holds_inner, 0.0, "eighths throughout");
+        // The last note 4.5 beats after the one before: a held note amid the line.
+        let mut held = answer.clone();
+        held[7].onset += 4.0;
+        let mut m = Measures::new("held");
+        m.add(&judge, &prompt, &held);
+        assert_eq!(m.finish().holds_inner, 1.0);
     }
 }

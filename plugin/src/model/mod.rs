@@ -117,6 +117,10 @@ pub struct SamplerSettings {
     /// The rhythm is drawn at `temperature` times this (above 1: hotter than the pitch, and
     /// without the top-p cut, which would otherwise leave a steady run of eighths one choice).
     pub rhythm_temperature: f32,
+    /// A rhythm value less likely than this share of the likeliest one (after the density's
+    /// tilt, among the values that fit) is not drawn (0: all are): drawn hot, the rhythm should
+    /// spread over the values the model finds plausible, not over its tail.
+    pub rhythm_min_p: f32,
     /// The bar layout of a planned phrase: set by the continuator from the context (a caller
     /// may set it directly); `None` draws without one.
     pub plan: Option<phrase::BarPlan>,
@@ -157,6 +161,7 @@ impl Default for SamplerSettings {
             copy_penalty: 1.0,
             typical: false,
             rhythm_temperature: 1.0,
+            rhythm_min_p: 0.0,
             plan: None,
             meter: crate::meter::Meter::COMMON,
         }

@@ -169,6 +169,7 @@ impl Sampler {
         for (f, beats) in tilt_factors.iter_mut().zip(RHYTHM_BEATS) {
             *f = (-tilt * beats.log2()).exp2();
         }
+        let min_p = settings.rhythm_min_p.clamp(0.0, 1.0) as f64;
         // Rhythm is drawn hotter than pitch and without the top-p cut (see `rhythm_temperature`).
         let rhythm_settings = SamplerSettings {
             temperature: settings.temperature * settings.rhythm_temperature.max(0.0),
@@ -310,6 +311,7 @@ impl Sampler {
                                 *p = 0.0;
                             }
                         }
+                        cut_tail(&mut rhythm, min_p);
                         let rtotal: f64 = rhythm.iter().sum();
                         match fallback {
                             None => rhythm_class(
@@ -333,6 +335,7 @@ impl Sampler {
                         for (p, f) in rhythm.iter_mut().zip(tilt_factors) {
                             *p *= f;
                         }
+                        cut_tail(&mut rhythm, min_p);
                         let rtotal: f64 = rhythm.iter().sum();
                         draw(
                             &rhythm,
@@ -398,6 +401,19 @@ impl Sampler {
             phrases.sort_by(|a, b| mean(&b.0).total_cmp(&mean(&a.0)));
         }
         phrases.into_iter().map(|(p, _, _)| p).collect()
+    }
+}
+
+/// Leaves out the rhythm values under `min_p` times the likeliest (of `rhythm`, unnormalised):
+/// the hot draw then spreads over the values the model finds plausible, never its tail.
+fn cut_tail(rhythm: &mut [f64; N_RHYTHM], min_p: f64) {
+    let top = rhythm.iter().copied().fold(0.0, f64::max);
+    if min_p > 0.0 && top > 0.0 {
+        for p in rhythm.iter_mut() {
+            if *p < min_p * top {
+                *p = 0.0;
+            }
+        }
     }
 }
 

@@ -26,7 +26,7 @@
 
 mod commands;
 mod context;
-mod draw;
+pub(crate) mod draw;
 pub mod harmony;
 mod ingest;
 pub mod learn;
