@@ -169,16 +169,17 @@ impl ContinuoEditor {
         let job = self.view.style_job.clone();
         let name = self.style_panel.new_name.trim().to_string();
         ui.horizontal(|ui| {
-            ui.label("Name");
+            let label = ui.label("Name").id;
             ui.add(
                 egui::TextEdit::singleline(&mut self.style_panel.new_name)
                     .hint_text("e.g. My reels")
                     .desired_width(140.0),
             )
+            .labelled_by(label)
             .on_hover_text("The name of the new style (not a bundled style's, not one of yours)");
         });
         ui.horizontal(|ui| {
-            ui.label("Learn a style…").on_hover_text(
+            let label = ui.label("Learn a style…").on_hover_text(
                 "Trains a new style on every .mid/.midi file and every tune of every .abc file in \
                  the folder (and its sub-folders), in the background; the window and the \
                  answers go on meanwhile",
@@ -187,7 +188,8 @@ impl ContinuoEditor {
                 egui::TextEdit::singleline(&mut self.style_panel.folder)
                     .hint_text("folder of MIDI or ABC files (type or paste its path)")
                     .desired_width(240.0),
-            );
+            )
+            .labelled_by(label.id);
             let folder = self.style_panel.folder.trim().to_string();
             if ui
                 .add_enabled(

@@ -7,6 +7,7 @@ use super::ContinuoEditor;
 use crate::bridge::{Shared, Snapshot};
 use crate::params::ContinuoParams;
 use crate::preset::Library;
+use crate::worker::learn::StyleRequest;
 use egui::Role;
 use egui_kittest::kittest::Queryable;
 use egui_kittest::Harness;
@@ -72,6 +73,8 @@ impl Drop for Scratch {
 struct Setup {
     params: Arc<ContinuoParams>,
     shared: Arc<Shared>,
+    /// What the model thread shows the editor (its styles, the running job).
+    snapshot: Arc<Mutex<Snapshot>>,
     host: Arc<FakeHost>,
     /// The model thread's end of the command queue: what the editor sent.
     commands: std::sync::mpsc::Receiver<crate::bridge::Command>,
@@ -84,6 +87,19 @@ impl Setup {
         self.commands
             .try_iter()
             .filter(|c| !matches!(c, crate::bridge::Command::Style(_)))
+            .collect()
+    }
+
+    /// The requests about the user's styles the editor sent since the last call, but for the
+    /// listing the style row asks for when it first shows.
+    fn style_requests(&self) -> Vec<StyleRequest> {
+        self.commands
+            .try_iter()
+            .filter_map(|c| match c {
+                crate::bridge::Command::Style(StyleRequest::List) => None,
+                crate::bridge::Command::Style(r) => Some(r),
+                _ => None,
+            })
             .collect()
     }
 }
@@ -108,11 +124,12 @@ fn editor(api: PluginApi, dir: &Scratch) -> (Harness<'static, ContinuoEditor>, S
         api,
         sets: AtomicUsize::new(0),
     });
+    let snapshot = Arc::new(Mutex::new(Snapshot::default()));
     let (commands, receiver) = std::sync::mpsc::sync_channel(16);
     let mut app = ContinuoEditor::new(
         params.clone(),
         shared.clone(),
-        Arc::new(Mutex::new(Snapshot::default())),
+        snapshot.clone(),
         commands,
         Library::new(dir.join("user")),
         Some(dir.join("vst3")),
@@ -127,6 +144,7 @@ fn editor(api: PluginApi, dir: &Scratch) -> (Harness<'static, ContinuoEditor>, S
         Setup {
             params,
             shared,
+            snapshot,
             host,
             commands: receiver,
         },
@@ -170,6 +188,14 @@ fn type_into(harness: &mut Harness<'_, ContinuoEditor>, label: &str, text: &str)
 fn click_in_preset_bar(harness: &mut Harness<'_, ContinuoEditor>, label: &str) {
     let first = harness.get_all_by_label(label).next();
     first.unwrap_or_else(|| panic!("no button {label}")).click();
+    frames(harness);
+}
+
+/// Clicks the style panel's button `label` where the preset bar or the answer's row has one of
+/// that name too (the style panel's comes last).
+fn click_in_style_panel(harness: &mut Harness<'_, ContinuoEditor>, label: &str) {
+    let last = harness.get_all_by_label(label).last();
+    last.unwrap_or_else(|| panic!("no button {label}")).click();
     frames(harness);
 }
 
@@ -364,4 +390,114 @@ fn a_user_preset_is_saved_over_and_renamed_with_its_settings() {
         "the settings moved with it"
     );
     assert_eq!(*setup.params.preset_name.read(), "Kept");
+}
+
+#[test]
+fn a_style_of_yours_is_chosen_renamed_and_deleted_from_the_style_row() {
+    use crate::params::StyleParam;
+    let dir = Scratch::new("my-style");
+    let (mut harness, setup) = editor(PluginApi::Clap, &dir);
+    setup.snapshot.lock().user_styles = vec!["Jigs".into(), "Reels".into()];
+    frames(&mut harness);
+    // Nothing of yours chosen: nothing to rename or delete.
+    type_into(&mut harness, "My style", "Hornpipes");
+    click_in_style_panel(&mut harness, "Rename");
+    click_in_style_panel(&mut harness, "Delete");
+    assert_eq!(setup.style_requests(), vec![]);
+    // Chosen from the menu: the Style parameter goes to the host as "yours".
+    let sets = setup.host.sets.load(Ordering::Relaxed);
+    harness
+        .get_by_role_and_label(Role::ComboBox, "My style")
+        .click();
+    frames(&mut harness);
+    click(&mut harness, "Reels");
+    assert_eq!(*setup.params.user_style.read(), "Reels");
+    assert_eq!(setup.params.model.style.value(), StyleParam::User);
+    assert!(setup.host.sets.load(Ordering::Relaxed) > sets);
+    // Renamed to the name typed (which the field then forgets).
+    click_in_style_panel(&mut harness, "Rename");
+    assert_eq!(
+        setup.style_requests(),
+        vec![StyleRequest::Rename {
+            from: "Reels".into(),
+            to: "Hornpipes".into()
+        }]
+    );
+    let field = harness.get_by_role_and_label(Role::TextInput, "My style");
+    assert_eq!(field.value().as_deref(), Some(""));
+    // Deleted on the second press only; Reload lists the folder again.
+    assert!(harness.query_by_label("Really delete?").is_none());
+    click_in_style_panel(&mut harness, "Delete");
+    assert_eq!(setup.style_requests(), vec![]);
+    click(&mut harness, "Really delete?");
+    click_in_style_panel(&mut harness, "Reload");
+    let sent: Vec<_> = setup.commands.try_iter().collect();
+    assert!(
+        matches!(
+            sent.as_slice(),
+            [
+                crate::bridge::Command::Style(StyleRequest::Delete(name)),
+                crate::bridge::Command::Style(StyleRequest::List),
+            ] if name == "Reels"
+        ),
+        "{} commands",
+        sent.len()
+    );
+}
+
+#[test]
+fn a_style_is_learnt_from_a_folder_or_kept_from_the_session_and_a_running_job_cancelled() {
+    use crate::worker::learn::{Stage, StyleJob};
+    let dir = Scratch::new("learn-style");
+    let (mut harness, setup) = editor(PluginApi::Clap, &dir);
+    click(&mut harness, "Your own styles: learn, keep, rename, delete");
+    // No name yet: neither Learn nor Keep asks anything.
+    type_into(&mut harness, "Learn a style…", " /music/reels ");
+    click_in_style_panel(&mut harness, "Learn");
+    click(&mut harness, "as a new style");
+    assert_eq!(setup.style_requests(), vec![]);
+    type_into(&mut harness, "Name", "My reels");
+    click_in_style_panel(&mut harness, "Learn");
+    click(&mut harness, "as a new style");
+    assert_eq!(
+        setup.style_requests(),
+        vec![
+            StyleRequest::LearnFolder {
+                folder: "/music/reels".into(),
+                name: "My reels".into()
+            },
+            StyleRequest::KeepSession {
+                name: "My reels".into(),
+                merge: false
+            }
+        ]
+    );
+    // Adding the session to a style of yours: only once one is chosen.
+    click(&mut harness, "add to My style");
+    assert_eq!(setup.style_requests(), vec![]);
+    setup.snapshot.lock().user_styles = vec!["Reels".into()];
+    *setup.params.user_style.write() = "Reels".into();
+    frames(&mut harness);
+    click(&mut harness, "add to \"Reels\"");
+    assert_eq!(
+        setup.style_requests(),
+        vec![StyleRequest::KeepSession {
+            name: "Reels".into(),
+            merge: true
+        }]
+    );
+    // While a job runs: its progress, no second job, and Cancel.
+    setup.snapshot.lock().style_job = Some(StyleJob {
+        what: "Learning “My reels” from /music/reels".into(),
+        stage: Stage::Reading,
+        done: 3,
+        total: 10,
+        cancelling: false,
+    });
+    frames(&mut harness);
+    harness.get_by_label_contains("reading files 3/10");
+    click_in_style_panel(&mut harness, "Learn");
+    click(&mut harness, "as a new style");
+    click(&mut harness, "Cancel");
+    assert_eq!(setup.style_requests(), vec![StyleRequest::Cancel]);
 }
