@@ -531,15 +531,9 @@ impl predictor::Predictor for Fixed {
             let pitch = out.pitch_lo as i32 + i as i32;
             *p = if (60..=72).contains(&pitch) { 1.0 } else { 0.0 };
         }
-        let t: f64 = self.pitch_total(out);
-        out.pitch.iter_mut().for_each(|p| *p /= t);
+        let total: f64 = out.pitch.iter().sum();
+        out.pitch.iter_mut().for_each(|p| *p /= total);
         out.rhythm = self.rhythm;
-    }
-}
-
-impl Fixed {
-    fn pitch_total(&self, out: &predictor::Prediction) -> f64 {
-        out.pitch.iter().sum::<f64>().max(1e-300)
     }
 }
 

@@ -11,6 +11,7 @@ use crate::model::PhraseLength;
 use crate::model::{Note, SamplerSettings};
 use crate::music::{KeySignature, Scale};
 use crate::params::{ContinuoParams, PhraseLengthMode, ScaleLock};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 /// Settings that have not changed for this long are drawn with.
@@ -26,13 +27,9 @@ pub const RHYTHM_TEMPERATURE: f32 = 3.0;
 /// [`RHYTHM_TEMPERATURE`], or the environment's `CONTINUO_RHYTHM_TEMPERATURE` (read once) when
 /// tuning with `continuo eval-answers`.
 pub fn rhythm_temperature() -> f32 {
-    static T: std::sync::OnceLock<f32> = std::sync::OnceLock::new();
-    *T.get_or_init(|| {
-        std::env::var("CONTINUO_RHYTHM_TEMPERATURE")
-            .ok()
-            .and_then(|v| v.parse::<f32>().ok())
-            .filter(|t| t.is_finite() && *t > 0.0)
-            .unwrap_or(RHYTHM_TEMPERATURE)
+    static T: OnceLock<f32> = OnceLock::new();
+    from_env(&T, "CONTINUO_RHYTHM_TEMPERATURE", RHYTHM_TEMPERATURE, |t| {
+        t.is_finite() && t > 0.0
     })
 }
 
@@ -43,13 +40,21 @@ pub const RHYTHM_MIN_P: f32 = 0.05;
 
 /// [`RHYTHM_MIN_P`], or the environment's `CONTINUO_RHYTHM_MIN_P` (read once) when tuning.
 pub fn rhythm_min_p() -> f32 {
-    static P: std::sync::OnceLock<f32> = std::sync::OnceLock::new();
-    *P.get_or_init(|| {
-        std::env::var("CONTINUO_RHYTHM_MIN_P")
+    static P: OnceLock<f32> = OnceLock::new();
+    from_env(&P, "CONTINUO_RHYTHM_MIN_P", RHYTHM_MIN_P, |p| {
+        (0.0..=1.0).contains(&p)
+    })
+}
+
+/// `default`, or the environment variable `var` when it reads as a value `valid` accepts; read
+/// once, into `cell`.
+fn from_env(cell: &OnceLock<f32>, var: &str, default: f32, valid: fn(f32) -> bool) -> f32 {
+    *cell.get_or_init(|| {
+        std::env::var(var)
             .ok()
             .and_then(|v| v.parse::<f32>().ok())
-            .filter(|p| (0.0..=1.0).contains(p))
-            .unwrap_or(RHYTHM_MIN_P)
+            .filter(|v| valid(*v))
+            .unwrap_or(default)
     })
 }
 
