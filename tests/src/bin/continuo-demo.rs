@@ -2,12 +2,18 @@
 //!
 //! ```text
 //! continuo-demo --plugin target/bundled/Continuo.clap [--out-dir target/demo]
-//!               [--wav assets/demo/phrase-piano.wav | --midi-in phrase.mid] [--tempo 120]
+//!               [--wav assets/demo/phrase-piano.wav | --midi-in phrase.mid]
+//!               [--tempo BPM] [--downbeat SECONDS]
 //! ```
 //! Feeds the recording (source = Audio) or the MIDI file (source = MIDI) with MIDI thru on, in
 //! Call & response mode, in 512-sample blocks with the host transport playing, then about 8 s of
 //! silence; prints what Continuo heard (its thru output) and how it answered, and writes
-//! `heard.mid` and `answer.mid`.
+//! `heard.mid` and `answer.mid` (in the host's bars).
+//!
+//! The host plays at the input's tempo with a bar line where the input has one, as a musician
+//! plays to the host's click: for the demo recording 103 bpm, bars of 4/4 from its D5 at 1.083 s
+//! (the tune opens with a pickup of four sixteenths); for any other input 120 bpm with bar
+//! lines from its start, unless `--tempo` and `--downbeat` say otherwise.
 
 use continuo_host_tests::*;
 use std::path::{Path, PathBuf};
@@ -23,12 +29,19 @@ struct Args {
     out_dir: PathBuf,
     wav: Option<PathBuf>,
     midi_in: Option<PathBuf>,
-    tempo: f64,
+    /// The host's tempo (bpm) and where in the input a bar begins (seconds); `None`: the demo
+    /// recording's, or 120 bpm from the start for another input.
+    tempo: Option<f64>,
+    downbeat: Option<f64>,
 }
+
+/// The demo recording's tempo (its sixteenths are 0.1456 s apart) and first bar line (its D5).
+const DEMO_TEMPO: f64 = 103.0;
+const DEMO_DOWNBEAT_S: f64 = 1.0825;
 
 fn usage() -> &'static str {
     "usage: continuo-demo [--plugin PATH/Continuo.clap] [--out-dir DIR] \
-     [--wav FILE.wav | --midi-in FILE.mid] [--tempo BPM]"
+     [--wav FILE.wav | --midi-in FILE.mid] [--tempo BPM] [--downbeat SECONDS]"
 }
 
 fn parse_args() -> R<Args> {
@@ -37,7 +50,8 @@ fn parse_args() -> R<Args> {
         out_dir: PathBuf::from("target/demo"),
         wav: None,
         midi_in: None,
-        tempo: 120.0,
+        tempo: None,
+        downbeat: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -48,9 +62,24 @@ fn parse_args() -> R<Args> {
             "--wav" => a.wav = Some(value("--wav")?.into()),
             "--midi-in" => a.midi_in = Some(value("--midi-in")?.into()),
             "--tempo" => {
-                a.tempo = value("--tempo")?
+                let t: f64 = value("--tempo")?
                     .parse()
-                    .map_err(|e| format!("--tempo: {e}"))?
+                    .map_err(|e| format!("--tempo: {e}"))?;
+                if !(t.is_finite() && (20.0..=400.0).contains(&t)) {
+                    return Err(format!("--tempo {t}: give 20 to 400 bpm"));
+                }
+                a.tempo = Some(t);
+            }
+            "--downbeat" => {
+                let d: f64 = value("--downbeat")?
+                    .parse()
+                    .map_err(|e| format!("--downbeat: {e}"))?;
+                if !(d.is_finite() && d >= 0.0) {
+                    return Err(format!(
+                        "--downbeat {d}: give seconds from the input's start"
+                    ));
+                }
+                a.downbeat = Some(d);
             }
             "-h" | "--help" => return Err(usage().into()),
             other => return Err(format!("unknown argument {other:?}\n{}", usage())),
@@ -129,12 +158,14 @@ fn read_midi(path: &Path) -> R<Vec<(f64, f64, u8, f64)>> {
     Ok(notes)
 }
 
-/// Writes notes `(on, off, key, velocity 0..1)` in samples as a one-track MIDI file at `tempo`.
+/// Writes notes `(on, off, key, velocity 0..1)` in samples as a one-track MIDI file at `tempo`,
+/// sample 0 at beat `start_beat` (the host's bars are the file's).
 fn write_midi(
     path: &Path,
     notes: &[(u64, u64, u8, f64)],
     sr: f64,
     tempo: f64,
+    start_beat: f64,
     channel: u8,
 ) -> R<()> {
     use midly::num::{u15, u24, u28, u4, u7};
@@ -142,7 +173,7 @@ fn write_midi(
         Format, Header, MetaMessage, MidiMessage, Smf, Timing, TrackEvent, TrackEventKind,
     };
     const TPQ: u16 = 480;
-    let ticks = |s: u64| (s as f64 / sr * tempo / 60.0 * TPQ as f64).round() as u64;
+    let ticks = |s: u64| ((s as f64 / sr * tempo / 60.0 + start_beat) * TPQ as f64).round() as u64;
     let mut ev: Vec<(u64, bool, u8, u8)> = vec![];
     for &(on, off, key, vel) in notes {
         let v = (vel * 127.0).round().clamp(1.0, 127.0) as u8;
@@ -271,10 +302,19 @@ fn run() -> R<()> {
     .iter()
     .map(|id| format!("{id}={}", p.get_text(id).unwrap_or_default()))
     .collect();
+    let bundled = args.wav.is_none() && !use_midi;
+    let tempo = args
+        .tempo
+        .unwrap_or(if bundled { DEMO_TEMPO } else { 120.0 });
+    let downbeat = args
+        .downbeat
+        .unwrap_or(if bundled { DEMO_DOWNBEAT_S } else { 0.0 });
+    // The host's beat at the input's start: a bar line (every 4 beats) falls on the downbeat.
+    let start_beat = (-downbeat * tempo / 60.0).rem_euclid(4.0);
     println!(
-        "settings: {}, tempo {} bpm (host transport playing)",
+        "settings: {}, tempo {tempo} bpm, 4/4 bars from {downbeat:.3} s of the input (host \
+         transport playing)",
         shown.join(" "),
-        args.tempo
     );
     let gap_beats: f64 = p
         .get_text("gap")
@@ -303,12 +343,14 @@ fn run() -> R<()> {
         })
         .collect();
     let silence = (8.0 * sr) as u64;
-    let tempo = args.tempo;
     let fed = p
         .run(move |s| {
             // Let the model thread take the reset of start_processing before the first note.
             std::thread::sleep(START_PAUSE);
-            s.set_transport(Some(Transport::playing(tempo)));
+            s.set_transport(Some(Transport {
+                beat: start_beat,
+                ..Transport::playing(tempo)
+            }));
             s.feed(Feed {
                 audio: vec![audio],
                 events,
@@ -385,14 +427,27 @@ fn run() -> R<()> {
     match (last_heard_off, answer.first()) {
         (Some(off), Some(first)) => {
             let gap_end = off + (gap_beats * spb).round() as u64;
+            let late_ms = (first.0 as f64 - gap_end as f64) / sr * 1000.0;
+            // The host's bar and beat of the first NoteOn (4/4 bars from beat 0).
+            let beat = start_beat + first.0 as f64 / spb;
+            let (bar, in_bar) = ((beat / 4.0).floor() + 1.0, beat.rem_euclid(4.0) + 1.0);
+            // The grid's step in beats ("1/16": a quarter of a beat; "Off": none).
+            let step = grid
+                .strip_prefix("1/")
+                .and_then(|d| d.parse::<f64>().ok())
+                .map_or(0.0, |d| 4.0 / d);
+            let why = if late_ms <= step * 60_000.0 / tempo + 1.0 {
+                format!("grid {grid}: the answer starts on the first grid line after the gap")
+            } else {
+                "the call began with a pickup, so the answer waits to start with one too".into()
+            };
             println!(
                 "\nlast heard note ends at {:.3} s; the gap ({gap_beats} beat) ends at {:.3} s; \
-                 first answer NoteOn at {:.3} s: {:.1} ms after the end of the gap (grid {grid}: \
-                 the answer starts on the first grid line after the gap)",
+                 first answer NoteOn at {:.3} s (bar {bar}, beat {in_bar:.2}): {late_ms:.1} ms \
+                 after the end of the gap ({why})",
                 secs(off),
                 secs(gap_end),
                 secs(first.0),
-                (first.0 as f64 - gap_end as f64) / sr * 1000.0
             );
         }
         (_, None) => println!(
@@ -414,8 +469,15 @@ fn run() -> R<()> {
     let channel = answer.first().or(heard.first()).map(|n| n.2).unwrap_or(0);
     let heard_mid = args.out_dir.join("heard.mid");
     let answer_mid = args.out_dir.join("answer.mid");
-    write_midi(&heard_mid, &to_midi(&heard), sr, tempo, channel)?;
-    write_midi(&answer_mid, &to_midi(&answer), sr, tempo, channel)?;
+    write_midi(&heard_mid, &to_midi(&heard), sr, tempo, start_beat, channel)?;
+    write_midi(
+        &answer_mid,
+        &to_midi(&answer),
+        sr,
+        tempo,
+        start_beat,
+        channel,
+    )?;
     println!(
         "\nwrote {} ({} notes) and {} ({} notes)",
         heard_mid.display(),
