@@ -501,3 +501,40 @@ fn a_style_is_learnt_from_a_folder_or_kept_from_the_session_and_a_running_job_ca
     click(&mut harness, "Cancel");
     assert_eq!(setup.style_requests(), vec![StyleRequest::Cancel]);
 }
+
+#[test]
+fn the_header_names_the_key_the_chord_held_and_the_tempo_heard_in_free_time() {
+    use crate::harmony::chord::HeardChord;
+    use crate::harmony::hearing::ChordSpan;
+    use crate::music::{KeySignature, Mode};
+    let dir = Scratch::new("header");
+    let (mut harness, setup) = editor(PluginApi::Clap, &dir);
+    harness.get_by_label("Key: listening…");
+    let g_minor = KeySignature {
+        tonic: 7,
+        mode: Mode::Minor,
+    };
+    let chord = HeardChord::parse_harte("G:min/b3").expect("a Harte label");
+    {
+        let mut s = setup.snapshot.lock();
+        s.key = Some((g_minor, 0.8));
+        s.chords = vec![ChordSpan {
+            start_s: 1.0,
+            end_s: None,
+            chord,
+        }];
+    }
+    setup.shared.free_time_in_use.store(true, Ordering::Relaxed);
+    setup.shared.tempo.store(96.0, Ordering::Relaxed);
+    frames(&mut harness);
+    harness.get_by_label(&format!("Key: {} (80%)", g_minor.name()));
+    // The chord held, in a musician's name (its inversion's bass after the slash).
+    let name = chord.name();
+    assert!(name.starts_with('G') && name.contains('/'), "{name}");
+    harness.get_by_label(&name);
+    harness.get_by_label("free time: 96 bpm (estimated)");
+    // Released: no chord is named any more.
+    setup.snapshot.lock().chords[0].end_s = Some(2.0);
+    frames(&mut harness);
+    assert!(harness.query_by_label(&name).is_none());
+}
