@@ -18,7 +18,17 @@ struct Run {
 
 /// `answer`: wait for the model to load first (only needed when the answer is checked).
 fn run(entry: &'static PluginEntry, audio: &[f32], sr: f64, block: usize, answer: bool) -> Run {
-    run_over(entry, audio, audio.len() as u64, sr, block, answer, &[])
+    let host = Transport::playing(TEMPO);
+    run_over(
+        entry,
+        audio,
+        audio.len() as u64,
+        sr,
+        block,
+        answer,
+        &[],
+        host,
+    )
 }
 
 /// As `run`, but only the first `played` samples of `audio` are the musician's call: the rest
@@ -31,6 +41,7 @@ fn run_over(
     block: usize,
     answer: bool,
     settings: &[(&str, &str)],
+    host: Transport,
 ) -> Run {
     let mut p = Plugin::new(entry).unwrap();
     p.set_text("source", "Audio").unwrap();
@@ -58,7 +69,7 @@ fn run_over(
     let fed = p
         .run(move |s| {
             std::thread::sleep(START_PAUSE);
-            s.set_transport(Some(Transport::playing(TEMPO)));
+            s.set_transport(Some(host));
             s.feed(Feed {
                 audio: vec![audio],
                 // Let the model thread keep up with a stream faster than real time.
@@ -267,7 +278,8 @@ fn humming_track_is_answered(entry: &'static PluginEntry) {
     for (x, a) in hummed[lead..].iter_mut().zip(&audio) {
         *x += a;
     }
-    let r = run_over(entry, &hummed, played, sr, 512, true, &[]);
+    let host = Transport::playing(TEMPO);
+    let r = run_over(entry, &hummed, played, sr, 512, true, &[], host);
     let heard = keys(&r);
     // G1 (49 Hz) and G2 are where a 50 Hz hum is heard.
     let at_hum: Vec<&Played> = r
@@ -356,9 +368,62 @@ fn flat_instrument_is_heard_in_its_tuning(entry: &'static PluginEntry) {
     assert_eq!(late(&r), written[14..].to_vec(), "following the tuning");
     // Set by hand.
     let settings = [("concert-pitch", "430"), ("follow-tuning", "Off")];
-    let by_hand = run_over(entry, &audio, audio.len() as u64, sr, 512, false, &settings);
+    let host = Transport::playing(TEMPO);
+    let by_hand = run_over(
+        entry,
+        &audio,
+        audio.len() as u64,
+        sr,
+        512,
+        false,
+        &settings,
+        host,
+    );
     let keys: Vec<u8> = by_hand.heard.iter().map(|n| n.3).collect();
     assert_eq!(keys, written, "Concert pitch 430 Hz, following off");
+}
+
+/// A musician jamming with the host's transport stopped: the answer follows the tempo heard in
+/// the playing (*Tempo when stopped*: *Follow me*, the default), not the host's 120 bpm. The
+/// demo recording is a tune at 103 bpm.
+fn free_time_answers_in_the_players_tempo(entry: &'static PluginEntry) {
+    let Some((_, audio, sr)) = demo_audio() else {
+        return;
+    };
+    let stopped = Transport {
+        playing: false,
+        ..Transport::playing(TEMPO)
+    };
+    let r = run_over(
+        entry,
+        &audio,
+        audio.len() as u64,
+        sr,
+        512,
+        true,
+        &[],
+        stopped,
+    );
+    let onsets: Vec<f64> = r.answer.iter().map(|n| n.0 as f64 / r.sr).collect();
+    eprintln!("RESULT free time: answer onsets {onsets:.3?}");
+    assert!(onsets.len() >= 3, "an answer: {onsets:?}");
+    // Sixteenths of the player's beat, and of the host's.
+    let (player, host) = (60.0 / 103.0 / 4.0, 60.0 / TEMPO / 4.0);
+    let on_grid = |ioi: f64, step: f64| {
+        let k = (ioi / step).round();
+        k >= 1.0 && (ioi - k * step).abs() <= 0.02 * ioi + 0.003
+    };
+    let iois: Vec<f64> = onsets.windows(2).map(|w| w[1] - w[0]).collect();
+    for ioi in &iois {
+        assert!(
+            on_grid(*ioi, player),
+            "{ioi:.3} s is off the player's grid: {iois:.3?}"
+        );
+    }
+    assert!(
+        iois.iter().any(|ioi| !on_grid(*ioi, host)),
+        "every step fits the host's 120 bpm too: {iois:.3?}"
+    );
 }
 
 #[test]
@@ -374,6 +439,10 @@ fn audio_call() {
         (
             "a flat instrument is heard in its tuning",
             flat_instrument_is_heard_in_its_tuning,
+        ),
+        (
+            "free time answers in the player's tempo",
+            free_time_answers_in_the_players_tempo,
         ),
     ]);
 }

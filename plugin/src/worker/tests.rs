@@ -1235,6 +1235,31 @@ fn the_tempo_follower_locks_and_follows_a_change() {
     assert!(f.locked.is_none());
 }
 
+/// The demo's tune (`assets/demo/phrase-piano.notes.tsv`, 103 bpm) opens with four sixteenths
+/// and four eighths: its first eight onsets fit 206 bpm perfectly, and the follower locked
+/// there; once quarters came, the preference for the tempo in use held it at 206, and the answer
+/// came in notes twice as fast as the tune's. The level of the beat is chosen again as the
+/// notes come (the tempo's double and half are as welcome as itself).
+#[test]
+fn a_tune_opening_in_sixteenths_is_heard_at_its_own_beat_once_longer_notes_come() {
+    let onsets = [
+        0.5, 0.6456, 0.7913, 0.9369, 1.0825, 1.3738, 1.665, 1.9563, 2.2476, 2.8301, 3.1214, 3.4126,
+        3.9951, 4.5777, 5.1602, 5.4515, 5.7427,
+    ];
+    let mut f = tempo::TempoFollower::default();
+    for &t in &onsets[..tempo::MIN_ONSETS + 1] {
+        f.onset(t, 0.8);
+    }
+    let early = f.locked.expect("locked on the opening");
+    assert!((early.bpm / 206.0 - 1.0).abs() < 0.03, "{early:?}");
+    for &t in &onsets[tempo::MIN_ONSETS + 1..] {
+        f.onset(t, 0.8);
+    }
+    let e = f.locked.expect("locked");
+    assert!((e.bpm / 103.0 - 1.0).abs() < 0.03, "{e:?}");
+    assert!(off_beat(e.beat_s, 103.0, 1.0825) < 0.1, "{e:?}");
+}
+
 /// Onsets at random times are not a tempo: nothing is locked.
 #[test]
 fn random_onsets_do_not_lock_a_tempo() {
