@@ -12,8 +12,8 @@
 //!
 //! The host plays at the input's tempo with a bar line where the input has one, as a musician
 //! plays to the host's click: for the demo recording 103 bpm, bars of 4/4 from its D5 at 1.083 s
-//! (the tune opens with a pickup of four sixteenths); for any other input 120 bpm with bar
-//! lines from its start, unless `--tempo` and `--downbeat` say otherwise.
+//! (the tune opens with a pickup of four sixteenths); a MIDI file's own tempo with bar lines from
+//! its start; another recording 120 bpm from its start; `--tempo` and `--downbeat` say otherwise.
 
 use continuo_host_tests::*;
 use std::path::{Path, PathBuf};
@@ -104,8 +104,12 @@ fn find(p: &Path) -> PathBuf {
     }
 }
 
-/// Reads the notes of a standard MIDI file as `(on s, off s, key, velocity)`, with its tempo map.
-fn read_midi(path: &Path) -> R<Vec<(f64, f64, u8, f64)>> {
+/// The notes of a MIDI file as `(on s, off s, key, velocity)` and its first tempo (bpm).
+type MidiInput = (Vec<(f64, f64, u8, f64)>, Option<f64>);
+
+/// Reads the notes of a standard MIDI file as `(on s, off s, key, velocity)`, with its tempo map,
+/// and its first tempo.
+fn read_midi(path: &Path) -> R<MidiInput> {
     use midly::{MetaMessage, MidiMessage, Smf, Timing, TrackEventKind};
     let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let smf = Smf::parse(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
@@ -126,6 +130,7 @@ fn read_midi(path: &Path) -> R<Vec<(f64, f64, u8, f64)>> {
         }
     };
     let mut tempo_us = 500_000.0;
+    let mut first_tempo = None;
     let (mut last_tick, mut now) = (0u64, 0.0f64);
     let mut open: std::collections::HashMap<u8, (f64, f64)> = Default::default();
     let mut notes = vec![];
@@ -133,7 +138,12 @@ fn read_midi(path: &Path) -> R<Vec<(f64, f64, u8, f64)>> {
         now += (tick - last_tick) as f64 * seconds_per_tick(tempo_us);
         last_tick = tick;
         match kind {
-            TrackEventKind::Meta(MetaMessage::Tempo(t)) => tempo_us = t.as_int() as f64,
+            TrackEventKind::Meta(MetaMessage::Tempo(t)) => {
+                tempo_us = t.as_int() as f64;
+                if first_tempo.is_none() && tempo_us > 0.0 {
+                    first_tempo = Some((60e6 / tempo_us * 100.0).round() / 100.0);
+                }
+            }
             TrackEventKind::Midi { message, .. } => match message {
                 MidiMessage::NoteOn { key, vel } if vel.as_int() > 0 => {
                     if let Some((on, v)) = open.remove(&key.as_int()) {
@@ -155,7 +165,7 @@ fn read_midi(path: &Path) -> R<Vec<(f64, f64, u8, f64)>> {
         notes.push((on, now, key, v));
     }
     notes.sort_by(|a, b| a.0.total_cmp(&b.0));
-    Ok(notes)
+    Ok((notes, first_tempo))
 }
 
 /// Writes notes `(on, off, key, velocity 0..1)` in samples as a one-track MIDI file at `tempo`,
@@ -251,13 +261,13 @@ fn run() -> R<()> {
             .as_deref()
             .unwrap_or(Path::new("assets/demo/phrase-piano.wav")),
     );
-    let (audio, sr, midi_notes, input_name) = if let Some(m) = &args.midi_in {
+    let (audio, sr, midi_notes, file_tempo, input_name) = if let Some(m) = &args.midi_in {
         let m = find(m);
-        let notes = read_midi(&m)?;
-        (vec![], 48_000.0, notes, m.display().to_string())
+        let (notes, tempo) = read_midi(&m)?;
+        (vec![], 48_000.0, notes, tempo, m.display().to_string())
     } else {
         let (mono, sr) = read_wav_mono(&wav_path).map_err(|e| e.to_string())?;
-        (mono, sr, vec![], wav_path.display().to_string())
+        (mono, sr, vec![], None, wav_path.display().to_string())
     };
     let input_len = if use_midi {
         midi_notes
@@ -303,9 +313,13 @@ fn run() -> R<()> {
     .map(|id| format!("{id}={}", p.get_text(id).unwrap_or_default()))
     .collect();
     let bundled = args.wav.is_none() && !use_midi;
-    let tempo = args
-        .tempo
-        .unwrap_or(if bundled { DEMO_TEMPO } else { 120.0 });
+    let tempo = args.tempo.unwrap_or(if bundled {
+        DEMO_TEMPO
+    } else {
+        file_tempo
+            .filter(|t| (20.0..=400.0).contains(t))
+            .unwrap_or(120.0)
+    });
     let downbeat = args
         .downbeat
         .unwrap_or(if bundled { DEMO_DOWNBEAT_S } else { 0.0 });
@@ -429,7 +443,9 @@ fn run() -> R<()> {
             let gap_end = off + (gap_beats * spb).round() as u64;
             let late_ms = (first.0 as f64 - gap_end as f64) / sr * 1000.0;
             // The host's bar and beat of the first NoteOn (4/4 bars from beat 0).
-            let beat = start_beat + first.0 as f64 / spb;
+            // To a thousandth of a beat (a sample is a few hundred-thousandths): a NoteOn on a bar
+            // line is not shown as beat 5 of the bar before.
+            let beat = ((start_beat + first.0 as f64 / spb) * 1e3).round() / 1e3;
             let (bar, in_bar) = ((beat / 4.0).floor() + 1.0, beat.rem_euclid(4.0) + 1.0);
             // The grid's step in beats ("1/16": a quarter of a beat; "Off": none).
             let step = grid
