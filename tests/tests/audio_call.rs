@@ -16,19 +16,26 @@ struct Run {
     first_answer: Option<u64>,
 }
 
+/// What the host sets besides the audio: parameters (as text) and its transport.
+struct Host<'a> {
+    settings: &'a [(&'a str, &'a str)],
+    transport: Transport,
+}
+
+impl Default for Host<'_> {
+    /// No parameter set; the transport playing at [`TEMPO`].
+    fn default() -> Self {
+        Self {
+            settings: &[],
+            transport: Transport::playing(TEMPO),
+        }
+    }
+}
+
 /// `answer`: wait for the model to load first (only needed when the answer is checked).
 fn run(entry: &'static PluginEntry, audio: &[f32], sr: f64, block: usize, answer: bool) -> Run {
-    let host = Transport::playing(TEMPO);
-    run_over(
-        entry,
-        audio,
-        audio.len() as u64,
-        sr,
-        block,
-        answer,
-        &[],
-        host,
-    )
+    let played = audio.len() as u64;
+    run_over(entry, audio, played, sr, block, answer, Host::default())
 }
 
 /// As `run`, but only the first `played` samples of `audio` are the musician's call: the rest
@@ -40,13 +47,12 @@ fn run_over(
     sr: f64,
     block: usize,
     answer: bool,
-    settings: &[(&str, &str)],
-    host: Transport,
+    host: Host,
 ) -> Run {
     let mut p = Plugin::new(entry).unwrap();
     p.set_text("source", "Audio").unwrap();
     p.set_text("midi-thru", "On").unwrap();
-    for (id, text) in settings {
+    for (id, text) in host.settings {
         p.set_text(id, text).unwrap();
     }
     // Without the answer (only the detected notes are compared), no answer may start late in
@@ -66,10 +72,11 @@ fn run_over(
     // the gap: room for it to end before the feed does.
     let total = (2 * input_len + (6.0 * sr) as u64).max(audio.len() as u64);
     let audio = audio.to_vec();
+    let transport = host.transport;
     let fed = p
         .run(move |s| {
             std::thread::sleep(START_PAUSE);
-            s.set_transport(Some(host));
+            s.set_transport(Some(transport));
             s.feed(Feed {
                 audio: vec![audio],
                 // Let the model thread keep up with a stream faster than real time.
@@ -278,8 +285,7 @@ fn humming_track_is_answered(entry: &'static PluginEntry) {
     for (x, a) in hummed[lead..].iter_mut().zip(&audio) {
         *x += a;
     }
-    let host = Transport::playing(TEMPO);
-    let r = run_over(entry, &hummed, played, sr, 512, true, &[], host);
+    let r = run_over(entry, &hummed, played, sr, 512, true, Host::default());
     let heard = keys(&r);
     // G1 (49 Hz) and G2 are where a 50 Hz hum is heard.
     let at_hum: Vec<&Played> = r
@@ -367,18 +373,11 @@ fn flat_instrument_is_heard_in_its_tuning(entry: &'static PluginEntry) {
     );
     assert_eq!(late(&r), written[14..].to_vec(), "following the tuning");
     // Set by hand.
-    let settings = [("concert-pitch", "430"), ("follow-tuning", "Off")];
-    let host = Transport::playing(TEMPO);
-    let by_hand = run_over(
-        entry,
-        &audio,
-        audio.len() as u64,
-        sr,
-        512,
-        false,
-        &settings,
-        host,
-    );
+    let host = Host {
+        settings: &[("concert-pitch", "430"), ("follow-tuning", "Off")],
+        ..Host::default()
+    };
+    let by_hand = run_over(entry, &audio, audio.len() as u64, sr, 512, false, host);
     let keys: Vec<u8> = by_hand.heard.iter().map(|n| n.3).collect();
     assert_eq!(keys, written, "Concert pitch 430 Hz, following off");
 }
@@ -390,20 +389,14 @@ fn free_time_answers_in_the_players_tempo(entry: &'static PluginEntry) {
     let Some((_, audio, sr)) = demo_audio() else {
         return;
     };
-    let stopped = Transport {
-        playing: false,
-        ..Transport::playing(TEMPO)
+    let host = Host {
+        transport: Transport {
+            playing: false,
+            ..Transport::playing(TEMPO)
+        },
+        ..Host::default()
     };
-    let r = run_over(
-        entry,
-        &audio,
-        audio.len() as u64,
-        sr,
-        512,
-        true,
-        &[],
-        stopped,
-    );
+    let r = run_over(entry, &audio, audio.len() as u64, sr, 512, true, host);
     let onsets: Vec<f64> = r.answer.iter().map(|n| n.0 as f64 / r.sr).collect();
     eprintln!("RESULT free time: answer onsets {onsets:.3?}");
     assert!(onsets.len() >= 3, "an answer: {onsets:?}");
