@@ -368,10 +368,11 @@ fn run() -> R<()> {
             s.feed(Feed {
                 audio: vec![audio],
                 events,
-                // Give the model thread (it polls every 3 ms) time to keep up with a stream
-                // processed faster than real time.
+                // In real time, as a DAW plays: faster, the model thread's last drawing (after
+                // the call's last note ended) raced the gap, and the answer differed from run to
+                // run (11 or 12 notes).
                 pause_after_events: Duration::from_millis(5),
-                pause_every_block: Some(Duration::from_millis(1)),
+                pause_every_block: Some(Duration::from_secs_f64(BLOCK as f64 / sr)),
                 ..Feed::silence(input_len + silence, BLOCK)
             })
         })
