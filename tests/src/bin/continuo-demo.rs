@@ -38,6 +38,8 @@ struct Args {
 /// The demo recording's tempo (its sixteenths are 0.1456 s apart) and first bar line (its D5).
 const DEMO_TEMPO: f64 = 103.0;
 const DEMO_DOWNBEAT_S: f64 = 1.0825;
+/// Host tempi the demo accepts (bpm), given or read from a MIDI file.
+const TEMPI: std::ops::RangeInclusive<f64> = 20.0..=400.0;
 
 fn usage() -> &'static str {
     "usage: continuo-demo [--plugin PATH/Continuo.clap] [--out-dir DIR] \
@@ -65,7 +67,7 @@ fn parse_args() -> R<Args> {
                 let t: f64 = value("--tempo")?
                     .parse()
                     .map_err(|e| format!("--tempo: {e}"))?;
-                if !(t.is_finite() && (20.0..=400.0).contains(&t)) {
+                if !(t.is_finite() && TEMPI.contains(&t)) {
                     return Err(format!("--tempo {t}: give 20 to 400 bpm"));
                 }
                 a.tempo = Some(t);
@@ -316,9 +318,7 @@ fn run() -> R<()> {
     let tempo = args.tempo.unwrap_or(if bundled {
         DEMO_TEMPO
     } else {
-        file_tempo
-            .filter(|t| (20.0..=400.0).contains(t))
-            .unwrap_or(120.0)
+        file_tempo.filter(|t| TEMPI.contains(t)).unwrap_or(120.0)
     });
     let downbeat = args
         .downbeat
