@@ -121,6 +121,12 @@ pub struct SamplerSettings {
     /// tilt, among the values that fit) is not drawn (0: all are): drawn hot, the rhythm should
     /// spread over the values the model finds plausible, not over its tail.
     pub rhythm_min_p: f32,
+    /// An inner note of the answer (every note but a planned phrase's closing one) lasts no
+    /// longer than the longest one the call played (its longest inter-onset interval, the last
+    /// note's ringing length left out) or [`sampler::INNER_CAP_FLOOR_BEATS`], whichever is
+    /// longer: an answer to a reel in eighths should not stop on a note held for a bar and a
+    /// half amid its line, however likely the corpus finds one there.
+    pub call_rhythm_cap: bool,
     /// The bar layout of a planned phrase: set by the continuator from the context (a caller
     /// may set it directly); `None` draws without one.
     pub plan: Option<phrase::BarPlan>,
@@ -162,6 +168,7 @@ impl Default for SamplerSettings {
             typical: false,
             rhythm_temperature: 1.0,
             rhythm_min_p: 0.0,
+            call_rhythm_cap: false,
             plan: None,
             meter: crate::meter::Meter::COMMON,
         }

@@ -24,6 +24,11 @@ const DENSITY_TILT: f64 = 3.0;
 /// At most this many notes per phrase, whatever the settings say.
 pub const MAX_PHRASE_NOTES: usize = 256;
 
+/// With `SamplerSettings::call_rhythm_cap`, an inner note may always last this long (beats),
+/// however short the call's notes: a half note amid an answer to a run of eighths is a phrase's
+/// breath, a held bar is not.
+pub const INNER_CAP_FLOOR_BEATS: f64 = 2.0;
+
 /// Context notes whose 4-interval patterns an answer should not copy (the newest ones).
 pub const COPY_WINDOW: usize = 32;
 /// Planned phrases are laid out over at most this many units (16 bars of 4 beats).
@@ -170,6 +175,15 @@ impl Sampler {
             *f = (-tilt * beats.log2()).exp2();
         }
         let min_p = settings.rhythm_min_p.clamp(0.0, 1.0) as f64;
+        // The longest inner note the answer may hold (`SamplerSettings::call_rhythm_cap`): the
+        // call's events but its last, whose rhythm is its sounding length, not an interval.
+        let inner_cap = match base.checked_sub(1) {
+            Some(last) if settings.call_rhythm_cap && last > 0 => history.events[..last]
+                .iter()
+                .map(|e| RHYTHM_BEATS[e.rhythm as usize % N_RHYTHM])
+                .fold(INNER_CAP_FLOOR_BEATS, f64::max),
+            _ => f64::INFINITY,
+        };
         // Rhythm is drawn hotter than pitch and without the top-p cut (see `rhythm_temperature`).
         let rhythm_settings = SamplerSettings {
             temperature: settings.temperature * settings.rhythm_temperature.max(0.0),
@@ -302,6 +316,7 @@ impl Sampler {
                         for (c, (p, f)) in rhythm.iter_mut().zip(tilt_factors).enumerate() {
                             let next = at + class_units(c);
                             let fits = classes & (1 << c) != 0
+                                && RHYTHM_BEATS[c] <= inner_cap
                                 && next <= l.close
                                 && self.fillable.get((l.close - next) as usize) == Some(&true);
                             if fits {
@@ -332,11 +347,19 @@ impl Sampler {
                     None => {
                         let mut rhythm = self.prediction.rhythm;
                         fold(&mut rhythm);
-                        for (p, f) in rhythm.iter_mut().zip(tilt_factors) {
-                            *p *= f;
+                        for ((p, f), beats) in rhythm.iter_mut().zip(tilt_factors).zip(RHYTHM_BEATS)
+                        {
+                            *p *= if beats <= inner_cap { f } else { 0.0 };
                         }
                         cut_tail(&mut rhythm, min_p);
-                        let rtotal: f64 = rhythm.iter().sum();
+                        let mut rtotal: f64 = rhythm.iter().sum();
+                        if !(rtotal > 0.0) {
+                            // Nothing under the cap (a model that gives short values nothing):
+                            // the model's own values, uncut.
+                            rhythm = self.prediction.rhythm;
+                            fold(&mut rhythm);
+                            rtotal = rhythm.iter().sum();
+                        }
                         draw(
                             &rhythm,
                             rtotal,

@@ -537,6 +537,83 @@ impl predictor::Predictor for Fixed {
     }
 }
 
+/// A rendered reel (`airds-book3-150`, a synth lead, every note a sixteenth or an eighth at the
+/// host's tempo) was answered with a note of 6 beats amid the line: the model gave 6 beats
+/// 10.8 % there (its distribution below, measured in that answer), over 5 % of the likeliest,
+/// so the hot draw took it. An answer's inner notes last no longer than the call's longest (or
+/// half a bar), whatever the model's tail; only the closing note may be held.
+#[test]
+fn an_answer_holds_no_inner_note_longer_than_the_calls_longest() {
+    let rhythm = [
+        0.007, 0.027, 0.117, 0.084, 0.008, 0.319, 0.013, 0.031, 0.149, 0.103, 0.006, 0.006, 0.011,
+        0.006, 0.108, 0.005,
+    ];
+    assert_eq!(note::RHYTHM_BEATS[14], 6.0);
+    let mut fixed = Fixed { rhythm };
+    let mut sampler = sampler::Sampler::default();
+    let key = KeySignature {
+        tonic: 3,
+        mode: Mode::Major,
+    };
+    // The call: sixteenths and eighths, its last note ringing on for 6 beats.
+    let mut call = Vec::new();
+    let mut t = 0.0;
+    for i in 0..24u8 {
+        let d = if i % 3 == 2 { 0.5 } else { 0.25 };
+        call.push(Note {
+            pitch: 60 + i % 5,
+            onset: t,
+            duration: d,
+            velocity: 90,
+        });
+        t += d;
+    }
+    call.last_mut().unwrap().duration = 6.0;
+    let events = note::events_from_notes(&call);
+    for cap in [false, true] {
+        let (mut notes, mut held) = (0, 0);
+        for planned in [false, true] {
+            for seed in 0..40 {
+                let mut history = viewpoints::History::new(key);
+                for e in &events {
+                    history.push(*e);
+                }
+                let mut s = SamplerSettings {
+                    temperature: 0.75,
+                    top_p: 0.9,
+                    rhythm_temperature: crate::worker::draw::RHYTHM_TEMPERATURE,
+                    rhythm_min_p: crate::worker::draw::RHYTHM_MIN_P,
+                    call_rhythm_cap: cap,
+                    typical: true,
+                    copy_penalty: 0.2,
+                    length_notes: 16,
+                    grid_beats: 0.25,
+                    phrase: PhraseLength::Bars(4),
+                    seed,
+                    ..Default::default()
+                };
+                if planned {
+                    s.plan = phrase::plan(&call, &s, phrase::LINE_TOLERANCE_BEATS);
+                    assert!(s.plan.is_some());
+                }
+                for p in sampler.sample_phrases(&mut fixed, &mut history, &s, 90) {
+                    for w in p.notes.windows(2) {
+                        notes += 1;
+                        held += usize::from(w[1].onset - w[0].onset > 2.0 + 1e-9);
+                    }
+                }
+            }
+        }
+        assert!(notes > 1000, "{notes} notes drawn");
+        if cap {
+            assert_eq!(held, 0, "{held} of {notes} inner notes held past 2 beats");
+        } else {
+            // Without the cap the model's tail is drawn: the test sees the fault it guards.
+            assert!(held > 0, "no inner note past 2 beats even uncapped");
+        }
+    }
+}
+
 /// The demo's answer opened with a note of 8 beats before a run of sixteenths: the model gave
 /// 8 beats 0.3 % (its rhythm distribution for that first note, below: eighths 37 %, sixteenths
 /// 20 %), and the rhythm, drawn 2.5 × hotter than the pitch without a top-p cut, lifted every

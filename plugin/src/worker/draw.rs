@@ -46,6 +46,16 @@ pub fn rhythm_min_p() -> f32 {
     })
 }
 
+/// Whether an answer's inner notes are capped at the call's longest
+/// (`SamplerSettings::call_rhythm_cap`): on, unless the environment's `CONTINUO_CALL_RHYTHM_CAP`
+/// (read once) is 0, when comparing with `continuo eval-answers`.
+pub fn call_rhythm_cap() -> bool {
+    static C: OnceLock<f32> = OnceLock::new();
+    from_env(&C, "CONTINUO_CALL_RHYTHM_CAP", 1.0, |c| {
+        c == 0.0 || c == 1.0
+    }) > 0.5
+}
+
 /// `default`, or the environment variable `var` when it reads as a value `valid` accepts; read
 /// once, into `cell`.
 fn from_env(cell: &OnceLock<f32>, var: &str, default: f32, valid: fn(f32) -> bool) -> f32 {
@@ -99,6 +109,7 @@ pub fn sampler_settings(
         typical: true,
         rhythm_temperature: rhythm_temperature(),
         rhythm_min_p: rhythm_min_p(),
+        call_rhythm_cap: call_rhythm_cap(),
         plan: None,
         meter,
     }
