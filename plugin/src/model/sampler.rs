@@ -353,7 +353,7 @@ impl Sampler {
                         }
                         cut_tail(&mut rhythm, min_p);
                         let mut rtotal: f64 = rhythm.iter().sum();
-                        if !(rtotal > 0.0) {
+                        if rtotal.is_nan() || rtotal <= 0.0 {
                             // Nothing under the cap (a model that gives short values nothing):
                             // the model's own values, uncut.
                             rhythm = self.prediction.rhythm;
