@@ -85,9 +85,10 @@ pub fn collect(
             }
             if let Some(out) = dump.as_deref_mut() {
                 let f: Vec<String> = start.features.0.iter().map(|v| format!("{v:.3}")).collect();
+                let decided_s = start.decided as f64 / f64::from(sample_rate);
                 writeln!(
                     out,
-                    "{name}\t{family}\t{}\t{}\t{onset_s:.4}\t{}\t{}",
+                    "{name}\t{family}\t{}\t{}\t{onset_s:.4}\t{decided_s:.4}\t{}\t{}",
                     start.path.name(),
                     start.pitch,
                     u8::from(hit.is_some()),

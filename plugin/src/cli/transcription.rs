@@ -57,7 +57,8 @@ pub struct Args {
     /// print them (use the development split only), instead of scoring.
     #[arg(long)]
     pub fit_judge: bool,
-    /// With `--fit-judge`: also write every note start (path, pitch, label, features) to this TSV.
+    /// With `--fit-judge`: also write every note start to this TSV (render, family, path,
+    /// pitch, label, dated onset s, decision s, the judge's inputs).
     #[arg(long, requires = "fit_judge")]
     pub dump_judge: Option<PathBuf>,
     /// With `--fit-judge`: more folders of renders whose starts join DIR's (more renders of
