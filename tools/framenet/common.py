@@ -33,3 +33,26 @@ def normalise(X):
     X[:, 5 * NB] = (X[:, 5 * NB] + 50) / 20
     X[:, 5 * NB + 1:] /= 10
     return X
+
+def read_trk(p):
+    """The tracker's notes (`continuo render --tsv`): rows of onset_s, offset_s, pitch, emitted_s."""
+    r = []
+    for ln in open(p):
+        c = ln.split()
+        try: r.append(tuple(float(x) for x in c[:4]))
+        except ValueError: pass
+    return r
+
+def training_hops(d, rng, shift_ms):
+    """The hops of render d a training set takes (every third, and all of the first 150 ms after
+    each written onset), the targets (the written pitch SHIFT_MS earlier) and every hop's time."""
+    T = len(d['y']); fs = int(d['fs'])
+    t = (np.arange(T) + 1) * HOP / fs
+    sel = np.zeros(T, bool); sel[rng.integers(0, 3)::3] = True
+    for on in d['notes'][:, 0]:
+        sel[(t >= on) & (t < on + 0.15)] = True
+    y = d['y']
+    if shift_ms:
+        k = int(round(shift_ms / 1000 * fs / HOP))
+        y = np.concatenate([np.full(k, NONE, np.int8), y[:T - k]])
+    return np.where(sel)[0], y, t

@@ -26,13 +26,6 @@ def fam_of(s):
         c = ln.split('\t'); out[c[ni]] = c[fi]
     return out
 
-def read_trk(p):
-    r = []
-    for ln in open(p):
-        c = ln.split()
-        try: r.append(tuple(float(x) for x in c[:4]))
-        except ValueError: pass
-    return np.array(r).reshape(-1, 4)
 
 def newacc():
     return {'fr': {e: [0, 0, 0] for e in EXCL}, 'curve': np.zeros((2, 2, len(CURVE))),
@@ -52,7 +45,7 @@ for s in SETS:
         z -= z.max(1, keepdims=True); P = np.exp(z); P /= P.sum(1, keepdims=True)
         Q = P.copy(); Q[:, NONE] /= FND; pred = Q.argmax(1)
         y = d['y'].astype(int)
-        tr = read_trk(f'trk/{s}/{n}.tsv')
+        tr = np.array(read_trk(f'trk/{s}/{n}.tsv')).reshape(-1, 4)
         ty = np.full(T, NONE)
         for on, off, p, em in sorted(tr.tolist(), key=lambda r: r[3]):
             if 28 <= p < 109: ty[(t >= em) & (t < off)] = int(p) - 28

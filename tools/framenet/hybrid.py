@@ -30,13 +30,6 @@ def fams():
     return out
 FAM = fams()
 
-def read_trk(p):
-    r = []
-    for ln in open(p):
-        c = ln.split()
-        try: r.append(tuple(float(x) for x in c[:4]))
-        except ValueError: pass
-    return r
 
 def items():
     if SETS == ['val']:

@@ -27,16 +27,7 @@ def make():
             m = melody(n)
             if m in held: continue
             if m not in mels: mels[m] = rng.random() < 0.08
-            T = len(d['y']); fs = int(d['fs'])
-            t = (np.arange(T) + 1) * HOP / fs
-            sel = np.zeros(T, bool); sel[rng.integers(0, 3)::3] = True
-            for on in d['notes'][:, 0]:   # densify the first 150 ms after each onset
-                sel[(t >= on) & (t < on + 0.15)] = True
-            idx = np.where(sel)[0]
-            y = d['y']
-            if SHIFT:
-                k = int(round(SHIFT / 1000 * fs / HOP))
-                y = np.concatenate([np.full(k, NONE, np.int8), y[:T - k]])
+            idx, y, t = training_hops(d, rng, SHIFT)
             Xs.append(normalise(build(d, idx)).astype(np.float16)); ys.append(y[idx])
             vs.append(np.full(len(idx), mels[m]))
     X = np.concatenate(Xs); y = np.concatenate(ys).astype(np.int64); v = np.concatenate(vs)

@@ -29,17 +29,8 @@ def make():
             m = melody(n)
             if m in held: continue
             if m not in mels: mels[m] = rng.random() < 0.08
-            T = len(d['y']); fs = int(d['fs'])
-            t = (np.arange(T) + 1) * HOP / fs
-            sel = np.zeros(T, bool); sel[rng.integers(0, 3)::3] = True
-            for on in d['notes'][:, 0]:   # densify the first 150 ms after each onset
-                sel[(t >= on) & (t < on + 0.15)] = True
-            idx = np.where(sel)[0]
-            y = d['y']
-            if SHIFT:
-                k = int(round(SHIFT / 1000 * fs / HOP))
-                y = np.concatenate([np.full(k, NONE, np.int8), y[:T - k]])
-            since = np.full(T, 1e9)
+            idx, y, t = training_hops(d, rng, SHIFT)
+            since = np.full(len(t), 1e9)
             for on in d['notes'][:, 0]:
                 mk = t >= on; since[mk] = np.minimum(since[mk], t[mk] - on)
             age = np.minimum(np.floor(since * 100), NA - 1).astype(np.int8); age[y == NONE] = NA - 1
