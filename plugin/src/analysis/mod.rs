@@ -49,6 +49,7 @@ pub mod attack_reader_weights;
 pub mod chord_judge;
 pub mod chroma;
 pub mod concert_pitch;
+pub mod frame_net;
 pub mod fundamental;
 pub mod hum;
 pub mod input_level;
@@ -540,6 +541,11 @@ pub struct Analyzer {
     newcomer: Newcomer,
     /// Its last answer (for `last_newcomer`: traces).
     last_newcomer: newcomer::NewcomerOutput,
+    /// Frame model (`frame_net.rs`): the semitone bands every net hop; no weights yet, so no
+    /// stage reads it but `continuo eval-transcription --dump-frames`.
+    frame_net: frame_net::FrameNet,
+    /// The last hop was a net hop.
+    frame_net_fresh: bool,
     /// Onset-rise stage (the note that rose at an onset, for hops the estimator leaves
     /// unvoiced under ringing notes).
     onset_rise: OnsetRise,
@@ -962,6 +968,8 @@ impl Analyzer {
             release_tails,
             newcomer,
             last_newcomer: newcomer::NewcomerOutput::default(),
+            frame_net: frame_net::FrameNet::new(hann_bin_hz, hann_bins, hop_s, None),
+            frame_net_fresh: false,
             onset_rise: OnsetRise::new(OnsetRiseConfig {
                 hold_hops: if tuning.get("onset_rise", 1.0) > 0.5 {
                     ((tuning.get("onset_rise_hold_ms", ONSET_RISE_HOLD_MS) / 1000.0 / hop_s).round()
@@ -1310,6 +1318,17 @@ impl Analyzer {
         self.tracker.last_start()
     }
 
+    /// The frame model's stage (`continuo eval-transcription --dump-frames` reads its
+    /// features after each hop).
+    pub fn frame_net(&self) -> &frame_net::FrameNet {
+        &self.frame_net
+    }
+
+    /// Whether the last hop was one of the frame model's (its features are new).
+    pub fn frame_net_fresh(&self) -> bool {
+        self.frame_net_fresh
+    }
+
     /// The attack reader's training data (`continuo eval-transcription --probe-attacks`, never
     /// the audio thread: it allocates): hops since the onset fired, and per candidate MIDI
     /// 28..=100 and harmonic 1..=6 the long frame's partial energy (dB) and the short frame's
@@ -1377,6 +1396,7 @@ impl Analyzer {
         self.last_polyphony = polyphony::PolyphonyOutput::default();
         self.release_tails.reset();
         self.newcomer.reset();
+        self.frame_net.reset();
         self.last_newcomer = newcomer::NewcomerOutput::default();
         self.onset_rise.reset();
         self.tracker.reset();
@@ -1662,6 +1682,7 @@ impl Analyzer {
             self.sizes.frame_len,
             &mut self.hann_mags,
         );
+        self.frame_net_fresh = self.frame_net.process(&self.hann_mags);
         let voiced = level.frame_db > PITCH_FLOOR_DB;
         let mut estimate = if voiced {
             self.pitch_stage()
