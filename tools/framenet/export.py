@@ -1,8 +1,8 @@
 """Writes an MLP's weights (model.py's .npz) for the plugin (`analysis/frame_net.rs`,
 `Weights::from_bytes`): the hidden size as a little-endian u32, then W1 (410 x H, input-major),
-b1, W2 (H x 82), b2 as little-endian float32. With CHECK.npz, also writes a check the plugin's
-tests replay: a few renders' feature rows and the probabilities model.py gives for their last
-rows.
+b1, W2 (H x 82), b2 as little-endian float32. With FEATS.npz, also writes CHECK.bin, which
+the plugin's tests replay: the row count and the rate (u32), 64 feature rows of FEATS's first
+render (level, then the bands) and the probabilities model.py gives for the last 8 of them.
 Usage: python3 export.py WEIGHTS.npz OUT.bin [FEATS.npz CHECK.bin]
 """
 import sys, numpy as np
@@ -29,7 +29,7 @@ if len(sys.argv) > 4:
     X = normalise(build(d, rows))
     z = m.forward(X); z -= z.max(1, keepdims=True); pr = np.exp(z); pr /= pr.sum(1, keepdims=True)
     with open(sys.argv[4], 'wb') as f:
-        f.write(np.uint32(64).tobytes())
+        f.write(np.uint32(64).tobytes()); f.write(np.uint32(int(d['fs'])).tobytes())
         f.write(np.ascontiguousarray(np.c_[d['L'][rows], d['B'][rows].astype(np.float32)], '<f4').tobytes())
         f.write(np.ascontiguousarray(pr[-8:], '<f4').tobytes())
     print('check from', name, '->', sys.argv[4])

@@ -12,13 +12,14 @@
 //! power into one band per semitone, MIDI [`LOW_MIDI`]–[`LOW_MIDI`] + [`BANDS`] − 1 (every bin
 //! whose centre lies within half a semitone; a band narrower than a bin reads the power
 //! interpolated at its centre), as `ln(1e-6 + 1e4 · power)` less the frame's largest band,
-//! floored at −20, with the frame's level in dB. These are [`FrameNet::features`], what
-//! `continuo eval-transcription --dump-frames` writes for training. With weights
-//! ([`FrameNet::with_weights`]) it also reads the bands now and their change from 10, 25, 50 and
-//! 100 ms before through a network of one hidden layer and gives a probability for every band's
-//! note and for none ([`FrameNet::probabilities`]).
+//! floored at −20, with the frame's level in dB, and keeps the last [`MEMORY_S`] of them. These
+//! are [`FrameNet::features`], what `continuo eval-transcription --dump-frames` writes for
+//! training. Asked (the note-start judge asks for the new note's probability now, 25 ms before
+//! and at its dated onset), a network of one hidden layer reads a kept frame's bands and their
+//! change from 10, 25, 50 and 100 ms before it and gives a probability for every band's note
+//! and for none ([`FrameNet::probabilities`]).
 //!
-//! Cost: one pass over the Hann bins and [`BANDS`] logarithms per net hop; with weights,
+//! Cost: one pass over the Hann bins and [`BANDS`] logarithms per net hop; per question,
 //! [`INPUTS`] × hidden + hidden × [`OUTPUTS`] multiply-adds. Every buffer is allocated in `new`.
 
 /// Lowest band's MIDI note.
@@ -32,10 +33,15 @@ pub const CONTEXT_MS: [f32; 4] = [10.0, 25.0, 50.0, 100.0];
 /// Inputs of the network: the bands now, their change from each context time, the level now
 /// and its changes.
 pub const INPUTS: usize = BANDS * (1 + CONTEXT_MS.len()) + 1 + CONTEXT_MS.len();
+/// Most hidden units a network may have (its hidden layer lives on the stack).
+pub const MAX_HIDDEN: usize = 256;
 /// The net's hop (s): the analysis hop times [`FrameNet::every`] comes nearest to it.
 pub const NET_HOP_S: f32 = 256.0 / 48_000.0;
 /// A band's log power is floored this far under the frame's strongest band.
 const FLOOR: f32 = -20.0;
+/// How far back (s) a probability may be asked for: a slow start's dated onset lies up to a
+/// few hundred milliseconds before its decision.
+pub const MEMORY_S: f32 = 0.4;
 
 /// One band's bins: a run summed, or (no bin inside it) two neighbours interpolated.
 #[derive(Debug, Clone, Copy)]
@@ -63,7 +69,7 @@ impl Weights {
     pub fn from_bytes(bytes: &[u8]) -> Option<Self> {
         let hidden = u32::from_le_bytes(bytes.get(..4)?.try_into().ok()?) as usize;
         let counts = [INPUTS * hidden, hidden, hidden * OUTPUTS, OUTPUTS];
-        if hidden == 0 || bytes.len() != 4 + 4 * counts.iter().sum::<usize>() {
+        if hidden == 0 || hidden > MAX_HIDDEN || bytes.len() != 4 + 4 * counts.iter().sum::<usize>() {
             return None;
         }
         let mut floats = bytes[4..]
@@ -91,6 +97,12 @@ impl Weights {
     }
 }
 
+/// The weights shipped with the plugin: a 64-unit network fitted by `tools/framenet/` on
+/// development-split renders (see the module's notes), or `None` if they do not read.
+pub fn shipped_weights() -> Option<Weights> {
+    Weights::from_bytes(include_bytes!("frame_net_weights.bin"))
+}
+
 /// The stage.
 pub struct FrameNet {
     /// Analysis hops per net hop.
@@ -104,20 +116,28 @@ pub struct FrameNet {
     ring_bands: Vec<[f32; BANDS]>,
     ring_levels: Vec<f32>,
     head: usize,
+    /// Stream samples per net hop.
+    net_hop_samples: u64,
     weights: Option<Weights>,
-    /// The network's input, hidden layer and output (allocated in `new`).
-    input: Vec<f32>,
-    hidden: Vec<f32>,
-    probs: [f32; OUTPUTS],
 }
 
 impl FrameNet {
-    /// A stage for Hann bins `bin_hz` apart (`bins` of them), run every `every` analysis hops.
-    pub fn new(bin_hz: f32, bins: usize, hop_s: f32, weights: Option<Weights>) -> Self {
+    /// A stage for Hann bins `bin_hz` apart (`bins` of them), on analysis hops of `hop`
+    /// samples at `sample_rate`; a net hop is the whole number of them nearest [`NET_HOP_S`].
+    pub fn new(
+        bin_hz: f32,
+        bins: usize,
+        hop: usize,
+        sample_rate: f32,
+        weights: Option<Weights>,
+    ) -> Self {
+        let hop_s = hop as f32 / sample_rate.max(1.0);
         let every = ((NET_HOP_S / hop_s.max(1e-6)).round() as u32).max(1);
         let net_hop_s = hop_s * every as f32;
         let back = CONTEXT_MS.map(|ms| ((ms / 1000.0 / net_hop_s).round() as usize).max(1));
-        let ring_len = back.iter().copied().max().unwrap_or(1) + 1;
+        let ring_len = back.iter().copied().max().unwrap_or(1)
+            + (MEMORY_S / net_hop_s).ceil() as usize
+            + 1;
         let bands = std::array::from_fn(|b| {
             let centre = 440.0 * 2f32.powf((LOW_MIDI as f32 + b as f32 - 69.0) / 12.0);
             let (lo_hz, hi_hz) = (
@@ -137,7 +157,6 @@ impl FrameNet {
                 }
             }
         });
-        let hidden = weights.as_ref().map_or(0, |w| w.hidden);
         Self {
             every,
             count: 0,
@@ -146,10 +165,8 @@ impl FrameNet {
             ring_bands: vec![[FLOOR; BANDS]; ring_len],
             ring_levels: vec![-120.0; ring_len],
             head: 0,
+            net_hop_samples: hop as u64 * u64::from(every),
             weights,
-            input: vec![0.0; INPUTS],
-            hidden: vec![0.0; hidden],
-            probs: [0.0; OUTPUTS],
         }
     }
 
@@ -164,7 +181,16 @@ impl FrameNet {
         self.head = 0;
         self.ring_bands.iter_mut().for_each(|b| *b = [FLOOR; BANDS]);
         self.ring_levels.iter_mut().for_each(|l| *l = -120.0);
-        self.probs = [0.0; OUTPUTS];
+    }
+
+    /// Stream samples per net hop.
+    pub fn net_hop_samples(&self) -> u64 {
+        self.net_hop_samples
+    }
+
+    /// Whether there are weights to answer with.
+    pub fn has_weights(&self) -> bool {
+        self.weights.is_some()
     }
 
     /// One analysis hop's Hann magnitudes (scaled so a full-scale sine reads 0.5). Returns
@@ -198,14 +224,11 @@ impl FrameNet {
     }
 
     /// One net hop's features (as [`FrameNet::process`] computes them, or as dumped): into the
-    /// history, and through the network when there are weights.
+    /// history.
     pub fn push(&mut self, bands: &[f32; BANDS], level: f32) {
         self.head = (self.head + 1) % self.ring_bands.len();
         self.ring_bands[self.head] = *bands;
         self.ring_levels[self.head] = level;
-        if self.weights.is_some() {
-            self.infer();
-        }
     }
 
     /// The newest net hop's bands and level (see the module's notes).
@@ -213,67 +236,80 @@ impl FrameNet {
         (&self.ring_bands[self.head], self.ring_levels[self.head])
     }
 
-    /// The newest net hop's probabilities: band `b` is MIDI [`LOW_MIDI`] + `b`, the last is none
-    /// (all 0 without weights).
-    pub fn probabilities(&self) -> &[f32; OUTPUTS] {
-        &self.probs
-    }
-
-    /// The network's input, normalised as `tools/framenet/common.py` does.
-    fn fill_input(&mut self) {
+    /// The network's probabilities for the net hop `back` hops before the newest (at most
+    /// [`MEMORY_S`] back; older asks read the oldest kept): band `b` is MIDI [`LOW_MIDI`] +
+    /// `b`, the last is none. `None` without weights. Computed on the spot (the judge asks a
+    /// few times per start, not every hop); no allocation.
+    pub fn probabilities(&self, back: usize) -> Option<[f32; OUTPUTS]> {
+        let w = self.weights.as_ref()?;
         let n = self.ring_bands.len();
-        let now = &self.ring_bands[self.head];
-        let level = self.ring_levels[self.head];
-        for (x, b) in self.input[..BANDS].iter_mut().zip(now) {
+        let reach = self.back.iter().copied().max().unwrap_or(1);
+        let back = back.min(n - 1 - reach);
+        let at = (self.head + n - back) % n;
+        let mut input = [0.0f32; INPUTS];
+        let now = &self.ring_bands[at];
+        let level = self.ring_levels[at];
+        for (x, b) in input[..BANDS].iter_mut().zip(now) {
             *x = (b + 10.0) / 5.0;
         }
         for (c, &k) in self.back.iter().enumerate() {
-            let j = (self.head + n - k.min(n - 1)) % n;
+            let j = (at + n - k) % n;
             let then = &self.ring_bands[j];
-            let row = &mut self.input[BANDS * (1 + c)..BANDS * (2 + c)];
-            for ((x, a), b) in row.iter_mut().zip(now).zip(then) {
+            for ((x, a), b) in input[BANDS * (1 + c)..BANDS * (2 + c)]
+                .iter_mut()
+                .zip(now)
+                .zip(then)
+            {
                 *x = (a - b) / 3.0;
             }
-            self.input[BANDS * 5 + 1 + c] = (level - self.ring_levels[j]) / 10.0;
+            input[BANDS * 5 + 1 + c] = (level - self.ring_levels[j]) / 10.0;
         }
-        self.input[BANDS * 5] = (level + 50.0) / 20.0;
+        input[BANDS * 5] = (level + 50.0) / 20.0;
+        Some(w.forward(&input))
     }
 
-    fn infer(&mut self) {
-        self.fill_input();
-        let Some(w) = self.weights.as_ref() else {
-            return;
+    /// The probability of MIDI `midi` at stream time `at` (samples), the newest net hop ending
+    /// at `now`; 0 without weights or outside the bands.
+    pub fn probability_of(&self, midi: u8, at: u64, now: u64) -> f32 {
+        let Some(b) = (midi as usize).checked_sub(LOW_MIDI as usize).filter(|&b| b < BANDS) else {
+            return 0.0;
         };
-        let h = w.hidden;
-        self.hidden.copy_from_slice(&w.b1);
-        for (x, row) in self.input.iter().zip(w.w1.chunks_exact(h)) {
-            if *x != 0.0 {
-                for (a, wv) in self.hidden.iter_mut().zip(row) {
-                    *a += x * wv;
-                }
+        let back = (now.saturating_sub(at) / self.net_hop_samples.max(1)) as usize;
+        self.probabilities(back).map_or(0.0, |p| p[b])
+    }
+}
+
+impl Weights {
+    /// The network on one input: ReLU hidden units, a softmax over the outputs.
+    fn forward(&self, input: &[f32; INPUTS]) -> [f32; OUTPUTS] {
+        let h = self.hidden.min(MAX_HIDDEN);
+        let mut hidden = [0.0f32; MAX_HIDDEN];
+        hidden[..h].copy_from_slice(&self.b1[..h]);
+        for (x, row) in input.iter().zip(self.w1.chunks_exact(self.hidden)) {
+            for (a, wv) in hidden[..h].iter_mut().zip(row) {
+                *a += x * wv;
             }
         }
         let mut z = [0.0f32; OUTPUTS];
-        z.copy_from_slice(&w.b2);
-        for (a, row) in self.hidden.iter().zip(w.w2.chunks_exact(OUTPUTS)) {
+        z.copy_from_slice(&self.b2);
+        for (a, row) in hidden[..h].iter().zip(self.w2.chunks_exact(OUTPUTS)) {
             let a = a.max(0.0);
-            if a != 0.0 {
-                for (o, wv) in z.iter_mut().zip(row) {
-                    *o += a * wv;
-                }
+            for (o, wv) in z.iter_mut().zip(row) {
+                *o += a * wv;
             }
         }
         let top = z.iter().copied().fold(f32::NEG_INFINITY, f32::max);
         let mut sum = 0.0;
-        for (p, v) in self.probs.iter_mut().zip(&z) {
-            *p = (v - top).exp();
-            sum += *p;
+        for v in z.iter_mut() {
+            *v = (*v - top).exp();
+            sum += *v;
         }
         if sum > 0.0 && sum.is_finite() {
-            self.probs.iter_mut().for_each(|p| *p /= sum);
+            z.iter_mut().for_each(|v| *v /= sum);
         } else {
-            self.probs = [0.0; OUTPUTS];
+            z = [0.0; OUTPUTS];
         }
+        z
     }
 }
 
@@ -307,7 +343,7 @@ mod tests {
         let bin_hz = rate / frame;
         let bins = (6000.0 / bin_hz) as usize;
         (
-            FrameNet::new(bin_hz, bins, hop / rate, weights),
+            FrameNet::new(bin_hz, bins, hop as usize, rate, weights),
             bin_hz,
             bins,
         )
@@ -374,6 +410,35 @@ mod tests {
         assert!(Weights::from_bytes(&nan).is_none());
     }
 
+    /// The shipped weights give, for 64 rows of a render's features, the probabilities the
+    /// training scripts' network gives (`tools/framenet/export.py` wrote both): the input's
+    /// layout, its context offsets at the render's rate and the arithmetic agree.
+    #[test]
+    fn the_shipped_network_answers_as_the_training_scripts_do() {
+        let check = include_bytes!("frame_net_check.bin");
+        let u32_at = |i: usize| u32::from_le_bytes(check[i..i + 4].try_into().unwrap());
+        let f32_at = |i: usize| f32::from_le_bytes(check[i..i + 4].try_into().unwrap());
+        let (rows, rate) = (u32_at(0) as usize, u32_at(4) as f32);
+        assert_eq!(check.len(), 8 + 4 * (rows * (BANDS + 1) + 8 * OUTPUTS));
+        let (frame, hop) = (2048.0, 128.0);
+        let mut net = FrameNet::new(rate / frame, 256, hop as usize, rate, shipped_weights());
+        let probs_at = 8 + 4 * rows * (BANDS + 1);
+        let mut worst = 0.0f32;
+        for r in 0..rows {
+            let row = 8 + 4 * r * (BANDS + 1);
+            let level = f32_at(row);
+            let bands: [f32; BANDS] = std::array::from_fn(|b| f32_at(row + 4 + 4 * b));
+            net.push(&bands, level);
+            if r + 8 >= rows {
+                let want = probs_at + 4 * (r + 8 - rows) * OUTPUTS;
+                for (o, p) in net.probabilities(0).unwrap().iter().enumerate() {
+                    worst = worst.max((p - f32_at(want + 4 * o)).abs());
+                }
+            }
+        }
+        assert!(worst < 1e-4, "largest difference {worst}");
+    }
+
     /// A hand-made network of one unit per band that reads that band now (and a none unit that
     /// reads nothing): its answer is the strongest band, so the input's layout, the hidden
     /// layer and the softmax are wired as the training scripts assume.
@@ -400,7 +465,7 @@ mod tests {
         let mags = tone(76.0, 4, bin_hz, bins);
         net.process(&mags);
         net.process(&mags);
-        let p = net.probabilities();
+        let p = net.probabilities(0).unwrap();
         let top = (0..OUTPUTS).max_by(|&a, &b| p[a].total_cmp(&p[b])).unwrap();
         assert_eq!(top + LOW_MIDI as usize, 76);
         assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-4);

@@ -541,8 +541,8 @@ pub struct Analyzer {
     newcomer: Newcomer,
     /// Its last answer (for `last_newcomer`: traces).
     last_newcomer: newcomer::NewcomerOutput,
-    /// Frame model (`frame_net.rs`): the semitone bands every net hop; no weights yet, so no
-    /// stage reads it but `continuo eval-transcription --dump-frames`.
+    /// Frame model (`frame_net.rs`): the semitone bands every net hop, and what note sounds
+    /// when the tracker's judge asks.
     frame_net: frame_net::FrameNet,
     /// The last hop was a net hop.
     frame_net_fresh: bool,
@@ -968,7 +968,15 @@ impl Analyzer {
             release_tails,
             newcomer,
             last_newcomer: newcomer::NewcomerOutput::default(),
-            frame_net: frame_net::FrameNet::new(hann_bin_hz, hann_bins, hop_s, None),
+            frame_net: frame_net::FrameNet::new(
+                hann_bin_hz,
+                hann_bins,
+                sizes.hop,
+                sample_rate,
+                (tuning.get("frame_net", 1.0) > 0.5)
+                    .then(frame_net::shipped_weights)
+                    .flatten(),
+            ),
             frame_net_fresh: false,
             onset_rise: OnsetRise::new(OnsetRiseConfig {
                 hold_hops: if tuning.get("onset_rise", 1.0) > 0.5 {
@@ -1782,6 +1790,7 @@ impl Analyzer {
                 },
             },
             &self.salience,
+            Some(&self.frame_net),
         );
         self.attack_reader
             .after_tracker(self.tracker.active_pitch());

@@ -693,6 +693,9 @@ fn the_judge_is_safe_on_odd_input() {
         polyphonic: true,
         off_centre: -3.0,
         midi: f32::NAN,
+        frame_now: f32::NAN,
+        frame_before: f32::INFINITY,
+        frame_onset: -1.0,
     };
     for _ in 0..100 {
         let f = judge.features(&odd);
@@ -1504,7 +1507,7 @@ fn run_rig(
             rig_spectrum(&mut mags, &spectrum(t), bin_hz);
             salience.process(&mags);
         }
-        if let Some((pitch, _, onset)) = tracker.process(&input(i, time, t), &salience).on {
+        if let Some((pitch, _, onset)) = tracker.process(&input(i, time, t), &salience, None).on {
             ons.push((pitch, onset));
         }
     }
@@ -1599,7 +1602,7 @@ fn reader_under_a_ringing_note(tuning: &Tuning) -> Option<u64> {
             attack: (2..12).contains(&k).then_some(56),
             ..rig_hop(i * hop, midi, confidence)
         };
-        if let Some((56, _, _)) = tracker.process(&input, &salience).on {
+        if let Some((56, _, _)) = tracker.process(&input, &salience, None).on {
             return Some(i - onset_hop);
         }
     }
@@ -3206,7 +3209,7 @@ fn step_out_of_reverberation(tuning: &Tuning) -> Vec<(u8, u64)> {
             _ => 62.0,
         };
         let input = rig_hop(time, midi, if midi > 0.0 { 0.97 } else { 0.0 });
-        if let Some((pitch, _, onset)) = tracker.process(&input, &salience).on {
+        if let Some((pitch, _, onset)) = tracker.process(&input, &salience, None).on {
             ons.push((pitch, onset));
         }
     }
@@ -3260,7 +3263,7 @@ fn plucked_glide_start(tuning: &Tuning) -> Option<u64> {
             flux_ratio: if onset { 1.5 } else { 0.2 },
             ..rig_hop(i * hop as u64, midi, if midi > 0.0 { 0.9 } else { 0.0 })
         };
-        if let Some((60, _, _)) = tracker.process(&input, &salience).on {
+        if let Some((60, _, _)) = tracker.process(&input, &salience, None).on {
             return Some(i - step_at);
         }
     }
@@ -3356,7 +3359,7 @@ fn legato_rig(
             flux_ratio: 0.2,
             ..rig_hop(time, midi, confidence)
         };
-        if let Some((pitch, _, onset)) = tracker.process(&input, &salience).on {
+        if let Some((pitch, _, onset)) = tracker.process(&input, &salience, None).on {
             ons.push((pitch, onset));
         }
     }
@@ -3560,7 +3563,7 @@ fn attack_on_the_third_partial(tuning: &Tuning) -> Vec<u8> {
             flux_ratio: 3.0,
             ..rig_hop(time, midi, confidence)
         };
-        if let Some((pitch, _, _)) = tracker.process(&input, &salience).on {
+        if let Some((pitch, _, _)) = tracker.process(&input, &salience, None).on {
             ons.push(pitch);
         }
     }
