@@ -22,6 +22,8 @@
 //! Cost: one pass over the Hann bins and [`BANDS`] logarithms per net hop; per question,
 //! [`INPUTS`] × hidden + hidden × [`OUTPUTS`] multiply-adds. Every buffer is allocated in `new`.
 
+use super::top_voice::log10;
+
 /// Lowest band's MIDI note.
 pub const LOW_MIDI: u8 = 28;
 /// Bands (semitones), MIDI 28–108.
@@ -69,7 +71,8 @@ impl Weights {
     pub fn from_bytes(bytes: &[u8]) -> Option<Self> {
         let hidden = u32::from_le_bytes(bytes.get(..4)?.try_into().ok()?) as usize;
         let counts = [INPUTS * hidden, hidden, hidden * OUTPUTS, OUTPUTS];
-        if hidden == 0 || hidden > MAX_HIDDEN || bytes.len() != 4 + 4 * counts.iter().sum::<usize>() {
+        if hidden == 0 || hidden > MAX_HIDDEN || bytes.len() != 4 + 4 * counts.iter().sum::<usize>()
+        {
             return None;
         }
         let mut floats = bytes[4..]
@@ -135,9 +138,8 @@ impl FrameNet {
         let every = ((NET_HOP_S / hop_s.max(1e-6)).round() as u32).max(1);
         let net_hop_s = hop_s * every as f32;
         let back = CONTEXT_MS.map(|ms| ((ms / 1000.0 / net_hop_s).round() as usize).max(1));
-        let ring_len = back.iter().copied().max().unwrap_or(1)
-            + (MEMORY_S / net_hop_s).ceil() as usize
-            + 1;
+        let ring_len =
+            back.iter().copied().max().unwrap_or(1) + (MEMORY_S / net_hop_s).ceil() as usize + 1;
         let bands = std::array::from_fn(|b| {
             let centre = 440.0 * 2f32.powf((LOW_MIDI as f32 + b as f32 - 69.0) / 12.0);
             let (lo_hz, hi_hz) = (
@@ -205,15 +207,18 @@ impl FrameNet {
         let p = |k: usize| hann_mags.get(k).map_or(0.0, |m| m * m);
         for (out, band) in power.iter_mut().zip(&self.bands) {
             *out = match *band {
-                Band::Sum { lo, hi } => (lo..hi).map(p).sum(),
+                Band::Sum { lo, hi } => hann_mags
+                    .get(lo..hi.min(hann_mags.len()))
+                    .map_or(0.0, |m| m.iter().map(|m| m * m).sum()),
                 Band::Interpolate { bin, frac } => p(bin) * (1.0 - frac) + p(bin + 1) * frac,
             };
         }
         let total: f32 = hann_mags.iter().map(|m| m * m).sum();
-        let level = 10.0 * (1e-12 + total).log10();
+        // The analysis's cheap log10 (within 1e-4): the library's made the stage's cost.
+        let level = 10.0 * log10(1e-12 + total);
         let mut top = f32::NEG_INFINITY;
         for v in power.iter_mut() {
-            *v = (1e-6 + 1e4 * *v).ln();
+            *v = log10(1e-6 + 1e4 * *v) * std::f32::consts::LN_10;
             top = top.max(*v);
         }
         for v in power.iter_mut() {
@@ -271,7 +276,10 @@ impl FrameNet {
     /// The probability of MIDI `midi` at stream time `at` (samples), the newest net hop ending
     /// at `now`; 0 without weights or outside the bands.
     pub fn probability_of(&self, midi: u8, at: u64, now: u64) -> f32 {
-        let Some(b) = (midi as usize).checked_sub(LOW_MIDI as usize).filter(|&b| b < BANDS) else {
+        let Some(b) = (midi as usize)
+            .checked_sub(LOW_MIDI as usize)
+            .filter(|&b| b < BANDS)
+        else {
             return 0.0;
         };
         let back = (now.saturating_sub(at) / self.net_hop_samples.max(1)) as usize;

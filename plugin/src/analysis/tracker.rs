@@ -1658,7 +1658,14 @@ impl NoteTracker {
                         if !by_steady || rise.is_some() {
                             let rise = rise.filter(|_| c.rise_legato);
                             let onset = rise.map_or(departure, |r| r.min(self.run.start));
-                            self.start(&mut out, onset, input, salience, frame, StartPath::LegatoFromNote);
+                            self.start(
+                                &mut out,
+                                onset,
+                                input,
+                                salience,
+                                frame,
+                                StartPath::LegatoFromNote,
+                            );
                         }
                     }
                 }
@@ -1676,7 +1683,14 @@ impl NoteTracker {
                         .map(|r| r.min(self.run.start))
                         .unwrap_or_else(|| self.legato_onset(input.time, salience, self.last_off))
                         .max(not_before);
-                    self.start(&mut out, onset, input, salience, frame, StartPath::FromSilence);
+                    self.start(
+                        &mut out,
+                        onset,
+                        input,
+                        salience,
+                        frame,
+                        StartPath::FromSilence,
+                    );
                 }
                 Some(a)
                     if a.pitch == self.run.pitch
@@ -1721,7 +1735,14 @@ impl NoteTracker {
                     if let Some(onset) =
                         self.rise_date(input.time, salience, not_before, Some(a.pitch), true)
                     {
-                        self.start(&mut out, onset, input, salience, frame, StartPath::LegatoFromNote);
+                        self.start(
+                            &mut out,
+                            onset,
+                            input,
+                            salience,
+                            frame,
+                            StartPath::LegatoFromNote,
+                        );
                     }
                 }
             }
