@@ -4245,3 +4245,36 @@ fn a_pads_notes_that_swell_in_are_dated_nearer_their_start() {
         assert!(*w <= wo + 0.003, "{with:?} {without:?}");
     }
 }
+
+/// The frame model in the live analyser, with the shipped weights: at every rate the plugin
+/// meets (the long frame and the hop change with it, the net hop stays near 5.3 ms), a held
+/// harmonic tone is the note it names, and once the tone has ended it names none.
+#[test]
+fn the_frame_model_names_a_held_tone_at_every_rate() {
+    let top = |p: &[f32]| (0..p.len()).max_by(|&x, &y| p[x].total_cmp(&p[y])).unwrap();
+    for sr in [22_050.0, 44_100.0, 48_000.0, 96_000.0] {
+        for midi in [57.0f32, 69.0, 76.0] {
+            let mut a = Analyzer::new(sr);
+            let mut ev = Events::default();
+            let note = tone(sr, midi, 0.6, Wave::Harmonic, 0.3, 0.0, 0.0);
+            for chunk in note[..(0.4 * sr) as usize].chunks(512) {
+                a.process(chunk, &mut ev);
+            }
+            let p = a.frame_net().probabilities(0).expect("shipped weights");
+            let named = top(&p) + usize::from(super::frame_net::LOW_MIDI);
+            assert_eq!(named, midi as usize, "{sr} Hz: p {:.2}", p[top(&p)]);
+            assert!(
+                p[top(&p)] > 0.5,
+                "{sr} Hz, MIDI {midi}: p {:.2}",
+                p[top(&p)]
+            );
+            a.process(&silence(sr, 0.3), &mut ev);
+            let p = a.frame_net().probabilities(0).expect("shipped weights");
+            assert_eq!(
+                top(&p),
+                super::frame_net::BANDS,
+                "{sr} Hz, MIDI {midi}: after it"
+            );
+        }
+    }
+}
