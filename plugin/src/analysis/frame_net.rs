@@ -100,8 +100,11 @@ impl Weights {
     }
 }
 
-/// The weights shipped with the plugin: a 64-unit network fitted by `tools/framenet/` on
-/// development-split renders (see the module's notes), or `None` if they do not read.
+/// The weights shipped with the plugin, or `None` if they do not read: 64 hidden units,
+/// fitted by `tools/framenet/train.py` (`FN_SETS=dev,jx`) on this stage's own features of the
+/// dev split's renders and `/tmp/jx`'s (`continuo eval-transcription DIR --dump-frames`, then
+/// `feat_rust.py`), less every render whose melody `/tmp/jy` or `/tmp/jq` holds; labels: the
+/// written note sounding at each net hop, or none. Exported by `export.py`.
 pub fn shipped_weights() -> Option<Weights> {
     Weights::from_bytes(include_bytes!("frame_net_weights.bin"))
 }

@@ -18,16 +18,23 @@
 //! twice as long (`TrackerConfig::judge_retry`; a pitch that keeps sounding gets a second
 //! hearing, without counting twice in the running means).
 //!
+//! Since 2026-12-06 the judge also reads the frame model (`frame_net.rs`): its probability
+//! of the new note now, 25 ms before and at the start's dated onset. The tracker's estimates
+//! reach a slow swell's or an overlapped note's pitch late; the frame model names it 30–70 ms
+//! into the note two to three times as often, and with it the judge tells those starts from
+//! wrong ones far better (journal, *The note-start judge hears the frame model*).
+//!
 //! The weights ([`HIDDEN_WEIGHTS`], [`OUTPUT_WEIGHTS`]) were fitted on renders of
-//! development-split melodies only: the dev split's 214 renders and 300 more of its melodies,
-//! every instrument of the renderer in turn (`cargo xtask render-dataset --out /tmp/jx --count
-//! 300 --seed 2027 --programs <all 53>`), by `continuo eval-transcription /work/dataset/dev
-//! --fit-judge --fit-also /tmp/jx/dev` (`cli/judge_fit.rs`; labels: a start is good when a
+//! development-split melodies only, none the frame model was trained on: 300 renders of dev
+//! melodies, every instrument of the renderer in turn (`cargo xtask render-dataset --out
+//! /tmp/jw --count 300 --seed 2033 --programs <the 49 of the README>`), by `continuo
+//! eval-transcription /tmp/jw/dev --fit-judge --set fit_judging=1` (`cli/judge_fit.rs`: the
+//! starts the tracker meets with the previous judge vetoing; labels: a start is good when a
 //! written note of its pitch, not yet claimed by an earlier start that went ahead, begins
-//! within 50 ms of its onset). Refit whenever the tracker's paths change: a judge fitted on
-//! the starts of an older tracker vetoes good starts of the new one (fitted on 2026-11-29, it
-//! vetoed 240 good starts for 482 bad ones on the held-out fifth two days later; refitted,
-//! 231 for 637 at the higher threshold).
+//! within 50 ms of its onset). Refit whenever the tracker's paths or the frame model change: a
+//! judge fitted on the starts of an older tracker vetoes good starts of the new one (fitted on
+//! 2026-11-29, it vetoed 240 good starts for 482 bad ones on the held-out fifth two days
+//! later; refitted, 231 for 637 at the higher threshold).
 //!
 //! Cost: [`HIDDEN`] dot products of [`FEATURES`] numbers and as many `tanh`, only when a note
 //! would start; no allocation.

@@ -29,7 +29,8 @@
 //!   ├─ onset gate: 13–43 ms after an onset, NSDF on the samples since it alone (low notes)
 //!   └─ stft short (Hann, last ≈ 10 ms) ─ onset (max-filtered flux + level jump)
 //! salience + short frame, on the twelve hops after an onset ─ attack reader (learned: names the new note)
-//! pitch + level + onset + salience + attack reader ─ tracker (runs, rise dating, named share per semitone, judge,
+//! Hann bins ─ frame model (semitone bands every ≈ 5.3 ms; a learned network says which note sounds, when the judge asks)
+//! pitch + level + onset + salience + attack reader + frame model ─ tracker (runs, rise dating, named share per semitone, judge,
 //!   steadiness: how much the stream's held notes swing) ─ NoteEvent
 //! tracker's notes + their estimates ─ concert pitch (the player's tuning, from note centres;
 //!   every frequency ↔ note conversion and every stage's candidate bins follow it)
