@@ -19,6 +19,11 @@
 //! change from 10, 25, 50 and 100 ms before it and gives a probability for every band's note
 //! and for none ([`FrameNet::probabilities`]).
 //!
+//! Limits: the bands are at A4 = 440 Hz whatever tuning the analysis follows (a player far
+//! from it is read between two bands); the network was trained on 44.1 and 48 kHz renders (at
+//! 22.05 and 96 kHz the frame and hop keep their length in time, and a held tone is named
+//! there too, `the_frame_model_names_a_held_tone_at_every_rate`).
+//!
 //! Cost: one pass over the Hann bins and [`BANDS`] logarithms per net hop; per question,
 //! [`INPUTS`] × hidden + hidden × [`OUTPUTS`] multiply-adds. Every buffer is allocated in `new`.
 
@@ -115,6 +120,7 @@ pub struct FrameNet {
     every: u32,
     /// Analysis hops since the last net hop.
     count: u32,
+    /// Which Hann bins make each band (from the bin width, in `new`).
     bands: [Band; BANDS],
     /// Net hops back for each of [`CONTEXT_MS`].
     back: [usize; 4],
@@ -122,8 +128,10 @@ pub struct FrameNet {
     ring_bands: Vec<[f32; BANDS]>,
     ring_levels: Vec<f32>,
     head: usize,
-    /// Stream samples per net hop.
+    /// Stream samples per net hop (turns the judge's stream times into hops back).
     net_hop_samples: u64,
+    /// The network (read in `new`); without it the stage keeps its features and answers no
+    /// question (`Tuning` `frame_net=0`).
     weights: Option<Weights>,
 }
 
@@ -188,18 +196,8 @@ impl FrameNet {
         self.ring_levels.iter_mut().for_each(|l| *l = -120.0);
     }
 
-    /// Stream samples per net hop.
-    pub fn net_hop_samples(&self) -> u64 {
-        self.net_hop_samples
-    }
-
-    /// Whether there are weights to answer with.
-    pub fn has_weights(&self) -> bool {
-        self.weights.is_some()
-    }
-
     /// One analysis hop's Hann magnitudes (scaled so a full-scale sine reads 0.5). Returns
-    /// whether this was a net hop (new features, and new probabilities with weights).
+    /// whether this was a net hop (new features kept).
     pub fn process(&mut self, hann_mags: &[f32]) -> bool {
         self.count += 1;
         if self.count < self.every {
