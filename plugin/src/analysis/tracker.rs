@@ -35,8 +35,10 @@
 //! - *swell path*: the same pitch comes back after the level dipped and rose again (repeated
 //!   bowed or blown notes without a flux onset). See *Re-articulation* below.
 //!
-//! Judge: every start a path wants is put to the learned judge (`judge.rs`); a vetoed pitch
-//! that keeps sounding is asked about again once its run is `judge_retry` times as long.
+//! Judge: every start a path wants is put to the learned judge (`judge.rs`), which also reads
+//! the frame model's probability of the new note (`frame_net.rs`, passed to
+//! [`NoteTracker::process`]); a vetoed pitch that keeps sounding is asked about again once its
+//! run is `judge_retry` times as long.
 //!
 //! Settling attacks: after each onset the tracker watches whether the first stable pitch gives
 //! way, within `settle_window_hops`, to one a semitone or two away (struck bars, tines and
