@@ -1,7 +1,7 @@
 """Train a frame model.
 python3 train.py KIND OUT.npz [H] [EPOCHS] [SHIFT_MS]
 KIND: mlp | equi.  SHIFT_MS: target = written pitch at t - SHIFT_MS (delayed target), default 0.
-Training renders: feats/{dev,jx,jw}.npz (or the sets FN_SETS names, e.g. dev,jx) minus any render whose melody occurs in jy or jq.
+Training renders: feats/{dev,jx,jw}.npz minus any render whose melody occurs in jy or jq.
 8% of the remaining melodies are held out for validation.
 """
 import sys, os, time, numpy as np
@@ -12,7 +12,7 @@ kind, out = sys.argv[1], sys.argv[2]
 H = int(sys.argv[3]) if len(sys.argv) > 3 else (128 if kind == 'mlp' else 16)
 EPOCHS = int(sys.argv[4]) if len(sys.argv) > 4 else 8
 SHIFT = float(sys.argv[5]) if len(sys.argv) > 5 else 0.0
-cache = f"feats/train_shift{int(SHIFT)}_{os.environ.get('FN_SETS', 'dev,jx,jw').replace(',', '_')}.npz"
+cache = f'feats/train_shift{int(SHIFT)}.npz'
 
 def make():
     held = set()
@@ -21,7 +21,7 @@ def make():
     rng = np.random.default_rng(1)
     Xs, ys, vs = [], [], []
     mels = {}
-    for s in os.environ.get('FN_SETS', 'dev,jx,jw').split(','):
+    for s in ('dev', 'jx', 'jw'):
         F = load_set(f'feats/{s}.npz')
         for n, d in F.items():
             m = melody(n)
