@@ -15,7 +15,7 @@ def decode(P, t, K=3, M=1, thr=0.0, nonediv=1.0, Kn=None, back=0.0, backmax=40, 
     back>0: the onset is dated back from the run start to the earliest past hop (<= backmax hops, after the
     previous decision) from which the new pitch's posterior stayed >= back.
     shift_ms: constant extra back-dating of the onset.
-    age: (T,21) posteriors of the age head (train_age.py); if given, onset = decision time - E[age].
+    age: (T,21) posteriors of the age head (train.py age); if given, onset = decision time - E[age].
     Returns list of (onset_time, midi, decision_time)."""
     Kn = Kn or K
     if nonediv != 1.0:
