@@ -4,7 +4,8 @@ KIND: mlp | equi | age (an MLP with a second softmax head: the time since the la
 onset, 21 classes: 0-10, ..., 190-200 ms, >= 200 ms or no note; 82 pitch logits + 21 age
 logits; decode.py dates onsets with it).
 SHIFT_MS: target = written pitch at t - SHIFT_MS (delayed target), default 0.
-Training renders: feats/{dev,jx,jw}.npz minus any render whose melody occurs in jy or jq.
+Training renders: feats/{dev,jx,jw}.npz (or the sets FN_SETS names, e.g. dev,jx) minus any
+render whose melody occurs in jy or jq.
 8% of the remaining melodies are held out for validation.
 """
 import sys, os, time, numpy as np
@@ -17,7 +18,8 @@ EPOCHS = int(sys.argv[4]) if len(sys.argv) > 4 else 8
 SHIFT = float(sys.argv[5]) if len(sys.argv) > 5 else 0.0
 AGE = kind == 'age'
 NA = 21
-cache = f'feats/train_age.npz' if AGE else f'feats/train_shift{int(SHIFT)}.npz'
+SETS = os.environ.get('FN_SETS', 'dev,jx,jw')
+cache = f"feats/train_{'age' if AGE else f'shift{int(SHIFT)}'}_{SETS.replace(',', '_')}.npz"
 
 def make():
     held = set()
@@ -26,7 +28,7 @@ def make():
     rng = np.random.default_rng(1)
     Xs, ys, vs, ages = [], [], [], []
     mels = {}
-    for s in ('dev', 'jx', 'jw'):
+    for s in SETS.split(','):
         F = load_set(f'feats/{s}.npz')
         for n, d in F.items():
             m = melody(n)

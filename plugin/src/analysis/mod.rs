@@ -29,7 +29,8 @@
 //!   ├─ onset gate: 13–43 ms after an onset, NSDF on the samples since it alone (low notes)
 //!   └─ stft short (Hann, last ≈ 10 ms) ─ onset (max-filtered flux + level jump)
 //! salience + short frame, on the twelve hops after an onset ─ attack reader (learned: names the new note)
-//! pitch + level + onset + salience + attack reader ─ tracker (runs, rise dating, named share per semitone, judge,
+//! Hann bins ─ frame model (semitone bands every ≈ 5.3 ms; a learned network says which note sounds, when the judge asks)
+//! pitch + level + onset + salience + attack reader + frame model ─ tracker (runs, rise dating, named share per semitone, judge,
 //!   steadiness: how much the stream's held notes swing) ─ NoteEvent
 //! tracker's notes + their estimates ─ concert pitch (the player's tuning, from note centres;
 //!   every frequency ↔ note conversion and every stage's candidate bins follow it)
@@ -49,6 +50,7 @@ pub mod attack_reader_weights;
 pub mod chord_judge;
 pub mod chroma;
 pub mod concert_pitch;
+pub mod frame_net;
 pub mod fundamental;
 pub mod hum;
 pub mod input_level;
@@ -540,6 +542,11 @@ pub struct Analyzer {
     newcomer: Newcomer,
     /// Its last answer (for `last_newcomer`: traces).
     last_newcomer: newcomer::NewcomerOutput,
+    /// Frame model (`frame_net.rs`): the semitone bands every net hop, and what note sounds
+    /// when the tracker's judge asks.
+    frame_net: frame_net::FrameNet,
+    /// The last hop was a net hop.
+    frame_net_fresh: bool,
     /// Onset-rise stage (the note that rose at an onset, for hops the estimator leaves
     /// unvoiced under ringing notes).
     onset_rise: OnsetRise,
@@ -962,6 +969,16 @@ impl Analyzer {
             release_tails,
             newcomer,
             last_newcomer: newcomer::NewcomerOutput::default(),
+            frame_net: frame_net::FrameNet::new(
+                hann_bin_hz,
+                hann_bins,
+                sizes.hop,
+                sample_rate,
+                (tuning.get("frame_net", 1.0) > 0.5)
+                    .then(frame_net::shipped_weights)
+                    .flatten(),
+            ),
+            frame_net_fresh: false,
             onset_rise: OnsetRise::new(OnsetRiseConfig {
                 hold_hops: if tuning.get("onset_rise", 1.0) > 0.5 {
                     ((tuning.get("onset_rise_hold_ms", ONSET_RISE_HOLD_MS) / 1000.0 / hop_s).round()
@@ -1310,6 +1327,17 @@ impl Analyzer {
         self.tracker.last_start()
     }
 
+    /// The frame model's stage (`continuo eval-transcription --dump-frames` reads its
+    /// features after each hop).
+    pub fn frame_net(&self) -> &frame_net::FrameNet {
+        &self.frame_net
+    }
+
+    /// Whether the last hop was one of the frame model's (its features are new).
+    pub fn frame_net_fresh(&self) -> bool {
+        self.frame_net_fresh
+    }
+
     /// The attack reader's training data (`continuo eval-transcription --probe-attacks`, never
     /// the audio thread: it allocates): hops since the onset fired, and per candidate MIDI
     /// 28..=100 and harmonic 1..=6 the long frame's partial energy (dB) and the short frame's
@@ -1377,6 +1405,7 @@ impl Analyzer {
         self.last_polyphony = polyphony::PolyphonyOutput::default();
         self.release_tails.reset();
         self.newcomer.reset();
+        self.frame_net.reset();
         self.last_newcomer = newcomer::NewcomerOutput::default();
         self.onset_rise.reset();
         self.tracker.reset();
@@ -1662,6 +1691,7 @@ impl Analyzer {
             self.sizes.frame_len,
             &mut self.hann_mags,
         );
+        self.frame_net_fresh = self.frame_net.process(&self.hann_mags);
         let voiced = level.frame_db > PITCH_FLOOR_DB;
         let mut estimate = if voiced {
             self.pitch_stage()
@@ -1761,6 +1791,7 @@ impl Analyzer {
                 },
             },
             &self.salience,
+            Some(&self.frame_net),
         );
         self.attack_reader
             .after_tracker(self.tracker.active_pitch());

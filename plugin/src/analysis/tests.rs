@@ -693,6 +693,9 @@ fn the_judge_is_safe_on_odd_input() {
         polyphonic: true,
         off_centre: -3.0,
         midi: f32::NAN,
+        frame_now: f32::NAN,
+        frame_before: f32::INFINITY,
+        frame_onset: -1.0,
     };
     for _ in 0..100 {
         let f = judge.features(&odd);
@@ -1504,7 +1507,7 @@ fn run_rig(
             rig_spectrum(&mut mags, &spectrum(t), bin_hz);
             salience.process(&mags);
         }
-        if let Some((pitch, _, onset)) = tracker.process(&input(i, time, t), &salience).on {
+        if let Some((pitch, _, onset)) = tracker.process(&input(i, time, t), &salience, None).on {
             ons.push((pitch, onset));
         }
     }
@@ -1599,7 +1602,7 @@ fn reader_under_a_ringing_note(tuning: &Tuning) -> Option<u64> {
             attack: (2..12).contains(&k).then_some(56),
             ..rig_hop(i * hop, midi, confidence)
         };
-        if let Some((56, _, _)) = tracker.process(&input, &salience).on {
+        if let Some((56, _, _)) = tracker.process(&input, &salience, None).on {
             return Some(i - onset_hop);
         }
     }
@@ -3206,7 +3209,7 @@ fn step_out_of_reverberation(tuning: &Tuning) -> Vec<(u8, u64)> {
             _ => 62.0,
         };
         let input = rig_hop(time, midi, if midi > 0.0 { 0.97 } else { 0.0 });
-        if let Some((pitch, _, onset)) = tracker.process(&input, &salience).on {
+        if let Some((pitch, _, onset)) = tracker.process(&input, &salience, None).on {
             ons.push((pitch, onset));
         }
     }
@@ -3260,7 +3263,7 @@ fn plucked_glide_start(tuning: &Tuning) -> Option<u64> {
             flux_ratio: if onset { 1.5 } else { 0.2 },
             ..rig_hop(i * hop as u64, midi, if midi > 0.0 { 0.9 } else { 0.0 })
         };
-        if let Some((60, _, _)) = tracker.process(&input, &salience).on {
+        if let Some((60, _, _)) = tracker.process(&input, &salience, None).on {
             return Some(i - step_at);
         }
     }
@@ -3356,7 +3359,7 @@ fn legato_rig(
             flux_ratio: 0.2,
             ..rig_hop(time, midi, confidence)
         };
-        if let Some((pitch, _, onset)) = tracker.process(&input, &salience).on {
+        if let Some((pitch, _, onset)) = tracker.process(&input, &salience, None).on {
             ons.push((pitch, onset));
         }
     }
@@ -3560,7 +3563,7 @@ fn attack_on_the_third_partial(tuning: &Tuning) -> Vec<u8> {
             flux_ratio: 3.0,
             ..rig_hop(time, midi, confidence)
         };
-        if let Some((pitch, _, _)) = tracker.process(&input, &salience).on {
+        if let Some((pitch, _, _)) = tracker.process(&input, &salience, None).on {
             ons.push(pitch);
         }
     }
@@ -4240,5 +4243,38 @@ fn a_pads_notes_that_swell_in_are_dated_nearer_their_start() {
     assert!(mean(&with) < mean(&without) - 0.015, "{with:?} {without:?}");
     for (w, wo) in with.iter().zip(&without) {
         assert!(*w <= wo + 0.003, "{with:?} {without:?}");
+    }
+}
+
+/// The frame model in the live analyser, with the shipped weights: at every rate the plugin
+/// meets (the long frame and the hop change with it, the net hop stays near 5.3 ms), a held
+/// harmonic tone is the note it names, and once the tone has ended it names none.
+#[test]
+fn the_frame_model_names_a_held_tone_at_every_rate() {
+    let top = |p: &[f32]| (0..p.len()).max_by(|&x, &y| p[x].total_cmp(&p[y])).unwrap();
+    for sr in [22_050.0, 44_100.0, 48_000.0, 96_000.0] {
+        for midi in [57.0f32, 69.0, 76.0] {
+            let mut a = Analyzer::new(sr);
+            let mut ev = Events::default();
+            let note = tone(sr, midi, 0.6, Wave::Harmonic, 0.3, 0.0, 0.0);
+            for chunk in note[..(0.4 * sr) as usize].chunks(512) {
+                a.process(chunk, &mut ev);
+            }
+            let p = a.frame_net().probabilities(0).expect("shipped weights");
+            let named = top(&p) + usize::from(super::frame_net::LOW_MIDI);
+            assert_eq!(named, midi as usize, "{sr} Hz: p {:.2}", p[top(&p)]);
+            assert!(
+                p[top(&p)] > 0.5,
+                "{sr} Hz, MIDI {midi}: p {:.2}",
+                p[top(&p)]
+            );
+            a.process(&silence(sr, 0.3), &mut ev);
+            let p = a.frame_net().probabilities(0).expect("shipped weights");
+            assert_eq!(
+                top(&p),
+                super::frame_net::BANDS,
+                "{sr} Hz, MIDI {midi}: after it"
+            );
+        }
     }
 }

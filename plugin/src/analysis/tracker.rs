@@ -35,8 +35,10 @@
 //! - *swell path*: the same pitch comes back after the level dipped and rose again (repeated
 //!   bowed or blown notes without a flux onset). See *Re-articulation* below.
 //!
-//! Judge: every start a path wants is put to the learned judge (`judge.rs`); a vetoed pitch
-//! that keeps sounding is asked about again once its run is `judge_retry` times as long.
+//! Judge: every start a path wants is put to the learned judge (`judge.rs`), which also reads
+//! the frame model's probability of the new note (`frame_net.rs`, passed to
+//! [`NoteTracker::process`]); a vetoed pitch that keeps sounding is asked about again once its
+//! run is `judge_retry` times as long.
 //!
 //! Settling attacks: after each onset the tracker watches whether the first stable pitch gives
 //! way, within `settle_window_hops`, to one a semitone or two away (struck bars, tines and
@@ -99,6 +101,7 @@
 //! sounding note's fell by `named_fall_db` (judged as a legato start).
 
 use super::attack_habit::{AttackHabit, AttackHabitConfig};
+use super::frame_net::FrameNet;
 use super::judge::{Features, StartContext, StartJudge, StartPath};
 use super::loudness::velocity_from_db;
 use super::named_share::NamedShare;
@@ -473,6 +476,9 @@ pub struct TrackerConfig {
     /// After a veto the run is judged again once it is this many times as long (≤ 1: never;
     /// see `Run::retry_at`). 2 was best on dev (F1 0.777 → 0.781; 1.5: 0.780).
     pub judge_retry: f32,
+    /// The judge also reads the frame model's probability of the new note this long before
+    /// the decision (samples).
+    pub frame_before: u64,
     /// Octave misreads at the attack are put right: a low string's or bass's attack may sound
     /// a component at half its frequency for its first 50–80 ms, the estimates name the
     /// sub-octave, and a note starts there; then the estimates name the played note, an
@@ -776,6 +782,7 @@ impl TrackerConfig {
             rearm_db: tuning.get("rearm_db", 6.0),
             quiet_in_chords: tuning.get("quiet_in_chords", 0.0) > 0.5,
             judge_retry: tuning.get("judge_retry", 2.0),
+            frame_before: samples("frame_before_s", 0.025),
             octave_fix_hops: if tuning.get("octave_fix_ms", OCTAVE_FIX_MS) > 0.0 {
                 hops("octave_fix_ms", OCTAVE_FIX_MS)
             } else {
@@ -1244,7 +1251,12 @@ impl NoteTracker {
         self.fast = fast;
     }
 
-    pub fn process(&mut self, input: &TrackerInput, salience: &Salience) -> TrackerOutput {
+    pub fn process(
+        &mut self,
+        input: &TrackerInput,
+        salience: &Salience,
+        frame: Option<&FrameNet>,
+    ) -> TrackerOutput {
         self.attack_habit.hop(
             self.active.map(|a| (a.pitch, a.since)),
             input.time,
@@ -1518,7 +1530,7 @@ impl NoteTracker {
                         }
                     }
                     onset = self.soft_onset(onset, &p, input.time, salience);
-                    done = self.start(&mut out, onset, input, salience, StartPath::Onset);
+                    done = self.start(&mut out, onset, input, salience, frame, StartPath::Onset);
                 } else if same
                     && self.run.strong >= c.repeat_stable_hops
                     && (p.after_db - p.before_db >= c.retrigger_rise_db
@@ -1532,7 +1544,7 @@ impl NoteTracker {
                     let onset = self
                         .soft_onset(p.time, &p, input.time, salience)
                         .max(p.time.saturating_sub(c.repeat_backdate_max));
-                    done = self.start(&mut out, onset, input, salience, StartPath::Repeat);
+                    done = self.start(&mut out, onset, input, salience, frame, StartPath::Repeat);
                 }
             }
             if done || p.hops_waited > c.onset_wait_hops {
@@ -1648,7 +1660,14 @@ impl NoteTracker {
                         if !by_steady || rise.is_some() {
                             let rise = rise.filter(|_| c.rise_legato);
                             let onset = rise.map_or(departure, |r| r.min(self.run.start));
-                            self.start(&mut out, onset, input, salience, StartPath::LegatoFromNote);
+                            self.start(
+                                &mut out,
+                                onset,
+                                input,
+                                salience,
+                                frame,
+                                StartPath::LegatoFromNote,
+                            );
                         }
                     }
                 }
@@ -1666,7 +1685,14 @@ impl NoteTracker {
                         .map(|r| r.min(self.run.start))
                         .unwrap_or_else(|| self.legato_onset(input.time, salience, self.last_off))
                         .max(not_before);
-                    self.start(&mut out, onset, input, salience, StartPath::FromSilence);
+                    self.start(
+                        &mut out,
+                        onset,
+                        input,
+                        salience,
+                        frame,
+                        StartPath::FromSilence,
+                    );
                 }
                 Some(a)
                     if a.pitch == self.run.pitch
@@ -1692,7 +1718,7 @@ impl NoteTracker {
                         }
                     };
                     let onset = rise.unwrap_or(a.dip_time);
-                    if self.start(&mut out, onset, input, salience, StartPath::Swell) {
+                    if self.start(&mut out, onset, input, salience, frame, StartPath::Swell) {
                         if let (Some(new), Some(less)) = (self.active.as_mut(), c.swell_inherit_db)
                         {
                             new.swing_db = a.swell_peak_db - a.dip_db - less;
@@ -1711,7 +1737,14 @@ impl NoteTracker {
                     if let Some(onset) =
                         self.rise_date(input.time, salience, not_before, Some(a.pitch), true)
                     {
-                        self.start(&mut out, onset, input, salience, StartPath::LegatoFromNote);
+                        self.start(
+                            &mut out,
+                            onset,
+                            input,
+                            salience,
+                            frame,
+                            StartPath::LegatoFromNote,
+                        );
                     }
                 }
             }
@@ -2222,6 +2255,7 @@ impl NoteTracker {
         onset: u64,
         input: &TrackerInput,
         salience: &Salience,
+        frame: Option<&FrameNet>,
         path: StartPath,
     ) -> bool {
         let pitch = self.run.pitch;
@@ -2258,6 +2292,11 @@ impl NoteTracker {
             polyphonic: input.polyphonic,
             off_centre: (input.midi - input.midi.round()).abs(),
             midi: f32::from(pitch),
+            frame_now: frame.map_or(0.0, |f| f.probability_of(pitch, input.time, input.time)),
+            frame_before: frame.map_or(0.0, |f| {
+                f.probability_of(pitch, input.time.saturating_sub(c.frame_before), input.time)
+            }),
+            frame_onset: frame.map_or(0.0, |f| f.probability_of(pitch, onset, input.time)),
         };
         let features = self.judge.features(&context);
         // A retry is the same start asked again: it does not count twice in the habits.

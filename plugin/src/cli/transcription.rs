@@ -70,6 +70,11 @@ pub struct Args {
     /// onset to this binary file (run it with `--set attack_threshold=2`, the reader off).
     #[arg(long, hide = true)]
     pub probe_attacks: Option<PathBuf>,
+    /// Tuning aid: write the frame model's features (`analysis/frame_net.rs`) of every render
+    /// into this folder, `NAME.npy` each (float32, one row per net hop: the hop's end in
+    /// seconds, the level in dB, the semitone bands), for `tools/framenet/`.
+    #[arg(long, hide = true)]
+    pub dump_frames: Option<PathBuf>,
 }
 
 /// A note reduced to what the scoring looks at.
@@ -517,6 +522,9 @@ pub fn run(args: Args) -> Result<()> {
         dirs.extend(args.fit_also.iter().cloned());
         return super::judge_fit::run(&dirs, &tuning, args.dump_judge.as_deref());
     }
+    if let Some(dir) = &args.dump_frames {
+        return dump_frames(&pairs, &tuning, dir);
+    }
     if let Some(path) = &args.probe_attacks {
         return probe_attacks(&pairs, &tuning, path);
     }
@@ -768,6 +776,66 @@ const PROBE_BEFORE: usize = 3;
 /// (`attack_reader::HOPS`), so that a fit may try a longer reading.
 const PROBE_FROM: usize = 14;
 
+/// The frame model's features (`--dump-frames`): per render, a NumPy `.npy` file of float32
+/// rows (hop end s, level dB, the bands), as `tools/framenet/` reads them.
+fn dump_frames(
+    pairs: &[(PathBuf, PathBuf)],
+    tuning: &crate::analysis::Tuning,
+    dir: &Path,
+) -> Result<()> {
+    use crate::analysis::frame_net::BANDS;
+    use crate::analysis::{AnalysisOutput, Analyzer, FeatureFrame, NoteEvent};
+    struct Nothing;
+    impl AnalysisOutput for Nothing {
+        fn frame(&mut self, _: &FeatureFrame) {}
+        fn note(&mut self, _: NoteEvent) {}
+    }
+    std::fs::create_dir_all(dir)?;
+    for (wav, _) in pairs {
+        let (samples, sr) = crate::files::transcribe::read_wav(wav)?;
+        let mut a = Analyzer::with_tuning(sr, tuning);
+        let hop = a.hop_samples();
+        let mut rows: Vec<f32> = Vec::new();
+        let mut end = 0usize;
+        for chunk in samples.chunks(hop) {
+            a.process(chunk, &mut Nothing);
+            end += chunk.len();
+            if chunk.len() == hop && a.frame_net_fresh() {
+                let (bands, level) = a.frame_net().features();
+                rows.push(end as f32 / sr);
+                rows.push(level);
+                rows.extend_from_slice(bands);
+            }
+        }
+        let cols = BANDS + 2;
+        let mut header = format!(
+            "{{'descr': '<f4', 'fortran_order': False, 'shape': ({}, {cols}), }}",
+            rows.len() / cols
+        );
+        // Magic (6) + version (2) + length (2) + header, padded with spaces to a multiple of 64
+        // and ended by a newline.
+        while (10 + header.len() + 1) % 64 != 0 {
+            header.push(' ');
+        }
+        header.push('\n');
+        let mut bytes = Vec::with_capacity(10 + header.len() + rows.len() * 4);
+        bytes.extend_from_slice(b"\x93NUMPY\x01\x00");
+        bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
+        bytes.extend_from_slice(header.as_bytes());
+        for v in &rows {
+            bytes.extend_from_slice(&v.to_le_bytes());
+        }
+        let name = wav.file_stem().and_then(|s| s.to_str()).unwrap_or("render");
+        std::fs::write(dir.join(format!("{name}.npy")), bytes)?;
+    }
+    println!(
+        "{} renders' frames written to {}",
+        pairs.len(),
+        dir.display()
+    );
+    Ok(())
+}
+
 /// The attack reader's training dump (`--probe-attacks`): for every onset the detector fires,
 /// the probe vectors of the [`PROBE_BEFORE`] hops before it and the [`PROBE_FROM`] hops from it,
 /// with the estimate and the sounding note; a TSV beside it lists the files, and one lists every
@@ -906,6 +974,7 @@ mod tests {
             held_out: false,
             fit_judge: false,
             probe_attacks: None,
+            dump_frames: None,
             dump_judge: None,
             fit_also: Vec::new(),
         })
