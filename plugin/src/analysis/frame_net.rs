@@ -14,8 +14,8 @@
 //! interpolated at its centre), as `ln(1e-6 + 1e4 · power)` less the frame's largest band,
 //! floored at −20, with the frame's level in dB, and keeps the last [`MEMORY_S`] of them. These
 //! are [`FrameNet::features`], what `continuo eval-transcription --dump-frames` writes for
-//! training. Asked (the note-start judge asks for the new note's probability now, 25 ms before
-//! and at its dated onset), a network of one hidden layer reads a kept frame's bands and their
+//! training. Asked (the note-start judge asks for the new note's probability now, at its dated
+//! onset and 60 ms before it), a network of one hidden layer reads a kept frame's bands and their
 //! change from 10, 25, 50 and 100 ms before it and gives a probability for every band's note
 //! and for none ([`FrameNet::probabilities`]).
 //!

@@ -2331,11 +2331,13 @@ fn a_sub_octave_organ_stop_names_the_played_key() {
         // Without the octave-stop guard the detector names the 16' pitch (the defect this
         // test reproduces: every GM Drawbar Organ render scored F1 0.00–0.01). The attack
         // reader, off here, names some of the keys at their attacks and hides it.
+        // With the plain judge: the judge hearing the frame model vetoes some 16' starts.
         let mut plain = Analyzer::with_tuning(
             sr,
             &Tuning::default()
                 .with("octave_stops", 0.0)
-                .with("attack_threshold", 2.0),
+                .with("attack_threshold", 2.0)
+                .with("frame_judge", 0.0),
         );
         let low: Vec<u8> = keys.iter().map(|k| k - 12).collect();
         assert_eq!(
@@ -3703,12 +3705,16 @@ fn a_bass_note_misread_an_octave_low_at_its_attack_is_put_right() {
     }
     let fixed = run(&s, sr, 512);
     let unfixed = run_on(
-        &mut Analyzer::with_tuning(sr, &Tuning::parse("octave_fix_ms=0").expect("valid")),
+        &mut Analyzer::with_tuning(
+            sr,
+            &Tuning::parse("octave_fix_ms=0,frame_judge=0").expect("valid"),
+        ),
         &s,
         512,
     );
-    // Without the rule every note is shown an octave low from its attack to its end: the
-    // judge vetoes the played note, an octave up, at every hearing.
+    // Without the rule (and with the plain judge: the judge hearing the frame model starts
+    // some of the played notes on its own) every note is shown an octave low from its attack to its
+    // end: the judge vetoes the played note, an octave up, at every hearing.
     assert_eq!(pitches(&unfixed), vec![38, 36, 38, 36]);
     // With it, each played note is found, after at most its octave-low misread, within 250 ms
     // of its attack and dated within 50 ms of it (the misread note's onset). The third note
@@ -3853,8 +3859,11 @@ fn a_note_bent_into_from_below_is_not_started_at_the_semitone_under_it() {
         );
         ev.ons.iter().filter(|o| !written.contains(&o.0)).count()
     };
-    let unwatched = wrong(&Tuning::default().with("drift_ahead", 0.0));
-    let watched = wrong(&Tuning::default());
+    // The watch is compared with the plain judge on both sides: the judge hearing the frame
+    // model (`frame_net.rs`) vetoes these misreads too.
+    let plain = Tuning::default().with("frame_judge", 0.0);
+    let unwatched = wrong(&plain.clone().with("drift_ahead", 0.0));
+    let watched = wrong(&plain);
     assert!(
         unwatched >= 2,
         "the glides fool the tracker without the watch ({unwatched})"
@@ -3865,6 +3874,8 @@ fn a_note_bent_into_from_below_is_not_started_at_the_semitone_under_it() {
         watched < unwatched,
         "{watched} wrong notes with the watch, {unwatched} without"
     );
+    let shipped = wrong(&Tuning::default());
+    assert!(shipped <= watched, "{shipped} wrong notes with the judge");
 }
 
 /// A celesta's notes ring on under the next ones a tone or two apart, as nearly pure tones (on
@@ -4213,13 +4224,13 @@ fn a_pads_notes_that_swell_in_are_dated_nearer_their_start() {
         swelling_note(sr, m, 0.3, 0.9, 0.4)
     });
     // Notes after the first six (the habit needs four measured notes): how far after its
-    // written start each is dated (s), for the notes found at their pitch.
-    let late = |ev: &Events| -> Vec<f32> {
+    // written start each is dated (s), or `None` where it was not found at its pitch.
+    let late_each = |ev: &Events| -> Vec<Option<f32>> {
         melody
             .iter()
             .enumerate()
             .skip(6)
-            .filter_map(|(k, &m)| {
+            .map(|(k, &m)| {
                 let start = 0.05 + k as f32 * step_s;
                 ev.ons
                     .iter()
@@ -4230,12 +4241,22 @@ fn a_pads_notes_that_swell_in_are_dated_nearer_their_start() {
             })
             .collect()
     };
-    let with = late(&run(&s, sr, 512));
+    let with_each = late_each(&run(&s, sr, 512));
     let off = Tuning::parse("attack_habit=0").expect("valid tuning");
-    let without = late(&run_on(&mut Analyzer::with_tuning(sr, &off), &s, 512));
-    // Every later note is found either way, at its pitch.
-    assert_eq!(with.len(), melody.len() - 6, "{with:?}");
-    assert_eq!(without.len(), with.len(), "{without:?}");
+    let without_each = late_each(&run_on(&mut Analyzer::with_tuning(sr, &off), &s, 512));
+    // Every later note is found with the habit, at its pitch; without it all but at most one
+    // (dated late, a start may lose the frame model's word at its onset: the judge vetoes it).
+    assert!(with_each.iter().all(Option::is_some), "{with_each:?}");
+    assert!(
+        without_each.iter().filter(|d| d.is_none()).count() <= 1,
+        "{without_each:?}"
+    );
+    // The notes found both ways.
+    let (with, without): (Vec<f32>, Vec<f32>) = with_each
+        .iter()
+        .zip(&without_each)
+        .filter_map(|(w, wo)| Some(((*w)?, (*wo)?)))
+        .unzip();
     // Without the habit they come out 50–150 ms late (the signal reproduces the problem) ...
     let mean = |v: &[f32]| v.iter().sum::<f32>() / v.len().max(1) as f32;
     assert!(mean(&without) > 0.08, "{without:?}");

@@ -477,7 +477,8 @@ pub struct TrackerConfig {
     /// see `Run::retry_at`). 2 was best on dev (F1 0.777 → 0.781; 1.5: 0.780).
     pub judge_retry: f32,
     /// The judge also reads the frame model's probability of the new note this long before
-    /// the decision (samples).
+    /// its dated onset (samples): a start at a pitch that was sounding there all along is no
+    /// new note, a repeat shows the dip before it.
     pub frame_before: u64,
     /// Octave misreads at the attack are put right: a low string's or bass's attack may sound
     /// a component at half its frequency for its first 50–80 ms, the estimates name the
@@ -782,7 +783,7 @@ impl TrackerConfig {
             rearm_db: tuning.get("rearm_db", 6.0),
             quiet_in_chords: tuning.get("quiet_in_chords", 0.0) > 0.5,
             judge_retry: tuning.get("judge_retry", 2.0),
-            frame_before: samples("frame_before_s", 0.025),
+            frame_before: samples("frame_before_s", 0.06),
             octave_fix_hops: if tuning.get("octave_fix_ms", OCTAVE_FIX_MS) > 0.0 {
                 hops("octave_fix_ms", OCTAVE_FIX_MS)
             } else {
@@ -2294,7 +2295,7 @@ impl NoteTracker {
             midi: f32::from(pitch),
             frame_now: frame.map_or(0.0, |f| f.probability_of(pitch, input.time, input.time)),
             frame_before: frame.map_or(0.0, |f| {
-                f.probability_of(pitch, input.time.saturating_sub(c.frame_before), input.time)
+                f.probability_of(pitch, onset.saturating_sub(c.frame_before), input.time)
             }),
             frame_onset: frame.map_or(0.0, |f| f.probability_of(pitch, onset, input.time)),
         };

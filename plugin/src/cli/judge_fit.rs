@@ -11,7 +11,7 @@ use std::path::Path;
 
 use anyhow::Result;
 
-use crate::analysis::judge::{network, Features, FEATURES, HIDDEN, HIDDEN_WEIGHTS, OUTPUT_WEIGHTS};
+use crate::analysis::judge::{network, shipped_probability, Features, FEATURES, HIDDEN};
 use crate::analysis::Tuning;
 use crate::files::transcribe;
 
@@ -192,7 +192,7 @@ pub struct Network {
 
 impl Network {
     fn probability(&self, f: &Features) -> f64 {
-        f64::from(network(&self.hidden, &self.output, f))
+        f64::from(network(&self.hidden, &self.output, &f.0))
     }
 
     fn from_vec(v: &[f64]) -> Self {
@@ -315,6 +315,9 @@ pub fn run(dirs: &[std::path::PathBuf], tuning: &Tuning, dump: Option<&Path>) ->
             file.as_mut().map(|f| f as &mut dyn Write),
         )?);
     }
+    // Starts at the sounding pitch (repeat and swell paths) have their own judge, which is not
+    // refitted here (`judge::PLAIN_HIDDEN`).
+    examples.retain(|e| e.features.0[4] < 0.5);
     let train: Vec<&Example> = examples.iter().filter(|e| e.file % 5 != 0).collect();
     let held: Vec<&Example> = examples.iter().filter(|e| e.file % 5 == 0).collect();
     let owned: Vec<Example> = train.iter().map(|e| **e).collect();
@@ -333,7 +336,7 @@ pub fn run(dirs: &[std::path::PathBuf], tuning: &Tuning, dump: Option<&Path>) ->
     report("network, training files", &train, |f| net.probability(f));
     report("network, held-out files", &held, |f| net.probability(f));
     report("shipped judge, held-out files", &held, |f| {
-        f64::from(network(&HIDDEN_WEIGHTS, &OUTPUT_WEIGHTS, f))
+        f64::from(shipped_probability(f))
     });
     println!("pub const HIDDEN_WEIGHTS: [[f32; FEATURES]; HIDDEN] = [");
     for row in &net.hidden {
