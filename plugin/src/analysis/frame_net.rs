@@ -106,10 +106,13 @@ impl Weights {
 }
 
 /// The weights shipped with the plugin, or `None` if they do not read: 64 hidden units,
-/// fitted by `tools/framenet/train.py` (`FN_SETS=dev,jx`) on this stage's own features of the
-/// dev split's renders and `/tmp/jx`'s (`continuo eval-transcription DIR --dump-frames`, then
-/// `feat_rust.py`), less every render whose melody `/tmp/jy` or `/tmp/jq` holds; labels: the
-/// written note sounding at each net hop, or none. Exported by `export.py`.
+/// fitted by `tools/framenet/train.py` (`FN_SETS=dev,jx,syn`) on this stage's own features of
+/// the dev split's renders, `/tmp/jx`'s and the synthetic melodies of `synth.py /tmp/syn 240
+/// 7` (hum, organ registrations, struck bars, rooms: sounds the renders lack, on which the
+/// first network, trained on renders only, started a hum as G1 and lost organ keys)
+/// (`continuo eval-transcription DIR --dump-frames`, then `feat_rust.py`), less every render
+/// whose melody `/tmp/jy` or `/tmp/jq` holds; labels: the written note sounding at each net
+/// hop, or none. Exported by `export.py`.
 pub fn shipped_weights() -> Option<Weights> {
     Weights::from_bytes(include_bytes!("frame_net_weights.bin"))
 }

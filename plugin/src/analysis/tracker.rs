@@ -872,6 +872,15 @@ pub struct TrackerOutput {
     pub on: Option<(u8, f32, u64)>,
 }
 
+/// What a hop gives a path that wants to start a note: the hop's estimates, the salience and
+/// the frame model (the judge reads all three).
+#[derive(Clone, Copy)]
+struct Heard<'a> {
+    input: &'a TrackerInput,
+    salience: &'a Salience,
+    frame: Option<&'a FrameNet>,
+}
+
 /// A note start a path wanted, with what the judge saw and said (for the evaluation's
 /// diagnostics and for fitting the judge; see `judge.rs`).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -1258,6 +1267,11 @@ impl NoteTracker {
         salience: &Salience,
         frame: Option<&FrameNet>,
     ) -> TrackerOutput {
+        let heard = Heard {
+            input,
+            salience,
+            frame,
+        };
         self.attack_habit.hop(
             self.active.map(|a| (a.pitch, a.since)),
             input.time,
@@ -1531,7 +1545,7 @@ impl NoteTracker {
                         }
                     }
                     onset = self.soft_onset(onset, &p, input.time, salience);
-                    done = self.start(&mut out, onset, input, salience, frame, StartPath::Onset);
+                    done = self.start(&mut out, onset, heard, StartPath::Onset);
                 } else if same
                     && self.run.strong >= c.repeat_stable_hops
                     && (p.after_db - p.before_db >= c.retrigger_rise_db
@@ -1545,7 +1559,7 @@ impl NoteTracker {
                     let onset = self
                         .soft_onset(p.time, &p, input.time, salience)
                         .max(p.time.saturating_sub(c.repeat_backdate_max));
-                    done = self.start(&mut out, onset, input, salience, frame, StartPath::Repeat);
+                    done = self.start(&mut out, onset, heard, StartPath::Repeat);
                 }
             }
             if done || p.hops_waited > c.onset_wait_hops {
@@ -1661,14 +1675,7 @@ impl NoteTracker {
                         if !by_steady || rise.is_some() {
                             let rise = rise.filter(|_| c.rise_legato);
                             let onset = rise.map_or(departure, |r| r.min(self.run.start));
-                            self.start(
-                                &mut out,
-                                onset,
-                                input,
-                                salience,
-                                frame,
-                                StartPath::LegatoFromNote,
-                            );
+                            self.start(&mut out, onset, heard, StartPath::LegatoFromNote);
                         }
                     }
                 }
@@ -1686,14 +1693,7 @@ impl NoteTracker {
                         .map(|r| r.min(self.run.start))
                         .unwrap_or_else(|| self.legato_onset(input.time, salience, self.last_off))
                         .max(not_before);
-                    self.start(
-                        &mut out,
-                        onset,
-                        input,
-                        salience,
-                        frame,
-                        StartPath::FromSilence,
-                    );
+                    self.start(&mut out, onset, heard, StartPath::FromSilence);
                 }
                 Some(a)
                     if a.pitch == self.run.pitch
@@ -1719,7 +1719,7 @@ impl NoteTracker {
                         }
                     };
                     let onset = rise.unwrap_or(a.dip_time);
-                    if self.start(&mut out, onset, input, salience, frame, StartPath::Swell) {
+                    if self.start(&mut out, onset, heard, StartPath::Swell) {
                         if let (Some(new), Some(less)) = (self.active.as_mut(), c.swell_inherit_db)
                         {
                             new.swing_db = a.swell_peak_db - a.dip_db - less;
@@ -1738,14 +1738,7 @@ impl NoteTracker {
                     if let Some(onset) =
                         self.rise_date(input.time, salience, not_before, Some(a.pitch), true)
                     {
-                        self.start(
-                            &mut out,
-                            onset,
-                            input,
-                            salience,
-                            frame,
-                            StartPath::LegatoFromNote,
-                        );
+                        self.start(&mut out, onset, heard, StartPath::LegatoFromNote);
                     }
                 }
             }
@@ -2254,11 +2247,14 @@ impl NoteTracker {
         &mut self,
         out: &mut TrackerOutput,
         onset: u64,
-        input: &TrackerInput,
-        salience: &Salience,
-        frame: Option<&FrameNet>,
+        heard: Heard<'_>,
         path: StartPath,
     ) -> bool {
+        let Heard {
+            input,
+            salience,
+            frame,
+        } = heard;
         let pitch = self.run.pitch;
         let c = &self.config;
         if (path == StartPath::LegatoFromNote || (path == StartPath::Onset && c.between_onset))
