@@ -2273,6 +2273,9 @@ impl NoteTracker {
         let rise_db = salience
             .rise(pitch, c.salience_lookback_hops, 0.0)
             .map_or(0.0, |r| r.rise_db);
+        // The plain judge of starts at the sounding pitch does not read the frame model: it is
+        // not run for them (three network passes saved; see `judge::PLAIN_HIDDEN`).
+        let asked = frame.filter(|_| !matches!(path, StartPath::Repeat | StartPath::Swell));
         let context = StartContext {
             path,
             run_s: (self.run.hops as u64 * c.hop) as f32 / rate,
@@ -2289,11 +2292,11 @@ impl NoteTracker {
             polyphonic: input.polyphonic,
             off_centre: (input.midi - input.midi.round()).abs(),
             midi: f32::from(pitch),
-            frame_now: frame.map_or(0.0, |f| f.probability_of(pitch, input.time, input.time)),
-            frame_before: frame.map_or(0.0, |f| {
+            frame_now: asked.map_or(0.0, |f| f.probability_of(pitch, input.time, input.time)),
+            frame_before: asked.map_or(0.0, |f| {
                 f.probability_of(pitch, onset.saturating_sub(c.frame_before), input.time)
             }),
-            frame_onset: frame.map_or(0.0, |f| f.probability_of(pitch, onset, input.time)),
+            frame_onset: asked.map_or(0.0, |f| f.probability_of(pitch, onset, input.time)),
         };
         let features = self.judge.features(&context);
         // A retry is the same start asked again: it does not count twice in the habits.
