@@ -38,8 +38,9 @@
 //! fitted while the fitter still took the starts at the sounding pitch among its examples; it
 //! now leaves them out (they go to the plain judge), and its next fit scored a little lower on
 //! the held-out fifth of the starts (F1 0.9286 against 0.9307) and failed three analysis tests
-//! (an organ key, a held E2, a struck-bar check), so it was not shipped. Refit whenever the tracker's paths or the frame model change: a
-//! judge fitted on the starts of an older tracker vetoes good starts of the new one (fitted on
+//! (an organ key, a held E2, a struck-bar check), so it was not shipped. Refit whenever the
+//! tracker's paths or the frame model change, and run the whole analysis suite after: a judge
+//! fitted on the starts of an older tracker vetoes good starts of the new one (fitted on
 //! 2026-11-29, it vetoed 240 good starts for 482 bad ones on the held-out fifth two days
 //! later; refitted, 231 for 637 at the higher threshold).
 //!

@@ -3713,8 +3713,8 @@ fn a_bass_note_misread_an_octave_low_at_its_attack_is_put_right() {
         512,
     );
     // Without the rule (and with the plain judge: the judge hearing the frame model starts
-    // some of the played notes on its own) every note is shown an octave low from its attack to its
-    // end: the judge vetoes the played note, an octave up, at every hearing.
+    // some of the played notes on its own) every note is shown an octave low from its attack
+    // to its end: the judge vetoes the played note, an octave up, at every hearing.
     assert_eq!(pitches(&unfixed), vec![38, 36, 38, 36]);
     // With it, each played note is found, after at most its octave-low misread, within 250 ms
     // of its attack and dated within 50 ms of it (the misread note's onset). The third note
@@ -4245,7 +4245,7 @@ fn a_pads_notes_that_swell_in_are_dated_nearer_their_start() {
     let off = Tuning::parse("attack_habit=0").expect("valid tuning");
     let without_each = late_each(&run_on(&mut Analyzer::with_tuning(sr, &off), &s, 512));
     // Every later note is found with the habit, at its pitch; without it all but at most one
-    // (dated late, a start may lose the frame model's word at its onset: the judge vetoes it).
+    // (the judge refitted with the frame model on 2026-12-06 vetoes one of the late ones).
     assert!(with_each.iter().all(Option::is_some), "{with_each:?}");
     assert!(
         without_each.iter().filter(|d| d.is_none()).count() <= 1,
