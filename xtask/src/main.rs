@@ -361,10 +361,11 @@ fn test(extra: &[String]) -> anyhow::Result<()> {
     std::fs::create_dir_all(&test_dir)?;
     let test_clap = test_dir.join("Continuo.clap");
     std::fs::copy(target.join("bundled/Continuo.clap"), &test_clap)?;
-    step("Host-level tests (clack-host loads the bundle like a DAW)");
+    step("Host-level tests (clack-host loads the bundle like a DAW; the VST3 bundle's parameters)");
     run(cargo()
         .args(["test", "-p", "continuo-host-tests"])
         .env("CONTINUO_CLAP", &test_clap)
+        .env("CONTINUO_VST3", target.join("bundled/Continuo.vst3"))
         .args(extra))?;
     step("Ardour (VST3, headless): a mono and a stereo track, re-activation, a saved session");
     ensure_ardour();
