@@ -1,0 +1,49 @@
+"""Re-dating tracker notes with the frame model: python3 dsim.py SET B SHIFT_MS MODE [MINMOVE_MS]
+For each tracker note (onset, pitch v, emitted): from the hop at emitted walk back while P[v] >= B
+(at most 400 ms, not before the previous tracker note's onset + 30 ms); c = that hop's time - SHIFT.
+MODE early: onset = min(onset, c) when c < onset - MINMOVE; MODE any: onset = c."""
+import sys, os, numpy as np, collections
+from common import *
+import model as M
+from decode import match
+S, B, SH, MODE = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]) / 1000, sys.argv[4]
+MM = float(sys.argv[5]) / 1000 if len(sys.argv) > 5 else 0.0
+m = M.load('w_mlp64_devjxsyn2.npz')
+FAM = {}
+for p in ('/tmp/jy/manifest.tsv', '/tmp/jq/manifest.tsv', '/work/dataset/manifest.tsv'):
+    L = open(p).read().splitlines(); h = L[0].split('\t')
+    for ln in L[1:]:
+        c = ln.split('\t'); FAM[c[h.index('name')]] = c[h.index('family')]
+SLOW = {'strings-ensemble', 'synth-pad', 'voice'}
+R = {}
+for n, d in load_set(f'feats/{S}.npz').items():
+    tp = f'trk2/{S}/{n}.tsv'
+    if not os.path.exists(tp): continue
+    fam = FAM[n]
+    T = len(d['y']); fs = int(d['fs']); t = (np.arange(T) + 1) * HOP / fs
+    z = m.forward(normalise(build(d, np.arange(T)))); z -= z.max(1, keepdims=True); P = np.exp(z); P /= P.sum(1, keepdims=True)
+    tr = [(on, int(p), em) for on, off, p, em in read_trk(tp)]
+    nd = []
+    for k, (on, v, em) in enumerate(tr):
+        b = v - 28
+        if not 0 <= b < 81: nd.append((on, v, em)); continue
+        j = min(np.searchsorted(t, em), T - 1)
+        lo = np.searchsorted(t, max(em - 0.4, (tr[k - 1][0] + 0.03) if k else 0))
+        if P[j, b] < B: nd.append((on, v, em)); continue
+        while j - 1 >= lo and P[j - 1, b] >= B: j -= 1
+        c = t[j] - SH
+        if MODE == 'early': nd.append((c if c < on - MM else on, v, em))
+        else: nd.append((c, v, em))
+    ref = [(on, int(p)) for on, off, p in d['notes']]
+    for key in (fam, 'SLOW' if fam in SLOW else 'OTHER', 'ALL'):
+        A = R.setdefault(key, {v: [0, 0, 0] for v in ('trk', 'redate')})
+        for v, est in (('trk', tr), ('redate', nd)):
+            nm, lat = match(ref, est)
+            A[v][0] += nm; A[v][1] += len(ref); A[v][2] += len(est)
+print(f'{S} B={B} shift={SH} mode={MODE} minmove={MM}')
+for key in sorted(R):
+    out = []
+    for v, N in R[key].items():
+        p = N[0] / max(N[2], 1); r = N[0] / max(N[1], 1); f = 2 * p * r / max(p + r, 1e-9)
+        out.append(f'{v} {f:.4f}')
+    print(f'{key:22s} ' + ' | '.join(out))

@@ -1,0 +1,65 @@
+"""Simulated frame path: tracker notes + starts proposed by the frame model where the tracker has
+none. python3 fpath.py SET TRKDIR K THR [W_MS] [ONLYSLOW]
+A frame start at hop i: argmax (not none) band v with P>=THR on each of the last K hops, v is not
+the tracker's sounding note at t_i (a tracker note with onset<=t_i<offset, emitted<=t_i), no tracker
+note of v emitted within W ms before, and no frame start of v in the last 150 ms. Dated at the run
+start walked back while P[v]>=0.1 (<=40 hops), less 40 ms. A tracker note of the same pitch emitted
+later with onset within 80 ms of a frame start is dropped (the frame start took it)."""
+import sys, numpy as np
+from common import *
+import model as M
+from decode import match
+S, TD, K, THR = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
+W = float(sys.argv[5]) / 1000 if len(sys.argv) > 5 else 0.15
+ONLYSLOW = len(sys.argv) > 6 and sys.argv[6] == '1'
+m = M.load('w_mlp64_devjxsyn2.npz')
+FAM = {}
+for p in ('/work/dataset/manifest.tsv', '/tmp/jx/manifest.tsv', '/tmp/jw/manifest.tsv', '/tmp/jy/manifest.tsv', '/tmp/jq/manifest.tsv'):
+    L = open(p).read().splitlines(); h = L[0].split('\t')
+    for ln in L[1:]:
+        c = ln.split('\t'); FAM[c[h.index('name')]] = c[h.index('family')]
+SLOW = {'strings-ensemble', 'synth-pad', 'voice'}
+F = load_set(f'feats/{S}.npz')
+R = {}
+import os
+for n, d in F.items():
+    tp = f'{TD}/{n}.tsv'
+    if not os.path.exists(tp): continue
+    fam = FAM.get(n, '?')
+    T = len(d['y']); fs = int(d['fs']); t = (np.arange(T) + 1) * HOP / fs
+    z = m.forward(normalise(build(d, np.arange(T))))
+    z -= z.max(1, keepdims=True); P = np.exp(z); P /= P.sum(1, keepdims=True)
+    am = P.argmax(1); pm = P[np.arange(T), am]
+    tr = [(on, int(p), em, off) for on, off, p, em in read_trk(tp)]
+    fr = []
+    if not ONLYSLOW or fam in SLOW:
+        run_v, run_n, run_s = -1, 0, 0
+        for i in range(T):
+            v = am[i] if pm[i] >= THR and am[i] != NONE else -1
+            if v == run_v: run_n += 1
+            else: run_v, run_n, run_s = v, 1, i
+            if v < 0 or run_n != K: continue
+            mp = v + 28; ti = t[i]
+            if any(e[2] <= ti and e[0] <= ti < e[3] and e[1] == mp for e in tr): continue
+            if any(e[1] == mp and ti - W <= e[2] <= ti for e in tr): continue
+            if any(f[1] == mp and ti - f[2] < 0.15 for f in fr): continue
+            j = run_s
+            while j - 1 > max(run_s - 40, 0) and P[j - 1, v] >= 0.1: j -= 1
+            fr.append((t[j] - 0.04, mp, ti))
+    un = list(fr)
+    for e in tr:
+        if any(f[1] == e[1] and abs(f[0] - e[0]) < 0.08 and f[2] <= e[2] for f in fr): continue
+        un.append(e[:3])
+    ref = [(on, int(p)) for on, off, p in d['notes']]
+    for key in (fam, 'SLOW' if fam in SLOW else 'OTHER', 'ALL'):
+        A = R.setdefault(key, {v: [0, 0, 0, []] for v in ('trk', 'union')})
+        for v, est in (('trk', [e[:3] for e in tr]), ('union', un)):
+            nm, lat = match(ref, est)
+            A[v][0] += nm; A[v][1] += len(ref); A[v][2] += len(est); A[v][3] += lat
+print(f'{S} K={K} thr={THR} W={W} onlyslow={ONLYSLOW}')
+for key in sorted(R):
+    out = []
+    for v, N in R[key].items():
+        p = N[0] / max(N[2], 1); r = N[0] / max(N[1], 1); f = 2 * p * r / max(p + r, 1e-9)
+        out.append(f'{v} {f:.3f} (P {p:.3f} R {r:.3f} {1000 * np.median(N[3]):.0f}ms)')
+    print(f'{key:18s} ' + ' | '.join(out))
