@@ -267,6 +267,12 @@ const CHORD_OFF: f32 = 0.2;
 /// The newcomer stage starts no note while the chord judge's mean is this high (half the old
 /// 0.7 *chords* level, kept when that level moved).
 const NEWCOMER_MAX_CHORD_SHARE: f32 = 0.35;
+/// A newcomer the cancelled half frame does not confirm starts when the frame model gives its
+/// pitch this probability (`Analyzer::newcomer_frame_p`). Chosen on dev (F1 0.9171 without,
+/// 0.9173 / 0.9172 / 0.9171 / 0.9168 at 0.4 / 0.5 / 0.6 / 0.8); at 0.5 `/tmp/jy` 0.8960 →
+/// 0.8969 (chromatic percussion 0.877 → 0.885: TimGM6mb's celesta), `/tmp/jq` 0.9040 → 0.9049,
+/// `../shared/audio` 0.9464 → 0.9461 (one extra violin note).
+const NEWCOMER_FRAME_P: f32 = 0.5;
 
 /// Chord onsets (`polyphony.rs`): the spectrum before an onset is taken this many hops before
 /// the onset hop (0 turns chord onsets off) ...
@@ -717,6 +723,11 @@ pub struct Analyzer {
     /// A newcomer (`newcomer.rs`) is passed to the tracker only when the half frame with the
     /// old note cancelled is at least this periodic at its pitch (0: not asked).
     newcomer_confidence: f32,
+    /// ... or when the frame model (`frame_net.rs`) gives its pitch at least this probability
+    /// now (above 1: never). The comb leaves the old note's residue when the two ring together
+    /// at one level (a celesta's or a bell's soft attack under the last note's ring), and the
+    /// half frame is then not periodic enough, though the new note sounds.
+    newcomer_frame_p: f32,
     /// Frequency (Hz) of the note sounding before the last onset, from its last confident
     /// estimate away from any onset; 0 when no note sounds.
     previous_hz: f32,
@@ -1099,6 +1110,7 @@ impl Analyzer {
             gated: vec![0.0; sizes.frame_len],
             cancelled: vec![0.0; sizes.frame_len / 2],
             newcomer_confidence: tuning.get("newcomer_confidence", 0.8),
+            newcomer_frame_p: tuning.get("newcomer_frame_p", NEWCOMER_FRAME_P),
             previous_hz: 0.0,
             cancel_min_confidence: tuning.get("cancel_min_confidence", 0.9),
             cancel_subharmonic_check: tuning.get("cancel_subharmonic", 1.0) > 0.5,
@@ -1746,7 +1758,9 @@ impl Analyzer {
             Some(p)
                 if newcomer.fresh
                     && polyphony.chord_share < NEWCOMER_MAX_CHORD_SHARE
-                    && self.newcomer_heard(p, &estimate) =>
+                    && (self.newcomer_heard(p, &estimate)
+                        || self.frame_net.probability_of(p, self.clock, self.clock)
+                            >= self.newcomer_frame_p) =>
             {
                 Some((p, newcomer.first_named))
             }

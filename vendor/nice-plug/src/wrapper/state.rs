@@ -179,6 +179,9 @@ pub(crate) unsafe fn deserialize_object<P: Plugin>(
                         );
                     }
                 }
+                // Continuo's patch (vendor/nice-plug/CONTINUO.md): the two are read only in
+                // debug builds, and a path dependency's release build warns of them.
+                #[cfg_attr(not(debug_assertions), allow(unused_variables))]
                 (param_ptr, param_value) => {
                     #[cfg(debug_assertions)]
                     crate::nice_warn!(
