@@ -65,22 +65,25 @@ pub fn param_hash(id: &str) -> u32 {
 /// Where the bundle under test is: `$CONTINUO_CLAP`, else `target/test-bundle/Continuo.clap`,
 /// else `target/bundled/Continuo.clap` (relative to the workspace root). `None` when none exists.
 pub fn bundle_path() -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os("CONTINUO_CLAP") {
+    bundle_file("CONTINUO_CLAP", "Continuo.clap")
+}
+
+/// A built bundle named `name`: `$var` if set (`None`, said, when it does not exist), else
+/// `target/test-bundle/NAME`, else `target/bundled/NAME` (relative to the workspace root).
+pub fn bundle_file(var: &str, name: &str) -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os(var) {
         let p = PathBuf::from(p);
         if p.exists() {
             return Some(p);
         }
-        eprintln!("CONTINUO_CLAP={} does not exist", p.display());
+        eprintln!("{var}={} does not exist", p.display());
         return None;
     }
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    [
-        "target/test-bundle/Continuo.clap",
-        "target/bundled/Continuo.clap",
-    ]
-    .iter()
-    .map(|p| root.join(p))
-    .find(|p| p.exists())
+    ["target/test-bundle", "target/bundled"]
+        .iter()
+        .map(|dir| root.join(dir).join(name))
+        .find(|p| p.exists())
 }
 
 static ENTRY: OnceLock<std::result::Result<(PathBuf, PluginEntry), String>> = OnceLock::new();

@@ -9,7 +9,7 @@
 #![cfg(target_os = "linux")]
 
 use std::ffi::c_void;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use vst3::Steinberg::Vst::ParameterInfo_::ParameterFlags_;
 use vst3::Steinberg::Vst::{
     IComponent, IEditController, IEditControllerTrait, ParameterInfo, String128,
@@ -30,20 +30,6 @@ const CHOICES: &[(&str, &str)] = &[
 ];
 /// Stepped parameters that are numbers, not lists.
 const NUMBERS: &[&str] = &["Transpose", "MIDI channel", "Lowest note"];
-
-fn bundle() -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os("CONTINUO_VST3") {
-        return Some(PathBuf::from(p)).filter(|p| p.exists());
-    }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    [
-        "target/test-bundle/Continuo.vst3",
-        "target/bundled/Continuo.vst3",
-    ]
-    .iter()
-    .map(|p| root.join(p))
-    .find(|p| p.exists())
-}
 
 fn text(chars: &[u16]) -> String {
     String::from_utf16_lossy(&chars[..chars.iter().position(|&c| c == 0).unwrap_or(chars.len())])
@@ -108,11 +94,11 @@ fn stepped_parameters(path: &Path) -> Vec<Stepped> {
                             controller.getParamStringByValue(pi.id, value, &mut out),
                             kResultOk
                         );
-                        text(&out.map(|c| c as u16))
+                        text(&out)
                     })
                     .collect();
                 found.push(Stepped {
-                    title: text(&pi.title.map(|c| c as u16)),
+                    title: text(&pi.title),
                     steps: pi.stepCount,
                     flags: pi.flags,
                     names,
@@ -126,7 +112,7 @@ fn stepped_parameters(path: &Path) -> Vec<Stepped> {
 
 #[test]
 fn choices_are_lists_of_named_values() {
-    let Some(path) = bundle() else {
+    let Some(path) = continuo_host_tests::bundle_file("CONTINUO_VST3", "Continuo.vst3") else {
         eprintln!("SKIPPED: no Continuo.vst3 found (set CONTINUO_VST3, or run `cargo xtask test`)");
         return;
     };
@@ -137,7 +123,7 @@ fn choices_are_lists_of_named_values() {
             .find(|p| p.title == title)
             .unwrap_or_else(|| panic!("no stepped parameter {title}"))
     };
-    let list = ParameterFlags_::kIsList as i32;
+    let list = ParameterFlags_::kIsList;
     for (title, named) in CHOICES {
         let p = find(title);
         assert!(

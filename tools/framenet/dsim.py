@@ -4,17 +4,12 @@ For each tracker note (onset, pitch v, emitted): from the hop at emitted walk ba
 MODE early: onset = min(onset, c) when c < onset - MINMOVE; MODE any: onset = c."""
 import sys, os, numpy as np, collections
 from common import *
+from study import families, score, report, SLOW
 import model as M
-from decode import match
 S, B, SH, MODE = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]) / 1000, sys.argv[4]
 MM = float(sys.argv[5]) / 1000 if len(sys.argv) > 5 else 0.0
 m = M.load('w_mlp64_devjxsyn2.npz')
-FAM = {}
-for p in ('/tmp/jy/manifest.tsv', '/tmp/jq/manifest.tsv', '/work/dataset/manifest.tsv'):
-    L = open(p).read().splitlines(); h = L[0].split('\t')
-    for ln in L[1:]:
-        c = ln.split('\t'); FAM[c[h.index('name')]] = c[h.index('family')]
-SLOW = {'strings-ensemble', 'synth-pad', 'voice'}
+FAM = families()
 R = {}
 for n, d in load_set(f'feats/{S}.npz').items():
     tp = f'trk2/{S}/{n}.tsv'
@@ -35,15 +30,6 @@ for n, d in load_set(f'feats/{S}.npz').items():
         if MODE == 'early': nd.append((c if c < on - MM else on, v, em))
         else: nd.append((c, v, em))
     ref = [(on, int(p)) for on, off, p in d['notes']]
-    for key in (fam, 'SLOW' if fam in SLOW else 'OTHER', 'ALL'):
-        A = R.setdefault(key, {v: [0, 0, 0] for v in ('trk', 'redate')})
-        for v, est in (('trk', tr), ('redate', nd)):
-            nm, lat = match(ref, est)
-            A[v][0] += nm; A[v][1] += len(ref); A[v][2] += len(est)
+    score(R, fam, ref, (('trk', tr), ('redate', nd)))
 print(f'{S} B={B} shift={SH} mode={MODE} minmove={MM}')
-for key in sorted(R):
-    out = []
-    for v, N in R[key].items():
-        p = N[0] / max(N[2], 1); r = N[0] / max(N[1], 1); f = 2 * p * r / max(p + r, 1e-9)
-        out.append(f'{v} {f:.4f}')
-    print(f'{key:22s} ' + ' | '.join(out))
+report(R, 4)

@@ -7,18 +7,13 @@ start walked back while P[v]>=0.1 (<=40 hops), less 40 ms. A tracker note of the
 later with onset within 80 ms of a frame start is dropped (the frame start took it)."""
 import sys, numpy as np
 from common import *
+from study import families, score, report, SLOW
 import model as M
-from decode import match
 S, TD, K, THR = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
 W = float(sys.argv[5]) / 1000 if len(sys.argv) > 5 else 0.15
 ONLYSLOW = len(sys.argv) > 6 and sys.argv[6] == '1'
 m = M.load('w_mlp64_devjxsyn2.npz')
-FAM = {}
-for p in ('/work/dataset/manifest.tsv', '/tmp/jx/manifest.tsv', '/tmp/jw/manifest.tsv', '/tmp/jy/manifest.tsv', '/tmp/jq/manifest.tsv'):
-    L = open(p).read().splitlines(); h = L[0].split('\t')
-    for ln in L[1:]:
-        c = ln.split('\t'); FAM[c[h.index('name')]] = c[h.index('family')]
-SLOW = {'strings-ensemble', 'synth-pad', 'voice'}
+FAM = families()
 F = load_set(f'feats/{S}.npz')
 R = {}
 import os
@@ -51,15 +46,6 @@ for n, d in F.items():
         if any(f[1] == e[1] and abs(f[0] - e[0]) < 0.08 and f[2] <= e[2] for f in fr): continue
         un.append(e[:3])
     ref = [(on, int(p)) for on, off, p in d['notes']]
-    for key in (fam, 'SLOW' if fam in SLOW else 'OTHER', 'ALL'):
-        A = R.setdefault(key, {v: [0, 0, 0, []] for v in ('trk', 'union')})
-        for v, est in (('trk', [e[:3] for e in tr]), ('union', un)):
-            nm, lat = match(ref, est)
-            A[v][0] += nm; A[v][1] += len(ref); A[v][2] += len(est); A[v][3] += lat
+    score(R, fam, ref, (('trk', [e[:3] for e in tr]), ('union', un)))
 print(f'{S} K={K} thr={THR} W={W} onlyslow={ONLYSLOW}')
-for key in sorted(R):
-    out = []
-    for v, N in R[key].items():
-        p = N[0] / max(N[2], 1); r = N[0] / max(N[1], 1); f = 2 * p * r / max(p + r, 1e-9)
-        out.append(f'{v} {f:.3f} (P {p:.3f} R {r:.3f} {1000 * np.median(N[3]):.0f}ms)')
-    print(f'{key:18s} ' + ' | '.join(out))
+report(R)

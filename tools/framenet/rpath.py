@@ -7,20 +7,15 @@ tracker start or learned repeat within W ms before t_i. Dated at t_i - E[age | t
 Also prints how s peaks at written repeats, at new-pitch onsets and inside notes."""
 import sys, os, numpy as np
 from common import *
+from study import families, score, report, SLOW
 import model as M
-from decode import match
 wp, S, TD, THR = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
 NBINS = int(sys.argv[5]) if len(sys.argv) > 5 else 6
 W = float(sys.argv[6]) / 1000 if len(sys.argv) > 6 else 0.15
 SLOWONLY = len(sys.argv) > 7 and sys.argv[7] == '1'
 m = M.load(wp); mf = M.load('w_mlp64_devjxsyn2.npz')
 A0 = int(os.environ.get('A0', '0')); PF = float(os.environ.get('PF', '0'))
-FAM = {}
-for p in ('/work/dataset/manifest.tsv', '/tmp/jx/manifest.tsv', '/tmp/jw/manifest.tsv', '/tmp/jy/manifest.tsv', '/tmp/jq/manifest.tsv'):
-    L = open(p).read().splitlines(); h = L[0].split('\t')
-    for ln in L[1:]:
-        c = ln.split('\t'); FAM[c[h.index('name')]] = c[h.index('family')]
-SLOW = {'strings-ensemble', 'synth-pad', 'voice'}
+FAM = families()
 R = {}; peaks = {'rep': [], 'new': [], 'inside': []}
 for n, d in load_set(f'feats/{S}.npz').items():
     tp = f'{TD}/{n}.tsv'
@@ -55,17 +50,8 @@ for n, d in load_set(f'feats/{S}.npz').items():
             add.append((ti - ea[i], v, ti)); last = ti
     ref = [(on, int(p)) for on, off, p in notes]
     un = [e[:3] for e in tr] + add
-    for key in (fam, 'SLOW' if fam in SLOW else 'OTHER', 'ALL'):
-        A = R.setdefault(key, {v: [0, 0, 0, []] for v in ('trk', 'rep')})
-        for v, est in (('trk', [e[:3] for e in tr]), ('rep', un)):
-            nm, lat = match(ref, est)
-            A[v][0] += nm; A[v][1] += len(ref); A[v][2] += len(est); A[v][3] += lat
+    score(R, fam, ref, (('trk', [e[:3] for e in tr]), ('rep', un)))
 print(f'{wp} {S} thr={THR} bins={NBINS} W={W} slowonly={SLOWONLY}')
 for k, v in peaks.items():
     v = np.array(v); print(f'  peak s in first 12 hops / inside notes: {k:6s} n={len(v)} >=0.3 {np.mean(v>=0.3):.3f} >=0.5 {np.mean(v>=0.5):.3f} >=0.7 {np.mean(v>=0.7):.3f}')
-for key in sorted(R):
-    out = []
-    for v, N in R[key].items():
-        p = N[0] / max(N[2], 1); r = N[0] / max(N[1], 1); f = 2 * p * r / max(p + r, 1e-9)
-        out.append(f'{v} {f:.3f} (P {p:.3f} R {r:.3f} {1000 * np.median(N[3]):.0f}ms)')
-    print(f'{key:18s} ' + ' | '.join(out))
+report(R)

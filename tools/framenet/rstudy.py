@@ -3,13 +3,10 @@
 network marks (P(age in bins A0..A1-1) >= 0.6 within 20 hops). python3 rstudy.py WEIGHTS SET A0 A1"""
 import sys, os, numpy as np, collections
 from common import *
+from study import families, score, report, SLOW
 import model as M
 m = M.load(sys.argv[1]); S = sys.argv[2]; A0 = int(sys.argv[3]); A1 = int(sys.argv[4])
-FAM = {}
-for p in ('/tmp/jy/manifest.tsv', '/tmp/jq/manifest.tsv', '/work/dataset/manifest.tsv'):
-    L = open(p).read().splitlines(); h = L[0].split('\t')
-    for ln in L[1:]:
-        c = ln.split('\t'); FAM[c[h.index('name')]] = c[h.index('family')]
+FAM = families()
 C = collections.defaultdict(lambda: [0, 0, 0, 0])
 for n, d in load_set(f'feats/{S}.npz').items():
     tp = f'trk2/{S}/{n}.tsv'

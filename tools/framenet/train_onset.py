@@ -1,12 +1,15 @@
 """Onset-age network: 410 -> H relu -> 21 (time since the latest written onset: 0-10 ms, ...,
-190-200 ms, >= 200 ms or no note). python3 train_onset.py OUT.npz H EPOCHS (FN_SETS as train.py)"""
+190-200 ms, >= 200 ms or no note). python3 train_onset.py OUT.npz H EPOCHS [repeats]
+(FN_SETS as train.py, default dev,jx,syn). With `repeats`, the age only when that onset repeats
+the pitch before it, within 0.3 s of its end (else >= 200 ms / none)."""
 import sys, os, time, numpy as np
 from common import *
 import model as M
 out, H, EPOCHS = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+REPEATS = len(sys.argv) > 4 and sys.argv[4] == 'repeats'
 NA = 21
 SETS = os.environ.get('FN_SETS', 'dev,jx,syn')
-cache = f"feats/train_age_{SETS.replace(',', '_')}.npz"
+cache = f"feats/train_{'rep' if REPEATS else 'age'}_{SETS.replace(',', '_')}.npz"
 if not os.path.exists(cache):
     held = set()
     for s in ('jy', 'jq'):
@@ -18,10 +21,12 @@ if not os.path.exists(cache):
             if mm in held: continue
             if mm not in mels: mels[mm] = rng.random() < 0.08
             idx, y, t = training_hops(d, rng, 0)
-            since = np.full(len(t), 1e9)
-            for on in d['notes'][:, 0]:
-                mk = t >= on; since[mk] = np.minimum(since[mk], t[mk] - on)
-            age = np.minimum(np.floor(since * 100), NA - 1).astype(np.int8); age[y == NONE] = NA - 1
+            NT = d['notes']; last_on = np.full(len(t), -1e9); rep = np.zeros(len(t), bool)
+            for k, (on, off, p) in enumerate(NT):
+                mk = t >= on; last_on[mk] = on
+                rep[mk] = k > 0 and NT[k - 1][2] == p and on - NT[k - 1][1] < 0.3
+            age = np.minimum(np.floor((t - last_on) * 100), NA - 1).astype(np.int8)
+            age[(y == NONE) | (~rep if REPEATS else False)] = NA - 1
             Xs.append(normalise(build(d, idx)).astype(np.float16)); ags.append(age[idx]); vs.append(np.full(len(idx), mels[mm]))
     np.savez(cache, X=np.concatenate(Xs), a=np.concatenate(ags), v=np.concatenate(vs))
 z = np.load(cache); X, a, v = z['X'], z['a'].astype(np.int64), z['v']

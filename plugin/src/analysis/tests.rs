@@ -1390,6 +1390,19 @@ fn a_vibrato_melody_is_not_chords() {
     assert_eq!(pitches(&ev), expected);
 }
 
+/// G4 from 0.1 s, fading slowly from `start`, and E4 under it from `start`: a 60 ms swell to
+/// 0.7, held, released over 40 ms after 150 ms (1.4 s in all).
+fn slow_note_under_a_louder_old_note(sr: f32, start: f32) -> Vec<f32> {
+    two_voices(sr, (1.4 * sr) as usize, (67.0, 64.0), |t| {
+        let a_env =
+            ((t - 0.1) / 0.05).clamp(0.0, 1.0) * (1.0 - 0.5 * ((t - start) / 0.4).clamp(0.0, 1.0));
+        let b_env = 0.7
+            * ((t - start) / 0.06).clamp(0.0, 1.0)
+            * ((start + 0.19 - t) / 0.04).clamp(0.0, 1.0);
+        (a_env, b_env)
+    })
+}
+
 /// An ensemble-like step down a minor third under a louder old note: the old note (G4) holds
 /// on and fades only after the new one (E4) has come and gone, so the pitch estimate, which
 /// follows the louder note, never names E4. The new note's own partials (those away from
@@ -1398,19 +1411,8 @@ fn a_vibrato_melody_is_not_chords() {
 /// (issue 13: ensembles, pads, voice; this test failed before the stage).
 #[test]
 fn short_slow_note_under_a_louder_old_note_is_found() {
-    let sr = 48_000.0;
-    let start = 0.6f32;
-    let n = (1.4 * sr) as usize;
-    let s = two_voices(sr, n, (67.0, 64.0), |t| {
-        // Old note: on from 0.1 s, fading slowly from the new note's start.
-        let a_env =
-            ((t - 0.1) / 0.05).clamp(0.0, 1.0) * (1.0 - 0.5 * ((t - start) / 0.4).clamp(0.0, 1.0));
-        // New note: a 60 ms swell to 0.7, held, released over 40 ms after 150 ms.
-        let b_env = 0.7
-            * ((t - start) / 0.06).clamp(0.0, 1.0)
-            * ((start + 0.19 - t) / 0.04).clamp(0.0, 1.0);
-        (a_env, b_env)
-    });
+    let (sr, start) = (48_000.0, 0.6f32);
+    let s = slow_note_under_a_louder_old_note(sr, start);
     let mut without = Analyzer::with_tuning(sr, &Tuning::default().with("newcomer", 0.0));
     let old = run_on(&mut without, &s, 512);
     assert!(
@@ -1438,20 +1440,12 @@ fn short_slow_note_under_a_louder_old_note_is_found() {
 /// celesta's soft attack under the last note's ring, as loud as the new note, leaves the old
 /// note's residue in the cancelled half frame; TimGM6mb's celesta lost half its notes on fast
 /// tunes). With the comb's check made to fail (`newcomer_confidence` above 1), the newcomer E4
-/// of the signal above is started because the frame model names it, and only then.
+/// of [`slow_note_under_a_louder_old_note`] is started because the frame model names it, and
+/// only then.
 #[test]
 fn the_frame_model_confirms_a_newcomer_the_comb_does_not() {
     let sr = 48_000.0;
-    let start = 0.6f32;
-    let n = (1.4 * sr) as usize;
-    let s = two_voices(sr, n, (67.0, 64.0), |t| {
-        let a_env =
-            ((t - 0.1) / 0.05).clamp(0.0, 1.0) * (1.0 - 0.5 * ((t - start) / 0.4).clamp(0.0, 1.0));
-        let b_env = 0.7
-            * ((t - start) / 0.06).clamp(0.0, 1.0)
-            * ((start + 0.19 - t) / 0.04).clamp(0.0, 1.0);
-        (a_env, b_env)
-    });
+    let s = slow_note_under_a_louder_old_note(sr, 0.6);
     let no_comb = Tuning::default().with("newcomer_confidence", 1.5);
     let mut witness = Analyzer::with_tuning(sr, &no_comb);
     let found = run_on(&mut witness, &s, 512);
