@@ -4,19 +4,15 @@ For each tracker note (onset, pitch v, emitted): from the hop at emitted walk ba
 MODE early: onset = min(onset, c) when c < onset - MINMOVE; MODE any: onset = c."""
 import sys, os, numpy as np, collections
 from common import *
-from study import families, score, report, SLOW
+from study import score, report, renders, probabilities, SLOW
 import model as M
 S, B, SH, MODE = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]) / 1000, sys.argv[4]
 MM = float(sys.argv[5]) / 1000 if len(sys.argv) > 5 else 0.0
 m = M.load('w_mlp64_devjxsyn2.npz')
-FAM = families()
 R = {}
-for n, d in load_set(f'feats/{S}.npz').items():
-    tp = f'trk2/{S}/{n}.tsv'
-    if not os.path.exists(tp): continue
-    fam = FAM[n]
-    T = len(d['y']); fs = int(d['fs']); t = (np.arange(T) + 1) * HOP / fs
-    z = m.forward(normalise(build(d, np.arange(T)))); z -= z.max(1, keepdims=True); P = np.exp(z); P /= P.sum(1, keepdims=True)
+for n, d, fam, t, tp in renders(S, f'trk2/{S}'):
+    T = len(t)
+    P = probabilities(m, d)
     tr = [(on, int(p), em) for on, off, p, em in read_trk(tp)]
     nd = []
     for k, (on, v, em) in enumerate(tr):

@@ -7,23 +7,16 @@ start walked back while P[v]>=0.1 (<=40 hops), less 40 ms. A tracker note of the
 later with onset within 80 ms of a frame start is dropped (the frame start took it)."""
 import sys, numpy as np
 from common import *
-from study import families, score, report, SLOW
+from study import score, report, renders, probabilities, SLOW
 import model as M
 S, TD, K, THR = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
 W = float(sys.argv[5]) / 1000 if len(sys.argv) > 5 else 0.15
 ONLYSLOW = len(sys.argv) > 6 and sys.argv[6] == '1'
 m = M.load('w_mlp64_devjxsyn2.npz')
-FAM = families()
-F = load_set(f'feats/{S}.npz')
 R = {}
-import os
-for n, d in F.items():
-    tp = f'{TD}/{n}.tsv'
-    if not os.path.exists(tp): continue
-    fam = FAM.get(n, '?')
-    T = len(d['y']); fs = int(d['fs']); t = (np.arange(T) + 1) * HOP / fs
-    z = m.forward(normalise(build(d, np.arange(T))))
-    z -= z.max(1, keepdims=True); P = np.exp(z); P /= P.sum(1, keepdims=True)
+for n, d, fam, t, tp in renders(S, TD):
+    T = len(t)
+    P = probabilities(m, d)
     am = P.argmax(1); pm = P[np.arange(T), am]
     tr = [(on, int(p), em, off) for on, off, p, em in read_trk(tp)]
     fr = []

@@ -7,7 +7,7 @@ tracker start or learned repeat within W ms before t_i. Dated at t_i - E[age | t
 Also prints how s peaks at written repeats, at new-pitch onsets and inside notes."""
 import sys, os, numpy as np
 from common import *
-from study import families, score, report, SLOW
+from study import score, report, renders, probabilities, SLOW
 import model as M
 wp, S, TD, THR = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
 NBINS = int(sys.argv[5]) if len(sys.argv) > 5 else 6
@@ -15,18 +15,13 @@ W = float(sys.argv[6]) / 1000 if len(sys.argv) > 6 else 0.15
 SLOWONLY = len(sys.argv) > 7 and sys.argv[7] == '1'
 m = M.load(wp); mf = M.load('w_mlp64_devjxsyn2.npz')
 A0 = int(os.environ.get('A0', '0')); PF = float(os.environ.get('PF', '0'))
-FAM = families()
 R = {}; peaks = {'rep': [], 'new': [], 'inside': []}
-for n, d in load_set(f'feats/{S}.npz').items():
-    tp = f'{TD}/{n}.tsv'
-    if not os.path.exists(tp): continue
-    fam = FAM.get(n, '?')
-    T = len(d['y']); fs = int(d['fs']); t = (np.arange(T) + 1) * HOP / fs
-    z = m.forward(normalise(build(d, np.arange(T))))
-    z -= z.max(1, keepdims=True); P = np.exp(z); P /= P.sum(1, keepdims=True)
+for n, d, fam, t, tp in renders(S, TD):
+    T = len(t)
+    P = probabilities(m, d)
     s = P[:, A0:NBINS].sum(1)
     ea = (P[:, A0:NBINS] * (np.arange(A0, NBINS) * 0.01 + 0.005)).sum(1) / np.maximum(s, 1e-9)
-    zf = mf.forward(normalise(build(d, np.arange(T)))); zf -= zf.max(1, keepdims=True); PFm = np.exp(zf); PFm /= PFm.sum(1, keepdims=True)
+    PFm = probabilities(mf, d)
     notes = d['notes']
     for k, (on, off, p) in enumerate(notes):
         i0 = np.searchsorted(t, on); seg = s[i0:i0 + 12]

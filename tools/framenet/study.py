@@ -43,3 +43,24 @@ def report(R, digits=3):
             lat = 1000 * np.median(N[3]) if N[3] else float('nan')
             out.append(f'{v} {f:.{digits}f} (P {p:.3f} R {r:.3f} {lat:.0f}ms)')
         print(f'{key:22s} ' + ' | '.join(out))
+
+
+def renders(S, trk_dir):
+    """(name, features, family, hop times, tracker TSV) of every render of feats/S.npz whose
+    tracker notes are in trk_dir."""
+    import os
+    from common import load_set, HOP
+    fam = families()
+    for n, d in load_set(f'feats/{S}.npz').items():
+        tp = f'{trk_dir}/{n}.tsv'
+        if os.path.exists(tp):
+            T = len(d['y'])
+            yield n, d, fam.get(n, '?'), (np.arange(T) + 1) * HOP / int(d['fs']), tp
+
+
+def probabilities(model, d):
+    """The model's softmax on every hop of render d."""
+    from common import normalise, build
+    z = model.forward(normalise(build(d, np.arange(len(d['y'])))))
+    z -= z.max(1, keepdims=True); P = np.exp(z)
+    return P / P.sum(1, keepdims=True)
