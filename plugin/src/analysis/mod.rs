@@ -20,7 +20,7 @@
 //!   │                               │             └─ mixture pull (a weak estimate between semitones, or one with no partial of its own → its peak)
 //!   │                               └─ pitch NSDF (only when the shorter windows are not sure)
 //!   │                               │             ├─ newcomer (a new partial set rising under the sounding note,
-//!   │                               │             │   confirmed by the half frame with the old note cancelled)
+//!   │                               │             │   confirmed by the half frame with the old note cancelled, or by the frame model)
 //!   ├─ cancellation: for a frame after an onset, the ¼ frame with the previous note combed out
 //!   │    (an answer at ½ or ⅓ of the plain ¼ frame's is that note's subharmonic: raised to it)
 //!   ├─ pitch NSDF on the last ½ frame (≥ 150 Hz) and ¼ frame (≥ 200 Hz, ≈ 2.1 periods; ≥ 250 Hz for 20 ms after an onset): faster after attacks
@@ -29,7 +29,7 @@
 //!   ├─ onset gate: 13–43 ms after an onset, NSDF on the samples since it alone (low notes)
 //!   └─ stft short (Hann, last ≈ 10 ms) ─ onset (max-filtered flux + level jump)
 //! salience + short frame, on the twelve hops after an onset ─ attack reader (learned: names the new note)
-//! Hann bins ─ frame model (semitone bands every ≈ 5.3 ms; a learned network says which note sounds, when the judge asks)
+//! Hann bins ─ frame model (semitone bands every ≈ 5.3 ms; a learned network says which note sounds, when the judge or the newcomer check asks)
 //! pitch + level + onset + salience + attack reader + frame model ─ tracker (runs, rise dating, named share per semitone, judge,
 //!   steadiness: how much the stream's held notes swing) ─ NoteEvent
 //! tracker's notes + their estimates ─ concert pitch (the player's tuning, from note centres;
