@@ -81,6 +81,12 @@ pub enum StartPath {
 }
 
 impl StartPath {
+    /// A start at the pitch already sounding (the repeat and swell paths): the plain judge
+    /// judges it, without the frame model ([`PLAIN_HIDDEN`]).
+    pub fn at_sounding_pitch(self) -> bool {
+        matches!(self, StartPath::Repeat | StartPath::Swell)
+    }
+
     /// A short name for dumps.
     pub fn name(self) -> &'static str {
         match self {
@@ -154,7 +160,7 @@ impl Features {
                 StartPath::LegatoFromNote | StartPath::Newcomer
             )),
             flag(c.path == StartPath::FromSilence),
-            flag(matches!(c.path, StartPath::Repeat | StartPath::Swell)),
+            flag(c.path.at_sounding_pitch()),
             (finite(c.run_s) / 0.01).min(10.0) / 10.0,
             finite(c.spread).min(1.0),
             finite(c.confidence).clamp(0.0, 1.0),
@@ -186,6 +192,11 @@ impl Features {
             habits[4],
             habits[5],
         ])
+    }
+
+    /// Whether the start was at the pitch already sounding ([`StartPath::at_sounding_pitch`]).
+    pub fn at_sounding_pitch(&self) -> bool {
+        self.0[SOUNDING_PITCH] > 0.5
     }
 
     /// The values the running means follow: attack (onset path), attack sharpness, spread,
@@ -254,6 +265,10 @@ pub const THRESHOLD: f32 = 0.5;
 
 /// Inputs of the plain judge: [`FEATURES`] without the frame model's three.
 pub const PLAIN_FEATURES: usize = FEATURES - 3;
+/// Where in [`Features`] the flag of a start at the sounding pitch is ...
+const SOUNDING_PITCH: usize = 4;
+/// ... and the first of the frame model's three (the last of the start's own features).
+const FRAME_MODEL: usize = OWN - 3;
 
 /// The plain judge, without the frame model, for starts at the sounding pitch (the repeat and
 /// swell paths): the frame model says which pitch sounds, not whether it was played again,
@@ -336,10 +351,10 @@ pub fn shipped_probability(features: &Features) -> f32 {
 /// [`shipped_probability`], or with `frame` false the plain judge's for every start.
 fn judged(features: &Features, frame: bool) -> f32 {
     let f = &features.0;
-    if f[4] > 0.5 || !frame {
+    if features.at_sounding_pitch() || !frame {
         let mut same = [0.0f32; PLAIN_FEATURES];
-        same[..OWN - 3].copy_from_slice(&f[..OWN - 3]);
-        same[OWN - 3..].copy_from_slice(&f[OWN..]);
+        same[..FRAME_MODEL].copy_from_slice(&f[..FRAME_MODEL]);
+        same[FRAME_MODEL..].copy_from_slice(&f[OWN..]);
         network(&PLAIN_HIDDEN, &PLAIN_OUTPUT, &same)
     } else {
         network(&HIDDEN_WEIGHTS, &OUTPUT_WEIGHTS, f)

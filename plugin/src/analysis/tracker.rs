@@ -2275,7 +2275,7 @@ impl NoteTracker {
             .map_or(0.0, |r| r.rise_db);
         // The plain judge of starts at the sounding pitch does not read the frame model: it is
         // not run for them (three network passes saved; see `judge::PLAIN_HIDDEN`).
-        let asked = frame.filter(|_| !matches!(path, StartPath::Repeat | StartPath::Swell));
+        let asked = frame.filter(|_| !path.at_sounding_pitch());
         let context = StartContext {
             path,
             run_s: (self.run.hops as u64 * c.hop) as f32 / rate,

@@ -317,7 +317,7 @@ pub fn run(dirs: &[std::path::PathBuf], tuning: &Tuning, dump: Option<&Path>) ->
     }
     // Starts at the sounding pitch (repeat and swell paths) have their own judge, which is not
     // refitted here (`judge::PLAIN_HIDDEN`).
-    examples.retain(|e| e.features.0[4] < 0.5);
+    examples.retain(|e| !e.features.at_sounding_pitch());
     let train: Vec<&Example> = examples.iter().filter(|e| e.file % 5 != 0).collect();
     let held: Vec<&Example> = examples.iter().filter(|e| e.file % 5 == 0).collect();
     let owned: Vec<Example> = train.iter().map(|e| **e).collect();
