@@ -25,6 +25,9 @@ use bridge::{Command, Counters, Shared, Snapshot};
 use engine::{Engine, HostTime, MidiIn};
 use nice_plug::midi::{Channel, Key, VoiceID};
 use nice_plug::prelude::*;
+use nice_plug::wrapper::clap::presets::{
+    ClapPresetFileType, ClapPresetInfo, ClapPresetLocation, PluginState, PresetLocation,
+};
 use params::ContinuoParams;
 use parking_lot::Mutex;
 use playback::{EventQueue, OutKind};
@@ -422,6 +425,29 @@ impl ClapPlugin for Continuo {
         ClapFeature::Stereo,
         ClapFeature::Mono,
     ];
+
+    // The factory presets and the user's in the host's own preset browser.
+    const CLAP_PRESET_DISCOVERY: bool = true;
+
+    fn clap_preset_locations() -> Vec<ClapPresetLocation> {
+        let factory = preset::factory_copy_dir();
+        preset::host_browser::locations(&preset::user_dir(), factory.as_deref())
+    }
+
+    fn clap_preset_file_types() -> Vec<ClapPresetFileType> {
+        preset::host_browser::file_types()
+    }
+
+    fn clap_presets_at(location: PresetLocation<'_>) -> Result<Vec<ClapPresetInfo>, String> {
+        preset::host_browser::presets_at(location, preset::factory_copy_dir().as_deref())
+    }
+
+    fn clap_preset_state(
+        location: PresetLocation<'_>,
+        load_key: Option<&str>,
+    ) -> Result<PluginState, String> {
+        preset::host_browser::state(location, load_key)
+    }
 }
 
 impl Vst3Plugin for Continuo {

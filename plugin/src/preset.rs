@@ -482,6 +482,29 @@ pub fn vst3_user_dir() -> Option<PathBuf> {
     )
 }
 
+/// Where the factory presets are written as files for a CLAP host's preset browser
+/// (`CONTINUO_FACTORY_PRESET_DIR` overrides it): the per-user data folder
+/// (`~/.local/share/continuo/factory-presets` on Linux); `None` without a home folder.
+pub fn factory_copy_dir() -> Option<PathBuf> {
+    if let Some(d) = std::env::var_os("CONTINUO_FACTORY_PRESET_DIR").filter(|d| !d.is_empty()) {
+        return Some(PathBuf::from(d));
+    }
+    let home = std::env::var_os("HOME")
+        .filter(|h| !h.is_empty())
+        .map(PathBuf::from);
+    if cfg!(target_os = "macos") {
+        home.map(|h| h.join("Library/Application Support/Continuo/Factory Presets"))
+    } else if cfg!(target_os = "windows") {
+        std::env::var_os("APPDATA")
+            .filter(|a| !a.is_empty())
+            .map(|a| PathBuf::from(a).join("Continuo").join("Factory Presets"))
+    } else if let Some(x) = std::env::var_os("XDG_DATA_HOME").filter(|x| !x.is_empty()) {
+        Some(PathBuf::from(x).join("continuo").join("factory-presets"))
+    } else {
+        home.map(|h| h.join(".local/share/continuo/factory-presets"))
+    }
+}
+
 /// A preset's name as a file name on every system (hosts show the file's name; they skip
 /// hidden files, so no leading dot).
 fn vst3_file_name(name: &str) -> String {
@@ -730,6 +753,137 @@ impl Library {
             path: path.display().to_string(),
             source,
         })
+    }
+}
+
+/// The presets a CLAP host's own preset browser lists (CLAP preset discovery, through the
+/// framework's provider: `vendor/nice-plug/src/wrapper/clap/presets.rs`), and what loading one
+/// restores: [`Preset::host_state`], what loading a `.vstpreset` restores in a VST3 host.
+///
+/// The factory presets are offered as files, one preset each, in [`factory_copy_dir`] (written
+/// there, from the copies embedded in the plugin, when a host asks), like the user's folder. The
+/// alternative, one location inside the plugin holding all seven under load keys, is what CLAP
+/// designed for this, and it stays as the fallback when that folder cannot be written; but
+/// clap-validator 0.4.1 deadlocks on any location declaring two presets (its metadata receiver
+/// locks its result twice in `begin_preset`), and hosts list files just as well.
+pub mod host_browser {
+    use super::*;
+    use nice_plug::wrapper::clap::presets::{
+        ClapPresetFileType, ClapPresetInfo, ClapPresetLocation, PresetLocation,
+    };
+
+    /// The extension of preset files.
+    const EXTENSION: &str = "json";
+
+    /// The factory presets (their folder, or inside the plugin when it cannot be written), and
+    /// the user's folder when it exists (a host walking a missing folder reports an error).
+    pub fn locations(user_dir: &Path, factory_dir: Option<&Path>) -> Vec<ClapPresetLocation> {
+        let factory_files = factory_dir.filter(|dir| write_factory_copies(dir).is_ok());
+        let mut locations = vec![ClapPresetLocation {
+            name: "Continuo factory presets".into(),
+            path: factory_files.map(Path::to_path_buf),
+            factory: true,
+        }];
+        if user_dir.is_dir() {
+            locations.push(ClapPresetLocation {
+                name: "Continuo user presets".into(),
+                path: Some(user_dir.to_path_buf()),
+                factory: false,
+            });
+        }
+        locations
+    }
+
+    /// Writes each factory preset as `<dir>/<file>` unless it is there already, byte for byte
+    /// (an edited or damaged copy is put back).
+    pub fn write_factory_copies(dir: &Path) -> Result<(), PresetError> {
+        for (file, json) in FACTORY {
+            let path = dir.join(file);
+            if std::fs::read(&path).ok().as_deref() != Some(json.as_bytes()) {
+                write_atomic(&path, json.as_bytes())?;
+            }
+        }
+        Ok(())
+    }
+
+    pub fn file_types() -> Vec<ClapPresetFileType> {
+        vec![ClapPresetFileType {
+            name: "Continuo preset".into(),
+            description: Some("A Continuo preset (JSON), as its preset browser saves it".into()),
+            extension: EXTENSION.into(),
+        }]
+    }
+
+    fn key_of(file: &str) -> &str {
+        file.strip_suffix(".json").unwrap_or(file)
+    }
+
+    fn factory_by_key(key: &str) -> Result<Preset, String> {
+        FACTORY
+            .iter()
+            .find(|(file, _)| key_of(file) == key)
+            .ok_or_else(|| format!("no factory preset \"{key}\""))
+            .and_then(|(_, json)| Preset::parse(json.as_bytes()).map_err(|e| e.to_string()))
+    }
+
+    fn info(preset: Preset, load_key: Option<String>, factory: bool) -> ClapPresetInfo {
+        ClapPresetInfo {
+            name: preset.name,
+            load_key,
+            description: Some(preset.description).filter(|d| !d.is_empty()),
+            creators: if factory {
+                vec!["Continuo".into()]
+            } else {
+                Vec::new()
+            },
+            features: Vec::new(),
+            factory,
+        }
+    }
+
+    /// The presets at a location: every factory preset inside the plugin, or the one a file
+    /// holds (factory content when it lies in `factory_dir`). A broken file is an error,
+    /// reported to the host.
+    pub fn presets_at(
+        location: PresetLocation<'_>,
+        factory_dir: Option<&Path>,
+    ) -> Result<Vec<ClapPresetInfo>, String> {
+        match location {
+            PresetLocation::Plugin => FACTORY
+                .iter()
+                .map(|(file, _)| {
+                    let key = key_of(file);
+                    factory_by_key(key).map(|p| info(p, Some(key.to_string()), true))
+                })
+                .collect(),
+            PresetLocation::File(path) => {
+                let preset = Preset::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+                // What loading it will do, checked now: the browser lists only what loads.
+                preset
+                    .resolve(&ContinuoParams::default())
+                    .map_err(|e| format!("{}: {e}", path.display()))?;
+                let factory = factory_dir.is_some_and(|dir| path.parent() == Some(dir));
+                Ok(vec![info(preset, None, factory)])
+            }
+        }
+    }
+
+    /// The state loading a preset restores.
+    pub fn state(
+        location: PresetLocation<'_>,
+        load_key: Option<&str>,
+    ) -> Result<PluginState, String> {
+        let preset = match location {
+            PresetLocation::Plugin => {
+                factory_by_key(load_key.ok_or("a factory preset needs its load key")?)?
+            }
+            PresetLocation::File(path) => {
+                Preset::read(path).map_err(|e| format!("{}: {e}", path.display()))?
+            }
+        };
+        preset
+            .host_state()
+            .map_err(|e| format!("{}: {e}", preset.name))
     }
 }
 
@@ -1075,6 +1229,72 @@ mod tests {
         let wide = Preset::parse(br#"{"version": 1, "params": {"gap": 1000.0}}"#).unwrap();
         wide.resolve(&params).unwrap().apply_offline(&params);
         assert_eq!(params.response.gap.value(), 8.0);
+    }
+
+    #[test]
+    fn a_clap_hosts_browser_lists_what_loads_and_loads_what_the_browser_sets() {
+        use nice_plug::wrapper::clap::presets::PresetLocation;
+        let listed = host_browser::presets_at(PresetLocation::Plugin, None).unwrap();
+        assert_eq!(listed.len(), FACTORY.len());
+        for info in &listed {
+            let key = info.load_key.as_deref().unwrap();
+            let preset = Library::factory()
+                .into_iter()
+                .find(|p| p.name == info.name)
+                .unwrap();
+            let state = host_browser::state(PresetLocation::Plugin, Some(key)).unwrap();
+            let json = |s: &PluginState| serde_json::to_string(s).unwrap();
+            assert_eq!(json(&state), json(&preset.host_state().unwrap()), "{key}");
+        }
+        assert!(host_browser::state(PresetLocation::Plugin, Some("nope")).is_err());
+        assert!(host_browser::state(PresetLocation::Plugin, None).is_err());
+
+        // User files: one preset each; a file whose values do not fit is not listed.
+        let dir = tmpdir("clap-browser");
+        std::fs::create_dir_all(&dir).unwrap();
+        let good = dir.join("good.json");
+        let odd = dir.join("odd.json");
+        std::fs::write(&good, r#"{"version":1,"name":"Good","params":{"gap":2.0}}"#).unwrap();
+        std::fs::write(
+            &odd,
+            r#"{"version":1,"name":"Odd","params":{"mode":"shout"}}"#,
+        )
+        .unwrap();
+        let found = host_browser::presets_at(PresetLocation::File(&good), None).unwrap();
+        assert_eq!((found.len(), found[0].name.as_str()), (1, "Good"));
+        assert!(!found[0].factory && found[0].load_key.is_none());
+        let e = host_browser::presets_at(PresetLocation::File(&odd), None).unwrap_err();
+        assert!(e.contains("odd.json"), "{e}");
+        assert!(host_browser::state(PresetLocation::File(&odd), None).is_err());
+
+        // The factory presets as files: written when asked, put back when edited, listed as
+        // factory content, loading as the embedded ones do.
+        let factory = dir.join("factory");
+        let locations = host_browser::locations(&dir, Some(&factory));
+        assert_eq!(locations.len(), 2, "factory files and the user's folder");
+        assert_eq!(locations[0].path.as_deref(), Some(factory.as_path()));
+        assert!(locations[0].factory && !locations[1].factory);
+        let wild = factory.join("wild.json");
+        std::fs::write(&wild, "edited").unwrap();
+        host_browser::locations(&dir, Some(&factory));
+        let found = host_browser::presets_at(PresetLocation::File(&wild), Some(&factory)).unwrap();
+        assert_eq!((found[0].name.as_str(), found[0].factory), ("Wild", true));
+        let json = |s: &PluginState| serde_json::to_string(s).unwrap();
+        assert_eq!(
+            json(&host_browser::state(PresetLocation::File(&wild), None).unwrap()),
+            json(&host_browser::state(PresetLocation::Plugin, Some("wild")).unwrap())
+        );
+        assert_eq!(std::fs::read_dir(&factory).unwrap().count(), FACTORY.len());
+        // A folder that cannot be written: the presets inside the plugin instead; no user
+        // folder when there is none.
+        let blocked = good.join("factory");
+        let locations = host_browser::locations(&dir.join("missing"), Some(&blocked));
+        assert_eq!(locations.len(), 1);
+        assert_eq!(
+            (locations[0].path.as_ref(), locations[0].factory),
+            (None, true)
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -16,6 +16,7 @@ use clack_extensions::audio_ports::{AudioPortInfoBuffer, PluginAudioPorts};
 use clack_extensions::audio_ports_config::{AudioPortsConfigBuffer, PluginAudioPortsConfig};
 use clack_extensions::note_ports::{NotePortInfoBuffer, PluginNotePorts};
 use clack_extensions::params::{ParamInfoBuffer, PluginParams};
+use clack_extensions::preset_discovery::prelude::{Location, PluginPresetLoad};
 use clack_extensions::state::PluginState;
 use clack_host::events::event_types::{
     MidiEvent, NoteOffEvent, NoteOnEvent, ParamValueEvent, TransportEvent, TransportFlags,
@@ -656,6 +657,21 @@ impl Plugin {
         ext.save(&h, &mut out)
             .map_err(|e| err(format!("state save failed: {e}")))?;
         Ok(out)
+    }
+
+    /// Loads a preset as a host's own preset browser does (CLAP's preset-load extension), from
+    /// a location and load key the plugin's preset-discovery provider gave.
+    pub fn load_preset(
+        &mut self,
+        location: Location,
+        load_key: Option<&std::ffi::CStr>,
+    ) -> Result<()> {
+        let mut h = self.instance.plugin_handle();
+        let ext = h
+            .get_extension::<PluginPresetLoad>()
+            .ok_or_else(|| err("no preset-load extension"))?;
+        ext.load_from_location(&mut h, location, load_key)
+            .map_err(|e| err(format!("preset load failed: {e}")))
     }
 
     /// Loads a state blob.

@@ -4,15 +4,25 @@ mod util;
 mod context;
 mod descriptor;
 pub mod features;
+pub mod presets;
 mod wrapper;
 
 use crate::wrapper::clap::features::ClapFeature;
+use crate::wrapper::clap::presets::{
+    ClapPresetFileType, ClapPresetInfo, ClapPresetLocation, PluginState, PresetLocation,
+};
 
 /// Re-export for the macro
 pub use self::descriptor::PluginDescriptor;
 pub use self::wrapper::Wrapper;
 pub use clap_sys::entry::clap_plugin_entry;
 pub use clap_sys::factory::plugin_factory::{CLAP_PLUGIN_FACTORY_ID, clap_plugin_factory};
+pub use clap_sys::factory::preset_discovery::{
+    CLAP_PRESET_DISCOVERY_FACTORY_ID, CLAP_PRESET_DISCOVERY_FACTORY_ID_COMPAT,
+    clap_preset_discovery_factory, clap_preset_discovery_indexer, clap_preset_discovery_provider,
+    clap_preset_discovery_provider_descriptor,
+};
+pub use self::presets::PresetProviderDescriptor;
 pub use clap_sys::host::clap_host;
 pub use clap_sys::plugin::{clap_plugin, clap_plugin_descriptor};
 pub use clap_sys::version::CLAP_VERSION;
@@ -43,6 +53,36 @@ pub trait ClapPlugin: Plugin {
     /// that the host can use to provide better hardware mapping for a plugin. See the linked
     /// extension for more information.
     fn remote_controls(&self, context: &mut impl RemoteControlsContext) {}
+
+    /// Offer the plugin's presets to the host's preset browser (CLAP preset discovery and the
+    /// `preset-load` extension; Continuo's addition, see `CONTINUO.md`). The four functions below
+    /// are then asked, without a plugin instance except for loading.
+    const CLAP_PRESET_DISCOVERY: bool = false;
+
+    /// The places the host indexes: the plugin's own presets, folders of preset files.
+    fn clap_preset_locations() -> Vec<ClapPresetLocation> {
+        Vec::new()
+    }
+
+    /// The preset file types to look for in the folders of [`Self::clap_preset_locations`].
+    fn clap_preset_file_types() -> Vec<ClapPresetFileType> {
+        Vec::new()
+    }
+
+    /// The presets at a location: all the plugin's own ones, or the one a file holds. An error
+    /// (a broken file) is reported to the host, which leaves the location out.
+    fn clap_presets_at(location: PresetLocation<'_>) -> Result<Vec<ClapPresetInfo>, String> {
+        Ok(Vec::new())
+    }
+
+    /// The state that loading a preset restores (as a host's state load restores it; values
+    /// left out keep theirs). `load_key` is the one [`Self::clap_presets_at`] gave.
+    fn clap_preset_state(
+        location: PresetLocation<'_>,
+        load_key: Option<&str>,
+    ) -> Result<PluginState, String> {
+        Err("this plugin has no presets".to_string())
+    }
 }
 
 /// Configuration for the plugin's polyphonic modulation options, if it supports .
@@ -70,6 +110,12 @@ macro_rules! nice_export_clap {
             use $crate::wrapper::setup_logger;
             use $crate::wrapper::clap::{PluginDescriptor, Wrapper};
             use $crate::wrapper::clap::{CLAP_PLUGIN_FACTORY_ID, clap_host, clap_plugin, clap_plugin_descriptor, clap_plugin_factory};
+            use $crate::wrapper::clap::{
+                CLAP_PRESET_DISCOVERY_FACTORY_ID, CLAP_PRESET_DISCOVERY_FACTORY_ID_COMPAT,
+                PresetProviderDescriptor, clap_preset_discovery_factory,
+                clap_preset_discovery_indexer, clap_preset_discovery_provider,
+                clap_preset_discovery_provider_descriptor,
+            };
             use ::std::collections::HashSet;
             use ::std::ffi::{CStr, c_void};
             use ::std::os::raw::c_char;
@@ -84,6 +130,52 @@ macro_rules! nice_export_clap {
                 get_plugin_descriptor: Some(get_plugin_descriptor),
                 create_plugin: Some(create_plugin),
             };
+
+            const PRESET_DISCOVERY_FACTORY: clap_preset_discovery_factory = clap_preset_discovery_factory {
+                count: Some(preset_provider_count),
+                get_descriptor: Some(preset_provider_descriptor),
+                create: Some(create_preset_provider),
+            };
+
+            /// The preset providers of the plugin types that offer preset discovery.
+            static PRESET_PROVIDERS: OnceLock<Vec<PresetProviderDescriptor>> = OnceLock::new();
+
+            fn preset_providers() -> &'static [PresetProviderDescriptor] {
+                PRESET_PROVIDERS.get_or_init(|| {
+                    let mut providers = Vec::new();
+                    $(providers.extend(PresetProviderDescriptor::for_plugin::<$plugin_ty>());)+
+                    providers
+                })
+            }
+
+            unsafe extern "C" fn preset_provider_count(_factory: *const clap_preset_discovery_factory) -> u32 {
+                preset_providers().len() as u32
+            }
+
+            unsafe extern "C" fn preset_provider_descriptor(
+                _factory: *const clap_preset_discovery_factory,
+                index: u32,
+            ) -> *const clap_preset_discovery_provider_descriptor {
+                match preset_providers().get(index as usize) {
+                    Some(provider) => provider.raw(),
+                    None => ::std::ptr::null(),
+                }
+            }
+
+            unsafe extern "C" fn create_preset_provider(
+                _factory: *const clap_preset_discovery_factory,
+                indexer: *const clap_preset_discovery_indexer,
+                provider_id: *const c_char,
+            ) -> *const clap_preset_discovery_provider {
+                if provider_id.is_null() {
+                    return ::std::ptr::null();
+                }
+                let provider_id = unsafe { CStr::from_ptr(provider_id) };
+                match preset_providers().iter().find(|p| p.id() == provider_id) {
+                    Some(provider) => unsafe { provider.create(indexer) },
+                    None => ::std::ptr::null(),
+                }
+            }
 
             // Sneaky way to get the number of expanded elements
             const PLUGIN_COUNT: usize = [$(stringify!($plugin_ty)),+].len();
@@ -163,8 +255,17 @@ macro_rules! nice_export_clap {
             pub extern "C" fn deinit() {}
 
             pub extern "C" fn get_factory(factory_id: *const c_char) -> *const c_void {
-                if !factory_id.is_null() && unsafe { CStr::from_ptr(factory_id) } == CLAP_PLUGIN_FACTORY_ID {
+                if factory_id.is_null() {
+                    return ::std::ptr::null();
+                }
+                let factory_id = unsafe { CStr::from_ptr(factory_id) };
+                if factory_id == CLAP_PLUGIN_FACTORY_ID {
                     &CLAP_PLUGIN_FACTORY as *const _ as *const c_void
+                } else if (factory_id == CLAP_PRESET_DISCOVERY_FACTORY_ID
+                    || factory_id == CLAP_PRESET_DISCOVERY_FACTORY_ID_COMPAT)
+                    && !preset_providers().is_empty()
+                {
+                    &PRESET_DISCOVERY_FACTORY as *const _ as *const c_void
                 } else {
                     ::std::ptr::null()
                 }

@@ -41,7 +41,12 @@ use clap_sys::ext::render::{
     CLAP_EXT_RENDER, CLAP_RENDER_OFFLINE, CLAP_RENDER_REALTIME, clap_plugin_render,
     clap_plugin_render_mode,
 };
+use clap_sys::ext::preset_load::{
+    CLAP_EXT_PRESET_LOAD, CLAP_EXT_PRESET_LOAD_COMPAT, clap_host_preset_load,
+    clap_plugin_preset_load,
+};
 use clap_sys::ext::state::{CLAP_EXT_STATE, clap_plugin_state};
+use clap_sys::factory::preset_discovery::clap_preset_discovery_location_kind;
 use clap_sys::ext::tail::{CLAP_EXT_TAIL, clap_plugin_tail};
 use clap_sys::ext::thread_check::{CLAP_EXT_THREAD_CHECK, clap_host_thread_check};
 use clap_sys::ext::track_info::CLAP_EXT_TRACK_INFO;
@@ -82,7 +87,7 @@ use parking_lot::Mutex;
 #[cfg(feature = "editor")]
 use std::borrow::Borrow;
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::ffi::{CStr, c_void};
+use std::ffi::{CStr, CString, c_void};
 use std::mem;
 use std::num::NonZeroU32;
 use std::os::raw::c_char;
@@ -95,6 +100,7 @@ use try_lock::TryLock;
 
 use super::context::{WrapperActivateContext, WrapperProcessContext};
 use super::descriptor::PluginDescriptor;
+use super::presets;
 use super::util::ClapPtr;
 use crate::event_loop::{BackgroundThread, EventLoop, MainThreadExecutor, TASK_QUEUE_CAPACITY};
 use crate::util::permit_alloc;
@@ -256,6 +262,12 @@ pub struct Wrapper<P: ClapPlugin> {
     remote_control_pages: Vec<clap_remote_controls_page>,
 
     clap_plugin_render: clap_plugin_render,
+
+    /// Loads a preset the host found through the plugin's preset-discovery provider (only
+    /// offered when `P::CLAP_PRESET_DISCOVERY`).
+    clap_plugin_preset_load: clap_plugin_preset_load,
+    /// Told when a preset loaded or failed to, so the host's browser shows it. Queried in init().
+    host_preset_load: AtomicRefCell<Option<ClapPtr<clap_host_preset_load>>>,
 
     clap_plugin_state: clap_plugin_state,
 
@@ -721,6 +733,11 @@ impl<P: ClapPlugin> Wrapper<P> {
                 has_hard_realtime_requirement: Some(Self::ext_render_has_hard_realtime_requirement),
                 set: Some(Self::ext_render_set),
             },
+
+            clap_plugin_preset_load: clap_plugin_preset_load {
+                from_location: Some(Self::ext_preset_load_from_location),
+            },
+            host_preset_load: AtomicRefCell::new(None),
 
             clap_plugin_state: clap_plugin_state {
                 save: Some(Self::ext_state_save),
@@ -1705,6 +1722,19 @@ impl<P: ClapPlugin> Wrapper<P> {
                 &wrapper.host_callback,
                 CLAP_EXT_THREAD_CHECK,
             );
+            if P::CLAP_PRESET_DISCOVERY {
+                let mut host_preset_load = query_host_extension::<clap_host_preset_load>(
+                    &wrapper.host_callback,
+                    CLAP_EXT_PRESET_LOAD,
+                );
+                if host_preset_load.is_none() {
+                    host_preset_load = query_host_extension::<clap_host_preset_load>(
+                        &wrapper.host_callback,
+                        CLAP_EXT_PRESET_LOAD_COMPAT,
+                    );
+                }
+                *wrapper.host_preset_load.borrow_mut() = host_preset_load;
+            }
         }
 
         #[cfg(feature = "editor")]
@@ -2347,6 +2377,12 @@ impl<P: ClapPlugin> Wrapper<P> {
             &wrapper.clap_plugin_remote_controls as *const _ as *const c_void
         } else if id == CLAP_EXT_RENDER {
             &wrapper.clap_plugin_render as *const _ as *const c_void
+        } else if id == CLAP_EXT_PRESET_LOAD || id == CLAP_EXT_PRESET_LOAD_COMPAT {
+            if P::CLAP_PRESET_DISCOVERY {
+                &wrapper.clap_plugin_preset_load as *const _ as *const c_void
+            } else {
+                std::ptr::null()
+            }
         } else if id == CLAP_EXT_STATE {
             &wrapper.clap_plugin_state as *const _ as *const c_void
         } else if id == CLAP_EXT_TRACK_INFO {
@@ -3480,6 +3516,59 @@ impl<P: ClapPlugin> Wrapper<P> {
                 success
             }
             None => false,
+        }
+    }
+
+    /// Loads a preset of the plugin's preset-discovery provider: the plugin names the state, which
+    /// is restored as a host's state load restores it; the host hears how it went.
+    unsafe extern "C" fn ext_preset_load_from_location(
+        plugin: *const clap_plugin,
+        location_kind: clap_preset_discovery_location_kind,
+        location: *const c_char,
+        load_key: *const c_char,
+    ) -> bool {
+        check_null_ptr!(false, plugin, unsafe { (*plugin).plugin_data });
+        let wrapper = unsafe { &*((*plugin).plugin_data as *const Self) };
+
+        let key = if load_key.is_null() {
+            None
+        } else {
+            unsafe { CStr::from_ptr(load_key) }.to_str().ok()
+        };
+        let result = match unsafe { presets::location_from_raw(location_kind, location) } {
+            Ok(presets::RawLocation::Plugin) => {
+                P::clap_preset_state(presets::PresetLocation::Plugin, key)
+            }
+            Ok(presets::RawLocation::File(path)) => {
+                P::clap_preset_state(presets::PresetLocation::File(&path), key)
+            }
+            Err(message) => Err(message),
+        };
+        let result = match result {
+            Ok(mut state) => {
+                if wrapper.set_state_inner(&mut state) {
+                    Ok(())
+                } else {
+                    Err("the preset's state could not be restored".to_string())
+                }
+            }
+            Err(message) => Err(message),
+        };
+        let host_preset_load = wrapper.host_preset_load.borrow();
+        match (result, &*host_preset_load) {
+            (Ok(()), Some(host)) => {
+                unsafe_clap_call! { host=>loaded(&*wrapper.host_callback, location_kind, location, load_key) };
+                true
+            }
+            (Ok(()), None) => true,
+            (Err(message), host) => {
+                crate::nice_error!("Failed to load a preset: {}", message);
+                if let Some(host) = host {
+                    let text = CString::new(message.replace('\0', " ")).unwrap_or_default();
+                    unsafe_clap_call! { host=>on_error(&*wrapper.host_callback, location_kind, location, load_key, 0, text.as_ptr()) };
+                }
+                false
+            }
         }
     }
 
