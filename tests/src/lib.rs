@@ -666,11 +666,11 @@ impl Plugin {
         location: Location,
         load_key: Option<&std::ffi::CStr>,
     ) -> Result<()> {
-        let mut h = self.instance.plugin_handle();
+        let h = self.instance.plugin_handle();
         let ext = h
             .get_extension::<PluginPresetLoad>()
             .ok_or_else(|| err("no preset-load extension"))?;
-        ext.load_from_location(&mut h, location, load_key)
+        ext.load_from_location(&h, location, load_key)
             .map_err(|e| err(format!("preset load failed: {e}")))
     }
 
