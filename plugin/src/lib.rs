@@ -457,6 +457,15 @@ impl Vst3Plugin for Continuo {
         Vst3SubCategory::Analyzer,
         Vst3SubCategory::Tools,
     ];
+
+    // The factory presets in a VST3 host's preset menu, as its program list.
+    fn vst3_programs() -> Vec<String> {
+        preset::host_browser::programs()
+    }
+
+    fn vst3_program_state(index: usize) -> Result<PluginState, String> {
+        preset::host_browser::program_state(index)
+    }
 }
 
 nice_export_clap!(Continuo);

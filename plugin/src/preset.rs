@@ -558,15 +558,17 @@ impl Library {
             .collect()
     }
 
-    /// Writes the factory presets (and with `user` this user's) as VST3 preset files into
-    /// `dir` (see `files/vstpreset.rs`), where VST3 hosts list them in the plugin's preset menu.
-    /// Returns the files written and the user files that could not be read (left out).
+    /// Writes the factory presets (with `factory`; VST3 hosts that read program lists list them
+    /// already) and this user's (with `user`) as VST3 preset files into `dir` (see
+    /// `files/vstpreset.rs`), where VST3 hosts list them in the plugin's preset menu. Returns
+    /// the files written and the user files that could not be read (left out).
     pub fn export_vst3(
         &self,
         dir: &Path,
+        factory: bool,
         user: bool,
     ) -> Result<(Vec<PathBuf>, Vec<String>), PresetError> {
-        let mut presets = Self::factory();
+        let mut presets = if factory { Self::factory() } else { Vec::new() };
         let mut problems = Vec::new();
         if user {
             let (entries, unreadable) = self.list();
@@ -866,6 +868,22 @@ pub mod host_browser {
                 Ok(vec![info(preset, None, factory)])
             }
         }
+    }
+
+    /// The factory presets' names, in order: a VST3 host's program list (its preset menu).
+    pub fn programs() -> Vec<String> {
+        Library::factory().into_iter().map(|p| p.name).collect()
+    }
+
+    /// The state choosing program `index` restores.
+    pub fn program_state(index: usize) -> Result<PluginState, String> {
+        let preset = Library::factory()
+            .into_iter()
+            .nth(index)
+            .ok_or_else(|| format!("no factory preset number {index}"))?;
+        preset
+            .host_state()
+            .map_err(|e| format!("{}: {e}", preset.name))
     }
 
     /// The state loading a preset restores.
@@ -1313,9 +1331,13 @@ mod tests {
         )
         .unwrap();
         let out = tmpdir("vst3-out");
-        let (factory_only, _) = lib.export_vst3(&out, false).unwrap();
+        let (factory_only, _) = lib.export_vst3(&out, true, false).unwrap();
         assert_eq!(factory_only.len(), FACTORY.len());
-        let (files, problems) = lib.export_vst3(&out, true).unwrap();
+        let (user_only, _) = lib
+            .export_vst3(&tmpdir("vst3-user-out"), false, true)
+            .unwrap();
+        assert_eq!(user_only.len(), 1, "{user_only:?}");
+        let (files, problems) = lib.export_vst3(&out, true, true).unwrap();
         assert_eq!(files.len(), FACTORY.len() + 1, "{files:?}");
         assert_eq!(
             problems.len(),

@@ -12,7 +12,8 @@ use std::ffi::c_void;
 use std::path::Path;
 use vst3::Steinberg::Vst::ParameterInfo_::ParameterFlags_;
 use vst3::Steinberg::Vst::{
-    IComponent, IEditController, IEditControllerTrait, ParameterInfo, String128,
+    kNoProgramListId, IComponent, IEditController, IEditControllerTrait, IUnitInfo, IUnitInfoTrait,
+    ParameterInfo, ProgramListInfo, String128, UnitInfo,
 };
 use vst3::Steinberg::{
     kResultOk, IPluginBaseTrait, IPluginFactory, IPluginFactoryTrait, PClassInfo,
@@ -44,23 +45,30 @@ struct Stepped {
     names: Vec<String>,
 }
 
-/// Loads the module, makes the audio module's component and reads its stepped parameters.
-fn stepped_parameters(path: &Path) -> Vec<Stepped> {
+/// Loads the module (once per process: it stays loaded, as a host keeps a module it made objects
+/// from), makes the audio module's component, initialises it and gives it and its controller to
+/// `f`, then terminates it.
+fn with_component<R>(
+    path: &Path,
+    f: impl FnOnce(&ComPtr<IComponent>, &ComPtr<IEditController>) -> R,
+) -> R {
     let so = path.join("Contents/x86_64-linux/Continuo.so");
-    // SAFETY: the module is ours; it stays loaded (leaked) for the rest of the process, as a
-    // host keeps a module it made objects from, and every pointer used below comes from its
-    // factory.
+    // SAFETY: the module is ours; it stays loaded (leaked) for the rest of the process, and
+    // every pointer used below comes from its factory.
     unsafe {
-        let lib = Box::leak(Box::new(
-            libloading::Library::new(&so).expect("load the module"),
-        ));
-        let entry: libloading::Symbol<unsafe extern "C" fn(*mut c_void) -> bool> =
-            lib.get(b"ModuleEntry").expect("ModuleEntry");
-        assert!(entry(std::ptr::null_mut()), "ModuleEntry failed");
+        static LIB: std::sync::OnceLock<&'static libloading::Library> = std::sync::OnceLock::new();
+        let lib = *LIB.get_or_init(|| {
+            let lib: &'static libloading::Library = Box::leak(Box::new(
+                libloading::Library::new(&so).expect("load the module"),
+            ));
+            let entry: libloading::Symbol<unsafe extern "C" fn(*mut c_void) -> bool> =
+                lib.get(b"ModuleEntry").expect("ModuleEntry");
+            assert!(entry(std::ptr::null_mut()), "ModuleEntry failed");
+            lib
+        });
         let get: libloading::Symbol<unsafe extern "system" fn() -> *mut IPluginFactory> =
             lib.get(b"GetPluginFactory").expect("GetPluginFactory");
         let factory = ComPtr::from_raw(get()).expect("a plugin factory");
-        let mut found = Vec::new();
         for i in 0..factory.countClasses() {
             let mut info: PClassInfo = std::mem::zeroed();
             assert_eq!(factory.getClassInfo(i, &mut info), kResultOk);
@@ -80,34 +88,172 @@ fn stepped_parameters(path: &Path) -> Vec<Stepped> {
             let controller: ComPtr<IEditController> = component
                 .cast()
                 .expect("the component is its own controller");
-            for p in 0..controller.getParameterCount() {
+            let r = f(&component, &controller);
+            component.terminate();
+            return r;
+        }
+        panic!("no audio module class");
+    }
+}
+
+/// The text of a parameter's value.
+fn value_text(controller: &ComPtr<IEditController>, id: u32, value: f64) -> String {
+    let mut out: String128 = [0; 128];
+    // SAFETY: `out` is a String128 the call writes into.
+    let r = unsafe { controller.getParamStringByValue(id, value, &mut out) };
+    assert_eq!(r, kResultOk);
+    text(&out)
+}
+
+/// Every parameter's info.
+fn parameter_infos(controller: &ComPtr<IEditController>) -> Vec<ParameterInfo> {
+    // SAFETY: plain calls on a live controller; `pi` is written by it.
+    unsafe {
+        (0..controller.getParameterCount())
+            .map(|p| {
                 let mut pi: ParameterInfo = std::mem::zeroed();
                 assert_eq!(controller.getParameterInfo(p, &mut pi), kResultOk);
-                if pi.stepCount < 1 {
-                    continue;
-                }
-                let names = (0..=pi.stepCount)
-                    .map(|s| {
-                        let mut out: String128 = [0; 128];
-                        let value = f64::from(s) / f64::from(pi.stepCount);
-                        assert_eq!(
-                            controller.getParamStringByValue(pi.id, value, &mut out),
-                            kResultOk
-                        );
-                        text(&out)
-                    })
-                    .collect();
-                found.push(Stepped {
-                    title: text(&pi.title),
-                    steps: pi.stepCount,
-                    flags: pi.flags,
-                    names,
-                });
-            }
-            component.terminate();
-        }
-        found
+                pi
+            })
+            .collect()
     }
+}
+
+/// Reads the stepped parameters: title, step count, flags and the text of each step.
+fn stepped_parameters(path: &Path) -> Vec<Stepped> {
+    with_component(path, |_, controller| {
+        parameter_infos(controller)
+            .into_iter()
+            .filter(|pi| pi.stepCount >= 1)
+            .map(|pi| Stepped {
+                title: text(&pi.title),
+                steps: pi.stepCount,
+                flags: pi.flags,
+                names: (0..=pi.stepCount)
+                    .map(|s| value_text(controller, pi.id, f64::from(s) / f64::from(pi.stepCount)))
+                    .collect(),
+            })
+            .collect()
+    })
+}
+
+/// The factory presets' names as the repository ships them (`presets/*.json`).
+fn shipped_factory_names() -> Vec<String> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../presets");
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+        .map(|e| {
+            let json = std::fs::read_to_string(e.path()).unwrap();
+            let at = json.find("\"name\"").expect("a name") + 6;
+            let rest = &json[at..];
+            let open = rest.find('"').unwrap() + 1;
+            let close = open + rest[open..].find('"').unwrap();
+            rest[open..close].to_string()
+        })
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn the_factory_presets_are_a_program_list_a_host_loads() {
+    let Some(path) = continuo_host_tests::bundle_file("CONTINUO_VST3", "Continuo.vst3") else {
+        eprintln!("SKIPPED: no Continuo.vst3 found (set CONTINUO_VST3, or run `cargo xtask test`)");
+        return;
+    };
+    with_component(&path, |component, controller| {
+        let infos = parameter_infos(controller);
+        let programs: Vec<_> = infos
+            .iter()
+            .filter(|pi| pi.flags & ParameterFlags_::kIsProgramChange != 0)
+            .collect();
+        assert_eq!(programs.len(), 1, "one program-change parameter");
+        let program = programs[0];
+        assert_eq!(program.flags & ParameterFlags_::kCanAutomate, 0);
+        let unit_info: ComPtr<IUnitInfo> = component.cast().expect("IUnitInfo");
+        // As Ardour reads it: the program parameter's unit, its program list, the names.
+        // SAFETY: plain calls on a live object; the out-structs are written by them.
+        let names = unsafe {
+            let mut list_id = kNoProgramListId;
+            for u in 0..unit_info.getUnitCount() {
+                let mut ui: UnitInfo = std::mem::zeroed();
+                assert_eq!(unit_info.getUnitInfo(u, &mut ui), kResultOk);
+                if ui.id == program.unitId {
+                    list_id = ui.programListId;
+                }
+            }
+            assert_ne!(
+                list_id, kNoProgramListId,
+                "the program's unit has a program list"
+            );
+            assert_eq!(unit_info.getProgramListCount(), 1);
+            let mut pli: ProgramListInfo = std::mem::zeroed();
+            assert_eq!(unit_info.getProgramListInfo(0, &mut pli), kResultOk);
+            assert_eq!(pli.id, list_id);
+            assert_eq!(pli.programCount, program.stepCount + 1);
+            (0..pli.programCount)
+                .map(|i| {
+                    let mut out: String128 = [0; 128];
+                    assert_eq!(unit_info.getProgramName(list_id, i, &mut out), kResultOk);
+                    text(&out)
+                })
+                .collect::<Vec<_>>()
+        };
+        let mut sorted = names.clone();
+        sorted.sort();
+        assert_eq!(sorted, shipped_factory_names());
+        let wild = names.iter().position(|n| n == "Wild").expect("Wild");
+        let value = wild as f64 / program.stepCount as f64;
+        assert_eq!(value_text(controller, program.id, value), "Wild");
+
+        // Choosing it (as Ardour does: the controller's value, the host then re-reads all).
+        let id_of = |title: &str| {
+            infos
+                .iter()
+                .find(|pi| text(&pi.title) == title)
+                .unwrap_or_else(|| panic!("no parameter {title}"))
+                .id
+        };
+        let (temperature, mode, pitch) =
+            (id_of("Temperature"), id_of("Mode"), id_of("Concert pitch"));
+        // SAFETY: plain calls on a live controller.
+        unsafe {
+            let pitch_before = controller.getParamNormalized(pitch);
+            assert_ne!(
+                value_text(
+                    controller,
+                    temperature,
+                    controller.getParamNormalized(temperature)
+                ),
+                "1.60"
+            );
+            assert_eq!(controller.setParamNormalized(program.id, value), kResultOk);
+            let shown = value_text(
+                controller,
+                temperature,
+                controller.getParamNormalized(temperature),
+            );
+            assert!(shown.starts_with("1.6"), "temperature after Wild: {shown}");
+            assert_eq!(
+                value_text(controller, mode, controller.getParamNormalized(mode)),
+                "Call & response"
+            );
+            assert_eq!(
+                controller.getParamNormalized(pitch),
+                pitch_before,
+                "the tuning stays"
+            );
+            assert_eq!(controller.getParamNormalized(program.id), value);
+            // Not a number: refused, nothing changes.
+            assert_eq!(
+                controller.setParamNormalized(program.id, f64::NAN),
+                vst3::Steinberg::kInvalidArgument
+            );
+            assert_eq!(controller.getParamNormalized(program.id), value);
+        }
+    });
 }
 
 #[test]

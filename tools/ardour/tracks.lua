@@ -244,11 +244,10 @@ say("RESULT midi-after-reload", midi_counts(counted))
 l, r = master_peaks(reloaded)
 say("RESULT stereo-reloaded", fmt(l), fmt(r))
 
--- 8. The factory presets, written as VST3 preset files into the user's VST3 preset folder
--- (`continuo presets export-vst3`, run by the xtask), are in Ardour's presets (its Lua API
--- finds a plugin's presets by label, so each factory name is looked up), and loading
--- one sets what it says: Wild's temperature, and Transpose back to its default from the 7 set
--- above. Its name is taken as Ardour's current preset.
+-- 8. The factory presets (Continuo's VST3 program list) and a user preset (written as a VST3
+-- preset file into the user's VST3 preset folder by the xtask) are in Ardour's presets (its Lua
+-- API finds a plugin's presets by label, so each name is looked up), and loading Wild sets what
+-- it says: its temperature, and Transpose back to its default from the 7 set above.
 local plugin = proc:to_insert():plugin(0)
 local listed = {}
 for label in string.gmatch(presets, "[^|]+") do
@@ -258,6 +257,7 @@ end
 say("PRESETS " .. table.concat(listed, "|"))
 local wild = plugin:preset_by_label("Wild")
 assert(wild and wild.valid, "Ardour lists no preset named Wild")
+say("WILD " .. wild.uri)
 say("RESULT preset-loaded", plugin:load_preset(wild) and 1 or 0)
 ARDOUR.LuaAPI.usleep(200000)
 local temperature = param_index(plugin, "Temperature")

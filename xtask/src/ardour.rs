@@ -5,9 +5,10 @@
 //! track and a stereo track, each measured on the master bus without and with Continuo; the
 //! plugin deactivated and activated again while the engine runs (Ardour then activates it on its
 //! process thread); a melody heard and recorded on a MIDI track; a phrase played once and
-//! answered; the session saved and opened again; the factory presets, written as VST3 preset
-//! files (`continuo presets export-vst3`) into the private home's VST3 preset folder, found and
-//! one loaded. The script runs twice, at 48 kHz with 256-sample blocks and at 44.1 kHz with
+//! answered; the session saved and opened again; the factory presets found in Continuo's VST3
+//! program list and one loaded through it, and a user preset, written as a VST3 preset file
+//! (`continuo presets export-vst3 --user --no-factory`) into the private home's VST3 preset
+//! folder, found. The script runs twice, at 48 kHz with 256-sample blocks and at 44.1 kHz with
 //! 1,024 ([`ENGINES`]). This module checks what it prints: a mono track keeps its sound on both
 //! sides, a stereo track is unchanged, Continuo answers, a parameter survives the reload, the
 //! factory presets load, and nothing crashes.
@@ -25,6 +26,9 @@ const TOOLS: &[(&str, &str)] = &[
     ("ardour8-lua", "/usr/lib/ardour8"),
     ("ardour7-lua", "/usr/lib/ardour7"),
 ];
+
+/// The user preset the check writes as a VST3 preset file.
+const USER_PRESET: &str = "Ardour Check";
 
 /// Largest difference between a mono track's two sides with Continuo (dB).
 const MONO_BALANCE_DB: f64 = 0.5;
@@ -123,12 +127,19 @@ pub fn check(root: &Path, target: &Path, bundle: &Path, cli: &Path) -> anyhow::R
         SystemTime::now() - Duration::from_secs(120),
     )?;
     let env = |cmd: &mut Command| private_home(cmd, &home);
-    // The factory presets where VST3 hosts look for a user's presets (the command's default
-    // folder under the private home).
+    // A user preset of the private home's, written where VST3 hosts look for a user's presets
+    // (the command's default folder under the private home); the factory presets come from
+    // Continuo's program list, so they are not written.
+    let user_presets = home.join(".config/continuo/presets");
+    std::fs::create_dir_all(&user_presets)?;
+    std::fs::write(
+        user_presets.join("ardour-check.json"),
+        format!(r#"{{"version": 1, "name": "{USER_PRESET}", "params": {{"temperature": 0.5}}}}"#),
+    )?;
     let mut export = Command::new(cli);
     env(&mut export);
     let out = export
-        .args(["presets", "export-vst3"])
+        .args(["presets", "export-vst3", "--user", "--no-factory"])
         .output()
         .map_err(|e| anyhow::anyhow!("{}: {e}", cli.display()))?;
     anyhow::ensure!(
@@ -241,7 +252,7 @@ fn run_session(setup: &Setup, engine: &Engine) -> anyhow::Result<()> {
     lua.arg(script)
         .arg(&session)
         .arg(uid)
-        .arg(factory.join("|"))
+        .arg(format!("{}|{USER_PRESET}", factory.join("|")))
         .arg(engine.rate.to_string())
         .arg(engine.block.to_string());
     let out = lua
@@ -330,20 +341,32 @@ fn run_session(setup: &Setup, engine: &Engine) -> anyhow::Result<()> {
         (set - reloaded).abs() < 1e-6,
         "Transpose was {set} when the session was saved, {reloaded} after it was opened again"
     );
-    // Every factory preset (the repository's `presets/*.json`) in Ardour's presets; Wild
-    // loaded sets its temperature, and Transpose (7 before) to its default, as Wild leaves it out.
+    // Every factory preset (the repository's `presets/*.json`) in Ardour's presets, from the
+    // program list (Wild's is a program: Ardour's `VST3-P` record, not a file's `VST3-S`), and
+    // the user's file; Wild loaded sets its temperature, and Transpose (7 before) to its default,
+    // as Wild leaves it out.
     let listed: Vec<&str> = stdout
         .lines()
         .find_map(|l| l.strip_prefix("PRESETS "))
         .map(|l| l.split('|').collect())
         .unwrap_or_default();
-    let missing: Vec<&String> = factory
+    let missing: Vec<&str> = factory
         .iter()
-        .filter(|n| !listed.contains(&n.as_str()))
+        .map(String::as_str)
+        .chain([USER_PRESET])
+        .filter(|n| !listed.contains(n))
         .collect();
     anyhow::ensure!(
         missing.is_empty(),
-        "Ardour finds the presets {listed:?}, not the factory presets {missing:?}"
+        "Ardour finds the presets {listed:?}, not {missing:?}"
+    );
+    let uri = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("WILD "))
+        .unwrap_or_default();
+    anyhow::ensure!(
+        uri.starts_with("VST3-P:"),
+        "Wild is not one of Continuo's programs in Ardour (its record: {uri:?})"
     );
     anyhow::ensure!(
         get("preset-loaded")?[0] == 1.0,
@@ -399,8 +422,8 @@ fn run_session(setup: &Setup, engine: &Engine) -> anyhow::Result<()> {
         "Ardour at {} Hz, {}-sample blocks: a mono track sounds on both sides (L {:.1}, R {:.1} dBFS), a stereo track is \
          unchanged, a MIDI track recorded {} notes Continuo heard, Transpose {reloaded} survives \
          the reload, which sends no MIDI; a four-note phrase answered with {answered} notes \
-         (played on a MIDI track: {} notes after the four); the {} factory presets found, Wild \
-         loaded; no crash",
+         (played on a MIDI track: {} notes after the four); the {} factory presets found as \
+         programs and Wild loaded from them, the user's preset file found; no crash",
         engine.rate,
         engine.block,
         mono[0],

@@ -22,13 +22,18 @@ enum Action {
     },
     /// Write the factory presets as VST3 preset files (`.vstpreset`) where VST3 hosts list
     /// presets in their preset menu (default: the per-user folder, `~/.vst3/presets/Continuo/Continuo`
-    /// on Linux; `/usr/share/vst3/presets/Continuo/Continuo` for every user).
+    /// on Linux; `/usr/share/vst3/presets/Continuo/Continuo` for every user). Hosts that read
+    /// VST3 program lists (Ardour) list the factory presets without the files; `--user --no-factory`
+    /// writes only yours.
     ExportVst3 {
         /// The folder to write them to.
         dir: Option<std::path::PathBuf>,
         /// Your own presets too (from the user presets folder).
         #[arg(long)]
         user: bool,
+        /// Leave the factory presets out.
+        #[arg(long)]
+        no_factory: bool,
     },
 }
 
@@ -85,13 +90,17 @@ fn run_action(action: Action) -> anyhow::Result<()> {
             anyhow::ensure!(bad == 0, "{bad} of {} preset files are broken", files.len());
             Ok(())
         }
-        Action::ExportVst3 { dir, user } => {
+        Action::ExportVst3 {
+            dir,
+            user,
+            no_factory,
+        } => {
             let dir = match dir {
                 Some(d) => d,
                 None => vst3_user_dir()
                     .context("no home folder (HOME) to find the VST3 preset folder in; give DIR")?,
             };
-            let (written, problems) = lib.export_vst3(&dir, user)?;
+            let (written, problems) = lib.export_vst3(&dir, !no_factory, user)?;
             for p in problems {
                 eprintln!("unreadable, left out: {p}");
             }

@@ -437,14 +437,15 @@ impl ContinuoEditor {
                 if ui
                     .button("To host menu")
                     .on_hover_text(format!(
-                        "Write the factory presets and yours as VST3 preset files into {}: the \
-                         host lists them in Continuo's preset menu (reopen the plugin or rescan \
-                         presets there)",
+                        "Write your presets as VST3 preset files into {}: the host lists them \
+                         in Continuo's preset menu beside the factory presets (reopen the plugin \
+                         or rescan presets there)",
                         dir.display()
                     ))
                     .clicked()
                 {
-                    self.local_message = Some(match self.presets.export_vst3(dir, true) {
+                    // The factory presets are the host's program list already.
+                    self.local_message = Some(match self.presets.export_vst3(dir, false, true) {
                         Ok((files, problems)) => format!(
                             "{} presets written to {} for VST3 hosts' preset menus{}",
                             files.len(),

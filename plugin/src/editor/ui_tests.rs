@@ -250,7 +250,7 @@ fn save_as_writes_a_user_preset_the_menu_then_lists() {
 }
 
 #[test]
-fn the_host_menu_export_is_offered_in_a_vst3_host_only_and_writes_every_preset() {
+fn the_host_menu_export_is_offered_in_a_vst3_host_only_and_writes_the_users_presets() {
     let dir = Scratch::new("host-menu");
     let vst3 = dir.join("vst3");
     let (clap, _) = editor(PluginApi::Clap, &dir);
@@ -258,14 +258,21 @@ fn the_host_menu_export_is_offered_in_a_vst3_host_only_and_writes_every_preset()
         clap.query_by_label("To host menu").is_none(),
         "a CLAP host's preset menu cannot list preset files"
     );
-    let (mut harness, _setup) = editor(PluginApi::Vst3, &dir);
+    let (mut harness, setup) = editor(PluginApi::Vst3, &dir);
+    let mine = crate::preset::Preset::capture("Evening set", "", &setup.params);
+    Library::new(dir.join("user")).save(&mine, false).unwrap();
     click(&mut harness, "To host menu");
     let files: Vec<_> = std::fs::read_dir(&vst3)
         .expect("the folder was made")
         .filter_map(Result::ok)
         .filter(|e| e.path().extension().is_some_and(|x| x == "vstpreset"))
         .collect();
-    assert_eq!(files.len(), crate::preset::FACTORY.len(), "{files:?}");
+    // Only the user's: the factory presets are the VST3 host's program list.
+    assert_eq!(files.len(), 1, "{files:?}");
+    assert!(
+        files[0].path().ends_with("Evening set.vstpreset"),
+        "{files:?}"
+    );
     assert!(
         harness
             .query_by_label_contains(&format!("{} presets written", files.len()))

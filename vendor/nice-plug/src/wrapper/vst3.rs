@@ -36,6 +36,20 @@ pub trait Vst3Plugin: Plugin {
     /// [`VST3_CLASS_ID`][Self::VST3_CLASS_ID`] in the correct order for the current platform so
     /// projects and presets can be shared between platforms. This should not be overridden.
     const PLATFORM_VST3_CLASS_ID: [u8; 16] = swap_vst3_uid_byte_order(Self::VST3_CLASS_ID);
+
+    /// The names of the plugin's factory presets, offered to the host as a VST3 program list with
+    /// a program-change parameter (Continuo's addition, see `CONTINUO.md`). Asked once per
+    /// instance; empty: no program list.
+    fn vst3_programs() -> Vec<String> {
+        Vec::new()
+    }
+
+    /// The state that selecting program `index` restores (as the host's state load restores it;
+    /// values left out keep theirs).
+    #[allow(unused_variables)]
+    fn vst3_program_state(index: usize) -> Result<nice_plug_core::plugin::PluginState, String> {
+        Err("this plugin has no programs".to_string())
+    }
 }
 
 #[cfg(not(target_os = "windows"))]

@@ -31,7 +31,7 @@ use vst3::{ComPtr, ComRef};
 use super::context::{WrapperActivateContext, WrapperProcessContext};
 use super::note_expressions::NoteExpressionController;
 use super::param_units::ParamUnits;
-use super::util::{VST3_MIDI_PARAMS_END, VST3_MIDI_PARAMS_START};
+use super::util::{VST3_MIDI_PARAMS_END, VST3_MIDI_PARAMS_START, VST3_PROGRAM_PARAM_ID};
 use crate::event_loop::{EventLoop, MainThreadExecutor, OsEventLoop};
 use crate::util::permit_alloc;
 use crate::wrapper::state;
@@ -170,6 +170,12 @@ pub(crate) struct WrapperInner<P: Vst3Plugin> {
     /// having to add a setter function to the parameter (or even worse, have it be completely
     /// untyped).
     pub param_ptr_to_hash: HashMap<ParamPtr, u32>,
+
+    /// The plugin's factory presets as a VST3 program list (`Vst3Plugin::vst3_programs`), asked
+    /// once when the instance is made; empty when it has none.
+    pub programs: Vec<String>,
+    /// The program last selected, as the normalized value of the program-change parameter.
+    pub current_program: AtomicCell<f32>,
 }
 
 /// Tasks that can be sent from the plugin to be executed on the main thread in a non-blocking
@@ -189,6 +195,9 @@ pub enum Task<P: Plugin> {
     /// Trigger a restart with the given restart flags. This is a bit set of the flags from
     /// [`vst3::Steinberg::Vst::RestartFlags`].
     TriggerRestart(i32),
+    /// Load a program (a factory preset) chosen through the program-change parameter while the
+    /// plugin was processing: loading allocates, so it happens on the main thread.
+    LoadProgram(f32),
     // Request the editor to be resized according to its current size. Right now there is no way to
     // handle "denied resize" requests yet.
     #[cfg(feature = "editor")]
@@ -292,6 +301,13 @@ impl<P: Vst3Plugin> WrapperInner<P> {
                         id
                     );
                 }
+                if *hash == VST3_PROGRAM_PARAM_ID {
+                    crate::nice_debug_assert_failure!(
+                        "Parameter '{}' collides with the program-change parameter, consider \
+                         giving it a different ID",
+                        id
+                    );
+                }
             }
         }
 
@@ -380,6 +396,9 @@ impl<P: Vst3Plugin> WrapperInner<P> {
             param_units,
             param_id_to_hash,
             param_ptr_to_hash,
+
+            programs: P::vst3_programs(),
+            current_program: AtomicCell::new(0.0),
         });
 
         // FIXME: Right now this is safe, but if we are going to have a singleton main thread queue
@@ -662,6 +681,47 @@ impl<P: Vst3Plugin> WrapperInner<P> {
     /// # Notes
     ///
     /// `self.plugin` must _not_ be locked while calling this function or it will deadlock.
+    /// The program a normalized program-change value selects.
+    pub fn program_index(&self, normalized: f64) -> Option<usize> {
+        let last = self.programs.len().checked_sub(1)?;
+        if !normalized.is_finite() {
+            return None;
+        }
+        Some(((normalized.clamp(0.0, 1.0) * last as f64).round() as usize).min(last))
+    }
+
+    /// The program-change parameter's normalized value for program `index`.
+    pub fn program_normalized(&self, index: usize) -> f64 {
+        match self.programs.len() {
+            0 | 1 => 0.0,
+            n => index as f64 / (n - 1) as f64,
+        }
+    }
+
+    /// Selects a program (main thread): restores the plugin's state for it, then tells the host
+    /// that the parameter values changed.
+    pub fn load_program(&self, normalized: f32) -> bool {
+        let Some(index) = self.program_index(normalized as f64) else {
+            return false;
+        };
+        let mut state = match P::vst3_program_state(index) {
+            Ok(state) => state,
+            Err(message) => {
+                crate::nice_error!("Failed to load program {}: {}", index, message);
+                return false;
+            }
+        };
+        if !self.set_state_inner(&mut state) {
+            return false;
+        }
+        self.current_program
+            .store(self.program_normalized(index) as f32);
+        let task_posted =
+            self.schedule_gui(Task::TriggerRestart(RestartFlags_::kParamValuesChanged));
+        crate::nice_debug_assert!(task_posted, "The task queue is full, dropping task...");
+        true
+    }
+
     pub fn set_state_inner(&self, state: &mut PluginState) -> bool {
         // FIXME: This is obviously not realtime-safe, but loading presets without doing this
         //        could lead to inconsistencies. `state::deserialize_object()` normally never
@@ -717,6 +777,9 @@ impl<P: Vst3Plugin> MainThreadExecutor<Task<P>> for WrapperInner<P> {
                         .handle
                         .param_value_changed(param_id, normalized_value);
                 }
+            }
+            Task::LoadProgram(normalized) => {
+                self.load_program(normalized);
             }
             Task::TriggerRestart(flags) => match &*self.component_handler.borrow() {
                 Some(handler) => unsafe {

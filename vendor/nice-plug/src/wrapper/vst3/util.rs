@@ -17,6 +17,11 @@ pub const VST3_MIDI_NUM_PARAMS: u32 = VST3_MIDI_CCS * VST3_MIDI_CHANNELS;
 pub const VST3_MIDI_PARAMS_START: u32 = VST3_MIDI_PARAMS_END - VST3_MIDI_NUM_PARAMS;
 /// The (exclusive) end of the MIDI CC parameter range. Anything above this is reserved by the host.
 pub const VST3_MIDI_PARAMS_END: u32 = 1 << 31;
+/// The program-change parameter of a plugin with programs (Continuo's addition): just below the
+/// MIDI CC parameters, outside the range parameter hashes are checked against in debug builds.
+pub const VST3_PROGRAM_PARAM_ID: u32 = VST3_MIDI_PARAMS_START - 1;
+/// The id of that program list (the root unit's).
+pub const VST3_PROGRAM_LIST_ID: i32 = 1;
 
 /// Early exit out of a VST3 function when one of the passed pointers is null
 macro_rules! check_null_ptr {

@@ -41,10 +41,11 @@ use vst3::Steinberg::{
 use vst3::{Class, ComRef};
 use widestring::U16CStr;
 
-use super::inner::{ProcessEvent, WrapperInner};
+use super::inner::{ProcessEvent, Task, WrapperInner};
 use super::note_expressions;
 use super::util::{VST3_MIDI_CCS, VST3_MIDI_NUM_PARAMS, VST3_MIDI_PARAMS_START, u16strlcpy};
 use super::util::{VST3_MIDI_CHANNELS, VST3_MIDI_PARAMS_END};
+use super::util::{VST3_PROGRAM_LIST_ID, VST3_PROGRAM_PARAM_ID};
 use crate::util::permit_alloc;
 use crate::wrapper::state;
 use crate::wrapper::util::buffer_management::{BufferManager, ChannelPointers};
@@ -615,22 +616,38 @@ impl<P: Vst3Plugin> IEditControllerTrait for Wrapper<P> {
 
     unsafe fn getParameterCount(&self) -> int32 {
         // We need to add a whole bunch of parameters if the plugin accepts MIDI CCs
-        if P::MIDI_INPUT >= MidiConfig::MidiCCs {
+        let count = if P::MIDI_INPUT >= MidiConfig::MidiCCs {
             self.inner.param_hashes.len() as i32 + VST3_MIDI_NUM_PARAMS as i32
         } else {
             self.inner.param_hashes.len() as i32
-        }
+        };
+        // Continuo's patch: the program-change parameter comes last.
+        count + !self.inner.programs.is_empty() as i32
     }
 
     unsafe fn getParameterInfo(&self, param_index: int32, info: *mut ParameterInfo) -> tresult {
         check_null_ptr!(info);
 
-        if param_index < 0 || param_index > unsafe { self.getParameterCount() } {
+        let count = unsafe { self.getParameterCount() };
+        if param_index < 0 || param_index >= count {
             return kInvalidArgument;
         }
 
         unsafe { *info = std::mem::zeroed() };
         let info = unsafe { &mut *info };
+
+        // Continuo's patch (vendor/nice-plug/CONTINUO.md): the program-change parameter of the
+        // root unit's program list, the factory presets; hosts list its values as presets.
+        if !self.inner.programs.is_empty() && param_index == count - 1 {
+            info.id = VST3_PROGRAM_PARAM_ID;
+            u16strlcpy(&mut info.title, "Program");
+            u16strlcpy(&mut info.shortTitle, "Program");
+            info.stepCount = self.inner.programs.len() as i32 - 1;
+            info.defaultNormalizedValue = 0.0;
+            info.unitId = kRootUnitId;
+            info.flags = ParameterFlags_::kIsProgramChange | ParameterFlags_::kIsList;
+            return kResultOk;
+        }
 
         // If the parameter is a generated MIDI CC/channel pressure/pitch bend then it needs to be
         // handled separately
@@ -703,6 +720,16 @@ impl<P: Vst3Plugin> IEditControllerTrait for Wrapper<P> {
 
         let dest = unsafe { &mut *(string) };
 
+        if id == VST3_PROGRAM_PARAM_ID {
+            return match self.inner.program_index(value_normalized) {
+                Some(index) => {
+                    u16strlcpy(dest, &self.inner.programs[index]);
+                    kResultOk
+                }
+                None => kInvalidArgument,
+            };
+        }
+
         // TODO: We don't implement these methods at all for our generated MIDI CC parameters,
         //       should be fine right? They should be hidden anyways.
         match self.inner.param_by_hash.get(&id) {
@@ -733,6 +760,16 @@ impl<P: Vst3Plugin> IEditControllerTrait for Wrapper<P> {
             Err(_) => return kInvalidArgument,
         };
 
+        if id == VST3_PROGRAM_PARAM_ID {
+            return match self.inner.programs.iter().position(|name| *name == string) {
+                Some(index) => {
+                    unsafe { *value_normalized = self.inner.program_normalized(index) };
+                    kResultOk
+                }
+                None => kResultFalse,
+            };
+        }
+
         match self.inner.param_by_hash.get(&id) {
             Some(param_ptr) => {
                 let value = match unsafe { param_ptr.string_to_normalized_value(&string) } {
@@ -752,6 +789,12 @@ impl<P: Vst3Plugin> IEditControllerTrait for Wrapper<P> {
         id: ParamID,
         value_normalized: ParamValue,
     ) -> ParamValue {
+        if id == VST3_PROGRAM_PARAM_ID {
+            return self
+                .inner
+                .program_index(value_normalized)
+                .map_or(0.0, |index| index as f64);
+        }
         match self.inner.param_by_hash.get(&id) {
             Some(param_ptr) => unsafe { param_ptr.preview_plain(value_normalized as f32) as f64 },
             _ => value_normalized,
@@ -759,6 +802,15 @@ impl<P: Vst3Plugin> IEditControllerTrait for Wrapper<P> {
     }
 
     unsafe fn plainParamToNormalized(&self, id: ParamID, plain_value: ParamValue) -> ParamValue {
+        if id == VST3_PROGRAM_PARAM_ID {
+            let last = self.inner.programs.len().saturating_sub(1) as f64;
+            let index = if plain_value.is_finite() {
+                plain_value.round().clamp(0.0, last)
+            } else {
+                0.0
+            };
+            return self.inner.program_normalized(index as usize);
+        }
         match self.inner.param_by_hash.get(&id) {
             Some(param_ptr) => unsafe { param_ptr.preview_normalized(plain_value as f32) as f64 },
             _ => plain_value,
@@ -766,6 +818,9 @@ impl<P: Vst3Plugin> IEditControllerTrait for Wrapper<P> {
     }
 
     unsafe fn getParamNormalized(&self, id: ParamID) -> ParamValue {
+        if id == VST3_PROGRAM_PARAM_ID {
+            return self.inner.current_program.load() as f64;
+        }
         match self.inner.param_by_hash.get(&id) {
             Some(param_ptr) => unsafe { param_ptr.modulated_normalized_value() as f64 },
             _ => 0.5,
@@ -777,6 +832,14 @@ impl<P: Vst3Plugin> IEditControllerTrait for Wrapper<P> {
         // to the process function
         if self.inner.is_processing.load(Ordering::SeqCst) {
             return kResultOk;
+        }
+
+        if id == VST3_PROGRAM_PARAM_ID {
+            return if self.inner.load_program(value as f32) {
+                kResultOk
+            } else {
+                kInvalidArgument
+            };
         }
 
         let sample_rate = self
@@ -1178,7 +1241,21 @@ impl<P: Vst3Plugin> IAudioProcessorTrait for Wrapper<P> {
 
                                 // MIDI CC messages, channel pressure, and pitch bend are also sent
                                 // as parameter changes
-                                if P::MIDI_INPUT >= MidiConfig::MidiCCs
+                                if param_hash == VST3_PROGRAM_PARAM_ID {
+                                    // Continuo's patch: a program chosen while processing is
+                                    // loaded on the main thread (loading allocates); the last
+                                    // point of the block wins.
+                                    if change_idx == num_changes - 1
+                                        && !self.inner.programs.is_empty()
+                                    {
+                                        let task_posted =
+                                            self.inner.schedule_gui(Task::LoadProgram(value));
+                                        crate::nice_debug_assert!(
+                                            task_posted,
+                                            "The task queue is full, dropping task..."
+                                        );
+                                    }
+                                } else if P::MIDI_INPUT >= MidiConfig::MidiCCs
                                     && (VST3_MIDI_PARAMS_START..VST3_MIDI_PARAMS_END)
                                         .contains(&param_hash)
                                 {
@@ -1787,11 +1864,27 @@ impl<P: Vst3Plugin> IProcessContextRequirementsTrait for Wrapper<P> {
 
 impl<P: Vst3Plugin> IUnitInfoTrait for Wrapper<P> {
     unsafe fn getUnitCount(&self) -> int32 {
-        self.inner.param_units.len() as i32
+        // Continuo's patch: with a program list, the root unit that holds it is listed first.
+        self.inner.param_units.len() as i32 + !self.inner.programs.is_empty() as i32
     }
 
     unsafe fn getUnitInfo(&self, unit_index: int32, info: *mut UnitInfo) -> tresult {
         check_null_ptr!(info);
+
+        let has_root = !self.inner.programs.is_empty();
+        if has_root && unit_index == 0 {
+            unsafe { *info = mem::zeroed() };
+            let info = unsafe { &mut *info };
+            info.id = kRootUnitId;
+            info.parentUnitId = kNoParentUnitId;
+            u16strlcpy(&mut info.name, "Root");
+            info.programListId = VST3_PROGRAM_LIST_ID;
+            return kResultOk;
+        }
+        let unit_index = unit_index - has_root as i32;
+        if unit_index < 0 {
+            return kInvalidArgument;
+        }
 
         match self.inner.param_units.info(unit_index as usize) {
             Some((unit_id, unit_info)) => {
@@ -1810,25 +1903,40 @@ impl<P: Vst3Plugin> IUnitInfoTrait for Wrapper<P> {
     }
 
     unsafe fn getProgramListCount(&self) -> int32 {
-        // TODO: Do we want program lists? Probably not, CLAP doesn't even support them.
-        0
+        // Continuo's patch: one list, the factory presets (`Vst3Plugin::vst3_programs`).
+        !self.inner.programs.is_empty() as int32
     }
 
-    unsafe fn getProgramListInfo(
-        &self,
-        _list_index: int32,
-        _info: *mut ProgramListInfo,
-    ) -> tresult {
-        kInvalidArgument
+    unsafe fn getProgramListInfo(&self, list_index: int32, info: *mut ProgramListInfo) -> tresult {
+        check_null_ptr!(info);
+        if list_index != 0 || self.inner.programs.is_empty() {
+            return kInvalidArgument;
+        }
+        unsafe { *info = mem::zeroed() };
+        let info = unsafe { &mut *info };
+        info.id = VST3_PROGRAM_LIST_ID;
+        u16strlcpy(&mut info.name, "Factory presets");
+        info.programCount = self.inner.programs.len() as int32;
+        kResultOk
     }
 
     unsafe fn getProgramName(
         &self,
-        _list_id: ProgramListID,
-        _program_index: int32,
-        _name: *mut String128,
+        list_id: ProgramListID,
+        program_index: int32,
+        name: *mut String128,
     ) -> tresult {
-        kInvalidArgument
+        check_null_ptr!(name);
+        match usize::try_from(program_index)
+            .ok()
+            .and_then(|i| self.inner.programs.get(i))
+        {
+            Some(program) if list_id == VST3_PROGRAM_LIST_ID => {
+                u16strlcpy(unsafe { &mut *name }, program);
+                kResultOk
+            }
+            _ => kInvalidArgument,
+        }
     }
 
     unsafe fn getProgramInfo(
