@@ -292,6 +292,14 @@ fn discovery(entry: &'static PluginEntry) {
     assert!(errors[0].contains("broken.json"), "{errors:?}");
 }
 
+/// Loads a preset file as a host's browser does, then answers the plugin's main-thread request.
+fn load_file(p: &mut Plugin, path: &Path) -> Result<()> {
+    let c = CString::new(path.to_str().unwrap()).unwrap();
+    let r = p.load_preset(Location::File { path: &c }, None);
+    p.poll_main_thread();
+    r
+}
+
 fn loading(entry: &'static PluginEntry) {
     let user = user_folder();
     // A host indexes before it loads (that writes the factory files).
@@ -303,9 +311,7 @@ fn loading(entry: &'static PluginEntry) {
     p.set_text("mode", "Suggest only").unwrap();
     let tuning = p.get("concert-pitch").unwrap();
 
-    let wild = CString::new(factory_folder().join("wild.json").to_str().unwrap()).unwrap();
-    p.load_preset(Location::File { path: &wild }, None).unwrap();
-    p.poll_main_thread();
+    load_file(&mut p, &factory_folder().join("wild.json")).unwrap();
     assert_eq!(p.get_text("mode").unwrap(), "Call & response");
     assert!(
         p.get_text("temperature").unwrap().starts_with("1.6"),
@@ -322,9 +328,7 @@ fn loading(entry: &'static PluginEntry) {
     );
 
     // The user's file.
-    let mine = CString::new(user.join("my-lead.json").to_str().unwrap()).unwrap();
-    p.load_preset(Location::File { path: &mine }, None).unwrap();
-    p.poll_main_thread();
+    load_file(&mut p, &user.join("my-lead.json")).unwrap();
     assert_eq!(p.get_text("mode").unwrap(), "Suggest only");
     assert!(
         p.get_text("gap").unwrap().starts_with('3'),
@@ -337,14 +341,8 @@ fn loading(entry: &'static PluginEntry) {
     // A broken file, a factory key that does not exist, a missing file: refused, nothing moves.
     let before: Vec<_> = p.params().iter().map(|d| d.hash).collect();
     let values: Vec<_> = before.iter().map(|h| p.get_hash(*h)).collect();
-    let broken = CString::new(user.join("broken.json").to_str().unwrap()).unwrap();
-    let missing = CString::new(user.join("gone.json").to_str().unwrap()).unwrap();
-    assert!(p
-        .load_preset(Location::File { path: &broken }, None)
-        .is_err());
-    assert!(p
-        .load_preset(Location::File { path: &missing }, None)
-        .is_err());
+    assert!(load_file(&mut p, &user.join("broken.json")).is_err());
+    assert!(load_file(&mut p, &user.join("gone.json")).is_err());
     assert!(p
         .load_preset(Location::Plugin, Some(c"no-such-preset"))
         .is_err());
