@@ -10,6 +10,7 @@
 
 use std::ffi::c_void;
 use std::path::Path;
+use vst3::Steinberg::Vst::IComponentTrait;
 use vst3::Steinberg::Vst::ParameterInfo_::ParameterFlags_;
 use vst3::Steinberg::Vst::{
     kNoProgramListId, IComponent, IEditController, IEditControllerTrait, IUnitInfo, IUnitInfoTrait,
@@ -18,7 +19,77 @@ use vst3::Steinberg::Vst::{
 use vst3::Steinberg::{
     kResultOk, IPluginBaseTrait, IPluginFactory, IPluginFactoryTrait, PClassInfo,
 };
-use vst3::{ComPtr, Interface};
+use vst3::Steinberg::{IBStream, IBStreamTrait};
+use vst3::{Class, ComPtr, ComWrapper, Interface};
+
+/// A host's memory stream, for a component's state.
+#[derive(Default)]
+struct Memory {
+    bytes: std::cell::RefCell<Vec<u8>>,
+    at: std::cell::Cell<usize>,
+}
+
+impl Class for Memory {
+    type Interfaces = (IBStream,);
+}
+
+impl IBStreamTrait for Memory {
+    unsafe fn read(&self, buffer: *mut c_void, n: i32, read: *mut i32) -> i32 {
+        let bytes = self.bytes.borrow();
+        let at = self.at.get().min(bytes.len());
+        let n = (n.max(0) as usize).min(bytes.len() - at);
+        // SAFETY: the caller gives a buffer of at least `n` bytes.
+        unsafe {
+            std::ptr::copy_nonoverlapping(bytes[at..].as_ptr(), buffer as *mut u8, n);
+            if !read.is_null() {
+                *read = n as i32;
+            }
+        }
+        self.at.set(at + n);
+        kResultOk
+    }
+
+    unsafe fn write(&self, buffer: *mut c_void, n: i32, written: *mut i32) -> i32 {
+        let n = n.max(0) as usize;
+        let at = self.at.get();
+        let mut bytes = self.bytes.borrow_mut();
+        if bytes.len() < at + n {
+            bytes.resize(at + n, 0);
+        }
+        // SAFETY: the caller gives a buffer of `n` bytes.
+        unsafe {
+            std::ptr::copy_nonoverlapping(buffer as *const u8, bytes[at..].as_mut_ptr(), n);
+            if !written.is_null() {
+                *written = n as i32;
+            }
+        }
+        self.at.set(at + n);
+        kResultOk
+    }
+
+    unsafe fn seek(&self, pos: i64, mode: i32, result: *mut i64) -> i32 {
+        let base = match mode {
+            0 => 0,                                // kIBSeekSet
+            1 => self.at.get() as i64,             // kIBSeekCur
+            _ => self.bytes.borrow().len() as i64, // kIBSeekEnd
+        };
+        let at = (base + pos).max(0) as usize;
+        self.at.set(at);
+        if !result.is_null() {
+            // SAFETY: a valid out-pointer when not null.
+            unsafe { *result = at as i64 };
+        }
+        kResultOk
+    }
+
+    unsafe fn tell(&self, pos: *mut i64) -> i32 {
+        if !pos.is_null() {
+            // SAFETY: a valid out-pointer when not null.
+            unsafe { *pos = self.at.get() as i64 };
+        }
+        kResultOk
+    }
+}
 
 /// Choice parameters (nice-plug `EnumParam`s) and a name each must list.
 const CHOICES: &[(&str, &str)] = &[
@@ -252,6 +323,39 @@ fn the_factory_presets_are_a_program_list_a_host_loads() {
                 vst3::Steinberg::kInvalidArgument
             );
             assert_eq!(controller.getParamNormalized(program.id), value);
+
+            // A project reopened: the host restores the state the user left (Wild with the
+            // temperature turned down), then sets the program it remembers again, as some hosts
+            // do. That must not throw the user's change away; a program chosen later loads.
+            let cooler = controller.plainParamToNormalized(temperature, 0.5);
+            assert_eq!(
+                controller.setParamNormalized(temperature, cooler),
+                kResultOk
+            );
+            let saved = ComWrapper::new(Memory::default());
+            let stream = saved.to_com_ptr::<IBStream>().unwrap();
+            assert_eq!(component.getState(stream.as_ptr()), kResultOk);
+            stream.seek(0, 0, std::ptr::null_mut());
+            assert_eq!(controller.setParamNormalized(temperature, 0.0), kResultOk);
+            assert_eq!(component.setState(stream.as_ptr()), kResultOk);
+            assert_eq!(controller.setParamNormalized(program.id, value), kResultOk);
+            let shown = value_text(
+                controller,
+                temperature,
+                controller.getParamNormalized(temperature),
+            );
+            assert!(
+                shown.starts_with("0.5"),
+                "the user's temperature after the restore: {shown}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(1100));
+            assert_eq!(controller.setParamNormalized(program.id, value), kResultOk);
+            let shown = value_text(
+                controller,
+                temperature,
+                controller.getParamNormalized(temperature),
+            );
+            assert!(shown.starts_with("1.6"), "Wild chosen again: {shown}");
         }
     });
 }

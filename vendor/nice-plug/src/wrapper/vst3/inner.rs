@@ -176,7 +176,16 @@ pub(crate) struct WrapperInner<P: Vst3Plugin> {
     pub programs: Vec<String>,
     /// The program last selected, as the normalized value of the program-change parameter.
     pub current_program: AtomicCell<f32>,
+    /// When the host last restored a state (`IComponent::setState`). Some hosts (Cubase, Logic,
+    /// by other plugins' reports) set the program parameter again right after restoring a
+    /// project's state; loading that program would throw away the user's changes made after
+    /// choosing it, so a program chosen within [`PROGRAM_AFTER_STATE`] of a restore is ignored.
+    pub last_state_restore: AtomicCell<Option<std::time::Instant>>,
 }
+
+/// How long after a host's state restore a program change is taken for the host re-sending the
+/// program it remembers, not for the user choosing one.
+pub const PROGRAM_AFTER_STATE: std::time::Duration = std::time::Duration::from_millis(1000);
 
 /// Tasks that can be sent from the plugin to be executed on the main thread in a non-blocking
 /// realtime-safe way (either a random thread or `IRunLoop` on Linux, the OS' message loop on
@@ -399,6 +408,7 @@ impl<P: Vst3Plugin> WrapperInner<P> {
 
             programs: P::vst3_programs(),
             current_program: AtomicCell::new(0.0),
+            last_state_restore: AtomicCell::new(None),
         });
 
         // FIXME: Right now this is safe, but if we are going to have a singleton main thread queue
@@ -704,6 +714,14 @@ impl<P: Vst3Plugin> WrapperInner<P> {
         let Some(index) = self.program_index(normalized as f64) else {
             return false;
         };
+        if self
+            .last_state_restore
+            .load()
+            .is_some_and(|at| at.elapsed() < PROGRAM_AFTER_STATE)
+        {
+            crate::nice_trace!("Program {} right after a state restore: the host's, ignored", index);
+            return true;
+        }
         let mut state = match P::vst3_program_state(index) {
             Ok(state) => state,
             Err(message) => {

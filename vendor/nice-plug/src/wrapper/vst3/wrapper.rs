@@ -549,6 +549,10 @@ impl<P: Vst3Plugin> IComponentTrait for Wrapper<P> {
         match unsafe { state::deserialize_json(&read_buffer) } {
             Some(mut state) => {
                 if self.inner.set_state_inner(&mut state) {
+                    // Continuo's patch: a program the host sets right after this is ignored.
+                    self.inner
+                        .last_state_restore
+                        .store(Some(std::time::Instant::now()));
                     crate::nice_trace!("Loaded state ({} bytes)", read_buffer.len());
                     kResultOk
                 } else {
