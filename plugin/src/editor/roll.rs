@@ -23,7 +23,13 @@ pub fn draw(ui: &mut egui::Ui, view: &Snapshot, shared: &Shared) {
 
     let sr = shared.sample_rate.load(Ordering::Relaxed).max(1.0) as f64;
     let now = shared.stream_pos.load(Ordering::Relaxed) as f64 / sr;
-    let tempo = shared.tempo.load(Ordering::Relaxed).clamp(1.0, 1000.0) as f64;
+    // The engine stores checked tempi only; the roll does not count on it (not a number: 120).
+    let tempo = shared.tempo.load(Ordering::Relaxed);
+    let tempo = if tempo.is_finite() {
+        tempo.clamp(1.0, 1000.0) as f64
+    } else {
+        120.0
+    };
     let sec_per_beat = 60.0 / tempo;
 
     // The phrase to show: the playing one at its start, otherwise the armed candidate "from now".
@@ -151,10 +157,16 @@ pub fn draw(ui: &mut egui::Ui, view: &Snapshot, shared: &Shared) {
             pos2(x_of(n.start_s).max(roll.left()), y + 1.0),
             pos2(x_of(end).max(x_of(n.start_s) + 3.0), y + row_h - 1.0),
         );
+        // Velocities come checked; one that is not a number would panic egui (drawn full).
+        let velocity = if n.velocity.is_finite() {
+            n.velocity.clamp(0.0, 1.0)
+        } else {
+            1.0
+        };
         painter.rect_filled(
             r,
             2.0,
-            colours::PLAYED.gamma_multiply(0.35 + 0.65 * n.velocity.clamp(0.0, 1.0)),
+            colours::PLAYED.gamma_multiply(0.35 + 0.65 * velocity),
         );
     }
 

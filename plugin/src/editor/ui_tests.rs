@@ -545,3 +545,149 @@ fn the_header_names_the_key_the_chord_held_and_the_tempo_heard_in_free_time() {
     frames(&mut harness);
     assert!(harness.query_by_label(&name).is_none());
 }
+
+/// The roll drawn alone for one frame: the filled rectangles (with their colours) and the line
+/// segments it painted.
+fn paint_roll(
+    view: Snapshot,
+    shared: Arc<Shared>,
+) -> (
+    Vec<(egui::Rect, egui::Color32)>,
+    Vec<([egui::Pos2; 2], egui::Color32)>,
+) {
+    let mut harness = Harness::builder()
+        .with_size(egui::vec2(800.0, 300.0))
+        .build_ui_state(
+            |ui, (view, shared): &mut (Snapshot, Arc<Shared>)| super::roll::draw(ui, view, shared),
+            (view, shared),
+        );
+    harness.run_steps(2);
+    let mut rects = Vec::new();
+    let mut lines = Vec::new();
+    for clipped in &harness.output().shapes {
+        match &clipped.shape {
+            egui::Shape::Rect(r) => rects.push((r.rect, r.fill)),
+            egui::Shape::LineSegment { points, stroke } => lines.push((*points, stroke.color)),
+            _ => {}
+        }
+    }
+    (rects, lines)
+}
+
+fn roll_shared(seconds: f64, tempo: f32) -> Arc<Shared> {
+    let shared = Arc::new(Shared::default());
+    shared.sample_rate.store(48_000.0, Ordering::Relaxed);
+    shared
+        .stream_pos
+        .store((seconds * 48_000.0) as u64, Ordering::Relaxed);
+    shared.tempo.store(tempo, Ordering::Relaxed);
+    shared
+}
+
+fn roll_note(pitch: u8, start_s: f64, end_s: f64) -> crate::bridge::RollNote {
+    crate::bridge::RollNote {
+        pitch,
+        velocity: 1.0,
+        start_s,
+        end_s: Some(end_s),
+    }
+}
+
+#[test]
+fn the_roll_draws_the_players_notes_and_the_coming_phrase_where_they_belong() {
+    use super::colours;
+    let view = Snapshot {
+        played: vec![roll_note(60, 7.0, 7.5), roll_note(67, 8.0, 9.0)],
+        candidates: vec![crate::bridge::Candidate {
+            phrase: crate::model::Phrase {
+                notes: vec![crate::model::Note {
+                    pitch: 64,
+                    onset: 0.0,
+                    duration: 1.0,
+                    velocity: 90,
+                }],
+                log2_prob: -3.0,
+            },
+            bits_per_note: 3.0,
+            share: 1.0,
+        }],
+        ..Snapshot::default()
+    };
+    let (rects, lines) = paint_roll(view, roll_shared(10.0, 120.0));
+    let playhead = lines
+        .iter()
+        .find(|(_, c)| *c == colours::PLAYHEAD)
+        .expect("a playhead")
+        .0[0]
+        .x;
+    let played: Vec<_> = rects
+        .iter()
+        .filter(|(_, c)| *c == colours::PLAYED)
+        .collect();
+    assert_eq!(played.len(), 2, "the two notes played: {rects:?}");
+    let (c4, g4) = (played[0].0, played[1].0);
+    // Time runs left to right, up to the playhead; pitch runs up.
+    assert!(
+        c4.right() < g4.left() && g4.right() < playhead,
+        "{c4:?} {g4:?} {playhead}"
+    );
+    assert!(g4.bottom() <= c4.top(), "G4 above C4: {g4:?} {c4:?}");
+    // A second is a second: G4 lasts twice as long as C4.
+    assert!(
+        (g4.width() / c4.width() - 2.0).abs() < 0.05,
+        "{c4:?} {g4:?}"
+    );
+    // The coming phrase: after the playhead (a quarter second), one beat (0.5 s at 120 bpm)
+    // long, between the two notes' rows.
+    let coming: Vec<_> = rects
+        .iter()
+        .filter(|(_, c)| *c == colours::PROPOSED)
+        .collect();
+    assert_eq!(coming.len(), 1, "{rects:?}");
+    let e4 = coming[0].0;
+    let per_s = c4.width() / 0.5;
+    assert!(
+        (e4.left() - playhead - 0.25 * per_s).abs() < 2.0,
+        "{e4:?} {playhead}"
+    );
+    assert!((e4.width() - 0.5 * per_s).abs() < 2.0, "{e4:?}");
+    assert!(e4.top() >= g4.bottom() && e4.bottom() <= c4.top(), "{e4:?}");
+}
+
+#[test]
+fn the_roll_survives_what_a_host_or_the_model_can_hand_it() {
+    let extreme = Snapshot {
+        played: vec![
+            roll_note(0, 9.0, 9.5),
+            roll_note(127, 9.2, 9.4),
+            // Long gone and still sounding.
+            roll_note(60, -100.0, -99.0),
+            crate::bridge::RollNote {
+                pitch: 64,
+                velocity: f32::NAN,
+                start_s: 9.9,
+                end_s: None,
+            },
+        ],
+        ..Snapshot::default()
+    };
+    for (seconds, tempo, rate) in [
+        (10.0, 120.0, 48_000.0),
+        (0.0, f32::NAN, 48_000.0),
+        (10.0, 0.0, 0.0),
+        (1e9, 1e9, 1.0),
+    ] {
+        for view in [Snapshot::default(), extreme.clone()] {
+            let shared = roll_shared(seconds, tempo);
+            shared.sample_rate.store(rate, Ordering::Relaxed);
+            let (rects, lines) = paint_roll(view, shared);
+            assert!(
+                rects
+                    .iter()
+                    .all(|(r, _)| r.min.is_finite() && r.max.is_finite())
+                    && lines.iter().all(|(p, _)| p.iter().all(|p| p.is_finite())),
+                "at {seconds} s, {tempo} bpm, {rate} Hz: {rects:?} {lines:?}"
+            );
+        }
+    }
+}
