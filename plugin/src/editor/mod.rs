@@ -1006,6 +1006,17 @@ impl ContinuoEditor {
             } else {
                 ui.label(txt);
             }
+            // A VST3 host's restore of the MIDI-controller parameters (the engine's restore
+            // filter): said, so a musician who sees a controller not move knows why.
+            let ignored = c.controllers_ignored.load(Ordering::Relaxed);
+            if ignored > 0 {
+                ui.separator();
+                ui.label(format!("controllers ignored: {ignored}"))
+                    .on_hover_text(
+                        "Controller values the host sent back all at once when it restored a \
+                         session or a state (not played): Continuo did not act on them",
+                    );
+            }
             if let Some(m) = self.local_message.as_ref().or(self.view.message.as_ref()) {
                 ui.separator();
                 ui.label(RichText::new(m).italics());

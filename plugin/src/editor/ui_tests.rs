@@ -691,3 +691,19 @@ fn the_roll_survives_what_a_host_or_the_model_can_hand_it() {
         }
     }
 }
+
+#[test]
+fn the_status_line_says_when_a_hosts_restore_of_controllers_was_ignored() {
+    let dir = Scratch::new("controllers");
+    let (mut harness, setup) = editor(PluginApi::Vst3, &dir);
+    assert!(harness
+        .query_by_label_contains("controllers ignored")
+        .is_none());
+    setup
+        .shared
+        .counters
+        .controllers_ignored
+        .store(2080, Ordering::Relaxed);
+    frames(&mut harness);
+    harness.get_by_label("controllers ignored: 2080");
+}
