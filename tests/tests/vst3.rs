@@ -176,6 +176,13 @@ fn value_text(controller: &ComPtr<IEditController>, id: u32, value: f64) -> Stri
     text(&out)
 }
 
+/// The text of a parameter's current value.
+fn current_text(controller: &ComPtr<IEditController>, id: u32) -> String {
+    // SAFETY: a plain call on a live controller.
+    let value = unsafe { controller.getParamNormalized(id) };
+    value_text(controller, id, value)
+}
+
 /// Every parameter's info.
 fn parameter_infos(controller: &ComPtr<IEditController>) -> Vec<ParameterInfo> {
     // SAFETY: plain calls on a live controller; `pi` is written by it.
@@ -287,30 +294,17 @@ fn the_factory_presets_are_a_program_list_a_host_loads() {
                 .unwrap_or_else(|| panic!("no parameter {title}"))
                 .id
         };
+        let current = |id: u32| current_text(controller, id);
         let (temperature, mode, pitch) =
             (id_of("Temperature"), id_of("Mode"), id_of("Concert pitch"));
         // SAFETY: plain calls on a live controller.
         unsafe {
             let pitch_before = controller.getParamNormalized(pitch);
-            assert_ne!(
-                value_text(
-                    controller,
-                    temperature,
-                    controller.getParamNormalized(temperature)
-                ),
-                "1.60"
-            );
+            assert_ne!(current(temperature), "1.60");
             assert_eq!(controller.setParamNormalized(program.id, value), kResultOk);
-            let shown = value_text(
-                controller,
-                temperature,
-                controller.getParamNormalized(temperature),
-            );
+            let shown = current(temperature);
             assert!(shown.starts_with("1.6"), "temperature after Wild: {shown}");
-            assert_eq!(
-                value_text(controller, mode, controller.getParamNormalized(mode)),
-                "Call & response"
-            );
+            assert_eq!(current(mode), "Call & response");
             assert_eq!(
                 controller.getParamNormalized(pitch),
                 pitch_before,
@@ -339,22 +333,14 @@ fn the_factory_presets_are_a_program_list_a_host_loads() {
             assert_eq!(controller.setParamNormalized(temperature, 0.0), kResultOk);
             assert_eq!(component.setState(stream.as_ptr()), kResultOk);
             assert_eq!(controller.setParamNormalized(program.id, value), kResultOk);
-            let shown = value_text(
-                controller,
-                temperature,
-                controller.getParamNormalized(temperature),
-            );
+            let shown = current(temperature);
             assert!(
                 shown.starts_with("0.5"),
                 "the user's temperature after the restore: {shown}"
             );
             std::thread::sleep(std::time::Duration::from_millis(1100));
             assert_eq!(controller.setParamNormalized(program.id, value), kResultOk);
-            let shown = value_text(
-                controller,
-                temperature,
-                controller.getParamNormalized(temperature),
-            );
+            let shown = current(temperature);
             assert!(shown.starts_with("1.6"), "Wild chosen again: {shown}");
         }
     });
