@@ -864,7 +864,11 @@ pub mod host_browser {
                 preset
                     .resolve(&ContinuoParams::default())
                     .map_err(|e| format!("{}: {e}", path.display()))?;
-                let factory = factory_dir.is_some_and(|dir| path.parent() == Some(dir));
+                // The host may hand the path back resolved (symbolic links, `..`).
+                let resolved =
+                    |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+                let factory = factory_dir
+                    .is_some_and(|dir| path.parent().map(resolved) == Some(resolved(dir)));
                 Ok(vec![info(preset, None, factory)])
             }
         }
@@ -1297,6 +1301,11 @@ mod tests {
         host_browser::locations(&dir, Some(&factory));
         let found = host_browser::presets_at(PresetLocation::File(&wild), Some(&factory)).unwrap();
         assert_eq!((found[0].name.as_str(), found[0].factory), ("Wild", true));
+        // The same file by another path is still factory content.
+        let roundabout = factory.join("..").join("factory").join("wild.json");
+        let found =
+            host_browser::presets_at(PresetLocation::File(&roundabout), Some(&factory)).unwrap();
+        assert!(found[0].factory, "{roundabout:?}");
         let json = |s: &PluginState| serde_json::to_string(s).unwrap();
         assert_eq!(
             json(&host_browser::state(PresetLocation::File(&wild), None).unwrap()),
