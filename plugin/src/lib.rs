@@ -466,6 +466,10 @@ impl Vst3Plugin for Continuo {
     fn vst3_program_state(index: usize) -> Result<PluginState, String> {
         preset::host_browser::program_state(index)
     }
+
+    fn vst3_program_of(state: &PluginState) -> Option<usize> {
+        preset::host_browser::program_of(state)
+    }
 }
 
 nice_export_clap!(Continuo);

@@ -879,6 +879,13 @@ pub mod host_browser {
         Library::factory().into_iter().map(|p| p.name).collect()
     }
 
+    /// The factory preset (program) a state was last set from, by the preset name it keeps
+    /// (Continuo's browser and the hosts' loads set it; a user preset's name is not a program).
+    pub fn program_of(state: &PluginState) -> Option<usize> {
+        let name: String = serde_json::from_str(state.fields.get("preset-name")?).ok()?;
+        Library::factory().iter().position(|p| p.name == name)
+    }
+
     /// The state choosing program `index` restores.
     pub fn program_state(index: usize) -> Result<PluginState, String> {
         let preset = Library::factory()

@@ -342,6 +342,14 @@ fn the_factory_presets_are_a_program_list_a_host_loads() {
             assert_eq!(controller.setParamNormalized(program.id, value), kResultOk);
             let shown = current(temperature);
             assert!(shown.starts_with("1.6"), "Wild chosen again: {shown}");
+
+            // Another program chosen, then the saved state restored: the program parameter
+            // names the program that state came from (Wild, the preset it keeps the name of).
+            assert_eq!(controller.setParamNormalized(program.id, 0.0), kResultOk);
+            assert_eq!(controller.getParamNormalized(program.id), 0.0);
+            stream.seek(0, 0, std::ptr::null_mut());
+            assert_eq!(component.setState(stream.as_ptr()), kResultOk);
+            assert_eq!(controller.getParamNormalized(program.id), value);
         }
     });
 }

@@ -50,6 +50,13 @@ pub trait Vst3Plugin: Plugin {
     fn vst3_program_state(index: usize) -> Result<nice_plug_core::plugin::PluginState, String> {
         Err("this plugin has no programs".to_string())
     }
+
+    /// The program a restored state comes from, if the plugin can tell (a host that shows the
+    /// program parameter then shows it after reopening a project); `None` leaves the value.
+    #[allow(unused_variables)]
+    fn vst3_program_of(state: &nice_plug_core::plugin::PluginState) -> Option<usize> {
+        None
+    }
 }
 
 #[cfg(not(target_os = "windows"))]

@@ -548,11 +548,19 @@ impl<P: Vst3Plugin> IComponentTrait for Wrapper<P> {
 
         match unsafe { state::deserialize_json(&read_buffer) } {
             Some(mut state) => {
+                let program = P::vst3_program_of(&state);
                 if self.inner.set_state_inner(&mut state) {
-                    // Continuo's patch: a program the host sets right after this is ignored.
+                    // Continuo's patch: a program the host sets right after this is ignored,
+                    // and the program parameter names the program the state comes from.
                     self.inner
                         .last_state_restore
                         .store(Some(std::time::Instant::now()));
+                    if let Some(index) = program.filter(|&i| i < self.inner.programs.len())
+                    {
+                        self.inner
+                            .current_program
+                            .store(self.inner.program_normalized(index) as f32);
+                    }
                     crate::nice_trace!("Loaded state ({} bytes)", read_buffer.len());
                     kResultOk
                 } else {
