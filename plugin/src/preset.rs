@@ -816,16 +816,35 @@ pub mod host_browser {
         }]
     }
 
+    /// A factory preset's load key: its file's stem.
     fn key_of(file: &str) -> &str {
-        file.strip_suffix(".json").unwrap_or(file)
+        file.strip_suffix(EXTENSION)
+            .and_then(|f| f.strip_suffix('.'))
+            .unwrap_or(file)
+    }
+
+    fn parse_factory(json: &str) -> Result<Preset, String> {
+        Preset::parse(json.as_bytes()).map_err(|e| e.to_string())
     }
 
     fn factory_by_key(key: &str) -> Result<Preset, String> {
-        FACTORY
+        let (_, json) = FACTORY
             .iter()
             .find(|(file, _)| key_of(file) == key)
-            .ok_or_else(|| format!("no factory preset \"{key}\""))
-            .and_then(|(_, json)| Preset::parse(json.as_bytes()).map_err(|e| e.to_string()))
+            .ok_or_else(|| format!("no factory preset \"{key}\""))?;
+        parse_factory(json)
+    }
+
+    /// A preset file, its errors naming it.
+    fn read_file(path: &Path) -> Result<Preset, String> {
+        Preset::read(path).map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    /// What loading `preset` restores, its errors naming it.
+    fn state_of(preset: Preset) -> Result<PluginState, String> {
+        preset
+            .host_state()
+            .map_err(|e| format!("{}: {e}", preset.name))
     }
 
     fn info(preset: Preset, load_key: Option<String>, factory: bool) -> ClapPresetInfo {
@@ -853,13 +872,12 @@ pub mod host_browser {
         match location {
             PresetLocation::Plugin => FACTORY
                 .iter()
-                .map(|(file, _)| {
-                    let key = key_of(file);
-                    factory_by_key(key).map(|p| info(p, Some(key.to_string()), true))
+                .map(|(file, json)| {
+                    parse_factory(json).map(|p| info(p, Some(key_of(file).to_string()), true))
                 })
                 .collect(),
             PresetLocation::File(path) => {
-                let preset = Preset::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+                let preset = read_file(path)?;
                 // What loading it will do, checked now: the browser lists only what loads.
                 preset
                     .resolve(&ContinuoParams::default())
@@ -892,9 +910,7 @@ pub mod host_browser {
             .into_iter()
             .nth(index)
             .ok_or_else(|| format!("no factory preset number {index}"))?;
-        preset
-            .host_state()
-            .map_err(|e| format!("{}: {e}", preset.name))
+        state_of(preset)
     }
 
     /// The state loading a preset restores.
@@ -906,13 +922,9 @@ pub mod host_browser {
             PresetLocation::Plugin => {
                 factory_by_key(load_key.ok_or("a factory preset needs its load key")?)?
             }
-            PresetLocation::File(path) => {
-                Preset::read(path).map_err(|e| format!("{}: {e}", path.display()))?
-            }
+            PresetLocation::File(path) => read_file(path)?,
         };
-        preset
-            .host_state()
-            .map_err(|e| format!("{}: {e}", preset.name))
+        state_of(preset)
     }
 }
 

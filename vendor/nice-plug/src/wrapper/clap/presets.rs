@@ -238,19 +238,14 @@ impl<P: ClapPlugin> Provider<P> {
             return false;
         }
         let receiver = unsafe { &*receiver };
-        let path;
         let location = match unsafe { location_from_raw(location_kind, location) } {
-            Ok(RawLocation::Plugin) => PresetLocation::Plugin,
-            Ok(RawLocation::File(p)) => {
-                path = p;
-                PresetLocation::File(&path)
-            }
+            Ok(location) => location,
             Err(message) => {
                 report_error(receiver, &message);
                 return false;
             }
         };
-        let presets = match P::clap_presets_at(location) {
+        let presets = match P::clap_presets_at(location.as_location()) {
             Ok(presets) => presets,
             Err(message) => {
                 report_error(receiver, &message);
@@ -335,6 +330,16 @@ fn report_error(receiver: &clap_preset_discovery_metadata_receiver, message: &st
 pub(crate) enum RawLocation {
     Plugin,
     File(PathBuf),
+}
+
+impl RawLocation {
+    /// The location as the plugin's functions take it.
+    pub(crate) fn as_location(&self) -> PresetLocation<'_> {
+        match self {
+            Self::Plugin => PresetLocation::Plugin,
+            Self::File(path) => PresetLocation::File(path),
+        }
+    }
 }
 
 /// Reads the host's (kind, location) pair; an unknown kind or a missing path is an error.

@@ -3535,15 +3535,8 @@ impl<P: ClapPlugin> Wrapper<P> {
         } else {
             unsafe { CStr::from_ptr(load_key) }.to_str().ok()
         };
-        let result = match unsafe { presets::location_from_raw(location_kind, location) } {
-            Ok(presets::RawLocation::Plugin) => {
-                P::clap_preset_state(presets::PresetLocation::Plugin, key)
-            }
-            Ok(presets::RawLocation::File(path)) => {
-                P::clap_preset_state(presets::PresetLocation::File(&path), key)
-            }
-            Err(message) => Err(message),
-        };
+        let result = unsafe { presets::location_from_raw(location_kind, location) }
+            .and_then(|location| P::clap_preset_state(location.as_location(), key));
         let result = match result {
             Ok(mut state) => {
                 if wrapper.set_state_inner(&mut state) {
