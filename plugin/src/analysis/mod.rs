@@ -1793,6 +1793,11 @@ impl Analyzer {
                 } else {
                     0.0
                 },
+                quiet_flux_ratio: if onset.threshold > 0.0 {
+                    onset.quiet_flux / onset.threshold
+                } else {
+                    0.0
+                },
                 polyphonic: second_voice,
                 chords: polyphony.chords,
                 newcomer,

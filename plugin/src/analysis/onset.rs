@@ -17,8 +17,8 @@ pub struct OnsetConfig {
     /// string (a nylon guitar's E3 played diminuendo peaks at 0.13). A stroke the detector
     /// misses is started only by the legato path, about 35 ms later. What the lower floor lets
     /// through in vibrato and tremolo mostly starts nothing (a new note still needs a stable
-    /// new pitch, or the repeat path's level rise and flux, and the judge), but a square lead's
-    /// tremolo in `../shared/audio` now restarts its notes (see `docs/transcription-journal.md`).
+    /// new pitch, or the repeat path's level rise and flux, and the judge). A square lead's
+    /// beats fire it too; the repeat path tells them from a stroke by [`OnsetOutput::quiet_flux`].
     pub offset: f32,
     /// Log compression: `ln(1 + compression · magnitude)`.
     pub compression: f32,
@@ -33,6 +33,9 @@ pub struct OnsetConfig {
     pub level_rise_db: f32,
     /// Hops over which the level rise is measured.
     pub level_window_hops: usize,
+    /// A bin is *quiet* when its reference lies this far (dB) under the strongest bin's: the
+    /// flux of the quiet bins ([`OnsetOutput::quiet_flux`]) is the attack's broadband part.
+    pub quiet_db: f32,
 }
 
 impl OnsetConfig {
@@ -50,6 +53,7 @@ impl OnsetConfig {
             refractory_hops: hops(tuning.get("flux_refractory_ms", 60.0) / 1000.0) as u32,
             level_rise_db: tuning.get("level_rise_db", 9.0),
             level_window_hops: hops(tuning.get("level_window_ms", 16.0) / 1000.0),
+            quiet_db: tuning.get("flux_quiet_db", 35.0),
         }
     }
 }
@@ -61,6 +65,11 @@ pub struct OnsetOutput {
     pub flux: f32,
     /// The threshold the flux was compared with.
     pub threshold: f32,
+    /// The part of `flux` from bins that were quiet before it ([`OnsetConfig::quiet_db`] under
+    /// the strongest): a struck, plucked, blown or bowed attack (and a synth's click) sprays
+    /// energy between and above the partials of the note before; a beating or tremolo note's
+    /// partials come back with nothing between them (journal, *A synth lead's beats told from its repeats*).
+    pub quiet_flux: f32,
     /// True on the hop where the flux first crosses the threshold.
     pub onset: bool,
 }
@@ -89,6 +98,8 @@ pub struct OnsetDetector {
     levels: Vec<f32>,
     /// Next slot in `levels`.
     level_pos: usize,
+    /// [`OnsetConfig::quiet_db`] as a magnitude factor.
+    quiet_factor: f32,
 }
 
 impl OnsetDetector {
@@ -111,6 +122,7 @@ impl OnsetDetector {
             since_onset: u32::MAX,
             levels: vec![super::loudness::FLOOR_DB; config.level_window_hops.max(1)],
             level_pos: 0,
+            quiet_factor: 10f32.powf(-config.quiet_db / 20.0),
         }
     }
 
@@ -135,6 +147,8 @@ impl OnsetDetector {
         // noisy input a good share of bins still rises above its reference).
         let start = self.history_pos * bins;
         let mut flux = 0.0f32;
+        let mut quiet_flux = 0.0f32;
+        let quiet_below = self.column_max.iter().fold(0.0f32, |a, &b| a.max(b)) * self.quiet_factor;
         let c = self.config.compression;
         if let Some(slot) = self.history.get_mut(start..start + bins) {
             for (o, &m) in slot.iter_mut().zip(magnitudes) {
@@ -151,6 +165,9 @@ impl OnsetDetector {
                     let d = (1.0 + c * m).ln() - (1.0 + c * reference).ln();
                     if d > 0.0 {
                         flux += d;
+                        if reference < quiet_below {
+                            quiet_flux += d;
+                        }
                     }
                 }
             }
@@ -159,10 +176,10 @@ impl OnsetDetector {
         if self.history_pos >= self.config.lag_hops {
             self.history_pos = 0;
         }
-        let flux = if bins > 0 {
-            10.0 * flux / bins as f32
+        let (flux, quiet_flux) = if bins > 0 {
+            (10.0 * flux / bins as f32, 10.0 * quiet_flux / bins as f32)
         } else {
-            0.0
+            (0.0, 0.0)
         };
         let mean = self.flux_sum / self.flux_ring.len() as f32;
         let threshold = self.config.offset + self.config.factor * mean;
@@ -191,6 +208,7 @@ impl OnsetDetector {
         OnsetOutput {
             flux,
             threshold,
+            quiet_flux,
             onset,
         }
     }

@@ -1585,6 +1585,140 @@ fn a_soft_onset_is_dated_from_its_rise_with_its_own_backdate() {
     assert!(own.is_some_and(|t| (0.465..0.49).contains(&t)), "{own:?}");
 }
 
+/// The tracker alone on a held D5 (74) whose level beats like FluidR3's square lead in
+/// `../shared/audio` (two detuned oscillators: 18 dB down and back every 0.39 s): at each
+/// return the level climbs 15 dB and the onset detector fires at 1.4 × its threshold, the
+/// estimates on D5 throughout. Returns the notes started when each return's flux from bins
+/// that were quiet is `quiet` × the threshold.
+fn beating_lead_notes(quiet: f32, tuning: &Tuning) -> Vec<(u8, u64)> {
+    let sr = RIG_RATE;
+    let hop = RIG_HOP as u64;
+    let first = (0.1 * sr) as u64 / hop;
+    // Depth of the beat (dB) at `t`: 0 at its crest, 18 at its trough (every 0.39 s from 0.5 s).
+    let depth = |t: f32| {
+        let since = (t - 0.5).rem_euclid(0.39);
+        if t < 0.45 {
+            0.0
+        } else {
+            18.0 * (1.0 - ((since.min(0.39 - since)) / 0.05).min(1.0))
+        }
+    };
+    let spectrum = move |t: f32| {
+        if t < 0.1 {
+            vec![]
+        } else {
+            vec![(74.0, 10f32.powf(-depth(t) / 20.0))]
+        }
+    };
+    run_rig(
+        judgeless_tracker(tuning),
+        2.1,
+        Some(&spectrum),
+        |i, time, t| {
+            let level = -20.0 - depth(t);
+            // The detector fires on the second hop after each trough (the climb's steepest).
+            let trough = t >= 0.45 && ((t - 0.5).rem_euclid(0.39) * sr / hop as f32).round() == 2.0;
+            let input = rig_hop(time, if t < 0.1 { 0.0 } else { 74.0 }, 0.97);
+            tracker::TrackerInput {
+                onset: i == first || trough,
+                flux_ratio: if i == first {
+                    10.0
+                } else if trough {
+                    1.4
+                } else {
+                    0.0
+                },
+                quiet_flux_ratio: if i == first {
+                    10.0
+                } else if trough {
+                    quiet
+                } else {
+                    0.0
+                },
+                level_db: if t < 0.1 { -90.0 } else { level },
+                recent_db: if t < 0.1 { -90.0 } else { level },
+                ..input
+            }
+        },
+    )
+}
+
+/// A held synth lead that beats is one note; played again, the same returns are repeats. The
+/// repeat path took every return of FluidR3's beating square lead (`../shared/audio`'s
+/// `bach-bwv244.44-000-p80`: 53 notes for 28) for the note played again: a level rise with flux
+/// over the threshold. The beat brings back the note's own partials and nothing between them,
+/// so under `repeat_plain_flux` a repeat must show flux in bins that were quiet
+/// (`repeat_quiet_ratio`, `OnsetOutput::quiet_flux`); a stroke, a tongue, a bow or a synth's
+/// click sprays energy there.
+#[test]
+fn a_beating_lead_is_one_note_and_its_repeats_are_heard() {
+    // The swell path is off: it has its own guard against beats (`swell_beat_margin_db`: a dip
+    // no deeper than the note's earlier swings), which lets a note's first beat through.
+    let repeats_only = Tuning::default().with("swell_dip_db", 100.0);
+    let held = beating_lead_notes(0.0, &repeats_only);
+    assert_eq!(held.len(), 1, "beats: {held:?}");
+    let played = beating_lead_notes(0.5, &repeats_only);
+    assert!(played.len() >= 4, "repeats with a click: {played:?}");
+    assert!(played.iter().all(|o| o.0 == 74), "{played:?}");
+    let unchecked = beating_lead_notes(0.0, &repeats_only.with("repeat_quiet_ratio", 0.0));
+    assert!(
+        unchecked.len() >= 4,
+        "without the check the beats restart it: {unchecked:?}"
+    );
+}
+
+/// The onset detector's quiet-bin flux: a harmonic comb (a partial every sixth bin, 0.8 × the
+/// one under it) that dips 18 dB and comes back gives flux and no quiet-bin flux; the same comb
+/// struck again (a broadband burst under it) gives both.
+#[test]
+fn quiet_bin_flux_hears_a_stroke_and_not_a_beat() {
+    let tuning = Tuning::default();
+    let bins = 64;
+    let comb = |gain: f32, floor: f32| -> Vec<f32> {
+        (0..bins)
+            .map(|k| {
+                let partial = if k % 6 == 0 && k > 0 {
+                    0.8f32.powi(k as i32 / 6 - 1)
+                } else {
+                    0.0
+                };
+                gain * partial + floor
+            })
+            .collect()
+    };
+    let run = |second: &dyn Fn(usize) -> Vec<f32>| {
+        let mut d =
+            onset::OnsetDetector::new(onset::OnsetConfig::new(bins, 128.0 / 48_000.0, &tuning));
+        let (mut flux, mut quiet) = (0.0f32, 0.0f32);
+        for i in 0..60 {
+            let mags = if i < 30 {
+                comb(0.1, 1e-6)
+            } else {
+                second(i - 30)
+            };
+            let out = d.process(&mags, -20.0);
+            if i >= 30 {
+                flux = flux.max(out.flux);
+                quiet = quiet.max(out.quiet_flux);
+            }
+        }
+        (flux, quiet)
+    };
+    let dip = |k: usize| 10f32.powf(-18.0 * (1.0 - (k as f32 / 6.0).min(1.0)) / 20.0);
+    let (beat_flux, beat_quiet) = run(&|k| comb(0.1 * dip(k), 1e-6));
+    let (struck_flux, struck_quiet) =
+        run(&|k| comb(0.1 * dip(k), if k == 6 { 1e-3 } else { 1e-6 }));
+    assert!(beat_flux > 0.1, "the beat's return is flux: {beat_flux}");
+    assert!(
+        beat_quiet < 0.01 * beat_flux,
+        "but not between the partials: {beat_quiet}"
+    );
+    assert!(
+        struck_quiet > 0.2 * struck_flux,
+        "a stroke is: {struck_quiet} of {struck_flux}"
+    );
+}
+
 /// The tracker alone on a plucked A3 (57) and a G♯3 (56) struck at 0.5 s under its ring: for
 /// ten hops after the sharp onset the estimate stays on the ringing A3, centred but weakly
 /// periodic (confidence 0.55), then names G♯3; the attack reader names G♯3 from the onset's
@@ -1779,6 +1913,8 @@ fn restruck_at_the_same_level(tuning: &Tuning, dip: f32) -> Vec<(u8, f32)> {
                     (true, false) => 1.2,
                     _ => 0.2,
                 },
+                // A stroke's flux is partly between the partials (a hammer's, a pick's noise).
+                quiet_flux_ratio: if onset { 0.4 } else { 0.0 },
                 ..rig_hop(time, if t < 0.1 { 0.0 } else { 65.0 }, confidence)
             }
         },

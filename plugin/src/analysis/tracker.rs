@@ -196,6 +196,13 @@ pub struct TrackerConfig {
     /// Spectral flux (× the onset threshold) needed to restart the sounding pitch: a level
     /// rise alone is tremolo.
     pub retrigger_flux_ratio: f32,
+    /// ... and, under [`TrackerConfig::repeat_plain_flux`], this much of it from bins that
+    /// were quiet before (`OnsetOutput::quiet_flux`, × the threshold): a beating synth's
+    /// partials dip 20 dB and come back with nothing between them, a stroke sprays energy
+    /// there. 0: not asked.
+    pub repeat_quiet_ratio: f32,
+    /// A repeat whose flux reaches this (× the threshold) needs no quiet-bin flux.
+    pub repeat_plain_flux: f32,
     /// Swell path: the short-term level must dip this far below the note's peak ...
     pub swell_dip_db: f32,
     /// ... and then rise this much from the dip ...
@@ -697,6 +704,8 @@ impl TrackerConfig {
             repeat_dip_after: samples("repeat_dip_after_s", 0.05),
             repeat_backdate_max: samples("repeat_backdate_max_s", 0.03),
             retrigger_flux_ratio: tuning.get("retrigger_flux_ratio", 1.0),
+            repeat_quiet_ratio: tuning.get("repeat_quiet_ratio", 0.1),
+            repeat_plain_flux: tuning.get("repeat_plain_flux", 2.0),
             swell_dip_db: tuning.get("swell_dip_db", 8.0),
             swell_rise_db: tuning.get("swell_rise_db", 15.0),
             swell_beat_margin_db: tuning.get("swell_beat_margin_db", 6.0),
@@ -845,6 +854,9 @@ pub struct TrackerInput {
     pub onset: bool,
     /// Spectral flux over the detector's threshold (1 = at threshold), for how sharp an attack is.
     pub flux_ratio: f32,
+    /// The flux of the bins that were quiet before, over the same threshold
+    /// (`OnsetOutput::quiet_flux`): the broadband part of an attack.
+    pub quiet_flux_ratio: f32,
     /// Several notes sound (the polyphony stage's quick flag; one of the judge's inputs).
     pub polyphonic: bool,
     /// The input is polyphonic (the polyphony stage's chord-judge decision, see
@@ -973,6 +985,9 @@ struct Pending {
     after_db: f32,
     /// Highest flux / threshold since the onset (a re-attack has a sharp one, tremolo does not).
     peak_flux_ratio: f32,
+    /// Highest quiet-bin flux / threshold since the onset (see
+    /// [`TrackerConfig::repeat_quiet_ratio`]).
+    peak_quiet_ratio: f32,
     /// The last gap hop up to the onset (see `TrackerConfig::departure_gap_confidence`).
     gap: u64,
     /// Pitch confidence on the hop before the onset ...
@@ -1318,6 +1333,7 @@ impl NoteTracker {
                 before_db,
                 after_db: rise_db,
                 peak_flux_ratio: 0.0,
+                peak_quiet_ratio: 0.0,
                 gap: self.last_gap,
                 before_confidence: self.last_confidence,
                 min_confidence: input.confidence,
@@ -1487,6 +1503,9 @@ impl NoteTracker {
             p.after_db = p.after_db.max(rise_db);
             p.min_confidence = p.min_confidence.min(input.confidence);
             p.peak_flux_ratio = p.peak_flux_ratio.max(input.flux_ratio);
+            p.peak_quiet_ratio = p.peak_quiet_ratio.max(input.quiet_flux_ratio);
+            let struck_through = p.peak_flux_ratio >= c.repeat_plain_flux
+                || p.peak_quiet_ratio >= c.repeat_quiet_ratio;
             let mut done = false;
             // Fast tracking only (Accurate waits for the estimates), and not on a hop whose
             // reading is off-centre right after a sharp attack (a stroke that sounds a semitone
@@ -1555,6 +1574,7 @@ impl NoteTracker {
                                 .active
                                 .is_some_and(|a| p.fired >= a.began + c.repeat_dip_after)))
                     && p.peak_flux_ratio >= c.retrigger_flux_ratio
+                    && struck_through
                 {
                     let onset = self
                         .soft_onset(p.time, &p, input.time, salience)
