@@ -203,6 +203,14 @@ pub struct TrackerConfig {
     pub repeat_quiet_ratio: f32,
     /// A repeat whose flux reaches this (× the threshold) needs no quiet-bin flux.
     pub repeat_plain_flux: f32,
+    /// Onset path: a new pitch after an onset whose flux stayed under `repeat_plain_flux` with
+    /// (almost) none of it between the partials (`repeat_quiet_ratio`: nothing was struck,
+    /// blown or bowed anew; vibrato, tremolo, a beat or a slur moved the spectrum) must hold this
+    /// many hops more before it starts. A neighbour a vibrato or a beat names for a few hops
+    /// then never starts, and a slur waits about as long as on the legato path. Over all
+    /// values from 2 to 16 hops dev and the other renders gained (journal, *A synth lead's
+    /// beats told from its repeats*).
+    pub onset_unstruck_hops: u32,
     /// Swell path: the short-term level must dip this far below the note's peak ...
     pub swell_dip_db: f32,
     /// ... and then rise this much from the dip ...
@@ -706,6 +714,7 @@ impl TrackerConfig {
             retrigger_flux_ratio: tuning.get("retrigger_flux_ratio", 1.0),
             repeat_quiet_ratio: tuning.get("repeat_quiet_ratio", 0.1),
             repeat_plain_flux: tuning.get("repeat_plain_flux", 2.0),
+            onset_unstruck_hops: hops("onset_unstruck_ms", 30.0),
             swell_dip_db: tuning.get("swell_dip_db", 8.0),
             swell_rise_db: tuning.get("swell_rise_db", 15.0),
             swell_beat_margin_db: tuning.get("swell_beat_margin_db", 6.0),
@@ -1545,10 +1554,15 @@ impl NoteTracker {
                 let drifting = drifts_from(self.run.pitch);
                 // The ring check reads the salience history: asked last, only of a run that
                 // would start.
+                let unstruck_wait = if struck_through {
+                    0
+                } else {
+                    c.onset_unstruck_hops
+                };
                 if !same
                     && !overtaken
                     && !drifting
-                    && (self.run.hops >= stable_hops || quick)
+                    && (self.run.hops >= stable_hops + unstruck_wait || quick)
                     && !self.ringing_previous(p.hops_waited, salience, c.ring_any)
                 {
                     let mut onset = p.time;
