@@ -1780,6 +1780,14 @@ impl Analyzer {
             self.tracker.attack_habits(),
             &self.salience,
         );
+        // The detector's flux (all bins, quiet bins) in units of its threshold.
+        let over_threshold = |flux: f32| {
+            if onset.threshold > 0.0 {
+                flux / onset.threshold
+            } else {
+                0.0
+            }
+        };
         let decision = self.tracker.process(
             &TrackerInput {
                 time: self.clock,
@@ -1788,16 +1796,8 @@ impl Analyzer {
                 level_db: level.frame_db,
                 recent_db: level.recent_db,
                 onset: onset.onset,
-                flux_ratio: if onset.threshold > 0.0 {
-                    onset.flux / onset.threshold
-                } else {
-                    0.0
-                },
-                quiet_flux_ratio: if onset.threshold > 0.0 {
-                    onset.quiet_flux / onset.threshold
-                } else {
-                    0.0
-                },
+                flux_ratio: over_threshold(onset.flux),
+                quiet_flux_ratio: over_threshold(onset.quiet_flux),
                 polyphonic: second_voice,
                 chords: polyphony.chords,
                 newcomer,

@@ -68,7 +68,8 @@ pub struct OnsetOutput {
     /// The part of `flux` from bins that were quiet before it ([`OnsetConfig::quiet_db`] under
     /// the strongest): a struck, plucked, blown or bowed attack (and a synth's click) sprays
     /// energy between and above the partials of the note before; a beating or tremolo note's
-    /// partials come back with nothing between them (journal, *A synth lead's beats told from its repeats*).
+    /// partials come back with nothing between them (journal, *A synth lead's beats told from
+    /// its repeats*).
     pub quiet_flux: f32,
     /// True on the hop where the flux first crosses the threshold.
     pub onset: bool,
