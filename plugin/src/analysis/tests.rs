@@ -1673,6 +1673,40 @@ fn a_beating_lead_is_one_note_and_its_repeats_are_heard() {
     );
 }
 
+/// A synth lead whose two oscillators, nearly as loud as each other, beat to near silence
+/// (−32 dB every 0.39 s): each return is a clean attack the attack reader names at the
+/// sounding pitch. Three held notes stay three (`attack_repeat_quiet`); without the check every
+/// beat restarted them.
+#[test]
+fn a_lead_beating_to_silence_is_held() {
+    let sr = 48_000.0;
+    let lead = |midi: f32, dur: f32| -> Vec<f32> {
+        tone(sr, midi, dur, Wave::Saw, 0.35, 0.0, 0.0)
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| {
+                let phase = std::f32::consts::TAU * 2.55 * (i as f32 / sr + 0.1);
+                let (re, im) = (1.0 + 0.95 * phase.cos(), 0.95 * phase.sin());
+                v * (re * re + im * im).sqrt() / 1.95
+            })
+            .collect()
+    };
+    let mut s = silence(sr, 0.05);
+    for (key, dur) in [(66.0, 1.6), (74.0, 1.6), (71.0, 1.2)] {
+        s.extend(lead(key, dur));
+        s.extend(silence(sr, 0.03));
+    }
+    let ev = run(&s, sr, 512);
+    assert_eq!(pitches(&ev), vec![66, 74, 71], "{:?}", ev.ons);
+    let tuning = Tuning::default().with("attack_repeat_quiet", 0.0);
+    let unchecked = run_on(&mut Analyzer::with_tuning(sr, &tuning), &s, 512);
+    assert!(
+        pitches(&unchecked).len() > 3,
+        "without the check the beats restart it: {:?}",
+        unchecked.ons
+    );
+}
+
 /// The onset detector's quiet-bin flux: a harmonic comb (a partial every sixth bin, 0.8 × the
 /// one under it) that dips 18 dB and comes back gives flux and no quiet-bin flux; the same comb
 /// struck again (a broadband burst under it) gives both.

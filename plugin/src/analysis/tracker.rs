@@ -211,6 +211,12 @@ pub struct TrackerConfig {
     /// every wait tried from 2 to 16 hops, the renders never tuned on at 8 and 12 (journal,
     /// *A synth lead's beats told from its repeats*).
     pub onset_unstruck_hops: u32,
+    /// The attack reader's restart of the sounding pitch under `repeat_plain_flux` needs this
+    /// much quiet-bin flux: a synth whose two oscillators beat to near silence (−25 dB and
+    /// deeper) comes back as a clean attack the reader names, with nothing between its
+    /// partials. Low: a tongued or bowed repeat brings little there (0.1, the repeat path's,
+    /// lost clarinets' and saxophones' repeats on dev and `/tmp/j16`; 0.02 none).
+    pub attack_repeat_quiet: f32,
     /// Swell path: the short-term level must dip this far below the note's peak ...
     pub swell_dip_db: f32,
     /// ... and then rise this much from the dip ...
@@ -715,6 +721,7 @@ impl TrackerConfig {
             repeat_quiet_ratio: tuning.get("repeat_quiet_ratio", 0.1),
             repeat_plain_flux: tuning.get("repeat_plain_flux", 2.0),
             onset_unstruck_hops: hops("onset_unstruck_ms", 30.0),
+            attack_repeat_quiet: tuning.get("attack_repeat_quiet", 0.02),
             swell_dip_db: tuning.get("swell_dip_db", 8.0),
             swell_rise_db: tuning.get("swell_rise_db", 15.0),
             swell_beat_margin_db: tuning.get("swell_beat_margin_db", 6.0),
@@ -1527,7 +1534,9 @@ impl NoteTracker {
                 let struck_again = same
                     && c.attack_repeat
                     && p.after_db - p.before_db >= c.retrigger_rise_db
-                    && p.peak_flux_ratio >= c.attack_repeat_flux;
+                    && p.peak_flux_ratio >= c.attack_repeat_flux
+                    && (p.peak_flux_ratio >= c.repeat_plain_flux
+                        || p.peak_quiet_ratio >= c.attack_repeat_quiet);
                 if !chord && input.recent_db >= c.gate_db && (!same || struck_again) {
                     self.start_read(&mut out, pitch, &p, input);
                     done = true;
