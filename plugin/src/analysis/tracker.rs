@@ -1012,6 +1012,14 @@ struct Pending {
     min_confidence: f32,
 }
 
+impl Pending {
+    /// Whether something was struck since the onset: a flux peak of `plain` × the threshold,
+    /// or a quiet-bin flux peak of `quiet` (see [`TrackerConfig::repeat_quiet_ratio`]).
+    fn struck(&self, plain: f32, quiet: f32) -> bool {
+        self.peak_flux_ratio >= plain || self.peak_quiet_ratio >= quiet
+    }
+}
+
 /// Default length (ms) of [`TrackerConfig::octave_fix_hops`]. In effect the judge's next
 /// hearing after it (`judge_retry`): the first comes at `octave_stable_ms`, the next at twice
 /// that. 50 and 80 ms gave the same notes on dev and on 300 more renders of dev melodies.
@@ -1520,8 +1528,7 @@ impl NoteTracker {
             p.min_confidence = p.min_confidence.min(input.confidence);
             p.peak_flux_ratio = p.peak_flux_ratio.max(input.flux_ratio);
             p.peak_quiet_ratio = p.peak_quiet_ratio.max(input.quiet_flux_ratio);
-            let struck_through = p.peak_flux_ratio >= c.repeat_plain_flux
-                || p.peak_quiet_ratio >= c.repeat_quiet_ratio;
+            let struck_through = p.struck(c.repeat_plain_flux, c.repeat_quiet_ratio);
             let mut done = false;
             // Fast tracking only (Accurate waits for the estimates), and not on a hop whose
             // reading is off-centre right after a sharp attack (a stroke that sounds a semitone
@@ -1535,8 +1542,7 @@ impl NoteTracker {
                     && c.attack_repeat
                     && p.after_db - p.before_db >= c.retrigger_rise_db
                     && p.peak_flux_ratio >= c.attack_repeat_flux
-                    && (p.peak_flux_ratio >= c.repeat_plain_flux
-                        || p.peak_quiet_ratio >= c.attack_repeat_quiet);
+                    && p.struck(c.repeat_plain_flux, c.attack_repeat_quiet);
                 if !chord && input.recent_db >= c.gate_db && (!same || struck_again) {
                     self.start_read(&mut out, pitch, &p, input);
                     done = true;
