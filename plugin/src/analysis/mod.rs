@@ -428,7 +428,7 @@ const TINY_ATTACK_MS: f32 = 20.0;
 /// at 0.95 its NoteOns came 0.7–1.2 ms later (dev 26.9 ms struck median, `/tmp/jy` 26.4) for
 /// more right notes; at 0.92 it is as quick as the old network at 0.95 or quicker (0.90: 0.4–0.8
 /// ms quicker still, F1 lower on dev, `/tmp/jq` and new melodies).
-const ATTACK_THRESHOLD: f32 = 0.92;
+pub(crate) const ATTACK_THRESHOLD: f32 = 0.92;
 /// Input samples are clamped to ±this (clipping is fine; huge values would overflow sums).
 const INPUT_LIMIT: f32 = 8.0;
 /// DC blocker corner frequency (Hz): far below the lowest pitch searched.

@@ -497,6 +497,10 @@ pub struct TrackerConfig {
     /// After a veto the run is judged again once it is this many times as long (≤ 1: never;
     /// see `Run::retry_at`). 2 was best on dev (F1 0.777 → 0.781; 1.5: 0.780).
     pub judge_retry: f32,
+    /// The notes the attack reader names (MIDI, lowest and highest; `None` with the reader
+    /// off): an onset-path start among them must reach the judge's onset bar
+    /// (`judge::ONSET_THRESHOLD`); elsewhere the onset path is the only one a struck note has.
+    pub reader_range: Option<(u8, u8)>,
     /// The judge also reads the frame model's probability of the new note this long before
     /// its dated onset (samples): a start at a pitch that was sounding there all along is no
     /// new note, a repeat shows the dip before it.
@@ -808,6 +812,12 @@ impl TrackerConfig {
             rearm_db: tuning.get("rearm_db", 6.0),
             quiet_in_chords: tuning.get("quiet_in_chords", 0.0) > 0.5,
             judge_retry: tuning.get("judge_retry", 2.0),
+            reader_range: (tuning.get("attack_threshold", super::ATTACK_THRESHOLD) <= 1.0).then(
+                || {
+                    let low = super::attack_reader::LOW_MIDI;
+                    (low, low + (super::attack_reader::CANDIDATES - 1) as u8)
+                },
+            ),
             frame_before: samples("frame_before_s", 0.06),
             octave_fix_hops: if tuning.get("octave_fix_ms", OCTAVE_FIX_MS) > 0.0 {
                 hops("octave_fix_ms", OCTAVE_FIX_MS)
@@ -2348,11 +2358,14 @@ impl NoteTracker {
             frame_onset: asked.map_or(0.0, |f| f.probability_of(pitch, onset, input.time)),
         };
         let features = self.judge.features(&context);
+        let strict = path == StartPath::Onset
+            && c.reader_range
+                .is_some_and(|(low, high)| (low..=high).contains(&pitch));
         // A retry is the same start asked again: it does not count twice in the habits.
         let accepted = if self.run.retry_at > 0 {
-            self.judge.accepts(&features)
+            self.judge.accepts(&features, strict)
         } else {
-            self.judge.judge(&features)
+            self.judge.judge(&features, strict)
         };
         // An octave misread at the attack put right (see `TrackerConfig::octave_fix_hops`).
         let octave_fix = path == StartPath::LegatoFromNote
