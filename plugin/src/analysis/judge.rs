@@ -13,10 +13,11 @@
 //! some of these over the stream's recent starts (does this sound have sharp attacks, does its
 //! pitch wobble, does it often land a semitone off first?). A tiny neural network
 //! ([`HIDDEN`] tanh units) says how likely the start is to be a written note at that pitch and
-//! time. Below [`THRESHOLD`] the start is vetoed: the sounding note goes on (a pending onset
-//! stays open for the next pitch), and the run of estimates is asked about again once it is
-//! twice as long (`TrackerConfig::judge_retry`; a pitch that keeps sounding gets a second
-//! hearing, without counting twice in the running means).
+//! time. Below [`THRESHOLD`] (an onset-path start at a note the attack reader reads: below
+//! [`ONSET_THRESHOLD`]) the start is vetoed: the sounding note goes on (a pending onset stays
+//! open for the next pitch), and the run of estimates is asked about again once it is twice as
+//! long (`TrackerConfig::judge_retry`; a pitch that keeps sounding gets a second hearing,
+//! without counting twice in the running means).
 //!
 //! Since 2026-12-06 a start at a new pitch is judged with the frame model's word too
 //! (`frame_net.rs`): its probability of the new note now, at the start's dated onset and 60 ms
