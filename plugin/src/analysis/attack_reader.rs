@@ -51,6 +51,8 @@ use crate::music::midi_to_hz;
 pub const LOW_MIDI: u8 = 28;
 /// Number of candidate notes (MIDI 28–100).
 pub const CANDIDATES: usize = 73;
+/// Highest candidate note.
+pub const HIGH_MIDI: u8 = LOW_MIDI + (CANDIDATES - 1) as u8;
 /// Harmonics read per candidate.
 pub const HARMONICS: usize = 6;
 /// Inputs of the network per candidate.
@@ -69,6 +71,11 @@ const OUTSIDE: f32 = -3.0;
 const MAG_FLOOR: f32 = 1e-6;
 /// The floor of a power before its logarithm (−120 dB), as `loudness::power_to_db` floors it.
 const POWER_FLOOR: f32 = 1e-12;
+
+/// Whether a reader with this [`AttackReaderConfig::threshold`] reads at all (over 1 it is off).
+pub fn reads_at(threshold: f32) -> bool {
+    threshold <= 1.0
+}
 
 /// The network, one set of weights for every candidate.
 #[derive(Debug, Clone, Copy)]
@@ -182,7 +189,7 @@ impl AttackReader {
 
     /// Whether the stage reads at all.
     pub fn enabled(&self) -> bool {
-        self.config.threshold <= 1.0
+        reads_at(self.config.threshold)
     }
 
     /// Every hop: the short frame's magnitudes (bin 0 first, as the onset detector reads them).

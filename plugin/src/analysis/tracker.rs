@@ -812,12 +812,13 @@ impl TrackerConfig {
             rearm_db: tuning.get("rearm_db", 6.0),
             quiet_in_chords: tuning.get("quiet_in_chords", 0.0) > 0.5,
             judge_retry: tuning.get("judge_retry", 2.0),
-            reader_range: (tuning.get("attack_threshold", super::ATTACK_THRESHOLD) <= 1.0).then(
-                || {
-                    let low = super::attack_reader::LOW_MIDI;
-                    (low, low + (super::attack_reader::CANDIDATES - 1) as u8)
-                },
-            ),
+            reader_range: super::attack_reader::reads_at(
+                tuning.get("attack_threshold", super::ATTACK_THRESHOLD),
+            )
+            .then_some((
+                super::attack_reader::LOW_MIDI,
+                super::attack_reader::HIGH_MIDI,
+            )),
             frame_before: samples("frame_before_s", 0.06),
             octave_fix_hops: if tuning.get("octave_fix_ms", OCTAVE_FIX_MS) > 0.0 {
                 hops("octave_fix_ms", OCTAVE_FIX_MS)
