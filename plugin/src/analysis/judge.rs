@@ -195,6 +195,18 @@ impl Features {
         ])
     }
 
+    /// For traces: the run (ms, as the network sees it: at most 100), the confidence and the
+    /// frame model's three words (now, before the onset, at the onset), read back from their
+    /// places in [`Features::of`].
+    pub fn described(&self) -> (f32, f32, [f32; 3]) {
+        let f = &self.0;
+        (
+            f[5] * 100.0,
+            f[7],
+            [f[FRAME_MODEL], f[FRAME_MODEL + 1], f[FRAME_MODEL + 2]],
+        )
+    }
+
     /// Whether the start was at the pitch already sounding ([`StartPath::at_sounding_pitch`]).
     pub fn at_sounding_pitch(&self) -> bool {
         self.0[SOUNDING_PITCH] > 0.5

@@ -334,7 +334,7 @@ pub fn trace(samples: &[f32], sample_rate: f32, from_s: f64, to_s: f64, tuning: 
             last_start = start;
             let t = start.decided as f64 / tracer.sr;
             if t >= tracer.from && t <= tracer.to {
-                let f = &start.features.0;
+                let (run_ms, confidence, frame) = start.features.described();
                 tracer.text.push_str(&format!(
                     "    start {} pitch {} onset {:.4} {} (p {:.2}; run {:.0} ms, conf {:.2}, \
                      frame now/before/onset {:.2}/{:.2}/{:.2})\n",
@@ -343,11 +343,11 @@ pub fn trace(samples: &[f32], sample_rate: f32, from_s: f64, to_s: f64, tuning: 
                     start.onset as f64 / tracer.sr,
                     if start.accepted { "accepted" } else { "VETOED" },
                     crate::analysis::judge::shipped_probability(&start.features),
-                    f[5] * 100.0,
-                    f[7],
-                    f[18],
-                    f[19],
-                    f[20],
+                    run_ms,
+                    confidence,
+                    frame[0],
+                    frame[1],
+                    frame[2],
                 ));
             }
         }
